@@ -1,0 +1,1 @@
+"""Orchestration: plain steps (steps.py) and the Prefect flows that run them."""

@@ -1,0 +1,221 @@
+"""The steps of govcal's jobs as plain functions: sync, evaluate, notify, publish.
+
+Prefect tasks wrap these (flows/tasks.py) and the CLI calls them directly, so the same
+code runs with or without an orchestrator, and is tested without one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from sqlmodel import Session, col, select
+
+from models import ledger
+from models.directory import PartnershipRow
+from models.ledger import Delivery, LedgerEntry, LedgerRow
+from models.notify_inputs import directory as load_directory
+from models.notify_inputs import items_by_ids, open_items
+from models.types import utcnow
+from notifications.deliver import DeliveryReport, compose, deliver
+from notifications.feeds import FeedFile, write_feeds
+from notifications.render import Sender
+from notifications.transport import Transport
+from rules.model import Partnership
+from rules.notify_plan import Action, Planned, plan_messages
+
+_STATUS = {
+    Action.SEND: Delivery.PENDING,
+    Action.SKIP: Delivery.SKIPPED,
+    Action.FLAG: Delivery.FLAGGED,
+}
+
+
+@dataclass
+class NotifyReport:
+    planned: list[Planned] = field(default_factory=list)
+    new: list[Planned] = field(default_factory=list)  # planned and not in the ledger before
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    dropped_rows: int = 0  # pending rows whose item was completed or withdrawn meanwhile
+
+    def counts(self, *, new_only: bool = True) -> Counter[str]:
+        """Messages by kind and action, e.g. {'reminder': 3, 'skip': 2}."""
+        out: Counter[str] = Counter()
+        for p in self.new if new_only else self.planned:
+            out[p.kind.value if p.action is Action.SEND else p.action.value] += 1
+        return out
+
+
+def plan(
+    session: Session,
+    partnerships: list[Partnership],
+    today: date,
+    invite_window_days: int = 60,
+    kinds: frozenset[str] | None = None,
+) -> list[Planned]:
+    items = open_items(session, partnerships, today, invite_window_days=invite_window_days)
+    if kinds is not None and kinds <= {"invite", "cancel"}:
+        items = [i for i in items if i.kind == "meeting"]
+    people = load_directory(session, [p.id for p in partnerships])
+    ladders = {(p.id, r.id): p.ladder_for(r) for p in partnerships for r in p.rules}
+    invited = ledger.invited_pairs(session, [i.ref for i in items if i.kind == "meeting"])
+    planned = plan_messages(
+        items, people, ladders, today, invite_window_days=invite_window_days, invited=invited
+    )
+    if kinds is not None:
+        planned = [p for p in planned if p.kind.value in kinds]
+    return planned
+
+
+def record(session: Session, planned: list[Planned]) -> list[Planned]:
+    """Write planned messages to the ledger; returns those that were not there before."""
+    rows = [
+        LedgerRow(p.item.ref, p.stage, p.recipient, _STATUS[p.action], p.role, p.kind.value)
+        for p in planned
+    ]
+    new = ledger.record_planned(session, rows)
+    session.commit()
+    return [p for p in planned if (p.item.ref, p.stage, p.recipient) in new]
+
+
+def send(
+    session: Session,
+    partnerships: list[Partnership],
+    today: date,
+    transport: Transport,
+    sender: Sender,
+    *,
+    now: datetime | None = None,
+    invite_window_days: int = 60,
+) -> tuple[DeliveryReport, int]:
+    """Claim what is pending and deliver it. Returns the report and rows dropped because
+    their item no longer needs a message (completed, waived or withdrawn meanwhile)."""
+    now = now or utcnow()
+    _worker, claimed = ledger.claim(session, now)
+    if not claimed:
+        return DeliveryReport(), 0
+    items = items_by_ids(session, partnerships, sorted({r.occurrence_id for r in claimed}), today)
+
+    def still_due(row: LedgerEntry) -> bool:
+        item = items.get(row.occurrence_id)
+        if item is None:
+            return False
+        return row.kind in ("invite", "cancel") or not item.cancelled
+
+    live = [r for r in claimed if still_due(r)]
+    stale = [r.id for r in claimed if not still_due(r) and r.id]
+    if stale:
+        session.exec(
+            LedgerEntry.__table__.update()  # type: ignore[attr-defined]
+            .where(col(LedgerEntry.id).in_(stale))
+            .values(status=Delivery.SKIPPED.value, last_error="no longer due when sent")
+        )
+        session.commit()
+    people = load_directory(session, [p.id for p in partnerships])
+    names = {c.email: c.name for holders in people.holders.values() for _a, _s, c in holders}
+    partnership_names = dict(session.exec(select(PartnershipRow.id, PartnershipRow.name)).all())
+    reasons = _reasons(session, [r.occurrence_id for r in live])
+    messages = compose(live, items, names, partnership_names, people, sender, today, now, reasons)
+    return deliver(session, transport, messages, sender, now), len(stale)
+
+
+def _reasons(session: Session, ids: list[int]) -> dict[int, str | None]:
+    from models.calendar import OccurrenceRow
+
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(OccurrenceRow.id, OccurrenceRow.reason).where(col(OccurrenceRow.id).in_(ids))
+    ).all()
+    return {i: r for i, r in rows}
+
+
+def notify(
+    session: Session,
+    partnerships: list[Partnership],
+    today: date,
+    transport: Transport,
+    sender: Sender,
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    invite_window_days: int = 60,
+    kinds: frozenset[str] | None = None,
+) -> NotifyReport:
+    """Plan what is due today, record it in the ledger, then deliver everything pending.
+
+    `kinds` limits what is planned (send-invites plans only invites and cancellations);
+    delivery always drains everything pending, so nothing waits for another job."""
+    planned = plan(session, partnerships, today, invite_window_days, kinds)
+    report = NotifyReport(planned=planned)
+    if dry_run:
+        return report
+    report.new = record(session, planned)
+    report.delivery, report.dropped_rows = send(
+        session, partnerships, today, transport, sender,
+        now=now, invite_window_days=invite_window_days,
+    )  # fmt: skip
+    return report
+
+
+def publish_feeds(
+    session: Session,
+    partnerships: list[Partnership],
+    today: date,
+    folder: Path,
+    *,
+    now: datetime | None = None,
+) -> list[FeedFile]:
+    """Rewrite every feed from the database: past 90 days and the year ahead."""
+    from models.notify_inputs import calendar_items
+
+    people = load_directory(session, [p.id for p in partnerships])
+    written: list[FeedFile] = []
+    for partnership in partnerships:
+        items = calendar_items(
+            session, partnership, today - timedelta(days=90), today + timedelta(days=400)
+        )
+        written.extend(
+            write_feeds(folder, partnership.id, partnership.name, items, people, now or utcnow())
+        )
+    return written
+
+
+def request_returns(
+    session: Session,
+    partnership: Partnership,
+    cycle_id: str,
+    today: date,
+    transport: Transport,
+    sender: Sender,
+    *,
+    now: datetime | None = None,
+) -> NotifyReport:
+    """Open an audit cycle: one request per agency or school, then deliver."""
+    from models import queries
+    from rules.notify_plan import plan_requests
+
+    cycle = queries.audit_cycle(session, cycle_id)
+    members = {o.id for _r, o in queries.returns_of(session, cycle)}
+    items = [
+        i
+        for i in open_items(session, [partnership], today, invite_window_days=0)
+        if i.ref in members
+    ]
+    if len(items) < len(members):  # returns due later than the reminder horizon
+        from models.notify_inputs import calendar_items
+
+        items = [i for i in calendar_items(session, partnership, cycle.due, cycle.due)
+                 if i.ref in members]  # fmt: skip
+    people = load_directory(session, [partnership.id])
+    planned = plan_requests(items, people)
+    report = NotifyReport(planned=planned)
+    report.new = record(session, planned)
+    queries.mark_cycle_opened(session, cycle, utcnow())
+    session.commit()
+    report.delivery, report.dropped_rows = send(
+        session, [partnership], today, transport, sender, now=now
+    )
+    return report

@@ -1,0 +1,140 @@
+"""Prefect tasks: thin wrappers over flows/steps.py, one task per step of a job.
+
+Work inside a task is batched (one query per kind of data, one SMTP connection per
+batch); there is never one task per occurrence or per email.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+)
+
+from flows import dashboard, steps
+from govcal.settings import Settings, get_settings
+from models.db import session_scope
+from models.status import status_rows
+from models.sync import sync_all
+from models.trail import Channel
+from notifications.render import Sender
+from notifications.transport import Transport, from_settings
+from rules.loader import load_partnerships
+from rules.model import Partnership
+
+
+def partnerships(settings: Settings | None = None) -> list[Partnership]:
+    settings = settings or get_settings()
+    return load_partnerships([settings.rules_path] if settings.rules_path else None)
+
+
+def transport(settings: Settings) -> Transport:
+    """The configured transport; an SMTP password may come from a Prefect Secret block."""
+    wants_block = settings.transport == "smtp" and settings.smtp_password is None
+    if wants_block and settings.smtp_password_block:
+        from prefect.blocks.system import Secret
+        from pydantic import SecretStr
+
+        secret = Secret.load(settings.smtp_password_block).get()
+        settings = settings.model_copy(update={"smtp_password": SecretStr(str(secret))})
+    return from_settings(settings)
+
+
+def sender(settings: Settings) -> Sender:
+    return Sender(settings.mail_from_name, settings.mail_from)
+
+
+@task(name="sync-calendar")
+def sync_task(as_of: date) -> list[dict[str, Any]]:
+    settings = get_settings()
+    with session_scope() as session:
+        reports = sync_all(
+            session, partnerships(settings), as_of,
+            horizon_months=settings.sync_horizon_months, actor="prefect", channel=Channel.SYNC,
+        )  # fmt: skip
+    summary = [
+        {k: v for k, v in asdict(r).items() if k not in ("changes", "window")} for r in reports
+    ]
+    get_run_logger().info("synced %s", summary)
+    return summary
+
+
+@task(name="evaluate-states")
+def evaluate_task(as_of: date) -> dict[str, int]:
+    """Counts by state across every partnership, as of the day."""
+    with session_scope() as session:
+        rows = status_rows(session, as_of, ahead_days=60)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.status.state.value] = counts.get(r.status.state.value, 0) + 1
+    return counts
+
+
+@task(name="deliver-notifications")
+def notify_task(as_of: date, kinds: list[str] | None = None) -> dict[str, Any]:
+    settings = get_settings()
+    with session_scope() as session:
+        report = steps.notify(
+            session, partnerships(settings), as_of, transport(settings), sender(settings),
+            invite_window_days=settings.invite_window_days,
+            kinds=frozenset(kinds) if kinds is not None else None,
+        )  # fmt: skip
+    d = report.delivery
+    result = {
+        "planned": dict(report.counts()),
+        "messages_sent": d.messages_sent,
+        "notices_sent": d.rows_sent,
+        "to_retry": d.rows_retry,
+        "refused": d.rows_refused,
+        "sent_by_kind": dict(d.by_kind),
+        "errors": d.errors[:50],
+    }
+    if d.errors:
+        get_run_logger().warning("%d delivery problem(s), e.g. %s", len(d.errors), d.errors[0])
+    return result
+
+
+@task(name="publish-dashboard")
+def dashboard_task(as_of: date, sent: dict[str, int]) -> list[str]:
+    """One table, one summary and one progress bar per open audit cycle, per partnership."""
+    keys = []
+    with session_scope() as session:
+        boards = [dashboard.build(session, p, as_of) for p in partnerships()]
+    for board in boards:
+        if not board.table and not board.returns:
+            continue
+        key = f"compliance-{board.partnership}"
+        create_table_artifact(
+            table=board.table, key=key,
+            description=f"{board.name}: obligations as of {as_of} (latest run)",
+        )  # fmt: skip
+        create_markdown_artifact(
+            markdown=board.markdown(sent), key=f"compliance-summary-{board.partnership}",
+            description=f"{board.name}: summary as of {as_of}",
+        )  # fmt: skip
+        keys += [key, f"compliance-summary-{board.partnership}"]
+        for progress in board.returns:
+            rule = progress.cycle.split(":")[1]
+            progress_key = f"returns-{board.partnership}-{rule}"
+            create_progress_artifact(
+                progress=round(100 * progress.fraction, 1), key=progress_key,
+                description=f"{progress.title} due {progress.due}: {progress.describe()}",
+            )  # fmt: skip
+            keys.append(progress_key)
+    return keys
+
+
+@task(name="publish-feeds")
+def feeds_task(as_of: date) -> int:
+    settings = get_settings()
+    with session_scope() as session:
+        written = steps.publish_feeds(
+            session, partnerships(settings), as_of, settings.effective_feeds_dir
+        )
+    return len(written)

@@ -1,0 +1,3 @@
+from govcal.cli import main
+
+main()

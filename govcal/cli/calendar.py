@@ -1,0 +1,94 @@
+"""Calendar commands: check the rule files and show the plan."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from dateutil.relativedelta import relativedelta
+from rich.table import Table
+
+from govcal.cli.common import (
+    AsOfOption,
+    PartnershipOption,
+    RulesOption,
+    load_rules,
+    out,
+    parse_day,
+    pick,
+    today,
+)
+from rules.expand import expand
+from rules.plan import build_plan
+from rules.state import State
+
+rules_app = typer.Typer(help="Check and inspect the rule files.", no_args_is_help=True)
+
+_STATE_STYLE = {
+    State.OVERDUE: "bold red",
+    State.DUE: "bold yellow",
+    State.DUE_SOON: "yellow",
+    State.COMPLETED_LATE: "yellow",
+    State.COMPLETED_ON_TIME: "green",
+    State.WAIVED: "dim",
+    State.CANCELLED: "dim",
+}
+
+
+@rules_app.command("check")
+def rules_check(
+    path: Annotated[Path | None, typer.Argument(help="Rule file or folder to check.")] = None,
+    as_of: AsOfOption = None,
+) -> None:
+    """Validate rule files; summarise partnerships, rules and the next 12 months."""
+    partnerships = load_rules(path)
+    start = parse_day(as_of, "--as-of") or today()
+    end = start + relativedelta(months=12)
+    table = Table(title=f"Rule files OK: occurrences from {start} to {end}")
+    for column in ("partnership", "name", "rules", "occurrences", "file"):
+        table.add_column(column)
+    for p in partnerships:
+        count = len(expand(p, start, end))
+        table.add_row(p.id, p.name, str(len(p.rules)), str(count), p.source_file)
+    out.print(table)
+
+
+def plan(
+    partnership: PartnershipOption = None,
+    start: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = None,
+    as_of: AsOfOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    rules: RulesOption = None,
+) -> None:
+    """Show the occurrences in a window with due date, owner, kind, source and state."""
+    chosen = pick(load_rules(rules), partnership)
+    day = parse_day(as_of, "--as-of") or today()
+    first = parse_day(start, "--from") or day
+    last = parse_day(end, "--to") or first + relativedelta(months=12)
+    if last < first:
+        raise typer.BadParameter(f"--to {last} is before --from {first}", param_hint="--to")
+    rows = build_plan(chosen, first, last, day)
+    if as_json:
+        json.dump([row.as_json() for row in rows], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    table = Table(title=f"{chosen.name}: {first} to {last} (as of {day})")
+    for column in ("due", "id", "title", "kind", "owner", "state", "source"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        style = _STATE_STYLE.get(row.status.state, "")
+        table.add_row(
+            row.due_display,
+            row.occurrence.id,
+            row.rule.title,
+            row.rule.kind.value,
+            row.rule.owner,
+            f"[{style}]{row.status.describe()}[/]" if style else row.status.describe(),
+            row.rule.source,
+        )
+    out.print(table)
+    out.print(f"{len(rows)} occurrences.")

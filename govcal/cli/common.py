@@ -1,0 +1,111 @@
+"""What every command shares: consoles, argument parsing, rule loading, error handling."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+# Piped output (CI logs, `| less`) gets a wide table instead of Rich's 80-column default.
+from rich.console import Console
+from sqlmodel import Session
+
+from govcal.settings import get_settings
+from models.db import DatabaseUnavailable, session_scope
+from models.queries import NotFound
+from models.records import Actor, RecordError
+from models.trail import Channel
+from rules.loader import RuleFileError, load_partnerships
+from rules.model import Partnership
+from rules.state import LONDON
+
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+
+RulesOption = Annotated[
+    Path | None,
+    typer.Option("--rules", help="A rule file or folder (default: the shipped partnerships)."),
+]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="Act as if today were this day (YYYY-MM-DD).")
+]
+PartnershipOption = Annotated[
+    str | None, typer.Option("--partnership", "-p", help="Partnership id (default: wfscp).")
+]
+
+
+def today() -> date:
+    """Today in London: the only place the CLI reads the clock."""
+    return datetime.now(LONDON).date()
+
+
+def parse_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"'{value}' is not a date; write YYYY-MM-DD", param_hint=option
+        ) from None
+
+
+def parse_when(value: str, option: str) -> date | datetime:
+    """A date, or a local London date-time ('2026-12-08 14:00')."""
+    try:
+        if len(value.strip()) <= 10:
+            return date.fromisoformat(value.strip())
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"'{value}' is not a date or date-time; write YYYY-MM-DD or 'YYYY-MM-DD HH:MM'",
+            param_hint=option,
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=LONDON)
+
+
+def actor(by: str | None = None) -> Actor:
+    name = by or get_settings().actor or getpass.getuser()
+    return Actor(name=name, channel=Channel.CLI)
+
+
+def load_rules(path: Path | None = None) -> list[Partnership]:
+    chosen = path or get_settings().rules_path
+    try:
+        return load_partnerships([chosen] if chosen else None)
+    except RuleFileError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        count = len(exc.problems)
+        err.print(f"{count} problem{'s' if count != 1 else ''} found; nothing was loaded.")
+        raise typer.Exit(1) from None
+
+
+def pick(partnerships: list[Partnership], wanted: str | None) -> Partnership:
+    by_id = {p.id: p for p in partnerships}
+    chosen = wanted or get_settings().default_partnership
+    if chosen not in by_id:
+        err.print(f"No partnership '{chosen}'. Known: {', '.join(sorted(by_id))}.")
+        raise typer.Exit(2)
+    return by_id[chosen]
+
+
+@contextmanager
+def database() -> Iterator[Session]:
+    """A transaction; known failures become one clear line on stderr and exit code 1."""
+    try:
+        with session_scope() as session:
+            yield session
+    except (RecordError, NotFound) as exc:
+        err.print(f"Error: {exc}", markup=False)
+        err.print("Nothing was changed.")
+        raise typer.Exit(1) from None
+    except DatabaseUnavailable as exc:
+        err.print(f"Error: {exc}", markup=False)
+        raise typer.Exit(1) from None

@@ -1,0 +1,29 @@
+"""Prefect settings for the embedded mode, applied before Prefect is imported.
+
+Measured on these machines (shared/DESIGN.md section 7): the ephemeral API needs more
+than the 20 s default to start on 2 cores, and analytics print a "database is locked"
+traceback. Anything already set in the environment wins. Prefect creates its home
+without parents, so on a fresh machine (no data folder yet) it would warn and then fail
+to open its database: the folder is made here first.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from govcal.settings import get_settings
+
+
+def configure_prefect() -> None:
+    settings = get_settings()
+    defaults = {
+        "PREFECT_HOME": str(settings.data_dir / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+    Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)

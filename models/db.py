@@ -1,0 +1,133 @@
+"""Engine, sessions and migrations. The only place that knows which database is in use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, create_engine
+
+from govcal.settings import get_settings, redact_url
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached or opened; the message says what to check."""
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")  # wait for a concurrent writer, not fail
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+@cache
+def _engine_for(url: str) -> Engine:
+    return make_engine(url)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    return _engine_for(url or get_settings().effective_database_url)
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision(url: str) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def upgrade(url: str | None = None) -> tuple[str | None, str | None]:
+    """Apply every pending migration. Returns (revision before, revision after)."""
+    url = url or get_settings().effective_database_url
+    engine = get_engine(url)
+    try:
+        before = current_revision(engine)
+        with engine.begin() as connection:
+            config = alembic_config(url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        return before, current_revision(engine)
+    except OperationalError as exc:
+        raise DatabaseUnavailable(_explain(url, exc)) from None
+
+
+def ensure_schema(url: str | None = None) -> Engine:
+    """The engine, with the schema at head.
+
+    The embedded SQLite default is migrated on first use; a configured database
+    (PostgreSQL in production) is never changed behind the operator's back: they are
+    told to run `govcal db upgrade`.
+    """
+    settings = get_settings()
+    url = url or settings.effective_database_url
+    engine = get_engine(url)
+    try:
+        current = current_revision(engine)
+    except OperationalError as exc:
+        raise DatabaseUnavailable(_explain(url, exc)) from None
+    if current == head_revision(url):
+        return engine
+    if url == settings.effective_database_url and settings.uses_embedded_database:
+        upgrade(url)
+        return engine
+    state = "has no govcal schema" if current is None else f"is at revision {current}"
+    raise DatabaseUnavailable(
+        f"the database {redact_url(url)} {state}; run `govcal db upgrade` to migrate it"
+    )
+
+
+def _explain(url: str, exc: OperationalError) -> str:
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    if "locked" in reason:
+        hint = "another govcal process holds a write lock; wait for it or stop it"
+    elif url.startswith("sqlite"):
+        hint = "check that the data folder exists and is writable (GOVCAL_DATA_DIR)"
+    else:
+        hint = "check GOVCAL_DATABASE_URL and that the server is running and reachable"
+    return f"cannot use the database {redact_url(url)}: {reason}; {hint}"
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on any error."""
+    engine = ensure_schema(url)
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -1,0 +1,372 @@
+"""Import the directory (agencies, schools, people and roles) from CSV files.
+
+Row by row: a bad row is reported with its line and what is wrong, and the good rows
+are still imported. Re-importing a file updates what is there instead of duplicating.
+A file with a missing column imports nothing, since every row would be wrong the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+from sqlmodel import Session, select
+
+from models.directory import (
+    Agency,
+    AgencyType,
+    Delegation,
+    Person,
+    RoleAssignment,
+    School,
+    SchoolPhase,
+)
+from models.sync import register_partnership
+from models.trail import Channel, record
+from models.types import utcnow
+from rules.model import Partnership
+
+KINDS: dict[str, tuple[set[str], set[str]]] = {
+    # kind: (required columns, optional columns)
+    "agencies": ({"code", "name", "type"}, {"category", "lead_partner", "sample", "partnership"}),
+    "schools": ({"code", "name", "phase"}, {"sample", "partnership"}),
+    "people": (
+        {"name", "email", "role"},
+        {"agency", "school", "acts_for", "sample", "partnership"},
+    ),
+}
+_ORDER = ("agencies", "schools", "people")
+MAX_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+@dataclass
+class FileReport:
+    file: str
+    kind: str = ""
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    problems: list[ImportProblem] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+
+def csv_files(path: Path) -> list[Path]:
+    """A CSV file, or a folder's CSV files in dependency order (agencies before people)."""
+    if path.is_file():
+        return [path]
+    files = sorted(path.glob("*.csv"))
+    rank = {kind: i for i, kind in enumerate(_ORDER)}
+    return sorted(files, key=lambda f: (rank.get(f.stem.split("-")[0], len(rank)), f.name))
+
+
+def _decode(raw: bytes, report: FileReport) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        report.notices.append(
+            f"{report.file}: not UTF-8, read as Windows-1252; check accented names and save "
+            "the file as UTF-8 next time"
+        )
+        return raw.decode("cp1252", errors="replace")
+
+
+def _kind_of(file: Path, columns: set[str]) -> str | None:
+    """The file's name decides when it names a kind (schools.csv); else its columns."""
+    stem = file.stem.lower()
+    for kind in KINDS:
+        if stem.startswith(kind) or stem.startswith(kind.rstrip("s")):
+            return kind
+    best = None
+    for kind, (required, _optional) in KINDS.items():
+        if required <= columns:
+            return kind
+        if len(required & columns) >= 2:
+            best = kind
+    return best
+
+
+def _clean(value: str | None, column: str) -> str:
+    text = (value or "").strip()
+    if "\n" in text or "\r" in text:
+        raise ValueError(f"{column} contains a line break; put the value on one line")
+    if len(text) > MAX_LENGTH:
+        raise ValueError(f"{column} is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    return text
+
+
+def _is_sample(row: dict[str, str]) -> bool:
+    return (row.get("sample") or "").strip().lower() in ("yes", "true", "1", "y")
+
+
+def normalise_email(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"email '{value}' is not valid: {exc}") from None
+
+
+def import_directory(
+    session: Session,
+    path: Path,
+    partnership: Partnership,
+    *,
+    actor: str = "govcal",
+    channel: Channel = Channel.CLI,
+    label: str | None = None,
+) -> list[FileReport]:
+    register_partnership(session, partnership)
+    partnership_id, known_roles = partnership.id, set(partnership.roles)
+    if not path.exists():
+        report = FileReport(label or str(path))
+        report.problems.append(ImportProblem(report.file, 0, "no such file or folder"))
+        return [report]
+    reports = []
+    for file in csv_files(path):
+        shown = label if (label and path.is_file()) else str(file)
+        report = FileReport(shown)
+        text = _decode(file.read_bytes(), report)
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        columns = {c.strip().lower() for c in reader.fieldnames or [] if c}
+        kind = _kind_of(file, columns)
+        if kind is None:
+            report.problems.append(
+                ImportProblem(
+                    shown,
+                    1,
+                    "cannot tell what this file holds; expected the columns of agencies "
+                    "(code,name,type), schools (code,name,phase) or people (name,email,role)",
+                )
+            )
+            reports.append(report)
+            continue
+        report.kind = kind
+        required, optional = KINDS[kind]
+        missing = sorted(required - columns)
+        if missing:
+            report.problems.append(
+                ImportProblem(
+                    shown,
+                    1,
+                    f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                    f"{kind} files need {', '.join(sorted(required))}. Nothing was imported "
+                    "from this file",
+                )
+            )
+            reports.append(report)
+            continue
+        unknown = sorted(columns - required - optional)
+        if unknown:
+            report.notices.append(f"{shown}: ignored unknown column(s) {', '.join(unknown)}")
+        rows = []
+        for raw in reader:
+            row = {(k or "").strip().lower(): (v or "") for k, v in raw.items() if k}
+            rows.append((reader.line_num, row))
+        importer = {"agencies": _agencies, "schools": _schools, "people": _people}[kind]
+        importer(session, rows, partnership_id, known_roles, report)
+        record(
+            session,
+            actor=actor,
+            channel=channel,
+            action="imported",
+            entity="directory",
+            entity_id=f"{partnership_id}:{kind}",
+            after={
+                "file": file.name,
+                "created": report.created,
+                "updated": report.updated,
+                "rejected_rows": len(report.problems),
+            },
+        )
+        session.flush()
+        reports.append(report)
+    return reports
+
+
+def _wrong_partnership(row: dict[str, str], partnership_id: str) -> str | None:
+    given = (row.get("partnership") or "").strip()
+    if given and given != partnership_id:
+        return f"row is for partnership '{given}', not '{partnership_id}'; import it there"
+    return None
+
+
+def _agencies(session, rows, partnership_id, _roles, report: FileReport) -> None:
+    existing = {
+        a.code: a
+        for a in session.exec(select(Agency).where(Agency.partnership_id == partnership_id))
+    }
+    seen: dict[str, int] = {}
+    types = ", ".join(t.value for t in AgencyType)
+    for line, row in rows:
+        try:
+            if problem := _wrong_partnership(row, partnership_id):
+                raise ValueError(problem)
+            code, name = _clean(row.get("code"), "code"), _clean(row.get("name"), "name")
+            kind = _clean(row.get("type"), "type").lower()
+            if not code or not name:
+                raise ValueError("code and name are required")
+            if kind not in {t.value for t in AgencyType}:
+                raise ValueError(f"type '{kind}' is not one of: {types}")
+            if code in seen:
+                raise ValueError(f"agency code '{code}' already appears on line {seen[code]}")
+            values = {
+                "name": name,
+                "type": kind,
+                "category": _clean(row.get("category"), "category"),
+                "lead_partner": _clean(row.get("lead_partner"), "lead_partner"),
+                "is_sample": _is_sample(row),
+            }
+        except ValueError as exc:
+            report.problems.append(ImportProblem(report.file, line, str(exc)))
+            continue
+        seen[code] = line
+        _upsert(session, existing.get(code), Agency, values, report,
+                partnership_id=partnership_id, code=code)  # fmt: skip
+
+
+def _schools(session, rows, partnership_id, _roles, report: FileReport) -> None:
+    existing = {
+        s.code: s
+        for s in session.exec(select(School).where(School.partnership_id == partnership_id))
+    }
+    seen: dict[str, int] = {}
+    phases = ", ".join(p.value for p in SchoolPhase)
+    for line, row in rows:
+        try:
+            if problem := _wrong_partnership(row, partnership_id):
+                raise ValueError(problem)
+            code, name = _clean(row.get("code"), "code"), _clean(row.get("name"), "name")
+            phase = _clean(row.get("phase"), "phase").lower()
+            if not code or not name:
+                raise ValueError("code and name are required")
+            if phase not in {p.value for p in SchoolPhase}:
+                raise ValueError(f"phase '{phase}' is not one of: {phases}")
+            if code in seen:
+                raise ValueError(
+                    f"school code '{code}' already appears on line {seen[code]}; each school once"
+                )
+            values = {"name": name, "phase": phase, "is_sample": _is_sample(row)}
+        except ValueError as exc:
+            report.problems.append(ImportProblem(report.file, line, str(exc)))
+            continue
+        seen[code] = line
+        _upsert(session, existing.get(code), School, values, report,
+                partnership_id=partnership_id, code=code)  # fmt: skip
+
+
+def _people(session, rows, partnership_id, known_roles, report: FileReport) -> None:
+    agencies = set(
+        session.exec(select(Agency.code).where(Agency.partnership_id == partnership_id)).all()
+    )
+    schools = set(
+        session.exec(select(School.code).where(School.partnership_id == partnership_id)).all()
+    )
+    people = {p.email: p for p in session.exec(select(Person)).all()}
+    assignments = {
+        (a.person_id, a.role, a.agency_code, a.school_code)
+        for a in session.exec(
+            select(RoleAssignment).where(RoleAssignment.partnership_id == partnership_id)
+        )
+    }
+    delegations: list[tuple[int, str, str]] = []
+    roles = ", ".join(sorted(known_roles))
+    for line, row in rows:
+        try:
+            if problem := _wrong_partnership(row, partnership_id):
+                raise ValueError(problem)
+            name = _clean(row.get("name"), "name")
+            if not name:
+                raise ValueError("name is required")
+            email = normalise_email(_clean(row.get("email"), "email"))
+            role = _clean(row.get("role"), "role").lower()
+            if role not in known_roles:
+                raise ValueError(f"role '{role}' is not a role of {partnership_id}: {roles}")
+            agency = _clean(row.get("agency"), "agency")
+            school = _clean(row.get("school"), "school")
+            if agency and agency not in agencies:
+                raise ValueError(
+                    f"unknown agency '{agency}'; import the agencies file first or fix the code"
+                )
+            if school and school not in schools:
+                raise ValueError(
+                    f"unknown school '{school}'; import the schools file first or fix the code"
+                )
+            acts_for = _clean(row.get("acts_for"), "acts_for")
+            acts_for = normalise_email(acts_for) if acts_for else ""
+        except ValueError as exc:
+            report.problems.append(ImportProblem(report.file, line, str(exc)))
+            continue
+        person = people.get(email)
+        values = {"name": name, "is_sample": _is_sample(row)}
+        person = _upsert(session, person, Person, values, report, email=email)
+        people[email] = person
+        key = (person.id, role, agency, school)
+        if key not in assignments:
+            session.add(
+                RoleAssignment(
+                    person_id=person.id,
+                    partnership_id=partnership_id,
+                    role=role,
+                    agency_code=agency,
+                    school_code=school,
+                )
+            )
+            assignments.add(key)
+        if acts_for:
+            delegations.append((line, email, acts_for))
+    _delegations(session, delegations, people, partnership_id, report)
+
+
+def _delegations(session, delegations, people, partnership_id, report: FileReport) -> None:
+    existing = {
+        (d.delegate_id, d.lead_id)
+        for d in session.exec(select(Delegation).where(Delegation.partnership_id == partnership_id))
+    }
+    for line, delegate_email, lead_email in delegations:
+        lead = people.get(lead_email)
+        if lead is None:
+            report.problems.append(
+                ImportProblem(
+                    report.file,
+                    line,
+                    f"acts_for '{lead_email}' is not a known person; list the Lead "
+                    "Safeguarding Partner in the file too",
+                )
+            )
+            continue
+        key = (people[delegate_email].id, lead.id)
+        if key not in existing:
+            session.add(
+                Delegation(partnership_id=partnership_id, delegate_id=key[0], lead_id=key[1])
+            )
+            existing.add(key)
+
+
+def _upsert(session, row, model, values, report: FileReport, **key):
+    if row is None:
+        row = model(**key, **values)
+        session.add(row)
+        if model is Person:
+            session.flush()  # role assignments need the person's id
+        report.created += 1
+        return row
+    if any(getattr(row, k) != v for k, v in values.items()):
+        for k, v in values.items():
+            setattr(row, k, v)
+        row.updated_at = utcnow()
+        report.updated += 1
+    else:
+        report.unchanged += 1
+    return row

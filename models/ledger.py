@@ -1,0 +1,273 @@
+"""The notification ledger: one row per (occurrence, stage, recipient), unique.
+
+A message is written here before it is sent; the unique key is what stops a rerun, a
+retry or a second concurrent run from sending it twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import Index, UniqueConstraint, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Field, Session, SQLModel, col, or_, select
+
+from models.types import UTCDateTime, utcnow
+
+
+class Delivery(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    SKIPPED = "skipped"  # overtaken by a later stage: recorded, never sent late
+    FLAGGED = "flagged"  # a dashboard flag (the scrutineer), never an email
+    FAILED = "failed"  # refused for good (a bad address): reported, not retried
+
+
+class LedgerEntry(SQLModel, table=True):
+    __tablename__ = "notification_ledger"
+    __table_args__ = (
+        UniqueConstraint("occurrence_id", "stage", "recipient"),
+        Index("ix_ledger_status_next", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="occurrence.id")
+    stage: str = Field(max_length=64)  # reminder-14, escalation-7, invite-3, cancel...
+    recipient: str = Field(max_length=254)
+    role: str = Field(default="", max_length=64)  # why this person: the role they hold
+    kind: str = Field(default="", max_length=16)  # reminder, escalation, flag, invite, cancel
+    status: str = Field(default=Delivery.PENDING.value, max_length=16)
+    message_key: str = Field(default="", max_length=255)  # the digest it went out in
+    attempts: int = 0
+    last_error: str | None = None
+    server_response: str | None = None
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    claimed_by: str | None = None
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# --- operations ---------------------------------------------------------------------
+
+
+STALE_CLAIM = timedelta(minutes=15)
+MAX_BACKOFF = timedelta(hours=6)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    """A planned message as the ledger stores it (built from rules.notify_plan.Planned)."""
+
+    occurrence_id: int
+    stage: str
+    recipient: str
+    status: Delivery
+    role: str = ""
+    kind: str = ""
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, 8 ... minutes after each failure, never more than six hours."""
+    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def record_planned(session: Session, rows: Sequence[LedgerRow]) -> set[tuple[int, str, str]]:
+    """Insert planned rows; a row whose key exists is left alone (that is the dedupe).
+
+    Pending rows of stages now overtaken become skipped: they are not sent late.
+    Returns the keys that were new.
+    """
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    now = utcnow()
+    existing = _existing_keys(session, {r.occurrence_id for r in rows})
+    for i in range(0, len(rows), 1000):
+        chunk = rows[i : i + 1000]
+        statement = insert(LedgerEntry).values(
+            [
+                {
+                    "occurrence_id": r.occurrence_id,
+                    "stage": r.stage,
+                    "recipient": r.recipient,
+                    "status": r.status.value,
+                    "role": r.role,
+                    "kind": r.kind,
+                    "attempts": 0,
+                    "message_key": "",
+                    "created_at": now,
+                }
+                for r in chunk
+            ]
+        )
+        session.exec(
+            statement.on_conflict_do_nothing(index_elements=["occurrence_id", "stage", "recipient"])
+        )
+    overtaken = [r for r in rows if r.status is Delivery.SKIPPED]
+    for i in range(0, len(overtaken), 300):
+        chunk = overtaken[i : i + 300]
+        session.exec(
+            update(LedgerEntry)
+            .where(
+                LedgerEntry.status == Delivery.PENDING.value,
+                or_(
+                    *(
+                        (LedgerEntry.occurrence_id == r.occurrence_id)
+                        & (LedgerEntry.stage == r.stage)
+                        & (LedgerEntry.recipient == r.recipient)
+                        for r in chunk
+                    )
+                ),
+            )
+            .values(status=Delivery.SKIPPED.value, last_error="overtaken by a later stage")
+        )
+    return {
+        (r.occurrence_id, r.stage, r.recipient)
+        for r in rows
+        if (r.occurrence_id, r.stage, r.recipient) not in existing
+    }
+
+
+def _existing_keys(session: Session, occurrence_ids: set[int]) -> set[tuple[int, str, str]]:
+    ids = sorted(occurrence_ids)
+    found: set[tuple[int, str, str]] = set()
+    for i in range(0, len(ids), 500):
+        found.update(
+            session.exec(
+                select(LedgerEntry.occurrence_id, LedgerEntry.stage, LedgerEntry.recipient).where(
+                    col(LedgerEntry.occurrence_id).in_(ids[i : i + 500])
+                )
+            ).all()
+        )
+    return found
+
+
+def claim(session: Session, now: datetime, limit: int = 5000) -> tuple[str, list[LedgerEntry]]:
+    """Claim pending rows that are due (and rows whose claim went stale after a crash).
+
+    The conditional UPDATE is atomic, so two runs at once never claim the same row.
+    """
+    worker = uuid.uuid4().hex
+    ready = or_(
+        LedgerEntry.next_attempt_at.is_(None),  # type: ignore[union-attr]
+        col(LedgerEntry.next_attempt_at) <= now,
+    )
+    claimable = or_(
+        (LedgerEntry.status == Delivery.PENDING.value) & ready,
+        (LedgerEntry.status == Delivery.SENDING.value)
+        & (col(LedgerEntry.claimed_at) < now - STALE_CLAIM),
+    )
+    ids = session.exec(
+        select(LedgerEntry.id).where(claimable).order_by(LedgerEntry.id).limit(limit)
+    ).all()
+    if not ids:
+        return worker, []
+    for i in range(0, len(ids), 500):
+        session.exec(
+            update(LedgerEntry)
+            .where(col(LedgerEntry.id).in_(ids[i : i + 500]), claimable)
+            .values(status=Delivery.SENDING.value, claimed_by=worker, claimed_at=now)
+        )
+    session.commit()
+    rows = session.exec(
+        select(LedgerEntry).where(LedgerEntry.claimed_by == worker).order_by(LedgerEntry.id)
+    ).all()
+    return worker, list(rows)
+
+
+def mark_sent(session: Session, ids: Iterable[int], message_key: str, response: str) -> None:
+    ids = list(ids)
+    session.exec(
+        update(LedgerEntry)
+        .where(col(LedgerEntry.id).in_(ids))
+        .values(
+            status=Delivery.SENT.value,
+            message_key=message_key,
+            server_response=response[:500],
+            sent_at=utcnow(),
+            attempts=LedgerEntry.attempts + 1,
+            last_error=None,
+        )
+    )
+    session.commit()
+
+
+def mark_retry(session: Session, ids: Iterable[int], error: str, now: datetime) -> None:
+    """A temporary failure: back to pending, with the error and the next attempt time."""
+    for row in session.exec(select(LedgerEntry).where(col(LedgerEntry.id).in_(list(ids)))):
+        row.attempts += 1
+        row.status = Delivery.PENDING.value
+        row.last_error = error[:500]
+        row.next_attempt_at = now + backoff(row.attempts)
+        row.claimed_by = None
+    session.commit()
+
+
+def mark_refused(session: Session, ids: Iterable[int], error: str) -> None:
+    """A permanent refusal (a bad address): reported and not retried."""
+    session.exec(
+        update(LedgerEntry)
+        .where(col(LedgerEntry.id).in_(list(ids)))
+        .values(
+            status=Delivery.FAILED.value,
+            last_error=error[:500],
+            attempts=LedgerEntry.attempts + 1,
+        )
+    )
+    session.commit()
+
+
+def invited_pairs(session: Session, occurrence_ids: Iterable[int]) -> frozenset[tuple[int, str]]:
+    ids = list(occurrence_ids)
+    found: set[tuple[int, str]] = set()
+    for i in range(0, len(ids), 500):
+        rows = session.exec(
+            select(LedgerEntry.occurrence_id, LedgerEntry.recipient).where(
+                col(LedgerEntry.occurrence_id).in_(ids[i : i + 500]),
+                col(LedgerEntry.stage).startswith("invite-"),
+                LedgerEntry.status == Delivery.SENT.value,
+            )
+        ).all()
+        found.update((o, r.lower()) for o, r in rows)
+    return frozenset(found)
+
+
+def latest_stages(session: Session, occurrence_ids: Iterable[int]) -> dict[int, str]:
+    """The most recent stage sent (or flagged) for each occurrence: the escalation stage."""
+    ids = list(occurrence_ids)
+    found: dict[int, tuple[datetime, str]] = {}
+    for i in range(0, len(ids), 500):
+        rows = session.exec(
+            select(LedgerEntry.occurrence_id, LedgerEntry.stage, LedgerEntry.created_at).where(
+                col(LedgerEntry.occurrence_id).in_(ids[i : i + 500]),
+                col(LedgerEntry.status).in_([Delivery.SENT.value, Delivery.FLAGGED.value]),
+                col(LedgerEntry.kind).in_(["reminder", "escalation", "flag"]),
+            )
+        ).all()
+        for occurrence_id, stage, created in rows:
+            if occurrence_id not in found or created >= found[occurrence_id][0]:
+                found[occurrence_id] = (created, stage)
+    return {k: v[1] for k, v in found.items()}
+
+
+def flagged(session: Session, occurrence_ids: Iterable[int]) -> set[int]:
+    ids = list(occurrence_ids)
+    out: set[int] = set()
+    for i in range(0, len(ids), 500):
+        out.update(
+            session.exec(
+                select(LedgerEntry.occurrence_id).where(
+                    col(LedgerEntry.occurrence_id).in_(ids[i : i + 500]),
+                    LedgerEntry.status == Delivery.FLAGGED.value,
+                )
+            ).all()
+        )
+    return out

@@ -1,0 +1,165 @@
+"""Read what the notification planner needs: open items with their state, and who holds
+which role. One query per kind of data, whatever the number of items."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlmodel import Session, col, select
+
+from models.calendar import Lifecycle, OccurrenceRow
+from models.directory import Agency, Person, RoleAssignment
+from models.queries import subject_names
+from models.status import status_of
+from rules.model import Partnership, Per
+from rules.notify_plan import Contact, Directory, Item
+
+
+def directory(session: Session, partnership_ids: list[str]) -> Directory:
+    found = Directory()
+    rows = session.exec(
+        select(RoleAssignment, Person)
+        .join(Person, col(RoleAssignment.person_id) == col(Person.id))
+        .where(col(RoleAssignment.partnership_id).in_(partnership_ids))
+    ).all()
+    for assignment, person in rows:
+        found.add(
+            assignment.partnership_id,
+            assignment.role,
+            Contact(person.email, person.name),
+            agency=assignment.agency_code,
+            school=assignment.school_code,
+        )
+    return found
+
+
+def _lead_partners(session: Session, partnership_id: str) -> tuple[dict[str, str], str]:
+    """agency code -> the statutory partner answerable for it; and the local authority."""
+    agencies = session.exec(select(Agency).where(Agency.partnership_id == partnership_id)).all()
+    leads = {a.code: (a.lead_partner or a.code) for a in agencies}
+    la = next(
+        (
+            a.code
+            for a in agencies
+            if a.type == "statutory-partner" and a.category == "local-authority"
+        ),
+        "",
+    )
+    return leads, la
+
+
+def _items(
+    session: Session,
+    partnership: Partnership,
+    today: date,
+    conditions: list,
+) -> list[Item]:
+    rules = {r.id: r for r in partnership.rules}
+    leads, la = _lead_partners(session, partnership.id)
+    names = subject_names(session, partnership.id)
+    rows = session.exec(
+        select(OccurrenceRow).where(
+            OccurrenceRow.partnership_id == partnership.id,
+            OccurrenceRow.orphaned == False,  # noqa: E712
+            *conditions,
+        )
+    ).all()
+    items: list[Item] = []
+    for row in rows:
+        rule = rules.get(row.rule_id)
+        if rule is None:
+            continue
+        if rule.per is Per.SCHOOL:
+            owning = la
+        elif rule.per is Per.AGENCY:
+            owning = leads.get(row.subject, "")
+        else:
+            owning = ""
+        items.append(
+            Item(
+                ref=row.id or 0,
+                public_id=row.public_id,
+                partnership=partnership.id,
+                rule=row.rule_id,
+                title=row.title,
+                kind=row.kind,
+                owner_role=row.owner_role,
+                due=row.due,
+                status=status_of(row, today, partnership.due_soon_days),
+                source=rule.source,
+                evidence=rule.evidence,
+                subject=row.subject,
+                subject_name=names.get(row.subject, ""),
+                owning_agency=owning,
+                attendees=rule.attendees,
+                starts_at=row.starts_at,
+                ends_at=row.ends_at,
+                sequence=row.sequence,
+                cancelled=row.lifecycle == Lifecycle.CANCELLED.value,
+            )
+        )
+    return items
+
+
+def open_items(
+    session: Session,
+    partnerships: list[Partnership],
+    today: date,
+    *,
+    invite_window_days: int = 60,
+) -> list[Item]:
+    """Open items due within the longest reminder lead, every overdue item, and meetings
+    (open or cancelled) in the invite window."""
+    items: list[Item] = []
+    for partnership in partnerships:
+        leads = [*partnership.ladder.reminder_days]
+        leads += [max(r.ladder.reminder_days, default=0) for r in partnership.rules if r.ladder]
+        horizon = today + timedelta(days=max([*leads, invite_window_days]))
+        found = _items(
+            session,
+            partnership,
+            today,
+            [
+                OccurrenceRow.due <= horizon,
+                col(OccurrenceRow.lifecycle).in_([Lifecycle.OPEN.value, Lifecycle.CANCELLED.value]),
+            ],
+        )
+        items.extend(i for i in found if not (i.cancelled and i.starts_at is None))
+    return items
+
+
+def calendar_items(
+    session: Session, partnership: Partnership, start: date, end: date
+) -> list[Item]:
+    """Everything in a window, whatever its state: what a calendar feed shows."""
+    return _items(
+        session,
+        partnership,
+        start,
+        [OccurrenceRow.due >= start, OccurrenceRow.due <= end],
+    )
+
+
+def items_by_ids(
+    session: Session, partnerships: list[Partnership], ids: list[int], today: date
+) -> dict[int, Item]:
+    """The claimed rows' items that still need a message: open, or cancelled meetings."""
+    found: dict[int, Item] = {}
+    for partnership in partnerships:
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            for item in _items(
+                session,
+                partnership,
+                today,
+                [
+                    col(OccurrenceRow.id).in_(chunk),
+                    col(OccurrenceRow.lifecycle).in_(
+                        [Lifecycle.OPEN.value, Lifecycle.CANCELLED.value]
+                    ),
+                ],
+            ):
+                if item.cancelled and item.starts_at is None:
+                    continue
+                found[item.ref] = item
+    return found

@@ -1,0 +1,173 @@
+"""Named queries. Callers ask for what they need; nothing else writes SQL."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from datetime import date
+
+from sqlmodel import Session, col, select
+
+from models.audits import AuditCycle, AuditReturn
+from models.calendar import Incident, Lifecycle, OccurrenceRow
+from models.directory import Agency, School
+from rules.model import Event, Per, Subject
+
+
+class NotFound(LookupError):
+    """A record named by the user does not exist; the message suggests close matches."""
+
+
+def subjects(session: Session, partnership_id: str) -> dict[Per, tuple[Subject, ...]]:
+    agencies = session.exec(
+        select(Agency).where(Agency.partnership_id == partnership_id).order_by(Agency.code)
+    ).all()
+    schools = session.exec(
+        select(School).where(School.partnership_id == partnership_id).order_by(School.code)
+    ).all()
+    return {
+        Per.AGENCY: tuple(Subject(a.code, a.name, a.type) for a in agencies),
+        Per.SCHOOL: tuple(Subject(s.code, s.name, s.phase) for s in schools),
+    }
+
+
+def events(session: Session, partnership_id: str) -> tuple[Event, ...]:
+    rows = session.exec(select(Incident).where(Incident.partnership_id == partnership_id)).all()
+    return tuple(Event(r.kind, r.reference, r.occurred_on) for r in rows)
+
+
+def completions(session: Session, partnership_id: str) -> dict[tuple[str, str, str, str], date]:
+    rows = session.exec(
+        select(
+            OccurrenceRow.rule_id,
+            OccurrenceRow.period,
+            OccurrenceRow.subject,
+            OccurrenceRow.completed_at,
+        ).where(
+            OccurrenceRow.partnership_id == partnership_id,
+            OccurrenceRow.lifecycle == Lifecycle.COMPLETED.value,
+        )
+    ).all()
+    return {(partnership_id, r, p, s): done for r, p, s, done in rows if done is not None}
+
+
+def occurrences_between(
+    session: Session, partnership_id: str, start: date, end: date
+) -> list[OccurrenceRow]:
+    return list(
+        session.exec(
+            select(OccurrenceRow).where(
+                OccurrenceRow.partnership_id == partnership_id,
+                OccurrenceRow.due >= start,
+                OccurrenceRow.due <= end,
+            )
+        ).all()
+    )
+
+
+def occurrences_by_keys(
+    session: Session, partnership_id: str, public_ids: Iterable[str]
+) -> list[OccurrenceRow]:
+    ids = list(public_ids)
+    found: list[OccurrenceRow] = []
+    for i in range(0, len(ids), 500):
+        found.extend(
+            session.exec(
+                select(OccurrenceRow).where(
+                    OccurrenceRow.partnership_id == partnership_id,
+                    col(OccurrenceRow.public_id).in_(ids[i : i + 500]),
+                )
+            ).all()
+        )
+    return found
+
+
+def occurrence(session: Session, public_id: str, *, for_update: bool = False) -> OccurrenceRow:
+    query = select(OccurrenceRow).where(OccurrenceRow.public_id == public_id)
+    if for_update:
+        query = query.with_for_update()
+    row = session.exec(query).first()
+    if row is None:
+        raise NotFound(_unknown("occurrence", public_id, _near_ids(session, public_id)))
+    return row
+
+
+def _near_ids(session: Session, wanted: str) -> list[str]:
+    partnership = wanted.split(":", 1)[0]
+    query = select(OccurrenceRow.public_id).where(
+        col(OccurrenceRow.public_id).startswith(f"{partnership}:")
+    )
+    candidates = session.exec(query.limit(20000)).all()
+    return difflib.get_close_matches(wanted, candidates, n=3, cutoff=0.6)
+
+
+def _unknown(what: str, wanted: str, near: list[str]) -> str:
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    return (
+        f"no {what} '{wanted}'{hint} (ids are shown by `govcal plan` and `govcal status`; "
+        "run `govcal sync` if the calendar is new)"
+    )
+
+
+def open_occurrences(
+    session: Session, partnership_id: str | None = None, *, due_by: date | None = None
+) -> list[OccurrenceRow]:
+    query = select(OccurrenceRow).where(
+        OccurrenceRow.lifecycle == Lifecycle.OPEN.value,
+        OccurrenceRow.orphaned == False,  # noqa: E712
+    )
+    if partnership_id:
+        query = query.where(OccurrenceRow.partnership_id == partnership_id)
+    if due_by:
+        query = query.where(OccurrenceRow.due <= due_by)
+    return list(session.exec(query.order_by(OccurrenceRow.due, OccurrenceRow.public_id)).all())
+
+
+def audit_cycle(session: Session, public_id: str) -> AuditCycle:
+    cycle = session.exec(select(AuditCycle).where(AuditCycle.public_id == public_id)).first()
+    if cycle is None:
+        near = difflib.get_close_matches(
+            public_id, session.exec(select(AuditCycle.public_id)).all(), n=3, cutoff=0.5
+        )
+        raise NotFound(_unknown("audit cycle", public_id, near))
+    return cycle
+
+
+def audit_cycles(session: Session, partnership_id: str | None = None) -> list[AuditCycle]:
+    query = select(AuditCycle)
+    if partnership_id:
+        query = query.where(AuditCycle.partnership_id == partnership_id)
+    return list(session.exec(query.order_by(AuditCycle.due)).all())
+
+
+def returns_of(session: Session, cycle: AuditCycle) -> list[tuple[AuditReturn, OccurrenceRow]]:
+    rows = session.exec(
+        select(AuditReturn, OccurrenceRow)
+        .join(OccurrenceRow, col(AuditReturn.occurrence_id) == col(OccurrenceRow.id))
+        .where(AuditReturn.cycle_id == cycle.id)
+        .order_by(AuditReturn.subject)
+    ).all()
+    return [(r, o) for r, o in rows]
+
+
+def subject_names(session: Session, partnership_id: str) -> dict[str, str]:
+    names = {
+        a.code: a.name
+        for a in session.exec(select(Agency).where(Agency.partnership_id == partnership_id))
+    }
+    names.update(
+        {
+            s.code: s.name
+            for s in session.exec(select(School).where(School.partnership_id == partnership_id))
+        }
+    )
+    return names
+
+
+def mark_cycle_opened(session: Session, cycle: AuditCycle, when) -> None:
+    """Record that requests went out: the cycle and each not-yet-requested return."""
+    if cycle.opened_at is None:
+        cycle.opened_at = when
+    for audit_return, _occ in returns_of(session, cycle):
+        if audit_return.requested_at is None:
+            audit_return.requested_at = when

@@ -1,0 +1,341 @@
+"""Recording what people did: completion with evidence, waivers, reopening, moving and
+cancelling occurrences, reviewing audit returns, and starting incident clocks.
+
+Each operation checks everything first and changes nothing when anything is wrong; each
+change writes one audit-trail row saying who, when, from where, and what changed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from sqlmodel import Session, select
+
+from models import queries
+from models.audits import AuditReturn, FollowUpAction, Rag
+from models.calendar import Incident, Lifecycle, OccurrenceRow
+from models.directory import PartnershipRow
+from models.trail import Channel, record
+from models.types import utcnow
+
+
+class RecordError(ValueError):
+    """The request cannot be recorded as asked; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting and through which door (CLI, Prefect UI, API)."""
+
+    name: str
+    channel: Channel = Channel.CLI
+
+
+@dataclass(frozen=True)
+class Evidence:
+    url: str | None = None
+    file: str | None = None
+    note: str | None = None
+
+
+_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,39}$")
+
+
+def parse_evidence(text: str, note: str | None = None, *, base: Path | None = None) -> Evidence:
+    """An http(s) URL or an existing file. Anything else is refused, with the reason.
+
+    File references may not climb out of their folder with '..': evidence paths end up
+    in emails and dashboards, and must not point at arbitrary files on the server.
+    """
+    value = (text or "").strip()
+    if not value:
+        raise RecordError("evidence is required: give an https:// link or the path of a file")
+    parsed = urlparse(value)
+    if parsed.scheme in ("http", "https"):
+        if not parsed.netloc:
+            raise RecordError(f"evidence '{value}' is not a complete link; include the host")
+        return Evidence(url=value, note=note)
+    if parsed.scheme and len(parsed.scheme) > 1:
+        raise RecordError(
+            f"evidence '{value}' uses the '{parsed.scheme}:' scheme; only http and https links "
+            "or files are accepted"
+        )
+    path = Path(value)
+    if ".." in path.parts:
+        raise RecordError(f"evidence path '{value}' may not contain '..'; give a direct path")
+    full = (base / path) if base and not path.is_absolute() else path
+    if not full.is_file():
+        raise RecordError(
+            f"evidence '{value}' is neither an http(s) link nor an existing file; check the "
+            "path or paste the link to the document"
+        )
+    return Evidence(file=str(full.resolve()), note=note)
+
+
+def _snapshot(row: OccurrenceRow) -> dict[str, Any]:
+    return {
+        "lifecycle": row.lifecycle,
+        "due": row.due.isoformat(),
+        "starts_at": row.starts_at.isoformat() if row.starts_at else None,
+        "completed_at": row.completed_at.isoformat() if row.completed_at else None,
+        "completed_by": row.completed_by,
+        "evidence_url": row.evidence_url,
+        "evidence_file": row.evidence_file,
+        "evidence_note": row.evidence_note,
+        "reason": row.reason,
+    }
+
+
+def _change(
+    session: Session,
+    row: OccurrenceRow,
+    actor: Actor,
+    action: str,
+    before: dict[str, Any],
+    reason: str | None = None,
+) -> None:
+    row.updated_at = utcnow()
+    record(
+        session,
+        actor=actor.name,
+        channel=actor.channel,
+        action=action,
+        entity="occurrence",
+        entity_id=row.public_id,
+        before=before,
+        after=_snapshot(row),
+        reason=reason,
+    )
+
+
+def _require_reason(reason: str | None, what: str) -> str:
+    if not reason or not reason.strip():
+        raise RecordError(f"a reason is required to {what}; it goes into the audit trail")
+    return reason.strip()
+
+
+def complete(
+    session: Session,
+    public_id: str,
+    evidence: Evidence,
+    actor: Actor,
+    *,
+    on: date,
+    today: date,
+    by: str | None = None,
+) -> OccurrenceRow:
+    row = queries.occurrence(session, public_id, for_update=True)
+    if on > today:
+        raise RecordError(
+            f"completion date {on} is in the future (today is {today}); record it on the day"
+        )
+    if row.lifecycle == Lifecycle.COMPLETED.value:
+        raise RecordError(
+            f"{public_id} was already completed on {row.completed_at} by {row.completed_by}; "
+            "run `govcal reopen` first if that record is wrong"
+        )
+    if row.lifecycle in (Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value):
+        raise RecordError(f"{public_id} is {row.lifecycle}; reopen it before completing it")
+    before = _snapshot(row)
+    row.lifecycle = Lifecycle.COMPLETED.value
+    row.completed_at = on
+    row.completed_by = by or actor.name
+    row.evidence_url, row.evidence_file, row.evidence_note = (
+        evidence.url,
+        evidence.file,
+        evidence.note,
+    )
+    row.reason = None
+    _change(session, row, actor, "completed", before)
+    return row
+
+
+def waive(session: Session, public_id: str, reason: str, actor: Actor) -> OccurrenceRow:
+    reason = _require_reason(reason, "waive an occurrence")
+    row = queries.occurrence(session, public_id, for_update=True)
+    if row.lifecycle != Lifecycle.OPEN.value:
+        raise RecordError(f"{public_id} is {row.lifecycle}, not open; only open items are waived")
+    before = _snapshot(row)
+    row.lifecycle = Lifecycle.WAIVED.value
+    row.reason = reason
+    _change(session, row, actor, "waived", before, reason)
+    return row
+
+
+def reopen(
+    session: Session, public_id: str, actor: Actor, reason: str | None = None
+) -> OccurrenceRow:
+    row = queries.occurrence(session, public_id, for_update=True)
+    if row.lifecycle == Lifecycle.OPEN.value:
+        raise RecordError(f"{public_id} is already open")
+    before = _snapshot(row)
+    if row.lifecycle == Lifecycle.CANCELLED.value:
+        row.sequence += 1  # a cancelled meeting that comes back is a new invite version
+    row.lifecycle = Lifecycle.OPEN.value
+    row.completed_at = row.completed_by = None
+    row.evidence_url = row.evidence_file = row.evidence_note = None
+    row.reason = reason
+    _change(session, row, actor, "reopened", before, reason)
+    return row
+
+
+def reschedule(
+    session: Session,
+    public_id: str,
+    to: datetime | date,
+    reason: str,
+    actor: Actor,
+) -> OccurrenceRow:
+    """Move one occurrence (a meeting moved) without touching its rule."""
+    reason = _require_reason(reason, "reschedule")
+    row = queries.occurrence(session, public_id, for_update=True)
+    if row.lifecycle != Lifecycle.OPEN.value:
+        raise RecordError(f"{public_id} is {row.lifecycle}; only open items can be moved")
+    before = _snapshot(row)
+    if isinstance(to, datetime):
+        if to.tzinfo is None:
+            raise RecordError("give the new time with its zone, or as local London time")
+        length = (row.ends_at - row.starts_at) if row.starts_at and row.ends_at else None
+        row.starts_at = to
+        row.ends_at = to + (length or timedelta(hours=1))
+        row.due = to.astimezone(_tz(session, row)).date()
+    else:
+        if row.starts_at is not None:
+            raise RecordError(
+                f"{public_id} is a meeting with a time; give --to as 'YYYY-MM-DD HH:MM'"
+            )
+        row.due = to
+    row.rescheduled = True
+    row.reason = reason
+    row.sequence += 1
+    _change(session, row, actor, "rescheduled", before, reason)
+    return row
+
+
+def cancel(session: Session, public_id: str, reason: str, actor: Actor) -> OccurrenceRow:
+    reason = _require_reason(reason, "cancel")
+    row = queries.occurrence(session, public_id, for_update=True)
+    if row.lifecycle != Lifecycle.OPEN.value:
+        raise RecordError(f"{public_id} is {row.lifecycle}; only open items can be cancelled")
+    before = _snapshot(row)
+    row.lifecycle = Lifecycle.CANCELLED.value
+    row.reason = reason
+    row.sequence += 1
+    _change(session, row, actor, "cancelled", before, reason)
+    return row
+
+
+def _tz(session: Session, row: OccurrenceRow):
+    from zoneinfo import ZoneInfo
+
+    partnership = session.get(PartnershipRow, row.partnership_id)
+    return ZoneInfo(partnership.timezone if partnership else "Europe/London")
+
+
+def review_return(
+    session: Session,
+    public_id: str,
+    rag: str,
+    actor: Actor,
+    *,
+    note: str | None = None,
+    follow_ups: list[tuple[str, date]] | None = None,
+) -> AuditReturn:
+    """Record the business team's review of a submitted S11/S175 return."""
+    try:
+        rating = Rag(rag.lower())
+    except ValueError:
+        raise RecordError(f"RAG rating '{rag}' is not one of: red, amber, green") from None
+    row = queries.occurrence(session, public_id)
+    audit_return = session.exec(
+        select(AuditReturn).where(AuditReturn.occurrence_id == row.id)
+    ).first()
+    if audit_return is None:
+        raise RecordError(f"{public_id} is not an audit return (S11 or S175)")
+    if row.lifecycle != Lifecycle.COMPLETED.value:
+        raise RecordError(f"{public_id} has not been submitted yet; record its completion first")
+    before = {"rag": audit_return.rag, "review_note": audit_return.review_note}
+    audit_return.rag = rating.value
+    audit_return.review_note = note
+    audit_return.reviewed_at = utcnow()
+    audit_return.reviewed_by = actor.name
+    for description, due in follow_ups or []:
+        session.add(FollowUpAction(return_id=audit_return.id, description=description, due=due))
+    record(
+        session,
+        actor=actor.name,
+        channel=actor.channel,
+        action="reviewed",
+        entity="audit_return",
+        entity_id=public_id,
+        before=before,
+        after={
+            "rag": rating.value,
+            "review_note": note,
+            "follow_ups": [[d, due.isoformat()] for d, due in follow_ups or []],
+        },
+    )
+    return audit_return
+
+
+def start_incident(
+    session: Session,
+    partnership_id: str,
+    reference: str,
+    kind: str,
+    occurred_on: date,
+    actor: Actor,
+    *,
+    known_kinds: dict[str, str],
+    today: date,
+) -> Incident:
+    """Record that an event happened, by reference only, so its statutory clocks start."""
+    if not _REFERENCE.match(reference or ""):
+        raise RecordError(
+            f"incident reference '{reference}' is not accepted: use the case-management "
+            "reference only (letters, digits, '-', '/', '_', '.', up to 40 characters, no "
+            "spaces), never a child's name or other identifying detail"
+        )
+    if kind not in known_kinds:
+        raise RecordError(
+            f"event kind '{kind}' is not declared for {partnership_id}; known: "
+            f"{', '.join(known_kinds)}"
+        )
+    if occurred_on > today:
+        raise RecordError(f"date {occurred_on} is in the future (today is {today})")
+    existing = session.exec(
+        select(Incident).where(
+            Incident.partnership_id == partnership_id,
+            Incident.reference == reference,
+            Incident.kind == kind,
+        )
+    ).first()
+    if existing is not None:
+        raise RecordError(
+            f"{kind} {reference} was already recorded on {existing.occurred_on}; its clocks run"
+        )
+    if session.get(PartnershipRow, partnership_id) is None:
+        raise RecordError(f"partnership '{partnership_id}' is not in the database; run sync first")
+    incident = Incident(
+        partnership_id=partnership_id,
+        reference=reference,
+        kind=kind,
+        occurred_on=occurred_on,
+        recorded_by=actor.name,
+    )
+    session.add(incident)
+    record(
+        session,
+        actor=actor.name,
+        channel=actor.channel,
+        action="incident-recorded",
+        entity="incident",
+        entity_id=f"{partnership_id}:{reference}",
+        after={"kind": kind, "occurred_on": occurred_on.isoformat()},
+    )
+    return incident

@@ -1,0 +1,262 @@
+"""Sync: expand the rules over a horizon and upsert occurrences by their stable key.
+
+Idempotent: a second run with the same rules changes nothing. When a rule changes,
+future unfinished occurrences follow it; anything completed, waived, cancelled or moved
+by a person is left exactly as recorded; an occurrence the rules no longer produce is
+marked orphaned, never deleted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import insert
+from sqlmodel import Session, select
+
+from models import queries
+from models.audits import AuditCycle, AuditReturn
+from models.calendar import Lifecycle, OccurrenceRow
+from models.directory import PartnershipRow
+from models.trail import Channel, record
+from models.types import utcnow
+from rules.expand import expand
+from rules.model import ExpansionContext, Kind, Occurrence, Partnership, Rule
+
+
+@dataclass
+class SyncReport:
+    partnership: str
+    window: tuple[date, date]
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    orphaned: int = 0
+    restored: int = 0
+    cycles_created: int = 0
+    returns_created: int = 0
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return any((self.created, self.updated, self.orphaned, self.restored, self.cycles_created))
+
+
+def sync_window(as_of: date, months: int) -> tuple[date, date]:
+    return as_of - relativedelta(months=months), as_of + relativedelta(months=months)
+
+
+def sync_partnership(
+    session: Session,
+    partnership: Partnership,
+    as_of: date,
+    *,
+    horizon_months: int = 18,
+    actor: str = "govcal",
+    channel: Channel = Channel.SYNC,
+) -> SyncReport:
+    start, end = sync_window(as_of, horizon_months)
+    report = SyncReport(partnership.id, (start, end))
+    register_partnership(session, partnership)
+    session.get_one(PartnershipRow, partnership.id).synced_at = utcnow()
+    context = ExpansionContext(
+        subjects=queries.subjects(session, partnership.id),
+        events=queries.events(session, partnership.id),
+        completions=queries.completions(session, partnership.id),
+    )
+    expanded = expand(partnership, start, end, context)
+    rules = {r.id: r for r in partnership.rules}
+    wanted = {o.id: o for o in expanded}
+    existing = {
+        r.public_id: r for r in queries.occurrences_between(session, partnership.id, start, end)
+    }
+    missing = [i for i in wanted if i not in existing]
+    existing.update(
+        {r.public_id: r for r in queries.occurrences_by_keys(session, partnership.id, missing)}
+    )
+
+    new_rows: list[dict[str, Any]] = []
+    for public_id, occ in wanted.items():
+        row = existing.get(public_id)
+        if row is None:
+            new_rows.append(_new_row(occ, rules[occ.rule]))
+            continue
+        if row.orphaned:
+            row.orphaned = False
+            row.updated_at = utcnow()
+            report.restored += 1
+        if _follow_rule(row, occ, rules[occ.rule], as_of):
+            report.updated += 1
+            report.changes.append(public_id)
+            record(
+                session,
+                actor=actor,
+                channel=channel,
+                action="moved-by-rule",
+                entity="occurrence",
+                entity_id=public_id,
+                after={"due": row.due.isoformat()},
+                reason="the rule's schedule changed",
+            )
+        else:
+            report.unchanged += 1
+    for public_id, row in existing.items():
+        in_window = start <= row.due <= end
+        if public_id not in wanted and in_window and not row.orphaned:
+            row.orphaned = True
+            row.updated_at = utcnow()
+            report.orphaned += 1
+    if new_rows:
+        session.execute(insert(OccurrenceRow), new_rows)
+        report.created = len(new_rows)
+    session.flush()
+    _ensure_audit_cycles(session, partnership, expanded, rules, report)
+    if report.changed:
+        record(
+            session,
+            actor=actor,
+            channel=channel,
+            action="synced",
+            entity="partnership",
+            entity_id=partnership.id,
+            after={
+                "window": [start.isoformat(), end.isoformat()],
+                "created": report.created,
+                "updated": report.updated,
+                "orphaned": report.orphaned,
+                "restored": report.restored,
+            },
+        )
+    return report
+
+
+def register_partnership(session: Session, partnership: Partnership) -> None:
+    """Create or refresh the partnership's row from its rule file."""
+    row = session.get(PartnershipRow, partnership.id)
+    if row is None:
+        row = PartnershipRow(id=partnership.id, name=partnership.name)
+        session.add(row)
+    row.name = partnership.name
+    row.timezone = partnership.timezone
+    row.rules_file = partnership.source_file
+    session.flush()
+
+
+def _new_row(occ: Occurrence, rule: Rule) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "public_id": occ.id,
+        "partnership_id": occ.partnership,
+        "rule_id": occ.rule,
+        "period": occ.period,
+        "subject": occ.subject or "",
+        "kind": rule.kind.value,
+        "title": rule.title,
+        "owner_role": rule.owner,
+        "due": occ.due,
+        "starts_at": occ.starts_at,
+        "ends_at": occ.ends_at,
+        "lifecycle": Lifecycle.OPEN.value,
+        "rescheduled": False,
+        "orphaned": False,
+        "sequence": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _follow_rule(row: OccurrenceRow, occ: Occurrence, rule: Rule, as_of: date) -> bool:
+    """Bring a future, unfinished, not hand-moved occurrence in line with its rule."""
+    if row.lifecycle != Lifecycle.OPEN.value or row.rescheduled or row.due < as_of:
+        return False
+    changed = False
+    if row.due != occ.due or row.starts_at != occ.starts_at or row.ends_at != occ.ends_at:
+        row.due, row.starts_at, row.ends_at = occ.due, occ.starts_at, occ.ends_at
+        row.sequence += 1
+        changed = True
+    for attr, value in (
+        ("title", rule.title),
+        ("kind", rule.kind.value),
+        ("owner_role", rule.owner),
+    ):
+        if getattr(row, attr) != value:
+            setattr(row, attr, value)
+            changed = True
+    if changed:
+        row.updated_at = utcnow()
+    return changed
+
+
+def _ensure_audit_cycles(
+    session: Session,
+    partnership: Partnership,
+    expanded: list[Occurrence],
+    rules: dict[str, Rule],
+    report: SyncReport,
+) -> None:
+    """One cycle per (audit rule, period), one return per agency or school in it."""
+    groups: dict[tuple[str, str], list[Occurrence]] = defaultdict(list)
+    for occ in expanded:
+        rule = rules[occ.rule]
+        if rule.kind is Kind.AUDIT and rule.per is not None and occ.subject:
+            groups[(occ.rule, occ.period)].append(occ)
+    if not groups:
+        return
+    cycles = {
+        (c.rule_id, c.period): c
+        for c in session.exec(
+            select(AuditCycle).where(AuditCycle.partnership_id == partnership.id)
+        ).all()
+    }
+    for (rule_id, period), members in groups.items():
+        cycle = cycles.get((rule_id, period))
+        if cycle is None:
+            rule = rules[rule_id]
+            cycle = AuditCycle(
+                public_id=f"{partnership.id}:{rule_id}:{period}",
+                partnership_id=partnership.id,
+                rule_id=rule_id,
+                period=period,
+                title=rule.title,
+                per=rule.per.value if rule.per else "",
+                due=min(m.due for m in members),
+            )
+            session.add(cycle)
+            session.flush()
+            report.cycles_created += 1
+        have = set(
+            session.exec(select(AuditReturn.subject).where(AuditReturn.cycle_id == cycle.id)).all()
+        )
+        needed = [m for m in members if m.subject not in have]
+        if not needed:
+            continue
+        rows = queries.occurrences_by_keys(session, partnership.id, [m.id for m in needed])
+        ids = {row.public_id: row.id for row in rows}
+        session.execute(
+            insert(AuditReturn),
+            [
+                {"cycle_id": cycle.id, "occurrence_id": ids[m.id], "subject": m.subject}
+                for m in needed
+            ],
+        )
+        report.returns_created += len(needed)
+
+
+def sync_all(
+    session: Session,
+    partnerships: list[Partnership],
+    as_of: date,
+    *,
+    horizon_months: int = 18,
+    actor: str = "govcal",
+    channel: Channel = Channel.SYNC,
+) -> list[SyncReport]:
+    return [
+        sync_partnership(
+            session, p, as_of, horizon_months=horizon_months, actor=actor, channel=channel
+        )
+        for p in partnerships
+    ]

@@ -1,0 +1,208 @@
+"""Turn rules into dated occurrences over a window. Pure: the caller passes everything.
+
+Each occurrence gets a stable key (partnership, rule, period, subject). The period is
+the nominal date a recurrence produced (or the event reference for statutory clocks), so
+a meeting that is later moved keeps its key, and reruns upsert instead of duplicating.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+
+from dateutil.relativedelta import relativedelta
+from dateutil.rrule import rrule, rrulestr
+
+from rules.model import (
+    Anchor,
+    Basis,
+    DateList,
+    DerivedDeadline,
+    EventDeadline,
+    ExpansionContext,
+    Occurrence,
+    Offset,
+    Partnership,
+    Per,
+    Recurrence,
+    Rule,
+    Subject,
+    Unit,
+)
+from rules.schedule import adjust, shift
+
+_EMPTY = ExpansionContext()
+
+
+@lru_cache(maxsize=4096)
+def _compiled(text: str, start: datetime) -> rrule:
+    return rrulestr(f"RRULE:{text}", dtstart=start)
+
+
+def _span_days(offset: Offset) -> int:
+    """An upper bound, in calendar days, of how far an offset can move a date."""
+    n = offset.amount
+    return {
+        Unit.DAYS: n,
+        Unit.WEEKS: 7 * n,
+        Unit.MONTHS: 31 * n,
+        Unit.YEARS: 366 * n,
+        Unit.WORKING_DAYS: 2 * n + 14,
+        Unit.CLEAR_WORKING_DAYS: 2 * n + 16,
+    }[offset.unit]
+
+
+def expand(
+    partnership: Partnership,
+    start: date,
+    end: date,
+    context: ExpansionContext = _EMPTY,
+    *,
+    rule_ids: set[str] | None = None,
+) -> list[Occurrence]:
+    """Every occurrence of the partnership's rules due in [start, end], sorted by due date.
+
+    Per-agency and per-school rules fan out over `context.subjects`; when the directory
+    has no members of that kind, one aggregate occurrence (subject None) stands for all.
+    """
+    out: list[Occurrence] = []
+    for rule in partnership.rules:
+        if rule_ids is not None and rule.id not in rule_ids:
+            continue
+        out.extend(expand_rule(partnership, rule, start, end, context))
+    out.sort(key=lambda o: (o.due, o.rule, o.subject or ""))
+    return out
+
+
+def expand_rule(
+    partnership: Partnership,
+    rule: Rule,
+    start: date,
+    end: date,
+    context: ExpansionContext = _EMPTY,
+) -> list[Occurrence]:
+    found = _occurrences(partnership, rule, start, end, context)
+    return [o for o in found if start <= o.due <= end]
+
+
+def _occurrences(
+    partnership: Partnership, rule: Rule, start: date, end: date, context: ExpansionContext
+) -> Iterator[Occurrence]:
+    schedule = rule.schedule
+    if isinstance(schedule, EventDeadline):
+        for event in context.events:
+            if event.kind == schedule.event:
+                due = adjust(shift(event.on, schedule.offset), rule.adjust)
+                yield Occurrence(due, partnership.id, rule.id, event.ref)
+        return
+    if isinstance(schedule, DerivedDeadline):
+        yield from _derived(partnership, rule, schedule, start, end, context)
+        return
+    subjects = _subjects(rule, context)
+    if isinstance(schedule, Recurrence) and schedule.anchor is Anchor.COMPLETION:
+        for subject in subjects:
+            yield from _completion_chain(partnership, rule, schedule, end, context, subject)
+        return
+    slots = _fixed_slots(schedule, start, end)  # type: ignore[arg-type]
+    timed = schedule.timed  # type: ignore[union-attr]
+    for nominal in slots:
+        for subject in subjects:
+            yield _make(partnership, rule, nominal, timed, subject)
+
+
+def _subjects(rule: Rule, context: ExpansionContext) -> list[Subject | None]:
+    if rule.per is None:
+        return [None]
+    members = context.subjects.get(rule.per, ())
+    if rule.per_filter:
+        wanted = set(rule.per_filter)
+        members = tuple(m for m in members if m.category in wanted)
+    return list(members) if members else [None]
+
+
+def _fixed_slots(schedule: Recurrence | DateList, start: date, end: date) -> list[datetime]:
+    lo = datetime.combine(start, time.min)
+    hi = datetime.combine(end, time.max)
+    if isinstance(schedule, DateList):
+        return [d for d in schedule.dates if lo <= d <= hi]
+    # widen by a week each side so "previous working day" adjustments near the edge count
+    found = _compiled(schedule.rrule, schedule.start).between(
+        lo - timedelta(days=7), hi + timedelta(days=7), inc=True
+    )
+    extra = [d for d in schedule.extra_dates if lo - timedelta(days=7) <= d <= hi + timedelta(7)]
+    return sorted(set(found) | set(extra))
+
+
+def _completion_chain(
+    partnership: Partnership,
+    rule: Rule,
+    schedule: Recurrence,
+    end: date,
+    context: ExpansionContext,
+    subject: Subject | None,
+) -> Iterator[Occurrence]:
+    """start, then each next one `step` after the previous one was completed.
+
+    The chain stops at the first uncompleted occurrence: its successor's date is not
+    known until it is done ("12 months after the last review").
+    """
+    step = relativedelta(months=schedule.step_months, days=schedule.step_days)
+    for nominal in sorted(schedule.extra_dates):
+        yield _make(partnership, rule, nominal, schedule.timed, subject)
+    nominal = schedule.start
+    for _ in range(10_000):
+        if nominal.date() > end:
+            return
+        occurrence = _make(partnership, rule, nominal, schedule.timed, subject)
+        yield occurrence
+        done = context.completions.get(occurrence.key)
+        if done is None:
+            return
+        nominal = datetime.combine(done, nominal.time()) + step
+
+
+def _derived(
+    partnership: Partnership,
+    rule: Rule,
+    schedule: DerivedDeadline,
+    start: date,
+    end: date,
+    context: ExpansionContext,
+) -> Iterator[Occurrence]:
+    parent = partnership.rule(schedule.rule)
+    margin = timedelta(days=_span_days(schedule.offset) + 7)
+    for base in _occurrences(partnership, parent, start - margin, end + margin, context):
+        anchor = base.due
+        if schedule.basis is Basis.COMPLETION:
+            anchor = context.completions.get(base.key, base.due)
+        due = adjust(shift(anchor, schedule.offset, before=schedule.before), rule.adjust)
+        yield Occurrence(due, partnership.id, rule.id, base.period, base.subject)
+
+
+def _make(
+    partnership: Partnership,
+    rule: Rule,
+    nominal: datetime,
+    timed: bool,
+    subject: Subject | None,
+) -> Occurrence:
+    due = adjust(nominal.date(), rule.adjust)
+    starts_at = ends_at = None
+    if timed:
+        starts_at = datetime.combine(due, nominal.time(), tzinfo=partnership.tz)
+        ends_at = starts_at + timedelta(minutes=rule.duration_minutes or 60)
+    return Occurrence(
+        due=due,
+        partnership=partnership.id,
+        rule=rule.id,
+        period=nominal.date().isoformat(),
+        subject=subject.id if subject else None,
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
+
+
+def per_kinds(partnership: Partnership) -> set[Per]:
+    """Which directory kinds this partnership's rules fan out over."""
+    return {r.per for r in partnership.rules if r.per is not None}

@@ -1,0 +1,242 @@
+"""The governance calendar as immutable values: partnerships, rules, schedules, occurrences.
+
+Nothing here reads a file, a clock or a database; the loader builds these from YAML and
+the engine turns them into dated occurrences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class Kind(StrEnum):
+    MEETING = "meeting"
+    AUDIT = "audit"
+    PUBLICATION = "publication"
+    REVIEW = "review"
+    REPORT = "report"
+    ACTION = "action"
+
+
+class Per(StrEnum):
+    """Obligations that fan out to one item per member of the directory."""
+
+    AGENCY = "agency"
+    SCHOOL = "school"
+
+
+class Unit(StrEnum):
+    DAYS = "days"
+    WEEKS = "weeks"
+    MONTHS = "months"
+    YEARS = "years"
+    WORKING_DAYS = "working days"
+    CLEAR_WORKING_DAYS = "clear working days"
+
+
+class Adjust(StrEnum):
+    NONE = "none"
+    NEXT_WORKING_DAY = "next-working-day"
+    PREVIOUS_WORKING_DAY = "previous-working-day"
+
+
+class Anchor(StrEnum):
+    FIXED = "fixed"
+    COMPLETION = "completion"
+
+
+class Basis(StrEnum):
+    """What a derived deadline counts from: the other item's due date or its completion."""
+
+    DUE = "due"
+    COMPLETION = "completion"
+
+
+@dataclass(frozen=True, slots=True)
+class Offset:
+    amount: int
+    unit: Unit
+
+    def __str__(self) -> str:
+        unit = str(self.unit)
+        return f"{self.amount} {unit[:-1] if self.amount == 1 else unit}"
+
+
+@dataclass(frozen=True, slots=True)
+class Recurrence:
+    """A repeating schedule: an RFC 5545 RRULE from a local DTSTART, or a completion chain.
+
+    `rrule` never holds DTSTART; `start` is a naive local date-time (wall clock in the
+    partnership's time zone), so a 10:00 meeting stays at 10:00 across clock changes.
+    `timed` says whether the start carried a time of day (meetings) or just a date.
+    """
+
+    rrule: str
+    start: datetime
+    timed: bool
+    anchor: Anchor = Anchor.FIXED
+    step_months: int = 0  # for completion-anchored chains
+    step_days: int = 0
+    extra_dates: tuple[datetime, ...] = ()
+    described_as: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DateList:
+    dates: tuple[datetime, ...]
+    timed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EventDeadline:
+    """A deadline that starts when an event (a serious incident notice...) happens."""
+
+    event: str
+    offset: Offset
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedDeadline:
+    """A deadline before or after each occurrence of another rule."""
+
+    rule: str
+    offset: Offset
+    before: bool
+    basis: Basis = Basis.DUE
+
+
+Schedule = Recurrence | DateList | EventDeadline | DerivedDeadline
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationStep:
+    """Who hears of an overdue item `day` days after its due date."""
+
+    day: int
+    to: tuple[str, ...] = ()
+    flag: str | None = None  # e.g. "scrutineer": a dashboard flag, never an email
+
+
+@dataclass(frozen=True, slots=True)
+class Ladder:
+    reminder_days: tuple[int, ...]
+    escalations: tuple[EscalationStep, ...]
+
+
+DEFAULT_LADDER = Ladder(
+    reminder_days=(28, 14, 7, 1, 0),
+    escalations=(
+        EscalationStep(day=1, to=("owner", "business-team")),
+        EscalationStep(day=7, to=("dsp",)),
+        EscalationStep(day=14, to=("lsp",)),
+        EscalationStep(day=28, flag="scrutineer"),
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    title: str
+    kind: Kind
+    owner: str
+    schedule: Schedule
+    evidence: str
+    source: str
+    attendees: tuple[str, ...] = ()
+    per: Per | None = None
+    per_filter: tuple[str, ...] = ()  # agency types or school phases; empty: all
+    adjust: Adjust = Adjust.NONE
+    duration_minutes: int = 0
+    ladder: Ladder | None = None
+    notes: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Partnership:
+    id: str
+    name: str
+    timezone: str
+    roles: dict[str, Role]
+    events: dict[str, str]
+    rules: tuple[Rule, ...]
+    ladder: Ladder = DEFAULT_LADDER
+    due_soon_days: int = 14
+    source_file: str = ""
+    notes: str = ""
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def rule(self, rule_id: str) -> Rule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(f"partnership {self.id} has no rule '{rule_id}'")
+
+    def ladder_for(self, rule: Rule) -> Ladder:
+        return rule.ladder or self.ladder
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """A member of the directory an obligation fans out to (an agency or a school)."""
+
+    id: str
+    name: str
+    category: str  # agency type or school phase
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that starts statutory clocks. `ref` is a reference, never a child's details."""
+
+    kind: str
+    ref: str
+    on: date
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Occurrence:
+    """One dated instance of a rule: the unit that is completed, reminded and escalated."""
+
+    due: date
+    partnership: str
+    rule: str
+    period: str
+    subject: str | None = None
+    starts_at: datetime | None = None  # aware, for timed meetings
+    ends_at: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.partnership, self.rule, self.period, self.subject or "")
+
+    @property
+    def id(self) -> str:
+        base = f"{self.partnership}:{self.rule}:{self.period}"
+        return f"{base}:{self.subject}" if self.subject else base
+
+
+@dataclass(frozen=True)
+class ExpansionContext:
+    """What expansion needs beyond the rules: the directory, events and past completions.
+
+    `completions` maps an occurrence key to the day it was completed; it drives
+    completion-anchored recurrences and deadlines counted from a completion.
+    """
+
+    subjects: dict[Per, tuple[Subject, ...]] = field(default_factory=dict)
+    events: tuple[Event, ...] = ()
+    completions: dict[tuple[str, str, str, str], date] = field(default_factory=dict)

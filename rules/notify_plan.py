@@ -1,0 +1,232 @@
+"""Which messages are due now: reminders, escalations, invites and scrutineer flags.
+
+Pure: given the open items with their state as of a day and who holds which role, it
+returns planned messages, each keyed (item, stage, recipient). The ledger's unique key
+on that triple is what makes a rerun send nothing new.
+
+Catching up after downtime: for each item only the latest stage reached is sent; every
+earlier stage of the ladder that was never sent is planned as "skip" (recorded, not sent
+late). Escalation emails are never overtaken by the day-28 flag, which is not an email.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from rules.model import Ladder
+from rules.state import State, Status
+from rules.workdays import is_working_day
+
+
+class MessageKind(StrEnum):
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+    FLAG = "flag"
+    INVITE = "invite"
+    CANCEL = "cancel"
+    REQUEST = "request"  # an audit cycle opens: each agency or school is asked for its return
+
+
+class Action(StrEnum):
+    SEND = "send"
+    SKIP = "skip"  # overtaken by a later stage: recorded, never sent late
+    FLAG = "flag"  # shown on the dashboard, never emailed
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    email: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """An occurrence as the planner needs it. `ref` is the database id."""
+
+    ref: int
+    public_id: str
+    partnership: str
+    rule: str
+    title: str
+    kind: str
+    owner_role: str
+    due: date
+    status: Status
+    source: str = ""
+    evidence: str = ""
+    subject: str = ""
+    subject_name: str = ""
+    owning_agency: str = ""  # code of the statutory partner answerable for it
+    attendees: tuple[str, ...] = ()
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    sequence: int = 0
+    cancelled: bool = False
+
+
+@dataclass
+class Directory:
+    """Who holds which role: (partnership, role) -> [(agency, school, contact)]."""
+
+    holders: dict[tuple[str, str], list[tuple[str, str, Contact]]] = field(default_factory=dict)
+
+    def add(self, partnership: str, role: str, contact: Contact, agency="", school="") -> None:
+        self.holders.setdefault((partnership, role), []).append((agency, school, contact))
+
+    def of(self, partnership: str, role: str, *, scope: str = "") -> list[Contact]:
+        """Holders of a role; with `scope`, only those holding it for that agency or
+        school (possibly nobody: the caller decides what to do then)."""
+        everyone = self.holders.get((partnership, role), [])
+        if scope:
+            return _unique(c for a, s, c in everyone if scope in (a, s))
+        return _unique(c for _a, _s, c in everyone)
+
+
+def _unique(contacts: Iterable[Contact]) -> list[Contact]:
+    seen: dict[str, Contact] = {}
+    for contact in contacts:
+        seen.setdefault(contact.email.lower(), contact)
+    return list(seen.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    item: Item
+    stage: str
+    kind: MessageKind
+    action: Action
+    recipient: str  # an email address, or "flag:<role>" for a dashboard flag
+    recipient_name: str = ""
+    role: str = ""
+
+    @property
+    def key(self) -> tuple[int, str, str]:
+        return (self.item.ref, self.stage, self.recipient.lower())
+
+
+def reminder_stage(days_before: int) -> str:
+    return "due-today" if days_before == 0 else f"reminder-{days_before}"
+
+
+def escalation_stage(day: int) -> str:
+    return f"escalation-{day}"
+
+
+def plan_messages(
+    items: Iterable[Item],
+    directory: Directory,
+    ladders: dict[tuple[str, str], Ladder],
+    today: date,
+    *,
+    invite_window_days: int = 60,
+    invited: frozenset[tuple[int, str]] = frozenset(),
+) -> list[Planned]:
+    """Everything due to go out (or be recorded as skipped or flagged) on `today`.
+
+    `invited` holds (item ref, email) pairs that were sent an invite: only they are sent
+    a cancellation.
+    """
+    working = is_working_day(today)
+    planned: list[Planned] = []
+    for item in items:
+        if item.kind == "meeting":
+            planned.extend(_invites(item, directory, today, invite_window_days, invited))
+        if not item.status.state.is_open:
+            continue
+        ladder = ladders[(item.partnership, item.rule)]
+        if not working and item.status.state is not State.DUE:
+            continue  # no mail at weekends or on bank holidays, except a deadline that day
+        planned.extend(_ladder(item, ladder, directory, today))
+    return planned
+
+
+def _ladder(item: Item, ladder: Ladder, directory: Directory, today: date) -> list[Planned]:
+    days_to_go = (item.due - today).days
+    stages: list[tuple[str, MessageKind, tuple[str, ...], str | None]] = []
+    # reminders, from the earliest (28 days before) to the due day
+    for days_before in sorted(ladder.reminder_days, reverse=True):
+        if days_to_go <= days_before:
+            stages.append((reminder_stage(days_before), MessageKind.REMINDER, ("owner",), None))
+    if days_to_go < 0:
+        for step in ladder.escalations:
+            if -days_to_go >= step.day:
+                kind = MessageKind.FLAG if step.flag else MessageKind.ESCALATION
+                stages.append((escalation_stage(step.day), kind, step.to, step.flag))
+    emails = [s for s in stages if s[1] is not MessageKind.FLAG]
+    current = emails[-1][0] if emails else None
+    out: list[Planned] = []
+    for stage, kind, roles, flag in stages:
+        if kind is MessageKind.FLAG:
+            out.append(Planned(item, stage, kind, Action.FLAG, f"flag:{flag}", role=str(flag)))
+            continue
+        action = Action.SEND if stage == current else Action.SKIP
+        for role, contact in _recipients(item, roles, directory):
+            out.append(Planned(item, stage, kind, action, contact.email, contact.name, role))
+    return out
+
+
+def _recipients(
+    item: Item, roles: tuple[str, ...], directory: Directory
+) -> list[tuple[str, Contact]]:
+    found: dict[str, tuple[str, Contact]] = {}
+    for role in roles:
+        resolved = item.owner_role if role == "owner" else role
+        scope = ""
+        if role == "owner" and item.subject:
+            scope = item.subject  # the lead of that agency, the DSL of that school
+        elif resolved == "dsp" and item.owning_agency:
+            scope = item.owning_agency  # the DSP answerable for the owning agency
+        contacts = directory.of(item.partnership, resolved, scope=scope) if scope else []
+        if not contacts:  # nobody holds it for that scope: tell the role's holders at large
+            contacts = directory.of(item.partnership, resolved)
+        for contact in contacts:
+            found.setdefault(contact.email.lower(), (resolved, contact))
+    return list(found.values())
+
+
+def _invites(
+    item: Item,
+    directory: Directory,
+    today: date,
+    window: int,
+    invited: frozenset[tuple[int, str]],
+) -> list[Planned]:
+    """One invite per meeting per attendee, re-sent when its sequence changes."""
+    if item.starts_at is None:
+        return []
+    days_ahead = (item.starts_at.date() - today).days
+    if item.cancelled:
+        if days_ahead < 0:
+            return []
+        return [
+            Planned(item, f"cancel-{item.sequence}", MessageKind.CANCEL, Action.SEND,
+                    contact.email, contact.name, role)
+            for role, contact in _recipients(item, (item.owner_role, *item.attendees), directory)
+            if (item.ref, contact.email.lower()) in invited
+        ]  # fmt: skip
+    elif 0 <= days_ahead <= window and item.status.state.is_open:
+        stage, kind = f"invite-{item.sequence}", MessageKind.INVITE
+    else:
+        return []
+    roles = (item.owner_role, *item.attendees)
+    return [
+        Planned(item, stage, kind, Action.SEND, contact.email, contact.name, role)
+        for role, contact in _recipients(item, roles, directory)
+    ]
+
+
+def plan_requests(items: Iterable[Item], directory: Directory) -> list[Planned]:
+    """Ask each owner of an open return in a cycle for it (S11 agency leads, S175 DSLs)."""
+    out: list[Planned] = []
+    for item in items:
+        if not item.status.state.is_open:
+            continue
+        for role, contact in _recipients(item, ("owner",), directory):
+            out.append(
+                Planned(item, "request", MessageKind.REQUEST, Action.SEND, contact.email,
+                        contact.name, role)
+            )  # fmt: skip
+    return out

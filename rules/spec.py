@@ -1,0 +1,80 @@
+"""The shape of a partnership rule file, as pydantic models.
+
+Only the shape lives here (keys, types, required fields); meaning (is the schedule
+understood, does the owner role exist) is checked by the loader. Unknown keys are
+errors: a misspelt `sourse:` must not silently drop the source.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class EscalationSpec(_Strict):
+    day: int = Field(ge=1)
+    to: list[str] = []
+    flag: str | None = None
+
+
+class ScheduleSpec(_Strict):
+    # recurrences
+    every: str | None = None
+    rrule: str | None = None
+    start: str | None = None
+    until: str | None = None
+    count: int | None = None
+    anchor: str | None = Field(default=None, alias="from")
+    dates: list[str] | None = None
+    once: str | None = None
+    # event-relative and derived deadlines
+    event: str | None = None
+    rule: str | None = None
+    within: str | None = None
+    after: str | None = None
+    before: str | None = None
+    basis: str | None = None
+
+
+class ObligationSpec(_Strict):
+    id: str
+    title: str
+    kind: str
+    owner: str
+    schedule: ScheduleSpec
+    evidence: str | None = None  # required: checked by the loader, so that a missing
+    source: str | None = None  # source does not hide the obligation's other problems
+    attendees: list[str] = []
+    recipients: list[str] = []
+    per: str | None = None
+    only: list[str] = []
+    adjust: str | None = None
+    duration: str | None = None
+    reminders: list[int] | None = None
+    escalation: list[EscalationSpec] | None = None
+    notes: str = ""
+
+
+class PartnershipHeader(_Strict):
+    id: str
+    name: str
+    timezone: str = "Europe/London"
+    due_soon_days: int = Field(default=14, ge=0)
+    reminders: list[int] | None = None
+    escalation: list[EscalationSpec] | None = None
+    notes: str = ""
+
+
+class PartnershipFile(_Strict):
+    """The file's outline. Obligations are validated one by one (see the loader), so a
+    broken obligation does not hide the problems of the others."""
+
+    partnership: PartnershipHeader
+    roles: dict[str, str]
+    events: dict[str, str] = {}
+    obligations: list[dict[str, Any]]

@@ -1,0 +1,136 @@
+"""Shared fixtures. Every test gets its own data folder, so no test sees another's files."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+# Prefect reads its home when first imported. Point it at a throwaway folder per test
+# process so no test writes into the checkout (CI may not allow it) or shares a database.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="govcal-prefect-")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+
+VALID_HEADER = """\
+partnership:
+  id: testscp
+  name: Test Safeguarding Children Partnership
+  timezone: Europe/London
+roles:
+  lsp: Lead Safeguarding Partners
+  dsp: Delegated Safeguarding Partners
+  business-team: Business team
+  scrutineer: Independent Scrutineer
+events:
+  serious-incident: LA becomes aware of a serious incident
+obligations:
+"""
+
+VALID_RULE = """\
+  - id: lsp-meeting
+    title: LSP meeting
+    kind: meeting
+    owner: business-team
+    attendees: [lsp, dsp]
+    schedule:
+      every: quarterly
+      start: 2026-01-14 10:00
+    evidence: Minutes
+    source: 004 "Joint Lead Safeguarding Partners Meeting"
+"""
+
+
+@pytest.fixture
+def rule_file(tmp_path: Path):
+    """Write a rule file from text (dedented) and return its path."""
+
+    def write(text: str, name: str = "test.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return write
+
+
+# --- database fixtures --------------------------------------------------------------
+
+import uuid  # noqa: E402
+
+import psycopg  # noqa: E402
+
+PG_ADMIN = os.environ.get("GOVCAL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path, monkeypatch):
+    """Each test gets its own data folder and no database URL from the environment."""
+    from govcal.settings import get_settings
+
+    monkeypatch.setenv("GOVCAL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("PREFECT_HOME")  # subprocesses use GOVCAL_DATA_DIR/prefect, as users do
+    monkeypatch.delenv("GOVCAL_DATABASE_URL", raising=False)
+    monkeypatch.setenv("GOVCAL_ACTOR", "test-user")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _dispose(url: str) -> None:
+    from models.db import get_engine
+
+    get_engine(url).dispose()
+
+
+@pytest.fixture
+def postgres_url():
+    """A brand-new PostgreSQL database on the local server, dropped afterwards.
+
+    No server is a failure, not a skip: CI must prove the PostgreSQL path works.
+    """
+    name = f"govcal_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {PG_ADMIN} ({exc}). Start it (see README, "
+            "'Running the tests') or set GOVCAL_TEST_POSTGRES."
+        )
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(PG_ADMIN).set(drivername="postgresql+psycopg", database=name)
+    url = admin_url.render_as_string(hide_password=False)
+    yield url
+    _dispose(url)
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path):
+    """The URL of a migrated, empty database: a SQLite file, then a real PostgreSQL."""
+    from models.db import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'govcal.db'}"
+        upgrade(url)
+        yield url
+        _dispose(url)
+        return
+    url = request.getfixturevalue("postgres_url")
+    upgrade(url)
+    yield url
+
+
+@pytest.fixture
+def wfscp():
+    from rules.loader import load_partnership
+
+    return load_partnership("wfscp")
+
+
+SAMPLE_DIRECTORY = Path(__file__).resolve().parent.parent / "models" / "sample_directory"

@@ -1,0 +1,137 @@
+"""The database commands as a user runs them, on the embedded SQLite default."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+GOVCAL = [sys.executable, "-m", "govcal.cli"]
+
+
+def run(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([*GOVCAL, *args], capture_output=True, text=True, check=False, env=env)
+
+
+def test_run_status_complete_and_returns_round_trip(tmp_path):
+    first = run("run", "--as-of", "2026-11-24")
+    assert first.returncode == 0, first.stderr
+    assert "loaded the SAMPLE directory" in first.stdout
+    assert (tmp_path / "data" / "govcal.db").is_file()  # the embedded default, created on use
+
+    status = run("status", "--json", "--as-of", "2026-11-24", "--partnership", "wfscp")
+    rows = json.loads(status.stdout)
+    for row in rows:
+        assert {"id", "partnership", "rule", "due", "state", "completed_at", "evidence"} <= set(row)
+    meeting = next(r for r in rows if r["id"] == "wfscp:lsp-meeting:2026-11-11")
+    assert meeting["state"] == "overdue" and meeting["completed_at"] is None
+
+    minutes = tmp_path / "minutes.pdf"
+    minutes.write_bytes(b"%PDF-1.4")
+    done = run("complete", "wfscp:lsp-meeting:2026-11-11", "--evidence", str(minutes),
+               "--on", "2026-11-11")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "completed on 2026-11-11 by test-user" in done.stdout
+
+    again = run("complete", "wfscp:lsp-meeting:2026-11-11", "--evidence", str(minutes))
+    assert again.returncode == 1
+    assert (
+        "already completed on 2026-11-11" in again.stderr and "Nothing was changed" in again.stderr
+    )
+
+    rows = json.loads(run("status", "--json", "--as-of", "2026-11-24").stdout)
+    meeting = next(r for r in rows if r["id"] == "wfscp:lsp-meeting:2026-11-11")
+    assert meeting["state"] == "completed_on_time" and meeting["evidence"] == str(minutes)
+
+    overdue = json.loads(run("status", "--json", "--overdue", "--as-of", "2026-11-24").stdout)
+    assert overdue and {r["state"] for r in overdue} == {"overdue"}
+    assert "wfscp:lsp-meeting:2026-11-11" not in {r["id"] for r in overdue}
+
+    returns = run("returns", "wfscp:section-11-audit:2026-10-31", "--as-of", "2026-11-24")
+    assert returns.returncode == 0, returns.stderr
+    assert "North West Ambulance Service" in returns.stdout and "0 of 20 returned" in returns.stdout
+
+
+def test_unknown_occurrence_and_bad_evidence_are_clear_errors(tmp_path):
+    assert run("sync", "--as-of", "2026-11-24").returncode == 0
+    unknown = run("waive", "wfscp:no-such-rule:2026-01-01", "--reason", "x")
+    assert unknown.returncode == 1 and "no occurrence 'wfscp:no-such-rule:2026-01-01'" in (
+        unknown.stderr
+    )
+    bad = run("complete", "wfscp:lsp-meeting:2026-11-11", "--evidence", "ftp://example.org/x")
+    assert bad.returncode == 1 and "only http and https" in bad.stderr
+
+
+def test_database_that_cannot_be_reached_gives_a_clear_error_without_the_password():
+    result = run(
+        "status",
+        env_extra={"GOVCAL_DATABASE_URL": "postgresql+psycopg://govcal:s3cret@127.0.0.1:1/x"},
+    )
+    assert result.returncode == 1
+    assert "cannot use the database" in result.stderr
+    assert "s3cret" not in result.stderr and "***" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_configured_database_without_schema_asks_for_db_upgrade(postgres_url):
+    env = {"GOVCAL_DATABASE_URL": postgres_url}
+    result = run("status", env_extra=env)
+    assert result.returncode == 1 and "run `govcal db upgrade`" in result.stderr
+    upgraded = run("db", "upgrade", env_extra=env)
+    assert upgraded.returncode == 0 and "migrated from empty to 0001" in upgraded.stdout
+    assert run("db", "upgrade", env_extra=env).stdout.strip().endswith("(revision 0001).")
+    assert run("sync", "--as-of", "2026-11-24", env_extra=env).returncode == 0
+
+
+def test_prefect_home_is_created_inside_a_data_folder_that_does_not_exist_yet(
+    tmp_path, monkeypatch
+):
+    """Prefect makes its home without parents; on a fresh machine that failed the run."""
+    import os
+
+    from govcal.prefect_env import configure_prefect
+    from govcal.settings import get_settings
+
+    monkeypatch.setenv("GOVCAL_DATA_DIR", str(tmp_path / "fresh" / "data"))
+    get_settings.cache_clear()
+    configure_prefect()
+    assert os.environ["PREFECT_HOME"] == str(tmp_path / "fresh" / "data" / "prefect")
+    assert (tmp_path / "fresh" / "data" / "prefect").is_dir()
+
+
+def test_notify_dry_run_lists_recipients_and_sends_nothing(tmp_path):
+    from tests.conftest import SAMPLE_DIRECTORY
+
+    assert run("import", str(SAMPLE_DIRECTORY / "wfscp")).returncode == 0
+    assert run("sync", "--as-of", "2026-10-05").returncode == 0
+    dry = run("notify", "--as-of", "2026-10-05", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "safeguarding-nwas@example.org" in dry.stdout
+    assert "reminder reminder-28: wfscp:section-11-audit:2026-10-31:nwas" in dry.stdout
+    assert "Dry run: nothing was sent or recorded." in dry.stdout
+    assert not (tmp_path / "data" / "outbox").exists()
+
+    real = run("notify", "--as-of", "2026-10-05")
+    assert real.returncode == 0, real.stderr
+    outbox = sorted((tmp_path / "data" / "outbox").glob("*.eml"))
+    assert outbox and f"Delivered {len(outbox)} message(s)" in real.stdout
+    rerun = run("notify", "--as-of", "2026-10-05")
+    assert "newly planned nothing new" in rerun.stdout and "Delivered 0 message(s)" in rerun.stdout
+
+
+def test_import_reports_bad_rows_by_line_and_imports_the_rest(tmp_path):
+    from tests.conftest import SAMPLE_DIRECTORY
+
+    good = run("import", str(SAMPLE_DIRECTORY / "wfscp"))
+    assert good.returncode == 0, good.stderr
+    assert "schools.csv: schools: 148 created" in good.stdout
+    bad = tmp_path / "people.csv"
+    bad.write_text("name,email,role\nOk Person,ok@example.org,business-team\n"
+                   "Broken,not-an-email,business-team\n", encoding="utf-8")  # fmt: skip
+    result = run("import", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:3: email 'not-an-email' is not valid" in result.stderr
+    assert "1 created" in result.stdout and "1 rejected" in result.stdout

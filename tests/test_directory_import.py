@@ -1,0 +1,127 @@
+"""Directory CSV import: bad rows reported by line, good rows imported, re-import updates."""
+
+from __future__ import annotations
+
+from sqlmodel import func, select
+
+from models import Agency, Delegation, Person, RoleAssignment, School
+from models.db import session_scope
+from models.directory_import import import_directory
+from tests.conftest import SAMPLE_DIRECTORY
+
+
+def count(url, model, **where):
+    with session_scope(url) as s:
+        query = select(func.count()).select_from(model)
+        for key, value in where.items():
+            query = query.where(getattr(model, key) == value)
+        return s.exec(query).one()
+
+
+def run_import(url, path, partnership):
+    with session_scope(url) as s:
+        return import_directory(s, path, partnership)
+
+
+def test_sample_directory_imports_cleanly_and_reimport_updates_not_duplicates(db_url, wfscp):
+    first = run_import(db_url, SAMPLE_DIRECTORY / "wfscp", wfscp)
+    assert [r.kind for r in first] == ["agencies", "schools", "people"]
+    assert all(not r.problems for r in first)
+    assert count(db_url, School) == 148
+    assert count(db_url, School, phase="primary") == 122
+    assert count(db_url, School, phase="pru") == 1
+    assert count(db_url, Agency) == 20
+    assert count(db_url, Agency, type="statutory-partner") == 4
+    assert count(db_url, RoleAssignment, role="dsl") == 148
+    assert count(db_url, Delegation) == 4  # each DSP acts for their LSP
+    people, roles = count(db_url, Person), count(db_url, RoleAssignment)
+
+    again = run_import(db_url, SAMPLE_DIRECTORY / "wfscp", wfscp)
+    assert sum(r.created for r in again) == 0 and sum(r.updated for r in again) == 0
+    assert (count(db_url, Person), count(db_url, RoleAssignment)) == (people, roles)
+    with session_scope(db_url) as s:
+        assert all(p.email.endswith("@example.org") and p.is_sample for p in s.exec(select(Person)))
+
+
+def test_reimport_with_a_changed_name_updates_the_row(db_url, wfscp, tmp_path):
+    path = tmp_path / "schools.csv"
+    path.write_text("code,name,phase\nwf-p001,Old Name Primary,primary\n", encoding="utf-8")
+    run_import(db_url, path, wfscp)
+    path.write_text("code,name,phase\nwf-p001,New Name Primary,primary\n", encoding="utf-8")
+    [report] = run_import(db_url, path, wfscp)
+    assert (report.created, report.updated) == (0, 1)
+    with session_scope(db_url) as s:
+        assert s.exec(select(School.name)).one() == "New Name Primary"
+
+
+def test_bad_rows_are_reported_by_line_and_good_rows_still_import(db_url, wfscp, tmp_path):
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    (folder / "schools.csv").write_text(
+        "code,name,phase\n"
+        "wf-p001,Kendal Primary,primary\n"
+        "wf-p002,Barrow Primary,infant\n"  # line 3: bad phase
+        "wf-p001,Kendal Primary again,primary\n"  # line 4: duplicate code
+        "wf-s001,Ulverston Academy,secondary\n"
+        ',"Multi\nline name",primary\n',  # lines 6-7: no code, line break
+        encoding="utf-8",
+    )
+    (folder / "people.csv").write_text(
+        "name,email,role,agency,school\n"
+        "Good DSL,dsl.one@example.org,dsl,,wf-p001\n"
+        "Bad Email,not-an-email,dsl,,wf-p001\n"  # line 3
+        "Unknown School,dsl.two@example.org,dsl,,wf-zzz\n"  # line 4
+        "Unknown Role,someone@example.org,headteacher,,wf-p001\n"  # line 5
+        "Unknown Agency,lead@example.org,agency-lead,martians,\n",  # line 6
+        encoding="utf-8",
+    )
+    reports = run_import(db_url, folder, wfscp)
+    problems = [(p.file.rsplit("/", 1)[-1], p.line, p.message) for r in reports for p in r.problems]
+    assert ("schools.csv", 3, "phase 'infant' is not one of: nursery, primary, secondary, "
+            "special, pru") in problems  # fmt: skip
+    assert any(f == "schools.csv" and line == 4 and "already appears on line 2" in m
+               for f, line, m in problems)  # fmt: skip
+    assert any(f == "schools.csv" and line == 7 for f, line, _m in problems)
+    assert any(line == 3 and "email 'not-an-email' is not valid" in m for _f, line, m in problems)
+    assert any(line == 4 and "unknown school 'wf-zzz'" in m for _f, line, m in problems)
+    assert any(line == 5 and "role 'headteacher' is not a role of wfscp" in m
+               for _f, line, m in problems)  # fmt: skip
+    assert any(line == 6 and "unknown agency 'martians'" in m for _f, line, m in problems)
+    assert count(db_url, School) == 2  # wf-p001 and wf-s001
+    assert count(db_url, Person) == 1
+
+
+def test_a_file_with_a_missing_column_imports_nothing_and_says_which(db_url, wfscp, tmp_path):
+    path = tmp_path / "agencies.csv"
+    path.write_text("code,name\nnwas,North West Ambulance Service\n", encoding="utf-8")
+    [report] = run_import(db_url, path, wfscp)
+    [problem] = report.problems
+    assert problem.line == 1 and "missing column type" in problem.message
+    assert "Nothing was imported" in problem.message
+    assert count(db_url, Agency) == 0
+
+
+def test_windows_1252_file_is_read_with_a_notice(db_url, wfscp, tmp_path):
+    path = tmp_path / "schools.csv"
+    path.write_bytes("code,name,phase\nwf-p009,Café Primary,primary\n".encode("cp1252"))
+    [report] = run_import(db_url, path, wfscp)
+    assert not report.problems and report.created == 1
+    assert any("not UTF-8" in n for n in report.notices)
+    with session_scope(db_url) as s:
+        assert s.exec(select(School.name)).one() == "Café Primary"
+
+
+def test_header_injection_and_overlong_values_are_rejected(db_url, wfscp, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "name,email,role\n"
+        '"Evil\r\nBcc: everyone@example.com",evil@example.org,business-team\n'
+        f"{'x' * 300},long@example.org,business-team\n"
+        "Fine Person,fine@example.org,business-team\n",
+        encoding="utf-8",
+    )
+    [report] = run_import(db_url, path, wfscp)
+    messages = [p.message for p in report.problems]
+    assert any("line break" in m for m in messages)
+    assert any("the limit is 200" in m for m in messages)
+    assert count(db_url, Person) == 1

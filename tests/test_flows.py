@@ -1,0 +1,180 @@
+"""The Prefect flows under Prefect's test harness: results, artifacts and the outbox."""
+
+from __future__ import annotations
+
+import email
+from datetime import date
+from email import policy
+
+import pytest
+from sqlmodel import select
+
+from govcal.prefect_env import configure_prefect
+
+configure_prefect()
+
+from prefect.client.orchestration import get_client  # noqa: E402
+from prefect.client.schemas.filters import (  # noqa: E402
+    ArtifactFilter,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    TaskRunFilter,
+)
+from prefect.client.schemas.sorting import ArtifactSort  # noqa: E402
+from prefect.testing.utilities import prefect_test_harness  # noqa: E402
+
+from flows import jobs  # noqa: E402
+from flows.forms import CompletionForm, IncidentForm, ReturnForm  # noqa: E402
+from govcal.cli.run import load_samples_if_empty  # noqa: E402
+from models import AuditReturn, OccurrenceRow, TrailEntry  # noqa: E402
+from models.db import session_scope  # noqa: E402
+
+pytestmark = pytest.mark.xdist_group("prefect")
+D = date.fromisoformat
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
+
+
+@pytest.fixture
+def embedded(prefect_api, tmp_path):
+    """The embedded default in this test's data folder, with the sample directory."""
+    load_samples_if_empty()
+    return tmp_path / "data"
+
+
+def artifacts(*keys: str) -> dict[str, object]:
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=list(keys))),
+            flow_run_filter=FlowRunFilter(),
+            task_run_filter=TaskRunFilter(),
+            limit=200,
+            offset=0,
+            sort=ArtifactSort.CREATED_DESC,
+        )
+    latest: dict[str, object] = {}
+    for artifact in sorted(found, key=lambda a: a.created):
+        latest[artifact.key] = artifact
+    return latest
+
+
+def occurrence(public_id: str) -> OccurrenceRow:
+    with session_scope() as s:
+        return s.exec(select(OccurrenceRow).where(OccurrenceRow.public_id == public_id)).one()
+
+
+def test_daily_compliance_syncs_notifies_and_publishes_the_dashboard(embedded):
+    result = jobs.daily_compliance(as_of=D("2026-10-05"))
+    assert result["as_of"] == "2026-10-05"
+    wfscp = next(s for s in result["synced"] if s["partnership"] == "wfscp")
+    assert wfscp["created"] > 500
+    assert result["states"]["overdue"] > 0
+    sent = result["sent"]
+    assert sent["messages_sent"] > 20 and sent["to_retry"] == 0
+
+    outbox = sorted((embedded / "outbox").glob("*.eml"))
+    assert len(outbox) == sent["messages_sent"]
+    subjects = [
+        email.message_from_bytes(f.read_bytes(), policy=policy.default)["Subject"] for f in outbox
+    ]
+    assert any(s.startswith("Invitation: Safeguarding Accountability Meeting") for s in subjects)
+
+    found = artifacts(
+        "compliance-wfscp", "compliance-summary-wfscp", "returns-wfscp-section-11-audit"
+    )
+    table = found["compliance-wfscp"]
+    assert table.type == "table"
+    import json
+
+    rows = json.loads(table.data)
+    lsp = next(r for r in rows if r["obligation"] == "wfscp:lsp-meeting:2026-11-11")
+    assert lsp["rag"] == "Green" and lsp["owner"] == "business-team"
+    overdue = [r for r in rows if r["rag"] == "Red"]
+    assert overdue and all(r["days_overdue"] > 0 for r in overdue)
+    s11 = next(r for r in rows if r["obligation"] == "wfscp:section-11-audit:2026-10-31")
+    assert "(0 of 20 returned)" in s11["title"]
+    summary = found["compliance-summary-wfscp"].data
+    assert "## Needs a human decision" in summary and "consider referral" in summary
+    assert "## Sent this run" in summary
+    progress = found["returns-wfscp-section-11-audit"]
+    assert progress.type == "progress" and float(progress.data) == 0.0
+
+    again = jobs.daily_compliance(as_of=D("2026-10-05"))
+    assert again["sent"]["messages_sent"] == 0  # a rerun sends nothing new
+    assert len(sorted((embedded / "outbox").glob("*.eml"))) == len(outbox)
+
+
+def test_record_completion_form_lands_in_the_audit_trail_as_done_from_the_ui(embedded):
+    jobs.daily_compliance(as_of=D("2026-11-24"))
+    form = CompletionForm(
+        partnership="wfscp", rule="lsp-meeting", period="2026-11-11",
+        evidence="https://example.org/minutes/lsp-2026-11-11.pdf",
+        completed_on=D("2026-11-11"), completed_by="Partnership Manager",
+    )  # fmt: skip
+    message = jobs.record_completion(form=form, as_of=D("2026-11-24"))
+    assert message == "wfscp:lsp-meeting:2026-11-11 completed on 2026-11-11 by Partnership Manager"
+    row = occurrence("wfscp:lsp-meeting:2026-11-11")
+    assert row.evidence_url == "https://example.org/minutes/lsp-2026-11-11.pdf"
+    with session_scope() as s:
+        entry = s.exec(
+            select(TrailEntry).where(TrailEntry.entity_id == "wfscp:lsp-meeting:2026-11-11")
+        ).one()
+    assert (entry.action, entry.channel, entry.actor) == (
+        "completed", "prefect-ui", "Partnership Manager",
+    )  # fmt: skip
+
+
+def test_record_return_with_review_and_follow_up(embedded):
+    jobs.daily_compliance(as_of=D("2026-11-24"))
+    form = ReturnForm(
+        partnership="wfscp", rule="section-11-audit", period="2026-10-31", subject="nwas",
+        evidence="https://example.org/s11/nwas.pdf", submitted_on=D("2026-10-28"),
+        recorded_by="Business Support Officer", rag="amber", review_note="training gaps",
+        follow_ups=[{"description": "Refresh level 3 training", "due": "2027-01-31"}],
+    )  # fmt: skip
+    jobs.record_return(form=form, as_of=D("2026-11-24"))
+    with session_scope() as s:
+        audit_return = s.exec(select(AuditReturn).where(AuditReturn.subject == "nwas")).all()
+    rated = [r for r in audit_return if r.rag]
+    assert [(r.rag, r.reviewed_by) for r in rated] == [("amber", "Business Support Officer")]
+
+
+def test_incident_clock_creates_the_statutory_deadlines(embedded):
+    jobs.daily_compliance(as_of=D("2027-03-24"))
+    form = IncidentForm(partnership="wfscp", reference="SI-2027-001", aware_on=D("2027-03-24"),
+                        kind="serious-incident", recorded_by="LA duty manager")  # fmt: skip
+    created = jobs.start_incident_clock(form=form, as_of=D("2027-03-24"))
+    assert created == [
+        "wfscp:rapid-review:SI-2027-001",
+        "wfscp:serious-incident-notification:SI-2027-001",
+    ]
+    assert occurrence("wfscp:serious-incident-notification:SI-2027-001").due == D("2027-04-02")
+    with pytest.raises(ValueError):
+        IncidentForm(partnership="wfscp", reference="Jane Smith", aware_on=D("2027-03-24"),
+                     recorded_by="x y")  # fmt: skip
+
+
+def test_open_audit_cycle_requests_every_return(embedded):
+    result = jobs.open_audit_cycle(partnership="wfscp", rule="section-175-audit",
+                                   as_of=D("2027-01-11"))  # fmt: skip
+    assert result["cycle"] == "wfscp:section-175-audit:2027-03-31"
+    assert result["requests"] == 148
+    with session_scope() as s:
+        returns = s.exec(select(AuditReturn)).all()
+    requested = [r for r in returns if r.requested_at is not None]
+    assert len(requested) == 148
+    dsl_mail = [f for f in (embedded / "outbox").glob("*.eml")
+                if b"dsl-wf-p001@example.org" in f.read_bytes()]  # fmt: skip
+    body = email.message_from_bytes(dsl_mail[0].read_bytes(), policy=policy.default)
+    text = body.get_body(("plain",)).get_content()
+    assert "New request" in text and "Section 175 safeguarding audit" in text
+
+
+def test_send_invites_only_sends_invites(embedded):
+    result = jobs.send_invites(as_of=D("2026-10-05"))
+    assert result["sent_by_kind"] == {"invite": result["messages_sent"]}
+    assert result["messages_sent"] >= 2

@@ -1,0 +1,14 @@
+"""The committed migrations create exactly the schema the models describe."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import SQLModel
+
+import models  # noqa: F401
+from models.db import get_engine
+
+
+def test_migrations_match_the_models(db_url):
+    with get_engine(db_url).connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    assert differences == [], "models changed without a migration: generate one"

@@ -1,0 +1,260 @@
+"""Reminders, escalations, digests and invites, delivered to a real SMTP server."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import vobject
+from sqlmodel import select
+
+from flows.steps import notify
+from models.db import session_scope
+from models.directory_import import import_directory
+from models.ledger import LedgerEntry
+from models.records import Actor, cancel, reschedule
+from models.sync import sync_partnership
+from notifications.render import Sender
+from notifications.transport import FileOutbox, SmtpSettings, SmtpTransport
+from tests.conftest import SAMPLE_DIRECTORY
+from tests.smtp_server import SmtpServer
+
+D = date.fromisoformat
+SENDER = Sender("WFSCP business team", "wfscp-business@example.org")
+ME = Actor("business.team@example.org")
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def calendar(tmp_path, wfscp):
+    """A SQLite database with the sample directory, synced as of 1 October 2026."""
+    from models.db import upgrade
+
+    url = f"sqlite:///{tmp_path / 'notify.db'}"
+    upgrade(url)
+    with session_scope(url) as s:
+        import_directory(s, SAMPLE_DIRECTORY / "wfscp", wfscp)
+        sync_partnership(s, wfscp, D("2026-10-01"))
+    return url
+
+
+def transport(server: SmtpServer) -> SmtpTransport:
+    return SmtpTransport(SmtpSettings("127.0.0.1", server.port, security="none", timeout=5))
+
+
+def run(url, wfscp, day, server=None, *, outbox=None, now=None):
+    chosen = transport(server) if server else FileOutbox(outbox)
+    when = now or datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=7)
+    with session_scope(url) as s:
+        report = notify(s, [wfscp], day, chosen, SENDER, now=when)
+    return report, chosen
+
+
+def ledger(url) -> list[LedgerEntry]:
+    with session_scope(url) as s:
+        return list(s.exec(select(LedgerEntry)).all())
+
+
+def test_reminders_reach_each_agency_lead_once_and_a_rerun_sends_nothing(calendar, wfscp, smtp):
+    # Mon 5 Oct 2026: S11 returns (due Sat 31 Oct) are 26 days away: the 28-day reminder
+    _report, sent_over = run(calendar, wfscp, D("2026-10-05"), smtp)
+    leads = [r for r in smtp.recorder.received if r.rcpt_tos[0].startswith("safeguarding-")]
+    assert len(leads) == 20 and all(len(r.rcpt_tos) == 1 for r in leads)
+    nwas = smtp.recorder.to("safeguarding-nwas@example.org")
+    [mail] = nwas
+    body = mail.message.get_body(("plain",)).get_content()
+    assert "Section 11 self-assessment audit" in body
+    assert "Saturday 31 October 2026" in body and "due in 26 days" in body
+    assert "Children Act 2004 s11" in body  # why: the rule's source
+    assert "govcal complete wfscp:section-11-audit:2026-10-31:nwas" in body
+    assert mail.message["From"].addresses[0].addr_spec == "wfscp-business@example.org"
+    assert sent_over.connections_opened == 1  # one connection for the whole batch
+
+    count = len(smtp.recorder.received)
+    again, _ = run(calendar, wfscp, D("2026-10-05"), smtp)
+    assert len(smtp.recorder.received) == count  # a rerun sends nothing
+    assert again.delivery.messages_sent == 0 and not again.new
+
+
+def test_one_digest_per_recipient_however_many_items(calendar, wfscp, smtp):
+    # 14 Dec 2026: the LSPs are told of every item 14+ days overdue, in one email each
+    run(calendar, wfscp, D("2026-12-14"), smtp)
+    to_ce = [
+        r for r in smtp.recorder.to("lsp-wfc@example.org") if "digest" in r.message["Message-ID"]
+    ]
+    assert len(to_ce) == 1  # invites come separately, one per meeting
+    body = to_ce[0].message.get_body(("plain",)).get_content()
+    assert body.count("Record it: govcal complete") > 20
+    assert "Escalated to you as lsp" in body
+    digests = [
+        tuple(r.rcpt_tos) for r in smtp.recorder.received if "digest" in r.message["Message-ID"]
+    ]
+    assert len(set(digests)) == len(digests)
+
+
+def test_escalations_reach_the_dsp_answerable_for_the_agency(calendar, wfscp, smtp):
+    # S11 due Sat 31 Oct; on Mon 9 Nov it is 9 days overdue: the day-7 stage, to the DSP
+    # of each agency's lead partner (NWAS -> Lancashire and South Cumbria ICB)
+    run(calendar, wfscp, D("2026-11-09"), smtp)
+    text = smtp.recorder.digest_to("dsp-lsc-icb@example.org")
+    assert "North West Ambulance Service" in text
+    assert "Cumbria Fire and Rescue Service" not in text  # that one answers to the council
+    assert "Cumbria Fire and Rescue Service" in smtp.recorder.digest_to("dsp-wfc@example.org")
+    to_scrutineer = smtp.recorder.to("scrutineer@example.org")
+    assert all("invite" in r.message["Message-ID"] for r in to_scrutineer)  # flags: no email
+    flags = [r for r in ledger(calendar) if r.status == "flagged"]
+    assert flags and all(r.recipient == "flag:scrutineer" for r in flags)
+
+
+def test_invites_are_valid_icalendar_read_back_by_an_independent_parser(calendar, wfscp, smtp):
+    run(calendar, wfscp, D("2026-10-05"), smtp)
+    invites = [r for r in smtp.recorder.received if r.message["Subject"].startswith("Invitation")]
+    sam = next(r for r in invites if "Accountability Meeting, Tuesday 13 October" in
+               r.message["Subject"])  # fmt: skip
+    part = next(p for p in sam.message.walk() if p.get_content_type() == "text/calendar")
+    assert part.get_param("method") == "REQUEST"
+    cal = vobject.readOne(part.get_content())
+    assert cal.method.value == "REQUEST"
+    event = cal.vevent
+    assert event.uid.value == "wfscp:safeguarding-accountability-meeting:2026-10-13@govcal"
+    assert event.dtstart.value == datetime(2026, 10, 13, 14, 0, tzinfo=event.dtstart.value.tzinfo)
+    assert event.dtstart.value.utcoffset() == timedelta(hours=1)  # BST, from the VTIMEZONE
+    assert event.dtend.value - event.dtstart.value == timedelta(hours=2)
+    assert int(event.sequence.value) == 0
+    assert event.organizer.value == "mailto:wfscp-business@example.org"
+    attendees = {a.value for a in event.attendee_list}
+    assert "mailto:dsp-wfc@example.org" in attendees and "mailto:scrutineer@example.org" in (
+        attendees
+    )
+    assert hasattr(event, "valarm") and hasattr(cal, "vtimezone")
+    assert set(sam.rcpt_tos) == {a.removeprefix("mailto:") for a in attendees}
+
+
+def test_a_moved_meeting_is_resent_with_a_higher_sequence_and_a_cancelled_one_cancels(
+    calendar, wfscp, smtp
+):
+    run(calendar, wfscp, D("2026-10-05"), smtp)
+    meeting = "wfscp:safeguarding-accountability-meeting:2026-10-13"
+    with session_scope(calendar) as s:
+        from zoneinfo import ZoneInfo
+
+        reschedule(s, meeting, datetime(2026, 10, 20, 10, tzinfo=ZoneInfo("Europe/London")),
+                   "chair unavailable", ME)  # fmt: skip
+    before = len(smtp.recorder.received)
+    run(calendar, wfscp, D("2026-10-06"), smtp)
+    updates = [r for r in smtp.recorder.received[before:] if "Updated:" in r.message["Subject"]]
+    [update] = updates
+    part = next(p for p in update.message.walk() if p.get_content_type() == "text/calendar")
+    cal = vobject.readOne(part.get_content())
+    assert int(cal.vevent.sequence.value) == 1
+    assert cal.vevent.dtstart.value.day == 20
+    assert cal.vevent.uid.value == f"{meeting}@govcal"  # same UID: clients update in place
+
+    with session_scope(calendar) as s:
+        cancel(s, meeting, "no quorum", ME)
+    before = len(smtp.recorder.received)
+    run(calendar, wfscp, D("2026-10-07"), smtp)
+    [cancelled] = [r for r in smtp.recorder.received[before:]
+                   if r.message["Subject"].startswith("Cancelled")]  # fmt: skip
+    part = next(p for p in cancelled.message.walk() if p.get_content_type() == "text/calendar")
+    assert part.get_param("method") == "CANCEL"
+    cal = vobject.readOne(part.get_content())
+    assert cal.method.value == "CANCEL" and cal.vevent.status.value == "CANCELLED"
+    assert int(cal.vevent.sequence.value) == 2
+    assert "no quorum" in cancelled.message.get_body(("plain",)).get_content()
+
+
+def test_smtp_down_then_up_delivers_everything_exactly_once(calendar, wfscp, smtp):
+    smtp.stop()
+    day = D("2026-10-05")
+    down, _ = run(calendar, wfscp, day, smtp)
+    assert down.delivery.messages_sent == 0 and down.delivery.rows_retry > 0
+    pending = [r for r in ledger(calendar) if r.status == "pending"]
+    assert pending and all(r.attempts == 1 and r.last_error for r in pending)
+
+    smtp.start()
+    seven = datetime(2026, 10, 5, 7, tzinfo=UTC)
+    too_soon, _ = run(calendar, wfscp, day, smtp, now=seven + timedelta(seconds=30))
+    assert too_soon.delivery.messages_sent == 0  # backoff: not retried within the minute
+    later, _ = run(calendar, wfscp, day, smtp, now=seven + timedelta(minutes=5))
+    assert later.delivery.rows_sent == len(pending)
+    again, _ = run(calendar, wfscp, day, smtp, now=seven + timedelta(minutes=10))
+    assert again.delivery.messages_sent == 0
+    keys = [(r.occurrence_id, r.stage, r.recipient) for r in ledger(calendar)
+            if r.status == "sent"]  # fmt: skip
+    assert len(keys) == len(set(keys)) == len(pending)
+    per_person = [tuple(r.rcpt_tos) for r in smtp.recorder.received if "digest" in
+                  r.message["Message-ID"]]  # fmt: skip
+    assert len(per_person) == len(set(per_person))  # nobody got two digests
+
+
+def test_a_refused_address_is_reported_and_the_rest_still_go(calendar, wfscp, smtp):
+    smtp.recorder.refuse.add("safeguarding-nwas@example.org")
+    report, _ = run(calendar, wfscp, D("2026-10-05"), smtp)
+    assert report.delivery.rows_refused == 1
+    assert any("safeguarding-nwas@example.org refused: 550" in e for e in report.delivery.errors)
+    assert len(smtp.recorder.to("safeguarding-btp@example.org")) == 1
+    [refused] = [r for r in ledger(calendar) if r.status == "failed"]
+    assert (refused.recipient, refused.stage) == ("safeguarding-nwas@example.org", "reminder-28")
+    assert "550" in refused.last_error
+    again, _ = run(calendar, wfscp, D("2026-10-05"), smtp)
+    assert again.delivery.messages_sent == 0  # not retried forever
+
+
+def test_a_dropped_connection_mid_batch_is_reopened_and_nothing_is_lost(calendar, wfscp, smtp):
+    smtp.recorder.drop_after = 5
+    report, sender = run(calendar, wfscp, D("2026-10-05"), smtp)
+    assert report.delivery.rows_retry == 0
+    assert sender.connections_opened == 2
+    rows = [r for r in ledger(calendar) if r.status in ("pending", "sending")]
+    assert rows == []
+    digests = [tuple(r.rcpt_tos) for r in smtp.recorder.received]
+    assert len(digests) == len(set(digests))
+
+
+def test_file_outbox_is_the_default_transport_and_idempotent(calendar, wfscp, tmp_path):
+    outbox = tmp_path / "outbox"
+    report, _ = run(calendar, wfscp, D("2026-10-05"), outbox=outbox)
+    files = sorted(outbox.glob("*.eml"))
+    assert len(files) == report.delivery.messages_sent > 20
+    run(calendar, wfscp, D("2026-10-05"), outbox=outbox)
+    assert sorted(outbox.glob("*.eml")) == files
+
+
+def test_feeds_parse_back_and_match_the_plan(calendar, wfscp, tmp_path):
+    from flows.steps import publish_feeds
+    from notifications.feeds import person_token
+
+    with session_scope(calendar) as s:
+        written = publish_feeds(s, [wfscp], D("2026-10-01"), tmp_path / "feeds")
+    partnership = vobject.readOne((tmp_path / "feeds" / "wfscp.ics").read_text())
+    uids = {e.uid.value: e for e in partnership.vevent_list}
+    lsp = uids["wfscp:lsp-meeting:2026-11-11@govcal"]
+    assert lsp.dtstart.value.hour == 10 and lsp.dtstart.value.utcoffset() == timedelta(0)
+    s175 = uids["wfscp:section-175-audit:2027-03-31@govcal"]  # one entry for the round
+    assert s175.dtstart.value == D("2027-03-31") and "148 returns" in s175.summary.value
+    assert not any(":wf-p001@govcal" in uid for uid in uids)
+
+    dsl = tmp_path / "feeds" / "wfscp" / "people" / f"{person_token('dsl-wf-p001@example.org')}.ics"
+    mine = vobject.readOne(dsl.read_text())
+    assert [e.uid.value for e in mine.vevent_list] == [
+        "wfscp:section-175-audit:2027-03-31:wf-p001@govcal"
+    ]  # a school's DSL sees their own return only
+    role = vobject.readOne((tmp_path / "feeds" / "wfscp" / "roles" / "lsp.ics").read_text())
+    assert {e.summary.value for e in role.vevent_list} >= {
+        "Joint Lead Safeguarding Partners meeting (with Cumberland SCP)"
+    }
+    assert len(written) > 150
+
+    # regenerated: same UIDs, so subscribed clients update rather than duplicate
+    with session_scope(calendar) as s:
+        publish_feeds(s, [wfscp], D("2026-10-02"), tmp_path / "feeds")
+    again = vobject.readOne((tmp_path / "feeds" / "wfscp.ics").read_text())
+    assert {e.uid.value for e in again.vevent_list} == set(uids)

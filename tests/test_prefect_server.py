@@ -1,0 +1,117 @@
+"""End to end against a real `prefect server` on 127.0.0.1: deploy from prefect.yaml,
+trigger daily-compliance through the API, let a process worker run it, and read the
+dashboard table back through the API."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.smtp_server import free_port
+
+pytestmark = pytest.mark.xdist_group("prefect-server")
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def wait_until(check, timeout: float, what: str):
+    """Poll for readiness of an external process (not a way to control time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@pytest.fixture
+def prefect_server(tmp_path):
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "GOVCAL_DATA_DIR": str(tmp_path / "data"),
+    }
+    env.pop("PREFECT_API_URL", None)
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - lives as long as the server
+    server = subprocess.Popen(
+        [BIN / "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+    )  # fmt: skip
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{api}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(healthy, 120, "prefect server /api/health")
+        yield api, {**env, "PREFECT_API_URL": api}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def cli(env, *args: str, timeout: float = 180) -> str:
+    result = subprocess.run(
+        [str(a) for a in args], env=env, cwd=ROOT, capture_output=True, text=True,
+        timeout=timeout, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def test_deploy_trigger_work_and_read_the_dashboard_through_the_api(prefect_server):
+    api, env = prefect_server
+    cli(env, BIN / "govcal", "import", ROOT / "models" / "sample_directory" / "wfscp")
+    cli(env, BIN / "prefect", "work-pool", "create", "govcal", "--type", "process")
+    deployed = cli(env, BIN / "prefect", "--no-prompt", "deploy", "--all")
+    assert "daily-compliance/daily-compliance" in deployed
+
+    deployments = httpx.post(f"{api}/deployments/filter", json={"limit": 50}).json()
+    names = {d["name"] for d in deployments}
+    assert {"daily-compliance", "send-invites", "publish-feeds", "record-completion"} <= names
+    daily = next(d for d in deployments if d["name"] == "daily-compliance")
+    schedules = httpx.get(f"{api}/deployments/{daily['id']}/schedules").json()
+    assert schedules[0]["schedule"]["cron"] == "0 7 * * 1-5"
+    assert schedules[0]["schedule"]["timezone"] == "Europe/London"
+
+    started = cli(env, BIN / "prefect", "deployment", "run", "daily-compliance/daily-compliance",
+                  "--param", "as_of=2026-10-05")  # fmt: skip
+    run_id = re.search(r"flow-run/([0-9a-f-]{36})", started).group(1)
+    cli(env, BIN / "prefect", "worker", "start", "--pool", "govcal", "--run-once", timeout=300)
+
+    def finished():
+        state = httpx.get(f"{api}/flow_runs/{run_id}").json()["state"]
+        return state if state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
+
+    state = wait_until(finished, 120, "the flow run to finish")
+    assert state["type"] == "COMPLETED", state
+
+    found = httpx.post(
+        f"{api}/artifacts/filter",
+        json={"artifacts": {"key": {"any_": ["compliance-wfscp"]}}, "limit": 5,
+              "offset": 0, "sort": "CREATED_DESC"},
+    ).json()  # fmt: skip
+    assert found, "no compliance-wfscp artifact"
+    rows = json.loads(found[0]["data"])
+    ids = {r["obligation"] for r in rows}
+    assert "wfscp:lsp-meeting:2026-11-11" in ids
+    assert {"obligation", "due", "owner", "rag", "days_overdue", "escalation_stage",
+            "evidence"} <= set(rows[0])  # fmt: skip
+    outbox = Path(env["GOVCAL_DATA_DIR"]) / "outbox"
+    assert len(list(outbox.glob("*.eml"))) > 20  # the worker wrote the reminders
