@@ -7,13 +7,17 @@ on that triple is what makes a rerun send nothing new.
 Catching up after downtime: for each item only the latest stage reached is sent; every
 earlier stage of the ladder that was never sent is planned as "skip" (recorded, not sent
 late). Escalation emails are never overtaken by the day-28 flag, which is not an email.
+A stage whose day is further back than the catch-up window (28 days by default) is not
+sent at all: after a long outage, or on the first day govcal tracks a partnership with a
+backlog, a Lead Partner gets the recent escalations, not every item since the arrangements
+began; the old items are flagged on the dashboard instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from rules.model import Ladder
@@ -32,7 +36,7 @@ class MessageKind(StrEnum):
 
 class Action(StrEnum):
     SEND = "send"
-    SKIP = "skip"  # overtaken by a later stage: recorded, never sent late
+    SKIP = "skip"  # overtaken by a later stage, or older than the catch-up window: recorded
     FLAG = "flag"  # shown on the dashboard, never emailed
 
 
@@ -107,6 +111,9 @@ class Planned:
         return (self.item.ref, self.stage, self.recipient.lower())
 
 
+CATCH_UP_DAYS = 28  # a stage further back than this is recorded as skipped, not sent
+
+
 def reminder_stage(days_before: int) -> str:
     return "due-today" if days_before == 0 else f"reminder-{days_before}"
 
@@ -123,6 +130,7 @@ def plan_messages(
     *,
     invite_window_days: int = 60,
     invited: frozenset[tuple[int, str]] = frozenset(),
+    catch_up_days: int = CATCH_UP_DAYS,
 ) -> list[Planned]:
     """Everything due to go out (or be recorded as skipped or flagged) on `today`.
 
@@ -139,26 +147,31 @@ def plan_messages(
         ladder = ladders[(item.partnership, item.rule)]
         if not working and item.status.state is not State.DUE:
             continue  # no mail at weekends or on bank holidays, except a deadline that day
-        planned.extend(_ladder(item, ladder, directory, today))
+        planned.extend(_ladder(item, ladder, directory, today, catch_up_days))
     return planned
 
 
-def _ladder(item: Item, ladder: Ladder, directory: Directory, today: date) -> list[Planned]:
+def _ladder(
+    item: Item, ladder: Ladder, directory: Directory, today: date, catch_up_days: int
+) -> list[Planned]:
     days_to_go = (item.due - today).days
-    stages: list[tuple[str, MessageKind, tuple[str, ...], str | None]] = []
+    stages: list[tuple[str, MessageKind, tuple[str, ...], str | None, date]] = []
     # reminders, from the earliest (28 days before) to the due day
     for days_before in sorted(ladder.reminder_days, reverse=True):
         if days_to_go <= days_before:
-            stages.append((reminder_stage(days_before), MessageKind.REMINDER, ("owner",), None))
+            on = item.due - timedelta(days=days_before)
+            stages.append((reminder_stage(days_before), MessageKind.REMINDER, ("owner",), None, on))
     if days_to_go < 0:
         for step in ladder.escalations:
             if -days_to_go >= step.day:
                 kind = MessageKind.FLAG if step.flag else MessageKind.ESCALATION
-                stages.append((escalation_stage(step.day), kind, step.to, step.flag))
+                on = item.due + timedelta(days=step.day)
+                stages.append((escalation_stage(step.day), kind, step.to, step.flag, on))
     emails = [s for s in stages if s[1] is not MessageKind.FLAG]
-    current = emails[-1][0] if emails else None
+    oldest_worth_sending = today - timedelta(days=catch_up_days)
+    current = emails[-1][0] if emails and emails[-1][4] >= oldest_worth_sending else None
     out: list[Planned] = []
-    for stage, kind, roles, flag in stages:
+    for stage, kind, roles, flag, _on in stages:
         if kind is MessageKind.FLAG:
             out.append(Planned(item, stage, kind, Action.FLAG, f"flag:{flag}", role=str(flag)))
             continue

@@ -91,6 +91,18 @@ def test_after_downtime_overtaken_stages_are_recorded_as_skipped_not_sent_late()
     assert sent(planned) == [("escalation-7", "dsp.icb@example.org")]
 
 
+def test_a_backlog_older_than_the_catch_up_window_is_flagged_not_emailed():
+    # the first day govcal tracks a partnership (a Monday), an item 61 days overdue: its
+    # last email stage (day 14) was 47 days ago, beyond the 28-day window; the flag stays
+    backlog = plan(DUE + timedelta(days=61))
+    assert sent(backlog) == []
+    assert {p.stage for p in backlog if p.action is Action.FLAG} == {"escalation-28"}
+    assert "escalation-14" in {p.stage for p in backlog if p.action is Action.SKIP}
+    # 41 days overdue: the day-14 stage is 27 days back, inside the window, so it goes
+    assert sent(plan(DUE + timedelta(days=41))) == [("escalation-14", "cc@example.org"),
+                                                   ("escalation-14", "ce@example.org")]  # fmt: skip
+
+
 @pytest.mark.parametrize("extra", [{"completed": D("2026-12-01")}])
 def test_completed_items_produce_nothing(extra):
     assert plan(DUE + timedelta(days=3), **extra) == []
