@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from govcal.settings import get_settings
 from models.audits import Rag
@@ -95,6 +95,9 @@ class ReturnForm(BaseModel):
 class IncidentForm(BaseModel):
     """Start the statutory clocks for a serious incident: the reference only, never a
     child's name or any other identifying detail."""
+
+    # a rejected value must not be echoed into the run's error, which Prefect stores
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     partnership: PartnershipId
     reference: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,39}$",

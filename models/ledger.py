@@ -6,6 +6,8 @@ retry or a second concurrent run from sending it twice.
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -150,12 +152,58 @@ def _existing_keys(session: Session, occurrence_ids: set[int]) -> set[tuple[int,
     return found
 
 
+def claimant() -> str:
+    """Who claims: host and process, so a claim left by a killed process can be spotted."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _process_is_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by someone else
+        return False
+    return False
+
+
+def release_dead_claims(session: Session) -> int:
+    """Put back rows claimed by a process on this host that no longer exists.
+
+    A run killed mid-delivery leaves its rows "sending"; without this they would wait
+    for the 15-minute stale-claim timeout, i.e. for tomorrow's daily run. Claims from
+    other hosts cannot be checked and still wait for that timeout.
+    """
+    host = socket.gethostname()
+    claimants = session.exec(
+        select(LedgerEntry.claimed_by)
+        .where(LedgerEntry.status == Delivery.SENDING.value)
+        .distinct()
+    ).all()
+    dead = []
+    for name in claimants:
+        claim_host, _, rest = (name or "").partition(":")
+        pid = rest.partition(":")[0]
+        if claim_host == host and pid.isdigit() and _process_is_gone(int(pid)):
+            dead.append(name)
+    if not dead:
+        return 0
+    result = session.exec(
+        update(LedgerEntry)
+        .where(LedgerEntry.status == Delivery.SENDING.value, col(LedgerEntry.claimed_by).in_(dead))
+        .values(status=Delivery.PENDING.value, claimed_by=None, claimed_at=None)
+    )
+    session.commit()
+    return result.rowcount or 0
+
+
 def claim(session: Session, now: datetime, limit: int = 5000) -> tuple[str, list[LedgerEntry]]:
     """Claim pending rows that are due (and rows whose claim went stale after a crash).
 
     The conditional UPDATE is atomic, so two runs at once never claim the same row.
     """
-    worker = uuid.uuid4().hex
+    release_dead_claims(session)
+    worker = claimant()
     ready = or_(
         LedgerEntry.next_attempt_at.is_(None),  # type: ignore[union-attr]
         col(LedgerEntry.next_attempt_at) <= now,

@@ -296,10 +296,10 @@ def start_incident(
 ) -> Incident:
     """Record that an event happened, by reference only, so its statutory clocks start."""
     if not _REFERENCE.match(reference or ""):
-        raise RecordError(
-            f"incident reference '{reference}' is not accepted: use the case-management "
-            "reference only (letters, digits, '-', '/', '_', '.', up to 40 characters, no "
-            "spaces), never a child's name or other identifying detail"
+        raise RecordError(  # the value is not repeated: it may identify a child
+            "the incident reference given is not accepted (not shown here): use the "
+            "case-management reference only (letters, digits, '-', '/', '_', '.', up to 40 "
+            "characters, no spaces), never a child's name or other identifying detail"
         )
     if kind not in known_kinds:
         raise RecordError(

@@ -1,12 +1,16 @@
 """A real SMTP server on 127.0.0.1 (aiosmtpd) that records what it accepts.
 
 It can refuse chosen addresses (550), be stopped and started again on the same port
-(an outage), and drop the connection after N messages (a flaky link).
+(an outage), drop the connection after N messages (a flaky link), answer each message
+slowly, and SIGKILL the sending process while a message is in flight (a crash).
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
+import os
+import signal
 import socket
 from dataclasses import dataclass, field
 from email import policy
@@ -33,6 +37,9 @@ class Recorder:
     refuse: set[str] = field(default_factory=set)
     drop_after: int | None = None  # close the connection after this many messages
     sessions: set[int] = field(default_factory=set)
+    delay: float = 0.0  # seconds before answering each message (a slow relay)
+    kill_at: int | None = None  # SIGKILL `victim` when this many messages are in
+    victim: int | None = None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refuse:
@@ -41,6 +48,12 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.kill_at is not None and self.victim and len(self.received) >= self.kill_at:
+            self.kill_at = None
+            os.kill(self.victim, signal.SIGKILL)  # the sender dies before hearing "250"
+            return "451 4.3.0 sender gone"
         if self.drop_after is not None and len(self.received) >= self.drop_after:
             self.drop_after = None
             server.transport.close()  # the link drops before the message is accepted

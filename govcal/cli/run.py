@@ -1,8 +1,9 @@
 """`govcal run`: the main job in one command on the embedded default.
 
 Database created and migrated, sample directory loaded if the partnership has none, the
-daily-compliance flow run once in-process (Prefect's ephemeral API: no server to start),
-mail written to the file outbox, and a summary printed.
+daily-compliance and publish-feeds flows run once in-process (Prefect's ephemeral API: no
+server to start), mail written to the file outbox, feeds to data/feeds, and a summary
+printed.
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
     for line in load_samples_if_empty(rules):
         out.print(line)
     configure_prefect()
-    from flows.jobs import daily_compliance  # Prefect is imported once its settings are set
+    from flows.jobs import daily_compliance, publish_feeds  # once Prefect's settings are set
 
     result = daily_compliance(as_of=day)
+    feeds = publish_feeds(as_of=day)
     for s in result["synced"]:
         out.print(
             f"{s['partnership']}: {s['created']} created, {s['updated']} moved by rule "
@@ -68,6 +70,7 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
         f"Sent {sent['messages_sent']} message(s) carrying {sent['notices_sent']} notices via "
         f"{settings.transport} ({where}); {sent['to_retry']} to retry, {sent['refused']} refused."
     )
+    out.print(f"Wrote {feeds} calendar feeds under {settings.effective_feeds_dir}.")
     with database() as session:
         rows = status_rows(session, day)
     counts = Counter(r.status.state for r in rows)
