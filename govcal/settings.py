@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     default_partnership: str = "wfscp"
     actor: str | None = None  # who the CLI records as acting; default: the OS user
     sync_horizon_months: int = 18
+    db_lock_timeout: float = 30.0  # seconds to wait for another process's write (SQLite)
     # notifications
     transport: str = "outbox"  # outbox (files, the embedded default) or smtp
     outbox_dir: Path | None = None  # default: data_dir/outbox

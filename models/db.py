@@ -24,13 +24,16 @@ class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached or opened; the message says what to check."""
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")  # wait for a concurrent writer, not fail
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+def _sqlite_pragmas(lock_timeout_ms: int):
+    def apply(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={lock_timeout_ms}")  # wait for another writer
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return apply
 
 
 def make_engine(url: str) -> Engine:
@@ -38,8 +41,9 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        timeout = get_settings().db_lock_timeout
+        engine = create_engine(url, connect_args={"timeout": timeout})
+        event.listen(engine, "connect", _sqlite_pragmas(int(timeout * 1000)))
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -128,6 +132,10 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         try:
             yield session
             session.commit()
+        except OperationalError as exc:  # locked, or the server went away: nothing kept
+            session.rollback()
+            raise DatabaseUnavailable(_explain(url or get_settings().effective_database_url,
+                                              exc)) from None  # fmt: skip
         except BaseException:
             session.rollback()
             raise

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -147,3 +148,24 @@ def test_a_slow_relay_still_gets_every_message_once(tmp_path, smtp):
     assert run.returncode == 0, err
     assert "0 to retry" in out
     assert_each_message_delivered_exactly_once(url, smtp)
+
+
+def test_a_database_locked_by_another_writer_is_a_clear_error_and_writes_nothing(tmp_path):
+    data = tmp_path / "data"
+    env = {**os.environ, "GOVCAL_DATA_DIR": str(data), "GOVCAL_DB_LOCK_TIMEOUT": "1"}
+    assert subprocess.run([*GOVCAL, "db", "upgrade"], env=env, check=False).returncode == 0
+    holder = sqlite3.connect(data / "govcal.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process mid-write
+    try:
+        locked = subprocess.run([*GOVCAL, "sync", "--as-of", DAY], env=env, text=True,
+                                capture_output=True, check=False, timeout=120)  # fmt: skip
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert locked.returncode == 1
+    assert "another govcal process holds a write lock" in locked.stderr
+    assert "Traceback" not in locked.stderr
+    with sqlite3.connect(data / "govcal.db") as db:
+        assert db.execute("select count(*) from occurrence").fetchone() == (0,)
+    after = subprocess.run([*GOVCAL, "sync", "--as-of", DAY], env=env, check=False)
+    assert after.returncode == 0  # once the lock is gone, the same command just works

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import email
 from datetime import UTC, date, datetime, timedelta
+from email import policy
 
 import pytest
 import vobject
@@ -259,3 +261,24 @@ def test_feeds_parse_back_and_match_the_plan(calendar, wfscp, tmp_path):
         publish_feeds(s, [wfscp], D("2026-10-02"), tmp_path / "feeds")
     again = vobject.readOne((tmp_path / "feeds" / "wfscp.ics").read_text())
     assert {e.uid.value for e in again.vevent_list} == set(uids)
+
+
+def test_html_in_names_is_escaped_in_the_html_part_and_kept_plain_in_the_text():
+    from notifications.render import Digest, DigestLine, render_digest
+    from rules.state import State
+
+    hostile = '<script>alert("x")</script> Primary & Nursery'
+    line = DigestLine(
+        public_id="wfscp:section-175-audit:2027-03-31:wf-p001", title="Section 175 audit",
+        due=D("2027-03-31"), state=State.DUE_SOON, state_text="due in 7 days",
+        kind="reminder", stage="reminder-7", role="dsl", source="Education Act 2002 s175",
+        evidence="Return", subject_name=hostile,
+    )  # fmt: skip
+    digest = Digest("k1", "head@example.org", 'Ann "Head" <x>', "WFSCP", [line])
+    message = email.message_from_bytes(render_digest(digest, Sender("govcal", "g@example.org")),
+                                       policy=policy.default)  # fmt: skip
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&amp; Nursery" in html
+    assert hostile in text  # the plain part is not HTML: shown as typed
+    assert message["To"].addresses[0].addr_spec == "head@example.org"
