@@ -1,0 +1,98 @@
+"""Write a synthetic national data set: rule files and directories for N partnerships.
+
+Deterministic from a seed. Partnerships are copies of the shipped templates (WFSCP and
+CSCP 2023) under new ids; each has ~20 agencies and ~160 schools with their people, so
+150 partnerships give the national 3,000 agencies and 24,000 schools.
+
+    .venv/bin/python -m bench.generate OUT [--partnerships 150] [--seed 2026]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = {
+    "wfscp": ROOT / "rules" / "partnerships" / "westmorland-furness.yaml",
+    "cscp-2023": ROOT / "rules" / "partnerships" / "cumbria-2023.yaml",
+}
+SAMPLE = ROOT / "models" / "sample_directory" / "wfscp"
+PHASES = ["nursery"] * 2 + ["primary"] * 122 + ["secondary"] * 20 + ["special"] * 3 + ["pru"]
+
+
+def _rules(template: str, pid: str, number: int) -> str:
+    text = TEMPLATES[template].read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^  id: .*$", f"  id: {pid}", text, count=1)
+    return re.sub(r"(?m)^  name: .*$", f"  name: Synthetic Partnership {number:03d}", text, count=1)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _write(path: Path, rows: list[dict[str, str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _directory(folder: Path, pid: str, schools: int) -> None:
+    """The sample directory under new codes and addresses, with `schools` schools."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _write(folder / "agencies.csv", _rows(SAMPLE / "agencies.csv"))
+    school_rows = [
+        {"code": f"{pid}-s{i:04d}", "name": f"{pid.upper()} Sample School {i}",
+         "phase": PHASES[i % len(PHASES)], "sample": "yes"}
+        for i in range(schools)
+    ]  # fmt: skip
+    _write(folder / "schools.csv", school_rows)
+    people = []
+    for row in _rows(SAMPLE / "people.csv"):
+        if row["school"]:
+            continue  # school DSLs are made below, one per school
+        people.append({**row, "email": f"{pid}-{row['email']}"})
+    for school in school_rows:
+        people.append({
+            "name": f"DSL {school['code']} (sample)", "email": f"dsl-{school['code']}@example.org",
+            "role": "dsl", "agency": "", "school": school["code"], "acts_for": "", "sample": "yes",
+        })  # fmt: skip
+    _write(folder / "people.csv", people)
+
+
+def generate(
+    out: Path, partnerships: int = 150, schools: int = 24_000, seed: int = 2026
+) -> list[str]:
+    """Write OUT/rules/*.yaml and OUT/directory/<id>/*.csv; returns the partnership ids."""
+    rng = random.Random(seed)
+    (out / "rules").mkdir(parents=True, exist_ok=True)
+    per = schools // partnerships
+    ids = []
+    for n in range(1, partnerships + 1):
+        pid = f"syn-{n:03d}"
+        template = rng.choice(sorted(TEMPLATES))
+        (out / "rules" / f"{pid}.yaml").write_text(_rules(template, pid, n), encoding="utf-8")
+        extra = schools - per * partnerships if n == partnerships else 0
+        _directory(out / "directory" / pid, pid, per + extra)
+        ids.append(pid)
+    return ids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--partnerships", type=int, default=150)
+    parser.add_argument("--schools", type=int, default=24_000)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+    ids = generate(args.out, args.partnerships, args.schools, args.seed)
+    print(f"wrote {len(ids)} partnerships to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
