@@ -1,8 +1,10 @@
 """Write a synthetic national data set: rule files and directories for N partnerships.
 
-Deterministic from a seed. Partnerships are copies of the shipped templates (WFSCP and
-CSCP 2023) under new ids; each has ~20 agencies and ~160 schools with their people, so
-150 partnerships give the national 3,000 agencies and 24,000 schools.
+Deterministic from a seed. Partnerships are copies of the current template (WFSCP's
+arrangements; the other shipped files are historical calendars that end before the
+benchmark's ten years) under new ids; each has the 20 sample agencies and a seeded share
+of the schools (75% to 125% of the mean) with their people, so 150 partnerships give the
+national 3,000 agencies and 24,000 schools.
 
     .venv/bin/python -m bench.generate OUT [--partnerships 150] [--seed 2026]
 """
@@ -16,16 +18,13 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = {
-    "wfscp": ROOT / "rules" / "partnerships" / "westmorland-furness.yaml",
-    "cscp-2023": ROOT / "rules" / "partnerships" / "cumbria-2023.yaml",
-}
+TEMPLATE = ROOT / "rules" / "partnerships" / "westmorland-furness.yaml"
 SAMPLE = ROOT / "models" / "sample_directory" / "wfscp"
 PHASES = ["nursery"] * 2 + ["primary"] * 122 + ["secondary"] * 20 + ["special"] * 3 + ["pru"]
 
 
-def _rules(template: str, pid: str, number: int) -> str:
-    text = TEMPLATES[template].read_text(encoding="utf-8")
+def _rules(pid: str, number: int) -> str:
+    text = TEMPLATE.read_text(encoding="utf-8")
     text = re.sub(r"(?m)^  id: .*$", f"  id: {pid}", text, count=1)
     return re.sub(r"(?m)^  name: .*$", f"  name: Synthetic Partnership {number:03d}", text, count=1)
 
@@ -71,14 +70,14 @@ def generate(
     """Write OUT/rules/*.yaml and OUT/directory/<id>/*.csv; returns the partnership ids."""
     rng = random.Random(seed)
     (out / "rules").mkdir(parents=True, exist_ok=True)
-    per = schools // partnerships
+    weights = [rng.uniform(0.75, 1.25) for _ in range(partnerships)]
+    shares = [int(schools * w / sum(weights)) for w in weights]
+    shares[-1] += schools - sum(shares)  # the total is exact
     ids = []
-    for n in range(1, partnerships + 1):
+    for n, share in enumerate(shares, start=1):
         pid = f"syn-{n:03d}"
-        template = rng.choice(sorted(TEMPLATES))
-        (out / "rules" / f"{pid}.yaml").write_text(_rules(template, pid, n), encoding="utf-8")
-        extra = schools - per * partnerships if n == partnerships else 0
-        _directory(out / "directory" / pid, pid, per + extra)
+        (out / "rules" / f"{pid}.yaml").write_text(_rules(pid, n), encoding="utf-8")
+        _directory(out / "directory" / pid, pid, share)
         ids.append(pid)
     return ids
 

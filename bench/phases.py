@@ -13,6 +13,7 @@ import csv
 import json
 import random
 import resource
+import socket
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -150,7 +151,157 @@ def sweep(data: Path, as_of: date, db: str, **_) -> dict:
             "sweep_s": planned_at - t0}  # fmt: skip
 
 
-PHASES = {"expand": expand_all, "sync": sync_db, "sweep": sweep}
+def deliver(data: Path, as_of: date, db: str, **_) -> dict:
+    """Phase 4: plan, record, then deliver the first 1,000 messages of a heavy day (the
+    S175 28-day reminders to every school's DSL) to a real SMTP server on 127.0.0.1
+    (aiosmtpd, in a thread of this process)."""
+    from aiosmtpd.controller import Controller
+
+    from flows.steps import plan, record, send
+    from models.db import session_scope
+    from notifications.render import Sender
+    from notifications.transport import SmtpSettings, SmtpTransport
+
+    class Count:
+        received = 0
+
+        async def handle_DATA(self, server, session, envelope):
+            Count.received += 1
+            return "250 OK"
+
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Count(), hostname="127.0.0.1", port=port)
+    controller.start()
+    day = date(as_of.year + 1, 3, 3)  # S175 returns are due 31 March: 28 days before
+    partnerships = _partnerships(data)
+    transport = SmtpTransport(SmtpSettings("127.0.0.1", port, security="none", timeout=30))
+    try:
+        with session_scope(db) as s:
+            t0 = time.perf_counter()
+            recorded = record(s, plan(s, partnerships, day))
+            planned_at = time.perf_counter()
+            _hold_back_all_but(s, 1000)
+            t1 = time.perf_counter()
+            report, _ = send(s, partnerships, day, transport, Sender("govcal", "g@example.org"))
+            sent_at = time.perf_counter()
+    finally:
+        controller.stop()
+    return {"recorded": len(recorded), "messages": report.messages_sent,
+            "notices": report.rows_sent, "received": Count.received,
+            "connections": transport.connections_opened, "plan_record_s": planned_at - t0,
+            "deliver_s": sent_at - t1,
+            "per_1000_s": (sent_at - t1) * 1000 / max(report.messages_sent, 1)}  # fmt: skip
+
+
+def _hold_back_all_but(session, recipients: int) -> None:
+    """Keep the pending rows of the first N recipients (one digest each); park the rest."""
+    from sqlmodel import col, select, update
+
+    from models.ledger import Delivery, LedgerEntry
+
+    pending = session.exec(
+        select(LedgerEntry.id, LedgerEntry.recipient).where(
+            LedgerEntry.status == Delivery.PENDING.value
+        )
+    ).all()
+    keep = set(sorted({r for _, r in pending})[:recipients])
+    held = [i for i, r in pending if r not in keep]
+    for n in range(0, len(held), 500):
+        session.exec(
+            update(LedgerEntry)
+            .where(col(LedgerEntry.id).in_(held[n : n + 500]))
+            .values(status=Delivery.SKIPPED.value, last_error="bench: held back")
+        )
+    session.commit()
+
+
+def flow_vs_plain(data: Path, as_of: date, db: str, **_) -> dict:
+    """Phase 5: the daily-compliance flow under Prefect (ephemeral API, warmed up) against
+    the same steps called as plain functions, each on its own copy of the database; and a
+    naive flow with one Prefect task per open occurrence, on a sample of them."""
+    import os
+    import shutil
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="govcal-bench-"))
+    source = Path(db.split("///", 1)[1])
+    copies = {name: work / f"{name}.db" for name in ("warm", "plain", "flow")}
+    for copy in copies.values():
+        shutil.copy(source, copy)
+    os.environ.update({
+        "GOVCAL_RULES_PATH": str(data / "rules"), "GOVCAL_OUTBOX_DIR": str(work / "outbox"),
+        "GOVCAL_FEEDS_DIR": str(work / "feeds"), "PREFECT_HOME": str(work / "prefect"),
+    })  # fmt: skip
+    from govcal.prefect_env import configure_prefect
+    from govcal.settings import get_settings
+
+    configure_prefect()
+    from prefect import flow, task
+
+    from flows import dashboard, jobs, steps, tasks
+    from models.db import session_scope
+    from models.status import status_of, status_rows
+    from models.sync import sync_all
+
+    def use(name: str) -> None:
+        os.environ["GOVCAL_DATABASE_URL"] = f"sqlite:///{copies[name]}"
+        get_settings.cache_clear()
+
+    use("warm")
+    jobs.daily_compliance(as_of=as_of)  # starts the ephemeral API: not part of the work
+
+    use("plain")  # the same steps the flow's tasks run, without Prefect
+    t0 = time.perf_counter()
+    settings = get_settings()
+    chosen = tasks.partnerships(settings)
+    with session_scope() as s:
+        sync_all(s, chosen, as_of, horizon_months=settings.sync_horizon_months, actor="bench")
+    with session_scope() as s:
+        status_rows(s, as_of, ahead_days=60)
+    with session_scope() as s:
+        steps.notify(s, chosen, as_of, tasks.transport(settings), tasks.sender(settings))
+    with session_scope() as s:
+        boards = [dashboard.build(s, p, as_of) for p in chosen]
+    plain_s = time.perf_counter() - t0
+
+    use("flow")
+    t0 = time.perf_counter()
+    jobs.daily_compliance(as_of=as_of)
+    flow_s = time.perf_counter() - t0
+
+    with session_scope() as s:
+        rows = [r.row for r in status_rows(s, as_of, ahead_days=60)]
+    sample = rows[:500]
+
+    @task
+    def evaluate_one(due: date, completed: bool) -> str:
+        return "done" if completed else "open"
+
+    @flow
+    def naive(items: list) -> int:
+        futures = [evaluate_one.submit(r.due, r.completed_at is not None) for r in items]
+        return len([f.result() for f in futures])
+
+    t0 = time.perf_counter()
+    naive(sample)
+    naive_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for r in rows:
+        status_of(r, as_of, 14)
+    batched_eval_s = time.perf_counter() - t0
+    naive_per_item = naive_s / max(len(sample), 1)
+    return {"partnerships": len(boards), "plain_s": plain_s, "flow_s": flow_s,
+            "flow_overhead_pct": 100 * (flow_s - plain_s) / plain_s,
+            "open_items": len(rows), "naive_sample": len(sample), "naive_sample_s": naive_s,
+            "naive_all_items_s_estimate": naive_per_item * len(rows),
+            "batched_eval_s": batched_eval_s,
+            "naive_vs_batched_flow_ratio": naive_per_item * len(rows) / flow_s}  # fmt: skip
+
+
+PHASES = {"expand": expand_all, "sync": sync_db, "sweep": sweep, "deliver": deliver,
+          "flow": flow_vs_plain}  # fmt: skip
 
 
 def main() -> None:

@@ -10,7 +10,8 @@ late). Escalation emails are never overtaken by the day-28 flag, which is not an
 A stage whose day is further back than the catch-up window (28 days by default) is not
 sent at all: after a long outage, or on the first day govcal tracks a partnership with a
 backlog, a Lead Partner gets the recent escalations, not every item since the arrangements
-began; the old items are flagged on the dashboard instead.
+began; the old items are flagged on the dashboard instead, and only the flag is planned
+for them (at national scale the skips of a backlog would be most of each day's plan).
 """
 
 from __future__ import annotations
@@ -170,10 +171,13 @@ def _ladder(
     emails = [s for s in stages if s[1] is not MessageKind.FLAG]
     oldest_worth_sending = today - timedelta(days=catch_up_days)
     current = emails[-1][0] if emails and emails[-1][4] >= oldest_worth_sending else None
+    backlog = bool(emails) and current is None  # every email stage is past the window
     out: list[Planned] = []
     for stage, kind, roles, flag, _on in stages:
         if kind is MessageKind.FLAG:
             out.append(Planned(item, stage, kind, Action.FLAG, f"flag:{flag}", role=str(flag)))
+            continue
+        if backlog:  # only its flag is recorded: re-planning skips daily is pure cost
             continue
         action = Action.SEND if stage == current else Action.SKIP
         for role, contact in _recipients(item, roles, directory):

