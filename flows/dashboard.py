@@ -81,8 +81,7 @@ def build(session: Session, partnership: Partnership, as_of: date) -> Dashboard:
         due_soon_days={partnership.id: partnership.due_soon_days},
     )  # fmt: skip
     ids = [r.row.id for r in rows if r.row.id]
-    stages = ledger.latest_stages(session, ids)
-    flags = ledger.flagged(session, ids)
+    stages, flags = ledger.stages_and_flags(session, ids)
     board = Dashboard(partnership.id, partnership.name, as_of)
     board.counts = Counter(r.status.state.value for r in rows)
     rounds: dict[tuple[str, str], list[StatusRow]] = defaultdict(list)
@@ -146,16 +145,15 @@ def returns_progress(
 ) -> list[ReturnProgress]:
     """Open S11/S175 cycles: due within the last year or the next, not all returned."""
     out = []
-    for cycle in queries.audit_cycles(session, partnership.id):
-        if abs((cycle.due - as_of).days) > 366:
-            continue
-        members = queries.returns_of(session, cycle)
-        returned = sum(
-            1 for _r, o in members if o.completed_at is not None and o.completed_at <= as_of
-        )
+    cycles = [
+        c for c in queries.audit_cycles(session, partnership.id)
+        if abs((c.due - as_of).days) <= 366
+    ]  # fmt: skip
+    counts = queries.return_counts(session, [c.id for c in cycles if c.id], as_of)
+    for cycle in cycles:
+        returned, total = counts.get(cycle.id or 0, (0, 0))
         noun = "schools" if cycle.per == "school" else "agencies"
-        progress = ReturnProgress(cycle.public_id, cycle.title, cycle.due, returned,
-                                  len(members), noun)  # fmt: skip
+        progress = ReturnProgress(cycle.public_id, cycle.title, cycle.due, returned, total, noun)
         if progress.returned < progress.total:
             out.append(progress)
     return out

@@ -288,34 +288,28 @@ def invited_pairs(session: Session, occurrence_ids: Iterable[int]) -> frozenset[
     return frozenset(found)
 
 
-def latest_stages(session: Session, occurrence_ids: Iterable[int]) -> dict[int, str]:
-    """The most recent stage sent (or flagged) for each occurrence: the escalation stage."""
+def stages_and_flags(
+    session: Session, occurrence_ids: Iterable[int]
+) -> tuple[dict[int, str], set[int]]:
+    """For the dashboard, in one pass: the most recent stage sent or flagged for each
+    occurrence (its escalation stage), and which occurrences are flagged for a human."""
     ids = list(occurrence_ids)
     found: dict[int, tuple[datetime, str]] = {}
+    flags: set[int] = set()
     for i in range(0, len(ids), 500):
         rows = session.exec(
-            select(LedgerEntry.occurrence_id, LedgerEntry.stage, LedgerEntry.created_at).where(
+            select(
+                LedgerEntry.occurrence_id, LedgerEntry.stage, LedgerEntry.created_at,
+                LedgerEntry.status,
+            ).where(
                 col(LedgerEntry.occurrence_id).in_(ids[i : i + 500]),
                 col(LedgerEntry.status).in_([Delivery.SENT.value, Delivery.FLAGGED.value]),
                 col(LedgerEntry.kind).in_(["reminder", "escalation", "flag"]),
             )
-        ).all()
-        for occurrence_id, stage, created in rows:
+        ).all()  # fmt: skip
+        for occurrence_id, stage, created, status in rows:
+            if status == Delivery.FLAGGED.value:
+                flags.add(occurrence_id)
             if occurrence_id not in found or created >= found[occurrence_id][0]:
                 found[occurrence_id] = (created, stage)
-    return {k: v[1] for k, v in found.items()}
-
-
-def flagged(session: Session, occurrence_ids: Iterable[int]) -> set[int]:
-    ids = list(occurrence_ids)
-    out: set[int] = set()
-    for i in range(0, len(ids), 500):
-        out.update(
-            session.exec(
-                select(LedgerEntry.occurrence_id).where(
-                    col(LedgerEntry.occurrence_id).in_(ids[i : i + 500]),
-                    LedgerEntry.status == Delivery.FLAGGED.value,
-                )
-            ).all()
-        )
-    return out
+    return {k: v[1] for k, v in found.items()}, flags

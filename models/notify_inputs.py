@@ -17,19 +17,16 @@ from rules.notify_plan import Contact, Directory, Item
 
 def directory(session: Session, partnership_ids: list[str]) -> Directory:
     found = Directory()
-    rows = session.exec(
-        select(RoleAssignment, Person)
+    rows = session.exec(  # plain columns: tens of thousands of people nationally
+        select(
+            RoleAssignment.partnership_id, RoleAssignment.role, RoleAssignment.agency_code,
+            RoleAssignment.school_code, Person.email, Person.name,
+        )
         .join(Person, col(RoleAssignment.person_id) == col(Person.id))
         .where(col(RoleAssignment.partnership_id).in_(partnership_ids))
-    ).all()
-    for assignment, person in rows:
-        found.add(
-            assignment.partnership_id,
-            assignment.role,
-            Contact(person.email, person.name),
-            agency=assignment.agency_code,
-            school=assignment.school_code,
-        )
+    ).all()  # fmt: skip
+    for partnership_id, role, agency, school, email, name in rows:
+        found.add(partnership_id, role, Contact(email, name), agency=agency, school=school)
     return found
 
 

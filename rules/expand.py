@@ -107,8 +107,13 @@ def _occurrences(
     slots = _fixed_slots(schedule, start, end)  # type: ignore[arg-type]
     timed = schedule.timed  # type: ignore[union-attr]
     for nominal in slots:
+        base = _make(partnership, rule, nominal, timed, None)  # dated once, not per school
         for subject in subjects:
-            yield _make(partnership, rule, nominal, timed, subject)
+            if subject is None:
+                yield base
+            else:
+                yield Occurrence(base.due, base.partnership, base.rule, base.period,
+                                 subject.id, base.starts_at, base.ends_at)  # fmt: skip
 
 
 def _subjects(rule: Rule, context: ExpansionContext) -> list[Subject | None]:

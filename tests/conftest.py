@@ -134,3 +134,14 @@ def wfscp():
 
 
 SAMPLE_DIRECTORY = Path(__file__).resolve().parent.parent / "models" / "sample_directory"
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) that records what it accepts."""
+    from tests.smtp_server import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()

@@ -28,14 +28,6 @@ GOVCAL = [sys.executable, "-m", "govcal.cli"]
 DAY = "2026-10-05"  # the S11 28-day reminders go to every agency lead: a batch of 20+
 
 
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 def prepared(url: str) -> str:
     """A database with the sample directory and the calendar synced, ready to notify."""
     [wfscp] = [p for p in load_partnerships() if p.id == "wfscp"]

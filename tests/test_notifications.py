@@ -27,14 +27,6 @@ ME = Actor("business.team@example.org")
 
 
 @pytest.fixture
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def calendar(tmp_path, wfscp):
     """A SQLite database with the sample directory, synced as of 1 October 2026."""
     from models.db import upgrade

@@ -10,24 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import SAMPLE_DIRECTORY
-from tests.smtp_server import SmtpServer
 
 GOVCAL = [sys.executable, "-m", "govcal.cli"]
 SMTP_PASSWORD = "smtp-Pa55word-must-never-show"
 PG_PASSWORD = "pg-Pa55word-must-never-show"
 CHILD = "Jane Doe DOB 02/03/2015"  # what a hurried user might type as a reference
 REFERENCE = "SI-2026-0042"
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def govcal(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
