@@ -73,10 +73,33 @@ def head_revision(url: str) -> str | None:
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
+def _migration_engine(url: str) -> Engine:
+    """For SQLite, an engine whose transactions cover DDL too.
+
+    Python's sqlite3 commits before each CREATE TABLE, so a process killed mid-migration
+    left half a schema and every later run failed with "table ... already exists". Here
+    the driver's own transaction handling is off and each transaction is an explicit
+    BEGIN IMMEDIATE: the whole migration lands, or none of it.
+    """
+    if not url.startswith("sqlite"):
+        return get_engine(url)
+    engine = make_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _manual_transactions(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
 def upgrade(url: str | None = None) -> tuple[str | None, str | None]:
-    """Apply every pending migration. Returns (revision before, revision after)."""
+    """Apply every pending migration, all or nothing. Returns (revision before, after)."""
     url = url or get_settings().effective_database_url
-    engine = get_engine(url)
+    engine = _migration_engine(url)
     try:
         before = current_revision(engine)
         with engine.begin() as connection:
@@ -86,6 +109,9 @@ def upgrade(url: str | None = None) -> tuple[str | None, str | None]:
         return before, current_revision(engine)
     except OperationalError as exc:
         raise DatabaseUnavailable(_explain(url, exc)) from None
+    finally:
+        if engine is not get_engine(url):
+            engine.dispose()
 
 
 def ensure_schema(url: str | None = None) -> Engine:
