@@ -65,6 +65,7 @@ def expand_all(data: Path, as_of: date, **_) -> dict:
 def sync_db(data: Path, as_of: date, db: str, **_) -> dict:
     """Phase 2: directory import and the sync of ten years into the database, then a
     realistic history: 80% done on time, 8% late, 2% waived, 10% never done."""
+    from sqlalchemy import bindparam
     from sqlmodel import update
 
     from models import OccurrenceRow
@@ -104,8 +105,6 @@ def sync_db(data: Path, as_of: date, db: str, **_) -> dict:
             elif roll < 0.90:
                 waived.append(ref)
         table = OccurrenceRow.__table__  # type: ignore[attr-defined]
-        from sqlalchemy import bindparam
-
         for batch in (done_on_time, late):
             if batch:
                 s.connection().execute(

@@ -157,3 +157,17 @@ def returns_progress(
         if progress.returned < progress.total:
             out.append(progress)
     return out
+
+
+def current_cycles(returns: list[ReturnProgress], as_of: date) -> list[ReturnProgress]:
+    """One cycle per audit rule: the one due nearest the day. Its progress artifact is
+    keyed by rule, so publishing every open cycle would only overwrite it (and each
+    artifact is an API call: at national scale they were most of the flow's overhead);
+    the summary lists every open cycle."""
+    nearest: dict[str, ReturnProgress] = {}
+    for progress in returns:
+        rule = progress.cycle.split(":")[1]
+        best = nearest.get(rule)
+        if best is None or abs((progress.due - as_of).days) < abs((best.due - as_of).days):
+            nearest[rule] = progress
+    return list(nearest.values())

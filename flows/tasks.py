@@ -119,7 +119,7 @@ def dashboard_task(as_of: date, sent: dict[str, int]) -> list[str]:
             description=f"{board.name}: summary as of {as_of}",
         )  # fmt: skip
         keys += [key, f"compliance-summary-{board.partnership}"]
-        for progress in current_cycles(board.returns, as_of):
+        for progress in dashboard.current_cycles(board.returns, as_of):
             rule = progress.cycle.split(":")[1]
             progress_key = f"returns-{board.partnership}-{rule}"
             create_progress_artifact(
@@ -128,20 +128,6 @@ def dashboard_task(as_of: date, sent: dict[str, int]) -> list[str]:
             )  # fmt: skip
             keys.append(progress_key)
     return keys
-
-
-def current_cycles(returns: list[dashboard.ReturnProgress], as_of: date):
-    """One cycle per audit rule: the one due nearest the day. Its progress artifact is
-    keyed by rule, so publishing every open cycle would only overwrite it (and each
-    artifact is an API call: at national scale they were most of the flow's overhead);
-    the summary lists every open cycle."""
-    nearest: dict[str, dashboard.ReturnProgress] = {}
-    for progress in returns:
-        rule = progress.cycle.split(":")[1]
-        best = nearest.get(rule)
-        if best is None or abs((progress.due - as_of).days) < abs((best.due - as_of).days):
-            nearest[rule] = progress
-    return list(nearest.values())
 
 
 @task(name="publish-feeds")

@@ -73,16 +73,19 @@ def head_revision(url: str) -> str | None:
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
-def _migration_engine(url: str) -> Engine:
-    """For SQLite, an engine whose transactions cover DDL too.
+@contextmanager
+def _migration_engine(url: str) -> Iterator[Engine]:
+    """For SQLite, a short-lived engine whose transactions cover DDL too.
 
     Python's sqlite3 commits before each CREATE TABLE, so a process killed mid-migration
     left half a schema and every later run failed with "table ... already exists". Here
     the driver's own transaction handling is off and each transaction is an explicit
-    BEGIN IMMEDIATE: the whole migration lands, or none of it.
+    BEGIN IMMEDIATE: the whole migration lands, or none of it. Only migrations use it:
+    everyday sessions keep the driver's behaviour, whose lock waits they rely on.
     """
     if not url.startswith("sqlite"):
-        return get_engine(url)
+        yield get_engine(url)
+        return
     engine = make_engine(url)
 
     @event.listens_for(engine, "connect")
@@ -93,25 +96,25 @@ def _migration_engine(url: str) -> Engine:
     def _begin_immediate(connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-    return engine
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def upgrade(url: str | None = None) -> tuple[str | None, str | None]:
     """Apply every pending migration, all or nothing. Returns (revision before, after)."""
     url = url or get_settings().effective_database_url
-    engine = _migration_engine(url)
     try:
-        before = current_revision(engine)
-        with engine.begin() as connection:
-            config = alembic_config(url)
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-        return before, current_revision(engine)
+        with _migration_engine(url) as engine:
+            before = current_revision(engine)
+            with engine.begin() as connection:
+                config = alembic_config(url)
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+            return before, current_revision(engine)
     except OperationalError as exc:
         raise DatabaseUnavailable(_explain(url, exc)) from None
-    finally:
-        if engine is not get_engine(url):
-            engine.dispose()
 
 
 def ensure_schema(url: str | None = None) -> Engine:
@@ -153,6 +156,7 @@ def _explain(url: str, exc: OperationalError) -> str:
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on any error."""
+    url = url or get_settings().effective_database_url
     engine = ensure_schema(url)
     with Session(engine, expire_on_commit=False) as session:
         try:
@@ -160,8 +164,7 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
             session.commit()
         except OperationalError as exc:  # locked, or the server went away: nothing kept
             session.rollback()
-            raise DatabaseUnavailable(_explain(url or get_settings().effective_database_url,
-                                              exc)) from None  # fmt: skip
+            raise DatabaseUnavailable(_explain(url, exc)) from None
         except BaseException:
             session.rollback()
             raise

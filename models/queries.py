@@ -152,19 +152,16 @@ def returns_of(session: Session, cycle: AuditCycle) -> list[tuple[AuditReturn, O
 
 
 def return_counts(
-    session: Session, cycle_ids: list[int], as_of: date
+    session: Session, cycle_ids: list[int], as_of: date | None = None
 ) -> dict[int, tuple[int, int]]:
-    """(returned by `as_of`, total) per cycle, counted in one query: the dashboard asks
-    for every open cycle of every partnership each day."""
+    """(returned, total) per cycle, counted in one query: the dashboard asks for every
+    open cycle of every partnership each day. With `as_of`, only returns made by then."""
     if not cycle_ids:
         return {}
-    returned = func.sum(
-        case(
-            (col(OccurrenceRow.completed_at).is_not(None)
-             & (col(OccurrenceRow.completed_at) <= as_of), 1),
-            else_=0,
-        )
-    )  # fmt: skip
+    done = col(OccurrenceRow.completed_at).is_not(None)
+    if as_of is not None:
+        done = done & (col(OccurrenceRow.completed_at) <= as_of)
+    returned = func.sum(case((done, 1), else_=0))
     rows = session.exec(
         select(AuditReturn.cycle_id, returned, func.count())
         .join(OccurrenceRow, col(AuditReturn.occurrence_id) == col(OccurrenceRow.id))

@@ -53,6 +53,12 @@ def test_run_status_complete_and_returns_round_trip(tmp_path):
     returns = run("returns", "wfscp:section-11-audit:2026-10-31", "--as-of", "2026-11-24")
     assert returns.returncode == 0, returns.stderr
     assert "North West Ambulance Service" in returns.stdout and "0 of 20 returned" in returns.stdout
+    assert run("complete", "wfscp:section-11-audit:2026-10-31:nwas", "--evidence",
+               "https://example.org/s11/nwas", "--on", "2026-11-02").returncode == 0  # fmt: skip
+    cycles = run("returns", "--as-of", "2026-11-24", "--partnership", "wfscp")
+    assert cycles.returncode == 0, cycles.stderr
+    line = next(x for x in cycles.stdout.splitlines() if "section-11-audit:2026-10-31" in x)
+    assert "1 of 20" in line  # the list of cycles counts the return just recorded
 
 
 def test_unknown_occurrence_and_bad_evidence_are_clear_errors(tmp_path):

@@ -102,10 +102,10 @@ def returns(
             table = Table(title="Audit cycles")
             for column in ("cycle", "title", "due", "returned"):
                 table.add_column(column)
+            counts = queries.return_counts(session, [c.id for c in cycles if c.id])
             for c in cycles:
-                members = queries.returns_of(session, c)
-                done = sum(1 for _r, o in members if o.completed_at)
-                table.add_row(c.public_id, c.title, c.due.isoformat(), f"{done} of {len(members)}")
+                done, total = counts.get(c.id or 0, (0, 0))
+                table.add_row(c.public_id, c.title, c.due.isoformat(), f"{done} of {total}")
             out.print(table)
             return
         found = queries.audit_cycle(session, cycle)
