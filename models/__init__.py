@@ -15,6 +15,7 @@ from models.directory import (
     School,
     SchoolPhase,
 )
+from models.escalations import EscalationAck
 from models.ledger import Delivery, LedgerEntry
 from models.trail import Channel, TrailEntry
 
@@ -26,6 +27,7 @@ __all__ = [
     "Channel",
     "Delegation",
     "Delivery",
+    "EscalationAck",
     "FollowUpAction",
     "Incident",
     "LedgerEntry",
