@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models import queries
+from models.chunks import chunks
 from models.ledger import Delivery, LedgerEntry
 from models.records import Actor, RecordError
 from models.trail import record
@@ -45,10 +46,9 @@ class Escalation:
 
 def escalations(session: Session, occurrence_ids: list[int]) -> dict[int, Escalation]:
     """Items escalated to the Lead Partners (an email sent to the `lsp` role), in one
-    query per 500 items, with their acknowledgement if any."""
+    query per chunk, with their acknowledgement if any."""
     found: dict[int, Escalation] = {}
-    for i in range(0, len(occurrence_ids), 500):
-        chunk = occurrence_ids[i : i + 500]
+    for chunk in chunks(occurrence_ids):
         rows = session.exec(
             select(
                 LedgerEntry.occurrence_id, func.min(LedgerEntry.sent_at),
