@@ -10,7 +10,6 @@ problem into one readable line: the flow run's state message.
 from __future__ import annotations
 
 import re
-from datetime import date
 from enum import Enum, StrEnum
 from typing import Any, TypeVar
 
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from govcal.settings import get_settings
 from models.audits import Rag
+from rules.dates import SupportedDate
 from rules.loader import RuleFileError, load_partnerships
 from rules.model import Kind
 
@@ -92,7 +92,7 @@ class CompletionForm(ItemForm):
         max_length=1000,
         description="Link to the minutes, report or submission (https://...)",
     )
-    completed_on: date = Field(title="Done on", description="The day it was done")
+    completed_on: SupportedDate = Field(title="Done on", description="The day it was done")
     completed_by: str = _by()
     note: str = Field(default="", title="Note (optional)", max_length=500)
 
@@ -106,7 +106,7 @@ class ReviewRating(StrEnum):
 
 class FollowUp(BaseModel):
     description: str = Field(title="Action", min_length=3, max_length=500)
-    due: date = Field(title="Due by")
+    due: SupportedDate = Field(title="Due by")
 
 
 class ReturnForm(ItemForm):
@@ -119,7 +119,7 @@ class ReturnForm(ItemForm):
         max_length=1000,
         description="Link to the submitted return (https://...)",
     )
-    submitted_on: date = Field(title="Submitted on")
+    submitted_on: SupportedDate = Field(title="Submitted on")
     recorded_by: str = _by()
     rating: ReviewRating = Field(
         default=ReviewRating.NOT_REVIEWED,
@@ -147,7 +147,7 @@ class ReviewForm(ItemForm):
 class RescheduleForm(ItemForm):
     """Move one meeting or deadline without changing its rule; invites are updated."""
 
-    new_date: date = Field(title="New date")
+    new_date: SupportedDate = Field(title="New date")
     new_time: str = Field(
         default="",
         title="New time (meetings)",
@@ -204,13 +204,15 @@ class IncidentForm(BaseModel):
         title="Reference",
         description="Case-management reference only, e.g. SI-2027-001",
     )
-    aware_on: date = Field(title="Aware on", description="Day the local authority became aware")
+    aware_on: SupportedDate = Field(
+        title="Aware on", description="Day the local authority became aware"
+    )
     kind: EventKind = Field(default=next(iter(EventKind)), title="Kind of event")
     recorded_by: str = _by()
 
 
 class DayInput(BaseModel):
-    day: date = Field(title="As of")
+    day: SupportedDate = Field(title="As of")
 
 
 F = TypeVar("F", bound=BaseModel)

@@ -49,6 +49,7 @@ from models.queries import NotFound
 from models.records import RecordError
 from models.sync import sync_all
 from models.trail import Channel
+from rules.dates import SupportedDate
 from rules.state import LONDON
 
 
@@ -57,7 +58,7 @@ def _day(as_of: date | None) -> date:
 
 
 @flow(name="daily-compliance")
-def daily_compliance(as_of: date | None = None) -> dict[str, Any]:
+def daily_compliance(as_of: SupportedDate | None = None) -> dict[str, Any]:
     """Sync the calendar, evaluate every open item, remind and escalate, publish the
     dashboard."""
     day = _day(as_of)
@@ -70,7 +71,7 @@ def daily_compliance(as_of: date | None = None) -> dict[str, Any]:
 
 
 @flow(name="send-invites")
-def send_invites(as_of: date | None = None) -> dict[str, Any]:
+def send_invites(as_of: SupportedDate | None = None) -> dict[str, Any]:
     """Send or update invites for meetings in the coming window; send cancellations."""
     day = _day(as_of)
     sync_task(day)
@@ -78,7 +79,7 @@ def send_invites(as_of: date | None = None) -> dict[str, Any]:
 
 
 @flow(name="publish-feeds")
-def publish_feeds(as_of: date | None = None) -> int:
+def publish_feeds(as_of: SupportedDate | None = None) -> int:
     """Rewrite the .ics feeds (per partnership, body and person)."""
     return feeds_task(_day(as_of))
 
@@ -88,7 +89,7 @@ def open_audit_cycle(
     partnership: PartnershipId,
     rule: AuditRuleId,
     period: str | None = None,
-    as_of: date | None = None,
+    as_of: SupportedDate | None = None,
 ) -> dict[str, Any]:
     """Open an S11 or S175 cycle: one return per agency or school, requests sent.
     Without a period, the next cycle due on or after the day is opened."""
@@ -168,7 +169,7 @@ def _choose(action: str, day: date) -> str:
 
 
 @flow(name="record-completion", validate_parameters=False)
-def record_completion(form: CompletionForm, as_of: date | None = None) -> str:
+def record_completion(form: CompletionForm, as_of: SupportedDate | None = None) -> str:
     """Record that a meeting, report or action was done, with its evidence."""
 
     def change(session: Session, f: CompletionForm, item: str, day: date) -> str:
@@ -190,7 +191,7 @@ def record_completion(form: CompletionForm, as_of: date | None = None) -> str:
 
 
 @flow(name="record-return", validate_parameters=False)
-def record_return(form: ReturnForm, as_of: date | None = None) -> str:
+def record_return(form: ReturnForm, as_of: SupportedDate | None = None) -> str:
     """Record an S11/S175 return and, if already read, its review and follow-ups."""
 
     def change(session: Session, f: ReturnForm, item: str, day: date) -> str:
@@ -216,7 +217,7 @@ def record_return(form: ReturnForm, as_of: date | None = None) -> str:
 
 
 @flow(name="review-return", validate_parameters=False)
-def review_return(form: ReviewForm, as_of: date | None = None) -> str:
+def review_return(form: ReviewForm, as_of: SupportedDate | None = None) -> str:
     """Record the review of a submitted return: its RAG rating and follow-up actions."""
 
     def change(session: Session, f: ReviewForm, item: str, day: date) -> str:
@@ -234,7 +235,7 @@ def review_return(form: ReviewForm, as_of: date | None = None) -> str:
 
 
 @flow(name="reschedule", validate_parameters=False)
-def reschedule(form: RescheduleForm, as_of: date | None = None) -> str:
+def reschedule(form: RescheduleForm, as_of: SupportedDate | None = None) -> str:
     """Move one meeting or deadline; attendees get an updated invite."""
 
     def change(session: Session, f: RescheduleForm, item: str, day: date) -> str:
@@ -251,7 +252,7 @@ def reschedule(form: RescheduleForm, as_of: date | None = None) -> str:
 
 
 @flow(name="cancel-item", validate_parameters=False)
-def cancel_item(form: CancelForm, as_of: date | None = None) -> str:
+def cancel_item(form: CancelForm, as_of: SupportedDate | None = None) -> str:
     """Cancel one occurrence; a meeting's attendees get a cancellation."""
 
     def change(session: Session, f: CancelForm, item: str, day: date) -> str:
@@ -262,7 +263,7 @@ def cancel_item(form: CancelForm, as_of: date | None = None) -> str:
 
 
 @flow(name="waive-item", validate_parameters=False)
-def waive_item(form: WaiveForm, as_of: date | None = None) -> str:
+def waive_item(form: WaiveForm, as_of: SupportedDate | None = None) -> str:
     """Waive one occurrence that is not needed this time."""
 
     def change(session: Session, f: WaiveForm, item: str, day: date) -> str:
@@ -273,7 +274,7 @@ def waive_item(form: WaiveForm, as_of: date | None = None) -> str:
 
 
 @flow(name="reopen-item", validate_parameters=False)
-def reopen_item(form: ReopenForm, as_of: date | None = None) -> str:
+def reopen_item(form: ReopenForm, as_of: SupportedDate | None = None) -> str:
     """Reopen a completed, waived or cancelled item recorded by mistake."""
 
     def change(session: Session, f: ReopenForm, item: str, day: date) -> str:
@@ -284,7 +285,7 @@ def reopen_item(form: ReopenForm, as_of: date | None = None) -> str:
 
 
 @flow(name="acknowledge-escalation", validate_parameters=False)
-def acknowledge_escalation(form: AcknowledgeForm, as_of: date | None = None) -> str:
+def acknowledge_escalation(form: AcknowledgeForm, as_of: SupportedDate | None = None) -> str:
     """A Lead Partner acknowledges an escalation: recorded with their name and the time."""
 
     def change(session: Session, f: AcknowledgeForm, item: str, day: date) -> str:
@@ -295,7 +296,7 @@ def acknowledge_escalation(form: AcknowledgeForm, as_of: date | None = None) -> 
 
 
 @flow(name="start-incident-clock", validate_parameters=False)
-def start_incident_clock(form: IncidentForm, as_of: date | None = None) -> list[str]:
+def start_incident_clock(form: IncidentForm, as_of: SupportedDate | None = None) -> list[str]:
     """Record a serious incident by reference; its statutory deadlines are created."""
 
     def change(session: Session, f: IncidentForm, _item: str, day: date) -> str:

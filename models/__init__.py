@@ -16,6 +16,7 @@ from models.directory import (
     SchoolPhase,
 )
 from models.escalations import EscalationAck
+from models.feed_tokens import FeedToken, InstallationSetting
 from models.ledger import Delivery, LedgerEntry
 from models.trail import Channel, TrailEntry
 
@@ -28,8 +29,10 @@ __all__ = [
     "Delegation",
     "Delivery",
     "EscalationAck",
+    "FeedToken",
     "FollowUpAction",
     "Incident",
+    "InstallationSetting",
     "LedgerEntry",
     "Lifecycle",
     "OccurrenceRow",
