@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, and_, col, or_, select
 
 from models.calendar import Lifecycle, OccurrenceRow
 from rules.state import State, Status, evaluate
@@ -34,6 +34,7 @@ class StatusRow:
             "state": self.status.state.value,
             "days_overdue": self.status.days_overdue,
             "completed_at": row.completed_at.isoformat() if row.completed_at else None,
+            "closed_on": closed.isoformat() if (closed := closed_on(row)) else None,
             "completed_by": row.completed_by,
             "evidence": row.evidence_url or row.evidence_file,
             "evidence_note": row.evidence_note,
@@ -56,6 +57,15 @@ def status_of(row: OccurrenceRow, as_of: date, due_soon_days: int = 14) -> Statu
     )
 
 
+def closed_on(row: OccurrenceRow) -> date | None:
+    """The day an item was closed: completed on, or the day it was waived or cancelled."""
+    if row.lifecycle == Lifecycle.COMPLETED.value:
+        return row.completed_at
+    if row.lifecycle in (Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value):
+        return row.updated_at.astimezone(_LONDON).date()
+    return None
+
+
 def status_rows(
     session: Session,
     as_of: date,
@@ -66,17 +76,26 @@ def status_rows(
     behind_days: int = 30,
     due_soon_days: dict[str, int] | None = None,
 ) -> list[StatusRow]:
-    """Everything open up to `ahead_days` from now (however old), and what was closed
-    recently; orphaned occurrences are left out: no rule asks for them any more."""
+    """Everything open up to `ahead_days` from now (however old), and what was closed in
+    the last `behind_days` by the day it was closed (an old item completed yesterday is
+    recent news); orphaned occurrences are left out: no rule asks for them any more."""
     horizon = as_of + timedelta(days=ahead_days)
     recent = as_of - timedelta(days=behind_days)
+    completed = OccurrenceRow.lifecycle == Lifecycle.COMPLETED.value
+    open_then = or_(  # a completion recorded after the day replayed was still open then
+        OccurrenceRow.lifecycle == Lifecycle.OPEN.value,
+        and_(completed, col(OccurrenceRow.completed_at) > as_of),
+    )
+    closed_recently = or_(
+        and_(completed, col(OccurrenceRow.completed_at).between(recent, as_of)),
+        and_(
+            col(OccurrenceRow.lifecycle).in_([Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value]),
+            col(OccurrenceRow.updated_at) >= datetime.combine(recent, time(), _LONDON),
+        ),
+    )
     query = select(OccurrenceRow).where(
         OccurrenceRow.orphaned == False,  # noqa: E712
-        OccurrenceRow.due <= horizon,
-        or_(
-            OccurrenceRow.lifecycle == Lifecycle.OPEN.value,
-            col(OccurrenceRow.due) >= recent,
-        ),
+        or_(and_(open_then, OccurrenceRow.due <= horizon), closed_recently),
     )
     if partnership_id:
         query = query.where(OccurrenceRow.partnership_id == partnership_id)

@@ -27,13 +27,16 @@ from govcal.prefect_env import configure_prefect
 from govcal.settings import get_settings, redact_url
 from models.directory import RoleAssignment
 from models.directory_import import import_directory
+from models.sample_history import apply_history, history_file, last_day
 from models.status import status_rows
 from rules.state import State
 
 SAMPLES = Path(__file__).resolve().parents[2] / "models" / "sample_directory"
 
 
-def load_samples_if_empty(rules: Path | None = None) -> list[str]:
+def load_samples_if_empty(rules: Path | None = None, *, history: bool = True) -> list[str]:
+    """Load each shipped sample directory, and its year of history, into an empty
+    partnership: the first run then shows a partnership at work."""
     loaded = []
     with database() as session:
         for p in load_rules(rules):
@@ -44,6 +47,14 @@ def load_samples_if_empty(rules: Path | None = None) -> list[str]:
             if sample.is_dir() and not has_people:
                 import_directory(session, sample, p, actor=actor().name)
                 loaded.append(f"{p.id}: loaded the SAMPLE directory ({sample}, example.org)")
+                if history and history_file(sample).is_file():
+                    horizon = get_settings().sync_horizon_months
+                    report = apply_history(session, p, history_file(sample), horizon_months=horizon)
+                    loaded.append(
+                        f"{p.id}: loaded its SAMPLE history up to "
+                        f"{last_day(history_file(sample))} ({report.describe()})"
+                    )
+                    loaded.extend(str(problem) for problem in report.problems)
     return loaded
 
 
