@@ -11,7 +11,11 @@ from sqlmodel import Session, col, select
 
 from models.audits import AuditCycle, AuditReturn
 from models.calendar import Incident, Lifecycle, OccurrenceRow
-from models.directory import Agency, School
+from models.chunks import chunks
+from models.directory import Agency, PartnershipRow, RoleAssignment, School
+from models.ledger import Delivery, LedgerEntry
+from models.stored_dates import warn_skipped
+from rules.dates import in_range
 from rules.model import Event, Per, Subject
 
 
@@ -34,7 +38,10 @@ def subjects(session: Session, partnership_id: str) -> dict[Per, tuple[Subject, 
 
 def events(session: Session, partnership_id: str) -> tuple[Event, ...]:
     rows = session.exec(select(Incident).where(Incident.partnership_id == partnership_id)).all()
-    return tuple(Event(r.kind, r.reference, r.occurred_on) for r in rows)
+    for r in rows:
+        if not in_range(r.occurred_on):  # its clocks cannot be computed: left out, said
+            warn_skipped(f"incident {partnership_id}:{r.reference}", f"day {r.occurred_on}")
+    return tuple(Event(r.kind, r.reference, r.occurred_on) for r in rows if in_range(r.occurred_on))
 
 
 def completions(session: Session, partnership_id: str) -> dict[tuple[str, str, str, str], date]:
@@ -49,7 +56,14 @@ def completions(session: Session, partnership_id: str) -> dict[tuple[str, str, s
             OccurrenceRow.lifecycle == Lifecycle.COMPLETED.value,
         )
     ).all()
-    return {(partnership_id, r, p, s): done for r, p, s, done in rows if done is not None}
+    found = {}
+    for r, p, s, done in rows:
+        if done is not None and not in_range(done):  # the next one cannot be computed
+            warn_skipped(":".join(x for x in (partnership_id, r, p, s) if x),
+                         f"completed_at {done}")  # fmt: skip
+        elif done is not None:
+            found[(partnership_id, r, p, s)] = done
+    return found
 
 
 def occurrences_between(
@@ -69,14 +83,13 @@ def occurrences_between(
 def occurrences_by_keys(
     session: Session, partnership_id: str, public_ids: Iterable[str]
 ) -> list[OccurrenceRow]:
-    ids = list(public_ids)
     found: list[OccurrenceRow] = []
-    for i in range(0, len(ids), 500):
+    for chunk in chunks(list(public_ids)):
         found.extend(
             session.exec(
                 select(OccurrenceRow).where(
                     OccurrenceRow.partnership_id == partnership_id,
-                    col(OccurrenceRow.public_id).in_(ids[i : i + 500]),
+                    col(OccurrenceRow.public_id).in_(chunk),
                 )
             ).all()
         )
@@ -192,3 +205,36 @@ def mark_cycle_opened(session: Session, cycle: AuditCycle, when) -> None:
     for audit_return, _occ in returns_of(session, cycle):
         if audit_return.requested_at is None:
             audit_return.requested_at = when
+
+
+def partnership_names(session: Session) -> dict[str, str]:
+    return dict(session.exec(select(PartnershipRow.id, PartnershipRow.name)).all())
+
+
+def occurrence_reasons(session: Session, ids: Iterable[int]) -> dict[int, str | None]:
+    """Why each occurrence was moved or cancelled (shown in its message)."""
+    found: dict[int, str | None] = {}
+    for chunk in chunks(sorted(set(ids))):
+        rows = session.exec(
+            select(OccurrenceRow.id, OccurrenceRow.reason).where(col(OccurrenceRow.id).in_(chunk))
+        ).all()
+        found.update(dict(rows))
+    return found
+
+
+def skip_ledger_rows(session: Session, ids: Iterable[int], reason: str) -> None:
+    """Claimed rows whose item no longer needs a message: skipped, committed at once."""
+    table = LedgerEntry.__table__  # type: ignore[attr-defined]
+    for chunk in chunks(list(ids)):
+        session.connection().execute(
+            table.update()
+            .where(table.c.id.in_(chunk))
+            .values(status=Delivery.SKIPPED.value, last_error=reason)
+        )
+    session.commit()
+
+
+def has_people(session: Session, partnership_id: str) -> bool:
+    """Whether anyone holds a role in the partnership (its directory was imported)."""
+    query = select(RoleAssignment.id).where(RoleAssignment.partnership_id == partnership_id)
+    return session.exec(query.limit(1)).first() is not None

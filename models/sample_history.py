@@ -21,10 +21,10 @@ from pathlib import Path
 from sqlmodel import Session
 
 from models import queries, records
-from models.directory_import import ImportProblem
 from models.sync import sync_partnership
 from models.trail import Channel, record
 from rules.model import Partnership
+from rules.problems import Problem
 
 ACTOR = records.Actor(name="sample-loader", channel=Channel.SYSTEM)
 ACTIONS = ("incident", "open-cycle", "complete", "review", "waive", "cancel", "reschedule")
@@ -33,7 +33,7 @@ ACTIONS = ("incident", "open-cycle", "complete", "review", "waive", "cancel", "r
 @dataclass
 class HistoryReport:
     applied: Counter[str] = field(default_factory=Counter)
-    problems: list[ImportProblem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
     def describe(self) -> str:
         parts = [f"{n} {action}" for action, n in sorted(self.applied.items())]
@@ -70,7 +70,7 @@ def apply_history(
         try:
             _apply(session, partnership, row, end, horizon_months)
         except (records.RecordError, queries.NotFound, ValueError, KeyError) as exc:
-            report.problems.append(ImportProblem(str(path), line, str(exc)))
+            report.problems.append(Problem(str(path), line, str(exc)))
             continue
         report.applied[row["action"]] += 1
     _sync(session, partnership, end, horizon_months)

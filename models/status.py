@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, and_, col, or_, select
 
 from models.calendar import Lifecycle, OccurrenceRow
+from models.stored_dates import usable
 from rules.state import State, Status, evaluate
 
 
@@ -75,10 +77,14 @@ def status_rows(
     ahead_days: int = 30,
     behind_days: int = 30,
     due_soon_days: dict[str, int] | None = None,
+    in_force: Collection[str] | None = None,
 ) -> list[StatusRow]:
     """Everything open up to `ahead_days` from now (however old), and what was closed in
     the last `behind_days` by the day it was closed (an old item completed yesterday is
-    recent news); orphaned occurrences are left out: no rule asks for them any more."""
+    recent news); orphaned occurrences are left out: no rule asks for them any more.
+    With `in_force` (the partnerships whose arrangements are in force that day), another
+    partnership's items are left out: a superseded partnership's old items are history,
+    not "420 days overdue"."""
     horizon = as_of + timedelta(days=ahead_days)
     recent = as_of - timedelta(days=behind_days)
     completed = OccurrenceRow.lifecycle == Lifecycle.COMPLETED.value
@@ -99,11 +105,13 @@ def status_rows(
     )
     if partnership_id:
         query = query.where(OccurrenceRow.partnership_id == partnership_id)
+    if in_force is not None:
+        query = query.where(col(OccurrenceRow.partnership_id).in_(list(in_force)))
     if overdue_only:
         query = query.where(
             OccurrenceRow.lifecycle == Lifecycle.OPEN.value, OccurrenceRow.due < as_of
         )
-    rows = session.exec(query.order_by(OccurrenceRow.due, OccurrenceRow.public_id)).all()
+    rows = usable(session.exec(query.order_by(OccurrenceRow.due, OccurrenceRow.public_id)))
     soon = due_soon_days or {}
     out = [StatusRow(r, status_of(r, as_of, soon.get(r.partnership_id, 14))) for r in rows]
     if overdue_only:

@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from sqlmodel import select
-
 from govcal.cli.common import (
     AsOfOption,
     RulesOption,
     actor,
     database,
+    in_force,
     load_rules,
     out,
     parse_day,
@@ -25,8 +24,8 @@ from govcal.cli.common import (
 )
 from govcal.prefect_env import configure_prefect
 from govcal.settings import get_settings, redact_url
-from models.directory import RoleAssignment
 from models.directory_import import import_directory
+from models.queries import has_people
 from models.sample_history import apply_history, history_file, last_day
 from models.status import status_rows
 from rules.state import State
@@ -41,10 +40,7 @@ def load_samples_if_empty(rules: Path | None = None, *, history: bool = True) ->
     with database() as session:
         for p in load_rules(rules):
             sample = SAMPLES / p.id
-            has_people = session.exec(
-                select(RoleAssignment.id).where(RoleAssignment.partnership_id == p.id).limit(1)
-            ).first()
-            if sample.is_dir() and not has_people:
+            if sample.is_dir() and not has_people(session, p.id):
                 import_directory(session, sample, p, actor=actor().name)
                 loaded.append(f"{p.id}: loaded the SAMPLE directory ({sample}, example.org)")
                 if history and history_file(sample).is_file():
@@ -83,7 +79,7 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
     )
     out.print(f"Wrote {feeds} calendar feeds under {settings.effective_feeds_dir}.")
     with database() as session:
-        rows = status_rows(session, day)
+        rows = status_rows(session, day, in_force=in_force(day))
     counts = Counter(r.status.state for r in rows)
     out.print(
         f"As of {day}: {counts[State.OVERDUE]} overdue, {counts[State.DUE]} due today, "

@@ -17,6 +17,7 @@ from govcal.cli.common import (
     PartnershipOption,
     database,
     err,
+    in_force,
     out,
     parse_day,
     today,
@@ -53,7 +54,7 @@ def status(
     with database() as session:
         rows = status_rows(
             session, day, partnership_id=partnership, overdue_only=overdue, ahead_days=ahead,
-            behind_days=BEHIND,
+            behind_days=BEHIND, in_force=in_force(day, partnership),
         )  # fmt: skip
         names = {}
         for pid in {r.row.partnership_id for r in rows}:
