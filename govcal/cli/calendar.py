@@ -25,8 +25,6 @@ from govcal.cli.common import (
 )
 from govcal.cli.tables import add_item, item_table, show
 from govcal.settings import get_settings
-from models.db import DatabaseUnavailable, session_scope
-from models.recorded_plan import recorded_plan
 from rules.expand import expand
 from rules.model import Partnership
 from rules.plan import PlanRow, build_plan
@@ -101,6 +99,9 @@ def _recorded(partnership: Partnership, first: date, last: date, day: date) -> l
     settings = get_settings()
     if settings.uses_embedded_database and not (settings.data_dir / "govcal.db").is_file():
         return None
+    from models.db import DatabaseUnavailable, session_scope  # only with a database
+    from models.recorded_plan import recorded_plan
+
     try:
         with session_scope() as session:
             return recorded_plan(session, partnership, first, last, day)
