@@ -7,14 +7,16 @@ partnerships and rules instead of free text that can be mistyped.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl
 
 from govcal.settings import get_settings
 from models.audits import Rag
 from rules.dates import SupportedDate
 from rules.loader import RuleFileError, load_partnerships
 from rules.model import Kind
+from rules.references import check_reference
 
 
 def _shipped():
@@ -92,6 +94,14 @@ class ReturnForm(BaseModel):
         return occurrence_id(self.partnership.value, self.rule.value, self.period, self.subject)
 
 
+def _case_reference(value: str) -> str:
+    check_reference(value)  # the partnership's own pattern is checked when it is recorded
+    return value
+
+
+CaseReference = Annotated[str, AfterValidator(_case_reference)]
+
+
 class IncidentForm(BaseModel):
     """Start the statutory clocks for a serious incident: the reference only, never a
     child's name or any other identifying detail."""
@@ -100,8 +110,7 @@ class IncidentForm(BaseModel):
     model_config = ConfigDict(hide_input_in_errors=True)
 
     partnership: PartnershipId
-    reference: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,39}$",
-                           description="Case-management reference, e.g. SI-2027-001")  # fmt: skip
+    reference: CaseReference = Field(description="Case-management reference, e.g. SI-2027-001")
     aware_on: SupportedDate = Field(description="Day the local authority became aware")
     kind: EventKind = Field(default=next(iter(EventKind)))
     recorded_by: str = Field(min_length=2, max_length=200)

@@ -22,9 +22,8 @@ from flows.tasks import (
     transport,
 )
 from govcal.settings import get_settings
-from models import queries, records
+from models import actions, queries, records
 from models.db import session_scope
-from models.sync import sync_all
 from models.trail import Channel
 from rules.dates import SupportedDate
 from rules.state import LONDON
@@ -98,50 +97,37 @@ def _ui_actor(name: str) -> records.Actor:
 
 
 @flow(name="record-completion")
-def record_completion(form: CompletionForm, as_of: SupportedDate | None = None) -> str:
+def record_completion(
+    form: CompletionForm, as_of: SupportedDate | None = None
+) -> actions.Completed:
     """Record completion with evidence, as done from the Prefect UI (audit trail)."""
-    day = _day(as_of)
     with session_scope() as session:
-        evidence = records.parse_evidence(str(form.evidence), form.note)
-        row = records.complete(
-            session, form.occurrence, evidence, _ui_actor(form.completed_by),
-            on=form.completed_on, today=day, by=form.completed_by,
+        return actions.complete(
+            session, form.occurrence, str(form.evidence), _ui_actor(form.completed_by),
+            on=form.completed_on, today=_day(as_of), by=form.completed_by, note=form.note,
         )  # fmt: skip
-    return f"{row.public_id} completed on {row.completed_at} by {row.completed_by}"
 
 
 @flow(name="record-return")
-def record_return(form: ReturnForm, as_of: SupportedDate | None = None) -> str:
+def record_return(form: ReturnForm, as_of: SupportedDate | None = None) -> actions.ReturnRecorded:
     """Record an S11/S175 return and, if given, its review and follow-up actions."""
-    day = _day(as_of)
-    actor = _ui_actor(form.recorded_by)
     with session_scope() as session:
-        evidence = records.parse_evidence(str(form.evidence))
-        records.complete(session, form.occurrence, evidence, actor, on=form.submitted_on,
-                         today=day, by=form.recorded_by)  # fmt: skip
-        if form.rag is not None:
-            records.review_return(
-                session, form.occurrence, form.rag.value, actor, note=form.review_note,
-                follow_ups=[(f.description, f.due) for f in form.follow_ups],
-            )  # fmt: skip
-    return f"{form.occurrence} returned on {form.submitted_on}"
+        return actions.record_return(
+            session, form.occurrence, str(form.evidence), _ui_actor(form.recorded_by),
+            submitted_on=form.submitted_on, today=_day(as_of),
+            rag=form.rag.value if form.rag else None, note=form.review_note,
+            follow_ups=[(f.description, f.due) for f in form.follow_ups],
+        )  # fmt: skip
 
 
 @flow(name="start-incident-clock")
-def start_incident_clock(form: IncidentForm, as_of: SupportedDate | None = None) -> list[str]:
+def start_incident_clock(
+    form: IncidentForm, as_of: SupportedDate | None = None
+) -> actions.IncidentStarted:
     """Record a serious incident by reference; its statutory deadlines are created."""
-    day = _day(as_of)
-    settings = get_settings()
-    chosen = next(p for p in partnerships(settings) if p.id == form.partnership.value)
+    chosen = next(p for p in partnerships(get_settings()) if p.id == form.partnership.value)
     with session_scope() as session:
-        records.start_incident(
-            session, chosen.id, form.reference, form.kind.value, form.aware_on,
-            _ui_actor(form.recorded_by), known_kinds=chosen.events, today=day,
+        return actions.start_incident_clock(
+            session, chosen, form.reference, _ui_actor(form.recorded_by),
+            aware_on=form.aware_on, today=_day(as_of), kind=form.kind.value,
         )  # fmt: skip
-        sync_all(session, [chosen], day, actor=form.recorded_by, channel=Channel.PREFECT_UI)
-        created = [
-            o.public_id
-            for o in queries.occurrences_between(session, chosen.id, form.aware_on, date.max)
-            if o.period == form.reference
-        ]
-    return sorted(created)

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_password_block: str | None = None  # name of a Prefect Secret block, if not in env
     invite_window_days: int = 60
+    # evidence files may only be named from this folder (default: data_dir/evidence-inbox)
+    evidence_folder: Path | None = None
 
     @property
     def effective_outbox_dir(self) -> Path:
@@ -42,6 +44,15 @@ class Settings(BaseSettings):
     @property
     def effective_feeds_dir(self) -> Path:
         return self.feeds_dir or self.data_dir / "feeds"
+
+    @property
+    def effective_evidence_folder(self) -> Path:
+        return self.evidence_folder or self.data_dir / "evidence-inbox"
+
+    @property
+    def evidence_store_dir(self) -> Path:
+        """govcal's own read-only copies of evidence files, by content."""
+        return self.data_dir / "evidence"
 
     @property
     def effective_database_url(self) -> str:

@@ -115,8 +115,10 @@ def test_record_completion_form_lands_in_the_audit_trail_as_done_from_the_ui(emb
         evidence="https://example.org/minutes/lsp-2026-11-11.pdf",
         completed_on=D("2026-11-11"), completed_by="Partnership Manager",
     )  # fmt: skip
-    message = jobs.record_completion(form=form, as_of=D("2026-11-24"))
-    assert message == "wfscp:lsp-meeting:2026-11-11 completed on 2026-11-11 by Partnership Manager"
+    result = jobs.record_completion(form=form, as_of=D("2026-11-24"))
+    assert result.summary == (
+        "wfscp:lsp-meeting:2026-11-11 completed on 2026-11-11 by Partnership Manager"
+    )
     row = occurrence("wfscp:lsp-meeting:2026-11-11")
     assert row.evidence_url == "https://example.org/minutes/lsp-2026-11-11.pdf"
     with session_scope() as s:
@@ -147,11 +149,11 @@ def test_incident_clock_creates_the_statutory_deadlines(embedded):
     jobs.daily_compliance(as_of=D("2027-03-24"))
     form = IncidentForm(partnership="wfscp", reference="SI-2027-001", aware_on=D("2027-03-24"),
                         kind="serious-incident", recorded_by="LA duty manager")  # fmt: skip
-    created = jobs.start_incident_clock(form=form, as_of=D("2027-03-24"))
-    assert created == [
+    created = jobs.start_incident_clock(form=form, as_of=D("2027-03-24")).clocks
+    assert created == (
         "wfscp:rapid-review:SI-2027-001",
         "wfscp:serious-incident-notification:SI-2027-001",
-    ]
+    )
     assert occurrence("wfscp:serious-incident-notification:SI-2027-001").due == D("2027-04-02")
     with pytest.raises(ValueError):
         IncidentForm(partnership="wfscp", reference="Jane Smith", aware_on=D("2027-03-24"),
