@@ -28,38 +28,45 @@ from rules.model import Partnership
 @dataclass(frozen=True)
 class Completed:
     occurrence: str
+    title: str
     completed_on: date
     completed_by: str
     evidence: str  # the link, or govcal's read-only copy of the file
 
     @property
     def summary(self) -> str:
-        return f"{self.occurrence} completed on {self.completed_on} by {self.completed_by}"
+        return (
+            f"{self.title} ({self.occurrence}) completed on {self.completed_on} by "
+            f"{self.completed_by}"
+        )
 
 
 @dataclass(frozen=True)
 class Waived:
     occurrence: str
+    title: str
     reason: str
 
     @property
     def summary(self) -> str:
-        return f"{self.occurrence} waived: {self.reason}"
+        return f"{self.title} ({self.occurrence}) waived: {self.reason}"
 
 
 @dataclass(frozen=True)
 class Reopened:
     occurrence: str
+    title: str
     due: date
 
     @property
     def summary(self) -> str:
-        return f"{self.occurrence} is open again (due {self.due})"
+        return f"{self.title} ({self.occurrence}) is open again, due {self.due}"
 
 
 @dataclass(frozen=True)
 class Rescheduled:
     occurrence: str
+    title: str
     due: date
     starts_at: datetime | None  # in the partnership's time zone, for meetings
     sequence: int
@@ -67,18 +74,20 @@ class Rescheduled:
     @property
     def summary(self) -> str:
         moment = self.starts_at or self.due
-        return f"{self.occurrence} moved to {moment} (invite version {self.sequence})"
+        moved = f"{self.title} ({self.occurrence}) moved to {moment}"
+        return f"{moved} (invite version {self.sequence})"
 
 
 @dataclass(frozen=True)
 class Cancelled:
     occurrence: str
+    title: str
     reason: str
     sequence: int
 
     @property
     def summary(self) -> str:
-        return f"{self.occurrence} cancelled: {self.reason}"
+        return f"{self.title} ({self.occurrence}) cancelled: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,7 @@ class ReturnRecorded:
     @property
     def summary(self) -> str:
         line = f"{self.completed.occurrence} returned on {self.completed.completed_on}"
-        return f"{line}; {self.review.summary}" if self.review else line
+        return f"{line}, rated {self.review.rag}" if self.review else line
 
 
 @dataclass(frozen=True)
@@ -113,10 +122,7 @@ class IncidentStarted:
 
     @property
     def summary(self) -> str:
-        return (
-            f"{self.kind} {self.reference} recorded for {self.partnership}; "
-            f"{len(self.clocks)} clock(s) started"
-        )
+        return f"{self.kind} {self.reference}: clocks started: {', '.join(self.clocks)}"
 
 
 @dataclass(frozen=True)
@@ -181,17 +187,17 @@ def complete(
             store.discard(fresh)
         raise
     shown = proof.url or proof.file or ""
-    return Completed(row.public_id, on, row.completed_by or actor.name, shown)
+    return Completed(row.public_id, row.title, on, row.completed_by or actor.name, shown)
 
 
 def waive(session: Session, occurrence: str, reason: str, actor: Actor) -> Waived:
     row = records.waive(session, occurrence, reason, actor)
-    return Waived(row.public_id, row.reason or "")
+    return Waived(row.public_id, row.title, row.reason or "")
 
 
 def reopen(session: Session, occurrence: str, actor: Actor, reason: str | None = None) -> Reopened:
     row = records.reopen(session, occurrence, actor, reason)
-    return Reopened(row.public_id, row.due)
+    return Reopened(row.public_id, row.title, row.due)
 
 
 def reschedule(
@@ -200,12 +206,12 @@ def reschedule(
     row = records.reschedule(session, occurrence, to, reason, actor)
     zone = records.zone_of(session, row)
     starts = row.starts_at.astimezone(zone) if row.starts_at else None
-    return Rescheduled(row.public_id, row.due, starts, row.sequence)
+    return Rescheduled(row.public_id, row.title, row.due, starts, row.sequence)
 
 
 def cancel(session: Session, occurrence: str, reason: str, actor: Actor) -> Cancelled:
     row = records.cancel(session, occurrence, reason, actor)
-    return Cancelled(row.public_id, row.reason or "", row.sequence)
+    return Cancelled(row.public_id, row.title, row.reason or "", row.sequence)
 
 
 def review_return(
@@ -235,6 +241,8 @@ def record_return(
     store: EvidenceStore | None = None,
 ) -> ReturnRecorded:
     """An S11/S175 return submitted, and, when a rating is given, its review."""
+    if queries.audit_return_for(session, occurrence) is None:
+        raise RecordError(f"{occurrence} is not an S11 or S175 return; record its completion")
     done = complete(session, occurrence, evidence, actor, on=submitted_on, today=today,
                     by=actor.name, store=store)  # fmt: skip
     review = None

@@ -8,24 +8,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 from zoneinfo import ZoneInfo
 
 import typer
 
 # Piped output (CI logs, `| less`) gets a wide table instead of Rich's 80-column default.
 from rich.console import Console
-from sqlmodel import Session
 
 from govcal.settings import get_settings
-from models.db import DatabaseUnavailable, session_scope
-from models.queries import NotFound
-from models.records import Actor, RecordError
-from models.trail import Channel
 from rules import dates
 from rules.loader import RuleFileError, load_partnerships
 from rules.model import Partnership
 from rules.state import LONDON
+
+if TYPE_CHECKING:  # the database stack is imported by the commands that use it
+    from sqlmodel import Session
+
+    from models.records import Actor
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
@@ -75,6 +75,9 @@ def _refuse(exc: Exception) -> NoReturn:
 
 
 def actor(by: str | None = None) -> Actor:
+    from models.records import Actor
+    from models.trail import Channel
+
     name = by or get_settings().actor or getpass.getuser()
     return Actor(name=name, channel=Channel.CLI)
 
@@ -103,6 +106,10 @@ def pick(partnerships: list[Partnership], wanted: str | None) -> Partnership:
 @contextmanager
 def database() -> Iterator[Session]:
     """A transaction; known failures become one clear line on stderr and exit code 1."""
+    from models.db import DatabaseUnavailable, session_scope
+    from models.queries import NotFound
+    from models.records import RecordError
+
     try:
         with session_scope() as session:
             yield session
