@@ -54,7 +54,7 @@ def test_a_file_in_the_evidence_folder_is_copied_in_by_content_and_read_only(
     (inbox / "minutes.pdf").write_bytes(b"%PDF-1.4 minutes")
     done = govcal("complete", MEETING, "--evidence", "minutes.pdf", "--on", "2026-11-11")
     assert done.exit_code == 0, done.stderr
-    assert f"{MEETING} completed on 2026-11-11" in done.stdout
+    assert f"({MEETING}) completed on 2026-11-11 by test-user." in done.stdout
     lifecycle, kept, _url = meeting_state()
     copy = Path(kept or "")
     assert lifecycle == "completed" and copy in store_files(tmp_path)

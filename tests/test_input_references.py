@@ -92,7 +92,9 @@ def test_the_command_refuses_a_name_says_why_in_one_line_and_records_nothing(rul
     ok = govcal("incident", "TS-2026-014", "--aware", "2026-11-02", "--rules", str(rules),
                 "-p", "testscp")  # fmt: skip
     assert ok.exit_code == 0, ok.stderr
-    assert "serious-incident TS-2026-014 recorded for testscp; 1 clock(s) started" in ok.stdout
+    assert ok.stdout.startswith(
+        "serious-incident TS-2026-014: clocks started: testscp:incident-notification:TS-2026-014."
+    )
     assert incidents() == ["TS-2026-014"]
 
 

@@ -200,5 +200,5 @@ def incident(
     with database() as session:
         result = actions.start_incident_clock(session, chosen, reference, actor(),
                                               aware_on=when, today=today(), kind=kind)  # fmt: skip
-    out.print(f"{result.summary}: {', '.join(result.clocks)}.", markup=False)
+    out.print(f"{result.summary}.", markup=False)
     print_sync(list(result.synced))
