@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -137,17 +138,30 @@ def reopen(
     out.print(f"{row.public_id} is open again (due {row.due}).")
 
 
+_LONDON = ZoneInfo("Europe/London")
+
+
 def reschedule(
     occurrence: OccurrenceArg,
-    to: Annotated[str, typer.Option("--to", help="New date, or 'YYYY-MM-DD HH:MM' London.")],
     reason: ReasonOption,
+    to: Annotated[
+        str | None, typer.Option("--to", help="New date, or 'YYYY-MM-DD HH:MM' London.")
+    ] = None,
+    location: Annotated[
+        str | None, typer.Option("--location", help="Where this one meeting is now held.")
+    ] = None,
 ) -> None:
-    """Move one occurrence (e.g. a meeting) without changing its rule."""
-    when = parse_when(to, "--to")
+    """Move one occurrence (e.g. a meeting), or change where it is held, without
+    changing its rule. Invitees are sent the update, whatever the date."""
+    when = parse_when(to, "--to") if to is not None else None
     with database() as session:
-        row = records.reschedule(session, occurrence, when, reason, actor())
-    moment = row.starts_at.astimezone(when.tzinfo) if row.starts_at else row.due  # type: ignore[union-attr]
-    out.print(f"{row.public_id} moved to {moment} (invite version {row.sequence}).")
+        row = records.reschedule(session, occurrence, when, reason, actor(), location=location)
+    if row.starts_at is not None:
+        moment = row.starts_at.astimezone(_LONDON).strftime("%Y-%m-%d %H:%M")
+    else:
+        moment = str(row.due)
+    place = f" at {row.location}" if row.location else ""
+    out.print(f"{row.public_id}: {moment}{place} (invite version {row.sequence}).")
 
 
 def cancel(occurrence: OccurrenceArg, reason: ReasonOption) -> None:
