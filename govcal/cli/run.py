@@ -79,7 +79,7 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
     )
     out.print(f"Wrote {feeds} calendar feeds under {settings.effective_feeds_dir}.")
     with database() as session:
-        rows = status_rows(session, day, in_force=in_force(day))
+        rows = status_rows(session, day, partnership_ids=in_force(day))
     counts = Counter(r.status.state for r in rows)
     out.print(
         f"As of {day}: {counts[State.OVERDUE]} overdue, {counts[State.DUE]} due today, "
