@@ -31,9 +31,11 @@ def test_every_link_resolves_inside_the_repository(page):
             continue
         path, _, anchor = target.partition("#")
         file = (page.parent / path).resolve() if path else page
-        if not file.is_relative_to(ROOT) or not file.exists():
-            broken.append(target)
-        elif anchor and anchor not in anchors(file):
+        if (
+            not file.is_relative_to(ROOT)
+            or not file.exists()
+            or (anchor and anchor not in anchors(file))
+        ):
             broken.append(target)
     assert broken == []
     assert "../shared" not in page.read_text(encoding="utf-8")  # not part of the repository
