@@ -234,12 +234,12 @@ def flow_vs_plain(data: Path, as_of: date, db: str, **_) -> dict:
         "GOVCAL_FEEDS_DIR": str(work / "feeds"), "PREFECT_HOME": str(work / "prefect"),
     })  # fmt: skip
     from govcal.prefect_env import configure_prefect
-    from govcal.settings import get_settings
+    from models.settings import get_settings
 
     configure_prefect()
     from prefect import flow, task
 
-    from flows import dashboard, jobs, steps, tasks
+    from flows import dashboard, jobs, runtime, steps
     from models.db import session_scope
     from models.status import status_of, status_rows
     from models.sync import sync_all
@@ -254,13 +254,14 @@ def flow_vs_plain(data: Path, as_of: date, db: str, **_) -> dict:
     use("plain")  # the same steps the flow's tasks run, without Prefect
     t0 = time.perf_counter()
     settings = get_settings()
-    chosen = tasks.partnerships(settings)
+    run = runtime.build_runtime(settings)
+    chosen = run.partnerships
     with session_scope() as s:
         sync_all(s, chosen, as_of, horizon_months=settings.sync_horizon_months, actor="bench")
     with session_scope() as s:
         status_rows(s, as_of, ahead_days=60)
     with session_scope() as s:
-        steps.notify(s, chosen, as_of, tasks.transport(settings), tasks.sender(settings))
+        steps.notify(s, chosen, as_of, run.transport(), run.sender)
     with session_scope() as s:
         boards = [dashboard.build(s, p, as_of) for p in chosen]
     plain_s = time.perf_counter() - t0

@@ -11,21 +11,12 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from govcal.settings import get_settings
+from flows.runtime import rules_or_empty
 from models.audits import Rag
-from rules.loader import RuleFileError, load_partnerships
 from rules.model import Kind
 
-
-def _shipped():
-    settings = get_settings()
-    try:
-        return load_partnerships([settings.rules_path] if settings.rules_path else None)
-    except RuleFileError:
-        return []  # `govcal rules check` reports the problems; forms fall back to free text
-
-
-_PARTNERSHIPS = _shipped()
+# a bad rule file leaves the forms with free text: `govcal rules check` reports it
+_PARTNERSHIPS = rules_or_empty()
 PartnershipId = StrEnum(  # type: ignore[misc]
     "PartnershipId", {p.id: p.id for p in _PARTNERSHIPS} or {"wfscp": "wfscp"}
 )

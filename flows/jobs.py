@@ -5,32 +5,22 @@ Every flow takes an optional `as_of` day, so a past or future day can be replaye
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from prefect import flow, get_run_logger
 
 from flows.forms import AuditRuleId, CompletionForm, IncidentForm, PartnershipId, ReturnForm
-from flows.tasks import (
-    dashboard_task,
-    evaluate_task,
-    feeds_task,
-    notify_task,
-    partnerships,
-    sender,
-    sync_task,
-    transport,
-)
-from govcal.settings import get_settings
+from flows.runtime import build_runtime
+from flows.tasks import dashboard_task, evaluate_task, feeds_task, notify_task, sync_task
 from models import queries, records
 from models.db import session_scope
 from models.sync import sync_all
 from models.trail import Channel
-from rules.state import LONDON
 
 
 def _day(as_of: date | None) -> date:
-    return as_of or datetime.now(LONDON).date()
+    return as_of or build_runtime().today()
 
 
 @flow(name="daily-compliance")
@@ -73,8 +63,8 @@ def open_audit_cycle(
 
     day = _day(as_of)
     sync_task(day)
-    settings = get_settings()
-    chosen = next(p for p in partnerships(settings) if p.id == partnership.value)
+    runtime = build_runtime()
+    chosen = runtime.partnership(partnership.value)
     with session_scope() as session:
         cycles = [c for c in queries.audit_cycles(session, chosen.id) if c.rule_id == rule.value]
         if period:
@@ -85,7 +75,7 @@ def open_audit_cycle(
                 raise ValueError(f"no {rule.value} cycle due on or after {day}; run sync first")
             cycle_id = upcoming[0].public_id
         report = request_returns(
-            session, chosen, cycle_id, day, transport(settings), sender(settings)
+            session, chosen, cycle_id, day, runtime.transport(), runtime.sender
         )
     get_run_logger().info("opened %s: %d requests", cycle_id, len(report.new))
     return {"cycle": cycle_id, "requests": len(report.new),
@@ -130,8 +120,7 @@ def record_return(form: ReturnForm, as_of: date | None = None) -> str:
 def start_incident_clock(form: IncidentForm, as_of: date | None = None) -> list[str]:
     """Record a serious incident by reference; its statutory deadlines are created."""
     day = _day(as_of)
-    settings = get_settings()
-    chosen = next(p for p in partnerships(settings) if p.id == form.partnership.value)
+    chosen = build_runtime().partnership(form.partnership.value)
     with session_scope() as session:
         records.start_incident(
             session, chosen.id, form.reference, form.kind.value, form.aware_on,

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
-from govcal.settings import get_settings, redact_url
+from models.settings import get_settings, redact_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

@@ -16,12 +16,13 @@ import typer
 from rich.console import Console
 from sqlmodel import Session
 
-from govcal.settings import get_settings
+from flows.runtime import Runtime, build_runtime
 from models.db import DatabaseUnavailable, session_scope
 from models.queries import NotFound
 from models.records import Actor, RecordError
+from models.settings import get_settings
 from models.trail import Channel
-from rules.loader import RuleFileError, load_partnerships
+from rules.loader import RuleFileError
 from rules.model import Partnership
 from rules.state import LONDON
 
@@ -76,9 +77,13 @@ def actor(by: str | None = None) -> Actor:
 
 
 def load_rules(path: Path | None = None) -> list[Partnership]:
-    chosen = path or get_settings().rules_path
+    return runtime(path).partnerships
+
+
+def runtime(rules: Path | None = None) -> Runtime:
+    """What a command needs, built where the flows build theirs (flows/runtime.py)."""
     try:
-        return load_partnerships([chosen] if chosen else None)
+        return build_runtime(rules=rules)
     except RuleFileError as exc:
         for problem in exc.problems:
             err.print(str(problem), markup=False)

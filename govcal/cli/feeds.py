@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flows.steps import publish_feeds
 from govcal.cli.common import AsOfOption, RulesOption, database, load_rules, out, parse_day, today
-from govcal.settings import get_settings
+from models.settings import get_settings
 
 
 def feeds(as_of: AsOfOption = None, rules: RulesOption = None) -> None:

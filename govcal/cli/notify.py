@@ -8,10 +8,9 @@ from typing import Annotated
 import typer
 
 from flows.steps import notify as notify_step
-from govcal.cli.common import AsOfOption, RulesOption, database, load_rules, out, parse_day, today
-from govcal.settings import get_settings
-from notifications.render import Sender
-from notifications.transport import from_settings
+from govcal.cli.common import AsOfOption, RulesOption, database, out, parse_day, runtime, today
+from govcal.exit_codes import delivery_exit_code
+from govcal.prefect_env import configure_prefect
 from rules.notify_plan import Action
 
 
@@ -23,15 +22,14 @@ def notify(
     rules: RulesOption = None,
 ) -> None:
     """Plan what is due today and send it (one digest per person, one invite per meeting)."""
-    settings = get_settings()
     day = parse_day(as_of, "--as-of") or today()
-    partnerships = load_rules(rules)
-    sender = Sender(settings.mail_from_name, settings.mail_from)
-    transport = from_settings(settings)
+    run = runtime(rules)
+    configure_prefect()  # a Secret block is read through Prefect, as the flows read it
+    transport = run.transport()  # before any work: a missing secret block stops here
     with database() as session:
         report = notify_step(
-            session, partnerships, day, transport, sender, dry_run=dry_run,
-            invite_window_days=settings.invite_window_days,
+            session, run.partnerships, day, transport, run.sender, dry_run=dry_run,
+            invite_window_days=run.settings.invite_window_days,
         )  # fmt: skip
     if dry_run:
         by_recipient: dict[str, list[str]] = defaultdict(list)
@@ -48,10 +46,12 @@ def notify(
     out.print(f"As of {day}: {'would plan' if dry_run else 'newly planned'} {summary}.")
     if not dry_run:
         d = report.delivery
-        where = settings.effective_outbox_dir if transport.name == "outbox" else settings.smtp_host
         out.print(
             f"Delivered {d.messages_sent} message(s) ({d.rows_sent} notices) via "
-            f"{transport.name} ({where}); {d.rows_retry} to retry, {d.rows_refused} refused."
+            f"{transport.name} ({run.where()}); {d.rows_retry} to retry, {d.rows_refused} refused."
         )
         for error in d.errors[:20]:
             out.print(f"  ! {error}", markup=False)
+        code = delivery_exit_code(d.rows_retry, d.rows_refused)
+        if code:
+            raise typer.Exit(code)

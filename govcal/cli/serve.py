@@ -7,9 +7,8 @@ import threading
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from govcal.cli.common import database, out
+from govcal.cli.common import database, out, runtime
 from govcal.prefect_env import configure_prefect
-from govcal.settings import get_settings
 
 
 def serve() -> None:
@@ -18,13 +17,15 @@ def serve() -> None:
     from flows.scheduler import configure, default_jobs, install
 
     configure_prefect()
+    run = runtime()
+    run.transport()  # a missing secret block is said now, not at the first 07:00 run
     with database():
         pass  # creates and migrates the embedded database, or says what is wrong
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or a service manager's stop
         signal.signal(signum, lambda *_: stop.set())
     scheduler = BackgroundScheduler()
-    configure(scheduler, get_settings().effective_database_url)
+    configure(scheduler, run.settings.effective_database_url)
     scheduler.start(paused=True)
     kept = install(scheduler, default_jobs())
     for job in scheduler.get_jobs():
