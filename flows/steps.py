@@ -6,15 +6,15 @@ code runs with or without an orchestrator, and is tested without one.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from models import ledger
-from models.directory import PartnershipRow
+from models import ledger, queries
 from models.ledger import Delivery, LedgerEntry, LedgerRow
 from models.notify_inputs import directory as load_directory
 from models.notify_inputs import items_by_ids, open_items
@@ -80,6 +80,9 @@ def record(session: Session, planned: list[Planned]) -> list[Planned]:
     return [p for p in planned if (p.item.ref, p.stage, p.recipient) in new]
 
 
+DELIVERY_BUDGET = timedelta(minutes=20)  # keep claiming batches until none left, or this
+
+
 def send(
     session: Session,
     partnerships: list[Partnership],
@@ -89,13 +92,50 @@ def send(
     *,
     now: datetime | None = None,
     invite_window_days: int = 60,
+    budget: timedelta = DELIVERY_BUDGET,
 ) -> tuple[DeliveryReport, int]:
-    """Claim what is pending and deliver it. Returns the report and rows dropped because
-    their item no longer needs a message (completed, waived or withdrawn meanwhile)."""
+    """Claim what is pending and deliver it, batch after batch until nothing is left (a
+    national day is more than one claim) or the time budget is spent. Returns the report
+    and rows dropped because their item no longer needs a message (completed, waived or
+    withdrawn meanwhile)."""
     now = now or utcnow()
-    _worker, claimed = ledger.claim(session, now)
-    if not claimed:
-        return DeliveryReport(), 0
+    stop_at = time.monotonic() + budget.total_seconds()
+    total, dropped = DeliveryReport(), 0
+    context: dict[str, object] = {}
+    while True:
+        _worker, claimed = ledger.claim(session, now)
+        if not claimed:
+            return total, dropped
+        report, stale = _send_claimed(session, claimed, partnerships, today, transport, sender,
+                                      now, context)  # fmt: skip
+        _add(total, report)
+        dropped += stale
+        server_down = report.rows_retry and not report.messages_sent
+        if server_down or time.monotonic() >= stop_at:
+            return total, dropped
+
+
+def _add(total: DeliveryReport, part: DeliveryReport) -> None:
+    total.messages_sent += part.messages_sent
+    total.rows_sent += part.rows_sent
+    total.rows_retry += part.rows_retry
+    total.rows_refused += part.rows_refused
+    total.errors.extend(part.errors)
+    for kind, n in part.by_kind.items():
+        total.by_kind[kind] += n
+
+
+def _send_claimed(
+    session: Session,
+    claimed: list[LedgerEntry],
+    partnerships: list[Partnership],
+    today: date,
+    transport: Transport,
+    sender: Sender,
+    now: datetime,
+    context: dict[str, object],
+) -> tuple[DeliveryReport, int]:
+    """Deliver one claimed batch; `context` keeps the directory between batches."""
     items = items_by_ids(session, partnerships, sorted({r.occurrence_id for r in claimed}), today)
 
     def still_due(row: LedgerEntry) -> bool:
@@ -107,29 +147,19 @@ def send(
     live = [r for r in claimed if still_due(r)]
     stale = [r.id for r in claimed if not still_due(r) and r.id]
     if stale:
-        session.exec(
-            LedgerEntry.__table__.update()  # type: ignore[attr-defined]
-            .where(col(LedgerEntry.id).in_(stale))
-            .values(status=Delivery.SKIPPED.value, last_error="no longer due when sent")
-        )
-        session.commit()
-    people = load_directory(session, [p.id for p in partnerships])
-    names = {c.email: c.name for holders in people.holders.values() for _a, _s, c in holders}
-    partnership_names = dict(session.exec(select(PartnershipRow.id, PartnershipRow.name)).all())
-    reasons = _reasons(session, [r.occurrence_id for r in live])
-    messages = compose(live, items, names, partnership_names, people, sender, today, now, reasons)
+        queries.skip_ledger_rows(session, stale, "no longer due when sent")
+    if not context:
+        people = load_directory(session, [p.id for p in partnerships])
+        context["people"] = people
+        context["names"] = {
+            c.email: c.name for holders in people.holders.values() for _a, _s, c in holders
+        }
+        context["partnership_names"] = queries.partnership_names(session)
+    people = context["people"]
+    reasons = queries.occurrence_reasons(session, [r.occurrence_id for r in live])
+    messages = compose(live, items, context["names"], context["partnership_names"], people,
+                       sender, today, now, reasons)  # fmt: skip
     return deliver(session, transport, messages, sender, now), len(stale)
-
-
-def _reasons(session: Session, ids: list[int]) -> dict[int, str | None]:
-    from models.calendar import OccurrenceRow
-
-    if not ids:
-        return {}
-    rows = session.exec(
-        select(OccurrenceRow.id, OccurrenceRow.reason).where(col(OccurrenceRow.id).in_(ids))
-    ).all()
-    return {i: r for i, r in rows}
 
 
 def notify(
@@ -194,7 +224,6 @@ def request_returns(
     now: datetime | None = None,
 ) -> NotifyReport:
     """Open an audit cycle: one request per agency or school, then deliver."""
-    from models import queries
     from rules.notify_plan import plan_requests
 
     cycle = queries.audit_cycle(session, cycle_id)

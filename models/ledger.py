@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Index, UniqueConstraint, update
+from sqlalchemy import Index, UniqueConstraint, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel, col, or_, select
 
+from models.chunks import chunks
 from models.types import UTCDateTime, utcnow
 
 
@@ -80,57 +81,59 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
+def _insert_ignoring_duplicates(dialect: str):
+    """INSERT ... ON CONFLICT DO NOTHING on the ledger's key, built once per dialect."""
+    if dialect not in _INSERTS:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        _INSERTS[dialect] = insert(_TABLE).on_conflict_do_nothing(
+            index_elements=["occurrence_id", "stage", "recipient"]
+        )
+    return _INSERTS[dialect]
+
+
+_TABLE = LedgerEntry.__table__  # type: ignore[attr-defined]
+_INSERTS: dict[str, object] = {}
+# One statement, many parameter sets (executemany): compiled once, not per batch.
+_SKIP_OVERTAKEN = (
+    _TABLE.update()
+    .where(
+        _TABLE.c.status == Delivery.PENDING.value,
+        _TABLE.c.occurrence_id == bindparam("o"),
+        _TABLE.c.stage == bindparam("s"),
+        _TABLE.c.recipient == bindparam("r"),
+    )
+    .values(status=Delivery.SKIPPED.value, last_error="overtaken by a later stage")
+)
+
+
 def record_planned(session: Session, rows: Sequence[LedgerRow]) -> set[tuple[int, str, str]]:
     """Insert planned rows; a row whose key exists is left alone (that is the dedupe).
 
     Pending rows of stages now overtaken become skipped: they are not sent late.
-    Returns the keys that were new.
+    Returns the keys that were new. Both writes are one executemany each through Core,
+    so no ORM bookkeeping and one compiled statement however many rows.
     """
     if not rows:
         return set()
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    connection = session.connection()
     now = utcnow()
     existing = _existing_keys(session, {r.occurrence_id for r in rows})
-    for i in range(0, len(rows), 1000):
-        chunk = rows[i : i + 1000]
-        statement = insert(LedgerEntry).values(
-            [
-                {
-                    "occurrence_id": r.occurrence_id,
-                    "stage": r.stage,
-                    "recipient": r.recipient,
-                    "status": r.status.value,
-                    "role": r.role,
-                    "kind": r.kind,
-                    "attempts": 0,
-                    "message_key": "",
-                    "created_at": now,
-                }
-                for r in chunk
-            ]
-        )
-        session.exec(
-            statement.on_conflict_do_nothing(index_elements=["occurrence_id", "stage", "recipient"])
-        )
-    overtaken = [r for r in rows if r.status is Delivery.SKIPPED]
-    for i in range(0, len(overtaken), 300):
-        chunk = overtaken[i : i + 300]
-        session.exec(
-            update(LedgerEntry)
-            .where(
-                LedgerEntry.status == Delivery.PENDING.value,
-                or_(
-                    *(
-                        (LedgerEntry.occurrence_id == r.occurrence_id)
-                        & (LedgerEntry.stage == r.stage)
-                        & (LedgerEntry.recipient == r.recipient)
-                        for r in chunk
-                    )
-                ),
-            )
-            .values(status=Delivery.SKIPPED.value, last_error="overtaken by a later stage")
-        )
+    values = [
+        {"occurrence_id": r.occurrence_id, "stage": r.stage, "recipient": r.recipient,
+         "status": r.status.value, "role": r.role, "kind": r.kind, "attempts": 0,
+         "message_key": "", "created_at": now}
+        for r in rows
+        if (r.occurrence_id, r.stage, r.recipient) not in existing
+    ]  # fmt: skip
+    if values:
+        connection.execute(_insert_ignoring_duplicates(connection.dialect.name), values)
+    overtaken = [  # rows inserted meanwhile by a concurrent run are included
+        {"o": r.occurrence_id, "s": r.stage, "r": r.recipient}
+        for r in rows
+        if r.status is Delivery.SKIPPED
+    ]
+    if overtaken:
+        connection.execute(_SKIP_OVERTAKEN, overtaken)
     return {
         (r.occurrence_id, r.stage, r.recipient)
         for r in rows
@@ -139,13 +142,12 @@ def record_planned(session: Session, rows: Sequence[LedgerRow]) -> set[tuple[int
 
 
 def _existing_keys(session: Session, occurrence_ids: set[int]) -> set[tuple[int, str, str]]:
-    ids = sorted(occurrence_ids)
     found: set[tuple[int, str, str]] = set()
-    for i in range(0, len(ids), 500):
+    for chunk in chunks(sorted(occurrence_ids)):
         found.update(
             session.exec(
                 select(LedgerEntry.occurrence_id, LedgerEntry.stage, LedgerEntry.recipient).where(
-                    col(LedgerEntry.occurrence_id).in_(ids[i : i + 500])
+                    col(LedgerEntry.occurrence_id).in_(chunk)
                 )
             ).all()
         )
@@ -218,10 +220,10 @@ def claim(session: Session, now: datetime, limit: int = 5000) -> tuple[str, list
     ).all()
     if not ids:
         return worker, []
-    for i in range(0, len(ids), 500):
+    for chunk in chunks(ids):
         session.exec(
             update(LedgerEntry)
-            .where(col(LedgerEntry.id).in_(ids[i : i + 500]), claimable)
+            .where(col(LedgerEntry.id).in_(chunk), claimable)
             .values(status=Delivery.SENDING.value, claimed_by=worker, claimed_at=now)
         )
     session.commit()
@@ -232,42 +234,64 @@ def claim(session: Session, now: datetime, limit: int = 5000) -> tuple[str, list
 
 
 def mark_sent(session: Session, ids: Iterable[int], message_key: str, response: str) -> None:
-    ids = list(ids)
-    session.exec(
-        update(LedgerEntry)
-        .where(col(LedgerEntry.id).in_(ids))
+    """One UPDATE for the message's rows, through Core: the ORM would otherwise scan every
+    loaded row to synchronise the session after each message (most of a big day's cost).
+    Rows loaded by `claim` keep their claimed values in memory; the database is the truth."""
+    session.connection().execute(
+        _TABLE.update()
+        .where(_TABLE.c.id.in_(list(ids)))
         .values(
             status=Delivery.SENT.value,
             message_key=message_key,
             server_response=response[:500],
             sent_at=utcnow(),
-            attempts=LedgerEntry.attempts + 1,
+            attempts=_TABLE.c.attempts + 1,
             last_error=None,
         )
     )
     session.commit()
 
 
+_RETRY = (
+    _TABLE.update()
+    .where(_TABLE.c.id == bindparam("i"))
+    .values(
+        attempts=bindparam("n"),
+        status=Delivery.PENDING.value,
+        last_error=bindparam("e"),
+        next_attempt_at=bindparam("t"),
+        claimed_by=None,
+    )
+)
+
+
 def mark_retry(session: Session, ids: Iterable[int], error: str, now: datetime) -> None:
     """A temporary failure: back to pending, with the error and the next attempt time."""
-    for row in session.exec(select(LedgerEntry).where(col(LedgerEntry.id).in_(list(ids)))):
-        row.attempts += 1
-        row.status = Delivery.PENDING.value
-        row.last_error = error[:500]
-        row.next_attempt_at = now + backoff(row.attempts)
-        row.claimed_by = None
+    connection = session.connection()
+    attempts: list[tuple[int, int]] = []
+    for chunk in chunks(list(ids)):
+        attempts.extend(
+            connection.execute(
+                select(_TABLE.c.id, _TABLE.c.attempts).where(_TABLE.c.id.in_(chunk))
+            ).all()
+        )
+    if attempts:
+        retries = [
+            {"i": i, "n": n + 1, "e": error[:500], "t": now + backoff(n + 1)} for i, n in attempts
+        ]
+        connection.execute(_RETRY, retries)
     session.commit()
 
 
 def mark_refused(session: Session, ids: Iterable[int], error: str) -> None:
     """A permanent refusal (a bad address): reported and not retried."""
-    session.exec(
-        update(LedgerEntry)
-        .where(col(LedgerEntry.id).in_(list(ids)))
+    session.connection().execute(
+        _TABLE.update()
+        .where(_TABLE.c.id.in_(list(ids)))
         .values(
             status=Delivery.FAILED.value,
             last_error=error[:500],
-            attempts=LedgerEntry.attempts + 1,
+            attempts=_TABLE.c.attempts + 1,
         )
     )
     session.commit()
@@ -276,10 +300,10 @@ def mark_refused(session: Session, ids: Iterable[int], error: str) -> None:
 def invited_pairs(session: Session, occurrence_ids: Iterable[int]) -> frozenset[tuple[int, str]]:
     ids = list(occurrence_ids)
     found: set[tuple[int, str]] = set()
-    for i in range(0, len(ids), 500):
+    for chunk in chunks(ids):
         rows = session.exec(
             select(LedgerEntry.occurrence_id, LedgerEntry.recipient).where(
-                col(LedgerEntry.occurrence_id).in_(ids[i : i + 500]),
+                col(LedgerEntry.occurrence_id).in_(chunk),
                 col(LedgerEntry.stage).startswith("invite-"),
                 LedgerEntry.status == Delivery.SENT.value,
             )
@@ -296,13 +320,13 @@ def stages_and_flags(
     ids = list(occurrence_ids)
     found: dict[int, tuple[datetime, str]] = {}
     flags: set[int] = set()
-    for i in range(0, len(ids), 500):
+    for chunk in chunks(ids):
         rows = session.exec(
             select(
                 LedgerEntry.occurrence_id, LedgerEntry.stage, LedgerEntry.created_at,
                 LedgerEntry.status,
             ).where(
-                col(LedgerEntry.occurrence_id).in_(ids[i : i + 500]),
+                col(LedgerEntry.occurrence_id).in_(chunk),
                 col(LedgerEntry.status).in_([Delivery.SENT.value, Delivery.FLAGGED.value]),
                 col(LedgerEntry.kind).in_(["reminder", "escalation", "flag"]),
             )

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from sqlmodel import Session, col, select
 
 from models.calendar import Lifecycle, OccurrenceRow
+from models.chunks import chunks
 from models.directory import Agency, Person, RoleAssignment
 from models.queries import subject_names
 from models.status import status_of
@@ -140,11 +141,22 @@ def calendar_items(
 def items_by_ids(
     session: Session, partnerships: list[Partnership], ids: list[int], today: date
 ) -> dict[int, Item]:
-    """The claimed rows' items that still need a message: open, or cancelled meetings."""
+    """The claimed rows' items that still need a message: open, or cancelled meetings.
+
+    The ids are grouped by partnership first, so each partnership's directory is read
+    once and only for the partnerships that have claimed rows."""
+    owner: dict[str, list[int]] = {}
+    for chunk in chunks(ids):
+        rows = session.exec(
+            select(OccurrenceRow.id, OccurrenceRow.partnership_id).where(
+                col(OccurrenceRow.id).in_(chunk)
+            )
+        ).all()
+        for ref, partnership_id in rows:
+            owner.setdefault(partnership_id, []).append(ref)
     found: dict[int, Item] = {}
     for partnership in partnerships:
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
+        for chunk in chunks(owner.get(partnership.id, [])):
             for item in _items(
                 session,
                 partnership,

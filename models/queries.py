@@ -11,7 +11,9 @@ from sqlmodel import Session, col, select
 
 from models.audits import AuditCycle, AuditReturn
 from models.calendar import Incident, Lifecycle, OccurrenceRow
-from models.directory import Agency, School
+from models.chunks import chunks
+from models.directory import Agency, PartnershipRow, RoleAssignment, School
+from models.ledger import Delivery, LedgerEntry
 from rules.model import Event, Per, Subject
 
 
@@ -69,14 +71,13 @@ def occurrences_between(
 def occurrences_by_keys(
     session: Session, partnership_id: str, public_ids: Iterable[str]
 ) -> list[OccurrenceRow]:
-    ids = list(public_ids)
     found: list[OccurrenceRow] = []
-    for i in range(0, len(ids), 500):
+    for chunk in chunks(list(public_ids)):
         found.extend(
             session.exec(
                 select(OccurrenceRow).where(
                     OccurrenceRow.partnership_id == partnership_id,
-                    col(OccurrenceRow.public_id).in_(ids[i : i + 500]),
+                    col(OccurrenceRow.public_id).in_(chunk),
                 )
             ).all()
         )
@@ -192,3 +193,36 @@ def mark_cycle_opened(session: Session, cycle: AuditCycle, when) -> None:
     for audit_return, _occ in returns_of(session, cycle):
         if audit_return.requested_at is None:
             audit_return.requested_at = when
+
+
+def partnership_names(session: Session) -> dict[str, str]:
+    return dict(session.exec(select(PartnershipRow.id, PartnershipRow.name)).all())
+
+
+def occurrence_reasons(session: Session, ids: Iterable[int]) -> dict[int, str | None]:
+    """Why each occurrence was moved or cancelled (shown in its message)."""
+    found: dict[int, str | None] = {}
+    for chunk in chunks(sorted(set(ids))):
+        rows = session.exec(
+            select(OccurrenceRow.id, OccurrenceRow.reason).where(col(OccurrenceRow.id).in_(chunk))
+        ).all()
+        found.update(dict(rows))
+    return found
+
+
+def skip_ledger_rows(session: Session, ids: Iterable[int], reason: str) -> None:
+    """Claimed rows whose item no longer needs a message: skipped, committed at once."""
+    table = LedgerEntry.__table__  # type: ignore[attr-defined]
+    for chunk in chunks(list(ids)):
+        session.connection().execute(
+            table.update()
+            .where(table.c.id.in_(chunk))
+            .values(status=Delivery.SKIPPED.value, last_error=reason)
+        )
+    session.commit()
+
+
+def has_people(session: Session, partnership_id: str) -> bool:
+    """Whether anyone holds a role in the partnership (its directory was imported)."""
+    query = select(RoleAssignment.id).where(RoleAssignment.partnership_id == partnership_id)
+    return session.exec(query.limit(1)).first() is not None

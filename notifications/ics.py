@@ -1,4 +1,4 @@
-"""Calendar invites and feeds, built with icalendar.
+"""Calendar invites (RFC 5546 iTIP) and subscribable feeds (RFC 5545), built with icalendar.
 
 UIDs are stable (one per occurrence), so a moved meeting updates the event in people's
 calendars (SEQUENCE goes up) instead of adding a second one, and a subscribed feed
@@ -8,12 +8,24 @@ refreshes in place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event, Timezone, vCalAddress, vText
+from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vText
+
+from notifications.vtimezone import vtimezone
 
 PRODID = "-//govcal//governance calendar//EN"
+FEED_REFRESH = timedelta(hours=1)  # feeds are rewritten hourly (publish-feeds)
+
+# How each recorded lifecycle looks in a subscribed calendar: a summary prefix, a
+# category clients can colour by, and whether the entry blocks time.
+_LOOK = {
+    "open": ("", "Open"),
+    "completed": ("Done: ", "Completed"),
+    "waived": ("Waived: ", "Waived"),
+    "cancelled": ("Cancelled: ", "Cancelled"),
+}
 
 
 def uid_for(public_id: str) -> str:
@@ -22,7 +34,11 @@ def uid_for(public_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CalendarEntry:
-    """A meeting (starts_at set) or a deadline (an all-day entry on its due date)."""
+    """A meeting (starts_at set) or a deadline (an all-day entry on its due date).
+
+    `lifecycle` is what was recorded (open, completed, waived, cancelled); `changed` is
+    when the occurrence last changed, used as DTSTAMP in feeds so an untouched entry
+    keeps the same stamp from one rewrite to the next."""
 
     public_id: str
     title: str
@@ -35,6 +51,14 @@ class CalendarEntry:
     organizer: tuple[str, str] | None = None  # (name, email)
     attendees: tuple[tuple[str, str], ...] = ()
     timezone: str = "Europe/London"
+    location: str = ""
+    online_url: str = ""
+    lifecycle: str = "open"
+    changed: datetime | None = None
+
+    @property
+    def status(self) -> str:
+        return "cancelled" if self.cancelled else self.lifecycle
 
 
 def _address(name: str, email: str, **params: str) -> vCalAddress:
@@ -45,13 +69,35 @@ def _address(name: str, email: str, **params: str) -> vCalAddress:
     return address
 
 
-def _event(entry: CalendarEntry, stamp: datetime) -> Event:
+def _alarm(entry: CalendarEntry) -> Alarm | None:
+    """Open items only: a meeting the day before at its own time, a deadline at 09:00
+    local the day before (an all-day entry starts at local midnight: -15 hours)."""
+    if entry.status != "open":
+        return None
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    if entry.starts_at is not None:
+        alarm.add("description", f"Tomorrow: {entry.title}")
+        alarm.add("trigger", timedelta(days=-1))
+    else:
+        alarm.add("description", f"Due tomorrow: {entry.title}")
+        alarm.add("trigger", timedelta(hours=-15))
+    return alarm
+
+
+def _event(entry: CalendarEntry, stamp: datetime, *, feed: bool) -> Event:
+    prefix, category = _LOOK.get(entry.status, ("", "Open"))
     event = Event()
     event.add("uid", uid_for(entry.public_id))
-    event.add("dtstamp", stamp)
+    event.add("dtstamp", (entry.changed or stamp) if feed else stamp)
+    if entry.changed:
+        event.add("last-modified", entry.changed)
     event.add("sequence", entry.sequence)
-    event.add("summary", entry.title)
-    event.add("description", entry.description)
+    event.add("summary", f"{prefix}{entry.title}" if feed else entry.title)
+    description = entry.description
+    if entry.online_url:
+        description = f"{description}\n\nJoin online: {entry.online_url}".strip()
+    event.add("description", description)
     if entry.starts_at is not None:
         # local wall-clock time with a VTIMEZONE, as calendar clients expect for meetings
         tz = ZoneInfo(entry.timezone)
@@ -62,8 +108,17 @@ def _event(entry: CalendarEntry, stamp: datetime) -> Event:
     else:
         event.add("dtstart", entry.due)
         event.add("dtend", entry.due + timedelta(days=1))
-        event.add("transp", "TRANSPARENT")
-    event.add("status", "CANCELLED" if entry.cancelled else "CONFIRMED")
+    busy = entry.starts_at is not None and entry.status == "open"
+    event.add("transp", "OPAQUE" if busy else "TRANSPARENT")
+    event.add("status", "CANCELLED" if entry.status == "cancelled" else "CONFIRMED")
+    if feed:
+        event.add("categories", [category])
+    location = entry.location or ("Online" if entry.online_url else "")
+    if location:
+        event.add("location", location)
+    if entry.online_url:
+        event.add("url", entry.online_url)
+        event.add("conference", entry.online_url, parameters={"VALUE": "URI"})
     if entry.organizer:
         event.add("organizer", _address(*entry.organizer))
     for name, email in entry.attendees:
@@ -71,11 +126,8 @@ def _event(entry: CalendarEntry, stamp: datetime) -> Event:
             "attendee",
             _address(name, email, ROLE="REQ-PARTICIPANT", PARTSTAT="NEEDS-ACTION", RSVP="TRUE"),
         )
-    if not entry.cancelled:
-        alarm = Alarm()
-        alarm.add("action", "DISPLAY")
-        alarm.add("description", f"Tomorrow: {entry.title}")
-        alarm.add("trigger", timedelta(days=-1))
+    alarm = _alarm(entry)
+    if alarm is not None:
         event.add_component(alarm)
     return event
 
@@ -88,37 +140,38 @@ def _calendar(method: str | None, name: str | None = None) -> Calendar:
     if method:
         cal.add("method", method)
     if name:
+        cal.add("name", name)
         cal.add("x-wr-calname", name)
+        cal.add("refresh-interval", FEED_REFRESH, parameters={"VALUE": "DURATION"})
+        cal.add("x-published-ttl", vDuration(FEED_REFRESH))
     return cal
 
 
 def _add_timezones(cal: Calendar, entries: list[CalendarEntry]) -> None:
-    """One VTIMEZONE per zone used, covering only the years the calendar spans.
-
-    icalendar's default span (1970-2038) starts with the UK's 1968-71 all-year BST and
-    lists decades of transitions; some readers (dateutil, hence vobject) then get the
-    offset wrong. A span around the entries keeps the definition short and unambiguous.
-    """
+    """One VTIMEZONE per zone used, covering the years the calendar's meetings span."""
     timed = [e for e in entries if e.starts_at is not None]
     for tzid in sorted({e.timezone for e in timed}):
         days = [e.starts_at.date() for e in timed if e.timezone == tzid]  # type: ignore[union-attr]
-        first = date(min(days).year - 1, 1, 1)
-        last = date(max(days).year + 2, 1, 1)
-        cal.add_component(Timezone.from_tzid(tzid, first_date=first, last_date=last))
+        cal.add_component(vtimezone(tzid, min(days).year - 1, max(days).year + 1))
+
+
+def method_of(entry: CalendarEntry) -> str:
+    return "CANCEL" if entry.cancelled else "REQUEST"
 
 
 def invite(entry: CalendarEntry, stamp: datetime) -> bytes:
     """A METHOD:REQUEST invite, or METHOD:CANCEL when the meeting is cancelled."""
-    cal = _calendar("CANCEL" if entry.cancelled else "REQUEST")
+    cal = _calendar(method_of(entry))
     _add_timezones(cal, [entry])
-    cal.add_component(_event(entry, stamp))
+    cal.add_component(_event(entry, stamp.astimezone(UTC), feed=False))
     return cal.to_ical()
 
 
 def feed(name: str, entries: list[CalendarEntry], stamp: datetime) -> bytes:
-    """A subscribable calendar (no METHOD): meetings and deadlines, stable UIDs."""
+    """A subscribable calendar (no METHOD): meetings and deadlines, stable UIDs, status
+    visible, and a refresh interval so clients poll about as often as it is rewritten."""
     cal = _calendar(None, name)
     _add_timezones(cal, entries)
     for entry in entries:
-        cal.add_component(_event(entry, stamp))
+        cal.add_component(_event(entry, stamp.astimezone(UTC), feed=True))
     return cal.to_ical()

@@ -1,5 +1,10 @@
 """Turn planned messages into email bytes: HTML and plain text from Jinja templates,
-built with the `emails` package, invites attached as text/calendar.
+assembled by notifications.mime.
+
+Written for the reader: a Lead Safeguarding Partner reading on a phone between meetings
+sees what is wrong (a per-agency round is one entry listing who has not returned), who
+owns it, why it is required, and one place to act. Command lines appear only in messages
+to the business team, who run govcal.
 
 Only what the calendar knows goes in: titles, dates, sources and references. Incidents
 appear by reference only; there is nothing else about a child to leak.
@@ -8,15 +13,17 @@ appear by reference only; there is nothing else about a child to leak.
 from __future__ import annotations
 
 import re
+import textwrap
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import emails
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from notifications.ics import CalendarEntry, invite
+from notifications.ics import CalendarEntry, invite, method_of
+from notifications.mime import Envelope, build, message_id
 from rules.state import State
 
 LONDON = ZoneInfo("Europe/London")
@@ -36,6 +43,8 @@ _text = Environment(
     lstrip_blocks=True,
 )
 _COLOURS = {State.OVERDUE: "#d4351c", State.DUE: "#f47738", State.DUE_SOON: "#f47738"}
+WIDTH = 76  # plain-text line length
+_MAX_NAMES_LINES = 3  # a long list of who has not returned is cut to this many lines
 
 
 def one_line(value: str, limit: int = 200) -> str:
@@ -55,6 +64,19 @@ def when_text(day: date, starts_at: datetime | None) -> str:
     return f"{day_text(local.date())}, {local:%H:%M} (London time)"
 
 
+def span_text(starts_at: datetime | None, ends_at: datetime | None, day: date) -> str:
+    """'Tuesday 8 December 2026, 14:00 to 16:00 (London time)'."""
+    if starts_at is None:
+        return day_text(day)
+    start = starts_at.astimezone(LONDON)
+    if ends_at is None:
+        return when_text(day, starts_at)
+    end = ends_at.astimezone(LONDON)
+    if end.date() == start.date():
+        return f"{day_text(start.date())}, {start:%H:%M} to {end:%H:%M} (London time)"
+    return f"{when_text(start.date(), start)} to {when_text(end.date(), end)}"
+
+
 @dataclass(frozen=True, slots=True)
 class Sender:
     name: str
@@ -68,14 +90,18 @@ class DigestLine:
     due: date
     state: State
     state_text: str
-    kind: str  # reminder or escalation
+    kind: str  # reminder, escalation or request
     stage: str
     role: str
-    source: str
+    source: str  # in words: "WFSCP arrangements 2025, ..."
     evidence: str
     starts_at: datetime | None = None
     subject_name: str = ""
     days_overdue: int = 0
+    round_id: str = ""  # partnership:rule:period of a per-agency or per-school item
+    per: str = ""  # agency or school: what a round is made of
+    round_total: int = 0  # members of the round, returned or not
+    owner: str = ""  # "Jo Bloggs (Cumbria Constabulary)", or the role in words
 
 
 @dataclass(frozen=True)
@@ -85,11 +111,17 @@ class Digest:
     recipient_name: str
     partnership_name: str
     lines: list[DigestLine] = field(default_factory=list)
+    role_names: dict[str, str] = field(default_factory=dict)
+    reply_to: tuple[str, str] | None = None  # the business team's mailbox
+    act_url: str = ""  # the form to record what was done, if the UI is reachable
+    feed_url: str = ""  # this person's calendar feed
+    for_business_team: bool = False  # they run govcal: command lines are useful to them
+    installation: str = ""
 
 
 _HEADINGS = (
     ("request", "New request"),
-    ("escalation", "Overdue: escalated to you"),
+    ("escalation", "Overdue and escalated to you"),
     ("overdue", "Overdue"),
     ("due", "Due today"),
     ("soon", "Coming up"),
@@ -99,8 +131,6 @@ _HEADINGS = (
 def _bucket(line: DigestLine) -> str:
     if line.kind in ("escalation", "request"):
         return line.kind
-    if line.kind == "escalation":
-        return "escalation"
     if line.state is State.OVERDUE:
         return "overdue"
     if line.state is State.DUE:
@@ -108,58 +138,189 @@ def _bucket(line: DigestLine) -> str:
     return "soon"
 
 
-def _intro(count: int, partnership_name: str) -> str:
-    items = "1 item needs" if count == 1 else f"{count} items need"
-    return f"{items} your attention on the {partnership_name} governance calendar."
+def role_name(role: str, names: dict[str, str]) -> str:
+    return names.get(role) or role.replace("-", " ").capitalize()
 
 
-def render_digest(digest: Digest, sender: Sender) -> bytes:
-    buckets: dict[str, list[dict]] = {}
-    for line in sorted(digest.lines, key=lambda x: (x.due, x.public_id)):
-        buckets.setdefault(_bucket(line), []).append(
-            {
-                "public_id": line.public_id,
-                "title": one_line(line.title),
-                "subject_name": one_line(line.subject_name),
-                "heading": one_line(line.title)
-                + (f" ({one_line(line.subject_name)})" if line.subject_name else ""),
-                "due_text": when_text(line.due, line.starts_at),
-                "state_text": line.state_text,
-                "colour": _COLOURS.get(line.state, "#00703c"),
-                "escalation_text": (
-                    f"Escalated to you as {line.role.replace('-', ' ')}: "
-                    f"{line.days_overdue} days overdue."
-                    if line.kind == "escalation"
-                    else ""
-                ),
-                "source": one_line(line.source, 400),
-                "evidence": one_line(line.evidence, 400),
-            }
+@dataclass
+class _Entry:
+    """One thing to read: a single item, or a whole per-agency/per-school round."""
+
+    lines: list[DigestLine]
+
+    @property
+    def first(self) -> DigestLine:
+        return self.lines[0]
+
+    @property
+    def grouped(self) -> bool:
+        return bool(self.first.round_id)
+
+    @property
+    def worst(self) -> DigestLine:
+        return max(self.lines, key=lambda x: (x.days_overdue, -x.due.toordinal()))
+
+    def headline(self) -> str:
+        first = self.first
+        if not self.grouped:
+            title = one_line(first.title)
+            return f"{title} ({one_line(first.subject_name)})" if first.subject_name else title
+        total = max(first.round_total, len(self.lines))
+        noun = "schools" if first.per == "school" else "agencies"
+        verb = "asked" if first.kind == "request" else "not returned"
+        return (
+            f"{one_line(first.title)} {first.due.year} — {len(self.lines)} of {total} {noun} {verb}"
         )
-    sections = [{"heading": h, "entries": buckets[k]} for k, h in _HEADINGS if k in buckets]
-    overdue = sum(1 for line in digest.lines if line.state is State.OVERDUE)
-    others = len(digest.lines) - overdue
-    parts = [f"{overdue} overdue"] if overdue else []
-    if others:
-        parts.append(f"{others} coming up")
-    roles = sorted({line.role.replace("-", " ") for line in digest.lines})
+
+    def state_text(self) -> str:
+        worst = self.worst
+        if worst.days_overdue:
+            return f"{worst.days_overdue} days overdue"
+        return worst.state_text
+
+
+def _entries(lines: list[DigestLine]) -> list[_Entry]:
+    rounds: dict[str, list[DigestLine]] = defaultdict(list)
+    out: list[_Entry] = []
+    for line in sorted(lines, key=lambda x: (x.due, x.public_id)):
+        if line.round_id:
+            if line.round_id not in rounds:
+                out.append(_Entry(rounds[line.round_id]))
+            rounds[line.round_id].append(line)
+        else:
+            out.append(_Entry([line]))
+    return out
+
+
+def _names_text(names: list[str]) -> list[str]:
+    """Who has not returned, wrapped, cut to a few lines with 'and N more'."""
+    lines = textwrap.wrap("Not returned: " + "; ".join(names), WIDTH - 3)
+    if len(lines) <= _MAX_NAMES_LINES:
+        return lines
+    shown: list[str] = []
+    for count in range(len(names), 0, -1):
+        shown = textwrap.wrap(
+            "Not returned: " + "; ".join(names[:count]) + f"; and {len(names) - count} more",
+            WIDTH - 3,
+        )
+        if len(shown) <= _MAX_NAMES_LINES:
+            break
+    return shown
+
+
+def _entry_context(entry: _Entry, digest: Digest) -> dict:
+    first = entry.first
+    worst = entry.worst
+    escalated = [line for line in entry.lines if line.kind == "escalation"]
+    names = sorted(
+        one_line(line.subject_name or line.public_id.rsplit(":", 1)[-1])
+        + (f" ({one_line(line.owner)})" if line.owner and line.per == "agency" else "")
+        for line in entry.lines
+    )
+    if entry.grouped:
+        owner = (
+            "the designated safeguarding lead of each school"
+            if first.per == "school"
+            else "the safeguarding lead of each agency (named above)"
+        )
+    else:
+        owner = one_line(first.owner, 300)
+    return {
+        "headline": entry.headline(),
+        "due_text": when_text(worst.due, worst.starts_at),
+        "state_text": entry.state_text(),
+        "colour": _COLOURS.get(worst.state, "#00703c"),
+        "escalated_text": (
+            f"Escalated to you as {role_name(escalated[0].role, digest.role_names)}."
+            if escalated
+            else ""
+        ),
+        "names": names if entry.grouped else [],
+        "names_text": _names_text(names) if entry.grouped else [],
+        "owner": owner,
+        "source": one_line(first.source, 300),
+        "evidence": one_line(first.evidence, 300),
+        "ids": [line.public_id for line in entry.lines] if digest.for_business_team else [],
+        "command": (
+            f"govcal complete {first.public_id} --evidence <link or file>"
+            if digest.for_business_team and not entry.grouped
+            else (
+                f"govcal returns {first.round_id}"
+                if digest.for_business_team and entry.grouped
+                else ""
+            )
+        ),
+    }
+
+
+_KIND_WORD = {"escalation": "Escalation", "request": "Request", "overdue": "Overdue",
+              "due": "Due today", "soon": "Reminder"}  # fmt: skip
+
+
+def digest_subject(digest: Digest) -> str:
+    """What it is and the worst item: 'Escalation: Section 11 audit 2026 — 18 of 20
+    agencies not returned (24 days overdue)', plus how many more entries there are."""
+    entries = _entries(digest.lines)
+    worst = max(
+        entries,
+        key=lambda e: (
+            _bucket(e.worst) in ("escalation", "overdue"),
+            e.worst.days_overdue,
+            len(e.lines),
+            -e.worst.due.toordinal(),
+        ),
+    )
+    buckets = [_bucket(line) for line in digest.lines]
+    kind = next(k for k, _h in _HEADINGS if k in buckets)
+    subject = f"{_KIND_WORD[kind]}: {worst.headline()} ({worst.state_text()})"
+    more = len(entries) - 1
+    if more:
+        subject += f", and {more} more item{'s' if more > 1 else ''}"
+    return one_line(subject, 250)
+
+
+def render_digest(digest: Digest, sender: Sender, now: datetime | None = None) -> bytes:
+    entries = _entries(digest.lines)
+    sections: list[dict] = []
+    for key, heading in _HEADINGS:
+        mine = [e for e in entries if _bucket(e.worst) == key]
+        if mine:
+            sections.append(
+                {"heading": heading, "entries": [_entry_context(e, digest) for e in mine]}
+            )
+    roles = sorted({role_name(line.role, digest.role_names) for line in digest.lines})
+    overdue = sum(1 for e in entries if e.worst.state is State.OVERDUE)
+    count = len(entries)
+    intro = (
+        f"{count} item{'s' if count != 1 else ''} on the {digest.partnership_name} "
+        f"governance calendar need{'s' if count == 1 else ''} your attention"
+        + (f"; {overdue} {'is' if overdue == 1 else 'are'} overdue." if overdue else ".")
+    )
+    mailbox = digest.reply_to[1] if digest.reply_to else sender.email
     context = {
         "recipient_name": one_line(digest.recipient_name) or "colleague",
         "partnership_name": digest.partnership_name,
-        "intro": _intro(len(digest.lines), digest.partnership_name),
+        "intro": intro,
         "sections": sections,
         "roles_text": " and ".join(roles),
+        "act_url": digest.act_url,
+        "mailbox": mailbox,
+        "feed_url": digest.feed_url,
+        "for_business_team": digest.for_business_team,
     }
-    subject = one_line(f"[{digest.partnership_name}] {', '.join(parts)}: governance calendar")
-    message = emails.html(
-        html=_html.get_template("digest.html.j2").render(context),
-        text=_text.get_template("digest.txt.j2").render(context),
-        subject=subject,
-        mail_from=(sender.name, sender.email),
-        message_id=f"<{digest.key}@govcal>",
+    envelope = Envelope(
+        subject=digest_subject(digest),
+        sender=(sender.name, sender.email),
+        to=[(one_line(digest.recipient_name), digest.recipient)],
+        message_id=message_id(digest.key, sender.email, digest.installation),
+        date=now or datetime.now(UTC),
+        reply_to=digest.reply_to,
     )
-    message.mail_to = [(one_line(digest.recipient_name), digest.recipient)]
-    return message.as_string().encode("utf-8")
+    return build(
+        envelope,
+        _text.get_template("digest.txt.j2").render(context),
+        _html.get_template("digest.html.j2").render(context),
+    )
 
 
 @dataclass(frozen=True)
@@ -171,38 +332,74 @@ class InviteMessage:
     source: str
     evidence: str
     reason: str | None = None
+    reply_to: tuple[str, str] | None = None  # the business team's mailbox (the organiser)
+    previous: CalendarEntry | None = None  # what people had before this update
+    replaces: str = ""  # a cancelled occurrence this one takes over from (rule change)
+    installation: str = ""
+
+
+def _where(entry: CalendarEntry) -> str:
+    if entry.location and entry.online_url:
+        return f"{entry.location}, or online: {entry.online_url}"
+    if entry.online_url:
+        return f"Online: {entry.online_url}"
+    return entry.location or "to be confirmed"
+
+
+def _changes(invitation: InviteMessage) -> list[dict[str, str]]:
+    """What an update changed, old -> new, as the reader needs it."""
+    entry, before = invitation.entry, invitation.previous
+    if before is None:
+        return []
+    out = []
+    old_when = span_text(before.starts_at, before.ends_at, before.due)
+    new_when = span_text(entry.starts_at, entry.ends_at, entry.due)
+    if old_when != new_when:
+        out.append({"what": "When", "old": old_when, "new": new_when})
+    if _where(before) != _where(entry):
+        out.append({"what": "Where", "old": _where(before), "new": _where(entry)})
+    return out
 
 
 def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) -> bytes:
     entry = invitation.entry
     ics = invite(entry, stamp)
+    method = method_of(entry)
+    changes = _changes(invitation) if not entry.cancelled else []
     context = {
         "recipient_name": (
-            one_line(invitation.recipients[0][0]) if len(invitation.recipients) == 1 else "all"
+            one_line(invitation.recipients[0][0])
+            if len(invitation.recipients) == 1
+            else "colleagues"
         ),
         "partnership_name": invitation.partnership_name,
         "cancelled": entry.cancelled,
-        "sequence": entry.sequence,
+        "updated": entry.sequence > 0 and not entry.cancelled,
         "reason": one_line(invitation.reason or ""),
         "title": one_line(entry.title),
-        "when_text": when_text(entry.due, entry.starts_at),
+        "when_text": span_text(entry.starts_at, entry.ends_at, entry.due),
+        "where_text": one_line(_where(entry), 400),
+        "online_url": entry.online_url,
+        "changes": changes,
+        "replaces": one_line(invitation.replaces),
         "source": one_line(invitation.source, 400),
         "evidence": one_line(invitation.evidence, 400),
+        "organizer": entry.organizer[1] if entry.organizer else sender.email,
     }
     verb = "Cancelled" if entry.cancelled else ("Updated" if entry.sequence else "Invitation")
-    method = "CANCEL" if entry.cancelled else "REQUEST"
     subject = one_line(f"{verb}: {entry.title}, {when_text(entry.due, entry.starts_at)}")
-    message = emails.html(
-        html=_html.get_template("invite.html.j2").render(context),
-        text=_text.get_template("invite.txt.j2").render(context),
+    envelope = Envelope(
         subject=subject,
-        mail_from=(sender.name, sender.email),
-        message_id=f"<{invitation.key}@govcal>",
+        sender=(sender.name, sender.email),
+        to=[(one_line(name), email) for name, email in invitation.recipients],
+        message_id=message_id(invitation.key, sender.email, invitation.installation),
+        date=stamp,
+        reply_to=invitation.reply_to,
     )
-    message.mail_to = [(one_line(name), email) for name, email in invitation.recipients]
-    message.attach(
-        data=ics,
-        filename="invite.ics",
-        mime_type=f"text/calendar; method={method}; charset=utf-8",
+    return build(
+        envelope,
+        _text.get_template("invite.txt.j2").render(context),
+        _html.get_template("invite.html.j2").render(context),
+        ics,
+        method,
     )
-    return message.as_string().encode("utf-8")

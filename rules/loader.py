@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -38,11 +38,14 @@ from rules.model import (
     Schedule,
 )
 from rules.schedule import ScheduleError, parse_every, parse_offset
+from rules.sources import compile_reference_pattern
 from rules.spec import (
+    ActiveSpec,
     EscalationSpec,
     ObligationSpec,
     PartnershipFile,
     PartnershipHeader,
+    RoleSpec,
     ScheduleSpec,
 )
 from rules.yamlsource import Path as DataPath
@@ -53,6 +56,8 @@ DEFAULT_PARTNERSHIP = "wfscp"
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _DURATION = re.compile(r"^(?:(\d+)\s*h(?:ours?)?)?\s*(?:(\d+)\s*m(?:in(?:ute)?s?)?)?$")
+_MAILBOX = re.compile(r"^[^@\s<>,;:\"]+@[^@\s<>,;:\"]+\.[^@\s<>,;:\"]+$")
+_URL = re.compile(r"^https?://[^\s<>\"]+$")
 _DATE_HINT = "write YYYY-MM-DD, or YYYY-MM-DD HH:MM for a time in the partnership's time zone"
 
 
@@ -221,6 +226,8 @@ def _allowed_keys(parent: DataPath) -> str:
         "obligations": ObligationSpec,
         "schedule": ScheduleSpec,
         "escalation": EscalationSpec,
+        "active": ActiveSpec,
+        "roles": RoleSpec,
     }
     model: type[BaseModel] = PartnershipFile
     for name in parent:
@@ -280,13 +287,17 @@ class _Builder:
                 ("partnership", "timezone"),
                 f"time zone '{header.timezone}' is unknown; use an IANA name such as Europe/London",
             )
-        roles = {key: Role(key, title) for key, title in self.spec.roles.items()}
+        roles = self._roles()
         for key in roles:
             if not _SLUG.match(key):
                 self.problem(("roles", key), f"role id '{key}' must be lowercase with dashes")
         ladder = self._ladder(
             header.reminders, header.escalation, ("partnership",), roles, DEFAULT_LADDER
         )
+        self._check_mailbox(header.business_team_mailbox)
+        self._check_documents(header.documents)
+        self._check_reference_pattern(header.incident_reference)
+        active_from, active_until = self._active(header)
         rules = [
             self._rule(i, spec, roles, ladder)
             for i, spec in enumerate(self.obligations)
@@ -306,7 +317,96 @@ class _Builder:
             due_soon_days=header.due_soon_days,
             source_file=self.label,
             notes=header.notes,
+            business_team_mailbox=header.business_team_mailbox,
+            documents=dict(header.documents),
+            active_from=active_from,
+            active_until=active_until,
+            incident_reference=header.incident_reference,
         )
+
+    def _roles(self) -> dict[str, Role]:
+        roles: dict[str, Role] = {}
+        for key, value in self.spec.roles.items():
+            if isinstance(value, str) and value.strip():
+                roles[key] = Role(key, value, value.split(" (", 1)[0].strip())
+                continue
+            if isinstance(value, dict):
+                try:
+                    spec = RoleSpec.model_validate(value)
+                except ValidationError as exc:
+                    self.problems.extend(
+                        _shape_problems(exc, self.doc, self.label, prefix=("roles", key))
+                    )
+                    continue
+                who = spec.who.strip()
+                roles[key] = Role(key, f"{spec.name} ({who})" if who else spec.name, spec.name)
+                continue
+            self.problem(
+                ("roles", key),
+                f"role '{key}' needs a title in words, e.g. 'lsp: Lead Safeguarding Partners' "
+                "or 'lsp: {name: Lead Safeguarding Partners, who: ...}'",
+            )
+        return roles
+
+    def _check_mailbox(self, mailbox: str | None) -> None:
+        if mailbox is not None and not _MAILBOX.match(mailbox):
+            self.problem(
+                ("partnership", "business_team_mailbox"),
+                f"business_team_mailbox '{mailbox}' is not an email address; write e.g. "
+                "safeguarding.partnership@example.gov.uk",
+            )
+
+    def _check_documents(self, documents: dict[str, str]) -> None:
+        for key, title in documents.items():
+            if not key.strip() or not str(title).strip():
+                self.problem(
+                    ("partnership", "documents", key),
+                    f"document '{key}' needs a key and a title in words, e.g. "
+                    '"004": Westmorland and Furness Safeguarding Children Partnership '
+                    "arrangements, 2025",
+                )
+
+    def _check_reference_pattern(self, pattern: str | None) -> None:
+        if pattern is None:
+            return
+        try:
+            compiled = compile_reference_pattern(pattern)
+        except re.error as exc:
+            self.problem(
+                ("partnership", "incident_reference"),
+                f"incident_reference '{pattern}' is not a valid pattern ({exc}); write a "
+                r"regular expression such as 'SI-\d{4}-\d{3}'",
+            )
+            return
+        if compiled.fullmatch(""):
+            self.problem(
+                ("partnership", "incident_reference"),
+                f"incident_reference '{pattern}' accepts an empty reference; make it require "
+                "at least one character",
+            )
+
+    def _active(self, header: PartnershipHeader) -> tuple[date | None, date | None]:
+        if header.active is None:
+            return None, None
+        path: DataPath = ("partnership", "active")
+        bounds: list[date | None] = []
+        for key, text in (("from", header.active.start), ("until", header.active.until)):
+            if text is None:
+                bounds.append(None)
+                continue
+            try:
+                value, timed = parse_local(text)
+            except ScheduleError as exc:
+                self.problem((*path, key), f"active {key}: {exc}")
+                bounds.append(None)
+                continue
+            if timed:
+                self.problem((*path, key), f"active {key}: '{text}' should be a date, no time")
+            bounds.append(value.date())
+        start, until = bounds
+        if start is not None and until is not None and until < start:
+            self.problem(path, f"active until {until} is before active from {start}")
+        return start, until
 
     def _ladder(
         self,
@@ -416,6 +516,7 @@ class _Builder:
             if spec.reminders is not None or spec.escalation is not None
             else None
         )
+        self._check_venue(spec, kind, base)
         if len(self.problems) > before or kind is None or schedule is None:
             return None
         return Rule(
@@ -432,9 +533,25 @@ class _Builder:
             adjust=how,
             duration_minutes=duration,
             ladder=rule_ladder,
+            location=" ".join((spec.location or "").split()),
+            online_url=(spec.online_url or "").strip(),
             notes=spec.notes,
             line=self.doc.line_of(base),
         )
+
+    def _check_venue(self, spec: ObligationSpec, kind: Kind | None, base: DataPath) -> None:
+        for key in ("location", "online_url"):
+            if getattr(spec, key) is not None and kind is not None and kind is not Kind.MEETING:
+                self.problem(
+                    (*base, key),
+                    f"{key} is for meetings; rule '{spec.id}' is a {kind}: remove it",
+                )
+        if spec.online_url is not None and not _URL.match(spec.online_url.strip()):
+            self.problem(
+                (*base, "online_url"),
+                f"online_url '{spec.online_url}' of rule '{spec.id}' is not a web address; "
+                "write the full https:// link of the online meeting",
+            )
 
     def _enum(self, enum: Any, value: str, path: DataPath, name: str) -> Any:
         try:

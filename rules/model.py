@@ -11,6 +11,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from rules.sources import reference_matches, source_in_words
+
 
 class Kind(StrEnum):
     MEETING = "meeting"
@@ -139,8 +141,19 @@ DEFAULT_LADDER = Ladder(
 
 @dataclass(frozen=True, slots=True)
 class Role:
+    """A role: `title` as the file gives it, `name` in words for messages.
+
+    `name` is the short display name ("Lead Safeguarding Partners"); when a file gives
+    only a title, the loader takes the title without its parenthesised detail.
+    """
+
     id: str
     title: str
+    name: str = ""
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.title
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +171,8 @@ class Rule:
     adjust: Adjust = Adjust.NONE
     duration_minutes: int = 0
     ladder: Ladder | None = None
+    location: str = ""  # meetings only: where it is held ("" = not yet set)
+    online_url: str = ""  # meetings only: the online-meeting link, if any
     notes: str = ""
     line: int = 0
 
@@ -174,10 +189,29 @@ class Partnership:
     due_soon_days: int = 14
     source_file: str = ""
     notes: str = ""
+    business_team_mailbox: str | None = None  # ORGANIZER / Reply-To of invites
+    documents: dict[str, str] = field(default_factory=dict)  # source key -> title
+    active_from: date | None = None  # first day in force (None: always was)
+    active_until: date | None = None  # last day in force, inclusive (None: still is)
+    incident_reference: str | None = None  # regex an incident reference must match
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def is_active(self, as_of: date) -> bool:
+        """In force on `as_of`: superseded partnerships keep their history, create nothing."""
+        if self.active_from is not None and as_of < self.active_from:
+            return False
+        return self.active_until is None or as_of <= self.active_until
+
+    def source_in_words(self, rule: Rule) -> str:
+        """The rule's source with document keys ("004") replaced by their titles."""
+        return source_in_words(rule.source, self.documents)
+
+    def incident_reference_ok(self, reference: str) -> bool:
+        """Whether a typed incident reference fits this partnership's pattern (if any)."""
+        return reference_matches(reference, self.incident_reference)
 
     def rule(self, rule_id: str) -> Rule:
         for rule in self.rules:

@@ -57,7 +57,23 @@ class ObligationSpec(_Strict):
     duration: str | None = None
     reminders: list[int] | None = None
     escalation: list[EscalationSpec] | None = None
+    location: str | None = None
+    online_url: str | None = None
     notes: str = ""
+
+
+class ActiveSpec(_Strict):
+    """When a partnership is in force: `from` its first day, `until` its last (inclusive)."""
+
+    start: str | None = Field(default=None, alias="from")
+    until: str | None = None
+
+
+class RoleSpec(_Strict):
+    """A role written out: `name` in words for messages, `who` the people behind it."""
+
+    name: str
+    who: str = ""
 
 
 class PartnershipHeader(_Strict):
@@ -67,6 +83,10 @@ class PartnershipHeader(_Strict):
     due_soon_days: int = Field(default=14, ge=0)
     reminders: list[int] | None = None
     escalation: list[EscalationSpec] | None = None
+    business_team_mailbox: str | None = None
+    documents: dict[str, str] = {}
+    active: ActiveSpec | None = None
+    incident_reference: str | None = None
     notes: str = ""
 
 
@@ -75,6 +95,6 @@ class PartnershipFile(_Strict):
     broken obligation does not hide the problems of the others."""
 
     partnership: PartnershipHeader
-    roles: dict[str, str]
+    roles: dict[str, Any]  # a title, or a RoleSpec mapping: checked by the loader
     events: dict[str, str] = {}
     obligations: list[dict[str, Any]]

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from sqlmodel import select
-
 from govcal.cli.common import (
     AsOfOption,
     RulesOption,
@@ -25,8 +23,8 @@ from govcal.cli.common import (
 )
 from govcal.cli.common import runtime as build_runtime
 from govcal.prefect_env import configure_prefect
-from models.directory import RoleAssignment
 from models.directory_import import import_directory
+from models.queries import has_people
 from models.settings import redact_url
 from models.status import status_rows
 from rules.state import State
@@ -39,10 +37,7 @@ def load_samples_if_empty(rules: Path | None = None) -> list[str]:
     with database() as session:
         for p in load_rules(rules):
             sample = SAMPLES / p.id
-            has_people = session.exec(
-                select(RoleAssignment.id).where(RoleAssignment.partnership_id == p.id).limit(1)
-            ).first()
-            if sample.is_dir() and not has_people:
+            if sample.is_dir() and not has_people(session, p.id):
                 import_directory(session, sample, p, actor=actor().name)
                 loaded.append(f"{p.id}: loaded the SAMPLE directory ({sample}, example.org)")
     return loaded
