@@ -6,13 +6,13 @@ partnerships and rules instead of free text that can be mistyped.
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from flows.runtime import rules_or_empty
 from models.audits import Rag
+from rules.dates import SupportedDate
 from rules.model import Kind
 
 # a bad rule file leaves the forms with free text: `govcal rules check` reports it
@@ -50,7 +50,7 @@ class CompletionForm(BaseModel):
     )
     subject: str | None = Field(default=None, description="Agency or school code (S11/S175)")
     evidence: HttpUrl = Field(description="Link to the minutes, report or return")
-    completed_on: date = Field(description="Day it was done")
+    completed_on: SupportedDate = Field(description="Day it was done")
     completed_by: str = Field(min_length=2, max_length=200, description="Who did it")
     note: str | None = Field(default=None, max_length=500)
 
@@ -61,7 +61,7 @@ class CompletionForm(BaseModel):
 
 class FollowUp(BaseModel):
     description: str = Field(min_length=3, max_length=500)
-    due: date
+    due: SupportedDate
 
 
 class ReturnForm(BaseModel):
@@ -72,7 +72,7 @@ class ReturnForm(BaseModel):
     period: str = Field(description="The cycle's due date in the id, e.g. 2026-03-31")
     subject: str = Field(description="Agency or school code, e.g. wf-p001")
     evidence: HttpUrl = Field(description="Link to the submitted return")
-    submitted_on: date
+    submitted_on: SupportedDate
     recorded_by: str = Field(min_length=2, max_length=200)
     rag: Rag | None = Field(default=None, description="Review rating, if reviewed")
     review_note: str | None = Field(default=None, max_length=1000)
@@ -93,6 +93,6 @@ class IncidentForm(BaseModel):
     partnership: PartnershipId
     reference: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,39}$",
                            description="Case-management reference, e.g. SI-2027-001")  # fmt: skip
-    aware_on: date = Field(description="Day the local authority became aware")
+    aware_on: SupportedDate = Field(description="Day the local authority became aware")
     kind: EventKind = Field(default=next(iter(EventKind)))
     recorded_by: str = Field(min_length=2, max_length=200)

@@ -17,6 +17,7 @@ from models import queries, records
 from models.db import session_scope
 from models.sync import sync_all
 from models.trail import Channel
+from rules.dates import SupportedDate
 
 
 def _day(as_of: date | None) -> date:
@@ -24,7 +25,7 @@ def _day(as_of: date | None) -> date:
 
 
 @flow(name="daily-compliance")
-def daily_compliance(as_of: date | None = None) -> dict[str, Any]:
+def daily_compliance(as_of: SupportedDate | None = None) -> dict[str, Any]:
     """Sync the calendar, evaluate every open item, remind and escalate, publish the
     dashboard."""
     day = _day(as_of)
@@ -37,7 +38,7 @@ def daily_compliance(as_of: date | None = None) -> dict[str, Any]:
 
 
 @flow(name="send-invites")
-def send_invites(as_of: date | None = None) -> dict[str, Any]:
+def send_invites(as_of: SupportedDate | None = None) -> dict[str, Any]:
     """Send or update invites for meetings in the coming window; send cancellations."""
     day = _day(as_of)
     sync_task(day)
@@ -45,7 +46,7 @@ def send_invites(as_of: date | None = None) -> dict[str, Any]:
 
 
 @flow(name="publish-feeds")
-def publish_feeds(as_of: date | None = None) -> int:
+def publish_feeds(as_of: SupportedDate | None = None) -> int:
     """Rewrite the .ics feeds (per partnership, body and person)."""
     return feeds_task(_day(as_of))
 
@@ -55,7 +56,7 @@ def open_audit_cycle(
     partnership: PartnershipId,
     rule: AuditRuleId,
     period: str | None = None,
-    as_of: date | None = None,
+    as_of: SupportedDate | None = None,
 ) -> dict[str, Any]:
     """Open an S11 or S175 cycle: one return per agency or school, requests sent.
     Without a period, the next cycle due on or after the day is opened."""
@@ -87,7 +88,7 @@ def _ui_actor(name: str) -> records.Actor:
 
 
 @flow(name="record-completion")
-def record_completion(form: CompletionForm, as_of: date | None = None) -> str:
+def record_completion(form: CompletionForm, as_of: SupportedDate | None = None) -> str:
     """Record completion with evidence, as done from the Prefect UI (audit trail)."""
     day = _day(as_of)
     with session_scope() as session:
@@ -100,7 +101,7 @@ def record_completion(form: CompletionForm, as_of: date | None = None) -> str:
 
 
 @flow(name="record-return")
-def record_return(form: ReturnForm, as_of: date | None = None) -> str:
+def record_return(form: ReturnForm, as_of: SupportedDate | None = None) -> str:
     """Record an S11/S175 return and, if given, its review and follow-up actions."""
     day = _day(as_of)
     actor = _ui_actor(form.recorded_by)
@@ -117,7 +118,7 @@ def record_return(form: ReturnForm, as_of: date | None = None) -> str:
 
 
 @flow(name="start-incident-clock")
-def start_incident_clock(form: IncidentForm, as_of: date | None = None) -> list[str]:
+def start_incident_clock(form: IncidentForm, as_of: SupportedDate | None = None) -> list[str]:
     """Record a serious incident by reference; its statutory deadlines are created."""
     day = _day(as_of)
     chosen = build_runtime().partnership(form.partnership.value)

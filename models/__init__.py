@@ -15,6 +15,7 @@ from models.directory import (
     School,
     SchoolPhase,
 )
+from models.feed_tokens import FeedToken, InstallationSetting
 from models.ledger import Delivery, LedgerEntry
 from models.trail import Channel, TrailEntry
 
@@ -26,8 +27,10 @@ __all__ = [
     "Channel",
     "Delegation",
     "Delivery",
+    "FeedToken",
     "FollowUpAction",
     "Incident",
+    "InstallationSetting",
     "LedgerEntry",
     "Lifecycle",
     "OccurrenceRow",

@@ -46,6 +46,7 @@ class OccurrenceRow(SQLModel, table=True):
     evidence_url: str | None = None
     evidence_file: str | None = None
     evidence_note: str | None = None
+    location: str | None = None  # where this one meeting is held, if not the rule's place
     reason: str | None = None  # why waived, cancelled, rescheduled or reopened
     rescheduled: bool = False  # a person moved it: sync keeps their date
     orphaned: bool = False  # the rule no longer produces it: kept, not deleted

@@ -28,6 +28,7 @@ from models.sync import register_partnership
 from models.trail import Channel, record
 from models.types import utcnow
 from rules.model import Partnership
+from rules.problems import Problem as ImportProblem
 
 KINDS: dict[str, tuple[set[str], set[str]]] = {
     # kind: (required columns, optional columns)
@@ -40,16 +41,6 @@ KINDS: dict[str, tuple[set[str], set[str]]] = {
 }
 _ORDER = ("agencies", "schools", "people")
 MAX_LENGTH = 200
-
-
-@dataclass(frozen=True)
-class ImportProblem:
-    file: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
 
 
 @dataclass

@@ -12,6 +12,7 @@ from models.chunks import chunks
 from models.directory import Agency, Person, RoleAssignment
 from models.queries import subject_names
 from models.status import status_of
+from models.stored_dates import usable
 from rules.model import Partnership, Per
 from rules.notify_plan import Contact, Directory, Item
 
@@ -62,6 +63,7 @@ def _items(
             *conditions,
         )
     ).all()
+    rows = usable(rows)
     items: list[Item] = []
     for row in rows:
         rule = rules.get(row.rule_id)

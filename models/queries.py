@@ -14,6 +14,8 @@ from models.calendar import Incident, Lifecycle, OccurrenceRow
 from models.chunks import chunks
 from models.directory import Agency, PartnershipRow, RoleAssignment, School
 from models.ledger import Delivery, LedgerEntry
+from models.stored_dates import warn_skipped
+from rules.dates import in_range
 from rules.model import Event, Per, Subject
 
 
@@ -36,7 +38,10 @@ def subjects(session: Session, partnership_id: str) -> dict[Per, tuple[Subject, 
 
 def events(session: Session, partnership_id: str) -> tuple[Event, ...]:
     rows = session.exec(select(Incident).where(Incident.partnership_id == partnership_id)).all()
-    return tuple(Event(r.kind, r.reference, r.occurred_on) for r in rows)
+    for r in rows:
+        if not in_range(r.occurred_on):  # its clocks cannot be computed: left out, said
+            warn_skipped(f"incident {partnership_id}:{r.reference}", f"day {r.occurred_on}")
+    return tuple(Event(r.kind, r.reference, r.occurred_on) for r in rows if in_range(r.occurred_on))
 
 
 def completions(session: Session, partnership_id: str) -> dict[tuple[str, str, str, str], date]:
@@ -51,7 +56,14 @@ def completions(session: Session, partnership_id: str) -> dict[tuple[str, str, s
             OccurrenceRow.lifecycle == Lifecycle.COMPLETED.value,
         )
     ).all()
-    return {(partnership_id, r, p, s): done for r, p, s, done in rows if done is not None}
+    found = {}
+    for r, p, s, done in rows:
+        if done is not None and not in_range(done):  # the next one cannot be computed
+            warn_skipped(":".join(x for x in (partnership_id, r, p, s) if x),
+                         f"completed_at {done}")  # fmt: skip
+        elif done is not None:
+            found[(partnership_id, r, p, s)] = done
+    return found
 
 
 def occurrences_between(

@@ -30,9 +30,11 @@ from rules.model import (
     Subject,
     Unit,
 )
-from rules.schedule import adjust, shift
+from rules.schedule import FIRST_YEAR, LAST_YEAR, adjust, shift
 
 _EMPTY = ExpansionContext()
+_FIRST_DAY = date(FIRST_YEAR, 1, 1)
+_LAST_DAY = date(LAST_YEAR, 12, 31)
 
 
 @lru_cache(maxsize=4096)
@@ -66,6 +68,10 @@ def expand(
     Per-agency and per-school rules fan out over `context.subjects`; when the directory
     has no members of that kind, one aggregate occurrence (subject None) stands for all.
     """
+    # no rule produces a date outside these years; clamping keeps a window typed as
+    # 0001-01-01 or 9999-12-31 from overflowing the date arithmetic below
+    start = max(start, _FIRST_DAY)
+    end = min(end, _LAST_DAY)
     out: list[Occurrence] = []
     for rule in partnership.rules:
         if rule_ids is not None and rule.id not in rule_ids:

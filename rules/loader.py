@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrulestr
 from pydantic import BaseModel, ValidationError
 
+from rules.files import display_path, read_rule_file, rule_files
 from rules.model import (
     DEFAULT_LADDER,
     Adjust,
@@ -37,7 +37,15 @@ from rules.model import (
     Rule,
     Schedule,
 )
-from rules.schedule import ScheduleError, parse_every, parse_offset
+from rules.problems import Problem
+from rules.schedule import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    ScheduleError,
+    check_rrule,
+    parse_every,
+    parse_offset,
+)
 from rules.sources import compile_reference_pattern
 from rules.spec import (
     ActiveSpec,
@@ -51,72 +59,41 @@ from rules.spec import (
 from rules.yamlsource import Path as DataPath
 from rules.yamlsource import YamlDocument, parse_yaml
 
+RuleProblem = Problem  # the name callers have used
+
 PARTNERSHIPS_DIR = Path(__file__).resolve().parent / "partnerships"
 DEFAULT_PARTNERSHIP = "wfscp"
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_DURATION = re.compile(r"^(?:(\d+)\s*h(?:ours?)?)?\s*(?:(\d+)\s*m(?:in(?:ute)?s?)?)?$")
+_DURATION = re.compile(r"^(?:(\d{1,4})\s*h(?:ours?)?)?\s*(?:(\d{1,5})\s*m(?:in(?:ute)?s?)?)?$")
 _MAILBOX = re.compile(r"^[^@\s<>,;:\"]+@[^@\s<>,;:\"]+\.[^@\s<>,;:\"]+$")
 _URL = re.compile(r"^https?://[^\s<>\"]+$")
 _DATE_HINT = "write YYYY-MM-DD, or YYYY-MM-DD HH:MM for a time in the partnership's time zone"
 
 
-@dataclass(frozen=True, slots=True)
-class RuleProblem:
-    file: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
-
-
 class RuleFileError(Exception):
     """One or more rule files are invalid; `problems` lists every one of them."""
 
-    def __init__(self, problems: Sequence[RuleProblem]):
+    def __init__(self, problems: Sequence[Problem]):
         self.problems = list(problems)
         count = len(self.problems)
         head = f"{count} problem{'s' if count != 1 else ''} in the rule files; nothing was loaded"
         super().__init__("\n".join([head, *(str(p) for p in self.problems)]))
 
 
-def display_path(path: Path) -> str:
-    """A path as a user would type it: relative to the working directory when possible."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
-def rule_files(paths: Iterable[Path]) -> list[Path]:
-    """Expand directories into their *.yaml files, in a stable order."""
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            out.extend(sorted([*path.glob("*.yaml"), *path.glob("*.yml")]))
-        else:
-            out.append(path)
-    return out
-
-
 def load_partnerships(paths: Iterable[Path] | None = None) -> list[Partnership]:
     """Load and validate rule files (default: the shipped partnerships)."""
     files = rule_files(paths if paths is not None else [PARTNERSHIPS_DIR])
-    problems: list[RuleProblem] = []
+    problems: list[Problem] = []
     loaded: list[Partnership] = []
     if not files:
-        raise RuleFileError([RuleProblem("(rules)", 0, "no *.yaml rule files found")])
+        raise RuleFileError([Problem("(rules)", 0, "no *.yaml rule files found")])
     seen: dict[str, str] = {}
     for path in files:
         label = display_path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            problems.append(RuleProblem(label, 0, "file not found; check the path"))
-            continue
-        except UnicodeDecodeError as exc:
-            problems.append(RuleProblem(label, 0, f"not UTF-8 text ({exc.reason}); save as UTF-8"))
+        text, unreadable = read_rule_file(path, label)
+        if text is None:
+            problems.append(unreadable)  # type: ignore[arg-type]
             continue
         partnership, file_problems = parse_partnership(text, label)
         problems.extend(file_problems)
@@ -124,7 +101,7 @@ def load_partnerships(paths: Iterable[Path] | None = None) -> list[Partnership]:
             continue
         if partnership.id in seen:
             problems.append(
-                RuleProblem(
+                Problem(
                     label,
                     1,
                     f"partnership id '{partnership.id}' is already used by "
@@ -148,15 +125,15 @@ def load_partnership(partnership_id: str, paths: Iterable[Path] | None = None) -
     raise KeyError(f"no partnership '{partnership_id}'; known partnerships: {known}")
 
 
-def parse_partnership(text: str, label: str) -> tuple[Partnership | None, list[RuleProblem]]:
+def parse_partnership(text: str, label: str) -> tuple[Partnership | None, list[Problem]]:
     """Parse one rule file's text. Returns the partnership, or None with its problems."""
     doc = parse_yaml(text)
-    problems = [RuleProblem(label, p.line, p.message) for p in doc.problems]
+    problems = [p.in_file(label) for p in doc.problems]
     if doc.data is None:
         return None, problems
     if not isinstance(doc.data, dict):
         problems.append(
-            RuleProblem(label, 1, "expected a mapping with partnership:, roles: and obligations:")
+            Problem(label, 1, "expected a mapping with partnership:, roles: and obligations:")
         )
         return None, problems
     try:
@@ -182,7 +159,7 @@ def parse_partnership(text: str, label: str) -> tuple[Partnership | None, list[R
 
 def _shape_problems(
     exc: ValidationError, doc: YamlDocument, label: str, prefix: DataPath = ()
-) -> list[RuleProblem]:
+) -> list[Problem]:
     out = []
     for error in exc.errors():
         loc: DataPath = (*prefix, *error["loc"])
@@ -205,7 +182,7 @@ def _shape_problems(
         else:
             field = ".".join(str(p) for p in loc)
             message = f"'{field}'{where}: {error['msg'].lower()} (got {error.get('input')!r})"
-        out.append(RuleProblem(label, doc.line_of(loc), message))
+        out.append(Problem(label, doc.line_of(loc), message))
     return out
 
 
@@ -246,6 +223,10 @@ def parse_local(text: str) -> tuple[datetime, bool]:
         reason = str(exc)
         hint = f" ({reason})" if "range" in reason or "must be in" in reason else ""
         raise ScheduleError(f"'{raw}' is not a real date{hint}; {_DATE_HINT}") from None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ScheduleError(
+            f"'{raw}' is outside the years {FIRST_YEAR} to {LAST_YEAR}; check the year"
+        )
     if value.tzinfo is not None:
         raise ScheduleError(
             f"'{raw}' carries a UTC offset; give local wall-clock time, the partnership's "
@@ -268,10 +249,10 @@ class _Builder:
         self.doc = doc
         self.spec = spec
         self.obligations = obligations
-        self.problems: list[RuleProblem] = []
+        self.problems: list[Problem] = []
 
     def problem(self, path: DataPath, message: str) -> None:
-        self.problems.append(RuleProblem(self.label, self.doc.line_of(path), message))
+        self.problems.append(Problem(self.label, self.doc.line_of(path), message))
 
     def build(self) -> Partnership:
         header = self.spec.partnership
@@ -416,9 +397,10 @@ class _Builder:
         roles: dict[str, Role],
         default: Ladder,
     ) -> Ladder:
-        if reminders is not None and any(day < 0 for day in reminders):
+        if reminders is not None and any(not 0 <= day <= 366 for day in reminders):
             self.problem(
-                (*path, "reminders"), "reminder days count down to the due date: use 0 or more"
+                (*path, "reminders"),
+                "reminder days count down to the due date: use 0 to 366",
             )
         steps = (
             tuple(EscalationStep(s.day, tuple(s.to), s.flag) for s in escalation)
@@ -568,7 +550,11 @@ class _Builder:
         if not text.strip() or not match or not any(match.groups()):
             self.problem(path, f"duration '{text}' is not understood; write e.g. '2h' or '90m'")
             return 0
-        return int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
+        minutes = int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
+        if minutes > 24 * 60:
+            self.problem(path, f"duration '{text}' is longer than a day; a meeting is at most 24h")
+            return 0
+        return minutes
 
     def _schedule(self, spec: ScheduleSpec, path: DataPath) -> Schedule | None:
         given = {k for k, v in spec.model_dump(by_alias=True).items() if v is not None}
@@ -662,6 +648,7 @@ class _Builder:
             described = f"RRULE {text}"
             if "DTSTART" in text.upper():
                 raise ScheduleError("put the first date in start:, not DTSTART inside rrule:")
+            check_rrule(text)
             if anchor is Anchor.COMPLETION:
                 raise ScheduleError(
                     "from: completion needs an every: interval (e.g. every: 2 years), not rrule:"
@@ -679,11 +666,12 @@ class _Builder:
             text += f";UNTIL={until:%Y%m%dT%H%M%S}"
         try:
             rule = rrulestr(f"RRULE:{text}", dtstart=start)
-        except (ValueError, TypeError) as exc:
+            produces = rule.between(start, start + relativedelta(years=20), inc=True)
+        except (ValueError, TypeError, OverflowError) as exc:
             raise ScheduleError(
                 f"rrule '{text}' is not valid RFC 5545 ({exc}); e.g. FREQ=MONTHLY;INTERVAL=2"
             ) from None
-        if not rule.between(start, start + relativedelta(years=20), inc=True):
+        if not produces:
             raise ScheduleError(
                 f"schedule '{described}' from {spec.start} never produces a date (for example "
                 "30 February); check the month and day"

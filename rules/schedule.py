@@ -50,6 +50,57 @@ class ScheduleError(ValueError):
     """A schedule phrase that cannot be understood; the message says what is expected."""
 
 
+# A governance calendar repeats daily at most, and nothing in it is more than 20 years
+# away: these bounds keep every date a rule can produce inside the calendar's range, so
+# no rule file can make expansion loop, overflow or produce half a million items a year.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+MAX_STEP = {"DAILY": 3660, "WEEKLY": 520, "MONTHLY": 240, "YEARLY": 20}
+_RRULE_KEYS = {
+    "FREQ", "INTERVAL", "COUNT", "UNTIL", "BYMONTH", "BYMONTHDAY", "BYYEARDAY",
+    "BYWEEKNO", "BYDAY", "BYSETPOS", "WKST",
+}  # fmt: skip
+_SUB_DAILY = {"SECONDLY", "MINUTELY", "HOURLY"}
+
+
+def check_rrule(text: str) -> None:
+    """Refuse RRULE parts that would make a rule hang or flood: INTERVAL=0, sub-daily
+    frequencies, times of day inside the rule (the time comes from start:)."""
+    parts: dict[str, str] = {}
+    for part in text.upper().split(";"):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ScheduleError(f"rrule '{text}': '{part}' is not NAME=VALUE")
+        if key in ("BYHOUR", "BYMINUTE", "BYSECOND"):
+            raise ScheduleError(
+                f"rrule '{text}': {key} is not allowed; the time of day comes from start:"
+            )
+        if key not in _RRULE_KEYS:
+            raise ScheduleError(
+                f"rrule '{text}': {key} is not supported; use {', '.join(sorted(_RRULE_KEYS))}"
+            )
+        if key in parts:
+            raise ScheduleError(f"rrule '{text}': {key} is given twice")
+        parts[key] = value.strip()
+    freq = parts.get("FREQ")
+    if freq in _SUB_DAILY:
+        raise ScheduleError(
+            f"rrule '{text}': FREQ={freq} repeats within a day; a governance calendar "
+            "repeats daily at most (DAILY, WEEKLY, MONTHLY, YEARLY)"
+        )
+    if freq not in MAX_STEP:
+        raise ScheduleError(
+            f"rrule '{text}' is not valid RFC 5545 for a calendar: FREQ must be DAILY, WEEKLY, "
+            f"MONTHLY or YEARLY (got {freq or 'none'})"
+        )
+    interval = parts.get("INTERVAL", "1")
+    if not interval.isdigit() or not 1 <= int(interval) <= MAX_STEP[freq]:
+        raise ScheduleError(
+            f"rrule '{text}': INTERVAL={interval} must be a whole number from 1 to "
+            f"{MAX_STEP[freq]} for FREQ={freq}"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Cadence:
     """A parsed shorthand: the RRULE parts and the step it represents."""
@@ -81,6 +132,8 @@ class Cadence:
 
 
 def _number(text: str) -> int:
+    if text.isdigit() and len(text) > 6:
+        raise ScheduleError(f"'{text[:12]}...' is far too large a number")
     if text.isdigit():
         return int(text)
     if text in _NUMBER_WORDS:
@@ -144,9 +197,13 @@ def _parse_cadence(text: str) -> Cadence | None:
     match = _EVERY.match(text)
     if match:
         interval = _number(match.group(1)) if match.group(1) else 1
-        if interval < 1:
-            raise ScheduleError(f"schedule '{text}': the interval must be at least 1")
-        return Cadence(_UNIT_FREQ[match.group(2)], interval)
+        freq = _UNIT_FREQ[match.group(2)]
+        if not 1 <= interval <= MAX_STEP[freq]:
+            raise ScheduleError(
+                f"schedule '{text}': the interval must be at least 1 and at most "
+                f"{MAX_STEP[freq]} {match.group(2)}s"
+            )
+        return Cadence(freq, interval)
     match = _TIMES.match(text)
     if match:
         word = match.group(1)
@@ -177,6 +234,12 @@ _OFFSET_UNITS = {
 }
 
 
+_MAX_OFFSET = {
+    Unit.DAYS: 3660, Unit.WEEKS: 520, Unit.MONTHS: 240, Unit.YEARS: 20,
+    Unit.WORKING_DAYS: 2600, Unit.CLEAR_WORKING_DAYS: 2600,
+}  # fmt: skip
+
+
 def parse_offset(phrase: str) -> Offset:
     text = " ".join(str(phrase).lower().split())
     match = _OFFSET.match(text)
@@ -188,6 +251,11 @@ def parse_offset(phrase: str) -> Offset:
     unit = _OFFSET_UNITS[" ".join(match.group(2).split())]
     if amount < 1 and unit is not Unit.DAYS:
         raise ScheduleError(f"offset '{phrase}' must be at least 1")
+    if amount > _MAX_OFFSET[unit]:
+        raise ScheduleError(
+            f"offset '{phrase}' is more than {_MAX_OFFSET[unit]} {unit}; nothing in a "
+            "governance calendar is that far away"
+        )
     return Offset(amount, unit)
 
 

@@ -17,7 +17,7 @@ class _Strict(BaseModel):
 
 
 class EscalationSpec(_Strict):
-    day: int = Field(ge=1)
+    day: int = Field(ge=1, le=366)
     to: list[str] = []
     flag: str | None = None
 
@@ -80,7 +80,7 @@ class PartnershipHeader(_Strict):
     id: str
     name: str
     timezone: str = "Europe/London"
-    due_soon_days: int = Field(default=14, ge=0)
+    due_soon_days: int = Field(default=14, ge=0, le=366)
     reminders: list[int] | None = None
     escalation: list[EscalationSpec] | None = None
     business_team_mailbox: str | None = None

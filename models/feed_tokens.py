@@ -1,0 +1,85 @@
+"""Secrets that belong to one installation: each person's feed token, and the random
+part of every Message-ID.
+
+A feed file is named by a random token, not by anything computable from an address, so
+a leaked link can be revoked (`govcal feeds --rotate EMAIL`) without changing anyone's
+address; the token is stored once and reused so subscriptions keep working.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from models.types import UTCDateTime, utcnow
+
+
+class FeedToken(SQLModel, table=True):
+    __tablename__ = "feed_token"
+
+    email: str = Field(primary_key=True, max_length=254)  # lower case
+    token: str = Field(unique=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class InstallationSetting(SQLModel, table=True):
+    """Values minted once per database (e.g. the Message-ID random part)."""
+
+    __tablename__ = "installation_setting"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=255)
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(18)  # 144 random bits, 24 URL-safe characters
+
+
+def feed_tokens(session: Session, emails: Iterable[str]) -> dict[str, str]:
+    """email (lower case) -> token, creating tokens for addresses that have none."""
+    wanted = sorted({e.strip().lower() for e in emails if e.strip()})
+    found: dict[str, str] = {}
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i : i + 500]
+        found.update(
+            session.exec(
+                select(FeedToken.email, FeedToken.token).where(col(FeedToken.email).in_(chunk))
+            ).all()
+        )
+    missing = [e for e in wanted if e not in found]
+    for email in missing:
+        token = _new_token()
+        session.add(FeedToken(email=email, token=token))
+        found[email] = token
+    if missing:
+        session.flush()
+    return found
+
+
+def all_feed_tokens(session: Session) -> list[FeedToken]:
+    return list(session.exec(select(FeedToken).order_by(FeedToken.email)).all())
+
+
+def rotate_feed_token(session: Session, email: str) -> tuple[str, str] | None:
+    """A new token for `email`; returns (old, new), or None if it has no feed."""
+    row = session.get(FeedToken, email.strip().lower())
+    if row is None:
+        return None
+    old = row.token
+    row.token = _new_token()
+    row.created_at = utcnow()
+    session.flush()
+    return old, row.token
+
+
+def installation_id(session: Session) -> str:
+    """A random id for this database, minted on first use and kept."""
+    row = session.get(InstallationSetting, "message-id")
+    if row is None:
+        row = InstallationSetting(key="message-id", value=secrets.token_hex(6))
+        session.add(row)
+        session.flush()
+    return row.value
