@@ -31,8 +31,7 @@ class SecretUnavailable(SettingsError):
 def load_rules(settings: Settings, rules: Path | None = None) -> list[Partnership]:
     """The partnerships from `rules` (a file or folder), else the configured or shipped
     ones. Raises RuleFileError with every problem found."""
-    chosen = rules or settings.rules_path
-    return load_partnerships([chosen] if chosen else None)
+    return load_partnerships(settings.rule_paths(rules))
 
 
 def rules_or_empty(settings: Settings | None = None) -> list[Partnership]:

@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
-from models.audits import AuditCycle, AuditReturn
+from models.audits import AuditCycle, AuditReturn, FollowUpAction
 from models.calendar import Incident, Lifecycle, OccurrenceRow
 from models.chunks import chunks
 from models.directory import Agency, PartnershipRow, RoleAssignment, School
@@ -205,6 +205,53 @@ def mark_cycle_opened(session: Session, cycle: AuditCycle, when) -> None:
     for audit_return, _occ in returns_of(session, cycle):
         if audit_return.requested_at is None:
             audit_return.requested_at = when
+
+
+def follow_ups(session: Session, return_ids: list[int]) -> dict[int, list[FollowUpAction]]:
+    """Follow-up actions agreed at review, per return, in one query per chunk of returns."""
+    found: dict[int, list[FollowUpAction]] = {}
+    for chunk in chunks(return_ids):
+        rows = session.exec(
+            select(FollowUpAction)
+            .where(col(FollowUpAction.return_id).in_(chunk))
+            .order_by(FollowUpAction.due)
+        ).all()
+        for row in rows:
+            found.setdefault(row.return_id, []).append(row)
+    return found
+
+
+def unreviewed_returns(
+    session: Session, limit: int = 300
+) -> list[tuple[AuditReturn, OccurrenceRow]]:
+    """Returns submitted and not yet reviewed, oldest submission first."""
+    rows = session.exec(
+        select(AuditReturn, OccurrenceRow)
+        .join(OccurrenceRow, col(AuditReturn.occurrence_id) == col(OccurrenceRow.id))
+        .where(
+            OccurrenceRow.lifecycle == Lifecycle.COMPLETED.value,
+            col(AuditReturn.rag).is_(None),
+        )
+        .order_by(OccurrenceRow.completed_at, OccurrenceRow.public_id)
+        .limit(limit)
+    ).all()
+    return [(r, o) for r, o in rows]
+
+
+def all_subject_names(session: Session) -> dict[str, str]:
+    """Agency and school names by code, every partnership (for choosing from a list)."""
+    names = dict(session.exec(select(Agency.code, Agency.name)).all())
+    names.update(dict(session.exec(select(School.code, School.name)).all()))
+    return names
+
+
+def audit_return_for(session: Session, public_id: str) -> AuditReturn | None:
+    """The audit return an occurrence id stands for, if it is one (S11/S175)."""
+    return session.exec(
+        select(AuditReturn)
+        .join(OccurrenceRow, col(AuditReturn.occurrence_id) == col(OccurrenceRow.id))
+        .where(OccurrenceRow.public_id == public_id)
+    ).first()
 
 
 def partnership_names(session: Session) -> dict[str, str]:

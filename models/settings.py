@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(default=30.0, gt=0)  # seconds to wait for each SMTP answer
     delivery_time_budget: float = Field(default=900.0, gt=0)  # seconds one run may send for
     invite_window_days: int = Field(default=60, ge=0, le=366)
+    ui_url: str | None = None  # the Prefect UI as people reach it: emails link its forms
+    feeds_url: str | None = None  # where data/feeds is published: digests carry feed links
 
     @field_validator("transport", "smtp_security", mode="before")
     @classmethod
@@ -99,6 +101,12 @@ class Settings(BaseSettings):
         if clear and self.smtp_username and not self.smtp_allow_plaintext_auth:
             raise ValueError("plaintext auth")
         return self
+
+    def rule_paths(self, override: Path | None = None) -> list[Path] | None:
+        """Where the rules are: the given file or folder, else GOVCAL_RULES_PATH, else
+        None (the shipped partnerships), as rules.loader.load_partnerships takes it."""
+        chosen = override or self.rules_path
+        return [chosen] if chosen else None
 
     @property
     def effective_outbox_dir(self) -> Path:

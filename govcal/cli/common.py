@@ -8,25 +8,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 from zoneinfo import ZoneInfo
 
 import typer
 
 # Piped output (CI logs, `| less`) gets a wide table instead of Rich's 80-column default.
 from rich.console import Console
-from sqlmodel import Session
 
-from flows.runtime import Runtime, build_runtime
-from models.db import DatabaseUnavailable, session_scope
-from models.queries import NotFound
-from models.records import Actor, RecordError
 from models.settings import get_settings
-from models.trail import Channel
 from rules import dates
-from rules.loader import RuleFileError
+from rules.loader import RuleFileError, load_partnerships
 from rules.model import Partnership
 from rules.state import LONDON
+
+if TYPE_CHECKING:  # the database stack is imported by the commands that use it
+    from sqlmodel import Session
+
+    from flows.runtime import Runtime
+    from models.records import Actor
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
@@ -76,24 +76,37 @@ def _refuse(exc: Exception) -> NoReturn:
 
 
 def actor(by: str | None = None) -> Actor:
+    from models.records import Actor
+    from models.trail import Channel
+
     name = by or get_settings().actor or getpass.getuser()
     return Actor(name=name, channel=Channel.CLI)
 
 
 def load_rules(path: Path | None = None) -> list[Partnership]:
-    return runtime(path).partnerships
+    try:
+        return load_partnerships(get_settings().rule_paths(path))
+    except RuleFileError as exc:
+        _rule_problems(exc)
+
+
+def _rule_problems(exc: RuleFileError) -> NoReturn:
+    for problem in exc.problems:
+        err.print(str(problem), markup=False)
+    count = len(exc.problems)
+    err.print(f"{count} problem{'s' if count != 1 else ''} found; nothing was loaded.")
+    raise typer.Exit(1) from None
 
 
 def runtime(rules: Path | None = None) -> Runtime:
-    """What a command needs, built where the flows build theirs (flows/runtime.py)."""
+    """What a command that sends or runs flows needs, built where the flows build theirs
+    (flows/runtime.py; imported here only by those commands)."""
+    from flows.runtime import build_runtime
+
     try:
         return build_runtime(rules=rules)
     except RuleFileError as exc:
-        for problem in exc.problems:
-            err.print(str(problem), markup=False)
-        count = len(exc.problems)
-        err.print(f"{count} problem{'s' if count != 1 else ''} found; nothing was loaded.")
-        raise typer.Exit(1) from None
+        _rule_problems(exc)
 
 
 def pick(partnerships: list[Partnership], wanted: str | None) -> Partnership:
@@ -108,6 +121,10 @@ def pick(partnerships: list[Partnership], wanted: str | None) -> Partnership:
 @contextmanager
 def database() -> Iterator[Session]:
     """A transaction; known failures become one clear line on stderr and exit code 1."""
+    from models.db import DatabaseUnavailable, session_scope
+    from models.queries import NotFound
+    from models.records import RecordError
+
     try:
         with session_scope() as session:
             yield session
