@@ -22,6 +22,7 @@ def test_run_status_complete_and_returns_round_trip(tmp_path):
     first = run("run", "--as-of", "2026-11-24")
     assert first.returncode == 0, first.stderr
     assert "loaded the SAMPLE directory" in first.stdout
+    assert "wfscp: loaded its SAMPLE history up to 2026-11-20 (221 complete" in first.stdout
     assert (tmp_path / "data" / "govcal.db").is_file()  # the embedded default, created on use
 
     status = run("status", "--json", "--as-of", "2026-11-24", "--partnership", "wfscp")
@@ -54,13 +55,14 @@ def test_run_status_complete_and_returns_round_trip(tmp_path):
 
     returns = run("returns", "wfscp:section-11-audit:2026-10-31", "--as-of", "2026-11-24")
     assert returns.returncode == 0, returns.stderr
-    assert "North West Ambulance Service" in returns.stdout and "0 of 20 returned" in returns.stdout
-    assert run("complete", "wfscp:section-11-audit:2026-10-31:nwas", "--evidence",
-               "https://example.org/s11/nwas", "--on", "2026-11-02").returncode == 0  # fmt: skip
+    assert "North West Ambulance Service" in returns.stdout
+    assert "16 of 20 returned" in returns.stdout  # the sample's history: 4 still to come
+    assert run("complete", "wfscp:section-11-audit:2026-10-31:cafcass", "--evidence",
+               "https://example.org/s11/cafcass", "--on", "2026-11-02").returncode == 0  # fmt: skip
     cycles = run("returns", "--as-of", "2026-11-24", "--partnership", "wfscp")
     assert cycles.returncode == 0, cycles.stderr
     line = next(x for x in cycles.stdout.splitlines() if "section-11-audit:2026-10-31" in x)
-    assert "1 of 20" in line  # the list of cycles counts the return just recorded
+    assert "17 of 20" in line  # the list of cycles counts the return just recorded
 
 
 def test_unknown_occurrence_and_bad_evidence_are_clear_errors(tmp_path):
@@ -111,6 +113,29 @@ def test_prefect_home_is_created_inside_a_data_folder_that_does_not_exist_yet(
     assert (tmp_path / "fresh" / "data" / "prefect").is_dir()
 
 
+def _listed(stdout: str) -> list[tuple[str, str]]:
+    """(recipient, subject) pairs from `notify --dry-run` output."""
+    found, recipient = [], ""
+    for line in stdout.splitlines():
+        if line and not line.startswith(" ") and line.endswith("):"):
+            recipient = line.rsplit(" (", 1)[0]
+        elif line.startswith("    ") and recipient:
+            found.append((recipient, line.strip().split(": ", 1)[1]))
+    return sorted(found)
+
+
+def _sent(files) -> list[tuple[str, str]]:
+    import email
+    from email import policy
+
+    found = []
+    for path in files:
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        for address in message["To"].addresses:
+            found.append((address.addr_spec, str(message["Subject"])))
+    return sorted(found)
+
+
 def test_notify_dry_run_lists_recipients_and_sends_nothing(tmp_path):
     from tests.conftest import SAMPLE_DIRECTORY
 
@@ -118,8 +143,7 @@ def test_notify_dry_run_lists_recipients_and_sends_nothing(tmp_path):
     assert run("sync", "--as-of", "2026-10-05").returncode == 0
     dry = run("notify", "--as-of", "2026-10-05", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "safeguarding-nwas@example.org" in dry.stdout
-    assert "reminder reminder-28: wfscp:section-11-audit:2026-10-31:nwas" in dry.stdout
+    assert "safeguarding-nwas@example.org (1):" in dry.stdout
     assert "Dry run: nothing was sent or recorded." in dry.stdout
     assert not (tmp_path / "data" / "outbox").exists()
 
@@ -127,6 +151,10 @@ def test_notify_dry_run_lists_recipients_and_sends_nothing(tmp_path):
     assert real.returncode == 0, real.stderr
     outbox = sorted((tmp_path / "data" / "outbox").glob("*.eml"))
     assert outbox and f"Delivered {len(outbox)} message(s)" in real.stdout
+    # the dry run listed exactly what the real run then sent: each recipient, each subject
+    assert _listed(dry.stdout) == _sent(outbox)
+    again = run("notify", "--as-of", "2026-10-05", "--dry-run")
+    assert "the next run would send 0 message(s)" in again.stdout
     rerun = run("notify", "--as-of", "2026-10-05")
     assert "newly planned nothing new" in rerun.stdout and "Delivered 0 message(s)" in rerun.stdout
 

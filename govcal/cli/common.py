@@ -109,6 +109,14 @@ def runtime(rules: Path | None = None) -> Runtime:
         _rule_problems(exc)
 
 
+def in_force(day: date, wanted: str | None = None) -> list[str] | None:
+    """The partnerships whose arrangements are in force on `day` (status leaves the
+    superseded ones out); None when one was asked for by name: then it is shown."""
+    if wanted:
+        return None
+    return [p.id for p in load_rules() if p.is_active(day)]
+
+
 def pick(partnerships: list[Partnership], wanted: str | None) -> Partnership:
     by_id = {p.id: p for p in partnerships}
     chosen = wanted or get_settings().default_partnership
