@@ -92,10 +92,7 @@ def _apply(
         raise ValueError(f"action '{action}' is not one of: {', '.join(ACTIONS)}")
     if action == "incident":
         kind, reference = target.split(":", 1)
-        records.start_incident(
-            session, partnership.id, reference, kind, day, ACTOR,
-            known_kinds=partnership.events, today=day,
-        )  # fmt: skip
+        records.start_incident(session, partnership, reference, kind, day, ACTOR, today=day)
         _sync(session, partnership, end, horizon)  # its clocks, at once
     elif action == "open-cycle":
         cycle = queries.audit_cycle(session, target)
@@ -105,6 +102,8 @@ def _apply(
                entity="audit_cycle", entity_id=target, after=after)  # fmt: skip
     elif action == "complete":
         evidence = records.parse_evidence(row["evidence"], row.get("note") or None)
+        if evidence is None:
+            raise ValueError("evidence in the sample history is a link (https://...)")
         records.complete(session, target, evidence, ACTOR, on=day, today=day, by=by)
     elif action == "review":
         follow_ups = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from models.db import head_revision
 
@@ -32,7 +33,8 @@ def test_run_status_complete_and_returns_round_trip(tmp_path):
     meeting = next(r for r in rows if r["id"] == "wfscp:lsp-meeting:2026-11-11")
     assert meeting["state"] == "overdue" and meeting["completed_at"] is None
 
-    minutes = tmp_path / "minutes.pdf"
+    minutes = tmp_path / "data" / "evidence-inbox" / "minutes.pdf"  # the evidence folder
+    minutes.parent.mkdir(parents=True)
     minutes.write_bytes(b"%PDF-1.4")
     done = run("complete", "wfscp:lsp-meeting:2026-11-11", "--evidence", str(minutes),
                "--on", "2026-11-11")  # fmt: skip
@@ -47,7 +49,10 @@ def test_run_status_complete_and_returns_round_trip(tmp_path):
 
     rows = json.loads(run("status", "--json", "--as-of", "2026-11-24").stdout)
     meeting = next(r for r in rows if r["id"] == "wfscp:lsp-meeting:2026-11-11")
-    assert meeting["state"] == "completed_on_time" and meeting["evidence"] == str(minutes)
+    assert meeting["state"] == "completed_on_time"
+    copy = Path(meeting["evidence"])  # govcal's own read-only copy, by content
+    assert copy.is_relative_to(tmp_path / "data" / "evidence") and copy.name == "minutes.pdf"
+    assert copy.read_bytes() == b"%PDF-1.4" and not copy.stat().st_mode & 0o222
 
     overdue = json.loads(run("status", "--json", "--overdue", "--as-of", "2026-11-24").stdout)
     assert overdue and {r["state"] for r in overdue} == {"overdue"}

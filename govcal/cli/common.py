@@ -71,7 +71,7 @@ def parse_when(value: str, option: str, zone: ZoneInfo = LONDON) -> date | datet
 
 
 def _refuse(exc: Exception) -> NoReturn:
-    err.print(f"Error: {exc}", markup=False)  # one line, before anything was touched
+    err.print(f"Error: {exc}", markup=False, soft_wrap=True)  # one line; nothing touched yet
     raise typer.Exit(2)
 
 
@@ -137,9 +137,9 @@ def database() -> Iterator[Session]:
         with session_scope() as session:
             yield session
     except (RecordError, NotFound) as exc:
-        err.print(f"Error: {exc}", markup=False)
+        err.print(f"Error: {exc}", markup=False, soft_wrap=True)
         err.print("Nothing was changed.")
         raise typer.Exit(1) from None
     except DatabaseUnavailable as exc:
-        err.print(f"Error: {exc}", markup=False)
+        err.print(f"Error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
