@@ -58,13 +58,15 @@ def load_samples_if_empty(rules: Path | None = None, *, history: bool = True) ->
 def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
     """Run the daily-compliance job once, in-process, on the embedded default."""
     day = parse_day(as_of, "--as-of") or today()
-    configure_prefect()
+    reused = configure_prefect()
     runtime = build_runtime(rules)
     runtime.transport()  # a missing secret block stops here, before any work
     settings = runtime.settings
     out.print(f"Database: {redact_url(settings.effective_database_url)}")
     for line in load_samples_if_empty(rules):
         out.print(line)
+    if reused:
+        out.print(f"Prefect API: {reused} (kept by `govcal serve`)")
     from flows.jobs import daily_compliance, publish_feeds  # once Prefect's settings are set
 
     result = daily_compliance(as_of=day)
@@ -82,7 +84,7 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
     )
     out.print(f"Wrote {feeds} calendar feeds under {settings.effective_feeds_dir}.")
     with database() as session:
-        rows = status_rows(session, day, in_force=in_force(day))
+        rows = status_rows(session, day, partnership_ids=in_force(day))
     counts = Counter(r.status.state for r in rows)
     out.print(
         f"As of {day}: {counts[State.OVERDUE]} overdue, {counts[State.DUE]} due today, "
