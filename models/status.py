@@ -91,7 +91,7 @@ def status_rows(
         overdue_only=overdue_only,
         ahead_days=ahead_days,
         behind_days=behind_days,
-        in_force=in_force,
+        partnership_ids=partnership_ids,
     )
     rows = usable(session.exec(query))
     soon = due_soon_days or {}
@@ -108,7 +108,7 @@ def status_query(
     overdue_only: bool = False,
     ahead_days: int = 30,
     behind_days: int = 30,
-    in_force: Collection[str] | None = None,
+    partnership_ids: Collection[str] | None = None,
 ):
     """The SELECT behind status_rows (tests/test_query_plans.py reads its plan)."""
     horizon = as_of + timedelta(days=ahead_days)
@@ -116,8 +116,8 @@ def status_query(
     # Three terms, each answerable from an index, so the database reads only the rows that
     # can matter (SQLite's multi-index OR, PostgreSQL's BitmapOr), never ten years of
     # history: open and due by the horizon (lifecycle, due); completed since `recent`
-    # (lifecycle, completed_at): recent news, or still open on a replayed day; waived or cancelled
-    # recently (lifecycle).
+    # (lifecycle, completed_at): recent news, or still open on a replayed day; waived or
+    # cancelled recently (lifecycle).
     completed_at = col(OccurrenceRow.completed_at)
     wanted = or_(
         and_(OccurrenceRow.lifecycle == Lifecycle.OPEN.value, OccurrenceRow.due <= horizon),

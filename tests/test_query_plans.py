@@ -54,6 +54,6 @@ def test_the_all_partnership_status_query_reads_only_through_indexes(db_url):
 
 
 def test_one_partnerships_status_query_never_scans_the_table(db_url):
-    for options in ({"partnership_id": "wfscp"}, {"in_force": ["wfscp", "cscp-2023"]}):
+    for options in ({"partnership_id": "wfscp"}, {"partnership_ids": ["wfscp", "cscp-2023"]}):
         plan = plan_of_status_query(db_url, ahead_days=60, **options)
         assert "ix_occurrence_" in plan and not _full_scan(plan), plan
