@@ -15,6 +15,7 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, col, select
 
+from models.chunks import chunks
 from models.directory import (
     Agency,
     AgencyType,
@@ -317,7 +318,7 @@ def _people(session, rows, partnership_id, known_roles, report: FileReport) -> N
     schools = set(
         session.exec(select(School.code).where(School.partnership_id == partnership_id)).all()
     )
-    people = {p.email: p for p in session.exec(select(Person)).all()}
+    people = _people_named(session, rows)
     assignments = {
         (a.person_id, a.role, a.agency_code, a.school_code)
         for a in session.exec(
@@ -325,6 +326,7 @@ def _people(session, rows, partnership_id, known_roles, report: FileReport) -> N
         )
     }
     delegations: list[tuple[int, str, str]] = []
+    held: list[tuple[Person, str, str, str]] = []  # assignments, added once ids exist
     roles = ", ".join(sorted(known_roles))
     for line, row in rows:
         try:
@@ -361,6 +363,11 @@ def _people(session, rows, partnership_id, known_roles, report: FileReport) -> N
         values = {"name": name, "is_sample": _is_sample(row)}
         person = _upsert(session, person, Person, values, report, email=email)
         people[email] = person
+        held.append((person, role, agency, school))
+        if acts_for:
+            delegations.append((line, email, acts_for))
+    session.flush()  # the new people in one batch: their role assignments need their ids
+    for person, role, agency, school in held:
         key = (person.id, role, agency, school)
         if key not in assignments:
             session.add(
@@ -374,9 +381,26 @@ def _people(session, rows, partnership_id, known_roles, report: FileReport) -> N
             )
             assignments.add(key)
         report.listed.add(key)
-        if acts_for:
-            delegations.append((line, email, acts_for))
     _delegations(session, delegations, people, partnership_id, report)
+
+
+def _people_named(session, rows) -> dict[str, Person]:
+    """The people a file names (as themselves or in acts_for), by email: one keyed read
+    per 500 addresses, not every person of every partnership for each file."""
+    emails: set[str] = set()
+    for _line, row in rows:
+        for column in ("email", "acts_for"):
+            try:
+                if value := _clean(row.get(column), column):
+                    emails.add(normalise_email(value))
+            except ValueError:
+                continue  # reported with its line by the main pass
+    found: dict[str, Person] = {}
+    for chunk in chunks(sorted(emails)):
+        found.update(
+            (p.email, p) for p in session.exec(select(Person).where(col(Person.email).in_(chunk)))
+        )
+    return found
 
 
 def _delegations(session, delegations, people, partnership_id, report: FileReport) -> None:
@@ -408,8 +432,6 @@ def _upsert(session, row, model, values, report: FileReport, **key):
     if row is None:
         row = model(**key, **values)
         session.add(row)
-        if model is Person:
-            session.flush()  # role assignments need the person's id
         report.created += 1
         return row
     if any(getattr(row, k) != v for k, v in values.items()):

@@ -77,13 +77,13 @@ def status_rows(
     ahead_days: int = 30,
     behind_days: int = 30,
     due_soon_days: dict[str, int] | None = None,
-    in_force: Collection[str] | None = None,
+    partnership_ids: Collection[str] | None = None,
 ) -> list[StatusRow]:
     """Everything open up to `ahead_days` from now (however old), and what was closed in
     the last `behind_days` by the day it was closed (an old item completed yesterday is
     recent news); orphaned occurrences are left out: no rule asks for them any more.
-    With `in_force` (the partnerships whose arrangements are in force that day), another
-    partnership's items are left out: a superseded partnership's old items are history,
+    With `partnership_ids` (e.g. those whose arrangements are in force that day), other
+    partnerships' items are left out: a superseded partnership's old items are history,
     not "420 days overdue"."""
     horizon = as_of + timedelta(days=ahead_days)
     recent = as_of - timedelta(days=behind_days)
@@ -105,8 +105,8 @@ def status_rows(
     )
     if partnership_id:
         query = query.where(OccurrenceRow.partnership_id == partnership_id)
-    if in_force is not None:
-        query = query.where(col(OccurrenceRow.partnership_id).in_(list(in_force)))
+    if partnership_ids is not None:  # e.g. only those in force today
+        query = query.where(col(OccurrenceRow.partnership_id).in_(list(partnership_ids)))
     if overdue_only:
         query = query.where(
             OccurrenceRow.lifecycle == Lifecycle.OPEN.value, OccurrenceRow.due < as_of

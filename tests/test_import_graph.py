@@ -108,3 +108,14 @@ def test_status_reads_the_database_without_alembic_mail_or_prefect():
     loaded = _modules_after("status", "--as-of", "2026-11-24")
     assert "sqlalchemy" in loaded
     assert loaded & (MIGRATIONS | MAIL | ORCHESTRATION) == set()
+
+
+def test_no_test_imports_from_conftest():
+    """conftest.py holds fixtures; shared constants and helpers live in tests/support."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        for line, imported in _imports(path)
+        if imported in ("tests.conftest", "conftest")
+    ]
+    assert offenders == []

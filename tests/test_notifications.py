@@ -18,8 +18,8 @@ from models.records import Actor, cancel, reschedule
 from models.sync import sync_partnership
 from notifications.render import Sender
 from notifications.transport import FileOutbox, SmtpSettings, SmtpTransport
-from tests.conftest import SAMPLE_DIRECTORY
 from tests.smtp_server import SmtpServer
+from tests.support.paths import SAMPLE_DIRECTORY
 
 D = date.fromisoformat
 SENDER = Sender("WFSCP business team", "wfscp-business@example.org")

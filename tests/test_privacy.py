@@ -7,12 +7,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import SAMPLE_DIRECTORY
+from tests.support.paths import GOVCAL, SAMPLE_DIRECTORY
 
-GOVCAL = [sys.executable, "-m", "govcal.cli"]
 SMTP_PASSWORD = "smtp-Pa55word-must-never-show"
 PG_PASSWORD = "pg-Pa55word-must-never-show"
 CHILD = "Jane Doe DOB 02/03/2015"  # what a hurried user might type as a reference

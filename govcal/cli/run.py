@@ -61,7 +61,8 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
     out.print(f"Database: {redact_url(settings.effective_database_url)}")
     for line in load_samples_if_empty(rules):
         out.print(line)
-    configure_prefect()
+    if reused := configure_prefect():
+        out.print(f"Prefect API: {reused} (kept by `govcal serve`)")
     from flows.jobs import daily_compliance, publish_feeds  # once Prefect's settings are set
 
     result = daily_compliance(as_of=day)
@@ -79,7 +80,7 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
     )
     out.print(f"Wrote {feeds} calendar feeds under {settings.effective_feeds_dir}.")
     with database() as session:
-        rows = status_rows(session, day, in_force=in_force(day))
+        rows = status_rows(session, day, partnership_ids=in_force(day))
     counts = Counter(r.status.state for r in rows)
     out.print(
         f"As of {day}: {counts[State.OVERDUE]} overdue, {counts[State.DUE]} due today, "

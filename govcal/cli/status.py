@@ -54,7 +54,7 @@ def status(
     with database() as session:
         rows = status_rows(
             session, day, partnership_id=partnership, overdue_only=overdue, ahead_days=ahead,
-            behind_days=BEHIND, in_force=in_force(day, partnership),
+            behind_days=BEHIND, partnership_ids=in_force(day, partnership),
         )  # fmt: skip
         names = {}
         for pid in {r.row.partnership_id for r in rows}:
