@@ -15,7 +15,7 @@ import pytest
 import time_machine
 from typer.testing import CliRunner
 
-from tests.conftest import SAMPLE_DIRECTORY
+from tests.support.paths import SAMPLE_DIRECTORY
 
 runner = CliRunner()
 LEAVER = "dsp-wfc@example.org"  # the sample DSP for Westmorland and Furness Council
