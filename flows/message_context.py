@@ -84,9 +84,22 @@ def message_context(
         subject_names=subjects,
         round_totals=round_sizes(session, rounds),
         reasons=reasons,
-        previous=versions_before(session, meetings),
+        previous=_with_rule_places(versions_before(session, meetings), items, partnerships),
         replaced=successors(list(items.values()), invitees),
         feed_urls=feeds,
         act_url=act_url(settings.ui_url),
         installation=str(cache["installation"]),
     )
+
+
+def _with_rule_places(
+    previous: dict[int, dict], items: dict[int, Item], partnerships: list[Partnership]
+) -> dict[int, dict]:
+    """A snapshot without its own location was at the rule's place: say which."""
+    rules = {(p.id, r.id): r for p in partnerships for r in p.rules}
+    for ref, before in previous.items():
+        item = items.get(ref)
+        rule = rules.get((item.partnership, item.rule)) if item else None
+        if "location" in before and not before["location"] and rule is not None:
+            before["location"] = rule.location
+    return previous

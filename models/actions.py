@@ -70,11 +70,14 @@ class Rescheduled:
     due: date
     starts_at: datetime | None  # in the partnership's time zone, for meetings
     sequence: int
+    location: str | None = None  # this meeting's own place, if moved elsewhere
 
     @property
     def summary(self) -> str:
         moment = self.starts_at or self.due
         moved = f"{self.title} ({self.occurrence}) moved to {moment}"
+        if self.location:
+            moved += f" at {self.location}"
         return f"{moved} (invite version {self.sequence})"
 
 
@@ -201,12 +204,18 @@ def reopen(session: Session, occurrence: str, actor: Actor, reason: str | None =
 
 
 def reschedule(
-    session: Session, occurrence: str, to: datetime | date, reason: str, actor: Actor
+    session: Session,
+    occurrence: str,
+    to: datetime | date | None,
+    reason: str,
+    actor: Actor,
+    *,
+    location: str | None = None,
 ) -> Rescheduled:
-    row = records.reschedule(session, occurrence, to, reason, actor)
+    row = records.reschedule(session, occurrence, to, reason, actor, location=location)
     zone = records.zone_of(session, row)
     starts = row.starts_at.astimezone(zone) if row.starts_at else None
-    return Rescheduled(row.public_id, row.title, row.due, starts, row.sequence)
+    return Rescheduled(row.public_id, row.title, row.due, starts, row.sequence, row.location)
 
 
 def cancel(session: Session, occurrence: str, reason: str, actor: Actor) -> Cancelled:

@@ -143,15 +143,20 @@ def reopen(
 
 def reschedule(
     occurrence: OccurrenceArg,
-    to: Annotated[
-        str, typer.Option("--to", help="New date, or 'YYYY-MM-DD HH:MM' local (or DD/MM/YYYY).")
-    ],
     reason: ReasonOption,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="New date, or 'YYYY-MM-DD HH:MM' local (or DD/MM/YYYY)."),
+    ] = None,
+    location: Annotated[
+        str | None, typer.Option("--location", help="Where this one meeting is now held.")
+    ] = None,
 ) -> None:
-    """Move one occurrence (e.g. a meeting) without changing its rule."""
-    when = parse_when(to, "--to")
+    """Move one occurrence (e.g. a meeting), or change where it is held, without
+    changing its rule. Invitees are sent the update, whatever the date."""
+    when = parse_when(to, "--to") if to is not None else None
     with database() as session:
-        result = actions.reschedule(session, occurrence, when, reason, actor())
+        result = actions.reschedule(session, occurrence, when, reason, actor(), location=location)
     out.print(f"{result.summary}.", markup=False)
 
 
