@@ -24,7 +24,7 @@ from govcal.cli.common import (
     today,
 )
 from govcal.cli.tables import add_item, item_table, show
-from govcal.settings import get_settings
+from models.settings import get_settings
 from rules.expand import expand
 from rules.model import Partnership
 from rules.plan import PlanRow, build_plan
