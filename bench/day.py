@@ -28,25 +28,21 @@ T0 = time.perf_counter()
 
 def plain(day: date) -> dict:
     from flows import dashboard, steps  # plain functions: neither imports Prefect
-    from govcal.settings import get_settings
+    from flows.runtime import build_runtime
     from models.db import session_scope
     from models.status import status_rows
     from models.sync import sync_all
-    from notifications.render import Sender
-    from notifications.transport import from_settings
-    from rules.loader import load_partnerships
 
     imported = time.perf_counter()
-    settings = get_settings()
-    chosen = load_partnerships([settings.rules_path] if settings.rules_path else None)
+    run = build_runtime()
+    settings, chosen = run.settings, run.partnerships
     with session_scope() as s:
         sync_all(s, chosen, day, horizon_months=settings.sync_horizon_months, actor="bench")
     synced = time.perf_counter()
     with session_scope() as s:
         status_rows(s, day, ahead_days=60)
     with session_scope() as s:
-        sender = Sender(settings.mail_from_name, settings.mail_from)
-        report = steps.notify(s, chosen, day, from_settings(settings), sender,
+        report = steps.notify(s, chosen, day, run.transport(), run.sender,
                               invite_window_days=settings.invite_window_days)  # fmt: skip
     notified = time.perf_counter()
     with session_scope() as s:

@@ -11,8 +11,8 @@ from datetime import date, datetime
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from govcal.settings import get_settings
 from models.db import session_scope
+from models.settings import get_settings
 from notifications.pack import build_pack, render_markdown, write_pack
 from rules.state import LONDON
 

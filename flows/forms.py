@@ -15,23 +15,14 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from govcal.settings import get_settings
+from flows.runtime import rules_or_empty
 from models.audits import Rag
 from rules.dates import SupportedDate
-from rules.loader import RuleFileError, load_partnerships
 from rules.model import Kind
 from rules.references import check_reference
 
-
-def _shipped():
-    settings = get_settings()
-    try:
-        return load_partnerships([settings.rules_path] if settings.rules_path else None)
-    except RuleFileError:
-        return []  # `govcal rules check` reports the problems; forms fall back to free text
-
-
-_PARTNERSHIPS = _shipped()
+# a bad rule file leaves the forms with free text: `govcal rules check` reports it
+_PARTNERSHIPS = rules_or_empty()
 PartnershipId = StrEnum(  # type: ignore[misc]
     "PartnershipId", {p.id: p.id for p in _PARTNERSHIPS} or {"wfscp": "wfscp"}
 )

@@ -32,17 +32,8 @@ from flows.forms import (
     parse,
     pasted_id,
 )
-from flows.tasks import (
-    dashboard_task,
-    evaluate_task,
-    feeds_task,
-    notify_task,
-    partnerships,
-    sender,
-    sync_task,
-    transport,
-)
-from govcal.settings import get_settings
+from flows.runtime import build_runtime
+from flows.tasks import dashboard_task, evaluate_task, feeds_task, notify_task, sync_task
 from models import actions, escalations, queries, records
 from models.db import DatabaseUnavailable, session_scope
 from models.evidence import EvidenceStore
@@ -54,7 +45,7 @@ from rules.state import LONDON
 
 
 def _day(as_of: date | None) -> date:
-    return as_of or datetime.now(LONDON).date()
+    return as_of or build_runtime().today()
 
 
 @flow(name="daily-compliance")
@@ -97,8 +88,8 @@ def open_audit_cycle(
 
     day = _day(as_of)
     sync_task(day)
-    settings = get_settings()
-    chosen = next(p for p in partnerships(settings) if p.id == partnership.value)
+    runtime = build_runtime()
+    chosen = runtime.partnership(partnership.value)
     with session_scope() as session:
         cycles = [c for c in queries.audit_cycles(session, chosen.id) if c.rule_id == rule.value]
         if period:
@@ -109,7 +100,7 @@ def open_audit_cycle(
                 raise ValueError(f"no {rule.value} cycle due on or after {day}; run sync first")
             cycle_id = upcoming[0].public_id
         report = request_returns(
-            session, chosen, cycle_id, day, transport(settings), sender(settings)
+            session, chosen, cycle_id, day, runtime.transport(), runtime.sender
         )
     get_run_logger().info("opened %s: %d requests", cycle_id, len(report.new))
     return {"cycle": cycle_id, "requests": len(report.new),
@@ -123,7 +114,7 @@ def open_audit_cycle(
 
 
 def _evidence_store() -> EvidenceStore:
-    return EvidenceStore.configured(get_settings())
+    return EvidenceStore.configured(build_runtime().settings)
 
 
 def _ui_actor(name: str) -> records.Actor:
@@ -274,7 +265,7 @@ def start_incident_clock(form: IncidentForm, as_of: SupportedDate | None = None)
     """Record a serious incident by reference; its statutory deadlines are created."""
 
     def change(session: Session, f: IncidentForm, _item: str, day: date) -> str:
-        chosen = next(p for p in partnerships(get_settings()) if p.id == f.partnership.value)
+        chosen = build_runtime().partnership(f.partnership.value)
         return actions.start_incident_clock(
             session, chosen, f.reference, _ui_actor(f.recorded_by), aware_on=f.aware_on,
             today=day, kind=f.kind.value,

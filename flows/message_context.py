@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from govcal.settings import get_settings
 from models import ledger
 from models.calendar import OccurrenceRow
 from models.feed_tokens import feed_tokens, installation_id
 from models.notify_inputs import directory as load_directory
 from models.notify_inputs import round_sizes, versions_before
 from models.queries import subject_names
+from models.settings import get_settings
 from notifications.compose import ComposeContext, PartnershipInfo
 from rules.model import Partnership
 from rules.notify_plan import Item, successors

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from govcal.settings import get_settings
+from models.settings import get_settings
 
 
 def configure_prefect(*, reuse_server: bool = True) -> str | None:

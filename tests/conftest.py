@@ -34,7 +34,7 @@ def rule_file(tmp_path: Path):
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path, monkeypatch):
     """Each test gets its own data folder and no database URL from the environment."""
-    from govcal.settings import get_settings
+    from models.settings import get_settings
 
     monkeypatch.setenv("GOVCAL_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("PREFECT_HOME")  # subprocesses use GOVCAL_DATA_DIR/prefect, as users do

@@ -107,7 +107,7 @@ def test_prefect_home_is_created_inside_a_data_folder_that_does_not_exist_yet(
     import os
 
     from govcal.prefect_env import configure_prefect
-    from govcal.settings import get_settings
+    from models.settings import get_settings
 
     monkeypatch.setenv("GOVCAL_DATA_DIR", str(tmp_path / "fresh" / "data"))
     get_settings.cache_clear()

@@ -158,7 +158,7 @@ def test_the_html_is_self_contained_and_the_markdown_lists_every_obligation(year
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_govcal_pack_prints_the_figures_and_writes_both_files(year, tmp_path, monkeypatch):
     from govcal.cli import app
-    from govcal.settings import get_settings
+    from models.settings import get_settings
 
     monkeypatch.setenv("GOVCAL_DATABASE_URL", year)
     monkeypatch.setenv("GOVCAL_RULES_PATH", str(tmp_path / "rules.yaml"))
@@ -185,7 +185,7 @@ def test_the_flow_publishes_the_pack_as_an_artifact_and_writes_the_html(
 ):
     from prefect.testing.utilities import prefect_test_harness
 
-    from govcal.settings import get_settings
+    from models.settings import get_settings
 
     monkeypatch.setenv("GOVCAL_DATABASE_URL", year)
     get_settings.cache_clear()

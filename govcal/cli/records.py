@@ -21,10 +21,10 @@ from govcal.cli.common import (
     pick,
     today,
 )
-from govcal.settings import get_settings, redact_url
 from models import actions
 from models.db import DatabaseUnavailable, upgrade
 from models.evidence import EvidenceStore
+from models.settings import get_settings, redact_url
 from models.sync import SyncReport, sync_all
 
 db_app = typer.Typer(help="Database schema and migrations.", no_args_is_help=True)

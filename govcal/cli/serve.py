@@ -10,9 +10,8 @@ from typing import Annotated
 
 import typer
 
-from govcal.cli.common import database, err, out
+from govcal.cli.common import database, err, out, runtime
 from govcal.prefect_env import configure_prefect
-from govcal.settings import get_settings
 
 
 def serve(
@@ -36,6 +35,8 @@ def serve(
     from govcal import local_api
 
     configure_prefect(reuse_server=False)
+    run = runtime()
+    run.transport()  # a missing secret block is said now, not at the first 07:00 run
     with database():
         pass  # creates and migrates the embedded database, or says what is wrong
     stop = threading.Event()
@@ -52,7 +53,7 @@ def serve(
         os.environ["PREFECT_API_URL"] = server.url
         out.print(f"Prefect server: {server.ui} (its UI shows every run; `govcal run` reuses it)")
     scheduler = BackgroundScheduler()
-    configure(scheduler, get_settings().effective_database_url)
+    configure(scheduler, run.settings.effective_database_url)
     scheduler.start(paused=True)
     kept = install(scheduler, default_jobs())
     for job in scheduler.get_jobs():
