@@ -21,7 +21,6 @@ from prefect.client.schemas.filters import (  # noqa: E402
     TaskRunFilter,
 )
 from prefect.client.schemas.sorting import ArtifactSort  # noqa: E402
-from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
 from flows import jobs  # noqa: E402
 from flows.forms import CompletionForm, IncidentForm, ReturnForm  # noqa: E402
@@ -31,12 +30,6 @@ from models.db import session_scope  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("prefect")
 D = date.fromisoformat
-
-
-@pytest.fixture(scope="session")
-def prefect_api():
-    with prefect_test_harness(server_startup_timeout=90):
-        yield
 
 
 @pytest.fixture
