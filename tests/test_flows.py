@@ -93,10 +93,11 @@ def test_daily_compliance_syncs_notifies_and_publishes_the_dashboard(embedded):
     rows = json.loads(table.data)
     assert list(rows[0]) == ["RAG", "What", "Due", "Owner", "Where it stands", "Id"]
     lsp = next(r for r in rows if r["Id"] == "wfscp:lsp-meeting:2026-11-11")
-    assert lsp["RAG"] == "🟢 Green" and lsp["Due"] == "11 Nov 2026"
-    assert lsp["Owner"] == "Partnership Manager (sample), Partnership business team"
-    overdue = [r for r in rows if r["RAG"] == "🔴 Red"]
-    assert overdue and all(r["Where it stands"].startswith("overdue by") for r in overdue)
+    assert lsp["RAG"] == "🟢" and lsp["Due"] == "11 Nov 2026"
+    assert lsp["Owner"] == "Partnership Manager (sample)"  # a named person, not a role id
+    assert lsp["What"] == "Joint Lead Safeguarding Partners…"  # narrow: cells never wrap
+    overdue = [r for r in rows if r["RAG"] == "🔴"]
+    assert overdue and all(" late" in r["Where it stands"] for r in overdue)
     assert rows.index(overdue[0]) == 0  # most urgent first
     s11 = next(r for r in rows if r["Id"] == "wfscp:section-11-audit:2026-10-31")
     assert s11["What"].endswith("20 agencies not yet returned")
