@@ -4,6 +4,7 @@ its state message and changes nothing."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import date
@@ -210,7 +211,7 @@ def test_acknowledging_an_escalation(day):
     assert "acknowledged by Chief Constable" in message
     summary = artifacts("compliance-summary-wfscp")["compliance-summary-wfscp"].data
     section = summary.split("## Escalated to the Lead Partners")[1].split("## ")[0]
-    assert "acknowledged by Chief Constable on 24 Nov 2026" in section
+    assert re.search(r"acknowledged by Chief Constable on \d{1,2} \w{3} \d{4}", section)
     refused(jobs.acknowledge_escalation, {"item": escalated, "by": "Chief Executive"},
             "was already acknowledged by Chief Constable")  # fmt: skip
     refused(jobs.acknowledge_escalation, {"item": LSP, "by": "Chief Executive"},
