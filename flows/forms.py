@@ -14,6 +14,7 @@ from enum import Enum, StrEnum
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -23,22 +24,14 @@ from pydantic import (
     create_model,
 )
 
-from govcal.settings import get_settings
+from flows.runtime import rules_or_empty
 from models.audits import Rag
 from rules.dates import SupportedDate, parse_day
-from rules.loader import RuleFileError, load_partnerships
 from rules.model import Kind
+from rules.references import check_reference
 
-
-def _shipped():
-    settings = get_settings()
-    try:
-        return load_partnerships([settings.rules_path] if settings.rules_path else None)
-    except RuleFileError:
-        return []  # `govcal rules check` reports the problems; forms fall back to free text
-
-
-_PARTNERSHIPS = _shipped()
+# a bad rule file leaves the forms with free text: `govcal rules check` reports it
+_PARTNERSHIPS = rules_or_empty()
 PartnershipId = StrEnum(  # type: ignore[misc]
     "PartnershipId", {p.id: p.id for p in _PARTNERSHIPS} or {"wfscp": "wfscp"}
 )
@@ -218,6 +211,14 @@ class AcknowledgeForm(ItemForm):
     note: str = Field(default="", title="Note", max_length=500)
 
 
+def _case_reference(value: str) -> str:
+    check_reference(value)  # the partnership's own pattern is checked when it is recorded
+    return value
+
+
+CaseReference = Annotated[str, AfterValidator(_case_reference)]
+
+
 class IncidentForm(BaseModel):
     """Start the statutory clocks for a serious incident: the reference only, never a
     child's name or any other identifying detail."""
@@ -226,8 +227,7 @@ class IncidentForm(BaseModel):
     model_config = ConfigDict(hide_input_in_errors=True, str_strip_whitespace=True)
 
     partnership: PartnershipId = Field(title="Partnership")
-    reference: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,39}$",
+    reference: CaseReference = Field(
         title="Reference",
         description="Case-management reference only, e.g. SI-2027-001",
     )

@@ -32,29 +32,20 @@ from flows.forms import (
     parse,
     pasted_id,
 )
-from flows.tasks import (
-    dashboard_task,
-    evaluate_task,
-    feeds_task,
-    notify_task,
-    partnerships,
-    sender,
-    sync_task,
-    transport,
-)
-from govcal.settings import get_settings
-from models import escalations, queries, records
+from flows.runtime import build_runtime
+from flows.tasks import dashboard_task, evaluate_task, feeds_task, notify_task, sync_task
+from models import actions, escalations, queries, records
 from models.db import DatabaseUnavailable, session_scope
+from models.evidence import EvidenceStore
 from models.queries import NotFound
 from models.records import RecordError
-from models.sync import sync_all
 from models.trail import Channel
 from rules.dates import SupportedDate
 from rules.state import LONDON
 
 
 def _day(as_of: date | None) -> date:
-    return as_of or datetime.now(LONDON).date()
+    return as_of or build_runtime().today()
 
 
 @flow(name="daily-compliance")
@@ -97,8 +88,8 @@ def open_audit_cycle(
 
     day = _day(as_of)
     sync_task(day)
-    settings = get_settings()
-    chosen = next(p for p in partnerships(settings) if p.id == partnership.value)
+    runtime = build_runtime()
+    chosen = runtime.partnership(partnership.value)
     with session_scope() as session:
         cycles = [c for c in queries.audit_cycles(session, chosen.id) if c.rule_id == rule.value]
         if period:
@@ -109,7 +100,7 @@ def open_audit_cycle(
                 raise ValueError(f"no {rule.value} cycle due on or after {day}; run sync first")
             cycle_id = upcoming[0].public_id
         report = request_returns(
-            session, chosen, cycle_id, day, transport(settings), sender(settings)
+            session, chosen, cycle_id, day, runtime.transport(), runtime.sender
         )
     get_run_logger().info("opened %s: %d requests", cycle_id, len(report.new))
     return {"cycle": cycle_id, "requests": len(report.new),
@@ -120,6 +111,10 @@ def open_audit_cycle(
 # Each is a recipe: parse the form, find the item (pasted id, or a choice from today's
 # open items), record the change through models/, republish that partnership's cockpit.
 # A problem ends the run with one readable line as its state message; nothing changes.
+
+
+def _evidence_store() -> EvidenceStore:
+    return EvidenceStore.configured(build_runtime().settings)
 
 
 def _ui_actor(name: str) -> records.Actor:
@@ -183,19 +178,10 @@ def record_completion(form: CompletionForm, as_of: str = "") -> str:
     """
 
     def change(session: Session, f: CompletionForm, item: str, day: date) -> str:
-        proof = records.parse_evidence(f.evidence, f.note or None)
-        row = records.complete(
-            session,
-            item,
-            proof,
-            _ui_actor(f.completed_by),
-            on=f.completed_on or day,
-            today=day,
-            by=f.completed_by,
-        )
-        return (
-            f"{row.title} ({row.public_id}) completed on {row.completed_at} by {row.completed_by}"
-        )
+        return actions.complete(
+            session, item, f.evidence, _ui_actor(f.completed_by), on=f.completed_on or day,
+            today=day, by=f.completed_by, note=f.note or None, store=_evidence_store(),
+        ).summary  # fmt: skip
 
     return _act(CompletionForm, form, as_of, "complete", change)
 
@@ -210,23 +196,11 @@ def record_return(form: ReturnForm, as_of: str = "") -> str:
     """
 
     def change(session: Session, f: ReturnForm, item: str, day: date) -> str:
-        actor = _ui_actor(f.recorded_by)
-        if queries.audit_return_for(session, item) is None:
-            raise FormError(f"{item} is not an S11 or S175 return; use record-completion")
-        proof = records.parse_evidence(f.evidence)
-        records.complete(
-            session, item, proof, actor, on=f.submitted_on or day, today=day, by=f.recorded_by
-        )
-        if f.rag is not None:
-            records.review_return(
-                session,
-                item,
-                f.rag.value,
-                actor,
-                note=f.review_note or None,
-                follow_ups=[(a.description, a.due) for a in f.follow_ups],
-            )
-        return f"{item} returned on {f.submitted_on or day}" + (f", rated {f.rag}" if f.rag else "")
+        return actions.record_return(
+            session, item, f.evidence, _ui_actor(f.recorded_by), submitted_on=f.submitted_on or day,
+            today=day, rag=f.rag.value if f.rag else None, note=f.review_note or None,
+            follow_ups=[(a.description, a.due) for a in f.follow_ups], store=_evidence_store(),
+        ).summary  # fmt: skip
 
     return _act(ReturnForm, form, as_of, "return", change)
 
@@ -241,15 +215,10 @@ def review_return(form: ReviewForm, as_of: str = "") -> str:
     """
 
     def change(session: Session, f: ReviewForm, item: str, day: date) -> str:
-        records.review_return(
-            session,
-            item,
-            f.rating.value,
-            _ui_actor(f.by),
-            note=f.review_note or None,
+        return actions.review_return(
+            session, item, f.rating.value, _ui_actor(f.by), note=f.review_note or None,
             follow_ups=[(a.description, a.due) for a in f.follow_ups],
-        )
-        return f"{item} reviewed: {f.rating.value}, {len(f.follow_ups)} follow-up action(s)"
+        ).summary  # fmt: skip
 
     return _act(ReviewForm, form, as_of, "review", change)
 
@@ -270,8 +239,7 @@ def reschedule(form: RescheduleForm, as_of: str = "") -> str:
             if hour > 23 or minute > 59:
                 raise FormError(f"New time: {f.new_time} is not a time of day; write HH:MM")
             when = datetime.combine(f.new_date, time(hour, minute), tzinfo=LONDON)
-        row = records.reschedule(session, item, when, f.reason, _ui_actor(f.by))
-        return f"{row.title} ({row.public_id}) moved to {when}"
+        return actions.reschedule(session, item, when, f.reason, _ui_actor(f.by)).summary
 
     return _act(RescheduleForm, form, as_of, "reschedule", change)
 
@@ -286,8 +254,7 @@ def cancel_item(form: CancelForm, as_of: str = "") -> str:
     """
 
     def change(session: Session, f: CancelForm, item: str, day: date) -> str:
-        row = records.cancel(session, item, f.reason, _ui_actor(f.by))
-        return f"{row.title} ({row.public_id}) cancelled: {row.reason}"
+        return actions.cancel(session, item, f.reason, _ui_actor(f.by)).summary
 
     return _act(CancelForm, form, as_of, "cancel", change)
 
@@ -302,8 +269,7 @@ def waive_item(form: WaiveForm, as_of: str = "") -> str:
     """
 
     def change(session: Session, f: WaiveForm, item: str, day: date) -> str:
-        row = records.waive(session, item, f.reason, _ui_actor(f.by))
-        return f"{row.title} ({row.public_id}) waived: {row.reason}"
+        return actions.waive(session, item, f.reason, _ui_actor(f.by)).summary
 
     return _act(WaiveForm, form, as_of, "waive", change)
 
@@ -318,8 +284,7 @@ def reopen_item(form: ReopenForm, as_of: str = "") -> str:
     """
 
     def change(session: Session, f: ReopenForm, item: str, day: date) -> str:
-        row = records.reopen(session, item, _ui_actor(f.by), f.reason)
-        return f"{row.title} ({row.public_id}) is open again, due {row.due}"
+        return actions.reopen(session, item, _ui_actor(f.by), f.reason).summary
 
     return _act(ReopenForm, form, as_of, "reopen", change)
 
@@ -350,23 +315,10 @@ def start_incident_clock(form: IncidentForm, as_of: str = "") -> list[str]:
     """
 
     def change(session: Session, f: IncidentForm, _item: str, day: date) -> str:
-        chosen = next(p for p in partnerships(get_settings()) if p.id == f.partnership.value)
-        records.start_incident(
-            session,
-            chosen.id,
-            f.reference,
-            f.kind.value,
-            f.aware_on,
-            _ui_actor(f.recorded_by),
-            known_kinds=chosen.events,
-            today=day,
-        )
-        sync_all(session, [chosen], day, actor=f.recorded_by, channel=Channel.PREFECT_UI)
-        created = sorted(
-            o.public_id
-            for o in queries.occurrences_between(session, chosen.id, f.aware_on, date.max)
-            if o.period == f.reference
-        )
-        return f"{f.kind.value} {f.reference}: clocks started: {', '.join(created)}"
+        chosen = build_runtime().partnership(f.partnership.value)
+        return actions.start_incident_clock(
+            session, chosen, f.reference, _ui_actor(f.recorded_by), aware_on=f.aware_on,
+            today=day, kind=f.kind.value,
+        ).summary  # fmt: skip
 
     return _act(IncidentForm, form, as_of, "start", change)

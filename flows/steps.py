@@ -148,17 +148,10 @@ def _send_claimed(
     stale = [r.id for r in claimed if not still_due(r) and r.id]
     if stale:
         queries.skip_ledger_rows(session, stale, "no longer due when sent")
-    if not context:
-        people = load_directory(session, [p.id for p in partnerships])
-        context["people"] = people
-        context["names"] = {
-            c.email: c.name for holders in people.holders.values() for _a, _s, c in holders
-        }
-        context["partnership_names"] = queries.partnership_names(session)
-    people = context["people"]
-    reasons = queries.occurrence_reasons(session, [r.occurrence_id for r in live])
-    messages = compose(live, items, context["names"], context["partnership_names"], people,
-                       sender, today, now, reasons)  # fmt: skip
+    from flows.message_context import message_context
+
+    messages = compose(live, items, message_context(session, partnerships, items, live, context),
+                       sender, today, now)  # fmt: skip
     return deliver(session, transport, messages, sender, now), len(stale)
 
 
@@ -199,16 +192,30 @@ def publish_feeds(
     now: datetime | None = None,
 ) -> list[FeedFile]:
     """Rewrite every feed from the database: past 90 days and the year ahead."""
+    from models.feed_tokens import feed_tokens
     from models.notify_inputs import calendar_items
 
     people = load_directory(session, [p.id for p in partnerships])
+    emails = {c.email for holders in people.holders.values() for _a, _s, c in holders}
+    tokens = feed_tokens(session, emails)
+    session.commit()
     written: list[FeedFile] = []
     for partnership in partnerships:
         items = calendar_items(
             session, partnership, today - timedelta(days=90), today + timedelta(days=400)
         )
+        role_names = {key: role.display_name for key, role in partnership.roles.items()}
         written.extend(
-            write_feeds(folder, partnership.id, partnership.name, items, people, now or utcnow())
+            write_feeds(
+                folder,
+                partnership.id,
+                partnership.name,
+                items,
+                people,
+                now or utcnow(),
+                tokens=tokens,
+                role_names=role_names,
+            )
         )
     return written
 

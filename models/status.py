@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, and_, col, or_, select
 
 from models.calendar import Lifecycle, OccurrenceRow
 from models.stored_dates import usable
@@ -35,6 +36,7 @@ class StatusRow:
             "state": self.status.state.value,
             "days_overdue": self.status.days_overdue,
             "completed_at": row.completed_at.isoformat() if row.completed_at else None,
+            "closed_on": closed.isoformat() if (closed := closed_on(row)) else None,
             "completed_by": row.completed_by,
             "evidence": row.evidence_url or row.evidence_file,
             "evidence_note": row.evidence_note,
@@ -57,6 +59,15 @@ def status_of(row: OccurrenceRow, as_of: date, due_soon_days: int = 14) -> Statu
     )
 
 
+def closed_on(row: OccurrenceRow) -> date | None:
+    """The day an item was closed: completed on, or the day it was waived or cancelled."""
+    if row.lifecycle == Lifecycle.COMPLETED.value:
+        return row.completed_at
+    if row.lifecycle in (Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value):
+        return row.updated_at.astimezone(_LONDON).date()
+    return None
+
+
 def status_rows(
     session: Session,
     as_of: date,
@@ -66,28 +77,70 @@ def status_rows(
     ahead_days: int = 30,
     behind_days: int = 30,
     due_soon_days: dict[str, int] | None = None,
+    partnership_ids: Collection[str] | None = None,
 ) -> list[StatusRow]:
-    """Everything open up to `ahead_days` from now (however old), and what was closed
-    recently; orphaned occurrences are left out: no rule asks for them any more."""
-    horizon = as_of + timedelta(days=ahead_days)
-    recent = as_of - timedelta(days=behind_days)
-    query = select(OccurrenceRow).where(
-        OccurrenceRow.orphaned == False,  # noqa: E712
-        OccurrenceRow.due <= horizon,
-        or_(
-            OccurrenceRow.lifecycle == Lifecycle.OPEN.value,
-            col(OccurrenceRow.due) >= recent,
-        ),
+    """Everything open up to `ahead_days` from now (however old), and what was closed in
+    the last `behind_days` by the day it was closed (an old item completed yesterday is
+    recent news); orphaned occurrences are left out: no rule asks for them any more.
+    With `partnership_ids` (e.g. those whose arrangements are in force that day), other
+    partnerships' items are left out: a superseded partnership's old items are history,
+    not "420 days overdue"."""
+    query = status_query(
+        as_of,
+        partnership_id=partnership_id,
+        overdue_only=overdue_only,
+        ahead_days=ahead_days,
+        behind_days=behind_days,
+        partnership_ids=partnership_ids,
     )
-    if partnership_id:
-        query = query.where(OccurrenceRow.partnership_id == partnership_id)
-    if overdue_only:
-        query = query.where(
-            OccurrenceRow.lifecycle == Lifecycle.OPEN.value, OccurrenceRow.due < as_of
-        )
-    rows = usable(session.exec(query.order_by(OccurrenceRow.due, OccurrenceRow.public_id)))
+    rows = usable(session.exec(query))
     soon = due_soon_days or {}
     out = [StatusRow(r, status_of(r, as_of, soon.get(r.partnership_id, 14))) for r in rows]
     if overdue_only:
         out = [s for s in out if s.status.state is State.OVERDUE]
     return out
+
+
+def status_query(
+    as_of: date,
+    *,
+    partnership_id: str | None = None,
+    overdue_only: bool = False,
+    ahead_days: int = 30,
+    behind_days: int = 30,
+    partnership_ids: Collection[str] | None = None,
+):
+    """The SELECT behind status_rows (tests/test_query_plans.py reads its plan)."""
+    horizon = as_of + timedelta(days=ahead_days)
+    recent = as_of - timedelta(days=behind_days)
+    # Three terms, each answerable from an index, so the database reads only the rows that
+    # can matter (SQLite's multi-index OR, PostgreSQL's BitmapOr), never ten years of
+    # history: open and due by the horizon (lifecycle, due); completed since `recent`
+    # (lifecycle, completed_at): recent news, or still open on a replayed day; waived or
+    # cancelled recently (lifecycle).
+    completed_at = col(OccurrenceRow.completed_at)
+    wanted = or_(
+        and_(OccurrenceRow.lifecycle == Lifecycle.OPEN.value, OccurrenceRow.due <= horizon),
+        and_(
+            OccurrenceRow.lifecycle == Lifecycle.COMPLETED.value,
+            completed_at >= recent,
+            or_(and_(completed_at > as_of, OccurrenceRow.due <= horizon), completed_at <= as_of),
+        ),
+        and_(
+            col(OccurrenceRow.lifecycle).in_([Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value]),
+            col(OccurrenceRow.updated_at) >= datetime.combine(recent, time(), _LONDON),
+        ),
+    )
+    query = select(OccurrenceRow).where(
+        OccurrenceRow.orphaned == False,  # noqa: E712
+        wanted,
+    )
+    if partnership_id:
+        query = query.where(OccurrenceRow.partnership_id == partnership_id)
+    if partnership_ids is not None:  # e.g. only those in force today
+        query = query.where(col(OccurrenceRow.partnership_id).in_(list(partnership_ids)))
+    if overdue_only:
+        query = query.where(
+            OccurrenceRow.lifecycle == Lifecycle.OPEN.value, OccurrenceRow.due < as_of
+        )
+    return query.order_by(OccurrenceRow.due, OccurrenceRow.public_id)

@@ -15,7 +15,10 @@ import ssl
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from models.settings import Settings
 
 
 def _crlf(data: bytes) -> bytes:
@@ -85,6 +88,16 @@ class SmtpSettings:
     username: str | None = None
     password: str | None = None
     timeout: float = 30.0
+    allow_plaintext_auth: bool = False  # GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH: AUTH without TLS
+
+    def __post_init__(self) -> None:
+        if self.security not in ("starttls", "ssl", "none"):
+            raise ValueError(f"SMTP security '{self.security}' is not one of: starttls, ssl, none")
+        if self.username and self.security == "none" and not self.allow_plaintext_auth:
+            raise ValueError(
+                "refusing to log in without TLS: use starttls or ssl "
+                "(or GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH=true)"
+            )
 
 
 class SmtpTransport:
@@ -164,10 +177,10 @@ class SmtpTransport:
             self._client = None
 
 
-def from_settings(settings) -> Transport:
-    """The transport the settings ask for: the file outbox unless GOVCAL_TRANSPORT=smtp."""
+def from_settings(settings: Settings, *, password: str | None = None) -> Transport:
+    """The transport validated settings ask for. The password is passed in, resolved by
+    flows.runtime (environment or Prefect Secret block), so this layer knows no Prefect."""
     if settings.transport == "smtp":
-        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
         return SmtpTransport(
             SmtpSettings(
                 host=settings.smtp_host,
@@ -175,8 +188,8 @@ def from_settings(settings) -> Transport:
                 security=settings.smtp_security,
                 username=settings.smtp_username,
                 password=password,
+                timeout=settings.smtp_timeout,
+                allow_plaintext_auth=settings.smtp_allow_plaintext_auth,
             )
         )
-    if settings.transport != "outbox":
-        raise ValueError(f"GOVCAL_TRANSPORT='{settings.transport}' is not one of: outbox, smtp")
     return FileOutbox(settings.effective_outbox_dir)

@@ -18,8 +18,8 @@ from models.records import Actor, cancel, reschedule
 from models.sync import sync_partnership
 from notifications.render import Sender
 from notifications.transport import FileOutbox, SmtpSettings, SmtpTransport
-from tests.conftest import SAMPLE_DIRECTORY
 from tests.smtp_server import SmtpServer
+from tests.support.paths import SAMPLE_DIRECTORY
 
 D = date.fromisoformat
 SENDER = Sender("WFSCP business team", "wfscp-business@example.org")
@@ -86,8 +86,19 @@ def test_one_digest_per_recipient_however_many_items(calendar, wfscp, smtp):
     ]
     assert len(to_ce) == 1  # invites come separately, one per meeting
     body = to_ce[0].message.get_body(("plain",)).get_content()
-    assert body.count("Section 11 self-assessment audit") >= 1
-    assert "Escalated to you as" in body and " as lsp" not in body
+    words = " ".join(body.split())  # as read: line breaks do not matter
+    # the 20 returns are one entry listing who has not returned, not 20 entries
+    assert body.count("Section 11 self-assessment audit") == 1
+    assert "Section 11 self-assessment audit 2026 — 20 of 20 agencies not returned" in words
+    assert "North West Ambulance Service" in words and "Cumbria Constabulary" in words
+    assert "Sent to you as: Lead Safeguarding Partners." in words and " lsp" not in body
+    assert (
+        to_ce[0]
+        .message["Subject"]
+        .startswith(
+            "Escalation: Section 11 self-assessment audit 2026 — 20 of 20 agencies not returned"
+        )
+    )
     digests = [
         tuple(r.rcpt_tos) for r in smtp.recorder.received if "digest" in r.message["Message-ID"]
     ]
@@ -98,10 +109,11 @@ def test_escalations_reach_the_dsp_answerable_for_the_agency(calendar, wfscp, sm
     # S11 due Sat 31 Oct; on Mon 9 Nov it is 9 days overdue: the day-7 stage, to the DSP
     # of each agency's lead partner (NWAS -> Lancashire and South Cumbria ICB)
     run(calendar, wfscp, D("2026-11-09"), smtp)
-    text = smtp.recorder.digest_to("dsp-lsc-icb@example.org")
+    text = " ".join(smtp.recorder.digest_to("dsp-lsc-icb@example.org").split())
     assert "North West Ambulance Service" in text
     assert "Cumbria Fire and Rescue Service" not in text  # that one answers to the council
-    assert "Cumbria Fire and Rescue Service" in smtp.recorder.digest_to("dsp-wfc@example.org")
+    council = " ".join(smtp.recorder.digest_to("dsp-wfc@example.org").split())
+    assert "Cumbria Fire and Rescue Service" in council
     to_scrutineer = smtp.recorder.to("scrutineer@example.org")
     assert all("invite" in r.message["Message-ID"] for r in to_scrutineer)  # flags: no email
     flags = [r for r in ledger(calendar) if r.status == "flagged"]
@@ -123,7 +135,10 @@ def test_invites_are_valid_icalendar_read_back_by_an_independent_parser(calendar
     assert event.dtstart.value.utcoffset() == timedelta(hours=1)  # BST, from the VTIMEZONE
     assert event.dtend.value - event.dtstart.value == timedelta(hours=2)
     assert int(event.sequence.value) == 0
-    assert event.organizer.value == "mailto:wfscp-business@example.org"
+    # the business team's mailbox from the rule file, not the robot sender: RSVPs reach people
+    assert event.organizer.value == f"mailto:{wfscp.business_team_mailbox}"
+    assert sam.message["Reply-To"].addresses[0].addr_spec == wfscp.business_team_mailbox
+    assert event.location.value == wfscp.rule("safeguarding-accountability-meeting").location
     attendees = {a.value for a in event.attendee_list}
     assert "mailto:dsp-wfc@example.org" in attendees and "mailto:scrutineer@example.org" in (
         attendees
@@ -225,24 +240,33 @@ def test_file_outbox_is_the_default_transport_and_idempotent(calendar, wfscp, tm
 
 def test_feeds_parse_back_and_match_the_plan(calendar, wfscp, tmp_path):
     from flows.steps import publish_feeds
-    from notifications.feeds import person_token
+    from models.feed_tokens import feed_tokens
 
     with session_scope(calendar) as s:
         written = publish_feeds(s, [wfscp], D("2026-10-01"), tmp_path / "feeds")
+        token = feed_tokens(s, ["dsl-wf-p001@example.org"])["dsl-wf-p001@example.org"]
     partnership = vobject.readOne((tmp_path / "feeds" / "wfscp.ics").read_text())
     uids = {e.uid.value: e for e in partnership.vevent_list}
     lsp = uids["wfscp:lsp-meeting:2026-11-11@govcal"]
     assert lsp.dtstart.value.hour == 10 and lsp.dtstart.value.utcoffset() == timedelta(0)
     s175 = uids["wfscp:section-175-audit:2027-03-31@govcal"]  # one entry for the round
-    assert s175.dtstart.value == D("2027-03-31") and "148 returns" in s175.summary.value
+    assert s175.dtstart.value == D("2027-03-31")
+    assert s175.summary.value == (
+        "Due: Section 175 safeguarding audit (148 of 148 schools outstanding)"
+    )
     assert not any(":wf-p001@govcal" in uid for uid in uids)
 
-    dsl = tmp_path / "feeds" / "wfscp" / "people" / f"{person_token('dsl-wf-p001@example.org')}.ics"
+    dsl = tmp_path / "feeds" / "wfscp" / "people" / f"{token}.ics"
+    assert len(token) >= 24 and "dsl" not in token  # random, nothing to do with the address
     mine = vobject.readOne(dsl.read_text())
     assert [e.uid.value for e in mine.vevent_list] == [
         "wfscp:section-175-audit:2027-03-31:wf-p001@govcal"
     ]  # a school's DSL sees their own return only
-    role = vobject.readOne((tmp_path / "feeds" / "wfscp" / "roles" / "lsp.ics").read_text())
+    role_file = tmp_path / "feeds" / "wfscp" / "roles" / "lead-safeguarding-partners.ics"
+    role = vobject.readOne(role_file.read_text())
+    assert role.x_wr_calname.value == (
+        "Westmorland and Furness Safeguarding Children Partnership: Lead Safeguarding Partners"
+    )
     assert {e.summary.value for e in role.vevent_list} >= {
         "Joint Lead Safeguarding Partners meeting (with Cumberland SCP)"
     }

@@ -8,11 +8,10 @@ from typing import Annotated
 import typer
 
 from flows.steps import notify as notify_step
-from govcal.cli.common import AsOfOption, RulesOption, database, load_rules, out, parse_day, today
-from govcal.settings import get_settings
+from govcal.cli.common import AsOfOption, RulesOption, database, out, parse_day, runtime, today
+from govcal.exit_codes import delivery_exit_code
+from govcal.prefect_env import configure_prefect
 from notifications.render import Sender
-from notifications.transport import from_settings
-from rules.notify_plan import Action
 
 
 def notify(
@@ -23,35 +22,48 @@ def notify(
     rules: RulesOption = None,
 ) -> None:
     """Plan what is due today and send it (one digest per person, one invite per meeting)."""
-    settings = get_settings()
     day = parse_day(as_of, "--as-of") or today()
-    partnerships = load_rules(rules)
-    sender = Sender(settings.mail_from_name, settings.mail_from)
-    transport = from_settings(settings)
+    run = runtime(rules)
+    if dry_run:
+        _dry_run(run.partnerships, day, run.sender, run.settings.invite_window_days)
+        return
+    configure_prefect()  # a Secret block is read through Prefect, as the flows read it
+    transport = run.transport()  # before any work: a missing secret block stops here
     with database() as session:
         report = notify_step(
-            session, partnerships, day, transport, sender, dry_run=dry_run,
-            invite_window_days=settings.invite_window_days,
+            session, run.partnerships, day, transport, run.sender,
+            invite_window_days=run.settings.invite_window_days,
         )  # fmt: skip
-    if dry_run:
-        by_recipient: dict[str, list[str]] = defaultdict(list)
-        for p in report.planned:
-            if p.action is Action.SEND:
-                by_recipient[p.recipient].append(f"{p.kind.value} {p.stage}: {p.item.public_id}")
-        for recipient, lines in sorted(by_recipient.items()):
-            out.print(f"{recipient} ({len(lines)}):", markup=False)
-            for line in lines:
-                out.print(f"    {line}", markup=False)
-        out.print("Dry run: nothing was sent or recorded.")
-    counts = report.counts(new_only=not dry_run)
+    counts = report.counts()
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "nothing new"
-    out.print(f"As of {day}: {'would plan' if dry_run else 'newly planned'} {summary}.")
-    if not dry_run:
-        d = report.delivery
-        where = settings.effective_outbox_dir if transport.name == "outbox" else settings.smtp_host
-        out.print(
-            f"Delivered {d.messages_sent} message(s) ({d.rows_sent} notices) via "
-            f"{transport.name} ({where}); {d.rows_retry} to retry, {d.rows_refused} refused."
-        )
-        for error in d.errors[:20]:
-            out.print(f"  ! {error}", markup=False)
+    out.print(f"As of {day}: newly planned {summary}.")
+    d = report.delivery
+    out.print(
+        f"Delivered {d.messages_sent} message(s) ({d.rows_sent} notices) via "
+        f"{transport.name} ({run.where()}); {d.rows_retry} to retry, {d.rows_refused} refused."
+    )
+    for error in d.errors[:20]:
+        out.print(f"  ! {error}", markup=False)
+    code = delivery_exit_code(d.rows_retry, d.rows_refused)
+    if code:
+        raise typer.Exit(code)
+
+
+def _dry_run(partnerships, day, sender: Sender, window: int) -> None:
+    """Exactly the messages the next real run would send: one line each, by recipient."""
+    from flows.preview import preview
+
+    with database() as session:
+        messages = preview(session, partnerships, day, sender, invite_window_days=window)
+    by_recipient: dict[str, list[str]] = defaultdict(list)
+    for message in messages:
+        for recipient in message.recipients:
+            by_recipient[recipient].append(f"{message.kind}: {message.subject}")
+    for recipient, lines in sorted(by_recipient.items()):
+        out.print(f"{recipient} ({len(lines)}):", markup=False)
+        for line in lines:
+            out.print(f"    {line}", markup=False)
+    out.print(
+        f"As of {day}: the next run would send {len(messages)} message(s) to "
+        f"{len(by_recipient)} recipient(s). Dry run: nothing was sent or recorded."
+    )

@@ -21,13 +21,15 @@ from govcal.cli.common import (
     pick,
     today,
 )
-from govcal.settings import get_settings, redact_url
-from models import records
+from models import actions
 from models.db import DatabaseUnavailable, upgrade
-from models.directory_import import import_directory
+from models.evidence import EvidenceStore
+from models.settings import get_settings, redact_url
 from models.sync import SyncReport, sync_all
 
 db_app = typer.Typer(help="Database schema and migrations.", no_args_is_help=True)
+person_app = typer.Typer(help="People in the directory: remove someone who has left.",
+                         no_args_is_help=True)  # fmt: skip
 
 OccurrenceArg = Annotated[
     str, typer.Argument(help="Occurrence id, as shown by `govcal plan` or `govcal status`.")
@@ -82,31 +84,43 @@ def import_(
     path: Annotated[Path, typer.Argument(help="A CSV file, or a folder of them.")],
     partnership: PartnershipOption = None,
     rules: RulesOption = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="The people file is the whole list: end the roles of everyone it omits.",
+        ),
+    ] = False,
 ) -> None:
     """Import agencies, schools, people and roles from CSV (bad rows are reported)."""
     chosen = pick(load_rules(rules), partnership)
     with database() as session:
-        reports = import_directory(session, path, chosen, actor=actor().name)
-    failed = 0
-    for report in reports:
+        result = actions.import_people(session, path, chosen, actor(), replace=replace)
+    for report in result.files:
         for notice in report.notices:
             err.print(f"Note: {notice}", markup=False)
         for problem in report.problems:
-            err.print(str(problem), markup=False)
-        failed += len(report.problems)
+            err.print(str(problem), markup=False, soft_wrap=True)
         out.print(
             f"{report.file}: {report.kind or 'not imported'}: {report.created} created, "
             f"{report.updated} updated, {report.unchanged} unchanged, "
             f"{len(report.problems)} rejected"
         )
-    if failed:
-        err.print(f"{failed} row(s) rejected; the other rows were imported. Fix and re-import.")
+    for ended in result.ended:
+        out.print(f"Ended: {ended.email}: {ended}", markup=False)
+    if result.rejected:
+        err.print(
+            f"{result.rejected} row(s) rejected; the other rows were imported. Fix and re-import."
+        )
         raise typer.Exit(1)
 
 
 def complete(
     occurrence: OccurrenceArg,
-    evidence: Annotated[str, typer.Option("--evidence", help="An https:// link or a file.")],
+    evidence: Annotated[
+        str,
+        typer.Option("--evidence", help="An https:// link, or a file in the evidence folder."),
+    ],
     by: Annotated[str | None, typer.Option("--by", help="Who completed it.")] = None,
     on: Annotated[str | None, typer.Option("--on", help="When (default today).")] = None,
     note: Annotated[str | None, typer.Option("--note", help="A short note.")] = None,
@@ -114,17 +128,18 @@ def complete(
     """Record that an occurrence was done, with its evidence."""
     day = today()
     when = parse_day(on, "--on") or day
+    store = EvidenceStore.configured(get_settings())
     with database() as session:
-        proof = records.parse_evidence(evidence, note)
-        row = records.complete(session, occurrence, proof, actor(by), on=when, today=day, by=by)
-    out.print(f"{row.public_id} completed on {row.completed_at} by {row.completed_by}.")
+        result = actions.complete(session, occurrence, evidence, actor(by), on=when, today=day,
+                                  by=by, note=note, store=store)  # fmt: skip
+    out.print(f"{result.summary}.", markup=False)
 
 
 def waive(occurrence: OccurrenceArg, reason: ReasonOption) -> None:
     """Waive an occurrence that is not needed, with the reason."""
     with database() as session:
-        row = records.waive(session, occurrence, reason, actor())
-    out.print(f"{row.public_id} waived: {row.reason}")
+        result = actions.waive(session, occurrence, reason, actor())
+    out.print(result.summary, markup=False)
 
 
 def reopen(
@@ -133,28 +148,34 @@ def reopen(
 ) -> None:
     """Reopen a completed, waived or cancelled occurrence."""
     with database() as session:
-        row = records.reopen(session, occurrence, actor(), reason)
-    out.print(f"{row.public_id} is open again (due {row.due}).")
+        result = actions.reopen(session, occurrence, actor(), reason)
+    out.print(f"{result.summary}.", markup=False)
 
 
 def reschedule(
     occurrence: OccurrenceArg,
-    to: Annotated[str, typer.Option("--to", help="New date, or 'YYYY-MM-DD HH:MM' London.")],
     reason: ReasonOption,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="New date, or 'YYYY-MM-DD HH:MM' local (or DD/MM/YYYY)."),
+    ] = None,
+    location: Annotated[
+        str | None, typer.Option("--location", help="Where this one meeting is now held.")
+    ] = None,
 ) -> None:
-    """Move one occurrence (e.g. a meeting) without changing its rule."""
-    when = parse_when(to, "--to")
+    """Move one occurrence (e.g. a meeting), or change where it is held, without
+    changing its rule. Invitees are sent the update, whatever the date."""
+    when = parse_when(to, "--to") if to is not None else None
     with database() as session:
-        row = records.reschedule(session, occurrence, when, reason, actor())
-    moment = row.starts_at.astimezone(when.tzinfo) if row.starts_at else row.due  # type: ignore[union-attr]
-    out.print(f"{row.public_id} moved to {moment} (invite version {row.sequence}).")
+        result = actions.reschedule(session, occurrence, when, reason, actor(), location=location)
+    out.print(f"{result.summary}.", markup=False)
 
 
 def cancel(occurrence: OccurrenceArg, reason: ReasonOption) -> None:
     """Cancel one occurrence (e.g. a meeting), without changing its rule."""
     with database() as session:
-        row = records.cancel(session, occurrence, reason, actor())
-    out.print(f"{row.public_id} cancelled: {row.reason}")
+        result = actions.cancel(session, occurrence, reason, actor())
+    out.print(result.summary, markup=False)
 
 
 def review(
@@ -169,16 +190,16 @@ def review(
     ] = None,
 ) -> None:
     """Record the review of a submitted S11/S175 return, with follow-up actions."""
-    actions = action or []
+    actions_ = action or []
     dues = [parse_day(d, "--action-due") for d in action_due or []]
-    if len(actions) != len(dues):
-        raise typer.BadParameter("give one --action-due for each --action", param_hint="--action")
+    if len(actions_) != len(dues):
+        err.print("Error: give one --action-due for each --action.")
+        raise typer.Exit(2)
+    follow_ups = [(a, d) for a, d in zip(actions_, dues, strict=True) if d]
     with database() as session:
-        records.review_return(
-            session, occurrence, rag, actor(), note=note,
-            follow_ups=[(a, d) for a, d in zip(actions, dues, strict=True) if d],
-        )  # fmt: skip
-    out.print(f"{occurrence} reviewed: {rag.lower()}, {len(actions)} follow-up action(s).")
+        result = actions.review_return(session, occurrence, rag, actor(), note=note,
+                                       follow_ups=follow_ups)  # fmt: skip
+    out.print(f"{result.summary}.", markup=False)
 
 
 def incident(
@@ -190,14 +211,26 @@ def incident(
 ) -> None:
     """Record a serious incident (by reference) so its statutory clocks start."""
     chosen = pick(load_rules(rules), partnership)
-    day = today()
     when = parse_day(aware, "--aware")
     assert when is not None
     with database() as session:
-        records.start_incident(
-            session, chosen.id, reference, kind, when, actor(),
-            known_kinds=chosen.events, today=day,
-        )  # fmt: skip
-        reports = sync_all(session, [chosen], day, actor=actor().name)
-    out.print(f"{kind} {reference} recorded for {chosen.id}; clocks started.")
-    print_sync(reports)
+        result = actions.start_incident_clock(session, chosen, reference, actor(),
+                                              aware_on=when, today=today(), kind=kind)  # fmt: skip
+    out.print(f"{result.summary}.", markup=False)
+    print_sync(list(result.synced))
+
+
+@person_app.command("remove")
+def person_remove(
+    email: Annotated[str, typer.Argument(help="The person's email address.")],
+    reason: ReasonOption,
+    partnership: Annotated[
+        str | None,
+        typer.Option("--partnership", "-p", help="Only this partnership (default: all)."),
+    ] = None,
+) -> None:
+    """End every role a person holds: from now on they receive nothing for them."""
+    with database() as session:
+        result = actions.remove_person(session, email, actor(), reason=reason,
+                                       partnership=partnership)  # fmt: skip
+    out.print(f"{result.summary}.", markup=False)

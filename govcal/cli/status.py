@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
 from typing import Annotated
 
 import typer
@@ -15,12 +17,14 @@ from govcal.cli.common import (
     PartnershipOption,
     database,
     err,
+    in_force,
     out,
     parse_day,
     today,
 )
+from govcal.cli.tables import add_item, item_table, show
 from models import queries
-from models.status import StatusRow, status_of, status_rows
+from models.status import StatusRow, closed_on, status_of, status_rows
 from rules.state import State
 
 STYLE = {
@@ -49,8 +53,9 @@ def status(
     day = parse_day(as_of, "--as-of") or today()
     with database() as session:
         rows = status_rows(
-            session, day, partnership_id=partnership, overdue_only=overdue, ahead_days=ahead
-        )
+            session, day, partnership_id=partnership, overdue_only=overdue, ahead_days=ahead,
+            behind_days=BEHIND, partnership_ids=in_force(day, partnership),
+        )  # fmt: skip
         names = {}
         for pid in {r.row.partnership_id for r in rows}:
             names.update(queries.subject_names(session, pid))
@@ -58,30 +63,76 @@ def status(
         json.dump([r.as_json() for r in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
-    table = Table(title=f"Status as of {day}")
-    for column in ("due", "id", "title", "owner", "state", "evidence"):
-        table.add_column(column, overflow="fold")
-    grouped: dict[tuple[str, str, str], list[StatusRow]] = defaultdict(list)
-    for r in rows:
-        if r.row.subject:
-            grouped[(r.row.partnership_id, r.row.rule_id, r.row.period)].append(r)
-            continue
-        table.add_row(
-            r.row.due.isoformat(), r.row.public_id, r.row.title, r.row.owner_role, styled(r),
-            r.row.evidence_url or r.row.evidence_file or "",
-        )  # fmt: skip
-    for (pid, rule, period), members in grouped.items():
-        counts = Counter(m.status.state for m in members)
-        done = counts[State.COMPLETED_ON_TIME] + counts[State.COMPLETED_LATE]
-        summary = ", ".join(f"{n} {s.value.replace('_', ' ')}" for s, n in counts.most_common())
-        table.add_row(
-            members[0].row.due.isoformat(), f"{pid}:{rule}:{period}",
-            f"{members[0].row.title} ({done} of {len(members)} returned)",
-            members[0].row.owner_role, summary, f"govcal returns {pid}:{rule}:{period}",
-        )  # fmt: skip
-    out.print(table)
+    open_rows = sorted((r for r in rows if r.status.state.is_open), key=_urgency)
+    closed = sorted((r for r in rows if not r.status.state.is_open), key=_closed_key)
+    table = item_table()
+    for item in _grouped(open_rows):
+        _add(table, item, item.rows[0].row.due.isoformat(), names)
+    show(out, f"Open as of {day}: most urgent first", table)
+    if closed:
+        table = item_table("closed")
+        for item in _grouped(closed, by_day=True):
+            _add(table, item, str(closed_on(item.rows[0].row)), names)
+        show(out, f"Closed in the {BEHIND} days to {day}, by the day closed", table)
     counts = Counter(r.status.state for r in rows)
     out.print(", ".join(f"{n} {s.value.replace('_', ' ')}" for s, n in counts.most_common()))
+
+
+BEHIND = 30
+
+
+@dataclass
+class _Item:
+    """One line of the status: an item, or the returns of an audit cycle taken together."""
+
+    rows: list[StatusRow]
+    cycle: str | None = None
+
+
+def _urgency(r: StatusRow) -> tuple[int, date, str]:
+    rank = {State.OVERDUE: 0, State.DUE: 1, State.DUE_SOON: 2}.get(r.status.state, 3)
+    return (rank, r.row.due, r.row.public_id)
+
+
+def _closed_key(r: StatusRow) -> tuple[int, str]:
+    day = closed_on(r.row)
+    return (-(day.toordinal() if day else 0), r.row.public_id)
+
+
+def _grouped(rows: list[StatusRow], *, by_day: bool = False) -> list[_Item]:
+    """Audit returns of one cycle (and, when listing closures, one day) on one line."""
+    items: list[_Item] = []
+    cycles: dict[tuple[str, date | None], _Item] = {}
+    for r in rows:
+        if not r.row.subject:
+            items.append(_Item([r]))
+            continue
+        cycle = f"{r.row.partnership_id}:{r.row.rule_id}:{r.row.period}"
+        key = (cycle, closed_on(r.row) if by_day else None)
+        if key not in cycles:
+            cycles[key] = _Item([], cycle)
+            items.append(cycles[key])
+        cycles[key].rows.append(r)
+    return items
+
+
+def _add(table, item: _Item, day: str, names: dict[str, str]) -> None:
+    first = item.rows[0]
+    if item.cycle is None:
+        title = first.row.title
+        if first.row.rescheduled and first.status.state.is_open:
+            title += f" (moved: {first.row.reason})"
+        evidence = first.row.evidence_url or first.row.evidence_file
+        if evidence:
+            title += f"\nevidence: {evidence}"
+        add_item(table, day, styled(first), title, first.row.public_id, first.row.owner_role)
+        return
+    counts = Counter(m.status.state for m in item.rows)
+    summary = ", ".join(f"{n} {s.value.replace('_', ' ')}" for s, n in counts.most_common())
+    who = ", ".join(names.get(m.row.subject, m.row.subject) for m in item.rows[:3])
+    more = f" and {len(item.rows) - 3} more" if len(item.rows) > 3 else ""
+    title = f"{first.row.title}: {summary} ({who}{more}); each one: `govcal returns ID`"
+    add_item(table, day, styled(first), title, item.cycle, first.row.owner_role)
 
 
 def returns(
@@ -99,30 +150,37 @@ def returns(
             if not cycles:
                 err.print("No audit cycles yet: run `govcal sync` after importing a directory.")
                 raise typer.Exit(1)
-            table = Table(title="Audit cycles")
-            for column in ("cycle", "title", "due", "returned"):
+            table = Table()
+            table.add_column("cycle", no_wrap=True)  # an id to copy: never cut
+            for column in ("title", "due", "returned"):
                 table.add_column(column)
             counts = queries.return_counts(session, [c.id for c in cycles if c.id])
             for c in cycles:
                 done, total = counts.get(c.id or 0, (0, 0))
                 table.add_row(c.public_id, c.title, c.due.isoformat(), f"{done} of {total}")
-            out.print(table)
+            show(out, "Audit cycles", table)
             return
         found = queries.audit_cycle(session, cycle)
         members = queries.returns_of(session, found)
         names = queries.subject_names(session, found.partnership_id)
-    table = Table(title=f"{found.title}: {found.public_id} (due {found.due}, as of {day})")
-    for column in ("code", "name", "state", "submitted", "RAG", "reviewed"):
+    table = Table()
+    table.add_column("code", no_wrap=True)
+    for column in ("name", "state", "submitted", "RAG", "reviewed"):
         table.add_column(column, overflow="fold")
-    done = 0
+    done, waiting = 0, []
     for audit_return, occ in members:
         state = status_of(occ, day)
-        done += bool(occ.completed_at)
+        returned = state.state in (State.COMPLETED_ON_TIME, State.COMPLETED_LATE)
+        done += returned
+        if not returned:
+            waiting.append(occ.public_id)
         table.add_row(
             audit_return.subject, names.get(audit_return.subject, ""),
             styled(StatusRow(occ, state)),
             occ.completed_at.isoformat() if occ.completed_at else "",
             audit_return.rag or "", audit_return.reviewed_by or "",
         )  # fmt: skip
-    out.print(table)
+    show(out, f"{found.title}: {found.public_id} (due {found.due}, as of {day})", table)
     out.print(f"{done} of {len(members)} returned.")
+    if waiting:  # the whole id of a return is the cycle's id and the code
+        out.print(f"Record one: govcal complete {waiting[0]} --evidence LINK", soft_wrap=True)
