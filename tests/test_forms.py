@@ -190,7 +190,7 @@ def test_incident_form(day):
 @pytest.mark.parametrize(
     ("change", "needle"),
     [
-        ({"reference": "Jane Smith 01/02/2015"}, "Reference: String should match"),
+        ({"reference": "Jane Smith 01/02/2015"}, "Reference: the incident reference given is not"),
         ({"aware_on": "13/13/2026"}, "Aware on: the date '13/13/2026' is not a date"),
         ({"partnership": "nowhere"}, "Partnership: Input should be"),
     ],
