@@ -176,6 +176,12 @@ def test_govcal_pack_prints_the_figures_and_writes_both_files(year, tmp_path, mo
     assert (tmp_path / "packs" / "evidence-pack-testscp-2025.md").is_file()
     unknown = CliRunner().invoke(app, ["pack", "-p", "nowhere", "--year", "2025"])
     assert unknown.exit_code == 1 and "no partnership 'nowhere'" in unknown.stderr
+    ancient = CliRunner().invoke(app, ["pack", "--year", "1066"])
+    assert (
+        ancient.exit_code == 2
+        and "Invalid value for '--year': Input should be greater than or equal to 2000"
+        in (ancient.stderr)
+    )
 
 
 @pytest.mark.xdist_group("prefect")
@@ -194,9 +200,15 @@ def test_the_flow_publishes_the_pack_as_an_artifact_and_writes_the_html(
 
         from flows.evidence_pack import evidence_pack
 
-        html = evidence_pack(partnership="testscp", year=2025, as_of=END_OF_YEAR)
+        state = evidence_pack(partnership="testscp", year=2025, as_of=END_OF_YEAR,
+                              return_state=True)  # fmt: skip
         with get_client(sync_client=True) as client:
             artifact = client.read_latest_artifacts()[0]
-    assert html == str(tmp_path / "data" / "packs" / "evidence-pack-testscp-2025.html")
+        unknown = evidence_pack(partnership="nowhere", year=2025, return_state=True)
+        bad_year = evidence_pack(partnership="testscp", year=1066, return_state=True)
+    html = tmp_path / "data" / "packs" / "evidence-pack-testscp-2025.html"
+    assert state.is_completed() and state.message == f"wrote {html}" and html.is_file()
     assert artifact.key == "evidence-pack-testscp-2025"
     assert "| Done on time | 3 (43% of those that fell due) |" in artifact.data
+    assert unknown.is_failed() and unknown.message.startswith("no partnership 'nowhere'")
+    assert bad_year.is_failed() and "give a year from 2000 to 2099" in bad_year.message

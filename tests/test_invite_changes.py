@@ -25,7 +25,7 @@ from models.sync import sync_partnership
 from notifications.render import Sender
 from notifications.transport import SmtpSettings, SmtpTransport
 from rules.loader import load_partnership
-from tests.conftest import SAMPLE_DIRECTORY
+from tests.support.paths import SAMPLE_DIRECTORY
 
 LONDON = ZoneInfo("Europe/London")
 D = date.fromisoformat

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("govcal.cli.calendar", "plan"),
     "sync": ("govcal.cli.records", "sync"),
     "import": ("govcal.cli.records", "import_"),
+    "person": ("govcal.cli.records", "person_app"),
     "status": ("govcal.cli.status", "status"),
     "returns": ("govcal.cli.status", "returns"),
     "complete": ("govcal.cli.records", "complete"),

@@ -63,8 +63,12 @@ def rules_check(
 
 def plan(
     partnership: PartnershipOption = None,
-    start: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First day (YYYY-MM-DD or DD/MM/YYYY).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Last day (YYYY-MM-DD or DD/MM/YYYY).")
+    ] = None,
     as_of: AsOfOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
     rules: RulesOption = None,

@@ -12,7 +12,9 @@ from models.settings import get_settings
 
 
 def pack(
-    year: Annotated[int, typer.Option("--year", help="The reporting year, e.g. 2025.")],
+    year: Annotated[
+        int, typer.Option("--year", min=2000, max=2099, help="The reporting year, e.g. 2025.")
+    ],
     partnership: PartnershipOption = None,
     start_month: Annotated[
         int,

@@ -28,6 +28,8 @@ from models.settings import get_settings, redact_url
 from models.sync import SyncReport, sync_all
 
 db_app = typer.Typer(help="Database schema and migrations.", no_args_is_help=True)
+person_app = typer.Typer(help="People in the directory: remove someone who has left.",
+                         no_args_is_help=True)  # fmt: skip
 
 OccurrenceArg = Annotated[
     str, typer.Argument(help="Occurrence id, as shown by `govcal plan` or `govcal status`.")
@@ -82,11 +84,18 @@ def import_(
     path: Annotated[Path, typer.Argument(help="A CSV file, or a folder of them.")],
     partnership: PartnershipOption = None,
     rules: RulesOption = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="The people file is the whole list: end the roles of everyone it omits.",
+        ),
+    ] = False,
 ) -> None:
     """Import agencies, schools, people and roles from CSV (bad rows are reported)."""
     chosen = pick(load_rules(rules), partnership)
     with database() as session:
-        result = actions.import_people(session, path, chosen, actor())
+        result = actions.import_people(session, path, chosen, actor(), replace=replace)
     for report in result.files:
         for notice in report.notices:
             err.print(f"Note: {notice}", markup=False)
@@ -97,6 +106,8 @@ def import_(
             f"{report.updated} updated, {report.unchanged} unchanged, "
             f"{len(report.problems)} rejected"
         )
+    for ended in result.ended:
+        out.print(f"Ended: {ended.email}: {ended}", markup=False)
     if result.rejected:
         err.print(
             f"{result.rejected} row(s) rejected; the other rows were imported. Fix and re-import."
@@ -207,3 +218,19 @@ def incident(
                                               aware_on=when, today=today(), kind=kind)  # fmt: skip
     out.print(f"{result.summary}.", markup=False)
     print_sync(list(result.synced))
+
+
+@person_app.command("remove")
+def person_remove(
+    email: Annotated[str, typer.Argument(help="The person's email address.")],
+    reason: ReasonOption,
+    partnership: Annotated[
+        str | None,
+        typer.Option("--partnership", "-p", help="Only this partnership (default: all)."),
+    ] = None,
+) -> None:
+    """End every role a person holds: from now on they receive nothing for them."""
+    with database() as session:
+        result = actions.remove_person(session, email, actor(), reason=reason,
+                                       partnership=partnership)  # fmt: skip
+    out.print(f"{result.summary}.", markup=False)
