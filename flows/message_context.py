@@ -86,6 +86,7 @@ def message_context(
         reasons=reasons,
         previous=_with_rule_places(versions_before(session, meetings), items, partnerships),
         replaced=successors(list(items.values()), invitees),
+        invited_before=set(invitees),
         feed_urls=feeds,
         act_url=act_url(settings.ui_url),
         installation=str(cache["installation"]),

@@ -46,6 +46,7 @@ class ComposeContext:
     reasons: dict[int, str | None] = field(default_factory=dict)
     previous: dict[int, dict] = field(default_factory=dict)  # occurrence -> before a change
     replaced: dict[int, Item] = field(default_factory=dict)  # successor -> orphaned meeting
+    invited_before: set[int] = field(default_factory=set)  # meetings anyone had an invite to
     feed_urls: dict[str, str] = field(default_factory=dict)  # email (lower) -> feed link
     act_url: str = ""
     installation: str = ""
@@ -195,7 +196,8 @@ def compose(
             evidence=item.evidence,
             reason=reason,
             reply_to=_team(info, sender),
-            previous=_previous(item, ctx, sender),
+            previous=_previous(item, ctx, sender) if item.ref in ctx.invited_before else None,
+            first_time=item.ref not in ctx.invited_before,
             replaces=day_text(orphan.starts_at.date()) if orphan and orphan.starts_at else "",
             installation=ctx.installation,
         )

@@ -333,6 +333,7 @@ class InviteMessage:
     previous: CalendarEntry | None = None  # what people had before this update
     replaces: str = ""  # a cancelled occurrence this one takes over from (rule change)
     installation: str = ""
+    first_time: bool = False  # nobody had it yet: an invitation, whatever its SEQUENCE
 
 
 def _where(entry: CalendarEntry) -> str:
@@ -371,7 +372,7 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
         ),
         "partnership_name": invitation.partnership_name,
         "cancelled": entry.cancelled,
-        "updated": entry.sequence > 0 and not entry.cancelled,
+        "updated": entry.sequence > 0 and not entry.cancelled and not invitation.first_time,
         "reason": one_line(invitation.reason or ""),
         "title": one_line(entry.title),
         "when_text": span_text(entry.starts_at, entry.ends_at, entry.due),
@@ -383,7 +384,10 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
         "evidence": one_line(invitation.evidence, 400),
         "organizer": entry.organizer[1] if entry.organizer else sender.email,
     }
-    verb = "Cancelled" if entry.cancelled else ("Updated" if entry.sequence else "Invitation")
+    if entry.cancelled:
+        verb = "Cancelled"
+    else:
+        verb = "Updated" if entry.sequence and not invitation.first_time else "Invitation"
     subject = one_line(f"{verb}: {entry.title}, {when_text(entry.due, entry.starts_at)}")
     envelope = Envelope(
         subject=subject,
