@@ -90,6 +90,7 @@ def message_context(
         feed_urls=feeds,
         act_url=act_url(settings.ui_url),
         installation=str(cache["installation"]),
+        failures=ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"]),
     )
 
 

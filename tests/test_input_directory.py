@@ -106,7 +106,7 @@ def test_replace_is_not_applied_when_a_row_was_rejected(directory):
 
 
 def test_removing_a_person_skips_their_pending_mail_and_records_why(directory, monkeypatch):
-    from govcal.settings import get_settings
+    from models.settings import get_settings
 
     relay_down = {"GOVCAL_TRANSPORT": "smtp", "GOVCAL_SMTP_HOST": "127.0.0.1",
                   "GOVCAL_SMTP_PORT": "1", "GOVCAL_SMTP_SECURITY": "none"}  # fmt: skip

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from govcal.cli.common import AsOfOption, PartnershipOption, database, out, parse_day, today
+from govcal.cli.common import (
+    AsOfOption,
+    PartnershipOption,
+    check_year,
+    database,
+    out,
+    parse_day,
+    today,
+)
 from models.settings import get_settings
 
 
@@ -31,6 +39,7 @@ def pack(
 
     settings = get_settings()
     day = parse_day(as_of, "--as-of") or today()
+    check_year(year, "--year")
     chosen = partnership or settings.default_partnership
     with database() as session:
         built = build_pack(session, chosen, year, day, start_month=start_month)
