@@ -30,9 +30,15 @@ def feed_url(base: str, partnership_id: str, token: str) -> str:
 
 
 def act_url(ui_url: str | None) -> str:
-    """Where a person records what was done: the Prefect UI's deployments, whose
-    record-completion form takes the item's id. Empty: reply to the business team."""
-    return f"{ui_url.rstrip('/')}/deployments" if ui_url else ""
+    """Where a person records what was done. GOVCAL_UI_URL may be the record-completion
+    form's own address (Prefect UI: Deployments -> record-completion -> Run -> Custom
+    run), used as given; a bare UI address leads to its Deployments page. Empty: reply
+    to the business team."""
+    if not ui_url:
+        return ""
+    if "/deployments/deployment/" in ui_url:
+        return ui_url
+    return f"{ui_url.rstrip('/')}/deployments"
 
 
 def message_context(
