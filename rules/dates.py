@@ -46,16 +46,6 @@ def check_day(day: date, what: str = "date") -> date:
     return day
 
 
-def check_year(year: int, what: str = "year") -> int:
-    """A typed year (an evidence pack's) whose days all lie in the supported range."""
-    if not EARLIEST.year <= year < LATEST.year:  # a year may run on into the next
-        raise DateInputError(
-            f"{what} {year} is outside the supported range {EARLIEST.year} to "
-            f"{LATEST.year - 1}; check the year"
-        )
-    return year
-
-
 def _uk(text: str) -> date | None:
     match = _UK_DAY.match(text)
     if match is None:

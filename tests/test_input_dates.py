@@ -162,11 +162,3 @@ def test_a_stored_date_outside_the_range_is_skipped_with_a_warning_not_a_crash(s
     ids = {r["id"] for r in json.loads(status.stdout)}
     assert "wfscp:annual-report:2026-09-30" not in ids  # left out, said in the warning
     assert "wfscp:sam-papers:2025-10-14" in ids  # the rest of the run proceeds
-
-
-def test_an_evidence_pack_year_outside_the_range_is_refused_with_one_line():
-    result = govcal("pack", "--year", "99999")  # crashed with "year 99999 is out of range"
-    assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr.strip().splitlines() == [
-        "Error: --year 99999 is outside the supported range 2000 to 2099; check the year"
-    ]

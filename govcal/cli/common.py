@@ -70,14 +70,6 @@ def parse_when(value: str, option: str, zone: ZoneInfo = LONDON) -> date | datet
     return moment
 
 
-def check_year(year: int, option: str) -> int:
-    """A year typed as an option, refused with one line naming it when out of range."""
-    try:
-        return dates.check_year(year, option)
-    except dates.DateInputError as exc:
-        _refuse(exc)
-
-
 def _refuse(exc: Exception) -> NoReturn:
     err.print(f"Error: {exc}", markup=False, soft_wrap=True)  # one line; nothing touched yet
     raise typer.Exit(2)

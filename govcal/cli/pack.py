@@ -10,7 +10,6 @@ import typer
 from govcal.cli.common import (
     AsOfOption,
     PartnershipOption,
-    check_year,
     database,
     out,
     parse_day,
@@ -39,7 +38,6 @@ def pack(
 
     settings = get_settings()
     day = parse_day(as_of, "--as-of") or today()
-    check_year(year, "--year")
     chosen = partnership or settings.default_partnership
     with database() as session:
         built = build_pack(session, chosen, year, day, start_month=start_month)
