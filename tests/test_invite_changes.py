@@ -283,3 +283,21 @@ def test_a_feed_shows_completion_and_keeps_untouched_entries_byte_for_byte(
     assert stamp2 > stamp  # it changed, so its stamp moved
     untouched = [u for u in before if u != report and before[u] == after.get(u)]
     assert len(untouched) == len(before) - 1  # nothing else changed: same stamps, same text
+
+
+def test_a_copy_of_the_database_never_mints_the_originals_message_ids(calendar, tmp_path):
+    import sqlite3
+
+    from flows.message_context import installation_part
+
+    with session_scope(calendar) as s:
+        original = installation_part(s)
+    with session_scope(calendar) as s:
+        assert installation_part(s) == original  # stable: a retry keeps its Message-ID
+    source = calendar.removeprefix("sqlite:///")
+    copy = tmp_path / "restored-backup.db"
+    with sqlite3.connect(source) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    with session_scope(f"sqlite:///{copy}") as s:
+        copied = installation_part(s)
+    assert len(copied) == len(original) == 12 and copied != original
