@@ -106,6 +106,13 @@ class Cockpit:
         })  # fmt: skip
         return found  # type: ignore[return-value]
 
+    def paused(self, run_id: str, timeout: float = 180) -> dict:
+        def state():
+            found = httpx.get(f"{self.api}/flow_runs/{run_id}", timeout=10).json()["state"]
+            return found if found["type"] == "PAUSED" else None
+
+        return wait_until(state, timeout, f"flow run {run_id} to pause for input")
+
     def artifact(self, key: str) -> dict:
         found = self.post("/artifacts/filter", {"artifacts": {"key": {"any_": [key]}},
                                                 "sort": "CREATED_DESC", "limit": 1})  # fmt: skip
