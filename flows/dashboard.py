@@ -420,7 +420,7 @@ def return_row(
 
 # --- choices: what a form offers when no id was pasted --------------------------------
 
-CHOICES_SHOWN = 150  # a drop-down longer than this helps nobody: paste the id instead
+CHOICES_SHOWN = 300  # a drop-down longer than this helps nobody: paste the id instead
 
 
 def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -> dict[str, str]:
