@@ -6,18 +6,17 @@ HTML file lands in the data folder's `packs/`, self-contained, ready to attach.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed
 
+from flows.runtime import build_runtime
 from models.db import DatabaseUnavailable, session_scope
 from models.queries import NotFound
-from models.settings import get_settings
 from notifications.pack import PackError, build_pack, render_markdown, write_pack
-from rules.state import LONDON
 
 
 @flow(name="evidence-pack")
@@ -30,13 +29,14 @@ def evidence_pack(
     """Write the evidence pack for one reporting year (default: the current one) and
     publish it as the artifact `evidence-pack-PARTNERSHIP-YEAR`. Returns the HTML path;
     a partnership or year that cannot be used ends the run with one line saying why."""
-    day = as_of or datetime.now(LONDON).date()
+    runtime = build_runtime()
+    day = as_of or runtime.today()
     try:
         with session_scope() as session:
             pack = build_pack(session, partnership, year or day.year, day, start_month=start_month)
     except (PackError, NotFound, DatabaseUnavailable) as exc:
         return Failed(message=str(exc))
-    _markdown, html = write_pack(pack, get_settings().data_dir / "packs")
+    _markdown, html = write_pack(pack, runtime.settings.data_dir / "packs")
     create_markdown_artifact(
         markdown=render_markdown(pack) + f"\n\nPrintable HTML pack: `{html}`\n",
         key=pack.stem,

@@ -7,7 +7,7 @@ batch); there is never one task per occurrence or per email.
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -55,6 +55,7 @@ def notify_task(as_of: date, kinds: list[str] | None = None) -> dict[str, Any]:
         report = steps.notify(
             session, runtime.partnerships, as_of, runtime.transport(), runtime.sender,
             invite_window_days=runtime.settings.invite_window_days,
+            budget=timedelta(seconds=runtime.settings.delivery_time_budget),
             kinds=frozenset(kinds) if kinds is not None else None,
         )  # fmt: skip
     d = report.delivery

@@ -95,6 +95,10 @@ def _drop_delegations(session: Session, person_id: int, partnerships: set[str]) 
         session.delete(delegation)
 
 
+# waiting to go, or uncertain (to be resent): after the role ends, neither goes out again
+_NOT_YET_SENT = (Delivery.PENDING.value, Delivery.UNCERTAIN.value)
+
+
 def _skip_pending_mail(session: Session, person: Person, partnerships: set[str]) -> None:
     """Mail not yet sent to the person for roles they no longer hold there is skipped."""
     held = set(
@@ -109,7 +113,7 @@ def _skip_pending_mail(session: Session, person: Person, partnerships: set[str])
         .join(OccurrenceRow, col(LedgerEntry.occurrence_id) == col(OccurrenceRow.id))
         .where(
             LedgerEntry.recipient == person.email,
-            LedgerEntry.status == Delivery.PENDING.value,
+            col(LedgerEntry.status).in_(_NOT_YET_SENT),
             col(OccurrenceRow.partnership_id).in_(partnerships),
         )
     ).all()

@@ -68,8 +68,11 @@ class Settings(BaseSettings):
     smtp_password_block: str | None = None  # name of a Prefect Secret block, if not in env
     # the one way to log in over a connection without TLS: a name that says what it is
     smtp_allow_plaintext_auth: bool = False
+    smtp_ca_file: Path | None = (
+        None  # a private relay's CA certificate, trusted besides the system's
+    )
     smtp_timeout: float = Field(default=30.0, gt=0)  # seconds to wait for each SMTP answer
-    delivery_time_budget: float = Field(default=900.0, gt=0)  # seconds one run may send for
+    delivery_time_budget: float = Field(default=1200.0, gt=0)  # seconds one run may send for
     invite_window_days: int = Field(default=60, ge=0, le=366)
     ui_url: str | None = None  # the Prefect UI as people reach it: emails link its forms
     feeds_url: str | None = None  # where data/feeds is published: digests carry feed links

@@ -113,6 +113,7 @@ class DigestLine:
     round_total: int = 0  # members of the round, returned or not
     owner: str = ""  # "Jo Bloggs (Cumbria Constabulary): Partnership Manager"
     owner_role: str = ""
+    note: str = ""  # a delivery failure: to whom, which message, the relay's answer
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ class Digest:
 
 
 _HEADINGS = (
+    ("failure", "Mail that could not be delivered (refused for good by the relay)"),
     ("request", "New request"),
     ("escalation", "Overdue and escalated to you"),
     ("overdue", "Overdue"),
@@ -140,7 +142,7 @@ _HEADINGS = (
 
 
 def _bucket(line: DigestLine) -> str:
-    if line.kind in ("escalation", "request"):
+    if line.kind in ("escalation", "request", "failure"):
         return line.kind
     if line.state is State.OVERDUE:
         return "overdue"
@@ -229,6 +231,7 @@ def _entry_context(entry: _Entry, digest: Digest) -> dict:
         owner = one_line(first.owner, 300)
     return {
         "headline": entry.headline(),
+        "note": one_line(first.note, 500),
         "due_text": when_text(worst.due, worst.starts_at),
         "state_text": entry.state_text(),
         "colour": _COLOURS.get(worst.state, "#00703c"),
@@ -250,8 +253,8 @@ def _entry_context(entry: _Entry, digest: Digest) -> dict:
     }
 
 
-_KIND_WORD = {"escalation": "Escalation", "request": "Request", "overdue": "Overdue",
-              "due": "Due today", "soon": "Reminder"}  # fmt: skip
+_KIND_WORD = {"failure": "Delivery failed", "escalation": "Escalation", "request": "Request",
+              "overdue": "Overdue", "due": "Due today", "soon": "Reminder"}  # fmt: skip
 
 
 def digest_subject(digest: Digest) -> str:

@@ -109,3 +109,15 @@ def smtp():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """One Prefect test API per test process (prefect_test_harness), shared by every test
+    that runs flows: each start costs 10-20 s on two busy cores. Tests using it share
+    the xdist group "prefect", so one worker starts it once. Yields the API URL."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield PREFECT_API_URL.value()

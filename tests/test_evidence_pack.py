@@ -187,25 +187,24 @@ def test_govcal_pack_prints_the_figures_and_writes_both_files(year, tmp_path, mo
 @pytest.mark.xdist_group("prefect")
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_flow_publishes_the_pack_as_an_artifact_and_writes_the_html(
-    year, tmp_path, monkeypatch
+    year, tmp_path, monkeypatch, prefect_api
 ):
-    from prefect.testing.utilities import prefect_test_harness
-
     from models.settings import get_settings
 
     monkeypatch.setenv("GOVCAL_DATABASE_URL", year)
     get_settings.cache_clear()
-    with prefect_test_harness(server_startup_timeout=90):
-        from prefect.client.orchestration import get_client
+    from prefect.client.orchestration import get_client  # the shared test API: prefect_api
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-        from flows.evidence_pack import evidence_pack
+    from flows.evidence_pack import evidence_pack
 
-        state = evidence_pack(partnership="testscp", year=2025, as_of=END_OF_YEAR,
-                              return_state=True)  # fmt: skip
-        with get_client(sync_client=True) as client:
-            artifact = client.read_latest_artifacts()[0]
-        unknown = evidence_pack(partnership="nowhere", year=2025, return_state=True)
-        bad_year = evidence_pack(partnership="testscp", year=1066, return_state=True)
+    state = evidence_pack(partnership="testscp", year=2025, as_of=END_OF_YEAR,
+                          return_state=True)  # fmt: skip
+    with get_client(sync_client=True) as client:  # the API is shared: ask for this key
+        key = ArtifactFilterKey(any_=["evidence-pack-testscp-2025"])
+        [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(key=key))
+    unknown = evidence_pack(partnership="nowhere", year=2025, return_state=True)
+    bad_year = evidence_pack(partnership="testscp", year=1066, return_state=True)
     html = tmp_path / "data" / "packs" / "evidence-pack-testscp-2025.html"
     assert state.is_completed() and state.message == f"wrote {html}" and html.is_file()
     assert artifact.key == "evidence-pack-testscp-2025"

@@ -14,7 +14,6 @@ from govcal.prefect_env import configure_prefect
 configure_prefect()
 
 from prefect.client.orchestration import get_client  # noqa: E402
-from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
 from flows import jobs  # noqa: E402
 from flows.forms import CompletionForm, IncidentForm, ReturnForm  # noqa: E402
@@ -24,12 +23,6 @@ from models.db import session_scope  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("prefect")
 D = date.fromisoformat
-
-
-@pytest.fixture(scope="session")
-def prefect_api():
-    with prefect_test_harness(server_startup_timeout=90):
-        yield
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import email
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import getaddresses
 from pathlib import Path
 
@@ -16,6 +16,8 @@ import time_machine
 from typer.testing import CliRunner
 
 from tests.support.paths import SAMPLE_DIRECTORY
+
+D_2026_11_24 = date(2026, 11, 24)
 
 runner = CliRunner()
 LEAVER = "dsp-wfc@example.org"  # the sample DSP for Westmorland and Furness Council
@@ -106,7 +108,7 @@ def test_replace_is_not_applied_when_a_row_was_rejected(directory):
 
 
 def test_removing_a_person_skips_their_pending_mail_and_records_why(directory, monkeypatch):
-    from govcal.settings import get_settings
+    from models.settings import get_settings
 
     relay_down = {"GOVCAL_TRANSPORT": "smtp", "GOVCAL_SMTP_HOST": "127.0.0.1",
                   "GOVCAL_SMTP_PORT": "1", "GOVCAL_SMTP_SECURITY": "none"}  # fmt: skip
@@ -175,3 +177,51 @@ def test_the_importer_refuses_by_line_an_address_no_transport_can_deliver(direct
         result.stderr
     )
     assert "2 created" in result.stdout and "3 rejected" in result.stdout
+
+
+def test_ending_roles_on_both_databases(db_url, wfscp, tmp_path):
+    """The same use cases on SQLite and PostgreSQL: roles, delegations, pending mail."""
+    from sqlmodel import select
+
+    from models import actions
+    from models.db import session_scope
+    from models.directory import Delegation, Person, RoleAssignment
+    from models.ledger import LedgerEntry
+    from models.queries import occurrence
+    from models.records import Actor
+    from models.sync import sync_partnership
+
+    me = Actor("business team")
+    with session_scope(db_url) as s:
+        actions.import_people(s, SAMPLE_DIRECTORY / "wfscp", wfscp, me)
+        sync_partnership(s, wfscp, D_2026_11_24)
+        meeting = occurrence(s, "wfscp:lsp-meeting:2026-11-11")
+        s.add(LedgerEntry(occurrence_id=meeting.id, stage="escalation-7", recipient=LEAVER,
+                          role="dsp", kind="escalation"))  # fmt: skip
+    with session_scope(db_url) as s:
+        removed = actions.remove_person(s, LEAVER, me, reason="left", partnership="wfscp")
+    assert removed.removed_from_directory
+    assert {str(r) for r in removed.ended} == {"dcs (wfc) in wfscp", "dsp (wfc) in wfscp"}
+    with session_scope(db_url) as s:
+        assert s.exec(select(Person).where(Person.email == LEAVER)).first() is None
+        entry = s.exec(select(LedgerEntry).where(LedgerEntry.recipient == LEAVER)).one()
+        assert entry.status == "skipped"
+        person_ids = {p.id for p in s.exec(select(Person))}
+        assert {d.delegate_id for d in s.exec(select(Delegation))} <= person_ids
+        before = len(s.exec(select(RoleAssignment)).all())
+    with session_scope(db_url) as s:
+        people = people_without(tmp_path, STAYER)
+        replaced = actions.import_people(s, people, wfscp, me, replace=True)
+    assert [(r.email, str(r)) for r in replaced.ended] == [
+        (STAYER, "dsp (cumbria-police) in wfscp")
+    ]
+    with session_scope(db_url) as s:
+        # the file lists the leaver again (two roles back) and omits the stayer (one ended)
+        assert len(s.exec(select(RoleAssignment)).all()) == before + 2 - 1
+
+
+def test_replace_without_a_people_file_ends_nothing_and_says_so(directory):
+    result = govcal("import", "--replace", str(SAMPLE_DIRECTORY / "wfscp" / "agencies.csv"))
+    assert result.exit_code == 0, result.stderr
+    assert "--replace applies to a people file and none was imported" in result.stderr
+    assert "Ended:" not in result.stdout and trail("roles-ended") == []

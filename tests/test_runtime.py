@@ -16,20 +16,12 @@ from govcal.prefect_env import configure_prefect
 configure_prefect()
 
 from prefect.blocks.system import Secret  # noqa: E402
-from prefect.settings import PREFECT_API_URL  # noqa: E402
-from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
 from flows.runtime import SecretUnavailable, build_runtime  # noqa: E402
 from models.settings import get_settings  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("prefect")
 GOVCAL = [sys.executable, "-m", "govcal.cli"]
-
-
-@pytest.fixture(scope="module")
-def prefect_api():
-    with prefect_test_harness(server_startup_timeout=90):
-        yield PREFECT_API_URL.value()
 
 
 @pytest.fixture

@@ -61,6 +61,10 @@ def test_the_sample_year_is_mostly_done_with_a_few_overdue_and_a_clock_running(d
         assert moved.rescheduled
         assert moved.starts_at.astimezone(LONDON).strftime("%Y-%m-%d %H:%M") == "2026-12-15 10:00"
 
+        called_off = queries.occurrence(s, "wfscp:sam-non-statutory-partners:2025-12-09")
+        assert called_off.lifecycle == Lifecycle.CANCELLED.value
+        assert called_off.reason.startswith("Non-statutory partners joined the main SAM")
+
         trail = s.exec(select(TrailEntry).where(TrailEntry.action == "completed")).all()
         assert len(trail) == len(done) and {t.actor for t in trail} == {"sample-loader"}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -33,6 +34,7 @@ def notify(
         report = notify_step(
             session, run.partnerships, day, transport, run.sender,
             invite_window_days=run.settings.invite_window_days,
+            budget=timedelta(seconds=run.settings.delivery_time_budget),
         )  # fmt: skip
     counts = report.counts()
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "nothing new"

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from govcal.cli.common import AsOfOption, PartnershipOption, database, out, parse_day, today
+from govcal.cli.common import (
+    AsOfOption,
+    PartnershipOption,
+    database,
+    out,
+    parse_day,
+    today,
+)
 from models.settings import get_settings
 
 
