@@ -3,6 +3,9 @@ round sizes, what changed, feed links and the installation's Message-ID part."""
 
 from __future__ import annotations
 
+import hashlib
+import socket
+
 from sqlmodel import Session, col, select
 
 from models import ledger
@@ -41,6 +44,16 @@ def act_url(ui_url: str | None) -> str:
     return f"{ui_url.rstrip('/')}/deployments"
 
 
+def installation_part(session: Session) -> str:
+    """The Message-ID's per-installation part: the random value stored in this database,
+    mixed with where it runs (host and database address), so that a copy of the database
+    (a restored backup, a test copy) never mints the ids the original mints, while one
+    installation keeps the same ids across retries (receivers can drop a duplicate)."""
+    where = f"{socket.gethostname()}|{session.get_bind().url!s}"
+    mixed = hashlib.sha256(f"{installation_id(session)}|{where}".encode()).hexdigest()
+    return mixed[:12]
+
+
 def message_context(
     session: Session,
     partnerships: list[Partnership],
@@ -61,7 +74,7 @@ def message_context(
         for partnership in partnerships:
             subjects.update(subject_names(session, partnership.id))
         cache["subjects"] = subjects
-        cache["installation"] = installation_id(session)
+        cache["installation"] = installation_part(session)
     people = cache["people"]  # type: ignore[assignment]
     names: dict[str, str] = cache["names"]  # type: ignore[assignment]
     subjects = cache["subjects"]  # type: ignore[assignment]

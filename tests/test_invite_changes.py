@@ -283,3 +283,51 @@ def test_a_feed_shows_completion_and_keeps_untouched_entries_byte_for_byte(
     assert stamp2 > stamp  # it changed, so its stamp moved
     untouched = [u for u in before if u != report and before[u] == after.get(u)]
     assert len(untouched) == len(before) - 1  # nothing else changed: same stamps, same text
+
+
+def test_a_copy_of_the_database_never_mints_the_originals_message_ids(calendar, tmp_path):
+    import sqlite3
+
+    from flows.message_context import installation_part
+
+    with session_scope(calendar) as s:
+        original = installation_part(s)
+    with session_scope(calendar) as s:
+        assert installation_part(s) == original  # stable: a retry keeps its Message-ID
+    source = calendar.removeprefix("sqlite:///")
+    copy = tmp_path / "restored-backup.db"
+    with sqlite3.connect(source) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    with session_scope(f"sqlite:///{copy}") as s:
+        copied = installation_part(s)
+    assert len(copied) == len(original) == 12 and copied != original
+
+
+def test_an_invite_waiting_for_a_retry_is_overtaken_by_the_moved_meeting(calendar, wfscp, smtp):
+    from sqlmodel import select
+
+    from models.ledger import LedgerEntry
+
+    mailbox = wfscp.business_team_mailbox
+    smtp.stop()
+    run(calendar, wfscp, D("2026-10-05"), smtp)  # the relay is down: invite-0 waits
+    with session_scope(calendar) as s:
+        reschedule(s, SAM, datetime(2026, 10, 20, 10, tzinfo=LONDON), "chair unavailable", ME)
+    smtp.start()
+    run(calendar, wfscp, D("2026-10-06"), smtp)
+    sam = [i for i in invites(smtp.recorder.received, mailbox) if i.uid == f"{SAM}@govcal"]
+    [only] = sam  # one email, the current version, not the stale one then the update
+    assert (only.method, only.sequence) == ("REQUEST", 1)
+    assert only.start == datetime(2026, 10, 20, 10, tzinfo=LONDON)
+    assert "You are invited to this meeting" in only.text  # new to them: not "changed"
+    with session_scope(calendar) as s:
+        stale = s.exec(select(LedgerEntry).where(LedgerEntry.stage == "invite-0")).all()
+        mine = [
+            r
+            for r in stale
+            if r.occurrence_id
+            == s.exec(
+                select(LedgerEntry.occurrence_id).where(LedgerEntry.stage == "invite-1")
+            ).first()
+        ]
+    assert mine and all(r.status == "skipped" for r in mine)
