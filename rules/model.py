@@ -171,10 +171,18 @@ class Rule:
     adjust: Adjust = Adjust.NONE
     duration_minutes: int = 0
     ladder: Ladder | None = None
+    extra_attendees: tuple[tuple[tuple[int, ...], tuple[str, ...]], ...] = ()  # (months, roles)
+    origin: str = "local"  # inherited / overridden from the baseline, or local
     location: str = ""  # meetings only: where it is held ("" = not yet set)
     online_url: str = ""  # meetings only: the online-meeting link, if any
     notes: str = ""
     line: int = 0
+
+    def attendees_on(self, day: date) -> tuple[str, ...]:
+        """Who is invited to the occurrence of `day` (its nominal date): the usual
+        attendees plus any roles invited in that month only."""
+        extra = [r for months, roles in self.extra_attendees if day.month in months for r in roles]
+        return (*self.attendees, *(r for r in dict.fromkeys(extra) if r not in self.attendees))
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +202,9 @@ class Partnership:
     active_from: date | None = None  # first day in force (None: always was)
     active_until: date | None = None  # last day in force, inclusive (None: still is)
     incident_reference: str | None = None  # regex an incident reference must match
+    baseline: str | None = None  # the statutory baseline the file builds on (wt2023...)
+    baseline_name: str = ""
+    opted_out: tuple[tuple[str, str, str], ...] = ()  # (rule id, title, reason)
 
     @property
     def tz(self) -> ZoneInfo:
