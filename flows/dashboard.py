@@ -1,8 +1,11 @@
-"""The compliance dashboard as data: a table per partnership, a summary, return progress.
+"""The cockpit as data: what a partnership manager reads first, shaped from the database.
 
-Plain functions over the database, so the dashboard is tested without Prefect; the
-flows publish the result as artifacts with stable keys (the UI shows the latest).
-No child-identifying data can appear: rows carry titles, dates, roles and references.
+`build` gathers everything in a handful of queries; the rest of the module is pure
+shaping of rows (sections, owners, tables), tested without Prefect. The flows publish
+the result as a few artifacts per partnership with stable keys (the UI shows the latest):
+a summary, the open items, and one table per audit rule for the cycle that matters now.
+No child-identifying data can appear: rows carry titles, dates, names of office holders
+and references.
 """
 
 from __future__ import annotations
@@ -10,31 +13,150 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 from sqlmodel import Session
 
-from models import ledger, queries
+from models import escalations, ledger, queries
+from models.audits import FollowUpAction
+from models.escalations import Escalation
+from models.notify_inputs import directory as load_directory
 from models.status import StatusRow, status_rows
 from rules.model import Partnership
+from rules.notify_plan import Directory
 from rules.state import State
+
+SOON_DAYS = 14  # "due in the next 14 days"
+DECISION_DAYS = 28  # flagged for the Independent Scrutineer: consider referral
+ACK_WAIT_DAYS = 7  # an escalation unanswered this long shows as "no response"
+SHOWN = 8  # lines per section in the summary; the open-items table has them all
+
+MARK = {"Red": "🔴", "Amber": "🟠", "Green": "🟢"}
+REVIEW_MARK = {"red": "🔴 Red", "amber": "🟠 Amber", "green": "🟢 Green"}
+
+SECTIONS = {
+    "clocks": "Statutory clocks running",
+    "soon": f"Due in the next {SOON_DAYS} days",
+    "overdue": "Overdue, by owner",
+    "escalated": "Escalated to the Lead Partners",
+    "decision": f"Needs a decision ({DECISION_DAYS}+ days overdue)",
+}
+
+
+def day(d: date) -> str:
+    """A date as people in England write it: 27 Nov 2026."""
+    return f"{d.day} {d:%b %Y}"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One line of the cockpit: an open occurrence, or an audit cycle's open returns."""
+
+    title: str
+    due: date
+    owner: str
+    state: State
+    days_left: int  # negative once overdue
+    public_id: str
+    clock: bool = False  # a statutory clock started by an incident
+    escalation: Escalation | None = None
+    flagged: bool = False  # the scrutineer flag was raised: consider referral
+
+    @property
+    def rag(self) -> str:
+        return self.state.rag
+
+    @property
+    def days_overdue(self) -> int:
+        return max(-self.days_left, 0)
+
+    def section(self) -> str | None:
+        """Which one section of the summary the item belongs to (never two)."""
+        if self.clock:
+            return "clocks"
+        if self.state is State.OVERDUE:
+            if self.flagged or self.days_overdue >= DECISION_DAYS:
+                return "decision"
+            return "escalated" if self.escalation else "overdue"
+        return "soon" if self.days_left <= SOON_DAYS else None
+
+    def when(self) -> str:
+        if self.days_left < 0:
+            return f"overdue by {plural(-self.days_left, 'day')}"
+        if self.days_left == 0:
+            return "due today"
+        return f"{plural(self.days_left, 'day')} left"
+
+    def response(self, as_of: date) -> str:
+        """The Lead Partners' answer to an escalation, as the summary shows it."""
+        esc = self.escalation
+        if esc is None:
+            return ""
+        if esc.acknowledged_at is not None:
+            return f"acknowledged by {esc.acknowledged_by} on {day(esc.acknowledged_at.date())}"
+        waited = (as_of - esc.escalated_at.date()).days
+        if waited >= ACK_WAIT_DAYS:
+            return f"**no response** after {plural(waited, 'day')}"
+        return f"escalated {day(esc.escalated_at.date())}, awaiting a response"
+
+    def urgency(self) -> tuple[int, int, str]:
+        """Clocks first, then overdue (longest first), then by days left."""
+        rank = 0 if self.clock else 1 if self.state is State.OVERDUE else 2
+        return (rank, self.days_left, self.title)
+
+    def stands(self, as_of: date) -> str:
+        """The "where it stands" cell: state, and the escalation's answer if any."""
+        parts = [self.when()]
+        if self.escalation:
+            parts.append(self.response(as_of).replace("**", ""))
+        if self.flagged:
+            parts.append("consider referral")
+        return "; ".join(parts)
+
+    def line(self, as_of: date, *, owner: bool = True) -> str:
+        parts = [f"{MARK[self.rag]} **{self.title}**", f"due {day(self.due)}", self.when()]
+        if owner:
+            parts.append(self.owner)
+        if self.escalation:
+            parts.append(self.response(as_of))
+        return "- " + " · ".join(parts) + f" · `{self.public_id}`"
+
+    def table_row(self, as_of: date) -> dict[str, str]:
+        return {
+            "RAG": f"{MARK[self.rag]} {self.rag}",
+            "What": self.title,
+            "Due": day(self.due),
+            "Owner": self.owner,
+            "Where it stands": self.stands(as_of),
+            "Id": self.public_id,
+        }
 
 
 @dataclass
-class ReturnProgress:
-    cycle: str
+class CycleTable:
+    """One audit cycle, agency by agency or school by school."""
+
+    rule_id: str
+    public_id: str
     title: str
     due: date
+    noun: str  # agencies or schools
     returned: int
     total: int
-    noun: str  # schools or agencies
+    rows: list[dict[str, str]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return (
+            f"{self.title}, returns due {day(self.due)}: {self.returned} of "
+            f"{self.total} {self.noun} returned"
+        )
 
     @property
     def fraction(self) -> float:
         return self.returned / self.total if self.total else 1.0
-
-    def describe(self) -> str:
-        return f"{self.returned} of {self.total} {self.noun} returned"
 
 
 @dataclass
@@ -42,37 +164,95 @@ class Dashboard:
     partnership: str
     name: str
     as_of: date
-    table: list[dict[str, Any]] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
-    decisions: list[str] = field(default_factory=list)  # flagged: consider referral
-    returns: list[ReturnProgress] = field(default_factory=list)
+    cycles: list[CycleTable] = field(default_factory=list)
+
+    def sections(self) -> dict[str, list[Item]]:
+        found: dict[str, list[Item]] = {key: [] for key in SECTIONS}
+        for item in sorted(self.items, key=Item.urgency):
+            key = item.section()
+            if key:
+                found[key].append(item)
+        return found
+
+    def table(self) -> list[dict[str, str]]:
+        """Every open item, most urgent first: the open-items table."""
+        return [i.table_row(self.as_of) for i in sorted(self.items, key=Item.urgency)]
 
     def markdown(self, sent: dict[str, int] | None = None) -> str:
-        lines = [f"# {self.name}: compliance as of {self.as_of:%A %d %B %Y}", ""]
-        lines.append("| state | count |")
-        lines.append("|---|---|")
-        for state in ("overdue", "due", "due_soon", "upcoming", "completed_late",
-                      "completed_on_time", "waived", "cancelled"):  # fmt: skip
-            if self.counts.get(state):
-                lines.append(f"| {state.replace('_', ' ')} | {self.counts[state]} |")
-        lines += ["", "## Sent this run", ""]
-        if sent:
-            lines += [f"- {n} {kind}" for kind, n in sorted(sent.items())]
-        else:
-            lines.append("- nothing")
-        lines += ["", "## Needs a human decision", ""]
-        if self.decisions:
-            lines.append(
-                "28 days or more overdue: flagged for the Independent Scrutineer; "
-                "consider referral."
-            )
-            lines += [f"- {d}" for d in self.decisions]
-        else:
-            lines.append("- nothing")
-        if self.returns:
-            lines += ["", "## Audit returns", ""]
-            lines += [f"- {r.title} (due {r.due}): {r.describe()}" for r in self.returns]
-        return "\n".join(lines) + "\n"
+        lines = [f"# {self.name}", f"As of {self.as_of:%A} {day(self.as_of)}.", ""]
+        for key, items in self.sections().items():
+            lines.append(f"## {SECTIONS[key]} ({len(items)})")
+            if not items:
+                lines += ["Nothing.", ""]
+                continue
+            if key == "overdue":
+                lines += _by_owner(items, self.as_of)
+            else:
+                lines += [i.line(self.as_of) for i in items[:SHOWN]]
+                if len(items) > SHOWN:
+                    lines.append(f"- and {len(items) - SHOWN} more in the open-items table")
+            if key == "decision":
+                lines.append("")
+                lines.append("Flagged for the Independent Scrutineer: consider referral.")
+            lines.append("")
+        if self.cycles:
+            lines.append("## Audit returns")
+            lines += [f"- {c.describe()}" for c in self.cycles]
+            lines.append("")
+        if sent is not None:
+            total = sum(sent.values())
+            detail = ", ".join(f"{n} {k}" for k, n in sorted(sent.items()) if n)
+            lines.append(f"Sent by this run: {detail or 'nothing'}." if total else
+                         "Sent by this run: nothing.")  # fmt: skip
+        return "\n".join(lines).rstrip() + "\n"
+
+
+def _by_owner(items: list[Item], as_of: date) -> list[str]:
+    groups: dict[str, list[Item]] = defaultdict(list)
+    for item in items:
+        groups[item.owner].append(item)
+    lines: list[str] = []
+    for owner, owned in sorted(groups.items(), key=lambda kv: kv[1][0].urgency()):
+        lines.append(f"**{owner}** ({len(owned)})")
+        lines.append("")
+        lines += [i.line(as_of, owner=False) for i in owned[:SHOWN]]
+        if len(owned) > SHOWN:
+            lines.append(f"- and {len(owned) - SHOWN} more in the open-items table")
+        lines.append("")
+    return lines
+
+
+# --- owners: the named person and their agency, not a role id ----------------------
+
+
+@dataclass(frozen=True)
+class Owners:
+    """Resolves (role, subject) to the named people who hold it and their agency."""
+
+    partnership: Partnership
+    people: Directory
+    names: dict[str, str]  # agency or school code -> name
+
+    def label(self, role: str, subject: str = "") -> str:
+        holders = self.people.holders.get((self.partnership.id, role), [])
+        if subject:
+            where = self.names.get(subject, subject)
+            named = [c.name for a, s, c in holders if subject in (a, s)]
+            return f"{named[0]}, {where}" if named else f"{self._role(role)}, {where}"
+        if not holders:
+            return f"{self._role(role)} (nobody named: import people.csv)"
+        agency, school, first = holders[0]
+        where = self.names.get(agency or school, "") or self._role(role)
+        return first.name if where in first.name else f"{first.name}, {where}"
+
+    def _role(self, role: str) -> str:
+        found = self.partnership.roles.get(role)
+        return found.title.split(" (")[0] if found else role
+
+
+# --- gathering: the only part that reads the database --------------------------------
 
 
 def build(session: Session, partnership: Partnership, as_of: date) -> Dashboard:
@@ -80,94 +260,194 @@ def build(session: Session, partnership: Partnership, as_of: date) -> Dashboard:
         session, as_of, partnership_id=partnership.id, ahead_days=60,
         due_soon_days={partnership.id: partnership.due_soon_days},
     )  # fmt: skip
-    ids = [r.row.id for r in rows if r.row.id]
-    stages, flags = ledger.stages_and_flags(session, ids)
     board = Dashboard(partnership.id, partnership.name, as_of)
     board.counts = Counter(r.status.state.value for r in rows)
+    live = [r for r in rows if r.status.state.is_open]
+    ids = [r.row.id for r in live if r.row.id]
+    _stages, flags = ledger.stages_and_flags(session, ids)
+    escalated = escalations.escalations(session, ids)
+    owners = Owners(
+        partnership, load_directory(session, [partnership.id]),
+        queries.subject_names(session, partnership.id),
+    )  # fmt: skip
+    clocks = {e.ref for e in queries.events(session, partnership.id)}
     rounds: dict[tuple[str, str], list[StatusRow]] = defaultdict(list)
-    for r in rows:
+    for r in live:
         if r.row.subject:
             rounds[(r.row.rule_id, r.row.period)].append(r)
             continue
-        board.table.append(_row(r, stages.get(r.row.id or 0, "")))
-        if r.row.id in flags and r.status.state is State.OVERDUE:
-            board.decisions.append(f"{r.row.public_id}: {r.row.title}, {r.status.describe()}")
-    for (rule, period), members in sorted(rounds.items(), key=lambda kv: kv[1][0].row.due):
-        board.table.append(_round_row(partnership.id, rule, period, members))
-        late = [m for m in members if m.row.id in flags and m.status.state is State.OVERDUE]
-        if late:
-            board.decisions.append(
-                f"{partnership.id}:{rule}:{period}: {len(late)} returns 28+ days overdue"
+        board.items.append(
+            Item(
+                r.row.title, r.row.due, owners.label(r.row.owner_role), r.status.state,
+                (r.row.due - as_of).days, r.row.public_id, clock=r.row.period in clocks,
+                escalation=escalated.get(r.row.id or 0), flagged=(r.row.id or 0) in flags,
             )
-    board.returns = returns_progress(session, partnership, as_of)
+        )  # fmt: skip
+    for (rule, period), members in rounds.items():
+        board.items.append(_round_item(partnership, rule, period, members, as_of, flags))
+    board.cycles = cycle_tables(session, partnership, as_of)
     return board
 
 
-def _row(r: StatusRow, stage: str) -> dict[str, Any]:
-    return {
-        "obligation": r.row.public_id,
-        "title": r.row.title,
-        "due": r.row.due.isoformat(),
-        "owner": r.row.owner_role,
-        "state": r.status.state.value.replace("_", " "),
-        "rag": r.status.state.rag,
-        "days_overdue": r.status.days_overdue if r.status.state is State.OVERDUE else 0,
-        "escalation_stage": stage,
-        "evidence": r.row.evidence_url or r.row.evidence_file or "",
-    }
-
-
-def _round_row(pid: str, rule: str, period: str, members: list[StatusRow]) -> dict[str, Any]:
-    states = Counter(m.status.state for m in members)
-    done = states[State.COMPLETED_ON_TIME] + states[State.COMPLETED_LATE]
-    worst = next(
-        (s for s in (State.OVERDUE, State.DUE, State.DUE_SOON, State.UPCOMING) if states[s]),
-        State.COMPLETED_ON_TIME,
-    )
+def _round_item(
+    partnership: Partnership,
+    rule: str,
+    period: str,
+    members: list[StatusRow],
+    as_of: date,
+    flags: set[int],
+) -> Item:
+    """An audit cycle's open returns as one line: 148 lines would drown the summary."""
     first = members[0]
-    return {
-        "obligation": f"{pid}:{rule}:{period}",
-        "title": f"{first.row.title} ({done} of {len(members)} returned)",
-        "due": first.row.due.isoformat(),
-        "owner": first.row.owner_role,
-        "state": worst.value.replace("_", " "),
-        "rag": worst.rag,
-        "days_overdue": max(
-            (m.status.days_overdue for m in members if m.status.state is State.OVERDUE), default=0
-        ),
-        "escalation_stage": "",
-        "evidence": f"govcal returns {pid}:{rule}:{period}",
-    }
+    states = Counter(m.status.state for m in members)
+    worst = next(s for s in (State.OVERDUE, State.DUE, State.DUE_SOON, State.UPCOMING)
+                 if states[s])  # fmt: skip
+    found = partnership.roles.get(first.row.owner_role)
+    who = found.title if found else first.row.owner_role
+    noun = "schools" if first.row.owner_role == "dsl" else "agencies"
+    return Item(
+        f"{first.row.title}: {len(members)} {noun} not yet returned",
+        first.row.due, f"each {who[0].lower()}{who[1:]}", worst, (first.row.due - as_of).days,
+        f"{partnership.id}:{rule}:{period}",
+        flagged=any((m.row.id or 0) in flags for m in members),
+    )  # fmt: skip
 
 
-def returns_progress(
-    session: Session, partnership: Partnership, as_of: date
-) -> list[ReturnProgress]:
-    """Open S11/S175 cycles: due within the last year or the next, not all returned."""
-    out = []
-    cycles = [
-        c for c in queries.audit_cycles(session, partnership.id)
-        if abs((c.due - as_of).days) <= 366
-    ]  # fmt: skip
+def current_cycle(cycles: list, as_of: date):
+    """The cycle of one audit rule that matters now: the latest one overdue with returns
+    missing, else the next one due (the 2026 S175 cycle, 0 of 148 returned, comes before
+    the 2027 one that is still months away)."""
+    counts = [(c, returned, total) for c, returned, total in cycles]
+    late = [x for x in counts if x[0].due < as_of and x[1] < x[2]]
+    if late:
+        return max(late, key=lambda x: x[0].due)
+    ahead = [x for x in counts if x[0].due >= as_of]
+    if ahead:
+        return min(ahead, key=lambda x: x[0].due)
+    return max(counts, key=lambda x: x[0].due) if counts else None
+
+
+def cycle_tables(session: Session, partnership: Partnership, as_of: date) -> list[CycleTable]:
+    """For each audit rule, its current cycle, agency by agency or school by school."""
+    cycles = [c for c in queries.audit_cycles(session, partnership.id)
+              if abs((c.due - as_of).days) <= 400]  # fmt: skip
     counts = queries.return_counts(session, [c.id for c in cycles if c.id], as_of)
-    for cycle in cycles:
-        returned, total = counts.get(cycle.id or 0, (0, 0))
+    by_rule: dict[str, list] = defaultdict(list)
+    for c in cycles:
+        returned, total = counts.get(c.id or 0, (0, 0))
+        if total:
+            by_rule[c.rule_id].append((c, returned, total))
+    names = queries.subject_names(session, partnership.id)
+    out = []
+    for rule, candidates in sorted(by_rule.items()):
+        chosen = current_cycle(candidates, as_of)
+        if chosen is None:
+            continue
+        cycle, returned, total = chosen
+        members = queries.returns_of(session, cycle)
+        actions = queries.follow_ups(session, [r.id for r, _o in members if r.id])
         noun = "schools" if cycle.per == "school" else "agencies"
-        progress = ReturnProgress(cycle.public_id, cycle.title, cycle.due, returned, total, noun)
-        if progress.returned < progress.total:
-            out.append(progress)
+        table = CycleTable(rule, cycle.public_id, cycle.title, cycle.due, noun, returned, total)
+        shaped = [
+            return_row(names.get(r.subject, r.subject), r.subject, o.completed_at, o.due,
+                       r.rag, actions.get(r.id or 0, []), as_of, noun)
+            for r, o in members
+        ]  # fmt: skip
+        table.rows = [row for _key, row in sorted(shaped, key=lambda kv: kv[0])]
+        out.append(table)
     return out
 
 
-def current_cycles(returns: list[ReturnProgress], as_of: date) -> list[ReturnProgress]:
-    """One cycle per audit rule: the one due nearest the day. Its progress artifact is
-    keyed by rule, so publishing every open cycle would only overwrite it (and each
-    artifact is an API call: at national scale they were most of the flow's overhead);
-    the summary lists every open cycle."""
-    nearest: dict[str, ReturnProgress] = {}
-    for progress in returns:
-        rule = progress.cycle.split(":")[1]
-        best = nearest.get(rule)
-        if best is None or abs((progress.due - as_of).days) < abs((best.due - as_of).days):
-            nearest[rule] = progress
-    return list(nearest.values())
+def return_row(
+    name: str,
+    code: str,
+    returned_on: date | None,
+    due: date,
+    rag: str | None,
+    actions: list[FollowUpAction],
+    as_of: date,
+    noun: str,
+) -> tuple[tuple[int, str], dict[str, str]]:
+    """One agency's or school's line, with its sort key (missing and red first)."""
+    if returned_on is None or returned_on > as_of:
+        late = (as_of - due).days
+        status = f"🔴 not returned, {plural(late, 'day')} late" if late > 0 else "not returned yet"
+        rank = 0
+    else:
+        status = f"returned {day(returned_on)}"
+        rank = {"red": 1, "amber": 2}.get(rag or "", 3 if rag is None else 4)
+    open_actions = [a for a in actions if a.completed_at is None]
+    follow = "; ".join(f"{a.description} (by {day(a.due)})" for a in open_actions[:2])
+    if len(open_actions) > 2:
+        follow += f"; and {len(open_actions) - 2} more"
+    reviewed = REVIEW_MARK.get(rag or "", "not reviewed" if rank else "")
+    subject = "School" if noun == "schools" else "Agency"
+    return (rank, name), {
+        subject: name,
+        "Return": status,
+        "Review (RAG)": reviewed,
+        "Follow-up actions": follow,
+        "Code": code,
+    }
+
+
+# --- choices: what a form offers when no id was pasted --------------------------------
+
+CHOICES_SHOWN = 150  # a drop-down longer than this helps nobody: paste the id instead
+
+
+def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -> dict[str, str]:
+    """label -> id of the items a form can act on today, most urgent first.
+
+    `action` is complete, waive, cancel, reschedule (open items), return (open S11/S175
+    returns), review (returns awaiting review), reopen (closed in the last 90 days) or
+    acknowledge (escalated and unanswered). `names` maps agency and school codes to names.
+    """
+    if action == "review":
+        pairs = queries.unreviewed_returns(session, CHOICES_SHOWN)
+        return _labels(
+            (
+                f"{names.get(r.subject, r.subject)} · {o.title} · returned "
+                f"{day(o.completed_at or o.due)}",
+                o.public_id,
+            )
+            for r, o in pairs
+        )
+    rows = status_rows(session, as_of, ahead_days=60, behind_days=90)
+    if action == "reopen":
+        closed = [r for r in rows if not r.status.state.is_open]
+        closed.sort(key=lambda r: r.row.due, reverse=True)
+        return _labels(
+            (f"{r.row.title} · {r.row.lifecycle} · due {day(r.row.due)}", r.row.public_id)
+            for r in closed
+        )
+    live = [
+        r for r in rows if r.status.state.is_open and bool(r.row.subject) == (action == "return")
+    ]
+    if action == "acknowledge":
+        found = escalations.escalations(session, [r.row.id for r in live if r.row.id])
+        live = [
+            r for r in live if (r.row.id or 0) in found and not found[r.row.id or 0].acknowledged_at
+        ]  # type: ignore[index]
+    live.sort(key=lambda r: (r.row.due, r.row.title))
+    if action == "return":
+        return _labels(
+            (
+                f"{names.get(r.row.subject, r.row.subject)} · {r.row.title} · due {day(r.row.due)}",
+                r.row.public_id,
+            )
+            for r in live
+        )
+    return _labels(
+        (f"{r.row.title} · due {day(r.row.due)} · {r.status.describe()}", r.row.public_id)
+        for r in live
+    )
+
+
+def _labels(pairs) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for label, public_id in pairs:
+        out[f"{label} · {public_id}" if label in out else label] = public_id
+        if len(out) >= CHOICES_SHOWN:
+            break
+    return out

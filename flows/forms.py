@@ -1,18 +1,23 @@
-"""Typed parameters for the flows the business team starts from the Prefect UI.
+"""The forms the business team fills in the Prefect UI, one per write action.
 
-Enums are built from the shipped rule files, so the UI offers drop-downs of real
-partnerships and rules instead of free text that can be mistyped.
+Every form that acts on one item starts with the id as pasted from a reminder email;
+left empty, the run pauses with a drop-down of today's open items by title and date
+(see `choice_input`). Optional fields have plain defaults (an empty text, "not reviewed
+yet"), never a "str / None" type switch. Parsing a form is `parse`, which turns any
+problem into one readable line: the flow run's state message.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from enum import StrEnum
+import re
+from enum import Enum, StrEnum
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from govcal.settings import get_settings
 from models.audits import Rag
+from rules.dates import SupportedDate
 from rules.loader import RuleFileError, load_partnerships
 from rules.model import Kind
 
@@ -29,9 +34,6 @@ _PARTNERSHIPS = _shipped()
 PartnershipId = StrEnum(  # type: ignore[misc]
     "PartnershipId", {p.id: p.id for p in _PARTNERSHIPS} or {"wfscp": "wfscp"}
 )
-RuleId = StrEnum(  # type: ignore[misc]
-    "RuleId", {r.id: r.id for p in _PARTNERSHIPS for r in p.rules} or {"rule": "rule"}
-)
 AuditRuleId = StrEnum(  # type: ignore[misc]
     "AuditRuleId",
     {r.id: r.id for p in _PARTNERSHIPS for r in p.rules if r.kind is Kind.AUDIT and r.per}
@@ -40,56 +42,153 @@ AuditRuleId = StrEnum(  # type: ignore[misc]
 EventKind = StrEnum(  # type: ignore[misc]
     "EventKind", {e: e for p in _PARTNERSHIPS for e in p.events} or {"serious-incident": "x"}
 )
+_ITEM_HELP = (
+    "Paste the id from the reminder email, e.g. wfscp:lsp-meeting:2026-11-11. "
+    "Leave empty to choose from today's open items once the run starts (open the run "
+    "and press Resume)."
+)
 
 
-def occurrence_id(partnership: str, rule: str, period: str, subject: str | None) -> str:
-    base = f"{partnership}:{rule}:{period.strip()}"
-    return f"{base}:{subject.strip()}" if subject and subject.strip() else base
+class FormError(ValueError):
+    """A form cannot be used as filled in; the message is one line for the run state."""
 
 
-class CompletionForm(BaseModel):
-    """Record that an obligation was met. Copy the id from a reminder email, or choose
-    the partnership and rule and give the period (the date in the id)."""
+def item_field(title: str = "Id from the email") -> Any:
+    return Field(default="", title=title, description=_ITEM_HELP, max_length=300)
 
-    partnership: PartnershipId = Field(description="Partnership")
-    rule: RuleId = Field(description="Obligation (rule)")
-    period: str = Field(
-        description="The period in the occurrence id: a date such as 2026-05-13, or the "
-        "incident reference for statutory clocks"
+
+def _by() -> Any:
+    return Field(
+        title="Your name",
+        min_length=2,
+        max_length=200,
+        description="Recorded in the audit trail as the person who did this",
     )
-    subject: str | None = Field(default=None, description="Agency or school code (S11/S175)")
-    evidence: HttpUrl = Field(description="Link to the minutes, report or return")
-    completed_on: date = Field(description="Day it was done")
-    completed_by: str = Field(min_length=2, max_length=200, description="Who did it")
-    note: str | None = Field(default=None, max_length=500)
 
-    @property
-    def occurrence(self) -> str:
-        return occurrence_id(self.partnership.value, self.rule.value, self.period, self.subject)
+
+def _reason(what: str) -> Any:
+    return Field(
+        title="Reason",
+        min_length=3,
+        max_length=500,
+        description=f"Why it is {what}: kept in the audit trail",
+    )
+
+
+class ItemForm(BaseModel):
+    """Fields shared by every form that acts on one item."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    item: str = item_field()
+
+
+class CompletionForm(ItemForm):
+    """Record that a meeting, report or action was done, with its evidence."""
+
+    evidence: str = Field(
+        title="Evidence",
+        min_length=1,
+        max_length=1000,
+        description="Link to the minutes, report or submission (https://...)",
+    )
+    completed_on: SupportedDate = Field(title="Done on", description="The day it was done")
+    completed_by: str = _by()
+    note: str = Field(default="", title="Note (optional)", max_length=500)
+
+
+class ReviewRating(StrEnum):
+    NOT_REVIEWED = "not reviewed yet"
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
 
 
 class FollowUp(BaseModel):
-    description: str = Field(min_length=3, max_length=500)
-    due: date
+    description: str = Field(title="Action", min_length=3, max_length=500)
+    due: SupportedDate = Field(title="Due by")
 
 
-class ReturnForm(BaseModel):
-    """Record an S11 or S175 return, and optionally its review (RAG and follow-ups)."""
+class ReturnForm(ItemForm):
+    """Record an agency's S11 or a school's S175 return, and its review if already read."""
 
-    partnership: PartnershipId
-    rule: AuditRuleId
-    period: str = Field(description="The cycle's due date in the id, e.g. 2026-03-31")
-    subject: str = Field(description="Agency or school code, e.g. wf-p001")
-    evidence: HttpUrl = Field(description="Link to the submitted return")
-    submitted_on: date
-    recorded_by: str = Field(min_length=2, max_length=200)
-    rag: Rag | None = Field(default=None, description="Review rating, if reviewed")
-    review_note: str | None = Field(default=None, max_length=1000)
-    follow_ups: list[FollowUp] = Field(default_factory=list)
+    item: str = item_field("Return id from the email")
+    evidence: str = Field(
+        title="Evidence (the return)",
+        min_length=1,
+        max_length=1000,
+        description="Link to the submitted return (https://...)",
+    )
+    submitted_on: SupportedDate = Field(title="Submitted on")
+    recorded_by: str = _by()
+    rating: ReviewRating = Field(
+        default=ReviewRating.NOT_REVIEWED,
+        title="Review rating (RAG)",
+        description="Leave as not reviewed yet until it has been read",
+    )
+    review_note: str = Field(default="", title="Review note (optional)", max_length=1000)
+    follow_ups: list[FollowUp] = Field(default_factory=list, title="Follow-up actions")
 
     @property
-    def occurrence(self) -> str:
-        return occurrence_id(self.partnership.value, self.rule.value, self.period, self.subject)
+    def rag(self) -> Rag | None:
+        return None if self.rating is ReviewRating.NOT_REVIEWED else Rag(self.rating.value)
+
+
+class ReviewForm(ItemForm):
+    """Record the review of a return already submitted: RAG rating and follow-ups."""
+
+    item: str = item_field("Return id from the email")
+    rating: Rag = Field(title="Review rating (RAG)")
+    review_note: str = Field(default="", title="Review note (optional)", max_length=1000)
+    follow_ups: list[FollowUp] = Field(default_factory=list, title="Follow-up actions")
+    by: str = _by()
+
+
+class RescheduleForm(ItemForm):
+    """Move one meeting or deadline without changing its rule; invites are updated."""
+
+    new_date: SupportedDate = Field(title="New date")
+    new_time: str = Field(
+        default="",
+        title="New time (meetings)",
+        pattern=r"^$|^\d{1,2}:\d{2}$",
+        description="HH:MM, London time; leave empty for a deadline",
+    )
+    reason: str = _reason("moved")
+    by: str = _by()
+
+
+class CancelForm(ItemForm):
+    """Cancel one occurrence (a meeting that will not take place); attendees are told."""
+
+    reason: str = _reason("cancelled")
+    by: str = _by()
+
+
+class WaiveForm(ItemForm):
+    """Waive one occurrence that is not needed this time."""
+
+    reason: str = _reason("waived")
+    by: str = _by()
+
+
+class ReopenForm(ItemForm):
+    """Reopen a completed, waived or cancelled item recorded by mistake."""
+
+    reason: str = _reason("reopened")
+    by: str = _by()
+
+
+class AcknowledgeForm(ItemForm):
+    """A Lead Partner acknowledges an escalation; the dashboard shows who and when."""
+
+    by: str = Field(
+        title="Lead Partner's name",
+        min_length=2,
+        max_length=200,
+        description="The Lead (or Delegated) Safeguarding Partner answering",
+    )
+    note: str = Field(default="", title="Note (optional)", max_length=500)
 
 
 class IncidentForm(BaseModel):
@@ -97,11 +196,69 @@ class IncidentForm(BaseModel):
     child's name or any other identifying detail."""
 
     # a rejected value must not be echoed into the run's error, which Prefect stores
-    model_config = ConfigDict(hide_input_in_errors=True)
+    model_config = ConfigDict(hide_input_in_errors=True, str_strip_whitespace=True)
 
-    partnership: PartnershipId
-    reference: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,39}$",
-                           description="Case-management reference, e.g. SI-2027-001")  # fmt: skip
-    aware_on: date = Field(description="Day the local authority became aware")
-    kind: EventKind = Field(default=next(iter(EventKind)))
-    recorded_by: str = Field(min_length=2, max_length=200)
+    partnership: PartnershipId = Field(title="Partnership")
+    reference: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,39}$",
+        title="Reference",
+        description="Case-management reference only, e.g. SI-2027-001",
+    )
+    aware_on: SupportedDate = Field(
+        title="Aware on", description="Day the local authority became aware"
+    )
+    kind: EventKind = Field(default=next(iter(EventKind)), title="Kind of event")
+    recorded_by: str = _by()
+
+
+class DayInput(BaseModel):
+    day: SupportedDate = Field(title="As of")
+
+
+F = TypeVar("F", bound=BaseModel)
+
+
+def parse(model: type[F], given: Any) -> F:
+    """The form as typed, or FormError with one line naming the field and the fix."""
+    try:
+        return model.model_validate(given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "form"
+        title = _title(model, str(first["loc"][0])) if first["loc"] else "form"
+        more = len(exc.errors()) - 1
+        tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise FormError(f"{title or where}: {first['msg']}{tail}") from None
+
+
+def _title(model: type[BaseModel], name: str) -> str:
+    found = model.model_fields.get(name)
+    return (found.title or name) if found else name
+
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(?::[A-Za-z0-9/_.-]+){2,3}")
+
+
+def pasted_id(text: str) -> str:
+    """The id out of what a person pasted: quotes, backticks, "Id:" and trailing
+    punctuation from an email are ignored."""
+    found = _ID.search(text.strip().strip("`'\"<>"))
+    if not found:
+        raise FormError(
+            f"'{text[:80]}' is not an id; paste it from the email (it looks like "
+            "wfscp:lsp-meeting:2026-11-11) or leave the field empty to choose from a list"
+        )
+    return found.group(0).rstrip(".")
+
+
+def choice_input(labels: dict[str, str], title: str) -> type[BaseModel]:
+    """A run input with one drop-down: the open items by title and date (built each
+    run from the database, so the list is today's)."""
+    from prefect.input import RunInput
+
+    choices = Enum("Choice", {f"c{i}": label for i, label in enumerate(labels)})  # type: ignore[misc]
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "ChooseItem",
+        __base__=RunInput,
+        item=(choices, Field(title=title, description="Most urgent first")),
+    )

@@ -5,12 +5,33 @@ Every flow takes an optional `as_of` day, so a past or future day can be replaye
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import date, datetime, time
 from typing import Any
 
 from prefect import flow, get_run_logger
+from pydantic import BaseModel
+from sqlmodel import Session
 
-from flows.forms import AuditRuleId, CompletionForm, IncidentForm, PartnershipId, ReturnForm
+from flows.forms import (
+    AcknowledgeForm,
+    AuditRuleId,
+    CancelForm,
+    CompletionForm,
+    DayInput,
+    FormError,
+    IncidentForm,
+    ItemForm,
+    PartnershipId,
+    ReopenForm,
+    RescheduleForm,
+    ReturnForm,
+    ReviewForm,
+    WaiveForm,
+    choice_input,
+    parse,
+    pasted_id,
+)
 from flows.tasks import (
     dashboard_task,
     evaluate_task,
@@ -22,10 +43,13 @@ from flows.tasks import (
     transport,
 )
 from govcal.settings import get_settings
-from models import queries, records
-from models.db import session_scope
+from models import escalations, queries, records
+from models.db import DatabaseUnavailable, session_scope
+from models.queries import NotFound
+from models.records import RecordError
 from models.sync import sync_all
 from models.trail import Channel
+from rules.dates import SupportedDate
 from rules.state import LONDON
 
 
@@ -34,7 +58,7 @@ def _day(as_of: date | None) -> date:
 
 
 @flow(name="daily-compliance")
-def daily_compliance(as_of: date | None = None) -> dict[str, Any]:
+def daily_compliance(as_of: SupportedDate | None = None) -> dict[str, Any]:
     """Sync the calendar, evaluate every open item, remind and escalate, publish the
     dashboard."""
     day = _day(as_of)
@@ -47,7 +71,7 @@ def daily_compliance(as_of: date | None = None) -> dict[str, Any]:
 
 
 @flow(name="send-invites")
-def send_invites(as_of: date | None = None) -> dict[str, Any]:
+def send_invites(as_of: SupportedDate | None = None) -> dict[str, Any]:
     """Send or update invites for meetings in the coming window; send cancellations."""
     day = _day(as_of)
     sync_task(day)
@@ -55,7 +79,7 @@ def send_invites(as_of: date | None = None) -> dict[str, Any]:
 
 
 @flow(name="publish-feeds")
-def publish_feeds(as_of: date | None = None) -> int:
+def publish_feeds(as_of: SupportedDate | None = None) -> int:
     """Rewrite the .ics feeds (per partnership, body and person)."""
     return feeds_task(_day(as_of))
 
@@ -65,7 +89,7 @@ def open_audit_cycle(
     partnership: PartnershipId,
     rule: AuditRuleId,
     period: str | None = None,
-    as_of: date | None = None,
+    as_of: SupportedDate | None = None,
 ) -> dict[str, Any]:
     """Open an S11 or S175 cycle: one return per agency or school, requests sent.
     Without a period, the next cycle due on or after the day is opened."""
@@ -92,55 +116,207 @@ def open_audit_cycle(
             "messages_sent": report.delivery.messages_sent}  # fmt: skip
 
 
+# --- write actions from the Prefect UI ------------------------------------------------
+# Each is a recipe: parse the form, find the item (pasted id, or a choice from today's
+# open items), record the change through models/, republish that partnership's cockpit.
+# A problem ends the run with one readable line as its state message; nothing changes.
+
+
 def _ui_actor(name: str) -> records.Actor:
     return records.Actor(name=name, channel=Channel.PREFECT_UI)
 
 
-@flow(name="record-completion")
-def record_completion(form: CompletionForm, as_of: date | None = None) -> str:
-    """Record completion with evidence, as done from the Prefect UI (audit trail)."""
-    day = _day(as_of)
+Change = Callable[[Session, Any, str, date], str]
+
+
+def _act(model: type[BaseModel], given: Any, as_of: Any, action: str, change: Change) -> Any:
+    from prefect.states import Completed, Failed
+
+    try:
+        day = _day(parse(DayInput, {"day": as_of}).day if as_of else None)
+        form = parse(model, given)
+        if not isinstance(form, ItemForm):
+            item = form.partnership.value  # type: ignore[attr-defined]
+        else:
+            item = pasted_id(form.item) if form.item else _choose(action, day)
+        with session_scope() as session:
+            message = change(session, form, item, day)
+    except (FormError, RecordError, NotFound, DatabaseUnavailable) as exc:
+        return Failed(message=f"{exc}; nothing was changed")
+    dashboard_task(day, only=item.split(":", 1)[0])
+    get_run_logger().info(message)
+    return Completed(message=message, data=message)
+
+
+def _choose(action: str, day: date) -> str:
+    """Pause the run with a drop-down of today's items for this action."""
+    from prefect.flow_runs import pause_flow_run
+
+    from flows.dashboard import choices
+
     with session_scope() as session:
-        evidence = records.parse_evidence(str(form.evidence), form.note)
+        labels = choices(session, action, day, queries.all_subject_names(session))
+    if not labels:
+        raise FormError(f"there is nothing to {action} today; paste an id to act on another item")
+    wanted = choice_input(labels, "Which item?")
+    answer = pause_flow_run(
+        wait_for_input=wanted.with_initial_data(  # type: ignore[attr-defined]
+            description=f"Choose the item to {action} (most urgent first), then Submit."
+        ),
+        timeout=3600,
+    )
+    return labels[answer.item.value]
+
+
+@flow(name="record-completion", validate_parameters=False)
+def record_completion(form: CompletionForm, as_of: SupportedDate | None = None) -> str:
+    """Record that a meeting, report or action was done, with its evidence."""
+
+    def change(session: Session, f: CompletionForm, item: str, day: date) -> str:
+        proof = records.parse_evidence(f.evidence, f.note or None)
         row = records.complete(
-            session, form.occurrence, evidence, _ui_actor(form.completed_by),
-            on=form.completed_on, today=day, by=form.completed_by,
-        )  # fmt: skip
-    return f"{row.public_id} completed on {row.completed_at} by {row.completed_by}"
+            session,
+            item,
+            proof,
+            _ui_actor(f.completed_by),
+            on=f.completed_on,
+            today=day,
+            by=f.completed_by,
+        )
+        return (
+            f"{row.title} ({row.public_id}) completed on {row.completed_at} by {row.completed_by}"
+        )
+
+    return _act(CompletionForm, form, as_of, "complete", change)
 
 
-@flow(name="record-return")
-def record_return(form: ReturnForm, as_of: date | None = None) -> str:
-    """Record an S11/S175 return and, if given, its review and follow-up actions."""
-    day = _day(as_of)
-    actor = _ui_actor(form.recorded_by)
-    with session_scope() as session:
-        evidence = records.parse_evidence(str(form.evidence))
-        records.complete(session, form.occurrence, evidence, actor, on=form.submitted_on,
-                         today=day, by=form.recorded_by)  # fmt: skip
-        if form.rag is not None:
+@flow(name="record-return", validate_parameters=False)
+def record_return(form: ReturnForm, as_of: SupportedDate | None = None) -> str:
+    """Record an S11/S175 return and, if already read, its review and follow-ups."""
+
+    def change(session: Session, f: ReturnForm, item: str, day: date) -> str:
+        actor = _ui_actor(f.recorded_by)
+        if queries.audit_return_for(session, item) is None:
+            raise FormError(f"{item} is not an S11 or S175 return; use record-completion")
+        proof = records.parse_evidence(f.evidence)
+        records.complete(
+            session, item, proof, actor, on=f.submitted_on, today=day, by=f.recorded_by
+        )
+        if f.rag is not None:
             records.review_return(
-                session, form.occurrence, form.rag.value, actor, note=form.review_note,
-                follow_ups=[(f.description, f.due) for f in form.follow_ups],
-            )  # fmt: skip
-    return f"{form.occurrence} returned on {form.submitted_on}"
+                session,
+                item,
+                f.rag.value,
+                actor,
+                note=f.review_note or None,
+                follow_ups=[(a.description, a.due) for a in f.follow_ups],
+            )
+        return f"{item} returned on {f.submitted_on}" + (f", rated {f.rag}" if f.rag else "")
+
+    return _act(ReturnForm, form, as_of, "return", change)
 
 
-@flow(name="start-incident-clock")
-def start_incident_clock(form: IncidentForm, as_of: date | None = None) -> list[str]:
+@flow(name="review-return", validate_parameters=False)
+def review_return(form: ReviewForm, as_of: SupportedDate | None = None) -> str:
+    """Record the review of a submitted return: its RAG rating and follow-up actions."""
+
+    def change(session: Session, f: ReviewForm, item: str, day: date) -> str:
+        records.review_return(
+            session,
+            item,
+            f.rating.value,
+            _ui_actor(f.by),
+            note=f.review_note or None,
+            follow_ups=[(a.description, a.due) for a in f.follow_ups],
+        )
+        return f"{item} reviewed: {f.rating.value}, {len(f.follow_ups)} follow-up action(s)"
+
+    return _act(ReviewForm, form, as_of, "review", change)
+
+
+@flow(name="reschedule", validate_parameters=False)
+def reschedule(form: RescheduleForm, as_of: SupportedDate | None = None) -> str:
+    """Move one meeting or deadline; attendees get an updated invite."""
+
+    def change(session: Session, f: RescheduleForm, item: str, day: date) -> str:
+        when: date | datetime = f.new_date
+        if f.new_time:
+            hour, minute = (int(x) for x in f.new_time.split(":"))
+            if hour > 23 or minute > 59:
+                raise FormError(f"New time: {f.new_time} is not a time of day; write HH:MM")
+            when = datetime.combine(f.new_date, time(hour, minute), tzinfo=LONDON)
+        row = records.reschedule(session, item, when, f.reason, _ui_actor(f.by))
+        return f"{row.title} ({row.public_id}) moved to {when}"
+
+    return _act(RescheduleForm, form, as_of, "reschedule", change)
+
+
+@flow(name="cancel-item", validate_parameters=False)
+def cancel_item(form: CancelForm, as_of: SupportedDate | None = None) -> str:
+    """Cancel one occurrence; a meeting's attendees get a cancellation."""
+
+    def change(session: Session, f: CancelForm, item: str, day: date) -> str:
+        row = records.cancel(session, item, f.reason, _ui_actor(f.by))
+        return f"{row.title} ({row.public_id}) cancelled: {row.reason}"
+
+    return _act(CancelForm, form, as_of, "cancel", change)
+
+
+@flow(name="waive-item", validate_parameters=False)
+def waive_item(form: WaiveForm, as_of: SupportedDate | None = None) -> str:
+    """Waive one occurrence that is not needed this time."""
+
+    def change(session: Session, f: WaiveForm, item: str, day: date) -> str:
+        row = records.waive(session, item, f.reason, _ui_actor(f.by))
+        return f"{row.title} ({row.public_id}) waived: {row.reason}"
+
+    return _act(WaiveForm, form, as_of, "waive", change)
+
+
+@flow(name="reopen-item", validate_parameters=False)
+def reopen_item(form: ReopenForm, as_of: SupportedDate | None = None) -> str:
+    """Reopen a completed, waived or cancelled item recorded by mistake."""
+
+    def change(session: Session, f: ReopenForm, item: str, day: date) -> str:
+        row = records.reopen(session, item, _ui_actor(f.by), f.reason)
+        return f"{row.title} ({row.public_id}) is open again, due {row.due}"
+
+    return _act(ReopenForm, form, as_of, "reopen", change)
+
+
+@flow(name="acknowledge-escalation", validate_parameters=False)
+def acknowledge_escalation(form: AcknowledgeForm, as_of: SupportedDate | None = None) -> str:
+    """A Lead Partner acknowledges an escalation: recorded with their name and the time."""
+
+    def change(session: Session, f: AcknowledgeForm, item: str, day: date) -> str:
+        by, at = escalations.acknowledge(session, item, _ui_actor(f.by), f.note)
+        return f"{item} escalation acknowledged by {by} on {at:%d %b %Y %H:%M} UTC"
+
+    return _act(AcknowledgeForm, form, as_of, "acknowledge", change)
+
+
+@flow(name="start-incident-clock", validate_parameters=False)
+def start_incident_clock(form: IncidentForm, as_of: SupportedDate | None = None) -> list[str]:
     """Record a serious incident by reference; its statutory deadlines are created."""
-    day = _day(as_of)
-    settings = get_settings()
-    chosen = next(p for p in partnerships(settings) if p.id == form.partnership.value)
-    with session_scope() as session:
+
+    def change(session: Session, f: IncidentForm, _item: str, day: date) -> str:
+        chosen = next(p for p in partnerships(get_settings()) if p.id == f.partnership.value)
         records.start_incident(
-            session, chosen.id, form.reference, form.kind.value, form.aware_on,
-            _ui_actor(form.recorded_by), known_kinds=chosen.events, today=day,
-        )  # fmt: skip
-        sync_all(session, [chosen], day, actor=form.recorded_by, channel=Channel.PREFECT_UI)
-        created = [
+            session,
+            chosen.id,
+            f.reference,
+            f.kind.value,
+            f.aware_on,
+            _ui_actor(f.recorded_by),
+            known_kinds=chosen.events,
+            today=day,
+        )
+        sync_all(session, [chosen], day, actor=f.recorded_by, channel=Channel.PREFECT_UI)
+        created = sorted(
             o.public_id
-            for o in queries.occurrences_between(session, chosen.id, form.aware_on, date.max)
-            if o.period == form.reference
-        ]
-    return sorted(created)
+            for o in queries.occurrences_between(session, chosen.id, f.aware_on, date.max)
+            if o.period == f.reference
+        )
+        return f"{f.kind.value} {f.reference}: clocks started: {', '.join(created)}"
+
+    return _act(IncidentForm, form, as_of, "start", change)

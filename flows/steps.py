@@ -148,17 +148,10 @@ def _send_claimed(
     stale = [r.id for r in claimed if not still_due(r) and r.id]
     if stale:
         queries.skip_ledger_rows(session, stale, "no longer due when sent")
-    if not context:
-        people = load_directory(session, [p.id for p in partnerships])
-        context["people"] = people
-        context["names"] = {
-            c.email: c.name for holders in people.holders.values() for _a, _s, c in holders
-        }
-        context["partnership_names"] = queries.partnership_names(session)
-    people = context["people"]
-    reasons = queries.occurrence_reasons(session, [r.occurrence_id for r in live])
-    messages = compose(live, items, context["names"], context["partnership_names"], people,
-                       sender, today, now, reasons)  # fmt: skip
+    from flows.message_context import message_context
+
+    messages = compose(live, items, message_context(session, partnerships, items, live, context),
+                       sender, today, now)  # fmt: skip
     return deliver(session, transport, messages, sender, now), len(stale)
 
 

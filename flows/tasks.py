@@ -11,11 +11,7 @@ from datetime import date
 from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import (
-    create_markdown_artifact,
-    create_progress_artifact,
-    create_table_artifact,
-)
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows import dashboard, steps
 from govcal.settings import Settings, get_settings
@@ -101,32 +97,34 @@ def notify_task(as_of: date, kinds: list[str] | None = None) -> dict[str, Any]:
 
 
 @task(name="publish-dashboard")
-def dashboard_task(as_of: date, sent: dict[str, int]) -> list[str]:
-    """One table, one summary and one progress bar per open audit cycle, per partnership."""
+def dashboard_task(
+    as_of: date, sent: dict[str, int] | None = None, only: str | None = None
+) -> list[str]:
+    """Per partnership: the summary, the open-items table, and one table per audit rule
+    for its current cycle. A handful of API calls per partnership, whatever its size;
+    `only` republishes one partnership (after a change made from a form)."""
     keys = []
+    chosen = [p for p in partnerships() if only is None or p.id == only]
     with session_scope() as session:
-        boards = [dashboard.build(session, p, as_of) for p in partnerships()]
+        boards = [dashboard.build(session, p, as_of) for p in chosen]
     for board in boards:
-        if not board.table and not board.returns:
+        if not board.items and not board.cycles:
             continue
-        key = f"compliance-{board.partnership}"
-        create_table_artifact(
-            table=board.table, key=key,
-            description=f"{board.name}: obligations as of {as_of} (latest run)",
-        )  # fmt: skip
+        pid, stamp = board.partnership, f"as of {as_of:%d %b %Y}"
         create_markdown_artifact(
-            markdown=board.markdown(sent), key=f"compliance-summary-{board.partnership}",
-            description=f"{board.name}: summary as of {as_of}",
+            markdown=board.markdown(sent), key=f"compliance-summary-{pid}",
+            description=f"{board.name}: what needs attention, {stamp}",
         )  # fmt: skip
-        keys += [key, f"compliance-summary-{board.partnership}"]
-        for progress in dashboard.current_cycles(board.returns, as_of):
-            rule = progress.cycle.split(":")[1]
-            progress_key = f"returns-{board.partnership}-{rule}"
-            create_progress_artifact(
-                progress=round(100 * progress.fraction, 1), key=progress_key,
-                description=f"{progress.title} due {progress.due}: {progress.describe()}",
-            )  # fmt: skip
-            keys.append(progress_key)
+        create_table_artifact(
+            table=board.table(), key=f"compliance-{pid}",
+            description=f"{board.name}: open items, most urgent first, {stamp}",
+        )  # fmt: skip
+        keys += [f"compliance-summary-{pid}", f"compliance-{pid}"]
+        for cycle in board.cycles:
+            key = f"returns-{pid}-{cycle.rule_id}"
+            create_table_artifact(table=cycle.rows, key=key,
+                                  description=f"{cycle.describe()} ({stamp})")  # fmt: skip
+            keys.append(key)
     return keys
 
 

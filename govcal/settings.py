@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_password_block: str | None = None  # name of a Prefect Secret block, if not in env
     invite_window_days: int = 60
+    ui_url: str | None = None  # the Prefect UI as people reach it: emails link its forms
+    feeds_url: str | None = None  # where data/feeds is published: digests carry feed links
 
     @property
     def effective_outbox_dir(self) -> Path:

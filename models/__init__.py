@@ -15,6 +15,7 @@ from models.directory import (
     School,
     SchoolPhase,
 )
+from models.escalations import EscalationAck
 from models.feed_tokens import FeedToken, InstallationSetting
 from models.ledger import Delivery, LedgerEntry
 from models.trail import Channel, TrailEntry
@@ -27,6 +28,7 @@ __all__ = [
     "Channel",
     "Delegation",
     "Delivery",
+    "EscalationAck",
     "FeedToken",
     "FollowUpAction",
     "Incident",

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 from govcal.settings import get_settings, redact_url
+
+if TYPE_CHECKING:  # alembic (with mako and pygments) is imported only to migrate
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -58,6 +59,8 @@ def get_engine(url: str | None = None) -> Engine:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -65,12 +68,50 @@ def alembic_config(url: str) -> Config:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision alembic recorded in the database (None for an empty one), read with
+    one query so that everyday commands need not import alembic."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    if len(rows) > 1:  # several heads stamped: let alembic say what it is
+        from alembic.runtime.migration import MigrationContext
+
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    return rows[0][0] if rows else None
 
 
-def head_revision(url: str) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+def head_revision() -> str | None:
+    """The newest migration, from the revision files' source (ast), without alembic.
+
+    alembic's own ScriptDirectory imports every revision file and mako; this is the same
+    answer for a single head (tests/test_migrations.py checks they agree)."""
+    return _head(tuple(sorted((MIGRATIONS / "versions").glob("*.py"))))
+
+
+@cache
+def _head(files: tuple[Path, ...]) -> str | None:
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in files:
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            target = node.target if isinstance(node, ast.AnnAssign) else None
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+            if not isinstance(target, ast.Name) or node.value is None:
+                continue
+            value = ast.literal_eval(node.value)
+            if target.id == "revision":
+                revisions.add(value)
+            elif target.id == "down_revision" and value:
+                parents.update([value] if isinstance(value, str) else value)
+    heads = revisions - parents
+    if len(heads) != 1:  # several heads or none: alembic explains it
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    return heads.pop()
 
 
 @contextmanager
@@ -108,6 +149,8 @@ def upgrade(url: str | None = None) -> tuple[str | None, str | None]:
     try:
         with _migration_engine(url) as engine:
             before = current_revision(engine)
+            from alembic import command
+
             with engine.begin() as connection:
                 config = alembic_config(url)
                 config.attributes["connection"] = connection
@@ -131,7 +174,7 @@ def ensure_schema(url: str | None = None) -> Engine:
         current = current_revision(engine)
     except OperationalError as exc:
         raise DatabaseUnavailable(_explain(url, exc)) from None
-    if current == head_revision(url):
+    if current == head_revision():
         return engine
     if url == settings.effective_database_url and settings.uses_embedded_database:
         upgrade(url)

@@ -15,8 +15,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import Index, UniqueConstraint, bindparam, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel, col, or_, select
 
 from models.chunks import chunks
@@ -83,8 +81,11 @@ def backoff(attempts: int) -> timedelta:
 
 def _insert_ignoring_duplicates(dialect: str):
     """INSERT ... ON CONFLICT DO NOTHING on the ledger's key, built once per dialect."""
-    if dialect not in _INSERTS:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    if dialect not in _INSERTS:  # each dialect's module is imported once it is used
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
         _INSERTS[dialect] = insert(_TABLE).on_conflict_do_nothing(
             index_elements=["occurrence_id", "stage", "recipient"]
         )

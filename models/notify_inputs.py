@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, or_, select
 
 from models.calendar import Lifecycle, OccurrenceRow
 from models.chunks import chunks
 from models.directory import Agency, Person, RoleAssignment
 from models.queries import subject_names
 from models.status import status_of
+from models.stored_dates import usable
 from rules.model import Partnership, Per
 from rules.notify_plan import Contact, Directory, Item
 
@@ -51,17 +52,23 @@ def _items(
     partnership: Partnership,
     today: date,
     conditions: list,
+    *,
+    orphans: bool = False,
 ) -> list[Item]:
+    """Items matching `conditions`; with `orphans`, meetings a rule change orphaned too
+    (as cancelled: those invited to them are sent a cancellation)."""
     rules = {r.id: r for r in partnership.rules}
     leads, la = _lead_partners(session, partnership.id)
     names = subject_names(session, partnership.id)
+    live = OccurrenceRow.orphaned == False  # noqa: E712
+    if orphans:
+        live = or_(live, OccurrenceRow.kind == "meeting")
     rows = session.exec(
         select(OccurrenceRow).where(
-            OccurrenceRow.partnership_id == partnership.id,
-            OccurrenceRow.orphaned == False,  # noqa: E712
-            *conditions,
+            OccurrenceRow.partnership_id == partnership.id, live, *conditions
         )
     ).all()
+    rows = usable(rows)
     items: list[Item] = []
     for row in rows:
         rule = rules.get(row.rule_id)
@@ -84,7 +91,7 @@ def _items(
                 owner_role=row.owner_role,
                 due=row.due,
                 status=status_of(row, today, partnership.due_soon_days),
-                source=rule.source,
+                source=partnership.source_in_words(rule),
                 evidence=rule.evidence,
                 subject=row.subject,
                 subject_name=names.get(row.subject, ""),
@@ -93,7 +100,13 @@ def _items(
                 starts_at=row.starts_at,
                 ends_at=row.ends_at,
                 sequence=row.sequence,
-                cancelled=row.lifecycle == Lifecycle.CANCELLED.value,
+                cancelled=row.lifecycle == Lifecycle.CANCELLED.value or row.orphaned,
+                orphaned=row.orphaned,
+                per=rule.per.value if rule.per else "",
+                location=row.location or rule.location,
+                online_url=rule.online_url,
+                lifecycle=row.lifecycle,
+                changed=row.updated_at,
             )
         )
     return items
@@ -121,15 +134,24 @@ def open_items(
         leads = [*partnership.ladder.reminder_days]
         leads += [max(r.ladder.reminder_days, default=0) for r in partnership.rules if r.ladder]
         horizon = today + timedelta(days=max([*leads, invite_window_days]))
+        live = [Lifecycle.OPEN.value, Lifecycle.CANCELLED.value]
         found = _items(
             session,
             partnership,
             today,
             [
-                OccurrenceRow.due <= horizon,
-                col(OccurrenceRow.lifecycle).in_([Lifecycle.OPEN.value, Lifecycle.CANCELLED.value]),
+                # what the ladder needs, and every meeting still to come at any distance:
+                # one invited long ago must follow a change made today
+                or_(
+                    OccurrenceRow.due <= horizon,
+                    (OccurrenceRow.kind == "meeting") & (OccurrenceRow.due >= today),
+                ),
+                col(OccurrenceRow.lifecycle).in_(live),
             ],
+            orphans=True,
         )
+        # an orphan only matters as a meeting to take back from people's calendars
+        found = [i for i in found if not i.orphaned or (i.kind == "meeting" and i.due >= today)]
         items.extend(i for i in found if not (i.cancelled and i.starts_at is None))
     return items
 
@@ -175,8 +197,69 @@ def items_by_ids(
                         [Lifecycle.OPEN.value, Lifecycle.CANCELLED.value]
                     ),
                 ],
+                orphans=True,
             ):
                 if item.cancelled and item.starts_at is None:
                     continue
                 found[item.ref] = item
+    return found
+
+
+def round_sizes(session: Session, round_ids: set[str]) -> dict[str, int]:
+    """partnership:rule:period -> how many agencies or schools the round has."""
+    keys = {tuple(r.split(":", 2)) for r in round_ids if r.count(":") >= 2}
+    found: dict[str, int] = {}
+    for partnership_id, rule_id, period in keys:
+        count = session.exec(
+            select(func.count()).where(
+                OccurrenceRow.partnership_id == partnership_id,
+                OccurrenceRow.rule_id == rule_id,
+                OccurrenceRow.period == period,
+                OccurrenceRow.subject != "",
+                OccurrenceRow.orphaned == False,  # noqa: E712
+            )
+        ).one()
+        found[f"{partnership_id}:{rule_id}:{period}"] = int(count)
+    return found
+
+
+_MOVES = ("rescheduled", "moved-by-rule")
+
+
+def versions_before(session: Session, occurrences: dict[int, str]) -> dict[int, dict]:
+    """What people were last sent for each meeting (id -> {due, starts_at, ends_at,
+    location}): the state before the first move recorded after its last invite."""
+    from models.ledger import Delivery, LedgerEntry
+    from models.trail import TrailEntry
+
+    if not occurrences:
+        return {}
+    last_sent = dict(
+        session.exec(
+            select(LedgerEntry.occurrence_id, func.max(LedgerEntry.sent_at))
+            .where(
+                col(LedgerEntry.occurrence_id).in_(list(occurrences)),
+                col(LedgerEntry.stage).startswith("invite-"),
+                LedgerEntry.status == Delivery.SENT.value,
+            )
+            .group_by(LedgerEntry.occurrence_id)
+        ).all()
+    )
+    by_public = {public_id: ref for ref, public_id in occurrences.items()}
+    trail = session.exec(
+        select(TrailEntry.entity_id, TrailEntry.at, TrailEntry.before)
+        .where(
+            TrailEntry.entity == "occurrence",
+            col(TrailEntry.entity_id).in_(list(by_public)),
+            col(TrailEntry.action).in_(_MOVES),
+        )
+        .order_by(col(TrailEntry.at), col(TrailEntry.id))
+    ).all()
+    found: dict[int, dict] = {}
+    for public_id, at, before in trail:
+        ref = by_public[public_id]
+        sent = last_sent.get(ref)
+        if ref in found or not before or (sent is not None and at < sent):
+            continue
+        found[ref] = before
     return found

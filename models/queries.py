@@ -9,11 +9,13 @@ from datetime import date
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
-from models.audits import AuditCycle, AuditReturn
+from models.audits import AuditCycle, AuditReturn, FollowUpAction
 from models.calendar import Incident, Lifecycle, OccurrenceRow
 from models.chunks import chunks
 from models.directory import Agency, PartnershipRow, RoleAssignment, School
 from models.ledger import Delivery, LedgerEntry
+from models.stored_dates import warn_skipped
+from rules.dates import in_range
 from rules.model import Event, Per, Subject
 
 
@@ -36,7 +38,10 @@ def subjects(session: Session, partnership_id: str) -> dict[Per, tuple[Subject, 
 
 def events(session: Session, partnership_id: str) -> tuple[Event, ...]:
     rows = session.exec(select(Incident).where(Incident.partnership_id == partnership_id)).all()
-    return tuple(Event(r.kind, r.reference, r.occurred_on) for r in rows)
+    for r in rows:
+        if not in_range(r.occurred_on):  # its clocks cannot be computed: left out, said
+            warn_skipped(f"incident {partnership_id}:{r.reference}", f"day {r.occurred_on}")
+    return tuple(Event(r.kind, r.reference, r.occurred_on) for r in rows if in_range(r.occurred_on))
 
 
 def completions(session: Session, partnership_id: str) -> dict[tuple[str, str, str, str], date]:
@@ -51,7 +56,14 @@ def completions(session: Session, partnership_id: str) -> dict[tuple[str, str, s
             OccurrenceRow.lifecycle == Lifecycle.COMPLETED.value,
         )
     ).all()
-    return {(partnership_id, r, p, s): done for r, p, s, done in rows if done is not None}
+    found = {}
+    for r, p, s, done in rows:
+        if done is not None and not in_range(done):  # the next one cannot be computed
+            warn_skipped(":".join(x for x in (partnership_id, r, p, s) if x),
+                         f"completed_at {done}")  # fmt: skip
+        elif done is not None:
+            found[(partnership_id, r, p, s)] = done
+    return found
 
 
 def occurrences_between(
@@ -193,6 +205,53 @@ def mark_cycle_opened(session: Session, cycle: AuditCycle, when) -> None:
     for audit_return, _occ in returns_of(session, cycle):
         if audit_return.requested_at is None:
             audit_return.requested_at = when
+
+
+def follow_ups(session: Session, return_ids: list[int]) -> dict[int, list[FollowUpAction]]:
+    """Follow-up actions agreed at review, per return, in one query per chunk of returns."""
+    found: dict[int, list[FollowUpAction]] = {}
+    for chunk in chunks(return_ids):
+        rows = session.exec(
+            select(FollowUpAction)
+            .where(col(FollowUpAction.return_id).in_(chunk))
+            .order_by(FollowUpAction.due)
+        ).all()
+        for row in rows:
+            found.setdefault(row.return_id, []).append(row)
+    return found
+
+
+def unreviewed_returns(
+    session: Session, limit: int = 300
+) -> list[tuple[AuditReturn, OccurrenceRow]]:
+    """Returns submitted and not yet reviewed, oldest submission first."""
+    rows = session.exec(
+        select(AuditReturn, OccurrenceRow)
+        .join(OccurrenceRow, col(AuditReturn.occurrence_id) == col(OccurrenceRow.id))
+        .where(
+            OccurrenceRow.lifecycle == Lifecycle.COMPLETED.value,
+            col(AuditReturn.rag).is_(None),
+        )
+        .order_by(OccurrenceRow.completed_at, OccurrenceRow.public_id)
+        .limit(limit)
+    ).all()
+    return [(r, o) for r, o in rows]
+
+
+def all_subject_names(session: Session) -> dict[str, str]:
+    """Agency and school names by code, every partnership (for choosing from a list)."""
+    names = dict(session.exec(select(Agency.code, Agency.name)).all())
+    names.update(dict(session.exec(select(School.code, School.name)).all()))
+    return names
+
+
+def audit_return_for(session: Session, public_id: str) -> AuditReturn | None:
+    """The audit return an occurrence id stands for, if it is one (S11/S175)."""
+    return session.exec(
+        select(AuditReturn)
+        .join(OccurrenceRow, col(AuditReturn.occurrence_id) == col(OccurrenceRow.id))
+        .where(OccurrenceRow.public_id == public_id)
+    ).first()
 
 
 def partnership_names(session: Session) -> dict[str, str]:

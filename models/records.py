@@ -22,6 +22,7 @@ from models.calendar import Incident, Lifecycle, OccurrenceRow
 from models.directory import PartnershipRow
 from models.trail import Channel, record
 from models.types import utcnow
+from rules.dates import DateInputError, check_day
 
 
 class RecordError(ValueError):
@@ -113,6 +114,15 @@ def _change(
     )
 
 
+def _in_range(day: date, what: str) -> date:
+    """Days from any door (CLI, form, API) are checked here too: stored, they must never
+    make a later run's date arithmetic overflow."""
+    try:
+        return check_day(day, what)
+    except DateInputError as exc:
+        raise RecordError(str(exc)) from None
+
+
 def _require_reason(reason: str | None, what: str) -> str:
     if not reason or not reason.strip():
         raise RecordError(f"a reason is required to {what}; it goes into the audit trail")
@@ -129,6 +139,7 @@ def complete(
     today: date,
     by: str | None = None,
 ) -> OccurrenceRow:
+    _in_range(on, "completion date")
     row = queries.occurrence(session, public_id, for_update=True)
     if on > today:
         raise RecordError(
@@ -193,6 +204,7 @@ def reschedule(
 ) -> OccurrenceRow:
     """Move one occurrence (a meeting moved) without touching its rule."""
     reason = _require_reason(reason, "reschedule")
+    _in_range(to, "new date")
     row = queries.occurrence(session, public_id, for_update=True)
     if row.lifecycle != Lifecycle.OPEN.value:
         raise RecordError(f"{public_id} is {row.lifecycle}; only open items can be moved")
@@ -251,6 +263,8 @@ def review_return(
         rating = Rag(rag.lower())
     except ValueError:
         raise RecordError(f"RAG rating '{rag}' is not one of: red, amber, green") from None
+    for _description, due in follow_ups or []:
+        _in_range(due, "follow-up due date")
     row = queries.occurrence(session, public_id)
     audit_return = session.exec(
         select(AuditReturn).where(AuditReturn.occurrence_id == row.id)
@@ -306,6 +320,7 @@ def start_incident(
             f"event kind '{kind}' is not declared for {partnership_id}; known: "
             f"{', '.join(known_kinds)}"
         )
+    _in_range(occurred_on, "incident date")
     if occurred_on > today:
         raise RecordError(f"date {occurred_on} is in the future (today is {today})")
     existing = session.exec(

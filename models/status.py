@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, or_, select
 
 from models.calendar import Lifecycle, OccurrenceRow
+from models.stored_dates import usable
 from rules.state import State, Status, evaluate
 
 
@@ -84,7 +85,7 @@ def status_rows(
         query = query.where(
             OccurrenceRow.lifecycle == Lifecycle.OPEN.value, OccurrenceRow.due < as_of
         )
-    rows = session.exec(query.order_by(OccurrenceRow.due, OccurrenceRow.public_id)).all()
+    rows = usable(session.exec(query.order_by(OccurrenceRow.due, OccurrenceRow.public_id)))
     soon = due_soon_days or {}
     out = [StatusRow(r, status_of(r, as_of, soon.get(r.partnership_id, 14))) for r in rows]
     if overdue_only:

@@ -86,9 +86,13 @@ def sync_partnership(
             continue
         if row.orphaned:
             row.orphaned = False
+            row.sequence += 1  # back in people's calendars after its cancellation
             row.updated_at = utcnow()
             report.restored += 1
+        was = (row.due, row.starts_at, row.ends_at)
         if _follow_rule(row, occ, rules[occ.rule], as_of):
+            values = (v.isoformat() if v else None for v in was)
+            before = dict(zip(("due", "starts_at", "ends_at"), values, strict=True))
             report.updated += 1
             report.changes.append(public_id)
             record(
@@ -98,6 +102,7 @@ def sync_partnership(
                 action="moved-by-rule",
                 entity="occurrence",
                 entity_id=public_id,
+                before=before,
                 after={"due": row.due.isoformat()},
                 reason="the rule's schedule changed",
             )
@@ -107,6 +112,7 @@ def sync_partnership(
         in_window = start <= row.due <= end
         if public_id not in wanted and in_window and not row.orphaned:
             row.orphaned = True
+            row.sequence += 1  # its cancellation is a new version for calendars
             row.updated_at = utcnow()
             report.orphaned += 1
     if new_rows:

@@ -42,9 +42,19 @@ _text = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def _wrap(text: str, indent: int = 3) -> str:
+    """A plain-text paragraph wrapped for a phone, continuation lines indented."""
+    pad = " " * indent
+    return textwrap.fill(text, WIDTH, initial_indent=pad, subsequent_indent=pad + "  ",
+                         break_on_hyphens=False, break_long_words=False)  # fmt: skip
+
+
+_text.filters["wrap"] = _wrap
 _COLOURS = {State.OVERDUE: "#d4351c", State.DUE: "#f47738", State.DUE_SOON: "#f47738"}
 WIDTH = 76  # plain-text line length
-_MAX_NAMES_LINES = 3  # a long list of who has not returned is cut to this many lines
+_MAX_NAMES_LINES = {"agency": 12, "school": 5}  # a long list is cut to this many lines
 
 
 def one_line(value: str, limit: int = 200) -> str:
@@ -101,7 +111,8 @@ class DigestLine:
     round_id: str = ""  # partnership:rule:period of a per-agency or per-school item
     per: str = ""  # agency or school: what a round is made of
     round_total: int = 0  # members of the round, returned or not
-    owner: str = ""  # "Jo Bloggs (Cumbria Constabulary)", or the role in words
+    owner: str = ""  # "Jo Bloggs (Cumbria Constabulary): Partnership Manager"
+    owner_role: str = ""
 
 
 @dataclass(frozen=True)
@@ -192,37 +203,28 @@ def _entries(lines: list[DigestLine]) -> list[_Entry]:
     return out
 
 
-def _names_text(names: list[str]) -> list[str]:
-    """Who has not returned, wrapped, cut to a few lines with 'and N more'."""
-    lines = textwrap.wrap("Not returned: " + "; ".join(names), WIDTH - 3)
-    if len(lines) <= _MAX_NAMES_LINES:
-        return lines
-    shown: list[str] = []
+def _names_text(names: list[str], per: str) -> list[str]:
+    """Who has not returned as a wrapped paragraph; every agency is listed, a long list
+    of schools is cut to a few lines with 'and N more'."""
+    limit = _MAX_NAMES_LINES.get(per, 12)
     for count in range(len(names), 0, -1):
-        shown = textwrap.wrap(
-            "Not returned: " + "; ".join(names[:count]) + f"; and {len(names) - count} more",
-            WIDTH - 3,
-        )
-        if len(shown) <= _MAX_NAMES_LINES:
-            break
-    return shown
+        rest = f"; and {len(names) - count} more" if count < len(names) else ""
+        lines = textwrap.wrap("Not returned: " + "; ".join(names[:count]) + rest, WIDTH - 3,
+                              break_on_hyphens=False, break_long_words=False)  # fmt: skip
+        if len(lines) <= limit:
+            return lines
+    return [f"Not returned: {len(names)}"]
 
 
 def _entry_context(entry: _Entry, digest: Digest) -> dict:
     first = entry.first
     worst = entry.worst
-    escalated = [line for line in entry.lines if line.kind == "escalation"]
     names = sorted(
-        one_line(line.subject_name or line.public_id.rsplit(":", 1)[-1])
-        + (f" ({one_line(line.owner)})" if line.owner and line.per == "agency" else "")
-        for line in entry.lines
+        one_line(line.subject_name or line.public_id.rsplit(":", 1)[-1]) for line in entry.lines
     )
     if entry.grouped:
-        owner = (
-            "the designated safeguarding lead of each school"
-            if first.per == "school"
-            else "the safeguarding lead of each agency (named above)"
-        )
+        noun = "school" if first.per == "school" else "agency"
+        owner = f"each {noun}'s own lead ({role_name(first.owner_role, digest.role_names)})"
     else:
         owner = one_line(first.owner, 300)
     return {
@@ -230,16 +232,11 @@ def _entry_context(entry: _Entry, digest: Digest) -> dict:
         "due_text": when_text(worst.due, worst.starts_at),
         "state_text": entry.state_text(),
         "colour": _COLOURS.get(worst.state, "#00703c"),
-        "escalated_text": (
-            f"Escalated to you as {role_name(escalated[0].role, digest.role_names)}."
-            if escalated
-            else ""
-        ),
         "names": names if entry.grouped else [],
-        "names_text": _names_text(names) if entry.grouped else [],
+        "names_text": _names_text(names, first.per) if entry.grouped else [],
         "owner": owner,
-        "source": one_line(first.source, 300),
-        "evidence": one_line(first.evidence, 300),
+        "source": one_line(first.source, 600),
+        "evidence": one_line(first.evidence, 400),
         "ids": [line.public_id for line in entry.lines] if digest.for_business_team else [],
         "command": (
             f"govcal complete {first.public_id} --evidence <link or file>"
@@ -261,11 +258,11 @@ def digest_subject(digest: Digest) -> str:
     """What it is and the worst item: 'Escalation: Section 11 audit 2026 — 18 of 20
     agencies not returned (24 days overdue)', plus how many more entries there are."""
     entries = _entries(digest.lines)
-    worst = max(
+    worst = max(  # overdue first, then the most item-days overdue (a round of 20 weighs 20)
         entries,
         key=lambda e: (
             _bucket(e.worst) in ("escalation", "overdue"),
-            e.worst.days_overdue,
+            sum(line.days_overdue for line in e.lines),
             len(e.lines),
             -e.worst.due.toordinal(),
         ),

@@ -69,7 +69,13 @@ class Item:
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     sequence: int = 0
-    cancelled: bool = False
+    cancelled: bool = False  # cancelled by a person, or orphaned by a rule change
+    orphaned: bool = False  # the rule no longer produces it (its schedule changed)
+    per: str = ""  # agency or school: the item is one member of a round
+    location: str = ""
+    online_url: str = ""
+    lifecycle: str = "open"  # as recorded: open, completed, waived, cancelled
+    changed: datetime | None = None  # when the occurrence last changed
 
 
 @dataclass
@@ -136,14 +142,22 @@ def plan_messages(
     """Everything due to go out (or be recorded as skipped or flagged) on `today`.
 
     `invited` holds (item ref, email) pairs that were sent an invite: only they are sent
-    a cancellation.
+    a cancellation, and a meeting anyone was invited to follows every change at any
+    distance.
     """
     working = is_working_day(today)
     planned: list[Planned] = []
+    items = list(items)
+    invitees: dict[int, set[str]] = {}
+    for ref, email in invited:
+        invitees.setdefault(ref, set()).add(email.lower())
+    taking_over = set(successors(items, invitees))
     for item in items:
         if item.kind == "meeting":
-            planned.extend(_invites(item, directory, today, invite_window_days, invited))
-        if not item.status.state.is_open:
+            planned.extend(
+                _invites(item, directory, today, invite_window_days, invitees, taking_over)
+            )
+        if item.orphaned or not item.status.state.is_open:
             continue
         ladder = ladders[(item.partnership, item.rule)]
         if not working and item.status.state is not State.DUE:
@@ -204,35 +218,69 @@ def _recipients(
     return list(found.values())
 
 
+REPLACES_WITHIN = timedelta(days=45)  # a rule change moved a meeting by less than this
+
+
 def _invites(
     item: Item,
     directory: Directory,
     today: date,
     window: int,
-    invited: frozenset[tuple[int, str]],
+    invitees: dict[int, set[str]],
+    successor_of_invited: set[int],
 ) -> list[Planned]:
-    """One invite per meeting per attendee, re-sent when its sequence changes."""
-    if item.starts_at is None:
+    """Invites, updates and cancellations of one meeting.
+
+    A first invite goes out once the meeting is within the window (60 days). Once anyone
+    has been invited, every change (moved, cancelled, reopened, rule change) goes to
+    every attendee whatever the distance: each change bumps SEQUENCE, so the stage
+    `invite-N` / `cancel-N` is new and the ledger lets it through exactly once. A meeting
+    a rule change orphaned is cancelled to those who had it; its successor (same rule,
+    within 45 days) counts as invited, so it is sent at once, not 60 days before.
+    """
+    if item.starts_at is None or item.starts_at.date() < today:
         return []
-    days_ahead = (item.starts_at.date() - today).days
-    if item.cancelled:
-        if days_ahead < 0:
-            return []
-        return [
-            Planned(item, f"cancel-{item.sequence}", MessageKind.CANCEL, Action.SEND,
-                    contact.email, contact.name, role)
-            for role, contact in _recipients(item, (item.owner_role, *item.attendees), directory)
-            if (item.ref, contact.email.lower()) in invited
-        ]  # fmt: skip
-    elif 0 <= days_ahead <= window and item.status.state.is_open:
-        stage, kind = f"invite-{item.sequence}", MessageKind.INVITE
-    else:
-        return []
+    invited = invitees.get(item.ref, set())
     roles = (item.owner_role, *item.attendees)
+    if item.cancelled:
+        if not invited:
+            return []  # nobody has it in their calendar: nothing to take back
+        known = {c.email.lower(): (role, c) for role, c in _recipients(item, roles, directory)}
+        out = []
+        for email in sorted(invited):
+            role, contact = known.get(email, ("", Contact(email, "")))
+            out.append(Planned(item, f"cancel-{item.sequence}", MessageKind.CANCEL,
+                               Action.SEND, contact.email, contact.name, role))  # fmt: skip
+        return out
+    if not item.status.state.is_open:
+        return []  # held and minuted: nothing for a calendar to follow
+    days_ahead = (item.starts_at.date() - today).days
+    if not (days_ahead <= window or invited or item.ref in successor_of_invited):
+        return []
     return [
-        Planned(item, stage, kind, Action.SEND, contact.email, contact.name, role)
+        Planned(item, f"invite-{item.sequence}", MessageKind.INVITE, Action.SEND,
+                contact.email, contact.name, role)
         for role, contact in _recipients(item, roles, directory)
-    ]
+    ]  # fmt: skip
+
+
+def successors(items: list[Item], invitees: dict[int, set[str]]) -> dict[int, Item]:
+    """Live meetings that take over from an invited meeting a rule change orphaned:
+    same partnership, rule and subject, starting within 45 days of it. -> the orphan."""
+    orphans: dict[tuple[str, str, str], list[Item]] = {}
+    for item in items:
+        if item.orphaned and item.starts_at is not None and invitees.get(item.ref):
+            orphans.setdefault((item.partnership, item.rule, item.subject), []).append(item)
+    found: dict[int, Item] = {}
+    if not orphans:
+        return found
+    for item in items:
+        if item.orphaned or item.cancelled or item.starts_at is None:
+            continue
+        for orphan in orphans.get((item.partnership, item.rule, item.subject), []):
+            if abs(item.starts_at - orphan.starts_at) <= REPLACES_WITHIN:  # type: ignore[operator]
+                found[item.ref] = orphan
+    return found
 
 
 def plan_requests(items: Iterable[Item], directory: Directory) -> list[Planned]:

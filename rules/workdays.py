@@ -13,14 +13,14 @@ from bisect import bisect_left, bisect_right
 from datetime import date, timedelta
 from functools import cache
 
-import holidays
-
 _FIRST_YEAR = 1990
 _LAST_YEAR = 2100
 
 
 @cache
 def _bank_holidays(year: int) -> frozenset[date]:
+    import holidays  # imported on first use: it loads every country's calendar (0.3 s)
+
     return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year).keys())
 
 

@@ -91,17 +91,26 @@ def test_daily_compliance_syncs_notifies_and_publishes_the_dashboard(embedded):
     import json
 
     rows = json.loads(table.data)
-    lsp = next(r for r in rows if r["obligation"] == "wfscp:lsp-meeting:2026-11-11")
-    assert lsp["rag"] == "Green" and lsp["owner"] == "business-team"
-    overdue = [r for r in rows if r["rag"] == "Red"]
-    assert overdue and all(r["days_overdue"] > 0 for r in overdue)
-    s11 = next(r for r in rows if r["obligation"] == "wfscp:section-11-audit:2026-10-31")
-    assert "(0 of 20 returned)" in s11["title"]
+    assert list(rows[0]) == ["RAG", "What", "Due", "Owner", "Where it stands", "Id"]
+    lsp = next(r for r in rows if r["Id"] == "wfscp:lsp-meeting:2026-11-11")
+    assert lsp["RAG"] == "🟢 Green" and lsp["Due"] == "11 Nov 2026"
+    assert lsp["Owner"] == "Partnership Manager (sample), Partnership business team"
+    overdue = [r for r in rows if r["RAG"] == "🔴 Red"]
+    assert overdue and all(r["Where it stands"].startswith("overdue by") for r in overdue)
+    assert rows.index(overdue[0]) == 0  # most urgent first
+    s11 = next(r for r in rows if r["Id"] == "wfscp:section-11-audit:2026-10-31")
+    assert s11["What"].endswith("20 agencies not yet returned")
     summary = found["compliance-summary-wfscp"].data
-    assert "## Needs a human decision" in summary and "consider referral" in summary
-    assert "## Sent this run" in summary
-    progress = found["returns-wfscp-section-11-audit"]
-    assert progress.type == "progress" and float(progress.data) == 0.0
+    headings = [line for line in summary.splitlines() if line.startswith("## ")]
+    assert [h.split(" (")[0] for h in headings[:5]] == [
+        "## Statutory clocks running", "## Due in the next 14 days", "## Overdue, by owner",
+        "## Escalated to the Lead Partners", "## Needs a decision",
+    ]  # fmt: skip
+    assert "consider referral" in summary and "Sent by this run:" in summary
+    returns = found["returns-wfscp-section-11-audit"]
+    assert returns.type == "table"
+    agencies = json.loads(returns.data)
+    assert len(agencies) == 20 and {"Agency", "Return", "Review (RAG)"} <= set(agencies[0])
 
     again = jobs.daily_compliance(as_of=D("2026-10-05"))
     assert again["sent"]["messages_sent"] == 0  # a rerun sends nothing new
@@ -111,12 +120,15 @@ def test_daily_compliance_syncs_notifies_and_publishes_the_dashboard(embedded):
 def test_record_completion_form_lands_in_the_audit_trail_as_done_from_the_ui(embedded):
     jobs.daily_compliance(as_of=D("2026-11-24"))
     form = CompletionForm(
-        partnership="wfscp", rule="lsp-meeting", period="2026-11-11",
+        item="wfscp:lsp-meeting:2026-11-11",
         evidence="https://example.org/minutes/lsp-2026-11-11.pdf",
         completed_on=D("2026-11-11"), completed_by="Partnership Manager",
     )  # fmt: skip
     message = jobs.record_completion(form=form, as_of=D("2026-11-24"))
-    assert message == "wfscp:lsp-meeting:2026-11-11 completed on 2026-11-11 by Partnership Manager"
+    assert message == (
+        "Joint Lead Safeguarding Partners meeting (with Cumberland SCP) "
+        "(wfscp:lsp-meeting:2026-11-11) completed on 2026-11-11 by Partnership Manager"
+    )
     row = occurrence("wfscp:lsp-meeting:2026-11-11")
     assert row.evidence_url == "https://example.org/minutes/lsp-2026-11-11.pdf"
     with session_scope() as s:
@@ -131,9 +143,9 @@ def test_record_completion_form_lands_in_the_audit_trail_as_done_from_the_ui(emb
 def test_record_return_with_review_and_follow_up(embedded):
     jobs.daily_compliance(as_of=D("2026-11-24"))
     form = ReturnForm(
-        partnership="wfscp", rule="section-11-audit", period="2026-10-31", subject="nwas",
+        item="wfscp:section-11-audit:2026-10-31:nwas",
         evidence="https://example.org/s11/nwas.pdf", submitted_on=D("2026-10-28"),
-        recorded_by="Business Support Officer", rag="amber", review_note="training gaps",
+        recorded_by="Business Support Officer", rating="amber", review_note="training gaps",
         follow_ups=[{"description": "Refresh level 3 training", "due": "2027-01-31"}],
     )  # fmt: skip
     jobs.record_return(form=form, as_of=D("2026-11-24"))
@@ -148,10 +160,10 @@ def test_incident_clock_creates_the_statutory_deadlines(embedded):
     form = IncidentForm(partnership="wfscp", reference="SI-2027-001", aware_on=D("2027-03-24"),
                         kind="serious-incident", recorded_by="LA duty manager")  # fmt: skip
     created = jobs.start_incident_clock(form=form, as_of=D("2027-03-24"))
-    assert created == [
-        "wfscp:rapid-review:SI-2027-001",
-        "wfscp:serious-incident-notification:SI-2027-001",
-    ]
+    assert created == (
+        "serious-incident SI-2027-001: clocks started: wfscp:rapid-review:SI-2027-001, "
+        "wfscp:serious-incident-notification:SI-2027-001"
+    )
     assert occurrence("wfscp:serious-incident-notification:SI-2027-001").due == D("2027-04-02")
     with pytest.raises(ValueError):
         IncidentForm(partnership="wfscp", reference="Jane Smith", aware_on=D("2027-03-24"),

@@ -12,3 +12,12 @@ def test_migrations_match_the_models(db_url):
     with get_engine(db_url).connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     assert differences == [], "models changed without a migration: generate one"
+
+
+def test_the_head_read_from_source_is_alembics_head():
+    from alembic.script import ScriptDirectory
+
+    from models.db import alembic_config, head_revision
+
+    expected = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head_revision() == expected

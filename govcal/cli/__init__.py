@@ -1,35 +1,114 @@
-"""The `govcal` command line: a thin edge over rules/, models/, notifications/, flows/."""
+"""The `govcal` command line: a thin edge over rules/, models/, notifications/, flows/.
+
+Each command's module is imported only when that command runs, so `govcal plan` never
+pays for SQLAlchemy, Prefect or the mail stack. `govcal --help` lists the commands from
+their docstrings read as source (ast), without importing them.
+"""
 
 from __future__ import annotations
 
-import typer
+import ast
+import importlib
+from functools import cache
+from pathlib import Path
 
-from govcal.cli import calendar, feeds, notify, records, run, serve, status
+import click
+import typer
+from typer.core import TyperGroup
+
+# name -> (module, attribute): a command function or a typer.Typer of subcommands.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "rules": ("govcal.cli.calendar", "rules_app"),
+    "db": ("govcal.cli.records", "db_app"),
+    "run": ("govcal.cli.run", "run"),
+    "serve": ("govcal.cli.serve", "serve"),
+    "plan": ("govcal.cli.calendar", "plan"),
+    "sync": ("govcal.cli.records", "sync"),
+    "import": ("govcal.cli.records", "import_"),
+    "status": ("govcal.cli.status", "status"),
+    "returns": ("govcal.cli.status", "returns"),
+    "complete": ("govcal.cli.records", "complete"),
+    "waive": ("govcal.cli.records", "waive"),
+    "reopen": ("govcal.cli.records", "reopen"),
+    "reschedule": ("govcal.cli.records", "reschedule"),
+    "cancel": ("govcal.cli.records", "cancel"),
+    "review": ("govcal.cli.records", "review"),
+    "incident": ("govcal.cli.records", "incident"),
+    "notify": ("govcal.cli.notify", "notify"),
+    "feeds": ("govcal.cli.feeds", "feeds"),
+}
+
+
+@cache
+def load(name: str) -> click.Command:
+    """The click command for `name`, built by typer from its module (imported now)."""
+    module, attribute = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        group = typer.main.get_group(target)
+        group.name = name
+        return group
+    single = typer.Typer(
+        add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None
+    )
+    single.command(name)(target)
+    return typer.main.get_command(single)
+
+
+@cache
+def summary(name: str) -> str:
+    """A command's help as written in its module's source, for the list in --help."""
+    module, attribute = COMMANDS[name]
+    path = Path(__file__).parent / f"{module.rsplit('.', 1)[1]}.py"
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef) and node.name == attribute:
+            return ast.get_docstring(node) or ""
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == attribute for t in node.targets
+        ):
+            call = node.value
+            for keyword in getattr(call, "keywords", []):
+                if keyword.arg == "help" and isinstance(keyword.value, ast.Constant):
+                    return str(keyword.value.value)
+    return ""
+
+
+class LazyCommands(TyperGroup):
+    """A typer group whose commands are imported on first use."""
+
+    listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        if self.listing:  # --help only needs the name and the help text
+            return click.Command(cmd_name, help=summary(cmd_name))
+        return load(cmd_name)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
+
 
 app = typer.Typer(
+    cls=LazyCommands,
     help="govcal keeps a Safeguarding Children Partnership to its governance calendar.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: typer's rich help imports pygments (0.4 s)
 )
-app.add_typer(calendar.rules_app, name="rules")
-app.add_typer(records.db_app, name="db")
-app.command()(run.run)
-app.command()(serve.serve)
-app.command()(calendar.plan)
-app.command()(records.sync)
-app.command("import")(records.import_)
-app.command()(status.status)
-app.command()(status.returns)
-app.command()(records.complete)
-app.command()(records.waive)
-app.command()(records.reopen)
-app.command()(records.reschedule)
-app.command()(records.cancel)
-app.command()(records.review)
-app.command()(records.incident)
-app.command()(notify.notify)
-app.command()(feeds.feeds)
+
+
+@app.callback()
+def _root() -> None:
+    pass  # a group of commands with no options of its own
 
 
 def main() -> None:

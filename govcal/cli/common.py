@@ -8,22 +8,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
+from zoneinfo import ZoneInfo
 
 import typer
 
 # Piped output (CI logs, `| less`) gets a wide table instead of Rich's 80-column default.
 from rich.console import Console
-from sqlmodel import Session
 
 from govcal.settings import get_settings
-from models.db import DatabaseUnavailable, session_scope
-from models.queries import NotFound
-from models.records import Actor, RecordError
-from models.trail import Channel
+from rules import dates
 from rules.loader import RuleFileError, load_partnerships
 from rules.model import Partnership
 from rules.state import LONDON
+
+if TYPE_CHECKING:  # the database stack is imported by the commands that use it
+    from sqlmodel import Session
+
+    from models.records import Actor
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
@@ -33,7 +35,8 @@ RulesOption = Annotated[
     typer.Option("--rules", help="A rule file or folder (default: the shipped partnerships)."),
 ]
 AsOfOption = Annotated[
-    str | None, typer.Option("--as-of", help="Act as if today were this day (YYYY-MM-DD).")
+    str | None,
+    typer.Option("--as-of", help="Act as if today were this day (YYYY-MM-DD or DD/MM/YYYY)."),
 ]
 PartnershipOption = Annotated[
     str | None, typer.Option("--partnership", "-p", help="Partnership id (default: wfscp).")
@@ -46,31 +49,35 @@ def today() -> date:
 
 
 def parse_day(value: str | None, option: str) -> date | None:
+    """A day typed as an option (ISO or DD/MM/YYYY), refused with one line naming it."""
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"'{value}' is not a date; write YYYY-MM-DD", param_hint=option
-        ) from None
+        return dates.parse_day(value, option)
+    except dates.DateInputError as exc:
+        _refuse(exc)
 
 
-def parse_when(value: str, option: str) -> date | datetime:
-    """A date, or a local London date-time ('2026-12-08 14:00')."""
+def parse_when(value: str, option: str, zone: ZoneInfo = LONDON) -> date | datetime:
+    """A day, or a local wall-clock date-time ('2026-12-08 14:00', '08/12/2026 14:00')."""
     try:
-        if len(value.strip()) <= 10:
-            return date.fromisoformat(value.strip())
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise typer.BadParameter(
-            f"'{value}' is not a date or date-time; write YYYY-MM-DD or 'YYYY-MM-DD HH:MM'",
-            param_hint=option,
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=LONDON)
+        moment = dates.parse_moment(value, option)
+    except dates.DateInputError as exc:
+        _refuse(exc)
+    if isinstance(moment, datetime) and moment.tzinfo is None:
+        return moment.replace(tzinfo=zone)
+    return moment
+
+
+def _refuse(exc: Exception) -> NoReturn:
+    err.print(f"Error: {exc}", markup=False)  # one line, before anything was touched
+    raise typer.Exit(2)
 
 
 def actor(by: str | None = None) -> Actor:
+    from models.records import Actor
+    from models.trail import Channel
+
     name = by or get_settings().actor or getpass.getuser()
     return Actor(name=name, channel=Channel.CLI)
 
@@ -99,6 +106,10 @@ def pick(partnerships: list[Partnership], wanted: str | None) -> Partnership:
 @contextmanager
 def database() -> Iterator[Session]:
     """A transaction; known failures become one clear line on stderr and exit code 1."""
+    from models.db import DatabaseUnavailable, session_scope
+    from models.queries import NotFound
+    from models.records import RecordError
+
     try:
         with session_scope() as session:
             yield session

@@ -1,0 +1,92 @@
+"""Read, once per batch, what messages need beyond the ledger rows: names in words,
+round sizes, what changed, feed links and the installation's Message-ID part."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from govcal.settings import get_settings
+from models import ledger
+from models.calendar import OccurrenceRow
+from models.feed_tokens import feed_tokens, installation_id
+from models.notify_inputs import directory as load_directory
+from models.notify_inputs import round_sizes, versions_before
+from models.queries import subject_names
+from notifications.compose import ComposeContext, PartnershipInfo
+from rules.model import Partnership
+from rules.notify_plan import Item, successors
+
+
+def partnership_info(partnership: Partnership) -> PartnershipInfo:
+    return PartnershipInfo(
+        name=partnership.name,
+        role_names={key: role.display_name for key, role in partnership.roles.items()},
+        mailbox=partnership.business_team_mailbox,
+    )
+
+
+def feed_url(base: str, partnership_id: str, token: str) -> str:
+    return f"{base.rstrip('/')}/{partnership_id}/people/{token}.ics"
+
+
+def act_url(ui_url: str | None) -> str:
+    """Where a person records what was done: the Prefect UI's deployments, whose
+    record-completion form takes the item's id. Empty: reply to the business team."""
+    return f"{ui_url.rstrip('/')}/deployments" if ui_url else ""
+
+
+def message_context(
+    session: Session,
+    partnerships: list[Partnership],
+    items: dict[int, Item],
+    rows: list,
+    cache: dict[str, object] | None = None,
+) -> ComposeContext:
+    """`cache` keeps what does not change between batches of one run (the directory)."""
+    settings = get_settings()
+    cache = {} if cache is None else cache
+    if "people" not in cache:
+        people = load_directory(session, [p.id for p in partnerships])
+        cache["people"] = people
+        cache["names"] = {
+            c.email: c.name for holders in people.holders.values() for _a, _s, c in holders
+        }
+        subjects: dict[str, str] = {}
+        for partnership in partnerships:
+            subjects.update(subject_names(session, partnership.id))
+        cache["subjects"] = subjects
+        cache["installation"] = installation_id(session)
+    people = cache["people"]  # type: ignore[assignment]
+    names: dict[str, str] = cache["names"]  # type: ignore[assignment]
+    subjects = cache["subjects"]  # type: ignore[assignment]
+    rounds = {i.public_id.rsplit(":", 1)[0] for i in items.values() if i.subject and i.per}
+    meetings = {i.ref: i.public_id for i in items.values() if i.kind == "meeting"}
+    invited = ledger.invited_pairs(session, list(meetings))
+    invitees: dict[int, set[str]] = {}
+    for ref, email in invited:
+        invitees.setdefault(ref, set()).add(email)
+    reasons = dict(
+        session.exec(
+            select(OccurrenceRow.id, OccurrenceRow.reason).where(
+                col(OccurrenceRow.id).in_(list(items))
+            )
+        ).all()
+    )
+    feeds: dict[str, str] = {}
+    if settings.feeds_url:
+        recipients = {r.recipient.lower(): items[r.occurrence_id].partnership for r in rows}
+        tokens = feed_tokens(session, recipients)
+        feeds = {e: feed_url(settings.feeds_url, p, tokens[e]) for e, p in recipients.items()}
+    return ComposeContext(
+        partnerships={p.id: partnership_info(p) for p in partnerships},
+        directory=people,
+        names=names,
+        subject_names=subjects,
+        round_totals=round_sizes(session, rounds),
+        reasons=reasons,
+        previous=versions_before(session, meetings),
+        replaced=successors(list(items.values()), invitees),
+        feed_urls=feeds,
+        act_url=act_url(settings.ui_url),
+        installation=str(cache["installation"]),
+    )

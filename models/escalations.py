@@ -1,0 +1,101 @@
+"""Escalations to the Lead Safeguarding Partners, and their acknowledgement.
+
+An escalation email is only useful if someone answers it: a Lead Partner (or their
+delegate) acknowledges it, and the dashboard shows who did and when, or "no response"
+once it has gone unanswered for a while.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from models import queries
+from models.chunks import chunks
+from models.ledger import Delivery, LedgerEntry
+from models.records import Actor, RecordError
+from models.trail import record
+from models.types import UTCDateTime, utcnow
+
+LEAD_PARTNER_ROLE = "lsp"
+
+
+class EscalationAck(SQLModel, table=True):
+    """A Lead Partner acknowledged the escalation of one occurrence (one row per item)."""
+
+    __tablename__ = "escalation_ack"
+
+    id: int | None = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="occurrence.id", unique=True)
+    acknowledged_by: str = Field(max_length=200)
+    acknowledged_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    note: str = Field(default="", max_length=500)
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """When an item was escalated to the Lead Partners, and who acknowledged it."""
+
+    escalated_at: datetime
+    acknowledged_by: str = ""
+    acknowledged_at: datetime | None = None
+
+
+def escalations(session: Session, occurrence_ids: list[int]) -> dict[int, Escalation]:
+    """Items escalated to the Lead Partners (an email sent to the `lsp` role), in one
+    query per chunk, with their acknowledgement if any."""
+    found: dict[int, Escalation] = {}
+    for chunk in chunks(occurrence_ids):
+        rows = session.exec(
+            select(
+                LedgerEntry.occurrence_id, func.min(LedgerEntry.sent_at),
+                EscalationAck.acknowledged_by, EscalationAck.acknowledged_at,
+            )
+            .outerjoin(EscalationAck,
+                       col(EscalationAck.occurrence_id) == col(LedgerEntry.occurrence_id))
+            .where(
+                col(LedgerEntry.occurrence_id).in_(chunk),
+                LedgerEntry.role == LEAD_PARTNER_ROLE,
+                LedgerEntry.kind == "escalation",
+                LedgerEntry.status == Delivery.SENT.value,
+            )
+            .group_by(LedgerEntry.occurrence_id, EscalationAck.acknowledged_by,
+                      EscalationAck.acknowledged_at)
+        ).all()  # fmt: skip
+        for occurrence_id, sent_at, by, at in rows:
+            found[occurrence_id] = Escalation(sent_at, by or "", at)
+    return found
+
+
+def acknowledge(
+    session: Session, public_id: str, actor: Actor, note: str = ""
+) -> tuple[str, datetime]:
+    """Record that a Lead Partner has seen and taken up an escalation.
+
+    Only an item actually escalated to the Lead Partners can be acknowledged, and only
+    once: the first acknowledgement is what the dashboard shows."""
+    row = queries.occurrence(session, public_id)
+    escalated = escalations(session, [row.id or 0])
+    if not escalated:
+        raise RecordError(
+            f"{public_id} has not been escalated to the Lead Partners; nothing to acknowledge"
+        )
+    existing = session.exec(
+        select(EscalationAck).where(EscalationAck.occurrence_id == row.id)
+    ).first()
+    if existing is not None:
+        raise RecordError(
+            f"{public_id} was already acknowledged by {existing.acknowledged_by} on "
+            f"{existing.acknowledged_at:%d %b %Y}"
+        )
+    ack = EscalationAck(occurrence_id=row.id or 0, acknowledged_by=actor.name, note=note)
+    session.add(ack)
+    record(
+        session, actor=actor.name, channel=actor.channel, action="escalation-acknowledged",
+        entity="occurrence", entity_id=public_id,
+        after={"acknowledged_by": actor.name, "note": note},
+    )  # fmt: skip
+    return actor.name, ack.acknowledged_at

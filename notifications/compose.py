@@ -1,0 +1,237 @@
+"""Group claimed ledger rows into messages: one digest per recipient, one invite email
+per (meeting, version), with everything a reader needs in words (role names, owners,
+sources, what changed). Pure apart from rendering: the caller reads the database and
+passes a ComposeContext.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from notifications.ics import CalendarEntry
+from notifications.render import (
+    Digest,
+    DigestLine,
+    InviteMessage,
+    Sender,
+    day_text,
+    render_digest,
+    render_invite,
+)
+from rules.notify_plan import Directory, Item
+
+BUSINESS_ROLES = frozenset({"business-team", "partnership-manager"})  # they run govcal
+
+
+@dataclass(frozen=True)
+class PartnershipInfo:
+    name: str
+    role_names: dict[str, str] = field(default_factory=dict)
+    mailbox: str | None = None  # the business team: ORGANIZER and Reply-To
+
+
+@dataclass
+class ComposeContext:
+    """What the database knows that messages need, read once per batch."""
+
+    partnerships: dict[str, PartnershipInfo]
+    directory: Directory
+    names: dict[str, str] = field(default_factory=dict)  # email -> person's name
+    subject_names: dict[str, str] = field(default_factory=dict)  # agency/school code -> name
+    round_totals: dict[str, int] = field(default_factory=dict)  # round id -> members
+    reasons: dict[int, str | None] = field(default_factory=dict)
+    previous: dict[int, dict] = field(default_factory=dict)  # occurrence -> before a change
+    replaced: dict[int, Item] = field(default_factory=dict)  # successor -> orphaned meeting
+    feed_urls: dict[str, str] = field(default_factory=dict)  # email (lower) -> feed link
+    act_url: str = ""
+    installation: str = ""
+
+
+@dataclass
+class ComposedMessage:
+    key: str
+    kind: str
+    rows: list  # the ledger rows it carries
+    recipients: list[str]
+    render: Callable[[], bytes]
+
+
+def _key(prefix: str, rows: list, today: date) -> str:
+    digest = hashlib.sha256(",".join(str(r.id) for r in rows).encode()).hexdigest()[:16]
+    return f"{today:%Y%m%d}-{prefix}-{digest}"
+
+
+def _info(ctx: ComposeContext, partnership: str) -> PartnershipInfo:
+    return ctx.partnerships.get(partnership) or PartnershipInfo(partnership)
+
+
+def _team(info: PartnershipInfo, sender: Sender) -> tuple[str, str]:
+    return (f"{info.name} business team", info.mailbox or sender.email)
+
+
+def _people(item: Item, ctx: ComposeContext) -> list[tuple[str, str]]:
+    seen: dict[str, tuple[str, str]] = {}
+    for role in (item.owner_role, *item.attendees):
+        for contact in ctx.directory.of(item.partnership, role):
+            seen.setdefault(contact.email.lower(), (contact.name, contact.email))
+    return list(seen.values())
+
+
+def owner_text(item: Item, ctx: ComposeContext) -> str:
+    """The person(s) who own it and where they work, then the role in words."""
+    role = _info(ctx, item.partnership).role_names.get(item.owner_role, item.owner_role)
+    holders = ctx.directory.holders.get((item.partnership, item.owner_role), [])
+    if item.subject:
+        holders = [h for h in holders if item.subject in (h[0], h[1])] or holders
+    people = []
+    for agency, school, contact in holders[:3]:
+        where = ctx.subject_names.get(school or agency, "")
+        name = contact.name or contact.email
+        people.append(f"{name} ({where})" if where and where not in name else name)
+    if not people:
+        return f"{role} (nobody holds this role yet)"
+    if len(holders) > 3:
+        people.append(f"{len(holders) - 3} more")
+    named = people[0] if len(people) == 1 else ", ".join(people[:-1]) + " and " + people[-1]
+    return named if named == role else f"{role}: {named}"
+
+
+def _entry(item: Item, ctx: ComposeContext, sender: Sender, **changes) -> CalendarEntry:
+    info = _info(ctx, item.partnership)
+    values = {
+        "public_id": item.public_id,
+        "title": item.title,
+        "description": f"{item.title}. Why: {item.source}. Done when: {item.evidence}.",
+        "due": item.due,
+        "starts_at": item.starts_at,
+        "ends_at": item.ends_at,
+        "sequence": item.sequence,
+        "cancelled": item.cancelled,
+        "organizer": _team(info, sender),
+        "attendees": tuple(_people(item, ctx)),
+        "location": item.location,
+        "online_url": item.online_url,
+    }
+    values.update(changes)
+    return CalendarEntry(**values)
+
+
+def _previous(item: Item, ctx: ComposeContext, sender: Sender) -> CalendarEntry | None:
+    before = ctx.previous.get(item.ref)
+    if not before or item.sequence == 0:
+        return None
+
+    def when(key: str) -> datetime | None:
+        return datetime.fromisoformat(before[key]) if before.get(key) else None
+
+    return _entry(
+        item, ctx, sender,
+        due=date.fromisoformat(before["due"]) if before.get("due") else item.due,
+        starts_at=when("starts_at") or item.starts_at,
+        ends_at=when("ends_at") or item.ends_at,
+        location=before.get("location") or item.location,
+    )  # fmt: skip
+
+
+def _line(row, item: Item, ctx: ComposeContext) -> DigestLine:
+    round_id = item.public_id.rsplit(":", 1)[0] if item.subject and item.per else ""
+    return DigestLine(
+        public_id=item.public_id,
+        title=item.title,
+        due=item.due,
+        state=item.status.state,
+        state_text=item.status.describe(),
+        kind=row.kind,
+        stage=row.stage,
+        role=row.role,
+        source=item.source,
+        evidence=item.evidence,
+        starts_at=item.starts_at,
+        subject_name=item.subject_name or item.subject,
+        days_overdue=item.status.days_overdue,
+        round_id=round_id,
+        per=item.per,
+        round_total=ctx.round_totals.get(round_id, 0),
+        owner=owner_text(item, ctx) if not round_id else "",
+        owner_role=item.owner_role,
+    )
+
+
+def compose(
+    rows: list,
+    items: dict[int, Item],
+    ctx: ComposeContext,
+    sender: Sender,
+    today: date,
+    stamp: datetime,
+) -> list[ComposedMessage]:
+    """Invites per (meeting, stage); everything else one digest per recipient."""
+    invites: dict[tuple[int, str], list] = defaultdict(list)
+    digests: dict[str, list] = defaultdict(list)
+    for row in rows:
+        if row.kind in ("invite", "cancel"):
+            invites[(row.occurrence_id, row.stage)].append(row)
+        else:
+            digests[row.recipient.lower()].append(row)
+    messages: list[ComposedMessage] = []
+    for (occurrence_id, _stage), group in sorted(invites.items()):
+        item = items[occurrence_id]
+        info = _info(ctx, item.partnership)
+        cancelling = group[0].kind == "cancel"
+        orphan = ctx.replaced.get(item.ref)
+        reason = ctx.reasons.get(occurrence_id)
+        if item.orphaned:
+            reason = "the partnership changed this meeting's schedule"
+        invitation = InviteMessage(
+            key=_key(f"invite-{occurrence_id}", group, today),
+            entry=_entry(item, ctx, sender, cancelled=cancelling or item.cancelled),
+            recipients=[(ctx.names.get(r.recipient, ""), r.recipient) for r in group],
+            partnership_name=info.name,
+            source=item.source,
+            evidence=item.evidence,
+            reason=reason,
+            reply_to=_team(info, sender),
+            previous=_previous(item, ctx, sender),
+            replaces=day_text(orphan.starts_at.date()) if orphan and orphan.starts_at else "",
+            installation=ctx.installation,
+        )
+        messages.append(
+            ComposedMessage(
+                invitation.key,
+                group[0].kind,
+                group,
+                [r.recipient for r in group],
+                lambda inv=invitation: render_invite(inv, sender, stamp),
+            )
+        )
+    for recipient, group in sorted(digests.items()):
+        first = items[group[0].occurrence_id]
+        info = _info(ctx, first.partnership)
+        roles = {r.role for r in group}
+        digest = Digest(
+            key=_key("digest", group, today),
+            recipient=group[0].recipient,
+            recipient_name=ctx.names.get(group[0].recipient, ""),
+            partnership_name=info.name,
+            lines=[_line(row, items[row.occurrence_id], ctx) for row in group],
+            role_names=info.role_names,
+            reply_to=_team(info, sender),
+            act_url=ctx.act_url,
+            feed_url=ctx.feed_urls.get(recipient, ""),
+            for_business_team=bool(roles) and roles <= BUSINESS_ROLES,
+            installation=ctx.installation,
+        )
+        messages.append(
+            ComposedMessage(
+                digest.key,
+                "digest",
+                group,
+                [group[0].recipient],
+                lambda d=digest: render_digest(d, sender, stamp),
+            )
+        )
+    return messages

@@ -1,0 +1,110 @@
+"""The layers import one way, and the read-only commands stay light.
+
+rules <- models <- notifications <- flows <- govcal (the command line): a module may
+import its own layer or a lower one, never a higher one. Checked from the source (every
+import, including those inside functions), so a lazy import cannot hide a wrong way.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYERS = {"rules": 0, "models": 1, "notifications": 2, "flows": 3, "govcal": 4}
+# Settings are read by every layer; the delivery work moves them to a bottom-layer module.
+BOTTOM = {"govcal.settings"}
+
+
+def _layer(module: str) -> int | None:
+    if any(module == b or module.startswith(b + ".") for b in BOTTOM):
+        return -1
+    return LAYERS.get(module.split(".", 1)[0])
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def wrong_way_imports() -> list[str]:
+    problems = []
+    for package, level in LAYERS.items():
+        for path in sorted((ROOT / package).rglob("*.py")):
+            module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            own = _layer(module)
+            own = level if own is None else own
+            for line, imported in _imports(path):
+                target = _layer(imported)
+                if target is not None and target > own:
+                    problems.append(f"{path.relative_to(ROOT)}:{line}: {module} imports {imported}")
+    return problems
+
+
+def test_layers_import_one_way():
+    assert wrong_way_imports() == []
+
+
+def test_the_check_sees_a_wrong_way_import(tmp_path, monkeypatch):
+    """The check itself can fail: a rules module importing models is reported."""
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "bad.py").write_text("def f():\n    from models import ledger\n")
+    for package in LAYERS:
+        (tmp_path / package).mkdir(exist_ok=True)
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert wrong_way_imports() == ["rules/bad.py:2: rules.bad imports models"]
+
+
+PROBE = """
+import json, sys
+from govcal.cli import app
+try:
+    app(sys.argv[1:], prog_name="govcal")
+except SystemExit:
+    pass
+print("MODULES " + json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+DATABASE = {"sqlalchemy", "sqlmodel"}
+MIGRATIONS = {"alembic", "mako"}
+MAIL = {"notifications", "emails", "jinja2", "icalendar", "dkim", "dns"}
+ORCHESTRATION = {"prefect", "flows", "apscheduler"}
+
+
+def _modules_after(*args: str) -> set[str]:
+    """The top-level packages imported by one command, run as a user runs it."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        capture_output=True, text=True, check=False, cwd=ROOT, env=os.environ.copy(),
+    )  # fmt: skip
+    lines = [line for line in done.stdout.splitlines() if line.startswith("MODULES ")]
+    assert lines, done.stderr
+    return set(json.loads(lines[-1].removeprefix("MODULES ")))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["plan", "--as-of", "2026-11-24"], ["rules", "check"], ["plan", "--help"]],
+)
+def test_commands_without_a_database_import_no_database_mail_or_prefect(args):
+    loaded = _modules_after(*args)
+    assert loaded & (DATABASE | MIGRATIONS | MAIL | ORCHESTRATION) == set()
+    assert "typer" in loaded  # the probe really ran the command line
+
+
+def test_status_reads_the_database_without_alembic_mail_or_prefect():
+    subprocess.run([sys.executable, "-m", "govcal.cli", "db", "upgrade"], check=True,
+                   capture_output=True, cwd=ROOT)  # fmt: skip
+    loaded = _modules_after("status", "--as-of", "2026-11-24")
+    assert "sqlalchemy" in loaded
+    assert loaded & (MIGRATIONS | MAIL | ORCHESTRATION) == set()
