@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from rules.files import display_path, read_rule_file
+from rules.model import Partnership
 from rules.problems import Problem
 from rules.spec import BaselineFile, OptOutSpec
 from rules.translate import shape_problems
@@ -255,3 +256,27 @@ def overlay(local: YamlDocument, label: str, baseline_id: str) -> Overlay:
     result = _Merger(local, label, base).run()
     result.problems[:0] = problems
     return result
+
+
+@dataclass(frozen=True)
+class Layers:
+    """What a partnership takes from its baseline, changes, adds and leaves out."""
+
+    baseline: str
+    inherited: tuple[str, ...]
+    overridden: tuple[str, ...]
+    local: tuple[str, ...]
+    opted_out: tuple[tuple[str, str, str], ...]  # (rule id, title, reason)
+
+
+def layers_of(partnership: Partnership) -> Layers:
+    def ids(origin: str) -> tuple[str, ...]:
+        return tuple(r.id for r in partnership.rules if r.origin == origin)
+
+    return Layers(
+        baseline=partnership.baseline or "",
+        inherited=ids(Origin.INHERITED),
+        overridden=ids(Origin.OVERRIDDEN),
+        local=ids(Origin.LOCAL),
+        opted_out=partnership.opted_out,
+    )

@@ -21,6 +21,7 @@ from govcal.cli.common import (
     pick,
     today,
 )
+from rules.baseline import layers_of
 from rules.expand import expand
 from rules.plan import build_plan
 from rules.state import State
@@ -48,12 +49,24 @@ def rules_check(
     start = parse_day(as_of, "--as-of") or today()
     end = start + relativedelta(months=12)
     table = Table(title=f"Rule files OK: occurrences from {start} to {end}")
-    for column in ("partnership", "name", "rules", "occurrences", "file"):
+    columns = ("partnership", "name", "rules", "occurrences", "baseline", "inherited",
+               "overridden", "local", "opted out", "file")  # fmt: skip
+    for column in columns:
         table.add_column(column)
-    for p in partnerships:
+    layered = [(p, layers_of(p)) for p in partnerships]
+    for p, layers in layered:
         count = len(expand(p, start, end))
-        table.add_row(p.id, p.name, str(len(p.rules)), str(count), p.source_file)
+        table.add_row(
+            p.id, p.name, str(len(p.rules)), str(count), layers.baseline or "-",
+            str(len(layers.inherited)), str(len(layers.overridden)), str(len(layers.local)),
+            str(len(layers.opted_out)), p.source_file,
+        )  # fmt: skip
     out.print(table)
+    for p, layers in layered:
+        if layers.overridden:
+            out.print(f"{p.id}: overrides {', '.join(layers.overridden)} of {layers.baseline}")
+        for rule_id, _title, reason in layers.opted_out:
+            out.print(f"{p.id}: opted out of {rule_id} of {layers.baseline}: {reason}")
 
 
 def plan(
