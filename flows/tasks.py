@@ -22,7 +22,7 @@ from models.trail import Channel
 from notifications.render import Sender
 from notifications.transport import Transport, from_settings
 from rules.loader import load_partnerships
-from rules.model import Partnership
+from rules.model import Partnership, active_partnerships
 
 
 def partnerships(settings: Settings | None = None) -> list[Partnership]:
@@ -104,7 +104,7 @@ def dashboard_task(
     for its current cycle. A handful of API calls per partnership, whatever its size;
     `only` republishes one partnership (after a change made from a form)."""
     keys = []
-    chosen = [p for p in partnerships() if only is None or p.id == only]
+    chosen = [p for p in active_partnerships(partnerships(), as_of) if only in (None, p.id)]
     with session_scope() as session:
         boards = [dashboard.build(session, p, as_of) for p in chosen]
     for board in boards:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -66,6 +67,7 @@ def status_rows(
     ahead_days: int = 30,
     behind_days: int = 30,
     due_soon_days: dict[str, int] | None = None,
+    partnership_ids: Collection[str] | None = None,
 ) -> list[StatusRow]:
     """Everything open up to `ahead_days` from now (however old), and what was closed
     recently; orphaned occurrences are left out: no rule asks for them any more."""
@@ -81,6 +83,8 @@ def status_rows(
     )
     if partnership_id:
         query = query.where(OccurrenceRow.partnership_id == partnership_id)
+    if partnership_ids is not None:  # e.g. only those in force today
+        query = query.where(col(OccurrenceRow.partnership_id).in_(list(partnership_ids)))
     if overdue_only:
         query = query.where(
             OccurrenceRow.lifecycle == Lifecycle.OPEN.value, OccurrenceRow.due < as_of

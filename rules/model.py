@@ -234,6 +234,12 @@ class Partnership:
         return rule.ladder or self.ladder
 
 
+def active_partnerships(partnerships: list[Partnership], as_of: date) -> list[Partnership]:
+    """The partnerships in force on `as_of`: today's status, digests, feeds and dashboard
+    leave superseded ones out (their history stays in the database)."""
+    return [p for p in partnerships if p.is_active(as_of)]
+
+
 @dataclass(frozen=True, slots=True)
 class Subject:
     """A member of the directory an obligation fans out to (an agency or a school)."""

@@ -15,12 +15,14 @@ from govcal.cli.common import (
     PartnershipOption,
     database,
     err,
+    load_rules,
     out,
     parse_day,
     today,
 )
 from models import queries
 from models.status import StatusRow, status_of, status_rows
+from rules.model import active_partnerships
 from rules.state import State
 
 STYLE = {
@@ -48,9 +50,13 @@ def status(
     """What is overdue, due and coming up, and what was recently done."""
     day = parse_day(as_of, "--as-of") or today()
     with database() as session:
+        # superseded partnerships keep their history but are not today's business,
+        # unless asked for by name
+        current = None if partnership else {p.id for p in active_partnerships(load_rules(), day)}
         rows = status_rows(
-            session, day, partnership_id=partnership, overdue_only=overdue, ahead_days=ahead
-        )
+            session, day, partnership_id=partnership, overdue_only=overdue, ahead_days=ahead,
+            partnership_ids=current,
+        )  # fmt: skip
         names = {}
         for pid in {r.row.partnership_id for r in rows}:
             names.update(queries.subject_names(session, pid))
