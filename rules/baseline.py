@@ -50,6 +50,7 @@ class Overlay:
     origins: dict[str, str] = field(default_factory=dict)
     opted_out: list[OptOut] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    failed: bool = False  # the baseline itself could not be used: nothing else is checked
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,7 @@ def overlay(local: YamlDocument, label: str, baseline_id: str) -> Overlay:
     base, problems = load_baseline(baseline_id)
     if base is None:
         known = ", ".join(known_baselines()) or "none"
-        result = Overlay(local, problems=list(problems))
+        result = Overlay(local, problems=list(problems), failed=True)
         if not problems:
             result.problems.append(
                 Problem(

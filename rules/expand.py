@@ -198,9 +198,11 @@ def _derived(
     parent = partnership.rule(schedule.rule)
     margin = timedelta(days=_span_days(schedule.offset) + 7)
     for base in _occurrences(partnership, parent, start - margin, end + margin, context):
-        anchor = base.due
+        if base.key in context.cancelled:
+            continue  # the item it hangs on was cancelled: the deadline goes with it
+        anchor = context.moved.get(base.key, base.due)
         if schedule.basis is Basis.COMPLETION:
-            anchor = context.completions.get(base.key, base.due)
+            anchor = context.completions.get(base.key, anchor)
         due = adjust(shift(anchor, schedule.offset, before=schedule.before), rule.adjust)
         yield Occurrence(due, partnership.id, rule.id, base.period, base.subject)
 

@@ -135,6 +135,8 @@ def parse_partnership(text: str, label: str) -> tuple[Partnership | None, list[P
         return None, problems
     layers = _layers(doc, label)
     problems.extend(layers.problems)
+    if layers.failed:
+        return None, problems
     doc = layers.doc
     try:
         spec = PartnershipFile.model_validate(doc.data)

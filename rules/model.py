@@ -285,9 +285,14 @@ class ExpansionContext:
     """What expansion needs beyond the rules: the directory, events and past completions.
 
     `completions` maps an occurrence key to the day it was completed; it drives
-    completion-anchored recurrences and deadlines counted from a completion.
+    completion-anchored recurrences and deadlines counted from a completion. `moved`
+    (the due date a person rescheduled an occurrence to) and `cancelled` make deadlines
+    that hang on an occurrence follow what really happened: they move with it, or go
+    with it.
     """
 
     subjects: dict[Per, tuple[Subject, ...]] = field(default_factory=dict)
     events: tuple[Event, ...] = ()
     completions: dict[tuple[str, str, str, str], date] = field(default_factory=dict)
+    moved: dict[tuple[str, str, str, str], date] = field(default_factory=dict)
+    cancelled: frozenset[tuple[str, str, str, str]] = frozenset()

@@ -66,3 +66,19 @@ def broken_references(rules: Sequence[Rule], index: dict[str, int]) -> list[Find
             seen.append(current.rule)
             current = by_id[current.rule].schedule
     return found
+
+
+def dependents_of(rules: Sequence[Rule], rule_id: str) -> set[str]:
+    """Every rule whose dates hang on `rule_id`, directly or through other rules."""
+    children: dict[str, list[str]] = {}
+    for rule in rules:
+        if isinstance(rule.schedule, DerivedDeadline):
+            children.setdefault(rule.schedule.rule, []).append(rule.id)
+    found: set[str] = set()
+    todo = [rule_id]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found

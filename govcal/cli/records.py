@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,7 +25,10 @@ from govcal.settings import get_settings, redact_url
 from models import records
 from models.db import DatabaseUnavailable, upgrade
 from models.directory_import import import_directory
-from models.sync import SyncReport, sync_all
+from models.sync import SyncReport, follow_dependents, sync_all
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 db_app = typer.Typer(help="Database schema and migrations.", no_args_is_help=True)
 
@@ -104,6 +107,21 @@ def import_(
         raise typer.Exit(1)
 
 
+def _follow(session: Session, partnership_id: str, public_id: str) -> None:
+    """Deadlines that hang on the changed item follow it at once (see follow_dependents)."""
+    chosen = next((p for p in load_rules() if p.id == partnership_id), None)
+    if chosen is None:
+        return
+    who = actor()
+    report = follow_dependents(
+        session, chosen, public_id, today(), actor=who.name, channel=who.channel
+    )
+    if report is not None and report.changes:
+        out.print(f"Moved with it: {', '.join(report.changes)}")
+    if report is not None and report.orphaned:
+        out.print(f"{report.orphaned} deadline(s) that hung on it are cancelled with it")
+
+
 def complete(
     occurrence: OccurrenceArg,
     evidence: Annotated[str, typer.Option("--evidence", help="An https:// link or a file.")],
@@ -117,6 +135,7 @@ def complete(
     with database() as session:
         proof = records.parse_evidence(evidence, note)
         row = records.complete(session, occurrence, proof, actor(by), on=when, today=day, by=by)
+        _follow(session, row.partnership_id, row.public_id)
     out.print(f"{row.public_id} completed on {row.completed_at} by {row.completed_by}.")
 
 
@@ -134,6 +153,7 @@ def reopen(
     """Reopen a completed, waived or cancelled occurrence."""
     with database() as session:
         row = records.reopen(session, occurrence, actor(), reason)
+        _follow(session, row.partnership_id, row.public_id)
     out.print(f"{row.public_id} is open again (due {row.due}).")
 
 
@@ -146,6 +166,7 @@ def reschedule(
     when = parse_when(to, "--to")
     with database() as session:
         row = records.reschedule(session, occurrence, when, reason, actor())
+        _follow(session, row.partnership_id, row.public_id)
     moment = row.starts_at.astimezone(when.tzinfo) if row.starts_at else row.due  # type: ignore[union-attr]
     out.print(f"{row.public_id} moved to {moment} (invite version {row.sequence}).")
 
@@ -154,6 +175,7 @@ def cancel(occurrence: OccurrenceArg, reason: ReasonOption) -> None:
     """Cancel one occurrence (e.g. a meeting), without changing its rule."""
     with database() as session:
         row = records.cancel(session, occurrence, reason, actor())
+        _follow(session, row.partnership_id, row.public_id)
     out.print(f"{row.public_id} cancelled: {row.reason}")
 
 
