@@ -15,6 +15,7 @@ from govcal.cli.common import (
     AsOfOption,
     PartnershipOption,
     RulesOption,
+    err,
     load_rules,
     out,
     parse_day,
@@ -24,6 +25,7 @@ from govcal.cli.common import (
 from rules.baseline import layers_of
 from rules.expand import expand
 from rules.plan import build_plan
+from rules.problems import Problem
 from rules.state import State
 
 rules_app = typer.Typer(help="Check and inspect the rule files.", no_args_is_help=True)
@@ -67,6 +69,38 @@ def rules_check(
             out.print(f"{p.id}: overrides {', '.join(layers.overridden)} of {layers.baseline}")
         for rule_id, _title, reason in layers.opted_out:
             out.print(f"{p.id}: opted out of {rule_id} of {layers.baseline}: {reason}")
+
+
+@rules_app.command("generate")
+def rules_generate(
+    csv_file: Annotated[
+        Path, typer.Argument(help="CSV: id,name,local_authority,police_force,icbs")
+    ],
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write one <id>.yaml per row into.")],
+) -> None:
+    """Write a rule file of a few lines per partnership, over the WT2023 baseline."""
+    from rules.files import display_path, read_rule_file
+    from rules.generate import partnership_files
+
+    label = display_path(csv_file)
+    text, unreadable = read_rule_file(csv_file, label)
+    files, problems = partnership_files(text, label) if text is not None else ({}, [unreadable])
+    if out_dir.exists() and not out_dir.is_dir():
+        problems.append(Problem(display_path(out_dir), 0, "is a file; give a folder"))
+    clashes = [name for name in files if (out_dir / name).exists()]
+    if clashes:
+        problems.append(Problem(display_path(out_dir), 0, f"already holds {', '.join(clashes[:5])}"
+                                "; choose an empty folder (nothing was overwritten)"))  # fmt: skip
+    if problems:
+        for problem in problems:
+            err.print(str(problem), markup=False, highlight=False)
+        err.print(f"{len(problems)} problem(s); nothing was written.")
+        raise typer.Exit(1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, body in files.items():
+        (out_dir / name).write_text(body, encoding="utf-8")
+    out.print(f"Wrote {len(files)} rule files to {out_dir}; check them with `govcal rules check "
+              f"{out_dir}`.")  # fmt: skip
 
 
 def plan(
