@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import re
 from enum import Enum, StrEnum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from govcal.settings import get_settings
 from models.audits import Rag
 from rules.dates import SupportedDate
 from rules.loader import RuleFileError, load_partnerships
 from rules.model import Kind
+from rules.references import check_reference
 
 
 def _shipped():
@@ -191,6 +192,14 @@ class AcknowledgeForm(ItemForm):
     note: str = Field(default="", title="Note (optional)", max_length=500)
 
 
+def _case_reference(value: str) -> str:
+    check_reference(value)  # the partnership's own pattern is checked when it is recorded
+    return value
+
+
+CaseReference = Annotated[str, AfterValidator(_case_reference)]
+
+
 class IncidentForm(BaseModel):
     """Start the statutory clocks for a serious incident: the reference only, never a
     child's name or any other identifying detail."""
@@ -199,8 +208,7 @@ class IncidentForm(BaseModel):
     model_config = ConfigDict(hide_input_in_errors=True, str_strip_whitespace=True)
 
     partnership: PartnershipId = Field(title="Partnership")
-    reference: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,39}$",
+    reference: CaseReference = Field(
         title="Reference",
         description="Case-management reference only, e.g. SI-2027-001",
     )

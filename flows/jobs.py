@@ -43,11 +43,11 @@ from flows.tasks import (
     transport,
 )
 from govcal.settings import get_settings
-from models import escalations, queries, records
+from models import actions, escalations, queries, records
 from models.db import DatabaseUnavailable, session_scope
+from models.evidence import EvidenceStore
 from models.queries import NotFound
 from models.records import RecordError
-from models.sync import sync_all
 from models.trail import Channel
 from rules.dates import SupportedDate
 from rules.state import LONDON
@@ -122,6 +122,10 @@ def open_audit_cycle(
 # A problem ends the run with one readable line as its state message; nothing changes.
 
 
+def _evidence_store() -> EvidenceStore:
+    return EvidenceStore.configured(get_settings())
+
+
 def _ui_actor(name: str) -> records.Actor:
     return records.Actor(name=name, channel=Channel.PREFECT_UI)
 
@@ -173,19 +177,10 @@ def record_completion(form: CompletionForm, as_of: SupportedDate | None = None) 
     """Record that a meeting, report or action was done, with its evidence."""
 
     def change(session: Session, f: CompletionForm, item: str, day: date) -> str:
-        proof = records.parse_evidence(f.evidence, f.note or None)
-        row = records.complete(
-            session,
-            item,
-            proof,
-            _ui_actor(f.completed_by),
-            on=f.completed_on,
-            today=day,
-            by=f.completed_by,
-        )
-        return (
-            f"{row.title} ({row.public_id}) completed on {row.completed_at} by {row.completed_by}"
-        )
+        return actions.complete(
+            session, item, f.evidence, _ui_actor(f.completed_by), on=f.completed_on,
+            today=day, by=f.completed_by, note=f.note or None, store=_evidence_store(),
+        ).summary  # fmt: skip
 
     return _act(CompletionForm, form, as_of, "complete", change)
 
@@ -195,23 +190,11 @@ def record_return(form: ReturnForm, as_of: SupportedDate | None = None) -> str:
     """Record an S11/S175 return and, if already read, its review and follow-ups."""
 
     def change(session: Session, f: ReturnForm, item: str, day: date) -> str:
-        actor = _ui_actor(f.recorded_by)
-        if queries.audit_return_for(session, item) is None:
-            raise FormError(f"{item} is not an S11 or S175 return; use record-completion")
-        proof = records.parse_evidence(f.evidence)
-        records.complete(
-            session, item, proof, actor, on=f.submitted_on, today=day, by=f.recorded_by
-        )
-        if f.rag is not None:
-            records.review_return(
-                session,
-                item,
-                f.rag.value,
-                actor,
-                note=f.review_note or None,
-                follow_ups=[(a.description, a.due) for a in f.follow_ups],
-            )
-        return f"{item} returned on {f.submitted_on}" + (f", rated {f.rag}" if f.rag else "")
+        return actions.record_return(
+            session, item, f.evidence, _ui_actor(f.recorded_by), submitted_on=f.submitted_on,
+            today=day, rag=f.rag.value if f.rag else None, note=f.review_note or None,
+            follow_ups=[(a.description, a.due) for a in f.follow_ups], store=_evidence_store(),
+        ).summary  # fmt: skip
 
     return _act(ReturnForm, form, as_of, "return", change)
 
@@ -221,15 +204,10 @@ def review_return(form: ReviewForm, as_of: SupportedDate | None = None) -> str:
     """Record the review of a submitted return: its RAG rating and follow-up actions."""
 
     def change(session: Session, f: ReviewForm, item: str, day: date) -> str:
-        records.review_return(
-            session,
-            item,
-            f.rating.value,
-            _ui_actor(f.by),
-            note=f.review_note or None,
+        return actions.review_return(
+            session, item, f.rating.value, _ui_actor(f.by), note=f.review_note or None,
             follow_ups=[(a.description, a.due) for a in f.follow_ups],
-        )
-        return f"{item} reviewed: {f.rating.value}, {len(f.follow_ups)} follow-up action(s)"
+        ).summary  # fmt: skip
 
     return _act(ReviewForm, form, as_of, "review", change)
 
@@ -245,8 +223,7 @@ def reschedule(form: RescheduleForm, as_of: SupportedDate | None = None) -> str:
             if hour > 23 or minute > 59:
                 raise FormError(f"New time: {f.new_time} is not a time of day; write HH:MM")
             when = datetime.combine(f.new_date, time(hour, minute), tzinfo=LONDON)
-        row = records.reschedule(session, item, when, f.reason, _ui_actor(f.by))
-        return f"{row.title} ({row.public_id}) moved to {when}"
+        return actions.reschedule(session, item, when, f.reason, _ui_actor(f.by)).summary
 
     return _act(RescheduleForm, form, as_of, "reschedule", change)
 
@@ -256,8 +233,7 @@ def cancel_item(form: CancelForm, as_of: SupportedDate | None = None) -> str:
     """Cancel one occurrence; a meeting's attendees get a cancellation."""
 
     def change(session: Session, f: CancelForm, item: str, day: date) -> str:
-        row = records.cancel(session, item, f.reason, _ui_actor(f.by))
-        return f"{row.title} ({row.public_id}) cancelled: {row.reason}"
+        return actions.cancel(session, item, f.reason, _ui_actor(f.by)).summary
 
     return _act(CancelForm, form, as_of, "cancel", change)
 
@@ -267,8 +243,7 @@ def waive_item(form: WaiveForm, as_of: SupportedDate | None = None) -> str:
     """Waive one occurrence that is not needed this time."""
 
     def change(session: Session, f: WaiveForm, item: str, day: date) -> str:
-        row = records.waive(session, item, f.reason, _ui_actor(f.by))
-        return f"{row.title} ({row.public_id}) waived: {row.reason}"
+        return actions.waive(session, item, f.reason, _ui_actor(f.by)).summary
 
     return _act(WaiveForm, form, as_of, "waive", change)
 
@@ -278,8 +253,7 @@ def reopen_item(form: ReopenForm, as_of: SupportedDate | None = None) -> str:
     """Reopen a completed, waived or cancelled item recorded by mistake."""
 
     def change(session: Session, f: ReopenForm, item: str, day: date) -> str:
-        row = records.reopen(session, item, _ui_actor(f.by), f.reason)
-        return f"{row.title} ({row.public_id}) is open again, due {row.due}"
+        return actions.reopen(session, item, _ui_actor(f.by), f.reason).summary
 
     return _act(ReopenForm, form, as_of, "reopen", change)
 
@@ -301,22 +275,9 @@ def start_incident_clock(form: IncidentForm, as_of: SupportedDate | None = None)
 
     def change(session: Session, f: IncidentForm, _item: str, day: date) -> str:
         chosen = next(p for p in partnerships(get_settings()) if p.id == f.partnership.value)
-        records.start_incident(
-            session,
-            chosen.id,
-            f.reference,
-            f.kind.value,
-            f.aware_on,
-            _ui_actor(f.recorded_by),
-            known_kinds=chosen.events,
-            today=day,
-        )
-        sync_all(session, [chosen], day, actor=f.recorded_by, channel=Channel.PREFECT_UI)
-        created = sorted(
-            o.public_id
-            for o in queries.occurrences_between(session, chosen.id, f.aware_on, date.max)
-            if o.period == f.reference
-        )
-        return f"{f.kind.value} {f.reference}: clocks started: {', '.join(created)}"
+        return actions.start_incident_clock(
+            session, chosen, f.reference, _ui_actor(f.recorded_by), aware_on=f.aware_on,
+            today=day, kind=f.kind.value,
+        ).summary  # fmt: skip
 
     return _act(IncidentForm, form, as_of, "start", change)

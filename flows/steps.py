@@ -193,17 +193,31 @@ def publish_feeds(
     now: datetime | None = None,
 ) -> list[FeedFile]:
     """Rewrite every feed from the database: past 90 days and the year ahead."""
+    from models.feed_tokens import feed_tokens
     from models.notify_inputs import calendar_items
 
     partnerships = active_partnerships(partnerships, today)
     people = load_directory(session, [p.id for p in partnerships])
+    emails = {c.email for holders in people.holders.values() for _a, _s, c in holders}
+    tokens = feed_tokens(session, emails)
+    session.commit()
     written: list[FeedFile] = []
     for partnership in partnerships:
         items = calendar_items(
             session, partnership, today - timedelta(days=90), today + timedelta(days=400)
         )
+        role_names = {key: role.display_name for key, role in partnership.roles.items()}
         written.extend(
-            write_feeds(folder, partnership.id, partnership.name, items, people, now or utcnow())
+            write_feeds(
+                folder,
+                partnership.id,
+                partnership.name,
+                items,
+                people,
+                now or utcnow(),
+                tokens=tokens,
+                role_names=role_names,
+            )
         )
     return written
 

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     invite_window_days: int = 60
     ui_url: str | None = None  # the Prefect UI as people reach it: emails link its forms
     feeds_url: str | None = None  # where data/feeds is published: digests carry feed links
+    # evidence files may only be named from this folder (default: data_dir/evidence-inbox)
+    evidence_folder: Path | None = None
 
     @property
     def effective_outbox_dir(self) -> Path:
@@ -44,6 +46,15 @@ class Settings(BaseSettings):
     @property
     def effective_feeds_dir(self) -> Path:
         return self.feeds_dir or self.data_dir / "feeds"
+
+    @property
+    def effective_evidence_folder(self) -> Path:
+        return self.evidence_folder or self.data_dir / "evidence-inbox"
+
+    @property
+    def evidence_store_dir(self) -> Path:
+        """govcal's own read-only copies of evidence files, by content."""
+        return self.data_dir / "evidence"
 
     @property
     def effective_database_url(self) -> str:

@@ -3,7 +3,7 @@ which role. One query per kind of data, whatever the number of items."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, func, or_, select
 
@@ -262,4 +262,35 @@ def versions_before(session: Session, occurrences: dict[int, str]) -> dict[int, 
         if ref in found or not before or (sent is not None and at < sent):
             continue
         found[ref] = before
+    return found
+
+
+def sendable_rows(session: Session, now: datetime) -> list:
+    """Ledger rows the next delivery would claim: pending and due for an attempt, or
+    claimed so long ago that the claim is stale (see models.ledger.claim)."""
+    from models.ledger import STALE_CLAIM, Delivery, LedgerEntry
+
+    ready = or_(col(LedgerEntry.next_attempt_at).is_(None), col(LedgerEntry.next_attempt_at) <= now)
+    claimable = or_(
+        (LedgerEntry.status == Delivery.PENDING.value) & ready,
+        (LedgerEntry.status == Delivery.SENDING.value)
+        & (col(LedgerEntry.claimed_at) < now - STALE_CLAIM),
+    )
+    return list(session.exec(select(LedgerEntry).where(claimable).order_by(LedgerEntry.id)))
+
+
+def existing_keys(session: Session, occurrence_ids: set[int]) -> set[tuple[int, str, str]]:
+    """(occurrence, stage, recipient) keys already in the ledger."""
+    from models.ledger import LedgerEntry
+
+    found: set[tuple[int, str, str]] = set()
+    ids = sorted(occurrence_ids)
+    for i in range(0, len(ids), 500):
+        found.update(
+            session.exec(
+                select(LedgerEntry.occurrence_id, LedgerEntry.stage, LedgerEntry.recipient).where(
+                    col(LedgerEntry.occurrence_id).in_(ids[i : i + 500])
+                )
+            ).all()
+        )
     return found

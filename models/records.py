@@ -7,10 +7,8 @@ change writes one audit-trail row saying who, when, from where, and what changed
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -23,6 +21,8 @@ from models.directory import PartnershipRow
 from models.trail import Channel, record
 from models.types import utcnow
 from rules.dates import DateInputError, check_day
+from rules.model import Partnership
+from rules.references import ReferenceRefused, check_reference
 
 
 class RecordError(ValueError):
@@ -44,15 +44,9 @@ class Evidence:
     note: str | None = None
 
 
-_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,39}$")
-
-
-def parse_evidence(text: str, note: str | None = None, *, base: Path | None = None) -> Evidence:
-    """An http(s) URL or an existing file. Anything else is refused, with the reason.
-
-    File references may not climb out of their folder with '..': evidence paths end up
-    in emails and dashboards, and must not point at arbitrary files on the server.
-    """
+def parse_evidence(text: str, note: str | None = None) -> Evidence | None:
+    """An http(s) link as Evidence; None when the text names a file (the evidence store
+    checks and copies files). Other schemes are refused, with the reason."""
     value = (text or "").strip()
     if not value:
         raise RecordError("evidence is required: give an https:// link or the path of a file")
@@ -66,16 +60,7 @@ def parse_evidence(text: str, note: str | None = None, *, base: Path | None = No
             f"evidence '{value}' uses the '{parsed.scheme}:' scheme; only http and https links "
             "or files are accepted"
         )
-    path = Path(value)
-    if ".." in path.parts:
-        raise RecordError(f"evidence path '{value}' may not contain '..'; give a direct path")
-    full = (base / path) if base and not path.is_absolute() else path
-    if not full.is_file():
-        raise RecordError(
-            f"evidence '{value}' is neither an http(s) link nor an existing file; check the "
-            "path or paste the link to the document"
-        )
-    return Evidence(file=str(full.resolve()), note=note)
+    return None
 
 
 def _snapshot(row: OccurrenceRow) -> dict[str, Any]:
@@ -215,7 +200,7 @@ def reschedule(
         length = (row.ends_at - row.starts_at) if row.starts_at and row.ends_at else None
         row.starts_at = to
         row.ends_at = to + (length or timedelta(hours=1))
-        row.due = to.astimezone(_tz(session, row)).date()
+        row.due = to.astimezone(zone_of(session, row)).date()
     else:
         if row.starts_at is not None:
             raise RecordError(
@@ -242,7 +227,8 @@ def cancel(session: Session, public_id: str, reason: str, actor: Actor) -> Occur
     return row
 
 
-def _tz(session: Session, row: OccurrenceRow):
+def zone_of(session: Session, row: OccurrenceRow):
+    """The time zone of the occurrence's partnership."""
     from zoneinfo import ZoneInfo
 
     partnership = session.get(PartnershipRow, row.partnership_id)
@@ -299,22 +285,20 @@ def review_return(
 
 def start_incident(
     session: Session,
-    partnership_id: str,
+    partnership: Partnership,
     reference: str,
     kind: str,
     occurred_on: date,
     actor: Actor,
     *,
-    known_kinds: dict[str, str],
     today: date,
 ) -> Incident:
     """Record that an event happened, by reference only, so its statutory clocks start."""
-    if not _REFERENCE.match(reference or ""):
-        raise RecordError(  # the value is not repeated: it may identify a child
-            "the incident reference given is not accepted (not shown here): use the "
-            "case-management reference only (letters, digits, '-', '/', '_', '.', up to 40 "
-            "characters, no spaces), never a child's name or other identifying detail"
-        )
+    partnership_id, known_kinds = partnership.id, partnership.events
+    try:  # the value is never repeated: it may identify a child
+        check_reference(reference, partnership.incident_reference)
+    except ReferenceRefused as exc:
+        raise RecordError(str(exc)) from None
     if kind not in known_kinds:
         raise RecordError(
             f"event kind '{kind}' is not declared for {partnership_id}; known: "

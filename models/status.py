@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, and_, col, or_, select
 
 from models.calendar import Lifecycle, OccurrenceRow
 from models.stored_dates import usable
@@ -36,6 +36,7 @@ class StatusRow:
             "state": self.status.state.value,
             "days_overdue": self.status.days_overdue,
             "completed_at": row.completed_at.isoformat() if row.completed_at else None,
+            "closed_on": closed.isoformat() if (closed := closed_on(row)) else None,
             "completed_by": row.completed_by,
             "evidence": row.evidence_url or row.evidence_file,
             "evidence_note": row.evidence_note,
@@ -58,6 +59,15 @@ def status_of(row: OccurrenceRow, as_of: date, due_soon_days: int = 14) -> Statu
     )
 
 
+def closed_on(row: OccurrenceRow) -> date | None:
+    """The day an item was closed: completed on, or the day it was waived or cancelled."""
+    if row.lifecycle == Lifecycle.COMPLETED.value:
+        return row.completed_at
+    if row.lifecycle in (Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value):
+        return row.updated_at.astimezone(_LONDON).date()
+    return None
+
+
 def status_rows(
     session: Session,
     as_of: date,
@@ -67,24 +77,36 @@ def status_rows(
     ahead_days: int = 30,
     behind_days: int = 30,
     due_soon_days: dict[str, int] | None = None,
-    partnership_ids: Collection[str] | None = None,
+    in_force: Collection[str] | None = None,
 ) -> list[StatusRow]:
-    """Everything open up to `ahead_days` from now (however old), and what was closed
-    recently; orphaned occurrences are left out: no rule asks for them any more."""
+    """Everything open up to `ahead_days` from now (however old), and what was closed in
+    the last `behind_days` by the day it was closed (an old item completed yesterday is
+    recent news); orphaned occurrences are left out: no rule asks for them any more.
+    With `in_force` (the partnerships whose arrangements are in force that day), another
+    partnership's items are left out: a superseded partnership's old items are history,
+    not "420 days overdue"."""
     horizon = as_of + timedelta(days=ahead_days)
     recent = as_of - timedelta(days=behind_days)
+    completed = OccurrenceRow.lifecycle == Lifecycle.COMPLETED.value
+    open_then = or_(  # a completion recorded after the day replayed was still open then
+        OccurrenceRow.lifecycle == Lifecycle.OPEN.value,
+        and_(completed, col(OccurrenceRow.completed_at) > as_of),
+    )
+    closed_recently = or_(
+        and_(completed, col(OccurrenceRow.completed_at).between(recent, as_of)),
+        and_(
+            col(OccurrenceRow.lifecycle).in_([Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value]),
+            col(OccurrenceRow.updated_at) >= datetime.combine(recent, time(), _LONDON),
+        ),
+    )
     query = select(OccurrenceRow).where(
         OccurrenceRow.orphaned == False,  # noqa: E712
-        OccurrenceRow.due <= horizon,
-        or_(
-            OccurrenceRow.lifecycle == Lifecycle.OPEN.value,
-            col(OccurrenceRow.due) >= recent,
-        ),
+        or_(and_(open_then, OccurrenceRow.due <= horizon), closed_recently),
     )
     if partnership_id:
         query = query.where(OccurrenceRow.partnership_id == partnership_id)
-    if partnership_ids is not None:  # e.g. only those in force today
-        query = query.where(col(OccurrenceRow.partnership_id).in_(list(partnership_ids)))
+    if in_force is not None:
+        query = query.where(col(OccurrenceRow.partnership_id).in_(list(in_force)))
     if overdue_only:
         query = query.where(
             OccurrenceRow.lifecycle == Lifecycle.OPEN.value, OccurrenceRow.due < as_of

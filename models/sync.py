@@ -23,9 +23,9 @@ from models.calendar import Lifecycle, OccurrenceRow
 from models.directory import PartnershipRow
 from models.trail import Channel, record
 from models.types import utcnow
+from rules.dependencies import dependents_of
 from rules.expand import expand
 from rules.model import DerivedDeadline, ExpansionContext, Kind, Occurrence, Partnership, Rule
-from rules.references import dependents_of
 
 
 @dataclass

@@ -1,15 +1,18 @@
 """Subscribable .ics feeds: one per partnership, one per body (role), one per person.
 
 Every entry keeps the UID of its occurrence, so a client that subscribed updates moved
-meetings in place. Per-school and per-agency items appear once per round in the
-partnership and body feeds ("S175 returns due: 148"), and individually in the feed of
-the person who owns them (a school's designated safeguarding lead sees their school's).
+meetings in place, and its DTSTAMP is the occurrence's last change, so a rewrite that
+changes nothing changes no byte of the entry. Per-school and per-agency items appear once
+per round in the partnership and body feeds ("Section 175 audit: 12 of 148 outstanding"),
+and individually in the feed of the person who owns them. A person's feed is named by a
+random stored token (models.feed_tokens), never by anything derived from their address.
+A feed with nothing in it is not written (and an old one is removed).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
+import re
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,25 +30,37 @@ class FeedFile:
     entries: int
 
 
-def person_token(email: str) -> str:
-    """A feed file name that does not reveal the address (feeds may be shared as links)."""
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:20]
+def slug(text: str) -> str:
+    """'Lead Safeguarding Partners' -> 'lead-safeguarding-partners' (a file name in words)."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "feed"
+
+
+def _title(item: Item) -> str:
+    title = item.title
+    if item.subject_name or item.subject:
+        title = f"{title} ({item.subject_name or item.subject})"
+    if item.kind != "meeting" and item.lifecycle == "open":
+        title = f"Due: {title}"
+    return title
 
 
 def _entry(item: Item) -> CalendarEntry:
-    title = item.title if item.kind == "meeting" else f"Due: {item.title}"
-    if item.subject_name or item.subject:
-        title = f"{title} ({item.subject_name or item.subject})"
+    where = item.location or ("Online" if item.online_url else "")
     return CalendarEntry(
         public_id=item.public_id,
-        title=title,
-        description=f"{item.title}. Owner: {item.owner_role}. Why: {item.source}. "
-        f"Evidence: {item.evidence}. Id: {item.public_id}",
+        title=_title(item),
+        description=f"{item.title}. Why: {item.source}. Done when: {item.evidence}."
+        + (f" Where: {where}." if where else "")
+        + f" Reference: {item.public_id}",
         due=item.due,
         starts_at=item.starts_at,
         ends_at=item.ends_at,
         sequence=item.sequence,
         cancelled=item.cancelled,
+        location=item.location,
+        online_url=item.online_url,
+        lifecycle=item.lifecycle,
+        changed=item.changed,
     )
 
 
@@ -58,13 +73,22 @@ def _rounds(items: list[Item]) -> list[CalendarEntry]:
             groups[item.public_id.rsplit(":", 1)[0]].append(item)
     for round_id, members in groups.items():
         first = members[0]
+        open_ = [m for m in members if m.lifecycle == "open"]
+        noun = "schools" if first.per == "school" else "agencies"
+        if open_:
+            title = f"Due: {first.title} ({len(open_)} of {len(members)} {noun} outstanding)"
+        else:
+            title = f"{first.title} (all {len(members)} {noun} done)"
+        changes = [m.changed for m in members if m.changed]
         single.append(
             CalendarEntry(
                 public_id=round_id,
-                title=f"Due: {first.title} ({len(members)} returns)",
-                description=f"{first.title}: {len(members)} returns due. Why: {first.source}. "
-                f"Id: {round_id}",
+                title=title,
+                description=f"{first.title}: {len(members)} returns. Why: {first.source}. "
+                f"Reference: {round_id}",
                 due=min(m.due for m in members),
+                lifecycle="open" if open_ else "completed",
+                changed=max(changes) if changes else None,
             )
         )
     return single
@@ -72,6 +96,8 @@ def _rounds(items: list[Item]) -> list[CalendarEntry]:
 
 def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.read_bytes() == data:
+        return  # unchanged: keep the file's time, so HTTP caches and clients see no change
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".ics")
     with os.fdopen(handle, "wb") as out:
         out.write(data)
@@ -85,19 +111,31 @@ def write_feeds(
     items: list[Item],
     directory: Directory,
     stamp: datetime,
+    *,
+    tokens: dict[str, str],
+    role_names: dict[str, str] | None = None,
 ) -> list[FeedFile]:
+    """Write the partnership's feeds; `tokens` maps each person's address (lower case)
+    to their feed token. Feeds with no entries, and files no longer wanted (a rotated
+    token, a role nobody holds), are removed."""
+    role_names = role_names or {}
     written: list[FeedFile] = []
+    base = folder / partnership_id
 
     def emit(path: Path, name: str, entries: list[CalendarEntry]) -> None:
+        if not entries:
+            return
         _write(path, feed(name, entries, stamp))
         written.append(FeedFile(path, name, len(entries)))
 
-    base = folder / partnership_id
     emit(folder / f"{partnership_id}.ics", partnership_name, _rounds(items))
+    if not written:
+        (folder / f"{partnership_id}.ics").unlink(missing_ok=True)
     roles = {role for (pid, role) in directory.holders if pid == partnership_id}
     for role in sorted(roles):
         mine = [i for i in items if i.owner_role == role or role in i.attendees]
-        emit(base / "roles" / f"{role}.ics", f"{partnership_name}: {role}", _rounds(mine))
+        words = role_names.get(role) or role.replace("-", " ").capitalize()
+        emit(base / "roles" / f"{slug(words)}.ics", f"{partnership_name}: {words}", _rounds(mine))
     people: dict[str, tuple[str, set[tuple[str, str, str]]]] = {}
     for (pid, role), holders in directory.holders.items():
         if pid != partnership_id:
@@ -106,10 +144,20 @@ def write_feeds(
             name, held = people.setdefault(contact.email.lower(), (contact.name, set()))
             held.add((role, agency, school))
     for email, (name, held) in sorted(people.items()):
+        if email not in tokens:
+            continue
         mine = [i for i in items if _concerns(i, held)]
-        emit(base / "people" / f"{person_token(email)}.ics", f"{partnership_name}: {name}",
+        emit(base / "people" / f"{tokens[email]}.ics", f"{partnership_name}: {name}",
              [_entry(i) for i in mine])  # fmt: skip
+    _remove_unwanted(base, {f.path for f in written})
     return written
+
+
+def _remove_unwanted(base: Path, keep: set[Path]) -> None:
+    for sub in ("roles", "people"):
+        for path in (base / sub).glob("*.ics") if (base / sub).is_dir() else []:
+            if path not in keep:
+                path.unlink(missing_ok=True)
 
 
 def _concerns(item: Item, held: set[tuple[str, str, str]]) -> bool:

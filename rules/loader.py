@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from rules.baseline import Overlay, overlay
 from rules.compile import compile_schedule, parse_local
+from rules.dependencies import broken_references, duplicate_ids
 from rules.files import display_path, read_rule_file, rule_files
 from rules.model import (
     DEFAULT_LADDER,
@@ -32,7 +33,6 @@ from rules.model import (
     Schedule,
 )
 from rules.problems import Problem
-from rules.references import broken_references, duplicate_ids
 from rules.schedule import MONTHS, ScheduleError
 from rules.sources import compile_reference_pattern
 from rules.spec import (

@@ -1,84 +1,112 @@
-"""Checks across rules: ids unique, every `rule:` reference found, no circular chains.
+"""Is a typed incident reference a case reference, or a child's name or date of birth?
 
-Pure: each check returns (path, message) findings; the loader turns them into
-`file:line:` problems, so a check never needs to know about files.
+An incident is recorded by its case-management reference only ("SI-2026-014",
+"WF/LCSPR/26/003"); the reference then appears in emails, feeds and dashboards. People
+under pressure type what they know: "J.S.", "john-smith-2015", "JS-01.02.2015". This
+module refuses what reads as a name (words, initials with dots) or as a date of birth
+(a day, month and year in any common order, with or without separators), whatever the
+partnership's own pattern allows. Pure: no I/O. The refusal message never repeats the
+value: it may identify a child.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from datetime import date
 
-from rules.model import DerivedDeadline, Rule
-from rules.yamlsource import Path
+from rules.sources import reference_matches
 
-Finding = tuple[Path, str]
-
-
-def duplicate_ids(ids: Sequence[str | None], where: Callable[[Path], str]) -> list[Finding]:
-    """Rule ids used twice; `ids[i]` is obligation i's id (None if it did not validate)."""
-    first: dict[str, str] = {}
-    found: list[Finding] = []
-    for i, rule_id in enumerate(ids):
-        if rule_id is None:
-            continue
-        path: Path = ("obligations", i, "id")
-        if rule_id in first:
-            found.append(
-                (
-                    path,
-                    f"rule id '{rule_id}' is used twice (first on {first[rule_id]}); "
-                    "rule ids must be unique within a partnership",
-                )
-            )
-        else:
-            first[rule_id] = where(path)
-    return found
+SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{1,39}$")
+_LETTER_RUN = re.compile(r"[A-Za-z]+")
+_DIGIT_RUN = re.compile(r"\d+")
+_INITIAL = re.compile(r"[A-Za-z]\.")
+_VOWELS = set("AEIOUY")
+EXAMPLE = "SI-2026-014"
 
 
-def broken_references(rules: Sequence[Rule], index: dict[str, int]) -> list[Finding]:
-    """`rule:` references to missing rules, and circular chains (each reported once)."""
-    by_id = {r.id: r for r in rules}
-    found: list[Finding] = []
-    for rule in rules:
-        schedule = rule.schedule
-        if isinstance(schedule, DerivedDeadline) and schedule.rule not in by_id:
-            found.append(
-                (
-                    ("obligations", index[rule.id], "schedule", "rule"),
-                    f"rule '{rule.id}' counts from rule '{schedule.rule}', which does not exist "
-                    "in this partnership (or has its own problems)",
-                )
-            )
-    for rule in rules:
-        seen: list[str] = [rule.id]
-        current = rule.schedule
-        while isinstance(current, DerivedDeadline) and current.rule in by_id:
-            if current.rule in seen:
-                cycle = " -> ".join([*seen[seen.index(current.rule) :], current.rule])
-                if seen[0] == current.rule:
-                    found.append(
-                        (
-                            ("obligations", index[rule.id], "schedule", "rule"),
-                            f"circular reference: {cycle}; one of these must have its own dates",
-                        )
-                    )
-                break
-            seen.append(current.rule)
-            current = by_id[current.rule].schedule
-    return found
+class ReferenceRefused(ValueError):
+    """The reference reads as identifying detail; the message does not repeat it."""
 
 
-def dependents_of(rules: Sequence[Rule], rule_id: str) -> set[str]:
-    """Every rule whose dates hang on `rule_id`, directly or through other rules."""
-    children: dict[str, list[str]] = {}
-    for rule in rules:
-        if isinstance(rule.schedule, DerivedDeadline):
-            children.setdefault(rule.schedule.rule, []).append(rule.id)
-    found: set[str] = set()
-    todo = [rule_id]
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
+def _is_day(day: int, month: int, year: int) -> bool:
+    if year < 100:
+        year += 2000 if year <= 50 else 1900
+    if not 1900 <= year <= 2100:
+        return False
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def _reads_as_date(numbers: list[str]) -> bool:
+    """Day, month and year in any common order (d m y, m d y, y m d)."""
+    if len(numbers) != 3:
+        return False
+    a, b, c = numbers
+    day_first = len(a) <= 2 and len(b) <= 2 and len(c) in (2, 4)
+    if day_first and (_is_day(int(a), int(b), int(c)) or _is_day(int(b), int(a), int(c))):
+        return True
+    return len(a) == 4 and len(b) <= 2 and len(c) <= 2 and _is_day(int(c), int(b), int(a))
+
+
+def _split_run(run: str) -> list[list[str]]:
+    """The ways a run of 6 or 8 digits splits into a day, month and year."""
+    if len(run) == 6:
+        return [[run[0:2], run[2:4], run[4:6]], [run[0:2], run[2:4], run[4:6]][::-1]]
+    if len(run) == 8:
+        return [[run[0:2], run[2:4], run[4:8]], [run[0:4], run[4:6], run[6:8]]]
+    return []
+
+
+def looks_like_date_of_birth(reference: str) -> bool:
+    """Whether any digits in the reference read as a full date."""
+    runs = _DIGIT_RUN.findall(reference)
+    for run in runs:
+        if any(_reads_as_date(parts) for parts in _split_run(run)):
+            return True
+    return any(_reads_as_date(runs[i : i + 3]) for i in range(len(runs) - 2))
+
+
+def looks_like_a_name(reference: str) -> str | None:
+    """What in the reference reads as a name, or None."""
+    if _INITIAL.search(reference):
+        return "initials with dots"
+    for run in _LETTER_RUN.findall(reference):
+        if len(run) >= 4 and _VOWELS & set(run.upper()):
+            return "a word or name"
+    if not any(ch.isdigit() for ch in reference):
+        return "letters only"
+    return None
+
+
+def check_reference(reference: str, pattern: str | None = None) -> None:
+    """Refuse a reference that is not a case reference, or that does not fit the
+    partnership's own pattern (`incident_reference` in its rule file), if it has one."""
+    value = reference or ""
+    hint = (
+        f"use the case-management reference only (e.g. {EXAMPLE}), never a child's name, "
+        "initials or date of birth"
+    )
+    if not SHAPE.match(value):
+        raise ReferenceRefused(
+            "the incident reference given is not accepted (not shown here): letters, digits, "
+            f"'-', '/', '_' and '.', 2 to 40 characters, no spaces; {hint}"
+        )
+    if (why := looks_like_a_name(value)) is not None:
+        raise ReferenceRefused(
+            f"the incident reference given is not accepted (not shown here): it contains "
+            f"{why}; {hint}"
+        )
+    if looks_like_date_of_birth(value):
+        raise ReferenceRefused(
+            "the incident reference given is not accepted (not shown here): its digits read "
+            f"as a date, possibly a date of birth; {hint}"
+        )
+    if not reference_matches(value, pattern):
+        raise ReferenceRefused(
+            "the incident reference given is not accepted (not shown here): it does not "
+            f"follow the partnership's reference format {pattern} (incident_reference in "
+            "its rule file); use the case-management reference only"
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from models.db import head_revision
 
@@ -22,6 +23,7 @@ def test_run_status_complete_and_returns_round_trip(tmp_path):
     first = run("run", "--as-of", "2026-11-24")
     assert first.returncode == 0, first.stderr
     assert "loaded the SAMPLE directory" in first.stdout
+    assert "wfscp: loaded its SAMPLE history up to 2026-11-20 (221 complete" in first.stdout
     assert (tmp_path / "data" / "govcal.db").is_file()  # the embedded default, created on use
 
     status = run("status", "--json", "--as-of", "2026-11-24", "--partnership", "wfscp")
@@ -31,7 +33,8 @@ def test_run_status_complete_and_returns_round_trip(tmp_path):
     meeting = next(r for r in rows if r["id"] == "wfscp:lsp-meeting:2026-11-11")
     assert meeting["state"] == "overdue" and meeting["completed_at"] is None
 
-    minutes = tmp_path / "minutes.pdf"
+    minutes = tmp_path / "data" / "evidence-inbox" / "minutes.pdf"  # the evidence folder
+    minutes.parent.mkdir(parents=True)
     minutes.write_bytes(b"%PDF-1.4")
     done = run("complete", "wfscp:lsp-meeting:2026-11-11", "--evidence", str(minutes),
                "--on", "2026-11-11")  # fmt: skip
@@ -46,7 +49,10 @@ def test_run_status_complete_and_returns_round_trip(tmp_path):
 
     rows = json.loads(run("status", "--json", "--as-of", "2026-11-24").stdout)
     meeting = next(r for r in rows if r["id"] == "wfscp:lsp-meeting:2026-11-11")
-    assert meeting["state"] == "completed_on_time" and meeting["evidence"] == str(minutes)
+    assert meeting["state"] == "completed_on_time"
+    copy = Path(meeting["evidence"])  # govcal's own read-only copy, by content
+    assert copy.is_relative_to(tmp_path / "data" / "evidence") and copy.name == "minutes.pdf"
+    assert copy.read_bytes() == b"%PDF-1.4" and not copy.stat().st_mode & 0o222
 
     overdue = json.loads(run("status", "--json", "--overdue", "--as-of", "2026-11-24").stdout)
     assert overdue and {r["state"] for r in overdue} == {"overdue"}
@@ -54,13 +60,14 @@ def test_run_status_complete_and_returns_round_trip(tmp_path):
 
     returns = run("returns", "wfscp:section-11-audit:2026-10-31", "--as-of", "2026-11-24")
     assert returns.returncode == 0, returns.stderr
-    assert "North West Ambulance Service" in returns.stdout and "0 of 20 returned" in returns.stdout
-    assert run("complete", "wfscp:section-11-audit:2026-10-31:nwas", "--evidence",
-               "https://example.org/s11/nwas", "--on", "2026-11-02").returncode == 0  # fmt: skip
+    assert "North West Ambulance Service" in returns.stdout
+    assert "16 of 20 returned" in returns.stdout  # the sample's history: 4 still to come
+    assert run("complete", "wfscp:section-11-audit:2026-10-31:cafcass", "--evidence",
+               "https://example.org/s11/cafcass", "--on", "2026-11-02").returncode == 0  # fmt: skip
     cycles = run("returns", "--as-of", "2026-11-24", "--partnership", "wfscp")
     assert cycles.returncode == 0, cycles.stderr
     line = next(x for x in cycles.stdout.splitlines() if "section-11-audit:2026-10-31" in x)
-    assert "1 of 20" in line  # the list of cycles counts the return just recorded
+    assert "17 of 20" in line  # the list of cycles counts the return just recorded
 
 
 def test_unknown_occurrence_and_bad_evidence_are_clear_errors(tmp_path):
@@ -111,6 +118,29 @@ def test_prefect_home_is_created_inside_a_data_folder_that_does_not_exist_yet(
     assert (tmp_path / "fresh" / "data" / "prefect").is_dir()
 
 
+def _listed(stdout: str) -> list[tuple[str, str]]:
+    """(recipient, subject) pairs from `notify --dry-run` output."""
+    found, recipient = [], ""
+    for line in stdout.splitlines():
+        if line and not line.startswith(" ") and line.endswith("):"):
+            recipient = line.rsplit(" (", 1)[0]
+        elif line.startswith("    ") and recipient:
+            found.append((recipient, line.strip().split(": ", 1)[1]))
+    return sorted(found)
+
+
+def _sent(files) -> list[tuple[str, str]]:
+    import email
+    from email import policy
+
+    found = []
+    for path in files:
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        for address in message["To"].addresses:
+            found.append((address.addr_spec, str(message["Subject"])))
+    return sorted(found)
+
+
 def test_notify_dry_run_lists_recipients_and_sends_nothing(tmp_path):
     from tests.conftest import SAMPLE_DIRECTORY
 
@@ -118,8 +148,7 @@ def test_notify_dry_run_lists_recipients_and_sends_nothing(tmp_path):
     assert run("sync", "--as-of", "2026-10-05").returncode == 0
     dry = run("notify", "--as-of", "2026-10-05", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "safeguarding-nwas@example.org" in dry.stdout
-    assert "reminder reminder-28: wfscp:section-11-audit:2026-10-31:nwas" in dry.stdout
+    assert "safeguarding-nwas@example.org (1):" in dry.stdout
     assert "Dry run: nothing was sent or recorded." in dry.stdout
     assert not (tmp_path / "data" / "outbox").exists()
 
@@ -127,6 +156,10 @@ def test_notify_dry_run_lists_recipients_and_sends_nothing(tmp_path):
     assert real.returncode == 0, real.stderr
     outbox = sorted((tmp_path / "data" / "outbox").glob("*.eml"))
     assert outbox and f"Delivered {len(outbox)} message(s)" in real.stdout
+    # the dry run listed exactly what the real run then sent: each recipient, each subject
+    assert _listed(dry.stdout) == _sent(outbox)
+    again = run("notify", "--as-of", "2026-10-05", "--dry-run")
+    assert "the next run would send 0 message(s)" in again.stdout
     rerun = run("notify", "--as-of", "2026-10-05")
     assert "newly planned nothing new" in rerun.stdout and "Delivered 0 message(s)" in rerun.stdout
 

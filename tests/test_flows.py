@@ -41,8 +41,9 @@ def prefect_api():
 
 @pytest.fixture
 def embedded(prefect_api, tmp_path):
-    """The embedded default in this test's data folder, with the sample directory."""
-    load_samples_if_empty()
+    """The embedded default in this test's data folder, with the sample directory (its
+    history left out: these tests replay days before and after it)."""
+    load_samples_if_empty(history=False)
     return tmp_path / "data"
 
 

@@ -240,24 +240,33 @@ def test_file_outbox_is_the_default_transport_and_idempotent(calendar, wfscp, tm
 
 def test_feeds_parse_back_and_match_the_plan(calendar, wfscp, tmp_path):
     from flows.steps import publish_feeds
-    from notifications.feeds import person_token
+    from models.feed_tokens import feed_tokens
 
     with session_scope(calendar) as s:
         written = publish_feeds(s, [wfscp], D("2026-10-01"), tmp_path / "feeds")
+        token = feed_tokens(s, ["dsl-wf-p001@example.org"])["dsl-wf-p001@example.org"]
     partnership = vobject.readOne((tmp_path / "feeds" / "wfscp.ics").read_text())
     uids = {e.uid.value: e for e in partnership.vevent_list}
     lsp = uids["wfscp:lsp-meeting:2026-11-11@govcal"]
     assert lsp.dtstart.value.hour == 10 and lsp.dtstart.value.utcoffset() == timedelta(0)
     s175 = uids["wfscp:section-175-audit:2027-03-31@govcal"]  # one entry for the round
-    assert s175.dtstart.value == D("2027-03-31") and "148 returns" in s175.summary.value
+    assert s175.dtstart.value == D("2027-03-31")
+    assert s175.summary.value == (
+        "Due: Section 175 safeguarding audit (148 of 148 schools outstanding)"
+    )
     assert not any(":wf-p001@govcal" in uid for uid in uids)
 
-    dsl = tmp_path / "feeds" / "wfscp" / "people" / f"{person_token('dsl-wf-p001@example.org')}.ics"
+    dsl = tmp_path / "feeds" / "wfscp" / "people" / f"{token}.ics"
+    assert len(token) >= 24 and "dsl" not in token  # random, nothing to do with the address
     mine = vobject.readOne(dsl.read_text())
     assert [e.uid.value for e in mine.vevent_list] == [
         "wfscp:section-175-audit:2027-03-31:wf-p001@govcal"
     ]  # a school's DSL sees their own return only
-    role = vobject.readOne((tmp_path / "feeds" / "wfscp" / "roles" / "lsp.ics").read_text())
+    role_file = tmp_path / "feeds" / "wfscp" / "roles" / "lead-safeguarding-partners.ics"
+    role = vobject.readOne(role_file.read_text())
+    assert role.x_wr_calname.value == (
+        "Westmorland and Furness Safeguarding Children Partnership: Lead Safeguarding Partners"
+    )
     assert {e.summary.value for e in role.vevent_list} >= {
         "Joint Lead Safeguarding Partners meeting (with Cumberland SCP)"
     }

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "incident": ("govcal.cli.records", "incident"),
     "notify": ("govcal.cli.notify", "notify"),
     "feeds": ("govcal.cli.feeds", "feeds"),
+    "pack": ("govcal.cli.pack", "pack"),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -22,9 +23,12 @@ from govcal.cli.common import (
     pick,
     today,
 )
+from govcal.cli.tables import add_item, item_table, show
+from govcal.settings import get_settings
 from rules.baseline import layers_of
 from rules.expand import expand
-from rules.plan import build_plan
+from rules.model import Partnership
+from rules.plan import PlanRow, build_plan
 from rules.problems import Problem
 from rules.state import State
 
@@ -118,24 +122,35 @@ def plan(
     last = parse_day(end, "--to") or first + relativedelta(months=12)
     if last < first:
         raise typer.BadParameter(f"--to {last} is before --from {first}", param_hint="--to")
-    rows = build_plan(chosen, first, last, day)
+    rows = _recorded(chosen, first, last, day)
+    if rows is None:
+        rows = build_plan(chosen, first, last, day)
     if as_json:
         json.dump([row.as_json() for row in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
-    table = Table(title=f"{chosen.name}: {first} to {last} (as of {day})")
-    for column in ("due", "id", "title", "kind", "owner", "state", "source"):
-        table.add_column(column, overflow="fold")
+    table = item_table()
     for row in rows:
         style = _STATE_STYLE.get(row.status.state, "")
-        table.add_row(
-            row.due_display,
-            row.occurrence.id,
-            row.rule.title,
-            row.rule.kind.value,
-            row.rule.owner,
-            f"[{style}]{row.status.describe()}[/]" if style else row.status.describe(),
-            row.rule.source,
-        )
-    out.print(table)
-    out.print(f"{len(rows)} occurrences.")
+        state = f"[{style}]{row.status.describe()}[/]" if style else row.status.describe()
+        title = f"{row.rule.title} ({row.rule.kind.value})"
+        add_item(table, row.due_display, state, title, row.occurrence.id, row.rule.owner)
+    show(out, f"{chosen.name}: {first} to {last} (as of {day})", table)
+    out.print(f"{len(rows)} occurrences. Sources of each rule: `govcal plan --json`.")
+
+
+def _recorded(partnership: Partnership, first: date, last: date, day: date) -> list[PlanRow] | None:
+    """The plan with the database's records over it, or None where there is no database
+    (a fresh checkout, or one that cannot be reached: the rules alone are still useful)."""
+    settings = get_settings()
+    if settings.uses_embedded_database and not (settings.data_dir / "govcal.db").is_file():
+        return None
+    from models.db import DatabaseUnavailable, session_scope  # only with a database
+    from models.recorded_plan import recorded_plan
+
+    try:
+        with session_scope() as session:
+            return recorded_plan(session, partnership, first, last, day)
+    except DatabaseUnavailable as exc:
+        err.print(f"Note: {exc}; showing the rules without recorded state.", markup=False)
+        return None

@@ -70,7 +70,7 @@ def parse_when(value: str, option: str, zone: ZoneInfo = LONDON) -> date | datet
 
 
 def _refuse(exc: Exception) -> NoReturn:
-    err.print(f"Error: {exc}", markup=False)  # one line, before anything was touched
+    err.print(f"Error: {exc}", markup=False, soft_wrap=True)  # one line; nothing touched yet
     raise typer.Exit(2)
 
 
@@ -94,6 +94,14 @@ def load_rules(path: Path | None = None) -> list[Partnership]:
         raise typer.Exit(1) from None
 
 
+def in_force(day: date, wanted: str | None = None) -> list[str] | None:
+    """The partnerships whose arrangements are in force on `day` (status leaves the
+    superseded ones out); None when one was asked for by name: then it is shown."""
+    if wanted:
+        return None
+    return [p.id for p in load_rules() if p.is_active(day)]
+
+
 def pick(partnerships: list[Partnership], wanted: str | None) -> Partnership:
     by_id = {p.id: p for p in partnerships}
     chosen = wanted or get_settings().default_partnership
@@ -114,9 +122,9 @@ def database() -> Iterator[Session]:
         with session_scope() as session:
             yield session
     except (RecordError, NotFound) as exc:
-        err.print(f"Error: {exc}", markup=False)
+        err.print(f"Error: {exc}", markup=False, soft_wrap=True)
         err.print("Nothing was changed.")
         raise typer.Exit(1) from None
     except DatabaseUnavailable as exc:
-        err.print(f"Error: {exc}", markup=False)
+        err.print(f"Error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None

@@ -12,7 +12,6 @@ from govcal.cli.common import AsOfOption, RulesOption, database, load_rules, out
 from govcal.settings import get_settings
 from notifications.render import Sender
 from notifications.transport import from_settings
-from rules.notify_plan import Action
 
 
 def notify(
@@ -27,22 +26,15 @@ def notify(
     day = parse_day(as_of, "--as-of") or today()
     partnerships = load_rules(rules)
     sender = Sender(settings.mail_from_name, settings.mail_from)
+    if dry_run:
+        _dry_run(partnerships, day, sender, settings.invite_window_days)
+        return
     transport = from_settings(settings)
     with database() as session:
         report = notify_step(
             session, partnerships, day, transport, sender, dry_run=dry_run,
             invite_window_days=settings.invite_window_days,
         )  # fmt: skip
-    if dry_run:
-        by_recipient: dict[str, list[str]] = defaultdict(list)
-        for p in report.planned:
-            if p.action is Action.SEND:
-                by_recipient[p.recipient].append(f"{p.kind.value} {p.stage}: {p.item.public_id}")
-        for recipient, lines in sorted(by_recipient.items()):
-            out.print(f"{recipient} ({len(lines)}):", markup=False)
-            for line in lines:
-                out.print(f"    {line}", markup=False)
-        out.print("Dry run: nothing was sent or recorded.")
     counts = report.counts(new_only=not dry_run)
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "nothing new"
     out.print(f"As of {day}: {'would plan' if dry_run else 'newly planned'} {summary}.")
@@ -55,3 +47,23 @@ def notify(
         )
         for error in d.errors[:20]:
             out.print(f"  ! {error}", markup=False)
+
+
+def _dry_run(partnerships, day, sender: Sender, window: int) -> None:
+    """Exactly the messages the next real run would send: one line each, by recipient."""
+    from flows.preview import preview
+
+    with database() as session:
+        messages = preview(session, partnerships, day, sender, invite_window_days=window)
+    by_recipient: dict[str, list[str]] = defaultdict(list)
+    for message in messages:
+        for recipient in message.recipients:
+            by_recipient[recipient].append(f"{message.kind}: {message.subject}")
+    for recipient, lines in sorted(by_recipient.items()):
+        out.print(f"{recipient} ({len(lines)}):", markup=False)
+        for line in lines:
+            out.print(f"    {line}", markup=False)
+    out.print(
+        f"As of {day}: the next run would send {len(messages)} message(s) to "
+        f"{len(by_recipient)} recipient(s). Dry run: nothing was sent or recorded."
+    )

@@ -22,9 +22,9 @@ from govcal.cli.common import (
     today,
 )
 from govcal.settings import get_settings, redact_url
-from models import records
+from models import actions
 from models.db import DatabaseUnavailable, upgrade
-from models.directory_import import import_directory
+from models.evidence import EvidenceStore
 from models.sync import SyncReport, follow_dependents, sync_all
 
 if TYPE_CHECKING:
@@ -89,26 +89,27 @@ def import_(
     """Import agencies, schools, people and roles from CSV (bad rows are reported)."""
     chosen = pick(load_rules(rules), partnership)
     with database() as session:
-        reports = import_directory(session, path, chosen, actor=actor().name)
-    failed = 0
-    for report in reports:
+        result = actions.import_people(session, path, chosen, actor())
+    for report in result.files:
         for notice in report.notices:
             err.print(f"Note: {notice}", markup=False)
         for problem in report.problems:
-            err.print(str(problem), markup=False)
-        failed += len(report.problems)
+            err.print(str(problem), markup=False, soft_wrap=True)
         out.print(
             f"{report.file}: {report.kind or 'not imported'}: {report.created} created, "
             f"{report.updated} updated, {report.unchanged} unchanged, "
             f"{len(report.problems)} rejected"
         )
-    if failed:
-        err.print(f"{failed} row(s) rejected; the other rows were imported. Fix and re-import.")
+    if result.rejected:
+        err.print(
+            f"{result.rejected} row(s) rejected; the other rows were imported. Fix and re-import."
+        )
         raise typer.Exit(1)
 
 
-def _follow(session: Session, partnership_id: str, public_id: str) -> None:
+def _follow(session: Session, public_id: str) -> None:
     """Deadlines that hang on the changed item follow it at once (see follow_dependents)."""
+    partnership_id = public_id.split(":", 1)[0]
     chosen = next((p for p in load_rules() if p.id == partnership_id), None)
     if chosen is None:
         return
@@ -124,7 +125,10 @@ def _follow(session: Session, partnership_id: str, public_id: str) -> None:
 
 def complete(
     occurrence: OccurrenceArg,
-    evidence: Annotated[str, typer.Option("--evidence", help="An https:// link or a file.")],
+    evidence: Annotated[
+        str,
+        typer.Option("--evidence", help="An https:// link, or a file in the evidence folder."),
+    ],
     by: Annotated[str | None, typer.Option("--by", help="Who completed it.")] = None,
     on: Annotated[str | None, typer.Option("--on", help="When (default today).")] = None,
     note: Annotated[str | None, typer.Option("--note", help="A short note.")] = None,
@@ -132,18 +136,19 @@ def complete(
     """Record that an occurrence was done, with its evidence."""
     day = today()
     when = parse_day(on, "--on") or day
+    store = EvidenceStore.configured(get_settings())
     with database() as session:
-        proof = records.parse_evidence(evidence, note)
-        row = records.complete(session, occurrence, proof, actor(by), on=when, today=day, by=by)
-        _follow(session, row.partnership_id, row.public_id)
-    out.print(f"{row.public_id} completed on {row.completed_at} by {row.completed_by}.")
+        result = actions.complete(session, occurrence, evidence, actor(by), on=when, today=day,
+                                  by=by, note=note, store=store)  # fmt: skip
+        _follow(session, occurrence)
+    out.print(f"{result.summary}.", markup=False)
 
 
 def waive(occurrence: OccurrenceArg, reason: ReasonOption) -> None:
     """Waive an occurrence that is not needed, with the reason."""
     with database() as session:
-        row = records.waive(session, occurrence, reason, actor())
-    out.print(f"{row.public_id} waived: {row.reason}")
+        result = actions.waive(session, occurrence, reason, actor())
+    out.print(result.summary, markup=False)
 
 
 def reopen(
@@ -152,31 +157,32 @@ def reopen(
 ) -> None:
     """Reopen a completed, waived or cancelled occurrence."""
     with database() as session:
-        row = records.reopen(session, occurrence, actor(), reason)
-        _follow(session, row.partnership_id, row.public_id)
-    out.print(f"{row.public_id} is open again (due {row.due}).")
+        result = actions.reopen(session, occurrence, actor(), reason)
+        _follow(session, occurrence)
+    out.print(f"{result.summary}.", markup=False)
 
 
 def reschedule(
     occurrence: OccurrenceArg,
-    to: Annotated[str, typer.Option("--to", help="New date, or 'YYYY-MM-DD HH:MM' London.")],
+    to: Annotated[
+        str, typer.Option("--to", help="New date, or 'YYYY-MM-DD HH:MM' local (or DD/MM/YYYY).")
+    ],
     reason: ReasonOption,
 ) -> None:
     """Move one occurrence (e.g. a meeting) without changing its rule."""
     when = parse_when(to, "--to")
     with database() as session:
-        row = records.reschedule(session, occurrence, when, reason, actor())
-        _follow(session, row.partnership_id, row.public_id)
-    moment = row.starts_at.astimezone(when.tzinfo) if row.starts_at else row.due  # type: ignore[union-attr]
-    out.print(f"{row.public_id} moved to {moment} (invite version {row.sequence}).")
+        result = actions.reschedule(session, occurrence, when, reason, actor())
+        _follow(session, occurrence)
+    out.print(f"{result.summary}.", markup=False)
 
 
 def cancel(occurrence: OccurrenceArg, reason: ReasonOption) -> None:
     """Cancel one occurrence (e.g. a meeting), without changing its rule."""
     with database() as session:
-        row = records.cancel(session, occurrence, reason, actor())
-        _follow(session, row.partnership_id, row.public_id)
-    out.print(f"{row.public_id} cancelled: {row.reason}")
+        result = actions.cancel(session, occurrence, reason, actor())
+        _follow(session, occurrence)
+    out.print(result.summary, markup=False)
 
 
 def review(
@@ -191,16 +197,16 @@ def review(
     ] = None,
 ) -> None:
     """Record the review of a submitted S11/S175 return, with follow-up actions."""
-    actions = action or []
+    actions_ = action or []
     dues = [parse_day(d, "--action-due") for d in action_due or []]
-    if len(actions) != len(dues):
-        raise typer.BadParameter("give one --action-due for each --action", param_hint="--action")
+    if len(actions_) != len(dues):
+        err.print("Error: give one --action-due for each --action.")
+        raise typer.Exit(2)
+    follow_ups = [(a, d) for a, d in zip(actions_, dues, strict=True) if d]
     with database() as session:
-        records.review_return(
-            session, occurrence, rag, actor(), note=note,
-            follow_ups=[(a, d) for a, d in zip(actions, dues, strict=True) if d],
-        )  # fmt: skip
-    out.print(f"{occurrence} reviewed: {rag.lower()}, {len(actions)} follow-up action(s).")
+        result = actions.review_return(session, occurrence, rag, actor(), note=note,
+                                       follow_ups=follow_ups)  # fmt: skip
+    out.print(f"{result.summary}.", markup=False)
 
 
 def incident(
@@ -212,14 +218,10 @@ def incident(
 ) -> None:
     """Record a serious incident (by reference) so its statutory clocks start."""
     chosen = pick(load_rules(rules), partnership)
-    day = today()
     when = parse_day(aware, "--aware")
     assert when is not None
     with database() as session:
-        records.start_incident(
-            session, chosen.id, reference, kind, when, actor(),
-            known_kinds=chosen.events, today=day,
-        )  # fmt: skip
-        reports = sync_all(session, [chosen], day, actor=actor().name)
-    out.print(f"{kind} {reference} recorded for {chosen.id}; clocks started.")
-    print_sync(reports)
+        result = actions.start_incident_clock(session, chosen, reference, actor(),
+                                              aware_on=when, today=today(), kind=kind)  # fmt: skip
+    out.print(f"{result.summary}.", markup=False)
+    print_sync(list(result.synced))

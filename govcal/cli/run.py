@@ -16,6 +16,7 @@ from govcal.cli.common import (
     RulesOption,
     actor,
     database,
+    in_force,
     load_rules,
     out,
     parse_day,
@@ -25,13 +26,16 @@ from govcal.prefect_env import configure_prefect
 from govcal.settings import get_settings, redact_url
 from models.directory_import import import_directory
 from models.queries import has_people
+from models.sample_history import apply_history, history_file, last_day
 from models.status import status_rows
 from rules.state import State
 
 SAMPLES = Path(__file__).resolve().parents[2] / "models" / "sample_directory"
 
 
-def load_samples_if_empty(rules: Path | None = None) -> list[str]:
+def load_samples_if_empty(rules: Path | None = None, *, history: bool = True) -> list[str]:
+    """Load each shipped sample directory, and its year of history, into an empty
+    partnership: the first run then shows a partnership at work."""
     loaded = []
     with database() as session:
         for p in load_rules(rules):
@@ -39,6 +43,14 @@ def load_samples_if_empty(rules: Path | None = None) -> list[str]:
             if sample.is_dir() and not has_people(session, p.id):
                 import_directory(session, sample, p, actor=actor().name)
                 loaded.append(f"{p.id}: loaded the SAMPLE directory ({sample}, example.org)")
+                if history and history_file(sample).is_file():
+                    horizon = get_settings().sync_horizon_months
+                    report = apply_history(session, p, history_file(sample), horizon_months=horizon)
+                    loaded.append(
+                        f"{p.id}: loaded its SAMPLE history up to "
+                        f"{last_day(history_file(sample))} ({report.describe()})"
+                    )
+                    loaded.extend(str(problem) for problem in report.problems)
     return loaded
 
 
@@ -67,7 +79,7 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
     )
     out.print(f"Wrote {feeds} calendar feeds under {settings.effective_feeds_dir}.")
     with database() as session:
-        rows = status_rows(session, day)
+        rows = status_rows(session, day, in_force=in_force(day))
     counts = Counter(r.status.state for r in rows)
     out.print(
         f"As of {day}: {counts[State.OVERDUE]} overdue, {counts[State.DUE]} due today, "

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
 from typing import Annotated
 
 import typer
@@ -15,14 +17,14 @@ from govcal.cli.common import (
     PartnershipOption,
     database,
     err,
-    load_rules,
+    in_force,
     out,
     parse_day,
     today,
 )
+from govcal.cli.tables import add_item, item_table, show
 from models import queries
-from models.status import StatusRow, status_of, status_rows
-from rules.model import active_partnerships
+from models.status import StatusRow, closed_on, status_of, status_rows
 from rules.state import State
 
 STYLE = {
@@ -50,12 +52,9 @@ def status(
     """What is overdue, due and coming up, and what was recently done."""
     day = parse_day(as_of, "--as-of") or today()
     with database() as session:
-        # superseded partnerships keep their history but are not today's business,
-        # unless asked for by name
-        current = None if partnership else {p.id for p in active_partnerships(load_rules(), day)}
         rows = status_rows(
             session, day, partnership_id=partnership, overdue_only=overdue, ahead_days=ahead,
-            partnership_ids=current,
+            behind_days=BEHIND, in_force=in_force(day, partnership),
         )  # fmt: skip
         names = {}
         for pid in {r.row.partnership_id for r in rows}:
@@ -64,30 +63,76 @@ def status(
         json.dump([r.as_json() for r in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
-    table = Table(title=f"Status as of {day}")
-    for column in ("due", "id", "title", "owner", "state", "evidence"):
-        table.add_column(column, overflow="fold")
-    grouped: dict[tuple[str, str, str], list[StatusRow]] = defaultdict(list)
-    for r in rows:
-        if r.row.subject:
-            grouped[(r.row.partnership_id, r.row.rule_id, r.row.period)].append(r)
-            continue
-        table.add_row(
-            r.row.due.isoformat(), r.row.public_id, r.row.title, r.row.owner_role, styled(r),
-            r.row.evidence_url or r.row.evidence_file or "",
-        )  # fmt: skip
-    for (pid, rule, period), members in grouped.items():
-        counts = Counter(m.status.state for m in members)
-        done = counts[State.COMPLETED_ON_TIME] + counts[State.COMPLETED_LATE]
-        summary = ", ".join(f"{n} {s.value.replace('_', ' ')}" for s, n in counts.most_common())
-        table.add_row(
-            members[0].row.due.isoformat(), f"{pid}:{rule}:{period}",
-            f"{members[0].row.title} ({done} of {len(members)} returned)",
-            members[0].row.owner_role, summary, f"govcal returns {pid}:{rule}:{period}",
-        )  # fmt: skip
-    out.print(table)
+    open_rows = sorted((r for r in rows if r.status.state.is_open), key=_urgency)
+    closed = sorted((r for r in rows if not r.status.state.is_open), key=_closed_key)
+    table = item_table()
+    for item in _grouped(open_rows):
+        _add(table, item, item.rows[0].row.due.isoformat(), names)
+    show(out, f"Open as of {day}: most urgent first", table)
+    if closed:
+        table = item_table("closed")
+        for item in _grouped(closed, by_day=True):
+            _add(table, item, str(closed_on(item.rows[0].row)), names)
+        show(out, f"Closed in the {BEHIND} days to {day}, by the day closed", table)
     counts = Counter(r.status.state for r in rows)
     out.print(", ".join(f"{n} {s.value.replace('_', ' ')}" for s, n in counts.most_common()))
+
+
+BEHIND = 30
+
+
+@dataclass
+class _Item:
+    """One line of the status: an item, or the returns of an audit cycle taken together."""
+
+    rows: list[StatusRow]
+    cycle: str | None = None
+
+
+def _urgency(r: StatusRow) -> tuple[int, date, str]:
+    rank = {State.OVERDUE: 0, State.DUE: 1, State.DUE_SOON: 2}.get(r.status.state, 3)
+    return (rank, r.row.due, r.row.public_id)
+
+
+def _closed_key(r: StatusRow) -> tuple[int, str]:
+    day = closed_on(r.row)
+    return (-(day.toordinal() if day else 0), r.row.public_id)
+
+
+def _grouped(rows: list[StatusRow], *, by_day: bool = False) -> list[_Item]:
+    """Audit returns of one cycle (and, when listing closures, one day) on one line."""
+    items: list[_Item] = []
+    cycles: dict[tuple[str, date | None], _Item] = {}
+    for r in rows:
+        if not r.row.subject:
+            items.append(_Item([r]))
+            continue
+        cycle = f"{r.row.partnership_id}:{r.row.rule_id}:{r.row.period}"
+        key = (cycle, closed_on(r.row) if by_day else None)
+        if key not in cycles:
+            cycles[key] = _Item([], cycle)
+            items.append(cycles[key])
+        cycles[key].rows.append(r)
+    return items
+
+
+def _add(table, item: _Item, day: str, names: dict[str, str]) -> None:
+    first = item.rows[0]
+    if item.cycle is None:
+        title = first.row.title
+        if first.row.rescheduled and first.status.state.is_open:
+            title += f" (moved: {first.row.reason})"
+        evidence = first.row.evidence_url or first.row.evidence_file
+        if evidence:
+            title += f"\nevidence: {evidence}"
+        add_item(table, day, styled(first), title, first.row.public_id, first.row.owner_role)
+        return
+    counts = Counter(m.status.state for m in item.rows)
+    summary = ", ".join(f"{n} {s.value.replace('_', ' ')}" for s, n in counts.most_common())
+    who = ", ".join(names.get(m.row.subject, m.row.subject) for m in item.rows[:3])
+    more = f" and {len(item.rows) - 3} more" if len(item.rows) > 3 else ""
+    title = f"{first.row.title}: {summary} ({who}{more}); each one: `govcal returns ID`"
+    add_item(table, day, styled(first), title, item.cycle, first.row.owner_role)
 
 
 def returns(

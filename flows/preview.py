@@ -1,0 +1,76 @@
+"""`govcal notify --dry-run`: exactly the messages the next real run would send.
+
+A real run records today's plan in the ledger (keys already there are left alone, pending
+rows of overtaken stages become skipped), then claims every pending row and composes
+them into messages. The preview does the same reading without writing: planned rows not
+yet in the ledger, plus pending rows, minus the overtaken, composed by the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from email import message_from_bytes, policy
+
+from sqlmodel import Session
+
+from flows.message_context import message_context
+from flows.steps import plan
+from models.ledger import Delivery, LedgerEntry
+from models.notify_inputs import existing_keys, items_by_ids, sendable_rows
+from models.types import utcnow
+from notifications.compose import compose
+from notifications.render import Sender
+from rules.model import Partnership
+from rules.notify_plan import Action
+
+
+@dataclass(frozen=True)
+class Preview:
+    kind: str  # digest, invite or cancel
+    recipients: tuple[str, ...]
+    subject: str
+
+
+def preview(
+    session: Session,
+    partnerships: list[Partnership],
+    today: date,
+    sender: Sender,
+    *,
+    now: datetime | None = None,
+    invite_window_days: int = 60,
+) -> list[Preview]:
+    """The messages a real `notify` would send now, in the order it would send them.
+    Changes nothing: whatever reading needed is rolled back."""
+    now = now or utcnow()
+    try:
+        planned = plan(session, partnerships, today, invite_window_days)
+        known = existing_keys(session, {p.item.ref for p in planned})
+        overtaken = {p.key for p in planned if p.action is Action.SKIP}
+        rows = [
+            r
+            for r in sendable_rows(session, now)
+            if (r.occurrence_id, r.stage, r.recipient.lower()) not in overtaken
+        ]
+        for p in planned:
+            if p.action is Action.SEND and (p.item.ref, p.stage, p.recipient) not in known:
+                rows.append(
+                    LedgerEntry(occurrence_id=p.item.ref, stage=p.stage, recipient=p.recipient,
+                                role=p.role, kind=p.kind.value, status=Delivery.PENDING.value)
+                )  # fmt: skip
+        items = items_by_ids(session, partnerships, sorted({r.occurrence_id for r in rows}), today)
+
+        def still_due(row: LedgerEntry) -> bool:
+            item = items.get(row.occurrence_id)
+            return item is not None and (row.kind in ("invite", "cancel") or not item.cancelled)
+
+        live = [r for r in rows if still_due(r)]
+        context = message_context(session, partnerships, items, live)
+        out = []
+        for message in compose(live, items, context, sender, today, now):
+            parsed = message_from_bytes(message.render(), policy=policy.default)
+            out.append(Preview(message.kind, tuple(message.recipients), str(parsed["Subject"])))
+        return out
+    finally:
+        session.rollback()

@@ -1,0 +1,288 @@
+"""What people record, as plain functions with typed results.
+
+One implementation of each write action (complete, waive, reopen, reschedule, cancel,
+record and review a return, start an incident clock, import the directory), called
+alike by the command line (govcal/cli/records.py) and the Prefect forms
+(flows/jobs.py). Each takes the caller's session, which is the unit of work: the caller
+commits once when the function returns, and nothing is written when it raises
+RecordError. Each returns a frozen dataclass; `summary` is the line a person reads, so
+the command line prints it and the flow returns the result without computing anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlmodel import Session
+
+from models import queries, records
+from models.directory_import import FileReport, import_directory
+from models.evidence import EvidenceRefused, EvidenceStore
+from models.records import Actor, Evidence, RecordError
+from models.sync import SyncReport, sync_all
+from rules.model import Partnership
+
+
+@dataclass(frozen=True)
+class Completed:
+    occurrence: str
+    title: str
+    completed_on: date
+    completed_by: str
+    evidence: str  # the link, or govcal's read-only copy of the file
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"{self.title} ({self.occurrence}) completed on {self.completed_on} by "
+            f"{self.completed_by}"
+        )
+
+
+@dataclass(frozen=True)
+class Waived:
+    occurrence: str
+    title: str
+    reason: str
+
+    @property
+    def summary(self) -> str:
+        return f"{self.title} ({self.occurrence}) waived: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Reopened:
+    occurrence: str
+    title: str
+    due: date
+
+    @property
+    def summary(self) -> str:
+        return f"{self.title} ({self.occurrence}) is open again, due {self.due}"
+
+
+@dataclass(frozen=True)
+class Rescheduled:
+    occurrence: str
+    title: str
+    due: date
+    starts_at: datetime | None  # in the partnership's time zone, for meetings
+    sequence: int
+
+    @property
+    def summary(self) -> str:
+        moment = self.starts_at or self.due
+        moved = f"{self.title} ({self.occurrence}) moved to {moment}"
+        return f"{moved} (invite version {self.sequence})"
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    occurrence: str
+    title: str
+    reason: str
+    sequence: int
+
+    @property
+    def summary(self) -> str:
+        return f"{self.title} ({self.occurrence}) cancelled: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    occurrence: str
+    rag: str
+    follow_ups: int
+
+    @property
+    def summary(self) -> str:
+        return f"{self.occurrence} reviewed: {self.rag}, {self.follow_ups} follow-up action(s)"
+
+
+@dataclass(frozen=True)
+class ReturnRecorded:
+    completed: Completed
+    review: Reviewed | None
+
+    @property
+    def summary(self) -> str:
+        line = f"{self.completed.occurrence} returned on {self.completed.completed_on}"
+        return f"{line}, rated {self.review.rag}" if self.review else line
+
+
+@dataclass(frozen=True)
+class IncidentStarted:
+    partnership: str
+    reference: str  # accepted as a case reference, so safe to show
+    kind: str
+    clocks: tuple[str, ...]  # the statutory deadlines created, by occurrence id
+    synced: tuple[SyncReport, ...]
+
+    @property
+    def summary(self) -> str:
+        return f"{self.kind} {self.reference}: clocks started: {', '.join(self.clocks)}"
+
+
+@dataclass(frozen=True)
+class Imported:
+    partnership: str
+    files: tuple[FileReport, ...]
+
+    @property
+    def rejected(self) -> int:
+        return sum(len(f.problems) for f in self.files)
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"{len(self.files)} file(s) imported into {self.partnership}, "
+            f"{self.rejected} row(s) rejected"
+        )
+
+
+def _evidence(text: str, note: str | None, store: EvidenceStore | None) -> Evidence:
+    link = records.parse_evidence(text, note)
+    if link is not None:
+        return link
+    if store is None:
+        raise RecordError(f"evidence '{text.strip()}' is not an http(s) link; give a link here")
+    try:
+        return Evidence(file=str(store.source(text.strip())), note=note)
+    except EvidenceRefused as exc:
+        raise RecordError(str(exc)) from None
+
+
+def _kept(evidence: Evidence, store: EvidenceStore | None) -> tuple[Evidence, Path | None]:
+    """A file copied into the store; the copy, when new, to discard if the record fails."""
+    if evidence.file is None or store is None:
+        return evidence, None
+    try:
+        copy, created = store.add(evidence.file)
+    except EvidenceRefused as exc:
+        raise RecordError(str(exc)) from None
+    return Evidence(file=str(copy), note=evidence.note), copy if created else None
+
+
+def complete(
+    session: Session,
+    occurrence: str,
+    evidence: str,
+    actor: Actor,
+    *,
+    on: date,
+    today: date,
+    by: str | None = None,
+    note: str | None = None,
+    store: EvidenceStore | None = None,
+) -> Completed:
+    """Record that an occurrence was done; a file named as evidence is copied into the
+    store, and the copy discarded again if the record is refused."""
+    proof, fresh = _kept(_evidence(evidence, note, store), store)
+    try:
+        row = records.complete(session, occurrence, proof, actor, on=on, today=today, by=by)
+    except Exception:
+        if fresh is not None and store is not None:
+            store.discard(fresh)
+        raise
+    shown = proof.url or proof.file or ""
+    return Completed(row.public_id, row.title, on, row.completed_by or actor.name, shown)
+
+
+def waive(session: Session, occurrence: str, reason: str, actor: Actor) -> Waived:
+    row = records.waive(session, occurrence, reason, actor)
+    return Waived(row.public_id, row.title, row.reason or "")
+
+
+def reopen(session: Session, occurrence: str, actor: Actor, reason: str | None = None) -> Reopened:
+    row = records.reopen(session, occurrence, actor, reason)
+    return Reopened(row.public_id, row.title, row.due)
+
+
+def reschedule(
+    session: Session, occurrence: str, to: datetime | date, reason: str, actor: Actor
+) -> Rescheduled:
+    row = records.reschedule(session, occurrence, to, reason, actor)
+    zone = records.zone_of(session, row)
+    starts = row.starts_at.astimezone(zone) if row.starts_at else None
+    return Rescheduled(row.public_id, row.title, row.due, starts, row.sequence)
+
+
+def cancel(session: Session, occurrence: str, reason: str, actor: Actor) -> Cancelled:
+    row = records.cancel(session, occurrence, reason, actor)
+    return Cancelled(row.public_id, row.title, row.reason or "", row.sequence)
+
+
+def review_return(
+    session: Session,
+    occurrence: str,
+    rag: str,
+    actor: Actor,
+    *,
+    note: str | None = None,
+    follow_ups: list[tuple[str, date]] | None = None,
+) -> Reviewed:
+    done = records.review_return(session, occurrence, rag, actor, note=note, follow_ups=follow_ups)
+    return Reviewed(occurrence, done.rag or rag.lower(), len(follow_ups or []))
+
+
+def record_return(
+    session: Session,
+    occurrence: str,
+    evidence: str,
+    actor: Actor,
+    *,
+    submitted_on: date,
+    today: date,
+    rag: str | None = None,
+    note: str | None = None,
+    follow_ups: list[tuple[str, date]] | None = None,
+    store: EvidenceStore | None = None,
+) -> ReturnRecorded:
+    """An S11/S175 return submitted, and, when a rating is given, its review."""
+    if queries.audit_return_for(session, occurrence) is None:
+        raise RecordError(f"{occurrence} is not an S11 or S175 return; record its completion")
+    done = complete(session, occurrence, evidence, actor, on=submitted_on, today=today,
+                    by=actor.name, store=store)  # fmt: skip
+    review = None
+    if rag is not None:
+        review = review_return(session, occurrence, rag, actor, note=note, follow_ups=follow_ups)
+    return ReturnRecorded(done, review)
+
+
+def start_incident_clock(
+    session: Session,
+    partnership: Partnership,
+    reference: str,
+    actor: Actor,
+    *,
+    aware_on: date,
+    today: date,
+    kind: str = "serious-incident",
+) -> IncidentStarted:
+    """Record an incident by reference and create its statutory deadlines at once."""
+    records.start_incident(session, partnership, reference, kind, aware_on, actor, today=today)
+    synced = sync_all(session, [partnership], today, actor=actor.name, channel=actor.channel)
+    clocks = sorted(
+        o.public_id
+        for o in queries.occurrences_between(session, partnership.id, aware_on, date.max)
+        if o.period == reference
+    )
+    return IncidentStarted(partnership.id, reference, kind, tuple(clocks), tuple(synced))
+
+
+def import_people(
+    session: Session,
+    path: Path,
+    partnership: Partnership,
+    actor: Actor,
+    *,
+    label: str | None = None,
+) -> Imported:
+    """Import agencies, schools, people and roles from CSV; bad rows are reported by line
+    and the good rows imported."""
+    reports = import_directory(
+        session, path, partnership, actor=actor.name, channel=actor.channel, label=label
+    )
+    return Imported(partnership.id, tuple(reports))

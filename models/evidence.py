@@ -1,0 +1,127 @@
+"""govcal's own evidence store: files named as evidence are copied in, by content.
+
+Evidence paths end up in the audit trail, the dashboard and the evidence pack, so a
+person may only name a file that lies under one configured folder (the evidence inbox,
+`GOVCAL_EVIDENCE_FOLDER`, default `data/evidence-inbox`). The file is then copied into
+`data/evidence/<sha256[:2]>/<sha256>/<name>` and made read-only: what was recorded
+cannot change afterwards, and a later edit or deletion of the original does not alter
+the record. System files, hidden files, links leading out of the inbox, devices,
+folders and oversized files are refused, each with one line; nothing else on the
+machine can be named as evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MAX_BYTES = 50 * 1024 * 1024  # a large PDF of minutes or an audit return
+_SYSTEM = ("/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/usr", "/bin", "/sbin",
+           "/lib", "/lib32", "/lib64", "/run")  # fmt: skip
+
+
+class EvidenceRefused(ValueError):
+    """The file cannot be taken as evidence; the message says why and what to do."""
+
+
+def _is_system(path: Path) -> bool:
+    text = str(path)
+    return any(text == root or text.startswith(root + "/") for root in _SYSTEM)
+
+
+@dataclass(frozen=True)
+class EvidenceStore:
+    """Where evidence files may come from (`inbox`) and where copies are kept (`root`)."""
+
+    root: Path
+    inbox: Path
+    max_bytes: int = MAX_BYTES
+
+    @classmethod
+    def configured(cls, settings: Any) -> EvidenceStore:
+        """The store the settings describe (GOVCAL_DATA_DIR, GOVCAL_EVIDENCE_FOLDER)."""
+        return cls(root=settings.evidence_store_dir, inbox=settings.effective_evidence_folder)
+
+    def source(self, text: str) -> Path:
+        """The checked, resolved file a person named; relative names are read from the
+        inbox. Refuses anything outside the inbox, so no other file can be named."""
+        named = Path(text).expanduser()
+        inbox = self.inbox.resolve()
+        candidate = named if named.is_absolute() else inbox / named
+        if ".." in named.parts:
+            raise EvidenceRefused(
+                f"evidence path '{text}' may not contain '..'; give a direct path"
+            )
+        if _is_system(Path(os.path.abspath(candidate))) or _is_system(candidate.resolve()):
+            raise EvidenceRefused(
+                f"evidence '{text}' is a system file; copy the document into {inbox} or give "
+                "an https:// link"
+            )
+        where = f"evidence files must lie under {inbox} (GOVCAL_EVIDENCE_FOLDER)"
+        if not Path(os.path.abspath(candidate)).is_relative_to(inbox):
+            raise EvidenceRefused(f"evidence '{text}' is outside the evidence folder: {where}")
+        real = candidate.resolve()
+        if not real.is_relative_to(inbox):
+            raise EvidenceRefused(
+                f"evidence '{text}' is a link to a file outside the evidence folder; {where}"
+            )
+        if any(part.startswith(".") for part in real.relative_to(inbox).parts):
+            raise EvidenceRefused(f"evidence '{text}' is a hidden file; give the document itself")
+        try:
+            info = real.stat()
+        except OSError:
+            raise EvidenceRefused(
+                f"evidence '{text}' is neither an http(s) link nor an existing file; {where}"
+            ) from None
+        if stat.S_ISDIR(info.st_mode):
+            raise EvidenceRefused(f"evidence '{text}' is a folder; name one file in it")
+        if not stat.S_ISREG(info.st_mode):
+            raise EvidenceRefused(f"evidence '{text}' is a device or pipe, not a document")
+        if info.st_size > self.max_bytes:
+            raise EvidenceRefused(
+                f"evidence '{text}' is {info.st_size // (1024 * 1024)} MB; the limit is "
+                f"{self.max_bytes // (1024 * 1024)} MB: link to it instead"
+            )
+        return real
+
+    def add(self, text: str) -> tuple[Path, bool]:
+        """Copy a named file into the store (once per content); the copy, and whether
+        this call created it."""
+        real = self.source(text)
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        try:
+            fd = os.open(real, flags)
+        except OSError as exc:
+            raise EvidenceRefused(f"evidence '{text}' cannot be read: {exc.strerror}") from None
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())  # the file opened is the file checked
+            if not stat.S_ISREG(info.st_mode) or info.st_size > self.max_bytes:
+                raise EvidenceRefused(f"evidence '{text}' changed while being read; try again")
+            data = handle.read(self.max_bytes + 1)
+        if len(data) > self.max_bytes:
+            raise EvidenceRefused(f"evidence '{text}' grew beyond the limit while being read")
+        digest = hashlib.sha256(data).hexdigest()
+        folder = self.root / digest[:2] / digest
+        copy = folder / real.name
+        if copy.exists():
+            return copy, False
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".{real.name}.{os.getpid()}.part"
+        partial.write_bytes(data)
+        partial.chmod(0o444)
+        partial.replace(copy)
+        return copy, True
+
+    def discard(self, copy: Path) -> None:
+        """Remove a copy this process just added for a record that was then refused."""
+        if copy.resolve().is_relative_to(self.root.resolve()):
+            copy.unlink(missing_ok=True)
+            for folder in (copy.parent, copy.parent.parent):
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break

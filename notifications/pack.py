@@ -1,0 +1,109 @@
+"""Render an evidence pack: markdown (a Prefect artifact) and one self-contained HTML file.
+
+The HTML carries its own CSS and nothing external (no fonts, scripts or images), so it
+prints and attaches to the annual report as it is, and opens years later the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from dateutil.relativedelta import relativedelta
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlmodel import Session
+
+from models.evidence_pack import pack_source
+from rules.pack import Outcome, PackFigures, PackItem, figures, percent
+
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
+_env = Environment(
+    loader=FileSystemLoader(_TEMPLATES),
+    autoescape=select_autoescape(["html.j2"], default=False),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters["percent"] = percent
+
+
+@dataclass(frozen=True)
+class Pack:
+    """Everything a pack shows, ready to render."""
+
+    partnership: str
+    partnership_name: str
+    period: str  # "2025" or "2025/26"
+    start: date
+    end: date
+    as_of: date
+    figures: PackFigures
+    items: list[PackItem]  # every item, oldest first
+
+    @property
+    def obligations(self) -> list[PackItem]:
+        """Everything but the individual audit returns (those are listed per cycle)."""
+        return [i for i in self.items if i.cycle is None]
+
+    def returns_of(self, cycle: str) -> list[PackItem]:
+        return sorted((i for i in self.items if i.cycle == cycle), key=lambda i: i.subject_name)
+
+    def outcome(self, item: PackItem) -> str:
+        outcome = item.outcome(self.as_of)
+        days = item.days_late(self.as_of)
+        if outcome is Outcome.LATE:
+            return f"late ({days} day{'s' if days != 1 else ''})"
+        if outcome is Outcome.MISSED:
+            return f"missed ({days} day{'s' if days != 1 else ''} overdue)"
+        return outcome.value
+
+    def css(self, item: PackItem) -> str:
+        return item.outcome(self.as_of).name.lower().replace("_", "-")
+
+    @staticmethod
+    def escalation_text(item: PackItem) -> str:
+        return ", ".join(f"day {d}" for d in item.escalations)
+
+    @property
+    def stem(self) -> str:
+        return f"evidence-pack-{self.partnership}-{self.period.replace('/', '-')}"
+
+
+def render_markdown(pack: Pack) -> str:
+    return _env.get_template("pack.md.j2").render(pack=pack, Outcome=Outcome)
+
+
+def render_html(pack: Pack) -> str:
+    return _env.get_template("pack.html.j2").render(pack=pack, Outcome=Outcome)
+
+
+def period(year: int, start_month: int = 1) -> tuple[date, date, str]:
+    """The reporting year: a calendar year, or e.g. April to March ("2025/26")."""
+    start = date(year, start_month, 1)
+    end = start + relativedelta(years=1) - relativedelta(days=1)
+    label = str(year) if start_month == 1 else f"{year}/{(year + 1) % 100:02d}"
+    return start, end, label
+
+
+def build_pack(
+    session: Session, partnership_id: str, year: int, as_of: date, *, start_month: int = 1
+) -> Pack:
+    """The evidence pack of one partnership for one reporting year, as recorded on `as_of`."""
+    start, end, label = period(year, start_month)
+    source = pack_source(session, partnership_id, start, end)
+    return Pack(
+        partnership=partnership_id, partnership_name=source.partnership_name, period=label,
+        start=start, end=end, as_of=as_of,
+        figures=figures(source.items, as_of, source.cycle_titles), items=source.items,
+    )  # fmt: skip
+
+
+def write_pack(pack: Pack, folder: Path) -> tuple[Path, Path]:
+    """Write the markdown and the HTML pack; returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    markdown = folder / f"{pack.stem}.md"
+    html = folder / f"{pack.stem}.html"
+    markdown.write_text(render_markdown(pack), encoding="utf-8")
+    html.write_text(render_html(pack), encoding="utf-8")
+    return markdown, html

@@ -1,0 +1,83 @@
+"""`plan` and `status` as a user reads them: recorded state, recent closures, 100 columns."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+MEETING = "wfscp:lsp-meeting:2026-05-13"
+MOVED = "wfscp:safeguarding-accountability-meeting:2026-12-08"
+OLD = "wfscp:lsp-meeting:2025-08-13"
+
+
+@pytest.fixture(autouse=True)
+def terminal_100_columns(monkeypatch):
+    from govcal.cli import common
+
+    monkeypatch.setattr(common.out, "width", 100)
+
+
+def ok(*args: str) -> str:
+    """The command in-process, printing to a 100-column terminal."""
+    from govcal.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def recorded() -> None:
+    ok("sync", "--as-of", "2026-11-24")
+    ok("complete", MEETING, "--evidence", "https://example.org/minutes/may.pdf", "--on",
+       "2026-05-13")  # fmt: skip
+    ok("complete", OLD, "--evidence", "https://example.org/minutes/aug.pdf", "--on", "2026-11-20")
+    ok("reschedule", MOVED, "--to", "2026-12-15 10:00", "--reason", "Chair unavailable")
+
+
+def fits(text: str, ids: list[str]) -> None:
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    for item_id in ids:  # whole, on one line, so it can be copied
+        assert any(re.search(rf"(^|\s){re.escape(item_id)}(\s|$)", line) for line in lines), item_id
+
+
+def test_plan_shows_what_the_database_recorded(tmp_path):
+    recorded()
+    rows = json.loads(ok("plan", "--from", "2026-05-01", "--to", "2026-12-31", "--as-of",
+                         "2026-11-24", "--json"))  # fmt: skip
+    by_id = {r["id"]: r for r in rows}
+    assert by_id[MEETING]["state"] == "completed_on_time"
+    assert by_id[MOVED]["due"] == "2026-12-15T10:00:00+00:00"
+    assert by_id["wfscp:lsp-meeting:2026-08-12"]["state"] == "overdue"  # not recorded
+
+    table = ok("plan", "--from", "2026-05-01", "--to", "2026-12-31", "--as-of", "2026-11-24")
+    line = next(x for x in table.splitlines() if "2026-05-13 10:00" in x)
+    assert "completed on time" in line
+    lines = table.splitlines()
+    at = next(i for i, x in enumerate(lines) if MOVED in x)
+    assert lines[at - 1].startswith(" 2026-12-15 10:00")  # the meeting, at its new time
+    fits(table, [MEETING, MOVED, "wfscp:safeguarding-accountability-meeting:2026-10-13"])
+
+
+def test_plan_without_a_database_shows_the_rules_and_creates_nothing(tmp_path):
+    table = ok("plan", "--as-of", "2026-11-24")
+    assert "wfscp:lsp-meeting:2027-02-10" in table
+    assert not (tmp_path / "data" / "govcal.db").exists()
+
+
+def test_status_lists_what_was_closed_recently_by_the_day_it_was_closed(tmp_path):
+    recorded()
+    text = ok("status", "--as-of", "2026-11-24")
+    opened, closed = text.split("Closed in the 30 days to 2026-11-24, by the day closed")
+    assert OLD not in opened  # completed four days ago, due 15 months ago
+    line = next(x for x in closed.splitlines() if x.startswith(" 2026-11-20"))
+    assert "completed 464 days late" in line
+    assert MEETING not in closed  # closed in May: not recent
+    first = next(x for x in opened.splitlines() if re.match(r" \d{4}-\d\d-\d\d", x))
+    assert "overdue by" in first  # most urgent first
+    fits(text, [OLD, MOVED])
+    rows = {r["id"]: r for r in json.loads(ok("status", "--json", "--as-of", "2026-11-24"))}
+    assert rows[OLD]["closed_on"] == "2026-11-20" and MEETING not in rows

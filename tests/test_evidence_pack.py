@@ -1,0 +1,202 @@
+"""The evidence pack's figures against a hand-built year: every figure asserted exactly."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from models import records
+from models.db import get_engine
+from models.directory_import import import_directory
+from models.ledger import Delivery, LedgerEntry
+from models.sync import sync_partnership
+from notifications.pack import build_pack, render_html, render_markdown
+from rules.loader import load_partnership
+from rules.pack import Outcome, percent
+
+RULES = """\
+partnership:
+  id: testscp
+  name: Test Safeguarding Children Partnership
+  timezone: Europe/London
+roles:
+  lsp: Lead Safeguarding Partners
+  dsp: Delegated Safeguarding Partners
+  scrutineer: Independent Scrutineer
+  business-team: Business team
+  agency-lead: Safeguarding lead of an agency
+obligations:
+  - id: lsp-meeting
+    title: LSP meeting
+    kind: meeting
+    owner: business-team
+    attendees: [lsp]
+    schedule: {every: quarterly, start: 2025-01-15 10:00}
+    evidence: Minutes
+    source: test
+  - id: annual-report
+    title: Annual report
+    kind: publication
+    owner: business-team
+    schedule: {once: 2025-06-30}
+    evidence: Link
+    source: test
+  - id: s11
+    title: Section 11 audit
+    kind: audit
+    owner: agency-lead
+    per: agency
+    schedule: {every: annually in September, start: 2025-09-30}
+    evidence: Return
+    source: test
+"""
+AGENCIES = "code,name,type\na1,Alpha Trust,relevant-agency\na2,Beta Police,relevant-agency\n" + (
+    "a3,Gamma Council,relevant-agency\n"
+)
+END_OF_YEAR = date(2025, 12, 31)
+ME = records.Actor("test-user")
+
+
+def url(name: str) -> records.Evidence:
+    return records.Evidence(url=f"https://example.org/{name}.pdf")
+
+
+@pytest.fixture
+def year(tmp_path, db_url):
+    """2025 of a small partnership: 4 meetings, a report and 3 S11 returns, recorded."""
+    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
+    (tmp_path / "agencies.csv").write_text(AGENCIES, encoding="utf-8")
+    partnership = load_partnership("testscp", [tmp_path / "rules.yaml"])
+    with Session(get_engine(db_url)) as s:
+        import_directory(s, tmp_path / "agencies.csv", partnership)
+        sync_partnership(s, partnership, date(2025, 6, 1))
+
+        def done(public_id: str, on: date) -> None:
+            records.complete(s, public_id, url(public_id), ME, on=on, today=END_OF_YEAR)
+
+        done("testscp:lsp-meeting:2025-01-15", date(2025, 1, 15))  # on time
+        done("testscp:lsp-meeting:2025-04-15", date(2025, 4, 20))  # 5 days late
+        records.cancel(s, "testscp:lsp-meeting:2025-07-15", "Quorum not met", ME)
+        # testscp:lsp-meeting:2025-10-15 is never done: missed
+        done("testscp:annual-report:2025-06-30", date(2025, 6, 30))  # on time
+        done("testscp:s11:2025-09-30:a1", date(2025, 9, 20))  # on time
+        done("testscp:s11:2025-09-30:a2", date(2025, 10, 10))  # 10 days late
+        records.review_return(s, "testscp:s11:2025-09-30:a1", "green", ME)
+        records.review_return(s, "testscp:s11:2025-09-30:a2", "amber", ME)
+        # a3 never returns: missed
+        s.flush()
+        ids = {o: records.queries.occurrence(s, o).id for o in (
+            "testscp:lsp-meeting:2025-10-15", "testscp:s11:2025-09-30:a3")}  # fmt: skip
+        for occurrence, stage, status in [
+            ("testscp:lsp-meeting:2025-10-15", "escalation-1", Delivery.SENT),
+            ("testscp:lsp-meeting:2025-10-15", "escalation-7", Delivery.SENT),
+            ("testscp:lsp-meeting:2025-10-15", "escalation-14", Delivery.SENT),
+            ("testscp:lsp-meeting:2025-10-15", "escalation-28", Delivery.FLAGGED),
+            ("testscp:s11:2025-09-30:a3", "escalation-1", Delivery.SENT),
+            ("testscp:s11:2025-09-30:a3", "escalation-14", Delivery.SKIPPED),  # not raised
+            ("testscp:s11:2025-09-30:a3", "reminder-7", Delivery.SENT),  # not an escalation
+        ]:
+            s.add(LedgerEntry(occurrence_id=ids[occurrence], stage=stage, status=status.value,
+                              recipient=f"{stage}@example.org", kind="escalation"))  # fmt: skip
+        s.commit()
+    return db_url
+
+
+def test_the_year_in_figures(year):
+    with Session(get_engine(year)) as s:
+        pack = build_pack(s, "testscp", 2025, END_OF_YEAR)
+    f = pack.figures
+    assert f.total == 8
+    assert dict(f.outcomes) == {Outcome.ON_TIME: 3, Outcome.LATE: 2, Outcome.MISSED: 2,
+                                Outcome.CANCELLED: 1}  # fmt: skip
+    assert f.fell_due == 7 and percent(f.on_time_rate) == "43%" and percent(f.done_rate) == "71%"
+    assert (f.escalated, f.escalated_to_lead_partners) == (2, 1)
+    [cycle] = f.cycles
+    assert (cycle.title, cycle.due, cycle.total) == ("Section 11 audit", date(2025, 9, 30), 3)
+    assert (cycle.on_time, cycle.late, cycle.outstanding) == (1, 1, 1)
+    assert percent(cycle.return_rate) == "67%" and dict(cycle.rag) == {"green": 1, "amber": 1}
+    missed = next(i for i in pack.items if i.id == "testscp:lsp-meeting:2025-10-15")
+    assert pack.outcome(missed) == "missed (77 days overdue)" and missed.escalations == (
+        1,
+        7,
+        14,
+        28,
+    )
+
+
+def test_a_replayed_day_ignores_what_was_recorded_after_it(year):
+    with Session(get_engine(year)) as s:
+        pack = build_pack(s, "testscp", 2025, date(2025, 4, 16))
+    by_id = {i.id: pack.outcome(i) for i in pack.items}
+    assert by_id["testscp:lsp-meeting:2025-04-15"] == "missed (1 day overdue)"
+    assert by_id["testscp:lsp-meeting:2025-10-15"] == "not yet due"
+
+
+def test_the_html_is_self_contained_and_the_markdown_lists_every_obligation(year):
+    with Session(get_engine(year)) as s:
+        pack = build_pack(s, "testscp", 2025, END_OF_YEAR)
+    html = render_html(pack)
+    assert not re.search(r"<script|<link|<img|src=|url\(|@import", html)  # nothing external
+    assert "<style>" in html and "@media print" in html
+    assert 'href="https://example.org/testscp:lsp-meeting:2025-04-15.pdf"' in html
+    assert "late (5 days)" in html and "Gamma Council" in html
+    markdown = render_markdown(pack)
+    assert "| Done on time | 3 (43% of those that fell due) |" in markdown
+    assert (
+        "| 2025-10-15 | LSP meeting |  | missed (77 days overdue) |  "
+        "| day 1, day 7, day 14, day 28 |" in markdown
+    )
+    assert "2 of 3 returned (67%); 1 on time (33%), 1 late, 1 outstanding" in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| 2025-")]
+    assert len(rows) == 5  # the 5 obligations; returns are counted per cycle
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_govcal_pack_prints_the_figures_and_writes_both_files(year, tmp_path, monkeypatch):
+    from govcal.cli import app
+    from govcal.settings import get_settings
+
+    monkeypatch.setenv("GOVCAL_DATABASE_URL", year)
+    monkeypatch.setenv("GOVCAL_RULES_PATH", str(tmp_path / "rules.yaml"))
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["pack", "-p", "testscp", "--year", "2025", "--as-of",
+                                      "31/12/2025", "--out", str(tmp_path / "packs")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[:3] == [
+        "Test Safeguarding Children Partnership, 2025: 8 obligations due.",
+        "On time 3 (43% of 7 that fell due), late 2, missed 2; 2 escalated (1 to the Lead "
+        "Partners).",
+        "Section 11 audit due 2025-09-30: 2 of 3 returned (67%), 1 on time, 1 late.",
+    ]
+    assert (tmp_path / "packs" / "evidence-pack-testscp-2025.html").is_file()
+    assert (tmp_path / "packs" / "evidence-pack-testscp-2025.md").is_file()
+    unknown = CliRunner().invoke(app, ["pack", "-p", "nowhere", "--year", "2025"])
+    assert unknown.exit_code == 1 and "no partnership 'nowhere'" in unknown.stderr
+
+
+@pytest.mark.xdist_group("prefect")
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_flow_publishes_the_pack_as_an_artifact_and_writes_the_html(
+    year, tmp_path, monkeypatch
+):
+    from prefect.testing.utilities import prefect_test_harness
+
+    from govcal.settings import get_settings
+
+    monkeypatch.setenv("GOVCAL_DATABASE_URL", year)
+    get_settings.cache_clear()
+    with prefect_test_harness(server_startup_timeout=90):
+        from prefect.client.orchestration import get_client
+
+        from flows.evidence_pack import evidence_pack
+
+        html = evidence_pack(partnership="testscp", year=2025, as_of=END_OF_YEAR)
+        with get_client(sync_client=True) as client:
+            artifact = client.read_latest_artifacts()[0]
+    assert html == str(tmp_path / "data" / "packs" / "evidence-pack-testscp-2025.html")
+    assert artifact.key == "evidence-pack-testscp-2025"
+    assert "| Done on time | 3 (43% of those that fell due) |" in artifact.data

@@ -1,0 +1,130 @@
+"""Incident references: case references are accepted; anything that reads as a child's
+name, initials or date of birth is refused, and never echoed back."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from rules.references import ReferenceRefused, check_reference
+
+runner = CliRunner()
+
+ACCEPTED = ["SI-2026-014", "WF/LCSPR/26/003", "SCR_2027_12", "RR-26-7", "SAR-2026-1", "CS/123456"]
+REFUSED = {
+    "J.S.": "initials with dots",
+    "J.S.-2015": "initials with dots",
+    "js.2015": "initials with dots",
+    "john-smith-2015": "a word or name",
+    "JOHN-SMITH": "a word or name",
+    "JohnSmith2015": "a word or name",
+    "Smith-J": "a word or name",
+    "SI-ABC": "letters only",
+    "JS-01-02-2015": "read as a date",
+    "JS-1/2/15": "read as a date",
+    "JS-2015-02-01": "read as a date",
+    "JS010215": "read as a date",
+    "JS-01022015": "read as a date",
+    "SI-20150201": "read as a date",
+    "02-13-2015": "read as a date",  # American order
+    "Jane Smith": "no spaces",
+    "x" * 41: "2 to 40 characters",
+}
+
+
+@pytest.mark.parametrize("reference", ACCEPTED)
+def test_case_references_are_accepted(reference):
+    check_reference(reference)
+
+
+@pytest.mark.parametrize(("reference", "why"), REFUSED.items())
+def test_names_initials_and_dates_of_birth_are_refused_without_repeating_them(reference, why):
+    with pytest.raises(ReferenceRefused) as caught:
+        check_reference(reference)
+    message = str(caught.value)
+    assert why in message and "(not shown here)" in message
+    assert reference not in message and reference.lower() not in message.lower()
+
+
+def test_the_partnerships_own_format_is_enforced(rule_file):
+    from rules.loader import load_partnerships
+    from tests.conftest import VALID_HEADER, VALID_RULE
+
+    header = VALID_HEADER.replace(
+        "  timezone: Europe/London\n",
+        "  timezone: Europe/London\n  incident_reference: 'TS-\\d{4}-\\d{3}'\n",
+    )
+    (partnership,) = load_partnerships([rule_file(header + VALID_RULE)])
+    assert partnership.incident_reference_ok("TS-2026-014")
+    assert not partnership.incident_reference_ok("SI-2026-014")
+    check_reference("TS-2026-014", partnership.incident_reference)
+    with pytest.raises(ReferenceRefused, match=r"does not follow .* format TS-\\d\{4\}"):
+        check_reference("SI-2026-014", partnership.incident_reference)
+
+
+def govcal(*args: str):
+    from govcal.cli import app
+
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_the_command_refuses_a_name_says_why_in_one_line_and_records_nothing(rule_file):
+    from tests.conftest import VALID_HEADER
+
+    header = VALID_HEADER.replace(
+        "  timezone: Europe/London\n",
+        "  timezone: Europe/London\n  incident_reference: 'TS-\\d{4}-\\d{3}'\n",
+    )
+    rules = rule_file(header + CLOCK_RULE)
+    assert govcal("sync", "--rules", str(rules), "-p", "testscp").exit_code == 0
+    for reference, why in [("john-smith-2015", "a word or name"),
+                           ("TS-01-02-2015", "read as a date"),
+                           ("SI-2026-014", "does not follow the partnership's")]:  # fmt: skip
+        result = govcal("incident", reference, "--aware", "2026-11-02", "--rules", str(rules),
+                        "-p", "testscp")  # fmt: skip
+        assert result.exit_code == 1
+        assert reference not in result.stdout + result.stderr
+        first, *rest = result.stderr.strip().splitlines()
+        assert first.startswith("Error: the incident reference given is not accepted")
+        assert why in first and rest == ["Nothing was changed."]
+    assert incidents() == []
+    ok = govcal("incident", "TS-2026-014", "--aware", "2026-11-02", "--rules", str(rules),
+                "-p", "testscp")  # fmt: skip
+    assert ok.exit_code == 0, ok.stderr
+    assert ok.stdout.startswith(
+        "serious-incident TS-2026-014: clocks started: testscp:incident-notification:TS-2026-014."
+    )
+    assert incidents() == ["TS-2026-014"]
+
+
+def test_the_prefect_form_refuses_a_name_without_storing_it_in_the_error():
+    from flows.forms import IncidentForm
+
+    with pytest.raises(ValidationError) as caught:
+        IncidentForm(partnership="wfscp", reference="john-smith-2015", aware_on="2026-11-02",
+                     recorded_by="LA duty manager")  # fmt: skip
+    assert "a word or name" in str(caught.value) and "john" not in str(caught.value).lower()
+
+
+def incidents() -> list[str]:
+    from sqlmodel import select
+
+    from models.calendar import Incident
+    from models.db import session_scope
+
+    with session_scope() as session:
+        return [i.reference for i in session.exec(select(Incident))]
+
+
+CLOCK_RULE = """\
+  - id: incident-notification
+    title: Notify the panel
+    kind: action
+    owner: business-team
+    schedule:
+      event: serious-incident
+      within: 5 working days
+    evidence: The notification
+    source: Working Together 2023
+"""
