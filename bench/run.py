@@ -1,40 +1,76 @@
-"""Run the national benchmark and print its figures as Markdown tables.
+"""Run the benchmark and print its figures as Markdown tables (and JSON to OUT/results.json).
 
-    .venv/bin/python -m bench.run [--scales 1,4,16] [--postgres ADMIN_URL] [--out DIR]
+    nice .venv/bin/python -m bench.run [--scales 1,4,16] [--runs 3] [--postgres ADMIN_URL]
 
 Scale 1 is 10 partnerships with 1,600 schools; 16 is 160 partnerships with 25,600 schools
-and 3,200 agencies (a little over England's 150 / 24,000 / 3,000). Each phase runs in its
-own process (bench/phases.py), so its peak memory is its own. Ten years of history: the
-rules of the shipped templates begin in 2025, so the sweep is run as of 26 November 2035.
+(a little over England). The rules of the generated partnerships begin in 2025 and the
+history is ten years deep, so the national day is 26 November 2035.
+
+Method (so that every comparison is fair):
+- Every timed job runs in a fresh process and is timed from outside, interpreter start
+  and imports included, as cron or a person pays them.
+- Each scale's database is built once (import, sync, ten years of history) and copied
+  before every daily-job run: every run of every mode starts from the same ledger state.
+- The daily job runs three ways on the same copy: plain functions (cron + a script), the
+  Prefect flow on Prefect's ephemeral in-process API (what `govcal run` pays alone), and
+  the flow against a long-lived Prefect server (what `govcal serve` keeps).
+- Nothing is extrapolated: the naive one-task-per-item flow runs on every item at 1x.
+- Each figure is the min and median of --runs runs; the machine's load is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
+import time
 import uuid
 from pathlib import Path
 
 from bench.generate import generate
 
 ROOT = Path(__file__).resolve().parent.parent
-PHASES_AT_EVERY_SCALE = ("expand", "sync", "sweep")
+NATIONAL_DAY = "2035-11-26"
+SAMPLE_DAY = "2026-11-24"
+PY = sys.executable
 
 
-def phase(name: str, data: Path, db: str) -> dict:
-    command = [sys.executable, "-m", "bench.phases", name, "--data", str(data), "--db", db]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, dict]:
+    """Wall seconds of one fresh process (start-up included) and its JSON line, if any."""
+    t0 = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False,
+                          env={**os.environ, **(env or {})})  # fmt: skip
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise SystemExit(f"phase {name} failed:\n{done.stderr[-3000:]}")
-    return json.loads(lines[-1])
+    return wall, (json.loads(lines[-1]) if lines else {})
+
+
+def phase(name: str, data: Path, db: str, env: dict[str, str] | None = None) -> dict:
+    wall, figures = timed([PY, "-m", "bench.phases", name, "--data", str(data), "--db", db], env)
+    return {**figures, "wall_s": wall}
+
+
+def spread(values: list[float]) -> dict:
+    return {"min": min(values), "median": statistics.median(values), "runs": len(values)}
+
+
+def fmt(s: dict, digits: int = 2) -> str:
+    return f"{s['min']:.{digits}f} / {s['median']:.{digits}f}"
 
 
 def postgres_database(admin_url: str) -> str:
-    """A new, empty PostgreSQL database for one sync; returns its SQLAlchemy URL."""
     import psycopg
 
     name = f"govcal_bench_{uuid.uuid4().hex[:8]}"
@@ -44,59 +80,242 @@ def postgres_database(admin_url: str) -> str:
     return f"{base}/{name}"
 
 
+def day_env(folder: Path, work: Path, db: Path, run: str) -> dict[str, str]:
+    return {
+        "GOVCAL_DATABASE_URL": f"sqlite:///{db}",
+        "GOVCAL_RULES_PATH": str(folder / "rules"),
+        "GOVCAL_DATA_DIR": str(work / "data"),
+        "GOVCAL_OUTBOX_DIR": str(work / f"outbox-{run}"),
+        "GOVCAL_FEEDS_DIR": str(work / f"feeds-{run}"),
+        "GOVCAL_TRANSPORT": "outbox",
+    }
+
+
+def scale_figures(scale: int, out: Path, runs: int, server_url: str, pg: str) -> dict:
+    folder = out / f"x{scale}"
+    shutil.rmtree(folder, ignore_errors=True)
+    generate(folder, partnerships=10 * scale, schools=1_600 * scale)
+    r: dict = {"partnerships": 10 * scale}
+    r["expand"] = spread([phase("expand", folder, "")["expand_s"] for _ in range(runs)])
+    imports, syncs = [], []
+    base = folder / "base.db"
+    for _ in range(runs):  # a fresh database each time: import and sync from nothing
+        db = folder / "sync.db"
+        db.unlink(missing_ok=True)
+        figures = phase("sync", folder, f"sqlite:///{db}")
+        imports.append(figures["import_s"])
+        syncs.append(figures["sync_s"])
+        r["occurrences_created"] = figures["occurrences_created"]
+    shutil.copy(db, base)
+    r["import"], r["sync"] = spread(imports), spread(syncs)
+    if pg:
+        r["sync_pg"] = phase("sync", folder, postgres_database(pg))["sync_s"]
+    work = folder / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    # Prefect's home for the ephemeral runs is made once, untimed, as on a user's machine
+    timed([PY, "-m", "bench.day", "floor", "--as-of", NATIONAL_DAY],
+          day_env(folder, work, base, "warm"))  # fmt: skip
+    modes = {"plain": ("plain", {}), "flow-ephemeral": ("flow", {}),
+             "flow-server": ("flow", {"PREFECT_API_URL": server_url})}  # fmt: skip
+    first_plain = None
+    for label, (mode, extra) in modes.items():
+        walls, inner = [], []
+        for n in range(runs):
+            db = work / f"{label}-{n}.db"
+            shutil.copy(base, db)  # the same ledger state for every run of every mode
+            env = {**day_env(folder, work, db, f"{label}-{n}"), **extra}
+            wall, figures = timed([PY, "-m", "bench.day", mode, "--as-of", NATIONAL_DAY], env)
+            walls.append(wall)
+            inner.append(figures)
+            if label == "plain" and first_plain is None:
+                first_plain = db
+        r[label] = {**spread(walls), "last": inner[-1]}
+    sweeps = [phase("sweep", folder, f"sqlite:///{first_plain}") for _ in range(runs)]
+    r["sweep_full_day"] = spread([s["sweep_s"] for s in sweeps])
+    r["sweep_detail"] = sweeps[-1]
+    r["sweep_empty_ledger"] = phase("sweep", folder, f"sqlite:///{base}")["sweep_s"]
+    return r
+
+
+def sample_figures(out: Path, runs: int) -> dict:
+    """`govcal run` and the everyday commands on the shipped sample, as a person runs them."""
+    from govcal.local_api import start, stop
+
+    data = out / "sample"
+    shutil.rmtree(data, ignore_errors=True)
+    env = {"GOVCAL_DATA_DIR": str(data)}
+    for key in ("GOVCAL_DATABASE_URL", "GOVCAL_RULES_PATH", "PREFECT_HOME", "PREFECT_API_URL"):
+        os.environ.pop(key, None)
+    govcal = [PY, "-m", "govcal.cli"]
+    r: dict = {}
+    r["run_first"] = timed([*govcal, "run", "--as-of", SAMPLE_DAY], env)[0]
+    prepared = out / "sample-prepared.db"
+    shutil.copy(data / "govcal.db", prepared)
+
+    def fresh_db() -> None:
+        shutil.copy(prepared, data / "govcal.db")
+        for suffix in ("-wal", "-shm"):
+            (data / f"govcal.db{suffix}").unlink(missing_ok=True)
+
+    def runs_of(command: list[str], before=None) -> dict:
+        walls = []
+        for _ in range(runs):
+            if before:
+                before()
+            walls.append(timed(command, env)[0])
+        return spread(walls)
+
+    r["python"] = runs_of([PY, "-c", "pass"])
+    floor_plain = [PY, "-m", "bench.day", "floor-plain", "--as-of", SAMPLE_DAY]
+    r["python_floor_script"] = runs_of(floor_plain)
+    r["prefect_floor_ephemeral"] = runs_of([PY, "-m", "bench.day", "floor", "--as-of", SAMPLE_DAY])
+    r["run_ephemeral"] = runs_of([*govcal, "run", "--as-of", SAMPLE_DAY], fresh_db)
+    _, inner = timed([PY, "-m", "bench.day", "flow", "--as-of", SAMPLE_DAY], env)
+    r["run_ephemeral_phases"] = inner
+    server, process = start(data / "prefect", port=0)  # what `govcal serve` keeps
+    try:
+        r["prefect_floor_server"] = spread([
+            timed([PY, "-m", "bench.day", "floor", "--as-of", SAMPLE_DAY],
+                  {**env, "PREFECT_API_URL": server.url})[0] for _ in range(runs)
+        ])  # fmt: skip
+        r["run_server"] = runs_of([*govcal, "run", "--as-of", SAMPLE_DAY], fresh_db)
+        _, inner = timed([PY, "-m", "bench.day", "flow", "--as-of", SAMPLE_DAY],
+                         {**env, "PREFECT_API_URL": server.url})  # fmt: skip
+        r["run_server_phases"] = inner
+    finally:
+        stop(process, data / "prefect")
+    fresh_db()
+    item = "wfscp:annual-report:2026-09-30"
+    commands = {
+        "--help": ["--help"], "plan": ["plan", "--as-of", SAMPLE_DAY],
+        "rules check": ["rules", "check", "--as-of", SAMPLE_DAY],
+        "status": ["status", "--as-of", SAMPLE_DAY],
+        "sync (write)": ["sync", "--as-of", SAMPLE_DAY],
+        "complete (write)": ["complete", item, "--evidence", "https://example.org/report",
+                             "--on", "2026-10-01"],
+        "reopen (write)": ["reopen", item],
+    }  # fmt: skip
+    r["cli"] = {}
+    for name, args in commands.items():
+        walls = []
+        for _ in range(max(runs, 5)):
+            walls.append(timed([*govcal, *args], env)[0])
+            if name == "complete (write)":
+                timed([*govcal, "reopen", item], env)
+            if name == "reopen (write)":
+                timed([*govcal, "complete", item, "--evidence", "https://example.org/r",
+                       "--on", "2026-10-01"], env)  # fmt: skip
+        r["cli"][name] = spread(walls)
+    return r
+
+
+def naive_figures(out: Path, server_url: str) -> dict:
+    folder = out / "x1"
+    db = folder / "work" / "plain-0.db"
+    return phase("naive", folder, f"sqlite:///{db}", {"PREFECT_API_URL": server_url,
+                 "GOVCAL_DATA_DIR": str(folder / "work" / "data")})  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="1,4,16")
-    parser.add_argument("--postgres", default=os.environ.get("GOVCAL_TEST_POSTGRES", ""))
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--postgres", default="")
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "bench")
+    parser.add_argument("--skip", default="", help="comma-separated: sample,naive,deliver")
     args = parser.parse_args()
-    results: dict[int, dict[str, dict]] = {}
-    for scale in [int(s) for s in args.scales.split(",")]:
-        folder = args.out / f"x{scale}"
-        db_file = folder / "govcal.db"
-        db_file.unlink(missing_ok=True)
-        generate(folder, partnerships=10 * scale, schools=1_600 * scale)
-        sqlite = f"sqlite:///{db_file}"
-        results[scale] = {name: phase(name, folder, sqlite) for name in PHASES_AT_EVERY_SCALE}
-        if args.postgres:
-            results[scale]["sync-pg"] = phase("sync", folder, postgres_database(args.postgres))
-        print(f"x{scale}: " + json.dumps(results[scale]), flush=True)
-    largest = max(results)
-    folder = args.out / f"x{largest}"
-    results[largest]["deliver"] = phase("deliver", folder, f"sqlite:///{folder / 'govcal.db'}")
-    results[largest]["flow"] = phase("flow", folder, f"sqlite:///{folder / 'govcal.db'}")
+    from govcal.local_api import start, stop
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    skip = set(filter(None, args.skip.split(",")))
+    results: dict = {"load_start": load(), "scales": {}}
+    print(f"load average at start: {results['load_start']}", flush=True)
+    if "sample" not in skip:
+        results["sample"] = sample_figures(args.out, args.runs)
+        print("sample: " + json.dumps(results["sample"]), flush=True)
+    home = Path(tempfile.mkdtemp(prefix="govcal-bench-prefect-"))
+    server, process = start(home, port=0)  # the long-lived server of the "flow-server" mode
+    try:
+        for scale in [int(s) for s in args.scales.split(",")]:
+            results["scales"][scale] = scale_figures(
+                scale, args.out, args.runs, server.url, args.postgres
+            )
+            print(f"x{scale}: " + json.dumps(results["scales"][scale]), flush=True)
+        if "naive" not in skip and 1 in results["scales"]:
+            results["naive"] = naive_figures(args.out, server.url)
+        largest = max(results["scales"])
+        if "deliver" not in skip:
+            folder = args.out / f"x{largest}"
+            db = folder / "deliver.db"
+            shutil.copy(folder / "base.db", db)
+            results["deliver"] = phase("deliver", folder, f"sqlite:///{db}")
+    finally:
+        stop(process)
+        shutil.rmtree(home, ignore_errors=True)
+    results["load_end"] = load()
+    (args.out / "results.json").write_text(json.dumps(results, indent=1, default=str))
     print(report(results))
 
 
-def report(results: dict[int, dict[str, dict]]) -> str:
-    rows = [
-        "| scale | partnerships | occurrences | open | returns | expand 10 y | import | "
-        "sync SQLite | sync PostgreSQL | sweep (evaluate + plan) | sweep peak RSS |",
+def growth(r: dict, key: str, stat: str = "median") -> str:
+    scales = sorted(r)
+    values = [r[s][key][stat] if isinstance(r[s][key], dict) else r[s][key] for s in scales]
+    steps = [f"x{b / a:.1f}" for a, b in itertools.pairwise(values) if a]
+    return " -> ".join(f"{v:.2f}" for v in values) + f" s ({', '.join(steps)})"
+
+
+def report(results: dict) -> str:
+    r = results["scales"]
+    runs = next(iter(r.values()))["plain"]["runs"]
+    lines = [f"Load average (1, 5, 15 min) at start {results['load_start']}, at end "
+             f"{results['load_end']}. Figures: min / median of {runs} runs, seconds, "
+             "wall clock of a fresh process (start-up included).", ""]  # fmt: skip
+    lines += [
+        "| scale | partnerships | occurrences | expand 10 y | import | sync SQLite | "
+        "daily job, plain | flow, ephemeral API | flow, long-lived server | "
+        "sweep, full day's ledger | sweep, empty ledger |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for scale, r in sorted(results.items()):
-        pg = f"{r['sync-pg']['sync_s']:.1f} s" if "sync-pg" in r else "n/a"
-        rows.append(
-            f"| {scale}x | {r['expand']['partnerships']} | {r['sweep']['occurrences']:,} | "
-            f"{r['sweep']['open']:,} | {r['sweep']['returns']:,} | "
-            f"{r['expand']['expand_s']:.2f} s | {r['sync']['import_s']:.1f} s | "
-            f"{r['sync']['sync_s']:.1f} s | {pg} | "
-            f"{r['sweep']['sweep_s']:.2f} s | {r['sweep']['peak_rss_mb']:.0f} MB |"
+    for scale, x in sorted(r.items()):
+        lines.append(
+            f"| {scale}x | {x['partnerships']} | {x['sweep_detail']['occurrences']:,} | "
+            f"{fmt(x['expand'])} | {fmt(x['import'])} | {fmt(x['sync'])} | "
+            f"{fmt(x['plain'])} | {fmt(x['flow-ephemeral'])} | {fmt(x['flow-server'])} | "
+            f"{fmt(x['sweep_full_day'])} | {x['sweep_empty_ledger']:.2f} |"
         )
-    largest = results[max(results)]
-    d, f = largest["deliver"], largest["flow"]
-    rows += [
-        "",
-        f"Delivery at {max(results)}x: {d['messages']} messages to aiosmtpd on 127.0.0.1 in "
-        f"{d['deliver_s']:.2f} s over {d['connections']} connection(s) "
-        f"({d['per_1000_s']:.2f} s per 1,000; peak RSS {d['peak_rss_mb']:.0f} MB).",
-        f"daily-compliance at {max(results)}x: plain functions {f['plain_s']:.2f} s, the flow "
-        f"{f['flow_s']:.2f} s (+{f['flow_overhead_pct']:.0f}%); naive one-task-per-item "
-        f"{f['naive_sample_s']:.2f} s for {f['naive_sample']} items, about "
-        f"{f['naive_all_items_s_estimate']:.0f} s for all {f['open_items']:,} "
-        f"({f['naive_vs_batched_flow_ratio']:.1f}x the batched flow).",
-    ]
-    return "\n".join(rows)
+    lines += ["", "| cost (median) | 1x -> 4x -> 16x |", "|---|---|"]
+    for key in ("plain", "flow-server", "import", "sync", "sweep_full_day"):
+        lines.append(f"| {key} | {growth(r, key)} |")
+    if any("sync_pg" in x for x in r.values()):
+        pg = {s: {"v": {"median": x.get("sync_pg", 0)}} for s, x in r.items()}
+        lines.append(f"| sync PostgreSQL (1 run) | {growth(pg, 'v')} |")
+    lines.append("")
+    for scale, x in sorted(r.items()):
+        inside = {k: x[k]["last"] for k in ("plain", "flow-server")}
+        lines.append(f"{scale}x day, in-process split: {json.dumps(inside)}")
+    if "deliver" in results:
+        d = results["deliver"]
+        lines.append(
+            f"Delivery: {d['messages']} messages in {d['deliver_s']:.2f} s over "
+            f"{d['connections']} connection(s) ({d['per_1000_s']:.2f} s per 1,000)."
+        )
+    if "naive" in results:
+        n = results["naive"]
+        lines.append(f"Naive at 1x: {n['items']} tasks {n['naive_s']:.1f} s "
+                     f"{n['naive_failed'] or ''}; batched {n['batched_s']:.2f} s.")  # fmt: skip
+    if "sample" in results:
+        s = results["sample"]
+        lines += ["", "| on the sample | min / median |", "|---|---|"]
+        for key in ("python", "python_floor_script", "prefect_floor_ephemeral", "run_ephemeral",
+                    "prefect_floor_server", "run_server"):  # fmt: skip
+            lines.append(f"| {key} | {fmt(s[key])} |")
+        lines.append(f"| run_first (fresh data folder, 1 run) | {s['run_first']:.2f} |")
+        for name, v in s["cli"].items():
+            lines.append(f"| govcal {name} | {fmt(v)} |")
+        lines.append(f"phases, ephemeral: {json.dumps(s['run_ephemeral_phases'])}")
+        lines.append(f"phases, server: {json.dumps(s['run_server_phases'])}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ class Item:
     clock: bool = False  # a statutory clock started by an incident
     escalation: Escalation | None = None
     flagged: bool = False  # the scrutineer flag was raised: consider referral
+    owner_short: str = ""  # the table's narrow column: the name and the agency's code
 
     @property
     def rag(self) -> str:
@@ -103,17 +104,30 @@ class Item:
         return f"escalated {day(esc.escalated_at.date())}, awaiting a response"
 
     def urgency(self) -> tuple[int, int, str]:
-        """Clocks first, then overdue (longest first), then by days left."""
-        rank = 0 if self.clock else 1 if self.state is State.OVERDUE else 2
-        return (rank, self.days_left, self.title)
+        """The table's order: the summary's concerns, most actionable first. Clocks,
+        then overdue items the owner can still put right, escalations, the next 14 days,
+        items for a decision (most recent first) and the rest by date."""
+        rank = {"clocks": 0, "overdue": 1, "escalated": 2, "soon": 3, "decision": 4}
+        section = self.section()
+        key = -self.days_left if section == "decision" else self.days_left
+        return (rank.get(section or "", 5), key, self.title)
+
+    def when_short(self) -> str:
+        if self.days_left < 0:
+            return f"{plural(-self.days_left, 'day')} late"
+        return "due today" if self.days_left == 0 else f"{plural(self.days_left, 'day')} left"
 
     def stands(self, as_of: date) -> str:
-        """The "where it stands" cell: state, and the escalation's answer if any."""
-        parts = [self.when()]
-        if self.escalation:
-            parts.append(self.response(as_of).replace("**", ""))
-        if self.flagged:
-            parts.append("consider referral")
+        """The "where it stands" cell, kept short: state, the Lead Partners' answer."""
+        parts = [self.when_short()]
+        esc = self.escalation
+        if esc is not None and esc.acknowledged_at is not None:
+            parts.append(f"acknowledged {esc.acknowledged_at:%d %b}")
+        elif esc is not None:
+            waited = (as_of - esc.escalated_at.date()).days
+            parts.append("LSPs: no reply" if waited >= ACK_WAIT_DAYS else "LSPs told")
+        if self.section() == "decision":
+            parts.append("for decision")
         return "; ".join(parts)
 
     def line(self, as_of: date, *, owner: bool = True) -> str:
@@ -125,14 +139,22 @@ class Item:
         return "- " + " · ".join(parts) + f" · `{self.public_id}`"
 
     def table_row(self, as_of: date) -> dict[str, str]:
+        """Six narrow columns: at 1440 px every one is on screen (cells do not wrap)."""
         return {
-            "RAG": f"{MARK[self.rag]} {self.rag}",
-            "What": self.title,
+            "RAG": MARK[self.rag],
+            "What": shorten(self.title, 40),
             "Due": day(self.due),
-            "Owner": self.owner,
-            "Where it stands": self.stands(as_of),
+            "Owner": shorten(self.owner_short or self.owner, 28),
+            "Where it stands": shorten(self.stands(as_of), 26),
             "Id": self.public_id,
         }
+
+
+def shorten(text: str, width: int) -> str:
+    """Cut at a word boundary with an ellipsis: table cells never wrap in Prefect's UI."""
+    if len(text) <= width:
+        return text
+    return text[: width - 1].rsplit(" ", 1)[0].rstrip(" ,:;(") + "…"
 
 
 @dataclass
@@ -235,7 +257,8 @@ class Owners:
     people: Directory
     names: dict[str, str]  # agency or school code -> name
 
-    def label(self, role: str, subject: str = "") -> str:
+    def label(self, role: str, subject: str = "", *, short: bool = False) -> str:
+        """'Name, Agency' (short: 'Name, CODE'); the role's title if nobody holds it."""
         holders = self.people.holders.get((self.partnership.id, role), [])
         if subject:
             where = self.names.get(subject, subject)
@@ -244,6 +267,8 @@ class Owners:
         if not holders:
             return f"{self._role(role)} (nobody named: import people.csv)"
         agency, school, first = holders[0]
+        if short:
+            return f"{first.name}, {agency.upper()}" if agency else first.name
         where = self.names.get(agency or school, "") or self._role(role)
         return first.name if where in first.name else f"{first.name}, {where}"
 
@@ -281,6 +306,7 @@ def build(session: Session, partnership: Partnership, as_of: date) -> Dashboard:
                 r.row.title, r.row.due, owners.label(r.row.owner_role), r.status.state,
                 (r.row.due - as_of).days, r.row.public_id, clock=r.row.period in clocks,
                 escalation=escalated.get(r.row.id or 0), flagged=(r.row.id or 0) in flags,
+                owner_short=owners.label(r.row.owner_role, short=True),
             )
         )  # fmt: skip
     for (rule, period), members in rounds.items():
@@ -310,6 +336,7 @@ def _round_item(
         first.row.due, f"each {who[0].lower()}{who[1:]}", worst, (first.row.due - as_of).days,
         f"{partnership.id}:{rule}:{period}",
         flagged=any((m.row.id or 0) in flags for m in members),
+        owner_short=f"each of the {len(members)} {noun}",
     )  # fmt: skip
 
 

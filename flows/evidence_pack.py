@@ -6,15 +6,17 @@ HTML file lands in the data folder's `packs/`, self-contained, ready to attach.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
+from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
+from prefect.states import Completed, Failed
 
-from govcal.settings import get_settings
-from models.db import session_scope
-from notifications.pack import build_pack, render_markdown, write_pack
-from rules.state import LONDON
+from flows.runtime import build_runtime
+from models.db import DatabaseUnavailable, session_scope
+from models.queries import NotFound
+from notifications.pack import PackError, build_pack, render_markdown, write_pack
 
 
 @flow(name="evidence-pack")
@@ -23,16 +25,21 @@ def evidence_pack(
     year: int | None = None,
     start_month: int = 1,
     as_of: date | None = None,
-) -> str:
+) -> Any:
     """Write the evidence pack for one reporting year (default: the current one) and
-    publish it as the artifact `evidence-pack-PARTNERSHIP-YEAR`. Returns the HTML path."""
-    day = as_of or datetime.now(LONDON).date()
-    with session_scope() as session:
-        pack = build_pack(session, partnership, year or day.year, day, start_month=start_month)
-    _markdown, html = write_pack(pack, get_settings().data_dir / "packs")
+    publish it as the artifact `evidence-pack-PARTNERSHIP-YEAR`. Returns the HTML path;
+    a partnership or year that cannot be used ends the run with one line saying why."""
+    runtime = build_runtime()
+    day = as_of or runtime.today()
+    try:
+        with session_scope() as session:
+            pack = build_pack(session, partnership, year or day.year, day, start_month=start_month)
+    except (PackError, NotFound, DatabaseUnavailable) as exc:
+        return Failed(message=str(exc))
+    _markdown, html = write_pack(pack, runtime.settings.data_dir / "packs")
     create_markdown_artifact(
         markdown=render_markdown(pack) + f"\n\nPrintable HTML pack: `{html}`\n",
         key=pack.stem,
         description=f"{pack.partnership_name}: evidence pack {pack.period} as of {day}",
     )
-    return str(html)
+    return Completed(message=f"wrote {html}", data=str(html))

@@ -13,25 +13,25 @@ import re
 from enum import Enum, StrEnum
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+)
 
-from govcal.settings import get_settings
+from flows.runtime import rules_or_empty
 from models.audits import Rag
-from rules.dates import SupportedDate
-from rules.loader import RuleFileError, load_partnerships
+from rules.dates import SupportedDate, parse_day
 from rules.model import Kind
 from rules.references import check_reference
 
-
-def _shipped():
-    settings = get_settings()
-    try:
-        return load_partnerships([settings.rules_path] if settings.rules_path else None)
-    except RuleFileError:
-        return []  # `govcal rules check` reports the problems; forms fall back to free text
-
-
-_PARTNERSHIPS = _shipped()
+# a bad rule file leaves the forms with free text: `govcal rules check` reports it
+_PARTNERSHIPS = rules_or_empty()
 PartnershipId = StrEnum(  # type: ignore[misc]
     "PartnershipId", {p.id: p.id for p in _PARTNERSHIPS} or {"wfscp": "wfscp"}
 )
@@ -48,6 +48,21 @@ _ITEM_HELP = (
     "Leave empty to choose from today's open items once the run starts (open the run "
     "and press Resume)."
 )
+
+
+def _read_day(value: Any) -> Any:
+    """Dates are typed as people write them: 13/11/2026 or 2026-11-13."""
+    if isinstance(value, str):
+        return parse_day(value, "the date") if value.strip() else None
+    return value
+
+
+# A text field, not a date picker: typing 13/11/2026 is what people do, and an empty
+# "Done on" means today without a "date / None" switch in the form.
+Day = Annotated[SupportedDate, BeforeValidator(_read_day), WithJsonSchema({"type": "string"})]
+DayOrToday = Annotated[
+    SupportedDate | None, BeforeValidator(_read_day), WithJsonSchema({"type": "string"})
+]
 
 
 class FormError(ValueError):
@@ -93,9 +108,11 @@ class CompletionForm(ItemForm):
         max_length=1000,
         description="Link to the minutes, report or submission (https://...)",
     )
-    completed_on: SupportedDate = Field(title="Done on", description="The day it was done")
+    completed_on: DayOrToday = Field(
+        default="", title="Done on", description="e.g. 13/11/2026; leave empty for today"
+    )
     completed_by: str = _by()
-    note: str = Field(default="", title="Note (optional)", max_length=500)
+    note: str = Field(default="", title="Note", max_length=500)
 
 
 class ReviewRating(StrEnum):
@@ -107,7 +124,7 @@ class ReviewRating(StrEnum):
 
 class FollowUp(BaseModel):
     description: str = Field(title="Action", min_length=3, max_length=500)
-    due: SupportedDate = Field(title="Due by")
+    due: Day = Field(title="Due by", description="e.g. 31/01/2027")
 
 
 class ReturnForm(ItemForm):
@@ -120,14 +137,16 @@ class ReturnForm(ItemForm):
         max_length=1000,
         description="Link to the submitted return (https://...)",
     )
-    submitted_on: SupportedDate = Field(title="Submitted on")
+    submitted_on: DayOrToday = Field(
+        default="", title="Submitted on", description="e.g. 28/10/2026; leave empty for today"
+    )
     recorded_by: str = _by()
     rating: ReviewRating = Field(
         default=ReviewRating.NOT_REVIEWED,
         title="Review rating (RAG)",
         description="Leave as not reviewed yet until it has been read",
     )
-    review_note: str = Field(default="", title="Review note (optional)", max_length=1000)
+    review_note: str = Field(default="", title="Review note", max_length=1000)
     follow_ups: list[FollowUp] = Field(default_factory=list, title="Follow-up actions")
 
     @property
@@ -140,7 +159,7 @@ class ReviewForm(ItemForm):
 
     item: str = item_field("Return id from the email")
     rating: Rag = Field(title="Review rating (RAG)")
-    review_note: str = Field(default="", title="Review note (optional)", max_length=1000)
+    review_note: str = Field(default="", title="Review note", max_length=1000)
     follow_ups: list[FollowUp] = Field(default_factory=list, title="Follow-up actions")
     by: str = _by()
 
@@ -148,7 +167,7 @@ class ReviewForm(ItemForm):
 class RescheduleForm(ItemForm):
     """Move one meeting or deadline without changing its rule; invites are updated."""
 
-    new_date: SupportedDate = Field(title="New date")
+    new_date: Day = Field(title="New date", description="e.g. 15/12/2026")
     new_time: str = Field(
         default="",
         title="New time (meetings)",
@@ -189,7 +208,7 @@ class AcknowledgeForm(ItemForm):
         max_length=200,
         description="The Lead (or Delegated) Safeguarding Partner answering",
     )
-    note: str = Field(default="", title="Note (optional)", max_length=500)
+    note: str = Field(default="", title="Note", max_length=500)
 
 
 def _case_reference(value: str) -> str:
@@ -212,15 +231,15 @@ class IncidentForm(BaseModel):
         title="Reference",
         description="Case-management reference only, e.g. SI-2027-001",
     )
-    aware_on: SupportedDate = Field(
-        title="Aware on", description="Day the local authority became aware"
+    aware_on: Day = Field(
+        title="Aware on", description="Day the local authority became aware, e.g. 24/03/2027"
     )
     kind: EventKind = Field(default=next(iter(EventKind)), title="Kind of event")
     recorded_by: str = _by()
 
 
 class DayInput(BaseModel):
-    day: SupportedDate = Field(title="As of")
+    day: Day = Field(title="As of")
 
 
 F = TypeVar("F", bound=BaseModel)
@@ -236,7 +255,8 @@ def parse(model: type[F], given: Any) -> F:
         title = _title(model, str(first["loc"][0])) if first["loc"] else "form"
         more = len(exc.errors()) - 1
         tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise FormError(f"{title or where}: {first['msg']}{tail}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise FormError(f"{title or where}: {message}{tail}") from None
 
 
 def _title(model: type[BaseModel], name: str) -> str:

@@ -32,17 +32,8 @@ from flows.forms import (
     parse,
     pasted_id,
 )
-from flows.tasks import (
-    dashboard_task,
-    evaluate_task,
-    feeds_task,
-    notify_task,
-    partnerships,
-    sender,
-    sync_task,
-    transport,
-)
-from govcal.settings import get_settings
+from flows.runtime import build_runtime
+from flows.tasks import dashboard_task, evaluate_task, feeds_task, notify_task, sync_task
 from models import actions, escalations, queries, records
 from models.db import DatabaseUnavailable, session_scope
 from models.evidence import EvidenceStore
@@ -54,7 +45,7 @@ from rules.state import LONDON
 
 
 def _day(as_of: date | None) -> date:
-    return as_of or datetime.now(LONDON).date()
+    return as_of or build_runtime().today()
 
 
 @flow(name="daily-compliance")
@@ -97,8 +88,8 @@ def open_audit_cycle(
 
     day = _day(as_of)
     sync_task(day)
-    settings = get_settings()
-    chosen = next(p for p in partnerships(settings) if p.id == partnership.value)
+    runtime = build_runtime()
+    chosen = runtime.partnership(partnership.value)
     with session_scope() as session:
         cycles = [c for c in queries.audit_cycles(session, chosen.id) if c.rule_id == rule.value]
         if period:
@@ -109,7 +100,7 @@ def open_audit_cycle(
                 raise ValueError(f"no {rule.value} cycle due on or after {day}; run sync first")
             cycle_id = upcoming[0].public_id
         report = request_returns(
-            session, chosen, cycle_id, day, transport(settings), sender(settings)
+            session, chosen, cycle_id, day, runtime.transport(), runtime.sender
         )
     get_run_logger().info("opened %s: %d requests", cycle_id, len(report.new))
     return {"cycle": cycle_id, "requests": len(report.new),
@@ -123,7 +114,7 @@ def open_audit_cycle(
 
 
 def _evidence_store() -> EvidenceStore:
-    return EvidenceStore.configured(get_settings())
+    return EvidenceStore.configured(build_runtime().settings)
 
 
 def _ui_actor(name: str) -> records.Actor:
@@ -153,7 +144,12 @@ def _act(model: type[BaseModel], given: Any, as_of: Any, action: str, change: Ch
 
 
 def _choose(action: str, day: date) -> str:
-    """Pause the run with a drop-down of today's items for this action."""
+    """Pause the run with a drop-down of today's items for this action.
+
+    Args:
+        form: The first field takes the id pasted from an email; leave it empty to choose.
+        as_of: Leave empty (today). Only to record as if on a past day.
+    """
     from prefect.flow_runs import pause_flow_run
 
     from flows.dashboard import choices
@@ -173,12 +169,17 @@ def _choose(action: str, day: date) -> str:
 
 
 @flow(name="record-completion", validate_parameters=False)
-def record_completion(form: CompletionForm, as_of: SupportedDate | None = None) -> str:
-    """Record that a meeting, report or action was done, with its evidence."""
+def record_completion(form: CompletionForm, as_of: str = "") -> str:
+    """Record that a meeting, report or action was done, with its evidence.
+
+    Args:
+        form: The first field takes the id pasted from an email; leave it empty to choose.
+        as_of: Leave empty (today). Only to record as if on a past day.
+    """
 
     def change(session: Session, f: CompletionForm, item: str, day: date) -> str:
         return actions.complete(
-            session, item, f.evidence, _ui_actor(f.completed_by), on=f.completed_on,
+            session, item, f.evidence, _ui_actor(f.completed_by), on=f.completed_on or day,
             today=day, by=f.completed_by, note=f.note or None, store=_evidence_store(),
         ).summary  # fmt: skip
 
@@ -186,12 +187,17 @@ def record_completion(form: CompletionForm, as_of: SupportedDate | None = None) 
 
 
 @flow(name="record-return", validate_parameters=False)
-def record_return(form: ReturnForm, as_of: SupportedDate | None = None) -> str:
-    """Record an S11/S175 return and, if already read, its review and follow-ups."""
+def record_return(form: ReturnForm, as_of: str = "") -> str:
+    """Record an S11/S175 return and, if already read, its review and follow-ups.
+
+    Args:
+        form: The first field takes the id pasted from an email; leave it empty to choose.
+        as_of: Leave empty (today). Only to record as if on a past day.
+    """
 
     def change(session: Session, f: ReturnForm, item: str, day: date) -> str:
         return actions.record_return(
-            session, item, f.evidence, _ui_actor(f.recorded_by), submitted_on=f.submitted_on,
+            session, item, f.evidence, _ui_actor(f.recorded_by), submitted_on=f.submitted_on or day,
             today=day, rag=f.rag.value if f.rag else None, note=f.review_note or None,
             follow_ups=[(a.description, a.due) for a in f.follow_ups], store=_evidence_store(),
         ).summary  # fmt: skip
@@ -200,8 +206,13 @@ def record_return(form: ReturnForm, as_of: SupportedDate | None = None) -> str:
 
 
 @flow(name="review-return", validate_parameters=False)
-def review_return(form: ReviewForm, as_of: SupportedDate | None = None) -> str:
-    """Record the review of a submitted return: its RAG rating and follow-up actions."""
+def review_return(form: ReviewForm, as_of: str = "") -> str:
+    """Record the review of a submitted return: its RAG rating and follow-up actions.
+
+    Args:
+        form: The first field takes the id pasted from an email; leave it empty to choose.
+        as_of: Leave empty (today). Only to record as if on a past day.
+    """
 
     def change(session: Session, f: ReviewForm, item: str, day: date) -> str:
         return actions.review_return(
@@ -213,8 +224,13 @@ def review_return(form: ReviewForm, as_of: SupportedDate | None = None) -> str:
 
 
 @flow(name="reschedule", validate_parameters=False)
-def reschedule(form: RescheduleForm, as_of: SupportedDate | None = None) -> str:
-    """Move one meeting or deadline; attendees get an updated invite."""
+def reschedule(form: RescheduleForm, as_of: str = "") -> str:
+    """Move one meeting or deadline; attendees get an updated invite.
+
+    Args:
+        form: The first field takes the id pasted from an email; leave it empty to choose.
+        as_of: Leave empty (today). Only to record as if on a past day.
+    """
 
     def change(session: Session, f: RescheduleForm, item: str, day: date) -> str:
         when: date | datetime = f.new_date
@@ -229,8 +245,13 @@ def reschedule(form: RescheduleForm, as_of: SupportedDate | None = None) -> str:
 
 
 @flow(name="cancel-item", validate_parameters=False)
-def cancel_item(form: CancelForm, as_of: SupportedDate | None = None) -> str:
-    """Cancel one occurrence; a meeting's attendees get a cancellation."""
+def cancel_item(form: CancelForm, as_of: str = "") -> str:
+    """Cancel one occurrence; a meeting's attendees get a cancellation.
+
+    Args:
+        form: The first field takes the id pasted from an email; leave it empty to choose.
+        as_of: Leave empty (today). Only to record as if on a past day.
+    """
 
     def change(session: Session, f: CancelForm, item: str, day: date) -> str:
         return actions.cancel(session, item, f.reason, _ui_actor(f.by)).summary
@@ -239,8 +260,13 @@ def cancel_item(form: CancelForm, as_of: SupportedDate | None = None) -> str:
 
 
 @flow(name="waive-item", validate_parameters=False)
-def waive_item(form: WaiveForm, as_of: SupportedDate | None = None) -> str:
-    """Waive one occurrence that is not needed this time."""
+def waive_item(form: WaiveForm, as_of: str = "") -> str:
+    """Waive one occurrence that is not needed this time.
+
+    Args:
+        form: The first field takes the id pasted from an email; leave it empty to choose.
+        as_of: Leave empty (today). Only to record as if on a past day.
+    """
 
     def change(session: Session, f: WaiveForm, item: str, day: date) -> str:
         return actions.waive(session, item, f.reason, _ui_actor(f.by)).summary
@@ -249,8 +275,13 @@ def waive_item(form: WaiveForm, as_of: SupportedDate | None = None) -> str:
 
 
 @flow(name="reopen-item", validate_parameters=False)
-def reopen_item(form: ReopenForm, as_of: SupportedDate | None = None) -> str:
-    """Reopen a completed, waived or cancelled item recorded by mistake."""
+def reopen_item(form: ReopenForm, as_of: str = "") -> str:
+    """Reopen a completed, waived or cancelled item recorded by mistake.
+
+    Args:
+        form: The first field takes the id pasted from an email; leave it empty to choose.
+        as_of: Leave empty (today). Only to record as if on a past day.
+    """
 
     def change(session: Session, f: ReopenForm, item: str, day: date) -> str:
         return actions.reopen(session, item, _ui_actor(f.by), f.reason).summary
@@ -259,8 +290,13 @@ def reopen_item(form: ReopenForm, as_of: SupportedDate | None = None) -> str:
 
 
 @flow(name="acknowledge-escalation", validate_parameters=False)
-def acknowledge_escalation(form: AcknowledgeForm, as_of: SupportedDate | None = None) -> str:
-    """A Lead Partner acknowledges an escalation: recorded with their name and the time."""
+def acknowledge_escalation(form: AcknowledgeForm, as_of: str = "") -> str:
+    """A Lead Partner acknowledges an escalation: recorded with their name and the time.
+
+    Args:
+        form: The first field takes the id pasted from an email; leave it empty to choose.
+        as_of: Leave empty (today). Only to record as if on a past day.
+    """
 
     def change(session: Session, f: AcknowledgeForm, item: str, day: date) -> str:
         by, at = escalations.acknowledge(session, item, _ui_actor(f.by), f.note)
@@ -270,11 +306,16 @@ def acknowledge_escalation(form: AcknowledgeForm, as_of: SupportedDate | None = 
 
 
 @flow(name="start-incident-clock", validate_parameters=False)
-def start_incident_clock(form: IncidentForm, as_of: SupportedDate | None = None) -> list[str]:
-    """Record a serious incident by reference; its statutory deadlines are created."""
+def start_incident_clock(form: IncidentForm, as_of: str = "") -> list[str]:
+    """Record a serious incident by reference; its statutory deadlines are created.
+
+    Args:
+        form: The case reference only, never a child's name or details.
+        as_of: Leave empty (today). Only to record as if on a past day.
+    """
 
     def change(session: Session, f: IncidentForm, _item: str, day: date) -> str:
-        chosen = next(p for p in partnerships(get_settings()) if p.id == f.partnership.value)
+        chosen = build_runtime().partnership(f.partnership.value)
         return actions.start_incident_clock(
             session, chosen, f.reference, _ui_actor(f.recorded_by), aware_on=f.aware_on,
             today=day, kind=f.kind.value,

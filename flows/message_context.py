@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from govcal.settings import get_settings
 from models import ledger
 from models.calendar import OccurrenceRow
 from models.feed_tokens import feed_tokens, installation_id
 from models.notify_inputs import directory as load_directory
 from models.notify_inputs import round_sizes, versions_before
 from models.queries import subject_names
+from models.settings import get_settings
 from notifications.compose import ComposeContext, PartnershipInfo
 from rules.model import Partnership
 from rules.notify_plan import Item, successors
@@ -84,9 +84,24 @@ def message_context(
         subject_names=subjects,
         round_totals=round_sizes(session, rounds),
         reasons=reasons,
-        previous=versions_before(session, meetings),
+        previous=_with_rule_places(versions_before(session, meetings), items, partnerships),
         replaced=successors(list(items.values()), invitees),
+        invited_before=set(invitees),
         feed_urls=feeds,
         act_url=act_url(settings.ui_url),
         installation=str(cache["installation"]),
+        failures=ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"]),
     )
+
+
+def _with_rule_places(
+    previous: dict[int, dict], items: dict[int, Item], partnerships: list[Partnership]
+) -> dict[int, dict]:
+    """A snapshot without its own location was at the rule's place: say which."""
+    rules = {(p.id, r.id): r for p in partnerships for r in p.rules}
+    for ref, before in previous.items():
+        item = items.get(ref)
+        rule = rules.get((item.partnership, item.rule)) if item else None
+        if "location" in before and not before["location"] and rule is not None:
+            before["location"] = rule.location
+    return previous

@@ -106,14 +106,36 @@ def send(
     while True:
         _worker, claimed = ledger.claim(session, now)
         if not claimed:
-            return total, dropped
+            break
         report, stale = _send_claimed(session, claimed, partnerships, today, transport, sender,
-                                      now, context)  # fmt: skip
+                                      now, context, stop_at)  # fmt: skip
         _add(total, report)
         dropped += stale
         server_down = report.rows_retry and not report.messages_sent
         if server_down or time.monotonic() >= stop_at:
-            return total, dropped
+            break
+    _tell_the_business_team(session, partnerships, total.failed_ids)
+    return total, dropped
+
+
+def _tell_the_business_team(
+    session: Session, partnerships: list[Partnership], failed_ids: list[int]
+) -> None:
+    """Each message refused for good becomes a line in the business team's next digest
+    (a ledger row per reader, so it is told once). A notice that fails is not noticed."""
+    if not failed_ids:
+        return
+    failed = ledger.with_partnership(session, failed_ids)
+    people = load_directory(session, [p.id for p in partnerships])
+    rows = [
+        LedgerRow(row.occurrence_id, f"{ledger.FAILURE_STAGE}{row.id}", contact.email,
+                  Delivery.PENDING, "business-team", "failure")
+        for row, partnership_id in failed
+        if row.kind != "failure"
+        for contact in people.of(partnership_id, "business-team")
+    ]  # fmt: skip
+    ledger.record_planned(session, rows)
+    session.commit()
 
 
 def _add(total: DeliveryReport, part: DeliveryReport) -> None:
@@ -121,6 +143,8 @@ def _add(total: DeliveryReport, part: DeliveryReport) -> None:
     total.rows_sent += part.rows_sent
     total.rows_retry += part.rows_retry
     total.rows_refused += part.rows_refused
+    total.rows_uncertain += part.rows_uncertain
+    total.failed_ids.extend(part.failed_ids)
     total.errors.extend(part.errors)
     for kind, n in part.by_kind.items():
         total.by_kind[kind] += n
@@ -135,6 +159,7 @@ def _send_claimed(
     sender: Sender,
     now: datetime,
     context: dict[str, object],
+    stop_at: float | None = None,
 ) -> tuple[DeliveryReport, int]:
     """Deliver one claimed batch; `context` keeps the directory between batches."""
     items = items_by_ids(session, partnerships, sorted({r.occurrence_id for r in claimed}), today)
@@ -143,7 +168,7 @@ def _send_claimed(
         item = items.get(row.occurrence_id)
         if item is None:
             return False
-        return row.kind in ("invite", "cancel") or not item.cancelled
+        return row.kind in ("invite", "cancel", "failure") or not item.cancelled
 
     live = [r for r in claimed if still_due(r)]
     stale = [r.id for r in claimed if not still_due(r) and r.id]
@@ -153,7 +178,7 @@ def _send_claimed(
 
     messages = compose(live, items, message_context(session, partnerships, items, live, context),
                        sender, today, now)  # fmt: skip
-    return deliver(session, transport, messages, sender, now), len(stale)
+    return deliver(session, transport, messages, sender, now, deadline=stop_at), len(stale)
 
 
 def notify(
@@ -167,6 +192,7 @@ def notify(
     now: datetime | None = None,
     invite_window_days: int = 60,
     kinds: frozenset[str] | None = None,
+    budget: timedelta = DELIVERY_BUDGET,
 ) -> NotifyReport:
     """Plan what is due today, record it in the ledger, then deliver everything pending.
 
@@ -179,7 +205,7 @@ def notify(
     report.new = record(session, planned)
     report.delivery, report.dropped_rows = send(
         session, partnerships, today, transport, sender,
-        now=now, invite_window_days=invite_window_days,
+        now=now, invite_window_days=invite_window_days, budget=budget,
     )  # fmt: skip
     return report
 

@@ -7,52 +7,29 @@ batch); there is never one task per occurrence or per email.
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows import dashboard, steps
-from govcal.settings import Settings, get_settings
+from flows.runtime import build_runtime
 from models.db import session_scope
 from models.status import status_rows
 from models.sync import sync_all
 from models.trail import Channel
-from notifications.render import Sender
-from notifications.transport import Transport, from_settings
-from rules.loader import load_partnerships
-from rules.model import Partnership, active_partnerships
-
-
-def partnerships(settings: Settings | None = None) -> list[Partnership]:
-    settings = settings or get_settings()
-    return load_partnerships([settings.rules_path] if settings.rules_path else None)
-
-
-def transport(settings: Settings) -> Transport:
-    """The configured transport; an SMTP password may come from a Prefect Secret block."""
-    wants_block = settings.transport == "smtp" and settings.smtp_password is None
-    if wants_block and settings.smtp_password_block:
-        from prefect.blocks.system import Secret
-        from pydantic import SecretStr
-
-        secret = Secret.load(settings.smtp_password_block).get()
-        settings = settings.model_copy(update={"smtp_password": SecretStr(str(secret))})
-    return from_settings(settings)
-
-
-def sender(settings: Settings) -> Sender:
-    return Sender(settings.mail_from_name, settings.mail_from)
+from rules.model import active_partnerships
 
 
 @task(name="sync-calendar")
 def sync_task(as_of: date) -> list[dict[str, Any]]:
-    settings = get_settings()
+    runtime = build_runtime()
     with session_scope() as session:
         reports = sync_all(
-            session, partnerships(settings), as_of,
-            horizon_months=settings.sync_horizon_months, actor="prefect", channel=Channel.SYNC,
+            session, runtime.partnerships, as_of,
+            horizon_months=runtime.settings.sync_horizon_months, actor="prefect",
+            channel=Channel.SYNC,
         )  # fmt: skip
     summary = [
         {k: v for k, v in asdict(r).items() if k not in ("changes", "window")} for r in reports
@@ -74,11 +51,12 @@ def evaluate_task(as_of: date) -> dict[str, int]:
 
 @task(name="deliver-notifications")
 def notify_task(as_of: date, kinds: list[str] | None = None) -> dict[str, Any]:
-    settings = get_settings()
+    runtime = build_runtime()
     with session_scope() as session:
         report = steps.notify(
-            session, partnerships(settings), as_of, transport(settings), sender(settings),
-            invite_window_days=settings.invite_window_days,
+            session, runtime.partnerships, as_of, runtime.transport(), runtime.sender,
+            invite_window_days=runtime.settings.invite_window_days,
+            budget=timedelta(seconds=runtime.settings.delivery_time_budget),
             kinds=frozenset(kinds) if kinds is not None else None,
         )  # fmt: skip
     d = report.delivery
@@ -104,7 +82,8 @@ def dashboard_task(
     for its current cycle. A handful of API calls per partnership, whatever its size;
     `only` republishes one partnership (after a change made from a form)."""
     keys = []
-    chosen = [p for p in active_partnerships(partnerships(), as_of) if only in (None, p.id)]
+    runtime = build_runtime()
+    chosen = [p for p in active_partnerships(runtime.partnerships, as_of) if only in (None, p.id)]
     with session_scope() as session:
         boards = [dashboard.build(session, p, as_of) for p in chosen]
     for board in boards:
@@ -130,9 +109,9 @@ def dashboard_task(
 
 @task(name="publish-feeds")
 def feeds_task(as_of: date) -> int:
-    settings = get_settings()
+    runtime = build_runtime()
     with session_scope() as session:
         written = steps.publish_feeds(
-            session, partnerships(settings), as_of, settings.effective_feeds_dir
+            session, runtime.partnerships, as_of, runtime.settings.effective_feeds_dir
         )
     return len(written)

@@ -1,46 +1,22 @@
-"""Persistence: SQLModel tables, queries and the operations that change them.
+"""Persistence: settings, SQLModel tables, queries and the operations that change them.
 
-Importing this package registers every table on SQLModel.metadata (Alembic needs that).
+Importing the package is light (every command reads models.settings, and `govcal plan`
+must not pay for SQLAlchemy). The tables are registered on SQLModel.metadata by
+`import models.tables`, which models.db and Alembic's env do; a name such as
+`models.LedgerEntry` imports them on first use.
 """
 
-from models.audits import AuditCycle, AuditReturn, FollowUpAction, Rag
-from models.calendar import Incident, Lifecycle, OccurrenceRow
-from models.directory import (
-    Agency,
-    AgencyType,
-    Delegation,
-    PartnershipRow,
-    Person,
-    RoleAssignment,
-    School,
-    SchoolPhase,
-)
-from models.escalations import EscalationAck
-from models.feed_tokens import FeedToken, InstallationSetting
-from models.ledger import Delivery, LedgerEntry
-from models.trail import Channel, TrailEntry
+from __future__ import annotations
 
-__all__ = [
-    "Agency",
-    "AgencyType",
-    "AuditCycle",
-    "AuditReturn",
-    "Channel",
-    "Delegation",
-    "Delivery",
-    "EscalationAck",
-    "FeedToken",
-    "FollowUpAction",
-    "Incident",
-    "InstallationSetting",
-    "LedgerEntry",
-    "Lifecycle",
-    "OccurrenceRow",
-    "PartnershipRow",
-    "Person",
-    "Rag",
-    "RoleAssignment",
-    "School",
-    "SchoolPhase",
-    "TrailEntry",
-]
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    if not name[:1].isupper():  # submodules (models.ledger) are found by the import system
+        raise AttributeError(f"module 'models' has no attribute {name!r}")
+    from models import tables
+
+    try:
+        return getattr(tables, name)
+    except AttributeError:
+        raise AttributeError(f"module 'models' has no attribute {name!r}") from None

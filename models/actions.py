@@ -18,7 +18,13 @@ from pathlib import Path
 from sqlmodel import Session
 
 from models import queries, records
-from models.directory_import import FileReport, import_directory
+from models.directory_changes import (
+    EndedRole,
+    delete_person_if_roleless,
+    end_assignments,
+    person_roles,
+)
+from models.directory_import import FileReport, import_directory, normalise_email
 from models.evidence import EvidenceRefused, EvidenceStore
 from models.records import Actor, Evidence, RecordError
 from models.sync import SyncReport, sync_all
@@ -70,11 +76,14 @@ class Rescheduled:
     due: date
     starts_at: datetime | None  # in the partnership's time zone, for meetings
     sequence: int
+    location: str | None = None  # this meeting's own place, if moved elsewhere
 
     @property
     def summary(self) -> str:
         moment = self.starts_at or self.due
         moved = f"{self.title} ({self.occurrence}) moved to {moment}"
+        if self.location:
+            moved += f" at {self.location}"
         return f"{moved} (invite version {self.sequence})"
 
 
@@ -133,6 +142,11 @@ class Imported:
     @property
     def rejected(self) -> int:
         return sum(len(f.problems) for f in self.files)
+
+    @property
+    def ended(self) -> tuple[EndedRole, ...]:
+        """Roles ended by --replace: people the authoritative file no longer lists."""
+        return tuple(r for f in self.files for r in f.ended)
 
     @property
     def summary(self) -> str:
@@ -201,12 +215,18 @@ def reopen(session: Session, occurrence: str, actor: Actor, reason: str | None =
 
 
 def reschedule(
-    session: Session, occurrence: str, to: datetime | date, reason: str, actor: Actor
+    session: Session,
+    occurrence: str,
+    to: datetime | date | None,
+    reason: str,
+    actor: Actor,
+    *,
+    location: str | None = None,
 ) -> Rescheduled:
-    row = records.reschedule(session, occurrence, to, reason, actor)
+    row = records.reschedule(session, occurrence, to, reason, actor, location=location)
     zone = records.zone_of(session, row)
     starts = row.starts_at.astimezone(zone) if row.starts_at else None
-    return Rescheduled(row.public_id, row.title, row.due, starts, row.sequence)
+    return Rescheduled(row.public_id, row.title, row.due, starts, row.sequence, row.location)
 
 
 def cancel(session: Session, occurrence: str, reason: str, actor: Actor) -> Cancelled:
@@ -279,10 +299,52 @@ def import_people(
     actor: Actor,
     *,
     label: str | None = None,
+    replace: bool = False,
 ) -> Imported:
     """Import agencies, schools, people and roles from CSV; bad rows are reported by line
-    and the good rows imported."""
-    reports = import_directory(
-        session, path, partnership, actor=actor.name, channel=actor.channel, label=label
-    )
+    and the good rows imported. With `replace`, the people file is authoritative."""
+    reports = import_directory(session, path, partnership, actor=actor.name,
+                               channel=actor.channel, label=label, replace=replace)  # fmt: skip
     return Imported(partnership.id, tuple(reports))
+
+
+@dataclass(frozen=True)
+class PersonRemoved:
+    email: str
+    ended: tuple[EndedRole, ...]
+    removed_from_directory: bool  # no role left anywhere: the person is gone too
+
+    @property
+    def summary(self) -> str:
+        roles = "; ".join(str(r) for r in self.ended)
+        gone = " and removed from the directory" if self.removed_from_directory else ""
+        return f"{self.email}: ended {roles}{gone}; they receive nothing for these roles"
+
+
+def remove_person(
+    session: Session,
+    email: str,
+    actor: Actor,
+    *,
+    reason: str,
+    partnership: str | None = None,
+) -> PersonRemoved:
+    """End every role a person holds (in one partnership, or everywhere); mail still
+    pending for those roles is skipped, and the audit trail records it."""
+    if not reason or not reason.strip():
+        raise RecordError("a reason is required to remove a person; it goes into the audit trail")
+    try:
+        address = normalise_email(email.strip())
+    except ValueError as exc:
+        raise RecordError(str(exc)) from None
+    person, assignments = person_roles(session, address, partnership)
+    if person is None:
+        raise RecordError(f"no person with the address {address} in the directory")
+    address = person.email
+    if not assignments:
+        where = f" in {partnership}" if partnership else ""
+        raise RecordError(f"{address} holds no role{where}; nothing to remove")
+    ended = end_assignments(session, assignments, reason=reason.strip(), actor=actor.name,
+                            channel=actor.channel, action="person-removed")  # fmt: skip
+    gone = delete_person_if_roleless(session, person)
+    return PersonRemoved(address, tuple(ended), gone)

@@ -26,6 +26,7 @@ class OccurrenceRow(SQLModel, table=True):
         UniqueConstraint("partnership_id", "rule_id", "period", "subject"),
         Index("ix_occurrence_open_due", "lifecycle", "due"),
         Index("ix_occurrence_partnership_due", "partnership_id", "due"),
+        Index("ix_occurrence_completed", "lifecycle", "completed_at"),  # status: recent news
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -13,7 +13,8 @@ from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
-from govcal.settings import get_settings, redact_url
+import models.tables  # noqa: F401  every table is known before the first session
+from models.settings import get_settings, redact_url
 
 if TYPE_CHECKING:  # alembic (with mako and pygments) is imported only to migrate
     from alembic.config import Config

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from models.chunks import chunks
 from models.directory import (
     Agency,
     AgencyType,
@@ -24,6 +25,7 @@ from models.directory import (
     School,
     SchoolPhase,
 )
+from models.directory_changes import EndedRole, delete_person_if_roleless, end_assignments
 from models.sync import register_partnership
 from models.trail import Channel, record
 from models.types import utcnow
@@ -52,6 +54,8 @@ class FileReport:
     unchanged: int = 0
     problems: list[ImportProblem] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    listed: set[tuple[int, str, str, str]] = field(default_factory=set)  # people rows read
+    ended: list[EndedRole] = field(default_factory=list)  # roles --replace ended
 
 
 def csv_files(path: Path) -> list[Path]:
@@ -103,10 +107,27 @@ def _is_sample(row: dict[str, str]) -> bool:
 
 
 def normalise_email(value: str) -> str:
+    """The address as govcal stores it, or ValueError when no transport could deliver it.
+
+    The domain must be valid IDNA (an internationalised domain such as exämple.org is
+    fine: it is sent as xn--exmple-cua.org); an address with a non-ASCII part before the
+    @ is accepted, since relays that offer SMTPUTF8 deliver it (one without SMTPUTF8
+    refuses that recipient alone, and the refusal is reported)."""
     try:
-        return validate_email(value, check_deliverability=False).normalized
+        found = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ValueError(f"email '{value}' is not valid: {exc}") from None
+        raise ValueError(
+            f"email '{value}' is not valid: {exc} No mail transport can deliver to it; correct it"
+        ) from None
+    wire = f"{found.local_part}@{found.ascii_domain}"
+    if len(wire.encode("utf-8")) > 254:
+        raise ValueError(f"email '{value}' is longer than mail allows (254 bytes); correct it")
+    return found.normalized
+
+
+def needs_smtputf8(address: str) -> bool:
+    """Whether the part before the @ is non-ASCII (only SMTPUTF8 relays deliver it)."""
+    return not address.rsplit("@", 1)[0].isascii()
 
 
 def import_directory(
@@ -117,7 +138,11 @@ def import_directory(
     actor: str = "govcal",
     channel: Channel = Channel.CLI,
     label: str | None = None,
+    replace: bool = False,
 ) -> list[FileReport]:
+    """Import the files; with `replace`, a people file is authoritative: the roles in the
+    partnership of everyone it does not list are ended (only when no row was rejected,
+    since a rejected row may be someone who should keep their role)."""
     register_partnership(session, partnership)
     partnership_id, known_roles = partnership.id, set(partnership.roles)
     if not path.exists():
@@ -167,6 +192,8 @@ def import_directory(
             rows.append((reader.line_num, row))
         importer = {"agencies": _agencies, "schools": _schools, "people": _people}[kind]
         importer(session, rows, partnership_id, known_roles, report)
+        if replace and kind == "people":
+            _replace(session, partnership_id, report, actor=actor, channel=channel)
         record(
             session,
             actor=actor,
@@ -184,6 +211,33 @@ def import_directory(
         session.flush()
         reports.append(report)
     return reports
+
+
+def _replace(
+    session: Session, partnership_id: str, report: FileReport, *, actor: str, channel: Channel
+) -> None:
+    if report.problems:
+        report.notices.append(
+            f"{report.file}: --replace not applied: {len(report.problems)} row(s) were "
+            "rejected, and a rejected row may be someone who keeps their role; fix them and "
+            "import again. No role was ended"
+        )
+        return
+    session.flush()
+    unlisted = [
+        a
+        for a in session.exec(
+            select(RoleAssignment).where(RoleAssignment.partnership_id == partnership_id)
+        )
+        if (a.person_id, a.role, a.agency_code, a.school_code) not in report.listed
+    ]
+    report.ended = end_assignments(
+        session, unlisted, reason=f"not in {Path(report.file).name} (import --replace)",
+        actor=actor, channel=channel,
+    )  # fmt: skip
+    removed = {r.email for r in report.ended}
+    for person in session.exec(select(Person).where(col(Person.email).in_(removed))):
+        delete_person_if_roleless(session, person)
 
 
 def _wrong_partnership(row: dict[str, str], partnership_id: str) -> str | None:
@@ -264,7 +318,7 @@ def _people(session, rows, partnership_id, known_roles, report: FileReport) -> N
     schools = set(
         session.exec(select(School.code).where(School.partnership_id == partnership_id)).all()
     )
-    people = {p.email: p for p in session.exec(select(Person)).all()}
+    people = _people_named(session, rows)
     assignments = {
         (a.person_id, a.role, a.agency_code, a.school_code)
         for a in session.exec(
@@ -272,6 +326,7 @@ def _people(session, rows, partnership_id, known_roles, report: FileReport) -> N
         )
     }
     delegations: list[tuple[int, str, str]] = []
+    held: list[tuple[Person, str, str, str]] = []  # assignments, added once ids exist
     roles = ", ".join(sorted(known_roles))
     for line, row in rows:
         try:
@@ -299,10 +354,20 @@ def _people(session, rows, partnership_id, known_roles, report: FileReport) -> N
         except ValueError as exc:
             report.problems.append(ImportProblem(report.file, line, str(exc)))
             continue
+        if needs_smtputf8(email):
+            report.notices.append(
+                f"{report.file}:{line}: {email} has non-ASCII characters before the @; only "
+                "relays that offer SMTPUTF8 deliver it"
+            )
         person = people.get(email)
         values = {"name": name, "is_sample": _is_sample(row)}
         person = _upsert(session, person, Person, values, report, email=email)
         people[email] = person
+        held.append((person, role, agency, school))
+        if acts_for:
+            delegations.append((line, email, acts_for))
+    session.flush()  # the new people in one batch: their role assignments need their ids
+    for person, role, agency, school in held:
         key = (person.id, role, agency, school)
         if key not in assignments:
             session.add(
@@ -315,9 +380,27 @@ def _people(session, rows, partnership_id, known_roles, report: FileReport) -> N
                 )
             )
             assignments.add(key)
-        if acts_for:
-            delegations.append((line, email, acts_for))
+        report.listed.add(key)
     _delegations(session, delegations, people, partnership_id, report)
+
+
+def _people_named(session, rows) -> dict[str, Person]:
+    """The people a file names (as themselves or in acts_for), by email: one keyed read
+    per 500 addresses, not every person of every partnership for each file."""
+    emails: set[str] = set()
+    for _line, row in rows:
+        for column in ("email", "acts_for"):
+            try:
+                if value := _clean(row.get(column), column):
+                    emails.add(normalise_email(value))
+            except ValueError:
+                continue  # reported with its line by the main pass
+    found: dict[str, Person] = {}
+    for chunk in chunks(sorted(emails)):
+        found.update(
+            (p.email, p) for p in session.exec(select(Person).where(col(Person.email).in_(chunk)))
+        )
+    return found
 
 
 def _delegations(session, delegations, people, partnership_id, report: FileReport) -> None:
@@ -349,8 +432,6 @@ def _upsert(session, row, model, values, report: FileReport, **key):
     if row is None:
         row = model(**key, **values)
         session.add(row)
-        if model is Person:
-            session.flush()  # role assignments need the person's id
         report.created += 1
         return row
     if any(getattr(row, k) != v for k, v in values.items()):

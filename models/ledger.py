@@ -28,6 +28,9 @@ class Delivery(StrEnum):
     SKIPPED = "skipped"  # overtaken by a later stage: recorded, never sent late
     FLAGGED = "flagged"  # a dashboard flag (the scrutineer), never an email
     FAILED = "failed"  # refused for good (a bad address): reported, not retried
+    # the end of DATA went out and no answer came: the relay may hold it. Resent on a
+    # later run (never the same one) under the same Message-ID, kept in message_key
+    UNCERTAIN = "uncertain"
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -212,7 +215,7 @@ def claim(session: Session, now: datetime, limit: int = 5000) -> tuple[str, list
         col(LedgerEntry.next_attempt_at) <= now,
     )
     claimable = or_(
-        (LedgerEntry.status == Delivery.PENDING.value) & ready,
+        col(LedgerEntry.status).in_([Delivery.PENDING.value, Delivery.UNCERTAIN.value]) & ready,
         (LedgerEntry.status == Delivery.SENDING.value)
         & (col(LedgerEntry.claimed_at) < now - STALE_CLAIM),
     )
@@ -282,6 +285,94 @@ def mark_retry(session: Session, ids: Iterable[int], error: str, now: datetime) 
         ]
         connection.execute(_RETRY, retries)
     session.commit()
+
+
+def mark_uncertain(
+    session: Session, ids: Iterable[int], message_key: str, error: str, now: datetime
+) -> None:
+    """Sent without an answer: resent on a later run with the same key (so the same
+    Message-ID, which lets the receiving side drop a second copy)."""
+    ids = list(ids)
+    mark_retry(session, ids, error, now)
+    session.connection().execute(
+        _TABLE.update()
+        .where(_TABLE.c.id.in_(ids))
+        .values(status=Delivery.UNCERTAIN.value, message_key=message_key)
+    )
+    session.commit()
+
+
+def release(session: Session, ids: Iterable[int], note: str) -> None:
+    """Claimed rows this run did not get to (its time budget ran out): due again at once,
+    no attempt counted."""
+    for chunk in chunks(list(ids)):
+        session.connection().execute(
+            _TABLE.update()
+            .where(_TABLE.c.id.in_(chunk), _TABLE.c.status == Delivery.SENDING.value)
+            .values(status=Delivery.PENDING.value, claimed_by=None, last_error=note[:500])
+        )
+    session.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class FailedDelivery:
+    """A message refused for good, with the relay's answer: for the dashboard and the
+    business team's digest."""
+
+    id: int
+    occurrence_id: int
+    recipient: str
+    stage: str
+    kind: str
+    answer: str
+    attempted_at: datetime | None
+
+
+def recent_failures(session: Session, since: datetime) -> list[FailedDelivery]:
+    """Permanent failures of messages last attempted since `since`, newest first."""
+    rows = session.exec(
+        select(LedgerEntry)
+        .where(LedgerEntry.status == Delivery.FAILED.value, col(LedgerEntry.claimed_at) >= since)
+        .order_by(col(LedgerEntry.claimed_at).desc(), col(LedgerEntry.id))
+    ).all()
+    return [
+        FailedDelivery(r.id or 0, r.occurrence_id, r.recipient, r.stage, r.kind,
+                       r.last_error or "", r.claimed_at)
+        for r in rows
+    ]  # fmt: skip
+
+
+FAILURE_STAGE = "failed-"  # + the failed row's id: one notice per failure and reader
+
+
+def with_partnership(session: Session, ids: list[int]) -> list[tuple[LedgerEntry, str]]:
+    """Ledger rows with the partnership of their occurrence."""
+    from models.calendar import OccurrenceRow
+
+    found: list[tuple[LedgerEntry, str]] = []
+    for chunk in chunks(ids):
+        found.extend(
+            session.exec(
+                select(LedgerEntry, OccurrenceRow.partnership_id)
+                .join(OccurrenceRow, col(OccurrenceRow.id) == LedgerEntry.occurrence_id)
+                .where(col(LedgerEntry.id).in_(chunk))
+            ).all()
+        )
+    return found
+
+
+def failure_notes(session: Session, stages: Iterable[str]) -> dict[str, str]:
+    """For failure notices (stage "failed-<id>"): what failed, to whom, and the relay's
+    answer, in words for the business team's digest."""
+    ids = [int(s.removeprefix(FAILURE_STAGE)) for s in stages if s.startswith(FAILURE_STAGE)]
+    notes: dict[str, str] = {}
+    for chunk in chunks(ids):
+        for row in session.exec(select(LedgerEntry).where(col(LedgerEntry.id).in_(chunk))):
+            notes[f"{FAILURE_STAGE}{row.id}"] = (
+                f"the {row.kind or 'message'} ({row.stage}) to {row.recipient}; "
+                f"the relay answered: {row.last_error or 'no reason given'}"
+            )
+    return notes
 
 
 def mark_refused(session: Session, ids: Iterable[int], error: str) -> None:

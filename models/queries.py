@@ -40,7 +40,8 @@ def events(session: Session, partnership_id: str) -> tuple[Event, ...]:
     rows = session.exec(select(Incident).where(Incident.partnership_id == partnership_id)).all()
     for r in rows:
         if not in_range(r.occurred_on):  # its clocks cannot be computed: left out, said
-            warn_skipped(f"incident {partnership_id}:{r.reference}", f"day {r.occurred_on}")
+            warn_skipped(f"incident {partnership_id}:{r.reference}", f"day {r.occurred_on}",
+                         "its clocks are left out until the day is corrected")  # fmt: skip
     return tuple(Event(r.kind, r.reference, r.occurred_on) for r in rows if in_range(r.occurred_on))
 
 

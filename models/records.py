@@ -68,6 +68,8 @@ def _snapshot(row: OccurrenceRow) -> dict[str, Any]:
         "lifecycle": row.lifecycle,
         "due": row.due.isoformat(),
         "starts_at": row.starts_at.isoformat() if row.starts_at else None,
+        "ends_at": row.ends_at.isoformat() if row.ends_at else None,
+        "location": row.location,
         "completed_at": row.completed_at.isoformat() if row.completed_at else None,
         "completed_by": row.completed_by,
         "evidence_url": row.evidence_url,
@@ -180,20 +182,39 @@ def reopen(
     return row
 
 
+MAX_LOCATION = 200
+
+
 def reschedule(
     session: Session,
     public_id: str,
-    to: datetime | date,
+    to: datetime | date | None,
     reason: str,
     actor: Actor,
+    *,
+    location: str | None = None,
 ) -> OccurrenceRow:
-    """Move one occurrence (a meeting moved) without touching its rule."""
+    """Move one occurrence (a meeting moved, or held somewhere else) without touching
+    its rule. Either or both of `to` and `location`."""
     reason = _require_reason(reason, "reschedule")
-    _in_range(to, "new date")
+    if to is None and location is None:
+        raise RecordError("give --to (a new date or time), --location (a new place), or both")
+    if to is not None:
+        _in_range(to, "new date")
     row = queries.occurrence(session, public_id, for_update=True)
     if row.lifecycle != Lifecycle.OPEN.value:
         raise RecordError(f"{public_id} is {row.lifecycle}; only open items can be moved")
     before = _snapshot(row)
+    if location is not None:
+        place = " ".join(location.split())
+        if row.starts_at is None:
+            raise RecordError(f"{public_id} is a deadline, not a meeting; it has no place")
+        if not place or len(place) > MAX_LOCATION or not place.isprintable():
+            raise RecordError(
+                f"--location must be one line of 1 to {MAX_LOCATION} printable characters, "
+                "e.g. 'Barrow Town Hall, Committee Room 2'"
+            )
+        row.location = place
     if isinstance(to, datetime):
         if to.tzinfo is None:
             raise RecordError("give the new time with its zone, or as local London time")
@@ -201,13 +222,14 @@ def reschedule(
         row.starts_at = to
         row.ends_at = to + (length or timedelta(hours=1))
         row.due = to.astimezone(zone_of(session, row)).date()
-    else:
+    elif to is not None:
         if row.starts_at is not None:
             raise RecordError(
                 f"{public_id} is a meeting with a time; give --to as 'YYYY-MM-DD HH:MM'"
             )
         row.due = to
-    row.rescheduled = True
+    if to is not None:
+        row.rescheduled = True  # sync keeps the person's date from now on
     row.reason = reason
     row.sequence += 1
     _change(session, row, actor, "rescheduled", before, reason)

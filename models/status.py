@@ -77,23 +77,55 @@ def status_rows(
     ahead_days: int = 30,
     behind_days: int = 30,
     due_soon_days: dict[str, int] | None = None,
-    in_force: Collection[str] | None = None,
+    partnership_ids: Collection[str] | None = None,
 ) -> list[StatusRow]:
     """Everything open up to `ahead_days` from now (however old), and what was closed in
     the last `behind_days` by the day it was closed (an old item completed yesterday is
     recent news); orphaned occurrences are left out: no rule asks for them any more.
-    With `in_force` (the partnerships whose arrangements are in force that day), another
-    partnership's items are left out: a superseded partnership's old items are history,
+    With `partnership_ids` (e.g. those whose arrangements are in force that day), other
+    partnerships' items are left out: a superseded partnership's old items are history,
     not "420 days overdue"."""
+    query = status_query(
+        as_of,
+        partnership_id=partnership_id,
+        overdue_only=overdue_only,
+        ahead_days=ahead_days,
+        behind_days=behind_days,
+        partnership_ids=partnership_ids,
+    )
+    rows = usable(session.exec(query))
+    soon = due_soon_days or {}
+    out = [StatusRow(r, status_of(r, as_of, soon.get(r.partnership_id, 14))) for r in rows]
+    if overdue_only:
+        out = [s for s in out if s.status.state is State.OVERDUE]
+    return out
+
+
+def status_query(
+    as_of: date,
+    *,
+    partnership_id: str | None = None,
+    overdue_only: bool = False,
+    ahead_days: int = 30,
+    behind_days: int = 30,
+    partnership_ids: Collection[str] | None = None,
+):
+    """The SELECT behind status_rows (tests/test_query_plans.py reads its plan)."""
     horizon = as_of + timedelta(days=ahead_days)
     recent = as_of - timedelta(days=behind_days)
-    completed = OccurrenceRow.lifecycle == Lifecycle.COMPLETED.value
-    open_then = or_(  # a completion recorded after the day replayed was still open then
-        OccurrenceRow.lifecycle == Lifecycle.OPEN.value,
-        and_(completed, col(OccurrenceRow.completed_at) > as_of),
-    )
-    closed_recently = or_(
-        and_(completed, col(OccurrenceRow.completed_at).between(recent, as_of)),
+    # Three terms, each answerable from an index, so the database reads only the rows that
+    # can matter (SQLite's multi-index OR, PostgreSQL's BitmapOr), never ten years of
+    # history: open and due by the horizon (lifecycle, due); completed since `recent`
+    # (lifecycle, completed_at): recent news, or still open on a replayed day; waived or
+    # cancelled recently (lifecycle).
+    completed_at = col(OccurrenceRow.completed_at)
+    wanted = or_(
+        and_(OccurrenceRow.lifecycle == Lifecycle.OPEN.value, OccurrenceRow.due <= horizon),
+        and_(
+            OccurrenceRow.lifecycle == Lifecycle.COMPLETED.value,
+            completed_at >= recent,
+            or_(and_(completed_at > as_of, OccurrenceRow.due <= horizon), completed_at <= as_of),
+        ),
         and_(
             col(OccurrenceRow.lifecycle).in_([Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value]),
             col(OccurrenceRow.updated_at) >= datetime.combine(recent, time(), _LONDON),
@@ -101,19 +133,14 @@ def status_rows(
     )
     query = select(OccurrenceRow).where(
         OccurrenceRow.orphaned == False,  # noqa: E712
-        or_(and_(open_then, OccurrenceRow.due <= horizon), closed_recently),
+        wanted,
     )
     if partnership_id:
         query = query.where(OccurrenceRow.partnership_id == partnership_id)
-    if in_force is not None:
-        query = query.where(col(OccurrenceRow.partnership_id).in_(list(in_force)))
+    if partnership_ids is not None:  # e.g. only those in force today
+        query = query.where(col(OccurrenceRow.partnership_id).in_(list(partnership_ids)))
     if overdue_only:
         query = query.where(
             OccurrenceRow.lifecycle == Lifecycle.OPEN.value, OccurrenceRow.due < as_of
         )
-    rows = usable(session.exec(query.order_by(OccurrenceRow.due, OccurrenceRow.public_id)))
-    soon = due_soon_days or {}
-    out = [StatusRow(r, status_of(r, as_of, soon.get(r.partnership_id, 14))) for r in rows]
-    if overdue_only:
-        out = [s for s in out if s.status.state is State.OVERDUE]
-    return out
+    return query.order_by(OccurrenceRow.due, OccurrenceRow.public_id)

@@ -25,14 +25,16 @@ def bad_dates(row: OccurrenceRow) -> list[str]:
     return [name for name, value in named.items() if value is not None and not in_range(value)]
 
 
-def warn_skipped(record: str, what: str) -> None:
+def warn_skipped(
+    record: str, what: str, fix: str = "fix it with `govcal reschedule` or `govcal reopen`"
+) -> None:
     """One warning line naming a stored record left out of this run, and why."""
     log.warning(
-        "Warning: skipped %s: its stored %s is outside the supported range %s; "
-        "fix it with `govcal reschedule` or `govcal reopen`",
+        "Warning: skipped %s: its stored %s is outside the supported range %s; %s",
         record,
         what,
         SUPPORTED,
+        fix,
     )
 
 

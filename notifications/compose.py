@@ -46,9 +46,11 @@ class ComposeContext:
     reasons: dict[int, str | None] = field(default_factory=dict)
     previous: dict[int, dict] = field(default_factory=dict)  # occurrence -> before a change
     replaced: dict[int, Item] = field(default_factory=dict)  # successor -> orphaned meeting
+    invited_before: set[int] = field(default_factory=set)  # meetings anyone had an invite to
     feed_urls: dict[str, str] = field(default_factory=dict)  # email (lower) -> feed link
     act_url: str = ""
     installation: str = ""
+    failures: dict[str, str] = field(default_factory=dict)  # failure stage -> what happened
 
 
 @dataclass
@@ -61,6 +63,11 @@ class ComposedMessage:
 
 
 def _key(prefix: str, rows: list, today: date) -> str:
+    """Stable for the same rows on the same day; a message resent after an unanswered
+    end of DATA keeps the key (so the Message-ID) it first went out with."""
+    kept = {getattr(r, "message_key", "") for r in rows}
+    if len(kept) == 1 and (only := kept.pop()):
+        return only
     digest = hashlib.sha256(",".join(str(r.id) for r in rows).encode()).hexdigest()[:16]
     return f"{today:%Y%m%d}-{prefix}-{digest}"
 
@@ -138,7 +145,9 @@ def _previous(item: Item, ctx: ComposeContext, sender: Sender) -> CalendarEntry 
 
 
 def _line(row, item: Item, ctx: ComposeContext) -> DigestLine:
-    round_id = item.public_id.rsplit(":", 1)[0] if item.subject and item.per else ""
+    failure = ctx.failures.get(row.stage, "") if row.kind == "failure" else ""
+    grouped = item.subject and item.per and not failure
+    round_id = item.public_id.rsplit(":", 1)[0] if grouped else ""
     return DigestLine(
         public_id=item.public_id,
         title=item.title,
@@ -158,6 +167,7 @@ def _line(row, item: Item, ctx: ComposeContext) -> DigestLine:
         round_total=ctx.round_totals.get(round_id, 0),
         owner=owner_text(item, ctx) if not round_id else "",
         owner_role=item.owner_role,
+        note=failure,
     )
 
 
@@ -170,15 +180,16 @@ def compose(
     stamp: datetime,
 ) -> list[ComposedMessage]:
     """Invites per (meeting, stage); everything else one digest per recipient."""
-    invites: dict[tuple[int, str], list] = defaultdict(list)
-    digests: dict[str, list] = defaultdict(list)
-    for row in rows:
+    invites: dict[tuple[int, str, str], list] = defaultdict(list)
+    digests: dict[tuple[str, str], list] = defaultdict(list)
+    for row in rows:  # a resend (message_key kept) goes alone, as it first went
+        resend = getattr(row, "message_key", "") or ""
         if row.kind in ("invite", "cancel"):
-            invites[(row.occurrence_id, row.stage)].append(row)
+            invites[(row.occurrence_id, row.stage, resend)].append(row)
         else:
-            digests[row.recipient.lower()].append(row)
+            digests[(row.recipient.lower(), resend)].append(row)
     messages: list[ComposedMessage] = []
-    for (occurrence_id, _stage), group in sorted(invites.items()):
+    for (occurrence_id, _stage, _resend), group in sorted(invites.items()):
         item = items[occurrence_id]
         info = _info(ctx, item.partnership)
         cancelling = group[0].kind == "cancel"
@@ -195,7 +206,8 @@ def compose(
             evidence=item.evidence,
             reason=reason,
             reply_to=_team(info, sender),
-            previous=_previous(item, ctx, sender),
+            previous=_previous(item, ctx, sender) if item.ref in ctx.invited_before else None,
+            first_time=item.ref not in ctx.invited_before,
             replaces=day_text(orphan.starts_at.date()) if orphan and orphan.starts_at else "",
             installation=ctx.installation,
         )
@@ -208,7 +220,7 @@ def compose(
                 lambda inv=invitation: render_invite(inv, sender, stamp),
             )
         )
-    for recipient, group in sorted(digests.items()):
+    for (recipient, _resend), group in sorted(digests.items()):
         first = items[group[0].occurrence_id]
         info = _info(ctx, first.partnership)
         roles = {r.role for r in group}

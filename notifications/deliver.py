@@ -1,36 +1,85 @@
 """Deliver claimed ledger rows: one digest per recipient, one invite email per meeting.
 
 Rows were claimed atomically (models.ledger.claim), so no other run holds them. Each
-message is marked in the ledger as soon as the transport answers: sent rows never go
-again, temporary failures return to pending with a backoff, and a permanently refused
-address is reported and skipped without holding up the rest of the batch.
+message is marked in the ledger as soon as the transport answers, per recipient, as an
+MTA would (RFC 5321 4.2): delivered rows never go again; a temporary answer (4xx, no
+answer before the end of DATA) returns them to pending with a backoff; a permanent one
+(5xx) marks them failed, reported to the business team and never retried; no answer
+after the end of DATA makes them "uncertain", resent by a later run with the same
+Message-ID. One message's failure never stops another; only a relay that cannot be
+reached at all, or the run's time budget, leaves the rest for the next run.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import Session
 
-from models.ledger import mark_refused, mark_retry, mark_sent
+from models.ledger import mark_refused, mark_retry, mark_sent, mark_uncertain, release
 from notifications.compose import ComposedMessage as _Message
 from notifications.compose import compose  # noqa: F401  (callers import it from here)
 from notifications.render import Sender
-from notifications.transport import Outgoing, TemporaryFailure, Transport
-
-_GIVE_UP_AFTER = 3  # consecutive temporary failures: the server is down, stop this batch
+from notifications.transport import Outgoing, SendResult, TemporaryFailure, Transport
 
 
 @dataclass
 class DeliveryReport:
     messages_sent: int = 0
     rows_sent: int = 0
-    rows_retry: int = 0
+    rows_retry: int = 0  # temporary failures, uncertain ones and those not reached
     rows_refused: int = 0
+    rows_uncertain: int = 0  # of rows_retry: sent without an answer
+    failed_ids: list[int] = field(default_factory=list)  # refused for good in this run
     errors: list[str] = field(default_factory=list)
     by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def _ids(message: _Message) -> dict[str, list[int]]:
+    ids: dict[str, list[int]] = defaultdict(list)
+    for row in message.rows:
+        if row.id:
+            ids[row.recipient.lower()].append(row.id)
+    return ids
+
+
+def _defer(session: Session, report: DeliveryReport, ids: list[int], error: str, now) -> None:
+    if ids:
+        mark_retry(session, ids, error, now)
+        report.rows_retry += len(ids)
+
+
+def _record(
+    session: Session, report: DeliveryReport, message: _Message, result: SendResult, now
+) -> None:
+    """Mark each recipient's rows by what the relay answered for that recipient."""
+    ids = _ids(message)
+    sent = [i for address in result.accepted for i in ids.get(address.lower(), [])]
+    if sent:
+        mark_sent(session, sent, message.key, result.response)
+        report.messages_sent += 1
+        report.rows_sent += len(sent)
+        report.by_kind[message.kind] += 1
+    for address, reason in result.refused.items():
+        refused = ids.get(address.lower(), [])
+        if refused:
+            mark_refused(session, refused, reason)
+            report.rows_refused += len(refused)
+            report.failed_ids.extend(refused)
+            report.errors.append(f"{address} refused: {reason}")
+    for address, reason in result.deferred.items():
+        _defer(session, report, ids.get(address.lower(), []), reason, now)
+        report.errors.append(f"{address} deferred: {reason}")
+    for address, reason in result.uncertain.items():
+        uncertain = ids.get(address.lower(), [])
+        if uncertain:
+            mark_uncertain(session, uncertain, message.key, f"uncertain: {reason}", now)
+            report.rows_retry += len(uncertain)
+            report.rows_uncertain += len(uncertain)
+            report.errors.append(f"{address} uncertain (resent later, same Message-ID): {reason}")
 
 
 def deliver(
@@ -39,58 +88,47 @@ def deliver(
     messages: list[_Message],
     sender: Sender,
     now: datetime,
+    *,
+    deadline: float | None = None,
 ) -> DeliveryReport:
+    """Send every message once, unless the relay cannot be reached or `deadline` (a
+    time.monotonic() value) passes: what is left then waits for the next run."""
     report = DeliveryReport()
     if not messages:
         return report
-    failures_in_a_row = 0
     try:
         transport.open()
     except TemporaryFailure as exc:
-        for message in messages:
-            mark_retry(session, [r.id for r in message.rows if r.id], str(exc), now)
-            report.rows_retry += len(message.rows)
+        _defer(session, report, [r.id for m in messages for r in m.rows if r.id], str(exc), now)
         report.errors.append(str(exc))
         return report
     try:
         for index, message in enumerate(messages):
-            ids: dict[str, list[int]] = defaultdict(list)
-            for row in message.rows:
-                if row.id:
-                    ids[row.recipient.lower()].append(row.id)
-            every_id = [i for group in ids.values() for i in group]
+            if index and deadline is not None and time.monotonic() >= deadline:
+                rest = [r.id for m in messages[index:] for r in m.rows if r.id]
+                release(session, rest, "not tried: this run's delivery time budget was used up")
+                report.rows_retry += len(rest)
+                report.errors.append(
+                    f"time budget used up: {len(rest)} notice(s) left for the next run"
+                )
+                break
+            every_id = [i for group in _ids(message).values() for i in group]
             try:
-                data = message.render()  # type: ignore[operator]
+                data = message.render()
                 result = transport.send(
                     Outgoing(message.key, sender.email, message.recipients, data)
                 )
+            except TemporaryFailure as exc:  # no session with the relay: nothing can go now
+                rest = [r.id for m in messages[index:] for r in m.rows if r.id]
+                _defer(session, report, rest, str(exc), now)
+                report.errors.append(str(exc))
+                break
             except Exception as exc:  # a bug in one message must not strand the batch
-                if not isinstance(exc, TemporaryFailure):
-                    exc = TemporaryFailure(f"could not build or send: {type(exc).__name__}: {exc}")
-                failures_in_a_row += 1
-                mark_retry(session, every_id, str(exc), now)
-                report.rows_retry += len(every_id)
-                report.errors.append(f"{message.key}: {exc}")
-                if failures_in_a_row >= _GIVE_UP_AFTER:
-                    for rest in messages[index + 1 :]:
-                        rest_ids = [r.id for r in rest.rows if r.id]
-                        mark_retry(session, rest_ids, f"not tried: {exc}", now)
-                        report.rows_retry += len(rest_ids)
-                    break
+                _defer(session, report, every_id,
+                       f"could not build or send: {type(exc).__name__}: {exc}", now)  # fmt: skip
+                report.errors.append(f"{message.key}: {type(exc).__name__}: {exc}")
                 continue
-            failures_in_a_row = 0
-            sent = [i for address in result.accepted for i in ids.get(address.lower(), [])]
-            if sent:
-                mark_sent(session, sent, message.key, result.response)
-                report.messages_sent += 1
-                report.rows_sent += len(sent)
-                report.by_kind[message.kind] += 1
-            for address, reason in result.refused.items():
-                refused = ids.get(address.lower(), [])
-                if refused:
-                    mark_refused(session, refused, reason)
-                    report.rows_refused += len(refused)
-                    report.errors.append(f"{address} refused: {reason}")
+            _record(session, report, message, result, now)
     finally:
         transport.close()
     return report

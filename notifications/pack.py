@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlmodel import Session
 
 from models.evidence_pack import pack_source
+from rules.dates import EARLIEST, LATEST
 from rules.pack import Outcome, PackFigures, PackItem, figures, percent
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -26,6 +27,10 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _env.filters["percent"] = percent
+
+
+class PackError(ValueError):
+    """The pack cannot be drawn up as asked; the message says what to give instead."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,11 @@ def render_html(pack: Pack) -> str:
 
 def period(year: int, start_month: int = 1) -> tuple[date, date, str]:
     """The reporting year: a calendar year, or e.g. April to March ("2025/26")."""
+    if not EARLIEST.year <= year < LATEST.year or not 1 <= start_month <= 12:
+        raise PackError(
+            f"year {year} from month {start_month} is not a reporting year govcal keeps: give "
+            f"a year from {EARLIEST.year} to {LATEST.year - 1} and a month from 1 to 12"
+        )
     start = date(year, start_month, 1)
     end = start + relativedelta(years=1) - relativedelta(days=1)
     label = str(year) if start_month == 1 else f"{year}/{(year + 1) % 100:02d}"

@@ -113,6 +113,7 @@ class DigestLine:
     round_total: int = 0  # members of the round, returned or not
     owner: str = ""  # "Jo Bloggs (Cumbria Constabulary): Partnership Manager"
     owner_role: str = ""
+    note: str = ""  # a delivery failure: to whom, which message, the relay's answer
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ class Digest:
 
 
 _HEADINGS = (
+    ("failure", "Mail that could not be delivered (refused for good by the relay)"),
     ("request", "New request"),
     ("escalation", "Overdue and escalated to you"),
     ("overdue", "Overdue"),
@@ -140,7 +142,7 @@ _HEADINGS = (
 
 
 def _bucket(line: DigestLine) -> str:
-    if line.kind in ("escalation", "request"):
+    if line.kind in ("escalation", "request", "failure"):
         return line.kind
     if line.state is State.OVERDUE:
         return "overdue"
@@ -229,6 +231,7 @@ def _entry_context(entry: _Entry, digest: Digest) -> dict:
         owner = one_line(first.owner, 300)
     return {
         "headline": entry.headline(),
+        "note": one_line(first.note, 500),
         "due_text": when_text(worst.due, worst.starts_at),
         "state_text": entry.state_text(),
         "colour": _COLOURS.get(worst.state, "#00703c"),
@@ -250,8 +253,8 @@ def _entry_context(entry: _Entry, digest: Digest) -> dict:
     }
 
 
-_KIND_WORD = {"escalation": "Escalation", "request": "Request", "overdue": "Overdue",
-              "due": "Due today", "soon": "Reminder"}  # fmt: skip
+_KIND_WORD = {"failure": "Delivery failed", "escalation": "Escalation", "request": "Request",
+              "overdue": "Overdue", "due": "Due today", "soon": "Reminder"}  # fmt: skip
 
 
 def digest_subject(digest: Digest) -> str:
@@ -333,6 +336,7 @@ class InviteMessage:
     previous: CalendarEntry | None = None  # what people had before this update
     replaces: str = ""  # a cancelled occurrence this one takes over from (rule change)
     installation: str = ""
+    first_time: bool = False  # nobody had it yet: an invitation, whatever its SEQUENCE
 
 
 def _where(entry: CalendarEntry) -> str:
@@ -371,7 +375,7 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
         ),
         "partnership_name": invitation.partnership_name,
         "cancelled": entry.cancelled,
-        "updated": entry.sequence > 0 and not entry.cancelled,
+        "updated": entry.sequence > 0 and not entry.cancelled and not invitation.first_time,
         "reason": one_line(invitation.reason or ""),
         "title": one_line(entry.title),
         "when_text": span_text(entry.starts_at, entry.ends_at, entry.due),
@@ -383,7 +387,10 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
         "evidence": one_line(invitation.evidence, 400),
         "organizer": entry.organizer[1] if entry.organizer else sender.email,
     }
-    verb = "Cancelled" if entry.cancelled else ("Updated" if entry.sequence else "Invitation")
+    if entry.cancelled:
+        verb = "Cancelled"
+    else:
+        verb = "Updated" if entry.sequence and not invitation.first_time else "Invitation"
     subject = one_line(f"{verb}: {entry.title}, {when_text(entry.due, entry.starts_at)}")
     envelope = Envelope(
         subject=subject,

@@ -15,7 +15,10 @@ import ssl
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from models.settings import Settings
 
 
 def _crlf(data: bytes) -> bytes:
@@ -37,9 +40,16 @@ class Outgoing:
 
 @dataclass
 class SendResult:
+    """What happened to each recipient of one message (RFC 5321 4.2: 2xx done, 4xx try
+    again later, 5xx never). `uncertain`: the end of DATA was sent and no answer came, so
+    the relay may hold the message: not resent in this run, resent later with the same
+    Message-ID."""
+
     accepted: list[str]
-    refused: dict[str, str] = field(default_factory=dict)  # permanent, per address
+    refused: dict[str, str] = field(default_factory=dict)  # permanent (5xx), per address
     response: str = ""
+    deferred: dict[str, str] = field(default_factory=dict)  # temporary (4xx, no answer)
+    uncertain: dict[str, str] = field(default_factory=dict)  # sent, never acknowledged
 
 
 class Transport(Protocol):
@@ -85,9 +95,69 @@ class SmtpSettings:
     username: str | None = None
     password: str | None = None
     timeout: float = 30.0
+    allow_plaintext_auth: bool = False  # GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH: AUTH without TLS
+    ca_file: str | None = None  # trust this CA (a private relay's) besides the system's
+
+    def __post_init__(self) -> None:
+        if self.security not in ("starttls", "ssl", "none"):
+            raise ValueError(f"SMTP security '{self.security}' is not one of: starttls, ssl, none")
+        if self.username and self.security == "none" and not self.allow_plaintext_auth:
+            raise ValueError(
+                "refusing to log in without TLS: use starttls or ssl "
+                "(or GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH=true)"
+            )
+
+    def tls(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if self.ca_file:
+            context.load_verify_locations(cafile=self.ca_file)
+        return context
+
+
+def _answer(code: int, text: bytes | str) -> str:
+    words = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return f"{code} {' '.join(words.split())}"[:300]
+
+
+class _Refused(Exception):
+    """A command of one message's transaction was answered 4xx or 5xx."""
+
+    def __init__(self, stage: str, code: int, text: bytes | str):
+        self.permanent = code >= 500
+        super().__init__(f"{stage}: {_answer(code, text)}")
+
+
+def _ascii_address(address: str) -> tuple[str, bool]:
+    """The address as SMTP can carry it: an internationalised domain as IDNA (xn--),
+    and whether the local part still needs SMTPUTF8."""
+    local, _, domain = address.rpartition("@")
+    try:
+        domain.encode("ascii")
+    except UnicodeEncodeError:
+        import idna
+
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    return f"{local}@{domain}", not local.isascii()
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """RFC 5321 4.5.2: a line starting with "." gets another; then the end of DATA."""
+    data = re.sub(rb"(?m)^\.", b"..", _crlf(data))
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
 
 
 class SmtpTransport:
+    """An SMTP client that behaves like a mail transfer agent (RFC 5321 4.2).
+
+    Each message is its own transaction, classified per recipient and per stage: 2xx
+    delivered, 4xx deferred (retried on a later run), 5xx refused for good. Any failure
+    inside a transaction ends with RSET, or a fresh session if the link is in doubt, so
+    the next message never meets a half-finished one ("503 nested MAIL"). A failure to
+    open a session (connect, EHLO, STARTTLS, AUTH) is the relay's, not a message's: it
+    raises TemporaryFailure and the caller defers what is left."""
+
     name = "smtp"
 
     def __init__(self, settings: SmtpSettings):
@@ -97,19 +167,23 @@ class SmtpTransport:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
+        client: smtplib.SMTP | None = None
         try:
             if s.security == "ssl":
-                client: smtplib.SMTP = smtplib.SMTP_SSL(
-                    s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
-                )
+                client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=s.tls())
             else:
                 client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-                if s.security == "starttls":
-                    client.starttls(context=ssl.create_default_context())
+            client.ehlo_or_helo_if_needed()
+            if s.security == "starttls":
+                client.starttls(context=s.tls())  # refuses if the relay does not offer it
+                client.ehlo()
             if s.username:
                 client.login(s.username, s.password or "")
-        except (OSError, smtplib.SMTPException) as exc:
-            raise TemporaryFailure(f"cannot connect to {s.host}:{s.port}: {exc}") from None
+        except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    client.close()
+            raise TemporaryFailure(f"cannot open a session with {s.host}:{s.port}: {exc}") from None
         self.connections_opened += 1
         return client
 
@@ -117,57 +191,113 @@ class SmtpTransport:
         if self._client is None:
             self._client = self._connect()
 
+    def _drop(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
+        self._client = None
+
+    def _reset(self) -> None:
+        """After any error inside a transaction: RSET, or a fresh session next time."""
+        if self._client is None:
+            return
+        try:
+            code, _ = self._client.rset()
+        except (OSError, smtplib.SMTPException):
+            code = 0
+        if code != 250:
+            self._drop()
+
     def send(self, message: Outgoing) -> SendResult:
-        for attempt in (1, 2):  # a dropped connection is reopened once
-            if self._client is None:
-                self._client = self._connect()
+        if self._client is None:
+            self._client = self._connect()  # TemporaryFailure: the relay, not the message
+        client = self._client
+        result = SendResult(accepted=[])
+        envelope: list[tuple[str, str]] = []  # (as given, as sent)
+        needs_utf8 = False
+        for address in message.recipients:
             try:
-                refused = self._client.sendmail(
-                    message.sender, message.recipients, _crlf(message.data)
+                wire, utf8 = _ascii_address(address)
+            except Exception as exc:  # an address no IDNA can encode: this one alone
+                result.refused[address] = f"553 5.1.3 cannot encode the domain: {exc}"
+                continue
+            if utf8 and not client.has_extn("smtputf8"):
+                result.refused[address] = (
+                    "553 5.6.7 non-ASCII mailbox name and the relay does not offer SMTPUTF8"
                 )
-                accepted = [r for r in message.recipients if r not in refused]
-                return SendResult(
-                    accepted,
-                    {
-                        r: f"{code} {text.decode(errors='replace')}"
-                        for r, (code, text) in refused.items()
-                    },
-                    "250 accepted",
-                )
-            except smtplib.SMTPRecipientsRefused as exc:
-                permanent = {
-                    r: f"{code} {text.decode(errors='replace')}"
-                    for r, (code, text) in exc.recipients.items()
-                    if code >= 500
-                }
-                if len(permanent) == len(exc.recipients):
-                    return SendResult([], permanent, "all recipients refused")
-                raise TemporaryFailure(
-                    f"recipients temporarily refused: {exc.recipients}"
-                ) from None
-            except smtplib.SMTPServerDisconnected as exc:
-                self._client = None
-                if attempt == 2:
-                    raise TemporaryFailure(f"connection lost: {exc}") from None
-            except smtplib.SMTPResponseException as exc:
-                raise TemporaryFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from None
-            except OSError as exc:
-                self._client = None
-                if attempt == 2:
-                    raise TemporaryFailure(f"network error: {exc}") from None
-        raise TemporaryFailure("unreachable")  # pragma: no cover
+                continue
+            needs_utf8 = needs_utf8 or utf8
+            envelope.append((address, wire))
+        if not envelope:
+            return result
+        stage = "MAIL"
+        try:
+            options = ["SMTPUTF8"] if needs_utf8 else []
+            if client.has_extn("8bitmime") and not message.data.isascii():
+                options.append("BODY=8BITMIME")
+            code, text = client.mail(message.sender, options)
+            if code != 250:
+                raise _Refused("MAIL", code, text)
+            stage = "RCPT"
+            for address, wire in envelope:
+                code, text = client.rcpt(wire)
+                if code in (250, 251):
+                    result.accepted.append(address)
+                elif code >= 500:
+                    result.refused[address] = _answer(code, text)
+                else:
+                    result.deferred[address] = _answer(code, text)
+            if not result.accepted:
+                self._reset()
+                return result
+            stage = "DATA"
+            code, text = client.docmd("DATA")
+            if code != 354:
+                raise _Refused("DATA", code, text)
+            stage = "end of DATA"
+            client.send(_dot_stuffed(message.data))
+            stage = "after DATA"  # from here, the relay may hold the message
+            code, text = client.getreply()
+        except _Refused as exc:
+            bucket = result.refused if exc.permanent else result.deferred
+            for address in result.accepted or [a for a, _ in envelope]:
+                bucket.setdefault(address, str(exc))
+            result.accepted = []
+            self._reset()
+            return result
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            reason = f"{stage}: no answer ({type(exc).__name__}: {exc})"[:300]
+            if stage == "after DATA":
+                for address in result.accepted:
+                    result.uncertain[address] = reason
+            else:
+                for address, _wire in envelope:
+                    if address not in result.refused:
+                        result.deferred.setdefault(address, reason)
+            result.accepted = []
+            return result
+        if code == 250:
+            result.response = _answer(code, text)
+            return result
+        bucket = result.refused if code >= 500 else result.deferred
+        for address in result.accepted:
+            bucket[address] = f"after DATA: {_answer(code, text)}"
+        result.accepted = []
+        self._reset()
+        return result
 
     def close(self) -> None:
         if self._client is not None:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 self._client.quit()
-            self._client = None
+            self._drop()
 
 
-def from_settings(settings) -> Transport:
-    """The transport the settings ask for: the file outbox unless GOVCAL_TRANSPORT=smtp."""
+def from_settings(settings: Settings, *, password: str | None = None) -> Transport:
+    """The transport validated settings ask for. The password is passed in, resolved by
+    flows.runtime (environment or Prefect Secret block), so this layer knows no Prefect."""
     if settings.transport == "smtp":
-        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
         return SmtpTransport(
             SmtpSettings(
                 host=settings.smtp_host,
@@ -175,8 +305,9 @@ def from_settings(settings) -> Transport:
                 security=settings.smtp_security,
                 username=settings.smtp_username,
                 password=password,
+                timeout=settings.smtp_timeout,
+                allow_plaintext_auth=settings.smtp_allow_plaintext_auth,
+                ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
             )
         )
-    if settings.transport != "outbox":
-        raise ValueError(f"GOVCAL_TRANSPORT='{settings.transport}' is not one of: outbox, smtp")
     return FileOutbox(settings.effective_outbox_dir)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -92,7 +93,7 @@ def load_partnerships(paths: Iterable[Path] | None = None) -> list[Partnership]:
         if text is None:
             problems.append(unreadable)  # type: ignore[arg-type]
             continue
-        partnership, file_problems = parse_partnership(text, label)
+        partnership, file_problems = _parse_once(text, label)
         problems.extend(file_problems)
         if partnership is None:
             continue
@@ -120,6 +121,15 @@ def load_partnership(partnership_id: str, paths: Iterable[Path] | None = None) -
             return partnership
     known = ", ".join(p.id for p in load_partnerships(paths))
     raise KeyError(f"no partnership '{partnership_id}'; known partnerships: {known}")
+
+
+@lru_cache(maxsize=512)
+def _parse_once(text: str, label: str) -> tuple[Partnership | None, tuple[Problem, ...]]:
+    """parse_partnership, remembered per process by the file's text: a flow reads the
+    rule files in several tasks, and parsing (rrule validation) is most of their cost.
+    Keyed by content, so an edited file is parsed again; the results are frozen."""
+    partnership, problems = parse_partnership(text, label)
+    return partnership, tuple(problems)
 
 
 def parse_partnership(text: str, label: str) -> tuple[Partnership | None, list[Problem]]:

@@ -1,46 +1,19 @@
-"""Shared fixtures. Every test gets its own data folder, so no test sees another's files."""
+"""Shared fixtures only (builders and helpers: tests/support/; the process environment:
+tests/support/environment.py). Every test gets its own data folder."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 import textwrap
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 
-# Prefect reads its home when first imported. Point it at a throwaway folder per test
-# process so no test writes into the checkout (CI may not allow it) or shares a database.
-os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="govcal-prefect-")
-os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+pytest_plugins = ["tests.support.environment"]  # Prefect's home, set before collection
 
-VALID_HEADER = """\
-partnership:
-  id: testscp
-  name: Test Safeguarding Children Partnership
-  timezone: Europe/London
-roles:
-  lsp: Lead Safeguarding Partners
-  dsp: Delegated Safeguarding Partners
-  business-team: Business team
-  scrutineer: Independent Scrutineer
-events:
-  serious-incident: LA becomes aware of a serious incident
-obligations:
-"""
-
-VALID_RULE = """\
-  - id: lsp-meeting
-    title: LSP meeting
-    kind: meeting
-    owner: business-team
-    attendees: [lsp, dsp]
-    schedule:
-      every: quarterly
-      start: 2026-01-14 10:00
-    evidence: Minutes
-    source: 004 "Joint Lead Safeguarding Partners Meeting"
-"""
+PG_ADMIN = os.environ.get("GOVCAL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @pytest.fixture
@@ -57,17 +30,11 @@ def rule_file(tmp_path: Path):
 
 # --- database fixtures --------------------------------------------------------------
 
-import uuid  # noqa: E402
-
-import psycopg  # noqa: E402
-
-PG_ADMIN = os.environ.get("GOVCAL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-
 
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path, monkeypatch):
     """Each test gets its own data folder and no database URL from the environment."""
-    from govcal.settings import get_settings
+    from models.settings import get_settings
 
     monkeypatch.setenv("GOVCAL_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("PREFECT_HOME")  # subprocesses use GOVCAL_DATA_DIR/prefect, as users do
@@ -133,9 +100,6 @@ def wfscp():
     return load_partnership("wfscp")
 
 
-SAMPLE_DIRECTORY = Path(__file__).resolve().parent.parent / "models" / "sample_directory"
-
-
 @pytest.fixture
 def smtp():
     """A real SMTP server on 127.0.0.1 (aiosmtpd) that records what it accepts."""
@@ -145,3 +109,15 @@ def smtp():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """One Prefect test API per test process (prefect_test_harness), shared by every test
+    that runs flows: each start costs 10-20 s on two busy cores. Tests using it share
+    the xdist group "prefect", so one worker starts it once. Yields the API URL."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield PREFECT_API_URL.value()

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 from models.db import head_revision
-
-GOVCAL = [sys.executable, "-m", "govcal.cli"]
+from tests.support.paths import GOVCAL
 
 
 def run(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -109,7 +107,7 @@ def test_prefect_home_is_created_inside_a_data_folder_that_does_not_exist_yet(
     import os
 
     from govcal.prefect_env import configure_prefect
-    from govcal.settings import get_settings
+    from models.settings import get_settings
 
     monkeypatch.setenv("GOVCAL_DATA_DIR", str(tmp_path / "fresh" / "data"))
     get_settings.cache_clear()
@@ -142,7 +140,7 @@ def _sent(files) -> list[tuple[str, str]]:
 
 
 def test_notify_dry_run_lists_recipients_and_sends_nothing(tmp_path):
-    from tests.conftest import SAMPLE_DIRECTORY
+    from tests.support.paths import SAMPLE_DIRECTORY
 
     assert run("import", str(SAMPLE_DIRECTORY / "wfscp")).returncode == 0
     assert run("sync", "--as-of", "2026-10-05").returncode == 0
@@ -165,7 +163,7 @@ def test_notify_dry_run_lists_recipients_and_sends_nothing(tmp_path):
 
 
 def test_import_reports_bad_rows_by_line_and_imports_the_rest(tmp_path):
-    from tests.conftest import SAMPLE_DIRECTORY
+    from tests.support.paths import SAMPLE_DIRECTORY
 
     good = run("import", str(SAMPLE_DIRECTORY / "wfscp"))
     assert good.returncode == 0, good.stderr

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import VALID_HEADER, VALID_RULE
-
-GOVCAL = [sys.executable, "-m", "govcal.cli"]
+from tests.support.paths import GOVCAL
+from tests.support.rules import VALID_HEADER, VALID_RULE
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

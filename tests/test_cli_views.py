@@ -68,6 +68,26 @@ def test_plan_without_a_database_shows_the_rules_and_creates_nothing(tmp_path):
     assert not (tmp_path / "data" / "govcal.db").exists()
 
 
+def test_uk_dates_are_accepted_where_a_day_is_typed(tmp_path):
+    uk = ok("plan", "--from", "13/10/2026", "--to", "31/12/2026", "--as-of", "24/11/2026")
+    assert "2026-10-13 to 2026-12-31 (as of 2026-11-24)" in " ".join(uk.split())
+    recorded()
+    assert "Closed in the 30 days to 2026-11-24" in ok("status", "--as-of", "24/11/2026")
+
+
+def test_returns_names_a_whole_id_to_copy(tmp_path):
+    from tests.support.paths import SAMPLE_DIRECTORY
+
+    ok("import", str(SAMPLE_DIRECTORY / "wfscp"))
+    ok("sync", "--as-of", "2026-11-24")
+    text = ok("returns", "wfscp:section-11-audit:2026-10-31", "--as-of", "13/11/2026")
+    assert "0 of 20 returned." in text
+    assert "Record one: govcal complete wfscp:section-11-audit:2026-10-31:active-cumbria" in text
+    fits(text, ["wfscp:section-11-audit:2026-10-31:active-cumbria"])
+    cycles = ok("returns", "-p", "wfscp")
+    fits(cycles, ["wfscp:section-175-audit:2026-03-31"])
+
+
 def test_status_lists_what_was_closed_recently_by_the_day_it_was_closed(tmp_path):
     recorded()
     text = ok("status", "--as-of", "2026-11-24")

@@ -7,7 +7,7 @@ from sqlmodel import func, select
 from models import Agency, Delegation, Person, RoleAssignment, School
 from models.db import session_scope
 from models.directory_import import import_directory
-from tests.conftest import SAMPLE_DIRECTORY
+from tests.support.paths import SAMPLE_DIRECTORY
 
 
 def count(url, model, **where):

@@ -158,7 +158,7 @@ def test_the_html_is_self_contained_and_the_markdown_lists_every_obligation(year
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_govcal_pack_prints_the_figures_and_writes_both_files(year, tmp_path, monkeypatch):
     from govcal.cli import app
-    from govcal.settings import get_settings
+    from models.settings import get_settings
 
     monkeypatch.setenv("GOVCAL_DATABASE_URL", year)
     monkeypatch.setenv("GOVCAL_RULES_PATH", str(tmp_path / "rules.yaml"))
@@ -176,27 +176,38 @@ def test_govcal_pack_prints_the_figures_and_writes_both_files(year, tmp_path, mo
     assert (tmp_path / "packs" / "evidence-pack-testscp-2025.md").is_file()
     unknown = CliRunner().invoke(app, ["pack", "-p", "nowhere", "--year", "2025"])
     assert unknown.exit_code == 1 and "no partnership 'nowhere'" in unknown.stderr
+    ancient = CliRunner().invoke(app, ["pack", "--year", "1066"])
+    assert (
+        ancient.exit_code == 2
+        and "Invalid value for '--year': Input should be greater than or equal to 2000"
+        in (ancient.stderr)
+    )
 
 
 @pytest.mark.xdist_group("prefect")
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_flow_publishes_the_pack_as_an_artifact_and_writes_the_html(
-    year, tmp_path, monkeypatch
+    year, tmp_path, monkeypatch, prefect_api
 ):
-    from prefect.testing.utilities import prefect_test_harness
-
-    from govcal.settings import get_settings
+    from models.settings import get_settings
 
     monkeypatch.setenv("GOVCAL_DATABASE_URL", year)
     get_settings.cache_clear()
-    with prefect_test_harness(server_startup_timeout=90):
-        from prefect.client.orchestration import get_client
+    from prefect.client.orchestration import get_client  # the shared test API: prefect_api
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-        from flows.evidence_pack import evidence_pack
+    from flows.evidence_pack import evidence_pack
 
-        html = evidence_pack(partnership="testscp", year=2025, as_of=END_OF_YEAR)
-        with get_client(sync_client=True) as client:
-            artifact = client.read_latest_artifacts()[0]
-    assert html == str(tmp_path / "data" / "packs" / "evidence-pack-testscp-2025.html")
+    state = evidence_pack(partnership="testscp", year=2025, as_of=END_OF_YEAR,
+                          return_state=True)  # fmt: skip
+    with get_client(sync_client=True) as client:  # the API is shared: ask for this key
+        key = ArtifactFilterKey(any_=["evidence-pack-testscp-2025"])
+        [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(key=key))
+    unknown = evidence_pack(partnership="nowhere", year=2025, return_state=True)
+    bad_year = evidence_pack(partnership="testscp", year=1066, return_state=True)
+    html = tmp_path / "data" / "packs" / "evidence-pack-testscp-2025.html"
+    assert state.is_completed() and state.message == f"wrote {html}" and html.is_file()
     assert artifact.key == "evidence-pack-testscp-2025"
     assert "| Done on time | 3 (43% of those that fell due) |" in artifact.data
+    assert unknown.is_failed() and unknown.message.startswith("no partnership 'nowhere'")
+    assert bad_year.is_failed() and "give a year from 2000 to 2099" in bad_year.message

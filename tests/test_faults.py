@@ -8,7 +8,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import date
@@ -22,10 +21,9 @@ from models.db import session_scope, upgrade
 from models.directory_import import import_directory
 from models.sync import sync_partnership
 from rules.loader import load_partnerships
-from tests.conftest import SAMPLE_DIRECTORY
 from tests.smtp_server import SmtpServer
+from tests.support.paths import GOVCAL, SAMPLE_DIRECTORY
 
-GOVCAL = [sys.executable, "-m", "govcal.cli"]
 DAY = "2026-10-05"  # the S11 28-day reminders go to every agency lead: a batch of 20+
 
 

@@ -14,14 +14,6 @@ from govcal.prefect_env import configure_prefect
 configure_prefect()
 
 from prefect.client.orchestration import get_client  # noqa: E402
-from prefect.client.schemas.filters import (  # noqa: E402
-    ArtifactFilter,
-    ArtifactFilterKey,
-    FlowRunFilter,
-    TaskRunFilter,
-)
-from prefect.client.schemas.sorting import ArtifactSort  # noqa: E402
-from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
 from flows import jobs  # noqa: E402
 from flows.forms import CompletionForm, IncidentForm, ReturnForm  # noqa: E402
@@ -33,12 +25,6 @@ pytestmark = pytest.mark.xdist_group("prefect")
 D = date.fromisoformat
 
 
-@pytest.fixture(scope="session")
-def prefect_api():
-    with prefect_test_harness(server_startup_timeout=90):
-        yield
-
-
 @pytest.fixture
 def embedded(prefect_api, tmp_path):
     """The embedded default in this test's data folder, with the sample directory (its
@@ -48,19 +34,20 @@ def embedded(prefect_api, tmp_path):
 
 
 def artifacts(*keys: str) -> dict[str, object]:
+    """The latest version of each artifact key, as the UI shows it."""
+    from prefect.client.schemas.filters import (
+        ArtifactCollectionFilter,
+        ArtifactCollectionFilterKey,
+    )
+
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=list(keys))),
-            flow_run_filter=FlowRunFilter(),
-            task_run_filter=TaskRunFilter(),
-            limit=200,
-            offset=0,
-            sort=ArtifactSort.CREATED_DESC,
+        found = client.read_latest_artifacts(
+            artifact_filter=ArtifactCollectionFilter(
+                key=ArtifactCollectionFilterKey(any_=list(keys))
+            ),
+            limit=len(keys),
         )
-    latest: dict[str, object] = {}
-    for artifact in sorted(found, key=lambda a: a.created):
-        latest[artifact.key] = artifact
-    return latest
+    return {artifact.key: artifact for artifact in found}
 
 
 def occurrence(public_id: str) -> OccurrenceRow:
@@ -94,13 +81,14 @@ def test_daily_compliance_syncs_notifies_and_publishes_the_dashboard(embedded):
     rows = json.loads(table.data)
     assert list(rows[0]) == ["RAG", "What", "Due", "Owner", "Where it stands", "Id"]
     lsp = next(r for r in rows if r["Id"] == "wfscp:lsp-meeting:2026-11-11")
-    assert lsp["RAG"] == "🟢 Green" and lsp["Due"] == "11 Nov 2026"
-    assert lsp["Owner"] == "Partnership Manager (sample), Partnership business team"
-    overdue = [r for r in rows if r["RAG"] == "🔴 Red"]
-    assert overdue and all(r["Where it stands"].startswith("overdue by") for r in overdue)
+    assert lsp["RAG"] == "🟢" and lsp["Due"] == "11 Nov 2026"
+    assert lsp["Owner"] == "Partnership Manager (sample)"  # a named person, not a role id
+    assert lsp["What"] == "Joint Lead Safeguarding Partners…"  # narrow: cells never wrap
+    overdue = [r for r in rows if r["RAG"] == "🔴"]
+    assert overdue and all(" late" in r["Where it stands"] for r in overdue)
     assert rows.index(overdue[0]) == 0  # most urgent first
     s11 = next(r for r in rows if r["Id"] == "wfscp:section-11-audit:2026-10-31")
-    assert s11["What"].endswith("20 agencies not yet returned")
+    assert s11["What"].startswith("Section 11 self-assessment audit: 20")
     summary = found["compliance-summary-wfscp"].data
     headings = [line for line in summary.splitlines() if line.startswith("## ")]
     assert [h.split(" (")[0] for h in headings[:5]] == [

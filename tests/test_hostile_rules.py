@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import VALID_HEADER, VALID_RULE
+from tests.support.rules import VALID_HEADER, VALID_RULE
 
 RUNNER = r"""
 import json, resource, sys, time

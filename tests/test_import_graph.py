@@ -18,8 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = {"rules": 0, "models": 1, "notifications": 2, "flows": 3, "govcal": 4}
-# Settings are read by every layer; the delivery work moves them to a bottom-layer module.
-BOTTOM = {"govcal.settings"}
+# Settings are read by every layer (models/settings.py imports nothing of govcal).
+BOTTOM = {"models.settings"}
 
 
 def _layer(module: str) -> int | None:
@@ -108,3 +108,14 @@ def test_status_reads_the_database_without_alembic_mail_or_prefect():
     loaded = _modules_after("status", "--as-of", "2026-11-24")
     assert "sqlalchemy" in loaded
     assert loaded & (MIGRATIONS | MAIL | ORCHESTRATION) == set()
+
+
+def test_no_test_imports_from_conftest():
+    """conftest.py holds fixtures; shared constants and helpers live in tests/support."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        for line, imported in _imports(path)
+        if imported in ("tests.conftest", "conftest")
+    ]
+    assert offenders == []

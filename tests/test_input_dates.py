@@ -23,10 +23,10 @@ def govcal(*args: str):
 
 
 def occurrence_row(public_id: str) -> dict:
-    from govcal.settings import get_settings
     from models.db import session_scope
     from models.queries import occurrence
     from models.records import _snapshot
+    from models.settings import get_settings
 
     assert get_settings().uses_embedded_database
     with session_scope() as session:

@@ -113,7 +113,7 @@ def test_a_refused_record_leaves_no_copy_in_the_store(synced, inbox, tmp_path):
 
 
 def test_the_evidence_folder_is_a_setting(synced, tmp_path, monkeypatch):
-    from govcal.settings import get_settings
+    from models.settings import get_settings
 
     shared = tmp_path / "shared-drive"
     shared.mkdir()

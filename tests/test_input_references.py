@@ -49,7 +49,7 @@ def test_names_initials_and_dates_of_birth_are_refused_without_repeating_them(re
 
 def test_the_partnerships_own_format_is_enforced(rule_file):
     from rules.loader import load_partnerships
-    from tests.conftest import VALID_HEADER, VALID_RULE
+    from tests.support.rules import VALID_HEADER, VALID_RULE
 
     header = VALID_HEADER.replace(
         "  timezone: Europe/London\n",
@@ -70,7 +70,7 @@ def govcal(*args: str):
 
 
 def test_the_command_refuses_a_name_says_why_in_one_line_and_records_nothing(rule_file):
-    from tests.conftest import VALID_HEADER
+    from tests.support.rules import VALID_HEADER
 
     header = VALID_HEADER.replace(
         "  timezone: Europe/London\n",

@@ -4,7 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import models  # noqa: F401
+import models.tables  # noqa: F401
 from models.db import get_engine
 
 

@@ -18,8 +18,8 @@ from models.records import Actor, cancel, reschedule
 from models.sync import sync_partnership
 from notifications.render import Sender
 from notifications.transport import FileOutbox, SmtpSettings, SmtpTransport
-from tests.conftest import SAMPLE_DIRECTORY
 from tests.smtp_server import SmtpServer
+from tests.support.paths import SAMPLE_DIRECTORY
 
 D = date.fromisoformat
 SENDER = Sender("WFSCP business team", "wfscp-business@example.org")
@@ -214,19 +214,41 @@ def test_a_refused_address_is_reported_and_the_rest_still_go(calendar, wfscp, sm
     [refused] = [r for r in ledger(calendar) if r.status == "failed"]
     assert (refused.recipient, refused.stage) == ("safeguarding-nwas@example.org", "reminder-28")
     assert "550" in refused.last_error
-    again, _ = run(calendar, wfscp, D("2026-10-05"), smtp)
-    assert again.delivery.messages_sent == 0  # not retried forever
+    before = len(smtp.recorder.received)
+    run(calendar, wfscp, D("2026-10-05"), smtp)
+    assert len(smtp.recorder.to("safeguarding-nwas@example.org")) == 0  # not retried forever
+    # the business team's next digest says what failed, with the relay's answer, once
+    told = smtp.recorder.received[before:]
+    assert sorted(r.rcpt_tos[0] for r in told) == [
+        "business-team@example.org", "partnership-manager@example.org"]  # fmt: skip
+    [notice] = [r for r in told if r.rcpt_tos == ["partnership-manager@example.org"]]
+    text = " ".join(notice.message.get_body(("plain",)).get_content().split())  # unwrapped
+    assert notice.message["Subject"].startswith("Delivery failed")
+    assert "Mail that could not be delivered" in text
+    assert "to safeguarding-nwas@example.org" in text and "550 5.1.1 mailbox unavailable" in text
+    third, _ = run(calendar, wfscp, D("2026-10-05"), smtp)
+    assert third.delivery.messages_sent == 0
 
 
 def test_a_dropped_connection_mid_batch_is_reopened_and_nothing_is_lost(calendar, wfscp, smtp):
+    """The relay drops the link after the 6th message's end of DATA, without an answer:
+    that message is "uncertain" (the relay may hold it), so it is not resent in this run;
+    the rest of the batch goes on a new connection; the next run resends it with the same
+    Message-ID."""
     smtp.recorder.drop_after = 5
     report, sender = run(calendar, wfscp, D("2026-10-05"), smtp)
-    assert report.delivery.rows_retry == 0
+    assert report.delivery.rows_retry == report.delivery.rows_uncertain == 1
     assert sender.connections_opened == 2
-    rows = [r for r in ledger(calendar) if r.status in ("pending", "sending")]
-    assert rows == []
+    rows = [r for r in ledger(calendar) if r.status in ("pending", "sending", "uncertain")]
+    [uncertain] = rows
+    assert uncertain.status == "uncertain" and uncertain.message_key
+    later = datetime(2026, 10, 5, 7, tzinfo=UTC) + timedelta(minutes=5)
+    run(calendar, wfscp, D("2026-10-05"), smtp, now=later)
+    assert [r for r in ledger(calendar) if r.status in ("pending", "sending", "uncertain")] == []
     digests = [tuple(r.rcpt_tos) for r in smtp.recorder.received]
-    assert len(digests) == len(set(digests))
+    assert len(digests) == len(set(digests))  # nothing lost, nothing doubled
+    resent = [r for r in smtp.recorder.received if uncertain.message_key in r.message["Message-ID"]]
+    assert [r.rcpt_tos for r in resent] == [[uncertain.recipient]]
 
 
 def test_file_outbox_is_the_default_transport_and_idempotent(calendar, wfscp, tmp_path):

@@ -29,7 +29,8 @@ from models.records import (
 )
 from models.sync import sync_partnership
 from rules.loader import load_partnerships
-from tests.conftest import SAMPLE_DIRECTORY, VALID_HEADER
+from tests.support.paths import SAMPLE_DIRECTORY
+from tests.support.rules import VALID_HEADER
 
 D = date.fromisoformat
 LONDON = ZoneInfo("Europe/London")

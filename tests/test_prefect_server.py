@@ -17,7 +17,7 @@ import pytest
 
 from tests.smtp_server import free_port
 
-pytestmark = pytest.mark.xdist_group("prefect-server")
+pytestmark = [pytest.mark.xdist_group("prefect-server"), pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 

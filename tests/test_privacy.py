@@ -7,12 +7,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import SAMPLE_DIRECTORY
+from tests.support.paths import GOVCAL, SAMPLE_DIRECTORY
 
-GOVCAL = [sys.executable, "-m", "govcal.cli"]
 SMTP_PASSWORD = "smtp-Pa55word-must-never-show"
 PG_PASSWORD = "pg-Pa55word-must-never-show"
 CHILD = "Jane Doe DOB 02/03/2015"  # what a hurried user might type as a reference
@@ -52,12 +50,19 @@ def test_no_child_detail_or_secret_in_any_email_invite_feed_log_or_artifact(tmp_
     assert step("incident", REFERENCE, "--aware", "2026-11-16").returncode == 0
     run = step("run", "--as-of", "2026-11-24")  # the flow, its logs and its artifacts
     assert run.returncode == 0, run.stderr
-    # the relay asks for no login, so the SMTP login with the password fails: the error
-    # is reported, the messages wait for a retry, the password is nowhere
-    failed_login = step("notify", "--as-of", "2026-11-25", GOVCAL_TRANSPORT="smtp",
-                        GOVCAL_SMTP_HOST="127.0.0.1", GOVCAL_SMTP_PORT=str(smtp.port),
-                        GOVCAL_SMTP_SECURITY="none", GOVCAL_SMTP_USERNAME="govcal")  # fmt: skip
-    assert failed_login.returncode == 0, failed_login.stderr
+    # a login over a connection without TLS is refused before anything is sent...
+    relay = {"GOVCAL_TRANSPORT": "smtp", "GOVCAL_SMTP_HOST": "127.0.0.1",
+             "GOVCAL_SMTP_PORT": str(smtp.port), "GOVCAL_SMTP_SECURITY": "none",
+             "GOVCAL_SMTP_USERNAME": "govcal"}  # fmt: skip
+    in_clear = step("notify", "--as-of", "2026-11-25", **relay)
+    assert in_clear.returncode == 2 and "GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH" in in_clear.stderr
+    assert not smtp.recorder.received
+    # ...and when the operator allows it, the relay asks for no login, so the login with
+    # the password fails: the error is reported, the messages wait for a retry (exit 3),
+    # the password is nowhere
+    failed_login = step("notify", "--as-of", "2026-11-25", **relay,
+                        GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH="true")  # fmt: skip
+    assert failed_login.returncode == 3, failed_login.stderr
     assert "to retry" in failed_login.stdout and "AUTH" in failed_login.stdout
     unreachable = step("status", GOVCAL_DATABASE_URL=(
         f"postgresql+psycopg://govcal:{PG_PASSWORD}@127.0.0.1:1/govcal"))  # fmt: skip

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from rules.loader import RuleFileError, load_partnership, load_partnerships
+from rules.loader import load_partnership, load_partnerships
 from rules.sources import source_in_words
-from tests.conftest import VALID_HEADER, VALID_RULE
+from tests.support.rules import VALID_HEADER, VALID_RULE, problems_of
 
 HEADER_EXTRAS = """\
   business_team_mailbox: partnership@example.org
@@ -23,12 +23,6 @@ HEADER_EXTRAS = """\
 
 def header(extra: str = HEADER_EXTRAS) -> str:
     return VALID_HEADER.replace("roles:\n", extra + "roles:\n", 1)
-
-
-def problems_of(path):
-    with pytest.raises(RuleFileError) as caught:
-        load_partnerships([path])
-    return caught.value.problems
 
 
 def test_the_new_fields_load_with_their_values(rule_file):

@@ -5,13 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rules.loader import RuleFileError, load_partnerships
-from tests.conftest import VALID_HEADER, VALID_RULE
-
-
-def problems_of(*paths):
-    with pytest.raises(RuleFileError) as caught:
-        load_partnerships(list(paths))
-    return caught.value.problems
+from tests.support.rules import VALID_HEADER, VALID_RULE, problems_of
 
 
 def rule_with(**fields):

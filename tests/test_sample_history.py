@@ -15,7 +15,7 @@ from models.sample_history import apply_history, history_file
 from models.status import status_rows
 from models.trail import TrailEntry
 from rules.state import LONDON, State
-from tests.conftest import SAMPLE_DIRECTORY
+from tests.support.paths import SAMPLE_DIRECTORY
 
 TODAY = date(2026, 11, 24)
 

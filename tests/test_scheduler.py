@@ -101,7 +101,7 @@ def test_default_schedule_matches_prefect_yaml():
 def test_govcal_serve_starts_lists_its_jobs_and_stops_cleanly(tmp_path):
     env = {**os.environ, "GOVCAL_DATA_DIR": str(tmp_path / "data")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "govcal.cli", "serve"],
+        [sys.executable, "-m", "govcal.cli", "serve", "--no-api-server"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     lines = []

@@ -10,7 +10,7 @@ import vobject
 from notifications.ics import CalendarEntry, invite
 from rules.expand import expand
 from rules.loader import load_partnerships
-from tests.conftest import VALID_HEADER
+from tests.support.rules import VALID_HEADER
 
 D = date.fromisoformat
 

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("govcal.cli.calendar", "plan"),
     "sync": ("govcal.cli.records", "sync"),
     "import": ("govcal.cli.records", "import_"),
+    "person": ("govcal.cli.records", "person_app"),
     "status": ("govcal.cli.status", "status"),
     "returns": ("govcal.cli.status", "returns"),
     "complete": ("govcal.cli.records", "complete"),
@@ -113,4 +114,17 @@ def _root() -> None:
 
 
 def main() -> None:
-    app()
+    """Settings are checked before any command runs: a value nobody can use (an unknown
+    transport, TLS mode or database scheme; a missing secret block) is one line per
+    problem on stderr and exit code 2, never a traceback or a silent fallback."""
+    import sys
+
+    from models.settings import SettingsError, get_settings
+
+    try:
+        get_settings()
+        app()
+    except SettingsError as exc:
+        for line in exc.lines:
+            print(f"Error: {line}", file=sys.stderr)
+        sys.exit(2)

@@ -24,7 +24,7 @@ from govcal.cli.common import (
     today,
 )
 from govcal.cli.tables import add_item, item_table, show
-from govcal.settings import get_settings
+from models.settings import get_settings
 from rules.baseline import layers_of
 from rules.expand import expand
 from rules.model import Partnership
@@ -109,8 +109,12 @@ def rules_generate(
 
 def plan(
     partnership: PartnershipOption = None,
-    start: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First day (YYYY-MM-DD or DD/MM/YYYY).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Last day (YYYY-MM-DD or DD/MM/YYYY).")
+    ] = None,
     as_of: AsOfOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
     rules: RulesOption = None,

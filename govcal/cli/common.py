@@ -16,7 +16,7 @@ import typer
 # Piped output (CI logs, `| less`) gets a wide table instead of Rich's 80-column default.
 from rich.console import Console
 
-from govcal.settings import get_settings
+from models.settings import get_settings
 from rules import dates
 from rules.loader import RuleFileError, load_partnerships
 from rules.model import Partnership
@@ -25,6 +25,7 @@ from rules.state import LONDON
 if TYPE_CHECKING:  # the database stack is imported by the commands that use it
     from sqlmodel import Session
 
+    from flows.runtime import Runtime
     from models.records import Actor
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
@@ -83,15 +84,29 @@ def actor(by: str | None = None) -> Actor:
 
 
 def load_rules(path: Path | None = None) -> list[Partnership]:
-    chosen = path or get_settings().rules_path
     try:
-        return load_partnerships([chosen] if chosen else None)
+        return load_partnerships(get_settings().rule_paths(path))
     except RuleFileError as exc:
-        for problem in exc.problems:
-            err.print(str(problem), markup=False)
-        count = len(exc.problems)
-        err.print(f"{count} problem{'s' if count != 1 else ''} found; nothing was loaded.")
-        raise typer.Exit(1) from None
+        _rule_problems(exc)
+
+
+def _rule_problems(exc: RuleFileError) -> NoReturn:
+    for problem in exc.problems:
+        err.print(str(problem), markup=False)
+    count = len(exc.problems)
+    err.print(f"{count} problem{'s' if count != 1 else ''} found; nothing was loaded.")
+    raise typer.Exit(1) from None
+
+
+def runtime(rules: Path | None = None) -> Runtime:
+    """What a command that sends or runs flows needs, built where the flows build theirs
+    (flows/runtime.py; imported here only by those commands)."""
+    from flows.runtime import build_runtime
+
+    try:
+        return build_runtime(rules=rules)
+    except RuleFileError as exc:
+        _rule_problems(exc)
 
 
 def in_force(day: date, wanted: str | None = None) -> list[str] | None:

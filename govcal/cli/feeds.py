@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from govcal.cli.common import AsOfOption, RulesOption, database, load_rules, out, parse_day, today
-from govcal.settings import get_settings
+from models.settings import get_settings
 
 
 def feeds(

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 
 from flows.steps import notify as notify_step
-from govcal.cli.common import AsOfOption, RulesOption, database, load_rules, out, parse_day, today
-from govcal.settings import get_settings
+from govcal.cli.common import AsOfOption, RulesOption, database, out, parse_day, runtime, today
+from govcal.exit_codes import delivery_exit_code
+from govcal.prefect_env import configure_prefect
 from notifications.render import Sender
-from notifications.transport import from_settings
 
 
 def notify(
@@ -22,31 +23,32 @@ def notify(
     rules: RulesOption = None,
 ) -> None:
     """Plan what is due today and send it (one digest per person, one invite per meeting)."""
-    settings = get_settings()
     day = parse_day(as_of, "--as-of") or today()
-    partnerships = load_rules(rules)
-    sender = Sender(settings.mail_from_name, settings.mail_from)
+    run = runtime(rules)
     if dry_run:
-        _dry_run(partnerships, day, sender, settings.invite_window_days)
+        _dry_run(run.partnerships, day, run.sender, run.settings.invite_window_days)
         return
-    transport = from_settings(settings)
+    configure_prefect()  # a Secret block is read through Prefect, as the flows read it
+    transport = run.transport()  # before any work: a missing secret block stops here
     with database() as session:
         report = notify_step(
-            session, partnerships, day, transport, sender, dry_run=dry_run,
-            invite_window_days=settings.invite_window_days,
+            session, run.partnerships, day, transport, run.sender,
+            invite_window_days=run.settings.invite_window_days,
+            budget=timedelta(seconds=run.settings.delivery_time_budget),
         )  # fmt: skip
-    counts = report.counts(new_only=not dry_run)
+    counts = report.counts()
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "nothing new"
-    out.print(f"As of {day}: {'would plan' if dry_run else 'newly planned'} {summary}.")
-    if not dry_run:
-        d = report.delivery
-        where = settings.effective_outbox_dir if transport.name == "outbox" else settings.smtp_host
-        out.print(
-            f"Delivered {d.messages_sent} message(s) ({d.rows_sent} notices) via "
-            f"{transport.name} ({where}); {d.rows_retry} to retry, {d.rows_refused} refused."
-        )
-        for error in d.errors[:20]:
-            out.print(f"  ! {error}", markup=False)
+    out.print(f"As of {day}: newly planned {summary}.")
+    d = report.delivery
+    out.print(
+        f"Delivered {d.messages_sent} message(s) ({d.rows_sent} notices) via "
+        f"{transport.name} ({run.where()}); {d.rows_retry} to retry, {d.rows_refused} refused."
+    )
+    for error in d.errors[:20]:
+        out.print(f"  ! {error}", markup=False)
+    code = delivery_exit_code(d.rows_retry, d.rows_refused)
+    if code:
+        raise typer.Exit(code)
 
 
 def _dry_run(partnerships, day, sender: Sender, window: int) -> None:

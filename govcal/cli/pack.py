@@ -7,12 +7,21 @@ from typing import Annotated
 
 import typer
 
-from govcal.cli.common import AsOfOption, PartnershipOption, database, out, parse_day, today
-from govcal.settings import get_settings
+from govcal.cli.common import (
+    AsOfOption,
+    PartnershipOption,
+    database,
+    out,
+    parse_day,
+    today,
+)
+from models.settings import get_settings
 
 
 def pack(
-    year: Annotated[int, typer.Option("--year", help="The reporting year, e.g. 2025.")],
+    year: Annotated[
+        int, typer.Option("--year", min=2000, max=2099, help="The reporting year, e.g. 2025.")
+    ],
     partnership: PartnershipOption = None,
     start_month: Annotated[
         int,

@@ -21,16 +21,18 @@ from govcal.cli.common import (
     pick,
     today,
 )
-from govcal.settings import get_settings, redact_url
 from models import actions
 from models.db import DatabaseUnavailable, upgrade
 from models.evidence import EvidenceStore
+from models.settings import get_settings, redact_url
 from models.sync import SyncReport, follow_dependents, sync_all
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
 db_app = typer.Typer(help="Database schema and migrations.", no_args_is_help=True)
+person_app = typer.Typer(help="People in the directory: remove someone who has left.",
+                         no_args_is_help=True)  # fmt: skip
 
 OccurrenceArg = Annotated[
     str, typer.Argument(help="Occurrence id, as shown by `govcal plan` or `govcal status`.")
@@ -85,11 +87,18 @@ def import_(
     path: Annotated[Path, typer.Argument(help="A CSV file, or a folder of them.")],
     partnership: PartnershipOption = None,
     rules: RulesOption = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="The people file is the whole list: end the roles of everyone it omits.",
+        ),
+    ] = False,
 ) -> None:
     """Import agencies, schools, people and roles from CSV (bad rows are reported)."""
     chosen = pick(load_rules(rules), partnership)
     with database() as session:
-        result = actions.import_people(session, path, chosen, actor())
+        result = actions.import_people(session, path, chosen, actor(), replace=replace)
     for report in result.files:
         for notice in report.notices:
             err.print(f"Note: {notice}", markup=False)
@@ -100,6 +109,8 @@ def import_(
             f"{report.updated} updated, {report.unchanged} unchanged, "
             f"{len(report.problems)} rejected"
         )
+    for ended in result.ended:
+        out.print(f"Ended: {ended.email}: {ended}", markup=False)
     if result.rejected:
         err.print(
             f"{result.rejected} row(s) rejected; the other rows were imported. Fix and re-import."
@@ -164,15 +175,20 @@ def reopen(
 
 def reschedule(
     occurrence: OccurrenceArg,
-    to: Annotated[
-        str, typer.Option("--to", help="New date, or 'YYYY-MM-DD HH:MM' local (or DD/MM/YYYY).")
-    ],
     reason: ReasonOption,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="New date, or 'YYYY-MM-DD HH:MM' local (or DD/MM/YYYY)."),
+    ] = None,
+    location: Annotated[
+        str | None, typer.Option("--location", help="Where this one meeting is now held.")
+    ] = None,
 ) -> None:
-    """Move one occurrence (e.g. a meeting) without changing its rule."""
-    when = parse_when(to, "--to")
+    """Move one occurrence (e.g. a meeting), or change where it is held, without
+    changing its rule. Invitees are sent the update, whatever the date."""
+    when = parse_when(to, "--to") if to is not None else None
     with database() as session:
-        result = actions.reschedule(session, occurrence, when, reason, actor())
+        result = actions.reschedule(session, occurrence, when, reason, actor(), location=location)
         _follow(session, occurrence)
     out.print(f"{result.summary}.", markup=False)
 
@@ -225,3 +241,19 @@ def incident(
                                               aware_on=when, today=today(), kind=kind)  # fmt: skip
     out.print(f"{result.summary}.", markup=False)
     print_sync(list(result.synced))
+
+
+@person_app.command("remove")
+def person_remove(
+    email: Annotated[str, typer.Argument(help="The person's email address.")],
+    reason: ReasonOption,
+    partnership: Annotated[
+        str | None,
+        typer.Option("--partnership", "-p", help="Only this partnership (default: all)."),
+    ] = None,
+) -> None:
+    """End every role a person holds: from now on they receive nothing for them."""
+    with database() as session:
+        result = actions.remove_person(session, email, actor(), reason=reason,
+                                       partnership=partnership)  # fmt: skip
+    out.print(f"{result.summary}.", markup=False)

@@ -22,11 +22,12 @@ from govcal.cli.common import (
     parse_day,
     today,
 )
+from govcal.cli.common import runtime as build_runtime
 from govcal.prefect_env import configure_prefect
-from govcal.settings import get_settings, redact_url
 from models.directory_import import import_directory
 from models.queries import has_people
 from models.sample_history import apply_history, history_file, last_day
+from models.settings import get_settings, redact_url
 from models.status import status_rows
 from rules.state import State
 
@@ -56,12 +57,16 @@ def load_samples_if_empty(rules: Path | None = None, *, history: bool = True) ->
 
 def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
     """Run the daily-compliance job once, in-process, on the embedded default."""
-    settings = get_settings()
     day = parse_day(as_of, "--as-of") or today()
+    reused = configure_prefect()
+    runtime = build_runtime(rules)
+    runtime.transport()  # a missing secret block stops here, before any work
+    settings = runtime.settings
     out.print(f"Database: {redact_url(settings.effective_database_url)}")
     for line in load_samples_if_empty(rules):
         out.print(line)
-    configure_prefect()
+    if reused:
+        out.print(f"Prefect API: {reused} (kept by `govcal serve`)")
     from flows.jobs import daily_compliance, publish_feeds  # once Prefect's settings are set
 
     result = daily_compliance(as_of=day)
@@ -72,14 +77,14 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
             f"changes, {s['orphaned']} orphaned, {s['unchanged']} unchanged"
         )
     sent = result["sent"]
-    where = settings.effective_outbox_dir if settings.transport == "outbox" else settings.smtp_host
+    where = runtime.where()
     out.print(
         f"Sent {sent['messages_sent']} message(s) carrying {sent['notices_sent']} notices via "
         f"{settings.transport} ({where}); {sent['to_retry']} to retry, {sent['refused']} refused."
     )
     out.print(f"Wrote {feeds} calendar feeds under {settings.effective_feeds_dir}.")
     with database() as session:
-        rows = status_rows(session, day, in_force=in_force(day))
+        rows = status_rows(session, day, partnership_ids=in_force(day))
     counts = Counter(r.status.state for r in rows)
     out.print(
         f"As of {day}: {counts[State.OVERDUE]} overdue, {counts[State.DUE]} due today, "

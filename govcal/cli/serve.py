@@ -1,30 +1,59 @@
-"""`govcal serve`: keep the flows on schedule in-process until interrupted."""
+"""`govcal serve`: keep the flows on schedule, and a Prefect API for them, until stopped."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+from pathlib import Path
+from typing import Annotated
 
-from apscheduler.schedulers.background import BackgroundScheduler
+import typer
 
-from govcal.cli.common import database, out
+from govcal.cli.common import database, err, out, runtime
 from govcal.prefect_env import configure_prefect
-from govcal.settings import get_settings
 
 
-def serve() -> None:
+def serve(
+    port: Annotated[
+        int, typer.Option("--port", help="The Prefect server's port on 127.0.0.1 (0: any free).")
+    ] = 4200,
+    api_server: Annotated[
+        bool,
+        typer.Option(
+            "--api-server/--no-api-server",
+            help="Keep a Prefect server (its UI too) that `govcal run` reuses.",
+        ),
+    ] = True,
+) -> None:
     """Run daily-compliance (working days 07:00), send-invites (07:30) and publish-feeds
-    (hourly) on schedule, Europe/London time. Ctrl-C stops cleanly."""
-    from flows.scheduler import configure, default_jobs, install
+    (hourly) on schedule, Europe/London time, and keep a local Prefect server that
+    `govcal run` reuses. Ctrl-C stops cleanly."""
+    from apscheduler.schedulers.background import BackgroundScheduler
 
-    configure_prefect()
+    from flows.scheduler import configure, default_jobs, install
+    from govcal import local_api
+
+    configure_prefect(reuse_server=False)
+    run = runtime()
+    run.transport()  # a missing secret block is said now, not at the first 07:00 run
     with database():
         pass  # creates and migrates the embedded database, or says what is wrong
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or a service manager's stop
         signal.signal(signum, lambda *_: stop.set())
+    home = Path(os.environ["PREFECT_HOME"])
+    process = None
+    if api_server and not os.environ.get("PREFECT_API_URL"):
+        try:
+            server, process = local_api.start(home, port)
+        except local_api.ApiServerError as exc:
+            err.print(f"Error: {exc}", markup=False)
+            raise typer.Exit(1) from None
+        os.environ["PREFECT_API_URL"] = server.url
+        out.print(f"Prefect server: {server.ui} (its UI shows every run; `govcal run` reuses it)")
     scheduler = BackgroundScheduler()
-    configure(scheduler, get_settings().effective_database_url)
+    configure(scheduler, run.settings.effective_database_url)
     scheduler.start(paused=True)
     kept = install(scheduler, default_jobs())
     for job in scheduler.get_jobs():
@@ -36,4 +65,6 @@ def serve() -> None:
         stop.wait()
     finally:
         scheduler.shutdown(wait=True)
+        if process is not None:
+            local_api.stop(process, home)
         out.print("govcal serve stopped.")

@@ -54,7 +54,7 @@ def status(
     with database() as session:
         rows = status_rows(
             session, day, partnership_id=partnership, overdue_only=overdue, ahead_days=ahead,
-            behind_days=BEHIND, in_force=in_force(day, partnership),
+            behind_days=BEHIND, partnership_ids=in_force(day, partnership),
         )  # fmt: skip
         names = {}
         for pid in {r.row.partnership_id for r in rows}:
@@ -150,30 +150,37 @@ def returns(
             if not cycles:
                 err.print("No audit cycles yet: run `govcal sync` after importing a directory.")
                 raise typer.Exit(1)
-            table = Table(title="Audit cycles")
-            for column in ("cycle", "title", "due", "returned"):
+            table = Table()
+            table.add_column("cycle", no_wrap=True)  # an id to copy: never cut
+            for column in ("title", "due", "returned"):
                 table.add_column(column)
             counts = queries.return_counts(session, [c.id for c in cycles if c.id])
             for c in cycles:
                 done, total = counts.get(c.id or 0, (0, 0))
                 table.add_row(c.public_id, c.title, c.due.isoformat(), f"{done} of {total}")
-            out.print(table)
+            show(out, "Audit cycles", table)
             return
         found = queries.audit_cycle(session, cycle)
         members = queries.returns_of(session, found)
         names = queries.subject_names(session, found.partnership_id)
-    table = Table(title=f"{found.title}: {found.public_id} (due {found.due}, as of {day})")
-    for column in ("code", "name", "state", "submitted", "RAG", "reviewed"):
+    table = Table()
+    table.add_column("code", no_wrap=True)
+    for column in ("name", "state", "submitted", "RAG", "reviewed"):
         table.add_column(column, overflow="fold")
-    done = 0
+    done, waiting = 0, []
     for audit_return, occ in members:
         state = status_of(occ, day)
-        done += bool(occ.completed_at)
+        returned = state.state in (State.COMPLETED_ON_TIME, State.COMPLETED_LATE)
+        done += returned
+        if not returned:
+            waiting.append(occ.public_id)
         table.add_row(
             audit_return.subject, names.get(audit_return.subject, ""),
             styled(StatusRow(occ, state)),
             occ.completed_at.isoformat() if occ.completed_at else "",
             audit_return.rag or "", audit_return.reviewed_by or "",
         )  # fmt: skip
-    out.print(table)
+    show(out, f"{found.title}: {found.public_id} (due {found.due}, as of {day})", table)
     out.print(f"{done} of {len(members)} returned.")
+    if waiting:  # the whole id of a return is the cycle's id and the code
+        out.print(f"Record one: govcal complete {waiting[0]} --evidence LINK", soft_wrap=True)

@@ -1,0 +1,43 @@
+"""Every table, imported together so SQLModel.metadata is complete (Alembic, models.db)."""
+
+from models.audits import AuditCycle, AuditReturn, FollowUpAction, Rag
+from models.calendar import Incident, Lifecycle, OccurrenceRow
+from models.directory import (
+    Agency,
+    AgencyType,
+    Delegation,
+    PartnershipRow,
+    Person,
+    RoleAssignment,
+    School,
+    SchoolPhase,
+)
+from models.escalations import EscalationAck
+from models.feed_tokens import FeedToken, InstallationSetting
+from models.ledger import Delivery, LedgerEntry
+from models.trail import Channel, TrailEntry
+
+__all__ = [
+    "Agency",
+    "AgencyType",
+    "AuditCycle",
+    "AuditReturn",
+    "Channel",
+    "Delegation",
+    "Delivery",
+    "EscalationAck",
+    "FeedToken",
+    "FollowUpAction",
+    "Incident",
+    "InstallationSetting",
+    "LedgerEntry",
+    "Lifecycle",
+    "OccurrenceRow",
+    "PartnershipRow",
+    "Person",
+    "Rag",
+    "RoleAssignment",
+    "School",
+    "SchoolPhase",
+    "TrailEntry",
+]

@@ -1,0 +1,183 @@
+"""A real Prefect server, govcal's deployments and a headless Chromium, as a person sees
+them. Used by the browser test (tests/test_cockpit_browser.py) and by scripts/ui-tour,
+which takes the screenshots in docs/screenshots/.
+
+The server listens on a free loopback port and the UI is told that port
+(PREFECT_UI_API_URL): otherwise the UI shows "Can't connect to Server API".
+Chromium is Debian's /usr/bin/chromium; Playwright never downloads a browser here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]  # fmt: skip
+VIEWPORT = {"width": 1440, "height": 1000}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check, timeout: float, what: str):
+    """Poll an external process for readiness (not a way to control time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+class Cockpit:
+    """A running server with govcal deployed, and helpers to act through it."""
+
+    def __init__(self, base: str, env: dict[str, str]):
+        self.base = base  # http://127.0.0.1:PORT
+        self.api = f"{base}/api"
+        self.env = env
+
+    def cli(self, *args: str | Path, timeout: float = 300) -> str:
+        result = subprocess.run(
+            [str(a) for a in args], env=self.env, cwd=ROOT, capture_output=True, text=True,
+            timeout=timeout, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise AssertionError(f"{args}: {result.stdout}\n{result.stderr}")
+        return result.stdout + result.stderr
+
+    def post(self, path: str, body: dict) -> list | dict:
+        return httpx.post(f"{self.api}{path}", json=body, timeout=30).json()
+
+    def deployment(self, name: str) -> dict:
+        found = self.post("/deployments/filter", {"limit": 100})
+        return next(d for d in found if d["name"] == name)  # type: ignore[union-attr]
+
+    def run(self, deployment: str, **params: str) -> str:
+        args = [a for k, v in params.items() for a in ("--param", f"{k}={v}")]
+        started = self.cli(
+            BIN / "prefect", "deployment", "run", f"{deployment}/{deployment}", *args
+        )
+        return re.search(r"flow-run/([0-9a-f-]{36})", started).group(1)  # type: ignore[union-attr]
+
+    def work(self) -> None:
+        """One worker pass: runs what is scheduled now, then exits."""
+        self.cli(BIN / "prefect", "worker", "start", "--pool", "govcal", "--run-once")
+
+    def finished(self, run_id: str, timeout: float = 180) -> dict:
+        def final():
+            state = httpx.get(f"{self.api}/flow_runs/{run_id}", timeout=10).json()["state"]
+            done = state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+            return state if done else None
+
+        return wait_until(final, timeout, f"flow run {run_id}")
+
+    def artifact(self, key: str) -> dict:
+        found = self.post("/artifacts/filter", {"artifacts": {"key": {"any_": [key]}},
+                                                "sort": "CREATED_DESC", "limit": 1})  # fmt: skip
+        return found[0]  # type: ignore[index]
+
+    def artifact_url(self, key: str) -> str:
+        return f"{self.base}/artifacts/artifact/{self.artifact(key)['id']}"
+
+    def form_url(self, deployment: str) -> str:
+        return f"{self.base}/deployments/deployment/{self.deployment(deployment)['id']}/run"
+
+
+@contextmanager
+def cockpit(folder: Path) -> Iterator[Cockpit]:
+    """Server started, sample directory imported, deployments from prefect.yaml, and
+    daily-compliance run once by a worker."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(folder / "prefect"),
+        "PREFECT_API_URL": f"{base}/api",
+        "PREFECT_UI_API_URL": f"{base}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "GOVCAL_DATA_DIR": str(folder / "data"),
+    }
+    log = open(folder / "server.log", "w")  # noqa: SIM115 - lives as long as the server
+    server = subprocess.Popen(
+        [BIN / "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        ui = Cockpit(base, env)
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{ui.api}/health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(healthy, 120, "prefect server /api/health")
+        ui.cli(BIN / "govcal", "import", ROOT / "models" / "sample_directory" / "wfscp")
+        ui.cli(BIN / "prefect", "work-pool", "create", "govcal", "--type", "process")
+        ui.cli(BIN / "prefect", "--no-prompt", "deploy", "--all")
+        daily = ui.run("daily-compliance")
+        ui.work()
+        state = ui.finished(daily)
+        assert state["type"] == "COMPLETED", state
+        yield ui
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+@contextmanager
+def browser() -> Iterator[object]:
+    """A 1440x1000 page in headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium.new_page(viewport=VIEWPORT)
+        finally:
+            chromium.close()
+
+
+def settle(page, text: str) -> None:
+    """The UI is a JavaScript app: wait until `text` is on screen."""
+    page.get_by_text(text, exact=False).first.wait_for(timeout=60_000)
+    page.wait_for_load_state("networkidle")
+
+
+def visible_text(page) -> str:
+    """The text inside the first screen (1440x1000), as a person sees it."""
+    return page.evaluate(
+        """() => {
+        const out = [];
+        const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        while (walker.nextNode()) {
+            const node = walker.currentNode;
+            const r = node.parentElement.getBoundingClientRect();
+            const style = getComputedStyle(node.parentElement);
+            if (r.bottom > 0 && r.top < window.innerHeight && r.right > 0
+                && r.left < window.innerWidth && style.visibility !== 'hidden'
+                && node.textContent.trim()) out.push(node.textContent.trim());
+        }
+        return out.join('\\n');
+    }"""
+    )

@@ -1,0 +1,1 @@
+"""Builders and domain helpers shared by the tests; fixtures stay in tests/conftest.py."""

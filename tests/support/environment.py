@@ -1,0 +1,35 @@
+"""A pytest plugin (loaded by `-p tests.support.environment` in pyproject's addopts):
+the process-wide environment every test run needs, set before any test module is
+imported, and restored afterwards.
+
+Prefect reads its home when first imported. It is pointed at a throwaway folder per
+test process (each xdist worker has its own), so no test writes into the checkout (CI
+may not allow it) or shares Prefect's database with another process.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+_SAVED: dict[str, str | None] = {}
+_MADE: list[str] = []
+
+
+def pytest_configure(config) -> None:
+    home = tempfile.mkdtemp(prefix="govcal-prefect-")
+    _MADE.append(home)
+    for key, value in {"PREFECT_HOME": home, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}.items():
+        _SAVED[key] = os.environ.get(key)
+        os.environ[key] = value
+
+
+def pytest_unconfigure(config) -> None:
+    for key, value in _SAVED.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    for folder in _MADE:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,259 @@
+"""Every form of the cockpit, run as a Prefect flow: good input does the change and
+republishes the summary; each kind of bad input ends the run with one readable line as
+its state message and changes nothing."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from datetime import date
+
+import pytest
+from sqlmodel import func, select
+
+from flows import jobs
+from models import EscalationAck, TrailEntry
+from models.db import session_scope
+from tests.test_flows import artifacts, embedded, occurrence, prefect_api  # noqa: F401
+
+pytestmark = pytest.mark.xdist_group("prefect")
+D = date.fromisoformat
+TODAY = D("2026-11-24")
+LSP = "wfscp:lsp-meeting:2026-11-11"
+S11 = "wfscp:section-11-audit:2026-10-31:nwas"
+
+
+@pytest.fixture
+def day(embedded):  # noqa: F811
+    jobs.daily_compliance(as_of=TODAY)
+    return TODAY
+
+
+def trail_count() -> int:
+    with session_scope() as s:
+        return s.exec(select(func.count()).select_from(TrailEntry)).one()
+
+
+def refused(flow, form: dict, needle: str) -> str:
+    """Run a form that must be refused: one line naming the problem, nothing changed."""
+    before = trail_count()
+    state = flow(form=form, as_of=TODAY, return_state=True)
+    assert state.is_failed(), state
+    message = state.message or ""
+    assert "\n" not in message and "Traceback" not in message
+    assert needle in message and message.endswith("nothing was changed"), message
+    assert trail_count() == before
+    return message
+
+
+def done(flow, form: dict) -> str:
+    state = flow(form=form, as_of=TODAY, return_state=True)
+    assert state.is_completed(), state.message
+    return state.message or ""
+
+
+COMPLETE = {"evidence": "https://example.org/minutes.pdf", "completed_by": "Partnership Manager"}
+
+
+def test_completion_with_a_pasted_id_changes_the_summary(day):
+    before = artifacts("compliance-summary-wfscp")["compliance-summary-wfscp"].data
+    assert LSP in before
+    pasted = f"  Id: `{LSP}`. "  # as copied out of an email, with its punctuation
+    message = done(
+        jobs.record_completion, {**COMPLETE, "item": pasted, "completed_on": "11/11/2026"}
+    )
+    assert message.startswith("Joint Lead Safeguarding Partners meeting") and LSP in message
+    row = occurrence(LSP)
+    assert (row.lifecycle, row.completed_at) == ("completed", D("2026-11-11"))
+    after = artifacts("compliance-summary-wfscp")["compliance-summary-wfscp"].data
+    assert LSP not in after  # republished at once, not at tomorrow's 07:00 run
+
+
+def test_completion_done_on_left_empty_means_today(day):
+    done(jobs.record_completion, {**COMPLETE, "item": LSP})
+    assert occurrence(LSP).completed_at == TODAY
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"item": "wfscp:lsp-meeting:2026-11-12"}, "did you mean wfscp:lsp-meeting:2026-11-11"),
+        ({"item": "the LSP meeting"}, "is not an id; paste it from the email"),
+        (
+            {"item": LSP, "completed_on": "31/02/2026"},
+            "Done on: the date '31/02/2026' is not a date",
+        ),
+        (
+            {"item": LSP, "completed_on": "01/01/0001"},
+            "is outside the supported range",
+        ),
+        ({"item": LSP, "completed_on": "30/11/2026"}, "is in the future"),
+        ({"item": LSP, "evidence": "ftp://example.org/x"}, "only http and https"),
+        ({"item": LSP, "completed_by": ""}, "Your name: String should have at least 2"),
+    ],
+)
+def test_completion_refused(day, change, needle):
+    refused(jobs.record_completion, {**COMPLETE, **change}, needle)
+    assert occurrence(LSP).lifecycle == "open"
+
+
+def test_completion_twice_is_refused_the_second_time(day):
+    done(jobs.record_completion, {**COMPLETE, "item": LSP})
+    refused(jobs.record_completion, {**COMPLETE, "item": LSP}, "was already completed")
+
+
+RETURN = {"item": S11, "evidence": "https://example.org/s11/nwas.pdf",
+          "submitted_on": "28/10/2026", "recorded_by": "Business Support Officer"}  # fmt: skip
+
+
+def test_return_then_review(day):
+    done(jobs.record_return, RETURN)
+    assert occurrence(S11).completed_at == D("2026-10-28")
+    message = done(jobs.review_return, {
+        "item": S11, "rating": "amber", "by": "Business Support Officer",
+        "follow_ups": [{"description": "Refresh level 3 training", "due": "31/01/2027"}],
+    })  # fmt: skip
+    assert message == f"{S11} reviewed: amber, 1 follow-up action(s)"
+    import json
+
+    table = json.loads(
+        artifacts("returns-wfscp-section-11-audit")["returns-wfscp-section-11-audit"].data
+    )
+    nwas = next(r for r in table if r["Code"] == "nwas")
+    assert nwas["Review (RAG)"] == "🟠 Amber"
+    assert nwas["Follow-up actions"] == "Refresh level 3 training (by 31 Jan 2027)"
+
+
+@pytest.mark.parametrize(
+    ("flow", "form", "needle"),
+    [
+        (jobs.record_return, {**RETURN, "item": LSP}, "is not an S11 or S175 return"),
+        (jobs.record_return, {**RETURN, "submitted_on": "tomorrow"}, "Submitted on: the date"),
+        (jobs.review_return, {"item": S11, "rating": "amber", "by": "Officer"},
+         "has not been submitted yet"),
+        (jobs.review_return, {"item": S11, "rating": "purple", "by": "Officer"},
+         "Review rating (RAG): Input should be"),
+    ],
+)  # fmt: skip
+def test_return_and_review_refused(day, flow, form, needle):
+    refused(flow, form, needle)
+    assert occurrence(S11).lifecycle == "open"
+
+
+def test_reschedule_cancel_waive_reopen(day):
+    move = {"item": LSP, "new_date": "18/11/2026", "new_time": "14:00",
+            "reason": "room unavailable", "by": "Partnership Manager"}  # fmt: skip
+    moved = done(jobs.reschedule, move)
+    assert "moved to 2026-11-18 14:00" in moved
+    assert occurrence(LSP).due == D("2026-11-18")
+    done(jobs.cancel_item, {"item": LSP, "reason": "merged with the SAM", "by": "PM"})
+    assert occurrence(LSP).lifecycle == "cancelled"
+    done(jobs.reopen_item, {"item": LSP, "reason": "cancelled by mistake", "by": "PM"})
+    assert occurrence(LSP).lifecycle == "open"
+    done(jobs.waive_item, {"item": LSP, "reason": "not needed this quarter", "by": "PM"})
+    assert occurrence(LSP).lifecycle == "waived"
+
+
+@pytest.mark.parametrize(
+    ("flow", "form", "needle"),
+    [
+        (jobs.reschedule, {"item": LSP, "new_date": "18/11/2026", "new_time": "25:00",
+                           "reason": "room", "by": "PM"}, "is not a time of day"),
+        (jobs.reschedule, {"item": LSP, "new_date": "18/11/2026", "new_time": "2pm",
+                           "reason": "room", "by": "PM"}, "New time (meetings): String should"),
+        (jobs.reschedule, {"item": LSP, "new_date": "", "reason": "room", "by": "PM"},
+         "New date: Input should be a valid date"),
+        (jobs.cancel_item, {"item": LSP, "reason": "", "by": "PM"}, "Reason: String should have"),
+        (jobs.waive_item, {"item": LSP, "by": "PM"}, "Reason: Field required"),
+        (jobs.reopen_item, {"item": LSP, "reason": "mistake", "by": "PM"}, "is already open"),
+    ],
+)  # fmt: skip
+def test_item_changes_refused(day, flow, form, needle):
+    refused(flow, form, needle)
+    row = occurrence(LSP)
+    assert (row.lifecycle, row.due) == ("open", D("2026-11-11"))
+
+
+def test_incident_form(day):
+    form = {"partnership": "wfscp", "reference": "SI-2026-007", "aware_on": "20/11/2026",
+            "recorded_by": "LA duty manager"}  # fmt: skip
+    message = done(jobs.start_incident_clock, form)
+    assert "wfscp:serious-incident-notification:SI-2026-007" in message
+    summary = artifacts("compliance-summary-wfscp")["compliance-summary-wfscp"].data
+    clocks = summary.split("## Statutory clocks running (")[1].split("## ")[0]
+    assert "Notify the Child Safeguarding Practice Review Panel" in clocks and "days left" in clocks
+    again = refused(jobs.start_incident_clock, form, "already recorded")
+    assert again.count("SI-2026-007") == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"reference": "Jane Smith 01/02/2015"}, "Reference: the incident reference given is not"),
+        ({"aware_on": "13/13/2026"}, "Aware on: the date '13/13/2026' is not a date"),
+        ({"partnership": "nowhere"}, "Partnership: Input should be"),
+    ],
+)
+def test_incident_form_refused_without_echoing_the_reference(day, change, needle):
+    form = {"partnership": "wfscp", "reference": "SI-2026-008", "aware_on": "20/11/2026",
+            "recorded_by": "LA duty manager", **change}  # fmt: skip
+    message = refused(jobs.start_incident_clock, form, needle)
+    assert "Jane" not in message
+
+
+def test_acknowledging_an_escalation(day):
+    escalated = "wfscp:lsp-meeting-papers:2026-11-11"  # 21 days overdue: the LSPs were told
+    summary = artifacts("compliance-summary-wfscp")["compliance-summary-wfscp"].data
+    section = summary.split("## Escalated to the Lead Partners")[1].split("## ")[0]
+    assert escalated in section and "awaiting a response" in section
+    message = done(jobs.acknowledge_escalation, {"item": escalated, "by": "Chief Constable"})
+    assert "acknowledged by Chief Constable" in message
+    summary = artifacts("compliance-summary-wfscp")["compliance-summary-wfscp"].data
+    section = summary.split("## Escalated to the Lead Partners")[1].split("## ")[0]
+    assert re.search(r"acknowledged by Chief Constable on \d{1,2} \w{3} \d{4}", section)
+    refused(jobs.acknowledge_escalation, {"item": escalated, "by": "Chief Executive"},
+            "was already acknowledged by Chief Constable")  # fmt: skip
+    refused(jobs.acknowledge_escalation, {"item": LSP, "by": "Chief Executive"},
+            "has not been escalated to the Lead Partners")  # fmt: skip
+    with session_scope() as s:
+        assert len(s.exec(select(EscalationAck)).all()) == 1
+
+
+def test_choosing_from_todays_open_items_when_no_id_is_pasted(day):
+    """No id: the run pauses with a drop-down of today's items; the choice is recorded."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.flow_runs import resume_flow_run
+    from prefect.input.run_input import keyset_from_paused_state
+
+    result: dict[str, object] = {}
+    runner = threading.Thread(
+        target=lambda: result.update(state=jobs.record_completion(
+            form=COMPLETE, as_of=TODAY, return_state=True)),
+    )  # fmt: skip
+    runner.start()
+    paused = FlowRunFilter(
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+    )
+    deadline = time.monotonic() + 120
+    with get_client(sync_client=True) as client:
+        while not (runs := client.read_flow_runs(flow_run_filter=paused)):
+            assert time.monotonic() < deadline, "the run never paused for a choice"
+            time.sleep(0.5)  # waiting on the flow's thread, not controlling time
+        run = runs[0]
+        schema = client.read_flow_run_input(run.id, keyset_from_paused_state(run.state)["schema"])
+    import json
+
+    labels = json.loads(schema)["definitions"]["Choice"]["enum"]
+    label = next(x for x in labels if x.startswith("Joint Lead") and "due 11 Nov 2026" in x)
+    assert label.endswith("overdue by 13 days")
+    resume_flow_run(run.id, run_input={"item": label})
+    runner.join(timeout=120)
+    assert result["state"].is_completed(), result["state"].message
+    assert occurrence(LSP).lifecycle == "completed"

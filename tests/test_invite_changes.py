@@ -1,0 +1,228 @@
+"""Calendars follow every change: reschedule (even far ahead), cancel, reopen, a new place
+and a rule change, sent through a real SMTP server, each invite parsed back with icalendar
+AND vobject and compared with the plan, then replayed into a simulated client calendar
+the way Outlook, Gmail and Apple Calendar apply iTIP (RFC 5546): a REQUEST with the same
+UID and a SEQUENCE at least as high replaces the event, a CANCEL removes it."""
+
+from __future__ import annotations
+
+import email
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from email import policy
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+import vobject
+
+from flows.steps import notify
+from models.db import session_scope, upgrade
+from models.directory_import import import_directory
+from models.records import Actor, cancel, reopen, reschedule
+from models.sync import sync_partnership
+from notifications.render import Sender
+from notifications.transport import SmtpSettings, SmtpTransport
+from rules.loader import load_partnership
+from tests.support.paths import SAMPLE_DIRECTORY
+
+LONDON = ZoneInfo("Europe/London")
+D = date.fromisoformat
+SENDER = Sender("govcal", "govcal@example.org")
+ME = Actor("business.team@example.org")
+SAM = "wfscp:safeguarding-accountability-meeting:2026-10-13"
+RULES = Path(__file__).resolve().parent.parent / "rules" / "partnerships"
+
+
+@pytest.fixture
+def calendar(tmp_path, wfscp):
+    url = f"sqlite:///{tmp_path / 'invites.db'}"
+    upgrade(url)
+    with session_scope(url) as s:
+        import_directory(s, SAMPLE_DIRECTORY / "wfscp", wfscp)
+        sync_partnership(s, wfscp, D("2026-10-01"))
+    return url
+
+
+def run(url, partnership, day, server) -> None:
+    transport = SmtpTransport(SmtpSettings("127.0.0.1", server.port, security="none", timeout=5))
+    now = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=7)
+    with session_scope(url) as s:
+        notify(s, [partnership], day, transport, SENDER, now=now)
+
+
+@dataclass
+class Invite:
+    """One iTIP message as received, read by both parsers and checked for consistency."""
+
+    rcpts: set[str]
+    method: str
+    uid: str
+    sequence: int
+    start: datetime
+    location: str
+    organizer: str
+    status: str
+    text: str
+
+
+def invites(received, mailbox: str) -> list[Invite]:
+    found = []
+    for r in received:
+        message = email.message_from_bytes(r.data, policy=policy.default)
+        parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+        if not parts:
+            continue
+        [part] = parts
+        body = part.get_content()
+        ical = icalendar.Calendar.from_ical(body)
+        vcal = vobject.readOne(body)
+        [event] = ical.walk("VEVENT")
+        vevent = vcal.vevent
+        method = part.get_param("method")
+        # the same answer from the MIME header, icalendar and vobject, field by field
+        assert method == ical["METHOD"] == vcal.method.value
+        assert event["UID"] == vevent.uid.value
+        assert event["SEQUENCE"] == int(vevent.sequence.value)
+        assert event["DTSTART"].dt == vevent.dtstart.value
+        assert str(event.get("LOCATION", "")) == getattr(vevent, "location", None).value
+        assert event["ORGANIZER"] == vevent.organizer.value == f"mailto:{mailbox}"
+        assert message["Reply-To"].addresses[0].addr_spec == mailbox
+        found.append(
+            Invite(
+                rcpts=set(r.rcpt_tos),
+                method=method,
+                uid=str(event["UID"]),
+                sequence=int(event["SEQUENCE"]),
+                start=event["DTSTART"].dt,
+                location=str(event["LOCATION"]),
+                organizer=str(event["ORGANIZER"]),
+                status=str(event["STATUS"]),
+                text=" ".join(message.get_body(("plain",)).get_content().split()),
+            )
+        )
+    return found
+
+
+def apply(calendars: dict[str, dict[str, Invite]], messages: list[Invite]) -> None:
+    """What a client does with each message in its inbox (RFC 5546 section 2.1.4/3.2)."""
+    for invite in messages:
+        for rcpt in invite.rcpts:
+            mine = calendars.setdefault(rcpt, {})
+            held = mine.get(invite.uid)
+            if held is not None and invite.sequence < held.sequence:
+                continue  # an older version arriving late is ignored
+            if invite.method == "CANCEL":
+                mine.pop(invite.uid, None)
+            else:
+                mine[invite.uid] = invite
+
+
+def sams(calendar: dict[str, Invite]) -> list[Invite]:
+    return [i for i in calendar.values() if ":safeguarding-accountability-meeting:" in i.uid]
+
+
+def test_reschedule_far_ahead_new_place_cancel_and_reopen_reach_every_invitee(
+    calendar, wfscp, smtp
+):
+    mailbox = wfscp.business_team_mailbox
+    run(calendar, wfscp, D("2026-10-05"), smtp)
+    first = [i for i in invites(smtp.recorder.received, mailbox) if i.uid == f"{SAM}@govcal"]
+    [original] = first
+    invitees = original.rcpts
+    assert original.method == "REQUEST" and original.sequence == 0
+    assert original.location == wfscp.rule("safeguarding-accountability-meeting").location
+    clients: dict[str, dict[str, Invite]] = {}
+    apply(clients, invites(smtp.recorder.received, mailbox))
+
+    # moved to 19 January, 106 days ahead (beyond the 60-day window), and to another place
+    with session_scope(calendar) as s:
+        reschedule(s, SAM, datetime(2027, 1, 19, 10, tzinfo=LONDON), "chair unavailable", ME,
+                   location="Barrow Town Hall, Committee Room 2")  # fmt: skip
+    before = len(smtp.recorder.received)
+    run(calendar, wfscp, D("2026-10-06"), smtp)
+    [update] = invites(smtp.recorder.received[before:], mailbox)
+    assert update.rcpts == invitees  # everyone who had it, though it is now 105 days away
+    assert (update.method, update.uid, update.sequence) == ("REQUEST", f"{SAM}@govcal", 1)
+    assert update.start == datetime(2027, 1, 19, 10, tzinfo=LONDON)
+    assert update.start.utcoffset() == timedelta(0)  # GMT in January
+    assert update.location == "Barrow Town Hall, Committee Room 2"
+    assert (
+        "When: Tuesday 13 October 2026, 14:00 to 16:00 (London time) -> now: "
+        "Tuesday 19 January 2027, 10:00 to 12:00 (London time)"
+    ) in update.text
+    assert "-> now: Barrow Town Hall, Committee Room 2" in update.text
+    apply(clients, [update])
+    for person in invitees:
+        [held] = sams(clients[person])
+        assert held.start == datetime(2027, 1, 19, 10, tzinfo=LONDON)
+
+    with session_scope(calendar) as s:
+        cancel(s, SAM, "no quorum", ME)
+    before = len(smtp.recorder.received)
+    run(calendar, wfscp, D("2026-10-07"), smtp)
+    [cancelled] = invites(smtp.recorder.received[before:], mailbox)
+    assert cancelled.rcpts == invitees
+    assert (cancelled.method, cancelled.sequence, cancelled.status) == ("CANCEL", 2, "CANCELLED")
+    assert "no quorum" in cancelled.text
+    apply(clients, [cancelled])
+    assert all(not sams(clients[p]) for p in invitees)
+
+    with session_scope(calendar) as s:
+        reopen(s, SAM, ME, "quorum found")
+    before = len(smtp.recorder.received)
+    run(calendar, wfscp, D("2026-10-08"), smtp)
+    [back] = invites(smtp.recorder.received[before:], mailbox)
+    assert back.rcpts == invitees
+    assert (back.method, back.uid, back.sequence) == ("REQUEST", f"{SAM}@govcal", 3)
+    apply(clients, [back])
+    assert all(len(sams(clients[p])) == 1 for p in invitees)
+
+    before = len(smtp.recorder.received)
+    run(calendar, wfscp, D("2026-10-09"), smtp)  # nothing changed: nothing sent again
+    later = invites(smtp.recorder.received[before:], mailbox)
+    assert [i for i in later if i.uid == f"{SAM}@govcal"] == []
+
+
+def test_a_rule_change_cancels_the_orphan_and_invites_the_new_date_once(
+    calendar, wfscp, smtp, tmp_path
+):
+    mailbox = wfscp.business_team_mailbox
+    run(calendar, wfscp, D("2026-10-05"), smtp)
+    clients: dict[str, dict[str, Invite]] = {}
+    apply(clients, invites(smtp.recorder.received, mailbox))
+    [original] = [i for i in invites(smtp.recorder.received, mailbox) if i.uid == f"{SAM}@govcal"]
+
+    # the partnership moves the meeting from the second Tuesday to the second Wednesday
+    text = (RULES / "westmorland-furness.yaml").read_text(encoding="utf-8")
+    changed = text.replace(
+        "every: every 2 months on the second Tuesday",
+        "every: every 2 months on the second Wednesday",
+        1,
+    )
+    assert changed != text
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "westmorland-furness.yaml").write_text(changed, encoding="utf-8")
+    moved = load_partnership("wfscp", [tmp_path / "rules"])
+    with session_scope(calendar) as s:
+        report = sync_partnership(s, moved, D("2026-10-06"))
+    assert report.orphaned >= 1
+
+    before = len(smtp.recorder.received)
+    run(calendar, moved, D("2026-10-06"), smtp)
+    sent = invites(smtp.recorder.received[before:], mailbox)
+    october = [i for i in sent if i.start.date() <= date(2026, 10, 31)]
+    by_uid = {i.uid: i for i in october}
+    cancel_old = by_uid[f"{SAM}@govcal"]
+    new = by_uid["wfscp:safeguarding-accountability-meeting:2026-10-14@govcal"]
+    assert (cancel_old.method, cancel_old.sequence) == ("CANCEL", 1)
+    assert cancel_old.rcpts == original.rcpts
+    assert (new.method, new.sequence) == ("REQUEST", 0)
+    assert new.rcpts == original.rcpts
+    assert new.start == datetime(2026, 10, 14, 14, tzinfo=LONDON)
+    assert "It replaces the meeting on Tuesday 13 October 2026" in new.text
+
+    apply(clients, sent)
+    for person in original.rcpts:  # one meeting in each calendar, on the new day
+        assert [i.start.date() for i in sams(clients[person])] == [date(2026, 10, 14)]

@@ -1,0 +1,78 @@
+"""`govcal serve` keeps a Prefect server; `govcal run` finds it and runs its flows there."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from govcal.local_api import marker, running
+from govcal.prefect_env import configure_prefect
+from tests.support.paths import GOVCAL
+
+
+def test_no_marker_a_dead_server_or_a_remote_url_is_not_reused(tmp_path, monkeypatch):
+    home = tmp_path / "prefect"
+    home.mkdir()
+    assert running(home) is None
+    marker(home).write_text(json.dumps({"url": "http://127.0.0.1:9/api", "pid": 1}))
+    assert running(home) is None  # nothing answers on port 9
+    marker(home).write_text(json.dumps({"url": "http://example.org/api", "pid": 1}))
+    assert running(home) is None  # only a loopback server of ours is reused
+    marker(home).write_text("{not json")
+    assert running(home) is None
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("PREFECT_HOME", str(home))
+    assert configure_prefect() is None
+    assert "PREFECT_API_URL" not in os.environ
+
+
+def _post(url: str, body: dict) -> list[dict]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.slow
+def test_run_reuses_the_server_kept_by_serve_and_its_runs_are_recorded_there(tmp_path):
+    env = {**os.environ, "GOVCAL_DATA_DIR": str(tmp_path / "data")}
+    env.pop("PREFECT_HOME", None)
+    env.pop("PREFECT_API_URL", None)
+    serve = subprocess.Popen(
+        [*GOVCAL, "serve", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert serve.stdout is not None
+    lines = []
+    try:
+        for line in serve.stdout:
+            lines.append(line)
+            if "press Ctrl-C" in line:
+                break
+        ui = next(x for x in lines if x.startswith("Prefect server: ")).split()[2]
+        api = f"{ui}/api"
+        home = Path(env["GOVCAL_DATA_DIR"]) / "prefect"
+        assert json.loads(marker(home).read_text())["url"] == api
+
+        run = subprocess.run([*GOVCAL, "run", "--as-of", "2026-11-24"], env=env,
+                             capture_output=True, text=True, check=False)  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert f"Prefect API: {api} (kept by `govcal serve`)" in run.stdout
+
+        flows = {f["id"]: f["name"] for f in _post(f"{api}/flows/filter", {})}
+        runs = _post(f"{api}/flow_runs/filter", {})
+        done = {flows[r["flow_id"]] for r in runs if r["state_type"] == "COMPLETED"}
+        assert {"daily-compliance", "publish-feeds"} <= done
+    finally:
+        serve.send_signal(signal.SIGINT)
+        rest, errors = serve.communicate(timeout=90)
+    assert serve.returncode == 0, errors
+    assert "govcal serve stopped." in rest
+    assert not marker(home).exists()  # a stopped server is never offered to a run

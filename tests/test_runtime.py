@@ -1,0 +1,67 @@
+"""One runtime builder (flows/runtime.py) for the CLI, the flows, the forms and serve:
+the SMTP password comes from the same Prefect Secret block everywhere, and a block that
+does not exist is an error, never an empty password."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from govcal.prefect_env import configure_prefect
+
+configure_prefect()
+
+from prefect.blocks.system import Secret  # noqa: E402
+
+from flows.runtime import SecretUnavailable, build_runtime  # noqa: E402
+from models.settings import get_settings  # noqa: E402
+
+pytestmark = pytest.mark.xdist_group("prefect")
+GOVCAL = [sys.executable, "-m", "govcal.cli"]
+
+
+@pytest.fixture
+def smtp_env(monkeypatch):
+    values = {"GOVCAL_TRANSPORT": "smtp", "GOVCAL_SMTP_USERNAME": "govcal",
+              "GOVCAL_SMTP_PASSWORD_BLOCK": "govcal-smtp"}  # fmt: skip
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("GOVCAL_SMTP_PASSWORD", raising=False)
+    get_settings.cache_clear()
+    return values
+
+
+def test_the_runtime_reads_the_password_from_the_named_secret_block(prefect_api, smtp_env):
+    Secret(value="from-the-block").save("govcal-smtp", overwrite=True)
+    runtime = build_runtime()
+    transport = runtime.transport()
+    assert transport.settings.password == "from-the-block"  # type: ignore[attr-defined]
+    assert transport.settings.security == "starttls"  # type: ignore[attr-defined]
+    assert runtime.sender.email == "govcal@example.org"
+    assert {p.id for p in runtime.partnerships} >= {"wfscp"}
+    assert str(runtime.timezone) == "Europe/London"  # the default partnership's zone
+    late = build_runtime(clock=lambda: datetime(2026, 6, 30, 23, 30, tzinfo=UTC))
+    assert late.today().isoformat() == "2026-07-01"  # 00:30 BST is already 1 July
+
+
+def test_a_missing_secret_block_is_an_error_for_the_flows_and_the_cli(
+    prefect_api, smtp_env, tmp_path
+):
+    smtp_env["GOVCAL_SMTP_PASSWORD_BLOCK"] = "no-such-block"
+    os.environ["GOVCAL_SMTP_PASSWORD_BLOCK"] = "no-such-block"
+    get_settings.cache_clear()
+    with pytest.raises(SecretUnavailable) as missing:
+        build_runtime().transport()
+    [line] = missing.value.lines
+    assert line.startswith("GOVCAL_SMTP_PASSWORD_BLOCK='no-such-block': no Prefect Secret")
+
+    env = {**os.environ, **smtp_env, "PREFECT_API_URL": prefect_api}
+    result = subprocess.run([*GOVCAL, "notify", "--as-of", "2026-10-05"], env=env, text=True,
+                            capture_output=True, check=False, timeout=180)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == f"Error: {line}"
+    assert not (tmp_path / "data" / "govcal.db").exists()  # stopped before any work
