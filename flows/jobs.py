@@ -57,8 +57,23 @@ def daily_compliance(as_of: SupportedDate | None = None) -> dict[str, Any]:
     states = evaluate_task(day)
     sent = notify_task(day)
     artifacts = dashboard_task(day, sent["sent_by_kind"] | {"notices": sent["notices_sent"]})
-    return {"as_of": day.isoformat(), "synced": synced, "states": states, "sent": sent,
-            "artifacts": artifacts}  # fmt: skip
+    return _delivered({"as_of": day.isoformat(), "synced": synced, "states": states,
+                       "sent": sent, "artifacts": artifacts}, sent)  # fmt: skip
+
+
+def _delivered(result: dict[str, Any], sent: dict[str, Any]) -> Any:
+    """All the work is done; a run whose mail did not all go ends Failed, with the count
+    in its message, so the UI shows it (not a green Completed with mail stuck). The
+    result stays readable: `flow(..., return_state=True).result(raise_on_failure=False)`."""
+    if not (sent["refused"] or sent["to_retry"]):
+        return result
+    from prefect.states import Failed
+
+    return Failed(
+        message=f"{sent['refused']} notice(s) refused for good (told to the business team), "
+        f"{sent['to_retry']} left for a later run; {sent['messages_sent']} message(s) sent",
+        data=result,
+    )
 
 
 @flow(name="send-invites")
@@ -66,7 +81,8 @@ def send_invites(as_of: SupportedDate | None = None) -> dict[str, Any]:
     """Send or update invites for meetings in the coming window; send cancellations."""
     day = _day(as_of)
     sync_task(day)
-    return notify_task(day, kinds=["invite", "cancel"])
+    sent = notify_task(day, kinds=["invite", "cancel"])
+    return _delivered(sent, sent)
 
 
 @flow(name="publish-feeds")

@@ -3,6 +3,9 @@ round sizes, what changed, feed links and the installation's Message-ID part."""
 
 from __future__ import annotations
 
+import hashlib
+import socket
+
 from sqlmodel import Session, col, select
 
 from models import ledger
@@ -30,9 +33,25 @@ def feed_url(base: str, partnership_id: str, token: str) -> str:
 
 
 def act_url(ui_url: str | None) -> str:
-    """Where a person records what was done: the Prefect UI's deployments, whose
-    record-completion form takes the item's id. Empty: reply to the business team."""
-    return f"{ui_url.rstrip('/')}/deployments" if ui_url else ""
+    """Where a person records what was done. GOVCAL_UI_URL may be the record-completion
+    form's own address (Prefect UI: Deployments -> record-completion -> Run -> Custom
+    run), used as given; a bare UI address leads to its Deployments page. Empty: reply
+    to the business team."""
+    if not ui_url:
+        return ""
+    if "/deployments/deployment/" in ui_url:
+        return ui_url
+    return f"{ui_url.rstrip('/')}/deployments"
+
+
+def installation_part(session: Session) -> str:
+    """The Message-ID's per-installation part: the random value stored in this database,
+    mixed with where it runs (host and database address), so that a copy of the database
+    (a restored backup, a test copy) never mints the ids the original mints, while one
+    installation keeps the same ids across retries (receivers can drop a duplicate)."""
+    where = f"{socket.gethostname()}|{session.get_bind().url!s}"
+    mixed = hashlib.sha256(f"{installation_id(session)}|{where}".encode()).hexdigest()
+    return mixed[:12]
 
 
 def message_context(
@@ -55,7 +74,7 @@ def message_context(
         for partnership in partnerships:
             subjects.update(subject_names(session, partnership.id))
         cache["subjects"] = subjects
-        cache["installation"] = installation_id(session)
+        cache["installation"] = installation_part(session)
     people = cache["people"]  # type: ignore[assignment]
     names: dict[str, str] = cache["names"]  # type: ignore[assignment]
     subjects = cache["subjects"]  # type: ignore[assignment]

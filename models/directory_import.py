@@ -210,6 +210,10 @@ def import_directory(
         )
         session.flush()
         reports.append(report)
+    if replace and reports and not any(r.kind == "people" for r in reports):
+        reports[-1].notices.append(
+            "--replace applies to a people file and none was imported; no role was ended"
+        )
     return reports
 
 

@@ -51,6 +51,11 @@ class EvidenceStore:
         inbox. Refuses anything outside the inbox, so no other file can be named."""
         named = Path(text).expanduser()
         inbox = self.inbox.resolve()
+        if inbox == Path(inbox.anchor) or _is_system(inbox) or inbox == Path.home():
+            raise EvidenceRefused(
+                f"the evidence folder {inbox} would expose the whole machine or a home folder; "
+                "set GOVCAL_EVIDENCE_FOLDER to a folder kept for evidence"
+            )
         candidate = named if named.is_absolute() else inbox / named
         if ".." in named.parts:
             raise EvidenceRefused(

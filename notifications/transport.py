@@ -127,6 +127,10 @@ class _Refused(Exception):
         super().__init__(f"{stage}: {_answer(code, text)}")
 
 
+class _StaleSession(Exception):
+    """A reused session was found closed at MAIL: reconnect once and try again."""
+
+
 def _ascii_address(address: str) -> tuple[str, bool]:
     """The address as SMTP can carry it: an internationalised domain as IDNA (xn--),
     and whether the local part still needs SMTPUTF8."""
@@ -209,9 +213,18 @@ class SmtpTransport:
             self._drop()
 
     def send(self, message: Outgoing) -> SendResult:
+        reused = self._client is not None
         if self._client is None:
             self._client = self._connect()  # TemporaryFailure: the relay, not the message
-        client = self._client
+        try:
+            return self._transaction(self._client, message, retried=not reused)
+        except _StaleSession:  # the relay closed the idle link: nothing was sent yet
+            self._client = self._connect()
+            return self._transaction(self._client, message, retried=True)
+
+    def _transaction(
+        self, client: smtplib.SMTP, message: Outgoing, *, retried: bool = False
+    ) -> SendResult:
         result = SendResult(accepted=[])
         envelope: list[tuple[str, str]] = []  # (as given, as sent)
         needs_utf8 = False
@@ -267,6 +280,8 @@ class SmtpTransport:
             return result
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
+            if stage == "MAIL" and not retried and isinstance(exc, smtplib.SMTPServerDisconnected):
+                raise _StaleSession from None
             reason = f"{stage}: no answer ({type(exc).__name__}: {exc})"[:300]
             if stage == "after DATA":
                 for address in result.accepted:

@@ -150,6 +150,10 @@ OUTSTANDING = {  # still overdue on AS_OF: a few, as in a real year
     "wfscp:lsp-meeting:2026-11-11",  # minutes awaiting approval
     "wfscp:scrutineer-evaluation:2026-09-30",
 }
+CANCELLED = [  # (occurrence, cancelled on, reason)
+    ("wfscp:safeguarding-accountability-meeting:2025-10-14", date(2025, 10, 7),
+     "Not quorate in the half-term week; its business taken at the December meeting"),
+]  # fmt: skip
 RESCHEDULED = [  # (occurrence, new local time, reason)
     ("wfscp:safeguarding-accountability-meeting:2026-12-08", "2026-12-15 10:00",
      "Chair unavailable on 8 December; moved by agreement of the DSPs"),
@@ -191,6 +195,8 @@ def history(schools: list[tuple[str, str, str]]) -> list[list[str]]:
     for occ in sorted(expand(wfscp, SYNC_START, AS_OF, context)):
         occ_id = ":".join(filter(None, ("wfscp", occ.rule, occ.period, occ.subject)))
         if occ_id in OUTSTANDING or (occ.rule == "rapid-review" and occ.due > AS_OF):
+            continue
+        if occ_id in {c[0] for c in CANCELLED}:
             continue
         roll = rng.random()
         if occ.subject:  # an S11 or S175 return
@@ -242,6 +248,8 @@ def history(schools: list[tuple[str, str, str]]) -> list[list[str]]:
                 extra["follow_up_due"] = (reviewed + timedelta(days=90)).isoformat()
             done.append((reviewed, [reviewed.isoformat(), "review", occ_id]
                          + [extra.get(c, "") for c in HISTORY_COLUMNS[3:]]))  # fmt: skip
+    for occ_id, on, reason in CANCELLED:
+        done.append((on, [on.isoformat(), "cancel", occ_id, MANAGER, "", "", "", "", "", reason]))
     done.sort(key=lambda d: d[0])
     for _day, values in done:
         rows.append(values + [""] * (len(HISTORY_COLUMNS) - len(values)))

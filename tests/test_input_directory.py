@@ -218,3 +218,10 @@ def test_ending_roles_on_both_databases(db_url, wfscp, tmp_path):
     with session_scope(db_url) as s:
         # the file lists the leaver again (two roles back) and omits the stayer (one ended)
         assert len(s.exec(select(RoleAssignment)).all()) == before + 2 - 1
+
+
+def test_replace_without_a_people_file_ends_nothing_and_says_so(directory):
+    result = govcal("import", "--replace", str(SAMPLE_DIRECTORY / "wfscp" / "agencies.csv"))
+    assert result.exit_code == 0, result.stderr
+    assert "--replace applies to a people file and none was imported" in result.stderr
+    assert "Ended:" not in result.stdout and trail("roles-ended") == []

@@ -136,3 +136,11 @@ def test_the_same_document_twice_is_stored_once(tmp_path):
     assert (first, created, created_again) == (again, True, False)
     with pytest.raises(EvidenceRefused, match="outside the evidence folder"):
         store.add(str(tmp_path / "store" / first.relative_to(tmp_path / "store")))
+
+
+@pytest.mark.parametrize("folder", ["/", "/etc", "~"])
+def test_an_evidence_folder_that_would_expose_the_machine_is_refused(tmp_path, folder):
+    store = EvidenceStore(root=tmp_path / "store", inbox=Path(folder).expanduser())
+    with pytest.raises(EvidenceRefused, match="set GOVCAL_EVIDENCE_FOLDER to a folder kept"):
+        store.add("/etc/hostname")
+    assert not (tmp_path / "store").exists()

@@ -75,6 +75,11 @@ def invites(received, mailbox: str) -> list[Invite]:
         if not parts:
             continue
         [part] = parts
+        assert [p.get_content_type() for p in message.walk()] == [
+            "multipart/mixed", "multipart/alternative", "text/plain", "text/html",
+            "text/calendar", "application/ics",
+        ]  # fmt: skip
+        assert r.data.count(b"MIME-Version") == 1
         body = part.get_content()
         ical = icalendar.Calendar.from_ical(body)
         vcal = vobject.readOne(body)
@@ -226,3 +231,73 @@ def test_a_rule_change_cancels_the_orphan_and_invites_the_new_date_once(
     apply(clients, sent)
     for person in original.rcpts:  # one meeting in each calendar, on the new day
         assert [i.start.date() for i in sams(clients[person])] == [date(2026, 10, 14)]
+
+
+def feed_events(path: Path) -> dict[str, tuple]:
+    """uid -> (summary, categories, transp, status, dtstamp, has alarm), read by icalendar
+    and checked against vobject field by field."""
+    body = path.read_bytes()
+    found = {}
+    vevents = {e.uid.value: e for e in vobject.readOne(body.decode()).vevent_list}
+    for event in icalendar.Calendar.from_ical(body).walk("VEVENT"):
+        uid = str(event["UID"])
+        v = vevents[uid]
+        assert str(event["SUMMARY"]) == v.summary.value
+        assert event["DTSTAMP"].dt == v.dtstamp.value
+        found[uid] = (
+            str(event["SUMMARY"]),
+            list(event["CATEGORIES"].cats),
+            str(event["TRANSP"]),
+            str(event["STATUS"]),
+            event["DTSTAMP"].dt,
+            bool(event.walk("VALARM")),
+        )
+    return found
+
+
+def test_a_feed_shows_completion_and_keeps_untouched_entries_byte_for_byte(
+    calendar, wfscp, tmp_path
+):
+    from flows.steps import publish_feeds
+    from models.records import Evidence, complete
+
+    feeds = tmp_path / "feeds"
+    report = "wfscp:annual-report:2026-09-30@govcal"
+    with session_scope(calendar) as s:
+        publish_feeds(s, [wfscp], D("2026-10-01"), feeds, now=datetime(2026, 10, 1, 6, tzinfo=UTC))
+    main = feeds / "wfscp.ics"
+    before = feed_events(main)
+    summary, categories, transp, status, stamp, alarm = before[report]
+    assert summary.startswith("Due: ") and categories == ["Open"] and alarm
+    assert (transp, status) == ("TRANSPARENT", "CONFIRMED")
+
+    with session_scope(calendar) as s:
+        complete(s, report.removesuffix("@govcal"), Evidence(url="https://example.org/ar.pdf"),
+                 ME, on=D("2026-10-01"), today=D("2026-10-02"))  # fmt: skip
+    with session_scope(calendar) as s:
+        publish_feeds(s, [wfscp], D("2026-10-02"), feeds, now=datetime(2026, 10, 2, 6, tzinfo=UTC))
+    after = feed_events(main)
+    summary, categories, transp, status, stamp2, alarm = after[report]
+    assert summary.startswith("Done: ") and "Due:" not in summary
+    assert categories == ["Completed"] and not alarm  # no reminder for what is done
+    assert stamp2 > stamp  # it changed, so its stamp moved
+    untouched = [u for u in before if u != report and before[u] == after.get(u)]
+    assert len(untouched) == len(before) - 1  # nothing else changed: same stamps, same text
+
+
+def test_a_copy_of_the_database_never_mints_the_originals_message_ids(calendar, tmp_path):
+    import sqlite3
+
+    from flows.message_context import installation_part
+
+    with session_scope(calendar) as s:
+        original = installation_part(s)
+    with session_scope(calendar) as s:
+        assert installation_part(s) == original  # stable: a retry keeps its Message-ID
+    source = calendar.removeprefix("sqlite:///")
+    copy = tmp_path / "restored-backup.db"
+    with sqlite3.connect(source) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    with session_scope(f"sqlite:///{copy}") as s:
+        copied = installation_part(s)
+    assert len(copied) == len(original) == 12 and copied != original

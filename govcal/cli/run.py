@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import typer
+
 from govcal.cli.common import (
     AsOfOption,
     RulesOption,
     actor,
     database,
+    err,
     in_force,
     load_rules,
     out,
@@ -23,6 +26,7 @@ from govcal.cli.common import (
     today,
 )
 from govcal.cli.common import runtime as build_runtime
+from govcal.exit_codes import delivery_exit_code
 from govcal.prefect_env import configure_prefect
 from models.directory_import import import_directory
 from models.queries import has_people
@@ -69,7 +73,11 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
         out.print(f"Prefect API: {reused} (kept by `govcal serve`)")
     from flows.jobs import daily_compliance, publish_feeds  # once Prefect's settings are set
 
-    result = daily_compliance(as_of=day)
+    state = daily_compliance(as_of=day, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if not isinstance(result, dict):  # the flow itself broke: its message says why
+        err.print(f"Error: daily-compliance ended {state.name}: {state.message}", markup=False)
+        raise typer.Exit(1)
     feeds = publish_feeds(as_of=day)
     for s in result["synced"]:
         out.print(
@@ -93,3 +101,6 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
     )
     for r in [r for r in rows if r.status.state is State.OVERDUE][:10]:
         out.print(f"  {r.row.public_id}  {r.row.title}: {r.status.describe()}")
+    code = delivery_exit_code(sent["to_retry"], sent["refused"])
+    if code:
+        raise typer.Exit(code)
