@@ -24,7 +24,7 @@ from notifications.feeds import FeedFile, write_feeds
 from notifications.render import Sender
 from notifications.transport import Transport
 from rules.model import Partnership, active_partnerships
-from rules.notify_plan import Action, Planned, plan_messages
+from rules.notify_plan import Action, Planned, plan_messages, still_wanted
 
 _STATUS = {
     Action.SEND: Delivery.PENDING,
@@ -165,10 +165,7 @@ def _send_claimed(
     items = items_by_ids(session, partnerships, sorted({r.occurrence_id for r in claimed}), today)
 
     def still_due(row: LedgerEntry) -> bool:
-        item = items.get(row.occurrence_id)
-        if item is None:
-            return False
-        return row.kind in ("invite", "cancel", "failure") or not item.cancelled
+        return still_wanted(row.kind, row.stage, items.get(row.occurrence_id))
 
     live = [r for r in claimed if still_due(r)]
     stale = [r.id for r in claimed if not still_due(r) and r.id]
