@@ -96,7 +96,7 @@ def _items(
                 subject=row.subject,
                 subject_name=names.get(row.subject, ""),
                 owning_agency=owning,
-                attendees=rule.attendees,
+                attendees=rule.attendees_on(_nominal_day(row)),
                 starts_at=row.starts_at,
                 ends_at=row.ends_at,
                 sequence=row.sequence,
@@ -110,6 +110,14 @@ def _items(
             )
         )
     return items
+
+
+def _nominal_day(row: OccurrenceRow) -> date:
+    """The date a recurrence produced (the period), which a reschedule does not change."""
+    try:
+        return date.fromisoformat(row.period)
+    except ValueError:  # event clocks are keyed by the event's reference
+        return row.due
 
 
 def open_items(
