@@ -145,7 +145,7 @@ class Item:
             "What": shorten(self.title, 40),
             "Due": day(self.due),
             "Owner": shorten(self.owner_short or self.owner, 28),
-            "Where it stands": shorten(self.stands(as_of), 26),
+            "Where it stands": shorten(self.stands(as_of), 28),
             "Id": self.public_id,
         }
 
@@ -237,7 +237,7 @@ def _by_owner(items: list[Item], as_of: date) -> list[str]:
         groups[item.owner].append(item)
     lines: list[str] = []
     for owner, owned in sorted(groups.items(), key=lambda kv: kv[1][0].urgency()):
-        lines.append(f"**{owner}** ({len(owned)})")
+        lines.append(f"**{owner[0].upper()}{owner[1:]}** ({len(owned)})")
         lines.append("")
         lines += [i.line(as_of, owner=False) for i in owned[:SHOWN]]
         if len(owned) > SHOWN:
@@ -420,7 +420,7 @@ def return_row(
 
 # --- choices: what a form offers when no id was pasted --------------------------------
 
-CHOICES_SHOWN = 150  # a drop-down longer than this helps nobody: paste the id instead
+CHOICES_SHOWN = 300  # a drop-down longer than this helps nobody: paste the id instead
 
 
 def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -> dict[str, str]:

@@ -177,7 +177,7 @@ def _choose(action: str, day: date) -> str:
     wanted = choice_input(labels, "Which item?")
     answer = pause_flow_run(
         wait_for_input=wanted.with_initial_data(  # type: ignore[attr-defined]
-            description=f"Choose the item to {action} (most urgent first), then Submit."
+            description=f"Choose the item to {action}, then Submit."
         ),
         timeout=3600,
     )

@@ -22,7 +22,7 @@ from models.types import utcnow
 from notifications.compose import compose
 from notifications.render import Sender
 from rules.model import Partnership
-from rules.notify_plan import Action
+from rules.notify_plan import Action, still_wanted
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,7 @@ def preview(
                 )  # fmt: skip
         items = items_by_ids(session, partnerships, sorted({r.occurrence_id for r in rows}), today)
 
-        def still_due(row: LedgerEntry) -> bool:
-            item = items.get(row.occurrence_id)
-            return item is not None and (row.kind in ("invite", "cancel") or not item.cancelled)
-
-        live = [r for r in rows if still_due(r)]
+        live = [r for r in rows if still_wanted(r.kind, r.stage, items.get(r.occurrence_id))]
         context = message_context(session, partnerships, items, live)
         out = []
         for message in compose(live, items, context, sender, today, now):

@@ -295,3 +295,18 @@ def plan_requests(items: Iterable[Item], directory: Directory) -> list[Planned]:
                         contact.name, role)
             )  # fmt: skip
     return out
+
+
+def still_wanted(kind: str, stage: str, item: Item | None) -> bool:
+    """Whether a pending ledger row should still go out when it is claimed.
+
+    An invite or cancellation is overtaken by any later version of its meeting (a
+    reschedule or cancellation while it waited for a retry): people get the latest
+    version once, not each version in turn. Reminders and escalations of a cancelled
+    item are dropped; delivery-failure notices always go."""
+    if item is None:
+        return False
+    if kind in ("invite", "cancel"):
+        version = stage.rpartition("-")[2]
+        return not version.isdigit() or int(version) >= item.sequence
+    return kind == "failure" or not item.cancelled

@@ -89,6 +89,30 @@ class Cockpit:
 
         return wait_until(final, timeout, f"flow run {run_id}")
 
+    def submit_form(self, page, deployment: str) -> str:
+        """Press Submit on a deployment's run form; the UI returns to the deployment
+        page. The id of the run the form created."""
+        before = {r["id"] for r in self.runs_of(deployment)}
+        page.get_by_role("button", name="Submit").click()
+
+        def created() -> str | None:
+            return next((r["id"] for r in self.runs_of(deployment) if r["id"] not in before), None)
+
+        return wait_until(created, 60, f"a {deployment} run created by the form")
+
+    def runs_of(self, deployment: str) -> list[dict]:
+        found = self.post("/flow_runs/filter", {
+            "deployments": {"id": {"any_": [self.deployment(deployment)["id"]]}}, "limit": 50,
+        })  # fmt: skip
+        return found  # type: ignore[return-value]
+
+    def paused(self, run_id: str, timeout: float = 180) -> dict:
+        def state():
+            found = httpx.get(f"{self.api}/flow_runs/{run_id}", timeout=10).json()["state"]
+            return found if found["type"] == "PAUSED" else None
+
+        return wait_until(state, timeout, f"flow run {run_id} to pause for input")
+
     def artifact(self, key: str) -> dict:
         found = self.post("/artifacts/filter", {"artifacts": {"key": {"any_": [key]}},
                                                 "sort": "CREATED_DESC", "limit": 1})  # fmt: skip

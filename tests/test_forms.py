@@ -15,7 +15,7 @@ from sqlmodel import func, select
 from flows import jobs
 from models import EscalationAck, TrailEntry
 from models.db import session_scope
-from tests.test_flows import artifacts, embedded, occurrence, prefect_api  # noqa: F401
+from tests.test_flows import artifacts, embedded, occurrence  # noqa: F401
 
 pytestmark = pytest.mark.xdist_group("prefect")
 D = date.fromisoformat

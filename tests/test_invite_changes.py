@@ -301,3 +301,33 @@ def test_a_copy_of_the_database_never_mints_the_originals_message_ids(calendar, 
     with session_scope(f"sqlite:///{copy}") as s:
         copied = installation_part(s)
     assert len(copied) == len(original) == 12 and copied != original
+
+
+def test_an_invite_waiting_for_a_retry_is_overtaken_by_the_moved_meeting(calendar, wfscp, smtp):
+    from sqlmodel import select
+
+    from models.ledger import LedgerEntry
+
+    mailbox = wfscp.business_team_mailbox
+    smtp.stop()
+    run(calendar, wfscp, D("2026-10-05"), smtp)  # the relay is down: invite-0 waits
+    with session_scope(calendar) as s:
+        reschedule(s, SAM, datetime(2026, 10, 20, 10, tzinfo=LONDON), "chair unavailable", ME)
+    smtp.start()
+    run(calendar, wfscp, D("2026-10-06"), smtp)
+    sam = [i for i in invites(smtp.recorder.received, mailbox) if i.uid == f"{SAM}@govcal"]
+    [only] = sam  # one email, the current version, not the stale one then the update
+    assert (only.method, only.sequence) == ("REQUEST", 1)
+    assert only.start == datetime(2026, 10, 20, 10, tzinfo=LONDON)
+    assert "You are invited to this meeting" in only.text  # new to them: not "changed"
+    with session_scope(calendar) as s:
+        stale = s.exec(select(LedgerEntry).where(LedgerEntry.stage == "invite-0")).all()
+        mine = [
+            r
+            for r in stale
+            if r.occurrence_id
+            == s.exec(
+                select(LedgerEntry.occurrence_id).where(LedgerEntry.stage == "invite-1")
+            ).first()
+        ]
+    assert mine and all(r.status == "skipped" for r in mine)

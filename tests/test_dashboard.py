@@ -1,0 +1,124 @@
+"""The cockpit's shaping, without Prefect: sections, escalation answers, cycle choice,
+narrow cells. Pure functions over plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flows.dashboard import Dashboard, Item, current_cycle, return_row, shorten
+from models.escalations import Escalation
+from rules.state import State
+
+D = date.fromisoformat
+TODAY = D("2026-11-24")
+
+
+def item(title: str, due: str, state: State, **kw) -> Item:
+    days = (D(due) - TODAY).days
+    return Item(
+        title,
+        D(due),
+        "Jo Bloggs, Westmorland and Furness Council",
+        state,
+        days,
+        f"wfscp:{title.lower().replace(' ', '-')}:{due}",
+        **kw,
+    )
+
+
+def escalated(on: str, ack_by: str = "", ack_on: str | None = None) -> Escalation:
+    at = datetime.fromisoformat(f"{on}T08:00:00+00:00")
+    ack = datetime.fromisoformat(f"{ack_on}T09:30:00+00:00") if ack_on else None
+    return Escalation(at, ack_by, ack)
+
+
+def test_each_item_is_in_exactly_one_section_in_the_order_a_manager_reads():
+    board = Dashboard("wfscp", "WFSCP", TODAY)
+    board.items = [
+        item("Notify the Panel", "2026-11-27", State.DUE_SOON, clock=True),
+        item("Papers", "2026-11-30", State.DUE_SOON),
+        item("Minutes", "2026-11-20", State.OVERDUE),
+        item("Annual report", "2026-11-03", State.OVERDUE, escalation=escalated("2026-11-17")),
+        item("Old review", "2026-09-30", State.OVERDUE, flagged=True),
+        item("Far away", "2027-02-01", State.UPCOMING),
+    ]
+    sections = {k: [i.title for i in v] for k, v in board.sections().items()}
+    assert sections == {
+        "clocks": ["Notify the Panel"],
+        "soon": ["Papers"],
+        "overdue": ["Minutes"],
+        "escalated": ["Annual report"],
+        "decision": ["Old review"],
+    }
+    text = board.markdown()
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings == [
+        "## Statutory clocks running (1)",
+        "## Due in the next 14 days (1)",
+        "## Overdue, by owner (1)",
+        "## Escalated to the Lead Partners (1)",
+        "## Needs a decision (28+ days overdue) (1)",
+    ]
+    clock = next(line for line in text.splitlines() if "Notify the Panel" in line)
+    assert (
+        clock.index("Notify the Panel")
+        < clock.index("due 27 Nov 2026")
+        < clock.index("3 days left")
+    )
+    assert clock.endswith("`wfscp:notify-the-panel:2026-11-27`")  # the id last
+    assert "Far away" not in text
+    table = board.table()
+    assert [r["What"] for r in table][:3] == ["Notify the Panel", "Minutes", "Annual report"]
+    assert len(table[0]) == 6
+
+
+def test_an_escalation_unanswered_for_a_week_reads_no_response():
+    waiting = item("Report", "2026-11-03", State.OVERDUE, escalation=escalated("2026-11-20"))
+    silent = item("Report", "2026-11-03", State.OVERDUE, escalation=escalated("2026-11-17"))
+    answered = item(
+        "Report",
+        "2026-11-03",
+        State.OVERDUE,
+        escalation=escalated("2026-11-17", "Chief Constable", "2026-11-19"),
+    )
+    assert waiting.response(TODAY) == "escalated 20 Nov 2026, awaiting a response"
+    assert silent.response(TODAY) == "**no response** after 7 days"
+    assert silent.stands(TODAY) == "21 days late; LSPs: no reply"
+    assert answered.response(TODAY) == "acknowledged by Chief Constable on 19 Nov 2026"
+    assert answered.stands(TODAY) == "21 days late; acknowledged 19 Nov"
+
+
+@dataclass
+class Cycle:
+    due: date
+
+
+def test_the_cycle_shown_is_the_overdue_one_while_returns_are_missing():
+    c2026, c2027 = Cycle(D("2026-03-31")), Cycle(D("2027-03-31"))
+    assert current_cycle([(c2026, 0, 148), (c2027, 0, 148)], TODAY)[0] is c2026
+    assert current_cycle([(c2026, 148, 148), (c2027, 0, 148)], TODAY)[0] is c2027
+
+
+def test_narrow_cells_cut_at_a_word():
+    assert shorten("Papers circulated for the Safeguarding Accountability Meeting", 40) == (
+        "Papers circulated for the Safeguarding…"
+    )
+    assert shorten("Minutes", 40) == "Minutes"
+
+
+def test_a_school_missing_its_return_comes_first():
+    late, row = return_row(
+        "Kendal Primary", "wf-p001", None, D("2026-03-31"), None, [], TODAY, "schools"
+    )
+    done, _ = return_row(
+        "Barrow Primary", "wf-p002", D("2026-03-20"), D("2026-03-31"), "green", [], TODAY, "schools"
+    )
+    assert late < done
+    assert row == {
+        "School": "Kendal Primary",
+        "Return": "🔴 not returned, 238 days late",
+        "Review (RAG)": "",
+        "Follow-up actions": "",
+        "Code": "wf-p001",
+    }
