@@ -424,7 +424,8 @@ CHOICES_SHOWN = 300  # a drop-down longer than this helps nobody: paste the id i
 
 
 def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -> dict[str, str]:
-    """label -> id of the items a form can act on today, most urgent first.
+    """label -> id of the items a form can act on today, nearest to today first (the
+    meeting that has just happened, the deadline that is next).
 
     `action` is complete, waive, cancel, reschedule (open items), return (open S11/S175
     returns), review (returns awaiting review), reopen (closed in the last 90 days) or
@@ -456,7 +457,7 @@ def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -
         live = [
             r for r in live if (r.row.id or 0) in found and not found[r.row.id or 0].acknowledged_at
         ]  # type: ignore[index]
-    live.sort(key=lambda r: (r.row.due, r.row.title))
+    live.sort(key=lambda r: (abs((r.row.due - as_of).days), r.row.title))  # nearest first
     if action == "return":
         return _labels(
             (
