@@ -401,12 +401,15 @@ def return_row(
         status = f"🔴 not returned, {plural(late, 'day')} late" if late > 0 else "not returned yet"
         rank = 0
     else:
-        status = f"returned {day(returned_on)}"
+        status = f"returned {day(returned_on)}" + (", late" if returned_on > due else "")
         rank = {"red": 1, "amber": 2}.get(rag or "", 3 if rag is None else 4)
     open_actions = [a for a in actions if a.completed_at is None]
-    follow = "; ".join(f"{a.description} (by {day(a.due)})" for a in open_actions[:2])
-    if len(open_actions) > 2:
-        follow += f"; and {len(open_actions) - 2} more"
+    follow = ""  # one action, cut short: cells never wrap (the return's page has them all)
+    if open_actions:
+        first = open_actions[0]
+        follow = f"{shorten(first.description, 30)} by {first.due:%d %b}"
+        if len(open_actions) > 1:
+            follow += f" (+{len(open_actions) - 1})"
     reviewed = REVIEW_MARK.get(rag or "", "not reviewed" if rank else "")
     subject = "School" if noun == "schools" else "Agency"
     return (rank, name), {
