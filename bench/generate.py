@@ -1,8 +1,8 @@
 """Write a synthetic national data set: rule files and directories for N partnerships.
 
-Deterministic from a seed. Partnerships are copies of the current template (WFSCP's
-arrangements; the other shipped files are historical calendars that end before the
-benchmark's ten years) under new ids; each has the 20 sample agencies and a seeded share
+Deterministic from a seed. Rule files come from `rules.generate` (what `govcal rules
+generate` writes from a CSV of partnerships): a few lines each over the WT2023 statutory
+baseline, plus a quarterly LSP meeting; each has the 20 sample agencies and a seeded share
 of the schools (75% to 125% of the mean) with their people, so 150 partnerships give the
 national 3,000 agencies and 24,000 schools.
 
@@ -14,19 +14,23 @@ from __future__ import annotations
 import argparse
 import csv
 import random
-import re
 from pathlib import Path
 
+from rules.generate import rule_file_text
+
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "rules" / "partnerships" / "westmorland-furness.yaml"
 SAMPLE = ROOT / "models" / "sample_directory" / "wfscp"
 PHASES = ["nursery"] * 2 + ["primary"] * 122 + ["secondary"] * 20 + ["special"] * 3 + ["pru"]
 
 
 def _rules(pid: str, number: int) -> str:
-    text = TEMPLATE.read_text(encoding="utf-8")
-    text = re.sub(r"(?m)^  id: .*$", f"  id: {pid}", text, count=1)
-    return re.sub(r"(?m)^  name: .*$", f"  name: Synthetic Partnership {number:03d}", text, count=1)
+    row = {
+        "id": pid, "name": f"Synthetic Partnership {number:03d}",
+        "local_authority": f"Synthetic Council {number:03d}",
+        "police_force": f"Synthetic Constabulary {number:03d}",
+        "icbs": f"Synthetic ICB {number:03d}",
+    }  # fmt: skip
+    return rule_file_text(row, "bench/generate.py")
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

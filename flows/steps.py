@@ -23,7 +23,7 @@ from notifications.deliver import DeliveryReport, compose, deliver
 from notifications.feeds import FeedFile, write_feeds
 from notifications.render import Sender
 from notifications.transport import Transport
-from rules.model import Partnership
+from rules.model import Partnership, active_partnerships
 from rules.notify_plan import Action, Planned, plan_messages, still_wanted
 
 _STATUS = {
@@ -55,6 +55,7 @@ def plan(
     invite_window_days: int = 60,
     kinds: frozenset[str] | None = None,
 ) -> list[Planned]:
+    partnerships = active_partnerships(partnerships, today)
     items = open_items(session, partnerships, today, invite_window_days=invite_window_days)
     if kinds is not None and kinds <= {"invite", "cancel"}:
         items = [i for i in items if i.kind == "meeting"]
@@ -218,6 +219,7 @@ def publish_feeds(
     from models.feed_tokens import feed_tokens
     from models.notify_inputs import calendar_items
 
+    partnerships = active_partnerships(partnerships, today)
     people = load_directory(session, [p.id for p in partnerships])
     emails = {c.email for holders in people.holders.values() for _a, _s, c in holders}
     tokens = feed_tokens(session, emails)

@@ -19,6 +19,7 @@ from models.db import session_scope
 from models.status import status_rows
 from models.sync import sync_all
 from models.trail import Channel
+from rules.model import active_partnerships
 
 
 @task(name="sync-calendar")
@@ -81,7 +82,8 @@ def dashboard_task(
     for its current cycle. A handful of API calls per partnership, whatever its size;
     `only` republishes one partnership (after a change made from a form)."""
     keys = []
-    chosen = [p for p in build_runtime().partnerships if only is None or p.id == only]
+    runtime = build_runtime()
+    chosen = [p for p in active_partnerships(runtime.partnerships, as_of) if only in (None, p.id)]
     with session_scope() as session:
         boards = [dashboard.build(session, p, as_of) for p in chosen]
     for board in boards:

@@ -203,12 +203,63 @@ def release_dead_claims(session: Session) -> int:
     return result.rowcount or 0
 
 
+def _version(stage: str) -> int:
+    """invite-3 / cancel-3 -> 3: the meeting's SEQUENCE when the row was planned."""
+    number = stage.rpartition("-")[2]
+    return int(number) if number.isdigit() else -1
+
+
+def supersede_invites(session: Session) -> int:
+    """An invite or cancellation still waiting (pending, or uncertain) is skipped when a
+    later version of the same meeting is planned for the same person: they get one
+    message, the latest SEQUENCE. An invite still waiting when its meeting is cancelled
+    is skipped too (nobody is sent an invite to a cancelled meeting). Returns the count."""
+    from models.calendar import Lifecycle, OccurrenceRow
+
+    waiting = session.exec(
+        select(LedgerEntry.id, LedgerEntry.occurrence_id, LedgerEntry.recipient,
+               LedgerEntry.stage, LedgerEntry.kind, OccurrenceRow.lifecycle)
+        .join(OccurrenceRow, col(OccurrenceRow.id) == LedgerEntry.occurrence_id)
+        .where(col(LedgerEntry.kind).in_(["invite", "cancel"]),
+               col(LedgerEntry.status).in_([Delivery.PENDING.value, Delivery.UNCERTAIN.value]))
+    ).all()  # fmt: skip
+    if not waiting:
+        return 0
+    latest: dict[tuple[int, str], int] = {}
+    for chunk in chunks(sorted({w[1] for w in waiting})):
+        for occurrence, recipient, stage in session.exec(
+            select(LedgerEntry.occurrence_id, LedgerEntry.recipient, LedgerEntry.stage).where(
+                col(LedgerEntry.occurrence_id).in_(chunk),
+                col(LedgerEntry.kind).in_(["invite", "cancel"]),
+            )
+        ):
+            key = (occurrence, recipient.lower())
+            latest[key] = max(latest.get(key, -1), _version(stage))
+    superseded = [
+        i for i, occurrence, recipient, stage, kind, lifecycle in waiting
+        if _version(stage) < latest[(occurrence, recipient.lower())]
+        or (kind == "invite" and lifecycle == Lifecycle.CANCELLED.value)
+    ]  # fmt: skip
+    for chunk in chunks(superseded):
+        session.connection().execute(
+            _TABLE.update()
+            .where(_TABLE.c.id.in_(chunk),
+                   _TABLE.c.status.in_([Delivery.PENDING.value, Delivery.UNCERTAIN.value]))
+            .values(status=Delivery.SKIPPED.value,
+                    last_error="superseded by a later version of the meeting")
+        )  # fmt: skip
+    session.commit()
+    return len(superseded)
+
+
 def claim(session: Session, now: datetime, limit: int = 5000) -> tuple[str, list[LedgerEntry]]:
     """Claim pending rows that are due (and rows whose claim went stale after a crash).
 
     The conditional UPDATE is atomic, so two runs at once never claim the same row.
+    Waiting invites overtaken by a later version of their meeting are skipped first.
     """
     release_dead_claims(session)
+    supersede_invites(session)
     worker = claimant()
     ready = or_(
         LedgerEntry.next_attempt_at.is_(None),  # type: ignore[union-attr]

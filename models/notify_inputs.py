@@ -96,7 +96,7 @@ def _items(
                 subject=row.subject,
                 subject_name=names.get(row.subject, ""),
                 owning_agency=owning,
-                attendees=rule.attendees,
+                attendees=rule.attendees_on(_nominal_day(row)),
                 starts_at=row.starts_at,
                 ends_at=row.ends_at,
                 sequence=row.sequence,
@@ -110,6 +110,14 @@ def _items(
             )
         )
     return items
+
+
+def _nominal_day(row: OccurrenceRow) -> date:
+    """The date a recurrence produced (the period), which a reschedule does not change."""
+    try:
+        return date.fromisoformat(row.period)
+    except ValueError:  # event clocks are keyed by the event's reference
+        return row.due
 
 
 def open_items(
@@ -258,13 +266,14 @@ def versions_before(session: Session, occurrences: dict[int, str]) -> dict[int, 
 
 
 def sendable_rows(session: Session, now: datetime) -> list:
-    """Ledger rows the next delivery would claim: pending and due for an attempt, or
-    claimed so long ago that the claim is stale (see models.ledger.claim)."""
+    """Ledger rows the next delivery would claim: pending (or uncertain) and due for an
+    attempt, or claimed so long ago that the claim is stale (as models.ledger.claim)."""
     from models.ledger import STALE_CLAIM, Delivery, LedgerEntry
 
     ready = or_(col(LedgerEntry.next_attempt_at).is_(None), col(LedgerEntry.next_attempt_at) <= now)
+    waiting = [Delivery.PENDING.value, Delivery.UNCERTAIN.value]
     claimable = or_(
-        (LedgerEntry.status == Delivery.PENDING.value) & ready,
+        col(LedgerEntry.status).in_(waiting) & ready,
         (LedgerEntry.status == Delivery.SENDING.value)
         & (col(LedgerEntry.claimed_at) < now - STALE_CLAIM),
     )

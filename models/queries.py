@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy import case, func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from models.audits import AuditCycle, AuditReturn, FollowUpAction
 from models.calendar import Incident, Lifecycle, OccurrenceRow
@@ -65,6 +65,37 @@ def completions(session: Session, partnership_id: str) -> dict[tuple[str, str, s
         elif done is not None:
             found[(partnership_id, r, p, s)] = done
     return found
+
+
+def moved_and_cancelled(
+    session: Session, partnership_id: str
+) -> tuple[dict[tuple[str, str, str, str], date], frozenset[tuple[str, str, str, str]]]:
+    """What people changed by hand: rescheduled occurrences (key -> new due date) and
+    cancelled ones; deadlines that hang on them follow (see rules.expand)."""
+    rows = session.exec(
+        select(
+            OccurrenceRow.rule_id,
+            OccurrenceRow.period,
+            OccurrenceRow.subject,
+            OccurrenceRow.due,
+            OccurrenceRow.lifecycle,
+        ).where(
+            OccurrenceRow.partnership_id == partnership_id,
+            or_(
+                OccurrenceRow.rescheduled == True,  # noqa: E712
+                OccurrenceRow.lifecycle == Lifecycle.CANCELLED.value,
+            ),
+        )
+    ).all()
+    moved = {}
+    cancelled = set()
+    for rule_id, period, subject, due, lifecycle in rows:
+        key = (partnership_id, rule_id, period, subject)
+        if lifecycle == Lifecycle.CANCELLED.value:
+            cancelled.add(key)
+        elif in_range(due):
+            moved[key] = due
+    return moved, frozenset(cancelled)
 
 
 def occurrences_between(

@@ -23,8 +23,9 @@ from models.calendar import Lifecycle, OccurrenceRow
 from models.directory import PartnershipRow
 from models.trail import Channel, record
 from models.types import utcnow
+from rules.dependencies import dependents_of
 from rules.expand import expand
-from rules.model import ExpansionContext, Kind, Occurrence, Partnership, Rule
+from rules.model import DerivedDeadline, ExpansionContext, Kind, Occurrence, Partnership, Rule
 
 
 @dataclass
@@ -57,21 +58,28 @@ def sync_partnership(
     horizon_months: int = 18,
     actor: str = "govcal",
     channel: Channel = Channel.SYNC,
+    rule_ids: set[str] | None = None,
 ) -> SyncReport:
+    """Sync every rule of the partnership, or only `rule_ids` (see follow_dependents)."""
     start, end = sync_window(as_of, horizon_months)
     report = SyncReport(partnership.id, (start, end))
     register_partnership(session, partnership)
     session.get_one(PartnershipRow, partnership.id).synced_at = utcnow()
+    moved, cancelled = queries.moved_and_cancelled(session, partnership.id)
     context = ExpansionContext(
         subjects=queries.subjects(session, partnership.id),
         events=queries.events(session, partnership.id),
         completions=queries.completions(session, partnership.id),
+        moved=moved,
+        cancelled=cancelled,
     )
-    expanded = expand(partnership, start, end, context)
+    expanded = expand(partnership, start, end, context, rule_ids=rule_ids)
     rules = {r.id: r for r in partnership.rules}
     wanted = {o.id: o for o in expanded}
     existing = {
-        r.public_id: r for r in queries.occurrences_between(session, partnership.id, start, end)
+        r.public_id: r
+        for r in queries.occurrences_between(session, partnership.id, start, end)
+        if rule_ids is None or r.rule_id in rule_ids
     }
     missing = [i for i in wanted if i not in existing]
     existing.update(
@@ -104,7 +112,7 @@ def sync_partnership(
                 entity_id=public_id,
                 before=before,
                 after={"due": row.due.isoformat()},
-                reason="the rule's schedule changed",
+                reason=_why_moved(rules[occ.rule]),
             )
         else:
             report.unchanged += 1
@@ -174,9 +182,19 @@ def _new_row(occ: Occurrence, rule: Rule) -> dict[str, Any]:
     }
 
 
+def _why_moved(rule: Rule) -> str:
+    if isinstance(rule.schedule, DerivedDeadline):
+        return f"follows {rule.schedule.rule}, which was done, moved or cancelled"
+    return "the rule's schedule changed"
+
+
 def _follow_rule(row: OccurrenceRow, occ: Occurrence, rule: Rule, as_of: date) -> bool:
-    """Bring a future, unfinished, not hand-moved occurrence in line with its rule."""
-    if row.lifecycle != Lifecycle.OPEN.value or row.rescheduled or row.due < as_of:
+    """Bring an unfinished, not hand-moved occurrence in line with its rule: a future one
+    always, a past-due one only if its deadline hangs on another item (which was done
+    late, moved or cancelled: the deadline follows what really happened)."""
+    if row.lifecycle != Lifecycle.OPEN.value or row.rescheduled:
+        return False
+    if row.due < as_of and not isinstance(rule.schedule, DerivedDeadline):
         return False
     changed = False
     if row.due != occ.due or row.starts_at != occ.starts_at or row.ends_at != occ.ends_at:
@@ -249,6 +267,27 @@ def _ensure_audit_cycles(
             ],
         )
         report.returns_created += len(needed)
+
+
+def follow_dependents(
+    session: Session,
+    partnership: Partnership,
+    public_id: str,
+    as_of: date,
+    *,
+    actor: str = "govcal",
+    channel: Channel = Channel.SYNC,
+) -> SyncReport | None:
+    """After an occurrence was completed, moved, cancelled or reopened, bring the
+    deadlines that hang on it in line at once (papers before a moved meeting, the sending
+    on of a report published late), past-due ones included. None if nothing hangs on it."""
+    rule_id = public_id.split(":")[1] if public_id.count(":") >= 2 else ""
+    dependents = dependents_of(partnership.rules, rule_id)
+    if not dependents:
+        return None
+    return sync_partnership(
+        session, partnership, as_of, actor=actor, channel=channel, rule_ids=dependents
+    )
 
 
 def sync_all(

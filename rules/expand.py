@@ -65,13 +65,13 @@ def expand(
 ) -> list[Occurrence]:
     """Every occurrence of the partnership's rules due in [start, end], sorted by due date.
 
+    Nothing is due after a superseded partnership's last active day (`active_until`):
+    its history stays, but it creates nothing once its successor has taken over.
+
     Per-agency and per-school rules fan out over `context.subjects`; when the directory
     has no members of that kind, one aggregate occurrence (subject None) stands for all.
     """
-    # no rule produces a date outside these years; clamping keeps a window typed as
-    # 0001-01-01 or 9999-12-31 from overflowing the date arithmetic below
-    start = max(start, _FIRST_DAY)
-    end = min(end, _LAST_DAY)
+    start, end = _window(partnership, start, end)
     out: list[Occurrence] = []
     for rule in partnership.rules:
         if rule_ids is not None and rule.id not in rule_ids:
@@ -88,8 +88,22 @@ def expand_rule(
     end: date,
     context: ExpansionContext = _EMPTY,
 ) -> list[Occurrence]:
+    start, end = _window(partnership, start, end)
     found = _occurrences(partnership, rule, start, end, context)
     return [o for o in found if start <= o.due <= end]
+
+
+def _window(partnership: Partnership, start: date, end: date) -> tuple[date, date]:
+    """[start, end] within the calendar's years and the partnership's active period.
+
+    No rule produces a date outside FIRST_YEAR..LAST_YEAR, so clamping keeps a window
+    typed as 0001-01-01 or 9999-12-31 from overflowing the date arithmetic; and nothing
+    is due after a superseded partnership's last day.
+    """
+    end = min(end, _LAST_DAY)
+    if partnership.active_until is not None:
+        end = min(end, partnership.active_until)
+    return max(start, _FIRST_DAY), end
 
 
 def _occurrences(
@@ -184,9 +198,11 @@ def _derived(
     parent = partnership.rule(schedule.rule)
     margin = timedelta(days=_span_days(schedule.offset) + 7)
     for base in _occurrences(partnership, parent, start - margin, end + margin, context):
-        anchor = base.due
+        if base.key in context.cancelled:
+            continue  # the item it hangs on was cancelled: the deadline goes with it
+        anchor = context.moved.get(base.key, base.due)
         if schedule.basis is Basis.COMPLETION:
-            anchor = context.completions.get(base.key, base.due)
+            anchor = context.completions.get(base.key, anchor)
         due = adjust(shift(anchor, schedule.offset, before=schedule.before), rule.adjust)
         yield Occurrence(due, partnership.id, rule.id, base.period, base.subject)
 

@@ -9,47 +9,34 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.relativedelta import relativedelta
-from dateutil.rrule import rrulestr
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from rules.baseline import Overlay, overlay
+from rules.compile import compile_schedule, parse_local
+from rules.dependencies import broken_references, duplicate_ids
 from rules.files import display_path, read_rule_file, rule_files
 from rules.model import (
     DEFAULT_LADDER,
     Adjust,
-    Anchor,
-    Basis,
-    DateList,
-    DerivedDeadline,
     EscalationStep,
-    EventDeadline,
     Kind,
     Ladder,
     Partnership,
     Per,
-    Recurrence,
     Role,
     Rule,
     Schedule,
 )
 from rules.problems import Problem
-from rules.schedule import (
-    FIRST_YEAR,
-    LAST_YEAR,
-    ScheduleError,
-    check_rrule,
-    parse_every,
-    parse_offset,
-)
+from rules.schedule import MONTHS, ScheduleError
 from rules.sources import compile_reference_pattern
 from rules.spec import (
-    ActiveSpec,
     EscalationSpec,
     ObligationSpec,
     PartnershipFile,
@@ -57,8 +44,11 @@ from rules.spec import (
     RoleSpec,
     ScheduleSpec,
 )
+from rules.translate import shape_problems
 from rules.yamlsource import Path as DataPath
 from rules.yamlsource import YamlDocument, parse_yaml
+
+__all__ = ["display_path", "parse_local", "rule_files"]  # kept importable from here
 
 RuleProblem = Problem  # the name callers have used
 
@@ -69,7 +59,14 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _DURATION = re.compile(r"^(?:(\d{1,4})\s*h(?:ours?)?)?\s*(?:(\d{1,5})\s*m(?:in(?:ute)?s?)?)?$")
 _MAILBOX = re.compile(r"^[^@\s<>,;:\"]+@[^@\s<>,;:\"]+\.[^@\s<>,;:\"]+$")
 _URL = re.compile(r"^https?://[^\s<>\"]+$")
-_DATE_HINT = "write YYYY-MM-DD, or YYYY-MM-DD HH:MM for a time in the partnership's time zone"
+
+
+def _month_number(month: str | int) -> int | None:
+    if isinstance(month, int):
+        return month if 1 <= month <= 12 else None
+    name = month.strip().lower()
+    matches = [i for i, m in enumerate(MONTHS, start=1) if len(name) >= 3 and m.startswith(name)]
+    return matches[0] if len(matches) == 1 else None
 
 
 class RuleFileError(Exception):
@@ -146,10 +143,15 @@ def parse_partnership(text: str, label: str) -> tuple[Partnership | None, list[P
             Problem(label, 1, "expected a mapping with partnership:, roles: and obligations:")
         )
         return None, problems
+    layers = _layers(doc, label)
+    problems.extend(layers.problems)
+    if layers.failed:
+        return None, problems
+    doc = layers.doc
     try:
         spec = PartnershipFile.model_validate(doc.data)
     except ValidationError as exc:
-        problems.extend(_shape_problems(exc, doc, label))
+        problems.extend(shape_problems(exc, doc, label))
         spec = None
     obligations: list[ObligationSpec | None] = []
     raw = doc.data.get("obligations")
@@ -157,92 +159,34 @@ def parse_partnership(text: str, label: str) -> tuple[Partnership | None, list[P
         try:
             obligations.append(ObligationSpec.model_validate(item))
         except ValidationError as exc:
-            problems.extend(_shape_problems(exc, doc, label, prefix=("obligations", index)))
+            problems.extend(shape_problems(exc, doc, label, prefix=("obligations", index)))
             obligations.append(None)
     if spec is None:
         return None, problems
-    builder = _Builder(label, doc, spec, obligations)
+    builder = _Builder(label, doc, spec, obligations, layers)
     partnership = builder.build()
     problems.extend(builder.problems)
     return (None if problems else partnership), problems
 
 
-def _shape_problems(
-    exc: ValidationError, doc: YamlDocument, label: str, prefix: DataPath = ()
-) -> list[Problem]:
-    out = []
-    for error in exc.errors():
-        loc: DataPath = (*prefix, *error["loc"])
-        where = _describe(loc, doc.data)
-        kind = error["type"]
-        if kind == "extra_forbidden":
-            key = loc[-1]
-            allowed = _allowed_keys(loc[:-1])
-            message = f"unknown key '{key}'{where}; expected one of: {allowed}"
-        elif kind == "missing":
-            field = loc[-1]
-            extra = (
-                ": every rule must cite where it comes from (a seed file and section, or a "
-                "statute and paragraph)"
-                if field == "source"
-                else ""
+def _layers(doc: YamlDocument, label: str) -> Overlay:
+    """The file merged over its statutory baseline, or the file alone if it names none."""
+    header = doc.data.get("partnership")
+    baseline = header.get("baseline") if isinstance(header, dict) else None
+    if isinstance(baseline, str) and baseline.strip():
+        return overlay(doc, label, baseline.strip())
+    result = Overlay(doc)
+    for key in ("overrides", "opt_out"):
+        if doc.data.get(key):
+            result.problems.append(
+                Problem(
+                    label,
+                    doc.line_of((key,)),
+                    f"{key}: changes a statutory baseline; name it first, e.g. "
+                    "partnership: {baseline: wt2023}",
+                )
             )
-            message = f"'{field}' is missing{where}{extra}"
-            loc = loc[:-1]
-        else:
-            field = ".".join(str(p) for p in loc)
-            message = f"'{field}'{where}: {error['msg'].lower()} (got {error.get('input')!r})"
-        out.append(Problem(label, doc.line_of(loc), message))
-    return out
-
-
-def _describe(loc: DataPath, data: Any) -> str:
-    """' in obligation lsp-meeting' when the path is inside a named obligation."""
-    if len(loc) >= 2 and loc[0] == "obligations" and isinstance(loc[1], int):
-        try:
-            ident = data["obligations"][loc[1]].get("id")
-        except (KeyError, IndexError, TypeError, AttributeError):
-            ident = None
-        return f" in obligation '{ident}'" if ident else f" in obligation #{loc[1] + 1}"
-    return ""
-
-
-def _allowed_keys(parent: DataPath) -> str:
-    nested: dict[str, type[BaseModel]] = {
-        "partnership": PartnershipHeader,
-        "obligations": ObligationSpec,
-        "schedule": ScheduleSpec,
-        "escalation": EscalationSpec,
-        "active": ActiveSpec,
-        "roles": RoleSpec,
-    }
-    model: type[BaseModel] = PartnershipFile
-    for name in parent:
-        if isinstance(name, str) and name in nested:
-            model = nested[name]
-    keys = [f.alias or n for n, f in model.model_fields.items()]
-    return ", ".join(sorted(keys))
-
-
-def parse_local(text: str) -> tuple[datetime, bool]:
-    """Parse a local date or date-time. Returns (naive datetime, had a time of day)."""
-    raw = str(text).strip()
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError as exc:
-        reason = str(exc)
-        hint = f" ({reason})" if "range" in reason or "must be in" in reason else ""
-        raise ScheduleError(f"'{raw}' is not a real date{hint}; {_DATE_HINT}") from None
-    if not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise ScheduleError(
-            f"'{raw}' is outside the years {FIRST_YEAR} to {LAST_YEAR}; check the year"
-        )
-    if value.tzinfo is not None:
-        raise ScheduleError(
-            f"'{raw}' carries a UTC offset; give local wall-clock time, the partnership's "
-            "time zone is applied for you"
-        )
-    return value, len(raw) > 10
+    return result
 
 
 class _Builder:
@@ -254,15 +198,18 @@ class _Builder:
         doc: YamlDocument,
         spec: PartnershipFile,
         obligations: list[ObligationSpec | None],
+        layers: Overlay,
     ):
         self.label = label
         self.doc = doc
         self.spec = spec
         self.obligations = obligations
+        self.layers = layers
         self.problems: list[Problem] = []
 
     def problem(self, path: DataPath, message: str) -> None:
-        self.problems.append(Problem(self.label, self.doc.line_of(path), message))
+        file = self.doc.file_of(path) or self.label
+        self.problems.append(Problem(file, self.doc.line_of(path), message))
 
     def build(self) -> Partnership:
         header = self.spec.partnership
@@ -295,8 +242,13 @@ class _Builder:
             if spec is not None
         ]
         built = [r for r in rules if r is not None]
-        self._check_ids()
-        self._check_references(built)
+        ids = [spec.id if spec is not None else None for spec in self.obligations]
+        index = {rule_id: i for i, rule_id in enumerate(ids) if rule_id is not None}
+        for path, message in [
+            *duplicate_ids(ids, self._where),
+            *broken_references(built, index),
+        ]:
+            self.problem(path, message)
         return Partnership(
             id=header.id,
             name=header.name,
@@ -313,6 +265,9 @@ class _Builder:
             active_from=active_from,
             active_until=active_until,
             incident_reference=header.incident_reference,
+            baseline=header.baseline,
+            baseline_name=self.layers.baseline_name,
+            opted_out=tuple((o.id, o.title, o.reason) for o in self.layers.opted_out),
         )
 
     def _roles(self) -> dict[str, Role]:
@@ -326,7 +281,7 @@ class _Builder:
                     spec = RoleSpec.model_validate(value)
                 except ValidationError as exc:
                     self.problems.extend(
-                        _shape_problems(exc, self.doc, self.label, prefix=("roles", key))
+                        shape_problems(exc, self.doc, self.label, prefix=("roles", key))
                     )
                     continue
                 who = spec.who.strip()
@@ -481,6 +436,7 @@ class _Builder:
                 f"owner role '{spec.owner}' of rule '{spec.id}' is not declared under roles:; "
                 f"declared roles: {', '.join(roles)}",
             )
+        extra = self._extra_attendees(spec, roles, kind, base)
         for field in ("attendees", "recipients"):
             for i, role in enumerate(getattr(spec, field)):
                 if role not in roles:
@@ -525,11 +481,41 @@ class _Builder:
             adjust=how,
             duration_minutes=duration,
             ladder=rule_ladder,
+            extra_attendees=extra,
             location=" ".join((spec.location or "").split()),
             online_url=(spec.online_url or "").strip(),
             notes=spec.notes,
             line=self.doc.line_of(base),
+            origin=self.layers.origins.get(spec.id, "local"),
         )
+
+    def _extra_attendees(
+        self, spec: ObligationSpec, roles: dict[str, Role], kind: Kind | None, base: DataPath
+    ) -> tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]:
+        out = []
+        if spec.extra_attendees and kind is not None and kind is not Kind.MEETING:
+            self.problem((*base, "extra_attendees"), "extra_attendees is for meetings")
+        for i, group in enumerate(spec.extra_attendees):
+            path = (*base, "extra_attendees", i)
+            months = []
+            for month in group.months:
+                number = _month_number(month)
+                if number is None:
+                    self.problem(
+                        (*path, "months"),
+                        f"month '{month}' is not understood; write e.g. June or 6",
+                    )
+                else:
+                    months.append(number)
+            for role in group.roles:
+                if role not in roles:
+                    self.problem(
+                        (*path, "roles"),
+                        f"extra attendee role '{role}' of rule '{spec.id}' is not declared "
+                        "under roles:",
+                    )
+            out.append((tuple(sorted(set(months))), tuple(group.roles)))
+        return tuple(out)
 
     def _check_venue(self, spec: ObligationSpec, kind: Kind | None, base: DataPath) -> None:
         for key in ("location", "online_url"):
@@ -567,184 +553,13 @@ class _Builder:
         return minutes
 
     def _schedule(self, spec: ScheduleSpec, path: DataPath) -> Schedule | None:
-        given = {k for k, v in spec.model_dump(by_alias=True).items() if v is not None}
         try:
-            if spec.event or spec.rule:
-                return self._relative(spec, given, path)
-            if spec.every or spec.rrule:
-                return self._recurrence(spec, given, path)
-            if spec.once or spec.dates:
-                return self._dates(spec, given, path)
+            return compile_schedule(spec, self.spec.events)
         except ScheduleError as exc:
             self.problem(path, str(exc))
             return None
-        self.problem(
-            path,
-            "schedule needs one of: every (shorthand), rrule, once, dates, event (a deadline "
-            "after an event) or rule (a deadline before or after another rule)",
-        )
-        return None
 
-    def _reject(self, given: set[str], allowed: set[str], form: str) -> None:
-        extra = sorted(given - allowed)
-        if extra:
-            raise ScheduleError(
-                f"{', '.join(extra)} cannot be used in a schedule with {form}; "
-                f"keys allowed there: {', '.join(sorted(allowed))}"
-            )
-
-    def _relative(self, spec: ScheduleSpec, given: set[str], path: DataPath) -> Schedule:
-        if spec.event and spec.rule:
-            raise ScheduleError("a schedule counts from an event or from a rule, not both")
-        offsets = [k for k in ("within", "after", "before") if getattr(spec, k)]
-        if len(offsets) != 1:
-            raise ScheduleError(
-                "give exactly one of within:, after: or before: with the offset, e.g. "
-                "within: 5 working days"
-            )
-        offset = parse_offset(getattr(spec, offsets[0]))
-        if spec.event:
-            self._reject(given, {"event", "within", "after"}, "event:")
-            if spec.event not in self.spec.events:
-                declared = ", ".join(self.spec.events) or "none"
-                raise ScheduleError(
-                    f"event '{spec.event}' is not declared under events: (declared: {declared})"
-                )
-            return EventDeadline(spec.event, offset)
-        self._reject(given, {"rule", "within", "after", "before", "basis"}, "rule:")
-        basis = Basis(spec.basis) if spec.basis in ("due", "completion") else None
-        if spec.basis and basis is None:
-            raise ScheduleError(f"basis '{spec.basis}' is not one of: due, completion")
-        return DerivedDeadline(
-            str(spec.rule), offset, before=offsets[0] == "before", basis=basis or Basis.DUE
-        )
-
-    def _recurrence(self, spec: ScheduleSpec, given: set[str], path: DataPath) -> Recurrence:
-        if spec.every and spec.rrule:
-            raise ScheduleError("give either every: (shorthand) or rrule:, not both")
-        self._reject(
-            given, {"every", "rrule", "start", "until", "count", "from", "dates"}, "a recurrence"
-        )
-        if not spec.start:
-            raise ScheduleError(
-                "a recurring schedule needs start: (the first date, the DTSTART), e.g. "
-                "start: 2025-05-14 10:00"
-            )
-        start, timed = parse_local(spec.start)
-        anchor = Anchor(spec.anchor) if spec.anchor in ("fixed", "completion") else None
-        if spec.anchor and anchor is None:
-            raise ScheduleError(
-                f"from: '{spec.anchor}' is not one of: fixed (the default), completion"
-            )
-        anchor = anchor or Anchor.FIXED
-        step_months = step_days = 0
-        if spec.every:
-            cadence = parse_every(spec.every)
-            text = cadence.rrule()
-            if cadence.freq == "YEARLY" and cadence.by_month is None:
-                text += f";BYMONTH={start.month}"
-            if cadence.by_day is None and cadence.freq in ("MONTHLY", "YEARLY"):
-                if (start + timedelta(days=1)).month != start.month:
-                    text += ";BYMONTHDAY=-1"
-                elif start.day > 28:
-                    raise ScheduleError(
-                        f"start {start.date()} is on day {start.day}, which some months lack; "
-                        "start on day 1-28 or on the last day of a month"
-                    )
-            step_months, step_days = cadence.step()
-            described = spec.every
-        else:
-            text = str(spec.rrule).strip().removeprefix("RRULE:")
-            described = f"RRULE {text}"
-            if "DTSTART" in text.upper():
-                raise ScheduleError("put the first date in start:, not DTSTART inside rrule:")
-            check_rrule(text)
-            if anchor is Anchor.COMPLETION:
-                raise ScheduleError(
-                    "from: completion needs an every: interval (e.g. every: 2 years), not rrule:"
-                )
-        if spec.count is not None:
-            if spec.count < 1:
-                raise ScheduleError(f"count: {spec.count} makes no occurrences; use 1 or more")
-            text += f";COUNT={spec.count}"
-        if spec.until:
-            until, _ = parse_local(spec.until)
-            if until < start:
-                raise ScheduleError(f"until: {spec.until} is before start: {spec.start}")
-            if until.time() == datetime.min.time():
-                until = until.replace(hour=23, minute=59, second=59)
-            text += f";UNTIL={until:%Y%m%dT%H%M%S}"
-        try:
-            rule = rrulestr(f"RRULE:{text}", dtstart=start)
-            produces = rule.between(start, start + relativedelta(years=20), inc=True)
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise ScheduleError(
-                f"rrule '{text}' is not valid RFC 5545 ({exc}); e.g. FREQ=MONTHLY;INTERVAL=2"
-            ) from None
-        if not produces:
-            raise ScheduleError(
-                f"schedule '{described}' from {spec.start} never produces a date (for example "
-                "30 February); check the month and day"
-            )
-        extra = tuple(parse_local(d)[0] for d in spec.dates or ())
-        return Recurrence(
-            rrule=text,
-            start=start,
-            timed=timed,
-            anchor=anchor,
-            step_months=step_months,
-            step_days=step_days,
-            extra_dates=extra,
-            described_as=str(described),
-        )
-
-    def _dates(self, spec: ScheduleSpec, given: set[str], path: DataPath) -> DateList:
-        if spec.once and spec.dates:
-            raise ScheduleError("give once: (one date) or dates: (a list), not both")
-        self._reject(given, {"once", "dates"}, "once:/dates:")
-        raw = [spec.once] if spec.once else list(spec.dates or [])
-        parsed = [parse_local(d) for d in raw]
-        if len({d for d, _ in parsed}) != len(parsed):
-            raise ScheduleError("dates: lists the same date twice")
-        return DateList(tuple(sorted(d for d, _ in parsed)), timed=any(t for _, t in parsed))
-
-    def _check_ids(self) -> None:
-        first: dict[str, int] = {}
-        for i, spec in enumerate(self.obligations):
-            if spec is None:
-                continue
-            line = self.doc.line_of(("obligations", i, "id"))
-            if spec.id in first:
-                self.problem(
-                    ("obligations", i, "id"),
-                    f"rule id '{spec.id}' is used twice (first on line {first[spec.id]}); "
-                    "rule ids must be unique within a partnership",
-                )
-            else:
-                first[spec.id] = line
-
-    def _check_references(self, rules: list[Rule]) -> None:
-        by_id = {r.id: r for r in rules}
-        index = {spec.id: i for i, spec in enumerate(self.obligations) if spec is not None}
-        for rule in rules:
-            schedule = rule.schedule
-            if isinstance(schedule, DerivedDeadline) and schedule.rule not in by_id:
-                self.problem(
-                    ("obligations", index[rule.id], "schedule", "rule"),
-                    f"rule '{rule.id}' counts from rule '{schedule.rule}', which does not exist "
-                    "in this partnership (or has its own problems)",
-                )
-        for rule in rules:
-            seen: list[str] = [rule.id]
-            current = rule.schedule
-            while isinstance(current, DerivedDeadline) and current.rule in by_id:
-                if current.rule in seen:
-                    cycle = " -> ".join([*seen[seen.index(current.rule) :], current.rule])
-                    if seen[0] == current.rule:
-                        self.problem(
-                            ("obligations", index[rule.id], "schedule", "rule"),
-                            f"circular reference: {cycle}; one of these must have its own dates",
-                        )
-                    break
-                seen.append(current.rule)
-                current = by_id[current.rule].schedule
+    def _where(self, path: DataPath) -> str:
+        file = self.doc.file_of(path)
+        line = self.doc.line_of(path)
+        return f"{file}:{line}" if file else f"line {line}"

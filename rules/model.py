@@ -171,10 +171,18 @@ class Rule:
     adjust: Adjust = Adjust.NONE
     duration_minutes: int = 0
     ladder: Ladder | None = None
+    extra_attendees: tuple[tuple[tuple[int, ...], tuple[str, ...]], ...] = ()  # (months, roles)
+    origin: str = "local"  # inherited / overridden from the baseline, or local
     location: str = ""  # meetings only: where it is held ("" = not yet set)
     online_url: str = ""  # meetings only: the online-meeting link, if any
     notes: str = ""
     line: int = 0
+
+    def attendees_on(self, day: date) -> tuple[str, ...]:
+        """Who is invited to the occurrence of `day` (its nominal date): the usual
+        attendees plus any roles invited in that month only."""
+        extra = [r for months, roles in self.extra_attendees if day.month in months for r in roles]
+        return (*self.attendees, *(r for r in dict.fromkeys(extra) if r not in self.attendees))
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +202,9 @@ class Partnership:
     active_from: date | None = None  # first day in force (None: always was)
     active_until: date | None = None  # last day in force, inclusive (None: still is)
     incident_reference: str | None = None  # regex an incident reference must match
+    baseline: str | None = None  # the statutory baseline the file builds on (wt2023...)
+    baseline_name: str = ""
+    opted_out: tuple[tuple[str, str, str], ...] = ()  # (rule id, title, reason)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -221,6 +232,12 @@ class Partnership:
 
     def ladder_for(self, rule: Rule) -> Ladder:
         return rule.ladder or self.ladder
+
+
+def active_partnerships(partnerships: list[Partnership], as_of: date) -> list[Partnership]:
+    """The partnerships in force on `as_of`: today's status, digests, feeds and dashboard
+    leave superseded ones out (their history stays in the database)."""
+    return [p for p in partnerships if p.is_active(as_of)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,9 +285,14 @@ class ExpansionContext:
     """What expansion needs beyond the rules: the directory, events and past completions.
 
     `completions` maps an occurrence key to the day it was completed; it drives
-    completion-anchored recurrences and deadlines counted from a completion.
+    completion-anchored recurrences and deadlines counted from a completion. `moved`
+    (the due date a person rescheduled an occurrence to) and `cancelled` make deadlines
+    that hang on an occurrence follow what really happened: they move with it, or go
+    with it.
     """
 
     subjects: dict[Per, tuple[Subject, ...]] = field(default_factory=dict)
     events: tuple[Event, ...] = ()
     completions: dict[tuple[str, str, str, str], date] = field(default_factory=dict)
+    moved: dict[tuple[str, str, str, str], date] = field(default_factory=dict)
+    cancelled: frozenset[tuple[str, str, str, str]] = frozenset()

@@ -41,6 +41,13 @@ class ScheduleSpec(_Strict):
     basis: str | None = None
 
 
+class ExtraAttendeesSpec(_Strict):
+    """Roles invited to some occurrences of a meeting only (e.g. June and December)."""
+
+    months: list[str | int]
+    roles: list[str]
+
+
 class ObligationSpec(_Strict):
     id: str
     title: str
@@ -50,6 +57,7 @@ class ObligationSpec(_Strict):
     evidence: str | None = None  # required: checked by the loader, so that a missing
     source: str | None = None  # source does not hide the obligation's other problems
     attendees: list[str] = []
+    extra_attendees: list[ExtraAttendeesSpec] = []
     recipients: list[str] = []
     per: str | None = None
     only: list[str] = []
@@ -83,11 +91,34 @@ class PartnershipHeader(_Strict):
     due_soon_days: int = Field(default=14, ge=0, le=366)
     reminders: list[int] | None = None
     escalation: list[EscalationSpec] | None = None
+    baseline: str | None = None  # e.g. wt2023: the statutory duties this file builds on
     business_team_mailbox: str | None = None
     documents: dict[str, str] = {}
     active: ActiveSpec | None = None
     incident_reference: str | None = None
     notes: str = ""
+
+
+class OptOutSpec(_Strict):
+    """A baseline duty this partnership does not take on, and why (the reason is required)."""
+
+    id: str
+    reason: str
+
+
+class BaselineHeader(_Strict):
+    id: str
+    name: str
+    notes: str = ""
+
+
+class BaselineFile(_Strict):
+    """A statutory baseline: the duties of one edition of the guidance, written once."""
+
+    baseline: BaselineHeader
+    roles: dict[str, Any]
+    events: dict[str, str] = {}
+    obligations: list[dict[str, Any]]
 
 
 class PartnershipFile(_Strict):
@@ -97,4 +128,6 @@ class PartnershipFile(_Strict):
     partnership: PartnershipHeader
     roles: dict[str, Any]  # a title, or a RoleSpec mapping: checked by the loader
     events: dict[str, str] = {}
-    obligations: list[dict[str, Any]]
+    obligations: list[dict[str, Any]] = []
+    overrides: list[dict[str, Any]] = []  # baseline duties changed by id
+    opt_out: list[OptOutSpec] = []

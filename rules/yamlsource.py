@@ -31,6 +31,18 @@ class YamlDocument:
     data: Any
     lines: dict[Path, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    files: dict[Path, str] = field(default_factory=dict)  # values grafted from another file
+
+    def file_of(self, path: Path) -> str:
+        """The file the deepest known node on `path` came from ("" for this document)."""
+        path = tuple(path)
+        while path:
+            if path in self.files:
+                return self.files[path]
+            if path in self.lines:
+                return ""
+            path = path[:-1]
+        return ""
 
     def line_of(self, path: Path) -> int:
         """The line of the deepest known node on `path` (1-based)."""

@@ -151,8 +151,8 @@ OUTSTANDING = {  # still overdue on AS_OF: a few, as in a real year
     "wfscp:scrutineer-evaluation:2026-09-30",
 }
 CANCELLED = [  # (occurrence, cancelled on, reason)
-    ("wfscp:sam-non-statutory-partners:2025-12-09", date(2025, 11, 24),
-     "Non-statutory partners joined the main SAM on 9 December instead"),
+    ("wfscp:safeguarding-accountability-meeting:2025-10-14", date(2025, 10, 7),
+     "Not quorate in the half-term week; its business taken at the December meeting"),
 ]  # fmt: skip
 RESCHEDULED = [  # (occurrence, new local time, reason)
     ("wfscp:safeguarding-accountability-meeting:2026-12-08", "2026-12-15 10:00",

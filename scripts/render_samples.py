@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 _LABEL = "color:#505a5f;padding:1px 12px 1px 0;vertical-align:top;white-space:nowrap"
-MEETING = "wfscp:sam-non-statutory-partners:2026-12-08"
+MEETING = "wfscp:safeguarding-accountability-meeting:2026-12-08"  # non-statutory partners invited
 
 
 def govcal(data: Path, *args: str) -> None:

@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from models.db import head_revision
 from tests.support.paths import GOVCAL
 
@@ -17,11 +19,12 @@ def run(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.Compl
     return subprocess.run([*GOVCAL, *args], capture_output=True, text=True, check=False, env=env)
 
 
+@pytest.mark.slow  # `govcal run` starts Prefect's ephemeral server
 def test_run_status_complete_and_returns_round_trip(tmp_path):
     first = run("run", "--as-of", "2026-11-24")
     assert first.returncode == 0, first.stderr
     assert "loaded the SAMPLE directory" in first.stdout
-    loaded = "wfscp: loaded its SAMPLE history up to 2026-11-20 (1 cancel, 220 complete"
+    loaded = "wfscp: loaded its SAMPLE history up to 2026-11-21 (1 cancel, 223 complete"
     assert loaded in first.stdout
     assert (tmp_path / "data" / "govcal.db").is_file()  # the embedded default, created on use
 
@@ -60,13 +63,13 @@ def test_run_status_complete_and_returns_round_trip(tmp_path):
     returns = run("returns", "wfscp:section-11-audit:2026-10-31", "--as-of", "2026-11-24")
     assert returns.returncode == 0, returns.stderr
     assert "North West Ambulance Service" in returns.stdout
-    assert "16 of 20 returned" in returns.stdout  # the sample's history: 4 still to come
-    assert run("complete", "wfscp:section-11-audit:2026-10-31:cafcass", "--evidence",
-               "https://example.org/s11/cafcass", "--on", "2026-11-02").returncode == 0  # fmt: skip
+    assert "17 of 20 returned" in returns.stdout  # the sample's history: 3 still to come
+    assert run("complete", "wfscp:section-11-audit:2026-10-31:uhmb", "--evidence",
+               "https://example.org/s11/uhmb", "--on", "2026-11-02").returncode == 0  # fmt: skip
     cycles = run("returns", "--as-of", "2026-11-24", "--partnership", "wfscp")
     assert cycles.returncode == 0, cycles.stderr
     line = next(x for x in cycles.stdout.splitlines() if "section-11-audit:2026-10-31" in x)
-    assert "17 of 20" in line  # the list of cycles counts the return just recorded
+    assert "18 of 20" in line  # the list of cycles counts the return just recorded
 
 
 def test_unknown_occurrence_and_bad_evidence_are_clear_errors(tmp_path):

@@ -10,6 +10,7 @@ AUTH, so every stage of a session is on the table. Client timeouts are 0.5 s.
 
 from __future__ import annotations
 
+import email
 import itertools
 import os
 import random
@@ -18,6 +19,7 @@ import subprocess
 import sys
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from email import policy
 
 import pytest
 from sqlmodel import select
@@ -127,6 +129,9 @@ def assert_each_message_once_or_failed(url: str, relay: Relay, uncertain: set[in
         assert held[0] <= (2 if row.id in uncertain else 1), f"doubled: {row.recipient}"
     doubled = [key for key, n in copies.items() if n > 1]
     assert len(doubled) <= len(uncertain)
+    sent = {(r.recipient.lower(), r.message_key) for r in rows if r.status == "sent"}
+    for rcpt, mid in copies:  # no stray copy: a second copy under another Message-ID
+        assert any(who == rcpt and key in mid for who, key in sent), f"stray: {rcpt} {mid}"
 
 
 def row_params():
@@ -288,3 +293,39 @@ def test_notify_exits_3_when_mail_waits_and_4_when_mail_was_refused(
     assert refused.returncode == 4, refused.stderr
     assert "1 refused" in refused.stdout and "injected" in refused.stdout
     assert PASSWORD not in refused.stdout + refused.stderr + down.stdout + down.stderr
+
+
+def test_a_reschedule_while_invites_wait_sends_each_attendee_one_latest_invite(database, relay):
+    """Found: a meeting moved while its first invites were still pending (relay down)
+    sent each attendee two "Updated" invites with different Message-IDs."""
+    from zoneinfo import ZoneInfo
+
+    import vobject
+
+    from models.records import Actor, reschedule
+
+    meeting = "wfscp:safeguarding-accountability-meeting:2026-10-13"
+    relay.relay.fault = Fault("connect", "4xx", 0)  # the relay is down for the first run
+    run(database, relay)
+    waiting = [r for r in ledger(database) if r.kind == "invite" and r.status == "pending"]
+    assert waiting and not relay.relay.stored
+    with session_scope(database) as s:
+        reschedule(s, meeting, datetime(2026, 10, 20, 10, tzinfo=ZoneInfo("Europe/London")),
+                   "chair unavailable", Actor("business.team@example.org"))  # fmt: skip
+    run(database, relay, day=date(2026, 10, 6), now=SEVEN + timedelta(days=1))
+    invites: dict[str, list[tuple[str, int]]] = {}
+    for stored in relay.relay.stored:
+        message = email.message_from_bytes(stored.data, policy=policy.default)
+        for part in message.walk():
+            if part.get_content_type() != "text/calendar":
+                continue
+            event = vobject.readOne(part.get_content()).vevent
+            if event.uid.value == f"{meeting}@govcal":
+                for rcpt in stored.rcpt_tos:
+                    invites.setdefault(rcpt, []).append(
+                        (str(message["Message-ID"]), int(event.sequence.value))
+                    )
+    assert invites and all(len(got) == 1 for got in invites.values()), invites
+    assert {seq for got in invites.values() for _mid, seq in got} == {1}
+    skipped = [r for r in ledger(database) if r.stage == "invite-0" and r.status == "skipped"]
+    assert {r.recipient for r in skipped} == set(invites)

@@ -126,9 +126,9 @@ def test_a_bad_role_names_its_line(rule_file, role, expected):
 def test_wfscp_quotes_its_sources_in_words():
     wfscp = load_partnership("wfscp")
     assert wfscp.roles["lsp"].display_name == "Lead Safeguarding Partners"
-    assert wfscp.source_in_words(wfscp.rule("lsp-meeting")) == (
+    assert wfscp.source_in_words(wfscp.rule("sam-papers")) == (
         "Westmorland and Furness Safeguarding Children Partnership arrangements, 2025, "
-        '"Joint Lead Safeguarding Partners Meeting"'
+        '"Safeguarding Accountability Meeting" (business team supports the meeting)'
     )
     assert wfscp.rule("lsp-meeting").location
     assert wfscp.business_team_mailbox

@@ -49,10 +49,10 @@ def test_the_runtime_reads_the_password_from_the_named_secret_block(prefect_api,
 
 
 def test_a_missing_secret_block_is_an_error_for_the_flows_and_the_cli(
-    prefect_api, smtp_env, tmp_path
+    prefect_api, smtp_env, tmp_path, monkeypatch
 ):
     smtp_env["GOVCAL_SMTP_PASSWORD_BLOCK"] = "no-such-block"
-    os.environ["GOVCAL_SMTP_PASSWORD_BLOCK"] = "no-such-block"
+    monkeypatch.setenv("GOVCAL_SMTP_PASSWORD_BLOCK", "no-such-block")
     get_settings.cache_clear()
     with pytest.raises(SecretUnavailable) as missing:
         build_runtime().transport()
@@ -65,3 +65,25 @@ def test_a_missing_secret_block_is_an_error_for_the_flows_and_the_cli(
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == f"Error: {line}"
     assert not (tmp_path / "data" / "govcal.db").exists()  # stopped before any work
+
+
+def test_a_flow_run_whose_mail_did_not_all_go_ends_failed_after_doing_its_work(
+    prefect_api, monkeypatch, smtp
+):
+    """Found: the flow showed a green Completed with mail silently stuck."""
+    from flows import jobs
+    from govcal.cli.run import load_samples_if_empty
+
+    for key, value in {"GOVCAL_TRANSPORT": "smtp", "GOVCAL_SMTP_SECURITY": "none",
+                       "GOVCAL_SMTP_PORT": str(smtp.port)}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("GOVCAL_SMTP_PASSWORD_BLOCK", raising=False)
+    get_settings.cache_clear()
+    load_samples_if_empty(history=False)
+    smtp.recorder.refuse.add("safeguarding-nwas@example.org")
+    state = jobs.daily_compliance(as_of=datetime(2026, 10, 5).date(), return_state=True)
+    assert state.is_failed()
+    assert state.message.startswith("1 notice(s) refused for good")
+    result = state.result(raise_on_failure=False)
+    assert result["sent"]["messages_sent"] > 20  # all the other work was done
+    assert result["artifacts"]  # the dashboard was published

@@ -12,7 +12,7 @@ from models.calendar import Lifecycle, OccurrenceRow
 from models.db import get_engine
 from models.directory_import import import_directory
 from models.sample_history import apply_history, history_file
-from models.status import status_rows
+from models.status import closed_on, status_rows
 from models.trail import TrailEntry
 from rules.state import LONDON, State
 from tests.support.paths import SAMPLE_DIRECTORY
@@ -34,7 +34,7 @@ def test_the_sample_year_is_mostly_done_with_a_few_overdue_and_a_clock_running(d
     with Session(get_engine(db_url)) as s:
         rows = status_rows(s, TODAY, partnership_id="wfscp", ahead_days=14)
         states = Counter(r.status.state for r in rows)
-        assert states[State.OVERDUE] == 9
+        assert states[State.OVERDUE] == 6
         overdue = sorted(r.row.public_id for r in rows if r.status.state is State.OVERDUE)
         assert "wfscp:scrutineer-evaluation:2026-09-30" in overdue
         assert "wfscp:lsp-meeting:2026-11-11" in overdue
@@ -53,17 +53,25 @@ def test_the_sample_year_is_mostly_done_with_a_few_overdue_and_a_clock_running(d
 
         cycles = {c.public_id: c for c in queries.audit_cycles(s, "wfscp")}
         counts = queries.return_counts(s, [c.id for c in cycles.values()])
-        assert counts[cycles["wfscp:section-175-audit:2026-03-31"].id] == (145, 148)
-        assert counts[cycles["wfscp:section-11-audit:2026-10-31"].id] == (16, 20)
+        assert counts[cycles["wfscp:section-175-audit:2026-03-31"].id] == (147, 148)
+        assert counts[cycles["wfscp:section-11-audit:2026-10-31"].id] == (17, 20)
         assert cycles["wfscp:section-11-audit:2026-10-31"].opened_at is not None
 
         moved = queries.occurrence(s, "wfscp:safeguarding-accountability-meeting:2026-12-08")
         assert moved.rescheduled
         assert moved.starts_at.astimezone(LONDON).strftime("%Y-%m-%d %H:%M") == "2026-12-15 10:00"
 
-        called_off = queries.occurrence(s, "wfscp:sam-non-statutory-partners:2025-12-09")
+        called_off = queries.occurrence(s, "wfscp:safeguarding-accountability-meeting:2025-10-14")
         assert called_off.lifecycle == Lifecycle.CANCELLED.value
-        assert called_off.reason.startswith("Non-statutory partners joined the main SAM")
+        assert called_off.reason.startswith("Not quorate in the half-term week")
+        assert closed_on(called_off) == date(2025, 10, 7)  # the day history says, not today
+
+        def closed(day: date) -> set[str]:
+            rows = status_rows(s, day, partnership_id="wfscp")
+            return {r.row.public_id for r in rows if not r.status.state.is_open}
+
+        assert called_off.public_id in closed(date(2025, 10, 20))
+        assert called_off.public_id not in closed(date(2025, 10, 6))  # not closed yet then
 
         trail = s.exec(select(TrailEntry).where(TrailEntry.action == "completed")).all()
         assert len(trail) == len(done) and {t.actor for t in trail} == {"sample-loader"}

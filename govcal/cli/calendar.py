@@ -25,9 +25,11 @@ from govcal.cli.common import (
 )
 from govcal.cli.tables import add_item, item_table, show
 from models.settings import get_settings
+from rules.baseline import layers_of
 from rules.expand import expand
 from rules.model import Partnership
 from rules.plan import PlanRow, build_plan
+from rules.problems import Problem
 from rules.state import State
 
 rules_app = typer.Typer(help="Check and inspect the rule files.", no_args_is_help=True)
@@ -53,12 +55,56 @@ def rules_check(
     start = parse_day(as_of, "--as-of") or today()
     end = start + relativedelta(months=12)
     table = Table(title=f"Rule files OK: occurrences from {start} to {end}")
-    for column in ("partnership", "name", "rules", "occurrences", "file"):
+    columns = ("partnership", "name", "rules", "occurrences", "baseline", "inherited",
+               "overridden", "local", "opted out", "file")  # fmt: skip
+    for column in columns:
         table.add_column(column)
-    for p in partnerships:
+    layered = [(p, layers_of(p)) for p in partnerships]
+    for p, layers in layered:
         count = len(expand(p, start, end))
-        table.add_row(p.id, p.name, str(len(p.rules)), str(count), p.source_file)
+        table.add_row(
+            p.id, p.name, str(len(p.rules)), str(count), layers.baseline or "-",
+            str(len(layers.inherited)), str(len(layers.overridden)), str(len(layers.local)),
+            str(len(layers.opted_out)), p.source_file,
+        )  # fmt: skip
     out.print(table)
+    for p, layers in layered:
+        if layers.overridden:
+            out.print(f"{p.id}: overrides {', '.join(layers.overridden)} of {layers.baseline}")
+        for rule_id, _title, reason in layers.opted_out:
+            out.print(f"{p.id}: opted out of {rule_id} of {layers.baseline}: {reason}")
+
+
+@rules_app.command("generate")
+def rules_generate(
+    csv_file: Annotated[
+        Path, typer.Argument(help="CSV: id,name,local_authority,police_force,icbs")
+    ],
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write one <id>.yaml per row into.")],
+) -> None:
+    """Write a rule file of a few lines per partnership, over the WT2023 baseline."""
+    from rules.files import display_path, read_rule_file
+    from rules.generate import partnership_files
+
+    label = display_path(csv_file)
+    text, unreadable = read_rule_file(csv_file, label)
+    files, problems = partnership_files(text, label) if text is not None else ({}, [unreadable])
+    if out_dir.exists() and not out_dir.is_dir():
+        problems.append(Problem(display_path(out_dir), 0, "is a file; give a folder"))
+    clashes = [name for name in files if (out_dir / name).exists()]
+    if clashes:
+        problems.append(Problem(display_path(out_dir), 0, f"already holds {', '.join(clashes[:5])}"
+                                "; choose an empty folder (nothing was overwritten)"))  # fmt: skip
+    if problems:
+        for problem in problems:
+            err.print(str(problem), markup=False, highlight=False)
+        err.print(f"{len(problems)} problem(s); nothing was written.")
+        raise typer.Exit(1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, body in files.items():
+        (out_dir / name).write_text(body, encoding="utf-8")
+    out.print(f"Wrote {len(files)} rule files to {out_dir}; check them with `govcal rules check "
+              f"{out_dir}`.")  # fmt: skip
 
 
 def plan(

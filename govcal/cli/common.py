@@ -19,7 +19,7 @@ from rich.console import Console
 from models.settings import get_settings
 from rules import dates
 from rules.loader import RuleFileError, load_partnerships
-from rules.model import Partnership
+from rules.model import Partnership, active_partnerships
 from rules.state import LONDON
 
 if TYPE_CHECKING:  # the database stack is imported by the commands that use it
@@ -114,7 +114,7 @@ def in_force(day: date, wanted: str | None = None) -> list[str] | None:
     superseded ones out); None when one was asked for by name: then it is shown."""
     if wanted:
         return None
-    return [p.id for p in load_rules() if p.is_active(day)]
+    return [p.id for p in active_partnerships(load_rules(), day)]
 
 
 def pick(partnerships: list[Partnership], wanted: str | None) -> Partnership:

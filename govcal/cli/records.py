@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,7 +25,10 @@ from models import actions
 from models.db import DatabaseUnavailable, upgrade
 from models.evidence import EvidenceStore
 from models.settings import get_settings, redact_url
-from models.sync import SyncReport, sync_all
+from models.sync import SyncReport, follow_dependents, sync_all
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 db_app = typer.Typer(help="Database schema and migrations.", no_args_is_help=True)
 person_app = typer.Typer(help="People in the directory: remove someone who has left.",
@@ -115,6 +118,22 @@ def import_(
         raise typer.Exit(1)
 
 
+def _follow(session: Session, public_id: str) -> None:
+    """Deadlines that hang on the changed item follow it at once (see follow_dependents)."""
+    partnership_id = public_id.split(":", 1)[0]
+    chosen = next((p for p in load_rules() if p.id == partnership_id), None)
+    if chosen is None:
+        return
+    who = actor()
+    report = follow_dependents(
+        session, chosen, public_id, today(), actor=who.name, channel=who.channel
+    )
+    if report is not None and report.changes:
+        out.print(f"Moved with it: {', '.join(report.changes)}")
+    if report is not None and report.orphaned:
+        out.print(f"{report.orphaned} deadline(s) that hung on it are cancelled with it")
+
+
 def complete(
     occurrence: OccurrenceArg,
     evidence: Annotated[
@@ -132,6 +151,7 @@ def complete(
     with database() as session:
         result = actions.complete(session, occurrence, evidence, actor(by), on=when, today=day,
                                   by=by, note=note, store=store)  # fmt: skip
+        _follow(session, occurrence)
     out.print(f"{result.summary}.", markup=False)
 
 
@@ -149,6 +169,7 @@ def reopen(
     """Reopen a completed, waived or cancelled occurrence."""
     with database() as session:
         result = actions.reopen(session, occurrence, actor(), reason)
+        _follow(session, occurrence)
     out.print(f"{result.summary}.", markup=False)
 
 
@@ -168,6 +189,7 @@ def reschedule(
     when = parse_when(to, "--to") if to is not None else None
     with database() as session:
         result = actions.reschedule(session, occurrence, when, reason, actor(), location=location)
+        _follow(session, occurrence)
     out.print(f"{result.summary}.", markup=False)
 
 
@@ -175,6 +197,7 @@ def cancel(occurrence: OccurrenceArg, reason: ReasonOption) -> None:
     """Cancel one occurrence (e.g. a meeting), without changing its rule."""
     with database() as session:
         result = actions.cancel(session, occurrence, reason, actor())
+        _follow(session, occurrence)
     out.print(result.summary, markup=False)
 
 
