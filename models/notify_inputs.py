@@ -266,13 +266,14 @@ def versions_before(session: Session, occurrences: dict[int, str]) -> dict[int, 
 
 
 def sendable_rows(session: Session, now: datetime) -> list:
-    """Ledger rows the next delivery would claim: pending and due for an attempt, or
-    claimed so long ago that the claim is stale (see models.ledger.claim)."""
+    """Ledger rows the next delivery would claim: pending (or uncertain) and due for an
+    attempt, or claimed so long ago that the claim is stale (as models.ledger.claim)."""
     from models.ledger import STALE_CLAIM, Delivery, LedgerEntry
 
     ready = or_(col(LedgerEntry.next_attempt_at).is_(None), col(LedgerEntry.next_attempt_at) <= now)
+    waiting = [Delivery.PENDING.value, Delivery.UNCERTAIN.value]
     claimable = or_(
-        (LedgerEntry.status == Delivery.PENDING.value) & ready,
+        col(LedgerEntry.status).in_(waiting) & ready,
         (LedgerEntry.status == Delivery.SENDING.value)
         & (col(LedgerEntry.claimed_at) < now - STALE_CLAIM),
     )

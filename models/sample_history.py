@@ -114,10 +114,10 @@ def _apply(
         )
         audit_return.reviewed_at = datetime.combine(day, time(12), partnership.tz)
         audit_return.reviewed_by = by or ACTOR.name
-    elif action == "waive":
-        records.waive(session, target, row["note"], ACTOR)
-    elif action == "cancel":
-        records.cancel(session, target, row["note"], ACTOR)
+    elif action in ("waive", "cancel"):
+        closer = records.waive if action == "waive" else records.cancel
+        closed = closer(session, target, row["note"], ACTOR)
+        closed.updated_at = datetime.combine(day, time(12), partnership.tz)  # the day it happened
     elif action == "reschedule":
         moment = datetime.fromisoformat(row["to"]).replace(tzinfo=partnership.tz)
         records.reschedule(session, target, moment, row["note"], ACTOR)

@@ -130,6 +130,9 @@ def status_query(
         and_(
             col(OccurrenceRow.lifecycle).in_([Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value]),
             col(OccurrenceRow.updated_at) >= datetime.combine(recent, time(), _LONDON),
+            # not after the day shown: a replayed day never lists a later closure
+            col(OccurrenceRow.updated_at)
+            < datetime.combine(as_of + timedelta(days=1), time(), _LONDON),
         ),
     )
     query = select(OccurrenceRow).where(

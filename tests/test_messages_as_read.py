@@ -124,7 +124,7 @@ def test_the_sample_lead_partner_digest_reads_in_under_60_lines_with_every_item(
     assert not (data / "feeds" / "wfscp" / "people" / f"{old}.ics").exists()
     assert (data / "feeds" / "wfscp" / "people" / f"{new}.ics").is_file()
     unknown = govcal("feeds", "--rotate", "nobody@example.org")
-    assert unknown.returncode == 1 and "nobody@example.org has no feed" in unknown.stdout
+    assert unknown.returncode == 1 and "nobody@example.org has no feed" in unknown.stderr
     assert list((data / "feeds").rglob("*.ics"))
     for path in (data / "feeds").rglob("*.ics"):  # no empty calendar files, all parse
         body = path.read_bytes()

@@ -12,7 +12,7 @@ from models.calendar import Lifecycle, OccurrenceRow
 from models.db import get_engine
 from models.directory_import import import_directory
 from models.sample_history import apply_history, history_file
-from models.status import status_rows
+from models.status import closed_on, status_rows
 from models.trail import TrailEntry
 from rules.state import State
 from tests.support.paths import SAMPLE_DIRECTORY
@@ -64,6 +64,14 @@ def test_the_sample_year_is_mostly_done_with_a_few_overdue_and_a_clock_running(d
         called_off = queries.occurrence(s, "wfscp:safeguarding-accountability-meeting:2025-10-14")
         assert called_off.lifecycle == Lifecycle.CANCELLED.value
         assert called_off.reason.startswith("Not quorate in the half-term week")
+        assert closed_on(called_off) == date(2025, 10, 7)  # the day history says, not today
+
+        def closed(day: date) -> set[str]:
+            rows = status_rows(s, day, partnership_id="wfscp")
+            return {r.row.public_id for r in rows if not r.status.state.is_open}
+
+        assert called_off.public_id in closed(date(2025, 10, 20))
+        assert called_off.public_id not in closed(date(2025, 10, 6))  # not closed yet then
 
         trail = s.exec(select(TrailEntry).where(TrailEntry.action == "completed")).all()
         assert len(trail) == len(done) and {t.actor for t in trail} == {"sample-loader"}

@@ -19,7 +19,7 @@ from rich.console import Console
 from models.settings import get_settings
 from rules import dates
 from rules.loader import RuleFileError, load_partnerships
-from rules.model import DEFAULT_TIMEZONE, Partnership
+from rules.model import DEFAULT_TIMEZONE, Partnership, active_partnerships
 
 if TYPE_CHECKING:  # the database stack is imported by the commands that use it
     from sqlmodel import Session
@@ -47,8 +47,6 @@ def home_zone(partnership_id: str | None = None) -> ZoneInfo:
     """The time zone of the partnership worked on (the default partnership if none is
     named), as its rule file says; the rule files' default zone if they cannot be read
     (the command that reads them reports why)."""
-    from rules.loader import RuleFileError, load_partnerships
-
     wanted = partnership_id or get_settings().default_partnership
     try:
         found = {p.id: p.tz for p in load_partnerships(get_settings().rule_paths(None))}
@@ -127,7 +125,7 @@ def in_force(day: date, wanted: str | None = None) -> list[str] | None:
     superseded ones out); None when one was asked for by name: then it is shown."""
     if wanted:
         return None
-    return [p.id for p in load_rules() if p.is_active(day)]
+    return [p.id for p in active_partnerships(load_rules(), day)]
 
 
 def pick(partnerships: list[Partnership], wanted: str | None) -> Partnership:

@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from govcal.cli.common import AsOfOption, RulesOption, database, load_rules, out, parse_day, today
+from govcal.cli.common import (
+    AsOfOption,
+    RulesOption,
+    database,
+    err,
+    load_rules,
+    out,
+    parse_day,
+    today,
+)
 from models.settings import get_settings
 
 
@@ -30,24 +39,41 @@ def feeds(
 
     settings = get_settings()
     if list_ or rotate:
+        from models.notify_inputs import directory
+
+        partnerships = load_rules(rules)
         with database() as session:
+            found = directory(session, [p.id for p in partnerships])
+            member: dict[str, set[str]] = {}
+            for (pid, _role), holders in found.holders.items():
+                for _a, _s, contact in holders:
+                    member.setdefault(contact.email.lower(), set()).add(pid)
             if rotate:
                 changed = rotate_feed_token(session, rotate)
                 if changed is None:
-                    out.print(
-                        f"{rotate} has no feed yet; run `govcal feeds` first, or check "
-                        "the address against `govcal feeds --list`.",
+                    err.print(
+                        f"Error: {rotate} has no feed yet; run `govcal feeds` first, or "
+                        "check the address against `govcal feeds --list`.",
                         markup=False,
+                        soft_wrap=True,
                     )
                     raise typer.Exit(1)
                 session.commit()
-                out.print(
-                    f"New feed link for {rotate.strip().lower()}: {_where(settings, changed[1])}",
-                    markup=False,
-                )
+                email = rotate.strip().lower()
+                for pid in sorted(member.get(email, set())):
+                    out.print(
+                        f"New feed link for {email}: {_where(settings, pid, changed[1])}",
+                        markup=False,
+                        soft_wrap=True,
+                    )
             else:
                 for row in all_feed_tokens(session):
-                    out.print(f"{row.email}  {_where(settings, row.token)}", markup=False)
+                    for pid in sorted(member.get(row.email, set())):
+                        out.print(
+                            f"{row.email}  {_where(settings, pid, row.token)}",
+                            markup=False,
+                            soft_wrap=True,
+                        )
         if not rotate:
             return
     day = parse_day(as_of, "--as-of") or today()
@@ -58,8 +84,9 @@ def feeds(
     out.print(f"Wrote {len(written)} feeds under {settings.effective_feeds_dir}.")
 
 
-def _where(settings, token: str) -> str:
-    """The person's feed as they would subscribe to it (a link if a public URL is set)."""
+def _where(settings, partnership_id: str, token: str) -> str:
+    """The person's feed as they would subscribe to it: its public link if
+    GOVCAL_FEEDS_URL is set, otherwise the file."""
     if settings.feeds_url:
-        return f"{settings.feeds_url.rstrip('/')}/<partnership>/people/{token}.ics"
-    return f"people/{token}.ics"
+        return f"{settings.feeds_url.rstrip('/')}/{partnership_id}/people/{token}.ics"
+    return str(settings.effective_feeds_dir / partnership_id / "people" / f"{token}.ics")
