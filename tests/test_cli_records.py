@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from models.db import head_revision
 from tests.support.paths import GOVCAL
 
@@ -17,6 +19,7 @@ def run(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.Compl
     return subprocess.run([*GOVCAL, *args], capture_output=True, text=True, check=False, env=env)
 
 
+@pytest.mark.slow  # `govcal run` starts Prefect's ephemeral server
 def test_run_status_complete_and_returns_round_trip(tmp_path):
     first = run("run", "--as-of", "2026-11-24")
     assert first.returncode == 0, first.stderr

@@ -9,6 +9,8 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.support.paths import GOVCAL, SAMPLE_DIRECTORY
 
 SMTP_PASSWORD = "smtp-Pa55word-must-never-show"
@@ -35,6 +37,7 @@ def everything_written(data: Path) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.slow  # `govcal run` starts Prefect's ephemeral server
 def test_no_child_detail_or_secret_in_any_email_invite_feed_log_or_artifact(tmp_path, smtp):
     data = tmp_path / "data"
     printed = []
