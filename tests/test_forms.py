@@ -122,7 +122,7 @@ def test_return_then_review(day):
     )
     nwas = next(r for r in table if r["Code"] == "nwas")
     assert nwas["Review (RAG)"] == "🟠 Amber"
-    assert nwas["Follow-up actions"] == "Refresh level 3 training (by 31 Jan 2027)"
+    assert nwas["Follow-up actions"] == "Refresh level 3 training by 31 Jan"
 
 
 @pytest.mark.parametrize(
