@@ -469,10 +469,12 @@ def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -
             )
             for r in live
         )
+    several = len({r.row.partnership_id for r in live}) > 1  # then say whose item it is
     return _labels(
-        (f"{r.row.title} · due {day(r.row.due)} · {r.status.describe()}", r.row.public_id)
+        (f"{r.row.title} · due {day(r.row.due)} · {r.status.describe()}"
+         + (f" · {r.row.partnership_id}" if several else ""), r.row.public_id)
         for r in live
-    )
+    )  # fmt: skip
 
 
 def _labels(pairs) -> dict[str, str]:

@@ -252,7 +252,7 @@ def test_choosing_from_todays_open_items_when_no_id_is_pasted(day):
 
     labels = json.loads(schema)["definitions"]["Choice"]["enum"]
     label = next(x for x in labels if x.startswith("Joint Lead") and "due 11 Nov 2026" in x)
-    assert label.endswith("overdue by 13 days")
+    assert "overdue by 13 days" in label
     resume_flow_run(run.id, run_input={"item": label})
     runner.join(timeout=120)
     assert result["state"].is_completed(), result["state"].message
