@@ -401,12 +401,15 @@ def return_row(
         status = f"🔴 not returned, {plural(late, 'day')} late" if late > 0 else "not returned yet"
         rank = 0
     else:
-        status = f"returned {day(returned_on)}"
+        status = f"returned {day(returned_on)}" + (", late" if returned_on > due else "")
         rank = {"red": 1, "amber": 2}.get(rag or "", 3 if rag is None else 4)
     open_actions = [a for a in actions if a.completed_at is None]
-    follow = "; ".join(f"{a.description} (by {day(a.due)})" for a in open_actions[:2])
-    if len(open_actions) > 2:
-        follow += f"; and {len(open_actions) - 2} more"
+    follow = ""  # one action, cut short: cells never wrap (the return's page has them all)
+    if open_actions:
+        first = open_actions[0]
+        follow = f"{shorten(first.description, 30)} by {first.due:%d %b}"
+        if len(open_actions) > 1:
+            follow += f" (+{len(open_actions) - 1})"
     reviewed = REVIEW_MARK.get(rag or "", "not reviewed" if rank else "")
     subject = "School" if noun == "schools" else "Agency"
     return (rank, name), {
@@ -424,7 +427,8 @@ CHOICES_SHOWN = 300  # a drop-down longer than this helps nobody: paste the id i
 
 
 def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -> dict[str, str]:
-    """label -> id of the items a form can act on today, most urgent first.
+    """label -> id of the items a form can act on today, nearest to today first (the
+    meeting that has just happened, the deadline that is next).
 
     `action` is complete, waive, cancel, reschedule (open items), return (open S11/S175
     returns), review (returns awaiting review), reopen (closed in the last 90 days) or
@@ -456,7 +460,7 @@ def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -
         live = [
             r for r in live if (r.row.id or 0) in found and not found[r.row.id or 0].acknowledged_at
         ]  # type: ignore[index]
-    live.sort(key=lambda r: (r.row.due, r.row.title))
+    live.sort(key=lambda r: (abs((r.row.due - as_of).days), r.row.title))  # nearest first
     if action == "return":
         return _labels(
             (
@@ -465,10 +469,12 @@ def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -
             )
             for r in live
         )
+    several = len({r.row.partnership_id for r in live}) > 1  # then say whose item it is
     return _labels(
-        (f"{r.row.title} · due {day(r.row.due)} · {r.status.describe()}", r.row.public_id)
+        (f"{r.row.title} · due {day(r.row.due)} · {r.status.describe()}"
+         + (f" · {r.row.partnership_id}" if several else ""), r.row.public_id)
         for r in live
-    )
+    )  # fmt: skip
 
 
 def _labels(pairs) -> dict[str, str]:

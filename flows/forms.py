@@ -288,5 +288,5 @@ def choice_input(labels: dict[str, str], title: str) -> type[BaseModel]:
     return create_model(  # type: ignore[call-overload,no-any-return]
         "ChooseItem",
         __base__=RunInput,
-        item=(choices, Field(title=title, description="By due date, oldest first")),
+        item=(choices, Field(title=title, description="Nearest to today first; type to search")),
     )

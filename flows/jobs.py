@@ -41,7 +41,6 @@ from models.queries import NotFound
 from models.records import RecordError
 from models.trail import Channel
 from rules.dates import SupportedDate
-from rules.state import LONDON
 
 
 def _day(as_of: date | None) -> date:
@@ -254,7 +253,8 @@ def reschedule(form: RescheduleForm, as_of: str = "") -> str:
             hour, minute = (int(x) for x in f.new_time.split(":"))
             if hour > 23 or minute > 59:
                 raise FormError(f"New time: {f.new_time} is not a time of day; write HH:MM")
-            when = datetime.combine(f.new_date, time(hour, minute), tzinfo=LONDON)
+            zone = records.zone_of(session, queries.occurrence(session, item))  # its own
+            when = datetime.combine(f.new_date, time(hour, minute), tzinfo=zone)
         return actions.reschedule(session, item, when, f.reason, _ui_actor(f.by)).summary
 
     return _act(RescheduleForm, form, as_of, "reschedule", change)

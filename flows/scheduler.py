@@ -16,7 +16,8 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-LONDON = "Europe/London"
+from rules.model import DEFAULT_TIMEZONE
+
 JOB_TABLE = "apscheduler_jobs"
 
 
@@ -45,24 +46,26 @@ def run_publish_feeds() -> None:
     publish_feeds()
 
 
-def default_jobs() -> list[ScheduledJob]:
-    """The same cadence as prefect.yaml. Day names, not numbers: APScheduler counts
-    Monday as 0, unlike cron."""
+def default_jobs(timezone: str = DEFAULT_TIMEZONE) -> list[ScheduledJob]:
+    """The same cadence as prefect.yaml, in the partnership's time zone. Day names, not
+    numbers: APScheduler counts Monday as 0, unlike cron."""
     return [
         ScheduledJob("daily-compliance", "flows.scheduler:run_daily_compliance",
-                     CronTrigger(day_of_week="mon-fri", hour=7, minute=0, timezone=LONDON)),
+                     CronTrigger(day_of_week="mon-fri", hour=7, minute=0, timezone=timezone)),
         ScheduledJob("send-invites", "flows.scheduler:run_send_invites",
-                     CronTrigger(hour=7, minute=30, timezone=LONDON)),
+                     CronTrigger(hour=7, minute=30, timezone=timezone)),
         ScheduledJob("publish-feeds", "flows.scheduler:run_publish_feeds",
-                     CronTrigger(minute=5, timezone=LONDON)),
+                     CronTrigger(minute=5, timezone=timezone)),
     ]  # fmt: skip
 
 
-def configure(scheduler: BaseScheduler, database_url: str) -> None:
+def configure(
+    scheduler: BaseScheduler, database_url: str, timezone: str = DEFAULT_TIMEZONE
+) -> None:
     scheduler.configure(
         jobstores={"default": SQLAlchemyJobStore(url=database_url, tablename=JOB_TABLE)},
         job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
-        timezone=LONDON,
+        timezone=timezone,
     )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime, utcnow
+from rules.model import DEFAULT_TIMEZONE
 
 
 class AgencyType(StrEnum):
@@ -29,7 +30,7 @@ class PartnershipRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=64)
     name: str
-    timezone: str = "Europe/London"
+    timezone: str = DEFAULT_TIMEZONE
     rules_file: str = ""
     synced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

@@ -21,7 +21,7 @@ from models.directory import PartnershipRow
 from models.trail import Channel, record
 from models.types import utcnow
 from rules.dates import DateInputError, check_day
-from rules.model import Partnership
+from rules.model import DEFAULT_TIMEZONE, Partnership
 from rules.references import ReferenceRefused, check_reference
 
 
@@ -254,7 +254,7 @@ def zone_of(session: Session, row: OccurrenceRow):
     from zoneinfo import ZoneInfo
 
     partnership = session.get(PartnershipRow, row.partnership_id)
-    return ZoneInfo(partnership.timezone if partnership else "Europe/London")
+    return ZoneInfo(partnership.timezone if partnership else DEFAULT_TIMEZONE)
 
 
 def review_return(

@@ -12,6 +12,7 @@ from sqlmodel import Session, and_, col, or_, select
 
 from models.calendar import Lifecycle, OccurrenceRow
 from models.stored_dates import usable
+from rules.model import DEFAULT_TIMEZONE
 from rules.state import State, Status, evaluate
 
 
@@ -45,7 +46,7 @@ class StatusRow:
         }
 
 
-_LONDON = ZoneInfo("Europe/London")
+_LONDON = ZoneInfo(DEFAULT_TIMEZONE)  # status rows are not yet per partnership: the default
 
 
 def status_of(row: OccurrenceRow, as_of: date, due_soon_days: int = 14) -> Status:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vText
 
 from notifications.vtimezone import vtimezone
+from rules.model import DEFAULT_TIMEZONE
 
 PRODID = "-//govcal//governance calendar//EN"
 FEED_REFRESH = timedelta(hours=1)  # feeds are rewritten hourly (publish-feeds)
@@ -50,7 +51,7 @@ class CalendarEntry:
     cancelled: bool = False
     organizer: tuple[str, str] | None = None  # (name, email)
     attendees: tuple[tuple[str, str], ...] = ()
-    timezone: str = "Europe/London"
+    timezone: str = DEFAULT_TIMEZONE
     location: str = ""
     online_url: str = ""
     lifecycle: str = "open"

@@ -24,9 +24,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from notifications.ics import CalendarEntry, invite, method_of
 from notifications.mime import Envelope, build, message_id
+from rules.model import DEFAULT_TIMEZONE
 from rules.state import State
 
-LONDON = ZoneInfo("Europe/London")
+LONDON = ZoneInfo(DEFAULT_TIMEZONE)  # the rule files' default zone: see when_text
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 _html = Environment(
     loader=FileSystemLoader(_TEMPLATES),
@@ -67,24 +68,31 @@ def day_text(day: date) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
-def when_text(day: date, starts_at: datetime | None) -> str:
-    if starts_at is None:
-        return day_text(day)
-    local = starts_at.astimezone(LONDON)
-    return f"{day_text(local.date())}, {local:%H:%M} (London time)"
+def zone_label(zone: ZoneInfo) -> str:
+    """'London time' for Europe/London: the city people know the clock by."""
+    return f"{zone.key.rsplit('/', 1)[-1].replace('_', ' ')} time"
 
 
-def span_text(starts_at: datetime | None, ends_at: datetime | None, day: date) -> str:
-    """'Tuesday 8 December 2026, 14:00 to 16:00 (London time)'."""
+def when_text(day: date, starts_at: datetime | None, zone: ZoneInfo = LONDON) -> str:
     if starts_at is None:
         return day_text(day)
-    start = starts_at.astimezone(LONDON)
+    local = starts_at.astimezone(zone)
+    return f"{day_text(local.date())}, {local:%H:%M} ({zone_label(zone)})"
+
+
+def span_text(
+    starts_at: datetime | None, ends_at: datetime | None, day: date, zone: ZoneInfo = LONDON
+) -> str:
+    """'Tuesday 8 December 2026, 14:00 to 16:00 (London time)', in the meeting's zone."""
+    if starts_at is None:
+        return day_text(day)
+    start = starts_at.astimezone(zone)
     if ends_at is None:
-        return when_text(day, starts_at)
-    end = ends_at.astimezone(LONDON)
+        return when_text(day, starts_at, zone)
+    end = ends_at.astimezone(zone)
     if end.date() == start.date():
-        return f"{day_text(start.date())}, {start:%H:%M} to {end:%H:%M} (London time)"
-    return f"{when_text(start.date(), start)} to {when_text(end.date(), end)}"
+        return f"{day_text(start.date())}, {start:%H:%M} to {end:%H:%M} ({zone_label(zone)})"
+    return f"{when_text(start.date(), start, zone)} to {when_text(end.date(), end, zone)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,7 +386,7 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
         "updated": entry.sequence > 0 and not entry.cancelled and not invitation.first_time,
         "reason": one_line(invitation.reason or ""),
         "title": one_line(entry.title),
-        "when_text": span_text(entry.starts_at, entry.ends_at, entry.due),
+        "when_text": span_text(entry.starts_at, entry.ends_at, entry.due, ZoneInfo(entry.timezone)),
         "where_text": one_line(_where(entry), 400),
         "online_url": entry.online_url,
         "changes": changes,
@@ -391,7 +399,8 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
         verb = "Cancelled"
     else:
         verb = "Updated" if entry.sequence and not invitation.first_time else "Invitation"
-    subject = one_line(f"{verb}: {entry.title}, {when_text(entry.due, entry.starts_at)}")
+    zone = ZoneInfo(entry.timezone)
+    subject = one_line(f"{verb}: {entry.title}, {when_text(entry.due, entry.starts_at, zone)}")
     envelope = Envelope(
         subject=subject,
         sender=(sender.name, sender.email),

@@ -13,6 +13,10 @@ from zoneinfo import ZoneInfo
 
 from rules.sources import reference_matches, source_in_words
 
+# The zone of a rule file that names none. Every date and time of a partnership is in
+# its own `timezone` (Partnership.tz); this is only the default a file falls back to.
+DEFAULT_TIMEZONE = "Europe/London"
+
 
 class Kind(StrEnum):
     MEETING = "meeting"

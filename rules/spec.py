@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rules.model import DEFAULT_TIMEZONE
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -87,7 +89,7 @@ class RoleSpec(_Strict):
 class PartnershipHeader(_Strict):
     id: str
     name: str
-    timezone: str = "Europe/London"
+    timezone: str = DEFAULT_TIMEZONE
     due_soon_days: int = Field(default=14, ge=0, le=366)
     reminders: list[int] | None = None
     escalation: list[EscalationSpec] | None = None

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-LONDON = ZoneInfo("Europe/London")
+from rules.model import DEFAULT_TIMEZONE
 
 
 class State(StrEnum):
@@ -54,8 +54,13 @@ class Status:
         return self.state.value.replace("_", " ")
 
 
-def local_day(as_of: datetime | date, tz: ZoneInfo = LONDON) -> date:
-    """The calendar day an instant falls on in `tz`. Naive datetimes are taken as local."""
+# callers pass the partnership's zone (Partnership.tz); this is the rule files' default
+_DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def local_day(as_of: datetime | date, tz: ZoneInfo = _DEFAULT_ZONE) -> date:
+    """The calendar day an instant falls on in `tz`, the partnership's time zone. Naive
+    datetimes are taken as local."""
     if isinstance(as_of, datetime):
         return as_of.astimezone(tz).date() if as_of.tzinfo else as_of.date()
     return as_of
@@ -69,7 +74,7 @@ def evaluate(
     waived: bool = False,
     cancelled: bool = False,
     due_soon_days: int = 14,
-    tz: ZoneInfo = LONDON,
+    tz: ZoneInfo = _DEFAULT_ZONE,
 ) -> Status:
     """Where an occurrence stands on the day `as_of` falls on.
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 _LABEL = "color:#505a5f;padding:1px 12px 1px 0;vertical-align:top;white-space:nowrap"
-MEETING = "wfscp:safeguarding-accountability-meeting:2026-12-08"  # non-statutory partners invited
+MEETING = "wfscp:safeguarding-accountability-meeting:2026-12-08"
 
 
 def govcal(data: Path, *args: str) -> None:
@@ -80,9 +80,9 @@ def main() -> None:
         govcal(data, "run", "--as-of", "2026-11-24")
         outbox = data / "outbox"
         first = set(outbox.glob("*.eml"))
-        govcal(data, "reschedule", MEETING, "--to", "2026-12-15 10:00",
+        govcal(data, "reschedule", MEETING, "--to", "2026-12-17 14:00",
                "--location", "Barrow Town Hall, Committee Room 2",
-               "--reason", "the Town Hall is closed on 8 December")  # fmt: skip
+               "--reason", "South Lakeland House is closed that week")  # fmt: skip
         govcal(data, "notify", "--as-of", "2026-11-25")
         later = sorted(set(outbox.glob("*.eml")) - first)
         messages = [email.message_from_bytes(p.read_bytes(), policy=policy.default)
@@ -94,7 +94,7 @@ def main() -> None:
                         for p in later)
             if str(m["Subject"]).startswith("Updated:")
         )  # fmt: skip
-        for name, message, height in (("digest", digest, 930), ("invite", update, 620)):
+        for name, message, height in (("digest", digest, 760), ("invite", update, 700)):
             html_file = Path(folder) / f"{name}.html"
             html_file.write_text(page(message), encoding="utf-8")
             shoot(html_file, OUT / f"{name}.png", height)

@@ -127,8 +127,8 @@ class Cockpit:
 
 @contextmanager
 def cockpit(folder: Path) -> Iterator[Cockpit]:
-    """Server started, sample directory imported, deployments from prefect.yaml, and
-    daily-compliance run once by a worker."""
+    """Server started, the sample partnership loaded (directory and history),
+    deployments from prefect.yaml, and daily-compliance run once by a worker."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -155,7 +155,10 @@ def cockpit(folder: Path) -> Iterator[Cockpit]:
                 return False
 
         wait_until(healthy, 120, "prefect server /api/health")
-        ui.cli(BIN / "govcal", "import", ROOT / "models" / "sample_directory" / "wfscp")
+        # the sample directory and its year of history, as `govcal run` loads them
+        ui.cli(
+            sys.executable, "-c", "from govcal.cli.run import load_samples_if_empty as load; load()"
+        )
         ui.cli(BIN / "prefect", "work-pool", "create", "govcal", "--type", "process")
         ui.cli(BIN / "prefect", "--no-prompt", "deploy", "--all")
         daily = ui.run("daily-compliance")

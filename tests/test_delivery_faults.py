@@ -129,6 +129,9 @@ def assert_each_message_once_or_failed(url: str, relay: Relay, uncertain: set[in
         assert held[0] <= (2 if row.id in uncertain else 1), f"doubled: {row.recipient}"
     doubled = [key for key, n in copies.items() if n > 1]
     assert len(doubled) <= len(uncertain)
+    sent = {(r.recipient.lower(), r.message_key) for r in rows if r.status == "sent"}
+    for rcpt, mid in copies:  # no stray copy: a second copy under another Message-ID
+        assert any(who == rcpt and key in mid for who, key in sent), f"stray: {rcpt} {mid}"
 
 
 def row_params():

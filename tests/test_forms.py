@@ -122,7 +122,7 @@ def test_return_then_review(day):
     )
     nwas = next(r for r in table if r["Code"] == "nwas")
     assert nwas["Review (RAG)"] == "🟠 Amber"
-    assert nwas["Follow-up actions"] == "Refresh level 3 training (by 31 Jan 2027)"
+    assert nwas["Follow-up actions"] == "Refresh level 3 training by 31 Jan"
 
 
 @pytest.mark.parametrize(
@@ -252,7 +252,7 @@ def test_choosing_from_todays_open_items_when_no_id_is_pasted(day):
 
     labels = json.loads(schema)["definitions"]["Choice"]["enum"]
     label = next(x for x in labels if x.startswith("Joint Lead") and "due 11 Nov 2026" in x)
-    assert label.endswith("overdue by 13 days")
+    assert "overdue by 13 days" in label
     resume_flow_run(run.id, run_input={"item": label})
     runner.join(timeout=120)
     assert result["state"].is_completed(), result["state"].message

@@ -14,7 +14,7 @@ from models.directory_import import import_directory
 from models.sample_history import apply_history, history_file
 from models.status import closed_on, status_rows
 from models.trail import TrailEntry
-from rules.state import LONDON, State
+from rules.state import State
 from tests.support.paths import SAMPLE_DIRECTORY
 
 TODAY = date(2026, 11, 24)
@@ -59,7 +59,7 @@ def test_the_sample_year_is_mostly_done_with_a_few_overdue_and_a_clock_running(d
 
         moved = queries.occurrence(s, "wfscp:safeguarding-accountability-meeting:2026-12-08")
         assert moved.rescheduled
-        assert moved.starts_at.astimezone(LONDON).strftime("%Y-%m-%d %H:%M") == "2026-12-15 10:00"
+        assert moved.starts_at.astimezone(wfscp.tz).strftime("%Y-%m-%d %H:%M") == "2026-12-15 10:00"
 
         called_off = queries.occurrence(s, "wfscp:safeguarding-accountability-meeting:2025-10-14")
         assert called_off.lifecycle == Lifecycle.CANCELLED.value

@@ -87,3 +87,13 @@ def test_every_command_refuses_bad_settings_before_doing_anything(tmp_path):
             "(implicit TLS, port 465), none",
         ]
     assert not (tmp_path / "data" / "govcal.db").exists()  # nothing was done
+
+
+def test_the_runtime_builder_and_settings_import_no_prefect():
+    """flows/runtime.py is used by the CLI before Prefect is configured: it must not
+    import Prefect (nor models.settings the database stack) when imported."""
+    probe = ("import sys, models.settings; light = 'sqlalchemy' not in sys.modules; "
+             "import flows.runtime; print(light, 'prefect' in sys.modules)")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, timeout=120)  # fmt: skip
+    assert done.stdout.split() == ["True", "False"], done.stderr

@@ -19,8 +19,7 @@ from rich.console import Console
 from models.settings import get_settings
 from rules import dates
 from rules.loader import RuleFileError, load_partnerships
-from rules.model import Partnership, active_partnerships
-from rules.state import LONDON
+from rules.model import DEFAULT_TIMEZONE, Partnership, active_partnerships
 
 if TYPE_CHECKING:  # the database stack is imported by the commands that use it
     from sqlmodel import Session
@@ -44,9 +43,21 @@ PartnershipOption = Annotated[
 ]
 
 
+def home_zone(partnership_id: str | None = None) -> ZoneInfo:
+    """The time zone of the partnership worked on (the default partnership if none is
+    named), as its rule file says; the rule files' default zone if they cannot be read
+    (the command that reads them reports why)."""
+    wanted = partnership_id or get_settings().default_partnership
+    try:
+        found = {p.id: p.tz for p in load_partnerships(get_settings().rule_paths(None))}
+    except RuleFileError:
+        found = {}
+    return found.get(wanted, ZoneInfo(DEFAULT_TIMEZONE))
+
+
 def today() -> date:
-    """Today in London: the only place the CLI reads the clock."""
-    return datetime.now(LONDON).date()
+    """Today in the partnership's time zone: the only place the CLI reads the clock."""
+    return datetime.now(home_zone()).date()
 
 
 def parse_day(value: str | None, option: str) -> date | None:
@@ -59,14 +70,14 @@ def parse_day(value: str | None, option: str) -> date | None:
         _refuse(exc)
 
 
-def parse_when(value: str, option: str, zone: ZoneInfo = LONDON) -> date | datetime:
+def parse_when(value: str, option: str, zone: ZoneInfo | None = None) -> date | datetime:
     """A day, or a local wall-clock date-time ('2026-12-08 14:00', '08/12/2026 14:00')."""
     try:
         moment = dates.parse_moment(value, option)
     except dates.DateInputError as exc:
         _refuse(exc)
     if isinstance(moment, datetime) and moment.tzinfo is None:
-        return moment.replace(tzinfo=zone)
+        return moment.replace(tzinfo=zone or home_zone())
     return moment
 
 

@@ -14,6 +14,7 @@ from govcal.cli.common import (
     actor,
     database,
     err,
+    home_zone,
     load_rules,
     out,
     parse_day,
@@ -186,7 +187,8 @@ def reschedule(
 ) -> None:
     """Move one occurrence (e.g. a meeting), or change where it is held, without
     changing its rule. Invitees are sent the update, whatever the date."""
-    when = parse_when(to, "--to") if to is not None else None
+    zone = home_zone(occurrence.split(":", 1)[0])  # wall-clock time where the partnership is
+    when = parse_when(to, "--to", zone) if to is not None else None
     with database() as session:
         result = actions.reschedule(session, occurrence, when, reason, actor(), location=location)
         _follow(session, occurrence)

@@ -27,7 +27,7 @@ def serve(
     ] = True,
 ) -> None:
     """Run daily-compliance (working days 07:00), send-invites (07:30) and publish-feeds
-    (hourly) on schedule, Europe/London time, and keep a local Prefect server that
+    (hourly) on schedule, in the partnership's time zone, and keep a local Prefect server that
     `govcal run` reuses. Ctrl-C stops cleanly."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -53,9 +53,9 @@ def serve(
         os.environ["PREFECT_API_URL"] = server.url
         out.print(f"Prefect server: {server.ui} (its UI shows every run; `govcal run` reuses it)")
     scheduler = BackgroundScheduler()
-    configure(scheduler, run.settings.effective_database_url)
+    configure(scheduler, run.settings.effective_database_url, run.timezone.key)
     scheduler.start(paused=True)
-    kept = install(scheduler, default_jobs())
+    kept = install(scheduler, default_jobs(run.timezone.key))
     for job in scheduler.get_jobs():
         note = " (kept: a run missed while stopped catches up now)" if job.id in kept else ""
         out.print(f"scheduled {job.id}: next run {job.next_run_time:%Y-%m-%d %H:%M %Z}{note}")
