@@ -314,6 +314,12 @@ def start_incident_clock(
         for o in queries.occurrences_between(session, partnership.id, aware_on, date.max)
         if o.period == reference
     )
+    if not clocks:  # raising rolls the incident back: a record with no clock runs nothing
+        start, end = synced[0].window if synced else (aware_on, aware_on)
+        raise RecordError(
+            f"{reference} aware on {aware_on} starts no clock inside the sync window "
+            f"{start} to {end}: its deadlines are long past; check the year of --aware"
+        )
     return IncidentStarted(partnership.id, reference, kind, tuple(clocks), tuple(synced))
 
 
