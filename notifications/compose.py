@@ -22,7 +22,7 @@ from notifications.render import (
     render_digest,
     render_invite,
 )
-from rules.notify_plan import Directory, Item
+from rules.notify_plan import Directory, Item, event_reference
 
 BUSINESS_ROLES = frozenset({"business-team", "partnership-manager"})  # they run govcal
 
@@ -111,19 +111,6 @@ def owner_text(item: Item, ctx: ComposeContext) -> str:
 def _plain(text: str) -> str:
     """A name as compared for doubling: without '(sample)' and case."""
     return " ".join(text.replace("(sample)", "").split()).lower()
-
-
-def event_reference(public_id: str) -> str:
-    """The incident reference an event clock is keyed by ('SI-2026-014'), or '' for a
-    calendar item (whose period is a day)."""
-    parts = public_id.split(":")
-    if len(parts) < 3:
-        return ""
-    try:
-        date.fromisoformat(parts[2])
-    except ValueError:
-        return parts[2]
-    return ""
 
 
 def _entry(item: Item, ctx: ComposeContext, sender: Sender, **changes) -> CalendarEntry:
