@@ -313,7 +313,8 @@ def still_wanted(kind: str, stage: str, item: Item | None) -> bool:
 
 
 URGENT_WORKING_DAYS = 2  # a statutory clock this close does not wait for tomorrow's digest
-_NOT_DIGESTS = frozenset({"invite", "cancel"})  # emails of their own, not digest lines
+# emails of their own (invites), or a refused-mail notice the business team must act on
+_NEVER_WAIT = frozenset({"invite", "cancel", "failure"})
 
 
 def event_reference(public_id: str) -> str:
@@ -332,8 +333,9 @@ def event_reference(public_id: str) -> str:
 def waits_for_next_digest(kind: str, item: Item | None, today: date) -> bool:
     """One digest per recipient per day: a line planned after that day's digest went
     out waits for the next day's, unless it is a statutory clock (an incident's) due
-    within URGENT_WORKING_DAYS working days, which cannot wait."""
-    if kind in _NOT_DIGESTS or item is None:
+    within URGENT_WORKING_DAYS working days, which cannot wait (nor can a notice that
+    mail was refused)."""
+    if kind in _NEVER_WAIT or item is None:
         return False
     if event_reference(item.public_id):
         return working_days_between(today, item.due) > URGENT_WORKING_DAYS
