@@ -112,6 +112,9 @@ def import_(
         )
     for ended in result.ended:
         out.print(f"Ended: {ended.email}: {ended}", markup=False)
+    if result.nothing_imported:
+        err.print("Nothing was imported. Fix the file and import it again.")
+        raise typer.Exit(1)
     if result.rejected:
         err.print(
             f"{result.rejected} row(s) rejected; the other rows were imported. Fix and re-import."
