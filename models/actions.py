@@ -29,6 +29,22 @@ from models.evidence import EvidenceRefused, EvidenceStore
 from models.records import Actor, Evidence, RecordError
 from models.sync import SyncReport, sync_all
 from rules.model import Partnership
+from rules.text import LONG, TextRefused, check_id, check_text
+
+ACTOR_FIELD = "--by or GOVCAL_ACTOR (who is acting)"
+
+
+def _typed(occurrence: str | None, actor: Actor, *texts: tuple[str | None, str, int]) -> None:
+    """Every typed text of an action is plain, one-line and short (rules/text.py), checked
+    here so the command line and the forms refuse alike, before anything is looked up."""
+    try:
+        if occurrence is not None:
+            check_id(occurrence)
+        check_text(actor.name, ACTOR_FIELD)
+        for value, field, limit in texts:
+            check_text(value, field, limit)
+    except TextRefused as exc:
+        raise RecordError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -193,6 +209,8 @@ def complete(
 ) -> Completed:
     """Record that an occurrence was done; a file named as evidence is copied into the
     store, and the copy discarded again if the record is refused."""
+    _typed(occurrence, actor, (evidence, "--evidence", LONG), (note, "--note", LONG),
+           (by, "--by", 200))  # fmt: skip
     proof, fresh = _kept(_evidence(evidence, note, store), store)
     try:
         row = records.complete(session, occurrence, proof, actor, on=on, today=today, by=by)
@@ -205,11 +223,13 @@ def complete(
 
 
 def waive(session: Session, occurrence: str, reason: str, actor: Actor) -> Waived:
+    _typed(occurrence, actor, (reason, "--reason", LONG))
     row = records.waive(session, occurrence, reason, actor)
     return Waived(row.public_id, row.title, row.reason or "")
 
 
 def reopen(session: Session, occurrence: str, actor: Actor, reason: str | None = None) -> Reopened:
+    _typed(occurrence, actor, (reason, "--reason", LONG))
     row = records.reopen(session, occurrence, actor, reason)
     return Reopened(row.public_id, row.title, row.due)
 
@@ -223,6 +243,7 @@ def reschedule(
     *,
     location: str | None = None,
 ) -> Rescheduled:
+    _typed(occurrence, actor, (reason, "--reason", LONG), (location, "--location", 200))
     row = records.reschedule(session, occurrence, to, reason, actor, location=location)
     zone = records.zone_of(session, row)
     starts = row.starts_at.astimezone(zone) if row.starts_at else None
@@ -230,6 +251,7 @@ def reschedule(
 
 
 def cancel(session: Session, occurrence: str, reason: str, actor: Actor) -> Cancelled:
+    _typed(occurrence, actor, (reason, "--reason", LONG))
     row = records.cancel(session, occurrence, reason, actor)
     return Cancelled(row.public_id, row.title, row.reason or "", row.sequence)
 
@@ -243,6 +265,8 @@ def review_return(
     note: str | None = None,
     follow_ups: list[tuple[str, date]] | None = None,
 ) -> Reviewed:
+    actions = [(text, "--action", LONG) for text, _due in follow_ups or []]
+    _typed(occurrence, actor, (note, "--note", LONG), *actions)
     done = records.review_return(session, occurrence, rag, actor, note=note, follow_ups=follow_ups)
     return Reviewed(occurrence, done.rag or rag.lower(), len(follow_ups or []))
 
@@ -282,6 +306,7 @@ def start_incident_clock(
     kind: str = "serious-incident",
 ) -> IncidentStarted:
     """Record an incident by reference and create its statutory deadlines at once."""
+    _typed(None, actor)
     records.start_incident(session, partnership, reference, kind, aware_on, actor, today=today)
     synced = sync_all(session, [partnership], today, actor=actor.name, channel=actor.channel)
     clocks = sorted(
@@ -289,6 +314,12 @@ def start_incident_clock(
         for o in queries.occurrences_between(session, partnership.id, aware_on, date.max)
         if o.period == reference
     )
+    if not clocks:  # raising rolls the incident back: a record with no clock runs nothing
+        start, end = synced[0].window if synced else (aware_on, aware_on)
+        raise RecordError(
+            f"{reference} aware on {aware_on} starts no clock inside the sync window "
+            f"{start} to {end}: its deadlines are long past; check the year of --aware"
+        )
     return IncidentStarted(partnership.id, reference, kind, tuple(clocks), tuple(synced))
 
 
@@ -303,6 +334,7 @@ def import_people(
 ) -> Imported:
     """Import agencies, schools, people and roles from CSV; bad rows are reported by line
     and the good rows imported. With `replace`, the people file is authoritative."""
+    _typed(None, actor)
     reports = import_directory(session, path, partnership, actor=actor.name,
                                channel=actor.channel, label=label, replace=replace)  # fmt: skip
     return Imported(partnership.id, tuple(reports))
@@ -331,6 +363,7 @@ def remove_person(
 ) -> PersonRemoved:
     """End every role a person holds (in one partnership, or everywhere); mail still
     pending for those roles is skipped, and the audit trail records it."""
+    _typed(None, actor, (email, "the email", 320), (reason, "--reason", LONG))
     if not reason or not reason.strip():
         raise RecordError("a reason is required to remove a person; it goes into the audit trail")
     try:

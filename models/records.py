@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from models import queries
@@ -305,6 +306,23 @@ def review_return(
     return audit_return
 
 
+def _incident(session: Session, partnership_id: str, reference: str, kind: str) -> Incident | None:
+    return session.exec(
+        select(Incident).where(
+            Incident.partnership_id == partnership_id,
+            Incident.reference == reference,
+            Incident.kind == kind,
+        )
+    ).first()
+
+
+def _already_recorded(existing: Incident) -> RecordError:
+    return RecordError(
+        f"{existing.reference} is already recorded (aware on {existing.occurred_on}); "
+        "its clocks are running: see `govcal status`"
+    )
+
+
 def start_incident(
     session: Session,
     partnership: Partnership,
@@ -329,17 +347,9 @@ def start_incident(
     _in_range(occurred_on, "incident date")
     if occurred_on > today:
         raise RecordError(f"date {occurred_on} is in the future (today is {today})")
-    existing = session.exec(
-        select(Incident).where(
-            Incident.partnership_id == partnership_id,
-            Incident.reference == reference,
-            Incident.kind == kind,
-        )
-    ).first()
+    existing = _incident(session, partnership_id, reference, kind)
     if existing is not None:
-        raise RecordError(
-            f"{kind} {reference} was already recorded on {existing.occurred_on}; its clocks run"
-        )
+        raise _already_recorded(existing)
     if session.get(PartnershipRow, partnership_id) is None:
         raise RecordError(f"partnership '{partnership_id}' is not in the database; run sync first")
     incident = Incident(
@@ -350,6 +360,14 @@ def start_incident(
         recorded_by=actor.name,
     )
     session.add(incident)
+    try:  # the unique key settles a race with another process recording it at the same time
+        session.flush()
+    except IntegrityError:
+        session.rollback()  # the incident is this use case's first write: nothing else is lost
+        winner = _incident(session, partnership_id, reference, kind)
+        if winner is None:
+            raise
+        raise _already_recorded(winner) from None
     record(
         session,
         actor=actor.name,

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable
 
 from models.calendar import OccurrenceRow
-from rules.dates import SUPPORTED, in_range
+from rules.dates import SUPPORTED, in_engine_range
 
 log = logging.getLogger("govcal.data")
 
@@ -22,7 +22,9 @@ def bad_dates(row: OccurrenceRow) -> list[str]:
     """The names of the row's dates that lie outside the supported range."""
     named = {"due": row.due, "starts_at": row.starts_at, "ends_at": row.ends_at,
              "completed_at": row.completed_at}  # fmt: skip
-    return [name for name, value in named.items() if value is not None and not in_range(value)]
+    return [
+        name for name, value in named.items() if value is not None and not in_engine_range(value)
+    ]
 
 
 def warn_skipped(

@@ -18,8 +18,15 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 EARLIEST = date(2000, 1, 1)
-LATEST = date(2100, 12, 31)
+LATEST = date(2098, 12, 31)
 SUPPORTED = f"{EARLIEST.isoformat()} to {LATEST.isoformat()}"
+# The engine's range is wider than the typed one on both sides: a sync as of the last typed
+# day looks 18 months ahead and event-relative deadlines (working-day leads, a review's
+# months) run past it; a sync as of the first looks 18 months back. The engine ends where
+# the bank-holiday data of the `holidays` package ends (2100), so the typed range stops two
+# years short of it.
+ENGINE_EARLIEST = date(1990, 1, 1)
+ENGINE_LATEST = date(2100, 12, 31)
 
 _UK_DAY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _FORMS = "YYYY-MM-DD or DD/MM/YYYY"
@@ -34,6 +41,13 @@ def in_range(day: date) -> bool:
     if isinstance(day, datetime):
         day = day.date()
     return EARLIEST <= day <= LATEST
+
+
+def in_engine_range(day: date) -> bool:
+    """Whether a computed or stored date lies where the engine's arithmetic works."""
+    if isinstance(day, datetime):
+        day = day.date()
+    return ENGINE_EARLIEST <= day <= ENGINE_LATEST
 
 
 def check_day(day: date, what: str = "date") -> date:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from itertools import pairwise
 
 from rules.sources import reference_matches
 
@@ -22,6 +23,38 @@ _DIGIT_RUN = re.compile(r"\d+")
 _INITIAL = re.compile(r"[A-Za-z]\.")
 _VOWELS = set("AEIOUY")
 EXAMPLE = "SI-2026-014"
+# Letter groups that are reference prefixes, not names. A partnership with another local
+# prefix writes it literally in its `incident_reference` pattern (e.g. 'TOR-\d{4}-\d{3}').
+KNOWN_PREFIXES = frozenset(
+    {
+        "SI",
+        "LCSPR",
+        "RR",
+        "CSPR",
+        "CDOP",
+        "SCR",
+        "SAR",
+        "SUI",
+        "LA",
+        "WF",
+        "CS",
+        "CP",
+        "CPR",
+        "CSE",
+        "LADO",
+        "MASH",
+        "ICPC",
+        "RCPC",
+        "DHR",
+        "LSCP",
+        "LSCB",
+        "NSPCC",
+        "CIN",
+        "SILP",
+    }
+)
+_PATTERN_NOISE = re.compile(r"\\.|\[[^\]]*\]|\{[^}]*\}|\(\?[A-Za-z]*")
+_YEAR = re.compile(r"^(19|20)\d\d$")
 
 
 class ReferenceRefused(ValueError):
@@ -60,21 +93,46 @@ def _split_run(run: str) -> list[list[str]]:
     return []
 
 
+def _year_beside_month_day(runs: list[str]) -> bool:
+    """A year next to a four-digit group that reads as MMDD or DDMM ("2015-0304")."""
+    for year, group in pairwise(runs):
+        for y, g in ((year, group), (group, year)):
+            if _YEAR.match(y) and len(g) == 4:
+                first, second = int(g[:2]), int(g[2:])
+                if _is_day(second, first, int(y)) or _is_day(first, second, int(y)):
+                    return True
+    return False
+
+
 def looks_like_date_of_birth(reference: str) -> bool:
     """Whether any digits in the reference read as a full date."""
     runs = _DIGIT_RUN.findall(reference)
     for run in runs:
         if any(_reads_as_date(parts) for parts in _split_run(run)):
             return True
+    if _year_beside_month_day(runs):
+        return True
     return any(_reads_as_date(runs[i : i + 3]) for i in range(len(runs) - 2))
 
 
-def looks_like_a_name(reference: str) -> str | None:
-    """What in the reference reads as a name, or None."""
+def local_prefixes(pattern: str | None) -> frozenset[str]:
+    """Letter groups written literally in a partnership's `incident_reference` pattern."""
+    if not pattern:
+        return frozenset()
+    literal = _PATTERN_NOISE.sub(" ", pattern)
+    return frozenset(run.upper() for run in _LETTER_RUN.findall(literal))
+
+
+def looks_like_a_name(reference: str, pattern: str | None = None) -> str | None:
+    """What in the reference reads as a name, or None. Any group of three or more letters
+    with a vowel may be a first name ("TOM", "ANN") unless it is a known reference prefix
+    or one the partnership's own pattern names literally."""
     if _INITIAL.search(reference):
         return "initials with dots"
+    allowed = KNOWN_PREFIXES | local_prefixes(pattern)
     for run in _LETTER_RUN.findall(reference):
-        if len(run) >= 4 and _VOWELS & set(run.upper()):
+        upper = run.upper()
+        if len(run) >= 3 and _VOWELS & set(upper) and upper not in allowed:
             return "a word or name"
     if not any(ch.isdigit() for ch in reference):
         return "letters only"
@@ -94,10 +152,11 @@ def check_reference(reference: str, pattern: str | None = None) -> None:
             "the incident reference given is not accepted (not shown here): letters, digits, "
             f"'-', '/', '_' and '.', 2 to 40 characters, no spaces; {hint}"
         )
-    if (why := looks_like_a_name(value)) is not None:
+    if (why := looks_like_a_name(value, pattern)) is not None:
         raise ReferenceRefused(
             f"the incident reference given is not accepted (not shown here): it contains "
-            f"{why}; {hint}"
+            f"{why} (a local prefix is accepted when the partnership's incident_reference "
+            f"pattern names it); {hint}"
         )
     if looks_like_date_of_birth(value):
         raise ReferenceRefused(

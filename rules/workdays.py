@@ -13,8 +13,10 @@ from bisect import bisect_left, bisect_right
 from datetime import date, timedelta
 from functools import cache
 
-_FIRST_YEAR = 1990
-_LAST_YEAR = 2100
+from rules.dates import ENGINE_EARLIEST, ENGINE_LATEST
+
+_FIRST_YEAR = ENGINE_EARLIEST.year
+_LAST_YEAR = ENGINE_LATEST.year
 
 
 @cache

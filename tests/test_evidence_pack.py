@@ -210,4 +210,4 @@ def test_the_flow_publishes_the_pack_as_an_artifact_and_writes_the_html(
     assert artifact.key == "evidence-pack-testscp-2025"
     assert "| Done on time | 3 (43% of those that fell due) |" in artifact.data
     assert unknown.is_failed() and unknown.message.startswith("no partnership 'nowhere'")
-    assert bad_year.is_failed() and "give a year from 2000 to 2099" in bad_year.message
+    assert bad_year.is_failed() and "give a year from 2000 to 2097" in bad_year.message

@@ -39,7 +39,7 @@ def occurrence_row(public_id: str) -> dict:
         ("2026-10-13", date(2026, 10, 13)),
         ("13/10/2026", date(2026, 10, 13)),
         ("1/2/2027", date(2027, 2, 1)),  # day first, as written in England
-        (" 31/12/2100 ", LATEST),
+        (" 31/12/2098 ", LATEST),
         ("2000-01-01", EARLIEST),
     ],
 )
@@ -50,7 +50,7 @@ def test_iso_and_uk_days_read_the_same(text, expected):
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("0001-01-02", "outside the supported range 2000-01-01 to 2100-12-31"),
+        ("0001-01-02", "outside the supported range 2000-01-01 to 2098-12-31"),
         ("31/12/1999", "outside the supported range"),
         ("9999-12-31", "outside the supported range"),
         ("31/02/2026", "is not a date; write YYYY-MM-DD or DD/MM/YYYY"),
@@ -102,7 +102,7 @@ def test_a_date_outside_the_range_is_refused_with_one_line_and_changes_nothing(s
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: {option} ")
-    assert "outside the supported range 2000-01-01 to 2100-12-31" in lines[0]
+    assert "outside the supported range 2000-01-01 to 2098-12-31" in lines[0]
     assert result.stdout == ""
     assert occurrence_row("wfscp:annual-report:2026-09-30") == before
 
@@ -162,3 +162,25 @@ def test_a_stored_date_outside_the_range_is_skipped_with_a_warning_not_a_crash(s
     ids = {r["id"] for r in json.loads(status.stdout)}
     assert "wfscp:annual-report:2026-09-30" not in ids  # left out, said in the warning
     assert "wfscp:sam-papers:2025-10-14" in ids  # the rest of the run proceeds
+
+
+@pytest.mark.parametrize("edge", [EARLIEST.isoformat(), LATEST.isoformat()])
+def test_sync_and_plan_work_at_both_ends_of_the_typed_range(edge):
+    """The engine's range leaves room for the sync horizon and event-relative deadlines."""
+    synced = govcal("sync", "--as-of", edge, "-p", "wfscp")
+    assert synced.exit_code == 0, synced.stderr
+    assert "Traceback" not in synced.stderr
+    planned = govcal("plan", "-p", "wfscp", "--from", EARLIEST.isoformat(), "--to", edge)
+    assert planned.exit_code == 0, planned.stderr
+    assert "outside" not in planned.stderr and "Warning" not in synced.stderr + planned.stderr
+
+
+def test_the_day_after_the_typed_range_is_refused_by_sync_and_plan():
+    day_after = "2099-01-01"
+    for args in (
+        ["sync", "--as-of", day_after],
+        ["plan", "--from", "2000-01-01", "--to", day_after],
+    ):
+        result = govcal(*args)
+        assert result.exit_code == 2
+        assert "outside the supported range 2000-01-01 to 2098-12-31" in result.stderr

@@ -20,7 +20,13 @@ REFUSED = {
     "JOHN-SMITH": "a word or name",
     "JohnSmith2015": "a word or name",
     "Smith-J": "a word or name",
-    "SI-ABC": "letters only",
+    "SI-BCD": "letters only",
+    "SI-ABC": "a word or name",
+    "TOM-2026-01": "a word or name",  # a three-letter first name
+    "ANN-2015-0304": "a word or name",
+    "SI-2015-0304": "read as a date",  # YYYY-MMDD
+    "SI-2015-0403": "read as a date",  # YYYY-DDMM
+    "WF-0304-2015": "read as a date",
     "JS-01-02-2015": "read as a date",
     "JS-1/2/15": "read as a date",
     "JS-2015-02-01": "read as a date",
@@ -45,6 +51,14 @@ def test_names_initials_and_dates_of_birth_are_refused_without_repeating_them(re
     message = str(caught.value)
     assert why in message and "(not shown here)" in message
     assert reference not in message and reference.lower() not in message.lower()
+
+
+def test_a_local_prefix_is_accepted_when_the_partnerships_pattern_names_it():
+    check_reference("TOR-2026-014", r"TOR-\d{4}-\d{3}")
+    with pytest.raises(ReferenceRefused, match="a word or name"):
+        check_reference("TOM-2026-014", r"[A-Z]{2,6}-\d{4}-\d{2,4}")  # a class names none
+    with pytest.raises(ReferenceRefused, match="read as a date"):
+        check_reference("TOR-2015-0304", r"TOR-\d{4}-\d{4}")  # dates stay refused
 
 
 def test_the_partnerships_own_format_is_enforced(rule_file):
@@ -128,3 +142,19 @@ CLOCK_RULE = """\
     evidence: The notification
     source: Working Together 2023
 """
+
+
+def test_the_testers_names_and_dates_are_refused_by_the_real_partnership():
+    """Finding 1: `ANN-2015-0304`, `SI-2015-0304`, `TOM-2026-01` started clocks."""
+    assert govcal("sync", "-p", "wfscp").exit_code == 0
+    for reference, why in [("ANN-2015-0304", "a word or name"),
+                           ("SI-2015-0304", "read as a date"),
+                           ("TOM-2026-01", "a word or name")]:  # fmt: skip
+        result = govcal("incident", reference, "--aware", "2026-11-20", "-p", "wfscp")
+        assert result.exit_code == 1
+        first, *rest = result.stderr.strip().splitlines()
+        assert why in first and reference not in result.stdout + result.stderr
+        assert rest == ["Nothing was changed."]
+    assert incidents() == []
+    assert govcal("incident", "SI-2026-014", "--aware", "2026-11-20", "-p", "wfscp").exit_code == 0
+    assert incidents() == ["SI-2026-014"]
