@@ -313,6 +313,7 @@ def build(session: Session, partnership: Partnership, as_of: date) -> Dashboard:
     rows = status_rows(
         session, as_of, partnership_id=partnership.id, ahead_days=60,
         due_soon_days={partnership.id: partnership.due_soon_days},
+        zones={partnership.id: partnership.tz},
     )  # fmt: skip
     board = Dashboard(partnership.id, partnership.name, as_of)
     board.counts = Counter(r.status.state.value for r in rows)
