@@ -29,6 +29,22 @@ from models.evidence import EvidenceRefused, EvidenceStore
 from models.records import Actor, Evidence, RecordError
 from models.sync import SyncReport, follow_dependents, sync_all
 from rules.model import Partnership
+from rules.text import LONG, TextRefused, check_id, check_text
+
+ACTOR_FIELD = "--by or GOVCAL_ACTOR (who is acting)"
+
+
+def _typed(occurrence: str | None, actor: Actor, *texts: tuple[str | None, str, int]) -> None:
+    """Every typed text of an action is plain, one-line and short (rules/text.py), checked
+    here so the command line and the forms refuse alike, before anything is looked up."""
+    try:
+        if occurrence is not None:
+            check_id(occurrence)
+        check_text(actor.name, ACTOR_FIELD)
+        for value, field, limit in texts:
+            check_text(value, field, limit)
+    except TextRefused as exc:
+        raise RecordError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -208,6 +224,8 @@ def complete(
 ) -> Completed:
     """Record that an occurrence was done; a file named as evidence is copied into the
     store, and the copy discarded again if the record is refused."""
+    _typed(occurrence, actor, (evidence, "--evidence", LONG), (note, "--note", LONG),
+           (by, "--by", 200))  # fmt: skip
     proof, fresh = _kept(_evidence(evidence, note, store), store)
     try:
         row = records.complete(session, occurrence, proof, actor, on=on, today=today, by=by)
@@ -221,6 +239,7 @@ def complete(
 
 
 def waive(session: Session, occurrence: str, reason: str, actor: Actor) -> Waived:
+    _typed(occurrence, actor, (reason, "--reason", LONG))
     row = records.waive(session, occurrence, reason, actor)
     return Waived(row.public_id, row.title, row.reason or "")
 
@@ -233,6 +252,7 @@ def reopen(
     *,
     today: date | None = None,
 ) -> Reopened:
+    _typed(occurrence, actor, (reason, "--reason", LONG))
     row = records.reopen(session, occurrence, actor, reason)
     followed = _follow(session, row.public_id, today or _today(session, row), actor)
     return Reopened(row.public_id, row.title, row.due, followed)
@@ -251,6 +271,7 @@ def reschedule(
 ) -> Rescheduled:
     """Move one occurrence; the deadlines that hang on it (papers before a meeting) follow
     at once, whichever door (command, form) it came through."""
+    _typed(occurrence, actor, (reason, "--reason", LONG), (location, "--location", 200))
     current = queries.occurrence(session, occurrence)
     zone = records.zone_of(session, current)
     if _already_there(current, to, location):
@@ -319,6 +340,7 @@ def _follow(session: Session, public_id: str, today: date, actor: Actor) -> tupl
 def cancel(
     session: Session, occurrence: str, reason: str, actor: Actor, *, today: date | None = None
 ) -> Cancelled:
+    _typed(occurrence, actor, (reason, "--reason", LONG))
     row = records.cancel(session, occurrence, reason, actor)
     followed = _follow(session, row.public_id, today or _today(session, row), actor)
     return Cancelled(row.public_id, row.title, row.reason or "", row.sequence, followed)
@@ -338,6 +360,8 @@ def review_return(
     note: str | None = None,
     follow_ups: list[tuple[str, date]] | None = None,
 ) -> Reviewed:
+    actions = [(text, "--action", LONG) for text, _due in follow_ups or []]
+    _typed(occurrence, actor, (note, "--note", LONG), *actions)
     done = records.review_return(session, occurrence, rag, actor, note=note, follow_ups=follow_ups)
     return Reviewed(occurrence, done.rag or rag.lower(), len(follow_ups or []))
 
@@ -377,6 +401,7 @@ def start_incident_clock(
     kind: str = "serious-incident",
 ) -> IncidentStarted:
     """Record an incident by reference and create its statutory deadlines at once."""
+    _typed(None, actor)
     records.start_incident(session, partnership, reference, kind, aware_on, actor, today=today)
     synced = sync_all(session, [partnership], today, actor=actor.name, channel=actor.channel)
     clocks = sorted(
@@ -404,6 +429,7 @@ def import_people(
 ) -> Imported:
     """Import agencies, schools, people and roles from CSV; bad rows are reported by line
     and the good rows imported. With `replace`, the people file is authoritative."""
+    _typed(None, actor)
     reports = import_directory(session, path, partnership, actor=actor.name,
                                channel=actor.channel, label=label, replace=replace)  # fmt: skip
     return Imported(partnership.id, tuple(reports))
@@ -432,6 +458,7 @@ def remove_person(
 ) -> PersonRemoved:
     """End every role a person holds (in one partnership, or everywhere); mail still
     pending for those roles is skipped, and the audit trail records it."""
+    _typed(None, actor, (email, "the email", 320), (reason, "--reason", LONG))
     if not reason or not reason.strip():
         raise RecordError("a reason is required to remove a person; it goes into the audit trail")
     try:

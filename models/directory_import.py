@@ -31,6 +31,7 @@ from models.trail import Channel, record
 from models.types import utcnow
 from rules.model import Partnership
 from rules.problems import Problem as ImportProblem
+from rules.text import check_cell
 
 KINDS: dict[str, tuple[set[str], set[str]]] = {
     # kind: (required columns, optional columns)
@@ -42,7 +43,6 @@ KINDS: dict[str, tuple[set[str], set[str]]] = {
     ),
 }
 _ORDER = ("agencies", "schools", "people")
-MAX_LENGTH = 200
 
 
 @dataclass
@@ -95,10 +95,7 @@ def _kind_of(file: Path, columns: set[str]) -> str | None:
 
 def _clean(value: str | None, column: str) -> str:
     text = (value or "").strip()
-    if "\n" in text or "\r" in text:
-        raise ValueError(f"{column} contains a line break; put the value on one line")
-    if len(text) > MAX_LENGTH:
-        raise ValueError(f"{column} is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    check_cell(text, column)  # control characters, length, spreadsheet formulas
     return text
 
 

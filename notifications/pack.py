@@ -6,9 +6,11 @@ prints and attaches to the annual report as it is, and opens years later the sam
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 
 from dateutil.relativedelta import relativedelta
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -27,6 +29,23 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _env.filters["percent"] = percent
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def markdown_cell(value: object) -> str:
+    """Text safe in a markdown table cell: on one line, no raw HTML, `|` kept inside.
+    Older records may hold what today's input checks refuse (rules/text.py)."""
+    text = _CONTROL.sub(" ", str(value))
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def markdown_link(value: object) -> str:
+    """A link target that cannot end the link, the cell or the line early."""
+    return quote(_CONTROL.sub("", str(value)), safe=":/?#[]@!$&'*+,;=%~._-")
+
+
+_env.filters["md"] = markdown_cell
+_env.filters["md_link"] = markdown_link
 
 
 class PackError(ValueError):

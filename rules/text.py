@@ -1,0 +1,59 @@
+"""Is a typed or imported text safe to store and show again?
+
+Every text a person types or imports (names, roles, emails, --by, GOVCAL_ACTOR,
+reasons, evidence links and notes, locations, actions, ids) is later written into
+emails, invites, feeds, audit trails and evidence packs. A control character (NUL, ESC,
+a line break, DEL, C1) or a bidirectional override there can inject a header, break a
+table row or disguise text on a terminal, and a 100 KB value fills every screen it is
+echoed on. One check, with one limit per kind of field, refused in one line that names
+the field and never repeats the value. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+
+NAME = 200  # names, roles, --by, locations, ids, emails
+LONG = 2000  # reasons, notes, actions, links
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_FORMULA = re.compile(r"^(=|[+\-@].*[(!|])")
+
+
+class TextRefused(ValueError):
+    """A text has a control character or is too long; the message names the field."""
+
+
+def check_text(value: str | None, field: str, limit: int = NAME) -> str | None:
+    """`value` unchanged when it is safe to store, else TextRefused naming `field`."""
+    if value is None:
+        return None
+    if len(value) > limit:
+        raise TextRefused(
+            f"{field} is {len(value):,} characters long; the limit is {limit:,}; shorten it"
+        )
+    if _CONTROL.search(value):
+        raise TextRefused(
+            f"{field} contains a control character, line break or direction override; "
+            "type it again as plain text on one line"
+        )
+    return value
+
+
+def check_id(value: str, field: str = "the id") -> str:
+    """An occurrence id: short plain text (a long one is not an id, whatever it holds)."""
+    if len(value) > NAME or _CONTROL.search(value):
+        raise TextRefused(
+            f"{field} given is not a valid id; copy it from `govcal status` or the reminder"
+        )
+    return value
+
+
+def check_cell(value: str, field: str) -> str:
+    """A CSV cell: as `check_text`, and never a spreadsheet formula (=, +, -, @ ...)."""
+    check_text(value, field)
+    if _FORMULA.match(value):
+        raise TextRefused(
+            f"{field} starts like a spreadsheet formula (=, +, -, @); remove the formula"
+        )
+    return value

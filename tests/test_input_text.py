@@ -1,0 +1,122 @@
+"""Typed and imported text: control characters, direction overrides and huge values are
+refused in one line naming the field, before anything changes (findings 3 and 11)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from rules.text import TextRefused, check_cell, check_text
+
+runner = CliRunner()
+MEETING = "wfscp:lsp-meeting:2026-11-11"
+TESTERS_LINK = "https://example.org/a\r\nBcc: victim@evil.org\r\n\r\n<script>x</script>"
+
+
+def govcal(*args: str):
+    from govcal.cli import app
+
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def synced():
+    result = govcal("sync", "--as-of", "2026-11-24", "-p", "wfscp")
+    assert result.exit_code == 0, result.stderr
+
+
+def meeting() -> tuple[str, str | None, str | None]:
+    from models.db import session_scope
+    from models.queries import occurrence
+
+    with session_scope() as session:
+        row = occurrence(session, MEETING)
+        return row.lifecycle, row.evidence_url, row.completed_by
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\x1b]0;pwn\x07", "a\rb", "a\nb", "a\x7f", "a\x85",
+                                 "a\u202eb", "a\u2066b"])  # fmt: skip
+def test_control_characters_and_direction_overrides_are_refused(bad):
+    with pytest.raises(TextRefused, match="--by contains a control character"):
+        check_text(bad, "--by")
+
+
+@pytest.mark.parametrize("formula", ["=cmd|' /C calc'!A0", "+SUM(A1)", "@SUM(A1)", "-2+3!A"])
+def test_a_spreadsheet_formula_in_a_csv_cell_is_refused(formula):
+    with pytest.raises(TextRefused, match="spreadsheet formula"):
+        check_cell(formula, "name")
+    check_cell("Anne-Marie O'Neil", "name")
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--evidence", TESTERS_LINK], "--evidence contains a control character"),
+        (["--evidence", "https://example.org/" + "a" * 100_000], "--evidence is 100,020"),
+        (
+            ["--evidence", "https://example.org/m", "--by", "Eve\x1b]0;pwn\x07"],
+            "GOVCAL_ACTOR (who is acting) contains",
+        ),
+        (
+            ["--evidence", "https://example.org/m", "--by", "\u202e" * 12_000],
+            "GOVCAL_ACTOR (who is acting) is 12,000",
+        ),
+        (["--evidence", "https://example.org/m", "--note", "x\ny"], "--note contains"),
+    ],
+)
+def test_complete_refuses_bad_text_in_one_line_and_changes_nothing(synced, args, says):
+    result = govcal("complete", MEETING, "--on", "2026-11-11", *args)
+    assert result.exit_code == 1
+    first, *rest = result.stderr.strip().splitlines()
+    assert says in first and rest == ["Nothing was changed."]
+    assert len(result.stderr) < 400  # the value is never echoed back
+    assert meeting()[0] != "completed"
+
+
+def test_the_actor_from_the_environment_is_checked_too(synced, monkeypatch):
+    from models.settings import get_settings
+
+    monkeypatch.setenv("GOVCAL_ACTOR", "Eve\x1b[2J")
+    get_settings.cache_clear()
+    result = govcal("waive", MEETING, "--reason", "not needed this year")
+    assert result.exit_code == 1 and "GOVCAL_ACTOR" in result.stderr
+    assert meeting()[0] != "waived"
+
+
+def test_a_huge_id_is_not_a_valid_id(synced):
+    result = govcal("waive", "x" * 100_000, "--reason", "r")
+    assert result.exit_code == 1
+    assert "not a valid id" in result.stderr and "LIKE" not in result.stderr
+    assert len(result.stderr) < 400
+
+
+@pytest.mark.parametrize(("option", "value"), [("--reason", "late\r\nBcc: x"),
+                                               ("--location", "Room\x00 1")])  # fmt: skip
+def test_reschedule_refuses_control_characters(synced, option, value):
+    args = ["--reason", "room clash", option, value] if option == "--location" else [option, value]
+    result = govcal("reschedule", MEETING, "--to", "2026-11-12 10:00", *args)
+    assert result.exit_code == 1 and f"{option} contains" in result.stderr
+
+
+def test_an_imported_name_with_nul_or_a_formula_is_refused_by_line(tmp_path):
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "name,email,role\n"
+        "NUL\x00x Evil,evil@example.org,business-team\n"
+        "=cmd|' /C calc'!A0,calc@example.org,business-team\n"
+        "Ann Lee,ann@example.org,business-team\n",
+        encoding="utf-8",
+    )
+    result = govcal("import", str(people), "-p", "wfscp")
+    out = result.stdout + result.stderr
+    assert f"{people}:2: name contains a control character" in out
+    assert f"{people}:3: name starts like a spreadsheet formula" in out
+
+
+def test_the_markdown_pack_keeps_an_old_evidence_link_in_its_cell():
+    from notifications.pack import markdown_cell, markdown_link
+
+    link = markdown_link(TESTERS_LINK)
+    assert "\n" not in link and "\r" not in link and "<" not in link and "|" not in link
+    assert ")" not in link and " " not in link
+    assert markdown_cell("a|b\n<script>x</script>") == "a\\|b &lt;script&gt;x&lt;/script&gt;"
