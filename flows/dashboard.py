@@ -127,7 +127,7 @@ class Item:
             waited = (as_of - esc.escalated_at.date()).days
             parts.append("LSPs: no reply" if waited >= ACK_WAIT_DAYS else "LSPs told")
         if self.section() == "decision":
-            parts.append("for decision")
+            parts.append("decide")
         return "; ".join(parts)
 
     def line(self, as_of: date, *, owner: bool = True) -> str:
@@ -139,13 +139,13 @@ class Item:
         return "- " + " · ".join(parts) + f" · `{self.public_id}`"
 
     def table_row(self, as_of: date) -> dict[str, str]:
-        """Six narrow columns: at 1440 px every one is on screen (cells do not wrap)."""
+        """Three columns, so that at 1440 px, beside Prefect's details panel, the whole id
+        is on screen (cells do not wrap; a wider table squeezes the titles to a few
+        letters): the RAG colour leads "where it stands"; the full title, due date and
+        named owner are in the summary, which lists overdue items by owner."""
         return {
-            "RAG": MARK[self.rag],
-            "What": shorten(self.title, 40),
-            "Due": day(self.due),
-            "Owner": shorten(self.owner_short or self.owner, 28),
-            "Where it stands": shorten(self.stands(as_of), 28),
+            "What": shorten(self.title, 30),
+            "Where it stands": shorten(f"{MARK[self.rag]} {self.stands(as_of)}", 26),
             "Id": self.public_id,
         }
 
@@ -154,7 +154,10 @@ def shorten(text: str, width: int) -> str:
     """Cut at a word boundary with an ellipsis: table cells never wrap in Prefect's UI."""
     if len(text) <= width:
         return text
-    return text[: width - 1].rsplit(" ", 1)[0].rstrip(" ,:;(") + "…"
+    head = text[: width - 1]
+    if text[width - 1] != " ":  # the last word is cut: drop it
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(" ,:;(") + "…"
 
 
 @dataclass

@@ -175,6 +175,11 @@ class Imported:
         return sum(len(f.problems) for f in self.files)
 
     @property
+    def nothing_imported(self) -> bool:
+        """Every file was refused whole (missing, unreadable, wrong columns)."""
+        return all(f.refused for f in self.files)
+
+    @property
     def ended(self) -> tuple[EndedRole, ...]:
         """Roles ended by --replace: people the authoritative file no longer lists."""
         return tuple(r for f in self.files for r in f.ended)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from models.directory import (
     SchoolPhase,
 )
 from models.directory_changes import EndedRole, delete_person_if_roleless, end_assignments
+from models.evidence import is_system_path
 from models.sync import register_partnership
 from models.trail import Channel, record
 from models.types import utcnow
@@ -43,6 +46,7 @@ KINDS: dict[str, tuple[set[str], set[str]]] = {
     ),
 }
 _ORDER = ("agencies", "schools", "people")
+MAX_FILE_BYTES = 20 * 1024 * 1024  # a directory of many thousand people is a few MB
 
 
 @dataclass
@@ -56,6 +60,12 @@ class FileReport:
     notices: list[str] = field(default_factory=list)
     listed: set[tuple[int, str, str, str]] = field(default_factory=set)  # people rows read
     ended: list[EndedRole] = field(default_factory=list)  # roles --replace ended
+    refused: bool = False  # the whole file was refused: nothing was imported from it
+
+    def refuse(self, line: int, message: str) -> FileReport:
+        self.problems.append(ImportProblem(self.file, line, message))
+        self.refused = True
+        return self
 
 
 def csv_files(path: Path) -> list[Path]:
@@ -65,6 +75,45 @@ def csv_files(path: Path) -> list[Path]:
     files = sorted(path.glob("*.csv"))
     rank = {kind: i for i, kind in enumerate(_ORDER)}
     return sorted(files, key=lambda f: (rank.get(f.stem.split("-")[0], len(rank)), f.name))
+
+
+def unreadable(file: Path) -> str | None:
+    """Why `file` cannot be read as a CSV file (checked before it is opened, so a named
+    pipe never blocks and a link never leads into the system), or None."""
+    if is_system_path(Path(os.path.abspath(file))) or is_system_path(file.resolve()):
+        return "is a system file or a link to one; give the CSV file itself"
+    try:
+        info = file.stat()
+    except OSError:
+        return "no such file or folder"
+    if stat.S_ISDIR(info.st_mode):
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return "is a device or pipe, not a CSV file; give the CSV file itself"
+    if info.st_size > MAX_FILE_BYTES:
+        return f"is {info.st_size // (1024 * 1024)} MB; a directory CSV is at most 20 MB"
+    return None
+
+
+def _read_rows(reader: csv.DictReader, report: FileReport) -> list[tuple[int, dict[str, str]]]:
+    """Every row with its line; a CSV error refuses the whole file (nothing imported)."""
+    rows = []
+    try:
+        for raw in reader:
+            row = {(k or "").strip().lower(): (v or "") for k, v in raw.items() if k}
+            rows.append((reader.line_num, row))
+    except csv.Error as exc:
+        problem = str(exc)
+        if "field larger than field limit" in problem:
+            problem = (
+                f"a value is longer than {csv.field_size_limit():,} characters (perhaps a "
+                "quote left open)"
+            )
+        start = (rows[-1][0] if rows else 1) + 1  # the record after the last one read
+        report.refuse(start, f"{problem}; fix this line. Nothing was imported from "
+                                       "this file")  # fmt: skip
+        return []
+    return rows
 
 
 def _decode(raw: bytes, report: FileReport) -> str:
@@ -142,26 +191,33 @@ def import_directory(
     since a rejected row may be someone who should keep their role)."""
     register_partnership(session, partnership)
     partnership_id, known_roles = partnership.id, set(partnership.roles)
-    if not path.exists():
-        report = FileReport(label or str(path))
-        report.problems.append(ImportProblem(report.file, 0, "no such file or folder"))
-        return [report]
+    if problem := unreadable(path):
+        return [FileReport(label or str(path)).refuse(0, problem)]
+    files = csv_files(path)
+    if not files:
+        return [FileReport(label or str(path)).refuse(0, "holds no .csv file")]
     reports = []
-    for file in csv_files(path):
+    for file in files:
         shown = label if (label and path.is_file()) else str(file)
         report = FileReport(shown)
+        if problem := unreadable(file):
+            reports.append(report.refuse(0, problem))
+            continue
         text = _decode(file.read_bytes(), report)
         reader = csv.DictReader(io.StringIO(text, newline=""))
-        columns = {c.strip().lower() for c in reader.fieldnames or [] if c}
+        try:
+            columns = {c.strip().lower() for c in reader.fieldnames or [] if c}
+        except csv.Error as exc:
+            reports.append(report.refuse(1, f"the header line cannot be read ({exc}); fix it. "
+                                            "Nothing was imported from this file"))  # fmt: skip
+            continue
         kind = _kind_of(file, columns)
         if kind is None:
-            report.problems.append(
-                ImportProblem(
-                    shown,
-                    1,
-                    "cannot tell what this file holds; expected the columns of agencies "
-                    "(code,name,type), schools (code,name,phase) or people (name,email,role)",
-                )
+            report.refuse(
+                1,
+                "cannot tell what this file holds; expected the columns of agencies "
+                "(code,name,type), schools (code,name,phase) or people (name,email,role). "
+                "Nothing was imported from this file",
             )
             reports.append(report)
             continue
@@ -169,24 +225,21 @@ def import_directory(
         required, optional = KINDS[kind]
         missing = sorted(required - columns)
         if missing:
-            report.problems.append(
-                ImportProblem(
-                    shown,
-                    1,
-                    f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
-                    f"{kind} files need {', '.join(sorted(required))}. Nothing was imported "
-                    "from this file",
-                )
+            report.refuse(
+                1,
+                f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                f"{kind} files need {', '.join(sorted(required))}. Nothing was imported "
+                "from this file",
             )
             reports.append(report)
             continue
         unknown = sorted(columns - required - optional)
         if unknown:
             report.notices.append(f"{shown}: ignored unknown column(s) {', '.join(unknown)}")
-        rows = []
-        for raw in reader:
-            row = {(k or "").strip().lower(): (v or "") for k, v in raw.items() if k}
-            rows.append((reader.line_num, row))
+        rows = _read_rows(reader, report)
+        if report.refused:
+            reports.append(report)
+            continue
         importer = {"agencies": _agencies, "schools": _schools, "people": _people}[kind]
         importer(session, rows, partnership_id, known_roles, report)
         if replace and kind == "people":

@@ -28,7 +28,7 @@ class EvidenceRefused(ValueError):
     """The file cannot be taken as evidence; the message says why and what to do."""
 
 
-def _is_system(path: Path) -> bool:
+def is_system_path(path: Path) -> bool:
     text = str(path)
     return any(text == root or text.startswith(root + "/") for root in _SYSTEM)
 
@@ -51,7 +51,7 @@ class EvidenceStore:
         inbox. Refuses anything outside the inbox, so no other file can be named."""
         named = Path(text).expanduser()
         inbox = self.inbox.resolve()
-        if inbox == Path(inbox.anchor) or _is_system(inbox) or inbox == Path.home():
+        if inbox == Path(inbox.anchor) or is_system_path(inbox) or inbox == Path.home():
             raise EvidenceRefused(
                 f"the evidence folder {inbox} would expose the whole machine or a home folder; "
                 "set GOVCAL_EVIDENCE_FOLDER to a folder kept for evidence"
@@ -61,7 +61,7 @@ class EvidenceStore:
             raise EvidenceRefused(
                 f"evidence path '{text}' may not contain '..'; give a direct path"
             )
-        if _is_system(Path(os.path.abspath(candidate))) or _is_system(candidate.resolve()):
+        if is_system_path(Path(os.path.abspath(candidate))) or is_system_path(candidate.resolve()):
             raise EvidenceRefused(
                 f"evidence '{text}' is a system file; copy the document into {inbox} or give "
                 "an https:// link"

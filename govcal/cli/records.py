@@ -48,7 +48,7 @@ def db_upgrade() -> None:
     try:
         before, after = upgrade(url)
     except DatabaseUnavailable as exc:
-        err.print(f"Error: {exc}", markup=False)
+        err.print(f"Error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     if before == after:
         out.print(f"{redact_url(url)} is up to date (revision {after}).")
@@ -112,6 +112,9 @@ def import_(
         )
     for ended in result.ended:
         out.print(f"Ended: {ended.email}: {ended}", markup=False)
+    if result.nothing_imported:
+        err.print("Nothing was imported. Fix the file and import it again.")
+        raise typer.Exit(1)
     if result.rejected:
         err.print(
             f"{result.rejected} row(s) rejected; the other rows were imported. Fix and re-import."
