@@ -25,6 +25,7 @@ from pydantic import (
 
 from flows.runtime import rules_or_empty
 from models.audits import Rag
+from models.records import MAX_LOCATION
 from rules.dates import SupportedDate, parse_day
 from rules.model import Kind
 from rules.references import check_reference
@@ -173,6 +174,12 @@ class RescheduleForm(ItemForm):
         title="New time (meetings)",
         pattern=r"^$|^\d{1,2}:\d{2}$",
         description="HH:MM, London time; leave empty for a deadline",
+    )
+    new_place: str = Field(
+        default="",
+        title="New place (meetings)",
+        max_length=MAX_LOCATION,
+        description="e.g. Barrow Town Hall, Committee Room 2; leave empty to keep the place",
     )
     reason: str = _reason("moved")
     by: str = _by()

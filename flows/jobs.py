@@ -255,7 +255,10 @@ def reschedule(form: RescheduleForm, as_of: str = "") -> str:
                 raise FormError(f"New time: {f.new_time} is not a time of day; write HH:MM")
             zone = records.zone_of(session, queries.occurrence(session, item))  # its own
             when = datetime.combine(f.new_date, time(hour, minute), tzinfo=zone)
-        return actions.reschedule(session, item, when, f.reason, _ui_actor(f.by)).summary
+        place = f.new_place.strip() or None  # empty: the meeting stays where it was
+        return actions.reschedule(
+            session, item, when, f.reason, _ui_actor(f.by), location=place
+        ).summary
 
     return _act(RescheduleForm, form, as_of, "reschedule", change)
 

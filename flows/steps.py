@@ -24,7 +24,7 @@ from notifications.feeds import FeedFile, write_feeds
 from notifications.render import Sender
 from notifications.transport import Transport
 from rules.model import Partnership, active_partnerships
-from rules.notify_plan import Action, Planned, plan_messages, still_wanted
+from rules.notify_plan import Action, Planned, plan_messages, still_wanted, waits_for_next_digest
 
 _STATUS = {
     Action.SEND: Delivery.PENDING,
@@ -171,6 +171,17 @@ def _send_claimed(
     stale = [r.id for r in claimed if not still_due(r) and r.id]
     if stale:
         queries.skip_ledger_rows(session, stale, "no longer due when sent")
+    had = ledger.digested_on(session, [r.recipient for r in live], today)
+    later = [
+        r
+        for r in live
+        if r.recipient.lower() in had
+        and waits_for_next_digest(r.kind, items.get(r.occurrence_id), today)
+    ]
+    if later:  # one digest a day: these go in tomorrow's
+        held = {r.id for r in later}
+        ledger.wait(session, [i for i in held if i], "waits for the next day's digest", now)
+        live = [r for r in live if r.id not in held]
     from flows.message_context import message_context
 
     messages = compose(live, items, message_context(session, partnerships, items, live, context),

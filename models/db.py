@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, event, inspect, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlmodel import Session, create_engine
 
 import models.tables  # noqa: F401  every table is known before the first session
@@ -38,11 +38,29 @@ def _sqlite_pragmas(lock_timeout_ms: int):
     return apply
 
 
+def _sqlite_folder(url: str) -> None:
+    """The folder of a SQLite file must exist. Only the embedded default (inside the data
+    folder) is created; a configured path whose folder is missing is a typo, and creating
+    /somewhere/far/away behind the operator's back would hide it."""
+    path = url.split("///", 1)[-1]
+    if not path or path == ":memory:":
+        return
+    folder = Path(path).parent
+    settings = get_settings()
+    if url == settings.effective_database_url and settings.uses_embedded_database:
+        folder.mkdir(parents=True, exist_ok=True)
+    elif not folder.is_dir():
+        raise DatabaseUnavailable(
+            f"the folder {folder} of the database {redact_url(url)} does not exist; "
+            "create it, or correct GOVCAL_DATABASE_URL"
+        )
+    if Path(path).exists() and not Path(path).is_file():
+        raise DatabaseUnavailable(f"{path} is not a file; correct GOVCAL_DATABASE_URL")
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _sqlite_folder(url)
         timeout = get_settings().db_lock_timeout
         engine = create_engine(url, connect_args={"timeout": timeout})
         event.listen(engine, "connect", _sqlite_pragmas(int(timeout * 1000)))
@@ -159,6 +177,15 @@ def upgrade(url: str | None = None) -> tuple[str | None, str | None]:
             return before, current_revision(engine)
     except OperationalError as exc:
         raise DatabaseUnavailable(_explain(url, exc)) from None
+    except DatabaseError:
+        raise DatabaseUnavailable(_not_ours(url)) from None
+
+
+def _not_ours(url: str) -> str:
+    return (
+        f"{redact_url(url)} is not a govcal database (the file holds something else); "
+        "correct GOVCAL_DATABASE_URL"
+    )
 
 
 def ensure_schema(url: str | None = None) -> Engine:
@@ -175,6 +202,8 @@ def ensure_schema(url: str | None = None) -> Engine:
         current = current_revision(engine)
     except OperationalError as exc:
         raise DatabaseUnavailable(_explain(url, exc)) from None
+    except DatabaseError:  # e.g. GOVCAL_DATABASE_URL=sqlite:////etc/passwd
+        raise DatabaseUnavailable(_not_ours(url)) from None
     if current == head_revision():
         return engine
     if url == settings.effective_database_url and settings.uses_embedded_database:

@@ -11,10 +11,10 @@ import socket
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Index, UniqueConstraint, bindparam, update
+from sqlalchemy import Index, UniqueConstraint, bindparam, func, update
 from sqlmodel import Field, Session, SQLModel, col, or_, select
 
 from models.chunks import chunks
@@ -363,6 +363,40 @@ def release(session: Session, ids: Iterable[int], note: str) -> None:
             .values(status=Delivery.PENDING.value, claimed_by=None, last_error=note[:500])
         )
     session.commit()
+
+
+def wait(session: Session, ids: Iterable[int], note: str, now: datetime) -> None:
+    """Claimed rows held back (for the next day's digest): pending again, no attempt
+    counted, not claimable again in this run (which claims with this `now`)."""
+    later = now + timedelta(microseconds=1)
+    for chunk in chunks(list(ids)):
+        session.connection().execute(
+            _TABLE.update()
+            .where(_TABLE.c.id.in_(chunk), _TABLE.c.status == Delivery.SENDING.value)
+            .values(status=Delivery.PENDING.value, claimed_by=None, last_error=note[:500],
+                    next_attempt_at=later)
+        )  # fmt: skip
+    session.commit()
+
+
+def digested_on(session: Session, recipients: Iterable[str], day: date) -> set[str]:
+    """Who (lower-case) already had that day's digest: its key starts with the day."""
+    wanted = sorted({r.lower() for r in recipients})
+    found: set[str] = set()
+    for chunk in chunks(wanted):
+        found.update(
+            r.lower()
+            for r in session.exec(
+                select(LedgerEntry.recipient)
+                .where(
+                    func.lower(LedgerEntry.recipient).in_(chunk),
+                    LedgerEntry.status == Delivery.SENT.value,
+                    col(LedgerEntry.message_key).like(f"{day:%Y%m%d}-digest-%"),
+                )
+                .distinct()
+            ).all()
+        )
+    return found
 
 
 @dataclass(frozen=True, slots=True)

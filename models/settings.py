@@ -9,6 +9,8 @@ read as something else. Words are case-insensitive (`STARTTLS` is `starttls`).
 
 from __future__ import annotations
 
+import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +36,15 @@ _HINTS = {
     "transport": "outbox, smtp",
     "smtp_security": "starttls (port 587), ssl (implicit TLS, port 465), none",
 }
+# Values that end up in a mail header, an SMTP command or a URL: a line break there would
+# let a setting write its own headers, so every control character is refused at start.
+_HEADER_BOUND = (
+    "mail_from", "mail_from_name", "smtp_host", "smtp_username", "smtp_password_block",
+    "default_partnership", "actor", "ui_url", "feeds_url",
+)  # fmt: skip
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# local@domain.tld, no spaces or brackets: what an SMTP envelope sender can be
+_EMAIL = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:.]+")
 
 
 class SettingsError(ValueError):
@@ -95,6 +106,34 @@ class Settings(BaseSettings):
             raise ValueError("unknown scheme")
         return f"{canonical}://{rest}"
 
+    @field_validator(*_HEADER_BOUND, mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise ValueError("control character")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        if not _EMAIL.fullmatch(value.strip()):
+            raise ValueError("not an address")
+        return value.strip()
+
+    @field_validator("data_dir", "outbox_dir", "feeds_dir", "evidence_folder")
+    @classmethod
+    def _a_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and value.exists() and not value.is_dir():
+            raise ValueError("not a folder")
+        return value
+
+    @field_validator("smtp_ca_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not (value.is_file() and os.access(value, os.R_OK)):
+            raise ValueError("unreadable file")
+        return value
+
     @field_validator("smtp_password_block", "smtp_username", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
@@ -155,6 +194,20 @@ def _explain(error: dict[str, Any]) -> str:
         return (
             f"{variable} has an unknown scheme; use sqlite:///PATH or "
             "postgresql+psycopg://USER@HOST/DB (postgresql:// is read as postgresql+psycopg)"
+        )
+    if error["msg"].endswith("control character"):
+        return (
+            f"{variable} contains a line break or control character; "
+            "write it on one line of plain text"
+        )
+    if error["msg"].endswith("not an address"):
+        return f"{variable}{shown} is not an email address; write it as name@example.org"
+    if error["msg"].endswith("not a folder"):
+        return f"{variable}{shown} is a file, not a folder; name a folder (it may not exist yet)"
+    if error["msg"].endswith("unreadable file"):
+        return (
+            f"{variable}{shown} is not a readable file; "
+            "name the relay's CA certificate (PEM) or unset it"
         )
     if field == "smtp_port":
         return f"{variable}{shown} is not a port number (1 to 65535)"

@@ -22,7 +22,7 @@ from notifications.render import (
     render_digest,
     render_invite,
 )
-from rules.notify_plan import Directory, Item
+from rules.notify_plan import Directory, Item, event_reference
 
 BUSINESS_ROLES = frozenset({"business-team", "partnership-manager"})  # they run govcal
 
@@ -98,13 +98,19 @@ def owner_text(item: Item, ctx: ComposeContext) -> str:
     for agency, school, contact in holders[:3]:
         where = ctx.subject_names.get(school or agency, "")
         name = contact.name or contact.email
-        people.append(f"{name} ({where})" if where and where not in name else name)
+        said = f"{name} {role}"  # the agency once: not when the name or role says it
+        people.append(f"{name} ({where})" if where and where not in said else name)
     if not people:
         return f"{role} (nobody holds this role yet)"
     if len(holders) > 3:
         people.append(f"{len(holders) - 3} more")
     named = people[0] if len(people) == 1 else ", ".join(people[:-1]) + " and " + people[-1]
-    return named if named == role else f"{role}: {named}"
+    return named if _plain(role) in _plain(named) else f"{role}: {named}"
+
+
+def _plain(text: str) -> str:
+    """A name as compared for doubling: without '(sample)' and case."""
+    return " ".join(text.replace("(sample)", "").split()).lower()
 
 
 def _entry(item: Item, ctx: ComposeContext, sender: Sender, **changes) -> CalendarEntry:
@@ -151,6 +157,7 @@ def _line(row, item: Item, ctx: ComposeContext) -> DigestLine:
     return DigestLine(
         public_id=item.public_id,
         title=item.title,
+        reference=event_reference(item.public_id),
         due=item.due,
         state=item.status.state,
         state_text=item.status.describe(),

@@ -122,6 +122,7 @@ class DigestLine:
     owner: str = ""  # "Jo Bloggs (Cumbria Constabulary): Partnership Manager"
     owner_role: str = ""
     note: str = ""  # a delivery failure: to whom, which message, the relay's answer
+    reference: str = ""  # an event clock's incident reference: what tells clocks apart
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,8 @@ class _Entry:
         first = self.first
         if not self.grouped:
             title = one_line(first.title)
+            if first.reference:
+                title = f"{title} — {one_line(first.reference)}"
             return f"{title} ({one_line(first.subject_name)})" if first.subject_name else title
         total = max(first.round_total, len(self.lines))
         noun = "schools" if first.per == "school" else "agencies"
@@ -226,6 +229,20 @@ def _names_text(names: list[str], per: str) -> list[str]:
     return [f"Not returned: {len(names)}"]
 
 
+_WHY_LIMIT = 140  # the source, short: after the action, a phone screen's few lines
+_MAX_IDS = 6  # a round lists each member's id up to this many, then the pattern
+
+
+def _ids_text(entry: _Entry) -> list[str]:
+    """What to paste into the form or `govcal complete`: every item's own id; a big
+    round gives its id with where the member's code goes."""
+    ids = sorted(line.public_id for line in entry.lines)
+    if len(ids) <= _MAX_IDS:
+        return [f"Id: {i}" for i in ids]
+    codes = ", ".join(sorted(i.rsplit(":", 1)[-1] for i in ids))
+    return [f"Id: {entry.first.round_id}:CODE, where CODE is one of {codes}"]
+
+
 def _entry_context(entry: _Entry, digest: Digest) -> dict:
     first = entry.first
     worst = entry.worst
@@ -246,9 +263,9 @@ def _entry_context(entry: _Entry, digest: Digest) -> dict:
         "names": names if entry.grouped else [],
         "names_text": _names_text(names, first.per) if entry.grouped else [],
         "owner": owner,
-        "source": one_line(first.source, 600),
+        "source": textwrap.shorten(one_line(first.source, 2000), _WHY_LIMIT, placeholder=" …"),
         "evidence": one_line(first.evidence, 400),
-        "ids": [line.public_id for line in entry.lines] if digest.for_business_team else [],
+        "ids": _ids_text(entry),
         "command": (
             f"govcal complete {first.public_id} --evidence <link or file>"
             if digest.for_business_team and not entry.grouped

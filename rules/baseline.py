@@ -236,7 +236,19 @@ class _Merger:
             if key not in ("roles", "events", "obligations", "overrides", "opt_out")
         }
         self.merged.data.update(roles=roles, events=events, obligations=obligations)
+        self._documents()
         return self.overlay
+
+    def _documents(self) -> None:
+        """The baseline's document titles (WT2023 -> Working Together ... 2023) under the
+        partnership's own `documents:`, which win on the same key."""
+        base = self.base.doc.data.get("documents")
+        header = self.merged.data.get("partnership")
+        if not isinstance(base, dict) or not isinstance(header, dict):
+            return
+        own = header.get("documents")
+        header = {**header, "documents": {**base, **(own if isinstance(own, dict) else {})}}
+        self.merged.data["partnership"] = header
 
 
 def overlay(local: YamlDocument, label: str, baseline_id: str) -> Overlay:

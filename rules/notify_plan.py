@@ -23,7 +23,7 @@ from enum import StrEnum
 
 from rules.model import Ladder
 from rules.state import State, Status
-from rules.workdays import is_working_day
+from rules.workdays import is_working_day, working_days_between
 
 
 class MessageKind(StrEnum):
@@ -310,3 +310,33 @@ def still_wanted(kind: str, stage: str, item: Item | None) -> bool:
         version = stage.rpartition("-")[2]
         return not version.isdigit() or int(version) >= item.sequence
     return kind == "failure" or not item.cancelled
+
+
+URGENT_WORKING_DAYS = 2  # a statutory clock this close does not wait for tomorrow's digest
+# emails of their own (invites), or a refused-mail notice the business team must act on
+_NEVER_WAIT = frozenset({"invite", "cancel", "failure"})
+
+
+def event_reference(public_id: str) -> str:
+    """The incident reference an event clock is keyed by ('SI-2026-014'), or '' for a
+    calendar item (whose period is a day)."""
+    parts = public_id.split(":")
+    if len(parts) < 3:
+        return ""
+    try:
+        date.fromisoformat(parts[2])
+    except ValueError:
+        return parts[2]
+    return ""
+
+
+def waits_for_next_digest(kind: str, item: Item | None, today: date) -> bool:
+    """One digest per recipient per day: a line planned after that day's digest went
+    out waits for the next day's, unless it is a statutory clock (an incident's) due
+    within URGENT_WORKING_DAYS working days, which cannot wait (nor can a notice that
+    mail was refused)."""
+    if kind in _NEVER_WAIT or item is None:
+        return False
+    if event_reference(item.public_id):
+        return working_days_between(today, item.due) > URGENT_WORKING_DAYS
+    return True

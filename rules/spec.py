@@ -118,6 +118,7 @@ class BaselineFile(_Strict):
     """A statutory baseline: the duties of one edition of the guidance, written once."""
 
     baseline: BaselineHeader
+    documents: dict[str, str] = {}  # source key -> title, for every partnership built on it
     roles: dict[str, Any]
     events: dict[str, str] = {}
     obligations: list[dict[str, Any]]

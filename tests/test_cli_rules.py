@@ -73,4 +73,4 @@ def test_plan_rejects_an_unknown_partnership_and_a_bad_date():
     unknown = run("plan", "--partnership", "nowhere")
     assert unknown.returncode == 2 and "No partnership 'nowhere'" in unknown.stderr
     bad = run("plan", "--from", "2026-02-30")
-    assert bad.returncode == 2 and "is not a date" in bad.stderr
+    assert bad.returncode == 1 and "is not a date" in bad.stderr  # bad input, README

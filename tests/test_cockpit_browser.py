@@ -22,7 +22,12 @@ def test_summary_and_completion_form_as_a_person_sees_them(tmp_path):
     with cockpit(tmp_path) as ui, browser() as page:
         rows = json.loads(ui.artifact("compliance-wfscp")["data"])
         summary = ui.artifact("compliance-summary-wfscp")["data"]
-        first = next(line for line in summary.splitlines() if line.startswith("- "))
+        lines = summary.splitlines()
+        first = next(line for line in lines if line.startswith("- "))
+        # with the sample's history an incident clock runs: it is the most urgent item
+        heading = next(line for line in lines if line.startswith("## "))
+        assert heading.startswith("## Statutory clocks running (") and "(0)" not in heading
+        assert lines.index(heading) < lines.index(first)
         title = first.split("**")[1]  # the most urgent item, as the summary lists it
         owner = first.split(" · ")[3].split(",")[0]  # its named owner
         urgent_id = first.rsplit("`", 2)[1]
@@ -34,13 +39,19 @@ def test_summary_and_completion_form_as_a_person_sees_them(tmp_path):
         assert owner in seen and "(sample)" in owner  # a named person, not a role id
         assert "business-team" not in seen
 
+        page.goto(ui.artifact_url("compliance-wfscp"))
+        settle(page, "Where it stands")
+        assert every_column_on_the_first_screen(page)
+
         page.goto(ui.form_url("record-completion"))
         settle(page, "Id from the email")
         seen = visible_text(page)
         assert "Id from the email" in seen and "Paste the id from the reminder email" in seen
         assert "str / None" not in seen
 
-        target = next(r for r in rows if not r["Owner"].startswith("each of") and r["RAG"] == "🔴")
+        target = next(
+            r for r in rows if "-audit:" not in r["Id"] and r["Where it stands"].startswith("🔴")
+        )
         assert target["Id"] in summary
         fields = page.locator("textarea")  # Id, Evidence, Done on, Your name, Note
         fields.nth(0).fill(f"Id: {target['Id']}.")
@@ -56,3 +67,19 @@ def test_summary_and_completion_form_as_a_person_sees_them(tmp_path):
         page.goto(ui.artifact_url("compliance-summary-wfscp"))
         settle(page, "Statutory clocks running")
         assert target["Id"] not in page.content()
+
+
+def every_column_on_the_first_screen(page) -> bool:
+    """Each header and each id cell of the open-items table ends inside the 1440 px
+    window, and no id is cut short by an ellipsis (the id must be copyable)."""
+    return page.evaluate(
+        """() => {
+        const cells = [...document.querySelectorAll('table tr')].map(r => r.lastElementChild);
+        const heads = [...document.querySelectorAll('table th')];
+        if (!heads.length || heads[heads.length - 1].textContent.trim() !== 'Id') return false;
+        const inside = el => el.getBoundingClientRect().right <= window.innerWidth;
+        const whole = el => [el, ...el.querySelectorAll('*')].every(
+            e => e.scrollWidth <= e.clientWidth + 1);
+        return heads.every(inside) && cells.every(c => inside(c) && whole(c));
+    }"""
+    )

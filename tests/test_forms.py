@@ -143,10 +143,14 @@ def test_return_and_review_refused(day, flow, form, needle):
 
 def test_reschedule_cancel_waive_reopen(day):
     move = {"item": LSP, "new_date": "18/11/2026", "new_time": "14:00",
+            "new_place": "Barrow Town Hall,  Committee Room 2",
             "reason": "room unavailable", "by": "Partnership Manager"}  # fmt: skip
     moved = done(jobs.reschedule, move)
-    assert "moved to 2026-11-18 14:00" in moved
+    assert "moved to 2026-11-18 14:00" in moved and "at Barrow Town Hall, Committee Room 2" in moved
     assert occurrence(LSP).due == D("2026-11-18")
+    assert occurrence(LSP).location == "Barrow Town Hall, Committee Room 2"
+    done(jobs.reschedule, {**move, "new_place": ""})  # left empty: the place is kept
+    assert occurrence(LSP).location == "Barrow Town Hall, Committee Room 2"
     done(jobs.cancel_item, {"item": LSP, "reason": "merged with the SAM", "by": "PM"})
     assert occurrence(LSP).lifecycle == "cancelled"
     done(jobs.reopen_item, {"item": LSP, "reason": "cancelled by mistake", "by": "PM"})
@@ -164,6 +168,9 @@ def test_reschedule_cancel_waive_reopen(day):
                            "reason": "room", "by": "PM"}, "New time (meetings): String should"),
         (jobs.reschedule, {"item": LSP, "new_date": "", "reason": "room", "by": "PM"},
          "New date: Input should be a valid date"),
+        (jobs.reschedule, {"item": LSP, "new_date": "18/11/2026", "new_place": "x" * 201,
+                           "reason": "room", "by": "PM"},
+         "New place (meetings): String should have at most 200"),
         (jobs.cancel_item, {"item": LSP, "reason": "", "by": "PM"}, "Reason: String should have"),
         (jobs.waive_item, {"item": LSP, "by": "PM"}, "Reason: Field required"),
         (jobs.reopen_item, {"item": LSP, "reason": "mistake", "by": "PM"}, "is already open"),

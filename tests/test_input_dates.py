@@ -99,7 +99,7 @@ def test_a_date_outside_the_range_is_refused_with_one_line_and_changes_nothing(s
     option = args[args.index("--action-due")] if "--action-due" in args else option
     before = occurrence_row("wfscp:annual-report:2026-09-30")
     result = govcal(*args)
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # bad input (README): 2 is for settings and options
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: {option} ")
     assert "outside the supported range 2000-01-01 to 2098-12-31" in lines[0]

@@ -74,12 +74,19 @@ def test_complete_refuses_bad_text_in_one_line_and_changes_nothing(synced, args,
 
 
 def test_the_actor_from_the_environment_is_checked_too(synced, monkeypatch):
-    from models.settings import get_settings
+    from models.settings import SettingsError, get_settings
 
     monkeypatch.setenv("GOVCAL_ACTOR", "Eve\x1b[2J")
     get_settings.cache_clear()
-    result = govcal("waive", MEETING, "--reason", "not needed this year")
-    assert result.exit_code == 1 and "GOVCAL_ACTOR" in result.stderr
+    # a setting: refused when settings load, before any command (main() exits 2)
+    with pytest.raises(SettingsError) as refused:
+        govcal("waive", MEETING, "--reason", "not needed this year")
+    assert refused.value.lines == [
+        "GOVCAL_ACTOR contains a line break or control character; write it on one line of "
+        "plain text"
+    ]
+    monkeypatch.delenv("GOVCAL_ACTOR")
+    get_settings.cache_clear()
     assert meeting()[0] != "waived"
 
 

@@ -63,7 +63,7 @@ def test_the_sample_lead_partner_digest_reads_in_under_60_lines_with_every_item(
         items = items_by_ids(s, [wfscp], sorted({r.occurrence_id for r in rows}), AS_OF)
     for lsp in LSPS:
         message = digests[lsp]
-        text = message.get_body(("plain",)).get_content()
+        text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
         lines = text.splitlines()
         words = " ".join(text.split())
         assert len(lines) < 60, f"{lsp}: {len(lines)} lines"
@@ -84,17 +84,25 @@ def test_the_sample_lead_partner_digest_reads_in_under_60_lines_with_every_item(
         assert "days overdue)" in message["Subject"]
         # written for an executive: role names, owners named, sources in words, no commands
         assert "govcal complete" not in text and "--evidence" not in text
-        assert not re.search(r"\b(lsp|dsp|wfscp:)", text)
+        prose = "\n".join(x for x in lines if not x.strip().startswith("Id: "))
+        assert not re.search(r"\b(lsp|dsp|wfscp:)", prose)
+        for item in told:  # each item's id, as the form and `govcal complete` take it
+            assert f"Id: {item.public_id}" in words, f"{lsp}: no id for {item.public_id}"
+        # the one link to act, written out; the why after it, short
+        assert re.search(r"^mailto:\S+@\S+$", text, re.M), lsp
+        for why in re.findall(r"Why: (.*?)(?=\n\n|\n   \S)", text, re.S):
+            assert len(" ".join(why.split())) <= 140, why
         assert "Sent to you as: Lead Safeguarding Partners." in words
         for item in told:  # the owner named: the role in words, then who holds it
             role = wfscp.roles[item.owner_role].display_name
             owner = "each agency's own lead" if item.subject else f"Owner: {role}"
             assert owner in words, f"{lsp}: {owner} missing"
-        for item in told:  # the source as the partnership file puts it in words
+        for item in told:  # the source as the partnership file puts it in words, after the id
             assert " ".join(item.source.split())[:60] in words
+            assert words.index(f"Id: {item.public_id}") < words.index("Why: ")
         assert not re.search(r"(?<![\w.])00[0-4] ", words)  # document keys are in words
         # one place to act, their own calendar feed, and robots kept away
-        assert f"reply to {wfscp.business_team_mailbox}" in words
+        assert f"mailto:{wfscp.business_team_mailbox}" in words
         assert message["Reply-To"].addresses[0].addr_spec == wfscp.business_team_mailbox
         assert message["Auto-Submitted"] == "auto-generated"
         assert message["X-Auto-Response-Suppress"] == "All"
@@ -103,6 +111,20 @@ def test_the_sample_lead_partner_digest_reads_in_under_60_lines_with_every_item(
         feed_file = data / "feeds" / "wfscp" / "people" / f"{feed_link.group(1)}.ics"
         mine = icalendar.Calendar.from_ical(feed_file.read_bytes())
         assert mine.walk("VEVENT")  # the link leads to their feed, with entries
+
+    # every digest: each item's id; an incident clock says which incident; owners once
+    for message in digests.values():
+        text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        words = " ".join(text.split())
+        assert re.search(r"^   Id: \S+:\S+$", text, re.M), message["To"]
+        assert not re.search(r"Owner: ([^:\n]+): \1", words), words
+        assert "(Westmorland and Furness Council) (Westmorland" not in words
+    duty = " ".join(
+        digests["la-notifications@example.org"].get_body(("plain",)).get_content().split()
+    )
+    assert "Review Panel of a serious incident — SI-2026-014" in duty, duty
+    assert "Id: wfscp:serious-incident-notification:SI-2026-014" in duty, duty
+    assert "duty service (sample) (Westmorland and Furness Council)" not in duty
 
     # the Message-ID carries the sender's domain and this installation's random part
     ids = {read(p)["Message-ID"] for p in outbox}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -141,3 +142,22 @@ def test_source_in_words_leaves_statutes_and_unknown_keys_alone():
     )
     assert source_in_words("003 section 4", docs) == "003 section 4"
     assert source_in_words("WT2023 para 1.004", docs) == "WT2023 para 1.004"
+
+
+def test_every_shipped_source_reads_in_words_without_keys_or_abbreviations():
+    """Emails and the dashboard quote sources through source_in_words: no "WT2023
+    chapter 2", no bare document number ("004"), in any rule of any shipped file."""
+    from rules.loader import load_partnerships
+
+    partnerships = load_partnerships()
+    assert len(partnerships) >= 4
+    for partnership in partnerships:
+        for rule in partnership.rules:
+            words = partnership.source_in_words(rule)
+            where = f"{partnership.id}:{rule.id}: {words}"
+            assert not re.search(r"\b[A-Z]{2,5}\d{2,4}\b", words), where  # WT2023, CA2004
+            assert not re.search(r"(?<![\w.])\d{3}(?![\w.])", words), where  # "004"
+    wfscp = next(p for p in partnerships if p.id == "wfscp")
+    assert "Working Together to Safeguard Children 2023 chapter 2" in wfscp.source_in_words(
+        wfscp.rule("section-11-audit")
+    )

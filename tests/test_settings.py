@@ -97,3 +97,97 @@ def test_the_runtime_builder_and_settings_import_no_prefect():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True, timeout=120)  # fmt: skip
     assert done.stdout.split() == ["True", "False"], done.stderr
+
+
+def govcal(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The installed command as a user runs it, with these settings on top."""
+    return subprocess.run([*GOVCAL, *args], env={**os.environ, **env}, capture_output=True,
+                          text=True, check=False, timeout=120)  # fmt: skip
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in result.stderr and "Usage:" not in result.stderr
+    [line] = result.stderr.splitlines()
+    return line
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("GOVCAL_MAIL_FROM", "notanemail", "GOVCAL_MAIL_FROM='notanemail' is not an email"),
+        ("GOVCAL_MAIL_FROM", "a b@example.org", "GOVCAL_MAIL_FROM='a b@example.org' is not"),
+        ("GOVCAL_MAIL_FROM_NAME", "govcal\r\nBcc: victim@evil.org",
+         "GOVCAL_MAIL_FROM_NAME contains a line break or control character"),
+        ("GOVCAL_MAIL_FROM", "x@example.org\nBcc: v@evil.org", "GOVCAL_MAIL_FROM contains a"),
+        ("GOVCAL_SMTP_HOST", "relay\x7f.example.org", "GOVCAL_SMTP_HOST contains a line"),
+        ("GOVCAL_ACTOR", "Eve\x1b]0;pwn\x07", "GOVCAL_ACTOR contains a line break"),
+        ("GOVCAL_UI_URL", "https://ui\r\n.example.org", "GOVCAL_UI_URL contains a line"),
+        ("GOVCAL_SMTP_CA_FILE", "/nonexistent/ca.pem",
+         "GOVCAL_SMTP_CA_FILE='/nonexistent/ca.pem' is not a readable file"),
+        ("GOVCAL_DATA_DIR", "/etc/passwd", "GOVCAL_DATA_DIR='/etc/passwd' is a file, not a"),
+        ("GOVCAL_FEEDS_DIR", "/etc/passwd", "GOVCAL_FEEDS_DIR='/etc/passwd' is a file, not"),
+    ],
+)  # fmt: skip
+def test_mail_and_path_settings_are_checked_before_anything_runs(tmp_path, variable, value, says):
+    result = govcal("status", **{"GOVCAL_DATA_DIR": str(tmp_path / "data"), variable: value})
+    assert result.returncode == 2
+    line = one_line(result)
+    assert line.startswith(f"Error: {says}"), line
+    assert "\x1b" not in line and "\x00" not in line  # the bad value is not echoed raw
+    assert not (tmp_path / "data").exists()  # nothing was done
+
+
+def test_a_good_sender_and_a_readable_ca_file_are_kept(monkeypatch, tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    monkeypatch.setenv("GOVCAL_MAIL_FROM", " governance@wfscp.example.org ")
+    monkeypatch.setenv("GOVCAL_MAIL_FROM_NAME", "WFSCP Business Unit")
+    monkeypatch.setenv("GOVCAL_SMTP_CA_FILE", str(ca))
+    settings = load_settings()
+    assert settings.mail_from == "governance@wfscp.example.org"
+    assert (settings.mail_from_name, settings.smtp_ca_file) == ("WFSCP Business Unit", ca)
+
+
+@pytest.mark.parametrize("command", [["status"], ["plan"], ["notify", "--dry-run"]])
+def test_an_unknown_default_partnership_stops_every_command_with_exit_2(tmp_path, command):
+    """status used to list every partnership for GOVCAL_DEFAULT_PARTNERSHIP=nope."""
+    result = govcal(*command, GOVCAL_DATA_DIR=str(tmp_path), GOVCAL_DEFAULT_PARTNERSHIP="nope")
+    assert result.returncode == 2
+    assert one_line(result) == (
+        "Error: GOVCAL_DEFAULT_PARTNERSHIP='nope' is not a loaded partnership; use one of: "
+        "cscp-2019, cscp-2023, cumbria-lscb-2014, wfscp"
+    )
+    assert result.stdout == ""
+
+
+def test_a_file_that_is_not_a_database_is_one_line(tmp_path):
+    result = govcal("status", GOVCAL_DATABASE_URL="sqlite:////etc/passwd")
+    assert result.returncode == 1
+    assert one_line(result) == (
+        "Error: sqlite:////etc/passwd is not a govcal database (the file holds something "
+        "else); correct GOVCAL_DATABASE_URL"
+    )
+
+
+def test_a_configured_sqlite_file_in_a_missing_folder_is_never_created(tmp_path):
+    far = tmp_path / "nonexistent" / "dir"
+    url = f"sqlite:///{far / 'x.db'}"
+    says = (f"Error: the folder {far} of the database {url} does not exist; create it, or "
+            "correct GOVCAL_DATABASE_URL")  # fmt: skip
+    for command in (["status"], ["db", "upgrade"]):
+        result = govcal(*command, GOVCAL_DATABASE_URL=url)
+        assert result.returncode == 1
+        assert one_line(result) == says
+    assert not (tmp_path / "nonexistent").exists()
+    # the embedded default is still created on first use, data folder and all
+    data = tmp_path / "fresh" / "data"
+    assert govcal("db", "upgrade", GOVCAL_DATA_DIR=str(data)).returncode == 0
+    assert (data / "govcal.db").is_file()
+
+
+def test_a_feeds_folder_that_cannot_be_made_is_one_line(tmp_path):
+    data = str(tmp_path / "data")
+    assert govcal("sync", GOVCAL_DATA_DIR=data).returncode == 0
+    result = govcal("feeds", GOVCAL_DATA_DIR=data, GOVCAL_FEEDS_DIR="/proc/x")
+    assert result.returncode == 1
+    assert one_line(result).startswith("Error: cannot use /proc/x: No such file or directory")

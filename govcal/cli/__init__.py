@@ -116,15 +116,48 @@ def _root() -> None:
 def main() -> None:
     """Settings are checked before any command runs: a value nobody can use (an unknown
     transport, TLS mode or database scheme; a missing secret block) is one line per
-    problem on stderr and exit code 2, never a traceback or a silent fallback."""
+    problem on stderr and exit code 2, never a traceback or a silent fallback. A wrong
+    option is one line and exit code 2 too, without click's usage banner; a folder or
+    file govcal cannot use is one line and exit code 1."""
     import sys
+
+    from typer._click import exceptions as clicked  # typer's own click, not the package
 
     from models.settings import SettingsError, get_settings
 
     try:
         get_settings()
-        app()
+        code = app(standalone_mode=False)
     except SettingsError as exc:
         for line in exc.lines:
             print(f"Error: {line}", file=sys.stderr)
         sys.exit(2)
+    except clicked.NoArgsIsHelpError as exc:
+        exc.show()  # `govcal` alone: the list of commands
+        sys.exit(exc.exit_code)
+    except clicked.UsageError as exc:
+        hint = f" (see govcal {exc.ctx.info_name} --help)" if exc.ctx else ""
+        if exc.ctx and exc.ctx.parent is None:
+            hint = " (see govcal --help)"
+        print(f"Error: {exc.format_message()}{hint}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except clicked.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("Aborted.", file=sys.stderr)
+        sys.exit(1)
+    except BrokenPipeError:  # `govcal status | head`: the reader has gone, as click does
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except OSError as exc:  # a folder that is a file, a path under /proc, no permission
+        where = f" {exc.filename}" if exc.filename else ""
+        print(
+            f"Error: cannot use{where}: {exc.strerror or exc}; check the GOVCAL_DATA_DIR, "
+            "GOVCAL_FEEDS_DIR and GOVCAL_OUTBOX_DIR settings",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from dateutil.relativedelta import relativedelta
+from rich.console import Console
 from rich.table import Table
 
 from govcal.cli.common import (
@@ -67,7 +68,8 @@ def rules_check(
             str(len(layers.inherited)), str(len(layers.overridden)), str(len(layers.local)),
             str(len(layers.opted_out)), p.source_file,
         )  # fmt: skip
-    out.print(table)
+    # ten columns and full paths: piped, this inventory keeps the 200 columns it needs
+    (out if out.is_terminal else Console(highlight=False, width=200)).print(table)
     for p, layers in layered:
         if layers.overridden:
             out.print(f"{p.id}: overrides {', '.join(layers.overridden)} of {layers.baseline}")

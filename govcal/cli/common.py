@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-# Piped output (CI logs, `| less`) gets a wide table instead of Rich's 80-column default.
+# Piped output (CI logs, `| less`) gets 100 columns: wider than Rich's 80, still readable.
 from rich.console import Console
 
+from govcal import exit_codes
 from models.settings import get_settings
 from rules import dates
 from rules.loader import RuleFileError, load_partnerships
@@ -27,8 +28,11 @@ if TYPE_CHECKING:  # the database stack is imported by the commands that use it
     from flows.runtime import Runtime
     from models.records import Actor
 
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+PIPED_WIDTH = 100
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
+err = Console(
+    stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else PIPED_WIDTH
+)
 
 RulesOption = Annotated[
     Path | None,
@@ -82,8 +86,9 @@ def parse_when(value: str, option: str, zone: ZoneInfo | None = None) -> date | 
 
 
 def _refuse(exc: Exception) -> NoReturn:
+    """A typed value that is not a usable day is bad input (exit 1, as README says)."""
     err.print(f"Error: {exc}", markup=False, soft_wrap=True)  # one line; nothing touched yet
-    raise typer.Exit(2)
+    raise typer.Exit(exit_codes.ERROR)
 
 
 def actor(by: str | None = None) -> Actor:
@@ -95,15 +100,34 @@ def actor(by: str | None = None) -> Actor:
 
 
 def load_rules(path: Path | None = None) -> list[Partnership]:
+    """The partnerships; GOVCAL_DEFAULT_PARTNERSHIP must name one of the shipped or
+    configured ones (exit 2), so no command quietly works on all or none of them."""
     try:
-        return load_partnerships(get_settings().rule_paths(path))
+        loaded = load_partnerships(get_settings().rule_paths(path))
     except RuleFileError as exc:
         _rule_problems(exc)
+    if path is None:  # a --rules file of its own need not hold the default
+        check_default(loaded)
+    return loaded
+
+
+def check_default(partnerships: list[Partnership]) -> None:
+    """The one check of GOVCAL_DEFAULT_PARTNERSHIP against the loaded partnerships."""
+    default = get_settings().default_partnership
+    known = sorted(p.id for p in partnerships)
+    if partnerships and default not in known:
+        err.print(
+            f"Error: GOVCAL_DEFAULT_PARTNERSHIP='{default}' is not a loaded partnership; "
+            f"use one of: {', '.join(known)}",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(exit_codes.SETTINGS)
 
 
 def _rule_problems(exc: RuleFileError) -> NoReturn:
     for problem in exc.problems:
-        err.print(str(problem), markup=False)
+        err.print(str(problem), markup=False, soft_wrap=True)
     count = len(exc.problems)
     err.print(f"{count} problem{'s' if count != 1 else ''} found; nothing was loaded.")
     raise typer.Exit(1) from None
@@ -115,9 +139,12 @@ def runtime(rules: Path | None = None) -> Runtime:
     from flows.runtime import build_runtime
 
     try:
-        return build_runtime(rules=rules)
+        built = build_runtime(rules=rules)
     except RuleFileError as exc:
         _rule_problems(exc)
+    if rules is None:
+        check_default(built.partnerships)
+    return built
 
 
 def in_force(day: date, wanted: str | None = None) -> list[str] | None:
@@ -133,7 +160,7 @@ def pick(partnerships: list[Partnership], wanted: str | None) -> Partnership:
     chosen = wanted or get_settings().default_partnership
     if chosen not in by_id:
         err.print(f"No partnership '{chosen}'. Known: {', '.join(sorted(by_id))}.")
-        raise typer.Exit(2)
+        raise typer.Exit(exit_codes.SETTINGS)
     return by_id[chosen]
 
 

@@ -59,7 +59,7 @@ def db_upgrade() -> None:
     try:
         before, after = upgrade(url)
     except DatabaseUnavailable as exc:
-        err.print(f"Error: {exc}", markup=False)
+        err.print(f"Error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     if before == after:
         out.print(f"{redact_url(url)} is up to date (revision {after}).")

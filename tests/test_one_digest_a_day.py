@@ -1,0 +1,55 @@
+"""One digest per recipient per day (finding 5): an incident started after the day's
+digest went out waits for the next day's, unless its statutory clock is due within two
+working days. Through the CLI, as the duty service meets it."""
+
+from __future__ import annotations
+
+import email
+import os
+import subprocess
+from email import policy
+from pathlib import Path
+
+from tests.support.paths import GOVCAL
+
+DUTY = "la-notifications@example.org"
+
+
+def govcal(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*GOVCAL, *args], capture_output=True, text=True, check=False,
+                          env=dict(os.environ))  # fmt: skip
+
+
+def digests_to(outbox: Path, day: str, recipient: str) -> list[str]:
+    found = []
+    for path in sorted(outbox.glob(f"{day}-digest-*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        if message["To"].addresses[0].addr_spec == recipient:
+            found.append(" ".join(message.get_body(("plain",)).get_content().split()))
+    return found
+
+
+def test_an_incident_started_after_the_digest_waits_for_the_next_days_digest(tmp_path):
+    assert govcal("run", "--as-of", "2026-11-24").returncode == 0
+    outbox = tmp_path / "data" / "outbox"
+    [first] = digests_to(outbox, "20261124", DUTY)
+    # due Friday 27 November (3 working days): its reminder is planned today, after the digest
+    started = govcal("incident", "SI-2026-077", "--aware", "2026-11-20", "-p", "wfscp")
+    assert started.returncode == 0, started.stderr
+    again = govcal("notify", "--as-of", "2026-11-24")
+    assert again.returncode == 0, again.stderr
+    assert digests_to(outbox, "20261124", DUTY) == [first]  # no second digest today
+    assert "SI-2026-077" not in first
+
+    # the exception: a statutory clock due within 2 working days (Thursday 26th) goes today
+    urgent = govcal("incident", "SI-2026-078", "--aware", "2026-11-19", "-p", "wfscp")
+    assert urgent.returncode == 0, urgent.stderr
+    assert govcal("notify", "--as-of", "2026-11-24").returncode == 0
+    today = digests_to(outbox, "20261124", DUTY)
+    [second] = [d for d in today if d != first]
+    assert "SI-2026-078" in second and "SI-2026-077" not in second
+
+    # the next day's one digest carries what waited
+    assert govcal("notify", "--as-of", "2026-11-25").returncode == 0
+    [tomorrow] = digests_to(outbox, "20261125", DUTY)
+    assert "Id: wfscp:serious-incident-notification:SI-2026-077" in tomorrow, tomorrow
