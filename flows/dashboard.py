@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from models import escalations, ledger, queries
 from models.audits import FollowUpAction
+from models.calendar import OccurrenceRow
 from models.escalations import Escalation
 from models.notify_inputs import directory as load_directory
 from models.status import StatusRow, status_rows
@@ -28,6 +29,7 @@ from rules.state import State
 SOON_DAYS = 14  # "due in the next 14 days"
 DECISION_DAYS = 28  # flagged for the Independent Scrutineer: consider referral
 ACK_WAIT_DAYS = 7  # an escalation unanswered this long shows as "no response"
+FAILED_DAYS = 30  # mail refused for good in the last 30 days stays on the summary
 SHOWN = 8  # lines per section in the summary; the open-items table has them all
 
 MARK = {"Red": "🔴", "Amber": "🟠", "Green": "🟢"}
@@ -184,6 +186,22 @@ class CycleTable:
         return self.returned / self.total if self.total else 1.0
 
 
+@dataclass(frozen=True)
+class Undelivered:
+    """A message the relay refused for good: nobody will get it unless a person acts."""
+
+    who: str  # the recipient as a manager knows them: name, role
+    what: str  # the obligation and the kind of message
+    answer: str  # the relay's answer, as it gave it
+    since: datetime  # when it was refused
+
+    def line(self) -> str:
+        return (
+            f'- {self.who}: {self.what}; the relay answered "{shorten(self.answer, 120)}" '
+            f"(since {self.since:%d/%m/%Y %H:%M} UTC)"
+        )
+
+
 @dataclass
 class Dashboard:
     partnership: str
@@ -192,6 +210,7 @@ class Dashboard:
     items: list[Item] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     cycles: list[CycleTable] = field(default_factory=list)
+    undelivered: list[Undelivered] = field(default_factory=list)
 
     def sections(self) -> dict[str, list[Item]]:
         found: dict[str, list[Item]] = {key: [] for key in SECTIONS}
@@ -225,6 +244,13 @@ class Dashboard:
         if self.cycles:
             lines.append("## Audit returns")
             lines += [f"- {c.describe()}" for c in self.cycles]
+            lines.append("")
+        if self.undelivered:  # a refusal is silent otherwise: the reminder never came
+            lines.append(f"## Mail that could not be delivered ({len(self.undelivered)})")
+            lines += [u.line() for u in self.undelivered[:SHOWN]]
+            if len(self.undelivered) > SHOWN:
+                lines.append(f"- and {len(self.undelivered) - SHOWN} more")
+            lines.append("Correct the address (people.csv) or ask the relay's owner why.")
             lines.append("")
         if sent is not None:
             total = sum(sent.values())
@@ -315,7 +341,40 @@ def build(session: Session, partnership: Partnership, as_of: date) -> Dashboard:
     for (rule, period), members in rounds.items():
         board.items.append(_round_item(partnership, rule, period, members, as_of, flags))
     board.cycles = cycle_tables(session, partnership, as_of)
+    board.undelivered = undelivered(session, partnership, owners, as_of)
     return board
+
+
+def undelivered(
+    session: Session, partnership: Partnership, owners: Owners, as_of: date
+) -> list[Undelivered]:
+    """This partnership's mail refused for good in the last FAILED_DAYS, newest first."""
+    since = datetime.combine(as_of - timedelta(FAILED_DAYS), time(), UTC)
+    failures = ledger.recent_failures(session, since)
+    mine = {
+        row.id
+        for row, pid in ledger.with_partnership(session, [f.id for f in failures])
+        if pid == partnership.id
+    }
+    who: dict[str, str] = {}
+    for (pid, role), held in owners.people.holders.items():
+        for _agency, _school, contact in held if pid == partnership.id else []:
+            who.setdefault(contact.email.lower(), f"{contact.name}, {owners._role(role)}")
+    wanted = {f.occurrence_id for f in failures if f.id in mine}
+    titles = {
+        row.id: row.title
+        for row in session.exec(select(OccurrenceRow).where(col(OccurrenceRow.id).in_(wanted)))
+    } if wanted else {}  # fmt: skip
+    return [
+        Undelivered(
+            who.get(f.recipient.lower(), f.recipient),
+            f"{titles.get(f.occurrence_id, 'an obligation')} ({f.kind})",
+            f.answer or "no answer recorded",
+            f.attempted_at or since,
+        )
+        for f in failures
+        if f.id in mine
+    ]
 
 
 def _round_item(

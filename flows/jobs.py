@@ -257,7 +257,7 @@ def reschedule(form: RescheduleForm, as_of: str = "") -> str:
             when = datetime.combine(f.new_date, time(hour, minute), tzinfo=zone)
         place = f.new_place.strip() or None  # empty: the meeting stays where it was
         return actions.reschedule(
-            session, item, when, f.reason, _ui_actor(f.by), location=place
+            session, item, when, f.reason, _ui_actor(f.by), location=place, today=day
         ).summary
 
     return _act(RescheduleForm, form, as_of, "reschedule", change)
@@ -273,7 +273,7 @@ def cancel_item(form: CancelForm, as_of: str = "") -> str:
     """
 
     def change(session: Session, f: CancelForm, item: str, day: date) -> str:
-        return actions.cancel(session, item, f.reason, _ui_actor(f.by)).summary
+        return actions.cancel(session, item, f.reason, _ui_actor(f.by), today=day).summary
 
     return _act(CancelForm, form, as_of, "cancel", change)
 
@@ -303,7 +303,7 @@ def reopen_item(form: ReopenForm, as_of: str = "") -> str:
     """
 
     def change(session: Session, f: ReopenForm, item: str, day: date) -> str:
-        return actions.reopen(session, item, _ui_actor(f.by), f.reason).summary
+        return actions.reopen(session, item, _ui_actor(f.by), f.reason, today=day).summary
 
     return _act(ReopenForm, form, as_of, "reopen", change)
 

@@ -27,7 +27,7 @@ from models.directory_changes import (
 from models.directory_import import FileReport, import_directory, normalise_email
 from models.evidence import EvidenceRefused, EvidenceStore
 from models.records import Actor, Evidence, RecordError
-from models.sync import SyncReport, sync_all
+from models.sync import SyncReport, follow_dependents, sync_all
 from rules.model import Partnership
 from rules.text import LONG, TextRefused, check_id, check_text
 
@@ -54,6 +54,7 @@ class Completed:
     completed_on: date
     completed_by: str
     evidence: str  # the link, or govcal's read-only copy of the file
+    followed: tuple[str, ...] = ()  # dependent deadlines that moved with it
 
     @property
     def summary(self) -> str:
@@ -79,6 +80,7 @@ class Reopened:
     occurrence: str
     title: str
     due: date
+    followed: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:
@@ -93,14 +95,26 @@ class Rescheduled:
     starts_at: datetime | None  # in the partnership's time zone, for meetings
     sequence: int
     location: str | None = None  # this meeting's own place, if moved elsewhere
+    changed: bool = True  # False: it was already there, nothing was touched
+    notes: tuple[str, ...] = ()  # a weekend, a bank holiday, a time the clocks repeat
+    followed: tuple[str, ...] = ()  # dependent deadlines that moved with it
 
     @property
     def summary(self) -> str:
-        moment = self.starts_at or self.due
+        moment = wall_time(self.starts_at) if self.starts_at else f"{self.due:%a %d %b %Y}"
+        if not self.changed:
+            return f"{self.title} ({self.occurrence}) is already at {moment}; nothing changed"
         moved = f"{self.title} ({self.occurrence}) moved to {moment}"
         if self.location:
             moved += f" at {self.location}"
-        return f"{moved} (invite version {self.sequence})"
+        if self.starts_at is not None:
+            moved += f" (invite version {self.sequence})"
+        return "; ".join((moved, *self.notes))
+
+
+def wall_time(moment: datetime) -> str:
+    """'Tue 15 Dec 2026 09:30': the local time as people say it, never '+00:00'."""
+    return f"{moment:%a %d %b %Y %H:%M}"
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,7 @@ class Cancelled:
     title: str
     reason: str
     sequence: int
+    followed: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:
@@ -224,7 +239,8 @@ def complete(
             store.discard(fresh)
         raise
     shown = proof.url or proof.file or ""
-    return Completed(row.public_id, row.title, on, row.completed_by or actor.name, shown)
+    followed = _follow(session, row.public_id, today, actor)
+    return Completed(row.public_id, row.title, on, row.completed_by or actor.name, shown, followed)
 
 
 def waive(session: Session, occurrence: str, reason: str, actor: Actor) -> Waived:
@@ -233,10 +249,18 @@ def waive(session: Session, occurrence: str, reason: str, actor: Actor) -> Waive
     return Waived(row.public_id, row.title, row.reason or "")
 
 
-def reopen(session: Session, occurrence: str, actor: Actor, reason: str | None = None) -> Reopened:
+def reopen(
+    session: Session,
+    occurrence: str,
+    actor: Actor,
+    reason: str | None = None,
+    *,
+    today: date | None = None,
+) -> Reopened:
     _typed(occurrence, actor, (reason, "--reason", LONG))
     row = records.reopen(session, occurrence, actor, reason)
-    return Reopened(row.public_id, row.title, row.due)
+    followed = _follow(session, row.public_id, today or _today(session, row), actor)
+    return Reopened(row.public_id, row.title, row.due, followed)
 
 
 def reschedule(
@@ -247,18 +271,89 @@ def reschedule(
     actor: Actor,
     *,
     location: str | None = None,
+    today: date | None = None,
+    allow_past: bool = False,
 ) -> Rescheduled:
+    """Move one occurrence; the deadlines that hang on it (papers before a meeting) follow
+    at once, whichever door (command, form) it came through."""
     _typed(occurrence, actor, (reason, "--reason", LONG), (location, "--location", 200))
-    row = records.reschedule(session, occurrence, to, reason, actor, location=location)
-    zone = records.zone_of(session, row)
+    current = queries.occurrence(session, occurrence)
+    zone = records.zone_of(session, current)
+    if _already_there(current, to, location):
+        starts = current.starts_at.astimezone(zone) if current.starts_at else None
+        return Rescheduled(current.public_id, current.title, current.due, starts,
+                           current.sequence, current.location, changed=False)  # fmt: skip
+    row = records.reschedule(session, occurrence, to, reason, actor, location=location,
+                             today=today, allow_past=allow_past)  # fmt: skip
     starts = row.starts_at.astimezone(zone) if row.starts_at else None
-    return Rescheduled(row.public_id, row.title, row.due, starts, row.sequence, row.location)
+    followed = _follow(session, row.public_id, today or _today(session, row), actor)
+    return Rescheduled(row.public_id, row.title, row.due, starts, row.sequence, row.location,
+                       notes=_day_notes(row.due, starts), followed=followed)  # fmt: skip
 
 
-def cancel(session: Session, occurrence: str, reason: str, actor: Actor) -> Cancelled:
+def _already_there(row, to: datetime | date | None, location: str | None) -> bool:
+    if location is not None and " ".join(location.split()) != (row.location or ""):
+        return False
+    if to is None:
+        return location is not None
+    if isinstance(to, datetime):
+        return row.starts_at is not None and row.starts_at == to
+    return row.starts_at is None and row.due == to
+
+
+def _day_notes(day: date, starts: datetime | None) -> tuple[str, ...]:
+    """What a person should double-check about the day they chose: accepted, but said."""
+    from rules.workdays import is_bank_holiday
+
+    notes = []
+    if day.weekday() >= 5:
+        notes.append(f"note: {day:%A} {day} is a weekend day")
+    elif is_bank_holiday(day):
+        notes.append(f"note: {day} is a bank holiday")
+    if starts is not None:
+        again = starts.replace(fold=1)
+        if again.utcoffset() != starts.utcoffset():
+            notes.append(
+                f"note: {starts:%H:%M} happens twice that night (the clocks go back); the "
+                "first, summer-time one is used"
+            )
+    return tuple(notes)
+
+
+def _follow(session: Session, public_id: str, today: date, actor: Actor) -> tuple[str, ...]:
+    """Bring the deadlines that hang on a changed item in line at once (follow_dependents)."""
+    from models.settings import get_settings
+    from rules.loader import RuleFileError, load_partnerships
+
+    try:
+        partnerships = load_partnerships(get_settings().rule_paths(None))
+    except RuleFileError:
+        return ()  # the next sync reports the rule files' problems
+    chosen = next((p for p in partnerships if p.id == public_id.split(":", 1)[0]), None)
+    if chosen is None:
+        return ()
+    report = follow_dependents(session, chosen, public_id, today, actor=actor.name,
+                               channel=actor.channel)  # fmt: skip
+    if report is None:
+        return ()
+    moved = [f"moved with it: {', '.join(report.changes)}"] if report.changes else []
+    if report.orphaned:
+        moved.append(f"{report.orphaned} deadline(s) that hung on it are cancelled with it")
+    return tuple(moved)
+
+
+def cancel(
+    session: Session, occurrence: str, reason: str, actor: Actor, *, today: date | None = None
+) -> Cancelled:
     _typed(occurrence, actor, (reason, "--reason", LONG))
     row = records.cancel(session, occurrence, reason, actor)
-    return Cancelled(row.public_id, row.title, row.reason or "", row.sequence)
+    followed = _follow(session, row.public_id, today or _today(session, row), actor)
+    return Cancelled(row.public_id, row.title, row.reason or "", row.sequence, followed)
+
+
+def _today(session: Session, row) -> date:
+    """Today where the item's partnership is, for a door that did not say."""
+    return datetime.now(records.zone_of(session, row)).date()
 
 
 def review_return(

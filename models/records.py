@@ -8,7 +8,7 @@ change writes one audit-trail row saying who, when, from where, and what changed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -194,15 +194,28 @@ def reschedule(
     actor: Actor,
     *,
     location: str | None = None,
+    today: date | None = None,
+    allow_past: bool = False,
 ) -> OccurrenceRow:
     """Move one occurrence (a meeting moved, or held somewhere else) without touching
-    its rule. Either or both of `to` and `location`."""
+    its rule. Either or both of `to` and `location`. A day before `today` is refused
+    unless `allow_past` (recording where it really happened): moved into the past, an
+    item is overdue the moment it lands."""
     reason = _require_reason(reason, "reschedule")
     if to is None and location is None:
         raise RecordError("give --to (a new date or time), --location (a new place), or both")
     if to is not None:
         _in_range(to, "new date")
     row = queries.occurrence(session, public_id, for_update=True)
+    if isinstance(to, datetime) and to.tzinfo is not None:
+        _check_wall_time(to, zone_of(session, row))
+    if to is not None and today is not None and not allow_past:
+        day = to.astimezone(zone_of(session, row)).date() if isinstance(to, datetime) else to
+        if day < today:
+            raise RecordError(
+                f"--to {day} is in the past (today is {today}); give a later date, or add "
+                "--allow-past to record when it really happened"
+            )
     if row.lifecycle != Lifecycle.OPEN.value:
         raise RecordError(f"{public_id} is {row.lifecycle}; only open items can be moved")
     before = _snapshot(row)
@@ -222,6 +235,9 @@ def reschedule(
         length = (row.ends_at - row.starts_at) if row.starts_at and row.ends_at else None
         row.starts_at = to
         row.ends_at = to + (length or timedelta(hours=1))
+        _in_range(
+            row.ends_at.astimezone(zone_of(session, row)).replace(tzinfo=None), "its end time"
+        )
         row.due = to.astimezone(zone_of(session, row)).date()
     elif to is not None:
         if row.starts_at is not None:
@@ -235,6 +251,20 @@ def reschedule(
     row.sequence += 1
     _change(session, row, actor, "rescheduled", before, reason)
     return row
+
+
+def _check_wall_time(moment: datetime, zone) -> None:
+    """A local time the clocks skip (01:30 on the last Sunday of March) is refused."""
+    from zoneinfo import ZoneInfo
+
+    if not isinstance(moment.tzinfo, ZoneInfo):
+        return
+    there = moment.astimezone(UTC).astimezone(moment.tzinfo)
+    if there.replace(tzinfo=None) != moment.replace(tzinfo=None):
+        raise RecordError(
+            f"--to {moment:%Y-%m-%d %H:%M} does not exist in {moment.tzinfo.key}: the clocks "
+            "go forward then; give a time an hour later"
+        )
 
 
 def cancel(session: Session, public_id: str, reason: str, actor: Actor) -> OccurrenceRow:

@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlmodel import select
+
 from flows.dashboard import Dashboard, Item, current_cycle, return_row, shorten
+from models.calendar import OccurrenceRow
 from models.escalations import Escalation
 from rules.state import State
 
@@ -122,3 +125,70 @@ def test_a_school_missing_its_return_comes_first():
         "Follow-up actions": "",
         "Code": "wf-p001",
     }
+
+
+def test_mail_refused_for_good_is_shown_with_who_what_the_answer_and_since_when():
+    from flows.dashboard import Undelivered
+
+    board = Dashboard("wfscp", "WFSCP", TODAY)
+    board.items = [item("Papers", "2026-11-30", State.DUE_SOON)]
+    assert "could not be delivered" not in board.markdown()  # nothing refused: no section
+    board.undelivered = [
+        Undelivered(
+            "Jo Bloggs, Partnership Manager",
+            "Circulate the papers (reminder)",
+            "550 5.1.1 <jo@example.org>: mailbox unknown",
+            datetime.fromisoformat("2026-11-20T08:05:00+00:00"),
+        )
+    ]
+    text = board.markdown()
+    assert "## Mail that could not be delivered (1)" in text
+    assert (
+        "- Jo Bloggs, Partnership Manager: Circulate the papers (reminder); the relay "
+        'answered "550 5.1.1 <jo@example.org>: mailbox unknown" (since 20/11/2026 08:05 UTC)'
+    ) in text
+
+
+def test_the_summary_lists_this_partnerships_refused_mail_from_the_ledger():
+    """Real SQLite, real sync and import: a refused reminder of wfscp appears under the
+    person's name and role; another partnership's refusal and an old one do not."""
+    from typer.testing import CliRunner
+
+    from flows.dashboard import build
+    from govcal.cli import app
+    from models.db import session_scope
+    from models.ledger import Delivery, LedgerEntry
+    from models.queries import occurrence
+    from rules.loader import load_partnerships
+    from tests.support.paths import SAMPLE_DIRECTORY
+
+    runner = CliRunner()
+    for args in (["sync", "--as-of", "2026-11-24"],
+                 ["sync", "--as-of", "2023-06-01", "-p", "cscp-2023"],
+                 ["import", str(SAMPLE_DIRECTORY / "wfscp")]):  # fmt: skip
+        done = runner.invoke(app, args)
+        assert done.exit_code == 0, done.stderr
+    with session_scope() as session:
+        mine = occurrence(session, "wfscp:lsp-meeting:2026-11-11")
+        theirs = session.exec(
+            select(OccurrenceRow).where(OccurrenceRow.partnership_id != "wfscp")
+        ).first()
+        for occ, recipient, claimed in (
+            (mine, "lsp-wfc@example.org", "2026-11-20T08:05:00+00:00"),
+            (mine, "lsp-cumbria-police@example.org", "2026-09-01T08:05:00+00:00"),  # old
+            (theirs, "lsp-wfc@example.org", "2026-11-21T08:05:00+00:00"),
+        ):
+            session.add(LedgerEntry(
+                occurrence_id=occ.id, stage="reminder-7", recipient=recipient, kind="reminder",
+                status=Delivery.FAILED.value, last_error="550 5.1.1 mailbox unknown",
+                claimed_at=datetime.fromisoformat(claimed),
+            ))  # fmt: skip
+    wfscp = next(p for p in load_partnerships() if p.id == "wfscp")
+    with session_scope() as session:
+        board = build(session, wfscp, TODAY)
+    [refused] = board.undelivered
+    assert refused.who.startswith("Chief Executive, Westmorland and Furness Council")
+    assert refused.what == f"{mine.title} (reminder)"
+    assert refused.answer == "550 5.1.1 mailbox unknown"
+    assert refused.since == datetime.fromisoformat("2026-11-20T08:05:00+00:00")
+    assert "## Mail that could not be delivered (1)" in board.markdown()

@@ -142,15 +142,17 @@ def test_return_and_review_refused(day, flow, form, needle):
 
 
 def test_reschedule_cancel_waive_reopen(day):
-    move = {"item": LSP, "new_date": "18/11/2026", "new_time": "14:00",
+    move = {"item": LSP, "new_date": "02/12/2026", "new_time": "14:00",
             "new_place": "Barrow Town Hall,  Committee Room 2",
             "reason": "room unavailable", "by": "Partnership Manager"}  # fmt: skip
     moved = done(jobs.reschedule, move)
-    assert "moved to 2026-11-18 14:00" in moved and "at Barrow Town Hall, Committee Room 2" in moved
-    assert occurrence(LSP).due == D("2026-11-18")
+    assert "moved to Wed 02 Dec 2026 14:00" in moved
+    assert "at Barrow Town Hall, Committee Room 2" in moved
+    assert occurrence(LSP).due == D("2026-12-02")
     assert occurrence(LSP).location == "Barrow Town Hall, Committee Room 2"
     done(jobs.reschedule, {**move, "new_place": ""})  # left empty: the place is kept
     assert occurrence(LSP).location == "Barrow Town Hall, Committee Room 2"
+    refused(jobs.reschedule, {**move, "new_date": "18/11/2026"}, "is in the past")
     done(jobs.cancel_item, {"item": LSP, "reason": "merged with the SAM", "by": "PM"})
     assert occurrence(LSP).lifecycle == "cancelled"
     done(jobs.reopen_item, {"item": LSP, "reason": "cancelled by mistake", "by": "PM"})

@@ -182,5 +182,5 @@ def test_the_day_after_the_typed_range_is_refused_by_sync_and_plan():
         ["plan", "--from", "2000-01-01", "--to", day_after],
     ):
         result = govcal(*args)
-        assert result.exit_code == 2
+        assert result.exit_code == 1
         assert "outside the supported range 2000-01-01 to 2098-12-31" in result.stderr

@@ -26,10 +26,10 @@ from models import actions
 from models.db import DatabaseUnavailable, upgrade
 from models.evidence import EvidenceStore
 from models.settings import get_settings, redact_url
-from models.sync import SyncReport, follow_dependents, sync_all
+from models.sync import SyncReport, sync_all
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
+    pass
 
 db_app = typer.Typer(help="Database schema and migrations.", no_args_is_help=True)
 person_app = typer.Typer(help="People in the directory: remove someone who has left.",
@@ -122,20 +122,10 @@ def import_(
         raise typer.Exit(1)
 
 
-def _follow(session: Session, public_id: str) -> None:
-    """Deadlines that hang on the changed item follow it at once (see follow_dependents)."""
-    partnership_id = public_id.split(":", 1)[0]
-    chosen = next((p for p in load_rules() if p.id == partnership_id), None)
-    if chosen is None:
-        return
-    who = actor()
-    report = follow_dependents(
-        session, chosen, public_id, today(), actor=who.name, channel=who.channel
-    )
-    if report is not None and report.changes:
-        out.print(f"Moved with it: {', '.join(report.changes)}")
-    if report is not None and report.orphaned:
-        out.print(f"{report.orphaned} deadline(s) that hung on it are cancelled with it")
+def _print_followed(followed: tuple[str, ...]) -> None:
+    """The deadlines that moved with the changed item (the use case brought them in line)."""
+    for line in followed:
+        out.print(line[0].upper() + line[1:], markup=False)
 
 
 def complete(
@@ -155,8 +145,8 @@ def complete(
     with database() as session:
         result = actions.complete(session, occurrence, evidence, actor(by), on=when, today=day,
                                   by=by, note=note, store=store)  # fmt: skip
-        _follow(session, occurrence)
     out.print(f"{result.summary}.", markup=False)
+    _print_followed(result.followed)
 
 
 def waive(occurrence: OccurrenceArg, reason: ReasonOption) -> None:
@@ -172,9 +162,9 @@ def reopen(
 ) -> None:
     """Reopen a completed, waived or cancelled occurrence."""
     with database() as session:
-        result = actions.reopen(session, occurrence, actor(), reason)
-        _follow(session, occurrence)
+        result = actions.reopen(session, occurrence, actor(), reason, today=today())
     out.print(f"{result.summary}.", markup=False)
+    _print_followed(result.followed)
 
 
 def reschedule(
@@ -187,23 +177,28 @@ def reschedule(
     location: Annotated[
         str | None, typer.Option("--location", help="Where this one meeting is now held.")
     ] = None,
+    allow_past: Annotated[
+        bool,
+        typer.Option("--allow-past", help="Accept a past date: to record when it really was."),
+    ] = False,
 ) -> None:
     """Move one occurrence (e.g. a meeting), or change where it is held, without
     changing its rule. Invitees are sent the update, whatever the date."""
     zone = home_zone(occurrence.split(":", 1)[0])  # wall-clock time where the partnership is
     when = parse_when(to, "--to", zone) if to is not None else None
     with database() as session:
-        result = actions.reschedule(session, occurrence, when, reason, actor(), location=location)
-        _follow(session, occurrence)
+        result = actions.reschedule(session, occurrence, when, reason, actor(), location=location,
+                                    today=today(), allow_past=allow_past)  # fmt: skip
     out.print(f"{result.summary}.", markup=False)
+    _print_followed(result.followed)
 
 
 def cancel(occurrence: OccurrenceArg, reason: ReasonOption) -> None:
     """Cancel one occurrence (e.g. a meeting), without changing its rule."""
     with database() as session:
-        result = actions.cancel(session, occurrence, reason, actor())
-        _follow(session, occurrence)
+        result = actions.cancel(session, occurrence, reason, actor(), today=today())
     out.print(result.summary, markup=False)
+    _print_followed(result.followed)
 
 
 def review(

@@ -1,0 +1,110 @@
+"""Reschedule as a person types it: the past, weekends, bank holidays and clock changes,
+the end of the range, moving to where it already is, and the papers following at once."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+runner = CliRunner()
+MEETING = "wfscp:lsp-meeting:2026-11-11"
+SAM = "wfscp:safeguarding-accountability-meeting:2026-12-08"
+
+
+def govcal(*args: str):
+    from govcal.cli import app
+
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def row(public_id: str) -> dict:
+    from models.db import session_scope
+    from models.queries import occurrence
+    from models.records import _snapshot
+
+    with session_scope() as session:
+        return _snapshot(occurrence(session, public_id))
+
+
+@pytest.fixture(autouse=True)
+def synced(time_machine):
+    time_machine.move_to("2026-11-02 10:00:00+00:00", tick=False)
+    result = govcal("sync", "-p", "wfscp")
+    assert result.exit_code == 0, result.stderr
+
+
+def refused(args: list[str], line: str, public_id: str = MEETING) -> None:
+    before = row(public_id)
+    result = govcal("reschedule", public_id, *args, "--reason", "room booked")
+    assert result.exit_code == 1, result.stdout
+    assert result.stderr.splitlines() == [line, "Nothing was changed."]
+    assert result.stdout == ""
+    assert row(public_id) == before
+
+
+def test_a_past_time_is_refused_unless_allow_past():
+    refused(["--to", "2026-10-01 09:30"], "Error: --to 2026-10-01 is in the past (today is "
+            "2026-11-02); give a later date, or add --allow-past to record when it really "
+            "happened")  # fmt: skip
+    done = govcal("reschedule", MEETING, "--to", "2026-10-01 09:30", "--reason", "held early",
+                  "--allow-past")  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    assert "moved to Thu 01 Oct 2026 09:30" in done.stdout
+
+
+def test_a_time_the_clocks_skip_is_refused():
+    refused(["--to", "2027-03-28 01:30"], "Error: --to 2027-03-28 01:30 does not exist in "
+            "Europe/London: the clocks go forward then; give a time an hour later")  # fmt: skip
+
+
+def test_an_end_beyond_the_supported_range_is_refused():
+    refused(["--to", "2098-12-31 23:59", "--allow-past"],
+            "Error: its end time 2099-01-01 01:59 is outside the supported range 2000-01-01 "
+            "to 2098-12-31; check the year")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("to", "note"),
+    [("2026-12-12 10:00", "note: Saturday 2026-12-12 is a weekend day"),
+     ("2026-12-25 10:00", "note: 2026-12-25 is a bank holiday"),
+     ("2026-10-25 01:30", "happens twice that night")],
+)  # fmt: skip
+def test_a_weekend_bank_holiday_or_repeated_time_is_accepted_with_a_note(to, note):
+    result = govcal("reschedule", MEETING, "--to", to, "--reason", "room", "--allow-past")
+    assert result.exit_code == 0, result.stderr
+    assert note in " ".join(result.stdout.split())
+
+
+def test_moving_to_the_time_it_already_has_changes_nothing():
+    moved = govcal("reschedule", MEETING, "--to", "15/12/2026 09:30", "--reason", "room")
+    assert moved.exit_code == 0, moved.stderr
+    first = moved.stdout.splitlines()[0]
+    assert "moved to Tue 15 Dec 2026 09:30 (invite version 1)" in first and "+00:00" not in first
+    before = row(MEETING)
+    again = govcal("reschedule", MEETING, "--to", "2026-12-15 09:30", "--reason", "room")
+    assert again.exit_code == 0
+    assert "is already at Tue 15 Dec 2026 09:30; nothing changed" in again.stdout
+    assert row(MEETING) == before
+
+
+def test_a_deadline_moved_says_no_invite_version():
+    result = govcal("reschedule", "wfscp:annual-report:2026-09-30", "--to", "2026-12-01",
+                    "--reason", "late data")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "moved to Tue 01 Dec 2026." in result.stdout and "invite" not in result.stdout
+
+
+def test_papers_follow_a_moved_meeting_at_once_from_the_use_case():
+    from models import actions
+    from models.db import session_scope
+    from models.records import Actor
+    from models.trail import Channel
+    from rules.dates import parse_moment
+
+    papers_before = row("wfscp:sam-papers:2026-12-08")
+    when = parse_moment("2026-12-15 09:30").replace(tzinfo=__import__("zoneinfo").ZoneInfo(
+        "Europe/London"))  # fmt: skip
+    with session_scope() as session:
+        result = actions.reschedule(session, SAM, when, "room", Actor("ui", Channel.PREFECT_UI))
+    assert any("sam-papers" in line for line in result.followed)
+    assert row("wfscp:sam-papers:2026-12-08")["due"] != papers_before["due"]
