@@ -394,8 +394,9 @@ def _round_item(
     found = partnership.roles.get(first.row.owner_role)
     who = found.title if found else first.row.owner_role
     noun = "schools" if first.row.owner_role == "dsl" else "agencies"
+    one = {"schools": "school", "agencies": "agency"}[noun] if len(members) == 1 else noun
     return Item(
-        f"{first.row.title}: {len(members)} {noun} not yet returned",
+        f"{first.row.title}: {len(members)} {one} not yet returned",
         first.row.due, f"each {who[0].lower()}{who[1:]}", worst, (first.row.due - as_of).days,
         f"{partnership.id}:{rule}:{period}",
         flagged=any((m.row.id or 0) in flags for m in members),
