@@ -1,5 +1,5 @@
 """A wrong option is one line naming it (exit 2, README's table), without click's Usage
-banner; a typed day that is not usable is bad input (exit 1); piped output is 100 wide."""
+banner; a typed day that is not usable is bad input (exit 1)."""
 
 from __future__ import annotations
 
@@ -53,11 +53,3 @@ def test_govcal_alone_still_lists_the_commands():
     result = govcal()
     assert result.returncode == exit_codes.SETTINGS
     assert "status" in result.stdout + result.stderr and "Traceback" not in result.stderr
-
-
-def test_piped_output_is_100_columns_wide():
-    result = govcal("plan", "--from", "2026-01-01", "--to", "2026-12-31")
-    assert result.returncode == 0, result.stderr
-    table = [line for line in result.stdout.splitlines() if "─" in line or "│" in line]
-    widths = {len(line) for line in table}
-    assert table and max(widths) <= 100 and max(widths) > 80  # the table fills 100

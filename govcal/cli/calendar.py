@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 from dateutil.relativedelta import relativedelta
-from rich.console import Console
 from rich.table import Table
 
 from govcal.cli.common import (
@@ -68,8 +67,7 @@ def rules_check(
             str(len(layers.inherited)), str(len(layers.overridden)), str(len(layers.local)),
             str(len(layers.opted_out)), p.source_file,
         )  # fmt: skip
-    # ten columns and full paths: piped, this inventory keeps the 200 columns it needs
-    (out if out.is_terminal else Console(highlight=False, width=200)).print(table)
+    out.print(table)
     for p, layers in layered:
         if layers.overridden:
             out.print(f"{p.id}: overrides {', '.join(layers.overridden)} of {layers.baseline}")

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-# Piped output (CI logs, `| less`) gets 100 columns: wider than Rich's 80, still readable.
+# Piped output (CI logs, `| less`) gets a wide table instead of Rich's 80-column default.
 from rich.console import Console
 
 from govcal import exit_codes
@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # the database stack is imported by the commands that use it
     from flows.runtime import Runtime
     from models.records import Actor
 
-PIPED_WIDTH = 100
+PIPED_WIDTH = 200
 out = Console(highlight=False, width=None if sys.stdout.isatty() else PIPED_WIDTH)
 err = Console(
     stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else PIPED_WIDTH
