@@ -3,6 +3,8 @@ the end of the range, moving to where it already is, and the papers following at
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from typer.testing import CliRunner
 
@@ -108,3 +110,49 @@ def test_papers_follow_a_moved_meeting_at_once_from_the_use_case():
         result = actions.reschedule(session, SAM, when, "room", Actor("ui", Channel.PREFECT_UI))
     assert any("sam-papers" in line for line in result.followed)
     assert row("wfscp:sam-papers:2026-12-08")["due"] != papers_before["due"]
+
+
+def test_a_meeting_cannot_be_completed_before_its_day_but_a_deadline_can():
+    before = row(MEETING)
+    held = govcal("complete", MEETING, "--on", "13/10/2026", "--evidence", "https://example.org/m")
+    assert held.exit_code == 1
+    assert held.stderr.splitlines()[0] == (
+        f"Error: {MEETING} is a meeting on 2026-11-11; it cannot have been held on 2026-10-13: "
+        "give --on the day it was held, or reschedule it first with --allow-past"
+    )
+    assert row(MEETING) == before
+    early = govcal("complete", "wfscp:cdop-annual-report:2027-09-30", "--on", "2026-11-01",
+                   "--evidence", "https://example.org/report")  # fmt: skip
+    assert early.exit_code == 0, early.stderr
+
+
+def test_a_follow_up_due_before_the_review_day_is_refused():
+    s11 = next_s11()
+    before = row(s11)
+    result = govcal("review", s11, "--rag", "amber", "--action", "Refresh training",
+                    "--action-due", "2001-01-01")  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "Error: --action-due 2001-01-01 is before the review day 2026-11-02; give a day from "
+        "2026-11-02 on"
+    )
+    assert row(s11) == before
+
+
+def next_s11() -> str:
+    from models.db import session_scope
+    from models.queries import occurrences_between
+
+    with session_scope() as session:
+        return next(o.public_id for o in occurrences_between(session, "wfscp", date(2026, 1, 1),
+                    date(2027, 12, 31)) if ":section-11" in o.public_id)  # fmt: skip
+
+
+def test_acknowledge_refuses_an_item_never_escalated_with_one_line():
+    before = row(MEETING)
+    result = govcal("acknowledge", MEETING, "--note", "seen")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        f"Error: {MEETING} has not been escalated to the Lead Partners; nothing to acknowledge"
+    )
+    assert row(MEETING) == before
