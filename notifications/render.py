@@ -230,6 +230,19 @@ def _names_text(names: list[str], per: str) -> list[str]:
 
 
 _WHY_LIMIT = 140  # the source, short: after the action, a phone screen's few lines
+_ASIDE = re.compile(r"\s+\([^()]*\s[^()]*\)")  # "(each body must ...)", not "s16C(1)"
+
+
+def short_source(source: str, limit: int = _WHY_LIMIT) -> str:
+    """The citation without its explanations in brackets ('Children Act 2004 s11;
+    Working Together ... chapter 2, "Relevant agencies"'), cut at a word if still long:
+    the reader wants where the duty comes from, not the guidance's text."""
+    text = one_line(source, 2000)
+    while (bare := _ASIDE.sub("", text)) != text:
+        text = bare
+    return textwrap.shorten(text, limit, placeholder=" …")
+
+
 _MAX_IDS = 6  # a round lists each member's id up to this many, then the pattern
 
 
@@ -263,7 +276,7 @@ def _entry_context(entry: _Entry, digest: Digest) -> dict:
         "names": names if entry.grouped else [],
         "names_text": _names_text(names, first.per) if entry.grouped else [],
         "owner": owner,
-        "source": textwrap.shorten(one_line(first.source, 2000), _WHY_LIMIT, placeholder=" …"),
+        "source": short_source(first.source),
         "evidence": one_line(first.evidence, 400),
         "ids": _ids_text(entry),
         "command": (
@@ -408,7 +421,7 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
         "online_url": entry.online_url,
         "changes": changes,
         "replaces": one_line(invitation.replaces),
-        "source": one_line(invitation.source, 400),
+        "source": short_source(invitation.source),
         "evidence": one_line(invitation.evidence, 400),
         "organizer": entry.organizer[1] if entry.organizer else sender.email,
     }

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 _LABEL = "color:#505a5f;padding:1px 12px 1px 0;vertical-align:top;white-space:nowrap"
+PHONE_WIDTH = 400  # CSS pixels: a phone held upright, as a Lead Partner reads it
 MEETING = "wfscp:safeguarding-accountability-meeting:2026-12-08"
 
 
@@ -67,7 +68,8 @@ def shoot(html_file: Path, png: Path, height: int) -> None:
     subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
          "--disable-background-networking", "--disable-component-update", "--no-first-run",
-         "--hide-scrollbars", f"--screenshot={png}", f"--window-size=720,{height}",
+         "--hide-scrollbars", f"--screenshot={png}", "--force-device-scale-factor=2",
+         f"--window-size={PHONE_WIDTH},{height}",
          html_file.as_uri()],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -94,7 +96,7 @@ def main() -> None:
                         for p in later)
             if str(m["Subject"]).startswith("Updated:")
         )  # fmt: skip
-        for name, message, height in (("digest", digest, 760), ("invite", update, 700)):
+        for name, message, height in (("digest", digest, 1090), ("invite", update, 920)):
             html_file = Path(folder) / f"{name}.html"
             html_file.write_text(page(message), encoding="utf-8")
             shoot(html_file, OUT / f"{name}.png", height)

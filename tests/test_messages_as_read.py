@@ -18,6 +18,7 @@ from sqlmodel import select
 from models.db import session_scope
 from models.ledger import LedgerEntry
 from models.notify_inputs import items_by_ids
+from notifications.render import short_source
 from rules.loader import load_partnership
 from tests.support.paths import GOVCAL
 
@@ -98,7 +99,8 @@ def test_the_sample_lead_partner_digest_reads_in_under_60_lines_with_every_item(
             owner = "each agency's own lead" if item.subject else f"Owner: {role}"
             assert owner in words, f"{lsp}: {owner} missing"
         for item in told:  # the source as the partnership file puts it in words, after the id
-            assert " ".join(item.source.split())[:60] in words
+            assert short_source(item.source) in words
+            assert "(" not in short_source(item.source)  # no asides: the citation only
             assert words.index(f"Id: {item.public_id}") < words.index("Why: ")
         assert not re.search(r"(?<![\w.])00[0-4] ", words)  # document keys are in words
         # one place to act, their own calendar feed, and robots kept away
