@@ -313,6 +313,7 @@ def build(session: Session, partnership: Partnership, as_of: date) -> Dashboard:
     rows = status_rows(
         session, as_of, partnership_id=partnership.id, ahead_days=60,
         due_soon_days={partnership.id: partnership.due_soon_days},
+        zones={partnership.id: partnership.tz},
     )  # fmt: skip
     board = Dashboard(partnership.id, partnership.name, as_of)
     board.counts = Counter(r.status.state.value for r in rows)
@@ -393,8 +394,9 @@ def _round_item(
     found = partnership.roles.get(first.row.owner_role)
     who = found.title if found else first.row.owner_role
     noun = "schools" if first.row.owner_role == "dsl" else "agencies"
+    one = {"schools": "school", "agencies": "agency"}[noun] if len(members) == 1 else noun
     return Item(
-        f"{first.row.title}: {len(members)} {noun} not yet returned",
+        f"{first.row.title}: {len(members)} {one} not yet returned",
         first.row.due, f"each {who[0].lower()}{who[1:]}", worst, (first.row.due - as_of).days,
         f"{partnership.id}:{rule}:{period}",
         flagged=any((m.row.id or 0) in flags for m in members),

@@ -9,7 +9,6 @@ problem into one readable line: the flow run's state message.
 
 from __future__ import annotations
 
-import re
 from enum import Enum, StrEnum
 from typing import Annotated, Any, TypeVar
 
@@ -30,6 +29,7 @@ from models.records import MAX_LOCATION
 from rules.dates import SupportedDate, parse_day
 from rules.model import Kind
 from rules.references import check_reference
+from rules.text import pasted_id as pasted_occurrence_id
 
 # a bad rule file leaves the forms with free text: `govcal rules check` reports it
 _PARTNERSHIPS = rules_or_empty()
@@ -271,19 +271,15 @@ def _title(model: type[BaseModel], name: str) -> str:
     return (found.title or name) if found else name
 
 
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(?::[A-Za-z0-9/_.-]+){2,3}")
-
-
 def pasted_id(text: str) -> str:
-    """The id out of what a person pasted: quotes, backticks, "Id:" and trailing
-    punctuation from an email are ignored."""
-    found = _ID.search(text.strip().strip("`'\"<>"))
+    """The id out of what a person pasted (rules/text.py), or FormError."""
+    found = pasted_occurrence_id(text)
     if not found:
         raise FormError(
             f"'{text[:80]}' is not an id; paste it from the email (it looks like "
             "wfscp:lsp-meeting:2026-11-11) or leave the field empty to choose from a list"
         )
-    return found.group(0).rstrip(".")
+    return found
 
 
 def choice_input(labels: dict[str, str], title: str) -> type[BaseModel]:

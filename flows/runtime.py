@@ -19,9 +19,9 @@ from models.types import utcnow
 from notifications.render import Sender
 from notifications.transport import Transport, from_settings
 from rules.loader import RuleFileError, load_partnerships
-from rules.model import Partnership
+from rules.model import DEFAULT_TIMEZONE, Partnership
 
-DEFAULT_TIMEZONE = ZoneInfo("Europe/London")
+DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # the rule files' default zone
 
 
 class SecretUnavailable(SettingsError):
@@ -129,6 +129,6 @@ def build_runtime(
         settings=settings,
         partnerships=loaded,
         sender=Sender(settings.mail_from_name, settings.mail_from),
-        timezone=chosen.tz if chosen else DEFAULT_TIMEZONE,
+        timezone=chosen.tz if chosen else DEFAULT_ZONE,
         clock=clock or utcnow,
     )

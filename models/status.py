@@ -15,11 +15,18 @@ from models.stored_dates import usable
 from rules.model import DEFAULT_TIMEZONE
 from rules.state import State, Status, evaluate
 
+# the rule files' default zone; callers pass each partnership's own (Partnership.tz)
+DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
+
 
 @dataclass(frozen=True, slots=True)
 class StatusRow:
     row: OccurrenceRow
     status: Status
+    zone: ZoneInfo = DEFAULT_ZONE  # the partnership's time zone: days are its days
+
+    def closed(self) -> date | None:
+        return closed_on(self.row, self.zone)
 
     def as_json(self) -> dict[str, Any]:
         row = self.row
@@ -31,13 +38,13 @@ class StatusRow:
             "kind": row.kind,
             "subject": row.subject or None,
             "owner": row.owner_role,
-            "due": row.starts_at.astimezone(_LONDON).isoformat()
+            "due": row.starts_at.astimezone(self.zone).isoformat()
             if row.starts_at
             else row.due.isoformat(),
             "state": self.status.state.value,
             "days_overdue": self.status.days_overdue,
             "completed_at": row.completed_at.isoformat() if row.completed_at else None,
-            "closed_on": closed.isoformat() if (closed := closed_on(row)) else None,
+            "closed_on": closed.isoformat() if (closed := self.closed()) else None,
             "completed_by": row.completed_by,
             "evidence": row.evidence_url or row.evidence_file,
             "evidence_note": row.evidence_note,
@@ -46,10 +53,9 @@ class StatusRow:
         }
 
 
-_LONDON = ZoneInfo(DEFAULT_TIMEZONE)  # status rows are not yet per partnership: the default
-
-
-def status_of(row: OccurrenceRow, as_of: date, due_soon_days: int = 14) -> Status:
+def status_of(
+    row: OccurrenceRow, as_of: date, due_soon_days: int = 14, zone: ZoneInfo = DEFAULT_ZONE
+) -> Status:
     return evaluate(
         row.due,
         as_of,
@@ -57,15 +63,16 @@ def status_of(row: OccurrenceRow, as_of: date, due_soon_days: int = 14) -> Statu
         waived=row.lifecycle == Lifecycle.WAIVED.value,
         cancelled=row.lifecycle == Lifecycle.CANCELLED.value,
         due_soon_days=due_soon_days,
+        tz=zone,
     )
 
 
-def closed_on(row: OccurrenceRow) -> date | None:
+def closed_on(row: OccurrenceRow, zone: ZoneInfo = DEFAULT_ZONE) -> date | None:
     """The day an item was closed: completed on, or the day it was waived or cancelled."""
     if row.lifecycle == Lifecycle.COMPLETED.value:
         return row.completed_at
     if row.lifecycle in (Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value):
-        return row.updated_at.astimezone(_LONDON).date()
+        return row.updated_at.astimezone(zone).date()
     return None
 
 
@@ -79,13 +86,15 @@ def status_rows(
     behind_days: int = 30,
     due_soon_days: dict[str, int] | None = None,
     partnership_ids: Collection[str] | None = None,
+    zones: dict[str, ZoneInfo] | None = None,
 ) -> list[StatusRow]:
     """Everything open up to `ahead_days` from now (however old), and what was closed in
     the last `behind_days` by the day it was closed (an old item completed yesterday is
     recent news); orphaned occurrences are left out: no rule asks for them any more.
     With `partnership_ids` (e.g. those whose arrangements are in force that day), other
     partnerships' items are left out: a superseded partnership's old items are history,
-    not "420 days overdue"."""
+    not "420 days overdue". `zones` gives each partnership's time zone (default: the
+    rule files' default)."""
     query = status_query(
         as_of,
         partnership_id=partnership_id,
@@ -96,7 +105,11 @@ def status_rows(
     )
     rows = usable(session.exec(query))
     soon = due_soon_days or {}
-    out = [StatusRow(r, status_of(r, as_of, soon.get(r.partnership_id, 14))) for r in rows]
+    zone = (zones or {}).get
+    out = []
+    for r in rows:
+        tz = zone(r.partnership_id, DEFAULT_ZONE)
+        out.append(StatusRow(r, status_of(r, as_of, soon.get(r.partnership_id, 14), tz), tz))
     if overdue_only:
         out = [s for s in out if s.status.state is State.OVERDUE]
     return out
@@ -129,10 +142,10 @@ def status_query(
         ),
         and_(
             col(OccurrenceRow.lifecycle).in_([Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value]),
-            col(OccurrenceRow.updated_at) >= datetime.combine(recent, time(), _LONDON),
+            col(OccurrenceRow.updated_at) >= datetime.combine(recent, time(), DEFAULT_ZONE),
             # not after the day shown: a replayed day never lists a later closure
             col(OccurrenceRow.updated_at)
-            < datetime.combine(as_of + timedelta(days=1), time(), _LONDON),
+            < datetime.combine(as_of + timedelta(days=1), time(), DEFAULT_ZONE),
         ),
     )
     query = select(OccurrenceRow).where(

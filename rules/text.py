@@ -18,6 +18,7 @@ LONG = 2000  # reasons, notes, actions, links
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _FORMULA = re.compile(r"^(=|[+\-@].*[(!|])")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(?::[A-Za-z0-9/_.-]+){2,3}")
 
 
 class TextRefused(ValueError):
@@ -57,3 +58,13 @@ def check_cell(value: str, field: str) -> str:
             f"{field} starts like a spreadsheet formula (=, +, -, @); remove the formula"
         )
     return value
+
+
+def pasted_id(text: str) -> str | None:
+    """The occurrence id in what a person pasted from an email or README, or None:
+    surrounding quotes, backticks, angle brackets, "Id:" and a trailing full stop are
+    ignored. Used by the command line and the Prefect forms alike."""
+    if len(text) > NAME:
+        return None  # not an id; a long value is refused as one later, not searched
+    found = _ID.search(text.strip().strip("`'\"<>"))
+    return found.group(0).rstrip(".") if found else None

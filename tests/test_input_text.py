@@ -127,3 +127,12 @@ def test_the_markdown_pack_keeps_an_old_evidence_link_in_its_cell():
     assert "\n" not in link and "\r" not in link and "<" not in link and "|" not in link
     assert ")" not in link and " " not in link
     assert markdown_cell("a|b\n<script>x</script>") == "a\\|b &lt;script&gt;x&lt;/script&gt;"
+
+
+@pytest.mark.parametrize("pasted", [f"Id: {MEETING}.", f'"{MEETING}"', f"`{MEETING}`"])
+def test_an_id_pasted_from_an_email_works_on_the_command_line(synced, pasted):
+    """Finding 14a: README says "Id:" and a trailing full stop are ignored."""
+    result = govcal("complete", pasted, "--on", "2026-11-11", "--evidence", "https://example.org/m")
+    assert result.exit_code == 0, result.stderr
+    assert f"({MEETING}) completed on 2026-11-11" in result.stdout
+    assert meeting()[0] == "completed"

@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # the database stack is imported by the commands that use it
     from models.records import Actor
 
 PIPED_WIDTH = 100
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else PIPED_WIDTH)
 err = Console(
     stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else PIPED_WIDTH
 )
@@ -57,6 +57,14 @@ def home_zone(partnership_id: str | None = None) -> ZoneInfo:
     except RuleFileError:
         found = {}
     return found.get(wanted, ZoneInfo(DEFAULT_TIMEZONE))
+
+
+def zones() -> dict[str, ZoneInfo]:
+    """Each loaded partnership's time zone, for the days status shows."""
+    try:
+        return {p.id: p.tz for p in load_partnerships(get_settings().rule_paths(None))}
+    except RuleFileError:
+        return {}
 
 
 def today() -> date:

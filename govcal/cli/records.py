@@ -35,8 +35,19 @@ db_app = typer.Typer(help="Database schema and migrations.", no_args_is_help=Tru
 person_app = typer.Typer(help="People in the directory: remove someone who has left.",
                          no_args_is_help=True)  # fmt: skip
 
+
+def _pasted(text: str) -> str:
+    """The id as pasted from an email ("Id: ...", quotes, a trailing full stop ignored)."""
+    from rules.text import pasted_id
+
+    return pasted_id(text) or text
+
+
 OccurrenceArg = Annotated[
-    str, typer.Argument(help="Occurrence id, as shown by `govcal plan` or `govcal status`.")
+    str,
+    typer.Argument(
+        help="Occurrence id, as shown by `govcal plan` or `govcal status`.", callback=_pasted
+    ),
 ]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why: kept in the audit trail.")]
 
@@ -241,6 +252,19 @@ def incident(
                                               aware_on=when, today=today(), kind=kind)  # fmt: skip
     out.print(f"{result.summary}.", markup=False)
     print_sync(list(result.synced))
+
+
+def acknowledge(
+    occurrence: OccurrenceArg,
+    note: Annotated[str, typer.Option("--note", help="What the Lead Partners will do.")] = "",
+) -> None:
+    """A Lead Partner acknowledges an escalated item (as the Prefect form does)."""
+    from models.escalations import acknowledge as record_acknowledgement
+
+    with database() as session:
+        by, at = record_acknowledgement(session, occurrence, actor(), note)
+    out.print(f"{occurrence} escalation acknowledged by {by} on {at:%d %b %Y %H:%M} UTC.",
+              markup=False)  # fmt: skip
 
 
 @person_app.command("remove")

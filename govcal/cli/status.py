@@ -21,10 +21,11 @@ from govcal.cli.common import (
     out,
     parse_day,
     today,
+    zones,
 )
 from govcal.cli.tables import add_item, item_table, show
 from models import queries
-from models.status import StatusRow, closed_on, status_of, status_rows
+from models.status import StatusRow, status_of, status_rows
 from rules.state import State
 
 STYLE = {
@@ -54,7 +55,7 @@ def status(
     with database() as session:
         rows = status_rows(
             session, day, partnership_id=partnership, overdue_only=overdue, ahead_days=ahead,
-            behind_days=BEHIND, partnership_ids=in_force(day, partnership),
+            behind_days=BEHIND, partnership_ids=in_force(day, partnership), zones=zones(),
         )  # fmt: skip
         names = {}
         for pid in {r.row.partnership_id for r in rows}:
@@ -72,7 +73,7 @@ def status(
     if closed:
         table = item_table("closed")
         for item in _grouped(closed, by_day=True):
-            _add(table, item, str(closed_on(item.rows[0].row)), names)
+            _add(table, item, str(item.rows[0].closed()), names)
         show(out, f"Closed in the {BEHIND} days to {day}, by the day closed", table)
     counts = Counter(r.status.state for r in rows)
     out.print(", ".join(f"{n} {s.value.replace('_', ' ')}" for s, n in counts.most_common()))
@@ -95,7 +96,7 @@ def _urgency(r: StatusRow) -> tuple[int, date, str]:
 
 
 def _closed_key(r: StatusRow) -> tuple[int, str]:
-    day = closed_on(r.row)
+    day = r.closed()
     return (-(day.toordinal() if day else 0), r.row.public_id)
 
 
@@ -108,7 +109,7 @@ def _grouped(rows: list[StatusRow], *, by_day: bool = False) -> list[_Item]:
             items.append(_Item([r]))
             continue
         cycle = f"{r.row.partnership_id}:{r.row.rule_id}:{r.row.period}"
-        key = (cycle, closed_on(r.row) if by_day else None)
+        key = (cycle, r.closed() if by_day else None)
         if key not in cycles:
             cycles[key] = _Item([], cycle)
             items.append(cycles[key])
