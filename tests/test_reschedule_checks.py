@@ -161,3 +161,38 @@ def test_acknowledge_refuses_an_item_never_escalated_with_one_line():
         f"Error: {MEETING} has not been escalated to the Lead Partners; nothing to acknowledge"
     )
     assert row(MEETING) == before
+
+
+def audit_reasons(public_id: str) -> list[str]:
+    from sqlmodel import select
+
+    from models.db import session_scope
+    from models.trail import TrailEntry
+
+    with session_scope() as session:
+        entries = session.exec(select(TrailEntry).where(TrailEntry.entity_id == public_id)).all()
+        return [str(e.reason) for e in entries if getattr(e, "reason", None)]
+
+
+@pytest.mark.parametrize("verb", ["waive", "cancel"])
+def test_a_statutory_item_needs_a_real_reason_and_says_the_lead_partners_see_it(verb):
+    item = "wfscp:annual-report:2026-09-30"
+    before = row(item)
+    short = govcal(verb, item, "--reason", "dont care")
+    assert short.exit_code == 1
+    assert short.stderr.splitlines()[0] == (
+        f"Error: {item} is a statutory duty: to {verb} it, give --reason of at least 15 "
+        "characters saying why (the Lead Partners will see it)"
+    )
+    assert row(item) == before
+    why = "Merged into the joint report with Cumberland"
+    done = govcal(verb, item, "--reason", why)
+    assert done.exit_code == 0, done.stderr
+    assert "this is a statutory duty: the Lead Partners will see it" in flat(done.stdout)
+    assert any(why in reason for reason in audit_reasons(item))
+
+
+def test_a_local_item_is_waived_with_a_short_reason_and_no_duty_note():
+    result = govcal("waive", "wfscp:sam-papers:2026-12-08", "--reason", "no papers")
+    assert result.exit_code == 0, result.stderr
+    assert "statutory" not in result.stdout
