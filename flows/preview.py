@@ -15,7 +15,7 @@ from email import message_from_bytes, policy
 from sqlmodel import Session
 
 from flows.message_context import message_context
-from flows.steps import plan
+from flows.steps import for_tomorrow, plan
 from models.ledger import Delivery, LedgerEntry
 from models.notify_inputs import existing_keys, items_by_ids, sendable_rows
 from models.types import utcnow
@@ -62,6 +62,8 @@ def preview(
         items = items_by_ids(session, partnerships, sorted({r.occurrence_id for r in rows}), today)
 
         live = [r for r in rows if still_wanted(r.kind, r.stage, items.get(r.occurrence_id))]
+        held = {id(r) for r in for_tomorrow(session, live, items, today)}
+        live = [r for r in live if id(r) not in held]
         context = message_context(session, partnerships, items, live)
         out = []
         for message in compose(live, items, context, sender, today, now):

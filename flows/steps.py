@@ -150,6 +150,17 @@ def _add(total: DeliveryReport, part: DeliveryReport) -> None:
         total.by_kind[kind] += n
 
 
+def for_tomorrow(session: Session, rows: list, items: dict, today: date) -> list:
+    """Rows for people who already had today's digest, that wait for tomorrow's."""
+    had = ledger.digested_on(session, [r.recipient for r in rows], today)
+    return [
+        r
+        for r in rows
+        if r.recipient.lower() in had
+        and waits_for_next_digest(r.kind, items.get(r.occurrence_id), today)
+    ]
+
+
 def _send_claimed(
     session: Session,
     claimed: list[LedgerEntry],
@@ -171,13 +182,7 @@ def _send_claimed(
     stale = [r.id for r in claimed if not still_due(r) and r.id]
     if stale:
         queries.skip_ledger_rows(session, stale, "no longer due when sent")
-    had = ledger.digested_on(session, [r.recipient for r in live], today)
-    later = [
-        r
-        for r in live
-        if r.recipient.lower() in had
-        and waits_for_next_digest(r.kind, items.get(r.occurrence_id), today)
-    ]
+    later = for_tomorrow(session, live, items, today)
     if later:  # one digest a day: these go in tomorrow's
         held = {r.id for r in later}
         ledger.wait(session, [i for i in held if i], "waits for the next day's digest", now)

@@ -69,10 +69,22 @@ class Waived:
     occurrence: str
     title: str
     reason: str
+    statutory: bool = False
 
     @property
     def summary(self) -> str:
-        return f"{self.title} ({self.occurrence}) waived: {self.reason}"
+        return f"{self.title} ({self.occurrence}) waived: {self.reason}{_duty(self.statutory)}"
+
+
+STATUTORY_REASON = 15  # characters: "dont care" or "x" is no account of dropping a duty
+
+
+def _duty(statutory: bool) -> str:
+    return (
+        "; this is a statutory duty: the Lead Partners will see it in the audit trail"
+        if statutory
+        else ""
+    )
 
 
 @dataclass(frozen=True)
@@ -124,10 +136,12 @@ class Cancelled:
     reason: str
     sequence: int
     followed: tuple[str, ...] = ()
+    statutory: bool = False
 
     @property
     def summary(self) -> str:
-        return f"{self.title} ({self.occurrence}) cancelled: {self.reason}"
+        duty = _duty(self.statutory)
+        return f"{self.title} ({self.occurrence}) cancelled: {self.reason}{duty}"
 
 
 @dataclass(frozen=True)
@@ -245,8 +259,39 @@ def complete(
 
 def waive(session: Session, occurrence: str, reason: str, actor: Actor) -> Waived:
     _typed(occurrence, actor, (reason, "--reason", LONG))
+    statutory = _statutory_reason(occurrence, reason, "waive")
     row = records.waive(session, occurrence, reason, actor)
-    return Waived(row.public_id, row.title, row.reason or "")
+    return Waived(row.public_id, row.title, row.reason or "", statutory)
+
+
+def _statutory_reason(public_id: str, reason: str | None, verb: str) -> bool:
+    """Whether the item is a statutory duty (a rule of the statutory baseline, or a clock an
+    event started); dropping one needs a reason of some words, refused before any change."""
+    from rules.model import EventDeadline
+
+    parts = public_id.split(":")
+    partnership = next((p for p in _partnerships() if p.id == parts[0]), None)
+    rule = next((r for r in partnership.rules if len(parts) > 1 and r.id == parts[1]), None) \
+        if partnership else None  # fmt: skip
+    if rule is None:
+        return False
+    statutory = rule.origin != "local" or isinstance(rule.schedule, EventDeadline)
+    if statutory and len((reason or "").strip()) < STATUTORY_REASON:
+        raise RecordError(
+            f"{public_id} is a statutory duty: to {verb} it, give --reason of at least "
+            f"{STATUTORY_REASON} characters saying why (the Lead Partners will see it)"
+        )
+    return statutory
+
+
+def _partnerships() -> list[Partnership]:
+    from models.settings import get_settings
+    from rules.loader import RuleFileError, load_partnerships
+
+    try:
+        return load_partnerships(get_settings().rule_paths(None))
+    except RuleFileError:
+        return []  # the next sync reports the rule files' problems
 
 
 def reopen(
@@ -322,14 +367,7 @@ def _day_notes(day: date, starts: datetime | None) -> tuple[str, ...]:
 
 def _follow(session: Session, public_id: str, today: date, actor: Actor) -> tuple[str, ...]:
     """Bring the deadlines that hang on a changed item in line at once (follow_dependents)."""
-    from models.settings import get_settings
-    from rules.loader import RuleFileError, load_partnerships
-
-    try:
-        partnerships = load_partnerships(get_settings().rule_paths(None))
-    except RuleFileError:
-        return ()  # the next sync reports the rule files' problems
-    chosen = next((p for p in partnerships if p.id == public_id.split(":", 1)[0]), None)
+    chosen = next((p for p in _partnerships() if p.id == public_id.split(":", 1)[0]), None)
     if chosen is None:
         return ()
     report = follow_dependents(session, chosen, public_id, today, actor=actor.name,
@@ -346,9 +384,10 @@ def cancel(
     session: Session, occurrence: str, reason: str, actor: Actor, *, today: date | None = None
 ) -> Cancelled:
     _typed(occurrence, actor, (reason, "--reason", LONG))
+    statutory = _statutory_reason(occurrence, reason, "cancel")
     row = records.cancel(session, occurrence, reason, actor)
     followed = _follow(session, row.public_id, today or _today(session, row), actor)
-    return Cancelled(row.public_id, row.title, row.reason or "", row.sequence, followed)
+    return Cancelled(row.public_id, row.title, row.reason or "", row.sequence, followed, statutory)
 
 
 def _today(session: Session, row) -> date:

@@ -140,6 +140,11 @@ def complete(
         )
     if row.lifecycle in (Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value):
         raise RecordError(f"{public_id} is {row.lifecycle}; reopen it before completing it")
+    if row.starts_at is not None and on < row.due:  # a deadline may be met early; a meeting
+        raise RecordError(  # cannot be held before the day it is set for
+            f"{public_id} is a meeting on {row.due}; it cannot have been held on {on}: give "
+            "--on the day it was held, or reschedule it first with --allow-past"
+        )
     before = _snapshot(row)
     row.lifecycle = Lifecycle.COMPLETED.value
     row.completed_at = on
@@ -302,8 +307,14 @@ def review_return(
         rating = Rag(rag.lower())
     except ValueError:
         raise RecordError(f"RAG rating '{rag}' is not one of: red, amber, green") from None
+    review_day = utcnow().date()
     for _description, due in follow_ups or []:
         _in_range(due, "follow-up due date")
+        if due < review_day:  # an action due before it was agreed is overdue at birth
+            raise RecordError(
+                f"--action-due {due} is before the review day {review_day}; give a day from "
+                f"{review_day} on"
+            )
     row = queries.occurrence(session, public_id)
     audit_return = session.exec(
         select(AuditReturn).where(AuditReturn.occurrence_id == row.id)

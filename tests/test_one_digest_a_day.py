@@ -36,6 +36,8 @@ def test_an_incident_started_after_the_digest_waits_for_the_next_days_digest(tmp
     # due Friday 27 November (3 working days): its reminder is planned today, after the digest
     started = govcal("incident", "SI-2026-077", "--aware", "2026-11-20", "-p", "wfscp")
     assert started.returncode == 0, started.stderr
+    dry = govcal("notify", "--as-of", "2026-11-24", "--dry-run")  # lists what a run sends
+    assert "the next run would send 0 message(s)" in dry.stdout, dry.stdout
     again = govcal("notify", "--as-of", "2026-11-24")
     assert again.returncode == 0, again.stderr
     assert digests_to(outbox, "20261124", DUTY) == [first]  # no second digest today

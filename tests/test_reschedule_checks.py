@@ -3,6 +3,8 @@ the end of the range, moving to where it already is, and the papers following at
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from typer.testing import CliRunner
 
@@ -15,6 +17,11 @@ def govcal(*args: str):
     from govcal.cli import app
 
     return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def flat(text: str) -> str:
+    """Output as one line: the console wraps long lines at 100 columns."""
+    return " ".join(text.split())
 
 
 def row(public_id: str) -> dict:
@@ -49,7 +56,7 @@ def test_a_past_time_is_refused_unless_allow_past():
     done = govcal("reschedule", MEETING, "--to", "2026-10-01 09:30", "--reason", "held early",
                   "--allow-past")  # fmt: skip
     assert done.exit_code == 0, done.stderr
-    assert "moved to Thu 01 Oct 2026 09:30" in done.stdout
+    assert "moved to Thu 01 Oct 2026 09:30" in flat(done.stdout)
 
 
 def test_a_time_the_clocks_skip_is_refused():
@@ -78,12 +85,12 @@ def test_a_weekend_bank_holiday_or_repeated_time_is_accepted_with_a_note(to, not
 def test_moving_to_the_time_it_already_has_changes_nothing():
     moved = govcal("reschedule", MEETING, "--to", "15/12/2026 09:30", "--reason", "room")
     assert moved.exit_code == 0, moved.stderr
-    first = moved.stdout.splitlines()[0]
+    first = flat(moved.stdout)
     assert "moved to Tue 15 Dec 2026 09:30 (invite version 1)" in first and "+00:00" not in first
     before = row(MEETING)
     again = govcal("reschedule", MEETING, "--to", "2026-12-15 09:30", "--reason", "room")
     assert again.exit_code == 0
-    assert "is already at Tue 15 Dec 2026 09:30; nothing changed" in again.stdout
+    assert "is already at Tue 15 Dec 2026 09:30; nothing changed" in flat(again.stdout)
     assert row(MEETING) == before
 
 
@@ -91,7 +98,7 @@ def test_a_deadline_moved_says_no_invite_version():
     result = govcal("reschedule", "wfscp:annual-report:2026-09-30", "--to", "2026-12-01",
                     "--reason", "late data")  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    assert "moved to Tue 01 Dec 2026." in result.stdout and "invite" not in result.stdout
+    assert "moved to Tue 01 Dec 2026." in flat(result.stdout) and "invite" not in result.stdout
 
 
 def test_papers_follow_a_moved_meeting_at_once_from_the_use_case():
@@ -108,3 +115,84 @@ def test_papers_follow_a_moved_meeting_at_once_from_the_use_case():
         result = actions.reschedule(session, SAM, when, "room", Actor("ui", Channel.PREFECT_UI))
     assert any("sam-papers" in line for line in result.followed)
     assert row("wfscp:sam-papers:2026-12-08")["due"] != papers_before["due"]
+
+
+def test_a_meeting_cannot_be_completed_before_its_day_but_a_deadline_can():
+    before = row(MEETING)
+    held = govcal("complete", MEETING, "--on", "13/10/2026", "--evidence", "https://example.org/m")
+    assert held.exit_code == 1
+    assert held.stderr.splitlines()[0] == (
+        f"Error: {MEETING} is a meeting on 2026-11-11; it cannot have been held on 2026-10-13: "
+        "give --on the day it was held, or reschedule it first with --allow-past"
+    )
+    assert row(MEETING) == before
+    early = govcal("complete", "wfscp:cdop-annual-report:2027-09-30", "--on", "2026-11-01",
+                   "--evidence", "https://example.org/report")  # fmt: skip
+    assert early.exit_code == 0, early.stderr
+
+
+def test_a_follow_up_due_before_the_review_day_is_refused():
+    s11 = next_s11()
+    before = row(s11)
+    result = govcal("review", s11, "--rag", "amber", "--action", "Refresh training",
+                    "--action-due", "2001-01-01")  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "Error: --action-due 2001-01-01 is before the review day 2026-11-02; give a day from "
+        "2026-11-02 on"
+    )
+    assert row(s11) == before
+
+
+def next_s11() -> str:
+    from models.db import session_scope
+    from models.queries import occurrences_between
+
+    with session_scope() as session:
+        return next(o.public_id for o in occurrences_between(session, "wfscp", date(2026, 1, 1),
+                    date(2027, 12, 31)) if ":section-11" in o.public_id)  # fmt: skip
+
+
+def test_acknowledge_refuses_an_item_never_escalated_with_one_line():
+    before = row(MEETING)
+    result = govcal("acknowledge", MEETING, "--note", "seen")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        f"Error: {MEETING} has not been escalated to the Lead Partners; nothing to acknowledge"
+    )
+    assert row(MEETING) == before
+
+
+def audit_reasons(public_id: str) -> list[str]:
+    from sqlmodel import select
+
+    from models.db import session_scope
+    from models.trail import TrailEntry
+
+    with session_scope() as session:
+        entries = session.exec(select(TrailEntry).where(TrailEntry.entity_id == public_id)).all()
+        return [str(e.reason) for e in entries if getattr(e, "reason", None)]
+
+
+@pytest.mark.parametrize("verb", ["waive", "cancel"])
+def test_a_statutory_item_needs_a_real_reason_and_says_the_lead_partners_see_it(verb):
+    item = "wfscp:annual-report:2026-09-30"
+    before = row(item)
+    short = govcal(verb, item, "--reason", "dont care")
+    assert short.exit_code == 1
+    assert short.stderr.splitlines()[0] == (
+        f"Error: {item} is a statutory duty: to {verb} it, give --reason of at least 15 "
+        "characters saying why (the Lead Partners will see it)"
+    )
+    assert row(item) == before
+    why = "Merged into the joint report with Cumberland"
+    done = govcal(verb, item, "--reason", why)
+    assert done.exit_code == 0, done.stderr
+    assert "this is a statutory duty: the Lead Partners will see it" in flat(done.stdout)
+    assert any(why in reason for reason in audit_reasons(item))
+
+
+def test_a_local_item_is_waived_with_a_short_reason_and_no_duty_note():
+    result = govcal("waive", "wfscp:sam-papers:2026-12-08", "--reason", "no papers")
+    assert result.exit_code == 0, result.stderr
+    assert "statutory" not in result.stdout

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cancel": ("govcal.cli.records", "cancel"),
     "review": ("govcal.cli.records", "review"),
     "incident": ("govcal.cli.records", "incident"),
+    "acknowledge": ("govcal.cli.records", "acknowledge"),
     "notify": ("govcal.cli.notify", "notify"),
     "feeds": ("govcal.cli.feeds", "feeds"),
     "pack": ("govcal.cli.pack", "pack"),

@@ -254,6 +254,19 @@ def incident(
     print_sync(list(result.synced))
 
 
+def acknowledge(
+    occurrence: OccurrenceArg,
+    note: Annotated[str, typer.Option("--note", help="What the Lead Partners will do.")] = "",
+) -> None:
+    """A Lead Partner acknowledges an escalated item (as the Prefect form does)."""
+    from models.escalations import acknowledge as record_acknowledgement
+
+    with database() as session:
+        by, at = record_acknowledgement(session, occurrence, actor(), note)
+    out.print(f"{occurrence} escalation acknowledged by {by} on {at:%d %b %Y %H:%M} UTC.",
+              markup=False)  # fmt: skip
+
+
 @person_app.command("remove")
 def person_remove(
     email: Annotated[str, typer.Argument(help="The person's email address.")],
