@@ -232,7 +232,7 @@ def review_return(form: ReviewForm, as_of: str = "") -> str:
     def change(session: Session, f: ReviewForm, item: str, day: date) -> str:
         return actions.review_return(
             session, item, f.rating.value, _ui_actor(f.by), note=f.review_note or None,
-            follow_ups=[(a.description, a.due) for a in f.follow_ups],
+            follow_ups=[(a.description, a.due) for a in f.follow_ups], on=day,
         ).summary  # fmt: skip
 
     return _act(ReviewForm, form, as_of, "review", change)

@@ -403,10 +403,13 @@ def review_return(
     *,
     note: str | None = None,
     follow_ups: list[tuple[str, date]] | None = None,
+    on: date | None = None,
 ) -> Reviewed:
     actions = [(text, "--action", LONG) for text, _due in follow_ups or []]
     _typed(occurrence, actor, (note, "--note", LONG), *actions)
-    done = records.review_return(session, occurrence, rag, actor, note=note, follow_ups=follow_ups)
+    done = records.review_return(
+        session, occurrence, rag, actor, note=note, follow_ups=follow_ups, on=on
+    )
     return Reviewed(occurrence, done.rag or rag.lower(), len(follow_ups or []))
 
 
@@ -430,7 +433,9 @@ def record_return(
                     by=actor.name, store=store)  # fmt: skip
     review = None
     if rag is not None:
-        review = review_return(session, occurrence, rag, actor, note=note, follow_ups=follow_ups)
+        review = review_return(
+            session, occurrence, rag, actor, note=note, follow_ups=follow_ups, on=today
+        )
     return ReturnRecorded(done, review)
 
 

@@ -301,13 +301,17 @@ def review_return(
     *,
     note: str | None = None,
     follow_ups: list[tuple[str, date]] | None = None,
+    on: date | None = None,
 ) -> AuditReturn:
-    """Record the business team's review of a submitted S11/S175 return."""
+    """Record the business team's review of a submitted S11/S175 return.
+
+    `on` is the day of the review (the caller's day, or a replayed day); follow-up actions
+    may not fall due before it. Without it, today."""
     try:
         rating = Rag(rag.lower())
     except ValueError:
         raise RecordError(f"RAG rating '{rag}' is not one of: red, amber, green") from None
-    review_day = utcnow().date()
+    review_day = on or utcnow().date()
     for _description, due in follow_ups or []:
         _in_range(due, "follow-up due date")
         if due < review_day:  # an action due before it was agreed is overdue at birth

@@ -110,7 +110,13 @@ def _apply(
         if row.get("follow_up"):
             follow_ups.append((row["follow_up"], date.fromisoformat(row["follow_up_due"])))
         audit_return = records.review_return(
-            session, target, row["rag"], ACTOR, note=row.get("note") or None, follow_ups=follow_ups
+            session,
+            target,
+            row["rag"],
+            ACTOR,
+            note=row.get("note") or None,
+            follow_ups=follow_ups,
+            on=day,
         )
         audit_return.reviewed_at = datetime.combine(day, time(12), partnership.tz)
         audit_return.reviewed_by = by or ACTOR.name

@@ -276,7 +276,8 @@ def test_section_175_returns_are_tracked_one_school_at_a_time(db_url, wfscp):
             complete(s, f"{cycle_id}:{school}", LINK, Actor(f"dsl-{school}@example.org"),
                      on=D("2026-03-20"), today=D("2026-04-02"))  # fmt: skip
         review_return(s, f"{cycle_id}:wf-s001", "amber", ME, note="training records incomplete",
-                      follow_ups=[("Update training matrix", D("2026-06-30"))])  # fmt: skip
+                      follow_ups=[("Update training matrix", D("2026-06-30"))],
+                      on=D("2026-04-02"))  # fmt: skip
     with session_scope(db_url) as s:
         members = queries.returns_of(s, queries.audit_cycle(s, cycle_id))
     assert len(members) == 148

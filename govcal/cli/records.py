@@ -232,7 +232,7 @@ def review(
     follow_ups = [(a, d) for a, d in zip(actions_, dues, strict=True) if d]
     with database() as session:
         result = actions.review_return(session, occurrence, rag, actor(), note=note,
-                                       follow_ups=follow_ups)  # fmt: skip
+                                       follow_ups=follow_ups, on=today())  # fmt: skip
     out.print(f"{result.summary}.", markup=False)
 
 
