@@ -468,20 +468,22 @@ def return_row(
         status = f"returned {day(returned_on)}" + (", late" if returned_on > due else "")
         rank = {"red": 1, "amber": 2}.get(rag or "", 3 if rag is None else 4)
     open_actions = [a for a in actions if a.completed_at is None]
-    follow = ""  # one action, cut short: cells never wrap (the return's page has them all)
+    follow = ""  # one action, its due day first: cells never wrap, so the cut falls on the text
     if open_actions:
         first = open_actions[0]
-        follow = f"{shorten(first.description, 30)} by {first.due:%d %b}"
+        follow = f"by {first.due:%d %b}: {shorten(first.description, 18)}"
         if len(open_actions) > 1:
             follow += f" (+{len(open_actions) - 1})"
     reviewed = REVIEW_MARK.get(rag or "", "not reviewed" if rank else "")
     subject = "School" if noun == "schools" else "Agency"
+    # the code to paste comes second and the free text last: at 1440 px the right-most
+    # column is the one Prefect's details panel cuts
     return (rank, name), {
         subject: name,
-        "Return": status,
-        "Review (RAG)": reviewed,
-        "Follow-up actions": follow,
         "Code": code,
+        "Return": status,
+        "Review": reviewed,
+        "Follow-up actions": follow,
     }
 
 

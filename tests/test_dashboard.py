@@ -121,10 +121,12 @@ def test_a_school_missing_its_return_comes_first():
     assert row == {
         "School": "Kendal Primary",
         "Return": "🔴 not returned, 238 days late",
-        "Review (RAG)": "",
+        "Review": "",
         "Follow-up actions": "",
         "Code": "wf-p001",
     }
+    # left to right as read: the code to paste before the free text that may be cut
+    assert list(row) == ["School", "Code", "Return", "Review", "Follow-up actions"]
 
 
 def test_mail_refused_for_good_is_shown_with_who_what_the_answer_and_since_when():

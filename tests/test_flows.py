@@ -98,7 +98,7 @@ def test_daily_compliance_syncs_notifies_and_publishes_the_dashboard(embedded):
     returns = found["returns-wfscp-section-11-audit"]
     assert returns.type == "table"
     agencies = json.loads(returns.data)
-    assert len(agencies) == 20 and {"Agency", "Return", "Review (RAG)"} <= set(agencies[0])
+    assert len(agencies) == 20 and {"Agency", "Return", "Review"} <= set(agencies[0])
 
     again = jobs.daily_compliance(as_of=D("2026-10-05"))
     assert again["sent"]["messages_sent"] == 0  # a rerun sends nothing new

@@ -121,8 +121,8 @@ def test_return_then_review(day):
         artifacts("returns-wfscp-section-11-audit")["returns-wfscp-section-11-audit"].data
     )
     nwas = next(r for r in table if r["Code"] == "nwas")
-    assert nwas["Review (RAG)"] == "🟠 Amber"
-    assert nwas["Follow-up actions"] == "Refresh level 3 training by 31 Jan"
+    assert nwas["Review"] == "🟠 Amber"
+    assert nwas["Follow-up actions"] == "by 31 Jan: Refresh level 3…"
 
 
 @pytest.mark.parametrize(
