@@ -80,6 +80,18 @@ def _snapshot(row: OccurrenceRow) -> dict[str, Any]:
     }
 
 
+def _later_than(previous: datetime | None) -> datetime:
+    """Now, but at least one whole second after the previous change. Feeds carry the change
+    time as DTSTAMP, to the second: two changes within one second would look like none to a
+    calendar comparing stamps."""
+    now = utcnow()
+    if previous is None:
+        return now
+    if previous.tzinfo is None:
+        previous = previous.replace(tzinfo=UTC)
+    return max(now, previous.replace(microsecond=0) + timedelta(seconds=1))
+
+
 def _change(
     session: Session,
     row: OccurrenceRow,
@@ -88,7 +100,7 @@ def _change(
     before: dict[str, Any],
     reason: str | None = None,
 ) -> None:
-    row.updated_at = utcnow()
+    row.updated_at = _later_than(row.updated_at)
     record(
         session,
         actor=actor.name,

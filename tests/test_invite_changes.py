@@ -285,6 +285,27 @@ def test_a_feed_shows_completion_and_keeps_untouched_entries_byte_for_byte(
     assert len(untouched) == len(before) - 1  # nothing else changed: same stamps, same text
 
 
+def test_two_changes_in_one_second_still_move_the_feed_stamp(calendar, wfscp, tmp_path):
+    """Feeds show an entry's last change as DTSTAMP, to the second: a completion recorded in
+    the same second as the row was last written must still give a later stamp."""
+    import time_machine
+
+    from flows.steps import publish_feeds
+    from models.records import Evidence, complete
+
+    feeds = tmp_path / "feeds"
+    report = "wfscp:annual-report:2026-09-30@govcal"
+    with session_scope(calendar) as s:
+        publish_feeds(s, [wfscp], D("2026-10-01"), feeds, now=datetime(2026, 10, 1, 6, tzinfo=UTC))
+    stamp = feed_events(feeds / "wfscp.ics")[report][4]
+    with time_machine.travel(stamp, tick=False), session_scope(calendar) as s:  # same second
+        complete(s, report.removesuffix("@govcal"), Evidence(url="https://example.org/ar.pdf"),
+                 ME, on=D("2026-10-01"), today=D("2026-10-02"))  # fmt: skip
+    with session_scope(calendar) as s:
+        publish_feeds(s, [wfscp], D("2026-10-02"), feeds, now=datetime(2026, 10, 2, 6, tzinfo=UTC))
+    assert feed_events(feeds / "wfscp.ics")[report][4] > stamp
+
+
 def test_a_copy_of_the_database_never_mints_the_originals_message_ids(calendar, tmp_path):
     import sqlite3
 
