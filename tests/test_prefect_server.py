@@ -9,28 +9,17 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.smtp_server import free_port
+from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.xdist_group("prefect-server"), pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-
-
-def wait_until(check, timeout: float, what: str):
-    """Poll for readiness of an external process (not a way to control time)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 @pytest.fixture
