@@ -271,6 +271,27 @@ def overlay(local: YamlDocument, label: str, baseline_id: str) -> Overlay:
     return result
 
 
+def overlay_file(doc: YamlDocument, label: str) -> Overlay:
+    """The file merged over the baseline it names, or the file alone if it names none
+    (then `overrides:` and `opt_out:` have nothing to change, and say so)."""
+    header = doc.data.get("partnership")
+    baseline = header.get("baseline") if isinstance(header, dict) else None
+    if isinstance(baseline, str) and baseline.strip():
+        return overlay(doc, label, baseline.strip())
+    result = Overlay(doc)
+    for key in ("overrides", "opt_out"):
+        if doc.data.get(key):
+            result.problems.append(
+                Problem(
+                    label,
+                    doc.line_of((key,)),
+                    f"{key}: changes a statutory baseline; name it first, e.g. "
+                    "partnership: {baseline: wt2023}",
+                )
+            )
+    return result
+
+
 @dataclass(frozen=True)
 class Layers:
     """What a partnership takes from its baseline, changes, adds and leaves out."""
