@@ -149,9 +149,15 @@ def test_001_serious_incident_rapid_review_and_lcspr_clocks(cscp_2023):
 
 
 def test_001_the_cscp_board(cscp_2023):
-    """001: "The CSCP Board develops, implements and monitors an Annual Business Plan"."""
+    """001: "The CSCP Board develops, implements and monitors an Annual Business Plan";
+    "In my role as Independent Scrutineer, I chair the CSCP Board, which focusses on
+    assurance and directly reports progress and any areas of concern to the CSCP Lead
+    Safeguarding Partners meeting"."""
     board = cscp_2023.rule("board-meeting")
     assert {"board", "scrutineer", "lsp"} <= set(board.attendees)
+    assert "I chair the CSCP Board" in " ".join(board.source.split())
+    assert board.notes.startswith("Chaired by the Independent Scrutineer")
+    assert "reported to the Lead Safeguarding Partners" in board.evidence
     assert len(dues(cscp_2023, board.id, "2024-01-01", "2024-12-31")) == 4
 
 
