@@ -8,11 +8,13 @@ outbox, feeds to data/feeds, and a summary printed.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
 import typer
 
+from govcal import local_api
 from govcal.cli.common import (
     AsOfOption,
     RulesOption,
@@ -63,6 +65,8 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
     """Run the daily-compliance job once, in-process, on the embedded default."""
     day = parse_day(as_of, "--as-of") or today()
     reused = configure_prefect()
+    if not reused and not os.environ.get("PREFECT_API_URL"):  # boots while we work
+        local_api.start_ephemeral(Path(os.environ["PREFECT_HOME"]))
     runtime = build_runtime(rules)
     runtime.transport()  # a missing secret block stops here, before any work
     settings = runtime.settings
@@ -73,6 +77,11 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
         out.print(f"Prefect API: {reused} (kept by `govcal serve`)")
     from flows.jobs import daily_compliance  # once Prefect's settings are set
 
+    try:
+        local_api.wait_for_ephemeral()
+    except local_api.ApiServerError as exc:
+        err.print(f"Error: {exc}", markup=False)
+        raise typer.Exit(1) from None
     state = daily_compliance(as_of=day, return_state=True)
     result = state.result(raise_on_failure=False)
     if not isinstance(result, dict):  # the flow itself broke: its message says why
