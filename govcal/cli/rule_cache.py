@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import stat
 import sys
 from collections.abc import Iterable
 from contextlib import suppress
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 RULES_SOURCE = Path(rules.__file__).resolve().parent
 SHIPPED = RULES_SOURCE / "partnerships"  # what rules.loader reads when given no paths
 FORMAT = b"govcal-rules-1"
+_LARGEST = 16 * 1024 * 1024  # bigger than any rule file the loader accepts: not read here
 _loaded: dict[str, list[Partnership]] = {}  # by key: one read per process
 
 
@@ -68,6 +70,13 @@ def _key(paths: list[Path] | None) -> str:
             data = part if isinstance(part, bytes) else str(part).encode("utf-8", "replace")
             digest.update(len(data).to_bytes(8, "little") + data)
 
+    def add_file(path: Path) -> None:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _LARGEST:
+            add("not read", info.st_mode, info.st_size, info.st_mtime_ns)  # a pipe, a 2 GB file
+        else:
+            add(path.read_bytes())
+
     def add_entry(path: Path) -> None:
         add(path)
         try:
@@ -75,10 +84,11 @@ def _key(paths: list[Path] | None) -> str:
                 names = sorted(os.listdir(path))
                 add("dir", *names)
                 for name in names:
-                    if name.endswith((".yaml", ".yml", ".py")) and (path / name).is_file():
-                        add(name, (path / name).read_bytes())
+                    if name.endswith((".yaml", ".yml", ".py")):
+                        add(name)
+                        add_file(path / name)
             else:
-                add("file", path.read_bytes())
+                add_file(path)
         except OSError as exc:  # the loader reports it; the key just differs
             add("unreadable", type(exc).__name__)
 
