@@ -64,4 +64,12 @@ def test_the_joint_lsp_invite_reaches_both_chief_executives_and_both_managers(
     assert str(event["ORGANIZER"]) == f"mailto:{wfscp.business_team_mailbox}"
     description = " ".join(str(event["DESCRIPTION"]).split())
     assert "chaired by the Chief Executives for each Local Authority" in description
+    # a calendar client shows who chairs: ROLE=CHAIR on both chief executives, nobody else
+    roles = {str(a).removeprefix("mailto:").lower(): a.params["ROLE"] for a in event["ATTENDEE"]}
+    assert {who for who, role in roles.items() if role == "CHAIR"} == CHIEF_EXECUTIVES
+    assert set(roles.values()) == {"CHAIR", "REQ-PARTICIPANT"}
+    assert (
+        "Chaired by Chief Executive, Westmorland and Furness Council (sample) and "
+        "Chief Executive, Cumberland Council (sample)."
+    ) in description
     assert event["DTSTART"].dt == datetime(2027, 2, 10, 10, tzinfo=event["DTSTART"].dt.tzinfo)
