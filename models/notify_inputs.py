@@ -282,16 +282,6 @@ def sendable_rows(session: Session, now: datetime) -> list:
 
 def existing_keys(session: Session, occurrence_ids: set[int]) -> set[tuple[int, str, str]]:
     """(occurrence, stage, recipient) keys already in the ledger."""
-    from models.ledger import LedgerEntry
+    from models.ledger import existing_keys as in_ledger
 
-    found: set[tuple[int, str, str]] = set()
-    ids = sorted(occurrence_ids)
-    for i in range(0, len(ids), 500):
-        found.update(
-            session.exec(
-                select(LedgerEntry.occurrence_id, LedgerEntry.stage, LedgerEntry.recipient).where(
-                    col(LedgerEntry.occurrence_id).in_(ids[i : i + 500])
-                )
-            ).all()
-        )
-    return found
+    return in_ledger(session, occurrence_ids)

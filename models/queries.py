@@ -13,7 +13,6 @@ from models.audits import AuditCycle, AuditReturn, FollowUpAction
 from models.calendar import Incident, Lifecycle, OccurrenceRow
 from models.chunks import chunks
 from models.directory import Agency, PartnershipRow, RoleAssignment, School
-from models.ledger import Delivery, LedgerEntry
 from models.stored_dates import warn_skipped
 from rules.dates import in_range
 from rules.model import Event, Per, Subject
@@ -290,6 +289,17 @@ def partnership_names(session: Session) -> dict[str, str]:
     return dict(session.exec(select(PartnershipRow.id, PartnershipRow.name)).all())
 
 
+def occurrence_titles(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """The title of each occurrence, by id (the dashboard names undelivered mail by it)."""
+    found: dict[int, str] = {}
+    for chunk in chunks(sorted(set(ids))):
+        rows = session.exec(
+            select(OccurrenceRow.id, OccurrenceRow.title).where(col(OccurrenceRow.id).in_(chunk))
+        ).all()
+        found.update(dict(rows))
+    return found
+
+
 def occurrence_reasons(session: Session, ids: Iterable[int]) -> dict[int, str | None]:
     """Why each occurrence was moved or cancelled (shown in its message)."""
     found: dict[int, str | None] = {}
@@ -299,18 +309,6 @@ def occurrence_reasons(session: Session, ids: Iterable[int]) -> dict[int, str | 
         ).all()
         found.update(dict(rows))
     return found
-
-
-def skip_ledger_rows(session: Session, ids: Iterable[int], reason: str) -> None:
-    """Claimed rows whose item no longer needs a message: skipped, committed at once."""
-    table = LedgerEntry.__table__  # type: ignore[attr-defined]
-    for chunk in chunks(list(ids)):
-        session.connection().execute(
-            table.update()
-            .where(table.c.id.in_(chunk))
-            .values(status=Delivery.SKIPPED.value, last_error=reason)
-        )
-    session.commit()
 
 
 def has_people(session: Session, partnership_id: str) -> bool:
