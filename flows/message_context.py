@@ -22,6 +22,7 @@ from rules.notify_plan import Item, successors
 def partnership_info(partnership: Partnership) -> PartnershipInfo:
     return PartnershipInfo(
         name=partnership.name,
+        timezone=partnership.timezone,
         role_names={key: role.display_name for key, role in partnership.roles.items()},
         mailbox=partnership.business_team_mailbox,
     )

@@ -252,6 +252,7 @@ def publish_feeds(
                 people,
                 now or utcnow(),
                 tokens=tokens,
+                timezone=partnership.timezone,
                 role_names=role_names,
             )
         )
