@@ -15,6 +15,7 @@ from models.status import status_of
 from models.stored_dates import usable
 from rules.model import Partnership, Per
 from rules.notify_plan import Contact, Directory, Item
+from rules.text import shown
 
 
 def directory(session: Session, partnership_ids: list[str]) -> Directory:
@@ -28,7 +29,8 @@ def directory(session: Session, partnership_ids: list[str]) -> Directory:
         .where(col(RoleAssignment.partnership_id).in_(partnership_ids))
     ).all()  # fmt: skip
     for partnership_id, role, agency, school, email, name in rows:
-        found.add(partnership_id, role, Contact(email, name), agency=agency, school=school)
+        # shown: a name stored before the text check existed may hold a control character
+        found.add(partnership_id, role, Contact(email, shown(name)), agency=agency, school=school)
     return found
 
 

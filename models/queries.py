@@ -16,6 +16,7 @@ from models.directory import Agency, PartnershipRow, RoleAssignment, School
 from models.stored_dates import warn_skipped
 from rules.dates import in_range
 from rules.model import Event, Per, Subject
+from rules.text import shown
 
 
 class NotFound(LookupError):
@@ -216,13 +217,15 @@ def return_counts(
 
 
 def subject_names(session: Session, partnership_id: str) -> dict[str, str]:
+    """Agency and school names by code, as they may be shown (rules.text.shown: a name
+    stored before the text check existed may hold a control character)."""
     names = {
-        a.code: a.name
+        a.code: shown(a.name)
         for a in session.exec(select(Agency).where(Agency.partnership_id == partnership_id))
     }
     names.update(
         {
-            s.code: s.name
+            s.code: shown(s.name)
             for s in session.exec(select(School).where(School.partnership_id == partnership_id))
         }
     )
@@ -271,9 +274,11 @@ def unreviewed_returns(
 
 def all_subject_names(session: Session) -> dict[str, str]:
     """Agency and school names by code, every partnership (for choosing from a list)."""
-    names = dict(session.exec(select(Agency.code, Agency.name)).all())
-    names.update(dict(session.exec(select(School.code, School.name)).all()))
-    return names
+    rows = [
+        *session.exec(select(Agency.code, Agency.name)),
+        *session.exec(select(School.code, School.name)),
+    ]
+    return {code: shown(name) for code, name in rows}
 
 
 def audit_return_for(session: Session, public_id: str) -> AuditReturn | None:

@@ -25,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from notifications.ics import CalendarEntry, invite, method_of
 from notifications.mime import Envelope, build, message_id
 from rules.state import State
+from rules.text import shown
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 _html = Environment(
@@ -57,8 +58,9 @@ _MAX_NAMES_LINES = {"agency": 12, "school": 5}  # a long list is cut to this man
 
 
 def one_line(value: str, limit: int = 200) -> str:
-    """Header-safe text: no line breaks (header injection), bounded length."""
-    text = re.sub(r"[\r\n\t\x00-\x1f]+", " ", value or "").strip()
+    """Header-safe text: no line breaks (header injection), no control character or
+    direction override (rules.text.shown), bounded length."""
+    text = shown(value).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
