@@ -497,18 +497,24 @@ def mark_refused(session: Session, ids: Iterable[int], error: str) -> None:
     session.commit()
 
 
+# _BY_OCCURRENCE: queries by occurrence ids read through the unique key's index
+# (occurrence_id, stage, recipient) and check the status in Python. With the status in the
+# WHERE, SQLite (no statistics) prefers (status, next_attempt_at) and reads every sent row
+# of every partnership for each partnership's dashboard: quadratic in a national day.
+_SENT_OR_FLAGGED = frozenset({Delivery.SENT.value, Delivery.FLAGGED.value})
+
+
 def invited_pairs(session: Session, occurrence_ids: Iterable[int]) -> frozenset[tuple[int, str]]:
     ids = list(occurrence_ids)
     found: set[tuple[int, str]] = set()
     for chunk in chunks(ids):
-        rows = session.exec(
-            select(LedgerEntry.occurrence_id, LedgerEntry.recipient).where(
+        rows = session.exec(  # the status is checked here: see _BY_OCCURRENCE
+            select(LedgerEntry.occurrence_id, LedgerEntry.recipient, LedgerEntry.status).where(
                 col(LedgerEntry.occurrence_id).in_(chunk),
                 col(LedgerEntry.stage).startswith("invite-"),
-                LedgerEntry.status == Delivery.SENT.value,
             )
         ).all()
-        found.update((o, r.lower()) for o, r in rows)
+        found.update((o, r.lower()) for o, r, status in rows if status == Delivery.SENT.value)
     return frozenset(found)
 
 
@@ -527,11 +533,12 @@ def stages_and_flags(
                 LedgerEntry.status,
             ).where(
                 col(LedgerEntry.occurrence_id).in_(chunk),
-                col(LedgerEntry.status).in_([Delivery.SENT.value, Delivery.FLAGGED.value]),
                 col(LedgerEntry.kind).in_(["reminder", "escalation", "flag"]),
             )
         ).all()  # fmt: skip
         for occurrence_id, stage, created, status in rows:
+            if status not in _SENT_OR_FLAGGED:  # checked here: see _BY_OCCURRENCE
+                continue
             if status == Delivery.FLAGGED.value:
                 flags.add(occurrence_id)
             if occurrence_id not in found or created >= found[occurrence_id][0]:

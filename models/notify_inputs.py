@@ -99,6 +99,7 @@ def _items(
                 subject_name=names.get(row.subject, ""),
                 owning_agency=owning,
                 attendees=rule.attendees_on(_nominal_day(row)),
+                chairs=rule.chairs,
                 starts_at=row.starts_at,
                 ends_at=row.ends_at,
                 sequence=row.sequence,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date
 
 from sqlalchemy import case, func
@@ -45,18 +45,33 @@ def events(session: Session, partnership_id: str) -> tuple[Event, ...]:
     return tuple(Event(r.kind, r.reference, r.occurred_on) for r in rows if in_range(r.occurred_on))
 
 
-def completions(session: Session, partnership_id: str) -> dict[tuple[str, str, str, str], date]:
-    rows = session.exec(
-        select(
-            OccurrenceRow.rule_id,
-            OccurrenceRow.period,
-            OccurrenceRow.subject,
-            OccurrenceRow.completed_at,
-        ).where(
+def completions(
+    session: Session, partnership_id: str, rule_ids: Collection[str] | None = None
+) -> dict[tuple[str, str, str, str], date]:
+    """When each occurrence was completed; with `rule_ids`, only those rules' (sync asks
+    only for the rules whose dates hang on a completion, not ten years of audit returns)."""
+    columns = (
+        OccurrenceRow.rule_id,
+        OccurrenceRow.period,
+        OccurrenceRow.subject,
+        OccurrenceRow.completed_at,
+    )
+    if rule_ids is None:
+        query = select(*columns).where(
             OccurrenceRow.partnership_id == partnership_id,
             OccurrenceRow.lifecycle == Lifecycle.COMPLETED.value,
         )
-    ).all()
+        rows = session.exec(query).all()
+    else:
+        # Read by (partnership, rule), the unique key's index, and keep the completed ones
+        # here: with the lifecycle in the WHERE, SQLite picks (lifecycle, completed_at)
+        # and reads every partnership's completions for each partnership.
+        query = select(*columns, OccurrenceRow.lifecycle).where(
+            OccurrenceRow.partnership_id == partnership_id,
+            col(OccurrenceRow.rule_id).in_(sorted(rule_ids)),
+        )
+        completed = Lifecycle.COMPLETED.value
+        rows = [r[:4] for r in session.exec(query).all() if r[4] == completed] if rule_ids else []
     found = {}
     for r, p, s, done in rows:
         if done is not None and not in_range(done):  # the next one cannot be computed
@@ -120,6 +135,23 @@ def occurrences_by_keys(
         found.extend(
             session.exec(
                 select(OccurrenceRow).where(
+                    OccurrenceRow.partnership_id == partnership_id,
+                    col(OccurrenceRow.public_id).in_(chunk),
+                )
+            ).all()
+        )
+    return found
+
+
+def occurrence_ids(
+    session: Session, partnership_id: str, public_ids: Iterable[str]
+) -> dict[str, int]:
+    """Database id by public id: two columns, no ORM objects (sync links audit returns)."""
+    found: dict[str, int] = {}
+    for chunk in chunks(list(public_ids)):
+        found.update(
+            session.exec(
+                select(OccurrenceRow.public_id, OccurrenceRow.id).where(
                     OccurrenceRow.partnership_id == partnership_id,
                     col(OccurrenceRow.public_id).in_(chunk),
                 )

@@ -91,6 +91,23 @@ def _people(item: Item, ctx: ComposeContext) -> list[tuple[str, str]]:
     return list(seen.values())
 
 
+def _chairs(item: Item, ctx: ComposeContext) -> list[tuple[str, str]]:
+    """The people holding the meeting's chair roles, in the order the rule names them."""
+    seen: dict[str, tuple[str, str]] = {}
+    for role in item.chairs:
+        for contact in ctx.directory.of(item.partnership, role):
+            seen.setdefault(contact.email.lower(), (contact.name, contact.email))
+    return list(seen.values())
+
+
+def _chaired_by(chairs: list[tuple[str, str]]) -> str:
+    names = [name or email for name, email in chairs]
+    if not names:
+        return ""
+    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f" Chaired by {joined}."
+
+
 def owner_text(item: Item, ctx: ComposeContext) -> str:
     """The person(s) who own it and where they work, then the role in words."""
     role = _info(ctx, item.partnership).role_names.get(item.owner_role, item.owner_role)
@@ -118,10 +135,12 @@ def _plain(text: str) -> str:
 
 def _entry(item: Item, ctx: ComposeContext, sender: Sender, **changes) -> CalendarEntry:
     info = _info(ctx, item.partnership)
+    chairs = _chairs(item, ctx)
     values = {
         "public_id": item.public_id,
         "title": item.title,
-        "description": f"{item.title}. Why: {item.source}. Done when: {item.evidence}.",
+        "description": f"{item.title}.{_chaired_by(chairs)} Why: {item.source}. "
+        f"Done when: {item.evidence}.",
         "due": item.due,
         "starts_at": item.starts_at,
         "ends_at": item.ends_at,
@@ -129,6 +148,7 @@ def _entry(item: Item, ctx: ComposeContext, sender: Sender, **changes) -> Calend
         "cancelled": item.cancelled,
         "organizer": _team(info, sender),
         "attendees": tuple(_people(item, ctx)),
+        "chairs": frozenset(email.lower() for _, email in chairs),
         "location": item.location,
         "online_url": item.online_url,
         "timezone": info.timezone,

@@ -50,6 +50,7 @@ class CalendarEntry:
     cancelled: bool = False
     organizer: tuple[str, str] | None = None  # (name, email)
     attendees: tuple[tuple[str, str], ...] = ()
+    chairs: frozenset[str] = frozenset()  # lower-cased addresses of attendees who chair it
     timezone: str = field(kw_only=True)  # the partnership's IANA zone (TZID)
     location: str = ""
     online_url: str = ""
@@ -122,9 +123,10 @@ def _event(entry: CalendarEntry, stamp: datetime, *, feed: bool) -> Event:
     if entry.organizer:
         event.add("organizer", _address(*entry.organizer))
     for name, email in entry.attendees:
+        role = "CHAIR" if email.lower() in entry.chairs else "REQ-PARTICIPANT"
         event.add(
             "attendee",
-            _address(name, email, ROLE="REQ-PARTICIPANT", PARTSTAT="NEEDS-ACTION", RSVP="TRUE"),
+            _address(name, email, ROLE=role, PARTSTAT="NEEDS-ACTION", RSVP="TRUE"),
         )
     alarm = _alarm(entry)
     if alarm is not None:

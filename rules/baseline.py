@@ -10,6 +10,7 @@ written. Pure apart from reading the shipped baseline files (once each).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -61,6 +62,69 @@ class Baseline:
     doc: YamlDocument
 
 
+# A baseline duty cites the law or the guidance it comes from: an Act's section, or a
+# guidance chapter ("WT2023 chapter 5"). A guidance paragraph, where one was read in a
+# source, is written out in one form, `WT2023 paragraph 123` (or `paragraphs 12-14`), so a
+# reader, a test and a search all find it; "para 12", "§12" or a bare "paragraph 12"
+# without its edition are refused rather than guessed at.
+_CITES = re.compile(r"\b(?:Children Act 2004|Education Act 2002) s\d+|\bWT20\d\d chapter \d+")
+PARAGRAPH = re.compile(r"\bWT20\d\d(?: chapter \d+,?)? paragraphs? \d+[a-z]?(?:-\d+[a-z]?)?\b")
+_ANY_PARAGRAPH = re.compile(r"(?:\bparas?\b\.?|\bparagraphs?\b|[§¶])\s*\d", re.IGNORECASE)
+
+
+def citation_problem(source: object) -> str | None:
+    """Why a baseline duty's `source` is not a usable citation, or None when it is."""
+    if not isinstance(source, str) or not source.strip():
+        return "cites nothing: name the Act's section or the guidance chapter (WT2023 chapter 5)"
+    text = " ".join(source.split())
+    if not (_CITES.search(text) or PARAGRAPH.search(text)):
+        return (
+            "names neither an Act's section (Children Act 2004 s16C) nor a guidance "
+            "chapter (WT2023 chapter 5)"
+        )
+    written = {m.end() for m in PARAGRAPH.finditer(text)}
+    for loose in _ANY_PARAGRAPH.finditer(text):
+        number_end = re.match(r"\d+[a-z]?(?:-\d+[a-z]?)?", text[loose.end() - 1 :])
+        end = loose.end() - 1 + (number_end.end() if number_end else 0)
+        if end not in written:
+            return (
+                f"cites a paragraph as '{text[loose.start() : end]}': write it as "
+                "'WT2023 paragraph 123', and only where it was read in a source"
+            )
+    return None
+
+
+def comments_above(lines: list[str], line: int) -> str:
+    """The comment lines right above 1-based `line` (where a rule's `# verified_from:` is)."""
+    found = []
+    for text in reversed(lines[: max(line - 1, 0)]):
+        if not text.strip().startswith("#"):
+            break
+        found.append(text)
+    return "\n".join(found)
+
+
+def citation_problems(doc: YamlDocument, text: str, label: str) -> list[Problem]:
+    """Each duty cites the law or the guidance; a paragraph only in the written form and
+    with the page it was read on (`# verified_from: URL`) right above the duty."""
+    items = doc.data.get("obligations") or []
+    lines = text.splitlines()
+    out = []
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        if not isinstance(item, dict):
+            continue
+        source = item.get("source")
+        why = citation_problem(source)
+        line = doc.line_of(("obligations", i, "source"))
+        if why is None and PARAGRAPH.search(" ".join(str(source).split())):
+            above = comments_above(lines, doc.line_of(("obligations", i)))
+            if "# verified_from: http" not in above:
+                why = "cites a paragraph without '# verified_from: URL' above the duty"
+        if why:
+            out.append(Problem(label, line, f"baseline duty '{item.get('id')}' {why}"))
+    return out
+
+
 def known_baselines() -> list[str]:
     return sorted(p.stem for p in STATUTORY_DIR.glob("*.yaml"))
 
@@ -83,6 +147,7 @@ def load_baseline(baseline_id: str) -> tuple[Baseline | None, tuple[Problem, ...
         spec = BaselineFile.model_validate(doc.data)
     except ValidationError as exc:
         return None, (*problems, *shape_problems(exc, doc, label))
+    problems.extend(citation_problems(doc, text, label))
     return Baseline(baseline_id, spec.baseline.name, label, doc), tuple(problems)
 
 

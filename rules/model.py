@@ -170,6 +170,7 @@ class Rule:
     evidence: str
     source: str
     attendees: tuple[str, ...] = ()
+    chairs: tuple[str, ...] = ()  # meetings: attendee roles that chair it
     per: Per | None = None
     per_filter: tuple[str, ...] = ()  # agency types or school phases; empty: all
     adjust: Adjust = Adjust.NONE

@@ -66,6 +66,7 @@ class Item:
     subject_name: str = ""
     owning_agency: str = ""  # code of the statutory partner answerable for it
     attendees: tuple[str, ...] = ()
+    chairs: tuple[str, ...] = ()  # attendee roles that chair the meeting
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     sequence: int = 0

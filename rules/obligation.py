@@ -55,6 +55,7 @@ def build_rule(
                     (*base, field, i),
                     f"{field[:-1]} role '{role}' of rule '{spec.id}' is not declared under roles:",
                 )
+    _check_chairs(spec, kind, base, report)
     per = _enum(Per, spec.per, (*base, "per"), "per", report) if spec.per else None
     if spec.only and per is None:
         report.add((*base, "only"), "'only' filters a per-agency or per-school rule: add per:")
@@ -84,6 +85,7 @@ def build_rule(
         evidence=spec.evidence or "",
         source=spec.source or "",
         attendees=tuple(spec.attendees) + tuple(spec.recipients),
+        chairs=tuple(spec.chairs),
         per=per,
         per_filter=tuple(spec.only),
         adjust=how,
@@ -163,6 +165,25 @@ def _extra_attendees(
                 )
         out.append((tuple(sorted(set(months))), tuple(group.roles)))
     return tuple(out)
+
+
+def _check_chairs(spec: ObligationSpec, kind: Kind | None, base: DataPath, report: Report) -> None:
+    """A chair is one of the meeting's own attendee roles, so the invite can mark them."""
+    if spec.chairs and kind is not None and kind is not Kind.MEETING:
+        report.add((*base, "chairs"), f"chairs is for meetings; rule '{spec.id}' is a {kind}")
+        return
+    invited = {
+        spec.owner,
+        *spec.attendees,
+        *(role for group in spec.extra_attendees for role in group.roles),
+    }
+    for i, role in enumerate(spec.chairs):
+        if role not in invited:
+            report.add(
+                (*base, "chairs", i),
+                f"chair role '{role}' of rule '{spec.id}' is neither its owner nor among its "
+                "attendees: add it to attendees",
+            )
 
 
 def _check_venue(spec: ObligationSpec, kind: Kind | None, base: DataPath, report: Report) -> None:

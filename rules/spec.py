@@ -59,6 +59,7 @@ class ObligationSpec(_Strict):
     evidence: str | None = None  # required: checked by the loader, so that a missing
     source: str | None = None  # source does not hide the obligation's other problems
     attendees: list[str] = []
+    chairs: list[str] = []  # meetings: the attendee roles that chair it (ROLE=CHAIR in invites)
     extra_attendees: list[ExtraAttendeesSpec] = []
     recipients: list[str] = []
     per: str | None = None

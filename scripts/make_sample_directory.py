@@ -109,6 +109,16 @@ def main() -> None:
                     "la", "wfc", "", "", "yes"])  # fmt: skip
         w.writerow(["Partnership Manager (sample)", email("partnership-manager"),
                     "partnership-manager", "", "", "", "yes"])  # fmt: skip
+        # the joint LSP meeting (004): co-chaired by both councils' chief executives, with
+        # Cumberland SCP's partnership manager; the Cumberland guests hold no other role
+        w.writerow([f"{LEADERS[0][1]} (sample)", email("lsp-wfc"), "co-chairs", "wfc", "", "",
+                    "yes"])  # fmt: skip
+        w.writerow(["Chief Executive, Cumberland Council (sample)",
+                    email("chief-executive-cumberland"), "co-chairs", "", "", "",
+                    "yes"])  # fmt: skip
+        w.writerow(["Partnership Manager, Cumberland Safeguarding Children Partnership (sample)",
+                    email("partnership-manager-cumberland"), "cumberland-partnership-manager",
+                    "", "", "", "yes"])  # fmt: skip
         w.writerow(["Partnership Manager (sample)", email("partnership-manager"),
                     "business-team", "", "", "", "yes"])  # fmt: skip
         w.writerow(["Business Support Officer (sample)", email("business-team"),

@@ -190,3 +190,67 @@ def test_rules_check_shows_what_each_partnership_inherits_overrides_and_opts_out
     assert "cscp-2019: opted out of arrangements-review of wt2018: 000 and 003 set no" in (
         " ".join(result.stdout.split())
     )
+
+
+def test_every_baseline_duty_has_a_citation_in_the_form_the_loader_expects():
+    """Each duty names an Act's section or a guidance chapter; a paragraph, if any, is
+    written `WT2023 paragraph N` with the page it was read on right above the duty."""
+    from rules.baseline import PARAGRAPH, citation_problem, citation_problems, comments_above
+    from rules.yamlsource import parse_yaml
+
+    for name in ("wt2018", "wt2023"):
+        text = (STATUTORY_DIR / f"{name}.yaml").read_text(encoding="utf-8")
+        doc = parse_yaml(text)
+        assert citation_problems(doc, text, name) == []
+        for item in doc.data["obligations"]:
+            source = " ".join(item["source"].split())
+            assert citation_problem(source) is None, (name, item["id"])
+            for cited in PARAGRAPH.findall(source):
+                assert cited.startswith(name.upper()), (name, item["id"], cited)
+        # every duty says which page confirmed it, or that none did
+        lines = text.splitlines()
+        for i, item in enumerate(doc.data["obligations"]):
+            above = comments_above(lines, doc.line_of(("obligations", i)))
+            assert "# verified_from: http" in above or "# unverified" in above, (name, item["id"])
+
+
+LOOSE = """\
+baseline: {id: wt2023, name: Test}
+roles: {la: The local authority}
+obligations:
+  - id: first
+    title: A duty
+    kind: action
+    owner: la
+    schedule: {once: 2026-01-31}
+    evidence: A record
+    source: WT2023 chapter 2, para 12
+  # verified_from: https://example.org/wt2023
+  - id: second
+    title: A duty
+    kind: action
+    owner: la
+    schedule: {once: 2026-01-31}
+    evidence: A record
+    source: WT2023 chapter 5 paragraph 40
+  - id: third
+    title: A duty
+    kind: action
+    owner: la
+    schedule: {once: 2026-01-31}
+    evidence: A record
+    source: WT2023 paragraph 41
+"""
+
+
+def test_a_loose_or_unsourced_paragraph_is_refused_on_its_line():
+    from rules.baseline import citation_problems
+    from rules.yamlsource import parse_yaml
+
+    problems = citation_problems(parse_yaml(LOOSE), LOOSE, "wt-test.yaml")
+    found = [(p.line, p.message) for p in problems]
+    assert len(found) == 2
+    assert found[0][0] == line_of(LOOSE, "para 12")
+    assert "'para 12'" in found[0][1] and "'WT2023 paragraph 123'" in found[0][1]
+    assert found[1][0] == line_of(LOOSE, "paragraph 41")  # 'second' has its page above
+    assert "verified_from" in found[1][1] and "'third'" in found[1][1]

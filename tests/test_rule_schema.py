@@ -161,3 +161,20 @@ def test_every_shipped_source_reads_in_words_without_keys_or_abbreviations():
     assert "Working Together to Safeguard Children 2023 chapter 2" in wfscp.source_in_words(
         wfscp.rule("section-11-audit")
     )
+
+
+def test_chairs_load_and_a_chair_not_invited_or_on_a_deadline_is_refused(rule_file):
+    rule = VALID_RULE.replace(
+        "    attendees: [lsp, dsp]\n", "    attendees: [lsp, dsp]\n    chairs: [lsp]\n"
+    )
+    [p] = load_partnerships([rule_file(VALID_HEADER + rule)])
+    assert p.rule("lsp-meeting").chairs == ("lsp",)
+    stranger = rule.replace("chairs: [lsp]", "chairs: [scrutineer]")
+    [problem] = problems_of(rule_file(VALID_HEADER + stranger))
+    assert "chair role 'scrutineer' of rule 'lsp-meeting' is neither its owner nor among" in (
+        problem.message
+    )
+    assert problem.line == 18  # the chairs line itself (the header is 12 lines)
+    deadline = rule.replace("kind: meeting", "kind: action")
+    [problem] = problems_of(rule_file(VALID_HEADER + deadline))
+    assert "chairs is for meetings" in problem.message

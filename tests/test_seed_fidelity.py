@@ -82,10 +82,38 @@ def test_004_the_joint_lsp_meeting_is_co_chaired_and_attended_by_both_managers(w
     and attended by the Delegated Safeguarding Partner, Independent Scrutineer and the
     Partnership Managers"; it "meets four times per year"."""
     meeting = wfscp.rule("lsp-meeting")
-    assert set(meeting.attendees) == {"lsp", "dsp", "scrutineer", "partnership-manager"}
-    assert "Partnership Managers" in wfscp.roles["partnership-manager"].title
+    assert set(meeting.attendees) == {
+        "co-chairs", "lsp", "dsp", "scrutineer",
+        "partnership-manager", "cumberland-partnership-manager",
+    }  # fmt: skip
+    chairs = wfscp.roles["co-chairs"].title
+    assert "Westmorland and Furness Council" in chairs and "Cumberland Council" in chairs
+    assert "Cumberland" in wfscp.roles["cumberland-partnership-manager"].title
     assert "Co-chaired by the chief executives" in meeting.notes
+    assert "chaired by the Chief Executives for each Local Authority" in meeting.source
     assert len(dues(wfscp, meeting.id, "2026-01-01", "2026-12-31")) == 4
+
+
+def test_004_the_sample_directory_seats_both_chief_executives_and_both_managers():
+    """004: the joint meeting of "The two partnerships (WFSCP and Cumberland Safeguarding
+    Children Partnership)" is "chaired by the Chief Executives for each Local Authority";
+    the sample directory names someone for each seat (invite: test_joint_lsp_invite.py)."""
+    import csv
+
+    from tests.support.paths import SAMPLE_DIRECTORY
+
+    with open(SAMPLE_DIRECTORY / "wfscp" / "people.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    holders = {r["role"]: set() for r in rows}
+    for r in rows:
+        holders[r["role"]].add(r["email"])
+    assert holders["co-chairs"] == {
+        "lsp-wfc@example.org", "chief-executive-cumberland@example.org",
+    }  # fmt: skip
+    assert holders["cumberland-partnership-manager"] == {
+        "partnership-manager-cumberland@example.org"
+    }
+    assert all(r["email"].endswith("@example.org") and r["sample"] == "yes" for r in rows)
 
 
 def test_004_the_core_training_offer_is_agreed_for_the_year_in_advance(wfscp):
@@ -121,9 +149,15 @@ def test_001_serious_incident_rapid_review_and_lcspr_clocks(cscp_2023):
 
 
 def test_001_the_cscp_board(cscp_2023):
-    """001: "The CSCP Board develops, implements and monitors an Annual Business Plan"."""
+    """001: "The CSCP Board develops, implements and monitors an Annual Business Plan";
+    "In my role as Independent Scrutineer, I chair the CSCP Board, which focusses on
+    assurance and directly reports progress and any areas of concern to the CSCP Lead
+    Safeguarding Partners meeting"."""
     board = cscp_2023.rule("board-meeting")
     assert {"board", "scrutineer", "lsp"} <= set(board.attendees)
+    assert "I chair the CSCP Board" in " ".join(board.source.split())
+    assert board.notes.startswith("Chaired by the Independent Scrutineer")
+    assert "reported to the Lead Safeguarding Partners" in board.evidence
     assert len(dues(cscp_2023, board.id, "2024-01-01", "2024-12-31")) == 4
 
 

@@ -191,3 +191,43 @@ def test_a_feeds_folder_that_cannot_be_made_is_one_line(tmp_path):
     result = govcal("feeds", GOVCAL_DATA_DIR=data, GOVCAL_FEEDS_DIR="/proc/x")
     assert result.returncode == 1
     assert one_line(result).startswith("Error: cannot use /proc/x: No such file or directory")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("GOVCAL_SYNC_HORIZON_MONTHS", "0",
+         "GOVCAL_SYNC_HORIZON_MONTHS='0': input should be greater than or equal to 1"),
+        ("GOVCAL_INVITE_WINDOW_DAYS", "400",
+         "GOVCAL_INVITE_WINDOW_DAYS='400': input should be less than or equal to 366"),
+        ("GOVCAL_SMTP_TIMEOUT", "-1", "GOVCAL_SMTP_TIMEOUT='-1': input should be greater than 0"),
+        ("GOVCAL_DB_LOCK_TIMEOUT", "soon", "GOVCAL_DB_LOCK_TIMEOUT='soon': input should be a"),
+        ("GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH", "maybe",
+         "GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH='maybe': input should be a valid boolean"),
+    ],
+)  # fmt: skip
+def test_numbers_and_switches_out_of_range_are_one_line(monkeypatch, variable, value, says):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert refused.value.lines == [says] or refused.value.lines[0].startswith(says)
+
+
+def test_names_are_case_insensitive_and_a_blank_optional_value_is_unset(monkeypatch, tmp_path):
+    monkeypatch.setenv("govcal_smtp_port", " 2525 ")
+    monkeypatch.setenv("GOVCAL_FEEDS_DIR", "  ")
+    monkeypatch.setenv("GOVCAL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GOVCAL_SMTP_PASSWORD", "hunter2")
+    settings = load_settings()
+    assert settings.smtp_port == 2525
+    assert settings.effective_feeds_dir == tmp_path / "feeds"
+    assert settings.smtp_password.get_secret_value() == "hunter2"
+    assert "hunter2" not in repr(settings)
+
+
+def test_reading_the_settings_imports_no_pydantic():
+    """Every command reads its settings first: they cost no validation library."""
+    probe = "import sys, models.settings as s; s.get_settings(); print('pydantic' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, timeout=120)  # fmt: skip
+    assert done.stdout.split() == ["False"], done.stderr
