@@ -48,7 +48,7 @@ def _title(item: Item) -> str:
     return title
 
 
-def _entry(item: Item) -> CalendarEntry:
+def _entry(item: Item, timezone: str) -> CalendarEntry:
     where = item.location or ("Online" if item.online_url else "")
     return CalendarEntry(
         public_id=item.public_id,
@@ -65,12 +65,13 @@ def _entry(item: Item) -> CalendarEntry:
         online_url=item.online_url,
         lifecycle=item.lifecycle,
         changed=item.changed,
+        timezone=timezone,
     )
 
 
-def _rounds(items: list[Item]) -> list[CalendarEntry]:
+def _rounds(items: list[Item], timezone: str) -> list[CalendarEntry]:
     """Per-subject items folded into one entry per (rule, period)."""
-    single = [_entry(i) for i in items if not i.subject]
+    single = [_entry(i, timezone) for i in items if not i.subject]
     groups: dict[str, list[Item]] = defaultdict(list)
     for item in items:
         if item.subject:
@@ -93,6 +94,7 @@ def _rounds(items: list[Item]) -> list[CalendarEntry]:
                 due=min(m.due for m in members),
                 lifecycle="open" if open_ else "completed",
                 changed=max(changes) if changes else None,
+                timezone=timezone,
             )
         )
     return single
@@ -144,11 +146,13 @@ def write_feeds(
     stamp: datetime,
     *,
     tokens: dict[str, str],
+    timezone: str,
     role_names: dict[str, str] | None = None,
 ) -> list[FeedFile]:
     """Write the partnership's feeds; `tokens` maps each person's address (lower case)
-    to their feed token. Feeds with no entries, and files no longer wanted (a rotated
-    token, a role nobody holds), are removed."""
+    to their feed token; `timezone` is the partnership's (its meetings keep its clock).
+    Feeds with no entries, and files no longer wanted (a rotated token, a role nobody
+    holds), are removed."""
     role_names = role_names or {}
     written: list[FeedFile] = []
     base = folder / partnership_id
@@ -161,14 +165,15 @@ def write_feeds(
             _write(path, feed(name, entries, stamp, source=source))
         written.append(FeedFile(path, name, len(entries)))
 
-    emit(folder / f"{partnership_id}.ics", partnership_name, _rounds(items))
+    emit(folder / f"{partnership_id}.ics", partnership_name, _rounds(items, timezone))
     if not written:
         (folder / f"{partnership_id}.ics").unlink(missing_ok=True)
     roles = {role for (pid, role) in directory.holders if pid == partnership_id}
     for role in sorted(roles):
         mine = [i for i in items if i.owner_role == role or role in i.attendees]
         words = role_names.get(role) or role.replace("-", " ").capitalize()
-        emit(base / "roles" / f"{slug(words)}.ics", f"{partnership_name}: {words}", _rounds(mine))
+        path = base / "roles" / f"{slug(words)}.ics"
+        emit(path, f"{partnership_name}: {words}", _rounds(mine, timezone))
     people: dict[str, tuple[str, set[tuple[str, str, str]]]] = {}
     for (pid, role), holders in directory.holders.items():
         if pid != partnership_id:
@@ -181,7 +186,7 @@ def write_feeds(
             continue
         mine = [i for i in items if _concerns(i, held)]
         emit(base / "people" / f"{tokens[email]}.ics", f"{partnership_name}: {name}",
-             [_entry(i) for i in mine])  # fmt: skip
+             [_entry(i, timezone) for i in mine])  # fmt: skip
     _remove_unwanted(base, {f.path for f in written})
     return written
 

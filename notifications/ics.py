@@ -7,14 +7,13 @@ refreshes in place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vText
 
 from notifications.vtimezone import vtimezone
-from rules.model import DEFAULT_TIMEZONE
 
 PRODID = "-//govcal//governance calendar//EN"
 FEED_REFRESH = timedelta(hours=1)  # feeds are rewritten hourly (publish-feeds)
@@ -53,7 +52,7 @@ class CalendarEntry:
     organizer: tuple[str, str] | None = None  # (name, email)
     attendees: tuple[tuple[str, str], ...] = ()
     chairs: frozenset[str] = frozenset()  # lower-cased addresses of attendees who chair it
-    timezone: str = DEFAULT_TIMEZONE
+    timezone: str = field(kw_only=True)  # the partnership's IANA zone (TZID)
     location: str = ""
     online_url: str = ""
     lifecycle: str = "open"
