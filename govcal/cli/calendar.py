@@ -25,7 +25,6 @@ from govcal.cli.common import (
 )
 from govcal.cli.tables import add_item, item_table, show
 from models.settings import get_settings
-from rules.baseline import layers_of
 from rules.expand import expand
 from rules.model import Partnership
 from rules.plan import PlanRow, build_plan
@@ -51,6 +50,8 @@ def rules_check(
     as_of: AsOfOption = None,
 ) -> None:
     """Validate rule files; summarise partnerships, rules and the next 12 months."""
+    from rules.baseline import layers_of  # the statutory baseline's layers: only here
+
     partnerships = load_rules(path)
     start = parse_day(as_of, "--as-of") or today()
     end = start + relativedelta(months=12)
