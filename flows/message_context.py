@@ -6,14 +6,13 @@ from __future__ import annotations
 import hashlib
 import socket
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from models import ledger
-from models.calendar import OccurrenceRow
 from models.feed_tokens import feed_tokens, installation_id
 from models.notify_inputs import directory as load_directory
 from models.notify_inputs import round_sizes, versions_before
-from models.queries import subject_names
+from models.queries import occurrence_reasons, subject_names
 from models.settings import get_settings
 from notifications.compose import ComposeContext, PartnershipInfo
 from rules.model import Partnership
@@ -23,6 +22,7 @@ from rules.notify_plan import Item, successors
 def partnership_info(partnership: Partnership) -> PartnershipInfo:
     return PartnershipInfo(
         name=partnership.name,
+        timezone=partnership.timezone,
         role_names={key: role.display_name for key, role in partnership.roles.items()},
         mailbox=partnership.business_team_mailbox,
     )
@@ -84,13 +84,7 @@ def message_context(
     invitees: dict[int, set[str]] = {}
     for ref, email in invited:
         invitees.setdefault(ref, set()).add(email)
-    reasons = dict(
-        session.exec(
-            select(OccurrenceRow.id, OccurrenceRow.reason).where(
-                col(OccurrenceRow.id).in_(list(items))
-            )
-        ).all()
-    )
+    reasons = occurrence_reasons(session, items)
     feeds: dict[str, str] = {}
     if settings.feeds_url:
         recipients = {r.recipient.lower(): items[r.occurrence_id].partnership for r in rows}

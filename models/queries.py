@@ -13,10 +13,10 @@ from models.audits import AuditCycle, AuditReturn, FollowUpAction
 from models.calendar import Incident, Lifecycle, OccurrenceRow
 from models.chunks import chunks
 from models.directory import Agency, PartnershipRow, RoleAssignment, School
-from models.ledger import Delivery, LedgerEntry
 from models.stored_dates import warn_skipped
 from rules.dates import in_range
 from rules.model import Event, Per, Subject
+from rules.text import shown
 
 
 class NotFound(LookupError):
@@ -249,13 +249,15 @@ def return_counts(
 
 
 def subject_names(session: Session, partnership_id: str) -> dict[str, str]:
+    """Agency and school names by code, as they may be shown (rules.text.shown: a name
+    stored before the text check existed may hold a control character)."""
     names = {
-        a.code: a.name
+        a.code: shown(a.name)
         for a in session.exec(select(Agency).where(Agency.partnership_id == partnership_id))
     }
     names.update(
         {
-            s.code: s.name
+            s.code: shown(s.name)
             for s in session.exec(select(School).where(School.partnership_id == partnership_id))
         }
     )
@@ -304,9 +306,11 @@ def unreviewed_returns(
 
 def all_subject_names(session: Session) -> dict[str, str]:
     """Agency and school names by code, every partnership (for choosing from a list)."""
-    names = dict(session.exec(select(Agency.code, Agency.name)).all())
-    names.update(dict(session.exec(select(School.code, School.name)).all()))
-    return names
+    rows = [
+        *session.exec(select(Agency.code, Agency.name)),
+        *session.exec(select(School.code, School.name)),
+    ]
+    return {code: shown(name) for code, name in rows}
 
 
 def audit_return_for(session: Session, public_id: str) -> AuditReturn | None:
@@ -322,6 +326,17 @@ def partnership_names(session: Session) -> dict[str, str]:
     return dict(session.exec(select(PartnershipRow.id, PartnershipRow.name)).all())
 
 
+def occurrence_titles(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """The title of each occurrence, by id (the dashboard names undelivered mail by it)."""
+    found: dict[int, str] = {}
+    for chunk in chunks(sorted(set(ids))):
+        rows = session.exec(
+            select(OccurrenceRow.id, OccurrenceRow.title).where(col(OccurrenceRow.id).in_(chunk))
+        ).all()
+        found.update(dict(rows))
+    return found
+
+
 def occurrence_reasons(session: Session, ids: Iterable[int]) -> dict[int, str | None]:
     """Why each occurrence was moved or cancelled (shown in its message)."""
     found: dict[int, str | None] = {}
@@ -331,18 +346,6 @@ def occurrence_reasons(session: Session, ids: Iterable[int]) -> dict[int, str | 
         ).all()
         found.update(dict(rows))
     return found
-
-
-def skip_ledger_rows(session: Session, ids: Iterable[int], reason: str) -> None:
-    """Claimed rows whose item no longer needs a message: skipped, committed at once."""
-    table = LedgerEntry.__table__  # type: ignore[attr-defined]
-    for chunk in chunks(list(ids)):
-        session.connection().execute(
-            table.update()
-            .where(table.c.id.in_(chunk))
-            .values(status=Delivery.SKIPPED.value, last_error=reason)
-        )
-    session.commit()
 
 
 def has_people(session: Session, partnership_id: str) -> bool:
