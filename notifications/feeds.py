@@ -11,6 +11,7 @@ A feed with nothing in it is not written (and an old one is removed).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
@@ -19,8 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from notifications.ics import CalendarEntry, feed
+from notifications.ics import SOURCE_PROPERTY, CalendarEntry, feed
 from rules.notify_plan import Directory, Item
+
+_CODE = [Path(__file__).with_name(name) for name in ("ics.py", "vtimezone.py", "feeds.py")]
+_code_digest: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,33 @@ def _rounds(items: list[Item], timezone: str) -> list[CalendarEntry]:
     return single
 
 
+def _source(name: str, entries: list[CalendarEntry], stamp: datetime) -> str:
+    """A digest of everything a feed's bytes are made of (its entries, name, the code
+    that writes it, and the stamp where an entry has no change time of its own): a feed
+    whose file already carries it is left as it is, without building it again (building
+    ~200 feeds with icalendar took 1.5 s of every run)."""
+    global _code_digest
+    if _code_digest is None:
+        from importlib.metadata import version
+
+        code = hashlib.sha256(version("icalendar").encode())
+        for path in _CODE:
+            code.update(path.read_bytes())
+        _code_digest = code.digest()
+    digest = hashlib.sha256(_code_digest)
+    digest.update(repr((name, entries)).encode())
+    if any(e.changed is None for e in entries):
+        digest.update(stamp.isoformat().encode())
+    return digest.hexdigest()[:32]
+
+
+def _current(path: Path, source: str) -> bool:
+    try:
+        return f"\r\n{SOURCE_PROPERTY}:{source}\r\n".encode() in path.read_bytes()
+    except OSError:
+        return False
+
+
 def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and path.read_bytes() == data:
@@ -129,7 +160,9 @@ def write_feeds(
     def emit(path: Path, name: str, entries: list[CalendarEntry]) -> None:
         if not entries:
             return
-        _write(path, feed(name, entries, stamp))
+        source = _source(name, entries, stamp)
+        if not _current(path, source):
+            _write(path, feed(name, entries, stamp, source=source))
         written.append(FeedFile(path, name, len(entries)))
 
     emit(folder / f"{partnership_id}.ics", partnership_name, _rounds(items, timezone))
