@@ -86,14 +86,25 @@ def sync_partnership(
     expanded = expand(partnership, start, end, context, rule_ids=rule_ids)
     rules = {r.id: r for r in partnership.rules}
     wanted = {o.id: o for o in expanded}
-    existing = {
+    # Plain columns first; ORM rows only for the few a change touches (a day's sync of a
+    # national calendar changes a handful of its hundreds of thousands of rows).
+    existing: dict[str, Any] = {
         r.public_id: r
-        for r in queries.occurrences_between(session, partnership.id, start, end)
+        for r in queries.occurrence_columns(session, partnership.id, between=(start, end))
         if rule_ids is None or r.rule_id in rule_ids
     }
     missing = [i for i in wanted if i not in existing]
     existing.update(
-        {r.public_id: r for r in queries.occurrences_by_keys(session, partnership.id, missing)}
+        (r.public_id, r) for r in queries.occurrence_columns(session, partnership.id, keys=missing)
+    )
+    touched = [
+        public_id
+        for public_id, row in existing.items()
+        if ((occ := wanted.get(public_id)) is None) != row.orphaned  # to orphan, to restore
+        or (occ is not None and _would_follow(row, occ, rules[occ.rule], as_of))
+    ]
+    existing.update(
+        (r.public_id, r) for r in queries.occurrences_by_keys(session, partnership.id, touched)
     )
 
     new_rows: list[dict[str, Any]] = []
@@ -217,9 +228,7 @@ def _follow_rule(row: OccurrenceRow, occ: Occurrence, rule: Rule, as_of: date) -
     """Bring an unfinished, not hand-moved occurrence in line with its rule: a future one
     always, a past-due one only if its deadline hangs on another item (which was done
     late, moved or cancelled: the deadline follows what really happened)."""
-    if row.lifecycle != Lifecycle.OPEN.value or row.rescheduled:
-        return False
-    if row.due < as_of and not isinstance(rule.schedule, DerivedDeadline):
+    if not _would_follow(row, occ, rule, as_of):
         return False
     changed = False
     if row.due != occ.due or row.starts_at != occ.starts_at or row.ends_at != occ.ends_at:
@@ -237,6 +246,19 @@ def _follow_rule(row: OccurrenceRow, occ: Occurrence, rule: Rule, as_of: date) -
     if changed:
         row.updated_at = utcnow()
     return changed
+
+
+def _would_follow(row: Any, occ: Occurrence, rule: Rule, as_of: date) -> bool:
+    """Whether _follow_rule would change the row (an ORM row or its plain columns)."""
+    if row.lifecycle != Lifecycle.OPEN.value or row.rescheduled:
+        return False
+    if row.due < as_of and not isinstance(rule.schedule, DerivedDeadline):
+        return False
+    return (row.due, row.starts_at, row.ends_at) != (occ.due, occ.starts_at, occ.ends_at) or (
+        row.title,
+        row.kind,
+        row.owner_role,
+    ) != (rule.title, rule.kind.value, rule.owner)
 
 
 def _ensure_audit_cycles(

@@ -42,6 +42,7 @@ def test_an_edited_rule_file_is_seen_by_the_next_command(rule_file, tmp_path):
 
 def test_the_copy_gives_the_same_partnerships_and_a_damaged_copy_is_ignored(tmp_path):
     cache = tmp_path / "cache"
+    rule_cache._loaded.clear()  # a new process: nothing read yet
     parsed = rule_cache.load_partnerships(None, cache)
     rule_cache._loaded.clear()  # as a new process would
     kept = rule_cache.load_partnerships(None, cache)

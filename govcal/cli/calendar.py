@@ -23,7 +23,7 @@ from govcal.cli.common import (
     pick,
     today,
 )
-from govcal.cli.tables import add_item, item_table, show
+from govcal.cli.tables import add_item, item_table, print_wide, show
 from models.settings import get_settings
 from rules.expand import expand
 from rules.model import Partnership
@@ -59,7 +59,7 @@ def rules_check(
     columns = ("partnership", "name", "rules", "occurrences", "baseline", "inherited",
                "overridden", "local", "opted out", "file")  # fmt: skip
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "partnership")  # an id: never broken
     layered = [(p, layers_of(p)) for p in partnerships]
     for p, layers in layered:
         count = len(expand(p, start, end))
@@ -68,7 +68,7 @@ def rules_check(
             str(len(layers.inherited)), str(len(layers.overridden)), str(len(layers.local)),
             str(len(layers.opted_out)), p.source_file,
         )  # fmt: skip
-    out.print(table)
+    print_wide(out, table)
     for p, layers in layered:
         if layers.overridden:
             out.print(f"{p.id}: overrides {', '.join(layers.overridden)} of {layers.baseline}")
