@@ -1,6 +1,7 @@
 """Run the benchmark and print its figures as Markdown tables (and JSON to OUT/results.json).
 
     nice .venv/bin/python -m bench.run [--scales 1,4,16] [--runs 3] [--postgres ADMIN_URL]
+    .venv/bin/python -m bench.run --cli-only --runs 5     # the everyday commands alone
 
 Scale 1 is 10 partnerships with 1,600 schools; 16 is 160 partnerships with 25,600 schools
 (a little over England). The rules of the generated partnerships begin in 2025 and the
@@ -186,6 +187,20 @@ def sample_figures(out: Path, runs: int) -> dict:
     finally:
         stop(process, data / "prefect")
     fresh_db()
+    r.update(cli_figures(out, data, runs))
+    return r
+
+
+def cli_figures(out: Path, data: Path, runs: int) -> dict:
+    """The everyday commands, each a fresh process as a person types it: those that need
+    no database in an empty data folder, the others on the sample's database in `data`.
+    Two write commands alternate (each undoes the other), so every run starts alike."""
+    govcal = [PY, "-m", "govcal.cli"]
+    env = {"GOVCAL_DATA_DIR": str(data)}
+    empty = out / "no-database"
+    shutil.rmtree(empty, ignore_errors=True)
+    empty.mkdir(parents=True)
+    bare = {"GOVCAL_DATA_DIR": str(empty)}
     item = "wfscp:annual-report:2026-09-30"
     complete = ["complete", item, "--evidence", "https://example.org/report", "--on",
                 "2026-10-01"]  # fmt: skip
@@ -193,20 +208,44 @@ def sample_figures(out: Path, runs: int) -> dict:
         [*govcal, *complete], cwd=ROOT, capture_output=True, check=False, env={**os.environ, **env}
     )  # completed to begin with (the sample may be)
     commands = {
-        "--help": ["--help"], "plan": ["plan", "--as-of", SAMPLE_DAY],
-        "rules check": ["rules", "check", "--as-of", SAMPLE_DAY],
-        "status": ["status", "--as-of", SAMPLE_DAY],
-        "sync (write)": ["sync", "--as-of", SAMPLE_DAY],
+        "--help": (["--help"], bare),
+        "plan (no database)": (["plan", "--as-of", SAMPLE_DAY], bare),
+        "rules check": (["rules", "check", "--as-of", SAMPLE_DAY], bare),
+        "plan (database)": (["plan", "--as-of", SAMPLE_DAY], env),
+        "status": (["status", "--as-of", SAMPLE_DAY], env),
+        "sync (write)": (["sync", "--as-of", SAMPLE_DAY], env),
     }  # fmt: skip
-    r["cli"] = {}
-    for name, args in commands.items():
-        r["cli"][name] = spread([timed([*govcal, *args], env)[0] for _ in range(runs)])
+    r: dict = {"cli_load_start": load(), "cli": {}}
+    for name, (args, where) in commands.items():
+        r["cli"][name] = spread([timed([*govcal, *args], where)[0] for _ in range(runs)])
     reopened, completed = [], []
     for _ in range(runs):  # two write commands, each undoing the other
         reopened.append(timed([*govcal, "reopen", item], env)[0])
         completed.append(timed([*govcal, *complete], env)[0])
     r["cli"]["reopen (write)"], r["cli"]["complete (write)"] = spread(reopened), spread(completed)
+    r["cli_load_end"] = load()
     return r
+
+
+def cli_only(out: Path, runs: int) -> dict:
+    """The command figures alone, on a sample made once by `govcal run` (kept in OUT)."""
+    data = out / "sample-cli"
+    if not (data / "govcal.db").is_file():
+        shutil.rmtree(data, ignore_errors=True)
+        for key in ("GOVCAL_DATABASE_URL", "GOVCAL_RULES_PATH", "PREFECT_HOME", "PREFECT_API_URL"):
+            os.environ.pop(key, None)
+        timed(
+            [PY, "-m", "govcal.cli", "run", "--as-of", SAMPLE_DAY], {"GOVCAL_DATA_DIR": str(data)}
+        )
+    return cli_figures(out, data, runs)
+
+
+def cli_report(s: dict) -> list[str]:
+    lines = [f"load average {s['cli_load_start']} before the commands, {s['cli_load_end']} after",
+             "", "| command (fresh process) | min / median s |", "|---|---|"]  # fmt: skip
+    for name, v in s["cli"].items():
+        lines.append(f"| govcal {name} | {fmt(v)} |")
+    return lines
 
 
 def naive_figures(out: Path, server_url: str) -> dict:
@@ -223,7 +262,13 @@ def main() -> None:
     parser.add_argument("--postgres", default="")
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "bench")
     parser.add_argument("--skip", default="", help="comma-separated: sample,naive,deliver")
+    parser.add_argument(
+        "--cli-only", action="store_true", help="only the everyday commands on the sample"
+    )
     args = parser.parse_args()
+    if args.cli_only:
+        print("\n".join(cli_report(cli_only(args.out, args.runs))))
+        return
     from govcal.local_api import start, stop
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -312,8 +357,7 @@ def report(results: dict) -> str:
                     "prefect_floor_server", "run_server"):  # fmt: skip
             lines.append(f"| {key} | {fmt(s[key])} |")
         lines.append(f"| run_first (fresh data folder, 1 run) | {s['run_first']:.2f} |")
-        for name, v in s["cli"].items():
-            lines.append(f"| govcal {name} | {fmt(v)} |")
+        lines += ["", *cli_report(s)]
         lines.append(f"phases, ephemeral: {json.dumps(s['run_ephemeral_phases'])}")
         lines.append(f"phases, server: {json.dumps(s['run_server_phases'])}")
     return "\n".join(lines)

@@ -14,11 +14,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from models import escalations, ledger, queries
 from models.audits import FollowUpAction
-from models.calendar import OccurrenceRow
 from models.escalations import Escalation
 from models.notify_inputs import directory as load_directory
 from models.status import StatusRow, status_rows
@@ -362,10 +361,7 @@ def undelivered(
         for _agency, _school, contact in held if pid == partnership.id else []:
             who.setdefault(contact.email.lower(), f"{contact.name}, {owners._role(role)}")
     wanted = {f.occurrence_id for f in failures if f.id in mine}
-    titles = {
-        row.id: row.title
-        for row in session.exec(select(OccurrenceRow).where(col(OccurrenceRow.id).in_(wanted)))
-    } if wanted else {}  # fmt: skip
+    titles = queries.occurrence_titles(session, wanted)
     return [
         Undelivered(
             who.get(f.recipient.lower(), f.recipient),

@@ -76,8 +76,7 @@ def record(session: Session, planned: list[Planned]) -> list[Planned]:
         LedgerRow(p.item.ref, p.stage, p.recipient, _STATUS[p.action], p.role, p.kind.value)
         for p in planned
     ]
-    new = ledger.record_planned(session, rows)
-    session.commit()
+    new = ledger.record_planned(session, rows)  # committed: durable before any claim
     return [p for p in planned if (p.item.ref, p.stage, p.recipient) in new]
 
 
@@ -135,7 +134,6 @@ def _tell_the_business_team(
         for contact in people.of(partnership_id, "business-team")
     ]  # fmt: skip
     ledger.record_planned(session, rows)
-    session.commit()
 
 
 def _add(total: DeliveryReport, part: DeliveryReport) -> None:
@@ -181,7 +179,7 @@ def _send_claimed(
     live = [r for r in claimed if still_due(r)]
     stale = [r.id for r in claimed if not still_due(r) and r.id]
     if stale:
-        queries.skip_ledger_rows(session, stale, "no longer due when sent")
+        ledger.skip(session, stale, "no longer due when sent")
     later = for_tomorrow(session, live, items, today)
     if later:  # one digest a day: these go in tomorrow's
         held = {r.id for r in later}
@@ -232,14 +230,13 @@ def publish_feeds(
     now: datetime | None = None,
 ) -> list[FeedFile]:
     """Rewrite every feed from the database: past 90 days and the year ahead."""
-    from models.feed_tokens import feed_tokens
+    from models.feed_tokens import issue_feed_tokens
     from models.notify_inputs import calendar_items
 
     partnerships = active_partnerships(partnerships, today)
     people = load_directory(session, [p.id for p in partnerships])
     emails = {c.email for holders in people.holders.values() for _a, _s, c in holders}
-    tokens = feed_tokens(session, emails)
-    session.commit()
+    tokens = issue_feed_tokens(session, emails)  # committed before any file names them
     written: list[FeedFile] = []
     for partnership in partnerships:
         items = calendar_items(
@@ -255,6 +252,7 @@ def publish_feeds(
                 people,
                 now or utcnow(),
                 tokens=tokens,
+                timezone=partnership.timezone,
                 role_names=role_names,
             )
         )
@@ -289,9 +287,8 @@ def request_returns(
     people = load_directory(session, [partnership.id])
     planned = plan_requests(items, people)
     report = NotifyReport(planned=planned)
-    report.new = record(session, planned)
     queries.mark_cycle_opened(session, cycle, utcnow())
-    session.commit()
+    report.new = record(session, planned)  # the requests and the opened cycle, one commit
     report.delivery, report.dropped_rows = send(
         session, [partnership], today, transport, sender, now=now
     )

@@ -6,10 +6,18 @@ own server (`prefect server start`) on a loopback port with its home under the d
 folder, and writes where it listens to `<data>/prefect/api-server.json`. `govcal run`
 reads that file and, if the server answers, points PREFECT_API_URL at it: the same
 flows run, recorded in the same Prefect database, and the server's UI shows them.
+
+Without `govcal serve`, `govcal run` starts Prefect's own ephemeral API itself
+(`start_ephemeral`): the same app, command and settings Prefect would start, but spawned
+first thing, so its 3-5 s boot runs on the other core while govcal imports Prefect and
+checks its database, instead of after them (and Prefect's server modules are not imported
+a second time into govcal's own process, 2.5 s). It is stopped when the process exits.
 """
 
 from __future__ import annotations
 
+import atexit
+import importlib.util
 import json
 import os
 import signal
@@ -130,3 +138,69 @@ def stop(process: subprocess.Popen, prefect_home: Path | None = None) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@dataclass(frozen=True)
+class Ephemeral:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+
+_ephemeral: Ephemeral | None = None
+
+
+def start_ephemeral(prefect_home: Path) -> str:
+    """Spawn Prefect's ephemeral API (UI off, as Prefect does) on a free loopback port
+    without waiting for it, and point PREFECT_API_URL at it: call before Prefect is
+    imported. Once per process; stopped at exit, after Prefect has flushed its logs and
+    events (those drain before `atexit` hooks run)."""
+    global _ephemeral
+    if _ephemeral is not None:
+        return _ephemeral.url
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    spec = importlib.util.find_spec("prefect")  # its folder, without importing it
+    assert spec is not None and spec.origin is not None
+    env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
+           "PREFECT__SERVER_FINAL": "1"}  # fmt: skip
+    log_path = prefect_home / "ephemeral-api.log"
+    log = log_path.open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(spec.origin).parent.parent),
+         "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "error", "--lifespan", "on"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    log.close()
+    _ephemeral = Ephemeral(url, process, log_path)
+    atexit.register(stop_ephemeral)
+    os.environ["PREFECT_API_URL"] = url
+    return url
+
+
+def wait_for_ephemeral() -> None:
+    """Wait until the ephemeral API started by `start_ephemeral` answers."""
+    if _ephemeral is None:
+        return
+    limit = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90"))
+    deadline = time.monotonic() + limit
+    while not answers(_ephemeral.url, timeout=2.0):
+        if _ephemeral.process.poll() is not None or time.monotonic() > deadline:
+            stop_ephemeral()
+            raise ApiServerError(
+                f"Prefect's local API did not start on {_ephemeral.url}; see {_ephemeral.log}"
+            )
+        time.sleep(0.05)
+
+
+def stop_ephemeral() -> None:
+    """Stop the ephemeral API as Prefect does (SIGTERM, then kill after 5 s)."""
+    if _ephemeral is None or _ephemeral.process.poll() is not None:
+        return
+    _ephemeral.process.terminate()
+    try:
+        _ephemeral.process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        _ephemeral.process.kill()
+        _ephemeral.process.wait()

@@ -1,5 +1,9 @@
 """Persistence: settings, SQLModel tables, queries and the operations that change them.
 
+Every line of SQL and every commit lives here; the caller opens one unit of work per
+batch (models.db.session_scope) and models/ decides when it is committed (there, once,
+but for the ledger and feed links, which commit before anything leaves).
+
 Importing the package is light (every command reads models.settings, and `govcal plan`
 must not pay for SQLAlchemy). The tables are registered on SQLModel.metadata by
 `import models.tables`, which models.db and Alembic's env do; a name such as

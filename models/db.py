@@ -1,4 +1,14 @@
-"""Engine, sessions and migrations. The only place that knows which database is in use."""
+"""Engine, sessions and migrations. The only place that knows which database is in use.
+
+The unit of work: one `session_scope` per batch (a command, a flow task, a form's
+record), committed once when the batch ends and rolled back whole on any error, so a
+half-done batch never stays. Only models/ writes SQL or commits (tests/test_import_graph.py
+checks it); the functions of models/ take the caller's session and do not commit, with
+two deliberate exceptions that commit before returning because something is about to
+leave the database: the notification ledger (models/ledger.py: a claim is durable before
+the message is sent, a mark right after) and feed links about to be given out
+(models/feed_tokens.py).
+"""
 
 from __future__ import annotations
 
@@ -228,7 +238,9 @@ def _explain(url: str, exc: OperationalError) -> str:
 
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
-    """A session in one transaction: committed on success, rolled back on any error."""
+    """One batch's unit of work: a session in one transaction, committed once on
+    success, rolled back on any error (see the module docstring for the two exceptions
+    that commit earlier)."""
     url = url or get_settings().effective_database_url
     engine = ensure_schema(url)
     with Session(engine, expire_on_commit=False) as session:

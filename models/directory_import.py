@@ -12,9 +12,12 @@ import io
 import os
 import stat
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from models.chunks import chunks
@@ -152,6 +155,7 @@ def _is_sample(row: dict[str, str]) -> bool:
     return (row.get("sample") or "").strip().lower() in ("yes", "true", "1", "y")
 
 
+@lru_cache(maxsize=1 << 16)  # a file names each address twice (row, acts_for); pure
 def normalise_email(value: str) -> str:
     """The address as govcal stores it, or ValueError when no transport could deliver it.
 
@@ -307,6 +311,7 @@ def _agencies(session, rows, partnership_id, _roles, report: FileReport) -> None
         for a in session.exec(select(Agency).where(Agency.partnership_id == partnership_id))
     }
     seen: dict[str, int] = {}
+    new: list[SimpleNamespace] = []
     types = ", ".join(t.value for t in AgencyType)
     for line, row in rows:
         try:
@@ -331,8 +336,9 @@ def _agencies(session, rows, partnership_id, _roles, report: FileReport) -> None
             report.problems.append(ImportProblem(report.file, line, str(exc)))
             continue
         seen[code] = line
-        _upsert(session, existing.get(code), Agency, values, report,
+        _upsert(existing.get(code), new, values, report,
                 partnership_id=partnership_id, code=code)  # fmt: skip
+    _insert_new(session, Agency, new)
 
 
 def _schools(session, rows, partnership_id, _roles, report: FileReport) -> None:
@@ -341,6 +347,7 @@ def _schools(session, rows, partnership_id, _roles, report: FileReport) -> None:
         for s in session.exec(select(School).where(School.partnership_id == partnership_id))
     }
     seen: dict[str, int] = {}
+    new: list[SimpleNamespace] = []
     phases = ", ".join(p.value for p in SchoolPhase)
     for line, row in rows:
         try:
@@ -361,8 +368,9 @@ def _schools(session, rows, partnership_id, _roles, report: FileReport) -> None:
             report.problems.append(ImportProblem(report.file, line, str(exc)))
             continue
         seen[code] = line
-        _upsert(session, existing.get(code), School, values, report,
+        _upsert(existing.get(code), new, values, report,
                 partnership_id=partnership_id, code=code)  # fmt: skip
+    _insert_new(session, School, new)
 
 
 def _people(session, rows, partnership_id, known_roles, report: FileReport) -> None:
@@ -372,7 +380,8 @@ def _people(session, rows, partnership_id, known_roles, report: FileReport) -> N
     schools = set(
         session.exec(select(School.code).where(School.partnership_id == partnership_id)).all()
     )
-    people = _people_named(session, rows)
+    people: dict[str, Person | SimpleNamespace] = dict(_people_named(session, rows))
+    new: list[SimpleNamespace] = []
     assignments = {
         (a.person_id, a.role, a.agency_code, a.school_code)
         for a in session.exec(
@@ -415,26 +424,27 @@ def _people(session, rows, partnership_id, known_roles, report: FileReport) -> N
             )
         person = people.get(email)
         values = {"name": name, "is_sample": _is_sample(row)}
-        person = _upsert(session, person, Person, values, report, email=email)
+        person = _upsert(person, new, values, report, email=email)
         people[email] = person
         held.append((person, role, agency, school))
         if acts_for:
             delegations.append((line, email, acts_for))
-    session.flush()  # the new people in one batch: their role assignments need their ids
+    _insert_new(session, Person, new)  # one statement: role assignments need their ids
+    for chunk in chunks([p.email for p in new]):
+        query = select(Person.email, Person.id).where(col(Person.email).in_(chunk))
+        ids = dict(session.exec(query).all())
+        for email in chunk:
+            people[email].id = ids[email]
+    added: list[dict[str, object]] = []
     for person, role, agency, school in held:
         key = (person.id, role, agency, school)
         if key not in assignments:
-            session.add(
-                RoleAssignment(
-                    person_id=person.id,
-                    partnership_id=partnership_id,
-                    role=role,
-                    agency_code=agency,
-                    school_code=school,
-                )
-            )
+            added.append({"person_id": person.id, "partnership_id": partnership_id,
+                          "role": role, "agency_code": agency, "school_code": school})  # fmt: skip
             assignments.add(key)
         report.listed.add(key)
+    if added:
+        session.connection().execute(insert(RoleAssignment.__table__), added)  # type: ignore[attr-defined]
     _delegations(session, delegations, people, partnership_id, report)
 
 
@@ -455,6 +465,15 @@ def _people_named(session, rows) -> dict[str, Person]:
             (p.email, p) for p in session.exec(select(Person).where(col(Person.email).in_(chunk)))
         )
     return found
+
+
+def _insert_new(session, model, new: list[SimpleNamespace]) -> None:
+    """The file's new rows in one executemany (ORM objects cost more than the insert)."""
+    if not new:
+        return
+    now = utcnow()
+    rows = [{k: v for k, v in vars(n).items() if k != "id"} | {"updated_at": now} for n in new]
+    session.connection().execute(insert(model.__table__), rows)
 
 
 def _delegations(session, delegations, people, partnership_id, report: FileReport) -> None:
@@ -482,10 +501,11 @@ def _delegations(session, delegations, people, partnership_id, report: FileRepor
             existing.add(key)
 
 
-def _upsert(session, row, model, values, report: FileReport, **key):
+def _upsert(row, new: list[SimpleNamespace], values, report: FileReport, **key):
+    """Update a stored row in place, or note a new one in `new` (see _insert_new)."""
     if row is None:
-        row = model(**key, **values)
-        session.add(row)
+        row = SimpleNamespace(id=None, **key, **values)
+        new.append(row)
         report.created += 1
         return row
     if any(getattr(row, k) != v for k, v in values.items()):

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models import queries
@@ -49,9 +48,11 @@ def escalations(session: Session, occurrence_ids: list[int]) -> dict[int, Escala
     query per chunk, with their acknowledgement if any."""
     found: dict[int, Escalation] = {}
     for chunk in chunks(occurrence_ids):
+        # the status is checked here, not in the WHERE: with it there SQLite reads every
+        # sent row of every partnership through (status, next_attempt_at) for each chunk
         rows = session.exec(
             select(
-                LedgerEntry.occurrence_id, func.min(LedgerEntry.sent_at),
+                LedgerEntry.occurrence_id, LedgerEntry.sent_at, LedgerEntry.status,
                 EscalationAck.acknowledged_by, EscalationAck.acknowledged_at,
             )
             .outerjoin(EscalationAck,
@@ -60,14 +61,20 @@ def escalations(session: Session, occurrence_ids: list[int]) -> dict[int, Escala
                 col(LedgerEntry.occurrence_id).in_(chunk),
                 LedgerEntry.role == LEAD_PARTNER_ROLE,
                 LedgerEntry.kind == "escalation",
-                LedgerEntry.status == Delivery.SENT.value,
             )
-            .group_by(LedgerEntry.occurrence_id, EscalationAck.acknowledged_by,
-                      EscalationAck.acknowledged_at)
         ).all()  # fmt: skip
-        for occurrence_id, sent_at, by, at in rows:
-            found[occurrence_id] = Escalation(sent_at, by or "", at)
+        for occurrence_id, sent_at, status, by, at in rows:
+            if status != Delivery.SENT.value:
+                continue
+            known = found.get(occurrence_id)
+            first = sent_at if known is None else _earliest(known.escalated_at, sent_at)
+            found[occurrence_id] = Escalation(first, by or "", at)
     return found
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    """min() as SQL's MIN sees it: a missing time counts for nothing."""
+    return b if a is None else a if b is None else min(a, b)
 
 
 def acknowledge(

@@ -4,6 +4,10 @@ part of every Message-ID.
 A feed file is named by a random token, not by anything computable from an address, so
 a leaked link can be revoked (`govcal feeds --rotate EMAIL`) without changing anyone's
 address; the token is stored once and reused so subscriptions keep working.
+
+A token about to be given out (written into feed files, printed after a rotation) is
+committed first (`issue_feed_tokens`, `rotate_feed_token`); one only read or minted for
+an email joins the caller's unit of work.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from datetime import datetime
 
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models.chunks import chunks
 from models.types import UTCDateTime, utcnow
 
 
@@ -42,8 +47,7 @@ def feed_tokens(session: Session, emails: Iterable[str]) -> dict[str, str]:
     """email (lower case) -> token, creating tokens for addresses that have none."""
     wanted = sorted({e.strip().lower() for e in emails if e.strip()})
     found: dict[str, str] = {}
-    for i in range(0, len(wanted), 500):
-        chunk = wanted[i : i + 500]
+    for chunk in chunks(wanted):
         found.update(
             session.exec(
                 select(FeedToken.email, FeedToken.token).where(col(FeedToken.email).in_(chunk))
@@ -59,19 +63,28 @@ def feed_tokens(session: Session, emails: Iterable[str]) -> dict[str, str]:
     return found
 
 
+def issue_feed_tokens(session: Session, emails: Iterable[str]) -> dict[str, str]:
+    """As `feed_tokens`, committed before it returns: these links are about to be written
+    into feed files, and a file must never name a token the database then loses."""
+    found = feed_tokens(session, emails)
+    session.commit()
+    return found
+
+
 def all_feed_tokens(session: Session) -> list[FeedToken]:
     return list(session.exec(select(FeedToken).order_by(FeedToken.email)).all())
 
 
 def rotate_feed_token(session: Session, email: str) -> tuple[str, str] | None:
-    """A new token for `email`; returns (old, new), or None if it has no feed."""
+    """A new token for `email`; returns (old, new), or None if it has no feed. Committed
+    before it returns: the new link is shown at once, and the old one must stop working."""
     row = session.get(FeedToken, email.strip().lower())
     if row is None:
         return None
     old = row.token
     row.token = _new_token()
     row.created_at = utcnow()
-    session.flush()
+    session.commit()
     return old, row.token
 
 

@@ -2,6 +2,13 @@
 
 A message is written here before it is sent; the unique key is what stops a rerun, a
 retry or a second concurrent run from sending it twice.
+
+Commits: every write here commits before it returns. This is the one deliberate
+exception to "the caller commits once per batch" (models/db.py): a planned row must be
+durable before it is claimed, a claim before the message leaves (so a second run cannot
+send it too), and a message's mark right after it left (so a crash a minute later
+cannot send it again). Holding them in the caller's transaction would keep a lock for
+the whole delivery and lose what was already sent on any later error.
 """
 
 from __future__ import annotations
@@ -115,13 +122,16 @@ def record_planned(session: Session, rows: Sequence[LedgerRow]) -> set[tuple[int
 
     Pending rows of stages now overtaken become skipped: they are not sent late.
     Returns the keys that were new. Both writes are one executemany each through Core,
-    so no ORM bookkeeping and one compiled statement however many rows.
+    so no ORM bookkeeping and one compiled statement however many rows. Committed
+    (with whatever the caller's batch holds) before it returns, even when nothing is new:
+    what was planned is durable before anything is claimed.
     """
     if not rows:
+        session.commit()
         return set()
     connection = session.connection()
     now = utcnow()
-    existing = _existing_keys(session, {r.occurrence_id for r in rows})
+    existing = existing_keys(session, {r.occurrence_id for r in rows})
     values = [
         {"occurrence_id": r.occurrence_id, "stage": r.stage, "recipient": r.recipient,
          "status": r.status.value, "role": r.role, "kind": r.kind, "attempts": 0,
@@ -138,6 +148,7 @@ def record_planned(session: Session, rows: Sequence[LedgerRow]) -> set[tuple[int
     ]
     if overtaken:
         connection.execute(_SKIP_OVERTAKEN, overtaken)
+    session.commit()
     return {
         (r.occurrence_id, r.stage, r.recipient)
         for r in rows
@@ -145,7 +156,8 @@ def record_planned(session: Session, rows: Sequence[LedgerRow]) -> set[tuple[int
     }
 
 
-def _existing_keys(session: Session, occurrence_ids: set[int]) -> set[tuple[int, str, str]]:
+def existing_keys(session: Session, occurrence_ids: set[int]) -> set[tuple[int, str, str]]:
+    """(occurrence, stage, recipient) keys already in the ledger."""
     found: set[tuple[int, str, str]] = set()
     for chunk in chunks(sorted(occurrence_ids)):
         found.update(
@@ -365,6 +377,17 @@ def release(session: Session, ids: Iterable[int], note: str) -> None:
     session.commit()
 
 
+def skip(session: Session, ids: Iterable[int], reason: str) -> None:
+    """Claimed rows whose item no longer needs a message: skipped, committed at once."""
+    for chunk in chunks(list(ids)):
+        session.connection().execute(
+            _TABLE.update()
+            .where(_TABLE.c.id.in_(chunk))
+            .values(status=Delivery.SKIPPED.value, last_error=reason)
+        )
+    session.commit()
+
+
 def wait(session: Session, ids: Iterable[int], note: str, now: datetime) -> None:
     """Claimed rows held back (for the next day's digest): pending again, no attempt
     counted, not claimable again in this run (which claims with this `now`)."""
@@ -474,18 +497,24 @@ def mark_refused(session: Session, ids: Iterable[int], error: str) -> None:
     session.commit()
 
 
+# _BY_OCCURRENCE: queries by occurrence ids read through the unique key's index
+# (occurrence_id, stage, recipient) and check the status in Python. With the status in the
+# WHERE, SQLite (no statistics) prefers (status, next_attempt_at) and reads every sent row
+# of every partnership for each partnership's dashboard: quadratic in a national day.
+_SENT_OR_FLAGGED = frozenset({Delivery.SENT.value, Delivery.FLAGGED.value})
+
+
 def invited_pairs(session: Session, occurrence_ids: Iterable[int]) -> frozenset[tuple[int, str]]:
     ids = list(occurrence_ids)
     found: set[tuple[int, str]] = set()
     for chunk in chunks(ids):
-        rows = session.exec(
-            select(LedgerEntry.occurrence_id, LedgerEntry.recipient).where(
+        rows = session.exec(  # the status is checked here: see _BY_OCCURRENCE
+            select(LedgerEntry.occurrence_id, LedgerEntry.recipient, LedgerEntry.status).where(
                 col(LedgerEntry.occurrence_id).in_(chunk),
                 col(LedgerEntry.stage).startswith("invite-"),
-                LedgerEntry.status == Delivery.SENT.value,
             )
         ).all()
-        found.update((o, r.lower()) for o, r in rows)
+        found.update((o, r.lower()) for o, r, status in rows if status == Delivery.SENT.value)
     return frozenset(found)
 
 
@@ -504,11 +533,12 @@ def stages_and_flags(
                 LedgerEntry.status,
             ).where(
                 col(LedgerEntry.occurrence_id).in_(chunk),
-                col(LedgerEntry.status).in_([Delivery.SENT.value, Delivery.FLAGGED.value]),
                 col(LedgerEntry.kind).in_(["reminder", "escalation", "flag"]),
             )
         ).all()  # fmt: skip
         for occurrence_id, stage, created, status in rows:
+            if status not in _SENT_OR_FLAGGED:  # checked here: see _BY_OCCURRENCE
+                continue
             if status == Delivery.FLAGGED.value:
                 flags.add(occurrence_id)
             if occurrence_id not in found or created >= found[occurrence_id][0]:

@@ -15,6 +15,7 @@ from models.status import status_of
 from models.stored_dates import usable
 from rules.model import Partnership, Per
 from rules.notify_plan import Contact, Directory, Item
+from rules.text import shown
 
 
 def directory(session: Session, partnership_ids: list[str]) -> Directory:
@@ -28,7 +29,8 @@ def directory(session: Session, partnership_ids: list[str]) -> Directory:
         .where(col(RoleAssignment.partnership_id).in_(partnership_ids))
     ).all()  # fmt: skip
     for partnership_id, role, agency, school, email, name in rows:
-        found.add(partnership_id, role, Contact(email, name), agency=agency, school=school)
+        # shown: a name stored before the text check existed may hold a control character
+        found.add(partnership_id, role, Contact(email, shown(name)), agency=agency, school=school)
     return found
 
 
@@ -283,16 +285,6 @@ def sendable_rows(session: Session, now: datetime) -> list:
 
 def existing_keys(session: Session, occurrence_ids: set[int]) -> set[tuple[int, str, str]]:
     """(occurrence, stage, recipient) keys already in the ledger."""
-    from models.ledger import LedgerEntry
+    from models.ledger import existing_keys as in_ledger
 
-    found: set[tuple[int, str, str]] = set()
-    ids = sorted(occurrence_ids)
-    for i in range(0, len(ids), 500):
-        found.update(
-            session.exec(
-                select(LedgerEntry.occurrence_id, LedgerEntry.stage, LedgerEntry.recipient).where(
-                    col(LedgerEntry.occurrence_id).in_(ids[i : i + 500])
-                )
-            ).all()
-        )
-    return found
+    return in_ledger(session, occurrence_ids)

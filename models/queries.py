@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date
 
 from sqlalchemy import case, func
@@ -13,10 +13,10 @@ from models.audits import AuditCycle, AuditReturn, FollowUpAction
 from models.calendar import Incident, Lifecycle, OccurrenceRow
 from models.chunks import chunks
 from models.directory import Agency, PartnershipRow, RoleAssignment, School
-from models.ledger import Delivery, LedgerEntry
 from models.stored_dates import warn_skipped
 from rules.dates import in_range
 from rules.model import Event, Per, Subject
+from rules.text import shown
 
 
 class NotFound(LookupError):
@@ -24,15 +24,19 @@ class NotFound(LookupError):
 
 
 def subjects(session: Session, partnership_id: str) -> dict[Per, tuple[Subject, ...]]:
-    agencies = session.exec(
-        select(Agency).where(Agency.partnership_id == partnership_id).order_by(Agency.code)
+    agencies = session.exec(  # plain columns: a national sync reads 25,000 schools
+        select(Agency.code, Agency.name, Agency.type)
+        .where(Agency.partnership_id == partnership_id)
+        .order_by(Agency.code)
     ).all()
     schools = session.exec(
-        select(School).where(School.partnership_id == partnership_id).order_by(School.code)
+        select(School.code, School.name, School.phase)
+        .where(School.partnership_id == partnership_id)
+        .order_by(School.code)
     ).all()
     return {
-        Per.AGENCY: tuple(Subject(a.code, a.name, a.type) for a in agencies),
-        Per.SCHOOL: tuple(Subject(s.code, s.name, s.phase) for s in schools),
+        Per.AGENCY: tuple(Subject(code, name, kind) for code, name, kind in agencies),
+        Per.SCHOOL: tuple(Subject(code, name, phase) for code, name, phase in schools),
     }
 
 
@@ -45,18 +49,33 @@ def events(session: Session, partnership_id: str) -> tuple[Event, ...]:
     return tuple(Event(r.kind, r.reference, r.occurred_on) for r in rows if in_range(r.occurred_on))
 
 
-def completions(session: Session, partnership_id: str) -> dict[tuple[str, str, str, str], date]:
-    rows = session.exec(
-        select(
-            OccurrenceRow.rule_id,
-            OccurrenceRow.period,
-            OccurrenceRow.subject,
-            OccurrenceRow.completed_at,
-        ).where(
+def completions(
+    session: Session, partnership_id: str, rule_ids: Collection[str] | None = None
+) -> dict[tuple[str, str, str, str], date]:
+    """When each occurrence was completed; with `rule_ids`, only those rules' (sync asks
+    only for the rules whose dates hang on a completion, not ten years of audit returns)."""
+    columns = (
+        OccurrenceRow.rule_id,
+        OccurrenceRow.period,
+        OccurrenceRow.subject,
+        OccurrenceRow.completed_at,
+    )
+    if rule_ids is None:
+        query = select(*columns).where(
             OccurrenceRow.partnership_id == partnership_id,
             OccurrenceRow.lifecycle == Lifecycle.COMPLETED.value,
         )
-    ).all()
+        rows = session.exec(query).all()
+    else:
+        # Read by (partnership, rule), the unique key's index, and keep the completed ones
+        # here: with the lifecycle in the WHERE, SQLite picks (lifecycle, completed_at)
+        # and reads every partnership's completions for each partnership.
+        query = select(*columns, OccurrenceRow.lifecycle).where(
+            OccurrenceRow.partnership_id == partnership_id,
+            col(OccurrenceRow.rule_id).in_(sorted(rule_ids)),
+        )
+        completed = Lifecycle.COMPLETED.value
+        rows = [r[:4] for r in session.exec(query).all() if r[4] == completed] if rule_ids else []
     found = {}
     for r, p, s, done in rows:
         if done is not None and not in_range(done):  # the next one cannot be computed
@@ -112,6 +131,48 @@ def occurrences_between(
     )
 
 
+_SYNC_COLUMNS = (
+    OccurrenceRow.public_id,
+    OccurrenceRow.rule_id,
+    OccurrenceRow.due,
+    OccurrenceRow.starts_at,
+    OccurrenceRow.ends_at,
+    OccurrenceRow.lifecycle,
+    OccurrenceRow.rescheduled,
+    OccurrenceRow.orphaned,
+    OccurrenceRow.title,
+    OccurrenceRow.kind,
+    OccurrenceRow.owner_role,
+)
+
+
+def occurrence_columns(
+    session: Session,
+    partnership_id: str,
+    *,
+    between: tuple[date, date] | None = None,
+    keys: Iterable[str] = (),
+) -> list:
+    """What sync compares, as plain rows (attribute access, no ORM objects): those due
+    in `between`, or those with the public ids in `keys`."""
+    if between is not None:
+        start, end = between
+        query = select(*_SYNC_COLUMNS).where(
+            OccurrenceRow.partnership_id == partnership_id,
+            OccurrenceRow.due >= start,
+            OccurrenceRow.due <= end,
+        )
+        return list(session.exec(query).all())
+    found: list = []
+    for chunk in chunks(list(keys)):
+        query = select(*_SYNC_COLUMNS).where(
+            OccurrenceRow.partnership_id == partnership_id,
+            col(OccurrenceRow.public_id).in_(chunk),
+        )
+        found.extend(session.exec(query).all())
+    return found
+
+
 def occurrences_by_keys(
     session: Session, partnership_id: str, public_ids: Iterable[str]
 ) -> list[OccurrenceRow]:
@@ -120,6 +181,23 @@ def occurrences_by_keys(
         found.extend(
             session.exec(
                 select(OccurrenceRow).where(
+                    OccurrenceRow.partnership_id == partnership_id,
+                    col(OccurrenceRow.public_id).in_(chunk),
+                )
+            ).all()
+        )
+    return found
+
+
+def occurrence_ids(
+    session: Session, partnership_id: str, public_ids: Iterable[str]
+) -> dict[str, int]:
+    """Database id by public id: two columns, no ORM objects (sync links audit returns)."""
+    found: dict[str, int] = {}
+    for chunk in chunks(list(public_ids)):
+        found.update(
+            session.exec(
+                select(OccurrenceRow.public_id, OccurrenceRow.id).where(
                     OccurrenceRow.partnership_id == partnership_id,
                     col(OccurrenceRow.public_id).in_(chunk),
                 )
@@ -217,15 +295,19 @@ def return_counts(
 
 
 def subject_names(session: Session, partnership_id: str) -> dict[str, str]:
-    names = {
-        a.code: a.name
-        for a in session.exec(select(Agency).where(Agency.partnership_id == partnership_id))
+    """Agency and school names by code, as they may be shown (rules.text.shown: a name
+    stored before the text check existed may hold a control character)."""
+    names = {  # plain columns: asked several times a day for each partnership
+        code: shown(name)
+        for code, name in session.exec(
+            select(Agency.code, Agency.name).where(Agency.partnership_id == partnership_id)
+        )
     }
     names.update(
-        {
-            s.code: s.name
-            for s in session.exec(select(School).where(School.partnership_id == partnership_id))
-        }
+        (code, shown(name))
+        for code, name in session.exec(
+            select(School.code, School.name).where(School.partnership_id == partnership_id)
+        )
     )
     return names
 
@@ -272,9 +354,11 @@ def unreviewed_returns(
 
 def all_subject_names(session: Session) -> dict[str, str]:
     """Agency and school names by code, every partnership (for choosing from a list)."""
-    names = dict(session.exec(select(Agency.code, Agency.name)).all())
-    names.update(dict(session.exec(select(School.code, School.name)).all()))
-    return names
+    rows = [
+        *session.exec(select(Agency.code, Agency.name)),
+        *session.exec(select(School.code, School.name)),
+    ]
+    return {code: shown(name) for code, name in rows}
 
 
 def audit_return_for(session: Session, public_id: str) -> AuditReturn | None:
@@ -290,6 +374,17 @@ def partnership_names(session: Session) -> dict[str, str]:
     return dict(session.exec(select(PartnershipRow.id, PartnershipRow.name)).all())
 
 
+def occurrence_titles(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """The title of each occurrence, by id (the dashboard names undelivered mail by it)."""
+    found: dict[int, str] = {}
+    for chunk in chunks(sorted(set(ids))):
+        rows = session.exec(
+            select(OccurrenceRow.id, OccurrenceRow.title).where(col(OccurrenceRow.id).in_(chunk))
+        ).all()
+        found.update(dict(rows))
+    return found
+
+
 def occurrence_reasons(session: Session, ids: Iterable[int]) -> dict[int, str | None]:
     """Why each occurrence was moved or cancelled (shown in its message)."""
     found: dict[int, str | None] = {}
@@ -299,18 +394,6 @@ def occurrence_reasons(session: Session, ids: Iterable[int]) -> dict[int, str | 
         ).all()
         found.update(dict(rows))
     return found
-
-
-def skip_ledger_rows(session: Session, ids: Iterable[int], reason: str) -> None:
-    """Claimed rows whose item no longer needs a message: skipped, committed at once."""
-    table = LedgerEntry.__table__  # type: ignore[attr-defined]
-    for chunk in chunks(list(ids)):
-        session.connection().execute(
-            table.update()
-            .where(table.c.id.in_(chunk))
-            .values(status=Delivery.SKIPPED.value, last_error=reason)
-        )
-    session.commit()
 
 
 def has_people(session: Session, partnership_id: str) -> bool:

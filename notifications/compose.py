@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from notifications.ics import CalendarEntry
 from notifications.render import (
@@ -30,6 +31,7 @@ BUSINESS_ROLES = frozenset({"business-team", "partnership-manager"})  # they run
 @dataclass(frozen=True)
 class PartnershipInfo:
     name: str
+    timezone: str  # IANA zone from the rule file: every time a message shows is in it
     role_names: dict[str, str] = field(default_factory=dict)
     mailbox: str | None = None  # the business team: ORGANIZER and Reply-To
 
@@ -73,7 +75,8 @@ def _key(prefix: str, rows: list, today: date) -> str:
 
 
 def _info(ctx: ComposeContext, partnership: str) -> PartnershipInfo:
-    return ctx.partnerships.get(partnership) or PartnershipInfo(partnership)
+    """Every item comes from a loaded partnership (models.notify_inputs reads no other)."""
+    return ctx.partnerships[partnership]
 
 
 def _team(info: PartnershipInfo, sender: Sender) -> tuple[str, str]:
@@ -148,6 +151,7 @@ def _entry(item: Item, ctx: ComposeContext, sender: Sender, **changes) -> Calend
         "chairs": frozenset(email.lower() for _, email in chairs),
         "location": item.location,
         "online_url": item.online_url,
+        "timezone": info.timezone,
     }
     values.update(changes)
     return CalendarEntry(**values)
@@ -235,7 +239,11 @@ def compose(
             reply_to=_team(info, sender),
             previous=_previous(item, ctx, sender) if item.ref in ctx.invited_before else None,
             first_time=item.ref not in ctx.invited_before,
-            replaces=day_text(orphan.starts_at.date()) if orphan and orphan.starts_at else "",
+            replaces=(
+                day_text(orphan.starts_at.astimezone(ZoneInfo(info.timezone)).date())
+                if orphan and orphan.starts_at
+                else ""
+            ),
             installation=ctx.installation,
         )
         messages.append(
@@ -263,6 +271,7 @@ def compose(
             feed_url=ctx.feed_urls.get(recipient, ""),
             for_business_team=bool(roles) and roles <= BUSINESS_ROLES,
             installation=ctx.installation,
+            timezone=info.timezone,
         )
         messages.append(
             ComposedMessage(

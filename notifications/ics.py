@@ -7,17 +7,17 @@ refreshes in place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vText
 
 from notifications.vtimezone import vtimezone
-from rules.model import DEFAULT_TIMEZONE
 
 PRODID = "-//govcal//governance calendar//EN"
 FEED_REFRESH = timedelta(hours=1)  # feeds are rewritten hourly (publish-feeds)
+SOURCE_PROPERTY = "X-GOVCAL-SOURCE"  # a feed's digest of what it was made from
 
 # How each recorded lifecycle looks in a subscribed calendar: a summary prefix, a
 # category clients can colour by, and whether the entry blocks time.
@@ -52,7 +52,7 @@ class CalendarEntry:
     organizer: tuple[str, str] | None = None  # (name, email)
     attendees: tuple[tuple[str, str], ...] = ()
     chairs: frozenset[str] = frozenset()  # lower-cased addresses of attendees who chair it
-    timezone: str = DEFAULT_TIMEZONE
+    timezone: str = field(kw_only=True)  # the partnership's IANA zone (TZID)
     location: str = ""
     online_url: str = ""
     lifecycle: str = "open"
@@ -170,10 +170,15 @@ def invite(entry: CalendarEntry, stamp: datetime) -> bytes:
     return cal.to_ical()
 
 
-def feed(name: str, entries: list[CalendarEntry], stamp: datetime) -> bytes:
+def feed(
+    name: str, entries: list[CalendarEntry], stamp: datetime, *, source: str | None = None
+) -> bytes:
     """A subscribable calendar (no METHOD): meetings and deadlines, stable UIDs, status
-    visible, and a refresh interval so clients poll about as often as it is rewritten."""
+    visible, and a refresh interval so clients poll about as often as it is rewritten.
+    `source`, a digest of the inputs, lets the next rewrite skip an unchanged feed."""
     cal = _calendar(None, name)
+    if source:
+        cal.add(SOURCE_PROPERTY.lower(), source)
     _add_timezones(cal, entries)
     for entry in entries:
         cal.add_component(_event(entry, stamp.astimezone(UTC), feed=True))

@@ -24,10 +24,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from notifications.ics import CalendarEntry, invite, method_of
 from notifications.mime import Envelope, build, message_id
-from rules.model import DEFAULT_TIMEZONE
 from rules.state import State
+from rules.text import shown
 
-LONDON = ZoneInfo(DEFAULT_TIMEZONE)  # the rule files' default zone: see when_text
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 _html = Environment(
     loader=FileSystemLoader(_TEMPLATES),
@@ -59,8 +58,9 @@ _MAX_NAMES_LINES = {"agency": 12, "school": 5}  # a long list is cut to this man
 
 
 def one_line(value: str, limit: int = 200) -> str:
-    """Header-safe text: no line breaks (header injection), bounded length."""
-    text = re.sub(r"[\r\n\t\x00-\x1f]+", " ", value or "").strip()
+    """Header-safe text: no line breaks (header injection), no control character or
+    direction override (rules.text.shown), bounded length."""
+    text = shown(value).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -73,7 +73,9 @@ def zone_label(zone: ZoneInfo) -> str:
     return f"{zone.key.rsplit('/', 1)[-1].replace('_', ' ')} time"
 
 
-def when_text(day: date, starts_at: datetime | None, zone: ZoneInfo = LONDON) -> str:
+def when_text(day: date, starts_at: datetime | None, zone: ZoneInfo) -> str:
+    """A day, with the time in `zone` (the partnership's: no default, so a partnership
+    in another zone is never shown London's clock)."""
     if starts_at is None:
         return day_text(day)
     local = starts_at.astimezone(zone)
@@ -81,7 +83,7 @@ def when_text(day: date, starts_at: datetime | None, zone: ZoneInfo = LONDON) ->
 
 
 def span_text(
-    starts_at: datetime | None, ends_at: datetime | None, day: date, zone: ZoneInfo = LONDON
+    starts_at: datetime | None, ends_at: datetime | None, day: date, zone: ZoneInfo
 ) -> str:
     """'Tuesday 8 December 2026, 14:00 to 16:00 (London time)', in the meeting's zone."""
     if starts_at is None:
@@ -138,6 +140,7 @@ class Digest:
     feed_url: str = ""  # this person's calendar feed
     for_business_team: bool = False  # they run govcal: command lines are useful to them
     installation: str = ""
+    timezone: str = field(kw_only=True)  # the partnership's: every time is shown in it
 
 
 _HEADINGS = (
@@ -270,7 +273,7 @@ def _entry_context(entry: _Entry, digest: Digest) -> dict:
     return {
         "headline": entry.headline(),
         "note": one_line(first.note, 500),
-        "due_text": when_text(worst.due, worst.starts_at),
+        "due_text": when_text(worst.due, worst.starts_at, ZoneInfo(digest.timezone)),
         "state_text": entry.state_text(),
         "colour": _COLOURS.get(worst.state, "#00703c"),
         "names": names if entry.grouped else [],
@@ -391,8 +394,9 @@ def _changes(invitation: InviteMessage) -> list[dict[str, str]]:
     if before is None:
         return []
     out = []
-    old_when = span_text(before.starts_at, before.ends_at, before.due)
-    new_when = span_text(entry.starts_at, entry.ends_at, entry.due)
+    zone = ZoneInfo(entry.timezone)
+    old_when = span_text(before.starts_at, before.ends_at, before.due, zone)
+    new_when = span_text(entry.starts_at, entry.ends_at, entry.due, zone)
     if old_when != new_when:
         out.append({"what": "When", "old": old_when, "new": new_when})
     if _where(before) != _where(entry):

@@ -6,7 +6,9 @@ emails, invites, feeds, audit trails and evidence packs. A control character (NU
 a line break, DEL, C1) or a bidirectional override there can inject a header, break a
 table row or disguise text on a terminal, and a 100 KB value fills every screen it is
 echoed on. One check, with one limit per kind of field, refused in one line that names
-the field and never repeats the value. Pure: no I/O.
+the field and never repeats the value. Records stored before the check existed may still
+hold such characters, so names read back for an email, a feed or an artifact pass through
+`shown` on the way out. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ NAME = 200  # names, roles, --by, locations, ids, emails
 LONG = 2000  # reasons, notes, actions, links
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_DIRECTION = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _FORMULA = re.compile(r"^(=|[+\-@].*[(!|])")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(?::[A-Za-z0-9/_.-]+){2,3}")
 
@@ -39,6 +42,18 @@ def check_text(value: str | None, field: str, limit: int = NAME) -> str | None:
             "type it again as plain text on one line"
         )
     return value
+
+
+def shown(value: str | None) -> str:
+    """A stored text as it may be shown: direction overrides and isolates dropped
+    (they could make "gpj.exe" read as "exe.jpg"), every other control character and
+    line break a space (they could add a mail header or a table row), on one line."""
+    if not value:
+        return ""
+    text = _DIRECTION.sub("", value)
+    if not _CONTROL.search(text):
+        return text
+    return " ".join(_CONTROL.sub(" ", text).split())
 
 
 def check_id(value: str, field: str = "the id") -> str:

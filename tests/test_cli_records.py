@@ -179,3 +179,36 @@ def test_import_reports_bad_rows_by_line_and_imports_the_rest(tmp_path):
     assert result.returncode == 1
     assert f"{bad}:3: email 'not-an-email' is not valid" in result.stderr
     assert "1 created" in result.stdout and "1 rejected" in result.stdout
+
+
+def test_acknowledge_records_who_took_up_an_escalation_once(tmp_path):
+    """A Lead Partner's acknowledgement, as the business team types it on their behalf:
+    pasted from the escalation email, shown back with who and when, and only once."""
+    from models.db import session_scope
+    from models.escalations import escalations
+    from models.queries import occurrence
+    from tests.support.paths import SAMPLE_DIRECTORY
+
+    meeting = "wfscp:lsp-meeting:2026-11-11"  # 15 days overdue: the Lead Partners were told
+    assert run("import", str(SAMPLE_DIRECTORY / "wfscp")).returncode == 0
+    assert run("sync", "--as-of", "2026-11-26").returncode == 0
+    sent = run("notify", "--as-of", "2026-11-26")
+    assert sent.returncode == 0, sent.stderr
+
+    done = run("acknowledge", f"Id: {meeting}.", "--note", "Chair to call the DSPs")
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip()
+    assert line.startswith(f"{meeting} escalation acknowledged by test-user on ")
+    assert line.endswith(" UTC.") and "\n" not in line
+
+    again = run("acknowledge", meeting)
+    assert again.returncode == 1
+    assert again.stderr.splitlines() == [
+        f"Error: {meeting} was already acknowledged by test-user on "
+        + line.split(" on ", 1)[1][:11],
+        "Nothing was changed.",
+    ]
+    with session_scope() as session:
+        row = occurrence(session, meeting)
+        [escalation] = escalations(session, [row.id]).values()
+    assert escalation.acknowledged_by == "test-user"

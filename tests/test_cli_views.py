@@ -18,6 +18,7 @@ def terminal_100_columns(monkeypatch):
     from govcal.cli import common
 
     monkeypatch.setattr(common.out, "width", 100)
+    monkeypatch.setattr(common.out, "soft_wrap", False)  # a terminal wraps long lines
 
 
 def ok(*args: str) -> str:
@@ -101,3 +102,36 @@ def test_status_lists_what_was_closed_recently_by_the_day_it_was_closed(tmp_path
     fits(text, [OLD, MOVED])
     rows = {r["id"]: r for r in json.loads(ok("status", "--json", "--as-of", "2026-11-24"))}
     assert rows[OLD]["closed_on"] == "2026-11-20" and MEETING not in rows
+
+
+def piped(*args: str) -> str:
+    """The command as `govcal ... | less` runs it: stdout is a pipe, not a terminal."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    done = subprocess.run([sys.executable, "-m", "govcal.cli", *args], capture_output=True,
+                          text=True, check=False, env=env, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_piped_output_is_laid_out_for_100_columns_with_plain_lines_whole(tmp_path):
+    """It used to be 200 columns of padded table; a heading or sentence is never cut in
+    two (grep finds it whole), and every id is on a line of its own, whole."""
+    recorded()
+    status = piped("status", "--as-of", "2026-11-24")
+    table_lines = [line for line in status.splitlines() if line.startswith(" ")]
+    assert table_lines and max(len(line) for line in table_lines) <= 100
+    assert all(line == line.rstrip() for line in status.splitlines())  # no padding
+    fits(status, [OLD, MOVED, "wfscp:section-11-audit:2026-10-31"])
+    heading = "Closed in the 30 days to 2026-11-24, by the day closed"
+    assert heading in status.splitlines()
+
+    plan = piped("plan", "--from", "2026-05-01", "--to", "2026-12-31", "--as-of", "2026-11-24")
+    whole = ("Westmorland and Furness Safeguarding Children Partnership: 2026-05-01 to "
+             "2026-12-31 (as of 2026-11-24)")  # fmt: skip
+    assert plan.splitlines()[0] == whole  # 102 characters, not wrapped
+    assert max(len(line) for line in plan.splitlines()[1:]) <= 100
+    assert "\x1b[" not in plan  # no colour codes in a file

@@ -70,6 +70,7 @@ def test_daily_compliance_syncs_notifies_and_publishes_the_dashboard(embedded):
         email.message_from_bytes(f.read_bytes(), policy=policy.default)["Subject"] for f in outbox
     ]
     assert any(s.startswith("Invitation: Safeguarding Accountability Meeting") for s in subjects)
+    assert result["feeds"] > 150 and (embedded / "feeds" / "wfscp.ics").is_file()  # same run
 
     found = artifacts(
         "compliance-wfscp", "compliance-summary-wfscp", "returns-wfscp-section-11-audit"

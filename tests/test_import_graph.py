@@ -66,6 +66,55 @@ def test_the_check_sees_a_wrong_way_import(tmp_path, monkeypatch):
     assert wrong_way_imports() == ["rules/bad.py:2: rules.bad imports models"]
 
 
+# Only models/ writes SQL and decides when a transaction ends (models/db.py says how).
+DATABASE_CALLS = {"commit", "rollback", "exec", "execute", "select"}
+DATABASE_ALLOWED = {
+    # `govcal notify --dry-run` reads as a real run would, then must change nothing.
+    ("flows/preview.py", "rollback"),
+}
+
+
+def database_calls_outside_models() -> list[str]:
+    """`x.commit()`, `x.rollback()`, `x.exec(...)`, `x.execute(...)` and `select(...)`
+    in every layer but models/, minus the allow-list."""
+    found: list[tuple[str, int, str]] = []
+    for package in LAYERS:
+        if package == "models":
+            continue
+        for path in sorted((ROOT / package).rglob("*.py")):
+            name = str(path.relative_to(ROOT))
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call):
+                    continue
+                func = node.func
+                called = (
+                    func.attr if isinstance(func, ast.Attribute)
+                    else func.id if isinstance(func, ast.Name) else ""
+                )  # fmt: skip
+                if called in DATABASE_CALLS and (name, called) not in DATABASE_ALLOWED:
+                    found.append((name, node.lineno, called))
+    return [f"{name}:{line}: {called}(" for name, line, called in sorted(found)]
+
+
+def test_only_models_writes_sql_or_commits():
+    assert database_calls_outside_models() == []
+
+
+def test_the_sql_check_sees_a_commit_in_a_flow(tmp_path, monkeypatch):
+    """The check itself can fail: a flow that selects and commits is reported."""
+    for package in LAYERS:
+        (tmp_path / package).mkdir()
+    (tmp_path / "flows" / "bad.py").write_text(
+        "def f(session):\n    session.exec(select(1))\n    session.commit()\n"
+    )
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert database_calls_outside_models() == [
+        "flows/bad.py:2: exec(",
+        "flows/bad.py:2: select(",
+        "flows/bad.py:3: commit(",
+    ]
+
+
 PROBE = """
 import json, sys
 from govcal.cli import app
@@ -108,6 +157,30 @@ def test_status_reads_the_database_without_alembic_mail_or_prefect():
     loaded = _modules_after("status", "--as-of", "2026-11-24")
     assert "sqlalchemy" in loaded
     assert loaded & (MIGRATIONS | MAIL | ORCHESTRATION) == set()
+
+
+def test_plan_and_the_write_commands_on_a_database_import_no_alembic_mail_or_prefect():
+    """Recording what was done is a short transaction: the schema is checked with one
+    query, not by alembic, and nothing is sent (the next notify run sends)."""
+    subprocess.run([sys.executable, "-m", "govcal.cli", "sync", "--as-of", "2026-11-24"],
+                   check=True, capture_output=True, cwd=ROOT)  # fmt: skip
+    item = "wfscp:lsp-meeting:2026-11-11"
+
+    def state() -> str:
+        command = [sys.executable, "-m", "govcal.cli", "status", "--json", "--as-of", "2026-11-24"]
+        done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
+        return next(r["state"] for r in json.loads(done.stdout) if r["id"] == item)
+
+    for args, after in (
+        (["plan", "--as-of", "2026-11-24"], "overdue"),
+        (["complete", item, "--evidence", "https://example.org/m", "--on", "2026-11-11"],
+         "completed_on_time"),
+        (["reopen", item], "overdue"),
+    ):  # fmt: skip
+        loaded = _modules_after(*args)
+        assert state() == after, args  # the command did its work
+        assert "sqlalchemy" in loaded, args
+        assert loaded & (MIGRATIONS | MAIL | ORCHESTRATION) == set(), args
 
 
 def test_no_test_imports_from_conftest():

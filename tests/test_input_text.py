@@ -136,3 +136,62 @@ def test_an_id_pasted_from_an_email_works_on_the_command_line(synced, pasted):
     assert result.exit_code == 0, result.stderr
     assert f"({MEETING}) completed on 2026-11-11" in result.stdout
     assert meeting()[0] == "completed"
+
+
+HIDDEN = "\u202e\u2066\x1b\x07"  # a direction override, an isolate, ESC, BEL
+
+
+def test_names_stored_before_the_check_are_shown_plain(tmp_path, wfscp):
+    """People's and agencies' names written before the text check existed (here straight
+    into the database) reach emails, invites, feeds and the dashboard without a control
+    character or direction override, and still read as the name."""
+    from datetime import UTC, date, datetime
+
+    from sqlmodel import select
+
+    from flows.dashboard import build
+    from flows.steps import notify, publish_feeds
+    from models.db import session_scope, upgrade
+    from models.directory import Agency, Person
+    from models.directory_import import import_directory
+    from models.sync import sync_partnership
+    from notifications.render import Sender
+    from notifications.transport import FileOutbox
+    from tests.support.paths import SAMPLE_DIRECTORY
+
+    day = date(2026, 10, 6)
+    url = f"sqlite:///{tmp_path / 'old-names.db'}"
+    upgrade(url)
+    with session_scope(url) as session:
+        import_directory(session, SAMPLE_DIRECTORY / "wfscp", wfscp)
+        for row in [*session.exec(select(Person)), *session.exec(select(Agency))]:
+            row.name = f"{row.name}{HIDDEN[:2]}\x1b[31m{HIDDEN[3]}\r\nBcc: victim@example.org"
+            session.add(row)
+        sync_partnership(session, wfscp, day)
+    with session_scope(url) as session:
+        notify(session, [wfscp], day, FileOutbox(tmp_path / "outbox"), Sender("g", "g@example.org"),
+               now=datetime(2026, 10, 6, 12, tzinfo=UTC))  # fmt: skip
+        publish_feeds(session, [wfscp], day, tmp_path / "feeds")
+        board = build(session, wfscp, day).markdown()
+    emails = sorted((tmp_path / "outbox").glob("*.eml"))
+    feeds = sorted((tmp_path / "feeds").rglob("*.ics"))
+    assert emails and feeds
+    shown = {
+        **{path.name: _readable(path.read_bytes()) for path in emails},
+        **{path.name: path.read_text(encoding="utf-8") for path in feeds},
+        "dashboard": board,
+    }
+    for where, text in shown.items():
+        assert not any(c in text for c in HIDDEN), where
+        assert "\nBcc: victim" not in text.replace("\r\n", "\n"), where
+    assert any("Bcc: victim@example.org" in t for t in shown.values())  # the name, on one line
+
+
+def _readable(data: bytes) -> str:
+    """Every header and text part of an email as its reader's program decodes them."""
+    from email import message_from_bytes, policy
+
+    message = message_from_bytes(data, policy=policy.default)
+    parts = [f"{key}: {value}" for key, value in message.items()]
+    parts += [p.get_content() for p in message.walk() if p.get_content_maintype() == "text"]
+    return "\n".join(parts)

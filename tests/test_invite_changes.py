@@ -285,6 +285,37 @@ def test_a_feed_shows_completion_and_keeps_untouched_entries_byte_for_byte(
     assert len(untouched) == len(before) - 1  # nothing else changed: same stamps, same text
 
 
+def test_a_rewrite_leaves_unchanged_feeds_alone_and_writes_a_lost_one_again(
+    calendar, wfscp, tmp_path
+):
+    """Feed files are served to calendar clients: a rewrite that changes nothing must not
+    touch them (their time tells HTTP caches there is nothing new), and a feed removed
+    or damaged on disk is written again."""
+    import os
+
+    from flows.steps import publish_feeds
+
+    feeds = tmp_path / "feeds"
+    with session_scope(calendar) as s:
+        written = publish_feeds(
+            s, [wfscp], D("2026-10-01"), feeds, now=datetime(2026, 10, 1, 6, tzinfo=UTC)
+        )
+    original = {f.path: f.path.read_bytes() for f in written}
+    for path in original:
+        os.utime(path, ns=(10**18, 10**18))
+    lost, damaged = feeds / "wfscp.ics", next(p for p in original if "roles" in p.parts)
+    lost.unlink()
+    damaged.write_bytes(original[damaged][:200])
+    with session_scope(calendar) as s:
+        again = publish_feeds(
+            s, [wfscp], D("2026-10-01"), feeds, now=datetime(2026, 10, 1, 7, tzinfo=UTC)
+        )
+    assert {f.path for f in again} == set(original)
+    assert {p: p.read_bytes() for p in original} == original
+    touched = {p for p in original if p.stat().st_mtime_ns != 10**18}
+    assert touched == {lost, damaged}
+
+
 def test_two_changes_in_one_second_still_move_the_feed_stamp(calendar, wfscp, tmp_path):
     """Feeds show an entry's last change as DTSTAMP, to the second: a completion recorded in
     the same second as the row was last written must still give a later stamp."""

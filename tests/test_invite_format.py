@@ -33,6 +33,7 @@ def meeting(**changes) -> CalendarEntry:
         "attendees": (("Ann Lead", "lsp@example.org"), ("Bo Dsp", "dsp@example.org")),
         "location": "Kendal Town Hall, Committee Room 1",
         "online_url": "https://teams.example.org/meet/123",
+        "timezone": "Europe/London",
     }
     base.update(changes)
     return CalendarEntry(**base)
@@ -193,7 +194,7 @@ def test_feed_entries_show_status(lifecycle, prefix, category, transp):
     changed = datetime(2026, 10, 1, 9, tzinfo=UTC)
     entry = CalendarEntry("wfscp:annual-report:2026-09-30", "Annual report", "", date(2026, 9, 30),
                           lifecycle=lifecycle, cancelled=lifecycle == "cancelled",
-                          changed=changed)  # fmt: skip
+                          changed=changed, timezone="Europe/London")  # fmt: skip
     data = feed("WFSCP", [entry], STAMP)
     cal = icalendar.Calendar.from_ical(data)
     [event] = cal.walk("VEVENT")

@@ -68,8 +68,12 @@ def test_run_reuses_the_server_kept_by_serve_and_its_runs_are_recorded_there(tmp
 
         flows = {f["id"]: f["name"] for f in _post(f"{api}/flows/filter", {})}
         runs = _post(f"{api}/flow_runs/filter", {})
-        done = {flows[r["flow_id"]] for r in runs if r["state_type"] == "COMPLETED"}
-        assert {"daily-compliance", "publish-feeds"} <= done
+        daily = [r["id"] for r in runs if r["state_type"] == "COMPLETED"
+                 and flows[r["flow_id"]] == "daily-compliance"]  # fmt: skip
+        assert daily
+        tasks = _post(f"{api}/task_runs/filter", {"flow_runs": {"id": {"any_": daily}}})
+        names = {t["name"].rsplit("-", 1)[0] for t in tasks}
+        assert {"sync-calendar", "publish-dashboard", "publish-feeds"} <= names  # one run
     finally:
         serve.send_signal(signal.SIGINT)
         rest, errors = serve.communicate(timeout=90)

@@ -312,7 +312,8 @@ def test_html_in_names_is_escaped_in_the_html_part_and_kept_plain_in_the_text():
         kind="reminder", stage="reminder-7", role="dsl", source="Education Act 2002 s175",
         evidence="Return", subject_name=hostile,
     )  # fmt: skip
-    digest = Digest("k1", "head@example.org", 'Ann "Head" <x>', "WFSCP", [line])
+    digest = Digest("k1", "head@example.org", 'Ann "Head" <x>', "WFSCP", [line],
+                    timezone="Europe/London")  # fmt: skip
     message = email.message_from_bytes(render_digest(digest, Sender("govcal", "g@example.org")),
                                        policy=policy.default)  # fmt: skip
     html = message.get_body(("html",)).get_content()

@@ -4,6 +4,8 @@ the time zone its rule file names, not a London constant (issue 14)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 import time_machine
@@ -39,3 +41,69 @@ def test_the_day_an_item_was_waived_is_the_partnerships_day():
     assert StatusRow(row, status, AUCKLAND).closed() == date(2026, 11, 25)
     assert StatusRow(row, status).closed() == date(2026, 11, 24)  # the rule files' default
     assert StatusRow(row, status, AUCKLAND).as_json()["closed_on"] == "2026-11-25"
+
+
+def _outbox_as_of(tmp_path, timezone: str, day: date) -> list[EmailMessage]:
+    """WFSCP's real rule file moved to `timezone`, its sample directory, synced and
+    notified on `day` into a file outbox: the messages as people would receive them."""
+    from flows.steps import notify
+    from models.db import session_scope, upgrade
+    from models.directory_import import import_directory
+    from models.sync import sync_partnership
+    from notifications.render import Sender
+    from notifications.transport import FileOutbox
+    from rules.loader import PARTNERSHIPS_DIR as RULES_DIR
+    from rules.loader import load_partnership
+    from tests.support.paths import SAMPLE_DIRECTORY
+
+    text = (RULES_DIR / "westmorland-furness.yaml").read_text(encoding="utf-8")
+    assert "timezone: Europe/London" in text
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "wf.yaml").write_text(
+        text.replace("timezone: Europe/London", f"timezone: {timezone}"), encoding="utf-8"
+    )
+    partnership = load_partnership("wfscp", [tmp_path / "rules"])
+    url = f"sqlite:///{tmp_path / 'zone.db'}"
+    upgrade(url)
+    with session_scope(url) as session:
+        import_directory(session, SAMPLE_DIRECTORY / "wfscp", partnership)
+        sync_partnership(session, partnership, day)
+    with session_scope(url) as session:
+        notify(session, [partnership], day, FileOutbox(tmp_path / "outbox"),
+               Sender("govcal", "govcal@example.org"),
+               now=datetime.combine(day, datetime.min.time(), UTC).replace(hour=12))  # fmt: skip
+    return [
+        message_from_bytes(path.read_bytes(), policy=policy.default)
+        for path in sorted((tmp_path / "outbox").glob("*.eml"))
+    ]
+
+
+def test_a_partnership_in_new_york_reads_new_york_times_in_emails_and_invites(tmp_path):
+    """The Safeguarding Accountability Meeting is at 14:00 in the partnership's own zone:
+    a New York partnership is never shown London's clock (19:00) in a digest, an
+    invitation's subject and text, or its calendar file."""
+    messages = _outbox_as_of(tmp_path, "America/New_York", date(2026, 10, 6))
+    meeting = "Tuesday 13 October 2026, 14:00"
+    digests = [m for m in messages if not _calendar_part(m)]
+    lines = [
+        line.strip()
+        for m in digests
+        for line in m.get_body(("plain",)).get_content().splitlines()
+        if meeting in line
+    ]
+    assert lines and all(line.endswith(f"{meeting} (New York time): due in 7 days.")
+                         for line in lines)  # fmt: skip
+    [invite] = [m for m in messages if "Safeguarding Accountability Meeting" in m["Subject"]
+                and _calendar_part(m)]  # fmt: skip
+    assert invite["Subject"].endswith(f"{meeting} (New York time)")
+    text = invite.get_body(("plain",)).get_content()
+    assert f"When: {meeting} to 16:00 (New York time)" in text
+    ics = _calendar_part(invite)
+    assert "DTSTART;TZID=America/New_York:20261013T140000" in ics
+    assert "London" not in ics and "London time" not in text
+    assert all("London time" not in m.get_body(("plain",)).get_content() for m in messages)
+
+
+def _calendar_part(message: EmailMessage) -> str:
+    parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    return parts[0].get_content() if parts else ""

@@ -57,3 +57,55 @@ def test_one_partnerships_status_query_never_scans_the_table(db_url):
     for options in ({"partnership_id": "wfscp"}, {"partnership_ids": ["wfscp", "cscp-2023"]}):
         plan = plan_of_status_query(db_url, ahead_days=60, **options)
         assert "ix_occurrence_" in plan and not _full_scan(plan), plan
+
+
+def plans_of(url: str, table: str, read) -> str:
+    """The plans of the statements on `table` that `read(session)` sends."""
+    engine = get_engine(url)
+    plans: list[str] = []
+
+    def explain(conn, cursor, statement, parameters, context, executemany):
+        if f"FROM {table}" not in statement or "EXPLAIN" in statement:
+            return
+        if engine.dialect.name == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+            plans.extend(str(row[-1]) for row in cursor.fetchall())
+        else:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + statement, parameters)
+            plans.extend(str(row[0]) for row in cursor.fetchall())
+
+    event.listen(engine, "before_cursor_execute", explain)
+    try:
+        with session_scope(url) as session:
+            read(session)
+    finally:
+        event.remove(engine, "before_cursor_execute", explain)
+    return "\n".join(plans)
+
+
+def test_the_dashboards_ledger_reads_go_by_occurrence_not_by_status(db_url):
+    """Each partnership's dashboard asks the ledger about its own items: read through the
+    (occurrence, stage, recipient) key, never every partnership's sent rows by status
+    (quadratic in a national day: 160 dashboards each reading 35,000 rows)."""
+    from models import escalations, ledger
+
+    def read(session):
+        ledger.stages_and_flags(session, [1, 2, 3])
+        escalations.escalations(session, [1, 2, 3])
+        ledger.invited_pairs(session, [1, 2, 3])
+
+    plan = plans_of(db_url, "notification_ledger", read)
+    assert plan and "ix_ledger_status_next" not in plan, plan
+    assert "SCAN notification_ledger" not in plan and "Seq Scan on notification_ledger" not in plan
+
+
+def test_sync_reads_completions_by_partnership_and_rule(db_url):
+    """Sync reads the completions that move a date through the partnership's unique key,
+    not every partnership's completions through (lifecycle, completed_at)."""
+    from models import queries
+
+    plan = plans_of(
+        db_url, "occurrence", lambda s: queries.completions(s, "wfscp", {"annual-report"})
+    )
+    assert plan and "ix_occurrence_completed" not in plan and not _full_scan(plan), plan

@@ -73,7 +73,8 @@ def test_a_meeting_at_0130_on_the_clocks_back_day_is_the_first_0130_in_summer_ti
     entry = CalendarEntry(meeting.id, "Meeting", "", meeting.due,
                           meeting.starts_at, meeting.starts_at + timedelta(hours=1),
                           organizer=("Business team", "bt@example.org"),
-                          attendees=(("Lead", "lsp@example.org"),))  # fmt: skip
+                          attendees=(("Lead", "lsp@example.org"),),
+                          timezone="Europe/London")  # fmt: skip
     event = vobject.readOne(invite(entry, meeting.starts_at).decode()).vevent
     start = event.dtstart.value
     assert (start.hour, start.minute) == (1, 30) and str(start.tzinfo) != "UTC"

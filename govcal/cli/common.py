@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,14 +13,12 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 from zoneinfo import ZoneInfo
 
 import typer
-
-# Piped output (CI logs, `| less`) gets a wide table instead of Rich's 80-column default.
 from rich.console import Console
 
 from govcal import exit_codes
+from govcal.cli import rule_cache
 from models.settings import get_settings
 from rules import dates
-from rules.loader import RuleFileError, load_partnerships
 from rules.model import DEFAULT_TIMEZONE, Partnership, active_partnerships
 
 if TYPE_CHECKING:  # the database stack is imported by the commands that use it
@@ -27,11 +26,27 @@ if TYPE_CHECKING:  # the database stack is imported by the commands that use it
 
     from flows.runtime import Runtime
     from models.records import Actor
+    from rules.loader import RuleFileError
 
-PIPED_WIDTH = 200
-out = Console(highlight=False, width=None if sys.stdout.isatty() else PIPED_WIDTH)
+# Piped output (a file, `| less`, CI logs): tables laid out for 100 columns, as README
+# promises, instead of Rich's 80; plain lines are never broken (soft wrap), so a line
+# found with grep is the whole sentence.
+PIPED_WIDTH = 100
+
+
+def _piped_width() -> int:
+    """COLUMNS when it is set (e.g. `COLUMNS=160 govcal status | less`), else 100."""
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and 40 <= int(columns) <= 1000 else PIPED_WIDTH
+
+
+_piped = not sys.stdout.isatty()
+out = Console(highlight=False, width=_piped_width() if _piped else None, soft_wrap=_piped)
 err = Console(
-    stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else PIPED_WIDTH
+    stderr=True,
+    highlight=False,
+    soft_wrap=True,
+    width=None if sys.stderr.isatty() else _piped_width(),
 )
 
 RulesOption = Annotated[
@@ -47,24 +62,36 @@ PartnershipOption = Annotated[
 ]
 
 
+def partnerships(path: Path | None = None) -> list[Partnership]:
+    """The partnerships of the rule files (the given file or folder, else the configured
+    or shipped ones): parsed once per process, and read from the copy the last command
+    left in the data folder while nothing they depend on has changed (rule_cache.py).
+    Raises rules.loader.RuleFileError."""
+    settings = get_settings()
+    return rule_cache.load_partnerships(settings.rule_paths(path), settings.data_dir / "cache")
+
+
+def _or_none(path: Path | None = None) -> list[Partnership]:
+    """The partnerships, or none when the rule files have problems (a command that needs
+    them reports the problems through load_rules)."""
+    try:
+        return partnerships(path)
+    except rule_cache.rule_file_error():
+        return []
+
+
 def home_zone(partnership_id: str | None = None) -> ZoneInfo:
     """The time zone of the partnership worked on (the default partnership if none is
     named), as its rule file says; the rule files' default zone if they cannot be read
     (the command that reads them reports why)."""
     wanted = partnership_id or get_settings().default_partnership
-    try:
-        found = {p.id: p.tz for p in load_partnerships(get_settings().rule_paths(None))}
-    except RuleFileError:
-        found = {}
+    found = {p.id: p.tz for p in _or_none()}
     return found.get(wanted, ZoneInfo(DEFAULT_TIMEZONE))
 
 
 def zones() -> dict[str, ZoneInfo]:
     """Each loaded partnership's time zone, for the days status shows."""
-    try:
-        return {p.id: p.tz for p in load_partnerships(get_settings().rule_paths(None))}
-    except RuleFileError:
-        return {}
+    return {p.id: p.tz for p in _or_none()}
 
 
 def today() -> date:
@@ -111,8 +138,8 @@ def load_rules(path: Path | None = None) -> list[Partnership]:
     """The partnerships; GOVCAL_DEFAULT_PARTNERSHIP must name one of the shipped or
     configured ones (exit 2), so no command quietly works on all or none of them."""
     try:
-        loaded = load_partnerships(get_settings().rule_paths(path))
-    except RuleFileError as exc:
+        loaded = partnerships(path)
+    except rule_cache.rule_file_error() as exc:
         _rule_problems(exc)
     if path is None:  # a --rules file of its own need not hold the default
         check_default(loaded)
@@ -145,6 +172,7 @@ def runtime(rules: Path | None = None) -> Runtime:
     """What a command that sends or runs flows needs, built where the flows build theirs
     (flows/runtime.py; imported here only by those commands)."""
     from flows.runtime import build_runtime
+    from rules.loader import RuleFileError
 
     try:
         built = build_runtime(rules=rules)

@@ -58,7 +58,6 @@ def feeds(
                         soft_wrap=True,
                     )
                     raise typer.Exit(1)
-                session.commit()
                 email = rotate.strip().lower()
                 for pid in sorted(member.get(email, set())):
                     out.print(

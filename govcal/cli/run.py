@@ -1,18 +1,20 @@
 """`govcal run`: the main job in one command on the embedded default.
 
 Database created and migrated, sample directory loaded if the partnership has none, the
-daily-compliance and publish-feeds flows run once in-process (Prefect's ephemeral API: no
-server to start), mail written to the file outbox, feeds to data/feeds, and a summary
-printed.
+daily-compliance flow (which also publishes the calendar feeds) run once in-process
+(Prefect's ephemeral API, or the server `govcal serve` keeps), mail written to the file
+outbox, feeds to data/feeds, and a summary printed.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
 import typer
 
+from govcal import local_api
 from govcal.cli.common import (
     AsOfOption,
     RulesOption,
@@ -63,6 +65,8 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
     """Run the daily-compliance job once, in-process, on the embedded default."""
     day = parse_day(as_of, "--as-of") or today()
     reused = configure_prefect()
+    if not reused and not os.environ.get("PREFECT_API_URL"):  # boots while we work
+        local_api.start_ephemeral(Path(os.environ["PREFECT_HOME"]))
     runtime = build_runtime(rules)
     runtime.transport()  # a missing secret block stops here, before any work
     settings = runtime.settings
@@ -71,14 +75,19 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
         out.print(line)
     if reused:
         out.print(f"Prefect API: {reused} (kept by `govcal serve`)")
-    from flows.jobs import daily_compliance, publish_feeds  # once Prefect's settings are set
+    from flows.jobs import daily_compliance  # once Prefect's settings are set
 
+    try:
+        local_api.wait_for_ephemeral()
+    except local_api.ApiServerError as exc:
+        err.print(f"Error: {exc}", markup=False)
+        raise typer.Exit(1) from None
     state = daily_compliance(as_of=day, return_state=True)
     result = state.result(raise_on_failure=False)
     if not isinstance(result, dict):  # the flow itself broke: its message says why
         err.print(f"Error: daily-compliance ended {state.name}: {state.message}", markup=False)
         raise typer.Exit(1)
-    feeds = publish_feeds(as_of=day)
+    feeds = result["feeds"]
     for s in result["synced"]:
         out.print(
             f"{s['partnership']}: {s['created']} created, {s['updated']} moved by rule "

@@ -1,0 +1,140 @@
+"""The partnerships as the rule files last loaded, kept between commands.
+
+Loading the rule files (YAML with line numbers, pydantic shapes, rrule checks, the
+statutory baseline) costs about 0.15 s, half of what `govcal plan` may take. Its result
+depends only on what is read here, so a command that finds a copy made from exactly the
+same inputs uses that instead: the rule files' names and text (every entry of a rules
+folder), the statutory baselines, the source of rules/, the installed packages (each
+site-packages folder's modification time), the Python version and the working folder
+(files are named relative to it). Anything else loads the files again and replaces the
+copy. Only a load without problems is kept: a file with problems is read and reported
+on every run. The copy lives in the data folder (`cache/`), written atomically; one that
+cannot be read or written is ignored, never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import stat
+import sys
+from collections.abc import Iterable
+from contextlib import suppress
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import rules
+
+if TYPE_CHECKING:
+    from rules.model import Partnership
+
+RULES_SOURCE = Path(rules.__file__).resolve().parent
+SHIPPED = RULES_SOURCE / "partnerships"  # what rules.loader reads when given no paths
+FORMAT = b"govcal-rules-1"
+_LARGEST = 16 * 1024 * 1024  # bigger than any rule file the loader accepts: not read here
+_loaded: dict[str, list[Partnership]] = {}  # by key: one read per process
+
+
+def load_partnerships(paths: Iterable[Path] | None, cache_dir: Path | None) -> list[Partnership]:
+    """As rules.loader.load_partnerships (which raises RuleFileError), from the copy in
+    `cache_dir` when one was made from the same inputs."""
+    given = list(paths) if paths is not None else None
+    key = _key(given)
+    if key in _loaded:
+        return list(_loaded[key])
+    found = _read(cache_dir, key) if cache_dir else None
+    if found is None:
+        from rules.loader import load_partnerships as parse
+
+        found = parse(given)
+        if cache_dir:
+            _write(cache_dir, key, found)
+    _loaded[key] = found
+    return list(found)
+
+
+def rule_file_error() -> type[Exception]:
+    """rules.loader.RuleFileError, for an except clause: Python evaluates it only when an
+    exception is on its way, so the loader (and pydantic) are imported only then."""
+    from rules.loader import RuleFileError
+
+    return RuleFileError
+
+
+def _key(paths: list[Path] | None) -> str:
+    digest = hashlib.sha256(FORMAT)
+
+    def add(*parts: object) -> None:
+        for part in parts:
+            data = part if isinstance(part, bytes) else str(part).encode("utf-8", "replace")
+            digest.update(len(data).to_bytes(8, "little") + data)
+
+    def add_file(path: Path) -> None:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _LARGEST:
+            add("not read", info.st_mode, info.st_size, info.st_mtime_ns)  # a pipe, a 2 GB file
+        else:
+            add(path.read_bytes())
+
+    def add_entry(path: Path) -> None:
+        add(path)
+        try:
+            if path.is_dir():
+                names = sorted(os.listdir(path))
+                add("dir", *names)
+                for name in names:
+                    if name.endswith((".yaml", ".yml", ".py")):
+                        add(name)
+                        add_file(path / name)
+            else:
+                add_file(path)
+        except OSError as exc:  # the loader reports it; the key just differs
+            add("unreadable", type(exc).__name__)
+
+    add(sys.version, os.getcwd())
+    for folder in sys.path:
+        if folder.endswith(("site-packages", "dist-packages")):
+            try:
+                add(folder, os.stat(folder).st_mtime_ns)
+            except OSError:
+                add(folder, "missing")
+    add_entry(RULES_SOURCE)
+    add_entry(RULES_SOURCE / "statutory")
+    for path in paths if paths is not None else [SHIPPED]:
+        add_entry(Path(path))
+    return digest.hexdigest()
+
+
+def _file(cache_dir: Path, key: str) -> Path:
+    return cache_dir / f"rules-{key[:32]}.pickle"
+
+
+def _read(cache_dir: Path, key: str) -> list[Partnership] | None:
+    try:
+        data = _file(cache_dir, key).read_bytes()
+    except OSError:
+        return None
+    head, _, body = data.partition(b"\n")
+    if head != key.encode():
+        return None
+    try:
+        found = pickle.loads(body)  # written by govcal, in its own data folder
+    except Exception:  # a copy from other code (a class since renamed): load again
+        return None
+    return found if isinstance(found, list) else None
+
+
+def _write(cache_dir: Path, key: str, partnerships: list[Partnership]) -> None:
+    target = _file(cache_dir, key)
+    partial = target.with_name(f".{target.name}.{os.getpid()}")
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(key.encode() + b"\n" + pickle.dumps(partnerships, protocol=5))
+        os.replace(partial, target)
+        for old in cache_dir.glob("rules-*.pickle"):
+            if old != target:
+                old.unlink(missing_ok=True)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        with suppress(OSError):  # a read-only or full data folder: load again next time
+            partial.unlink(missing_ok=True)
