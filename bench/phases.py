@@ -264,8 +264,33 @@ def naive(data: Path, as_of: date, db: str, **_) -> dict:
             "naive_failed": failed}  # fmt: skip
 
 
+def dashboard(data: Path, as_of: date, db: str, **_) -> dict:
+    """The publish-dashboard task alone, in a one-task flow, against PREFECT_API_URL (a
+    long-lived server) or the ephemeral API: every partnership's board read from the
+    database and its artifacts posted. The same code in an older tree (PYTHONPATH) gives
+    the before figure."""
+    import os
+
+    os.environ.update({"GOVCAL_DATABASE_URL": db, "GOVCAL_RULES_PATH": str(data / "rules")})
+    from govcal.prefect_env import configure_prefect
+
+    configure_prefect(reuse_server=False)
+    from prefect import flow
+
+    from flows.tasks import dashboard_task
+
+    @flow(name="bench-dashboard")
+    def publish(day: date) -> list[str]:
+        return dashboard_task(day)
+
+    publish(as_of)  # Prefect's own start (the ephemeral API, the first flow run): untimed
+    t0 = time.perf_counter()
+    keys = publish(as_of)
+    return {"artifacts": len(keys), "dashboard_s": time.perf_counter() - t0}
+
+
 PHASES = {"expand": expand_all, "sync": sync_db, "sweep": sweep, "deliver": deliver,
-          "naive": naive}  # fmt: skip
+          "naive": naive, "dashboard": dashboard}  # fmt: skip
 
 
 def main() -> None:

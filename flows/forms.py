@@ -66,6 +66,14 @@ DayOrToday = Annotated[
 ]
 
 
+# Prefect titles a flow's parameter with its name ("as_of"); a title given in
+# json_schema_extra is applied last, so the run form shows words instead.
+_AS_OF = {"title": "As if on (leave empty for today)"}
+_RUN_AS_OF = _AS_OF | {"description": "Leave empty (today). Only to replay a past day."}
+AsOfText = Annotated[str, Field(json_schema_extra=_AS_OF)]  # the forms: typed as people write
+AsOfDay = Annotated[SupportedDate | None, Field(json_schema_extra=_RUN_AS_OF)]  # the jobs
+
+
 class FormError(ValueError):
     """A form cannot be used as filled in; the message is one line for the run state."""
 

@@ -15,6 +15,8 @@ from sqlmodel import Session
 
 from flows.forms import (
     AcknowledgeForm,
+    AsOfDay,
+    AsOfText,
     AuditRuleId,
     CancelForm,
     CompletionForm,
@@ -40,7 +42,6 @@ from models.evidence import EvidenceStore
 from models.queries import NotFound
 from models.records import RecordError
 from models.trail import Channel
-from rules.dates import SupportedDate
 
 
 def _day(as_of: date | None) -> date:
@@ -48,7 +49,7 @@ def _day(as_of: date | None) -> date:
 
 
 @flow(name="daily-compliance")
-def daily_compliance(as_of: SupportedDate | None = None) -> dict[str, Any]:
+def daily_compliance(as_of: AsOfDay = None) -> dict[str, Any]:
     """Sync the calendar, evaluate every open item, remind and escalate, publish the
     dashboard and the calendar feeds (in this run: a second flow run costs about 0.5 s)."""
     day = _day(as_of)
@@ -77,7 +78,7 @@ def _delivered(result: dict[str, Any], sent: dict[str, Any]) -> Any:
 
 
 @flow(name="send-invites")
-def send_invites(as_of: SupportedDate | None = None) -> dict[str, Any]:
+def send_invites(as_of: AsOfDay = None) -> dict[str, Any]:
     """Send or update invites for meetings in the coming window; send cancellations."""
     day = _day(as_of)
     sync_task(day)
@@ -86,7 +87,7 @@ def send_invites(as_of: SupportedDate | None = None) -> dict[str, Any]:
 
 
 @flow(name="publish-feeds")
-def publish_feeds(as_of: SupportedDate | None = None) -> int:
+def publish_feeds(as_of: AsOfDay = None) -> int:
     """Rewrite the .ics feeds (per partnership, body and person)."""
     return feeds_task(_day(as_of))
 
@@ -96,7 +97,7 @@ def open_audit_cycle(
     partnership: PartnershipId,
     rule: AuditRuleId,
     period: str | None = None,
-    as_of: SupportedDate | None = None,
+    as_of: AsOfDay = None,
 ) -> dict[str, Any]:
     """Open an S11 or S175 cycle: one return per agency or school, requests sent.
     Without a period, the next cycle due on or after the day is opened."""
@@ -185,7 +186,7 @@ def _choose(action: str, day: date) -> str:
 
 
 @flow(name="record-completion", validate_parameters=False)
-def record_completion(form: CompletionForm, as_of: str = "") -> str:
+def record_completion(form: CompletionForm, as_of: AsOfText = "") -> str:
     """Record that a meeting, report or action was done, with its evidence.
 
     Args:
@@ -203,7 +204,7 @@ def record_completion(form: CompletionForm, as_of: str = "") -> str:
 
 
 @flow(name="record-return", validate_parameters=False)
-def record_return(form: ReturnForm, as_of: str = "") -> str:
+def record_return(form: ReturnForm, as_of: AsOfText = "") -> str:
     """Record an S11/S175 return and, if already read, its review and follow-ups.
 
     Args:
@@ -222,7 +223,7 @@ def record_return(form: ReturnForm, as_of: str = "") -> str:
 
 
 @flow(name="review-return", validate_parameters=False)
-def review_return(form: ReviewForm, as_of: str = "") -> str:
+def review_return(form: ReviewForm, as_of: AsOfText = "") -> str:
     """Record the review of a submitted return: its RAG rating and follow-up actions.
 
     Args:
@@ -240,7 +241,7 @@ def review_return(form: ReviewForm, as_of: str = "") -> str:
 
 
 @flow(name="reschedule", validate_parameters=False)
-def reschedule(form: RescheduleForm, as_of: str = "") -> str:
+def reschedule(form: RescheduleForm, as_of: AsOfText = "") -> str:
     """Move one meeting or deadline; attendees get an updated invite.
 
     Args:
@@ -265,7 +266,7 @@ def reschedule(form: RescheduleForm, as_of: str = "") -> str:
 
 
 @flow(name="cancel-item", validate_parameters=False)
-def cancel_item(form: CancelForm, as_of: str = "") -> str:
+def cancel_item(form: CancelForm, as_of: AsOfText = "") -> str:
     """Cancel one occurrence; a meeting's attendees get a cancellation.
 
     Args:
@@ -280,7 +281,7 @@ def cancel_item(form: CancelForm, as_of: str = "") -> str:
 
 
 @flow(name="waive-item", validate_parameters=False)
-def waive_item(form: WaiveForm, as_of: str = "") -> str:
+def waive_item(form: WaiveForm, as_of: AsOfText = "") -> str:
     """Waive one occurrence that is not needed this time.
 
     Args:
@@ -295,7 +296,7 @@ def waive_item(form: WaiveForm, as_of: str = "") -> str:
 
 
 @flow(name="reopen-item", validate_parameters=False)
-def reopen_item(form: ReopenForm, as_of: str = "") -> str:
+def reopen_item(form: ReopenForm, as_of: AsOfText = "") -> str:
     """Reopen a completed, waived or cancelled item recorded by mistake.
 
     Args:
@@ -310,7 +311,7 @@ def reopen_item(form: ReopenForm, as_of: str = "") -> str:
 
 
 @flow(name="acknowledge-escalation", validate_parameters=False)
-def acknowledge_escalation(form: AcknowledgeForm, as_of: str = "") -> str:
+def acknowledge_escalation(form: AcknowledgeForm, as_of: AsOfText = "") -> str:
     """A Lead Partner acknowledges an escalation: recorded with their name and the time.
 
     Args:
@@ -326,7 +327,7 @@ def acknowledge_escalation(form: AcknowledgeForm, as_of: str = "") -> str:
 
 
 @flow(name="start-incident-clock", validate_parameters=False)
-def start_incident_clock(form: IncidentForm, as_of: str = "") -> list[str]:
+def start_incident_clock(form: IncidentForm, as_of: AsOfText = "") -> list[str]:
     """Record a serious incident by reference; its statutory deadlines are created.
 
     Args:

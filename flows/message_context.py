@@ -8,6 +8,7 @@ import socket
 
 from sqlmodel import Session
 
+from flows.ui_links import act_url
 from models import ledger
 from models.feed_tokens import feed_tokens, installation_id
 from models.notify_inputs import directory as load_directory
@@ -30,18 +31,6 @@ def partnership_info(partnership: Partnership) -> PartnershipInfo:
 
 def feed_url(base: str, partnership_id: str, token: str) -> str:
     return f"{base.rstrip('/')}/{partnership_id}/people/{token}.ics"
-
-
-def act_url(ui_url: str | None) -> str:
-    """Where a person records what was done. GOVCAL_UI_URL may be the record-completion
-    form's own address (Prefect UI: Deployments -> record-completion -> Run -> Custom
-    run), used as given; a bare UI address leads to its Deployments page. Empty: reply
-    to the business team."""
-    if not ui_url:
-        return ""
-    if "/deployments/deployment/" in ui_url:
-        return ui_url
-    return f"{ui_url.rstrip('/')}/deployments"
 
 
 def installation_part(session: Session) -> str:
@@ -75,6 +64,7 @@ def message_context(
             subjects.update(subject_names(session, partnership.id))
         cache["subjects"] = subjects
         cache["installation"] = installation_part(session)
+        cache["act"] = act_url(settings.ui_url)  # may ask the UI's API: once a run
     people = cache["people"]  # type: ignore[assignment]
     names: dict[str, str] = cache["names"]  # type: ignore[assignment]
     subjects = cache["subjects"]  # type: ignore[assignment]
@@ -101,7 +91,7 @@ def message_context(
         replaced=successors(list(items.values()), invitees),
         invited_before=set(invitees),
         feed_urls=feeds,
-        act_url=act_url(settings.ui_url),
+        act_url=str(cache["act"]),
         installation=str(cache["installation"]),
         failures=ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"]),
     )

@@ -11,9 +11,10 @@ from datetime import date, timedelta
 from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import Artifact, MarkdownArtifact, TableArtifact
 
 from flows import dashboard, steps
+from flows.publish import Publisher
 from flows.runtime import build_runtime
 from models.db import session_scope
 from models.status import status_rows
@@ -79,31 +80,34 @@ def dashboard_task(
     as_of: date, sent: dict[str, int] | None = None, only: str | None = None
 ) -> list[str]:
     """Per partnership: the summary, the open-items table, and one table per audit rule
-    for its current cycle. A handful of API calls per partnership, whatever its size;
-    `only` republishes one partnership (after a change made from a form)."""
+    for its current cycle. A handful of API calls per partnership, whatever its size,
+    posted while the next board is read (flows/publish.py); `only` republishes one
+    partnership (after a change made from a form)."""
     keys = []
     runtime = build_runtime()
     chosen = [p for p in active_partnerships(runtime.partnerships, as_of) if only in (None, p.id)]
-    with session_scope() as session:
-        boards = [dashboard.build(session, p, as_of) for p in chosen]
-    for board in boards:
-        if not board.items and not board.cycles:
-            continue
-        pid, stamp = board.partnership, f"as of {as_of:%d %b %Y}"
-        create_markdown_artifact(
-            markdown=board.markdown(sent), key=f"compliance-summary-{pid}",
-            description=f"{board.name}: what needs attention, {stamp}",
-        )  # fmt: skip
-        create_table_artifact(
-            table=board.table(), key=f"compliance-{pid}",
-            description=f"{board.name}: open items, most urgent first, {stamp}",
-        )  # fmt: skip
-        keys += [f"compliance-summary-{pid}", f"compliance-{pid}"]
-        for cycle in board.cycles:
-            key = f"returns-{pid}-{cycle.rule_id}"
-            create_table_artifact(table=cycle.rows, key=key,
-                                  description=f"{cycle.describe()} ({stamp})")  # fmt: skip
-            keys.append(key)
+    with session_scope() as session, Publisher() as post:
+        for partnership in chosen:
+            board = dashboard.build(session, partnership, as_of)
+            if not board.items and not board.cycles:
+                continue
+            pid, stamp = board.partnership, f"as of {as_of:%d %b %Y}"
+            batch: list[Artifact] = [
+                MarkdownArtifact(
+                    markdown=board.markdown(sent), key=f"compliance-summary-{pid}",
+                    description=f"{board.name}: what needs attention, {stamp}",
+                ),
+                TableArtifact(
+                    table=board.table(), key=f"compliance-{pid}",
+                    description=f"{board.name}: open items, most urgent first, {stamp}",
+                ),
+            ] + [
+                TableArtifact(table=cycle.rows, key=f"returns-{pid}-{cycle.rule_id}",
+                              description=f"{cycle.describe()} ({stamp})")
+                for cycle in board.cycles
+            ]  # fmt: skip
+            post(batch)
+            keys += [artifact.key for artifact in batch if artifact.key]
     return keys
 
 

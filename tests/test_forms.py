@@ -266,3 +266,21 @@ def test_choosing_from_todays_open_items_when_no_id_is_pasted(day):
     runner.join(timeout=120)
     assert result["state"].is_completed(), result["state"].message
     assert occurrence(LSP).lifecycle == "completed"
+
+
+def _flows_with_a_day() -> list:
+    from prefect import Flow
+
+    found = [f for f in vars(jobs).values() if isinstance(f, Flow)]
+    return [f for f in found if "as_of" in f.parameters.model_dump()["properties"]]
+
+
+def test_every_form_labels_its_day_in_words():
+    """The run form in the Prefect UI showed the raw parameter name `as_of`; each flow's
+    schema (what the UI draws the form from) now gives a label a person reads."""
+    flows = _flows_with_a_day()
+    assert len(flows) >= 12  # the jobs and every write action
+    for flow in flows:
+        field = flow.parameters.model_dump()["properties"]["as_of"]
+        assert field["title"] == "As if on (leave empty for today)", flow.name
+        assert "today" in field["description"].lower(), flow.name

@@ -159,6 +159,30 @@ def test_status_reads_the_database_without_alembic_mail_or_prefect():
     assert loaded & (MIGRATIONS | MAIL | ORCHESTRATION) == set()
 
 
+def test_plan_and_the_write_commands_on_a_database_import_no_alembic_mail_or_prefect():
+    """Recording what was done is a short transaction: the schema is checked with one
+    query, not by alembic, and nothing is sent (the next notify run sends)."""
+    subprocess.run([sys.executable, "-m", "govcal.cli", "sync", "--as-of", "2026-11-24"],
+                   check=True, capture_output=True, cwd=ROOT)  # fmt: skip
+    item = "wfscp:lsp-meeting:2026-11-11"
+
+    def state() -> str:
+        command = [sys.executable, "-m", "govcal.cli", "status", "--json", "--as-of", "2026-11-24"]
+        done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
+        return next(r["state"] for r in json.loads(done.stdout) if r["id"] == item)
+
+    for args, after in (
+        (["plan", "--as-of", "2026-11-24"], "overdue"),
+        (["complete", item, "--evidence", "https://example.org/m", "--on", "2026-11-11"],
+         "completed_on_time"),
+        (["reopen", item], "overdue"),
+    ):  # fmt: skip
+        loaded = _modules_after(*args)
+        assert state() == after, args  # the command did its work
+        assert "sqlalchemy" in loaded, args
+        assert loaded & (MIGRATIONS | MAIL | ORCHESTRATION) == set(), args
+
+
 def test_no_test_imports_from_conftest():
     """conftest.py holds fixtures; shared constants and helpers live in tests/support."""
     offenders = [

@@ -50,8 +50,6 @@ def rules_check(
     as_of: AsOfOption = None,
 ) -> None:
     """Validate rule files; summarise partnerships, rules and the next 12 months."""
-    from rules.baseline import layers_of  # the statutory baseline's layers: only here
-
     partnerships = load_rules(path)
     start = parse_day(as_of, "--as-of") or today()
     end = start + relativedelta(months=12)
@@ -60,20 +58,30 @@ def rules_check(
                "overridden", "local", "opted out", "file")  # fmt: skip
     for column in columns:
         table.add_column(column, no_wrap=column == "partnership")  # an id: never broken
-    layered = [(p, layers_of(p)) for p in partnerships]
+    layered = [(p, _layers(p)) for p in partnerships]
     for p, layers in layered:
         count = len(expand(p, start, end))
         table.add_row(
-            p.id, p.name, str(len(p.rules)), str(count), layers.baseline or "-",
-            str(len(layers.inherited)), str(len(layers.overridden)), str(len(layers.local)),
-            str(len(layers.opted_out)), p.source_file,
+            p.id, p.name, str(len(p.rules)), str(count), p.baseline or "-",
+            str(len(layers["inherited"])), str(len(layers["overridden"])),
+            str(len(layers["local"])), str(len(p.opted_out)), p.source_file,
         )  # fmt: skip
     print_wide(out, table)
     for p, layers in layered:
-        if layers.overridden:
-            out.print(f"{p.id}: overrides {', '.join(layers.overridden)} of {layers.baseline}")
-        for rule_id, _title, reason in layers.opted_out:
-            out.print(f"{p.id}: opted out of {rule_id} of {layers.baseline}: {reason}")
+        if layers["overridden"]:
+            out.print(f"{p.id}: overrides {', '.join(layers['overridden'])} of {p.baseline}")
+        for rule_id, _title, reason in p.opted_out:
+            out.print(f"{p.id}: opted out of {rule_id} of {p.baseline}: {reason}")
+
+
+def _layers(partnership: Partnership) -> dict[str, list[str]]:
+    """The rule ids by where each comes from (Rule.origin): inherited from the statutory
+    baseline, overridden, or local. Read from the loaded rules, so a command that finds
+    them in the rule cache need not import the baseline's YAML schema (pydantic)."""
+    found: dict[str, list[str]] = {"inherited": [], "overridden": [], "local": []}
+    for rule in partnership.rules:
+        found.setdefault(rule.origin, []).append(rule.id)
+    return found
 
 
 @rules_app.command("generate")

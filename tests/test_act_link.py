@@ -1,0 +1,79 @@
+"""The "Record what was done" link of a digest opens the record-completion form itself
+when GOVCAL_UI_URL is only the Prefect UI's address (it used to open the Deployments
+page, a list to search), and still opens that page when the form cannot be found."""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC, date, datetime
+from email import policy
+
+import pytest
+
+from tests.smtp_server import free_port
+
+pytestmark = pytest.mark.xdist_group("prefect")
+DAY = date(2026, 10, 6)  # the sample has escalations to the Lead Partners on this day
+
+
+def _deploy_the_form() -> str:
+    """The record-completion deployment, as `prefect deploy` makes it from prefect.yaml."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("record-completion")
+        deployment = client.create_deployment(
+            flow_id, "record-completion", entrypoint="flows/jobs.py:record_completion"
+        )
+    return str(deployment)
+
+
+def _escalation_digests(tmp_path, wfscp) -> list[email.message.EmailMessage]:
+    from flows.steps import notify
+    from models.db import session_scope, upgrade
+    from models.directory_import import import_directory
+    from models.sync import sync_partnership
+    from notifications.render import Sender
+    from notifications.transport import FileOutbox
+    from tests.support.paths import SAMPLE_DIRECTORY
+
+    url = f"sqlite:///{tmp_path / 'act.db'}"
+    upgrade(url)
+    with session_scope(url) as session:
+        import_directory(session, SAMPLE_DIRECTORY / "wfscp", wfscp)
+        sync_partnership(session, wfscp, DAY)
+    with session_scope(url) as session:
+        notify(session, [wfscp], DAY, FileOutbox(tmp_path / "outbox"), Sender("g", "g@example.org"),
+               now=datetime(2026, 10, 6, 12, tzinfo=UTC))  # fmt: skip
+    messages = [
+        email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        for path in sorted((tmp_path / "outbox").glob("*.eml"))
+    ]
+    return [m for m in messages if m["Subject"].startswith("Escalation:")]
+
+
+def test_a_bare_ui_address_links_escalations_to_the_form(tmp_path, monkeypatch, wfscp, prefect_api):
+    from models.settings import get_settings
+
+    base = prefect_api.removesuffix("/api")
+    form = f"{base}/deployments/deployment/{_deploy_the_form()}/run"
+    monkeypatch.setenv("GOVCAL_UI_URL", base + "/")
+    get_settings.cache_clear()
+    digests = _escalation_digests(tmp_path, wfscp)
+    assert digests
+    for message in digests:
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        assert f"Record what was done (paste the id): {form}" in text
+        assert f'<a href="{form}"' in html
+        assert f"{base}/deployments\n" not in text
+
+
+def test_without_the_form_the_link_opens_the_deployments_page():
+    from flows.ui_links import act_url
+
+    nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens: the link cannot be found
+    assert act_url(nobody) == f"{nobody}/deployments"
+    given = "https://ui.example.org/deployments/deployment/abc/run"
+    assert act_url(given) == given  # a form's own address is used as given
+    assert act_url(None) == act_url("") == ""
