@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, and_, col, or_, select
 
 from models.calendar import Lifecycle, OccurrenceRow
+from models.directory import PartnershipRow
 from models.stored_dates import usable
 from rules.model import DEFAULT_TIMEZONE
 from rules.state import State, Status, evaluate
@@ -94,7 +95,7 @@ def status_rows(
     With `partnership_ids` (e.g. those whose arrangements are in force that day), other
     partnerships' items are left out: a superseded partnership's old items are history,
     not "420 days overdue". `zones` gives each partnership's time zone (default: the
-    rule files' default)."""
+    zone its rule file named at the last sync), so a day closed is the partnership's."""
     query = status_query(
         as_of,
         partnership_id=partnership_id,
@@ -105,14 +106,32 @@ def status_rows(
     )
     rows = usable(session.exec(query))
     soon = due_soon_days or {}
-    zone = (zones or {}).get
+    zone = (zones if zones is not None else stored_zones(session)).get
+    recent = as_of - timedelta(days=behind_days)
     out = []
     for r in rows:
         tz = zone(r.partnership_id, DEFAULT_ZONE)
+        closed = closed_on(r, tz) if r.lifecycle in _CLOSED_BY_HAND else None
+        if closed is not None and not recent <= closed <= as_of:
+            continue  # the query's window is a day wider each side: zones differ
         out.append(StatusRow(r, status_of(r, as_of, soon.get(r.partnership_id, 14), tz), tz))
     if overdue_only:
         out = [s for s in out if s.status.state is State.OVERDUE]
     return out
+
+
+_CLOSED_BY_HAND = (Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value)
+
+
+def stored_zones(session: Session) -> dict[str, ZoneInfo]:
+    """Each synced partnership's time zone, as its rule file named it."""
+    found = {}
+    for partnership_id, name in session.exec(select(PartnershipRow.id, PartnershipRow.timezone)):
+        try:
+            found[partnership_id] = ZoneInfo(name)
+        except (ValueError, KeyError):  # checked when the rule file was loaded
+            continue
+    return found
 
 
 def status_query(
@@ -141,11 +160,13 @@ def status_query(
             or_(and_(completed_at > as_of, OccurrenceRow.due <= horizon), completed_at <= as_of),
         ),
         and_(
-            col(OccurrenceRow.lifecycle).in_([Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value]),
-            col(OccurrenceRow.updated_at) >= datetime.combine(recent, time(), DEFAULT_ZONE),
-            # not after the day shown: a replayed day never lists a later closure
+            col(OccurrenceRow.lifecycle).in_(list(_CLOSED_BY_HAND)),
+            # closed between `recent` and the day shown (a replayed day never lists a later
+            # closure), in the partnership's days: a day wider each side here, since zones
+            # run from UTC-12 to UTC+14; status_rows keeps the exact days
+            col(OccurrenceRow.updated_at) >= datetime.combine(recent - timedelta(1), time(), UTC),
             col(OccurrenceRow.updated_at)
-            < datetime.combine(as_of + timedelta(days=1), time(), DEFAULT_ZONE),
+            < datetime.combine(as_of + timedelta(days=2), time(), UTC),
         ),
     )
     query = select(OccurrenceRow).where(

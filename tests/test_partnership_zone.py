@@ -107,3 +107,32 @@ def test_a_partnership_in_new_york_reads_new_york_times_in_emails_and_invites(tm
 def _calendar_part(message: EmailMessage) -> str:
     parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
     return parts[0].get_content() if parts else ""
+
+
+def test_status_gives_a_waived_item_the_day_of_the_partnership_that_synced_it(tmp_path, rule_file):
+    """Without zones from the caller (`govcal status`, the dashboard's choices, the
+    evaluate task), an item waived at 23:00 UTC on 24 November is closed on the 25th for
+    a partnership in Auckland, and is not yet news on a replayed 24 November."""
+    from sqlmodel import select
+
+    from models.db import session_scope, upgrade
+    from models.status import status_rows
+    from models.sync import sync_partnership
+    from rules.loader import load_partnership
+
+    path = rule_file(VALID_HEADER.replace("Europe/London", "Pacific/Auckland") + VALID_RULE)
+    partnership = load_partnership("testscp", [path])
+    url = f"sqlite:///{tmp_path / 'zones.db'}"
+    upgrade(url)
+    waived_at = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)  # 12:00 on the 25th in Auckland
+    with session_scope(url) as session:
+        sync_partnership(session, partnership, date(2026, 11, 1))
+        row = session.exec(select(OccurrenceRow).order_by(OccurrenceRow.due)).first()
+        row.lifecycle, row.updated_at = Lifecycle.WAIVED.value, waived_at
+        session.add(row)
+    with session_scope(url) as session:
+        on_the_26th = status_rows(session, date(2026, 11, 26), ahead_days=0, behind_days=1)
+        on_the_24th = status_rows(session, date(2026, 11, 24), ahead_days=0)
+    [shown] = [s for s in on_the_26th if s.row.lifecycle == Lifecycle.WAIVED.value]
+    assert shown.zone == AUCKLAND and shown.closed() == date(2026, 11, 25)
+    assert [s for s in on_the_24th if s.row.lifecycle == Lifecycle.WAIVED.value] == []
