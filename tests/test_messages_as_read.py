@@ -12,6 +12,7 @@ from email import policy
 from pathlib import Path
 
 import icalendar
+import pytest
 import vobject
 from sqlmodel import select
 
@@ -43,6 +44,7 @@ def read(path: Path) -> email.message.EmailMessage:
     return email.message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[return-value]
 
 
+@pytest.mark.slow  # `govcal run` starts Prefect's ephemeral server
 def test_the_sample_lead_partner_digest_reads_in_under_60_lines_with_every_item(tmp_path):
     env = {"GOVCAL_FEEDS_URL": FEEDS_URL}
     first = govcal("run", "--as-of", "2026-11-24", env=env)

@@ -10,6 +10,8 @@ import subprocess
 from email import policy
 from pathlib import Path
 
+import pytest
+
 from tests.support.paths import GOVCAL
 
 DUTY = "la-notifications@example.org"
@@ -29,6 +31,7 @@ def digests_to(outbox: Path, day: str, recipient: str) -> list[str]:
     return found
 
 
+@pytest.mark.slow  # `govcal run` starts Prefect's ephemeral server
 def test_an_incident_started_after_the_digest_waits_for_the_next_days_digest(tmp_path):
     assert govcal("run", "--as-of", "2026-11-24").returncode == 0
     outbox = tmp_path / "data" / "outbox"
