@@ -258,6 +258,20 @@ def audit_cycles(session: Session, partnership_id: str | None = None) -> list[Au
     return list(session.exec(query.order_by(AuditCycle.due)).all())
 
 
+def cycle_to_open(
+    session: Session, partnership_id: str, rule_id: str, day: date, period: str | None = None
+) -> str:
+    """The id of the audit cycle to open: the named period's, else the next one of the
+    rule due on or after `day` (a cycle opened on the schedule is the coming one)."""
+    if period:
+        return f"{partnership_id}:{rule_id}:{period}"
+    cycles = audit_cycles(session, partnership_id)
+    upcoming = [c for c in cycles if c.rule_id == rule_id and c.due >= day]
+    if not upcoming:
+        raise NotFound(f"no {rule_id} cycle due on or after {day}; run sync first")
+    return upcoming[0].public_id
+
+
 def returns_of(session: Session, cycle: AuditCycle) -> list[tuple[AuditReturn, OccurrenceRow]]:
     rows = session.exec(
         select(AuditReturn, OccurrenceRow)
