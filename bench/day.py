@@ -9,6 +9,11 @@ MODE:
               long-lived server), otherwise its ephemeral in-process server.
   floor       Prefect's floor: a one-line flow, same API choice as `flow`.
   floor-plain Python's floor for this script: import nothing of govcal, do nothing.
+  run         `govcal run` itself in this process, each of its phases timed (and each
+              task as Prefect recorded it).
+  table       prints where `govcal run` goes, phase by phase, beside Prefect's floor:
+              fresh processes of `run` and `floor` on the shipped sample, on the
+              ephemeral API and against a kept server (`--runs`, min / median).
 
 Settings come from the environment (GOVCAL_DATABASE_URL, GOVCAL_RULES_PATH, outbox and
 feeds folders), exactly as for `govcal run`. Prints one JSON line with the in-process
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from datetime import date
@@ -98,14 +104,159 @@ def floor(day: date) -> dict:
     return {"import_s": imported - T0, "flow_s": time.perf_counter() - imported}
 
 
-MODES = {"plain": plain, "flow": flow, "floor": floor, "floor-plain": lambda day: {}}
+def run(day: date) -> dict:
+    """`govcal run --as-of DAY` as the command runs it; its steps are wrapped to time
+    them (nothing else changes). What lies between two wrapped steps is named by what
+    the command does there: importing Prefect and the flows, running the flow."""
+    import govcal.cli
+    import govcal.cli.run as command
+    from govcal import local_api
+
+    marks: dict[str, list[float]] = {"imports (govcal, typer, SQLAlchemy)": [T0, _now()]}
+
+    def wrap(module: object, name: str, label: str) -> None:
+        inner = getattr(module, name)
+
+        def timed(*args: object, **kwargs: object) -> object:
+            start = _now()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                marks[label] = [start, _now()]
+
+        setattr(module, name, timed)
+
+    wrap(command, "configure_prefect", "Prefect settings, kept server looked up")
+    wrap(local_api, "start_ephemeral", "API: spawned")
+    wrap(command, "build_runtime", "runtime (rules, transport)")
+    wrap(command, "load_samples_if_empty", "database opened, sample import checked")
+    wrap(local_api, "wait_for_ephemeral", "API: waited for it to answer")
+    wrap(command, "status_rows", "status summary (query)")
+    sys.argv = ["govcal", "run", "--as-of", day.isoformat()]
+    try:
+        govcal.cli.main()
+    except SystemExit as exc:
+        if exc.code:
+            raise
+    end = _now()
+    loaded, waited = (
+        marks["database opened, sample import checked"],
+        marks["API: waited for it to answer"],
+    )
+    marks["import Prefect and the flows"] = [loaded[1], waited[0]]
+    marks["daily-compliance flow run"] = [waited[1], marks["status summary (query)"][0]]
+    marks["summary printed"] = [marks["status summary (query)"][1], end]
+    phases = {k: round(b - a, 3) for k, (a, b) in sorted(marks.items(), key=lambda kv: kv[1])}
+    return {"phases_s": phases, "tasks_s": _last_run_tasks(), "api": os.environ.get(
+        "PREFECT_API_URL", "")}  # fmt: skip
+
+
+def _now() -> float:
+    return time.perf_counter()
+
+
+def _last_run_tasks() -> dict[str, float]:
+    """Each task of the latest daily-compliance run, as Prefect recorded it."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["daily-compliance"])),
+            sort=FlowRunSort.START_TIME_DESC, limit=1,
+        )  # fmt: skip
+    tasks = _task_times(runs[0].id)
+    return {"(flow run, Prefect's count)": runs[0].total_run_time.total_seconds(), **tasks}
+
+
+def table(day: date, runs: int) -> None:
+    """Fresh processes on a sample data folder made here; prints Markdown."""
+    import shutil
+    import statistics
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from govcal.local_api import start, stop
+
+    folder = Path(tempfile.mkdtemp(prefix="govcal-bench-run-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "GOVCAL_"))}
+    env["GOVCAL_DATA_DIR"] = str(folder)
+    python = [sys.executable, "-m"]
+
+    def fresh(mode: str, extra: dict[str, str]) -> tuple[float, dict]:
+        for suffix in ("-wal", "-shm"):
+            (folder / f"govcal.db{suffix}").unlink(missing_ok=True)
+        shutil.copy(folder / "prepared.db", folder / "govcal.db")
+        t0 = _now()
+        done = subprocess.run([*python, "bench.day", mode, "--as-of", day.isoformat()],
+                              env={**env, **extra}, capture_output=True, text=True)  # fmt: skip
+        wall = _now() - t0
+        if done.returncode:
+            raise SystemExit(f"bench.day {mode} failed:\n{done.stderr[-2000:]}")
+        return wall, json.loads([x for x in done.stdout.splitlines() if x.startswith("{")][-1])
+
+    first = subprocess.run([*python, "govcal.cli", "run", "--as-of", day.isoformat()], env=env,
+                           capture_output=True, check=True)  # fmt: skip
+    del first
+    shutil.copy(folder / "govcal.db", folder / "prepared.db")
+    columns: dict[str, dict[str, list[float]]] = {}
+    load = [Path("/proc/loadavg").read_text().split()[0]]
+    server, process = None, None
+    try:
+        for api in ("ephemeral API", "kept server"):
+            extra = {}
+            if api == "kept server":
+                server, process = start(folder / "prefect", port=0)
+                extra = {"PREFECT_API_URL": server.url}
+            rows: dict[str, list[float]] = {}
+            for _ in range(runs):
+                wall, _ = fresh("floor", extra)
+                rows.setdefault("Prefect's floor (one-line flow), wall", []).append(wall)
+                wall, inner = fresh("run", extra)
+                rows.setdefault("`govcal run`, wall", []).append(wall)
+                rows.setdefault("govcal's share (run - floor)", []).append(wall - rows[
+                    "Prefect's floor (one-line flow), wall"][-1])  # fmt: skip
+                for name, seconds in inner["phases_s"].items():
+                    rows.setdefault(name, []).append(seconds)
+                for name, seconds in inner["tasks_s"].items():
+                    rows.setdefault(f"  task {name}", []).append(seconds)
+                rows.setdefault("exit (Prefect flushes; ephemeral API stopped)", []).append(
+                    wall - inner["in_process_s"]
+                )
+                load.append(Path("/proc/loadavg").read_text().split()[0])
+            columns[api] = rows
+    finally:
+        if process is not None:
+            stop(process, folder / "prefect")
+        shutil.rmtree(folder, ignore_errors=True)
+    names = list(dict.fromkeys(n for rows in columns.values() for n in rows))
+    print(f"`govcal run --as-of {day}` on the sample, {runs} fresh runs each, seconds, "
+          f"min / median; load average (1 min) {', '.join(load)}\n")  # fmt: skip
+    print("| phase | " + " | ".join(columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for name in names:
+        cells = []
+        for rows in columns.values():
+            v = rows.get(name)
+            cells.append(f"{min(v):.2f} / {statistics.median(v):.2f}" if v else "")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+MODES = {"plain": plain, "flow": flow, "floor": floor, "floor-plain": lambda day: {},
+         "run": run}  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=sorted(MODES))
-    parser.add_argument("--as-of", type=date.fromisoformat, required=True)
+    parser.add_argument("mode", choices=sorted([*MODES, "table"]))
+    parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 24))
+    parser.add_argument("--runs", type=int, default=3, help="table: fresh runs of each")
     args = parser.parse_args()
+    if args.mode == "table":
+        table(args.as_of, args.runs)
+        return
     figures = MODES[args.mode](args.as_of)
     json.dump({"mode": args.mode, **figures, "in_process_s": time.perf_counter() - T0},
               sys.stdout)  # fmt: skip

@@ -15,11 +15,12 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import queries
 from models.audits import AuditCycle, AuditReturn
 from models.calendar import Lifecycle, OccurrenceRow
+from models.chunks import chunks
 from models.directory import PartnershipRow
 from models.trail import Channel, record
 from models.types import utcnow
@@ -283,10 +284,9 @@ def _ensure_audit_cycles(
         ).all()
     }
     for (rule_id, period), members in groups.items():
-        cycle = cycles.get((rule_id, period))
-        if cycle is None:
+        if (rule_id, period) not in cycles:
             rule = rules[rule_id]
-            cycle = AuditCycle(
+            cycles[(rule_id, period)] = cycle = AuditCycle(
                 public_id=f"{partnership.id}:{rule_id}:{period}",
                 partnership_id=partnership.id,
                 rule_id=rule_id,
@@ -296,23 +296,26 @@ def _ensure_audit_cycles(
                 due=min(m.due for m in members),
             )
             session.add(cycle)
-            session.flush()
             report.cycles_created += 1
-        have = set(
-            session.exec(select(AuditReturn.subject).where(AuditReturn.cycle_id == cycle.id)).all()
-        )
-        needed = [m for m in members if m.subject not in have]
-        if not needed:
-            continue
-        ids = queries.occurrence_ids(session, partnership.id, [m.id for m in needed])
-        session.connection().execute(
-            insert(AuditReturn.__table__),  # type: ignore[attr-defined]
-            [
-                {"cycle_id": cycle.id, "occurrence_id": ids[m.id], "subject": m.subject}
-                for m in needed
-            ],
-        )
-        report.returns_created += len(needed)
+    session.flush()  # the new cycles' ids, in one flush
+    # the returns they have, in one read (was: one per cycle, every day)
+    wanted = {cycles[key].id: members for key, members in groups.items()}
+    have: set[tuple[int | None, str]] = set()
+    for chunk in chunks(sorted(i for i in wanted if i is not None)):
+        query = select(AuditReturn.cycle_id, AuditReturn.subject)
+        have.update(session.exec(query.where(col(AuditReturn.cycle_id).in_(chunk))).all())
+    needed = [
+        (cycle_id, m) for cycle_id, members in wanted.items() for m in members
+        if (cycle_id, m.subject) not in have
+    ]  # fmt: skip
+    if not needed:
+        return
+    ids = queries.occurrence_ids(session, partnership.id, [m.id for _c, m in needed])
+    session.connection().execute(
+        insert(AuditReturn.__table__),  # type: ignore[attr-defined]
+        [{"cycle_id": c, "occurrence_id": ids[m.id], "subject": m.subject} for c, m in needed],
+    )
+    report.returns_created += len(needed)
 
 
 def follow_dependents(

@@ -15,6 +15,7 @@ from sqlmodel import func, select
 from flows import jobs
 from models import EscalationAck, TrailEntry
 from models.db import session_scope
+from tests.support.snapshots import copy_data, data_folder
 from tests.test_flows import artifacts, embedded, occurrence  # noqa: F401
 
 pytestmark = pytest.mark.xdist_group("prefect")
@@ -27,6 +28,26 @@ S11 = "wfscp:section-11-audit:2026-10-31:nwas"
 @pytest.fixture
 def day(embedded):  # noqa: F811
     jobs.daily_compliance(as_of=TODAY)
+    return TODAY
+
+
+@pytest.fixture(scope="module")
+def day_made_once(prefect_api, tmp_path_factory):
+    """The same day as `day`, made once for the module's refusals."""
+    from govcal.cli.run import load_samples_if_empty
+
+    with data_folder(tmp_path_factory.mktemp("day") / "data") as folder:
+        load_samples_if_empty(history=False)
+        jobs.daily_compliance(as_of=TODAY)
+    return folder
+
+
+@pytest.fixture
+def same_day(day_made_once, tmp_path):
+    """A copy of the day's data folder for a form that must be refused: a refusal reads
+    and must not change the database, and reads no artifact (so it needs no run of its
+    own to republish them)."""
+    copy_data(day_made_once, tmp_path / "data")
     return TODAY
 
 
@@ -93,7 +114,7 @@ def test_completion_done_on_left_empty_means_today(day):
         ({"item": LSP, "completed_by": ""}, "Your name: String should have at least 2"),
     ],
 )
-def test_completion_refused(day, change, needle):
+def test_completion_refused(same_day, change, needle):
     refused(jobs.record_completion, {**COMPLETE, **change}, needle)
     assert occurrence(LSP).lifecycle == "open"
 
@@ -136,7 +157,7 @@ def test_return_then_review(day):
          "Review rating (RAG): Input should be"),
     ],
 )  # fmt: skip
-def test_return_and_review_refused(day, flow, form, needle):
+def test_return_and_review_refused(same_day, flow, form, needle):
     refused(flow, form, needle)
     assert occurrence(S11).lifecycle == "open"
 
@@ -178,7 +199,7 @@ def test_reschedule_cancel_waive_reopen(day):
         (jobs.reopen_item, {"item": LSP, "reason": "mistake", "by": "PM"}, "is already open"),
     ],
 )  # fmt: skip
-def test_item_changes_refused(day, flow, form, needle):
+def test_item_changes_refused(same_day, flow, form, needle):
     refused(flow, form, needle)
     row = occurrence(LSP)
     assert (row.lifecycle, row.due) == ("open", D("2026-11-11"))
@@ -204,7 +225,7 @@ def test_incident_form(day):
         ({"partnership": "nowhere"}, "Partnership: Input should be"),
     ],
 )
-def test_incident_form_refused_without_echoing_the_reference(day, change, needle):
+def test_incident_form_refused_without_echoing_the_reference(same_day, change, needle):
     form = {"partnership": "wfscp", "reference": "SI-2026-008", "aware_on": "20/11/2026",
             "recorded_by": "LA duty manager", **change}  # fmt: skip
     message = refused(jobs.start_incident_clock, form, needle)

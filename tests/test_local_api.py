@@ -65,6 +65,8 @@ def test_run_reuses_the_server_kept_by_serve_and_its_runs_are_recorded_there(tmp
                              capture_output=True, text=True, check=False)  # fmt: skip
         assert run.returncode == 0, run.stderr
         assert f"Prefect API: {api} (kept by `govcal serve`)" in run.stdout
+        assert "Run by `govcal serve`, where Prefect is already loaded." in run.stdout
+        assert "Sent " in run.stdout and "calendar feeds under" in run.stdout  # the summary
 
         flows = {f["id"]: f["name"] for f in _post(f"{api}/flows/filter", {})}
         runs = _post(f"{api}/flow_runs/filter", {})
@@ -80,3 +82,4 @@ def test_run_reuses_the_server_kept_by_serve_and_its_runs_are_recorded_there(tmp
     assert serve.returncode == 0, errors
     assert "govcal serve stopped." in rest
     assert not marker(home).exists()  # a stopped server is never offered to a run
+    assert not (home / "run-now.json").exists()  # nor a stopped serve

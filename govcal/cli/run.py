@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import typer
 
-from govcal import local_api
+from govcal import local_api, run_now
 from govcal.cli.common import (
     AsOfOption,
     RulesOption,
@@ -61,6 +62,19 @@ def load_samples_if_empty(rules: Path | None = None, *, history: bool = True) ->
     return loaded
 
 
+def _run_here(day: date) -> tuple[str, str, object]:
+    """The flow in this process: its state's name and message, and its result."""
+    from flows.jobs import daily_compliance  # once Prefect's settings are set
+
+    try:
+        local_api.wait_for_ephemeral()
+    except local_api.ApiServerError as exc:
+        err.print(f"Error: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    state = daily_compliance(as_of=day, return_state=True)
+    return state.name, state.message or "", state.result(raise_on_failure=False)
+
+
 def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
     """Run the daily-compliance job once, in-process, on the embedded default."""
     day = parse_day(as_of, "--as-of") or today()
@@ -75,17 +89,14 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
         out.print(line)
     if reused:
         out.print(f"Prefect API: {reused} (kept by `govcal serve`)")
-    from flows.jobs import daily_compliance  # once Prefect's settings are set
-
-    try:
-        local_api.wait_for_ephemeral()
-    except local_api.ApiServerError as exc:
-        err.print(f"Error: {exc}", markup=False)
-        raise typer.Exit(1) from None
-    state = daily_compliance(as_of=day, return_state=True)
-    result = state.result(raise_on_failure=False)
+    handed = run_now.ask(Path(os.environ["PREFECT_HOME"]), day) if reused and not rules else None
+    if handed is not None:
+        out.print("Run by `govcal serve`, where Prefect is already loaded.")
+        state_name, message, result = handed["state"], handed["message"], handed["result"]
+    else:
+        state_name, message, result = _run_here(day)
     if not isinstance(result, dict):  # the flow itself broke: its message says why
-        err.print(f"Error: daily-compliance ended {state.name}: {state.message}", markup=False)
+        err.print(f"Error: daily-compliance ended {state_name}: {message}", markup=False)
         raise typer.Exit(1)
     feeds = result["feeds"]
     for s in result["synced"]:

@@ -32,7 +32,7 @@ def serve(
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from flows.scheduler import configure, default_jobs, install
-    from govcal import local_api
+    from govcal import local_api, run_now
 
     configure_prefect(reuse_server=False)
     run = runtime()
@@ -52,6 +52,7 @@ def serve(
             raise typer.Exit(1) from None
         os.environ["PREFECT_API_URL"] = server.url
         out.print(f"Prefect server: {server.ui} (its UI shows every run; `govcal run` reuses it)")
+    run_now_server = run_now.RunNowServer(home, run_now.daily_outcome) if process else None
     scheduler = BackgroundScheduler()
     configure(scheduler, run.settings.effective_database_url, run.timezone.key)
     scheduler.start(paused=True)
@@ -64,6 +65,8 @@ def serve(
     try:
         stop.wait()
     finally:
+        if run_now_server is not None:
+            run_now_server.close()
         scheduler.shutdown(wait=True)
         if process is not None:
             local_api.stop(process, home)
