@@ -124,6 +124,26 @@ def migrated_sqlite(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture
+def migrated_copy(migrated_sqlite):
+    """Make a SQLite file at a path from the migrated template; returns its URL. For
+    fixtures that need a migrated database but test no migration."""
+
+    def copy(path: Path) -> str:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(migrated_sqlite, path)
+        return f"sqlite:///{path}"
+
+    return copy
+
+
+@pytest.fixture
+def migrated_data(migrated_copy, tmp_path) -> str:
+    """The embedded default (the data folder's govcal.db) already migrated, as after a
+    user's first command: for tests of later commands, not of the first one."""
+    return migrated_copy(tmp_path / "data" / "govcal.db")
+
+
 @pytest.fixture(scope="session")
 def migrated_postgres() -> Iterator[str]:
     """The name of a PostgreSQL database migrated to head once per test process: db_url
