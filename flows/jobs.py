@@ -108,14 +108,7 @@ def open_audit_cycle(
     runtime = build_runtime()
     chosen = runtime.partnership(partnership.value)
     with session_scope() as session:
-        cycles = [c for c in queries.audit_cycles(session, chosen.id) if c.rule_id == rule.value]
-        if period:
-            cycle_id = f"{chosen.id}:{rule.value}:{period}"
-        else:
-            upcoming = [c for c in cycles if c.due >= day]
-            if not upcoming:
-                raise ValueError(f"no {rule.value} cycle due on or after {day}; run sync first")
-            cycle_id = upcoming[0].public_id
+        cycle_id = queries.cycle_to_open(session, chosen.id, rule.value, day, period)
         report = request_returns(
             session, chosen, cycle_id, day, runtime.transport(), runtime.sender
         )

@@ -1,7 +1,10 @@
 """The steps of govcal's jobs as plain functions: sync, evaluate, notify, publish.
 
 Prefect tasks wrap these (flows/tasks.py) and the CLI calls them directly, so the same
-code runs with or without an orchestrator, and is tested without one.
+code runs with or without an orchestrator, and is tested without one. Each takes the
+caller's session (one unit of work, models/db.py) and never commits or writes SQL itself:
+the ledger commits each delivery step, and feed links are committed before they are
+written out (models/ledger.py, models/feed_tokens.py).
 """
 
 from __future__ import annotations

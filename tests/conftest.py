@@ -4,8 +4,11 @@ tests/support/environment.py). Every test gets its own data folder."""
 from __future__ import annotations
 
 import os
+import shutil
 import textwrap
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -71,46 +74,114 @@ def _dispose(url: str) -> None:
     get_engine(url).dispose()
 
 
-@pytest.fixture
-def postgres_url():
-    """A brand-new PostgreSQL database on the local server, dropped afterwards.
-
-    No server is a failure, not a skip: CI must prove the PostgreSQL path works.
-    """
-    name = f"govcal_test_{uuid.uuid4().hex[:12]}"
+def _admin() -> psycopg.Connection:
+    """No server is a failure, not a skip: CI must prove the PostgreSQL path works."""
     try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
+        return psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
         pytest.fail(
             f"PostgreSQL is not reachable at {PG_ADMIN} ({exc}). Start it (see README, "
             "'Running the tests') or set GOVCAL_TEST_POSTGRES."
         )
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+
+
+@contextmanager
+def _postgres_database(template: str | None = None) -> Iterator[str]:
+    """A brand-new database on the local server (a copy of `template` if given), dropped
+    afterwards. Yields its URL."""
+    name = f"govcal_test_{uuid.uuid4().hex[:12]}"
+    with _admin() as admin:
+        copy = f' TEMPLATE "{template}"' if template else ""
+        admin.execute(f'CREATE DATABASE "{name}"{copy}')
     from sqlalchemy.engine import make_url
 
     admin_url = make_url(PG_ADMIN).set(drivername="postgresql+psycopg", database=name)
     url = admin_url.render_as_string(hide_password=False)
-    yield url
-    _dispose(url)
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield url
+    finally:
+        _dispose(url)
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url():
+    """A brand-new, empty PostgreSQL database on the local server, dropped afterwards."""
+    with _postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """An empty SQLite database migrated to head once per test process; db_url copies it
+    (a real upgrade per test cost 0.3-1 s on busy cores, for the same file)."""
+    from models.db import upgrade
+
+    path = tmp_path_factory.mktemp("migrated") / "govcal.db"
+    upgrade(f"sqlite:///{path}")
+    _dispose(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def migrated_copy(migrated_sqlite):
+    """Make a SQLite file at a path from the migrated template; returns its URL. For
+    fixtures that need a migrated database but test no migration."""
+
+    def copy(path: Path) -> str:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(migrated_sqlite, path)
+        return f"sqlite:///{path}"
+
+    return copy
+
+
+@pytest.fixture
+def migrated_data(migrated_copy, tmp_path) -> str:
+    """The embedded default (the data folder's govcal.db) already migrated, as after a
+    user's first command: for tests of later commands, not of the first one."""
+    return migrated_copy(tmp_path / "data" / "govcal.db")
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres() -> Iterator[str]:
+    """The name of a PostgreSQL database migrated to head once per test process: db_url
+    creates each test's database from it (CREATE DATABASE ... TEMPLATE)."""
+    from models.db import upgrade
+
+    with _postgres_database() as url:
+        upgrade(url)
+        _dispose(url)  # a template must have no open connection
+        yield url.rsplit("/", 1)[1]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request, tmp_path):
-    """The URL of a migrated, empty database: a SQLite file, then a real PostgreSQL."""
+    """The URL of a migrated, empty database: a SQLite file, then a real PostgreSQL.
+
+    A copy of a database migrated once per test process, unless the test is marked
+    `migrate` (it is about the migrations): then alembic migrates this very database.
+    """
     from models.db import upgrade
 
+    migrate = request.node.get_closest_marker("migrate") is not None
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'govcal.db'}"
-        upgrade(url)
+        if migrate:
+            upgrade(url)
+        else:
+            shutil.copyfile(request.getfixturevalue("migrated_sqlite"), tmp_path / "govcal.db")
         yield url
         _dispose(url)
         return
-    url = request.getfixturevalue("postgres_url")
-    upgrade(url)
-    yield url
+    if migrate:
+        url = request.getfixturevalue("postgres_url")
+        upgrade(url)
+        yield url
+        return
+    with _postgres_database(template=request.getfixturevalue("migrated_postgres")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from models import queries
-from models.db import session_scope, upgrade
+from models.db import session_scope
 from models.records import Actor, Evidence, cancel, complete, reopen, reschedule
 from models.status import status_of
 from models.sync import follow_dependents, sync_partnership
@@ -30,9 +30,8 @@ def wfscp():
 
 
 @pytest.fixture
-def calendar(tmp_path, wfscp):
-    url = f"sqlite:///{tmp_path / 'dependents.db'}"
-    upgrade(url)
+def calendar(tmp_path, wfscp, migrated_copy):
+    url = migrated_copy(tmp_path / "dependents.db")
     with session_scope(url) as s:
         sync_partnership(s, wfscp, D("2026-11-01"))
     return url

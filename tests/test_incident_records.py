@@ -38,7 +38,7 @@ def counts() -> tuple[int, int, int]:
 
 
 @pytest.fixture
-def synced():
+def synced(migrated_data):
     result = govcal("sync", "-p", "wfscp")
     assert result.exit_code == 0, result.stderr
 

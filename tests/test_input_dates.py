@@ -72,7 +72,7 @@ def test_date_times_read_in_both_spellings_and_stay_naive_for_the_caller_to_plac
 
 
 @pytest.fixture
-def synced():
+def synced(migrated_data):
     result = govcal("sync", "--as-of", "2026-11-24", "-p", "wfscp")
     assert result.exit_code == 0, result.stderr
 

@@ -31,7 +31,7 @@ def govcal(*args: str):
 
 
 @pytest.fixture
-def directory(tmp_path):
+def directory(tmp_path, migrated_data):
     assert govcal("sync", "--as-of", "2026-11-24", "-p", "wfscp").exit_code == 0
     loaded = govcal("import", str(SAMPLE_DIRECTORY / "wfscp"))
     assert loaded.exit_code == 0, loaded.stderr

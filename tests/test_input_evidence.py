@@ -29,7 +29,7 @@ def inbox(tmp_path) -> Path:
 
 
 @pytest.fixture
-def synced(inbox):
+def synced(inbox, migrated_data):
     result = govcal("sync", "--as-of", "2026-11-24", "-p", "wfscp")
     assert result.exit_code == 0, result.stderr
 

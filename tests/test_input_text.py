@@ -20,7 +20,7 @@ def govcal(*args: str):
 
 
 @pytest.fixture
-def synced():
+def synced(migrated_data):
     result = govcal("sync", "--as-of", "2026-11-24", "-p", "wfscp")
     assert result.exit_code == 0, result.stderr
 

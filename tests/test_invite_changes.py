@@ -18,7 +18,7 @@ import pytest
 import vobject
 
 from flows.steps import notify
-from models.db import session_scope, upgrade
+from models.db import session_scope
 from models.directory_import import import_directory
 from models.records import Actor, cancel, reopen, reschedule
 from models.sync import sync_partnership
@@ -36,9 +36,8 @@ RULES = Path(__file__).resolve().parent.parent / "rules" / "partnerships"
 
 
 @pytest.fixture
-def calendar(tmp_path, wfscp):
-    url = f"sqlite:///{tmp_path / 'invites.db'}"
-    upgrade(url)
+def calendar(tmp_path, wfscp, migrated_copy):
+    url = migrated_copy(tmp_path / "invites.db")
     with session_scope(url) as s:
         import_directory(s, SAMPLE_DIRECTORY / "wfscp", wfscp)
         sync_partnership(s, wfscp, D("2026-10-01"))

@@ -1,5 +1,6 @@
 """The committed migrations create exactly the schema the models describe."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
@@ -8,6 +9,7 @@ import models.tables  # noqa: F401
 from models.db import get_engine
 
 
+@pytest.mark.migrate  # alembic builds this very database
 def test_migrations_match_the_models(db_url):
     with get_engine(db_url).connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)

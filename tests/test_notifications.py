@@ -27,12 +27,9 @@ ME = Actor("business.team@example.org")
 
 
 @pytest.fixture
-def calendar(tmp_path, wfscp):
+def calendar(tmp_path, wfscp, migrated_copy):
     """A SQLite database with the sample directory, synced as of 1 October 2026."""
-    from models.db import upgrade
-
-    url = f"sqlite:///{tmp_path / 'notify.db'}"
-    upgrade(url)
+    url = migrated_copy(tmp_path / "notify.db")
     with session_scope(url) as s:
         import_directory(s, SAMPLE_DIRECTORY / "wfscp", wfscp)
         sync_partnership(s, wfscp, D("2026-10-01"))

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from models.db import session_scope, upgrade
+from models.db import session_scope
 from models.sync import sync_partnership
 from rules.expand import expand
 from rules.loader import load_partnership, load_partnerships
@@ -60,10 +60,9 @@ def test_a_superseded_partnership_creates_nothing_after_its_end(shipped):
 
 
 @pytest.fixture
-def synced(tmp_path, shipped):
+def synced(tmp_path, shipped, migrated_copy):
     """A database synced for the CSCP while it ran, and for WFSCP today."""
-    url = f"sqlite:///{tmp_path / 'history.db'}"
-    upgrade(url)
+    url = migrated_copy(tmp_path / "history.db")
     with session_scope(url) as s:
         report = sync_partnership(s, shipped["cscp-2023"], D("2025-01-15"))
         sync_partnership(s, shipped["wfscp"], D("2026-11-24"))

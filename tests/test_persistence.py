@@ -302,3 +302,31 @@ def test_a_return_cannot_be_reviewed_before_it_is_submitted(db_url, wfscp):
     refused = pytest.raises(RecordError, match="not one of: red, amber, green")
     with refused, session_scope(db_url) as s:
         review_return(s, "wfscp:section-175-audit:2026-03-31:wf-p001", "purple", ME)
+
+
+def test_the_cycle_to_open_is_the_named_one_or_the_next_due(tmp_path, wfscp):
+    """The open-audit-cycle flow's choice, as a query: the schedule opens the coming
+    cycle, a named period opens that one, and a day past every synced cycle says so."""
+    from models.db import upgrade
+    from models.queries import audit_cycles, cycle_to_open
+
+    url = f"sqlite:///{tmp_path / 'cycles.db'}"
+    upgrade(url)
+    with session_scope(url) as session:
+        import_directory(session, SAMPLE_DIRECTORY / "wfscp", wfscp)  # the agencies
+        sync_partnership(session, wfscp, date(2026, 9, 5))
+    with session_scope(url) as session:
+        s11 = [c for c in audit_cycles(session, "wfscp") if c.rule_id == "section-11-audit"]
+        coming = next(c for c in s11 if c.due >= date(2026, 9, 5))
+        assert cycle_to_open(session, "wfscp", "section-11-audit", date(2026, 9, 5)) == (
+            coming.public_id
+        )
+        assert coming.due.year == 2026
+        period = coming.public_id.rsplit(":", 1)[1]  # named: opened even once it is due
+        later = date(coming.due.year + 1, 1, 1)
+        assert cycle_to_open(session, "wfscp", "section-11-audit", later, period) == (
+            coming.public_id
+        )
+        last = max(c.due for c in s11)
+        with pytest.raises(NotFound, match="no section-11-audit cycle due on or after"):
+            cycle_to_open(session, "wfscp", "section-11-audit", date(last.year + 1, 1, 1))

@@ -109,3 +109,20 @@ def test_sync_reads_completions_by_partnership_and_rule(db_url):
         db_url, "occurrence", lambda s: queries.completions(s, "wfscp", {"annual-report"})
     )
     assert plan and "ix_occurrence_completed" not in plan and not _full_scan(plan), plan
+
+
+def test_reads_by_public_id_go_through_the_public_id_not_the_partnership(db_url):
+    """Sync looks occurrences up by public id (new ones, changed ones, audit returns):
+    through the public id's index, never every occurrence of the partnership per 500 ids
+    (28 s of a national ten-year sync)."""
+    from models import queries
+
+    keys = [f"wfscp:lsp-meeting:2026-{month:02d}-13" for month in range(1, 13)]  # 3+ ids
+
+    def read(session):
+        queries.occurrence_ids(session, "wfscp", keys)
+        queries.occurrences_by_keys(session, "wfscp", keys)
+        queries.occurrence_columns(session, "wfscp", keys=keys)
+
+    plan = plans_of(db_url, "occurrence", read)
+    assert plan and "ix_occurrence_partnership_due" not in plan and not _full_scan(plan), plan

@@ -34,7 +34,7 @@ def row(public_id: str) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def synced(time_machine):
+def synced(time_machine, migrated_data):
     time_machine.move_to("2026-11-02 10:00:00+00:00", tick=False)
     result = govcal("sync", "-p", "wfscp")
     assert result.exit_code == 0, result.stderr
