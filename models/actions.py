@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
@@ -24,12 +25,14 @@ from models.directory_changes import (
     end_assignments,
     person_roles,
 )
-from models.directory_import import FileReport, import_directory, normalise_email
 from models.evidence import EvidenceRefused, EvidenceStore
 from models.records import Actor, Evidence, RecordError
 from models.sync import SyncReport, follow_dependents, sync_all
 from rules.model import Partnership
 from rules.text import LONG, TextRefused, check_id, check_text
+
+if TYPE_CHECKING:  # the directory import (CSV, email_validator) is imported by its two users
+    from models.directory_import import FileReport
 
 ACTOR_FIELD = "--by or GOVCAL_ACTOR (who is acting)"
 
@@ -285,12 +288,11 @@ def _statutory_reason(public_id: str, reason: str | None, verb: str) -> bool:
 
 
 def _partnerships() -> list[Partnership]:
-    from models.settings import get_settings
-    from rules.loader import RuleFileError, load_partnerships
+    from models import rule_cache  # the copy the last command kept: no YAML parsed again
 
     try:
-        return load_partnerships(get_settings().rule_paths(None))
-    except RuleFileError:
+        return rule_cache.configured()
+    except rule_cache.rule_file_error():
         return []  # the next sync reports the rule files' problems
 
 
@@ -478,6 +480,8 @@ def import_people(
 ) -> Imported:
     """Import agencies, schools, people and roles from CSV; bad rows are reported by line
     and the good rows imported. With `replace`, the people file is authoritative."""
+    from models.directory_import import import_directory
+
     _typed(None, actor)
     reports = import_directory(session, path, partnership, actor=actor.name,
                                channel=actor.channel, label=label, replace=replace)  # fmt: skip
@@ -510,6 +514,8 @@ def remove_person(
     _typed(None, actor, (email, "the email", 320), (reason, "--reason", LONG))
     if not reason or not reason.strip():
         raise RecordError("a reason is required to remove a person; it goes into the audit trail")
+    from models.directory_import import normalise_email
+
     try:
         address = normalise_email(email.strip())
     except ValueError as exc:

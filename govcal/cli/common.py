@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from govcal import exit_codes
-from govcal.cli import rule_cache
+from models import rule_cache
 from models.settings import get_settings
 from rules import dates
 from rules.model import DEFAULT_TIMEZONE, Partnership, active_partnerships
@@ -67,8 +67,7 @@ def partnerships(path: Path | None = None) -> list[Partnership]:
     or shipped ones): parsed once per process, and read from the copy the last command
     left in the data folder while nothing they depend on has changed (rule_cache.py).
     Raises rules.loader.RuleFileError."""
-    settings = get_settings()
-    return rule_cache.load_partnerships(settings.rule_paths(path), settings.data_dir / "cache")
+    return rule_cache.configured(path)
 
 
 def _or_none(path: Path | None = None) -> list[Partnership]:

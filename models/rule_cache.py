@@ -9,7 +9,8 @@ site-packages folder's modification time), the Python version and the working fo
 (files are named relative to it). Anything else loads the files again and replaces the
 copy. Only a load without problems is kept: a file with problems is read and reported
 on every run. The copy lives in the data folder (`cache/`), written atomically; one that
-cannot be read or written is ignored, never an error.
+cannot be read or written is ignored, never an error. Used by the command line and by
+models.actions (a recorded change brings the deadlines that hang on it in line).
 """
 
 from __future__ import annotations
@@ -32,8 +33,18 @@ if TYPE_CHECKING:
 RULES_SOURCE = Path(rules.__file__).resolve().parent
 SHIPPED = RULES_SOURCE / "partnerships"  # what rules.loader reads when given no paths
 FORMAT = b"govcal-rules-1"
+_KEEP = 8
 _LARGEST = 16 * 1024 * 1024  # bigger than any rule file the loader accepts: not read here
 _loaded: dict[str, list[Partnership]] = {}  # by key: one read per process
+
+
+def configured(path: Path | None = None) -> list[Partnership]:
+    """The partnerships of the given rule file or folder, else GOVCAL_RULES_PATH, else the
+    shipped ones, with the copy kept in the data folder. Raises RuleFileError."""
+    from models.settings import get_settings
+
+    settings = get_settings()
+    return load_partnerships(settings.rule_paths(path), settings.data_dir / "cache")
 
 
 def load_partnerships(paths: Iterable[Path] | None, cache_dir: Path | None) -> list[Partnership]:
@@ -132,9 +143,9 @@ def _write(cache_dir: Path, key: str, partnerships: list[Partnership]) -> None:
         cache_dir.mkdir(parents=True, exist_ok=True)
         partial.write_bytes(key.encode() + b"\n" + pickle.dumps(partnerships, protocol=5))
         os.replace(partial, target)
-        for old in cache_dir.glob("rules-*.pickle"):
-            if old != target:
-                old.unlink(missing_ok=True)
+        kept = sorted(cache_dir.glob("rules-*.pickle"), key=lambda p: p.stat().st_mtime_ns)
+        for old in kept[:-_KEEP]:  # the newest few: commands run from several folders
+            old.unlink(missing_ok=True)
     except (OSError, pickle.PicklingError, TypeError, AttributeError):
         with suppress(OSError):  # a read-only or full data folder: load again next time
             partial.unlink(missing_ok=True)
