@@ -8,7 +8,7 @@ import socket
 
 from sqlmodel import Session
 
-from flows.ui_links import act_url
+from flows.ui_links import acknowledge_url, act_url
 from models import ledger
 from models.feed_tokens import feed_tokens, installation_id
 from models.notify_inputs import directory as load_directory
@@ -65,6 +65,7 @@ def message_context(
         cache["subjects"] = subjects
         cache["installation"] = installation_part(session)
         cache["act"] = act_url(settings.ui_url)  # may ask the UI's API: once a run
+        cache["acknowledge"] = acknowledge_url(settings.ui_url)
     people = cache["people"]  # type: ignore[assignment]
     names: dict[str, str] = cache["names"]  # type: ignore[assignment]
     subjects = cache["subjects"]  # type: ignore[assignment]
@@ -92,6 +93,7 @@ def message_context(
         invited_before=set(invitees),
         feed_urls=feeds,
         act_url=str(cache["act"]),
+        acknowledge_url=str(cache["acknowledge"]),
         installation=str(cache["installation"]),
         failures=ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"]),
     )

@@ -1,19 +1,22 @@
-"""Where an email sends a person in the Prefect UI to record what was done.
+"""Where an email sends a person in the Prefect UI: the form for what they have to do.
 
 GOVCAL_UI_URL may be the record-completion form's own address (used as given) or just
 the UI's address. A bare address used to lead to the Deployments page, a list the reader
-had to search; now the record-completion deployment (prefect.yaml) is looked up by name
-on that server's API and the link opens its run form. When the server cannot be asked,
-or has no such deployment (the embedded mode has none), the link stays the Deployments
-page: a reminder never waits on, or fails because of, the UI.
+had to search; now the form's deployment (prefect.yaml) is looked up by name on that
+server's API and the link opens its run form: record-completion for what was done, and
+acknowledge-escalation for a Lead Partner told of an escalation. When the server cannot
+be asked, or has no such deployment (the embedded mode has none), the link stays the
+Deployments page (or, for acknowledging, is left out): a reminder never waits on, or
+fails because of, the UI.
 """
 
 from __future__ import annotations
 
 import os
 
-FORM = ("record-completion", "record-completion")  # flow name, deployment name
-_FOUND: dict[str, str] = {}  # UI address -> form address, kept once found
+RECORD = ("record-completion", "record-completion")  # flow name, deployment name
+ACKNOWLEDGE = ("acknowledge-escalation", "acknowledge-escalation")
+_FOUND: dict[tuple[str, tuple[str, str]], str] = {}  # (UI, form) -> its address, once found
 
 
 def act_url(ui_url: str | None) -> str:
@@ -23,24 +26,36 @@ def act_url(ui_url: str | None) -> str:
         return ""
     if "/deployments/deployment/" in ui_url:
         return ui_url
+    return form_url(ui_url, RECORD) or f"{ui_url.rstrip('/')}/deployments"
+
+
+def acknowledge_url(ui_url: str | None) -> str:
+    """The address of the acknowledge-escalation form, or "" when it cannot be found."""
+    if not ui_url or "/deployments/deployment/" in ui_url:
+        return ""  # a form's own address names one form only: record-completion's
+    return form_url(ui_url, ACKNOWLEDGE)
+
+
+def form_url(ui_url: str, form: tuple[str, str]) -> str:
+    """The run form of the deployment `form` on the UI at `ui_url`, or ""."""
     base = ui_url.rstrip("/")
-    if base not in _FOUND:
-        deployment = _deployment_id(base)
+    if (base, form) not in _FOUND:
+        deployment = _deployment_id(base, form)
         if deployment is None:
-            return f"{base}/deployments"
-        _FOUND[base] = f"{base}/deployments/deployment/{deployment}/run"
-    return _FOUND[base]
+            return ""
+        _FOUND[(base, form)] = f"{base}/deployments/deployment/{deployment}/run"
+    return _FOUND[(base, form)]
 
 
-def _deployment_id(base: str) -> str | None:
-    """The form's deployment id from the server's API (the UI's own /api, then
+def _deployment_id(base: str, form: tuple[str, str]) -> str | None:
+    """The deployment's id from the server's API (the UI's own /api, then
     PREFECT_API_URL), or None."""
     import httpx
 
     apis = [f"{base}/api", os.environ.get("PREFECT_API_URL", "").rstrip("/")]
     for api in dict.fromkeys(a for a in apis if a):
         try:
-            answer = httpx.get(f"{api}/deployments/name/{FORM[0]}/{FORM[1]}", timeout=3)
+            answer = httpx.get(f"{api}/deployments/name/{form[0]}/{form[1]}", timeout=3)
         except httpx.HTTPError:
             continue
         if answer.status_code == 200:

@@ -51,6 +51,7 @@ class ComposeContext:
     invited_before: set[int] = field(default_factory=set)  # meetings anyone had an invite to
     feed_urls: dict[str, str] = field(default_factory=dict)  # email (lower) -> feed link
     act_url: str = ""
+    acknowledge_url: str = ""  # the form a Lead Partner acknowledges an escalation with
     installation: str = ""
     failures: dict[str, str] = field(default_factory=dict)  # failure stage -> what happened
 
@@ -268,6 +269,7 @@ def compose(
             role_names=info.role_names,
             reply_to=_team(info, sender),
             act_url=ctx.act_url,
+            acknowledge_url=ctx.acknowledge_url,
             feed_url=ctx.feed_urls.get(recipient, ""),
             for_business_team=bool(roles) and roles <= BUSINESS_ROLES,
             installation=ctx.installation,

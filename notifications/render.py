@@ -137,6 +137,7 @@ class Digest:
     role_names: dict[str, str] = field(default_factory=dict)
     reply_to: tuple[str, str] | None = None  # the business team's mailbox
     act_url: str = ""  # the form to record what was done, if the UI is reachable
+    acknowledge_url: str = ""  # the form to acknowledge an escalation, if found
     feed_url: str = ""  # this person's calendar feed
     for_business_team: bool = False  # they run govcal: command lines are useful to them
     installation: str = ""
@@ -327,7 +328,11 @@ def render_digest(digest: Digest, sender: Sender, now: datetime | None = None) -
         mine = [e for e in entries if _bucket(e.worst) == key]
         if mine:
             sections.append(
-                {"heading": heading, "entries": [_entry_context(e, digest) for e in mine]}
+                {
+                    "key": key,
+                    "heading": heading,
+                    "entries": [_entry_context(e, digest) for e in mine],
+                }
             )
     roles = sorted({role_name(line.role, digest.role_names) for line in digest.lines})
     overdue = sum(1 for e in entries if e.worst.state is State.OVERDUE)
@@ -345,6 +350,9 @@ def render_digest(digest: Digest, sender: Sender, now: datetime | None = None) -
         "sections": sections,
         "roles_text": " and ".join(roles),
         "act_url": digest.act_url,
+        "acknowledge_url": (
+            digest.acknowledge_url if any(s["key"] == "escalation" for s in sections) else ""
+        ),
         "mailbox": mailbox,
         "feed_url": digest.feed_url,
         "for_business_team": digest.for_business_team,

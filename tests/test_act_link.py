@@ -1,6 +1,7 @@
 """The "Record what was done" link of a digest opens the record-completion form itself
 when GOVCAL_UI_URL is only the Prefect UI's address (it used to open the Deployments
-page, a list to search), and still opens that page when the form cannot be found."""
+page, a list to search), and still opens that page when the form cannot be found; an
+escalation also links the form a Lead Partner acknowledges it with."""
 
 from __future__ import annotations
 
@@ -16,19 +17,17 @@ pytestmark = pytest.mark.xdist_group("prefect")
 DAY = date(2026, 10, 6)  # the sample has escalations to the Lead Partners on this day
 
 
-def _deploy_the_form() -> str:
-    """The record-completion deployment, as `prefect deploy` makes it from prefect.yaml."""
+def _deploy(name: str, function: str) -> str:
+    """A form's deployment, as `prefect deploy` makes it from prefect.yaml."""
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
-        flow_id = client.create_flow_from_name("record-completion")
-        deployment = client.create_deployment(
-            flow_id, "record-completion", entrypoint="flows/jobs.py:record_completion"
-        )
+        flow_id = client.create_flow_from_name(name)
+        deployment = client.create_deployment(flow_id, name, entrypoint=f"flows/jobs.py:{function}")
     return str(deployment)
 
 
-def _escalation_digests(tmp_path, wfscp) -> list[email.message.EmailMessage]:
+def _digests(tmp_path, wfscp) -> list[email.message.EmailMessage]:
     from flows.steps import notify
     from models.db import session_scope, upgrade
     from models.directory_import import import_directory
@@ -49,31 +48,42 @@ def _escalation_digests(tmp_path, wfscp) -> list[email.message.EmailMessage]:
         email.message_from_bytes(path.read_bytes(), policy=policy.default)
         for path in sorted((tmp_path / "outbox").glob("*.eml"))
     ]
-    return [m for m in messages if m["Subject"].startswith("Escalation:")]
+    return [m for m in messages if not m["Subject"].startswith(("Invitation", "Updated"))]
 
 
 def test_a_bare_ui_address_links_escalations_to_the_form(tmp_path, monkeypatch, wfscp, prefect_api):
     from models.settings import get_settings
 
     base = prefect_api.removesuffix("/api")
-    form = f"{base}/deployments/deployment/{_deploy_the_form()}/run"
+    form = f"{base}/deployments/deployment/{_deploy('record-completion', 'record_completion')}/run"
+    ack = _deploy("acknowledge-escalation", "acknowledge_escalation")
+    acknowledge = f"{base}/deployments/deployment/{ack}/run"
     monkeypatch.setenv("GOVCAL_UI_URL", base + "/")
     get_settings.cache_clear()
-    digests = _escalation_digests(tmp_path, wfscp)
+    everyone = _digests(tmp_path, wfscp)
+    digests = [m for m in everyone if m["Subject"].startswith("Escalation:")]
     assert digests
+    reminders = [m for m in everyone if m["Subject"].startswith("Reminder:")]
+    assert reminders
+    for message in reminders:  # nothing to acknowledge: the one link is to record
+        text = message.get_body(("plain",)).get_content()
+        assert "Acknowledge" not in text and f"(paste the id): {form}" in text
     for message in digests:
         text = message.get_body(("plain",)).get_content()
         html = message.get_body(("html",)).get_content()
         assert f"Record what was done (paste the id): {form}" in text
         assert f'<a href="{form}"' in html
         assert f"{base}/deployments\n" not in text
+        assert f"Acknowledge an escalation (paste its id): {acknowledge}" in text
+        assert f'<a href="{acknowledge}">Acknowledge an escalation</a>' in html
 
 
 def test_without_the_form_the_link_opens_the_deployments_page():
-    from flows.ui_links import act_url
+    from flows.ui_links import acknowledge_url, act_url
 
     nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens: the link cannot be found
     assert act_url(nobody) == f"{nobody}/deployments"
+    assert acknowledge_url(nobody) == ""  # no link rather than a list to search
     given = "https://ui.example.org/deployments/deployment/abc/run"
     assert act_url(given) == given  # a form's own address is used as given
-    assert act_url(None) == act_url("") == ""
+    assert act_url(None) == act_url("") == acknowledge_url(None) == ""
