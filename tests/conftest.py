@@ -184,6 +184,19 @@ def db_url(request, tmp_path):
         yield url
 
 
+@pytest.fixture(scope="session")
+def sample_data(tmp_path_factory) -> Path:
+    """A data folder with the sample directory loaded (its history left out), as
+    `govcal run` loads it on first use; made once per test process. A test copies it
+    into its own data folder (tests.support.snapshots.copy_data)."""
+    from govcal.cli.run import load_samples_if_empty
+    from tests.support.snapshots import data_folder
+
+    with data_folder(tmp_path_factory.mktemp("sample") / "data") as folder:
+        load_samples_if_empty(history=False)
+    return folder
+
+
 @pytest.fixture
 def wfscp():
     from rules.loader import load_partnership

@@ -17,20 +17,20 @@ from prefect.client.orchestration import get_client  # noqa: E402
 
 from flows import jobs  # noqa: E402
 from flows.forms import CompletionForm, IncidentForm, ReturnForm  # noqa: E402
-from govcal.cli.run import load_samples_if_empty  # noqa: E402
 from models import AuditReturn, OccurrenceRow, TrailEntry  # noqa: E402
 from models.db import session_scope  # noqa: E402
+from tests.support.snapshots import copy_data  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("prefect")
 D = date.fromisoformat
 
 
 @pytest.fixture
-def embedded(prefect_api, tmp_path):
+def embedded(prefect_api, sample_data, tmp_path):
     """The embedded default in this test's data folder, with the sample directory (its
-    history left out: these tests replay days before and after it)."""
-    load_samples_if_empty(history=False)
-    return tmp_path / "data"
+    history left out: these tests replay days before and after it): a copy of the one
+    loaded once per process."""
+    return copy_data(sample_data, tmp_path / "data")
 
 
 def artifacts(*keys: str) -> dict[str, object]:

@@ -32,12 +32,10 @@ def day(embedded):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def day_made_once(prefect_api, tmp_path_factory):
+def day_made_once(prefect_api, sample_data, tmp_path_factory):
     """The same day as `day`, made once for the module's refusals."""
-    from govcal.cli.run import load_samples_if_empty
-
-    with data_folder(tmp_path_factory.mktemp("day") / "data") as folder:
-        load_samples_if_empty(history=False)
+    folder = copy_data(sample_data, tmp_path_factory.mktemp("day") / "data")
+    with data_folder(folder):
         jobs.daily_compliance(as_of=TODAY)
     return folder
 

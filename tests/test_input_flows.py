@@ -13,13 +13,13 @@ D = date.fromisoformat
 
 
 @pytest.fixture
-def embedded(prefect_api, tmp_path):
-    from govcal.cli.run import load_samples_if_empty
+def embedded(prefect_api, sample_data, tmp_path):
     from models.db import session_scope
     from models.sync import sync_partnership
     from rules.loader import load_partnership
+    from tests.support.snapshots import copy_data
 
-    load_samples_if_empty(history=False)
+    copy_data(sample_data, tmp_path / "data")  # the sample directory, loaded once
     with session_scope() as session:
         sync_partnership(session, load_partnership("wfscp"), D("2026-11-24"))
     inbox = tmp_path / "data" / "evidence-inbox"
