@@ -431,14 +431,14 @@ def cycle_tables(session: Session, partnership: Partnership, as_of: date) -> lis
         if chosen is None:
             continue
         cycle, returned, total = chosen
-        members = queries.returns_of(session, cycle)
-        actions = queries.follow_ups(session, [r.id for r, _o in members if r.id])
+        members = queries.return_table(session, cycle)  # plain rows, no ORM objects
+        actions = queries.follow_ups(session, [m.id for m in members if m.id])
         noun = "schools" if cycle.per == "school" else "agencies"
         table = CycleTable(rule, cycle.public_id, cycle.title, cycle.due, noun, returned, total)
         shaped = [
-            return_row(names.get(r.subject, r.subject), r.subject, o.completed_at, o.due,
-                       r.rag, actions.get(r.id or 0, []), as_of, noun)
-            for r, o in members
+            return_row(names.get(m.subject, m.subject), m.subject, m.completed_at, m.due,
+                       m.rag, actions.get(m.id or 0, []), as_of, noun)
+            for m in members
         ]  # fmt: skip
         table.rows = [row for _key, row in sorted(shaped, key=lambda kv: kv[0])]
         out.append(table)
