@@ -203,16 +203,24 @@ def pick(partnerships: list[Partnership], wanted: str | None) -> Partnership:
 def database() -> Iterator[Session]:
     """A transaction; known failures become one clear line on stderr and exit code 1."""
     from models.db import DatabaseUnavailable, session_scope
-    from models.queries import NotFound
-    from models.records import RecordError
 
     try:
         with session_scope() as session:
             yield session
-    except (RecordError, NotFound) as exc:
+    except _refusals() as exc:
         err.print(f"Error: {exc}", markup=False, soft_wrap=True)
         err.print("Nothing was changed.")
         raise typer.Exit(1) from None
     except DatabaseUnavailable as exc:
         err.print(f"Error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+def _refusals() -> tuple[type[Exception], ...]:
+    """What a change refuses (a bad id, a record that cannot be made), for the except
+    clause above: evaluated only when an exception is on its way, so a read-only command
+    never imports the write path (models.records)."""
+    from models.queries import NotFound
+    from models.records import RecordError
+
+    return (RecordError, NotFound)
