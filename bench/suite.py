@@ -25,7 +25,8 @@ def read(report: Path) -> dict[str, float]:
     for case in ET.parse(report).getroot().iter("testcase"):
         path = case.get("classname", "").replace(".", "/")
         path = re.sub(r"^(tests/[^/]+)/.*$", r"\1", path)  # drop a class name
-        times[f"{path}.py::{case.get('name')}"] = float(case.get("time") or 0)
+        name = re.sub(r"@[^\]]*$", "", case.get("name", ""))  # drop an xdist group
+        times[f"{path}.py::{name}"] = float(case.get("time") or 0)
     return times
 
 

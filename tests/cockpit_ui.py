@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -110,50 +110,69 @@ class Cockpit:
 
 
 @contextmanager
-def cockpit(folder: Path) -> Iterator[Cockpit]:
-    """Server started, the sample partnership loaded (directory and history),
-    deployments from prefect.yaml, and daily-compliance run once by a worker."""
+def prefect_server(folder: Path) -> Iterator[str]:
+    """A real `prefect server start` on a free loopback port, its home in `folder`;
+    yields its base URL (http://127.0.0.1:PORT) once /api/health answers."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(folder / "prefect"),
-        "PREFECT_API_URL": f"{base}/api",
-        "PREFECT_UI_API_URL": f"{base}/api",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-        "GOVCAL_DATA_DIR": str(folder / "data"),
-    }
+    env = {**os.environ, **_prefect_env(base), "PREFECT_HOME": str(folder / "prefect")}
+    folder.mkdir(parents=True, exist_ok=True)
     log = open(folder / "server.log", "w")  # noqa: SIM115 - lives as long as the server
     server = subprocess.Popen(
         [BIN / "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
     )  # fmt: skip
     try:
-        ui = Cockpit(base, env)
 
         def healthy() -> bool:
             try:
-                return httpx.get(f"{ui.api}/health", timeout=2).status_code == 200
+                return httpx.get(f"{base}/api/health", timeout=2).status_code == 200
             except httpx.HTTPError:
                 return False
 
         wait_until(healthy, 120, "prefect server /api/health")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def _prefect_env(base: str) -> dict[str, str]:
+    return {
+        "PREFECT_API_URL": f"{base}/api",
+        "PREFECT_UI_API_URL": f"{base}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+
+
+@contextmanager
+def cockpit(folder: Path, server: str | None = None) -> Iterator[Cockpit]:
+    """Server started (or the running one at base URL `server`), the sample partnership
+    loaded (directory and history) into `folder`/data, deployments from prefect.yaml,
+    and daily-compliance run once by a worker."""
+    with ExitStack() as stack:
+        base = server or stack.enter_context(prefect_server(folder))
+        env = {
+            **os.environ,
+            **_prefect_env(base),
+            "PREFECT_HOME": str(folder / "prefect"),
+            "GOVCAL_DATA_DIR": str(folder / "data"),
+        }
+        ui = Cockpit(base, env)
         # the sample directory and its year of history, as `govcal run` loads them
         ui.cli(
             sys.executable, "-c", "from govcal.cli.run import load_samples_if_empty as load; load()"
         )
-        ui.cli(BIN / "prefect", "work-pool", "create", "govcal", "--type", "process")
+        ui.cli(BIN / "prefect", "work-pool", "create", "govcal", "--type", "process",
+               "--overwrite")  # fmt: skip
         ui.cli(BIN / "prefect", "--no-prompt", "deploy", "--all")
         daily = ui.run("daily-compliance")
         ui.work()
         state = ui.finished(daily)
         assert state["type"] == "COMPLETED", state
         yield ui
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 @contextmanager

@@ -216,6 +216,19 @@ def smtp():
 
 
 @pytest.fixture(scope="session")
+def prefect_server_url(tmp_path_factory) -> Iterator[str]:
+    """One real `prefect server start` per test process, shared by the tests that deploy
+    to a server and run a worker (xdist group "prefect-server": one worker starts it; each
+    start cost about 25 s on busy cores). Each test keeps its own data folder and Prefect
+    client home, deploys for itself and reads back only the runs and artifacts it made.
+    Yields the base URL (http://127.0.0.1:PORT)."""
+    from tests.cockpit_ui import prefect_server
+
+    with prefect_server(tmp_path_factory.mktemp("prefect-server")) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
 def prefect_api():
     """One Prefect test API per test process (prefect_test_harness), shared by every test
     that runs flows: each start costs 10-20 s on two busy cores. Tests using it share

@@ -135,3 +135,5 @@ def test_piped_output_is_laid_out_for_100_columns_with_plain_lines_whole(tmp_pat
     assert plan.splitlines()[0] == whole  # 102 characters, not wrapped
     assert max(len(line) for line in plan.splitlines()[1:]) <= 100
     assert "\x1b[" not in plan  # no colour codes in a file
+    quiet = piped("status", "--overdue", "-p", "wfscp", "--as-of", "2000-01-01")
+    assert quiet.splitlines()[:2] == ["Open as of 2000-01-01: most urgent first", " none"]

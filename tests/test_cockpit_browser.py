@@ -18,8 +18,8 @@ pytestmark = [
 ]
 
 
-def test_summary_and_completion_form_as_a_person_sees_them(tmp_path):
-    with cockpit(tmp_path) as ui, browser() as page:
+def test_summary_and_completion_form_as_a_person_sees_them(tmp_path, prefect_server_url):
+    with cockpit(tmp_path, prefect_server_url) as ui, browser() as page:
         rows = json.loads(ui.artifact("compliance-wfscp")["data"])
         summary = ui.artifact("compliance-summary-wfscp")["data"]
         lines = summary.splitlines()

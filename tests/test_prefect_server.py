@@ -1,6 +1,6 @@
-"""End to end against a real `prefect server` on 127.0.0.1: deploy from prefect.yaml,
-trigger daily-compliance through the API, let a process worker run it, and read the
-dashboard table back through the API."""
+"""End to end against a real `prefect server` on 127.0.0.1 (the one the browser test
+uses too): deploy from prefect.yaml, trigger daily-compliance through the API, let a
+process worker run it, and read the dashboard table back through the API."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.smtp_server import free_port
 from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.xdist_group("prefect-server"), pytest.mark.slow]
@@ -23,36 +22,19 @@ BIN = Path(sys.executable).parent
 
 
 @pytest.fixture
-def prefect_server(tmp_path):
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
+def prefect_server(tmp_path, prefect_server_url):
+    """The real server shared by this xdist group; this test's own data folder and
+    Prefect client home."""
+    api = f"{prefect_server_url}/api"
     env = {
         **os.environ,
         "PREFECT_HOME": str(tmp_path / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "GOVCAL_DATA_DIR": str(tmp_path / "data"),
+        "PREFECT_API_URL": api,
     }
-    env.pop("PREFECT_API_URL", None)
-    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - lives as long as the server
-    server = subprocess.Popen(
-        [BIN / "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-    )  # fmt: skip
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{api}/health", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(healthy, 120, "prefect server /api/health")
-        yield api, {**env, "PREFECT_API_URL": api}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+    return api, env
 
 
 def cli(env, *args: str, timeout: float = 180) -> str:
@@ -67,7 +49,7 @@ def cli(env, *args: str, timeout: float = 180) -> str:
 def test_deploy_trigger_work_and_read_the_dashboard_through_the_api(prefect_server):
     api, env = prefect_server
     cli(env, BIN / "govcal", "import", ROOT / "models" / "sample_directory" / "wfscp")
-    cli(env, BIN / "prefect", "work-pool", "create", "govcal", "--type", "process")
+    cli(env, BIN / "prefect", "work-pool", "create", "govcal", "--type", "process", "--overwrite")
     deployed = cli(env, BIN / "prefect", "--no-prompt", "deploy", "--all")
     assert "daily-compliance/daily-compliance" in deployed
 

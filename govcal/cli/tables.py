@@ -82,7 +82,9 @@ def show(console: Console, heading: str, table: ItemTable | Table) -> None:
     """The heading on a line of its own (a Rich title wraps at the table's width), then
     the table at the console's width."""
     console.print(Text(heading, style="bold"))  # wrapped on a terminal, whole when piped
-    if isinstance(table, ItemTable):
+    if isinstance(table, ItemTable) and not table.rows:
+        console.print(Text(" none\n", style="dim"))
+    elif isinstance(table, ItemTable):
         console.print(lines(table, console.width), soft_wrap=True)
     else:
         console.print(table)
