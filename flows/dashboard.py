@@ -340,7 +340,7 @@ def build(session: Session, partnership: Partnership, as_of: date) -> Dashboard:
         )  # fmt: skip
     for (rule, period), members in rounds.items():
         board.items.append(_round_item(partnership, rule, period, members, as_of, flags))
-    board.cycles = cycle_tables(session, partnership, as_of)
+    board.cycles = cycle_tables(session, partnership, as_of, owners.names)
     board.undelivered = undelivered(session, partnership, owners, as_of)
     return board
 
@@ -414,8 +414,12 @@ def current_cycle(cycles: list, as_of: date):
     return max(counts, key=lambda x: x[0].due) if counts else None
 
 
-def cycle_tables(session: Session, partnership: Partnership, as_of: date) -> list[CycleTable]:
-    """For each audit rule, its current cycle, agency by agency or school by school."""
+def cycle_tables(
+    session: Session, partnership: Partnership, as_of: date, names: dict[str, str] | None = None
+) -> list[CycleTable]:
+    """For each audit rule, its current cycle, agency by agency or school by school.
+    `names`: the partnership's subject names if the caller has them (the board does: read
+    once, 1.2 s of the 160-partnership dashboard)."""
     cycles = [c for c in queries.audit_cycles(session, partnership.id)
               if abs((c.due - as_of).days) <= 400]  # fmt: skip
     counts = queries.return_counts(session, [c.id for c in cycles if c.id], as_of)
@@ -424,7 +428,7 @@ def cycle_tables(session: Session, partnership: Partnership, as_of: date) -> lis
         returned, total = counts.get(c.id or 0, (0, 0))
         if total:
             by_rule[c.rule_id].append((c, returned, total))
-    names = queries.subject_names(session, partnership.id)
+    names = names if names is not None else queries.subject_names(session, partnership.id)
     out = []
     for rule, candidates in sorted(by_rule.items()):
         chosen = current_cycle(candidates, as_of)
