@@ -25,7 +25,7 @@ def read(report: Path) -> dict[str, float]:
     for case in ET.parse(report).getroot().iter("testcase"):
         path = case.get("classname", "").replace(".", "/")
         path = re.sub(r"^(tests/[^/]+)/.*$", r"\1", path)  # drop a class name
-        name = re.sub(r"@[^\]]*$", "", case.get("name", ""))  # drop an xdist group
+        name = re.sub(r"@[\w-]+\]?$", "", case.get("name", ""))  # drop an xdist group
         times[f"{path}.py::{name}"] = float(case.get("time") or 0)
     return times
 

@@ -27,6 +27,8 @@ S11 = "wfscp:section-11-audit:2026-10-31:nwas"
 
 @pytest.fixture
 def day(embedded):  # noqa: F811
+    """Today's daily job run in this test: its artifacts are the latest, for a test that
+    reads the dashboard before it acts."""
     jobs.daily_compliance(as_of=TODAY)
     return TODAY
 
@@ -42,9 +44,9 @@ def day_made_once(prefect_api, sample_data, tmp_path_factory):
 
 @pytest.fixture
 def same_day(day_made_once, tmp_path):
-    """A copy of the day's data folder for a form that must be refused: a refusal reads
-    and must not change the database, and reads no artifact (so it needs no run of its
-    own to republish them)."""
+    """A copy of the day's data folder, for a test that reads the database, or only the
+    artifacts its own forms republish (a refusal republishes nothing and reads none): it
+    needs no daily run of its own."""
     copy_data(day_made_once, tmp_path / "data")
     return TODAY
 
@@ -89,7 +91,7 @@ def test_completion_with_a_pasted_id_changes_the_summary(day):
     assert LSP not in after  # republished at once, not at tomorrow's 07:00 run
 
 
-def test_completion_done_on_left_empty_means_today(day):
+def test_completion_done_on_left_empty_means_today(same_day):
     done(jobs.record_completion, {**COMPLETE, "item": LSP})
     assert occurrence(LSP).completed_at == TODAY
 
@@ -117,7 +119,7 @@ def test_completion_refused(same_day, change, needle):
     assert occurrence(LSP).lifecycle == "open"
 
 
-def test_completion_twice_is_refused_the_second_time(day):
+def test_completion_twice_is_refused_the_second_time(same_day):
     done(jobs.record_completion, {**COMPLETE, "item": LSP})
     refused(jobs.record_completion, {**COMPLETE, "item": LSP}, "was already completed")
 
@@ -126,7 +128,7 @@ RETURN = {"item": S11, "evidence": "https://example.org/s11/nwas.pdf",
           "submitted_on": "28/10/2026", "recorded_by": "Business Support Officer"}  # fmt: skip
 
 
-def test_return_then_review(day):
+def test_return_then_review(same_day):
     done(jobs.record_return, RETURN)
     assert occurrence(S11).completed_at == D("2026-10-28")
     message = done(jobs.review_return, {
@@ -160,7 +162,7 @@ def test_return_and_review_refused(same_day, flow, form, needle):
     assert occurrence(S11).lifecycle == "open"
 
 
-def test_reschedule_cancel_waive_reopen(day):
+def test_reschedule_cancel_waive_reopen(same_day):
     move = {"item": LSP, "new_date": "02/12/2026", "new_time": "14:00",
             "new_place": "Barrow Town Hall,  Committee Room 2",
             "reason": "room unavailable", "by": "Partnership Manager"}  # fmt: skip
@@ -203,7 +205,7 @@ def test_item_changes_refused(same_day, flow, form, needle):
     assert (row.lifecycle, row.due) == ("open", D("2026-11-11"))
 
 
-def test_incident_form(day):
+def test_incident_form(same_day):
     form = {"partnership": "wfscp", "reference": "SI-2026-007", "aware_on": "20/11/2026",
             "recorded_by": "LA duty manager"}  # fmt: skip
     message = done(jobs.start_incident_clock, form)
@@ -248,7 +250,7 @@ def test_acknowledging_an_escalation(day):
         assert len(s.exec(select(EscalationAck)).all()) == 1
 
 
-def test_choosing_from_todays_open_items_when_no_id_is_pasted(day):
+def test_choosing_from_todays_open_items_when_no_id_is_pasted(same_day):
     """No id: the run pauses with a drop-down of today's items; the choice is recorded."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (

@@ -126,3 +126,29 @@ def test_reads_by_public_id_go_through_the_public_id_not_the_partnership(db_url)
 
     plan = plans_of(db_url, "occurrence", read)
     assert plan and "ix_occurrence_partnership_due" not in plan and not _full_scan(plan), plan
+
+
+def test_the_claimed_rows_are_read_by_id_not_by_partnership(db_url, wfscp):
+    """Delivery reads the items of the claimed ledger rows by their ids: through the
+    primary key, never every occurrence of the partnership per 500 ids (a national day
+    claims thousands of rows, each partnership holds ten years of history)."""
+    from datetime import date
+
+    from models.notify_inputs import items_by_ids
+
+    def read(session):
+        from models.calendar import OccurrenceRow
+        from models.sync import register_partnership
+
+        register_partnership(session, wfscp)
+        for month in range(1, 5):  # stored rows, so each id reaches the item query
+            day = date(2026, month, 13)
+            session.add(OccurrenceRow(partnership_id="wfscp", rule_id="lsp-meeting",
+                                      public_id=f"wfscp:lsp-meeting:{day}", period=str(day),
+                                      title="LSP meeting", kind="meeting", owner_role="lsp",
+                                      due=day))  # fmt: skip
+        session.flush()
+        items_by_ids(session, [wfscp], [1, 2, 3, 4], date(2026, 1, 1))
+
+    plan = plans_of(db_url, "occurrence", read)
+    assert plan and "ix_occurrence_partnership_due" not in plan and not _full_scan(plan), plan
