@@ -300,10 +300,13 @@ def claim(session: Session, now: datetime, limit: int = 5000) -> tuple[str, list
     return worker, list(rows)
 
 
-def mark_sent(session: Session, ids: Iterable[int], message_key: str, response: str) -> None:
+def mark_sent(
+    session: Session, ids: Iterable[int], message_key: str, response: str, *, commit: bool = True
+) -> None:
     """One UPDATE for the message's rows, through Core: the ORM would otherwise scan every
     loaded row to synchronise the session after each message (most of a big day's cost).
-    Rows loaded by `claim` keep their claimed values in memory; the database is the truth."""
+    Rows loaded by `claim` keep their claimed values in memory; the database is the truth.
+    `commit=False`: the caller commits a batch of messages at once."""
     session.connection().execute(
         _TABLE.update()
         .where(_TABLE.c.id.in_(list(ids)))
@@ -316,7 +319,8 @@ def mark_sent(session: Session, ids: Iterable[int], message_key: str, response: 
             last_error=None,
         )
     )
-    session.commit()
+    if commit:
+        session.commit()
 
 
 _RETRY = (

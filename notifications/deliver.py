@@ -8,6 +8,9 @@ answer before the end of DATA) returns them to pending with a backoff; a permane
 after the end of DATA makes them "uncertain", resent by a later run with the same
 Message-ID. One message's failure never stops another; only a relay that cannot be
 reached at all, or the run's time budget, leaves the rest for the next run.
+
+A transport that writes in batches (the file outbox: `stage`, then `flush`) is marked
+sent only after its batch's flush made the messages durable, one commit per batch.
 """
 
 from __future__ import annotations
@@ -52,14 +55,23 @@ def _defer(session: Session, report: DeliveryReport, ids: list[int], error: str,
         report.rows_retry += len(ids)
 
 
+BATCH = 200  # messages staged per flush of a batching transport
+
+
 def _record(
-    session: Session, report: DeliveryReport, message: _Message, result: SendResult, now
+    session: Session,
+    report: DeliveryReport,
+    message: _Message,
+    result: SendResult,
+    now,
+    *,
+    commit: bool = True,
 ) -> None:
     """Mark each recipient's rows by what the relay answered for that recipient."""
     ids = _ids(message)
     sent = [i for address in result.accepted for i in ids.get(address.lower(), [])]
     if sent:
-        mark_sent(session, sent, message.key, result.response)
+        mark_sent(session, sent, message.key, result.response, commit=commit)
         report.messages_sent += 1
         report.rows_sent += len(sent)
         report.by_kind[message.kind] += 1
@@ -82,6 +94,30 @@ def _record(
             report.errors.append(f"{address} uncertain (resent later, same Message-ID): {reason}")
 
 
+def _settle(
+    session: Session,
+    report: DeliveryReport,
+    transport,
+    staged: list[tuple[_Message, SendResult]],
+    now,
+) -> None:
+    """Flush a batch, then mark it sent in one commit; if the flush fails, the batch's
+    rows wait for the next run (a file already in place is then found by its key)."""
+    if not staged:
+        return
+    try:
+        transport.flush()
+    except OSError as exc:
+        ids = [i for message, _ in staged for group in _ids(message).values() for i in group]
+        _defer(session, report, ids, f"could not write the outbox: {exc}", now)
+        report.errors.append(f"outbox: {exc}")
+    else:
+        for message, result in staged:
+            _record(session, report, message, result, now, commit=False)
+        session.commit()
+    staged.clear()
+
+
 def deliver(
     session: Session,
     transport: Transport,
@@ -102,6 +138,9 @@ def deliver(
         _defer(session, report, [r.id for m in messages for r in m.rows if r.id], str(exc), now)
         report.errors.append(str(exc))
         return report
+    batched = callable(getattr(transport, "stage", None))
+    send = transport.stage if batched else transport.send  # type: ignore[attr-defined]
+    staged: list[tuple[_Message, SendResult]] = []
     try:
         for index, message in enumerate(messages):
             if index and deadline is not None and time.monotonic() >= deadline:
@@ -115,9 +154,7 @@ def deliver(
             every_id = [i for group in _ids(message).values() for i in group]
             try:
                 data = message.render()
-                result = transport.send(
-                    Outgoing(message.key, sender.email, message.recipients, data)
-                )
+                result = send(Outgoing(message.key, sender.email, message.recipients, data))
             except TemporaryFailure as exc:  # no session with the relay: nothing can go now
                 rest = [r.id for m in messages[index:] for r in m.rows if r.id]
                 _defer(session, report, rest, str(exc), now)
@@ -128,7 +165,13 @@ def deliver(
                        f"could not build or send: {type(exc).__name__}: {exc}", now)  # fmt: skip
                 report.errors.append(f"{message.key}: {type(exc).__name__}: {exc}")
                 continue
-            _record(session, report, message, result, now)
+            if not batched:
+                _record(session, report, message, result, now)
+                continue
+            staged.append((message, result))
+            if len(staged) >= BATCH:
+                _settle(session, report, transport, staged, now)
+        _settle(session, report, transport, staged, now)
     finally:
         transport.close()
     return report

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vText
@@ -150,12 +151,32 @@ def _calendar(method: str | None, name: str | None = None) -> Calendar:
     return cal
 
 
-def _add_timezones(cal: Calendar, entries: list[CalendarEntry]) -> None:
+def _timezones(entries: list[CalendarEntry]) -> bytes:
     """One VTIMEZONE per zone used, covering the years the calendar's meetings span."""
     timed = [e for e in entries if e.starts_at is not None]
+    zones = b""
     for tzid in sorted({e.timezone for e in timed}):
         days = [e.starts_at.date() for e in timed if e.timezone == tzid]  # type: ignore[union-attr]
-        cal.add_component(vtimezone(tzid, min(days).year - 1, max(days).year + 1))
+        zones += _vtimezone_ical(tzid, min(days).year - 1, max(days).year + 1)
+    return zones
+
+
+@lru_cache(maxsize=64)
+def _vtimezone_ical(tzid: str, first_year: int, last_year: int) -> bytes:
+    """A zone's VTIMEZONE as written, once per process: a day's invites share the same
+    zone and years, and building it (a day-by-day search for the clock changes, then
+    icalendar) cost more than the rest of an invite."""
+    return vtimezone(tzid, first_year, last_year).to_ical()
+
+
+def _with_timezones(body: bytes, zones: bytes) -> bytes:
+    """`body` with the VTIMEZONEs right after the calendar's own properties, before the
+    first event: where adding them as the first components put them."""
+    if not zones:
+        return body
+    at = body.find(b"\r\nBEGIN:", 1)
+    at = body.rfind(b"END:VCALENDAR") if at < 0 else at + 2
+    return body[:at] + zones + body[at:]
 
 
 def method_of(entry: CalendarEntry) -> str:
@@ -165,9 +186,8 @@ def method_of(entry: CalendarEntry) -> str:
 def invite(entry: CalendarEntry, stamp: datetime) -> bytes:
     """A METHOD:REQUEST invite, or METHOD:CANCEL when the meeting is cancelled."""
     cal = _calendar(method_of(entry))
-    _add_timezones(cal, [entry])
     cal.add_component(_event(entry, stamp.astimezone(UTC), feed=False))
-    return cal.to_ical()
+    return _with_timezones(cal.to_ical(), _timezones([entry]))
 
 
 def feed(
@@ -179,7 +199,6 @@ def feed(
     cal = _calendar(None, name)
     if source:
         cal.add(SOURCE_PROPERTY.lower(), source)
-    _add_timezones(cal, entries)
     for entry in entries:
         cal.add_component(_event(entry, stamp.astimezone(UTC), feed=True))
-    return cal.to_ical()
+    return _with_timezones(cal.to_ical(), _timezones(entries))

@@ -13,6 +13,7 @@ import re
 import smtplib
 import ssl
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -61,30 +62,78 @@ class Transport(Protocol):
 
 
 class FileOutbox:
-    """One .eml file per message. Writing is atomic and keyed, so a rerun is a no-op."""
+    """One .eml file per message. Writing is atomic and keyed, so a rerun is a no-op.
+
+    `stage` writes a batch's files under temporary names and `flush` makes the whole batch
+    durable at once: every file's data synced, then renamed to its key, then one sync of
+    the folder. The ledger marks a batch sent only after its flush, so a crash before it
+    leaves no visible file and the rows are claimed again; a crash after it leaves the
+    files, which the rerun finds by key ("already in outbox") instead of writing a copy."""
 
     name = "outbox"
 
     def __init__(self, folder: Path):
         self.folder = folder
+        self._staged: list[tuple[Path, Path]] = []  # (temporary file, its final name)
 
     def open(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def send(self, message: Outgoing) -> SendResult:
+        """One message, durable on return."""
+        result = self.stage(message)
+        self.flush()
+        return result
+
+    def stage(self, message: Outgoing) -> SendResult:
+        """Write the message under a temporary name: neither durable nor visible until
+        `flush`. The result is what the batch's flush will make true."""
         target = self.folder / f"{message.key}.eml"
         if target.exists():
             return SendResult(message.recipients, response=f"already in outbox: {target.name}")
         handle, temp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
         with os.fdopen(handle, "wb") as out:
             out.write(message.data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, target)
+        self._staged.append((Path(temp), target))
         return SendResult(message.recipients, response=f"written to {target.name}")
 
+    def flush(self) -> None:
+        """Make every staged file durable under its name: the files' syncs go together
+        (the journal commits them at once, not one wait per message), then the renames,
+        then one sync of the folder so the names survive a crash too."""
+        staged, self._staged = self._staged, []
+        if not staged:
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(staged))) as pool:
+            list(pool.map(_sync_file, [temp for temp, _ in staged]))
+        for temp, target in staged:
+            os.replace(temp, target)
+        _sync_folder(self.folder)
+
     def close(self) -> None:
-        return None
+        """Staged files never flushed were never reported sent: remove them."""
+        staged, self._staged = self._staged, []
+        for temp, _ in staged:
+            temp.unlink(missing_ok=True)
+
+
+def _sync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_folder(folder: Path) -> None:
+    """A rename is durable once its folder is synced (POSIX; Windows has no such call)."""
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrulestr
@@ -161,8 +162,7 @@ def _recurrence(spec: ScheduleSpec, given: set[str]) -> Recurrence:
             until = until.replace(hour=23, minute=59, second=59)
         text += f";UNTIL={until:%Y%m%dT%H%M%S}"
     try:
-        rule = rrulestr(f"RRULE:{text}", dtstart=start)
-        produces = rule.between(start, start + relativedelta(years=20), inc=True)
+        produces = _produces(text, start)
     except (ValueError, TypeError, OverflowError) as exc:
         raise ScheduleError(
             f"rrule '{text}' is not valid RFC 5545 ({exc}); e.g. FREQ=MONTHLY;INTERVAL=2"
@@ -183,6 +183,15 @@ def _recurrence(spec: ScheduleSpec, given: set[str]) -> Recurrence:
         extra_dates=extra,
         described_as=str(described),
     )
+
+
+@lru_cache(maxsize=4096)
+def _produces(text: str, start: datetime) -> bool:
+    """Whether the rule makes a date within 20 years of its start, once per process for
+    each text and start: a national day checks the same template schedules for 160
+    partnerships. A refusal (ValueError...) is raised again each time, never cached."""
+    rule = rrulestr(f"RRULE:{text}", dtstart=start)
+    return bool(rule.between(start, start + relativedelta(years=20), inc=True))
 
 
 def _dates(spec: ScheduleSpec, given: set[str]) -> DateList:

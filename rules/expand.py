@@ -146,15 +146,20 @@ def _subjects(rule: Rule, context: ExpansionContext) -> list[Subject | None]:
     return list(members) if members else [None]
 
 
+@lru_cache(maxsize=4096)
+def _between(text: str, start: datetime, lo: datetime, hi: datetime) -> tuple[datetime, ...]:
+    """A recurrence's dates in [lo, hi], once per process for each schedule text and
+    window: a national day expands the same template schedules for 160 partnerships."""
+    return tuple(_compiled(text, start).between(lo, hi, inc=True))
+
+
 def _fixed_slots(schedule: Recurrence | DateList, start: date, end: date) -> list[datetime]:
     lo = datetime.combine(start, time.min)
     hi = datetime.combine(end, time.max)
     if isinstance(schedule, DateList):
         return [d for d in schedule.dates if lo <= d <= hi]
     # widen by a week each side so "previous working day" adjustments near the edge count
-    found = _compiled(schedule.rrule, schedule.start).between(
-        lo - timedelta(days=7), hi + timedelta(days=7), inc=True
-    )
+    found = _between(schedule.rrule, schedule.start, lo - timedelta(days=7), hi + timedelta(7))
     extra = [d for d in schedule.extra_dates if lo - timedelta(days=7) <= d <= hi + timedelta(7)]
     return sorted(set(found) | set(extra))
 

@@ -318,3 +318,45 @@ def test_html_in_names_is_escaped_in_the_html_part_and_kept_plain_in_the_text():
     assert "<script>" not in html and "&lt;script&gt;" in html and "&amp; Nursery" in html
     assert hostile in text  # the plain part is not HTML: shown as typed
     assert message["To"].addresses[0].addr_spec == "head@example.org"
+
+
+class _Crash(BaseException):
+    """The process dies (power cut, kill -9) at this point of the outbox's batch."""
+
+
+class _CrashingOutbox(FileOutbox):
+    def __init__(self, folder, *, after_flush: bool):
+        super().__init__(folder)
+        self.after_flush = after_flush
+
+    def flush(self) -> None:
+        if self.after_flush:
+            super().flush()
+        raise _Crash
+
+
+@pytest.mark.parametrize("after_flush", [False, True])
+def test_a_crash_in_an_outbox_batch_leaves_each_message_once(
+    calendar, wfscp, tmp_path, after_flush
+):
+    """The outbox makes a batch of files durable at once and only then marks them sent.
+    A crash before that flush leaves no file and no row marked sent; a crash after it
+    leaves the files, which the rerun finds instead of writing a second copy."""
+    from models.ledger import STALE_CLAIM
+
+    outbox, day = tmp_path / "outbox", D("2026-10-05")
+    crashing = _CrashingOutbox(outbox, after_flush=after_flush)
+    with pytest.raises(_Crash), session_scope(calendar) as s:
+        notify(s, [wfscp], day, crashing, SENDER, now=datetime(2026, 10, 5, 7, tzinfo=UTC))
+    assert not [e for e in ledger(calendar) if e.status == "sent"]
+    assert not list(outbox.glob(".tmp-*"))  # nothing half-written is left behind
+    written = sorted(outbox.glob("*.eml"))
+    assert bool(written) == after_flush
+
+    later = datetime(2026, 10, 5, 7, tzinfo=UTC) + STALE_CLAIM + timedelta(minutes=1)
+    report, _ = run(calendar, wfscp, day, outbox=outbox, now=later)
+    files = sorted(outbox.glob("*.eml"))
+    assert len(files) == report.delivery.messages_sent > 20  # each message once
+    assert not written or files == written
+    left = {e.status for e in ledger(calendar)} & {"pending", "sending", "uncertain"}
+    assert not left  # every claimed row settled by the rerun
