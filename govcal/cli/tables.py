@@ -80,14 +80,15 @@ def lines(table: ItemTable, width: int) -> Text:
 
 def show(console: Console, heading: str, table: ItemTable | Table) -> None:
     """The heading on a line of its own (a Rich title wraps at the table's width), then
-    the table at the console's width."""
+    the table: an item table at the console's width, a report table (returns, audit
+    cycles) as `print_wide` lays it out, so a name piped to grep is never cut in two."""
     console.print(Text(heading, style="bold"))  # wrapped on a terminal, whole when piped
     if isinstance(table, ItemTable) and not table.rows:
         console.print(Text(" none\n", style="dim"))
     elif isinstance(table, ItemTable):
         console.print(lines(table, console.width), soft_wrap=True)
     else:
-        console.print(table)
+        print_wide(console, table)
 
 
 def print_wide(console: Console, table: Table) -> None:
