@@ -9,7 +9,9 @@ site-packages folder's modification time), the Python version and the working fo
 (files are named relative to it). Anything else loads the files again and replaces the
 copy. Only a load without problems is kept: a file with problems is read and reported
 on every run. The copy lives in the data folder (`cache/`), written atomically; one that
-cannot be read or written is ignored, never an error. Used by the command line and by
+cannot be read or written is ignored, never an error. A copy is private to whoever runs
+govcal (folder 0700, file 0600) and one that someone else owns or could have written is
+not read (unpickling runs code), but loaded again from the files. Used by the command line and by
 models.actions (a recorded change brings the deadlines that hang on it in line).
 """
 
@@ -121,9 +123,24 @@ def _file(cache_dir: Path, key: str) -> Path:
     return cache_dir / f"rules-{key[:32]}.pickle"
 
 
+def _private(info: os.stat_result) -> bool:
+    """Owned by whoever runs govcal and writable by nobody else: a copy someone else
+    could have written is never unpickled (unpickling can run code)."""
+    getuid = getattr(os, "getuid", None)
+    mine = getuid is None or info.st_uid == getuid()
+    return mine and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
 def _read(cache_dir: Path, key: str) -> list[Partnership] | None:
     try:
-        data = _file(cache_dir, key).read_bytes()
+        if not _private(cache_dir.stat()):
+            return None
+        fd = os.open(_file(cache_dir, key), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or not _private(info):
+                return None
+            data = handle.read()
     except OSError:
         return None
     head, _, body = data.partition(b"\n")
@@ -140,8 +157,11 @@ def _write(cache_dir: Path, key: str, partnerships: list[Partnership]) -> None:
     target = _file(cache_dir, key)
     partial = target.with_name(f".{target.name}.{os.getpid()}")
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(key.encode() + b"\n" + pickle.dumps(partnerships, protocol=5))
+        cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        body = key.encode() + b"\n" + pickle.dumps(partnerships, protocol=5)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(body)
         os.replace(partial, target)
         kept = sorted(cache_dir.glob("rules-*.pickle"), key=lambda p: p.stat().st_mtime_ns)
         for old in kept[:-_KEEP]:  # the newest few: commands run from several folders

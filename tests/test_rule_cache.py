@@ -60,3 +60,25 @@ def test_a_data_folder_that_cannot_be_written_only_costs_time(tmp_path):
     blocked.write_text("a file where the cache folder would be")
     rule_cache._loaded.clear()
     assert [p.id for p in rule_cache.load_partnerships(None, blocked)]
+
+
+def test_a_copy_anyone_else_could_have_written_is_never_unpickled(tmp_path):
+    """Unpickling runs code: a copy made writable by others (or a folder that is) is
+    ignored and the rule files are read again; govcal's own copies are private."""
+    cache = tmp_path / "cache"
+    rule_cache._loaded.clear()
+    parsed = rule_cache.load_partnerships(None, cache)
+    [copy] = cache.glob("rules-*.pickle")
+    assert copy.stat().st_mode & 0o777 == 0o600 and cache.stat().st_mode & 0o777 == 0o700
+    head = copy.read_bytes().partition(b"\n")[0]
+    planted = tmp_path / "planted"
+    # what a stranger would plant: a valid key line and a pickle that runs a command
+    payload = b"cos\nsystem\n(S'touch " + str(planted).encode() + b"'\ntR."
+    for folder_mode, file_mode in ((0o700, 0o666), (0o777, 0o600)):
+        copy.chmod(0o600)
+        copy.write_bytes(head + b"\n" + payload)  # planted afresh: a refused copy is remade
+        cache.chmod(folder_mode)
+        copy.chmod(file_mode)
+        rule_cache._loaded.clear()
+        assert rule_cache.load_partnerships(None, cache) == parsed
+        assert not planted.exists()
