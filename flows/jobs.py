@@ -34,6 +34,7 @@ from flows.forms import (
     parse,
     pasted_id,
 )
+from flows.outcome import DayOutcome
 from flows.runtime import build_runtime
 from flows.tasks import dashboard_task, evaluate_task, feeds_task, notify_task, sync_task
 from models import actions, escalations, queries, records
@@ -58,8 +59,8 @@ def daily_compliance(as_of: AsOfDay = None) -> dict[str, Any]:
     sent = notify_task(day)
     artifacts = dashboard_task(day, sent["sent_by_kind"] | {"notices": sent["notices_sent"]})
     feeds = feeds_task(day)
-    return _delivered({"as_of": day.isoformat(), "synced": synced, "states": states,
-                       "sent": sent, "artifacts": artifacts, "feeds": feeds}, sent)  # fmt: skip
+    outcome = DayOutcome.of(day.isoformat(), synced, states, sent, artifacts, feeds)
+    return _delivered(outcome.as_result(), sent)
 
 
 def _delivered(result: dict[str, Any], sent: dict[str, Any]) -> Any:

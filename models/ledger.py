@@ -323,6 +323,12 @@ def mark_sent(
         session.commit()
 
 
+def commit_batch(session: Session) -> None:
+    """Make a flushed batch's marks durable together: the file outbox writes a batch,
+    syncs it, then marks it here in one commit (rows marked with `commit=False`)."""
+    session.commit()
+
+
 _RETRY = (
     _TABLE.update()
     .where(_TABLE.c.id == bindparam("i"))

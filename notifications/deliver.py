@@ -22,7 +22,14 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from models.ledger import mark_refused, mark_retry, mark_sent, mark_uncertain, release
+from models.ledger import (
+    commit_batch,
+    mark_refused,
+    mark_retry,
+    mark_sent,
+    mark_uncertain,
+    release,
+)
 from notifications.compose import ComposedMessage as _Message
 from notifications.compose import compose  # noqa: F401  (callers import it from here)
 from notifications.render import Sender
@@ -114,7 +121,7 @@ def _settle(
     else:
         for message, result in staged:
             _record(session, report, message, result, now, commit=False)
-        session.commit()
+        commit_batch(session)
     staged.clear()
 
 

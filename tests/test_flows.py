@@ -17,6 +17,7 @@ from prefect.client.orchestration import get_client  # noqa: E402
 
 from flows import jobs  # noqa: E402
 from flows.forms import CompletionForm, IncidentForm, ReturnForm  # noqa: E402
+from flows.outcome import DayOutcome  # noqa: E402
 from models import AuditReturn, OccurrenceRow, TrailEntry  # noqa: E402
 from models.db import session_scope  # noqa: E402
 from tests.support.snapshots import copy_data  # noqa: E402
@@ -71,6 +72,12 @@ def test_daily_compliance_syncs_notifies_and_publishes_the_dashboard(embedded):
     ]
     assert any(s.startswith("Invitation: Safeguarding Accountability Meeting") for s in subjects)
     assert result["feeds"] > 150 and (embedded / "feeds" / "wfscp.ics").is_file()  # same run
+    # what govcal run reads from the stored result: the same figures, typed
+    outcome = DayOutcome.from_result(result)
+    assert outcome is not None and outcome.delivered
+    assert outcome.sent.messages_sent == sent["messages_sent"] and outcome.feeds == result["feeds"]
+    assert next(s for s in outcome.synced if s.partnership == "wfscp").created == wfscp["created"]
+    assert DayOutcome.from_result({"as_of": "2026-10-05"}) is None  # a broken run's result
 
     found = artifacts(
         "compliance-wfscp", "compliance-summary-wfscp", "returns-wfscp-section-11-audit"

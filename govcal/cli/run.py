@@ -15,6 +15,7 @@ from pathlib import Path
 
 import typer
 
+from flows.outcome import DayOutcome
 from govcal import local_api, run_now
 from govcal.cli.common import (
     AsOfOption,
@@ -95,32 +96,32 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
         state_name, message, result = handed["state"], handed["message"], handed["result"]
     else:
         state_name, message, result = _run_here(day)
-    if not isinstance(result, dict):  # the flow itself broke: its message says why
+    outcome = DayOutcome.from_result(result)
+    if outcome is None:  # the flow itself broke: its message says why
         err.print(f"Error: daily-compliance ended {state_name}: {message}", markup=False)
         raise typer.Exit(1)
-    feeds = result["feeds"]
-    for s in result["synced"]:
+    for s in outcome.synced:
         out.print(
-            f"{s['partnership']}: {s['created']} created, {s['updated']} moved by rule "
-            f"changes, {s['orphaned']} orphaned, {s['unchanged']} unchanged"
+            f"{s.partnership}: {s.created} created, {s.updated} moved by rule "
+            f"changes, {s.orphaned} orphaned, {s.unchanged} unchanged"
         )
-    sent = result["sent"]
+    sent = outcome.sent
     where = runtime.where()
     out.print(
-        f"Sent {sent['messages_sent']} message(s) carrying {sent['notices_sent']} notices via "
-        f"{settings.transport} ({where}); {sent['to_retry']} to retry, {sent['refused']} refused."
+        f"Sent {sent.messages_sent} message(s) carrying {sent.notices_sent} notices via "
+        f"{settings.transport} ({where}); {sent.to_retry} to retry, {sent.refused} refused."
     )
-    out.print(f"Wrote {feeds} calendar feeds under {settings.effective_feeds_dir}.")
+    out.print(f"Wrote {outcome.feeds} calendar feeds under {settings.effective_feeds_dir}.")
     with database() as session:
         rows = status_rows(session, day, partnership_ids=in_force(day))
     counts = Counter(r.status.state for r in rows)
     out.print(
         f"As of {day}: {counts[State.OVERDUE]} overdue, {counts[State.DUE]} due today, "
         f"{counts[State.DUE_SOON]} due soon. Dashboard artifacts: "
-        f"{', '.join(result['artifacts'][:4])}{'...' if len(result['artifacts']) > 4 else ''}"
+        f"{', '.join(outcome.artifacts[:4])}{'...' if len(outcome.artifacts) > 4 else ''}"
     )
     for r in [r for r in rows if r.status.state is State.OVERDUE][:10]:
         out.print(f"  {r.row.public_id}  {r.row.title}: {r.status.describe()}")
-    code = delivery_exit_code(sent["to_retry"], sent["refused"])
+    code = delivery_exit_code(sent.to_retry, sent.refused)
     if code:
         raise typer.Exit(code)
