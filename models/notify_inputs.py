@@ -95,7 +95,7 @@ def _items(
                 kind=row.kind,
                 owner_role=row.owner_role,
                 due=row.due,
-                status=status_of(row, today, partnership.due_soon_days),
+                status=status_of(row, today, partnership.due_soon_days, partnership.tz),
                 source=sources[row.rule_id],
                 evidence=rule.evidence,
                 subject=row.subject,

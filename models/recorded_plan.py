@@ -48,6 +48,6 @@ def recorded_plan(
             starts_at=found.starts_at.astimezone(tz) if found.starts_at else None,
             ends_at=found.ends_at.astimezone(tz) if found.ends_at else None,
         )
-        status = status_of(found, as_of, partnership.due_soon_days)
+        status = status_of(found, as_of, partnership.due_soon_days, tz)
         out.append(PlanRow(moved, plan_row.rule, status))
     return sorted(out, key=lambda r: (r.occurrence.due, r.occurrence.id))

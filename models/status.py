@@ -24,7 +24,7 @@ DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
 class StatusRow:
     row: OccurrenceRow
     status: Status
-    zone: ZoneInfo = DEFAULT_ZONE  # the partnership's time zone: days are its days
+    zone: ZoneInfo  # the partnership's time zone: days are its days
 
     def closed(self) -> date | None:
         return closed_on(self.row, self.zone)
@@ -54,9 +54,8 @@ class StatusRow:
         }
 
 
-def status_of(
-    row: OccurrenceRow, as_of: date, due_soon_days: int = 14, zone: ZoneInfo = DEFAULT_ZONE
-) -> Status:
+def status_of(row: OccurrenceRow, as_of: date, due_soon_days: int, zone: ZoneInfo) -> Status:
+    """The row's state as of the day, its days counted in the partnership's zone."""
     return evaluate(
         row.due,
         as_of,
@@ -68,7 +67,7 @@ def status_of(
     )
 
 
-def closed_on(row: OccurrenceRow, zone: ZoneInfo = DEFAULT_ZONE) -> date | None:
+def closed_on(row: OccurrenceRow, zone: ZoneInfo) -> date | None:
     """The day an item was closed: completed on, or the day it was waived or cancelled."""
     if row.lifecycle == Lifecycle.COMPLETED.value:
         return row.completed_at
@@ -121,6 +120,12 @@ def status_rows(
 
 
 _CLOSED_BY_HAND = (Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value)
+
+
+def zone_of(session: Session, partnership_id: str) -> ZoneInfo:
+    """The partnership's stored time zone; Europe/London (the rule files' default) only
+    for a partnership synced before its zone was stored."""
+    return stored_zones(session).get(partnership_id, DEFAULT_ZONE)
 
 
 def stored_zones(session: Session) -> dict[str, ZoneInfo]:

@@ -69,7 +69,7 @@ def test_papers_already_past_due_move_with_the_meeting(calendar, wfscp):
     assert due(calendar, papers) == D("2026-12-07")
     with session_scope(calendar) as s:
         row = queries.occurrence(s, papers)
-        assert status_of(row, today, 14).state is not State.OVERDUE
+        assert status_of(row, today, 14, LONDON).state is not State.OVERDUE
 
 
 def test_a_late_report_moves_its_sending_on(calendar, wfscp):
@@ -78,13 +78,15 @@ def test_a_late_report_moves_its_sending_on(calendar, wfscp):
     assert due(calendar, sent_on) == D("2026-10-07")
     today = D("2026-11-20")
     with session_scope(calendar) as s:
-        assert status_of(queries.occurrence(s, sent_on), today, 14).state is State.OVERDUE
+        assert status_of(queries.occurrence(s, sent_on), today, 14, LONDON).state is State.OVERDUE
         complete(s, "wfscp:annual-report:2026-09-30", Evidence(url="https://example.org/ar"),
                  ME, on=D("2026-11-16"), today=today)  # fmt: skip
         follow_dependents(s, wfscp, "wfscp:annual-report:2026-09-30", today)
     assert due(calendar, sent_on) == D("2026-11-23")
     with session_scope(calendar) as s:  # no longer overdue: no escalation to the LSPs
-        assert status_of(queries.occurrence(s, sent_on), today, 14).state is not State.OVERDUE
+        assert (
+            status_of(queries.occurrence(s, sent_on), today, 14, LONDON).state is not State.OVERDUE
+        )
         reopen(s, "wfscp:annual-report:2026-09-30", ME, "Wrong report linked")
         follow_dependents(s, wfscp, "wfscp:annual-report:2026-09-30", today)
     assert due(calendar, sent_on) == D("2026-10-07")  # back to counting from the due date

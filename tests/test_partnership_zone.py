@@ -15,6 +15,7 @@ from models.status import StatusRow, status_of
 from tests.support.rules import VALID_HEADER, VALID_RULE
 
 AUCKLAND = ZoneInfo("Pacific/Auckland")
+LONDON = ZoneInfo("Europe/London")
 
 
 def test_the_cli_today_is_the_default_partnerships_day(rule_file, monkeypatch):
@@ -37,9 +38,9 @@ def test_the_day_an_item_was_waived_is_the_partnerships_day():
         due=date(2026, 11, 30), lifecycle=Lifecycle.WAIVED.value,
         updated_at=datetime(2026, 11, 24, 12, 0, tzinfo=UTC),
     )  # fmt: skip
-    status = status_of(row, date(2026, 11, 26), zone=AUCKLAND)
+    status = status_of(row, date(2026, 11, 26), 14, AUCKLAND)
     assert StatusRow(row, status, AUCKLAND).closed() == date(2026, 11, 25)
-    assert StatusRow(row, status).closed() == date(2026, 11, 24)  # the rule files' default
+    assert StatusRow(row, status, LONDON).closed() == date(2026, 11, 24)  # the same instant
     assert StatusRow(row, status, AUCKLAND).as_json()["closed_on"] == "2026-11-25"
 
 

@@ -25,7 +25,7 @@ from govcal.cli.common import (
 )
 from govcal.cli.tables import add_item, item_table, show
 from models import queries
-from models.status import StatusRow, status_of, status_rows
+from models.status import StatusRow, status_of, status_rows, zone_of
 from rules.state import State
 
 STYLE = {
@@ -164,20 +164,21 @@ def returns(
         found = queries.audit_cycle(session, cycle)
         members = queries.returns_of(session, found)
         names = queries.subject_names(session, found.partnership_id)
+        zone = zone_of(session, found.partnership_id)
     table = Table()
     table.add_column("code", no_wrap=True)
     for column in ("name", "state", "submitted", "RAG", "reviewed"):
         table.add_column(column, overflow="fold")
     done, waiting = 0, []
     for audit_return, occ in members:
-        state = status_of(occ, day)
+        state = status_of(occ, day, 14, zone)
         returned = state.state in (State.COMPLETED_ON_TIME, State.COMPLETED_LATE)
         done += returned
         if not returned:
             waiting.append(occ.public_id)
         table.add_row(
             audit_return.subject, names.get(audit_return.subject, ""),
-            styled(StatusRow(occ, state)),
+            styled(StatusRow(occ, state, zone)),
             occ.completed_at.isoformat() if occ.completed_at else "",
             audit_return.rag or "", audit_return.reviewed_by or "",
         )  # fmt: skip
