@@ -7,11 +7,14 @@ has paid all of that once: it listens on a loopback port (and a random token, bo
 in its own process, against the Prefect server it keeps, so the run and its artifacts
 are in that server's UI as any other. `govcal run` sends the day, waits for the flow's
 state and result, and prints its summary as usual; if serve does not answer, it runs
-the flow itself.
+the flow itself. Only a serve with the very same settings takes the run (a digest of
+both sides' settings is compared): a `govcal run` with another database, rules or
+transport in its environment runs in its own process.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import secrets
@@ -28,6 +31,16 @@ WAIT_S = 6 * 3600.0  # a national day takes minutes; a run is never cut off by t
 Outcome = dict[str, Any]  # {"state": name, "message": text, "result": the flow's dict}
 
 
+def settings_digest() -> str:
+    """What this process's settings (from its environment and files) come to, hashed."""
+    from dataclasses import asdict
+
+    from models.settings import get_settings
+
+    text = json.dumps(asdict(get_settings()), default=str, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def marker(prefect_home: Path) -> Path:
     return prefect_home / "run-now.json"
 
@@ -35,8 +48,14 @@ def marker(prefect_home: Path) -> Path:
 class RunNowServer:
     """Serves POST /run {"as_of": day} with the token, one run at a time."""
 
-    def __init__(self, prefect_home: Path, run_flow: Callable[[date], Outcome]) -> None:
+    def __init__(
+        self,
+        prefect_home: Path,
+        run_flow: Callable[[date], Outcome],
+        warm: str | None = "flows.jobs",
+    ) -> None:
         token, lock = secrets.token_urlsafe(24), threading.Lock()
+        settings = settings_digest()  # serve's own, as it started
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
@@ -44,6 +63,9 @@ class RunNowServer:
                     self.send_error(403)
                     return
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if body.get("settings") != settings:
+                    self.send_error(409, "serve runs with other settings")
+                    return
                 try:
                     with lock:
                         outcome = run_flow(date.fromisoformat(body["as_of"]))
@@ -66,7 +88,8 @@ class RunNowServer:
         self._marker.chmod(0o600)
         threading.Thread(target=self._http.serve_forever, daemon=True).start()
         # the flows' import (Prefect's, 1.5-3 s) is paid now, not by the first run
-        threading.Thread(target=importlib.import_module, args=("flows.jobs",), daemon=True).start()
+        if warm:
+            threading.Thread(target=importlib.import_module, args=(warm,), daemon=True).start()
 
     def close(self) -> None:
         self._marker.unlink(missing_ok=True)
@@ -85,7 +108,7 @@ def ask(prefect_home: Path, day: date) -> Outcome | None:
     if not url.startswith("http://127.0.0.1:"):
         return None
     request = urllib.request.Request(
-        url, data=json.dumps({"as_of": day.isoformat()}).encode(),
+        url, data=json.dumps({"as_of": day.isoformat(), "settings": settings_digest()}).encode(),
         headers={"Content-Type": "application/json", "X-Govcal-Token": token},
     )  # fmt: skip
     try:

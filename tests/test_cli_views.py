@@ -137,3 +137,16 @@ def test_piped_output_is_laid_out_for_100_columns_with_plain_lines_whole(tmp_pat
     assert "\x1b[" not in plan  # no colour codes in a file
     quiet = piped("status", "--overdue", "-p", "wfscp", "--as-of", "2000-01-01")
     assert quiet.splitlines()[:2] == ["Open as of 2000-01-01: most urgent first", " none"]
+
+
+def test_status_of_a_partnership_nobody_defined_is_refused_in_one_line():
+    """`status -p wfsc` (a typo) used to print an empty list, as if nothing were due."""
+    from govcal.cli import app
+
+    result = CliRunner().invoke(app, ["status", "-p", "wfsc", "--as-of", "2026-11-24"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "No partnership 'wfsc'. Known: cscp-2019, cscp-2023, cumbria-lscb-2014, wfscp."
+    ]
+    assert ok("status", "-p", "cscp-2019", "--as-of", "2026-11-24")  # superseded: shown

@@ -32,6 +32,37 @@ def test_no_marker_a_dead_server_or_a_remote_url_is_not_reused(tmp_path, monkeyp
     assert "PREFECT_API_URL" not in os.environ
 
 
+def test_run_now_is_taken_by_a_serve_with_the_same_settings_only(tmp_path, monkeypatch):
+    """`govcal run` hands its day to a running serve only if both read the same settings
+    (else it would run on another database or transport); a stopped serve takes nothing."""
+    from datetime import date
+
+    from govcal import run_now
+    from models.settings import get_settings
+
+    monkeypatch.setenv("GOVCAL_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    days: list[date] = []
+
+    def run_flow(day: date) -> dict:
+        days.append(day)
+        return {"state": "Completed", "message": "", "result": {"as_of": day.isoformat()}}
+
+    serve = run_now.RunNowServer(tmp_path, run_flow, warm=None)
+    try:
+        outcome = run_now.ask(tmp_path, date(2026, 11, 24))
+        assert outcome == {"state": "Completed", "message": "", "result": {"as_of": "2026-11-24"}}
+        monkeypatch.setenv("GOVCAL_MAIL_FROM_NAME", "Another installation")
+        get_settings.cache_clear()  # a `govcal run` started with another environment
+        assert run_now.ask(tmp_path, date(2026, 11, 25)) is None  # runs in its own process
+    finally:
+        serve.close()
+    monkeypatch.delenv("GOVCAL_MAIL_FROM_NAME")
+    get_settings.cache_clear()
+    assert run_now.ask(tmp_path, date(2026, 11, 26)) is None
+    assert days == [date(2026, 11, 24)]
+
+
 def _post(url: str, body: dict) -> list[dict]:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}

@@ -184,8 +184,10 @@ def runtime(rules: Path | None = None) -> Runtime:
 
 def in_force(day: date, wanted: str | None = None) -> list[str] | None:
     """The partnerships whose arrangements are in force on `day` (status leaves the
-    superseded ones out); None when one was asked for by name: then it is shown."""
+    superseded ones out); None when one was asked for by name: then it is shown (a name
+    no rule file gives is refused, not shown as an empty list)."""
     if wanted:
+        pick(load_rules(), wanted)
         return None
     return [p.id for p in active_partnerships(load_rules(), day)]
 
