@@ -4,9 +4,11 @@
 
 MODE:
   plain       the daily-compliance steps as plain functions (cron + a script): sync,
-              evaluate, plan + record + deliver, build every dashboard; no Prefect.
+              evaluate, plan + record + deliver, build every dashboard, publish the
+              feeds; no Prefect.
   flow        the daily-compliance flow; Prefect's API is PREFECT_API_URL if set (a
               long-lived server), otherwise its ephemeral in-process server.
+  feeds       only publish the feeds (bench/run.py prepares the day before's with it).
   floor       Prefect's floor: a one-line flow, same API choice as `flow`.
   floor-plain Python's floor for this script: import nothing of govcal, do nothing.
   run         `govcal run` itself in this process, each of its phases timed (and each
@@ -54,11 +56,30 @@ def plain(day: date) -> dict:
     notified = time.perf_counter()
     with session_scope() as s:
         boards = [dashboard.build(s, p, day) for p in chosen]
+    built = time.perf_counter()
+    with session_scope() as s:  # the flow's last task: the same work on both sides
+        feeds = steps.publish_feeds(s, chosen, day, settings.effective_feeds_dir)
     done = time.perf_counter()
     return {"import_s": imported - T0, "sync_s": synced - imported,
-            "notify_s": notified - synced, "dashboard_s": done - notified,
+            "notify_s": notified - synced, "dashboard_s": built - notified,
+            "feeds_s": done - built, "feeds": len(feeds),
             "messages": report.delivery.messages_sent, "notices": report.delivery.rows_sent,
             "boards": len(boards)}  # fmt: skip
+
+
+def feeds(day: date) -> dict:
+    """The feeds alone, as the day's run leaves them: bench/run.py publishes the day
+    before (untimed) so each measured day finds yesterday's feeds, as a deployment does."""
+    from flows import steps
+    from flows.runtime import build_runtime
+    from models.db import session_scope
+
+    imported = time.perf_counter()
+    run = build_runtime()
+    with session_scope() as s:
+        written = steps.publish_feeds(s, run.partnerships, day, run.settings.effective_feeds_dir)
+    return {"import_s": imported - T0, "feeds_s": time.perf_counter() - imported,
+            "feeds": len(written)}  # fmt: skip
 
 
 def flow(day: date) -> dict:
@@ -282,8 +303,8 @@ def _serve(env: dict[str, str], folder: Path):
     return process
 
 
-MODES = {"plain": plain, "flow": flow, "floor": floor, "floor-plain": lambda day: {},
-         "run": run}  # fmt: skip
+MODES = {"plain": plain, "flow": flow, "feeds": feeds, "floor": floor,
+         "floor-plain": lambda day: {}, "run": run}  # fmt: skip
 
 
 def main() -> None:

@@ -181,10 +181,11 @@ def write_feeds(
         for agency, school, contact in holders:
             name, held = people.setdefault(contact.email.lower(), (contact.name, set()))
             held.add((role, agency, school))
+    concerning = _ConcernIndex(items)
     for email, (name, held) in sorted(people.items()):
         if email not in tokens:
             continue
-        mine = [i for i in items if _concerns(i, held)]
+        mine = concerning(held)
         emit(base / "people" / f"{tokens[email]}.ics", f"{partnership_name}: {name}",
              [_entry(i, timezone) for i in mine])  # fmt: skip
     _remove_unwanted(base, {f.path for f in written})
@@ -196,6 +197,29 @@ def _remove_unwanted(base: Path, keep: set[Path]) -> None:
         for path in (base / sub).glob("*.ics") if (base / sub).is_dir() else []:
             if path not in keep:
                 path.unlink(missing_ok=True)
+
+
+class _ConcernIndex:
+    """The items that concern a person, found through indexes built once per partnership
+    (each person scanning every item cost O(people x items): 19 s of a 40-partnership
+    day). Same answer as `_concerns` over `items`, in the items' order."""
+
+    def __init__(self, items: list[Item]) -> None:
+        self._items = items
+        self._attending: dict[str, list[int]] = {}
+        self._owning: dict[tuple[str, str], list[int]] = {}
+        for n, item in enumerate(items):
+            for role in item.attendees:
+                self._attending.setdefault(role, []).append(n)
+            self._owning.setdefault((item.owner_role, item.subject), []).append(n)
+
+    def __call__(self, held: set[tuple[str, str, str]]) -> list[Item]:
+        found: set[int] = set()
+        for role, agency, school in held:
+            found.update(self._attending.get(role, ()))
+            for subject in {"", agency, school}:
+                found.update(self._owning.get((role, subject), ()))
+        return [self._items[n] for n in sorted(found)]
 
 
 def _concerns(item: Item, held: set[tuple[str, str, str]]) -> bool:

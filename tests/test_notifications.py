@@ -360,3 +360,25 @@ def test_a_crash_in_an_outbox_batch_leaves_each_message_once(
     assert not written or files == written
     left = {e.status for e in ledger(calendar)} & {"pending", "sending", "uncertain"}
     assert not left  # every claimed row settled by the rerun
+
+
+def test_each_persons_feed_is_the_items_that_concern_them_found_by_index(calendar, wfscp):
+    """The per-person lookup (indexes built once per partnership) gives, for every person
+    in the sample, exactly what checking every item one by one gives, in the same order."""
+    from flows.steps import load_directory
+    from models.notify_inputs import calendar_items
+    from notifications.feeds import _ConcernIndex, _concerns
+
+    with session_scope(calendar) as s:
+        items = calendar_items(s, wfscp, D("2026-07-01"), D("2027-11-01"))
+        people = load_directory(s, [wfscp.id])
+    held: dict[str, set[tuple[str, str, str]]] = {}
+    for (_pid, role), holders in people.holders.items():
+        for agency, school, contact in holders:
+            held.setdefault(contact.email.lower(), set()).add((role, agency, school))
+    concerning = _ConcernIndex(items)
+    assert len(held) > 150 and len(items) > 200
+    for person in held.values():
+        expected = [i for i in items if _concerns(i, person)]
+        assert concerning(person) == expected
+    assert any(concerning(person) for person in held.values())
