@@ -197,16 +197,24 @@ def _integer(low: int, high: int, out_of_range: str | None = None) -> Callable[[
     return read
 
 
-def _positive(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise _Refused(": input should be a valid number") from None
-    if isinstance(value, bool) or not math.isfinite(number):
-        raise _Refused(": input should be a finite number")
-    if number <= 0:
-        raise _Refused(": input should be greater than 0")
-    return number
+def _seconds(most: float) -> Callable[[Any], float]:
+    """A duration in seconds, above 0 and at most `most`: a larger one (1e308) would pass
+    a plain number check and then overflow the clock arithmetic of a later run."""
+
+    def read(value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise _Refused(": input should be a valid number") from None
+        if isinstance(value, bool) or not math.isfinite(number):
+            raise _Refused(": input should be a finite number")
+        if number <= 0:
+            raise _Refused(": input should be greater than 0")
+        if number > most:
+            raise _Refused(f": input should be at most {most:g} seconds")
+        return number
+
+    return read
 
 
 def _boolean(value: Any) -> bool:
@@ -263,7 +271,24 @@ def _database_url(value: Any) -> str:
             " has an unknown scheme; use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB "
             "(postgresql:// is read as postgresql+psycopg)"
         )
+    try:  # a URL SQLAlchemy could not read: refused here, without echoing it (a password)
+        from urllib.parse import urlsplit
+
+        _ = urlsplit(f"{canonical}://{rest}").port
+    except ValueError:
+        raise _Refused(
+            " cannot be read as a URL (check the brackets around an IPv6 host and the "
+            "port); write it as postgresql+psycopg://USER@HOST:PORT/DB"
+        ) from None
     return f"{canonical}://{rest}"
+
+
+def _host(value: Any) -> str:
+    """A relay's host name or address: something a connection can be opened to."""
+    host = _text(value).strip()
+    if not host or any(c.isspace() for c in host):
+        raise _Refused(" is not a host name; write the relay's name, e.g. smtp.example.org")
+    return host
 
 
 def _secret(value: Any) -> SecretStr:
@@ -277,13 +302,13 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "default_partnership": _text,
     "actor": _text,
     "sync_horizon_months": _integer(1, 120),
-    "db_lock_timeout": _positive,
+    "db_lock_timeout": _seconds(3600),
     "transport": _word("transport", ("outbox", "smtp")),
     "outbox_dir": _folder,
     "feeds_dir": _folder,
     "mail_from": _address,
     "mail_from_name": _text,
-    "smtp_host": _text,
+    "smtp_host": _host,
     "smtp_port": _integer(1, 65535, " is not a port number (1 to 65535)"),
     "smtp_security": _word("smtp_security", ("starttls", "ssl", "none")),
     "smtp_username": _text,
@@ -291,8 +316,8 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "smtp_password_block": _text,
     "smtp_allow_plaintext_auth": _boolean,
     "smtp_ca_file": _readable_file,
-    "smtp_timeout": _positive,
-    "delivery_time_budget": _positive,
+    "smtp_timeout": _seconds(3600),
+    "delivery_time_budget": _seconds(86400),
     "invite_window_days": _integer(0, 366),
     "ui_url": _text,
     "feeds_url": _text,
@@ -320,13 +345,25 @@ def _line(name: str, value: Any, problem: str) -> str:
 
 
 def _environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The GOVCAL_ variables by field name; the variables' names are case-insensitive."""
+    """The GOVCAL_ variables by field name; the variables' names are case-insensitive,
+    so two spellings of one name with different values (GOVCAL_TRANSPORT=smtp and
+    govcal_transport=outbox) are refused: which one won would depend on their order."""
     prefix = PREFIX.lower()
-    return {
-        key.lower()[len(prefix) :]: value
-        for key, value in environ.items()
-        if key.lower().startswith(prefix)
-    }
+    found: dict[str, str] = {}
+    spelled: dict[str, list[str]] = {}
+    for key, value in environ.items():
+        if key.lower().startswith(prefix):
+            name = key.lower()[len(prefix) :]
+            spelled.setdefault(name, []).append(key)
+            if name in found and found[name] != value:
+                raise SettingsError(
+                    [
+                        f"{' and '.join(sorted(spelled[name]))} are one setting given twice "
+                        "with different values; unset all but one"
+                    ]
+                )
+            found[name] = value
+    return found
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -372,10 +409,20 @@ def get_settings() -> Settings:
 
 
 def redact_url(url: str) -> str:
-    """A database URL safe to print: the password is replaced by ***."""
+    """A database URL safe to print: the password is replaced by ***, whether written
+    as user:password@ or as a query parameter (?password=, libpq's form)."""
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        query = {
+            key: ("***" if key.lower() in _SECRET_PARAMETERS else value)
+            for key, value in parsed.query.items()
+        }
+        shown = parsed.set(query=query).render_as_string(hide_password=True)
+        return shown.replace("%2A%2A%2A", "***")
     except Exception:
         return "(unparseable database URL)"
+
+
+_SECRET_PARAMETERS = frozenset({"password", "pass", "passwd", "sslpassword", "sslkey"})

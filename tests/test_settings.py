@@ -204,6 +204,15 @@ def test_a_feeds_folder_that_cannot_be_made_is_one_line(tmp_path):
         ("GOVCAL_DB_LOCK_TIMEOUT", "soon", "GOVCAL_DB_LOCK_TIMEOUT='soon': input should be a"),
         ("GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH", "maybe",
          "GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH='maybe': input should be a valid boolean"),
+        # finite but past what a clock can add: a later run would overflow
+        ("GOVCAL_SMTP_TIMEOUT", "1e10", "GOVCAL_SMTP_TIMEOUT='1e10': input should be at most 3600"),
+        ("GOVCAL_DELIVERY_TIME_BUDGET", "1e308",
+         "GOVCAL_DELIVERY_TIME_BUDGET='1e308': input should be at most 86400 seconds"),
+        ("GOVCAL_DB_LOCK_TIMEOUT", "1e308", "GOVCAL_DB_LOCK_TIMEOUT='1e308': input should be at"),
+        ("GOVCAL_SMTP_HOST", "relay internal", "GOVCAL_SMTP_HOST='relay internal' is not a host"),
+        ("GOVCAL_SMTP_HOST", "", "GOVCAL_SMTP_HOST='' is not a host name"),
+        ("GOVCAL_DATABASE_URL", "postgresql://u:hunter2@[::1:1/db",
+         "GOVCAL_DATABASE_URL cannot be read as a URL"),
     ],
 )  # fmt: skip
 def test_numbers_and_switches_out_of_range_are_one_line(monkeypatch, variable, value, says):
@@ -231,3 +240,33 @@ def test_reading_the_settings_imports_no_pydantic():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True, timeout=120)  # fmt: skip
     assert done.stdout.split() == ["False"], done.stderr
+
+
+def test_one_setting_spelled_twice_with_different_values_is_refused(monkeypatch):
+    """Names are case-insensitive: which of two spellings won would depend on their order."""
+    monkeypatch.setenv("GOVCAL_TRANSPORT", "bogus")
+    monkeypatch.setenv("govcal_transport", "outbox")
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert refused.value.lines == [
+        "GOVCAL_TRANSPORT and govcal_transport are one setting given twice with different "
+        "values; unset all but one"
+    ]
+    monkeypatch.setenv("govcal_transport", "bogus")  # the same value twice is one setting
+    with pytest.raises(SettingsError, match="GOVCAL_TRANSPORT='bogus'"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u@127.0.0.1:1/db?password=hunter2",
+        "postgresql:///db?host=127.0.0.1&port=1&user=u&password=hunter2",
+        "postgresql://u:hunter2@127.0.0.1:1/db",
+    ],
+)
+def test_a_database_password_is_never_printed_however_the_url_carries_it(tmp_path, url):
+    result = govcal("status", GOVCAL_DATA_DIR=str(tmp_path / "data"), GOVCAL_DATABASE_URL=url)
+    assert result.returncode != 0
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "***" in result.stderr and "cannot use the database" in result.stderr
