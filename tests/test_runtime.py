@@ -87,3 +87,27 @@ def test_a_flow_run_whose_mail_did_not_all_go_ends_failed_after_doing_its_work(
     result = state.result(raise_on_failure=False)
     assert result["sent"]["messages_sent"] > 20  # all the other work was done
     assert result["artifacts"]  # the dashboard was published
+
+
+def test_two_first_runs_at_once_load_the_sample_once_and_neither_fails(tmp_path):
+    """Both find an empty database; the second waits for the first's load, then finds
+    the people there and loads nothing (it failed on a unique key before)."""
+    code = (
+        "from govcal.cli.run import load_samples_if_empty\n"
+        "print('|'.join(load_samples_if_empty(history=False)))\n"
+    )
+    env = {**os.environ, "GOVCAL_DATA_DIR": str(tmp_path / "data")}
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in started]
+    assert [code for code, _out, _err in results] == [0, 0], [err for *_, err in results]
+    said = [out for _code, out, _err in results]
+    assert sum("wfscp: loaded the SAMPLE directory" in out for out in said) == 1

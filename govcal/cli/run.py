@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -42,11 +44,31 @@ from rules.state import State
 SAMPLES = Path(__file__).resolve().parents[2] / "models" / "sample_directory"
 
 
+@contextmanager
+def _one_loader() -> Iterator[None]:
+    """One sample load at a time per data folder: two first runs started together would
+    both find the database empty and the second would fail on the first's rows. The
+    second waits here, then finds the people loaded and loads nothing."""
+    folder = get_settings().data_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".sample-load.lock", "a+b") as lock:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock, as before
+            yield
+            return
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def load_samples_if_empty(rules: Path | None = None, *, history: bool = True) -> list[str]:
     """Load each shipped sample directory, and its year of history, into an empty
     partnership: the first run then shows a partnership at work."""
     loaded = []
-    with database() as session:
+    with _one_loader(), database() as session:
         for p in load_rules(rules):
             sample = SAMPLES / p.id
             if sample.is_dir() and not has_people(session, p.id):
