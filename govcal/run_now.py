@@ -17,8 +17,10 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
 import secrets
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from datetime import date
@@ -37,7 +39,11 @@ def settings_digest() -> str:
 
     from models.settings import get_settings
 
-    text = json.dumps(asdict(get_settings()), default=str, sort_keys=True)
+    def absolute(value: Any) -> Any:  # a relative path means another file in another folder
+        return str(value.resolve()) if isinstance(value, Path) else value
+
+    values = {key: absolute(value) for key, value in asdict(get_settings()).items()}
+    text = json.dumps(values, default=str, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -84,8 +90,7 @@ class RunNowServer:
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._marker = marker(prefect_home)
         url = f"http://127.0.0.1:{self._http.server_address[1]}/run"
-        self._marker.write_text(json.dumps({"url": url, "token": token}), "utf-8")
-        self._marker.chmod(0o600)
+        _write_private(self._marker, json.dumps({"url": url, "token": token}))
         threading.Thread(target=self._http.serve_forever, daemon=True).start()
         # the flows' import (Prefect's, 1.5-3 s) is paid now, not by the first run
         if warm:
@@ -97,25 +102,61 @@ class RunNowServer:
         self._http.server_close()
 
 
+def _write_private(path: Path, text: str) -> None:
+    """The token file, readable by its owner only from its first byte (written, then
+    moved into place: never a moment with the default permissions)."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(partial, path)
+
+
+class Declined(Exception):
+    """A serve was found but did not run the day; the message says why, for one line."""
+
+
 def ask(prefect_home: Path, day: date) -> Outcome | None:
-    """The outcome of the day's run made by `govcal serve`, or None if none answers
-    (no serve, or it stopped): then the caller runs the flow itself."""
+    """The outcome of the day's run made by `govcal serve`; None if no serve is running
+    (then the caller runs the flow itself). Declined, with the reason, when one was
+    found but did not run it (other settings, a stale or damaged marker, a bad answer):
+    the caller says so and runs the flow itself."""
     try:
-        info = json.loads(marker(prefect_home).read_text(encoding="utf-8"))
+        text = marker(prefect_home).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    try:
+        info = json.loads(text)
         url, token = str(info["url"]), str(info["token"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    except (ValueError, KeyError, TypeError):
+        raise Declined(f"{marker(prefect_home)} is damaged") from None
     if not url.startswith("http://127.0.0.1:"):
-        return None
+        raise Declined(f"{marker(prefect_home)} names an address that is not this machine")
     request = urllib.request.Request(
         url, data=json.dumps({"as_of": day.isoformat(), "settings": settings_digest()}).encode(),
         headers={"Content-Type": "application/json", "X-Govcal-Token": token},
     )  # fmt: skip
     try:
         with urllib.request.urlopen(request, timeout=WAIT_S) as response:
-            return json.loads(response.read())
+            outcome = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        why = {403: "it did not accept the token in run-now.json",
+               409: "it runs with other settings (database, rules, transport...)"}  # fmt: skip
+        raise Declined(why.get(exc.code, f"it answered {exc.code}")) from None
     except (OSError, ValueError):
-        return None
+        raise Declined("it did not answer (stopped?)") from None
+    if not _is_outcome(outcome):
+        raise Declined("its answer was not a run's outcome")
+    return outcome
+
+
+def _is_outcome(value: object) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("state"), str)
+        and isinstance(value.get("message"), str)
+        and (value.get("result") is None or isinstance(value.get("result"), dict))
+    )
 
 
 def daily_outcome(day: date) -> Outcome:

@@ -52,15 +52,90 @@ def test_run_now_is_taken_by_a_serve_with_the_same_settings_only(tmp_path, monke
     try:
         outcome = run_now.ask(tmp_path, date(2026, 11, 24))
         assert outcome == {"state": "Completed", "message": "", "result": {"as_of": "2026-11-24"}}
+        assert run_now.marker(tmp_path).stat().st_mode & 0o777 == 0o600  # the token's file
         monkeypatch.setenv("GOVCAL_MAIL_FROM_NAME", "Another installation")
         get_settings.cache_clear()  # a `govcal run` started with another environment
-        assert run_now.ask(tmp_path, date(2026, 11, 25)) is None  # runs in its own process
+        with pytest.raises(run_now.Declined, match="runs with other settings"):
+            run_now.ask(tmp_path, date(2026, 11, 25))  # said, then run in its own process
+        monkeypatch.delenv("GOVCAL_MAIL_FROM_NAME")
+        get_settings.cache_clear()
+        real = run_now.marker(tmp_path).read_text()
+        run_now.marker(tmp_path).write_text(real.replace('"token": "', '"token": "x'))
+        with pytest.raises(run_now.Declined, match="did not accept the token"):
+            run_now.ask(tmp_path, date(2026, 11, 25))
+        run_now.marker(tmp_path).write_text("{not json")
+        with pytest.raises(run_now.Declined, match="is damaged"):
+            run_now.ask(tmp_path, date(2026, 11, 25))
+        run_now.marker(tmp_path).write_text(real)
     finally:
         serve.close()
-    monkeypatch.delenv("GOVCAL_MAIL_FROM_NAME")
     get_settings.cache_clear()
-    assert run_now.ask(tmp_path, date(2026, 11, 26)) is None
+    assert run_now.ask(tmp_path, date(2026, 11, 26)) is None  # no serve: nothing to say
     assert days == [date(2026, 11, 24)]
+
+
+def test_a_relative_rules_path_from_another_folder_is_other_settings(tmp_path, monkeypatch):
+    """GOVCAL_RULES_PATH=rules in two working folders names two rule sets: a serve
+    started in one must not run the day of a `govcal run` started in the other."""
+    from datetime import date
+
+    from govcal import run_now
+    from models.settings import get_settings
+
+    for folder in ("a", "b"):
+        (tmp_path / folder / "rules").mkdir(parents=True)
+    monkeypatch.setenv("GOVCAL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GOVCAL_RULES_PATH", "rules")
+    monkeypatch.chdir(tmp_path / "a")
+    get_settings.cache_clear()
+    days: list[date] = []
+    serve = run_now.RunNowServer(
+        tmp_path, lambda day: days.append(day) or {"state": "Completed", "message": "",
+                                                   "result": None}, warm=None,
+    )  # fmt: skip
+    try:
+        monkeypatch.chdir(tmp_path / "b")
+        get_settings.cache_clear()
+        with pytest.raises(run_now.Declined, match="runs with other settings"):
+            run_now.ask(tmp_path, date(2026, 11, 24))
+        monkeypatch.chdir(tmp_path / "a")
+        get_settings.cache_clear()
+        assert run_now.ask(tmp_path, date(2026, 11, 25))["state"] == "Completed"
+    finally:
+        serve.close()
+        get_settings.cache_clear()
+    assert days == [date(2026, 11, 25)]
+
+
+def test_an_answer_that_is_not_a_runs_outcome_is_declined_not_a_crash(tmp_path):
+    """Whatever else listens on the port run-now.json names (serve gone, port reused)
+    gets no trust: an answer without a state is declined and the day runs here."""
+    import threading
+    from datetime import date
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from govcal import run_now
+
+    class Other(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), Other)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{other.server_address[1]}/run"
+        run_now.marker(tmp_path).write_text(json.dumps({"url": url, "token": "t"}))
+        with pytest.raises(run_now.Declined, match="not a run's outcome"):
+            run_now.ask(tmp_path, date(2026, 11, 24))
+    finally:
+        other.shutdown()
+        other.server_close()
 
 
 def _post(url: str, body: dict) -> list[dict]:

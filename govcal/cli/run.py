@@ -112,7 +112,13 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
         out.print(line)
     if reused:
         out.print(f"Prefect API: {reused} (kept by `govcal serve`)")
-    handed = run_now.ask(Path(os.environ["PREFECT_HOME"]), day) if reused and not rules else None
+    handed = None
+    if reused and not rules:
+        try:
+            handed = run_now.ask(Path(os.environ["PREFECT_HOME"]), day)
+        except run_now.Declined as declined:
+            err.print(f"Note: `govcal serve` did not take the run: {declined}; running it here.",
+                      markup=False)  # fmt: skip
     if handed is not None:
         out.print("Run by `govcal serve`, where Prefect is already loaded.")
         state_name, message, result = handed["state"], handed["message"], handed["result"]
