@@ -28,6 +28,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 STARTUP_TIMEOUT_S = 90.0  # about 12 s on a quiet 2-core machine; far more when busy
 
@@ -86,6 +87,26 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
+def child(command: list[str], *, env: dict[str, str], stdout: Any) -> subprocess.Popen:
+    """A server process that never outlives the govcal process that started it: on
+    Linux the kernel sends it SIGTERM when its parent dies, even by `kill -9` (a server
+    left behind would hold its port and be taken for serve's by the next `govcal run`)."""
+    return subprocess.Popen(
+        command, env=env, stdout=stdout, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+    )  # fmt: skip
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: prctl(PR_SET_PDEATHSIG, SIGTERM)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # no prctl: the server is stopped by the normal shutdown only
+
+
 def start(prefect_home: Path, port: int = 4200) -> tuple[ApiServer, subprocess.Popen]:
     """Start `prefect server start` on 127.0.0.1:`port` (0: any free port) and wait for
     it to answer. Its log goes to `<prefect home>/api-server.log`."""
@@ -103,10 +124,10 @@ def start(prefect_home: Path, port: int = 4200) -> tuple[ApiServer, subprocess.P
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
     log = (prefect_home / "api-server.log").open("ab")
-    process = subprocess.Popen(
+    process = child(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
          "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env=env, stdout=log,
     )  # fmt: skip
     log.close()
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -166,11 +187,11 @@ def start_ephemeral(prefect_home: Path) -> str:
            "PREFECT__SERVER_FINAL": "1"}  # fmt: skip
     log_path = prefect_home / "ephemeral-api.log"
     log = log_path.open("ab")
-    process = subprocess.Popen(
+    process = child(
         [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(spec.origin).parent.parent),
          "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "error", "--lifespan", "on"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env=env, stdout=log,
     )  # fmt: skip
     log.close()
     _ephemeral = Ephemeral(url, process, log_path)

@@ -14,6 +14,7 @@ import pytest
 from govcal.local_api import marker, running
 from govcal.prefect_env import configure_prefect
 from tests.support.paths import GOVCAL
+from tests.support.processes import wait_until
 
 
 def test_no_marker_a_dead_server_or_a_remote_url_is_not_reused(tmp_path, monkeypatch):
@@ -189,3 +190,33 @@ def test_run_reuses_the_server_kept_by_serve_and_its_runs_are_recorded_there(tmp
     assert "govcal serve stopped." in rest
     assert not marker(home).exists()  # a stopped server is never offered to a run
     assert not (home / "run-now.json").exists()  # nor a stopped serve
+
+
+def test_a_server_started_by_govcal_dies_with_it_even_on_kill_9(tmp_path):
+    """serve killed with -9 must not leave its Prefect server holding the port (the next
+    `govcal run` took the orphan for serve's): the kernel stops the child with it."""
+    import sys
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c",
+         "import os, sys, time\n"
+         "from govcal.local_api import child\n"
+         "server = child([sys.executable, '-c', 'import time; time.sleep(120)'],\n"
+         "               env=dict(os.environ), stdout=None)\n"
+         "print(server.pid, flush=True)\n"
+         "time.sleep(120)\n"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    server_pid = int(parent.stdout.readline())
+    assert _alive(server_pid)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=30)
+    wait_until(lambda: not _alive(server_pid), 30, "the server to stop with its parent")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has already exited
