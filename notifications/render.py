@@ -412,6 +412,14 @@ def _changes(invitation: InviteMessage) -> list[dict[str, str]]:
     return out
 
 
+def _chaired_by(entry: CalendarEntry) -> str:
+    """The chairs by name, in the order they are invited ('' when the rule names none)."""
+    names = [name or email for name, email in entry.attendees if email.lower() in entry.chairs]
+    if len(names) < 2:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) -> bytes:
     entry = invitation.entry
     ics = invite(entry, stamp)
@@ -431,6 +439,7 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
         "when_text": span_text(entry.starts_at, entry.ends_at, entry.due, ZoneInfo(entry.timezone)),
         "where_text": one_line(_where(entry), 400),
         "online_url": entry.online_url,
+        "chaired_by": one_line(_chaired_by(entry), 400),
         "changes": changes,
         "replaces": one_line(invitation.replaces),
         "source": short_source(invitation.source),

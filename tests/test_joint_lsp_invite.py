@@ -26,7 +26,8 @@ CHIEF_EXECUTIVES = {"lsp-wfc@example.org", "chief-executive-cumberland@example.o
 MANAGERS = {"partnership-manager@example.org", "partnership-manager-cumberland@example.org"}
 
 
-def lsp_invites(received) -> list[icalendar.Event]:
+def lsp_invites(received) -> list[tuple[set[str], icalendar.Event, email.message.Message]]:
+    """Each copy of the meeting's invite: its recipients, its event, the email itself."""
     events = []
     for r in received:
         message = email.message_from_bytes(r.data, policy=policy.default)
@@ -35,7 +36,7 @@ def lsp_invites(received) -> list[icalendar.Event]:
                 continue
             [event] = icalendar.Calendar.from_ical(part.get_content()).walk("VEVENT")
             if str(event["UID"]) == f"{MEETING}@govcal":
-                events.append((set(r.rcpt_tos), event))
+                events.append((set(r.rcpt_tos), event, message))
     return events
 
 
@@ -53,7 +54,7 @@ def test_the_joint_lsp_invite_reaches_both_chief_executives_and_both_managers(
     with session_scope(url) as s:
         notify(s, [wfscp], day, transport, SENDER, now=now)
 
-    [(rcpts, event)] = lsp_invites(smtp.recorder.received)  # one invite for everyone
+    [(rcpts, event, letter)] = lsp_invites(smtp.recorder.received)  # one invite for everyone
     attendees = {str(a).removeprefix("mailto:").lower() for a in event.get("ATTENDEE")}
     assert attendees >= CHIEF_EXECUTIVES | MANAGERS
     assert attendees == {r.lower() for r in rcpts}  # everyone listed is sent it
@@ -73,3 +74,9 @@ def test_the_joint_lsp_invite_reaches_both_chief_executives_and_both_managers(
         "Chief Executive, Cumberland Council (sample)."
     ) in description
     assert event["DTSTART"].dt == datetime(2027, 2, 10, 10, tzinfo=event["DTSTART"].dt.tzinfo)
+    # the email's own words say who chairs too, for a reader who never opens the .ics
+    chairs = ("Chaired by: Chief Executive, Westmorland and Furness Council (sample) and "
+              "Chief Executive, Cumberland Council (sample)")  # fmt: skip
+    text = " ".join(letter.get_body(("plain",)).get_content().split())
+    html = " ".join(letter.get_body(("html",)).get_content().split())
+    assert chairs in text and chairs in html
