@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection, Iterable
 from datetime import date
+from typing import Any
 
 from sqlalchemy import case, func
 from sqlmodel import Session, col, or_, select
@@ -404,23 +405,22 @@ def partnership_names(session: Session) -> dict[str, str]:
 
 def occurrence_titles(session: Session, ids: Iterable[int]) -> dict[int, str]:
     """The title of each occurrence, by id (the dashboard names undelivered mail by it)."""
-    found: dict[int, str] = {}
-    for chunk in chunks(sorted(set(ids))):
-        rows = session.exec(
-            select(OccurrenceRow.id, OccurrenceRow.title).where(col(OccurrenceRow.id).in_(chunk))
-        ).all()
-        found.update(dict(rows))
-    return found
+    return _by_id(session, OccurrenceRow.title, ids)
 
 
 def occurrence_reasons(session: Session, ids: Iterable[int]) -> dict[int, str | None]:
     """Why each occurrence was moved or cancelled (shown in its message)."""
-    found: dict[int, str | None] = {}
+    return _by_id(session, OccurrenceRow.reason, ids)
+
+
+def _by_id(session: Session, column: Any, ids: Iterable[int]) -> dict[int, Any]:
+    """One column of each occurrence, by id, a chunk of ids per statement."""
+    found: dict[int, Any] = {}
     for chunk in chunks(sorted(set(ids))):
         rows = session.exec(
-            select(OccurrenceRow.id, OccurrenceRow.reason).where(col(OccurrenceRow.id).in_(chunk))
-        ).all()
-        found.update(dict(rows))
+            select(OccurrenceRow.id, column).where(col(OccurrenceRow.id).in_(chunk))
+        )
+        found.update(dict(rows.all()))
     return found
 
 

@@ -17,27 +17,7 @@ from models.status import status_rows
 
 
 def plan_of_status_query(url: str, **options) -> str:
-    engine = get_engine(url)
-    plans: list[str] = []
-
-    def explain(conn, cursor, statement, parameters, context, executemany):
-        if "FROM occurrence" not in statement or "EXPLAIN" in statement:
-            return
-        if engine.dialect.name == "sqlite":
-            cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
-            plans.extend(str(row[-1]) for row in cursor.fetchall())
-        else:
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("EXPLAIN " + statement, parameters)
-            plans.extend(str(row[0]) for row in cursor.fetchall())
-
-    event.listen(engine, "before_cursor_execute", explain)
-    try:
-        with session_scope(url) as session:
-            status_rows(session, date(2026, 11, 24), **options)
-    finally:
-        event.remove(engine, "before_cursor_execute", explain)
-    return "\n".join(plans)
+    return plans_of(url, "occurrence", lambda s: status_rows(s, date(2026, 11, 24), **options))
 
 
 def _full_scan(plan: str) -> bool:
