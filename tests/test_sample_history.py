@@ -64,7 +64,7 @@ def test_the_sample_year_is_mostly_done_with_a_few_overdue_and_a_clock_running(d
         called_off = queries.occurrence(s, "wfscp:safeguarding-accountability-meeting:2025-10-14")
         assert called_off.lifecycle == Lifecycle.CANCELLED.value
         assert called_off.reason.startswith("Not quorate in the half-term week")
-        assert closed_on(called_off) == date(2025, 10, 7)  # the day history says, not today
+        assert closed_on(called_off, wfscp.tz) == date(2025, 10, 7)  # history's day, not today
 
         def closed(day: date) -> set[str]:
             rows = status_rows(s, day, partnership_id="wfscp")
