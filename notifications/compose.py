@@ -20,6 +20,7 @@ from notifications.render import (
     InviteMessage,
     Sender,
     day_text,
+    in_words,
     render_digest,
     render_invite,
 )
@@ -84,29 +85,18 @@ def _team(info: PartnershipInfo, sender: Sender) -> tuple[str, str]:
     return (f"{info.name} business team", info.mailbox or sender.email)
 
 
-def _people(item: Item, ctx: ComposeContext) -> list[tuple[str, str]]:
+def _holders(item: Item, ctx: ComposeContext, roles: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(name, address) of everyone holding these roles, once each, in the roles' order."""
     seen: dict[str, tuple[str, str]] = {}
-    for role in (item.owner_role, *item.attendees):
-        for contact in ctx.directory.of(item.partnership, role):
-            seen.setdefault(contact.email.lower(), (contact.name, contact.email))
-    return list(seen.values())
-
-
-def _chairs(item: Item, ctx: ComposeContext) -> list[tuple[str, str]]:
-    """The people holding the meeting's chair roles, in the order the rule names them."""
-    seen: dict[str, tuple[str, str]] = {}
-    for role in item.chairs:
+    for role in roles:
         for contact in ctx.directory.of(item.partnership, role):
             seen.setdefault(contact.email.lower(), (contact.name, contact.email))
     return list(seen.values())
 
 
 def _chaired_by(chairs: list[tuple[str, str]]) -> str:
-    names = [name or email for name, email in chairs]
-    if not names:
-        return ""
-    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return f" Chaired by {joined}."
+    names = in_words([name or email for name, email in chairs])
+    return f" Chaired by {names}." if names else ""
 
 
 def owner_text(item: Item, ctx: ComposeContext) -> str:
@@ -125,7 +115,7 @@ def owner_text(item: Item, ctx: ComposeContext) -> str:
         return f"{role} (nobody holds this role yet)"
     if len(holders) > 3:
         people.append(f"{len(holders) - 3} more")
-    named = people[0] if len(people) == 1 else ", ".join(people[:-1]) + " and " + people[-1]
+    named = in_words(people)
     return named if _plain(role) in _plain(named) else f"{role}: {named}"
 
 
@@ -136,7 +126,7 @@ def _plain(text: str) -> str:
 
 def _entry(item: Item, ctx: ComposeContext, sender: Sender, **changes) -> CalendarEntry:
     info = _info(ctx, item.partnership)
-    chairs = _chairs(item, ctx)
+    chairs = _holders(item, ctx, item.chairs)
     values = {
         "public_id": item.public_id,
         "title": item.title,
@@ -148,7 +138,7 @@ def _entry(item: Item, ctx: ComposeContext, sender: Sender, **changes) -> Calend
         "sequence": item.sequence,
         "cancelled": item.cancelled,
         "organizer": _team(info, sender),
-        "attendees": tuple(_people(item, ctx)),
+        "attendees": tuple(_holders(item, ctx, (item.owner_role, *item.attendees))),
         "chairs": frozenset(email.lower() for _, email in chairs),
         "location": item.location,
         "online_url": item.online_url,

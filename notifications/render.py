@@ -412,12 +412,18 @@ def _changes(invitation: InviteMessage) -> list[dict[str, str]]:
     return out
 
 
-def _chaired_by(entry: CalendarEntry) -> str:
-    """The chairs by name, in the order they are invited ('' when the rule names none)."""
-    names = [name or email for name, email in entry.attendees if email.lower() in entry.chairs]
+def in_words(names: list[str]) -> str:
+    """Names as a sentence says them: 'A', 'A and B', 'A, B and C' ('' for none)."""
     if len(names) < 2:
         return "".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _chaired_by(entry: CalendarEntry) -> str:
+    """The chairs by name, in the order they are invited ('' when the rule names none)."""
+    return in_words(
+        [name or email for name, email in entry.attendees if email.lower() in entry.chairs]
+    )
 
 
 def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) -> bytes:
