@@ -202,7 +202,9 @@ def _remove_unwanted(base: Path, keep: set[Path]) -> None:
 class _ConcernIndex:
     """The items that concern a person, found through indexes built once per partnership
     (each person scanning every item cost O(people x items): 19 s of a 40-partnership
-    day). Same answer as `_concerns` over `items`, in the items' order."""
+    day). An item concerns a person who attends it in one of their roles, or who owns it in
+    a role and either it has no subject or its subject is their agency or school; found in
+    the items' order."""
 
     def __init__(self, items: list[Item]) -> None:
         self._items = items
@@ -220,12 +222,3 @@ class _ConcernIndex:
             for subject in {"", agency, school}:
                 found.update(self._owning.get((role, subject), ()))
         return [self._items[n] for n in sorted(found)]
-
-
-def _concerns(item: Item, held: set[tuple[str, str, str]]) -> bool:
-    for role, agency, school in held:
-        if role in item.attendees:
-            return True
-        if role == item.owner_role and (not item.subject or item.subject in (agency, school)):
-            return True
-    return False

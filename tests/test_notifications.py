@@ -362,12 +362,23 @@ def test_a_crash_in_an_outbox_batch_leaves_each_message_once(
     assert not left  # every claimed row settled by the rerun
 
 
+def _concerns(item, held: set[tuple[str, str, str]]) -> bool:
+    """The rule, item by item: attends it in a role, or owns it in a role with no subject
+    or with their own agency or school as its subject."""
+    for role, agency, school in held:
+        if role in item.attendees:
+            return True
+        if role == item.owner_role and (not item.subject or item.subject in (agency, school)):
+            return True
+    return False
+
+
 def test_each_persons_feed_is_the_items_that_concern_them_found_by_index(calendar, wfscp):
     """The per-person lookup (indexes built once per partnership) gives, for every person
     in the sample, exactly what checking every item one by one gives, in the same order."""
     from flows.steps import load_directory
     from models.notify_inputs import calendar_items
-    from notifications.feeds import _ConcernIndex, _concerns
+    from notifications.feeds import _ConcernIndex
 
     with session_scope(calendar) as s:
         items = calendar_items(s, wfscp, D("2026-07-01"), D("2027-11-01"))
