@@ -323,7 +323,7 @@ def build_all(session: Session, partnerships: list[Partnership], as_of: date) ->
     rows = status_rows(
         session, as_of, partnership_id=wanted[0] if len(wanted) == 1 else None, ahead_days=60,
         due_soon_days={p.id: p.due_soon_days for p in partnerships},
-        zones={p.id: p.tz for p in partnerships},
+        zones={p.id: p.tz for p in partnerships}, plain=True,
     )  # fmt: skip
     by_partnership: dict[str, list[StatusRow]] = {pid: [] for pid in wanted}
     for r in rows:
