@@ -331,7 +331,7 @@ def build_all(session: Session, partnerships: list[Partnership], as_of: date) ->
         if mine is not None:
             mine.append(r)
     ids = [r.row.id for r in rows if r.status.state.is_open and r.row.id]
-    _stages, flags = ledger.stages_and_flags(session, ids)
+    flags = ledger.flagged(session, ids)
     escalated = escalations.escalations(session, ids)
     people = load_directory(session, wanted)
     names = queries.subject_names_of(session, wanted)

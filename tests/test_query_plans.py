@@ -71,7 +71,7 @@ def test_the_dashboards_ledger_reads_go_by_occurrence_not_by_status(db_url):
     from models import escalations, ledger
 
     def read(session):
-        ledger.stages_and_flags(session, [1, 2, 3])
+        ledger.flagged(session, [1, 2, 3])
         escalations.escalations(session, [1, 2, 3])
         ledger.invited_pairs(session, [1, 2, 3])
 
