@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from rules.model import Ladder
 from rules.state import State, Status
@@ -167,28 +168,35 @@ def plan_messages(
     return planned
 
 
+@lru_cache(maxsize=256)
+def _stages(
+    ladder: Ladder,
+) -> tuple[tuple[int, int, str, MessageKind, tuple[str, ...], str | None], ...]:
+    """The ladder's stages in order: reminders from the earliest (28 days before) to the
+    due day, then escalations; each as (reached once the days to go are at most this,
+    its day's offset from the due date, stage, kind, roles, flag). Worked out once per
+    ladder, not once per item (36,000 items in a national day)."""
+    reminders = [(days, -days, reminder_stage(days), MessageKind.REMINDER, ("owner",), None)
+                 for days in sorted(ladder.reminder_days, reverse=True)]  # fmt: skip
+    escalations = [
+        (min(-step.day, -1), step.day, escalation_stage(step.day),
+         MessageKind.FLAG if step.flag else MessageKind.ESCALATION, step.to, step.flag)
+        for step in ladder.escalations
+    ]  # fmt: skip
+    return (*reminders, *escalations)
+
+
 def _ladder(
     item: Item, ladder: Ladder, directory: Directory, today: date, catch_up_days: int
 ) -> list[Planned]:
     days_to_go = (item.due - today).days
-    stages: list[tuple[str, MessageKind, tuple[str, ...], str | None, date]] = []
-    # reminders, from the earliest (28 days before) to the due day
-    for days_before in sorted(ladder.reminder_days, reverse=True):
-        if days_to_go <= days_before:
-            on = item.due - timedelta(days=days_before)
-            stages.append((reminder_stage(days_before), MessageKind.REMINDER, ("owner",), None, on))
-    if days_to_go < 0:
-        for step in ladder.escalations:
-            if -days_to_go >= step.day:
-                kind = MessageKind.FLAG if step.flag else MessageKind.ESCALATION
-                on = item.due + timedelta(days=step.day)
-                stages.append((escalation_stage(step.day), kind, step.to, step.flag, on))
-    emails = [s for s in stages if s[1] is not MessageKind.FLAG]
-    oldest_worth_sending = today - timedelta(days=catch_up_days)
-    current = emails[-1][0] if emails and emails[-1][4] >= oldest_worth_sending else None
+    stages = [s for s in _stages(ladder) if days_to_go <= s[0]]
+    emails = [s for s in stages if s[3] is not MessageKind.FLAG]
+    # a stage's day is `offset` days from the due date: worth sending within catch_up_days
+    current = emails[-1][2] if emails and days_to_go + emails[-1][1] >= -catch_up_days else None
     backlog = bool(emails) and current is None  # every email stage is past the window
     out: list[Planned] = []
-    for stage, kind, roles, flag, _on in stages:
+    for _reached, _offset, stage, kind, roles, flag in stages:
         if kind is MessageKind.FLAG:
             out.append(Planned(item, stage, kind, Action.FLAG, f"flag:{flag}", role=str(flag)))
             continue
