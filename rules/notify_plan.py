@@ -168,24 +168,6 @@ def plan_messages(
     return planned
 
 
-@lru_cache(maxsize=256)
-def _stages(
-    ladder: Ladder,
-) -> tuple[tuple[int, int, str, MessageKind, tuple[str, ...], str | None], ...]:
-    """The ladder's stages in order: reminders from the earliest (28 days before) to the
-    due day, then escalations; each as (reached once the days to go are at most this,
-    its day's offset from the due date, stage, kind, roles, flag). Worked out once per
-    ladder, not once per item (36,000 items in a national day)."""
-    reminders = [(days, -days, reminder_stage(days), MessageKind.REMINDER, ("owner",), None)
-                 for days in sorted(ladder.reminder_days, reverse=True)]  # fmt: skip
-    escalations = [
-        (min(-step.day, -1), step.day, escalation_stage(step.day),
-         MessageKind.FLAG if step.flag else MessageKind.ESCALATION, step.to, step.flag)
-        for step in ladder.escalations
-    ]  # fmt: skip
-    return (*reminders, *escalations)
-
-
 def _ladder(
     item: Item, ladder: Ladder, directory: Directory, today: date, catch_up_days: int
 ) -> list[Planned]:
