@@ -14,7 +14,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import Artifact, MarkdownArtifact, TableArtifact
 
 from flows import dashboard, steps
-from flows.publish import Publisher
+from flows.publish import publisher
 from flows.runtime import build_runtime
 from models.db import session_scope
 from models.status import status_rows
@@ -81,12 +81,13 @@ def dashboard_task(
 ) -> list[str]:
     """Per partnership: the summary, the open-items table, and one table per audit rule
     for its current cycle. A handful of API calls per partnership, whatever its size,
-    posted while the next board is read (flows/publish.py); `only` republishes one
-    partnership (after a change made from a form)."""
+    posted while the next board is read, and on while the flow's next task runs if the
+    flow holds a Publisher open (flows/publish.py); `only` republishes one partnership
+    (after a change made from a form)."""
     keys = []
     runtime = build_runtime()
     chosen = [p for p in active_partnerships(runtime.partnerships, as_of) if only in (None, p.id)]
-    with session_scope() as session, Publisher() as post:
+    with session_scope() as session, publisher() as post:
         for partnership in chosen:
             board = dashboard.build(session, partnership, as_of)
             if not board.items and not board.cycles:
