@@ -55,7 +55,7 @@ def plain(day: date) -> dict:
                               invite_window_days=settings.invite_window_days)  # fmt: skip
     notified = time.perf_counter()
     with session_scope() as s:
-        boards = [dashboard.build(s, p, day) for p in chosen]
+        boards = dashboard.build_all(s, chosen, day)
     built = time.perf_counter()
     with session_scope() as s:  # the flow's last task: the same work on both sides
         feeds = steps.publish_feeds(s, chosen, day, settings.effective_feeds_dir)

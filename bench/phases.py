@@ -129,7 +129,7 @@ def sweep(data: Path, as_of: date, db: str, **_) -> dict:
     return evaluated as of the day) and the plan of the day's messages for all of them."""
     from sqlmodel import func, select
 
-    from flows.dashboard import build
+    from flows.dashboard import build_all
     from flows.steps import plan
     from models import AuditReturn, OccurrenceRow
     from models.calendar import Lifecycle
@@ -138,7 +138,7 @@ def sweep(data: Path, as_of: date, db: str, **_) -> dict:
     partnerships = _partnerships(data)
     with session_scope(db) as s:
         t0 = time.perf_counter()
-        boards = [build(s, p, as_of) for p in partnerships]
+        boards = build_all(s, partnerships, as_of)
         evaluated = time.perf_counter()
         planned = plan(s, partnerships, as_of)
         planned_at = time.perf_counter()

@@ -309,22 +309,60 @@ class Owners:
 
 
 def build(session: Session, partnership: Partnership, as_of: date) -> Dashboard:
+    return build_all(session, [partnership], as_of)[0]
+
+
+def build_all(session: Session, partnerships: list[Partnership], as_of: date) -> list[Dashboard]:
+    """Each partnership's board, in its order, from one read of each kind of data for all
+    of them: the daily job builds 160 boards, and one partnership's status query alone
+    reads its ten years through (partnership, due) while the all-partnership one goes by
+    (lifecycle, due) to the few rows that matter."""
+    if not partnerships:
+        return []
+    wanted = [p.id for p in partnerships]
     rows = status_rows(
-        session, as_of, partnership_id=partnership.id, ahead_days=60,
-        due_soon_days={partnership.id: partnership.due_soon_days},
-        zones={partnership.id: partnership.tz},
+        session, as_of, partnership_id=wanted[0] if len(wanted) == 1 else None, ahead_days=60,
+        due_soon_days={p.id: p.due_soon_days for p in partnerships},
+        zones={p.id: p.tz for p in partnerships}, plain=True,
     )  # fmt: skip
+    by_partnership: dict[str, list[StatusRow]] = {pid: [] for pid in wanted}
+    for r in rows:
+        mine = by_partnership.get(r.row.partnership_id)
+        if mine is not None:
+            mine.append(r)
+    ids = [r.row.id for r in rows if r.status.state.is_open and r.row.id]
+    flags = ledger.flagged(session, ids)
+    escalated = escalations.escalations(session, ids)
+    people = load_directory(session, wanted)
+    names = queries.subject_names_of(session, wanted)
+    clocks = queries.events_of(session, wanted)
+    cycles = cycle_tables_all(session, partnerships, as_of, names)
+    failures = Failures.read(session, as_of)
+    boards = []
+    for partnership in partnerships:
+        owners = Owners(partnership, people, names[partnership.id])
+        refs = {e.ref for e in clocks.get(partnership.id, ())}
+        board = _board(partnership, by_partnership[partnership.id], as_of, owners, refs,
+                       flags, escalated)  # fmt: skip
+        board.cycles = cycles[partnership.id]
+        board.undelivered = failures.of(partnership, owners)
+        boards.append(board)
+    return boards
+
+
+def _board(
+    partnership: Partnership,
+    rows: list[StatusRow],
+    as_of: date,
+    owners: Owners,
+    clocks: set[str],
+    flags: set[int],
+    escalated: dict[int, Escalation],
+) -> Dashboard:
+    """The board's items: one line per open occurrence, one per audit round."""
     board = Dashboard(partnership.id, partnership.name, as_of)
     board.counts = Counter(r.status.state.value for r in rows)
     live = [r for r in rows if r.status.state.is_open]
-    ids = [r.row.id for r in live if r.row.id]
-    _stages, flags = ledger.stages_and_flags(session, ids)
-    escalated = escalations.escalations(session, ids)
-    owners = Owners(
-        partnership, load_directory(session, [partnership.id]),
-        queries.subject_names(session, partnership.id),
-    )  # fmt: skip
-    clocks = {e.ref for e in queries.events(session, partnership.id)}
     rounds: dict[tuple[str, str], list[StatusRow]] = defaultdict(list)
     for r in live:
         if r.row.subject:
@@ -340,38 +378,55 @@ def build(session: Session, partnership: Partnership, as_of: date) -> Dashboard:
         )  # fmt: skip
     for (rule, period), members in rounds.items():
         board.items.append(_round_item(partnership, rule, period, members, as_of, flags))
-    board.cycles = cycle_tables(session, partnership, as_of, owners.names)
-    board.undelivered = undelivered(session, partnership, owners, as_of)
     return board
+
+
+@dataclass(frozen=True)
+class Failures:
+    """Mail refused for good in the last FAILED_DAYS, read once for every board."""
+
+    since: datetime
+    failures: list[ledger.FailedDelivery]
+    owner: dict[int, str]  # failed ledger row id -> its partnership
+    titles: dict[int, str]  # occurrence id -> title
+
+    @classmethod
+    def read(cls, session: Session, as_of: date) -> Failures:
+        since = datetime.combine(as_of - timedelta(FAILED_DAYS), time(), UTC)
+        failures = ledger.recent_failures(session, since)
+        owner = {
+            row.id: pid
+            for row, pid in ledger.with_partnership(session, [f.id for f in failures])
+            if row.id is not None
+        }
+        titles = queries.occurrence_titles(session, {f.occurrence_id for f in failures})
+        return cls(since, failures, owner, titles)
+
+    def of(self, partnership: Partnership, owners: Owners) -> list[Undelivered]:
+        """This partnership's refused mail, newest first."""
+        mine = [f for f in self.failures if self.owner.get(f.id) == partnership.id]
+        if not mine:
+            return []
+        who: dict[str, str] = {}
+        for (pid, role), held in owners.people.holders.items():
+            for _agency, _school, contact in held if pid == partnership.id else []:
+                who.setdefault(contact.email.lower(), f"{contact.name}, {owners._role(role)}")
+        return [
+            Undelivered(
+                who.get(f.recipient.lower(), f.recipient),
+                f"{self.titles.get(f.occurrence_id, 'an obligation')} ({f.kind})",
+                f.answer or "no answer recorded",
+                f.attempted_at or self.since,
+            )
+            for f in mine
+        ]
 
 
 def undelivered(
     session: Session, partnership: Partnership, owners: Owners, as_of: date
 ) -> list[Undelivered]:
     """This partnership's mail refused for good in the last FAILED_DAYS, newest first."""
-    since = datetime.combine(as_of - timedelta(FAILED_DAYS), time(), UTC)
-    failures = ledger.recent_failures(session, since)
-    mine = {
-        row.id
-        for row, pid in ledger.with_partnership(session, [f.id for f in failures])
-        if pid == partnership.id
-    }
-    who: dict[str, str] = {}
-    for (pid, role), held in owners.people.holders.items():
-        for _agency, _school, contact in held if pid == partnership.id else []:
-            who.setdefault(contact.email.lower(), f"{contact.name}, {owners._role(role)}")
-    wanted = {f.occurrence_id for f in failures if f.id in mine}
-    titles = queries.occurrence_titles(session, wanted)
-    return [
-        Undelivered(
-            who.get(f.recipient.lower(), f.recipient),
-            f"{titles.get(f.occurrence_id, 'an obligation')} ({f.kind})",
-            f.answer or "no answer recorded",
-            f.attempted_at or since,
-        )
-        for f in failures
-        if f.id in mine
-    ]
+    return Failures.read(session, as_of).of(partnership, owners)
 
 
 def _round_item(
@@ -418,34 +473,56 @@ def cycle_tables(
     session: Session, partnership: Partnership, as_of: date, names: dict[str, str] | None = None
 ) -> list[CycleTable]:
     """For each audit rule, its current cycle, agency by agency or school by school.
-    `names`: the partnership's subject names if the caller has them (the board does: read
-    once, 1.2 s of the 160-partnership dashboard)."""
-    cycles = [c for c in queries.audit_cycles(session, partnership.id)
-              if abs((c.due - as_of).days) <= 400]  # fmt: skip
+    `names`: the partnership's subject names if the caller has them."""
+    known = {partnership.id: names} if names is not None else None
+    return cycle_tables_all(session, [partnership], as_of, known)[partnership.id]
+
+
+def cycle_tables_all(
+    session: Session,
+    partnerships: list[Partnership],
+    as_of: date,
+    names: dict[str, dict[str, str]] | None = None,
+) -> dict[str, list[CycleTable]]:
+    """cycle_tables of several partnerships, each kind of data read once for all (the
+    current cycles, their returns and follow-up actions): the daily boards."""
+    wanted = [p.id for p in partnerships]
+    window = timedelta(days=400)  # a cycle further from the day than this is not current
+    cycles = queries.cycles_due_between(session, wanted, as_of - window, as_of + window)
     counts = queries.return_counts(session, [c.id for c in cycles if c.id], as_of)
-    by_rule: dict[str, list] = defaultdict(list)
+    by_rule: dict[str, dict[str, list]] = {pid: defaultdict(list) for pid in wanted}
     for c in cycles:
         returned, total = counts.get(c.id or 0, (0, 0))
         if total:
-            by_rule[c.rule_id].append((c, returned, total))
-    names = names if names is not None else queries.subject_names(session, partnership.id)
-    out = []
-    for rule, candidates in sorted(by_rule.items()):
-        chosen = current_cycle(candidates, as_of)
-        if chosen is None:
-            continue
-        cycle, returned, total = chosen
-        members = queries.return_table(session, cycle)  # plain rows, no ORM objects
-        actions = queries.follow_ups(session, [m.id for m in members if m.id])
-        noun = "schools" if cycle.per == "school" else "agencies"
-        table = CycleTable(rule, cycle.public_id, cycle.title, cycle.due, noun, returned, total)
-        shaped = [
-            return_row(names.get(m.subject, m.subject), m.subject, m.completed_at, m.due,
-                       m.rag, actions.get(m.id or 0, []), as_of, noun)
-            for m in members
-        ]  # fmt: skip
-        table.rows = [row for _key, row in sorted(shaped, key=lambda kv: kv[0])]
-        out.append(table)
+            by_rule[c.partnership_id][c.rule_id].append((c, returned, total))
+    names = names if names is not None else queries.subject_names_of(session, wanted)
+    chosen: dict[str, list] = {pid: [] for pid in wanted}
+    for pid in wanted:
+        for rule, candidates in sorted(by_rule[pid].items()):
+            current = current_cycle(candidates, as_of)
+            if current is not None:
+                chosen[pid].append((rule, *current))
+    members_of = queries.return_tables(
+        session, [cycle.id for found in chosen.values() for _r, cycle, _n, _t in found if cycle.id]
+    )  # fmt: skip
+    actions = queries.follow_ups(
+        session, [m.id for members in members_of.values() for m in members if m.id]
+    )
+    out: dict[str, list[CycleTable]] = {}
+    for pid in wanted:
+        out[pid] = []
+        for rule, cycle, returned, total in chosen[pid]:
+            members = members_of.get(cycle.id or 0, [])
+            noun = "schools" if cycle.per == "school" else "agencies"
+            table = CycleTable(rule, cycle.public_id, cycle.title, cycle.due, noun, returned,
+                               total)  # fmt: skip
+            shaped = [
+                return_row(names[pid].get(m.subject, m.subject), m.subject, m.completed_at,
+                           m.due, m.rag, actions.get(m.id or 0, []), as_of, noun)
+                for m in members
+            ]  # fmt: skip
+            table.rows = [row for _key, row in sorted(shaped, key=lambda kv: kv[0])]
+            out[pid].append(table)
     return out
 
 

@@ -80,16 +80,16 @@ def dashboard_task(
     as_of: date, sent: dict[str, int] | None = None, only: str | None = None
 ) -> list[str]:
     """Per partnership: the summary, the open-items table, and one table per audit rule
-    for its current cycle. A handful of API calls per partnership, whatever its size,
-    posted while the next board is read, and on while the flow's next task runs if the
-    flow holds a Publisher open (flows/publish.py); `only` republishes one partnership
-    (after a change made from a form)."""
+    for its current cycle. The boards are read together (one query of each kind for all
+    partnerships), then posted, a handful of API calls per partnership whatever its size,
+    in the background, and on while the flow's next task runs if the flow holds a
+    Publisher open (flows/publish.py); `only` republishes one partnership (after a
+    change made from a form)."""
     keys = []
     runtime = build_runtime()
     chosen = [p for p in active_partnerships(runtime.partnerships, as_of) if only in (None, p.id)]
     with session_scope() as session, publisher() as post:
-        for partnership in chosen:
-            board = dashboard.build(session, partnership, as_of)
+        for board in dashboard.build_all(session, chosen, as_of):
             if not board.items and not board.cycles:
                 continue
             pid, stamp = board.partnership, f"as of {as_of:%d %b %Y}"

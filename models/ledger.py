@@ -511,7 +511,6 @@ def mark_refused(session: Session, ids: Iterable[int], error: str) -> None:
 # (occurrence_id, stage, recipient) and check the status in Python. With the status in the
 # WHERE, SQLite (no statistics) prefers (status, next_attempt_at) and reads every sent row
 # of every partnership for each partnership's dashboard: quadratic in a national day.
-_SENT_OR_FLAGGED = frozenset({Delivery.SENT.value, Delivery.FLAGGED.value})
 
 
 def invited_pairs(session: Session, occurrence_ids: Iterable[int]) -> frozenset[tuple[int, str]]:
@@ -528,29 +527,16 @@ def invited_pairs(session: Session, occurrence_ids: Iterable[int]) -> frozenset[
     return frozenset(found)
 
 
-def stages_and_flags(
-    session: Session, occurrence_ids: Iterable[int]
-) -> tuple[dict[int, str], set[int]]:
-    """For the dashboard, in one pass: the most recent stage sent or flagged for each
-    occurrence (its escalation stage), and which occurrences are flagged for a human."""
-    ids = list(occurrence_ids)
-    found: dict[int, tuple[datetime, str]] = {}
+def flagged(session: Session, occurrence_ids: Iterable[int]) -> set[int]:
+    """For the dashboard: which occurrences are flagged for a human (a flag row, only
+    ever recorded as flagged: the board reads 30,000 of them nationally, nothing else)."""
     flags: set[int] = set()
-    for chunk in chunks(ids):
+    for chunk in chunks(list(occurrence_ids)):
         rows = session.exec(
-            select(
-                LedgerEntry.occurrence_id, LedgerEntry.stage, LedgerEntry.created_at,
-                LedgerEntry.status,
-            ).where(
-                col(LedgerEntry.occurrence_id).in_(chunk),
-                col(LedgerEntry.kind).in_(["reminder", "escalation", "flag"]),
+            select(LedgerEntry.occurrence_id, LedgerEntry.status).where(
+                col(LedgerEntry.occurrence_id).in_(chunk), LedgerEntry.kind == "flag"
             )
-        ).all()  # fmt: skip
-        for occurrence_id, stage, created, status in rows:
-            if status not in _SENT_OR_FLAGGED:  # checked here: see _BY_OCCURRENCE
-                continue
-            if status == Delivery.FLAGGED.value:
-                flags.add(occurrence_id)
-            if occurrence_id not in found or created >= found[occurrence_id][0]:
-                found[occurrence_id] = (created, stage)
-    return {k: v[1] for k, v in found.items()}, flags
+        ).all()
+        # the status is checked here: see _BY_OCCURRENCE
+        flags.update(o for o, status in rows if status == Delivery.FLAGGED.value)
+    return flags

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, func, or_, select
 from models.calendar import Lifecycle, OccurrenceRow
 from models.chunks import chunks
 from models.directory import Agency, Person, RoleAssignment
-from models.queries import subject_names
+from models.queries import subject_names, subject_names_of
 from models.status import status_of
 from models.stored_dates import usable
 from rules.model import Partnership, Per
@@ -34,19 +34,24 @@ def directory(session: Session, partnership_ids: list[str]) -> Directory:
     return found
 
 
-def _lead_partners(session: Session, partnership_id: str) -> tuple[dict[str, str], str]:
-    """agency code -> the statutory partner answerable for it; and the local authority."""
-    agencies = session.exec(select(Agency).where(Agency.partnership_id == partnership_id)).all()
-    leads = {a.code: (a.lead_partner or a.code) for a in agencies}
-    la = next(
-        (
-            a.code
-            for a in agencies
-            if a.type == "statutory-partner" and a.category == "local-authority"
-        ),
-        "",
-    )
-    return leads, la
+def _lead_partners(
+    session: Session, partnership_ids: list[str]
+) -> dict[str, tuple[dict[str, str], str]]:
+    """Per partnership: agency code -> the statutory partner answerable for it; and the
+    local authority (the first one stored). Plain columns, one query for all."""
+    rows = session.exec(
+        select(Agency.partnership_id, Agency.code, Agency.lead_partner, Agency.type,
+               Agency.category)
+        .where(col(Agency.partnership_id).in_(partnership_ids))
+        .order_by(Agency.partnership_id, Agency.id)
+    ).all()  # fmt: skip
+    found: dict[str, tuple[dict[str, str], str]] = {pid: ({}, "") for pid in partnership_ids}
+    for pid, code, lead, kind, category in rows:
+        leads, la = found[pid]
+        leads[code] = lead or code
+        if not la and kind == "statutory-partner" and category == "local-authority":
+            found[pid] = (leads, code)
+    return found
 
 
 _ITEM_COLUMNS = tuple(
@@ -71,20 +76,35 @@ def _items(
     conditions name rows by id and the partnership is checked here, not in the WHERE:
     SQLite (no statistics) would otherwise read every occurrence of the partnership,
     ten years of them, for each 500 ids instead of going by the primary key."""
+    mine = [] if by_id else [OccurrenceRow.partnership_id == partnership.id]
+    # plain columns, not ORM objects: 36,000 open items in a national day
+    rows = session.exec(select(*_ITEM_COLUMNS).where(*mine, _live(orphans), *conditions)).all()
+    rows = [r for r in rows if r.partnership_id == partnership.id]
+    leads, la = _lead_partners(session, [partnership.id])[partnership.id]
+    return _shape(partnership, today, rows, subject_names(session, partnership.id), leads, la)
+
+
+def _live(orphans: bool):
+    live = OccurrenceRow.orphaned == False  # noqa: E712
+    return or_(live, OccurrenceRow.kind == "meeting") if orphans else live
+
+
+def _shape(
+    partnership: Partnership,
+    today: date,
+    rows: list,
+    names: dict[str, str],
+    leads: dict[str, str],
+    la: str,
+) -> list[Item]:
+    """One partnership's rows as the planner's items (rows with a date out of range are
+    left out, said)."""
     rules = {r.id: r for r in partnership.rules}
     # each rule's source in words once, not once per item (35,000 items in a national day)
     sources = {r.id: partnership.source_in_words(r) for r in partnership.rules}
-    leads, la = _lead_partners(session, partnership.id)
-    names = subject_names(session, partnership.id)
-    live = OccurrenceRow.orphaned == False  # noqa: E712
-    if orphans:
-        live = or_(live, OccurrenceRow.kind == "meeting")
-    mine = [] if by_id else [OccurrenceRow.partnership_id == partnership.id]
-    # plain columns, not ORM objects: 36,000 open items in a national day
-    rows = session.exec(select(*_ITEM_COLUMNS).where(*mine, live, *conditions)).all()
-    rows = usable(r for r in rows if r.partnership_id == partnership.id)
+    attendees: dict[tuple[str, int], tuple[str, ...]] = {}  # (rule, month): by month only
     items: list[Item] = []
-    for row in rows:
+    for row in usable(rows):
         rule = rules.get(row.rule_id)
         if rule is None:
             continue
@@ -94,6 +114,10 @@ def _items(
             owning = leads.get(row.subject, "")
         else:
             owning = ""
+        month = _nominal_day(row).month
+        invited = attendees.get((row.rule_id, month))
+        if invited is None:
+            invited = attendees[(row.rule_id, month)] = rule.attendees_on(_nominal_day(row))
         items.append(
             Item(
                 ref=row.id or 0,
@@ -110,7 +134,7 @@ def _items(
                 subject=row.subject,
                 subject_name=names.get(row.subject, ""),
                 owning_agency=owning,
-                attendees=rule.attendees_on(_nominal_day(row)),
+                attendees=invited,
                 chairs=rule.chairs,
                 starts_at=row.starts_at,
                 ends_at=row.ends_at,
@@ -143,32 +167,55 @@ def open_items(
     invite_window_days: int = 60,
 ) -> list[Item]:
     """Open items due within the longest reminder lead, every overdue item, and meetings
-    (open or cancelled) in the invite window."""
+    (open or cancelled) in the invite window. One read of each kind of data for all the
+    partnerships (the national plan: 160 partnerships, 36,000 items), by (lifecycle,
+    due) when there are several, so neither ten years of closed history nor a query per
+    partnership is paid; each partnership's own horizon is applied here."""
+    if not partnerships:
+        return []
+    wanted = [p.id for p in partnerships]
+    horizons = {p.id: today + timedelta(days=_reach(p, invite_window_days)) for p in partnerships}
+    mine = [OccurrenceRow.partnership_id == wanted[0]] if len(wanted) == 1 else []
+    rows = session.exec(
+        select(*_ITEM_COLUMNS)
+        .where(
+            *mine,
+            _live(orphans=True),
+            # what the ladder needs, and every meeting still to come at any distance:
+            # one invited long ago must follow a change made today
+            or_(
+                OccurrenceRow.due <= max(horizons.values()),
+                (OccurrenceRow.kind == "meeting") & (OccurrenceRow.due >= today),
+            ),
+            col(OccurrenceRow.lifecycle).in_([Lifecycle.OPEN.value, Lifecycle.CANCELLED.value]),
+        )
+        .order_by(OccurrenceRow.due, OccurrenceRow.id)
+    ).all()
+    by_partnership: dict[str, list] = {pid: [] for pid in wanted}
+    for row in rows:
+        found = by_partnership.get(row.partnership_id)
+        if found is not None and (
+            row.due <= horizons[row.partnership_id] or (row.kind == "meeting" and row.due >= today)
+        ):
+            found.append(row)
+    leads = _lead_partners(session, wanted)
+    names = subject_names_of(session, wanted)
     items: list[Item] = []
     for partnership in partnerships:
-        leads = [*partnership.ladder.reminder_days]
-        leads += [max(r.ladder.reminder_days, default=0) for r in partnership.rules if r.ladder]
-        horizon = today + timedelta(days=max([*leads, invite_window_days]))
-        live = [Lifecycle.OPEN.value, Lifecycle.CANCELLED.value]
-        found = _items(
-            session,
-            partnership,
-            today,
-            [
-                # what the ladder needs, and every meeting still to come at any distance:
-                # one invited long ago must follow a change made today
-                or_(
-                    OccurrenceRow.due <= horizon,
-                    (OccurrenceRow.kind == "meeting") & (OccurrenceRow.due >= today),
-                ),
-                col(OccurrenceRow.lifecycle).in_(live),
-            ],
-            orphans=True,
-        )
+        found = _shape(partnership, today, by_partnership[partnership.id],
+                       names[partnership.id], *leads[partnership.id])  # fmt: skip
         # an orphan only matters as a meeting to take back from people's calendars
         found = [i for i in found if not i.orphaned or (i.kind == "meeting" and i.due >= today)]
         items.extend(i for i in found if not (i.cancelled and i.starts_at is None))
     return items
+
+
+def _reach(partnership: Partnership, invite_window_days: int) -> int:
+    """How far ahead the partnership's plan looks: its longest reminder lead, or the
+    invite window if longer."""
+    leads = [*partnership.ladder.reminder_days]
+    leads += [max(r.ladder.reminder_days, default=0) for r in partnership.rules if r.ladder]
+    return max([*leads, invite_window_days])
 
 
 def calendar_items(

@@ -42,12 +42,22 @@ def subjects(session: Session, partnership_id: str) -> dict[Per, tuple[Subject, 
 
 
 def events(session: Session, partnership_id: str) -> tuple[Event, ...]:
-    rows = session.exec(select(Incident).where(Incident.partnership_id == partnership_id)).all()
+    return events_of(session, [partnership_id]).get(partnership_id, ())
+
+
+def events_of(session: Session, partnership_ids: Collection[str]) -> dict[str, tuple[Event, ...]]:
+    """Each partnership's incidents, in one query (the daily boards ask for all of them)."""
+    rows = session.exec(
+        select(Incident).where(col(Incident.partnership_id).in_(list(partnership_ids)))
+    ).all()
+    found: dict[str, list[Event]] = {}
     for r in rows:
         if not in_range(r.occurred_on):  # its clocks cannot be computed: left out, said
-            warn_skipped(f"incident {partnership_id}:{r.reference}", f"day {r.occurred_on}",
+            warn_skipped(f"incident {r.partnership_id}:{r.reference}", f"day {r.occurred_on}",
                          "its clocks are left out until the day is corrected")  # fmt: skip
-    return tuple(Event(r.kind, r.reference, r.occurred_on) for r in rows if in_range(r.occurred_on))
+            continue
+        found.setdefault(r.partnership_id, []).append(Event(r.kind, r.reference, r.occurred_on))
+    return {pid: tuple(found_events) for pid, found_events in found.items()}
 
 
 def completions(
@@ -259,6 +269,23 @@ def audit_cycles(session: Session, partnership_id: str | None = None) -> list[Au
     return list(session.exec(query.order_by(AuditCycle.due)).all())
 
 
+def cycles_due_between(
+    session: Session, partnership_ids: Collection[str], start: date, end: date
+) -> list[AuditCycle]:
+    """Audit cycles due between two days (inclusive), every partnership named, by due."""
+    return list(
+        session.exec(
+            select(AuditCycle)
+            .where(
+                col(AuditCycle.partnership_id).in_(list(partnership_ids)),
+                AuditCycle.due >= start,
+                AuditCycle.due <= end,
+            )
+            .order_by(AuditCycle.due)
+        ).all()
+    )
+
+
 def cycle_to_open(
     session: Session, partnership_id: str, rule_id: str, day: date, period: str | None = None
 ) -> str:
@@ -303,6 +330,28 @@ def return_table(session: Session, cycle: AuditCycle) -> list:
     )
 
 
+def return_tables(session: Session, cycle_ids: list[int]) -> dict[int, list]:
+    """Several cycles' return tables (as return_table), one query per chunk of cycles."""
+    found: dict[int, list] = {}
+    for chunk in chunks(cycle_ids):
+        rows = session.exec(
+            select(
+                AuditReturn.cycle_id,
+                AuditReturn.id,
+                AuditReturn.subject,
+                AuditReturn.rag,
+                OccurrenceRow.completed_at,
+                OccurrenceRow.due,
+            )
+            .join(OccurrenceRow, col(AuditReturn.occurrence_id) == col(OccurrenceRow.id))
+            .where(col(AuditReturn.cycle_id).in_(chunk))
+            .order_by(AuditReturn.cycle_id, AuditReturn.subject)
+        ).all()
+        for row in rows:
+            found.setdefault(row.cycle_id, []).append(row)
+    return found
+
+
 def return_counts(
     session: Session, cycle_ids: list[int], as_of: date | None = None
 ) -> dict[int, tuple[int, int]]:
@@ -326,19 +375,25 @@ def return_counts(
 def subject_names(session: Session, partnership_id: str) -> dict[str, str]:
     """Agency and school names by code, as they may be shown (rules.text.shown: a name
     stored before the text check existed may hold a control character)."""
-    names = {  # plain columns: asked several times a day for each partnership
-        code: shown(name)
-        for code, name in session.exec(
-            select(Agency.code, Agency.name).where(Agency.partnership_id == partnership_id)
+    return subject_names_of(session, [partnership_id]).get(partnership_id, {})
+
+
+def subject_names_of(
+    session: Session, partnership_ids: Collection[str]
+) -> dict[str, dict[str, str]]:
+    """subject_names of several partnerships, two queries in all (the daily boards and the
+    plan ask for every partnership's)."""
+    wanted = list(partnership_ids)
+    found: dict[str, dict[str, str]] = {pid: {} for pid in wanted}
+    for table in (Agency, School):  # agencies first: a school's name wins a shared code
+        rows = session.exec(  # plain columns: 25,000 schools nationally
+            select(table.partnership_id, table.code, table.name).where(
+                col(table.partnership_id).in_(wanted)
+            )
         )
-    }
-    names.update(
-        (code, shown(name))
-        for code, name in session.exec(
-            select(School.code, School.name).where(School.partnership_id == partnership_id)
-        )
-    )
-    return names
+        for pid, code, name in rows:
+            found[pid][code] = shown(name)
+    return found
 
 
 def mark_cycle_opened(session: Session, cycle: AuditCycle, when) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email
+import email.parser
 import ssl
 from collections import Counter
 from dataclasses import dataclass, field
@@ -89,7 +90,10 @@ class Stored:
 
     @property
     def message_id(self) -> str:
-        return str(email.message_from_bytes(self.data, policy=policy.default)["Message-ID"])
+        """The Message-ID from the headers alone (parsing each whole message with the
+        modern policy cost a fifth of this file's tests)."""
+        headers = email.parser.BytesHeaderParser(policy=policy.compat32).parsebytes(self.data)
+        return "".join(str(headers["Message-ID"]).split())  # unfolded
 
 
 @dataclass

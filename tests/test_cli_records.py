@@ -19,6 +19,19 @@ def run(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.Compl
     return subprocess.run([*GOVCAL, *args], capture_output=True, text=True, check=False, env=env)
 
 
+def in_process(*args: str) -> str:
+    """A command run in this process (typer's CliRunner): for the steps that set a test
+    up, and for output-only checks; the commands under test keep their own interpreter,
+    the real entry point and exit code. Its standard output."""
+    from typer.testing import CliRunner
+
+    from govcal.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
 @pytest.mark.slow  # `govcal run` starts Prefect's ephemeral server
 def test_run_status_complete_and_returns_round_trip(tmp_path):
     first = run("run", "--as-of", "2026-11-24")
@@ -73,7 +86,7 @@ def test_run_status_complete_and_returns_round_trip(tmp_path):
 
 
 def test_unknown_occurrence_and_bad_evidence_are_clear_errors(tmp_path):
-    assert run("sync", "--as-of", "2026-11-24").returncode == 0
+    in_process("sync", "--as-of", "2026-11-24")
     unknown = run("waive", "wfscp:no-such-rule:2026-01-01", "--reason", "x")
     assert unknown.returncode == 1 and "no occurrence 'wfscp:no-such-rule:2026-01-01'" in (
         unknown.stderr
@@ -146,8 +159,8 @@ def _sent(files) -> list[tuple[str, str]]:
 def test_notify_dry_run_lists_recipients_and_sends_nothing(tmp_path):
     from tests.support.paths import SAMPLE_DIRECTORY
 
-    assert run("import", str(SAMPLE_DIRECTORY / "wfscp")).returncode == 0
-    assert run("sync", "--as-of", "2026-10-05").returncode == 0
+    in_process("import", str(SAMPLE_DIRECTORY / "wfscp"))
+    in_process("sync", "--as-of", "2026-10-05")
     dry = run("notify", "--as-of", "2026-10-05", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "safeguarding-nwas@example.org (1):" in dry.stdout
@@ -160,18 +173,17 @@ def test_notify_dry_run_lists_recipients_and_sends_nothing(tmp_path):
     assert outbox and f"Delivered {len(outbox)} message(s)" in real.stdout
     # the dry run listed exactly what the real run then sent: each recipient, each subject
     assert _listed(dry.stdout) == _sent(outbox)
-    again = run("notify", "--as-of", "2026-10-05", "--dry-run")
-    assert "the next run would send 0 message(s)" in again.stdout
-    rerun = run("notify", "--as-of", "2026-10-05")
-    assert "newly planned nothing new" in rerun.stdout and "Delivered 0 message(s)" in rerun.stdout
+    again = in_process("notify", "--as-of", "2026-10-05", "--dry-run")
+    assert "the next run would send 0 message(s)" in again
+    rerun = in_process("notify", "--as-of", "2026-10-05")
+    assert "newly planned nothing new" in rerun and "Delivered 0 message(s)" in rerun
 
 
 def test_import_reports_bad_rows_by_line_and_imports_the_rest(tmp_path):
     from tests.support.paths import SAMPLE_DIRECTORY
 
-    good = run("import", str(SAMPLE_DIRECTORY / "wfscp"))
-    assert good.returncode == 0, good.stderr
-    assert "schools.csv: schools: 148 created" in good.stdout
+    good = in_process("import", str(SAMPLE_DIRECTORY / "wfscp"))
+    assert "schools.csv: schools: 148 created" in good
     bad = tmp_path / "people.csv"
     bad.write_text("name,email,role\nOk Person,ok@example.org,business-team\n"
                    "Broken,not-an-email,business-team\n", encoding="utf-8")  # fmt: skip
@@ -190,10 +202,9 @@ def test_acknowledge_records_who_took_up_an_escalation_once(tmp_path):
     from tests.support.paths import SAMPLE_DIRECTORY
 
     meeting = "wfscp:lsp-meeting:2026-11-11"  # 15 days overdue: the Lead Partners were told
-    assert run("import", str(SAMPLE_DIRECTORY / "wfscp")).returncode == 0
-    assert run("sync", "--as-of", "2026-11-26").returncode == 0
-    sent = run("notify", "--as-of", "2026-11-26")
-    assert sent.returncode == 0, sent.stderr
+    in_process("import", str(SAMPLE_DIRECTORY / "wfscp"))
+    in_process("sync", "--as-of", "2026-11-26")
+    in_process("notify", "--as-of", "2026-11-26")
 
     done = run("acknowledge", f"Id: {meeting}.", "--note", "Chair to call the DSPs")
     assert done.returncode == 0, done.stderr

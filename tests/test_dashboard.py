@@ -194,3 +194,51 @@ def test_the_summary_lists_this_partnerships_refused_mail_from_the_ledger():
     assert refused.answer == "550 5.1.1 mailbox unknown"
     assert refused.since == datetime.fromisoformat("2026-11-20T08:05:00+00:00")
     assert "## Mail that could not be delivered (1)" in board.markdown()
+
+
+def test_boards_built_together_are_the_boards_built_one_at_a_time():
+    """Real SQLite, real import and sync: the daily job builds every partnership's board
+    from one read of each kind of data; each board is the one its partnership gets alone,
+    its items, returns tables and refused mail (another partnership's stays off it)."""
+    from typer.testing import CliRunner
+
+    from flows.dashboard import build, build_all
+    from govcal.cli import app
+    from models.db import session_scope
+    from models.ledger import Delivery, LedgerEntry
+    from models.queries import occurrence
+    from rules.loader import load_partnerships
+    from tests.support.paths import SAMPLE_DIRECTORY
+
+    runner = CliRunner()
+    for args in (["import", str(SAMPLE_DIRECTORY / "wfscp")],
+                 ["sync", "--as-of", "2026-11-24"],
+                 ["sync", "--as-of", "2023-06-01", "-p", "cscp-2023"]):  # fmt: skip
+        done = runner.invoke(app, args)
+        assert done.exit_code == 0, done.stderr
+    with session_scope() as session:
+        mine = occurrence(session, "wfscp:lsp-meeting:2026-11-11")
+        theirs = session.exec(
+            select(OccurrenceRow).where(OccurrenceRow.partnership_id != "wfscp")
+        ).first()
+        for occ, recipient in ((mine, "lsp-wfc@example.org"), (theirs, "x@example.org")):
+            session.add(LedgerEntry(
+                occurrence_id=occ.id, stage="reminder-7", recipient=recipient, kind="reminder",
+                status=Delivery.FAILED.value, last_error="550 5.1.1 mailbox unknown",
+                claimed_at=datetime.fromisoformat("2026-11-20T08:05:00+00:00"),
+            ))  # fmt: skip
+    partnerships = load_partnerships()
+    assert len(partnerships) >= 2
+
+    def seen(board):
+        cycles = [(c.describe(), c.rows) for c in board.cycles]
+        return board.markdown(), board.table(), dict(board.counts), cycles, board.undelivered
+
+    with session_scope() as session:
+        together = build_all(session, partnerships, TODAY)
+        alone = [build(session, p, TODAY) for p in partnerships]
+    assert [b.partnership for b in together] == [p.id for p in partnerships]
+    assert [seen(b) for b in together] == [seen(b) for b in alone]
+    wfscp = together[[p.id for p in partnerships].index("wfscp")]
+    assert wfscp.items and wfscp.cycles and any(c.rows for c in wfscp.cycles)
+    assert len(wfscp.undelivered) == 1

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
+import signal
 import subprocess
 import sys
 from itertools import pairwise
@@ -16,8 +18,8 @@ import pytest
 
 from tests.support.rules import VALID_HEADER, VALID_RULE
 
-RUNNER = r"""
-import json, resource, sys, time
+SERVER = r"""
+import json, os, resource, sys, time, traceback
 from pathlib import Path
 from rules.expand import expand
 from rules.loader import RuleFileError, load_partnerships
@@ -27,33 +29,80 @@ def vm_size():
     for line in open("/proc/self/status"):
         if line.startswith("VmSize:"):
             return int(line.split()[1]) * 1024
-limit = vm_size() + 200 * 1024 * 1024
-resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-started = time.process_time()
-problems = []
-try:
-    for p in load_partnerships([Path(sys.argv[1])]):
-        expand(p, date(2020, 1, 1), date(2030, 12, 31))
-except RuleFileError as exc:
-    problems = [str(p) for p in exc.problems]
-cpu = time.process_time() - started
-grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-print(json.dumps({"problems": problems, "cpu": cpu, "grown_kb": grown}))
+
+def load(path):
+    problems = []
+    try:
+        for p in load_partnerships([path]):
+            expand(p, date(2020, 1, 1), date(2030, 12, 31))
+    except RuleFileError as exc:
+        problems = [str(p) for p in exc.problems]
+    return problems
+
+def measured(path):
+    limit = vm_size() + 200 * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.process_time()
+    problems = load(path)
+    cpu = time.process_time() - started
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    return {"problems": problems, "cpu": cpu, "grown_kb": grown}
+
+load(Path(sys.argv[1]))  # every lazy import done once, before any fork
+for line in sys.stdin:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            answer = measured(Path(line.rstrip("\n")))
+        except BaseException:
+            answer = {"error": traceback.format_exc()[-2000:]}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    if status:
+        sys.stdout.write(json.dumps({"error": f"the child ended with status {status}"}) + "\n")
+        sys.stdout.flush()
 """
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBLEM_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): (?P<message>.+)$")
 
 
-def load_in_child(path: Path) -> dict:
-    """Load `path` in a child capped at its own size + 200 MB; 60 s is a hang, not slowness."""
-    result = subprocess.run(
-        [sys.executable, "-c", RUNNER, str(path)],
-        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+@pytest.fixture(scope="module")
+def load_in_child(tmp_path_factory):
+    """Load a path in a child capped at its own size + 200 MB; 60 s is a hang, not
+    slowness. The children are forked from one process that has imported the loader
+    (a fresh interpreter per file cost about 1 s each on busy cores): each load still
+    has its own process, cap, CPU clock and memory high-water mark."""
+    warm = tmp_path_factory.mktemp("warm") / "good.yaml"
+    warm.write_text(VALID_HEADER + VALID_RULE, encoding="utf-8")
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(warm)], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True,
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout)
+
+    def load(path: Path) -> dict:
+        server.stdin.write(f"{path}\n")
+        server.stdin.flush()
+        ready, _, _ = select.select([server.stdout], [], [], 60)
+        if not ready:
+            os.killpg(server.pid, signal.SIGKILL)
+            pytest.fail(f"loading {path} took over 60 s: a hang")
+        line = server.stdout.readline()
+        assert line, "the loader process died"
+        outcome = json.loads(line)
+        assert "error" not in outcome, outcome["error"]
+        return outcome
+
+    yield load
+    server.stdin.close()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
 
 
 def rule_file_text(**schedule: str) -> str:
@@ -106,7 +155,7 @@ HOSTILE = {
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_a_hostile_rule_file_is_one_clear_problem(tmp_path, name):
+def test_a_hostile_rule_file_is_one_clear_problem(tmp_path, name, load_in_child):
     path = tmp_path / f"{name}.yaml"
     path.write_text(HOSTILE[name], encoding="utf-8")
     outcome = load_in_child(path)
@@ -118,7 +167,7 @@ def test_a_hostile_rule_file_is_one_clear_problem(tmp_path, name):
     assert outcome["grown_kb"] < 200 * 1024, outcome
 
 
-def test_a_folder_named_like_a_rule_file_is_one_problem(tmp_path):
+def test_a_folder_named_like_a_rule_file_is_one_problem(tmp_path, load_in_child):
     (tmp_path / "x.yaml").mkdir()
     (tmp_path / "good.yaml").write_text(VALID_HEADER + VALID_RULE, encoding="utf-8")
     outcome = load_in_child(tmp_path)
@@ -128,14 +177,14 @@ def test_a_folder_named_like_a_rule_file_is_one_problem(tmp_path):
     assert outcome["problems"][0].startswith(f"{tmp_path / 'x.yaml'}:0: ")
 
 
-def test_a_pipe_named_like_a_rule_file_is_refused_without_reading_it(tmp_path):
+def test_a_pipe_named_like_a_rule_file_is_refused_without_reading_it(tmp_path, load_in_child):
     os.mkfifo(tmp_path / "pipe.yaml")  # reading it would block for ever
     outcome = load_in_child(tmp_path / "pipe.yaml")
     [problem] = outcome["problems"]
     assert "is not a regular file" in problem
 
 
-def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path, load_in_child):
     path = tmp_path / "huge.yaml"
     with path.open("wb") as handle:
         handle.truncate(3 * 1024**3)  # 3 GB, sparse: costs no disk
@@ -145,7 +194,7 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
     assert outcome["grown_kb"] < 200 * 1024
 
 
-def test_a_large_text_file_under_the_byte_limit_is_refused_by_length(tmp_path):
+def test_a_large_text_file_under_the_byte_limit_is_refused_by_length(tmp_path, load_in_child):
     path = tmp_path / "long.yaml"
     path.write_text("# " + "x" * 1_500_000 + "\n", encoding="utf-8")
     [problem] = load_in_child(path)["problems"]

@@ -151,25 +151,35 @@ def test_commands_without_a_database_import_no_database_mail_or_prefect(args):
     assert "typer" in loaded  # the probe really ran the command line
 
 
-def test_status_reads_the_database_without_alembic_mail_or_prefect():
-    subprocess.run([sys.executable, "-m", "govcal.cli", "db", "upgrade"], check=True,
-                   capture_output=True, cwd=ROOT)  # fmt: skip
+def in_process(*args: str) -> str:
+    """A command run in this process, for the state around a probe (the probe itself is
+    a fresh interpreter: only there are the imports the command's own)."""
+    from typer.testing import CliRunner
+
+    from govcal.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_status_reads_the_database_without_alembic_mail_or_prefect(migrated_data):
     loaded = _modules_after("status", "--as-of", "2026-11-24")
     assert "sqlalchemy" in loaded
     assert loaded & (MIGRATIONS | MAIL | ORCHESTRATION) == set()
 
 
-def test_plan_and_the_write_commands_on_a_database_import_no_alembic_mail_or_prefect():
+def test_plan_and_the_write_commands_on_a_database_import_no_alembic_mail_or_prefect(
+    migrated_data,
+):
     """Recording what was done is a short transaction: the schema is checked with one
     query, not by alembic, and nothing is sent (the next notify run sends)."""
-    subprocess.run([sys.executable, "-m", "govcal.cli", "sync", "--as-of", "2026-11-24"],
-                   check=True, capture_output=True, cwd=ROOT)  # fmt: skip
+    in_process("sync", "--as-of", "2026-11-24")
     item = "wfscp:lsp-meeting:2026-11-11"
 
     def state() -> str:
-        command = [sys.executable, "-m", "govcal.cli", "status", "--json", "--as-of", "2026-11-24"]
-        done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
-        return next(r["state"] for r in json.loads(done.stdout) if r["id"] == item)
+        rows = json.loads(in_process("status", "--json", "--as-of", "2026-11-24"))
+        return next(r["state"] for r in rows if r["id"] == item)
 
     for args, after in (
         (["plan", "--as-of", "2026-11-24"], "overdue"),

@@ -44,9 +44,14 @@ def read(path: Path) -> email.message.EmailMessage:
     return email.message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[return-value]
 
 
-@pytest.mark.slow  # `govcal run` starts Prefect's ephemeral server
-def test_the_sample_lead_partner_digest_reads_in_under_60_lines_with_every_item(tmp_path):
-    env = {"GOVCAL_FEEDS_URL": FEEDS_URL}
+@pytest.mark.slow  # a real Prefect server
+@pytest.mark.xdist_group("prefect-server")
+def test_the_sample_lead_partner_digest_reads_in_under_60_lines_with_every_item(
+    tmp_path, prefect_server_url
+):
+    """`govcal run` against the real server the group shares (its own ephemeral start
+    is tested in test_cli_records, test_privacy and test_local_api)."""
+    env = {"GOVCAL_FEEDS_URL": FEEDS_URL, "PREFECT_API_URL": f"{prefect_server_url}/api"}
     first = govcal("run", "--as-of", "2026-11-24", env=env)
     assert first.returncode == 0, first.stderr
     data = tmp_path / "data"

@@ -31,8 +31,14 @@ def digests_to(outbox: Path, day: str, recipient: str) -> list[str]:
     return found
 
 
-@pytest.mark.slow  # `govcal run` starts Prefect's ephemeral server
-def test_an_incident_started_after_the_digest_waits_for_the_next_days_digest(tmp_path):
+@pytest.mark.slow  # a real Prefect server
+@pytest.mark.xdist_group("prefect-server")
+def test_an_incident_started_after_the_digest_waits_for_the_next_days_digest(
+    tmp_path, prefect_server_url, monkeypatch
+):
+    """The first `govcal run` against the real server the group shares (its own
+    ephemeral start is tested in test_cli_records, test_privacy and test_local_api)."""
+    monkeypatch.setenv("PREFECT_API_URL", f"{prefect_server_url}/api")
     assert govcal("run", "--as-of", "2026-11-24").returncode == 0
     outbox = tmp_path / "data" / "outbox"
     [first] = digests_to(outbox, "20261124", DUTY)

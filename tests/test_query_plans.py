@@ -71,7 +71,7 @@ def test_the_dashboards_ledger_reads_go_by_occurrence_not_by_status(db_url):
     from models import escalations, ledger
 
     def read(session):
-        ledger.stages_and_flags(session, [1, 2, 3])
+        ledger.flagged(session, [1, 2, 3])
         escalations.escalations(session, [1, 2, 3])
         ledger.invited_pairs(session, [1, 2, 3])
 
@@ -132,3 +132,18 @@ def test_the_claimed_rows_are_read_by_id_not_by_partnership(db_url, wfscp):
 
     plan = plans_of(db_url, "occurrence", read)
     assert plan and "ix_occurrence_partnership_due" not in plan and not _full_scan(plan), plan
+
+
+def test_the_national_plan_reads_open_items_by_lifecycle_never_ten_years(db_url, wfscp):
+    """The plan of several partnerships reads their open items in one query through
+    an index led by the lifecycle (SQLite: (lifecycle, due)), never each partnership's
+    ten years through (partnership, due), nor the table."""
+    from datetime import date
+
+    from models.notify_inputs import open_items
+    from rules.loader import load_partnership
+
+    older = load_partnership("cscp-2023")
+    plan = plans_of(db_url, "occurrence", lambda s: open_items(s, [wfscp, older], date(2026, 1, 1)))
+    assert "ix_occurrence_partnership_due" not in plan and not _full_scan(plan), plan
+    assert "ix_occurrence_open_due" in plan or "postgres" in db_url, plan
