@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 
 from sqlmodel import Session
 
@@ -43,8 +44,10 @@ SECTIONS = {
 }
 
 
+@lru_cache(maxsize=4096)
 def day(d: date) -> str:
-    """A date as people in England write it: 27 Nov 2026."""
+    """A date as people in England write it: 27 Nov 2026. Cached: the national boards
+    write 25,000 dates, most of them the same few hundred days."""
     return f"{d.day} {d:%b %Y}"
 
 

@@ -11,6 +11,7 @@ from models.calendar import Lifecycle, OccurrenceRow
 from models.chunks import chunks
 from models.directory import Agency, Person, RoleAssignment
 from models.queries import subject_names, subject_names_of
+from models.rows import named
 from models.status import status_of
 from models.stored_dates import usable
 from rules.model import Partnership, Per
@@ -78,7 +79,9 @@ def _items(
     ten years of them, for each 500 ids instead of going by the primary key."""
     mine = [] if by_id else [OccurrenceRow.partnership_id == partnership.id]
     # plain columns, not ORM objects: 36,000 open items in a national day
-    rows = session.exec(select(*_ITEM_COLUMNS).where(*mine, _live(orphans), *conditions)).all()
+    rows = named(
+        session.exec(select(*_ITEM_COLUMNS).where(*mine, _live(orphans), *conditions)).all()
+    )
     rows = [r for r in rows if r.partnership_id == partnership.id]
     leads, la = _lead_partners(session, [partnership.id])[partnership.id]
     return _shape(partnership, today, rows, subject_names(session, partnership.id), leads, la)
@@ -191,6 +194,7 @@ def open_items(
         )
         .order_by(OccurrenceRow.due, OccurrenceRow.id)
     ).all()
+    rows = named(rows)
     by_partnership: dict[str, list] = {pid: [] for pid in wanted}
     for row in rows:
         found = by_partnership.get(row.partnership_id)

@@ -14,6 +14,7 @@ from models.audits import AuditCycle, AuditReturn, FollowUpAction
 from models.calendar import Incident, Lifecycle, OccurrenceRow
 from models.chunks import chunks
 from models.directory import Agency, PartnershipRow, RoleAssignment, School
+from models.rows import named
 from models.stored_dates import warn_skipped
 from rules.dates import in_range
 from rules.model import Event, Per, Subject
@@ -347,7 +348,7 @@ def return_tables(session: Session, cycle_ids: list[int]) -> dict[int, list]:
             .where(col(AuditReturn.cycle_id).in_(chunk))
             .order_by(AuditReturn.cycle_id, AuditReturn.subject)
         ).all()
-        for row in rows:
+        for row in named(rows):
             found.setdefault(row.cycle_id, []).append(row)
     return found
 

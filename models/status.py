@@ -12,6 +12,7 @@ from sqlmodel import Session, and_, col, or_, select
 
 from models.calendar import Lifecycle, OccurrenceRow
 from models.directory import PartnershipRow
+from models.rows import named
 from models.stored_dates import usable
 from rules.model import DEFAULT_TIMEZONE
 from rules.state import State, Status, evaluate
@@ -107,7 +108,7 @@ def status_rows(
         partnership_ids=partnership_ids,
         plain=plain,
     )
-    rows = usable(session.exec(query))
+    rows = usable(named(session.exec(query).all()) if plain else session.exec(query))
     soon = due_soon_days or {}
     zone = (zones if zones is not None else stored_zones(session)).get
     recent = as_of - timedelta(days=behind_days)

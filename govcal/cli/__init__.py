@@ -2,7 +2,8 @@
 
 Each command's module is imported only when that command runs, so `govcal plan` never
 pays for SQLAlchemy, Prefect or the mail stack. `govcal --help` lists the commands from
-their docstrings read as source (ast), without importing them.
+their docstrings read as source (ast), without importing them. The garbage collector
+is paused while a command starts (collector.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 import click
 import typer
 from typer.core import TyperGroup
+
+from govcal.cli import collector
 
 # name -> (module, attribute): a command function or a typer.Typer of subcommands.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -50,12 +53,28 @@ def load(name: str) -> click.Command:
     if isinstance(target, typer.Typer):
         group = typer.main.get_group(target)
         group.name = name
-        return group
+        return _resume_when_started(group)
     single = typer.Typer(
         add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None
     )
     single.command(name)(target)
-    return typer.main.get_command(single)
+    return _resume_when_started(typer.main.get_command(single))
+
+
+def _resume_when_started(command: click.Command) -> click.Command:
+    """The command's own function (and each subcommand's) starts by resuming the garbage
+    collector that `main` paused (collector.py)."""
+    for sub in getattr(command, "commands", {}).values():
+        _resume_when_started(sub)
+    function = command.callback
+    if function is not None:
+
+        def started(*args, **kwargs):
+            collector.resume()
+            return function(*args, **kwargs)
+
+        command.callback = started
+    return command
 
 
 @cache
@@ -119,8 +138,11 @@ def main() -> None:
     transport, TLS mode or database scheme; a missing secret block) is one line per
     problem on stderr and exit code 2, never a traceback or a silent fallback. A wrong
     option is one line and exit code 2 too, without click's usage banner; a folder or
-    file govcal cannot use is one line and exit code 1."""
+    file govcal cannot use is one line and exit code 1. The garbage collector is paused
+    until the command's function starts (collector.py)."""
     import sys
+
+    collector.pause()
 
     from typer._click import exceptions as clicked  # typer's own click, not the package
 

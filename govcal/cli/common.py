@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from govcal import exit_codes
+from govcal.cli import collector
 from models import rule_cache
 from models.settings import get_settings
 from rules import dates
@@ -170,8 +171,9 @@ def _rule_problems(exc: RuleFileError) -> NoReturn:
 def runtime(rules: Path | None = None) -> Runtime:
     """What a command that sends or runs flows needs, built where the flows build theirs
     (flows/runtime.py; imported here only by those commands)."""
-    from flows.runtime import build_runtime
-    from rules.loader import RuleFileError
+    with collector.loading():
+        from flows.runtime import build_runtime
+        from rules.loader import RuleFileError
 
     try:
         built = build_runtime(rules=rules)
@@ -204,8 +206,8 @@ def pick(partnerships: list[Partnership], wanted: str | None) -> Partnership:
 @contextmanager
 def database() -> Iterator[Session]:
     """A transaction; known failures become one clear line on stderr and exit code 1."""
-    from models.db import DatabaseUnavailable, session_scope
-
+    with collector.loading():
+        from models.db import DatabaseUnavailable, session_scope
     try:
         with session_scope() as session:
             yield session
