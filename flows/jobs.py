@@ -35,6 +35,7 @@ from flows.forms import (
     pasted_id,
 )
 from flows.outcome import DayOutcome
+from flows.publish import publishing
 from flows.runtime import build_runtime
 from flows.tasks import dashboard_task, evaluate_task, feeds_task, notify_task, sync_task
 from models import actions, escalations, queries, records
@@ -57,8 +58,9 @@ def daily_compliance(as_of: AsOfDay = None) -> dict[str, Any]:
     synced = sync_task(day)
     states = evaluate_task(day)
     sent = notify_task(day)
-    artifacts = dashboard_task(day, sent["sent_by_kind"] | {"notices": sent["notices_sent"]})
-    feeds = feeds_task(day)
+    with publishing():  # the dashboard's artifacts are posted while the feeds are written
+        artifacts = dashboard_task(day, sent["sent_by_kind"] | {"notices": sent["notices_sent"]})
+        feeds = feeds_task(day)
     outcome = DayOutcome.of(day.isoformat(), synced, states, sent, artifacts, feeds)
     return _delivered(outcome.as_result(), sent)
 

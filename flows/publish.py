@@ -6,6 +6,12 @@ added up to 640 calls x 17 ms after the boards were built. Here one async client
 background thread posts them, a few partnerships at a time (each partnership's
 artifacts in order: summary, table, returns), while the task's own thread goes on
 reading the database for the next board: the server's work and govcal's overlap.
+
+A flow can hold one Publisher open across its tasks (`with publishing():`): the
+dashboard task then only hands its artifacts over and the flow goes on to the feeds
+while they are posted (640 calls, about 7 s of the server's time at 160 partnerships).
+Each artifact keeps the task run that made it; the flow waits for the last one and fails
+with the error if a post failed.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import asyncio
 import contextvars
 import queue
 import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from prefect.artifacts import Artifact
@@ -31,7 +39,6 @@ class Publisher:
     def __init__(self) -> None:
         self._batches: queue.Queue[list[Artifact] | None] = queue.Queue()
         self._error: BaseException | None = None
-        self._task_run_id, self._flow_run_id = get_task_and_flow_run_ids()
         context = contextvars.copy_context()  # Prefect's settings (the API) come along
         self._thread = threading.Thread(target=context.run, args=(self._run,), daemon=True)
 
@@ -40,9 +47,10 @@ class Publisher:
         return self
 
     def __call__(self, batch: list[Artifact]) -> None:
+        task_run_id, flow_run_id = get_task_and_flow_run_ids()  # the caller's, as a plain call
         for artifact in batch:
-            artifact.task_run_id = artifact.task_run_id or self._task_run_id
-            artifact.flow_run_id = artifact.flow_run_id or self._flow_run_id
+            artifact.task_run_id = artifact.task_run_id or task_run_id
+            artifact.flow_run_id = artifact.flow_run_id or flow_run_id
         self._batches.put(batch)
 
     def __exit__(self, *exc: Any) -> None:
@@ -75,3 +83,27 @@ class Publisher:
                 for t in done:
                     t.result()
             await asyncio.gather(*pending)
+
+
+_flows_publisher: contextvars.ContextVar[Publisher | None] = contextvars.ContextVar(
+    "govcal_publisher", default=None
+)
+
+
+@contextmanager
+def publishing() -> Iterator[Publisher]:
+    """For a flow's body: its tasks' artifacts keep being posted after the task that made
+    them has ended; all are posted when the block ends, a failed post raised there."""
+    with Publisher() as post:
+        token = _flows_publisher.set(post)
+        try:
+            yield post
+        finally:
+            _flows_publisher.reset(token)
+
+
+def publisher() -> AbstractContextManager[Publisher]:
+    """The flow's Publisher if it holds one open (`publishing`), else one for this task
+    alone, joined when the task's block ends."""
+    held = _flows_publisher.get()
+    return nullcontext(held) if held is not None else Publisher()

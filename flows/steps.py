@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from flows.collector import paused
 from models import ledger, queries
 from models.ledger import Delivery, LedgerEntry, LedgerRow
 from models.notify_inputs import directory as load_directory
@@ -57,6 +58,17 @@ def plan(
     today: date,
     invite_window_days: int = 60,
     kinds: frozenset[str] | None = None,
+) -> list[Planned]:
+    with paused():  # 36,000 items and their messages nationally: see flows/collector.py
+        return _plan(session, partnerships, today, invite_window_days, kinds)
+
+
+def _plan(
+    session: Session,
+    partnerships: list[Partnership],
+    today: date,
+    invite_window_days: int,
+    kinds: frozenset[str] | None,
 ) -> list[Planned]:
     partnerships = active_partnerships(partnerships, today)
     items = open_items(session, partnerships, today, invite_window_days=invite_window_days)

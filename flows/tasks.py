@@ -14,7 +14,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import Artifact, MarkdownArtifact, TableArtifact
 
 from flows import dashboard, steps
-from flows.publish import Publisher
+from flows.publish import publisher
 from flows.runtime import build_runtime
 from models.db import session_scope
 from models.status import status_rows
@@ -82,12 +82,13 @@ def dashboard_task(
     """Per partnership: the summary, the open-items table, and one table per audit rule
     for its current cycle. The boards are read together (one query of each kind for all
     partnerships), then posted, a handful of API calls per partnership whatever its size,
-    in the background (flows/publish.py); `only` republishes one
-    partnership (after a change made from a form)."""
+    in the background, and on while the flow's next task runs if the flow holds a
+    Publisher open (flows/publish.py); `only` republishes one partnership (after a
+    change made from a form)."""
     keys = []
     runtime = build_runtime()
     chosen = [p for p in active_partnerships(runtime.partnerships, as_of) if only in (None, p.id)]
-    with session_scope() as session, Publisher() as post:
+    with session_scope() as session, publisher() as post:
         for board in dashboard.build_all(session, chosen, as_of):
             if not board.items and not board.cycles:
                 continue

@@ -168,44 +168,50 @@ def plan_messages(
     return planned
 
 
-@lru_cache(maxsize=256)
-def _stages(
-    ladder: Ladder,
-) -> tuple[tuple[int, int, str, MessageKind, tuple[str, ...], str | None], ...]:
-    """The ladder's stages in order: reminders from the earliest (28 days before) to the
-    due day, then escalations; each as (reached once the days to go are at most this,
-    its day's offset from the due date, stage, kind, roles, flag). Worked out once per
-    ladder, not once per item (36,000 items in a national day)."""
-    reminders = [(days, -days, reminder_stage(days), MessageKind.REMINDER, ("owner",), None)
-                 for days in sorted(ladder.reminder_days, reverse=True)]  # fmt: skip
-    escalations = [
-        (min(-step.day, -1), step.day, escalation_stage(step.day),
-         MessageKind.FLAG if step.flag else MessageKind.ESCALATION, step.to, step.flag)
-        for step in ladder.escalations
-    ]  # fmt: skip
-    return (*reminders, *escalations)
-
-
 def _ladder(
     item: Item, ladder: Ladder, directory: Directory, today: date, catch_up_days: int
 ) -> list[Planned]:
-    days_to_go = (item.due - today).days
-    stages = [s for s in _stages(ladder) if days_to_go <= s[0]]
-    emails = [s for s in stages if s[3] is not MessageKind.FLAG]
-    # a stage's day is `offset` days from the due date: worth sending within catch_up_days
-    current = emails[-1][2] if emails and days_to_go + emails[-1][1] >= -catch_up_days else None
-    backlog = bool(emails) and current is None  # every email stage is past the window
     out: list[Planned] = []
-    for _reached, _offset, stage, kind, roles, flag in stages:
-        if kind is MessageKind.FLAG:
+    for stage, kind, roles, flag, action in _schedule(ladder, (item.due - today).days,
+                                                      catch_up_days):  # fmt: skip
+        if action is Action.FLAG:
             out.append(Planned(item, stage, kind, Action.FLAG, f"flag:{flag}", role=str(flag)))
             continue
-        if backlog:  # only its flag is recorded: re-planning skips daily is pure cost
-            continue
-        action = Action.SEND if stage == current else Action.SKIP
         for role, contact in _recipients(item, roles, directory):
             out.append(Planned(item, stage, kind, action, contact.email, contact.name, role))
     return out
+
+
+@lru_cache(maxsize=65_536)
+def _schedule(
+    ladder: Ladder, days_to_go: int, catch_up_days: int
+) -> tuple[tuple[str, MessageKind, tuple[str, ...], str | None, Action], ...]:
+    """The stages of an item `days_to_go` from its due day (negative: overdue) and what
+    each one does today. It depends on nothing else, so it is worked out once per ladder
+    and distance, not for each of the 30,000 overdue items of a national day."""
+    stages: list[tuple[str, MessageKind, tuple[str, ...], str | None, int]] = []
+    # reminders, from the earliest (28 days before) to the due day; the last field is the
+    # stage's day counted from today
+    for days_before in sorted(ladder.reminder_days, reverse=True):
+        if days_to_go <= days_before:
+            on = days_to_go - days_before
+            stages.append((reminder_stage(days_before), MessageKind.REMINDER, ("owner",), None, on))
+    if days_to_go < 0:
+        for step in ladder.escalations:
+            if -days_to_go >= step.day:
+                kind = MessageKind.FLAG if step.flag else MessageKind.ESCALATION
+                on = days_to_go + step.day
+                stages.append((escalation_stage(step.day), kind, step.to, step.flag, on))
+    emails = [s for s in stages if s[1] is not MessageKind.FLAG]
+    current = emails[-1][0] if emails and emails[-1][4] >= -catch_up_days else None
+    backlog = bool(emails) and current is None  # every email stage is past the window
+    out = []
+    for stage, kind, roles, flag, _on in stages:
+        if kind is MessageKind.FLAG:
+            out.append((stage, kind, roles, flag, Action.FLAG))
+        elif not backlog:  # a backlog's flag alone is recorded: re-planning skips is cost
+            out.append((stage, kind, roles, flag, Action.SEND if stage == current else Action.SKIP))
+    return tuple(out)
 
 
 def _recipients(

@@ -1,4 +1,5 @@
-"""The Prefect flows under Prefect's test harness: results, artifacts and the outbox."""
+"""The Prefect flows against the group's real Prefect server (prefect_api): results,
+artifacts and the outbox."""
 
 from __future__ import annotations
 
@@ -51,6 +52,12 @@ def artifacts(*keys: str) -> dict[str, object]:
     return {artifact.key: artifact for artifact in found}
 
 
+def task_name(task_run_id: object) -> str:
+    """The task run's name without its number, as the UI groups it."""
+    with get_client(sync_client=True) as client:
+        return client.read_task_run(task_run_id).name.rsplit("-", 1)[0]
+
+
 def occurrence(public_id: str) -> OccurrenceRow:
     with session_scope() as s:
         return s.exec(select(OccurrenceRow).where(OccurrenceRow.public_id == public_id)).one()
@@ -79,6 +86,10 @@ def test_daily_compliance_syncs_notifies_and_publishes_the_dashboard(embedded):
     assert next(s for s in outcome.synced if s.partnership == "wfscp").created == wfscp["created"]
     assert DayOutcome.from_result({"as_of": "2026-10-05"}) is None  # a broken run's result
 
+    # every artifact is there once the run has ended, under the dashboard's task run
+    posted = artifacts(*result["artifacts"])
+    assert set(posted) == set(result["artifacts"]) and len(posted) >= 4
+    assert {task_name(a.task_run_id) for a in posted.values()} == {"publish-dashboard"}
     found = artifacts(
         "compliance-wfscp", "compliance-summary-wfscp", "returns-wfscp-section-11-audit"
     )
@@ -186,3 +197,31 @@ def test_send_invites_only_sends_invites(embedded):
     result = jobs.send_invites(as_of=D("2026-10-05"))
     assert result["sent_by_kind"] == {"invite": result["messages_sent"]}
     assert result["messages_sent"] >= 2
+
+
+def test_a_failed_post_fails_the_flow_with_its_error_after_the_rest_of_the_work(embedded):
+    """The dashboard's artifacts are posted while the flow's next task runs (a flow holds
+    one Publisher open); a post that fails still ends the run Failed, with its error."""
+    from prefect import flow, task
+    from prefect.artifacts import MarkdownArtifact
+
+    from flows.publish import publisher, publishing
+    from flows.tasks import dashboard_task, feeds_task, sync_task
+
+    @task(name="bad-post")
+    def bad_post() -> None:
+        with publisher() as post:  # the server's rules, checked as the artifact is sent
+            post([MarkdownArtifact.model_construct(markdown="x", key="Not A Key")])
+
+    @flow(name="day-with-a-bad-post")
+    def day_with_a_bad_post() -> tuple[list[str], int]:
+        sync_task(D("2026-10-05"))
+        with publishing():
+            keys = dashboard_task(D("2026-10-05"))
+            bad_post()
+            return keys, feeds_task(D("2026-10-05"))
+
+    state = day_with_a_bad_post(return_state=True)
+    assert state.is_failed() and "Artifact key must only contain lowercase" in state.message
+    assert (embedded / "feeds" / "wfscp.ics").is_file()  # the work after the post was done
+    assert "compliance-summary-wfscp" in artifacts("compliance-summary-wfscp")

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
+
+# Let pytest keep the test modules it rewrites for assertions (and Python any module it
+# compiles) in __pycache__: with PYTHONDONTWRITEBYTECODE set, as on these machines, every
+# test process rewrote all of tests/ again, about 3 s of CPU each. A read-only checkout
+# just skips the write. Commands the tests start still inherit the variable.
+sys.dont_write_bytecode = False
 
 _SAVED: dict[str, str | None] = {}
 _MADE: list[str] = []
