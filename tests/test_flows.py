@@ -1,4 +1,5 @@
-"""The Prefect flows under Prefect's test harness: results, artifacts and the outbox."""
+"""The Prefect flows against the group's real Prefect server (prefect_api): results,
+artifacts and the outbox."""
 
 from __future__ import annotations
 

@@ -163,6 +163,15 @@ def in_process(*args: str) -> str:
     return result.stdout
 
 
+@pytest.mark.parametrize("args", [["plan", "--as-of", "2026-11-24"], ["rules", "check"]])
+def test_commands_on_cached_rules_import_no_pydantic(args):
+    """Once the rules are cached (the first command parses them with pydantic), an
+    everyday command needs no pydantic: typer's option checks would use it
+    (govcal/cli/coercion.py)."""
+    _modules_after(*args)  # the rule cache is written
+    assert "pydantic" not in _modules_after(*args)
+
+
 def test_status_reads_the_database_without_alembic_mail_or_prefect(migrated_data):
     loaded = _modules_after("status", "--as-of", "2026-11-24")
     assert "sqlalchemy" in loaded
