@@ -311,28 +311,10 @@ def returns_of(session: Session, cycle: AuditCycle) -> list[tuple[AuditReturn, O
     return [(r, o) for r, o in rows]
 
 
-def return_table(session: Session, cycle: AuditCycle) -> list:
-    """The cycle's returns as plain rows (id, subject, rag, completed_at, due), by
-    subject: what the dashboard's returns table shows, without ORM objects (every
-    partnership's current cycles are read each day: 29,000 returns nationally)."""
-    return list(
-        session.exec(
-            select(
-                AuditReturn.id,
-                AuditReturn.subject,
-                AuditReturn.rag,
-                OccurrenceRow.completed_at,
-                OccurrenceRow.due,
-            )
-            .join(OccurrenceRow, col(AuditReturn.occurrence_id) == col(OccurrenceRow.id))
-            .where(AuditReturn.cycle_id == cycle.id)
-            .order_by(AuditReturn.subject)
-        ).all()
-    )
-
-
 def return_tables(session: Session, cycle_ids: list[int]) -> dict[int, list]:
-    """Several cycles' return tables (as return_table), one query per chunk of cycles."""
+    """Each cycle's returns as plain rows (cycle_id, id, subject, rag, completed_at, due),
+    by subject: what the dashboard's returns tables show, without ORM objects (every
+    partnership's current cycles are read each day: 29,000 returns nationally)."""
     found: dict[int, list] = {}
     for chunk in chunks(cycle_ids):
         rows = session.exec(
