@@ -217,10 +217,10 @@ def smtp():
 
 @pytest.fixture(scope="session")
 def prefect_server_url(tmp_path_factory) -> Iterator[str]:
-    """One real `prefect server start` per test process, shared by every test that uses
-    Prefect's API (xdist group "prefect": one worker starts it once; each start cost
-    about 25 s on busy cores). Each test keeps its own data folder and Prefect client
-    home, deploys for itself and reads back only the runs and artifacts it made.
+    """One real `prefect server start` per test process, shared by the tests that deploy
+    to a server and run a worker (xdist group "prefect-server": one worker starts it; each
+    start cost about 25 s on busy cores). Each test keeps its own data folder and Prefect
+    client home, deploys for itself and reads back only the runs and artifacts it made.
     Yields the base URL (http://127.0.0.1:PORT)."""
     from tests.cockpit_ui import prefect_server
 
@@ -229,19 +229,12 @@ def prefect_server_url(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def prefect_api(prefect_server_url) -> Iterator[str]:
-    """The group's real Prefect server as this process's API, for the tests that run
-    flows in-process (group "prefect"). It used to be a second server of its own
-    (prefect_test_harness: the same API app, 30-60 s to start on two busy cores) beside
-    the real one the deploy, worker and browser tests need. Yields the API URL."""
-    import prefect.context
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+def prefect_api():
+    """One Prefect test API per test process (prefect_test_harness), shared by every test
+    that runs flows: each start costs 10-20 s on two busy cores. Tests using it share
+    the xdist group "prefect", so one worker starts it once. Yields the API URL."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
 
-    api = f"{prefect_server_url}/api"
-    with (
-        temporary_settings(updates={PREFECT_API_URL: api}),
-        prefect.context._temporary_global_settings_context(  # as the harness does
-            prefect.context.get_settings_context()
-        ),
-    ):
-        yield api
+    with prefect_test_harness(server_startup_timeout=90):
+        yield PREFECT_API_URL.value()

@@ -13,7 +13,7 @@ from tests.cockpit_ui import CHROMIUM, browser, cockpit, settle, visible_text
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.xdist_group("prefect"),
+    pytest.mark.xdist_group("prefect-server"),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs apt-get install chromium"),
 ]
 

@@ -1,5 +1,4 @@
-"""The Prefect flows against the group's real Prefect server (prefect_api): results,
-artifacts and the outbox."""
+"""The Prefect flows under Prefect's test harness: results, artifacts and the outbox."""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ def read(path: Path) -> email.message.EmailMessage:
 
 
 @pytest.mark.slow  # a real Prefect server
-@pytest.mark.xdist_group("prefect")
+@pytest.mark.xdist_group("prefect-server")
 def test_the_sample_lead_partner_digest_reads_in_under_60_lines_with_every_item(
     tmp_path, prefect_server_url
 ):

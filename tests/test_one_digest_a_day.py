@@ -45,7 +45,7 @@ def digests_to(outbox: Path, day: str, recipient: str) -> list[str]:
 
 
 @pytest.mark.slow  # a real Prefect server
-@pytest.mark.xdist_group("prefect")
+@pytest.mark.xdist_group("prefect-server")
 def test_an_incident_started_after_the_digest_waits_for_the_next_days_digest(
     tmp_path, prefect_server_url, monkeypatch
 ):

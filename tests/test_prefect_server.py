@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.processes import wait_until
 
-pytestmark = [pytest.mark.xdist_group("prefect"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("prefect-server"), pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
