@@ -12,7 +12,7 @@ from sqlmodel import Session, col, or_, select
 
 from models.calendar import Incident, Lifecycle, OccurrenceRow
 from models.chunks import chunks
-from models.directory import Agency, PartnershipRow, RoleAssignment, School
+from models.directory import Agency, PartnershipRow, School
 from models.rows import named
 from models.stored_dates import warn_skipped
 from rules.dates import in_range
@@ -484,5 +484,7 @@ def _by_id(session: Session, column: Any, ids: Iterable[int]) -> dict[int, Any]:
 
 def has_people(session: Session, partnership_id: str) -> bool:
     """Whether anyone holds a role in the partnership (its directory was imported)."""
+    from models.people import RoleAssignment
+
     query = select(RoleAssignment.id).where(RoleAssignment.partnership_id == partnership_id)
     return session.exec(query.limit(1)).first() is not None
