@@ -431,13 +431,6 @@ class Failures:
         ]
 
 
-def undelivered(
-    session: Session, partnership: Partnership, owners: Owners, as_of: date
-) -> list[Undelivered]:
-    """This partnership's mail refused for good in the last FAILED_DAYS, newest first."""
-    return Failures.read(session, as_of).of(partnership, owners)
-
-
 def _round_item(
     partnership: Partnership,
     rule: str,
@@ -478,23 +471,15 @@ def current_cycle(cycles: list, as_of: date):
     return max(counts, key=lambda x: x[0].due) if counts else None
 
 
-def cycle_tables(
-    session: Session, partnership: Partnership, as_of: date, names: dict[str, str] | None = None
-) -> list[CycleTable]:
-    """For each audit rule, its current cycle, agency by agency or school by school.
-    `names`: the partnership's subject names if the caller has them."""
-    known = {partnership.id: names} if names is not None else None
-    return cycle_tables_all(session, [partnership], as_of, known)[partnership.id]
-
-
 def cycle_tables_all(
     session: Session,
     partnerships: list[Partnership],
     as_of: date,
     names: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, list[CycleTable]]:
-    """cycle_tables of several partnerships, each kind of data read once for all (the
-    current cycles, their returns and follow-up actions): the daily boards."""
+    """For each partnership and audit rule, its current cycle, agency by agency or school
+    by school; each kind of data (the current cycles, their returns and follow-up
+    actions) read once for all the partnerships."""
     wanted = [p.id for p in partnerships]
     window = timedelta(days=400)  # a cycle further from the day than this is not current
     cycles = queries.cycles_due_between(session, wanted, as_of - window, as_of + window)

@@ -9,6 +9,7 @@ problem into one readable line: the flow run's state message.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import Enum, StrEnum
 from typing import Annotated, Any, TypeVar
 
@@ -26,10 +27,19 @@ from pydantic import (
 from flows.runtime import rules_or_empty
 from models.audits import Rag
 from models.records import MAX_LOCATION
-from rules.dates import SupportedDate, parse_day
+from rules.dates import check_day, parse_day
 from rules.model import Kind
 from rules.references import check_reference
 from rules.text import pasted_id as pasted_occurrence_id
+
+
+def _supported(day: date) -> date:
+    return check_day(day)
+
+
+# A date field or flow parameter that refuses days outside the supported range (defined
+# here, not in rules.dates, so that the command line's date parsing needs no pydantic).
+SupportedDate = Annotated[date, AfterValidator(_supported)]
 
 # a bad rule file leaves the forms with free text: `govcal rules check` reports it
 _PARTNERSHIPS = rules_or_empty()

@@ -19,12 +19,6 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session
 
 from models import queries, records
-from models.directory_changes import (
-    EndedRole,
-    delete_person_if_roleless,
-    end_assignments,
-    person_roles,
-)
 from models.evidence import EvidenceRefused, EvidenceStore
 from models.records import Actor, Evidence, RecordError
 from models.sync import SyncReport, follow_dependents, sync_all
@@ -32,6 +26,7 @@ from rules.model import Partnership
 from rules.text import LONG, TextRefused, check_id, check_text
 
 if TYPE_CHECKING:  # the directory import (CSV, email_validator) is imported by its two users
+    from models.directory_changes import EndedRole  # and directory changes by remove_person
     from models.directory_import import FileReport
 
 ACTOR_FIELD = "--by or GOVCAL_ACTOR (who is acting)"
@@ -514,6 +509,7 @@ def remove_person(
     _typed(None, actor, (email, "the email", 320), (reason, "--reason", LONG))
     if not reason or not reason.strip():
         raise RecordError("a reason is required to remove a person; it goes into the audit trail")
+    from models.directory_changes import delete_person_if_roleless, end_assignments, person_roles
     from models.directory_import import normalise_email
 
     try:

@@ -18,6 +18,7 @@ Migrations import them all (models.tables), as Alembic's env does.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -116,11 +117,43 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def head_revision() -> str | None:
-    """The newest migration, from the revision files' source (ast), without alembic.
+    """The newest migration, from the revision files' source, without alembic.
 
     alembic's own ScriptDirectory imports every revision file and mako; this is the same
     answer for a single head (tests/test_migrations.py checks they agree)."""
     return _head(tuple(sorted((MIGRATIONS / "versions").glob("*.py"))))
+
+
+# `revision: str = "0004"` and `down_revision: str | None = "0003"`, as alembic writes them
+_ASSIGNED = re.compile(r"^(revision|down_revision)\b[^=\n]*=(.*)$", re.MULTILINE)
+
+
+def _identifiers(source: str) -> list[tuple[str, object]]:
+    """The file's revision and down_revision. Read from their own lines: parsing the
+    whole file (the initial schema's is long) cost every command that opened the
+    database about 7 ms. A value written over several lines is read the long way."""
+    found = []
+    for name, value in _ASSIGNED.findall(source):
+        try:
+            found.append((name, ast.literal_eval(value.strip())))
+        except (SyntaxError, ValueError):  # e.g. a merge's tuple split over lines
+            return _parsed(source)
+    if not any(name == "revision" for name, _ in found):  # written some other way
+        return _parsed(source)
+    return found
+
+
+def _parsed(source: str) -> list[tuple[str, object]]:
+    """The same two names from the whole parsed file."""
+    found = []
+    for node in ast.parse(source).body:
+        target = node.target if isinstance(node, ast.AnnAssign) else None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        named = isinstance(target, ast.Name) and target.id in ("revision", "down_revision")
+        if named and node.value is not None:
+            found.append((target.id, ast.literal_eval(node.value)))
+    return found
 
 
 @cache
@@ -128,16 +161,10 @@ def _head(files: tuple[Path, ...]) -> str | None:
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in files:
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            target = node.target if isinstance(node, ast.AnnAssign) else None
-            if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                target = node.targets[0]
-            if not isinstance(target, ast.Name) or node.value is None:
-                continue
-            value = ast.literal_eval(node.value)
-            if target.id == "revision":
+        for name, value in _identifiers(path.read_text(encoding="utf-8")):
+            if name == "revision":
                 revisions.add(value)
-            elif target.id == "down_revision" and value:
+            elif value:
                 parents.update([value] if isinstance(value, str) else value)
     heads = revisions - parents
     if len(heads) != 1:  # several heads or none: alembic explains it

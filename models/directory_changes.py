@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, func, or_, select
 
 from models.calendar import OccurrenceRow
-from models.directory import Delegation, Person, RoleAssignment
 from models.ledger import Delivery, LedgerEntry
+from models.people import Delegation, Person, RoleAssignment
 from models.trail import Channel, record
 
 

@@ -21,17 +21,10 @@ from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from models.chunks import chunks
-from models.directory import (
-    Agency,
-    AgencyType,
-    Delegation,
-    Person,
-    RoleAssignment,
-    School,
-    SchoolPhase,
-)
+from models.directory import Agency, AgencyType, School, SchoolPhase
 from models.directory_changes import EndedRole, delete_person_if_roleless, end_assignments
 from models.evidence import is_system_path
+from models.people import Delegation, Person, RoleAssignment
 from models.sync import register_partnership
 from models.trail import Channel, record
 from models.types import utcnow

@@ -9,7 +9,8 @@ from sqlmodel import Session, col, func, or_, select
 
 from models.calendar import Lifecycle, OccurrenceRow
 from models.chunks import chunks
-from models.directory import Agency, Person, RoleAssignment
+from models.directory import Agency
+from models.people import Person, RoleAssignment
 from models.queries import subject_names, subject_names_of
 from models.rows import named
 from models.status import status_of

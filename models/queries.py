@@ -5,20 +5,22 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection, Iterable
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, func
 from sqlmodel import Session, col, or_, select
 
-from models.audits import AuditCycle, AuditReturn, FollowUpAction
 from models.calendar import Incident, Lifecycle, OccurrenceRow
 from models.chunks import chunks
-from models.directory import Agency, PartnershipRow, RoleAssignment, School
+from models.directory import Agency, PartnershipRow, School
 from models.rows import named
 from models.stored_dates import warn_skipped
 from rules.dates import in_range
 from rules.model import Event, Per, Subject
 from rules.text import shown
+
+if TYPE_CHECKING:  # the audit tables are built by the commands that read them: not status
+    from models.audits import AuditCycle, AuditReturn, FollowUpAction
 
 
 class NotFound(LookupError):
@@ -254,6 +256,8 @@ def open_occurrences(
 
 
 def audit_cycle(session: Session, public_id: str) -> AuditCycle:
+    from models.audits import AuditCycle
+
     cycle = session.exec(select(AuditCycle).where(AuditCycle.public_id == public_id)).first()
     if cycle is None:
         near = difflib.get_close_matches(
@@ -264,6 +268,8 @@ def audit_cycle(session: Session, public_id: str) -> AuditCycle:
 
 
 def audit_cycles(session: Session, partnership_id: str | None = None) -> list[AuditCycle]:
+    from models.audits import AuditCycle
+
     query = select(AuditCycle)
     if partnership_id:
         query = query.where(AuditCycle.partnership_id == partnership_id)
@@ -274,6 +280,8 @@ def cycles_due_between(
     session: Session, partnership_ids: Collection[str], start: date, end: date
 ) -> list[AuditCycle]:
     """Audit cycles due between two days (inclusive), every partnership named, by due."""
+    from models.audits import AuditCycle
+
     return list(
         session.exec(
             select(AuditCycle)
@@ -302,6 +310,8 @@ def cycle_to_open(
 
 
 def returns_of(session: Session, cycle: AuditCycle) -> list[tuple[AuditReturn, OccurrenceRow]]:
+    from models.audits import AuditReturn
+
     rows = session.exec(
         select(AuditReturn, OccurrenceRow)
         .join(OccurrenceRow, col(AuditReturn.occurrence_id) == col(OccurrenceRow.id))
@@ -311,28 +321,12 @@ def returns_of(session: Session, cycle: AuditCycle) -> list[tuple[AuditReturn, O
     return [(r, o) for r, o in rows]
 
 
-def return_table(session: Session, cycle: AuditCycle) -> list:
-    """The cycle's returns as plain rows (id, subject, rag, completed_at, due), by
-    subject: what the dashboard's returns table shows, without ORM objects (every
-    partnership's current cycles are read each day: 29,000 returns nationally)."""
-    return list(
-        session.exec(
-            select(
-                AuditReturn.id,
-                AuditReturn.subject,
-                AuditReturn.rag,
-                OccurrenceRow.completed_at,
-                OccurrenceRow.due,
-            )
-            .join(OccurrenceRow, col(AuditReturn.occurrence_id) == col(OccurrenceRow.id))
-            .where(AuditReturn.cycle_id == cycle.id)
-            .order_by(AuditReturn.subject)
-        ).all()
-    )
-
-
 def return_tables(session: Session, cycle_ids: list[int]) -> dict[int, list]:
-    """Several cycles' return tables (as return_table), one query per chunk of cycles."""
+    """Each cycle's returns as plain rows (cycle_id, id, subject, rag, completed_at, due),
+    by subject: what the dashboard's returns tables show, without ORM objects (every
+    partnership's current cycles are read each day: 29,000 returns nationally)."""
+    from models.audits import AuditReturn
+
     found: dict[int, list] = {}
     for chunk in chunks(cycle_ids):
         rows = session.exec(
@@ -358,6 +352,8 @@ def return_counts(
 ) -> dict[int, tuple[int, int]]:
     """(returned, total) per cycle, counted in one query: the dashboard asks for every
     open cycle of every partnership each day. With `as_of`, only returns made by then."""
+    from models.audits import AuditReturn
+
     if not cycle_ids:
         return {}
     done = col(OccurrenceRow.completed_at).is_not(None)
@@ -408,6 +404,8 @@ def mark_cycle_opened(session: Session, cycle: AuditCycle, when) -> None:
 
 def follow_ups(session: Session, return_ids: list[int]) -> dict[int, list[FollowUpAction]]:
     """Follow-up actions agreed at review, per return, in one query per chunk of returns."""
+    from models.audits import FollowUpAction
+
     found: dict[int, list[FollowUpAction]] = {}
     for chunk in chunks(return_ids):
         rows = session.exec(
@@ -424,6 +422,8 @@ def unreviewed_returns(
     session: Session, limit: int = 300
 ) -> list[tuple[AuditReturn, OccurrenceRow]]:
     """Returns submitted and not yet reviewed, oldest submission first."""
+    from models.audits import AuditReturn
+
     rows = session.exec(
         select(AuditReturn, OccurrenceRow)
         .join(OccurrenceRow, col(AuditReturn.occurrence_id) == col(OccurrenceRow.id))
@@ -448,6 +448,8 @@ def all_subject_names(session: Session) -> dict[str, str]:
 
 def audit_return_for(session: Session, public_id: str) -> AuditReturn | None:
     """The audit return an occurrence id stands for, if it is one (S11/S175)."""
+    from models.audits import AuditReturn
+
     return session.exec(
         select(AuditReturn)
         .join(OccurrenceRow, col(AuditReturn.occurrence_id) == col(OccurrenceRow.id))
@@ -482,5 +484,7 @@ def _by_id(session: Session, column: Any, ids: Iterable[int]) -> dict[int, Any]:
 
 def has_people(session: Session, partnership_id: str) -> bool:
     """Whether anyone holds a role in the partnership (its directory was imported)."""
+    from models.people import RoleAssignment
+
     query = select(RoleAssignment.id).where(RoleAssignment.partnership_id == partnership_id)
     return session.exec(query.limit(1)).first() is not None

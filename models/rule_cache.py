@@ -7,9 +7,12 @@ same inputs uses that instead: the rule files' names and text (every entry of a 
 folder), the statutory baselines, the source of rules/, the installed packages (each
 site-packages folder's modification time), the Python version and the working folder
 (files are named relative to it). Anything else loads the files again and replaces the
-copy. Only a load without problems is kept: a file with problems is read and reported
-on every run. The copy lives in the data folder (`cache/`), written atomically; one that
-cannot be read or written is ignored, never an error. A copy is private to whoever runs
+copy. The bank holidays of every supported year (rules/workdays.py) are kept with the
+partnerships, from the same installed packages: a command that reads the copy need not
+import the holidays package (0.03 s). Only a load without problems is kept: a file with
+problems is read and reported on every run. The copy lives in the data folder
+(`cache/`), written atomically; one that cannot be read or written is ignored, never an
+error. A copy is private to whoever runs
 govcal (folder 0700, file 0600) and one that someone else owns or could have written is
 not read (unpickling runs code), but loaded again from the files. Used by the command line and by
 models.actions (a recorded change brings the deadlines that hang on it in line).
@@ -28,13 +31,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import rules
+from rules import workdays
 
 if TYPE_CHECKING:
     from rules.model import Partnership
 
 RULES_SOURCE = Path(rules.__file__).resolve().parent
 SHIPPED = RULES_SOURCE / "partnerships"  # what rules.loader reads when given no paths
-FORMAT = b"govcal-rules-1"
+FORMAT = b"govcal-rules-2"  # 2: the bank holidays are kept too
 _KEEP = 8
 _LARGEST = 16 * 1024 * 1024  # bigger than any rule file the loader accepts: not read here
 _loaded: dict[str, list[Partnership]] = {}  # by key: one read per process
@@ -147,10 +151,13 @@ def _read(cache_dir: Path, key: str) -> list[Partnership] | None:
     if head != key.encode():
         return None
     try:
-        found = pickle.loads(body)  # written by govcal, in its own data folder
+        found, holidays = pickle.loads(body)  # written by govcal, in its own data folder
     except Exception:  # a copy from other code (a class since renamed): load again
         return None
-    return found if isinstance(found, list) else None
+    if not (isinstance(found, list) and isinstance(holidays, dict)):
+        return None
+    workdays.remember(holidays)
+    return found
 
 
 def _write(cache_dir: Path, key: str, partnerships: list[Partnership]) -> None:
@@ -158,7 +165,8 @@ def _write(cache_dir: Path, key: str, partnerships: list[Partnership]) -> None:
     partial = target.with_name(f".{target.name}.{os.getpid()}")
     try:
         cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        body = key.encode() + b"\n" + pickle.dumps(partnerships, protocol=5)
+        stored = (partnerships, workdays.bank_holidays())
+        body = key.encode() + b"\n" + pickle.dumps(stored, protocol=5)
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(body)

@@ -2,19 +2,11 @@
 
 from models.audits import AuditCycle, AuditReturn, FollowUpAction, Rag
 from models.calendar import Incident, Lifecycle, OccurrenceRow
-from models.directory import (
-    Agency,
-    AgencyType,
-    Delegation,
-    PartnershipRow,
-    Person,
-    RoleAssignment,
-    School,
-    SchoolPhase,
-)
+from models.directory import Agency, AgencyType, PartnershipRow, School, SchoolPhase
 from models.escalations import EscalationAck
 from models.feed_tokens import FeedToken, InstallationSetting
 from models.ledger import Delivery, LedgerEntry
+from models.people import Delegation, Person, RoleAssignment
 from models.trail import Channel, TrailEntry
 
 __all__ = [

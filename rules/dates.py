@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated
-
-from pydantic import AfterValidator
 
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2098, 12, 31)
@@ -105,11 +102,3 @@ def parse_moment(text: str, what: str = "date") -> date | datetime:
 
 def _time(text: str):
     return datetime.strptime(text.strip(), "%H:%M").time()
-
-
-def _supported(day: date) -> date:
-    return check_day(day)
-
-
-SupportedDate = Annotated[date, AfterValidator(_supported)]
-"""A date field or flow parameter that refuses days outside the supported range."""

@@ -21,9 +21,26 @@ _LAST_YEAR = ENGINE_LATEST.year
 _IMPORTING = Lock()
 
 
-@cache
+_KNOWN: dict[int, frozenset[date]] = {}  # by year, worked out or remembered
+
+
 def _bank_holidays(year: int) -> frozenset[date]:
-    return frozenset(_england()(subdiv="ENG", years=year).keys())
+    found = _KNOWN.get(year)
+    if found is None:
+        found = _KNOWN[year] = frozenset(_england()(subdiv="ENG", years=year).keys())
+    return found
+
+
+def bank_holidays() -> dict[int, frozenset[date]]:
+    """Every supported year's bank holidays, for the rule cache to keep (models/rule_cache.py):
+    a command that finds them there need not import the package (0.03 s)."""
+    return {year: _bank_holidays(year) for year in range(_FIRST_YEAR, _LAST_YEAR + 1)}
+
+
+def remember(known: dict[int, frozenset[date]]) -> None:
+    """Bank holidays worked out earlier with the same package (see bank_holidays)."""
+    for year, days in known.items():
+        _KNOWN.setdefault(year, frozenset(days))
 
 
 @cache

@@ -5,6 +5,7 @@ on 127.0.0.1 and a real database, and checks that nothing is sent twice or lost.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -35,6 +36,25 @@ def prepared(url: str) -> str:
         import_directory(s, SAMPLE_DIRECTORY / "wfscp", wfscp)
         sync_partnership(s, wfscp, date.fromisoformat(DAY))
     return url
+
+
+@pytest.fixture(scope="module")
+def prepared_sqlite(tmp_path_factory) -> Path:
+    """One SQLite database prepared (`prepared`) for the module, closed; each SQLite
+    test notifies from its own copy (`sqlite_copy`)."""
+    from models.db import get_engine
+
+    path = tmp_path_factory.mktemp("prepared") / "govcal.db"
+    prepared(f"sqlite:///{path}")
+    get_engine(f"sqlite:///{path}").dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_copy(prepared_sqlite, tmp_path) -> str:
+    """This test's own copy of the prepared SQLite database; its URL."""
+    shutil.copyfile(prepared_sqlite, tmp_path / "govcal.db")
+    return f"sqlite:///{tmp_path / 'govcal.db'}"
 
 
 def env_for(url: str, server: SmtpServer) -> dict[str, str]:
@@ -71,8 +91,8 @@ def assert_each_message_delivered_exactly_once(url: str, server: SmtpServer) -> 
         assert any(rcpt == row.recipient.lower() and row.message_key in mid for rcpt, mid in got)
 
 
-def test_killed_mid_delivery_batch_rerun_sends_the_rest_once(tmp_path, smtp):
-    url = prepared(f"sqlite:///{tmp_path / 'govcal.db'}")
+def test_killed_mid_delivery_batch_rerun_sends_the_rest_once(sqlite_copy, smtp):
+    url = sqlite_copy
     env = env_for(url, smtp)
     first = notify(env)
     smtp.recorder.victim, smtp.recorder.kill_at = first.pid, 5
@@ -119,10 +139,9 @@ def test_killed_mid_sync_rerun_gives_the_same_calendar_as_a_clean_run(tmp_path):
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_two_sweeps_at_once_send_each_message_once(tmp_path, smtp, database, request):
     if database == "sqlite":
-        url = f"sqlite:///{tmp_path / 'govcal.db'}"
+        url = request.getfixturevalue("sqlite_copy")
     else:
-        url = request.getfixturevalue("postgres_url")
-    prepared(url)
+        url = prepared(request.getfixturevalue("postgres_url"))
     env = env_for(url, smtp)
     runs = [notify(env), notify(env)]
     results = [r.communicate(timeout=180) for r in runs]
@@ -131,8 +150,8 @@ def test_two_sweeps_at_once_send_each_message_once(tmp_path, smtp, database, req
     assert len(smtp.recorder.received) > 20
 
 
-def test_a_slow_relay_still_gets_every_message_once(tmp_path, smtp):
-    url = prepared(f"sqlite:///{tmp_path / 'govcal.db'}")
+def test_a_slow_relay_still_gets_every_message_once(sqlite_copy, smtp):
+    url = sqlite_copy
     smtp.recorder.delay = 0.2  # a relay that takes 200 ms to accept each message
     run = notify(env_for(url, smtp))
     out, err = run.communicate(timeout=180)
@@ -141,10 +160,11 @@ def test_a_slow_relay_still_gets_every_message_once(tmp_path, smtp):
     assert_each_message_delivered_exactly_once(url, smtp)
 
 
-def test_a_database_locked_by_another_writer_is_a_clear_error_and_writes_nothing(tmp_path):
-    data = tmp_path / "data"
+def test_a_database_locked_by_another_writer_is_a_clear_error_and_writes_nothing(
+    tmp_path, migrated_data
+):
+    data = tmp_path / "data"  # its govcal.db migrated already (a copy: migrated_data)
     env = {**os.environ, "GOVCAL_DATA_DIR": str(data), "GOVCAL_DB_LOCK_TIMEOUT": "1"}
-    assert subprocess.run([*GOVCAL, "db", "upgrade"], env=env, check=False).returncode == 0
     holder = sqlite3.connect(data / "govcal.db", isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # another process mid-write
     try:

@@ -122,7 +122,7 @@ try:
     app(sys.argv[1:], prog_name="govcal")
 except SystemExit:
     pass
-print("MODULES " + json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+print("MODULES " + json.dumps(sorted(sys.modules)))
 """
 DATABASE = {"sqlalchemy", "sqlmodel"}
 MIGRATIONS = {"alembic", "mako"}
@@ -132,6 +132,11 @@ ORCHESTRATION = {"prefect", "flows", "apscheduler"}
 
 def _modules_after(*args: str) -> set[str]:
     """The top-level packages imported by one command, run as a user runs it."""
+    return {name.split(".")[0] for name in _every_module_after(*args)}
+
+
+def _every_module_after(*args: str) -> set[str]:
+    """Every module imported by one command, run as a user runs it."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
         capture_output=True, text=True, check=False, cwd=ROOT, env=os.environ.copy(),
@@ -163,10 +168,23 @@ def in_process(*args: str) -> str:
     return result.stdout
 
 
+@pytest.mark.parametrize("args", [["plan", "--as-of", "2026-11-24"], ["rules", "check"]])
+def test_commands_on_cached_rules_import_no_pydantic_or_holidays(args):
+    """Once the rules are cached (the first command parses them with pydantic), an
+    everyday command needs no pydantic: typer's option checks would use it
+    (govcal/cli/coercion.py). Nor the holidays package: the bank holidays are cached
+    with the rules (models/rule_cache.py)."""
+    _modules_after(*args)  # the rule cache is written
+    assert _modules_after(*args) & {"pydantic", "holidays"} == set()
+
+
 def test_status_reads_the_database_without_alembic_mail_or_prefect(migrated_data):
-    loaded = _modules_after("status", "--as-of", "2026-11-24")
+    every = _every_module_after("status", "--as-of", "2026-11-24")
+    loaded = {name.split(".")[0] for name in every}
     assert "sqlalchemy" in loaded
     assert loaded & (MIGRATIONS | MAIL | ORCHESTRATION) == set()
+    # tables built only by the commands that use them
+    assert every & {"models.audits", "models.people"} == set()
 
 
 def test_plan_and_the_write_commands_on_a_database_import_no_alembic_mail_or_prefect(
@@ -187,10 +205,12 @@ def test_plan_and_the_write_commands_on_a_database_import_no_alembic_mail_or_pre
          "completed_on_time"),
         (["reopen", item], "overdue"),
     ):  # fmt: skip
-        loaded = _modules_after(*args)
+        every = _every_module_after(*args)
+        loaded = {name.split(".")[0] for name in every}
         assert state() == after, args  # the command did its work
         assert "sqlalchemy" in loaded, args
         assert loaded & (MIGRATIONS | MAIL | ORCHESTRATION) == set(), args
+        assert "models.people" not in every, args  # the directory's people: not needed here
 
 
 def test_no_test_imports_from_conftest():

@@ -185,8 +185,8 @@ def test_ending_roles_on_both_databases(db_url, wfscp, tmp_path):
 
     from models import actions
     from models.db import session_scope
-    from models.directory import Delegation, Person, RoleAssignment
     from models.ledger import LedgerEntry
+    from models.people import Delegation, Person, RoleAssignment
     from models.queries import occurrence
     from models.records import Actor
     from models.sync import sync_partnership

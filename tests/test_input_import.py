@@ -23,7 +23,7 @@ def people() -> list[str]:
     from sqlmodel import select
 
     from models.db import session_scope
-    from models.directory import Person
+    from models.people import Person
 
     with session_scope() as session:
         return sorted(p.email for p in session.exec(select(Person)))

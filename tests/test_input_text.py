@@ -152,8 +152,9 @@ def test_names_stored_before_the_check_are_shown_plain(tmp_path, wfscp):
     from flows.dashboard import build
     from flows.steps import notify, publish_feeds
     from models.db import session_scope, upgrade
-    from models.directory import Agency, Person
+    from models.directory import Agency
     from models.directory_import import import_directory
+    from models.people import Person
     from models.sync import sync_partnership
     from notifications.render import Sender
     from notifications.transport import FileOutbox

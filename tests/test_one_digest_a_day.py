@@ -22,6 +22,19 @@ def govcal(*args: str) -> subprocess.CompletedProcess[str]:
                           env=dict(os.environ))  # fmt: skip
 
 
+def cli(*args: str) -> str:
+    """A command run in this process (typer's CliRunner), on the same data folder: the
+    steps after the first run, whose exit codes and entry point are tested elsewhere
+    (test_cli_records, test_incident_records). Its standard output."""
+    from typer.testing import CliRunner
+
+    from govcal.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
 def digests_to(outbox: Path, day: str, recipient: str) -> list[str]:
     found = []
     for path in sorted(outbox.glob(f"{day}-digest-*.eml")):
@@ -43,24 +56,21 @@ def test_an_incident_started_after_the_digest_waits_for_the_next_days_digest(
     outbox = tmp_path / "data" / "outbox"
     [first] = digests_to(outbox, "20261124", DUTY)
     # due Friday 27 November (3 working days): its reminder is planned today, after the digest
-    started = govcal("incident", "SI-2026-077", "--aware", "2026-11-20", "-p", "wfscp")
-    assert started.returncode == 0, started.stderr
-    dry = govcal("notify", "--as-of", "2026-11-24", "--dry-run")  # lists what a run sends
-    assert "the next run would send 0 message(s)" in dry.stdout, dry.stdout
-    again = govcal("notify", "--as-of", "2026-11-24")
-    assert again.returncode == 0, again.stderr
+    cli("incident", "SI-2026-077", "--aware", "2026-11-20", "-p", "wfscp")
+    dry = cli("notify", "--as-of", "2026-11-24", "--dry-run")  # lists what a run sends
+    assert "the next run would send 0 message(s)" in dry, dry
+    cli("notify", "--as-of", "2026-11-24")
     assert digests_to(outbox, "20261124", DUTY) == [first]  # no second digest today
     assert "SI-2026-077" not in first
 
     # the exception: a statutory clock due within 2 working days (Thursday 26th) goes today
-    urgent = govcal("incident", "SI-2026-078", "--aware", "2026-11-19", "-p", "wfscp")
-    assert urgent.returncode == 0, urgent.stderr
-    assert govcal("notify", "--as-of", "2026-11-24").returncode == 0
+    cli("incident", "SI-2026-078", "--aware", "2026-11-19", "-p", "wfscp")
+    cli("notify", "--as-of", "2026-11-24")
     today = digests_to(outbox, "20261124", DUTY)
     [second] = [d for d in today if d != first]
     assert "SI-2026-078" in second and "SI-2026-077" not in second
 
     # the next day's one digest carries what waited
-    assert govcal("notify", "--as-of", "2026-11-25").returncode == 0
+    cli("notify", "--as-of", "2026-11-25")
     [tomorrow] = digests_to(outbox, "20261125", DUTY)
     assert "Id: wfscp:serious-incident-notification:SI-2026-077" in tomorrow, tomorrow

@@ -48,7 +48,14 @@ def cli(env, *args: str, timeout: float = 180) -> str:
 
 def test_deploy_trigger_work_and_read_the_dashboard_through_the_api(prefect_server):
     api, env = prefect_server
-    cli(env, BIN / "govcal", "import", ROOT / "models" / "sample_directory" / "wfscp")
+    from typer.testing import CliRunner
+
+    from govcal.cli import app
+
+    # the directory imported in this process, into the same data folder (isolated_settings):
+    # set-up; `govcal import` keeps its own interpreter in test_cli_records
+    sample = ROOT / "models" / "sample_directory" / "wfscp"
+    assert CliRunner().invoke(app, ["import", str(sample)]).exit_code == 0
     cli(env, BIN / "prefect", "work-pool", "create", "govcal", "--type", "process", "--overwrite")
     deployed = cli(env, BIN / "prefect", "--no-prompt", "deploy", "--all")
     assert "daily-compliance/daily-compliance" in deployed

@@ -186,8 +186,12 @@ def test_a_configured_sqlite_file_in_a_missing_folder_is_never_created(tmp_path)
 
 
 def test_a_feeds_folder_that_cannot_be_made_is_one_line(tmp_path):
-    data = str(tmp_path / "data")
-    assert govcal("sync", GOVCAL_DATA_DIR=data).returncode == 0
+    from typer.testing import CliRunner
+
+    from govcal.cli import app
+
+    data = str(tmp_path / "data")  # this process's data folder too (isolated_settings)
+    assert CliRunner().invoke(app, ["sync"]).exit_code == 0  # set up in-process
     result = govcal("feeds", GOVCAL_DATA_DIR=data, GOVCAL_FEEDS_DIR="/proc/x")
     assert result.returncode == 1
     assert one_line(result).startswith("Error: cannot use /proc/x: No such file or directory")

@@ -17,7 +17,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from govcal.cli import collector
+from govcal.cli import coercion, collector
 
 # name -> (module, attribute): a command function or a typer.Typer of subcommands.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -100,6 +100,10 @@ class LazyCommands(TyperGroup):
 
     listing = False
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        coercion.lighten(self, ctx)  # its --help flag, checked without pydantic
+        return super().parse_args(ctx, args)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
@@ -108,7 +112,9 @@ class LazyCommands(TyperGroup):
             return None
         if self.listing:  # --help only needs the name and the help text
             return click.Command(cmd_name, help=summary(cmd_name))
-        return load(cmd_name)
+        command = load(cmd_name)
+        coercion.lighten(command, ctx)  # options checked without pydantic (coercion.py)
+        return command
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         self.listing = True
