@@ -6,6 +6,11 @@ MODE:
   plain       the daily-compliance steps as plain functions (cron + a script): sync,
               evaluate, plan + record + deliver, build every dashboard, publish the
               feeds; no Prefect.
+  plain-publish
+              plain, and the dashboards posted as the flow posts them (the same
+              artifacts, through Prefect's client, to the server in PREFECT_API_URL) but
+              with no flow or task around them: beside `flow`, what orchestration
+              itself costs once both sides do the same work.
   flow        the daily-compliance flow; Prefect's API is PREFECT_API_URL if set (a
               long-lived server), otherwise its ephemeral in-process server.
   feeds       only publish the feeds (bench/run.py prepares the day before's with it).
@@ -35,13 +40,15 @@ from pathlib import Path
 T0 = time.perf_counter()
 
 
-def plain(day: date) -> dict:
+def plain(day: date, publish: bool = False) -> dict:
     from flows import dashboard, steps  # plain functions: neither imports Prefect
     from flows.runtime import build_runtime
     from models.db import session_scope
     from models.status import status_rows
     from models.sync import sync_all
 
+    if publish:  # Prefect's client, as a script posting artifacts would import it
+        from flows.publish import Publisher, board_artifacts
     imported = time.perf_counter()
     run = build_runtime()
     settings, chosen = run.settings, run.partnerships
@@ -57,12 +64,20 @@ def plain(day: date) -> dict:
     with session_scope() as s:
         boards = dashboard.build_all(s, chosen, day)
     built = time.perf_counter()
+    if publish:  # as flows/tasks.py dashboard_task does, without the task
+        d = report.delivery
+        sent = dict(d.by_kind) | {"notices": d.rows_sent}
+        with Publisher() as post:
+            for board in boards:
+                if board.items or board.cycles:
+                    post(board_artifacts(board, day, sent))
+    posted = time.perf_counter()
     with session_scope() as s:  # the flow's last task: the same work on both sides
         feeds = steps.publish_feeds(s, chosen, day, settings.effective_feeds_dir)
     done = time.perf_counter()
     return {"import_s": imported - T0, "sync_s": synced - imported,
             "notify_s": notified - synced, "dashboard_s": built - notified,
-            "feeds_s": done - built, "feeds": len(feeds),
+            "posted_s": posted - built, "feeds_s": done - posted, "feeds": len(feeds),
             "messages": report.delivery.messages_sent, "notices": report.delivery.rows_sent,
             "boards": len(boards)}  # fmt: skip
 
@@ -303,8 +318,14 @@ def _serve(env: dict[str, str], folder: Path):
     return process
 
 
-MODES = {"plain": plain, "flow": flow, "feeds": feeds, "floor": floor,
-         "floor-plain": lambda day: {}, "run": run}  # fmt: skip
+def plain_publish(day: date) -> dict:
+    if not os.environ.get("PREFECT_API_URL"):
+        raise SystemExit("plain-publish posts to a kept server: set PREFECT_API_URL")
+    return plain(day, publish=True)
+
+
+MODES = {"plain": plain, "plain-publish": plain_publish, "flow": flow, "feeds": feeds,
+         "floor": floor, "floor-plain": lambda day: {}, "run": run}  # fmt: skip
 
 
 def main() -> None:

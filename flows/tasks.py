@@ -11,10 +11,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import Artifact, MarkdownArtifact, TableArtifact
 
 from flows import dashboard, steps
-from flows.publish import Publisher
+from flows.publish import Publisher, board_artifacts
 from flows.runtime import build_runtime
 from models.db import session_scope
 from models.status import status_rows
@@ -81,9 +80,9 @@ def dashboard_task(
 ) -> list[str]:
     """Per partnership: the summary, the open-items table, and one table per audit rule
     for its current cycle. The boards are read together (one query of each kind for all
-    partnerships), then posted, a handful of API calls per partnership whatever its size,
-    in the background (flows/publish.py); `only` republishes one
-    partnership (after a change made from a form)."""
+    partnerships), then posted, a handful of API calls per partnership whatever its size
+    (flows/publish.py); `only` republishes one partnership (after a change made from a
+    form)."""
     keys = []
     runtime = build_runtime()
     chosen = [p for p in active_partnerships(runtime.partnerships, as_of) if only in (None, p.id)]
@@ -91,21 +90,7 @@ def dashboard_task(
         for board in dashboard.build_all(session, chosen, as_of):
             if not board.items and not board.cycles:
                 continue
-            pid, stamp = board.partnership, f"as of {as_of:%d %b %Y}"
-            batch: list[Artifact] = [
-                MarkdownArtifact(
-                    markdown=board.markdown(sent), key=f"compliance-summary-{pid}",
-                    description=f"{board.name}: what needs attention, {stamp}",
-                ),
-                TableArtifact(
-                    table=board.table(), key=f"compliance-{pid}",
-                    description=f"{board.name}: open items, most urgent first, {stamp}",
-                ),
-            ] + [
-                TableArtifact(table=cycle.rows, key=f"returns-{pid}-{cycle.rule_id}",
-                              description=f"{cycle.describe()} ({stamp})")
-                for cycle in board.cycles
-            ]  # fmt: skip
+            batch = board_artifacts(board, as_of, sent)
             post(batch)
             keys += [artifact.key for artifact in batch if artifact.key]
     return keys
