@@ -1,4 +1,4 @@
-"""A pytest plugin (loaded by `-p tests.support.environment` in pyproject's addopts):
+"""A pytest plugin (named in tests/conftest.py's `pytest_plugins`):
 the process-wide environment every test run needs, set before any test module is
 imported, and restored afterwards.
 
