@@ -14,6 +14,8 @@ MODE:
   flow        the daily-compliance flow; Prefect's API is PREFECT_API_URL if set (a
               long-lived server), otherwise its ephemeral in-process server.
   feeds       only publish the feeds (bench/run.py prepares the day before's with it).
+  post-boards only build the boards and post their artifacts (bench/run.py leaves the
+              day before's cockpit on the API with it, before every timed run).
   floor       Prefect's floor: a one-line flow, same API choice as `flow`.
   floor-plain Python's floor for this script: import nothing of govcal, do nothing.
   run         `govcal run` itself in this process, each of its phases timed (and each
@@ -30,6 +32,7 @@ times; bench/run.py measures the wall time around the whole process, start-up in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -48,7 +51,7 @@ def plain(day: date, publish: bool = False) -> dict:
     from models.sync import sync_all
 
     if publish:  # Prefect's client, as a script posting artifacts would import it
-        from flows.publish import Publisher, board_artifacts
+        from flows.publish import Publisher, as_posted, board_artifacts
     imported = time.perf_counter()
     run = build_runtime()
     settings, chosen = run.settings, run.partnerships
@@ -64,22 +67,26 @@ def plain(day: date, publish: bool = False) -> dict:
     with session_scope() as s:
         boards = dashboard.build_all(s, chosen, day)
     built = time.perf_counter()
-    if publish:  # as flows/tasks.py dashboard_task does, without the task
-        d = report.delivery
-        sent = dict(d.by_kind) | {"notices": d.rows_sent}
-        with Publisher() as post:
-            for board in boards:
-                if board.items or board.cycles:
-                    post(board_artifacts(board, day, sent))
-    posted = time.perf_counter()
-    with session_scope() as s:  # the flow's last task: the same work on both sides
-        feeds = steps.publish_feeds(s, chosen, day, settings.effective_feeds_dir)
+    published: dict[str, int] = {}
+    with contextlib.ExitStack() as posting:
+        if publish:  # as the daily flow does: the feeds written while the boards are posted
+            d = report.delivery
+            sent = dict(d.by_kind) | {"notices": d.rows_sent}
+            post = posting.enter_context(Publisher())
+            post(as_posted([a for b in boards if b.items or b.cycles
+                            for a in board_artifacts(b, day, sent)]))  # fmt: skip
+        with session_scope() as s:  # the flow's last task: the same work on both sides
+            feeds = steps.publish_feeds(s, chosen, day, settings.effective_feeds_dir)
+        written = time.perf_counter()
     done = time.perf_counter()
+    if publish:
+        published = {"artifacts_posted": post.posted, "artifacts_unchanged": post.unchanged}
     return {"import_s": imported - T0, "sync_s": synced - imported,
             "notify_s": notified - synced, "dashboard_s": built - notified,
-            "posted_s": posted - built, "feeds_s": done - posted, "feeds": len(feeds),
-            "messages": report.delivery.messages_sent, "notices": report.delivery.rows_sent,
-            "boards": len(boards)}  # fmt: skip
+            "feeds_s": written - built, "posted_after_feeds_s": done - written,
+            "feeds": len(feeds), "messages": report.delivery.messages_sent,
+            "notices": report.delivery.rows_sent, "boards": len(boards),
+            **published}  # fmt: skip
 
 
 def feeds(day: date) -> dict:
@@ -318,6 +325,27 @@ def _serve(env: dict[str, str], folder: Path):
     return process
 
 
+def post_boards(day: date) -> dict:
+    """Only build every board and post its artifacts (no sync, no mail, no feeds): how
+    bench/run.py leaves the day before's cockpit on the Prefect API before each timed
+    run, as a deployment finds it each morning (a returns table is posted only when it
+    changed since then)."""
+    from govcal.prefect_env import configure_prefect
+
+    configure_prefect(reuse_server=False)
+    from flows import dashboard
+    from flows.publish import Publisher, as_posted, board_artifacts
+    from flows.runtime import build_runtime
+    from models.db import session_scope
+
+    run = build_runtime()
+    with session_scope() as s, Publisher() as post:
+        for board in dashboard.build_all(s, run.partnerships, day):
+            if board.items or board.cycles:
+                post(as_posted(board_artifacts(board, day, None)))
+    return {"posted": post.posted, "unchanged": post.unchanged}
+
+
 def plain_publish(day: date) -> dict:
     if not os.environ.get("PREFECT_API_URL"):
         raise SystemExit("plain-publish posts to a kept server: set PREFECT_API_URL")
@@ -325,6 +353,7 @@ def plain_publish(day: date) -> dict:
 
 
 MODES = {"plain": plain, "plain-publish": plain_publish, "flow": flow, "feeds": feeds,
+         "post-boards": post_boards,
          "floor": floor, "floor-plain": lambda day: {}, "run": run}  # fmt: skip
 
 

@@ -533,7 +533,9 @@ def return_row(
     """One agency's or school's line, with its sort key (missing and red first)."""
     if returned_on is None or returned_on > as_of:
         late = (as_of - due).days
-        status = f"🔴 not returned, {plural(late, 'day')} late" if late > 0 else "not returned yet"
+        # the due day, not "N days late": the row then changes only when something is
+        # recorded, and so does the table (posted only when it changes: flows/publish.py)
+        status = f"🔴 not returned, due {day(due)}" if late > 0 else "not returned yet"
         rank = 0
     else:
         status = f"returned {day(returned_on)}" + (", late" if returned_on > due else "")

@@ -36,7 +36,15 @@ from flows.forms import (
 )
 from flows.outcome import DayOutcome
 from flows.runtime import build_runtime
-from flows.tasks import dashboard_task, evaluate_task, feeds_task, notify_task, sync_task
+from flows.tasks import (
+    build_dashboard_task,
+    evaluate_task,
+    feeds_task,
+    notify_task,
+    publish_dashboard,
+    publish_dashboard_task,
+    sync_task,
+)
 from models import actions, escalations, queries, records
 from models.db import DatabaseUnavailable, session_scope
 from models.evidence import EvidenceStore
@@ -57,9 +65,12 @@ def daily_compliance(as_of: AsOfDay = None) -> dict[str, Any]:
     synced = sync_task(day)
     states = evaluate_task(day)
     sent = notify_task(day)
-    artifacts = dashboard_task(day, sent["sent_by_kind"] | {"notices": sent["notices_sent"]})
+    boards = build_dashboard_task(day, sent["sent_by_kind"] | {"notices": sent["notices_sent"]})
+    # the feeds are written while the boards are posted (by a process of their own,
+    # flows/publish.py): neither needs the other, so neither waits for the other
+    posting = publish_dashboard_task.submit(boards)
     feeds = feeds_task(day)
-    outcome = DayOutcome.of(day.isoformat(), synced, states, sent, artifacts, feeds)
+    outcome = DayOutcome.of(day.isoformat(), synced, states, sent, posting.result(), feeds)
     return _delivered(outcome.as_result(), sent)
 
 
@@ -149,7 +160,7 @@ def _act(model: type[BaseModel], given: Any, as_of: Any, action: str, change: Ch
             message = change(session, form, item, day)
     except (FormError, RecordError, NotFound, DatabaseUnavailable) as exc:
         return Failed(message=f"{exc}; nothing was changed")
-    dashboard_task(day, only=item.split(":", 1)[0])
+    publish_dashboard(day, only=item.split(":", 1)[0])
     get_run_logger().info(message)
     return Completed(message=message, data=message)
 

@@ -1,37 +1,52 @@
 """The cockpit's artifacts: what each partnership's board becomes, and how it is posted.
 
-Each artifact is one call to Prefect's API server, about 11 ms of the server's CPU
-whatever its size (a 200-byte table costs what a 33 KB one does), and the API has no bulk
-endpoint: at 160 partnerships the 640 of them are about 7 s of the server's time, the
-largest part of what the daily flow costs over the same steps as plain functions. One
-async client in a background thread posts them, a few partnerships at a time (each
-partnership's in order: summary, open items, returns), so that encoding the next
-request overlaps the server's work on the last one.
+Each artifact is one call to Prefect's API server, about 9 ms of the server's CPU
+whatever its size, and the API has no bulk endpoint: at 160 partnerships the 640 of them
+were about 6 s of the server's time, the largest part of what the daily flow cost over
+the same steps as plain functions. So:
+
+- a returns table is posted only when it changed (its rows carry dates, not "N days
+  late"): on most days only the summary and the open-items table of each partnership
+  are new;
+- the posting runs in a process of its own (flows/post_artifacts.py): the daily flow
+  builds every board first, then writes the feeds while the poster posts (in the flow's
+  own process the client's work fought the feeds for the interpreter lock).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
+import contextlib
+import json
+import os
 import queue
+import subprocess
+import sys
+import tempfile
 import threading
+import time
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from prefect.artifacts import Artifact, MarkdownArtifact, TableArtifact
-from prefect.client.orchestration import get_client
 from prefect.utilities.context import get_task_and_flow_run_ids
 
 if TYPE_CHECKING:
     from flows.dashboard import Dashboard
 
-AT_ONCE = 4  # partnerships in flight: the server is one process, more would only queue
+POSTING_TIMEOUT_S = 900.0  # 640 artifacts take about 6 s; a server this slow is down
+GIVE_UP_S = 30.0  # after the block raised
 _DONE = None
+
+
+class PublishError(RuntimeError):
+    """Some artifacts were not posted; the message gives the server's first answers."""
 
 
 def board_artifacts(board: Dashboard, as_of: date, sent: dict[str, int] | None) -> list[Artifact]:
     """One partnership's artifacts, under keys that stay the same from day to day (the UI
-    shows the latest): the summary, the open items, one table per audit rule's cycle."""
+    shows the latest): the summary, the open items, one table per audit rule's cycle.
+    The returns tables carry no "as of": posted only when they change, the UI's own date
+    on them says since when they stand."""
     pid, stamp = board.partnership, f"as of {as_of:%d %b %Y}"
     return [
         MarkdownArtifact(
@@ -43,60 +58,172 @@ def board_artifacts(board: Dashboard, as_of: date, sent: dict[str, int] | None) 
             description=f"{board.name}: open items, most urgent first, {stamp}",
         ),
     ] + [
-        TableArtifact(table=cycle.rows, key=f"returns-{pid}-{cycle.rule_id}",
-                      description=f"{cycle.describe()} ({stamp})")
+        TableArtifact(table=cycle.rows, key=returns_key(pid, cycle.rule_id),
+                      description=cycle.describe())
         for cycle in board.cycles
     ]  # fmt: skip
 
 
-class Publisher:
-    """`with Publisher() as post: post([...])`: every batch is posted by the time the
-    block ends; a failed call is raised there, as the plain call would have been."""
+def returns_key(partnership: str, rule: str) -> str:
+    return f"returns-{partnership}-{rule}"
 
-    def __init__(self) -> None:
-        self._batches: queue.Queue[list[Artifact] | None] = queue.Queue()
-        self._error: BaseException | None = None
+
+def as_posted(artifacts: list[Artifact]) -> list[dict[str, Any]]:
+    """Each artifact as the poster takes it (plain data, so one task can hand it to the
+    next): its data in the form Prefect stores, and whether it is posted only if changed."""
+    return [
+        {"key": a.key, "type": a.type, "description": a.description,
+         "data": a.format(_sync=True), "task_run_id": _text(a.task_run_id),
+         "flow_run_id": _text(a.flow_run_id),
+         "only_if_changed": bool(a.key and a.key.startswith("returns-"))}
+        for a in artifacts
+    ]  # fmt: skip
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+class Publisher:
+    """`with Publisher() as post: post(as_posted([...]))`: every artifact is posted (or
+    found unchanged) by the time the block ends; a failure is raised there as PublishError.
+
+    The artifacts go, one JSON line each, to a poster process (flows/post_artifacts.py)
+    that talks to the same Prefect API as this process; a writer thread feeds its pipe,
+    so building the next board never waits on it. `in_process=True` posts them in this
+    thread when the block ends instead: for a handful of artifacts (a form's one
+    partnership, the sample) starting a process costs more than it saves."""
+
+    def __init__(self, *, in_process: bool = False) -> None:
+        self._in_process = in_process
+        self._kept: list[dict[str, Any]] = []
         self._task_run_id, self._flow_run_id = get_task_and_flow_run_ids()
-        context = contextvars.copy_context()  # Prefect's settings (the API) come along
-        self._thread = threading.Thread(target=context.run, args=(self._run,), daemon=True)
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._files = contextlib.ExitStack()  # the poster's stdout and stderr
+        self._process: subprocess.Popen[bytes] | None = None
+        self._writer: threading.Thread | None = None
+        self.report: dict[str, Any] = {}
 
     def __enter__(self) -> Publisher:
-        self._thread.start()
+        if self._in_process:
+            return self
+        with self._files.pop_all() as opened:  # closed again if the poster cannot start
+            self._out = opened.enter_context(tempfile.TemporaryFile())
+            self._err = opened.enter_context(tempfile.TemporaryFile())
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "flows.post_artifacts"], stdin=subprocess.PIPE,
+                stdout=self._out, stderr=self._err, env=_poster_environment(),
+            )  # fmt: skip
+            self._files = opened.pop_all()
+        self._writer = threading.Thread(target=self._write, daemon=True)
+        self._writer.start()
         return self
 
-    def __call__(self, batch: list[Artifact]) -> None:
-        for artifact in batch:
-            artifact.task_run_id = artifact.task_run_id or self._task_run_id
-            artifact.flow_run_id = artifact.flow_run_id or self._flow_run_id
-        self._batches.put(batch)
+    def __call__(self, batch: list[dict[str, Any]]) -> None:
+        """Post these artifacts (as_posted), under this task or flow run unless they name
+        their own."""
+        for fields in batch:
+            owned = {
+                **fields, "task_run_id": fields.get("task_run_id") or _text(self._task_run_id),
+                "flow_run_id": fields.get("flow_run_id") or _text(self._flow_run_id),
+            }  # fmt: skip
+            if self._in_process:
+                self._kept.append(owned)
+            else:
+                self._lines.put(json.dumps(owned) + "\n")
+
+    def _write(self) -> None:
+        assert self._process is not None and self._process.stdin is not None
+        stdin = self._process.stdin
+        try:
+            while (line := self._lines.get()) is not _DONE:
+                stdin.write(line.encode())
+        except BrokenPipeError:
+            pass  # the poster died: its exit status and stderr tell why
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                stdin.close()
 
     def __exit__(self, *exc: Any) -> None:
-        self._batches.put(_DONE)
-        self._thread.join()
-        if self._error is not None and exc[0] is None:
-            raise self._error
+        if self._in_process:
+            if exc[0] is None:
+                self._post_here()
+            return
+        with self._files:
+            self._finish(exc[0] is not None)
 
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._post_all())
-        except BaseException as error:  # handed to the task's thread in __exit__
-            self._error = error
+    def _post_here(self) -> None:
+        from prefect.utilities.asyncutils import run_coro_as_sync
 
-    async def _post_all(self) -> None:
-        loop = asyncio.get_running_loop()
-        gate = asyncio.Semaphore(AT_ONCE)
-        async with get_client() as client:
+        from flows.post_artifacts import each, post_all
 
-            async def post(batch: list[Artifact]) -> None:
-                async with gate:
-                    for artifact in batch:
-                        await artifact.acreate(client)
+        self.report = run_coro_as_sync(post_all(each(self._kept), time.perf_counter())) or {}
+        if self.report.get("errors"):
+            raise PublishError(_failure(self.report, None, 1))
 
-            pending: set[asyncio.Task[None]] = set()
-            while (batch := await loop.run_in_executor(None, self._batches.get)) is not _DONE:
-                pending.add(asyncio.create_task(post(batch)))
-                done = {t for t in pending if t.done()}
-                pending -= done
-                for t in done:
-                    t.result()
-            await asyncio.gather(*pending)
+    def _finish(self, failing: bool) -> None:
+        assert self._process is not None and self._writer is not None
+        self._lines.put(_DONE)
+        self._writer.join()
+        try:  # a block that failed gives up soon: what it posted matters little then
+            status = self._process.wait(timeout=GIVE_UP_S if failing else POSTING_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+            if not failing:
+                raise PublishError(
+                    f"Prefect's API took over {POSTING_TIMEOUT_S:.0f} s to take the cockpit's "
+                    "artifacts; check that the server is up (prefect server / govcal serve)"
+                ) from None
+            return
+        self.report = _report(self._out)
+        if not failing and (status != 0 or not self.report):
+            raise PublishError(_failure(self.report, self._err, status))
+
+    @property
+    def posted(self) -> int:
+        return int(self.report.get("posted", 0))
+
+    @property
+    def unchanged(self) -> int:
+        return int(self.report.get("unchanged", 0))
+
+
+def _poster_environment() -> dict[str, str]:
+    """This process's Prefect API, as the poster must reach it: the settings in force here
+    may come from a profile or a settings context the child would not see."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    with get_client(sync_client=True) as client:  # the ephemeral server's URL too
+        url = str(client.api_url).rstrip("/")
+    env = {**os.environ, "PREFECT_API_URL": url, "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "false"}
+    for name, secret in (("PREFECT_API_KEY", settings.api.key),
+                         ("PREFECT_API_AUTH_STRING", settings.api.auth_string)):  # fmt: skip
+        if secret is not None:
+            env[name] = secret.get_secret_value()
+    return env
+
+
+def _report(out: Any) -> dict[str, Any]:
+    out.seek(0)
+    lines = [line for line in out.read().decode(errors="replace").splitlines() if line.strip()]
+    try:
+        found = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _failure(report: dict[str, Any], err: Any, status: int) -> str:
+    if report.get("errors"):
+        return (f"Prefect's API did not take {report.get('failed', 0)} of the cockpit's "
+                f"artifacts ({report.get('posted', 0)} posted): "
+                + "; ".join(report["errors"]))  # fmt: skip
+    if err is None:
+        return f"The cockpit's artifacts were not posted: {report}"
+    err.seek(0)
+    last = [line for line in err.read().decode(errors="replace").splitlines() if line.strip()]
+    why = last[-1] if last else f"exit status {status}"
+    return f"The cockpit's artifact poster stopped before it was done: {why}"

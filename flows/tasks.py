@@ -11,9 +11,10 @@ from datetime import date, timedelta
 from typing import Any
 
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from flows import dashboard, steps
-from flows.publish import Publisher, board_artifacts
+from flows.publish import Publisher, as_posted, board_artifacts
 from flows.runtime import build_runtime
 from models.db import session_scope
 from models.status import status_rows
@@ -74,26 +75,46 @@ def notify_task(as_of: date, kinds: list[str] | None = None) -> dict[str, Any]:
     return result
 
 
-@task(name="publish-dashboard")
-def dashboard_task(
+IN_PROCESS_AT_MOST = 40  # artifacts; more go to a poster process (flows/publish.py)
+
+
+@task(name="build-dashboard", cache_policy=NO_CACHE)
+def build_dashboard_task(
     as_of: date, sent: dict[str, int] | None = None, only: str | None = None
-) -> list[str]:
+) -> list[dict[str, Any]]:
     """Per partnership: the summary, the open-items table, and one table per audit rule
-    for its current cycle. The boards are read together (one query of each kind for all
-    partnerships), then posted, a handful of API calls per partnership whatever its size
-    (flows/publish.py); `only` republishes one partnership (after a change made from a
-    form)."""
-    keys = []
+    for its current cycle, ready to post. The boards are read together (one query of each
+    kind for all partnerships); `only` rebuilds one partnership (after a change made from
+    a form)."""
     runtime = build_runtime()
     chosen = [p for p in active_partnerships(runtime.partnerships, as_of) if only in (None, p.id)]
-    with session_scope() as session, Publisher() as post:
+    artifacts = []
+    with session_scope() as session:
         for board in dashboard.build_all(session, chosen, as_of):
-            if not board.items and not board.cycles:
-                continue
-            batch = board_artifacts(board, as_of, sent)
-            post(batch)
-            keys += [artifact.key for artifact in batch if artifact.key]
-    return keys
+            if board.items or board.cycles:
+                artifacts += as_posted(board_artifacts(board, as_of, sent))
+    return artifacts
+
+
+@task(name="publish-dashboard", cache_policy=NO_CACHE)
+def publish_dashboard_task(artifacts: list[dict[str, Any]]) -> list[str]:
+    """Post the built artifacts, a handful of API calls per partnership whatever its size,
+    by a process of their own (flows/publish.py); a returns table only if it changed.
+    Returns every key, posted or found unchanged."""
+    with Publisher(in_process=len(artifacts) <= IN_PROCESS_AT_MOST) as post:
+        post(artifacts)
+    get_run_logger().info(
+        "artifacts: %d posted, %d unchanged (poster's seconds: %s)",
+        post.posted, post.unchanged, post.report.get("seconds"),
+    )  # fmt: skip
+    return [a["key"] for a in artifacts if a["key"]]
+
+
+def publish_dashboard(
+    as_of: date, sent: dict[str, int] | None = None, only: str | None = None
+) -> list[str]:
+    """Build the boards, then post them: the two tasks in turn, as a form's run does."""
+    return publish_dashboard_task(build_dashboard_task(as_of, sent, only))
 
 
 @task(name="publish-feeds")

@@ -120,7 +120,7 @@ def test_a_school_missing_its_return_comes_first():
     assert late < done
     assert row == {
         "School": "Kendal Primary",
-        "Return": "🔴 not returned, 238 days late",
+        "Return": "🔴 not returned, due 31 Mar 2026",
         "Review": "",
         "Follow-up actions": "",
         "Code": "wf-p001",

@@ -123,6 +123,41 @@ def test_daily_compliance_syncs_notifies_and_publishes_the_dashboard(embedded):
     assert len(sorted((embedded / "outbox").glob("*.eml"))) == len(outbox)
 
 
+def versions(key: str) -> int:
+    """How many versions of an artifact the UI lists under its key."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), limit=200
+        )
+    return len(found)
+
+
+def test_a_returns_table_is_posted_again_only_when_it_changes(embedded):
+    """Every day brings a new summary and open-items table; the S11 returns table (its
+    cycle overdue, nothing recorded) stays one version until a return is recorded."""
+    import json
+
+    key, summary = "returns-wfscp-section-11-audit", "compliance-summary-wfscp"
+    jobs.daily_compliance(as_of=D("2026-11-23"))
+    tables, summaries = versions(key), versions(summary)
+    jobs.daily_compliance(as_of=D("2026-11-24"))
+    assert (versions(key), versions(summary)) == (tables, summaries + 1)
+    rows = {r["Code"]: r for r in json.loads(artifacts(key)[key].data)}
+    assert rows["nwas"]["Return"] == "🔴 not returned, due 31 Oct 2026"
+
+    form = ReturnForm(item="wfscp:section-11-audit:2026-10-31:nwas",
+                      evidence="https://example.org/s11/nwas.pdf", submitted_on=D("2026-11-20"),
+                      recorded_by="Business Support Officer")  # fmt: skip
+    jobs.record_return(form=form, as_of=D("2026-11-24"))  # republishes the board
+    assert versions(key) == tables + 1
+    rows = {r["Code"]: r for r in json.loads(artifacts(key)[key].data)}
+    assert rows["nwas"]["Return"] == "returned 20 Nov 2026, late"
+    jobs.daily_compliance(as_of=D("2026-11-25"))
+    assert versions(key) == tables + 1
+
+
 def test_record_completion_form_lands_in_the_audit_trail_as_done_from_the_ui(embedded):
     jobs.daily_compliance(as_of=D("2026-11-24"))
     form = CompletionForm(
@@ -198,27 +233,38 @@ def test_send_invites_only_sends_invites(embedded):
     assert result["messages_sent"] >= 2
 
 
-def test_a_failed_post_fails_the_flow_with_its_error(embedded):
-    """Artifacts are posted in the background (flows/publish.py); a post that fails
-    still fails its task and the run, with its error, and the posts before it stay."""
+@pytest.mark.parametrize("in_process", [False, True], ids=["poster-process", "in-process"])
+def test_a_failed_post_fails_the_flow_with_its_error(embedded, in_process):
+    """Artifacts are posted by a process of their own, or here when they are few
+    (flows/publish.py); a post that fails still fails its task and the run, with its
+    error, and the others are posted."""
     from prefect import flow, task
     from prefect.artifacts import MarkdownArtifact
 
-    from flows.publish import Publisher
-    from flows.tasks import dashboard_task, sync_task
+    from flows.publish import Publisher, as_posted
+    from flows.tasks import publish_dashboard, sync_task
 
     @task(name="bad-post")
     def bad_post() -> None:
-        with Publisher() as post:  # the server's rules, checked as the artifact is sent
-            post([MarkdownArtifact.model_construct(markdown="x", key="Not A Key")])
+        with Publisher(in_process=in_process) as post:  # the server's rules, checked there
+            post(
+                as_posted(
+                    [
+                        MarkdownArtifact.model_construct(markdown="x", key="Not A Key"),
+                        MarkdownArtifact(markdown="y", key="posted-after-a-bad-one"),
+                    ]
+                )
+            )
 
     @flow(name="day-with-a-bad-post")
     def day_with_a_bad_post() -> list[str]:
         sync_task(D("2026-10-05"))
-        keys = dashboard_task(D("2026-10-05"))
+        keys = publish_dashboard(D("2026-10-05"))
         bad_post()
         return keys
 
     state = day_with_a_bad_post(return_state=True)
     assert state.is_failed() and "Artifact key must only contain lowercase" in state.message
+    assert "did not take 1 of the cockpit's artifacts (1 posted)" in state.message
     assert "compliance-summary-wfscp" in artifacts("compliance-summary-wfscp")
+    assert artifacts("posted-after-a-bad-one")["posted-after-a-bad-one"].data == "y"
