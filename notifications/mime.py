@@ -18,10 +18,39 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, EmailPolicy
 from email.utils import format_datetime
+from functools import lru_cache
+from typing import Any
 
-_POLICY = SMTP.clone(max_line_length=998)  # the stdlib folds a long Subject before its first word
+
+class _ParsedOnce(EmailPolicy):
+    """The SMTP policy, each header value parsed once per process: a day's thousand
+    digests share their sender, content types and robot headers, and the standard
+    library parsed each again for every message (a third of building one). Header
+    objects are immutable strings, so one can stand in many messages."""
+
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        if type(value) is str:  # plain text; a header object or an Address as before
+            return _parsed(self, name, value)
+        return super().header_store_parse(name, value)
+
+    def header_max_count(self, name: str) -> int | None:
+        return _max_count(self, name.lower())  # the registry made a class on every call
+
+
+@lru_cache(maxsize=256)
+def _max_count(policy: EmailPolicy, name: str) -> int | None:
+    return EmailPolicy.header_max_count(policy, name)
+
+
+@lru_cache(maxsize=2048)
+def _parsed(policy: EmailPolicy, name: str, value: str) -> tuple[str, Any]:
+    return EmailPolicy.header_store_parse(policy, name, value)
+
+
+# SMTP's line ends; at 78 the stdlib folds a long Subject before its first word
+_POLICY = _ParsedOnce(linesep=SMTP.linesep, max_line_length=998)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +77,10 @@ def message_id(key: str, sender_email: str, installation: str) -> str:
 
 def _headers(message: EmailMessage, envelope: Envelope) -> None:
     message["Subject"] = envelope.subject
-    message["From"] = _address(*envelope.sender)
+    message["From"] = str(_address(*envelope.sender))  # as text: parsed once (_ParsedOnce)
     message["To"] = [_address(name, email) for name, email in envelope.to]
     if envelope.reply_to:
-        message["Reply-To"] = _address(*envelope.reply_to)
+        message["Reply-To"] = str(_address(*envelope.reply_to))
     message["Date"] = format_datetime(envelope.date)
     message["Message-ID"] = envelope.message_id
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
