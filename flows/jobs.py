@@ -68,25 +68,33 @@ def daily_compliance(as_of: AsOfDay = None) -> dict[str, Any]:
     boards = build_dashboard_task(day, sent["sent_by_kind"] | {"notices": sent["notices_sent"]})
     # the feeds are written while the boards are posted (by a process of their own,
     # flows/publish.py): neither needs the other, so neither waits for the other
-    posting = publish_dashboard_task.submit(boards)
-    feeds = feeds_task(day)
-    outcome = DayOutcome.of(day.isoformat(), synced, states, sent, posting.result(), feeds)
-    return _delivered(outcome.as_result(), sent)
+    feeds = feeds_task.submit(day)
+    posted = publish_dashboard_task(boards, return_state=True)
+    artifacts = posted.result() if posted.is_completed() else []
+    cockpit = "" if posted.is_completed() else posted.message or "not posted"
+    outcome = DayOutcome.of(day.isoformat(), synced, states, sent, artifacts, feeds.result(),
+                            cockpit_problem=cockpit)  # fmt: skip
+    return _delivered(outcome.as_result(), sent, cockpit)
 
 
-def _delivered(result: dict[str, Any], sent: dict[str, Any]) -> Any:
-    """All the work is done; a run whose mail did not all go ends Failed, with the count
-    in its message, so the UI shows it (not a green Completed with mail stuck). The
-    result stays readable: `flow(..., return_state=True).result(raise_on_failure=False)`."""
-    if not (sent["refused"] or sent["to_retry"]):
+def _delivered(result: dict[str, Any], sent: dict[str, Any], cockpit: str = "") -> Any:
+    """All the work is done; a run whose mail did not all go, or whose cockpit was not
+    all posted, ends Failed with what is wrong in its message, so the UI shows it (not a
+    green Completed with mail stuck). The result stays readable:
+    `flow(..., return_state=True).result(raise_on_failure=False)`."""
+    problems = []
+    if sent["refused"] or sent["to_retry"]:
+        problems.append(
+            f"{sent['refused']} notice(s) refused for good (told to the business team), "
+            f"{sent['to_retry']} left for a later run; {sent['messages_sent']} message(s) sent"
+        )
+    if cockpit:
+        problems.append(f"the cockpit was not all posted: {cockpit}")
+    if not problems:
         return result
     from prefect.states import Failed
 
-    return Failed(
-        message=f"{sent['refused']} notice(s) refused for good (told to the business team), "
-        f"{sent['to_retry']} left for a later run; {sent['messages_sent']} message(s) sent",
-        data=result,
-    )
+    return Failed(message="; ".join(problems), data=result)
 
 
 @flow(name="send-invites")

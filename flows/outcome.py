@@ -45,6 +45,7 @@ class DayOutcome:
     sent: Sent
     artifacts: list[str]
     feeds: int
+    cockpit_problem: str = ""  # why the dashboard's artifacts were not all posted, if so
 
     @property
     def delivered(self) -> bool:
@@ -64,6 +65,7 @@ class DayOutcome:
             return cls.of(
                 str(result["as_of"]), result["synced"], result.get("states") or {},
                 result["sent"], result.get("artifacts") or [], int(result.get("feeds") or 0),
+                cockpit_problem=str(result.get("cockpit_problem") or ""),
             )  # fmt: skip
         except (KeyError, TypeError, ValueError):
             return None
@@ -77,6 +79,8 @@ class DayOutcome:
         sent: dict[str, Any],
         artifacts: list[str],
         feeds: int,
+        *,
+        cockpit_problem: str = "",
     ) -> DayOutcome:
         """From what the flow's tasks report (each a JSON-ready dict or list)."""
         return cls(
@@ -86,6 +90,7 @@ class DayOutcome:
             sent=Sent(**_known(Sent, sent)),
             artifacts=[str(a) for a in artifacts],
             feeds=feeds,
+            cockpit_problem=cockpit_problem,
         )
 
 

@@ -1,6 +1,6 @@
 """The cockpit's artifact poster: a process of its own, started by flows/publish.Publisher.
 
-    python -m flows.post_artifacts < artifacts.jsonl
+    python -m flows.post_artifacts [DEADLINE_S] < artifacts.jsonl
 
 Why a process: each artifact is one call to Prefect's API, about 9 ms of the server's CPU
 and 2 ms of the client's. Posted from a thread of the flow's own process, the client's
@@ -16,7 +16,9 @@ a return, a review or a follow-up is recorded, not every day, and its history in
 then the history of the cycle. The server is asked, never a note kept elsewhere, so a new
 or emptied server gets every artifact again.
 
-Writes one JSON line on stdout: `{"posted": n, "unchanged": n, "failed": n, "errors":
+Everything is posted within DEADLINE_S seconds (default 900) or counted as failed, each
+request answered within 20 s (Prefect's client retries inside that). Writes one JSON
+line on stdout: `{"posted": n, "unchanged": n, "failed": n, "errors":
 [the first few], "seconds": {...}}` (when the client was imported, the input ended and
 the last post was answered, from the process's start). Exit
 status 0 when every artifact is posted or unchanged, 1 otherwise.
@@ -26,15 +28,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 STARTED = time.perf_counter()
 
 AT_ONCE = 4  # requests in flight: the server is one process, more would only queue
+REQUEST_TIMEOUT_S = 20.0  # one answer; Prefect's client retries within the deadline
+POSTING_TIMEOUT_S = 900.0  # all of them: 640 artifacts take about 6 s
 PAGE = 200  # the server's largest page
 ERRORS_KEPT = 5
 
@@ -55,19 +60,85 @@ async def _latest(client: Any, keys: list[str]) -> dict[str, tuple[Any, str | No
     return found
 
 
-async def post_all(artifacts: AsyncIterator[dict[str, Any]], started: float) -> dict[str, Any]:
+def deadline_for(count: int | None) -> float:
+    """How long posting may take in all: half a second an artifact over a 30 s floor, at
+    most POSTING_TIMEOUT_S (unknown counts get that). A hung API is then a failure with
+    its reason, never a run that waits for ever."""
+    if count is None:
+        return POSTING_TIMEOUT_S
+    return min(POSTING_TIMEOUT_S, 30.0 + 0.5 * count)
+
+
+def reason(error: BaseException) -> str:
+    """What went wrong, in a few words a person can act on: never a traceback, a URL (it
+    may carry a password) or a page of links."""
+    import httpx
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError):
+        return str(error.errors()[0].get("msg", "not valid"))
+    if isinstance(error, httpx.HTTPStatusError):
+        said = error.response.reason_phrase or ""
+        try:
+            detail = error.response.json().get("detail")
+        except (ValueError, AttributeError):
+            detail = None
+        if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+            detail = detail[0].get("msg")
+        extra = f": {detail}" if isinstance(detail, str) else ""
+        return f"HTTP {error.response.status_code} {said}{extra}"[:300]
+    if isinstance(error, httpx.TimeoutException | TimeoutError):
+        return "Prefect's API did not answer in time"
+    if isinstance(error, httpx.TransportError | OSError):
+        return "could not reach Prefect's API (is the server up?)"
+    said = " ".join(str(error).split())
+    said = re.sub(r"\w+://\S+", "<the API>", said)  # a URL may carry a password
+    return (said or type(error).__name__)[:300]
+
+
+async def post_all(
+    artifacts: AsyncIterator[dict[str, Any]], started: float, deadline: float
+) -> dict[str, Any]:
     """Post each artifact (flows/publish.as_posted) through this process's Prefect
-    client; the report counts them and keeps the first errors. `started`: when the
-    figures in report["seconds"] count from."""
+    client, within `deadline` seconds in all; the report counts them and keeps the first
+    errors (never raised). `started`: when the figures in report["seconds"] count from."""
+    report: dict[str, Any] = {"posted": 0, "unchanged": 0, "failed": 0, "errors": []}
+    seconds = report["seconds"] = {}
+    given: list[dict[str, Any]] = []
+
+    def failed(fields: dict[str, Any] | None, error: BaseException) -> None:
+        report["failed"] += 1
+        if len(report["errors"]) < ERRORS_KEPT:
+            key = fields.get("key") if fields else None
+            report["errors"].append(f"{key}: {reason(error)}" if key else reason(error))
+
+    try:
+        async with asyncio.timeout(deadline):
+            await _post(artifacts, given, report, failed, started)
+    except TimeoutError:
+        unanswered = len(given) - report["posted"] - report["unchanged"] - report["failed"]
+        report["failed"] += max(unanswered, 1)
+        report["errors"].insert(0, f"Prefect's API did not take them within {deadline:.0f} s")
+    except Exception as error:  # the client could not even start: one reason for all
+        failed(None, error)
+    seconds["posted"] = round(time.perf_counter() - started, 3)
+    return report
+
+
+async def _post(
+    artifacts: AsyncIterator[dict[str, Any]],
+    given: list[dict[str, Any]],
+    report: dict[str, Any],
+    failed: Callable[[dict[str, Any] | None, BaseException], None],
+    started: float,
+) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import ArtifactCreate
 
-    report: dict[str, Any] = {"posted": 0, "unchanged": 0, "failed": 0, "errors": []}
-    seconds = report["seconds"] = {"imported": round(time.perf_counter() - started, 3)}
+    report["seconds"]["imported"] = round(time.perf_counter() - started, 3)
     gate = asyncio.Semaphore(AT_ONCE)
     deferred: list[dict[str, Any]] = []
-
-    async with get_client() as client:
+    async with get_client(httpx_settings={"timeout": REQUEST_TIMEOUT_S}) as client:
 
         async def post(fields: dict[str, Any]) -> None:
             async with gate:
@@ -75,29 +146,28 @@ async def post_all(artifacts: AsyncIterator[dict[str, Any]], started: float) -> 
                     await client.create_artifact(artifact=ArtifactCreate(**fields))
                     report["posted"] += 1
                 except Exception as error:  # told to the parent, which fails the task
-                    report["failed"] += 1
-                    if len(report["errors"]) < ERRORS_KEPT:
-                        said = " ".join(str(error).split())  # one line, however it was put
-                        report["errors"].append(f"{fields.get('key')}: {said[:300]}")
+                    failed(fields, error)
 
         pending: list[asyncio.Task[None]] = []
-        async for given in artifacts:
-            fields = dict(given)
+        async for each_one in artifacts:
+            fields = dict(each_one)
+            given.append(fields)
             if fields.pop("only_if_changed", False):
                 deferred.append(fields)
             else:
                 pending.append(asyncio.create_task(post(fields)))
-        seconds["input_ended"] = round(time.perf_counter() - started, 3)
+        report["seconds"]["input_ended"] = round(time.perf_counter() - started, 3)
         if deferred:
-            latest = await _latest(client, sorted({f["key"] for f in deferred}))
+            try:
+                latest = await _latest(client, sorted({f["key"] for f in deferred}))
+            except Exception:  # cannot tell what changed: post them all
+                latest = {}
             for fields in deferred:
                 if latest.get(fields["key"]) == (fields["data"], fields["description"]):
                     report["unchanged"] += 1
                 else:
                     pending.append(asyncio.create_task(post(fields)))
         await asyncio.gather(*pending)
-    seconds["posted"] = round(time.perf_counter() - started, 3)
-    return report
 
 
 async def each(artifacts: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
@@ -120,7 +190,8 @@ def main() -> int:
         while (line := await lines.get()) is not None:
             yield json.loads(line)
 
-    report = asyncio.run(post_all(from_stdin(), STARTED))
+    deadline = float(sys.argv[1]) if len(sys.argv) > 1 else POSTING_TIMEOUT_S
+    report = asyncio.run(post_all(from_stdin(), STARTED, deadline))
     print(json.dumps(report), flush=True)
     return 1 if report["errors"] else 0
 

@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import tempfile
@@ -30,11 +31,13 @@ from typing import TYPE_CHECKING, Any
 from prefect.artifacts import Artifact, MarkdownArtifact, TableArtifact
 from prefect.utilities.context import get_task_and_flow_run_ids
 
+from flows.children import dies_with_parent
+from flows.post_artifacts import deadline_for, each, post_all
+
 if TYPE_CHECKING:
     from flows.dashboard import Dashboard
 
-POSTING_TIMEOUT_S = 900.0  # 640 artifacts take about 6 s; a server this slow is down
-GIVE_UP_S = 30.0  # after the block raised
+GRACE_S = 15.0  # past the poster's own deadline, it is stopped
 _DONE = None
 
 
@@ -94,8 +97,11 @@ class Publisher:
     thread when the block ends instead: for a handful of artifacts (a form's one
     partnership, the sample) starting a process costs more than it saves."""
 
-    def __init__(self, *, in_process: bool = False) -> None:
+    def __init__(
+        self, *, in_process: bool = False, count: int | None = None, deadline: float | None = None
+    ) -> None:
         self._in_process = in_process
+        self._deadline = deadline or deadline_for(count)  # posting never waits longer
         self._kept: list[dict[str, Any]] = []
         self._task_run_id, self._flow_run_id = get_task_and_flow_run_ids()
         self._lines: queue.Queue[str | None] = queue.Queue()
@@ -111,8 +117,9 @@ class Publisher:
             self._out = opened.enter_context(tempfile.TemporaryFile())
             self._err = opened.enter_context(tempfile.TemporaryFile())
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "flows.post_artifacts"], stdin=subprocess.PIPE,
-                stdout=self._out, stderr=self._err, env=_poster_environment(),
+                [sys.executable, "-m", "flows.post_artifacts", str(self._deadline)],
+                stdin=subprocess.PIPE, stdout=self._out, stderr=self._err,
+                env=_poster_environment(), preexec_fn=dies_with_parent(),
             )  # fmt: skip
             self._files = opened.pop_all()
         self._writer = threading.Thread(target=self._write, daemon=True)
@@ -155,25 +162,26 @@ class Publisher:
     def _post_here(self) -> None:
         from prefect.utilities.asyncutils import run_coro_as_sync
 
-        from flows.post_artifacts import each, post_all
-
-        self.report = run_coro_as_sync(post_all(each(self._kept), time.perf_counter())) or {}
+        posting = post_all(each(self._kept), time.perf_counter(), self._deadline)
+        self.report = run_coro_as_sync(posting) or {}
         if self.report.get("errors"):
             raise PublishError(_failure(self.report, None, 1))
 
     def _finish(self, failing: bool) -> None:
         assert self._process is not None and self._writer is not None
+        if failing:  # the block raised (Ctrl-C too): the poster stops now
+            self._process.kill()
         self._lines.put(_DONE)
         self._writer.join()
-        try:  # a block that failed gives up soon: what it posted matters little then
-            status = self._process.wait(timeout=GIVE_UP_S if failing else POSTING_TIMEOUT_S)
+        try:
+            status = self._process.wait(timeout=self._deadline + GRACE_S)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
             if not failing:
                 raise PublishError(
-                    f"Prefect's API took over {POSTING_TIMEOUT_S:.0f} s to take the cockpit's "
-                    "artifacts; check that the server is up (prefect server / govcal serve)"
+                    f"Prefect's API did not take the cockpit's artifacts within "
+                    f"{self._deadline:.0f} s; check that its server is up"
                 ) from None
             return
         self.report = _report(self._out)
@@ -196,8 +204,9 @@ def _poster_environment() -> dict[str, str]:
     from prefect.settings import get_current_settings
 
     settings = get_current_settings()
-    with get_client(sync_client=True) as client:  # the ephemeral server's URL too
-        url = str(client.api_url).rstrip("/")
+    # the configured API, else the ephemeral server this process runs (found, not called:
+    # a hung API must not hang the start)
+    url = str(settings.api.url or get_client(sync_client=True).api_url).rstrip("/")
     env = {**os.environ, "PREFECT_API_URL": url, "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "false"}
     for name, secret in (("PREFECT_API_KEY", settings.api.key),
                          ("PREFECT_API_AUTH_STRING", settings.api.auth_string)):  # fmt: skip
@@ -217,13 +226,19 @@ def _report(out: Any) -> dict[str, Any]:
 
 
 def _failure(report: dict[str, Any], err: Any, status: int) -> str:
+    """One line: how many were not taken, the first reason and where."""
     if report.get("errors"):
-        return (f"Prefect's API did not take {report.get('failed', 0)} of the cockpit's "
-                f"artifacts ({report.get('posted', 0)} posted): "
-                + "; ".join(report["errors"]))  # fmt: skip
+        failed, posted = report.get("failed", 0), report.get("posted", 0)
+        return (f"Prefect's API did not take {failed} of the cockpit's artifacts ({posted} "
+                f"posted): {report['errors'][0]}")  # fmt: skip
     if err is None:
-        return f"The cockpit's artifacts were not posted: {report}"
+        return "The cockpit's artifacts were not posted"
     err.seek(0)
     last = [line for line in err.read().decode(errors="replace").splitlines() if line.strip()]
-    why = last[-1] if last else f"exit status {status}"
+    why = reason_in_words(last[-1]) if last else f"exit status {status}"
     return f"The cockpit's artifact poster stopped before it was done: {why}"
+
+
+def reason_in_words(line: str) -> str:
+    """A poster's last line of stderr, without a URL (it may carry a password)."""
+    return re.sub(r"\w+://\S+", "<the API>", line)[:300]

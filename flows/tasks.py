@@ -14,7 +14,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows import dashboard, steps
-from flows.publish import Publisher, as_posted, board_artifacts
+from flows.publish import Publisher, PublishError, as_posted, board_artifacts
 from flows.runtime import build_runtime
 from models.db import session_scope
 from models.status import status_rows
@@ -100,9 +100,16 @@ def build_dashboard_task(
 def publish_dashboard_task(artifacts: list[dict[str, Any]]) -> list[str]:
     """Post the built artifacts, a handful of API calls per partnership whatever its size,
     by a process of their own (flows/publish.py); a returns table only if it changed.
-    Returns every key, posted or found unchanged."""
-    with Publisher(in_process=len(artifacts) <= IN_PROCESS_AT_MOST) as post:
-        post(artifacts)
+    Returns every key, posted or found unchanged; a run whose artifacts were not all
+    taken ends Failed with one line saying why (no traceback: the API is what failed)."""
+    try:
+        with Publisher(in_process=len(artifacts) <= IN_PROCESS_AT_MOST,
+                       count=len(artifacts)) as post:  # fmt: skip
+            post(artifacts)
+    except PublishError as refused:
+        from prefect.states import Failed
+
+        return Failed(message=str(refused))  # type: ignore[return-value]
     get_run_logger().info(
         "artifacts: %d posted, %d unchanged (poster's seconds: %s)",
         post.posted, post.unchanged, post.report.get("seconds"),

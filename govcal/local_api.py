@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flows.children import dies_with_parent
+
 STARTUP_TIMEOUT_S = 90.0  # about 12 s on a quiet 2-core machine; far more when busy
 
 
@@ -88,23 +90,12 @@ def _port_is_free(port: int) -> bool:
 
 
 def child(command: list[str], *, env: dict[str, str], stdout: Any) -> subprocess.Popen:
-    """A server process that never outlives the govcal process that started it: on
-    Linux the kernel sends it SIGTERM when its parent dies, even by `kill -9` (a server
-    left behind would hold its port and be taken for serve's by the next `govcal run`)."""
+    """A server process that never outlives the govcal process that started it
+    (flows/children.py)."""
     return subprocess.Popen(
         command, env=env, stdout=stdout, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        preexec_fn=dies_with_parent(),
     )  # fmt: skip
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: prctl(PR_SET_PDEATHSIG, SIGTERM)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass  # no prctl: the server is stopped by the normal shutdown only
 
 
 def start(prefect_home: Path, port: int = 4200) -> tuple[ApiServer, subprocess.Popen]:

@@ -53,3 +53,11 @@ def test_govcal_alone_still_lists_the_commands():
     result = govcal()
     assert result.returncode == exit_codes.SETTINGS
     assert "status" in result.stdout + result.stderr and "Traceback" not in result.stderr
+
+
+def test_run_exit_codes_put_a_refusal_first_then_the_cockpit_then_a_retry():
+    code = exit_codes.delivery_exit_code
+    assert code(0, 0) == exit_codes.OK
+    assert code(2, 0) == exit_codes.LEFT_TO_RETRY
+    assert code(2, 0, "the API is down") == exit_codes.COCKPIT
+    assert code(2, 1, "the API is down") == exit_codes.FAILED

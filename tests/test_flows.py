@@ -158,6 +158,34 @@ def test_a_returns_table_is_posted_again_only_when_it_changes(embedded):
     assert versions(key) == tables + 1
 
 
+def test_a_day_whose_cockpit_cannot_be_posted_does_its_work_and_says_why(embedded, monkeypatch):
+    """The poster process finds no API (a real closed port): mail and feeds are done, the
+    run ends Failed with one line naming the cause, and `govcal run` reads the outcome."""
+    import socket
+
+    import flows.publish
+    import flows.tasks
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    real = flows.publish._poster_environment
+    monkeypatch.setattr(flows.tasks, "IN_PROCESS_AT_MOST", 0)  # the poster process, always
+    monkeypatch.setattr(flows.publish, "_poster_environment", lambda: {
+        **real(), "PREFECT_API_URL": f"http://govcal:S3cretPW@127.0.0.1:{closed}/api",
+        "PREFECT_CLIENT_MAX_RETRIES": "0",
+    })  # fmt: skip
+    state = jobs.daily_compliance(as_of=D("2026-11-24"), return_state=True)
+    assert state.is_failed()
+    assert state.message.startswith("the cockpit was not all posted: Prefect's API did not take")
+    assert "could not reach Prefect's API (is the server up?)" in state.message
+    assert "\n" not in state.message and "S3cretPW" not in state.message
+    outcome = DayOutcome.from_result(state.result(raise_on_failure=False))
+    assert outcome is not None and outcome.feeds > 150 and outcome.artifacts == []
+    assert outcome.cockpit_problem in state.message
+    assert (embedded / "feeds" / "wfscp.ics").is_file()
+
+
 def test_record_completion_form_lands_in_the_audit_trail_as_done_from_the_ui(embedded):
     jobs.daily_compliance(as_of=D("2026-11-24"))
     form = CompletionForm(

@@ -152,6 +152,9 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
     )
     for r in [r for r in rows if r.status.state is State.OVERDUE][:10]:
         out.print(f"  {r.row.public_id}  {r.row.title}: {r.status.describe()}")
-    code = delivery_exit_code(sent.to_retry, sent.refused)
+    if outcome.cockpit_problem:
+        err.print(f"Error: the dashboard was not all posted to Prefect's API (mail and feeds "
+                  f"are done): {outcome.cockpit_problem}", markup=False)  # fmt: skip
+    code = delivery_exit_code(sent.to_retry, sent.refused, outcome.cockpit_problem)
     if code:
         raise typer.Exit(code)
