@@ -91,9 +91,13 @@ def reason(error: BaseException) -> str:
         return "Prefect's API did not answer in time"
     if isinstance(error, httpx.TransportError | OSError):
         return "could not reach Prefect's API (is the server up?)"
-    said = " ".join(str(error).split())
-    said = re.sub(r"\w+://\S+", "<the API>", said)  # a URL may carry a password
+    said = without_urls(" ".join(str(error).split()))
     return (said or type(error).__name__)[:300]
+
+
+def without_urls(text: str) -> str:
+    """The text with every URL replaced: one may carry a password (user:pass@host)."""
+    return re.sub(r"\w+://\S+", "<the API>", text)
 
 
 async def post_all(

@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import queue
-import re
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from prefect.artifacts import Artifact, MarkdownArtifact, TableArtifact
 from prefect.utilities.context import get_task_and_flow_run_ids
 
 from flows.children import dies_with_parent
-from flows.post_artifacts import deadline_for, each, post_all
+from flows.post_artifacts import deadline_for, each, post_all, without_urls
 
 if TYPE_CHECKING:
     from flows.dashboard import Dashboard
@@ -235,10 +234,5 @@ def _failure(report: dict[str, Any], err: Any, status: int) -> str:
         return "The cockpit's artifacts were not posted"
     err.seek(0)
     last = [line for line in err.read().decode(errors="replace").splitlines() if line.strip()]
-    why = reason_in_words(last[-1]) if last else f"exit status {status}"
+    why = without_urls(last[-1])[:300] if last else f"exit status {status}"
     return f"The cockpit's artifact poster stopped before it was done: {why}"
-
-
-def reason_in_words(line: str) -> str:
-    """A poster's last line of stderr, without a URL (it may carry a password)."""
-    return re.sub(r"\w+://\S+", "<the API>", line)[:300]
