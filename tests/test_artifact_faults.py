@@ -108,6 +108,12 @@ POSTER = textwrap.dedent(
 )
 
 
+def as_in_a_terminal() -> None:
+    """Ctrl-C as a terminal delivers it: a job started in the background (CI) inherits
+    SIGINT ignored, and Python then never turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def posters(deadline: str) -> list[int]:
     """The artifact posters running with this deadline (their command line names it)."""
     found = []
@@ -125,7 +131,7 @@ def posters(deadline: str) -> list[int]:
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 def test_the_poster_dies_with_the_run_that_started_it(hung_api, tmp_path, stop):
     run = subprocess.Popen([sys.executable, "-c", POSTER, hung_api], cwd=ROOT,
-                           stdout=subprocess.PIPE, text=True,
+                           stdout=subprocess.PIPE, text=True, preexec_fn=as_in_a_terminal,
                            env={**os.environ, "GOVCAL_DATA_DIR": str(tmp_path)})  # fmt: skip
     try:
         assert run.stdout is not None and run.stdout.readline().strip() == "posting"
