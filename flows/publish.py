@@ -66,8 +66,11 @@ def board_artifacts(board: Dashboard, as_of: date, sent: dict[str, int] | None) 
     ]  # fmt: skip
 
 
+RETURNS = "returns-"  # the key's prefix of a returns table, posted only when it changed
+
+
 def returns_key(partnership: str, rule: str) -> str:
-    return f"returns-{partnership}-{rule}"
+    return f"{RETURNS}{partnership}-{rule}"
 
 
 def as_posted(artifacts: list[Artifact]) -> list[dict[str, Any]]:
@@ -77,7 +80,7 @@ def as_posted(artifacts: list[Artifact]) -> list[dict[str, Any]]:
         {"key": a.key, "type": a.type, "description": a.description,
          "data": a.format(_sync=True), "task_run_id": _text(a.task_run_id),
          "flow_run_id": _text(a.flow_run_id),
-         "only_if_changed": bool(a.key and a.key.startswith("returns-"))}
+         "only_if_changed": bool(a.key and a.key.startswith(RETURNS))}
         for a in artifacts
     ]  # fmt: skip
 

@@ -26,6 +26,7 @@ from prefect.artifacts import MarkdownArtifact  # noqa: E402
 from prefect.settings import PREFECT_API_URL, temporary_settings  # noqa: E402
 
 from flows.publish import Publisher, PublishError, as_posted  # noqa: E402
+from tests.smtp_server import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,12 +56,6 @@ def hung_api() -> Iterator[str]:
     server.close()
 
 
-def a_closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.parametrize("in_process", [False, True], ids=["poster-process", "in-process"])
 def test_a_hung_api_ends_the_posting_in_bounded_time_with_one_line(hung_api, in_process):
     started = time.monotonic()
@@ -79,7 +74,7 @@ def test_a_hung_api_ends_the_posting_in_bounded_time_with_one_line(hung_api, in_
 @pytest.mark.parametrize("in_process", [False, True], ids=["poster-process", "in-process"])
 def test_an_unreachable_api_is_named_without_the_password_in_its_url(monkeypatch, in_process):
     monkeypatch.setenv("PREFECT_CLIENT_MAX_RETRIES", "0")
-    url = f"http://govcal:S3cretPW@127.0.0.1:{a_closed_port()}/api"
+    url = f"http://govcal:S3cretPW@127.0.0.1:{free_port()}/api"  # nothing listens there
     with (
         temporary_settings({PREFECT_API_URL: url}),
         pytest.raises(PublishError) as failed,

@@ -161,14 +161,11 @@ def test_a_returns_table_is_posted_again_only_when_it_changes(embedded):
 def test_a_day_whose_cockpit_cannot_be_posted_does_its_work_and_says_why(embedded, monkeypatch):
     """The poster process finds no API (a real closed port): mail and feeds are done, the
     run ends Failed with one line naming the cause, and `govcal run` reads the outcome."""
-    import socket
-
     import flows.publish
     import flows.tasks
+    from tests.smtp_server import free_port
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
+    closed = free_port()  # nothing listens there
     real = flows.publish._poster_environment
     monkeypatch.setattr(flows.tasks, "IN_PROCESS_AT_MOST", 0)  # the poster process, always
     monkeypatch.setattr(flows.publish, "_poster_environment", lambda: {
