@@ -165,9 +165,23 @@ def _previous(item: Item, ctx: ComposeContext, sender: Sender) -> CalendarEntry 
     )  # fmt: skip
 
 
+def lead_text(item: Item, ctx: ComposeContext) -> str:
+    """Who answers for one member of a round: its own holders of the owner role by name
+    ('Jo Bloggs (Kendal Primary School)'), or '' when the directory names nobody for it."""
+    holders = ctx.directory.holders.get((item.partnership, item.owner_role), [])
+    mine = [h for h in holders if item.subject in (h[0], h[1])]
+    people = []
+    for agency, school, contact in mine[:2]:
+        where = ctx.subject_names.get(school or agency, "")
+        name = contact.name or contact.email
+        people.append(f"{name} ({where})" if where and where not in name else name)
+    return in_words(people)
+
+
 def _line(row, item: Item, ctx: ComposeContext) -> DigestLine:
     failure = ctx.failures.get(row.stage, "") if row.kind == "failure" else ""
-    grouped = item.subject and item.per and not failure
+    own = row.role == item.owner_role  # the recipient's own item (their school's return)
+    grouped = item.subject and item.per and not failure and not own
     round_id = item.public_id.rsplit(":", 1)[0] if grouped else ""
     return DigestLine(
         public_id=item.public_id,
@@ -190,6 +204,8 @@ def _line(row, item: Item, ctx: ComposeContext) -> DigestLine:
         owner=owner_text(item, ctx) if not round_id else "",
         owner_role=item.owner_role,
         note=failure,
+        lead=lead_text(item, ctx) if round_id else "",
+        own=own,
     )
 
 

@@ -54,7 +54,10 @@ def _wrap(text: str, indent: int = 3) -> str:
 _text.filters["wrap"] = _wrap
 _COLOURS = {State.OVERDUE: "#d4351c", State.DUE: "#f47738", State.DUE_SOON: "#f47738"}
 WIDTH = 76  # plain-text line length
-_MAX_NAMES_LINES = {"agency": 12, "school": 5}  # a long list is cut to this many lines
+MAX_LINES = 60  # a digest's plain text, any day
+MAX_CHARS = 2100  # its words: in the HTML part at 390 px wide, about two phone screens
+MAX_ENTRIES = 4  # entries shown in full, the worst first; the rest are counted
+MAX_NAMED = 3  # members of a round named (the longest overdue first), then the count
 
 
 def one_line(value: str, limit: int = 200) -> str:
@@ -125,6 +128,8 @@ class DigestLine:
     owner_role: str = ""
     note: str = ""  # a delivery failure: to whom, which message, the relay's answer
     reference: str = ""  # an event clock's incident reference: what tells clocks apart
+    lead: str = ""  # a round member's owner in words: "Jo Bloggs (Kendal Primary School)"
+    own: bool = False  # the recipient owns it: their own item, never "escalated to you"
 
 
 @dataclass(frozen=True)
@@ -155,8 +160,10 @@ _HEADINGS = (
 
 
 def _bucket(line: DigestLine) -> str:
-    if line.kind in ("escalation", "request", "failure"):
+    if line.kind in ("request", "failure"):
         return line.kind
+    if line.kind == "escalation" and not line.own:  # a day-1 step to the owner is theirs
+        return "escalation"
     if line.state is State.OVERDUE:
         return "overdue"
     if line.state is State.DUE:
@@ -192,7 +199,11 @@ class _Entry:
             title = one_line(first.title)
             if first.reference:
                 title = f"{title} — {one_line(first.reference)}"
-            return f"{title} ({one_line(first.subject_name)})" if first.subject_name else title
+            if first.subject_name:
+                return f"{title} {first.due.year} — the return of {one_line(first.subject_name)}"
+            if first.starts_at is not None and first.state is State.OVERDUE:
+                return f"{title} — missing: {_lower_first(one_line(first.evidence, 200))}"
+            return title
         total = max(first.round_total, len(self.lines))
         noun = "schools" if first.per == "school" else "agencies"
         verb = "asked" if first.kind == "request" else "not returned"
@@ -203,8 +214,27 @@ class _Entry:
     def state_text(self) -> str:
         worst = self.worst
         if worst.days_overdue:
-            return f"{worst.days_overdue} days overdue"
+            return f"{worst.days_overdue} day{'s' if worst.days_overdue != 1 else ''} overdue"
         return worst.state_text
+
+    def weight(self) -> tuple:
+        """How much it matters: escalated, then overdue, then the most item-days overdue
+        (a round of 20 weighs 20), then the earliest due."""
+        bucket = _bucket(self.worst)
+        return (
+            bucket in ("failure", "escalation"),
+            bucket in ("escalation", "overdue"),
+            sum(line.days_overdue for line in self.lines),
+            len(self.lines),
+            -self.worst.due.toordinal(),
+        )
+
+
+def _lower_first(text: str) -> str:
+    """'Approved minutes' -> 'approved minutes', leaving 'LSP decision' as it is."""
+    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
+        return text[0].lower() + text[1:]
+    return text
 
 
 def _entries(lines: list[DigestLine]) -> list[_Entry]:
@@ -220,17 +250,30 @@ def _entries(lines: list[DigestLine]) -> list[_Entry]:
     return out
 
 
-def _names_text(names: list[str], per: str) -> list[str]:
-    """Who has not returned as a wrapped paragraph; every agency is listed, a long list
-    of schools is cut to a few lines with 'and N more'."""
-    limit = _MAX_NAMES_LINES.get(per, 12)
-    for count in range(len(names), 0, -1):
-        rest = f"; and {len(names) - count} more" if count < len(names) else ""
-        lines = textwrap.wrap("Not returned: " + "; ".join(names[:count]) + rest, WIDTH - 3,
-                              break_on_hyphens=False, break_long_words=False)  # fmt: skip
-        if len(lines) <= limit:
-            return lines
-    return [f"Not returned: {len(names)}"]
+def _late_members(entry: _Entry) -> tuple[list[str], int]:
+    """The few members of a round to name, the longest overdue first, each with its code
+    and the person to ask; and how many more there are."""
+    members = sorted(entry.lines, key=lambda x: (-x.days_overdue, x.due, x.subject_name))
+    named = []
+    for line in members[:MAX_NAMED]:
+        code = line.public_id.rsplit(":", 1)[-1]
+        where = one_line(line.subject_name or code)
+        lead = one_line(line.lead, 200)
+        if not lead:
+            named.append(f"{where} ({code})")
+        elif where in lead:
+            named.append(f"{lead} ({code})")
+        else:
+            named.append(f"{where} ({code}): {lead}")
+    return named, len(members) - len(named)
+
+
+def _members_text(entry: _Entry) -> str:
+    named, more = _late_members(entry)
+    noun = "schools" if entry.first.per == "school" else "agencies"
+    verb = "Asked" if entry.first.kind == "request" else "Not returned"
+    rest = f"; and {more} more {noun}" if more else ""
+    return f"{verb}: " + "; ".join(named) + rest
 
 
 _WHY_LIMIT = 140  # the source, short: after the action, a phone screen's few lines
@@ -256,19 +299,17 @@ def _ids_text(entry: _Entry) -> list[str]:
     ids = sorted(line.public_id for line in entry.lines)
     if len(ids) <= _MAX_IDS:
         return [f"Id: {i}" for i in ids]
-    codes = ", ".join(sorted(i.rsplit(":", 1)[-1] for i in ids))
-    return [f"Id: {entry.first.round_id}:CODE, where CODE is one of {codes}"]
+    noun = "school" if entry.first.per == "school" else "agency"
+    return [f"Id: {entry.first.round_id}:CODE, where CODE is the {noun}'s code (in brackets)"]
 
 
 def _entry_context(entry: _Entry, digest: Digest) -> dict:
     first = entry.first
     worst = entry.worst
-    names = sorted(
-        one_line(line.subject_name or line.public_id.rsplit(":", 1)[-1]) for line in entry.lines
-    )
     if entry.grouped:
         noun = "school" if first.per == "school" else "agency"
-        owner = f"each {noun}'s own lead ({role_name(first.owner_role, digest.role_names)})"
+        role = role_name(first.owner_role, digest.role_names)
+        owner = f"each {noun}'s own lead ({role}), the late ones named above"
     else:
         owner = one_line(first.owner, 300)
     return {
@@ -277,8 +318,7 @@ def _entry_context(entry: _Entry, digest: Digest) -> dict:
         "due_text": when_text(worst.due, worst.starts_at, ZoneInfo(digest.timezone)),
         "state_text": entry.state_text(),
         "colour": _COLOURS.get(worst.state, "#00703c"),
-        "names": names if entry.grouped else [],
-        "names_text": _names_text(names, first.per) if entry.grouped else [],
+        "members": _members_text(entry) if entry.grouped else "",
         "owner": owner,
         "source": short_source(first.source),
         "evidence": one_line(first.evidence, 400),
@@ -303,15 +343,7 @@ def digest_subject(digest: Digest) -> str:
     """What it is and the worst item: 'Escalation: Section 11 audit 2026 — 18 of 20
     agencies not returned (24 days overdue)', plus how many more entries there are."""
     entries = _entries(digest.lines)
-    worst = max(  # overdue first, then the most item-days overdue (a round of 20 weighs 20)
-        entries,
-        key=lambda e: (
-            _bucket(e.worst) in ("escalation", "overdue"),
-            sum(line.days_overdue for line in e.lines),
-            len(e.lines),
-            -e.worst.due.toordinal(),
-        ),
-    )
+    worst = max(entries, key=_Entry.weight)
     buckets = [_bucket(line) for line in digest.lines]
     kind = next(k for k, _h in _HEADINGS if k in buckets)
     subject = f"{_KIND_WORD[kind]}: {worst.headline()} ({worst.state_text()})"
@@ -321,8 +353,7 @@ def digest_subject(digest: Digest) -> str:
     return one_line(subject, 250)
 
 
-def render_digest(digest: Digest, sender: Sender, now: datetime | None = None) -> bytes:
-    entries = _entries(digest.lines)
+def _sections(entries: list[_Entry], digest: Digest) -> list[dict]:
     sections: list[dict] = []
     for key, heading in _HEADINGS:
         mine = [e for e in entries if _bucket(e.worst) == key]
@@ -334,6 +365,31 @@ def render_digest(digest: Digest, sender: Sender, now: datetime | None = None) -
                     "entries": [_entry_context(e, digest) for e in mine],
                 }
             )
+    return sections
+
+
+def _more_text(left_out: list[_Entry], digest: Digest) -> str:
+    """What the digest counts but does not show, and where to see all of it."""
+    if not left_out:
+        return ""
+    count = len(left_out)
+    overdue = sum(1 for e in left_out if e.worst.state is State.OVERDUE)
+    late = f" ({overdue} overdue)" if overdue else ""
+    if digest.for_business_team:
+        where = "govcal status --overdue lists them all"
+    elif digest.feed_url:
+        where = "your calendar feed lists them all"
+    else:
+        where = "reply to ask for the full list"
+    return f"And {count} more item{'s' if count != 1 else ''}{late}, less pressing: {where}."
+
+
+def render_digest(digest: Digest, sender: Sender, now: datetime | None = None) -> bytes:
+    """The worst few entries in full and the rest counted, so that the text stays within
+    MAX_LINES and MAX_CHARS and the HTML, which shows the same, within about two phone
+    screens, whatever the day holds."""
+    entries = _entries(digest.lines)
+    ranked = sorted(entries, key=_Entry.weight, reverse=True)
     roles = sorted({role_name(line.role, digest.role_names) for line in digest.lines})
     overdue = sum(1 for e in entries if e.worst.state is State.OVERDUE)
     count = len(entries)
@@ -347,16 +403,27 @@ def render_digest(digest: Digest, sender: Sender, now: datetime | None = None) -
         "recipient_name": one_line(digest.recipient_name) or "colleague",
         "partnership_name": digest.partnership_name,
         "intro": intro,
-        "sections": sections,
         "roles_text": " and ".join(roles),
         "act_url": digest.act_url,
-        "acknowledge_url": (
-            digest.acknowledge_url if any(s["key"] == "escalation" for s in sections) else ""
-        ),
         "mailbox": mailbox,
         "feed_url": digest.feed_url,
         "for_business_team": digest.for_business_team,
     }
+    shown = min(len(ranked), MAX_ENTRIES)
+    while True:
+        kept = {id(e) for e in ranked[:shown]}
+        sections = _sections([e for e in entries if id(e) in kept], digest)
+        context["sections"] = sections
+        context["more"] = _more_text(ranked[shown:], digest)
+        context["acknowledge_url"] = (
+            digest.acknowledge_url if any(s["key"] == "escalation" for s in sections) else ""
+        )
+        text = _text.get_template("digest.txt.j2").render(context)
+        if shown == 1 or (
+            len(text.splitlines()) <= MAX_LINES and len(" ".join(text.split())) <= MAX_CHARS
+        ):
+            break
+        shown -= 1
     envelope = Envelope(
         subject=digest_subject(digest),
         sender=(sender.name, sender.email),
@@ -365,11 +432,7 @@ def render_digest(digest: Digest, sender: Sender, now: datetime | None = None) -
         date=now or datetime.now(UTC),
         reply_to=digest.reply_to,
     )
-    return build(
-        envelope,
-        _text.get_template("digest.txt.j2").render(context),
-        _html.get_template("digest.html.j2").render(context),
-    )
+    return build(envelope, text, _html.get_template("digest.html.j2").render(context))
 
 
 @dataclass(frozen=True)
