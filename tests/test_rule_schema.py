@@ -129,7 +129,9 @@ def test_wfscp_quotes_its_sources_in_words():
     assert wfscp.roles["lsp"].display_name == "Lead Safeguarding Partners"
     assert wfscp.source_in_words(wfscp.rule("sam-papers")) == (
         "Westmorland and Furness Safeguarding Children Partnership arrangements, 2025, "
-        '"Safeguarding Accountability Meeting" (business team supports the meeting)'
+        '"Funding Arrangements" ("There is a dedicated Business team to support the work of '
+        'the partnership"); the meeting: Westmorland and Furness Safeguarding Children '
+        'Partnership arrangements, 2025, "Safeguarding Accountability Meeting"'
     )
     assert wfscp.rule("lsp-meeting").location
     assert wfscp.business_team_mailbox
