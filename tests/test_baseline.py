@@ -185,7 +185,7 @@ def test_rules_check_shows_what_each_partnership_inherits_overrides_and_opts_out
     rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines()
             if line.startswith("│") and line.split("│")[1].strip()}  # fmt: skip
     wfscp = [c.strip() for c in rows["wfscp"].split("│")[1:-1]]
-    assert wfscp[4:9] == ["wt2023", "7", "4", "10", "0"], wfscp
+    assert wfscp[4:9] == ["wt2023", "7", "4", "11", "0"], wfscp
     assert "wfscp: overrides annual-report, arrangements-review" in result.stdout
     assert "cscp-2019: opted out of arrangements-review of wt2018: 000 and 003 set no" in (
         " ".join(result.stdout.split())

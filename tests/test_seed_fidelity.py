@@ -154,7 +154,7 @@ def test_001_the_cscp_board(cscp_2023):
     assurance and directly reports progress and any areas of concern to the CSCP Lead
     Safeguarding Partners meeting"."""
     board = cscp_2023.rule("board-meeting")
-    assert {"board", "scrutineer", "lsp"} <= set(board.attendees)
+    assert {"board", "scrutineer"} <= set(board.attendees)  # Appendix A: no LSP
     assert "I chair the CSCP Board" in " ".join(board.source.split())
     assert board.notes.startswith("Chaired by the Independent Scrutineer")
     assert "reported to the Lead Safeguarding Partners" in board.evidence
@@ -258,8 +258,10 @@ def test_002_rolling_three_year_s11_follow_up_reports(lscb):
     """002: "Rolling annual programme of reports on Action Plans to LSCB by partner agencies
     over 3 year cycle"."""
     rule = lscb.rule("s11-action-plan-reports")
-    assert rule.per is not None and "3 year cycle" in rule.source
-    assert dues(lscb, rule.id, "2014-01-01", "2017-12-31") == [D("2015-07-31")]
+    assert "3 year cycle" in rule.source  # each year's programme: tests/test_seed_citations.py
+    assert dues(lscb, rule.id, "2014-01-01", "2017-12-31") == [
+        D("2015-07-31"), D("2016-07-31"), D("2017-07-31"),
+    ]  # fmt: skip
 
 
 # --- known and undated -----------------------------------------------------------------
