@@ -189,3 +189,29 @@ def test_000_the_learning_lessons_briefing_is_read_and_deliberately_not_schedule
     text = (PARTNERSHIPS_DIR / "cumbria-2019.yaml").read_text(encoding="utf-8")
     block = text[text.index("deliberately not scheduled") :]
     assert "Learning Lessons Briefing" in block[: block.index("\n\n")]
+
+
+@pytest.mark.parametrize(
+    ("duty", "page"),
+    [
+        ("section-175-audit", "legislation.gov.uk/cy/ukpga/2002/32/section/175"),
+        ("serious-incident-notification", "gov.uk/guidance/report-a-serious-child-safeguarding"),
+        ("care-leaver-death-notification", "death-of-a-care-leaver-one-minute-guide"),
+        ("annual-report", "safeguardingcambspeterborough.org.uk/home/about-the-partnership"),
+    ],
+)
+def test_wt2023_duties_a_public_page_confirms_cite_it(duty, page):
+    """Public pages quote these duties: s175 ("shall make arrangements for ensuring that
+    ... safeguarding and promoting the welfare of children"), notification "within 5
+    working days" to the Panel and the local safeguarding partners, care-leaver deaths to
+    the Secretary of State and Ofsted, a report "in a 12-month period". Each duty says
+    which page, and is no longer marked unverified."""
+    from rules.baseline import STATUTORY_DIR, comments_above
+    from rules.yamlsource import parse_yaml
+
+    text = (STATUTORY_DIR / "wt2023.yaml").read_text(encoding="utf-8")
+    doc = parse_yaml(text)
+    [index] = [i for i, o in enumerate(doc.data["obligations"]) if o["id"] == duty]
+    above = comments_above(text.splitlines(), doc.line_of(("obligations", index)))
+    assert "# verified_from: http" in above and page in above, above
+    assert "# unverified" not in above
