@@ -268,9 +268,12 @@ def _late_members(entry: _Entry) -> tuple[list[str], int]:
     return named, len(members) - len(named)
 
 
+_NOUNS = {"school": ("school", "schools"), "agency": ("agency", "agencies")}
+
+
 def _members_text(entry: _Entry) -> str:
     named, more = _late_members(entry)
-    noun = "schools" if entry.first.per == "school" else "agencies"
+    noun = _NOUNS["school" if entry.first.per == "school" else "agency"][more != 1]
     verb = "Asked" if entry.first.kind == "request" else "Not returned"
     rest = f"; and {more} more {noun}" if more else ""
     return f"{verb}: " + "; ".join(named) + rest

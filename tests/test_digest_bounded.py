@@ -194,3 +194,35 @@ def test_an_escalated_meeting_says_what_is_missing(tmp_path, wfscp, migrated_cop
     assert told in words(text_of(message)), text_of(message)
     assert told in words(html_of(message))
     assert told in message["Subject"]
+
+
+def test_one_more_is_singular():
+    """A round of four agencies: three named, then "and 1 more agency" (not "agencies")."""
+    lines = [
+        DigestLine(
+            public_id=f"wfscp:section-11-audit:2026-10-31:a{n}",
+            title="Section 11 self-assessment audit",
+            due=D("2026-10-31"),
+            state=State.OVERDUE,
+            state_text="overdue",
+            kind="escalation",
+            stage="escalation-14",
+            role="lsp",
+            source="Children Act 2004 s11",
+            evidence="The agency's completed Section 11 return",
+            subject_name=f"Agency {n}",
+            days_overdue=16,
+            round_id="wfscp:section-11-audit:2026-10-31",
+            per="agency",
+            round_total=20,
+            owner_role="agency-lead",
+        )
+        for n in range(4)
+    ]
+    digest = Digest(key="four", recipient="lsp@example.org", recipient_name="A Lead Partner",
+                    partnership_name="WFSCP", lines=lines, timezone="Europe/London")  # fmt: skip
+    raw = render_digest(digest, SENDER, datetime(2026, 11, 16, 7, tzinfo=UTC))
+    message = email.message_from_bytes(raw, policy=policy.default)
+    for part in (words(text_of(message)), words(html_of(message))):
+        assert "4 of 20 agencies not returned" in part
+        assert "Agency 2 (a2); and 1 more agency" in part, part
