@@ -226,3 +226,29 @@ def test_one_more_is_singular():
     for part in (words(text_of(message)), words(html_of(message))):
         assert "4 of 20 agencies not returned" in part
         assert "Agency 2 (a2); and 1 more agency" in part, part
+
+
+def test_every_digest_of_a_year_of_working_mondays_stays_bounded(tmp_path, wfscp, migrated_copy):
+    """Any day, not one day: from the sample's first day of govcal to a year on, a Monday
+    every four weeks, every digest fits 60 lines of text (and the words of two phone
+    screens, about 2,100 characters)."""
+    from datetime import timedelta
+
+    url = migrated_copy(tmp_path / "year.db")
+    with session_scope(url) as s:
+        import_directory(s, SAMPLE_DIRECTORY / "wfscp", wfscp)
+    day, longest = D("2026-10-05"), (0, 0, "")
+    while day < D("2027-10-04"):
+        with session_scope(url) as s:
+            sync_partnership(s, wfscp, day)
+        out = tmp_path / f"outbox-{day}"
+        seven = datetime.combine(day, datetime.min.time(), tzinfo=UTC).replace(hour=7)
+        with session_scope(url) as s:
+            notify(s, [wfscp], day, FileOutbox(out), SENDER, now=seven)
+        for path in out.glob("*digest*.eml"):
+            text = text_of(email.message_from_bytes(path.read_bytes(), policy=policy.default))
+            size = (len(text.splitlines()), len(words(text)), f"{day} {path.name}")
+            longest = max(longest, size)
+            assert size[0] <= 60 and size[1] <= 2100, (size, text)
+        day += timedelta(days=28)
+    assert longest[0] > 30  # the year has long days, and they were bounded
