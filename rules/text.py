@@ -20,6 +20,9 @@ LONG = 2000  # reasons, notes, actions, links
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _DIRECTION = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# an RFC 2047 encoded word (=?charset?B?...?=): a mail reader decodes it into any text,
+# a line break and a forged header included, so none is ever stored or written out
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[^?\s]*\?.*?\?=", re.S)
 _FORMULA = re.compile(r"^(=|[+\-@].*[(!|])")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(?::[A-Za-z0-9/_.-]+){2,3}")
 
@@ -41,16 +44,28 @@ def check_text(value: str | None, field: str, limit: int = NAME) -> str | None:
             f"{field} contains a control character, line break or direction override; "
             "type it again as plain text on one line"
         )
+    if _ENCODED_WORD.search(value):
+        raise TextRefused(
+            f"{field} contains an encoded word (=?charset?...?=) a mail reader would decode; "
+            "type the text itself"
+        )
     return value
+
+
+def unencoded(value: str) -> str:
+    """`value` with every encoded-word opener broken (`=?` -> `= ?`), so that no mail
+    parser can decode it into other text: for stored text that predates the check."""
+    return value.replace("=?", "= ?") if _ENCODED_WORD.search(value) else value
 
 
 def shown(value: str | None) -> str:
     """A stored text as it may be shown: direction overrides and isolates dropped
     (they could make "gpj.exe" read as "exe.jpg"), every other control character and
-    line break a space (they could add a mail header or a table row), on one line."""
+    line break a space (they could add a mail header or a table row), on one line; an
+    encoded word is broken so no mail reader decodes it into a header."""
     if not value:
         return ""
-    text = _DIRECTION.sub("", value)
+    text = unencoded(_DIRECTION.sub("", value))
     if not _CONTROL.search(text):
         return text
     return " ".join(_CONTROL.sub(" ", text).split())

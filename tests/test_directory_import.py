@@ -117,6 +117,7 @@ def test_header_injection_and_overlong_values_are_rejected(db_url, wfscp, tmp_pa
         "name,email,role\n"
         '"Evil\r\nBcc: everyone@example.com",evil@example.org,business-team\n'
         f"{'x' * 300},long@example.org,business-team\n"
+        "Lead =?utf-8?b?DQpSZXBseS1UbzogYUBldmlsLm9yZw==?= Partner,ew@example.org,business-team\n"
         "Fine Person,fine@example.org,business-team\n",
         encoding="utf-8",
     )
@@ -124,4 +125,5 @@ def test_header_injection_and_overlong_values_are_rejected(db_url, wfscp, tmp_pa
     messages = [p.message for p in report.problems]
     assert any("line break" in m for m in messages)
     assert any("the limit is 200" in m for m in messages)
+    assert any(p.line == 5 and "encoded word" in p.message for p in report.problems)
     assert count(db_url, Person) == 1
