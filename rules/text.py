@@ -52,6 +52,24 @@ def check_text(value: str | None, field: str, limit: int = NAME) -> str | None:
     return value
 
 
+# in a rule file: line feeds are a block scalar's own (`notes: |`); nothing else
+_FILE_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def file_text_problem(value: str) -> str | None:
+    """What is wrong with a text written in a rule file (a title, a name, a note), or
+    None: a control character (a NUL PostgreSQL refuses, an ESC a terminal obeys) or a
+    direction override, written as an escape such as "\\0" or "\\e", or an encoded word."""
+    if _FILE_CONTROL.search(value):
+        return (
+            "this value contains a control character or direction override (perhaps an "
+            'escape such as "\\0" or "\\e"); write it as plain text'
+        )
+    if _ENCODED_WORD.search(value):
+        return "this value contains an encoded word (=?charset?...?=); write the text itself"
+    return None
+
+
 def unencoded(value: str) -> str:
     """`value` with every encoded-word opener broken (`=?` -> `= ?`), so that no mail
     parser can decode it into other text: for stored text that predates the check."""
