@@ -89,6 +89,28 @@ def shown(value: str | None) -> str:
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
+_MARKDOWN = re.compile(r"([\\`*_\[\]()#!|~])")
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])\:(?=//)|\bwww\.|@")
+
+
+def markdown_text(value: object) -> str:
+    """Any text as it may go into Prefect's markdown (an artifact, a table cell, a
+    description): on one line (`shown`), `&`, `<` and `>` as entities (no raw HTML), and
+    every character markdown acts on backslash-escaped, so a name holding `![x](url)` or
+    `[Click](url)` is shown as typed, never fetched or made a link. The one function for
+    every artifact: the cockpit's summary and tables, their descriptions, the evidence pack."""
+    text = shown(str(value)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MARKDOWN.sub(r"\\\1", text)
+    # a bare address is made a live link by GFM's autolinks: break the pattern, not the text
+    return _AUTOLINK.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], text)
+
+
+def markdown_code(value: object) -> str:
+    """An id as a markdown code span holds it: nothing inside a span is markdown, so only
+    a backtick (which would end the span early) is changed, and the text kept on one line."""
+    return shown(str(value)).replace("`", "'")
+
+
 def check_id(value: str, field: str = "the id") -> str:
     """An occurrence id: short plain text (a long one is not an id, whatever it holds)."""
     if len(value) > NAME or _CONTROL.search(value):
