@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import stat
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -142,6 +144,43 @@ def _clean(value: str | None, column: str) -> str:
     text = (value or "").strip()
     check_cell(text, column)  # control characters, length, spreadsheet formulas
     return text
+
+
+_CODE = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+
+
+def _code(value: str | None, column: str) -> str:
+    """An agency or school code: plain ASCII, case-folded (WF-P001 is wf-p001), so a
+    look-alike letter (a Cyrillic р in wf-р001) or another case never makes a second
+    school beside the first."""
+    text = _clean(value, column)
+    if not text.isascii():
+        odd = next(c for c in text if not c.isascii())
+        raise ValueError(
+            f"{column} '{text}' holds '{odd}' ({unicodedata.name(odd, 'not ASCII')}); codes are "
+            "plain ASCII letters, digits, '-', '_' and '.': retype it"
+        )
+    code = text.lower()
+    if code and not _CODE.fullmatch(code):
+        raise ValueError(
+            f"{column} '{text}' is not a code: use letters, digits, '-', '_' and '.' only"
+        )
+    return code
+
+
+def lookalike(email: str) -> str | None:
+    """The letters of an address's domain from a non-Latin script, named ('а' CYRILLIC
+    SMALL LETTER A), or None: exаmple.org (or its xn-- form) reads as example.org but is
+    another domain. Latin letters with accents (exämple.org) are not look-alikes."""
+    domain = email.rpartition("@")[2]
+    odd = [
+        c
+        for c in dict.fromkeys(domain)
+        if not c.isascii() and c.isalpha() and not unicodedata.name(c, "").startswith("LATIN")
+    ]
+    if not odd:
+        return None
+    return ", ".join(f"'{c}' ({unicodedata.name(c, f'U+{ord(c):04X}')})" for c in odd)
 
 
 def _is_sample(row: dict[str, str]) -> bool:
@@ -310,7 +349,7 @@ def _agencies(session, rows, partnership_id, _roles, report: FileReport) -> None
         try:
             if problem := _wrong_partnership(row, partnership_id):
                 raise ValueError(problem)
-            code, name = _clean(row.get("code"), "code"), _clean(row.get("name"), "name")
+            code, name = _code(row.get("code"), "code"), _clean(row.get("name"), "name")
             kind = _clean(row.get("type"), "type").lower()
             if not code or not name:
                 raise ValueError("code and name are required")
@@ -322,7 +361,7 @@ def _agencies(session, rows, partnership_id, _roles, report: FileReport) -> None
                 "name": name,
                 "type": kind,
                 "category": _clean(row.get("category"), "category"),
-                "lead_partner": _clean(row.get("lead_partner"), "lead_partner"),
+                "lead_partner": _code(row.get("lead_partner"), "lead_partner"),
                 "is_sample": _is_sample(row),
             }
         except ValueError as exc:
@@ -346,7 +385,7 @@ def _schools(session, rows, partnership_id, _roles, report: FileReport) -> None:
         try:
             if problem := _wrong_partnership(row, partnership_id):
                 raise ValueError(problem)
-            code, name = _clean(row.get("code"), "code"), _clean(row.get("name"), "name")
+            code, name = _code(row.get("code"), "code"), _clean(row.get("name"), "name")
             phase = _clean(row.get("phase"), "phase").lower()
             if not code or not name:
                 raise ValueError("code and name are required")
@@ -395,8 +434,8 @@ def _people(session, rows, partnership_id, known_roles, report: FileReport) -> N
             role = _clean(row.get("role"), "role").lower()
             if role not in known_roles:
                 raise ValueError(f"role '{role}' is not a role of {partnership_id}: {roles}")
-            agency = _clean(row.get("agency"), "agency")
-            school = _clean(row.get("school"), "school")
+            agency = _code(row.get("agency"), "agency")
+            school = _code(row.get("school"), "school")
             if agency and agency not in agencies:
                 raise ValueError(
                     f"unknown agency '{agency}'; import the agencies file first or fix the code"
@@ -410,6 +449,12 @@ def _people(session, rows, partnership_id, known_roles, report: FileReport) -> N
         except ValueError as exc:
             report.problems.append(ImportProblem(report.file, line, str(exc)))
             continue
+        for address in (email, acts_for):
+            if address and (letters := lookalike(address)):
+                report.notices.append(
+                    f"{report.file}:{line}: the domain of {address} holds {letters}, which look "
+                    "like Latin letters: check it is the real domain, not a look-alike"
+                )
         if needs_smtputf8(email):
             report.notices.append(
                 f"{report.file}:{line}: {email} has non-ASCII characters before the @; only "
