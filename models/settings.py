@@ -52,6 +52,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[^?\s]*\?.*?\?=", re.S)
 # local@domain.tld, no spaces or brackets: what an SMTP envelope sender can be
 _EMAIL = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:.]+")
+# months a sync reaches back and forward: three years each way is more than any rule
+# needs, and 300 made 4,452 rows up to 2051 (and a larger number overflowed the calendar)
+HORIZON_MOST = 36
 _TRUE = {"1", "on", "t", "true", "y", "yes"}
 _FALSE = {"0", "off", "f", "false", "n", "no"}
 
@@ -96,7 +99,7 @@ class Settings:
     rules_path: Path | None = None  # a rule file or folder; default: the shipped partnerships
     default_partnership: str = "wfscp"
     actor: str | None = None  # who the CLI records as acting; default: the OS user
-    sync_horizon_months: int = 18  # 1 to 120
+    sync_horizon_months: int = 18  # 1 to HORIZON_MOST
     db_lock_timeout: float = 30.0  # seconds to wait for another writer
     # notifications
     transport: Transport = "outbox"  # outbox (files, the embedded default) or smtp
@@ -304,7 +307,7 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "rules_path": _path,
     "default_partnership": _text,
     "actor": _text,
-    "sync_horizon_months": _integer(1, 120),
+    "sync_horizon_months": _integer(1, HORIZON_MOST),
     "db_lock_timeout": _seconds(3600),
     "transport": _word("transport", ("outbox", "smtp")),
     "outbox_dir": _folder,
