@@ -242,10 +242,18 @@ def import_directory(
         text = _decode(file.read_bytes(), report)
         reader = csv.DictReader(io.StringIO(text, newline=""))
         try:
-            columns = {c.strip().lower() for c in reader.fieldnames or [] if c}
+            names = [c.strip().lower() for c in reader.fieldnames or [] if c]
         except csv.Error as exc:
             reports.append(report.refuse(1, f"the header line cannot be read ({exc}); fix it. "
                                             "Nothing was imported from this file"))  # fmt: skip
+            continue
+        columns = set(names)
+        if twice := sorted({c for c in names if names.count(c) > 1}):
+            twice_said = (
+                f"column '{twice[0]}' appears more than once in the header line (which one "
+                "holds the value?); keep one. Nothing was imported from this file"
+            )
+            reports.append(report.refuse(1, twice_said))
             continue
         kind = _kind_of(file, columns)
         if kind is None:
@@ -532,11 +540,39 @@ def _delegations(session, delegations, people, partnership_id, report: FileRepor
             )
             continue
         key = (people[delegate_email].id, lead.id)
+        if key[0] == key[1] or _reaches(existing, key[1], key[0]):
+            report.problems.append(
+                ImportProblem(
+                    report.file,
+                    line,
+                    f"acts_for '{lead_email}' "
+                    + ("is this person themselves" if key[0] == key[1] else
+                       "acts (directly or through others) for this person: a circle")
+                    + "; a delegate acts for a Lead Safeguarding Partner who acts for nobody",
+                )
+            )  # fmt: skip
+            continue
         if key not in existing:
             session.add(
                 Delegation(partnership_id=partnership_id, delegate_id=key[0], lead_id=key[1])
             )
             existing.add(key)
+
+
+def _reaches(
+    edges: set[tuple[int | None, int | None]], start: int | None, goal: int | None
+) -> bool:
+    """Whether `start` acts for `goal` through the delegations `edges` (delegate, lead)."""
+    seen, todo = {start}, [start]
+    while todo:
+        at = todo.pop()
+        for delegate, lead in edges:
+            if delegate == at and lead not in seen:
+                if lead == goal:
+                    return True
+                seen.add(lead)
+                todo.append(lead)
+    return False
 
 
 def _upsert(row, new: list[SimpleNamespace], values, report: FileReport, **key):

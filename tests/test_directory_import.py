@@ -172,3 +172,35 @@ def test_a_look_alike_email_domain_is_accepted_with_a_warning_naming_the_letter(
     )
     assert ":3:" in warned[1] and "CYRILLIC" in warned[1]
     assert count(db_url, Person) == 3
+
+
+def test_self_delegation_and_acts_for_circles_are_refused_by_line(db_url, wfscp, tmp_path):
+    """acts_for naming oneself, or two people acting for each other, were stored silently
+    (who then answers for an escalation?)."""
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "name,email,role,acts_for\n"
+        "Ann,ann@example.org,lsp,\n"
+        "Bob,bob@example.org,dsp,ann@example.org\n"
+        "Cy,cy@example.org,dsp,cy@example.org\n"
+        "Ann,ann@example.org,dsp,bob@example.org\n",
+        encoding="utf-8",
+    )
+    [report] = run_import(db_url, path, wfscp)
+    problems = {p.line: p.message for p in report.problems}
+    assert set(problems) == {4, 5}
+    assert "acts_for 'cy@example.org' is this person themselves" in problems[4]
+    assert "acts_for 'bob@example.org' acts (directly or through others) for this" in (problems[5])
+    assert count(db_url, Delegation) == 1  # Bob for Ann only
+
+
+def test_a_column_named_twice_imports_nothing_and_names_it(db_url, wfscp, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "name,email,role,Email\nAnn,ann@example.org,lsp,other@example.org\n", encoding="utf-8"
+    )
+    [report] = run_import(db_url, path, wfscp)
+    [problem] = report.problems
+    assert problem.line == 1
+    assert problem.message.startswith("column 'email' appears more than once")
+    assert count(db_url, Person) == 0
