@@ -26,6 +26,8 @@ from models.status import StatusRow, status_rows
 from rules.model import Partnership
 from rules.notify_plan import Directory
 from rules.state import State
+from rules.text import markdown_code as code
+from rules.text import markdown_text as md
 
 SOON_DAYS = 14  # "due in the next 14 days"
 DECISION_DAYS = 28  # flagged for the Independent Scrutineer: consider referral
@@ -102,7 +104,7 @@ class Item:
         if esc is None:
             return ""
         if esc.acknowledged_at is not None:
-            return f"acknowledged by {esc.acknowledged_by} on {day(esc.acknowledged_at.date())}"
+            return f"acknowledged by {md(esc.acknowledged_by)} on {day(esc.acknowledged_at.date())}"
         waited = (as_of - esc.escalated_at.date()).days
         if waited >= ACK_WAIT_DAYS:
             return f"**no response** after {plural(waited, 'day')}"
@@ -136,12 +138,12 @@ class Item:
         return "; ".join(parts)
 
     def line(self, as_of: date, *, owner: bool = True) -> str:
-        parts = [f"{MARK[self.rag]} **{self.title}**", f"due {day(self.due)}", self.when()]
+        parts = [f"{MARK[self.rag]} **{md(self.title)}**", f"due {day(self.due)}", self.when()]
         if owner:
-            parts.append(self.owner)
+            parts.append(md(self.owner))
         if self.escalation:
             parts.append(self.response(as_of))
-        return "- " + " · ".join(parts) + f" · `{self.public_id}`"
+        return "- " + " · ".join(parts) + f" · `{code(self.public_id)}`"
 
     def table_row(self, as_of: date) -> dict[str, str]:
         """Three columns, so that at 1440 px, beside Prefect's details panel, the whole id
@@ -149,9 +151,9 @@ class Item:
         letters): the RAG colour leads "where it stands"; the full title, due date and
         named owner are in the summary, which lists overdue items by owner."""
         return {
-            "What": shorten(self.title, 30),
-            "Where it stands": shorten(f"{MARK[self.rag]} {self.stands(as_of)}", 26),
-            "Id": self.public_id,
+            "What": md(shorten(self.title, 30)),
+            "Where it stands": md(shorten(f"{MARK[self.rag]} {self.stands(as_of)}", 26)),
+            "Id": md(self.public_id),
         }
 
 
@@ -180,7 +182,7 @@ class CycleTable:
 
     def describe(self) -> str:
         return (
-            f"{self.title}, returns due {day(self.due)}: {self.returned} of "
+            f"{md(self.title)}, returns due {day(self.due)}: {self.returned} of "
             f"{self.total} {self.noun} returned"
         )
 
@@ -200,7 +202,8 @@ class Undelivered:
 
     def line(self) -> str:
         return (
-            f'- {self.who}: {self.what}; the relay answered "{shorten(self.answer, 120)}" '
+            f"- {md(self.who)}: {md(self.what)}; the relay answered "
+            f'"{md(shorten(self.answer, 120))}" '
             f"(since {self.since:%d/%m/%Y %H:%M} UTC)"
         )
 
@@ -228,7 +231,7 @@ class Dashboard:
         return [i.table_row(self.as_of) for i in sorted(self.items, key=Item.urgency)]
 
     def markdown(self, sent: dict[str, int] | None = None) -> str:
-        lines = [f"# {self.name}", f"As of {self.as_of:%A} {day(self.as_of)}.", ""]
+        lines = [f"# {md(self.name)}", f"As of {self.as_of:%A} {day(self.as_of)}.", ""]
         for key, items in self.sections().items():
             lines.append(f"## {SECTIONS[key]} ({len(items)})")
             if not items:
@@ -269,7 +272,7 @@ def _by_owner(items: list[Item], as_of: date) -> list[str]:
         groups[item.owner].append(item)
     lines: list[str] = []
     for owner, owned in sorted(groups.items(), key=lambda kv: kv[1][0].urgency()):
-        lines.append(f"**{owner[0].upper()}{owner[1:]}** ({len(owned)})")
+        lines.append(f"**{md(owner[0].upper() + owner[1:])}** ({len(owned)})")
         lines.append("")
         lines += [i.line(as_of, owner=False) for i in owned[:SHOWN]]
         if len(owned) > SHOWN:
@@ -552,11 +555,11 @@ def return_row(
     # the code to paste comes second and the free text last: at 1440 px the right-most
     # column is the one Prefect's details panel cuts
     return (rank, name), {
-        subject: name,
-        "Code": code,
+        subject: md(name),
+        "Code": md(code),
         "Return": status,
         "Review": reviewed,
-        "Follow-up actions": follow,
+        "Follow-up actions": md(follow),
     }
 
 

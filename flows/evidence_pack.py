@@ -17,6 +17,7 @@ from flows.runtime import build_runtime
 from models.db import DatabaseUnavailable, session_scope
 from models.queries import NotFound
 from notifications.pack import PackError, build_pack, render_markdown, write_pack
+from rules.text import markdown_text
 
 
 @flow(name="evidence-pack")
@@ -40,6 +41,8 @@ def evidence_pack(
     create_markdown_artifact(
         markdown=render_markdown(pack) + f"\n\nPrintable HTML pack: `{html}`\n",
         key=pack.stem,
-        description=f"{pack.partnership_name}: evidence pack {pack.period} as of {day}",
+        description=(
+            f"{markdown_text(pack.partnership_name)}: evidence pack {pack.period} as of {day}"
+        ),
     )
     return Completed(message=f"wrote {html}", data=str(html))

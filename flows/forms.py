@@ -9,6 +9,7 @@ problem into one readable line: the flow run's state message.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import Enum, StrEnum
 from typing import Annotated, Any, TypeVar
@@ -29,7 +30,7 @@ from models.audits import Rag
 from models.records import MAX_LOCATION
 from rules.dates import check_day, parse_day
 from rules.model import Kind
-from rules.references import check_reference
+from rules.references import ReferenceRefused, check_reference, form_pattern
 from rules.text import pasted_id as pasted_occurrence_id
 
 
@@ -236,12 +237,26 @@ class AcknowledgeForm(ItemForm):
     note: str = Field(default="", title="Note", max_length=500)
 
 
+# in the form's JSON schema: the UI and the server's parameter check refuse a name before
+# a run exists (a run keeps its parameters for good, on the Parameters tab)
+REFERENCE_PATTERN = form_pattern([p.incident_reference for p in _PARTNERSHIPS])
+_REFERENCE = re.compile(REFERENCE_PATTERN)
+
+
 def _case_reference(value: str) -> str:
     check_reference(value)  # the partnership's own pattern is checked when it is recorded
+    if not _REFERENCE.match(value):
+        raise ReferenceRefused(
+            "the incident reference given is not accepted (not shown here): write the "
+            "case-management reference, e.g. SI-2026-014: a known prefix (SI, LCSPR, RR ...) "
+            "and numbers, never a child's name, initials or date of birth"
+        )
     return value
 
 
-CaseReference = Annotated[str, AfterValidator(_case_reference)]
+CaseReference = Annotated[
+    str, AfterValidator(_case_reference), Field(json_schema_extra={"pattern": REFERENCE_PATTERN})
+]
 
 
 class IncidentForm(BaseModel):
@@ -261,6 +276,20 @@ class IncidentForm(BaseModel):
     )
     kind: EventKind = Field(default=next(iter(EventKind)), title="Kind of event")
     recorded_by: str = _by()
+
+
+def reference_refused(given: Any, pattern: str | None) -> bool:
+    """Whether the reference typed into an incident form (a dict from the UI, or the
+    form itself) is refused: then it may be a child's name, and no copy may stay."""
+    value = given.get("reference") if isinstance(given, dict) else getattr(given, "reference", "")
+    if not isinstance(value, str):
+        return value is not None
+    try:
+        _case_reference(value.strip())
+        check_reference(value.strip(), pattern)
+    except ValueError:
+        return True
+    return False
 
 
 class DayInput(BaseModel):

@@ -33,6 +33,7 @@ from flows.forms import (
     choice_input,
     parse,
     pasted_id,
+    reference_refused,
 )
 from flows.outcome import DayOutcome
 from flows.runtime import build_runtime
@@ -51,6 +52,8 @@ from models.evidence import EvidenceStore
 from models.queries import NotFound
 from models.records import RecordError
 from models.trail import Channel
+
+REFUSED = "(refused: not kept)"
 
 
 def _day(as_of: date | None) -> date:
@@ -355,4 +358,39 @@ def start_incident_clock(form: IncidentForm, as_of: AsOfText = "") -> list[str]:
             today=day, kind=f.kind.value,
         ).summary  # fmt: skip
 
-    return _act(IncidentForm, form, as_of, "start", change)
+    state = _act(IncidentForm, form, as_of, "start", change)
+    if state.is_failed() and reference_refused(form, _pattern_of(form)):
+        return _forget_reference(state)
+    return state
+
+
+def _pattern_of(given: Any) -> str | None:
+    """The incident_reference pattern of the partnership the form names, if it has one."""
+    chosen = (
+        given.get("partnership") if isinstance(given, dict) else getattr(given, "partnership", "")
+    )
+    found = [
+        p for p in build_runtime().partnerships if p.id == str(getattr(chosen, "value", chosen))
+    ]
+    return found[0].incident_reference if found else None
+
+
+def _forget_reference(state: Any) -> Any:
+    """A refused reference may be a child's name: this run's stored parameters (the UI's
+    Parameters tab) keep a placeholder instead. The state message never held it."""
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import flow_run
+    from prefect.states import Failed
+
+    try:
+        with get_client(sync_client=True) as client:
+            parameters = dict(client.read_flow_run(flow_run.id).parameters)
+            given = parameters.get("form")
+            kept = {**given, "reference": REFUSED} if isinstance(given, dict) else REFUSED
+            client.update_flow_run(flow_run.id, parameters={**parameters, "form": kept})
+    except Exception:  # any failure: said in the run's one line
+        return Failed(
+            message=f"{state.message}; the refused reference could not be removed from this "
+            "run's parameters: delete this flow run in the Prefect UI"
+        )
+    return state

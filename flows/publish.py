@@ -32,6 +32,7 @@ from prefect.utilities.context import get_task_and_flow_run_ids
 
 from flows.children import dies_with_parent
 from flows.post_artifacts import deadline_for, each, post_all, without_urls
+from rules.text import markdown_text as md
 
 if TYPE_CHECKING:
     from flows.dashboard import Dashboard
@@ -53,11 +54,11 @@ def board_artifacts(board: Dashboard, as_of: date, sent: dict[str, int] | None) 
     return [
         MarkdownArtifact(
             markdown=board.markdown(sent), key=f"compliance-summary-{pid}",
-            description=f"{board.name}: what needs attention, {stamp}",
+            description=f"{md(board.name)}: what needs attention, {stamp}",
         ),
         TableArtifact(
             table=board.table(), key=f"compliance-{pid}",
-            description=f"{board.name}: open items, most urgent first, {stamp}",
+            description=f"{md(board.name)}: open items, most urgent first, {stamp}",
         ),
     ] + [
         TableArtifact(table=cycle.rows, key=returns_key(pid, cycle.rule_id),

@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import stat
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -144,6 +146,43 @@ def _clean(value: str | None, column: str) -> str:
     return text
 
 
+_CODE = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+
+
+def _code(value: str | None, column: str) -> str:
+    """An agency or school code: plain ASCII, case-folded (WF-P001 is wf-p001), so a
+    look-alike letter (a Cyrillic р in wf-р001) or another case never makes a second
+    school beside the first."""
+    text = _clean(value, column)
+    if not text.isascii():
+        odd = next(c for c in text if not c.isascii())
+        raise ValueError(
+            f"{column} '{text}' holds '{odd}' ({unicodedata.name(odd, 'not ASCII')}); codes are "
+            "plain ASCII letters, digits, '-', '_' and '.': retype it"
+        )
+    code = text.lower()
+    if code and not _CODE.fullmatch(code):
+        raise ValueError(
+            f"{column} '{text}' is not a code: use letters, digits, '-', '_' and '.' only"
+        )
+    return code
+
+
+def lookalike(email: str) -> str | None:
+    """The letters of an address's domain from a non-Latin script, named ('а' CYRILLIC
+    SMALL LETTER A), or None: exаmple.org (or its xn-- form) reads as example.org but is
+    another domain. Latin letters with accents (exämple.org) are not look-alikes."""
+    domain = email.rpartition("@")[2]
+    odd = [
+        c
+        for c in dict.fromkeys(domain)
+        if not c.isascii() and c.isalpha() and not unicodedata.name(c, "").startswith("LATIN")
+    ]
+    if not odd:
+        return None
+    return ", ".join(f"'{c}' ({unicodedata.name(c, f'U+{ord(c):04X}')})" for c in odd)
+
+
 def _is_sample(row: dict[str, str]) -> bool:
     return (row.get("sample") or "").strip().lower() in ("yes", "true", "1", "y")
 
@@ -203,10 +242,18 @@ def import_directory(
         text = _decode(file.read_bytes(), report)
         reader = csv.DictReader(io.StringIO(text, newline=""))
         try:
-            columns = {c.strip().lower() for c in reader.fieldnames or [] if c}
+            names = [c.strip().lower() for c in reader.fieldnames or [] if c]
         except csv.Error as exc:
             reports.append(report.refuse(1, f"the header line cannot be read ({exc}); fix it. "
                                             "Nothing was imported from this file"))  # fmt: skip
+            continue
+        columns = set(names)
+        if twice := sorted({c for c in names if names.count(c) > 1}):
+            twice_said = (
+                f"column '{twice[0]}' appears more than once in the header line (which one "
+                "holds the value?); keep one. Nothing was imported from this file"
+            )
+            reports.append(report.refuse(1, twice_said))
             continue
         kind = _kind_of(file, columns)
         if kind is None:
@@ -310,7 +357,7 @@ def _agencies(session, rows, partnership_id, _roles, report: FileReport) -> None
         try:
             if problem := _wrong_partnership(row, partnership_id):
                 raise ValueError(problem)
-            code, name = _clean(row.get("code"), "code"), _clean(row.get("name"), "name")
+            code, name = _code(row.get("code"), "code"), _clean(row.get("name"), "name")
             kind = _clean(row.get("type"), "type").lower()
             if not code or not name:
                 raise ValueError("code and name are required")
@@ -322,7 +369,7 @@ def _agencies(session, rows, partnership_id, _roles, report: FileReport) -> None
                 "name": name,
                 "type": kind,
                 "category": _clean(row.get("category"), "category"),
-                "lead_partner": _clean(row.get("lead_partner"), "lead_partner"),
+                "lead_partner": _code(row.get("lead_partner"), "lead_partner"),
                 "is_sample": _is_sample(row),
             }
         except ValueError as exc:
@@ -346,7 +393,7 @@ def _schools(session, rows, partnership_id, _roles, report: FileReport) -> None:
         try:
             if problem := _wrong_partnership(row, partnership_id):
                 raise ValueError(problem)
-            code, name = _clean(row.get("code"), "code"), _clean(row.get("name"), "name")
+            code, name = _code(row.get("code"), "code"), _clean(row.get("name"), "name")
             phase = _clean(row.get("phase"), "phase").lower()
             if not code or not name:
                 raise ValueError("code and name are required")
@@ -395,8 +442,8 @@ def _people(session, rows, partnership_id, known_roles, report: FileReport) -> N
             role = _clean(row.get("role"), "role").lower()
             if role not in known_roles:
                 raise ValueError(f"role '{role}' is not a role of {partnership_id}: {roles}")
-            agency = _clean(row.get("agency"), "agency")
-            school = _clean(row.get("school"), "school")
+            agency = _code(row.get("agency"), "agency")
+            school = _code(row.get("school"), "school")
             if agency and agency not in agencies:
                 raise ValueError(
                     f"unknown agency '{agency}'; import the agencies file first or fix the code"
@@ -410,6 +457,12 @@ def _people(session, rows, partnership_id, known_roles, report: FileReport) -> N
         except ValueError as exc:
             report.problems.append(ImportProblem(report.file, line, str(exc)))
             continue
+        for address in (email, acts_for):
+            if address and (letters := lookalike(address)):
+                report.notices.append(
+                    f"{report.file}:{line}: the domain of {address} holds {letters}, which look "
+                    "like Latin letters: check it is the real domain, not a look-alike"
+                )
         if needs_smtputf8(email):
             report.notices.append(
                 f"{report.file}:{line}: {email} has non-ASCII characters before the @; only "
@@ -487,11 +540,39 @@ def _delegations(session, delegations, people, partnership_id, report: FileRepor
             )
             continue
         key = (people[delegate_email].id, lead.id)
+        if key[0] == key[1] or _reaches(existing, key[1], key[0]):
+            report.problems.append(
+                ImportProblem(
+                    report.file,
+                    line,
+                    f"acts_for '{lead_email}' "
+                    + ("is this person themselves" if key[0] == key[1] else
+                       "acts (directly or through others) for this person: a circle")
+                    + "; a delegate acts for a Lead Safeguarding Partner who acts for nobody",
+                )
+            )  # fmt: skip
+            continue
         if key not in existing:
             session.add(
                 Delegation(partnership_id=partnership_id, delegate_id=key[0], lead_id=key[1])
             )
             existing.add(key)
+
+
+def _reaches(
+    edges: set[tuple[int | None, int | None]], start: int | None, goal: int | None
+) -> bool:
+    """Whether `start` acts for `goal` through the delegations `edges` (delegate, lead)."""
+    seen, todo = {start}, [start]
+    while todo:
+        at = todo.pop()
+        for delegate, lead in edges:
+            if delegate == at and lead not in seen:
+                if lead == goal:
+                    return True
+                seen.add(lead)
+                todo.append(lead)
+    return False
 
 
 def _upsert(row, new: list[SimpleNamespace], values, report: FileReport, **key):

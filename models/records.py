@@ -25,6 +25,10 @@ from rules.dates import DateInputError, check_day
 from rules.model import DEFAULT_TIMEZONE, Partnership
 from rules.references import ReferenceRefused, check_reference
 
+# the earliest a deadline can be recorded as met, before its due day: early work is real,
+# a completion years early (--on 2000-01-01 for a 2026 deadline) is a typing slip
+EARLIEST_DONE = timedelta(days=366)
+
 
 class RecordError(ValueError):
     """The request cannot be recorded as asked; the message says why and what to do."""
@@ -152,6 +156,11 @@ def complete(
         )
     if row.lifecycle in (Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value):
         raise RecordError(f"{public_id} is {row.lifecycle}; reopen it before completing it")
+    if on < row.due - EARLIEST_DONE:  # early, but not a year early: a slip (2000 for 2026)
+        raise RecordError(
+            f"completion date {on} is more than a year before {public_id} was due "
+            f"({row.due}); give --on the day it was done"
+        )
     if row.starts_at is not None and on < row.due:  # a deadline may be met early; a meeting
         raise RecordError(  # cannot be held before the day it is set for
             f"{public_id} is a meeting on {row.due}; it cannot have been held on {on}: give "

@@ -47,8 +47,14 @@ _HEADER_BOUND = (
     "default_partnership", "actor", "ui_url", "feeds_url",
 )  # fmt: skip
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# an RFC 2047 encoded word (=?utf-8?b?...?=): a mail reader decodes it into any text, a
+# line break included (rules.text refuses the same in typed text; this module imports none)
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[^?\s]*\?.*?\?=", re.S)
 # local@domain.tld, no spaces or brackets: what an SMTP envelope sender can be
 _EMAIL = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:.]+")
+# months a sync reaches back and forward: three years each way is more than any rule
+# needs, and 300 made 4,452 rows up to 2051 (and a larger number overflowed the calendar)
+HORIZON_MOST = 36
 _TRUE = {"1", "on", "t", "true", "y", "yes"}
 _FALSE = {"0", "off", "f", "false", "n", "no"}
 
@@ -93,14 +99,14 @@ class Settings:
     rules_path: Path | None = None  # a rule file or folder; default: the shipped partnerships
     default_partnership: str = "wfscp"
     actor: str | None = None  # who the CLI records as acting; default: the OS user
-    sync_horizon_months: int = 18  # 1 to 120
+    sync_horizon_months: int = 18  # 1 to HORIZON_MOST
     db_lock_timeout: float = 30.0  # seconds to wait for another writer
     # notifications
     transport: Transport = "outbox"  # outbox (files, the embedded default) or smtp
     outbox_dir: Path | None = None  # default: data_dir/outbox
     feeds_dir: Path | None = None  # default: data_dir/feeds
     mail_from: str = "govcal@example.org"
-    mail_from_name: str = "govcal"
+    mail_from_name: str | None = None  # default: each partnership's own name
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 587
     smtp_security: Security = "starttls"
@@ -301,7 +307,7 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "rules_path": _path,
     "default_partnership": _text,
     "actor": _text,
-    "sync_horizon_months": _integer(1, 120),
+    "sync_horizon_months": _integer(1, HORIZON_MOST),
     "db_lock_timeout": _seconds(3600),
     "transport": _word("transport", ("outbox", "smtp")),
     "outbox_dir": _folder,
@@ -325,8 +331,9 @@ _READERS: dict[str, Callable[[Any], Any]] = {
 }
 # these may be left blank: blank is the same as unset (the default)
 _OPTIONAL = {
-    "database_url", "rules_path", "actor", "outbox_dir", "feeds_dir", "smtp_username",
-    "smtp_password_block", "smtp_ca_file", "ui_url", "feeds_url", "evidence_folder",
+    "database_url", "rules_path", "actor", "mail_from_name", "outbox_dir", "feeds_dir",
+    "smtp_username", "smtp_password_block", "smtp_ca_file", "ui_url", "feeds_url",
+    "evidence_folder",
 }  # fmt: skip
 # never repeated in a message (the value is a secret, or carries one)
 _UNSHOWN = {"smtp_password", "database_url"}
@@ -339,6 +346,11 @@ def _line(name: str, value: Any, problem: str) -> str:
         return (
             f"{variable} contains a line break or control character; "
             "write it on one line of plain text"
+        )
+    if problem == "encoded word":
+        return (
+            f"{variable} contains an encoded word (=?charset?...?=) a mail reader would "
+            "decode; write the text itself"
         )
     shown = "" if name in _UNSHOWN else f"='{value}'"
     return f"{variable}{shown}{problem}"
@@ -382,6 +394,9 @@ def load_settings(**overrides: Any) -> Settings:
             continue
         if name in _HEADER_BOUND and isinstance(raw, str) and _CONTROL.search(raw):
             problems.append(_line(name, raw, "control character"))
+            continue
+        if name in _HEADER_BOUND and isinstance(raw, str) and _ENCODED_WORD.search(raw):
+            problems.append(_line(name, raw, "encoded word"))
             continue
         try:
             values[name] = _READERS[name](raw)

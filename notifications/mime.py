@@ -23,6 +23,8 @@ from email.utils import format_datetime
 from functools import lru_cache
 from typing import Any
 
+from rules.text import shown
+
 
 class _ParsedOnce(EmailPolicy):
     """The SMTP policy, each header value parsed once per process: a day's thousand
@@ -65,7 +67,17 @@ class Envelope:
 
 def _address(name: str, email: str) -> Address:
     local, _, domain = email.partition("@")
-    return Address(display_name=name, username=local, domain=domain)
+    return Address(display_name=_plain(name, "a display name"), username=local, domain=domain)
+
+
+def _plain(text: str, what: str) -> str:
+    """`text` when the header parser reads it back as itself: no control character or
+    line break, no encoded word (the parser would decode `=?utf-8?b?...?=` into any text,
+    a line break and a forged header included, on every Python patch level). Callers pass
+    text through render.one_line first; anything else is a bug, refused loudly."""
+    if shown(text) != text:
+        raise ValueError(f"{what} holds a line break, control character or encoded word")
+    return text
 
 
 def message_id(key: str, sender_email: str, installation: str) -> str:
@@ -76,15 +88,25 @@ def message_id(key: str, sender_email: str, installation: str) -> str:
 
 
 def _headers(message: EmailMessage, envelope: Envelope) -> None:
-    message["Subject"] = envelope.subject
+    """Every header from plain text (see _plain), then read back: the header set is
+    exactly what govcal meant to write, or the message is not built."""
+    meant_to = [(_plain(name, "a display name"), email) for name, email in envelope.to]
+    message["Subject"] = _plain(envelope.subject, "the subject")
     message["From"] = str(_address(*envelope.sender))  # as text: parsed once (_ParsedOnce)
     message["To"] = [_address(name, email) for name, email in envelope.to]
     if envelope.reply_to:
         message["Reply-To"] = str(_address(*envelope.reply_to))
     message["Date"] = format_datetime(envelope.date)
-    message["Message-ID"] = envelope.message_id
+    message["Message-ID"] = _plain(envelope.message_id, "the Message-ID")
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
-    message["X-Auto-Response-Suppress"] = "All"  # Exchange: no out-of-office, no receipts
+    # Exchange: no out-of-office or auto-replies; "All" would hide delivery reports too
+    message["X-Auto-Response-Suppress"] = "OOF, AutoReply"
+    read = [(a.display_name, a.addr_spec) for a in message["To"].addresses]
+    if message["Subject"] != envelope.subject or read != meant_to:
+        raise ValueError("a header did not read back as written; the message is not built")
+    for name, meant in (("From", envelope.sender), ("Reply-To", envelope.reply_to)):
+        if meant and [(a.display_name, a.addr_spec) for a in message[name].addresses] != [meant]:
+            raise ValueError(f"the {name} header did not read back as written")
 
 
 def build(

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from models.evidence_pack import pack_source
 from rules.dates import EARLIEST, LATEST
 from rules.pack import Outcome, PackFigures, PackItem, figures, percent
+from rules.text import markdown_text
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 _env = Environment(
@@ -33,10 +34,9 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def markdown_cell(value: object) -> str:
-    """Text safe in a markdown table cell: on one line, no raw HTML, `|` kept inside.
-    Older records may hold what today's input checks refuse (rules/text.py)."""
-    text = _CONTROL.sub(" ", str(value))
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    """Text safe in a markdown table cell (rules.text.markdown_text: one line, no raw HTML,
+    `|` kept inside, no link or image). Older records may hold what today's checks refuse."""
+    return markdown_text(value)
 
 
 def markdown_link(value: object) -> str:

@@ -102,8 +102,16 @@ def span_text(
 
 @dataclass(frozen=True, slots=True)
 class Sender:
-    name: str
+    name: str | None  # None: each message says the partnership's name
     email: str
+
+    def header(self, partnership_name: str) -> tuple[str, str]:
+        """(display name, email) for From: people know the partnership, not the tool."""
+        return (one_line(self.name or partnership_name), self.email)
+
+
+def _header_address(address: tuple[str, str] | None) -> tuple[str, str] | None:
+    return (one_line(address[0]), address[1]) if address else None
 
 
 @dataclass(frozen=True)
@@ -429,11 +437,11 @@ def render_digest(digest: Digest, sender: Sender, now: datetime | None = None) -
         shown -= 1
     envelope = Envelope(
         subject=digest_subject(digest),
-        sender=(sender.name, sender.email),
+        sender=sender.header(digest.partnership_name),
         to=[(one_line(digest.recipient_name), digest.recipient)],
         message_id=message_id(digest.key, sender.email, digest.installation),
         date=now or datetime.now(UTC),
-        reply_to=digest.reply_to,
+        reply_to=_header_address(digest.reply_to),
     )
     return build(envelope, text, _html.get_template("digest.html.j2").render(context))
 
@@ -526,11 +534,11 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
     subject = one_line(f"{verb}: {entry.title}, {when_text(entry.due, entry.starts_at, zone)}")
     envelope = Envelope(
         subject=subject,
-        sender=(sender.name, sender.email),
+        sender=sender.header(invitation.partnership_name),
         to=[(one_line(name), email) for name, email in invitation.recipients],
         message_id=message_id(invitation.key, sender.email, invitation.installation),
         date=stamp,
-        reply_to=invitation.reply_to,
+        reply_to=_header_address(invitation.reply_to),
     )
     return build(
         envelope,

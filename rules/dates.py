@@ -65,9 +65,20 @@ def _uk(text: str) -> date | None:
     return date(year, month, day)  # ValueError for 31/02/2026, caught by the caller
 
 
+def _ascii_digits(value: str, what: str) -> None:
+    """Digits are 0-9 only: Python reads full-width (２０２６) and Arabic-Indic digits as
+    numbers in some places and not in others, so one rule for all: plain digits."""
+    if not value.isascii():
+        raise DateInputError(
+            f"{what} has characters that are not plain ASCII (full-width or other digits?); "
+            f"write it with the digits 0-9 as {_FORMS}"
+        )
+
+
 def parse_day(text: str, what: str = "date") -> date:
     """'2026-10-13' or '13/10/2026' -> date(2026, 10, 13), checked against the range."""
     value = (text or "").strip()
+    _ascii_digits(value, what)
     try:
         day = _uk(value) or date.fromisoformat(value)
     except ValueError:
@@ -81,6 +92,7 @@ def parse_moment(text: str, what: str = "date") -> date | datetime:
     A time without a zone is returned naive: the caller knows the partnership's zone.
     """
     value = (text or "").strip()
+    _ascii_digits(value, what)
     day_part, _, time_part = value.partition(" ") if "/" in value else ("", "", "")
     try:
         if time_part:
@@ -96,6 +108,11 @@ def parse_moment(text: str, what: str = "date") -> date | datetime:
             f"{what} '{value}' is not a date or date-time; write {_FORMS}, optionally "
             "followed by HH:MM"
         ) from None
+    if moment.tzinfo is not None:
+        raise DateInputError(
+            f"{what} '{value}' gives a UTC offset; write the partnership's local time "
+            "(YYYY-MM-DD HH:MM) without +HH:MM or Z"
+        )
     check_day(moment, what)
     return moment
 

@@ -169,3 +169,16 @@ def check_reference(reference: str, pattern: str | None = None) -> None:
             f"follow the partnership's reference format {pattern} (incident_reference in "
             "its rule file); use the case-management reference only"
         )
+
+
+def form_pattern(partnership_patterns: list[str | None]) -> str:
+    """A pattern for the Prefect form's JSON schema, so the UI and the server refuse a
+    name before a run (and its stored parameters) exists: 2 to 40 characters, at least
+    one digit, groups of digits after a known prefix (or the partnerships' own, or one or
+    two letters) joined by - / _ . ; no spaces, no word that is not a prefix. Portable
+    regex (JSON Schema and JavaScript read it alike). The heuristics still run after it."""
+    prefixes = KNOWN_PREFIXES.union(*(local_prefixes(p) for p in partnership_patterns))
+    word = "|".join(sorted(prefixes, key=lambda p: (-len(p), p)))
+    letters = f"(?:{word}|[A-Za-z]{{1,2}})"
+    group = f"(?:{letters}?[0-9]+|{letters})"
+    return rf"^(?=.{{2,40}}$)(?=.*[0-9]){group}(?:[-/_.]{group})*$"

@@ -20,6 +20,9 @@ LONG = 2000  # reasons, notes, actions, links
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _DIRECTION = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# an RFC 2047 encoded word (=?charset?B?...?=): a mail reader decodes it into any text,
+# a line break and a forged header included, so none is ever stored or written out
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[^?\s]*\?.*?\?=", re.S)
 _FORMULA = re.compile(r"^(=|[+\-@].*[(!|])")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(?::[A-Za-z0-9/_.-]+){2,3}")
 
@@ -41,19 +44,71 @@ def check_text(value: str | None, field: str, limit: int = NAME) -> str | None:
             f"{field} contains a control character, line break or direction override; "
             "type it again as plain text on one line"
         )
+    if _ENCODED_WORD.search(value):
+        raise TextRefused(
+            f"{field} contains an encoded word (=?charset?...?=) a mail reader would decode; "
+            "type the text itself"
+        )
     return value
+
+
+# in a rule file: line feeds are a block scalar's own (`notes: |`); nothing else
+_FILE_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def file_text_problem(value: str) -> str | None:
+    """What is wrong with a text written in a rule file (a title, a name, a note), or
+    None: a control character (a NUL PostgreSQL refuses, an ESC a terminal obeys) or a
+    direction override, written as an escape such as "\\0" or "\\e", or an encoded word."""
+    if _FILE_CONTROL.search(value):
+        return (
+            "this value contains a control character or direction override (perhaps an "
+            'escape such as "\\0" or "\\e"); write it as plain text'
+        )
+    if _ENCODED_WORD.search(value):
+        return "this value contains an encoded word (=?charset?...?=); write the text itself"
+    return None
+
+
+def unencoded(value: str) -> str:
+    """`value` with every encoded-word opener broken (`=?` -> `= ?`), so that no mail
+    parser can decode it into other text: for stored text that predates the check."""
+    return value.replace("=?", "= ?") if _ENCODED_WORD.search(value) else value
 
 
 def shown(value: str | None) -> str:
     """A stored text as it may be shown: direction overrides and isolates dropped
     (they could make "gpj.exe" read as "exe.jpg"), every other control character and
-    line break a space (they could add a mail header or a table row), on one line."""
+    line break a space (they could add a mail header or a table row), on one line; an
+    encoded word is broken so no mail reader decodes it into a header."""
     if not value:
         return ""
-    text = _DIRECTION.sub("", value)
+    text = unencoded(_DIRECTION.sub("", value))
     if not _CONTROL.search(text):
         return text
     return " ".join(_CONTROL.sub(" ", text).split())
+
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]()#!|~])")
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])\:(?=//)|\bwww\.|@")
+
+
+def markdown_text(value: object) -> str:
+    """Any text as it may go into Prefect's markdown (an artifact, a table cell, a
+    description): on one line (`shown`), `&`, `<` and `>` as entities (no raw HTML), and
+    every character markdown acts on backslash-escaped, so a name holding `![x](url)` or
+    `[Click](url)` is shown as typed, never fetched or made a link. The one function for
+    every artifact: the cockpit's summary and tables, their descriptions, the evidence pack."""
+    text = shown(str(value)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MARKDOWN.sub(r"\\\1", text)
+    # a bare address is made a live link by GFM's autolinks: break the pattern, not the text
+    return _AUTOLINK.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], text)
+
+
+def markdown_code(value: object) -> str:
+    """An id as a markdown code span holds it: nothing inside a span is markdown, so only
+    a backtick (which would end the span early) is changed, and the text kept on one line."""
+    return shown(str(value)).replace("`", "'")
 
 
 def check_id(value: str, field: str = "the id") -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from rules.problems import Problem
+from rules.text import file_text_problem
 
 Path = tuple[str | int, ...]
 
@@ -167,7 +168,11 @@ class _Builder:
     def feed(self, event: yaml.Event) -> None:
         line = event.start_mark.line + 1
         if isinstance(event, yaml.ScalarEvent):
-            self.place(_scalar(event), line)
+            value = _scalar(event)
+            problem = file_text_problem(value) if isinstance(value, str) else None
+            if problem:
+                self.doc.problems.append(Problem("", line, problem))
+            self.place(value, line)
         elif isinstance(event, yaml.MappingStartEvent):
             self.open({}, line)
         elif isinstance(event, yaml.SequenceStartEvent):

@@ -74,3 +74,26 @@ def test_plan_rejects_an_unknown_partnership_and_a_bad_date():
     assert unknown.returncode == 2 and "No partnership 'nowhere'" in unknown.stderr
     bad = run("plan", "--from", "2026-02-30")
     assert bad.returncode == 1 and "is not a date" in bad.stderr  # bad input, README
+
+
+def test_control_characters_and_encoded_words_in_rule_text_are_refused_by_line(rule_file):
+    """A NUL in a title passed `rules check` and then killed `sync` on PostgreSQL; an ESC
+    was printed raw to the terminal; an encoded word in the partnership's name would
+    reach every From and Reply-To."""
+    path = rule_file(
+        VALID_HEADER.replace(
+            "name: Test Safeguarding Children Partnership",
+            "name: Test =?utf-8?b?DQpCY2M6IHhAZXZpbC5vcmc=?= Partnership",
+        )
+        + VALID_RULE.replace("title: LSP meeting", 'title: "LSP\\0 meeting"')
+        + VALID_RULE.replace("id: lsp-meeting", "id: other").replace(
+            "title: LSP meeting", 'title: "Other \\e]0;pwned\\a meeting"'
+        )
+    )
+    result = run("rules", "check", str(path))
+    assert result.returncode == 1
+    assert "\x1b" not in result.stderr + result.stdout and "\x00" not in result.stderr
+    assert f"{path.name}:3: this value contains an encoded word" in result.stderr
+    assert f"{path.name}:14: this value contains a control character" in result.stderr
+    assert f"{path.name}:24: this value contains a control character" in result.stderr
+    assert "3 problems found; nothing was loaded." in result.stderr

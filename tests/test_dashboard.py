@@ -3,6 +3,7 @@ narrow cells. Pure functions over plain values."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -145,9 +146,10 @@ def test_mail_refused_for_good_is_shown_with_who_what_the_answer_and_since_when(
     ]
     text = board.markdown()
     assert "## Mail that could not be delivered (1)" in text
-    assert (
-        "- Jo Bloggs, Partnership Manager: Circulate the papers (reminder); the relay "
-        'answered "550 5.1.1 <jo@example.org>: mailbox unknown" (since 20/11/2026 08:05 UTC)'
+    assert (  # as markdown shows it: the relay's <address> is text, not a tag or a link
+        "- Jo Bloggs, Partnership Manager: Circulate the papers \\(reminder\\); the relay "
+        'answered "550 5.1.1 &lt;jo\\@example.org&gt;: mailbox unknown" (since 20/11/2026 '
+        "08:05 UTC)"
     ) in text
 
 
@@ -242,3 +244,51 @@ def test_boards_built_together_are_the_boards_built_one_at_a_time():
     wfscp = together[[p.id for p in partnerships].index("wfscp")]
     assert wfscp.items and wfscp.cycles and any(c.rows for c in wfscp.cycles)
     assert len(wfscp.undelivered) == 1
+
+
+def test_names_holding_markdown_reach_the_cockpit_as_text_never_as_links_or_images(tmp_path):
+    """Names imported with `![x](url)` (every viewer's browser fetched the image) and
+    `[Click to acknowledge](url)` (a live link in the summary): every artifact as posted
+    (summary, tables, descriptions), rendered by a CommonMark renderer with tables, holds
+    no image and no link, and shows the name as typed."""
+    import shutil
+
+    from markdown_it import MarkdownIt
+    from typer.testing import CliRunner
+
+    from flows.dashboard import build
+    from flows.publish import as_posted, board_artifacts
+    from govcal.cli import app
+    from models.db import session_scope
+    from rules.loader import load_partnerships
+    from tests.support.paths import SAMPLE_DIRECTORY
+
+    folder = tmp_path / "wfscp"
+    shutil.copytree(SAMPLE_DIRECTORY / "wfscp", folder)
+    image, link = "![x](https://evil.example/p.png)", "[Click to acknowledge](https://evil.example)"
+    for name, old, new in (
+        ("people.csv", "Partnership Manager (sample)", f"Partnership Manager {image}"),
+        ("agencies.csv", "Cumbria Constabulary", f"Cumbria Constabulary {link}"),
+        ("schools.csv", "Barrow Sample Nursery School 2", f"Barrow {link} <img src=x>"),
+    ):
+        path = folder / name
+        path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    runner = CliRunner()
+    for args in (["import", str(folder)], ["sync", "--as-of", "2026-11-24"]):
+        done = runner.invoke(app, args)
+        assert done.exit_code == 0, done.stderr
+    wfscp = next(p for p in load_partnerships() if p.id == "wfscp")
+    with session_scope() as session:
+        board = build(session, wfscp, TODAY)
+    posted = as_posted(board_artifacts(board, TODAY, None))
+    render = MarkdownIt("commonmark").enable("table").render
+    pages = []
+    for artifact in posted:
+        pages.append(render(artifact["description"] or ""))
+        if artifact["type"] == "markdown":
+            pages.append(render(artifact["data"]))
+        else:  # the UI renders each text cell of a table as markdown
+            pages += [render(v) for row in json.loads(artifact["data"]) for v in row.values()]
+    html = "\n".join(pages)
+    assert "<img" not in html and "<a " not in html and "evil.example" in html
+    assert "Click to acknowledge](https:" in html and "Manager ![x](https:" in html

@@ -117,6 +117,7 @@ def test_header_injection_and_overlong_values_are_rejected(db_url, wfscp, tmp_pa
         "name,email,role\n"
         '"Evil\r\nBcc: everyone@example.com",evil@example.org,business-team\n'
         f"{'x' * 300},long@example.org,business-team\n"
+        "Lead =?utf-8?b?DQpSZXBseS1UbzogYUBldmlsLm9yZw==?= Partner,ew@example.org,business-team\n"
         "Fine Person,fine@example.org,business-team\n",
         encoding="utf-8",
     )
@@ -124,4 +125,82 @@ def test_header_injection_and_overlong_values_are_rejected(db_url, wfscp, tmp_pa
     messages = [p.message for p in report.problems]
     assert any("line break" in m for m in messages)
     assert any("the limit is 200" in m for m in messages)
+    assert any(p.line == 5 and "encoded word" in p.message for p in report.problems)
     assert count(db_url, Person) == 1
+
+
+def test_codes_are_ascii_and_case_folded_so_no_look_alike_makes_a_second_school(
+    db_url, wfscp, tmp_path
+):
+    """`wf-р001` (a Cyrillic р) and `WF-P001` imported as two new schools beside wf-p001,
+    at once overdue, and the look-alike could never be completed."""
+    path = tmp_path / "schools.csv"
+    path.write_text("code,name,phase\nwf-p001,Kendal Primary,primary\n", encoding="utf-8")
+    run_import(db_url, path, wfscp)
+    path.write_text(
+        "code,name,phase\n"
+        "wf-\u0440001,Kendal Primary again,primary\n"
+        "WF-P001,Kendal Primary School,primary\n",
+        encoding="utf-8",
+    )
+    [report] = run_import(db_url, path, wfscp)
+    [(line, message)] = [(p.line, p.message) for p in report.problems]
+    assert line == 2 and "CYRILLIC SMALL LETTER ER" in message
+    assert "codes are plain ASCII" in message
+    assert count(db_url, School) == 1  # WF-P001 is wf-p001, renamed
+    assert count(db_url, School, name="Kendal Primary School") == 1
+
+
+def test_a_look_alike_email_domain_is_accepted_with_a_warning_naming_the_letter(
+    db_url, wfscp, tmp_path
+):
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "name,email,role\n"
+        "Ann,ann@ex\u0430mple.org,business-team\n"
+        "Bob,bob@xn--80ak6aa92e.com,business-team\n"
+        "Cy,cy@ex\u00e4mple.org,business-team\n",
+        encoding="utf-8",
+    )
+    [report] = run_import(db_url, path, wfscp)
+    assert not report.problems
+    warned = [n for n in report.notices if "look-alike" in n]
+    assert len(warned) == 2  # exämple.org is Latin with an accent: no warning
+    assert (
+        ":2: the domain of ann@ex\u0430mple.org holds '\u0430' (CYRILLIC SMALL LETTER A)"
+        in (warned[0])
+    )
+    assert ":3:" in warned[1] and "CYRILLIC" in warned[1]
+    assert count(db_url, Person) == 3
+
+
+def test_self_delegation_and_acts_for_circles_are_refused_by_line(db_url, wfscp, tmp_path):
+    """acts_for naming oneself, or two people acting for each other, were stored silently
+    (who then answers for an escalation?)."""
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "name,email,role,acts_for\n"
+        "Ann,ann@example.org,lsp,\n"
+        "Bob,bob@example.org,dsp,ann@example.org\n"
+        "Cy,cy@example.org,dsp,cy@example.org\n"
+        "Ann,ann@example.org,dsp,bob@example.org\n",
+        encoding="utf-8",
+    )
+    [report] = run_import(db_url, path, wfscp)
+    problems = {p.line: p.message for p in report.problems}
+    assert set(problems) == {4, 5}
+    assert "acts_for 'cy@example.org' is this person themselves" in problems[4]
+    assert "acts_for 'bob@example.org' acts (directly or through others) for this" in (problems[5])
+    assert count(db_url, Delegation) == 1  # Bob for Ann only
+
+
+def test_a_column_named_twice_imports_nothing_and_names_it(db_url, wfscp, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "name,email,role,Email\nAnn,ann@example.org,lsp,other@example.org\n", encoding="utf-8"
+    )
+    [report] = run_import(db_url, path, wfscp)
+    [problem] = report.problems
+    assert problem.line == 1
+    assert problem.message.startswith("column 'email' appears more than once")
+    assert count(db_url, Person) == 0

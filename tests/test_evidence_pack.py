@@ -211,3 +211,22 @@ def test_the_flow_publishes_the_pack_as_an_artifact_and_writes_the_html(
     assert "| Done on time | 3 (43% of those that fell due) |" in artifact.data
     assert unknown.is_failed() and unknown.message.startswith("no partnership 'nowhere'")
     assert bad_year.is_failed() and "give a year from 2000 to 2097" in bad_year.message
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_titles_holding_markdown_are_text_in_the_pack_never_links_or_images(tmp_path, db_url):
+    """The pack's markdown (its artifact) escaped `|` and HTML but not `[]()`: a title
+    `[Click](url)` was a live link and `![x](url)` an image every reader fetched."""
+    from markdown_it import MarkdownIt
+
+    rules = RULES.replace("title: LSP meeting", "title: LSP meeting ![x](https://evil.example/p)")
+    rules = rules.replace("title: Annual report", "title: '[Click here](https://evil.example)'")
+    (tmp_path / "rules.yaml").write_text(rules, encoding="utf-8")
+    partnership = load_partnership("testscp", [tmp_path / "rules.yaml"])
+    with Session(get_engine(db_url)) as s:
+        sync_partnership(s, partnership, date(2025, 6, 1))
+        s.commit()
+        pack = build_pack(s, "testscp", 2025, END_OF_YEAR)
+    html = MarkdownIt("commonmark").enable("table").render(render_markdown(pack))
+    assert "<img" not in html and "<a " not in html
+    assert "LSP meeting ![x](https://evil.example/p)" in html and "[Click here](https:" in html

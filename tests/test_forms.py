@@ -305,3 +305,58 @@ def test_every_form_labels_its_day_in_words():
         field = flow.parameters.model_dump()["properties"]["as_of"]
         assert field["title"] == "As if on (leave empty for today)", flow.name
         assert "today" in field["description"].lower(), flow.name
+
+
+CHILD = "Jane Smith DOB 04/03/2015"
+
+
+def test_a_refused_reference_is_kept_nowhere_in_the_run(same_day):
+    """The form refused a child's name, and the run kept it for good on its Parameters
+    tab: now the run's parameters, logs and states hold a placeholder only."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    form = {"partnership": "wfscp", "reference": CHILD, "aware_on": "20/11/2026",
+            "recorded_by": "LA duty manager"}  # fmt: skip
+    state = jobs.start_incident_clock(form=form, as_of=TODAY, return_state=True)
+    assert state.is_failed() and "not accepted" in state.message
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(state.state_details.flow_run_id)
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+        states = client.read_flow_run_states(run.id)
+    kept = [repr(run.parameters), *(x.message for x in logs), *(str(s.message) for s in states)]
+    assert not [x for x in kept if "Jane" in x or "04/03" in x], kept
+    assert run.parameters["form"]["reference"] == "(refused: not kept)"
+
+
+def test_the_form_schema_refuses_a_child_before_a_run_exists(prefect_api):
+    """The UI's run form posts to the deployment; its parameter schema (as `prefect
+    deploy` writes it) carries the reference's pattern, so the server refuses the run."""
+    import uuid
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.exceptions import PrefectHTTPStatusError
+    from prefect.utilities.callables import parameter_schema
+
+    schema = parameter_schema(jobs.start_incident_clock).model_dump_for_openapi()
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("start-incident-clock")
+        deployment = client.create_deployment(
+            flow_id, f"incident-{uuid.uuid4().hex[:8]}", parameter_openapi_schema=schema,
+            enforce_parameter_schema=True, entrypoint="flows/jobs.py:start_incident_clock",
+        )  # fmt: skip
+        form = {"partnership": "wfscp", "aware_on": "20/11/2026", "recorded_by": "LA duty"}
+        for bad in (CHILD, "JNSMTH-2026-01", "JHN-2026-014", "john-smith-2015"):
+            with pytest.raises(PrefectHTTPStatusError) as caught:
+                client.create_flow_run_from_deployment(
+                    deployment, parameters={"form": {**form, "reference": bad}}
+                )
+            assert caught.value.response.status_code in (409, 422)
+        client.create_flow_run_from_deployment(
+            deployment, parameters={"form": {**form, "reference": "SI-2026-014"}}
+        )
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment]))
+        )
+    assert len(runs) == 1

@@ -93,3 +93,13 @@ def test_the_generate_command_writes_files_that_rules_check_accepts(tmp_path):
     checked = govcal("rules", "check", str(tmp_path / "rules"), "--as-of", "2026-11-24")
     assert checked.returncode == 0, checked.stderr
     assert "scp-004" in checked.stdout and "wt2023" in checked.stdout
+
+
+def test_generate_given_a_folder_says_folder_and_csv_not_rule_file(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "govcal.cli", "rules", "generate",
+                             str(tmp_path), str(tmp_path / "out")], cwd=ROOT,
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 1
+    first = result.stderr.splitlines()[0]
+    assert first.endswith("is a folder, not a CSV file; give the CSV of partnerships (id,name,...)")
+    assert "rule file" not in result.stderr and not (tmp_path / "out").exists()

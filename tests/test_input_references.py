@@ -158,3 +158,20 @@ def test_the_testers_names_and_dates_are_refused_by_the_real_partnership():
     assert incidents() == []
     assert govcal("incident", "SI-2026-014", "--aware", "2026-11-20", "-p", "wfscp").exit_code == 0
     assert incidents() == ["SI-2026-014"]
+
+
+def test_the_shipped_format_refuses_references_that_encode_a_child():
+    """The shipped partnership's own format is the first defence: a free letter group let
+    initials through (JNSMTH, JHN, BRN) and a free four-digit group a birth year or date
+    (SI-1503-04, LA-2015-311, CDOP-2015-04), all past the heuristics behind it."""
+    assert govcal("sync", "--as-of", "2026-11-02").exit_code == 0
+    for reference in ("JNSMTH-2026-01", "JHN-2026-014", "BRN-2026-14", "SI-1503-04",
+                      "LA-2015-311", "CDOP-2015-04"):  # fmt: skip
+        result = govcal("incident", reference, "--aware", "2026-11-02")
+        assert result.exit_code == 1, reference
+        assert reference not in result.stdout + result.stderr
+        assert "does not follow the partnership's reference format" in result.stderr
+    assert incidents() == []
+    ok = govcal("incident", "SI-2026-014", "--aware", "2026-11-02")
+    assert ok.exit_code == 0, ok.stderr
+    assert incidents() == ["SI-2026-014"]

@@ -119,7 +119,7 @@ def test_invite_mime_tree_method_organizer_and_headers(cancelled):
     ]
     assert raw.count(b"MIME-Version") == 1
     assert message["Auto-Submitted"] == "auto-generated"
-    assert message["X-Auto-Response-Suppress"] == "All"
+    assert message["X-Auto-Response-Suppress"] == "OOF, AutoReply"
     assert message["Reply-To"].addresses[0].addr_spec == TEAM[1]
     assert message["Message-ID"] == "<20261124-invite-1-abc.inst42@example.org>"
     calendar_part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")

@@ -114,7 +114,7 @@ def test_the_sample_lead_partner_digest_reads_in_under_60_lines_with_every_item(
         assert f"mailto:{wfscp.business_team_mailbox}" in words
         assert message["Reply-To"].addresses[0].addr_spec == wfscp.business_team_mailbox
         assert message["Auto-Submitted"] == "auto-generated"
-        assert message["X-Auto-Response-Suppress"] == "All"
+        assert message["X-Auto-Response-Suppress"] == "OOF, AutoReply"
         feed_link = re.search(rf"{re.escape(FEEDS_URL)}/wfscp/people/(\S+)\.ics", words)
         assert feed_link, lsp
         feed_file = data / "feeds" / "wfscp" / "people" / f"{feed_link.group(1)}.ics"

@@ -118,6 +118,8 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
         ("GOVCAL_MAIL_FROM", "a b@example.org", "GOVCAL_MAIL_FROM='a b@example.org' is not"),
         ("GOVCAL_MAIL_FROM_NAME", "govcal\r\nBcc: victim@evil.org",
          "GOVCAL_MAIL_FROM_NAME contains a line break or control character"),
+        ("GOVCAL_MAIL_FROM_NAME", "WFSCP =?utf-8?b?DQpCY2M6IHZAZXZpbC5vcmc=?=",
+         "GOVCAL_MAIL_FROM_NAME contains an encoded word (=?charset?...?=)"),
         ("GOVCAL_MAIL_FROM", "x@example.org\nBcc: v@evil.org", "GOVCAL_MAIL_FROM contains a"),
         ("GOVCAL_SMTP_HOST", "relay\x7f.example.org", "GOVCAL_SMTP_HOST contains a line"),
         ("GOVCAL_ACTOR", "Eve\x1b]0;pwn\x07", "GOVCAL_ACTOR contains a line break"),

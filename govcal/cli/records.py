@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from govcal import exit_codes
 from govcal.cli.common import (
     AsOfOption,
     PartnershipOption,
@@ -25,7 +26,7 @@ from govcal.cli.common import (
 from models import actions
 from models.db import DatabaseUnavailable, upgrade
 from models.evidence import EvidenceStore
-from models.settings import get_settings, redact_url
+from models.settings import HORIZON_MOST, get_settings, redact_url
 from models.sync import SyncReport, sync_all
 
 if TYPE_CHECKING:
@@ -81,7 +82,10 @@ def sync(
     partnership: PartnershipOption = None,
     as_of: AsOfOption = None,
     months: Annotated[
-        int | None, typer.Option("--months", help="Horizon back and forward (default 18).")
+        int | None,
+        typer.Option(
+            "--months", help=f"Horizon back and forward, 1 to {HORIZON_MOST} (default 18)."
+        ),
     ] = None,
     rules: RulesOption = None,
 ) -> None:
@@ -89,6 +93,14 @@ def sync(
     partnerships = load_rules(rules)
     chosen = [pick(partnerships, partnership)] if partnership else partnerships
     day = parse_day(as_of, "--as-of") or today()
+    if months is not None and not 1 <= months <= HORIZON_MOST:
+        err.print(
+            f"Error: --months must be from 1 to {HORIZON_MOST} (how far back and forward "
+            f"to sync); {months} was given. Nothing was changed.",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(exit_codes.ERROR)
     horizon = months or get_settings().sync_horizon_months
     with database() as session:
         reports = sync_all(session, chosen, day, horizon_months=horizon, actor=actor().name)
