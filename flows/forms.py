@@ -96,8 +96,8 @@ def _by() -> Any:
     return Field(
         title="Your name",
         min_length=2,
-        max_length=200,
-        description="Recorded in the audit trail as the person who did this",
+        max_length=120,
+        description="Recorded in the audit trail as typed, marked not verified",
     )
 
 

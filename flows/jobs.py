@@ -148,7 +148,15 @@ def _evidence_store() -> EvidenceStore:
 
 
 def _ui_actor(name: str) -> records.Actor:
-    return records.Actor(name=name, channel=Channel.PREFECT_UI)
+    """Who acted, as honestly as the server knows it: the name was typed into a form by
+    someone holding the Prefect login, and nothing checked it."""
+    from prefect.runtime import flow_run
+
+    run = flow_run.get_name() or flow_run.get_id() or "unknown"
+    return records.Actor(
+        name=f"typed as {name.strip()} (not verified), via Prefect flow run {run}",
+        channel=Channel.PREFECT_UI,
+    )
 
 
 Change = Callable[[Session, Any, str, date], str]
@@ -208,9 +216,10 @@ def record_completion(form: CompletionForm, as_of: AsOfText = "") -> str:
     """
 
     def change(session: Session, f: CompletionForm, item: str, day: date) -> str:
+        actor = _ui_actor(f.completed_by)
         return actions.complete(
-            session, item, f.evidence, _ui_actor(f.completed_by), on=f.completed_on or day,
-            today=day, by=f.completed_by, note=f.note or None, store=_evidence_store(),
+            session, item, f.evidence, actor, on=f.completed_on or day,
+            today=day, by=actor.name, note=f.note or None, store=_evidence_store(),
         ).summary  # fmt: skip
 
     return _act(CompletionForm, form, as_of, "complete", change)

@@ -9,14 +9,52 @@ to open its database: the folder is made here first.
 If `govcal serve` keeps a Prefect server for this data folder (govcal/local_api.py),
 the API is that server's: a run then takes seconds instead of starting Prefect's
 ephemeral server (9-17 s). An explicit PREFECT_API_URL always wins.
+
+Every Prefect server govcal starts asks for a login (Prefect's API auth string): whoever
+reaches its port could otherwise read any Secret block and run any form under any name.
+The string of the server `govcal serve` keeps is in `<prefect home>/api-auth`, readable
+by its owner only; the UI's login page takes it as the password.
+
+Every call to Prefect's API is bounded (PREFECT_API_REQUEST_TIMEOUT): a server that
+accepts connections and never answers must not hold the day's mail.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from models.settings import get_settings
+
+API_REQUEST_TIMEOUT_S = 20.0  # Prefect's default is 60 s a request, retried
+
+
+def auth_file(prefect_home: Path) -> Path:
+    """Where the login of the server kept for this Prefect home is written."""
+    return prefect_home / "api-auth"
+
+
+def api_auth(prefect_home: Path) -> str:
+    """The API auth string of the server kept for this Prefect home: PREFECT_API_AUTH_STRING
+    if set, else the one in `api-auth`, made once (0600 from its first byte)."""
+    given = os.environ.get("PREFECT_API_AUTH_STRING")
+    if given:
+        return given
+    path = auth_file(prefect_home)
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    value = "govcal:" + secrets.token_urlsafe(24)
+    prefect_home.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value
 
 
 def configure_prefect(*, reuse_server: bool = True) -> str | None:
@@ -28,6 +66,7 @@ def configure_prefect(*, reuse_server: bool = True) -> str | None:
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        "PREFECT_API_REQUEST_TIMEOUT": str(API_REQUEST_TIMEOUT_S),
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
@@ -41,4 +80,5 @@ def configure_prefect(*, reuse_server: bool = True) -> str | None:
     if server is None:
         return None
     os.environ["PREFECT_API_URL"] = server.url
+    os.environ["PREFECT_API_AUTH_STRING"] = api_auth(home)
     return server.url

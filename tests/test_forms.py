@@ -238,12 +238,15 @@ def test_acknowledging_an_escalation(day):
     section = summary.split("## Escalated to the Lead Partners")[1].split("## ")[0]
     assert escalated in section and "awaiting a response" in section
     message = done(jobs.acknowledge_escalation, {"item": escalated, "by": "Chief Constable"})
-    assert "acknowledged by Chief Constable" in message
+    assert (
+        "acknowledged by typed as Chief Constable (not verified), via Prefect flow run" in message
+    )
     summary = artifacts("compliance-summary-wfscp")["compliance-summary-wfscp"].data
     section = summary.split("## Escalated to the Lead Partners")[1].split("## ")[0]
-    assert re.search(r"acknowledged by Chief Constable on \d{1,2} \w{3} \d{4}", section)
+    assert re.search(r"acknowledged by typed as Chief Constable \(not verified\), via Prefect "
+                     r"flow run [\w-]+ on \d{1,2} \w{3} \d{4}", section)  # fmt: skip
     refused(jobs.acknowledge_escalation, {"item": escalated, "by": "Chief Executive"},
-            "was already acknowledged by Chief Constable")  # fmt: skip
+            "was already acknowledged by typed as Chief Constable (not verified)")  # fmt: skip
     refused(jobs.acknowledge_escalation, {"item": LSP, "by": "Chief Executive"},
             "has not been escalated to the Lead Partners")  # fmt: skip
     with session_scope() as s:
