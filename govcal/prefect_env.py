@@ -25,6 +25,7 @@ import os
 import secrets
 from pathlib import Path
 
+from models.private import private_folder
 from models.settings import get_settings
 
 API_REQUEST_TIMEOUT_S = 20.0  # Prefect's default is 60 s a request, retried
@@ -70,8 +71,7 @@ def configure_prefect(*, reuse_server: bool = True) -> str | None:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
-    home = Path(os.environ["PREFECT_HOME"]).expanduser()
-    home.mkdir(parents=True, exist_ok=True)
+    home = private_folder(Path(os.environ["PREFECT_HOME"]).expanduser())
     if not reuse_server or os.environ.get("PREFECT_API_URL"):
         return None
     from govcal.local_api import running

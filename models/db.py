@@ -91,7 +91,11 @@ def _create_sqlite(path: Path) -> None:
     contents were lost."""
     import sqlite3
 
+    from models.private import FILE
+
     partial = path.with_name(f".{path.name}.{os.getpid()}.new")
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE))  # -wal, -shm too
+    os.chmod(partial, FILE)
     connection = sqlite3.connect(partial)
     try:
         connection.execute("PRAGMA journal_mode=WAL")  # writes the header page
