@@ -37,11 +37,8 @@ def auth_file(prefect_home: Path) -> Path:
 
 
 def api_auth(prefect_home: Path) -> str:
-    """The API auth string of the server kept for this Prefect home: PREFECT_API_AUTH_STRING
-    if set, else the one in `api-auth`, made once (0600 from its first byte)."""
-    given = os.environ.get("PREFECT_API_AUTH_STRING")
-    if given:
-        return given
+    """The API auth string of the server kept for this Prefect home: the one in
+    `api-auth`, made once (0600 from its first byte)."""
     path = auth_file(prefect_home)
     try:
         return path.read_text(encoding="utf-8").strip()
@@ -58,6 +55,16 @@ def api_auth(prefect_home: Path) -> str:
     return value
 
 
+def _protect_ephemeral() -> None:
+    """Whatever temporary API this process starts (govcal's own, or Prefect's when a
+    Secret block is read) asks for a login made for this process, never written down."""
+    if os.environ.get("PREFECT_SERVER_API_AUTH_STRING"):
+        return
+    login = os.environ.get("PREFECT_API_AUTH_STRING") or secrets.token_urlsafe(24)
+    os.environ["PREFECT_SERVER_API_AUTH_STRING"] = login
+    os.environ["PREFECT_API_AUTH_STRING"] = login
+
+
 def configure_prefect(*, reuse_server: bool = True) -> str | None:
     """Set Prefect's environment; returns the URL of the reused local API, if any."""
     settings = get_settings()
@@ -72,12 +79,13 @@ def configure_prefect(*, reuse_server: bool = True) -> str | None:
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
     home = private_folder(Path(os.environ["PREFECT_HOME"]).expanduser())
-    if not reuse_server or os.environ.get("PREFECT_API_URL"):
-        return None
+    if os.environ.get("PREFECT_API_URL"):
+        return None  # the operator's server, and their login for it
     from govcal.local_api import running
 
-    server = running(home)
+    server = running(home) if reuse_server else None
     if server is None:
+        _protect_ephemeral()
         return None
     os.environ["PREFECT_API_URL"] = server.url
     os.environ["PREFECT_API_AUTH_STRING"] = api_auth(home)
