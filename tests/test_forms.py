@@ -112,6 +112,8 @@ def test_completion_done_on_left_empty_means_today(same_day):
         ({"item": LSP, "completed_on": "30/11/2026"}, "is in the future"),
         ({"item": LSP, "evidence": "ftp://example.org/x"}, "only http and https"),
         ({"item": LSP, "completed_by": ""}, "Your name: String should have at least 2"),
+        # kept as "typed as NAME (not verified), via Prefect flow run RUN": 200 at most
+        ({"item": LSP, "completed_by": "x" * 101}, "Your name: String should have at most 100"),
     ],
 )
 def test_completion_refused(same_day, change, needle):
