@@ -43,8 +43,10 @@ def silent_api() -> Iterator[str]:
         connection.close()
 
 
-def run_against(api: str, folder: Path) -> tuple[subprocess.CompletedProcess[str], float]:
-    env = {**os.environ, "GOVCAL_DATA_DIR": str(folder), "PREFECT_API_URL": api}
+def run_against(
+    api: str, folder: Path, **extra: str
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    env = {**os.environ, "GOVCAL_DATA_DIR": str(folder), "PREFECT_API_URL": api, **extra}
     env.pop("PREFECT_HOME", None)
     started = time.monotonic()
     result = subprocess.run(
@@ -54,11 +56,13 @@ def run_against(api: str, folder: Path) -> tuple[subprocess.CompletedProcess[str
     return result, time.monotonic() - started
 
 
-def assert_the_day_was_done(result: subprocess.CompletedProcess[str], folder: Path) -> None:
+def assert_the_day_was_done(
+    result: subprocess.CompletedProcess[str], folder: Path, why: str = "did not answer"
+) -> None:
     assert result.returncode == COCKPIT, result.stderr[-2000:]
     [line] = result.stderr.splitlines()
     assert line.startswith("Error: the dashboard was not all posted to Prefect's API (mail "
-                           "and feeds are done): Prefect's API did not answer")  # fmt: skip
+                           f"and feeds are done): Prefect's API {why}")  # fmt: skip
     assert "127.0.0.1" not in line  # a URL is never repeated: it may carry a password
     mail = list((folder / "outbox").glob("*.eml"))
     assert mail and f"Sent {len(mail)} message(s)" in result.stdout
@@ -75,4 +79,14 @@ def test_a_run_with_prefects_api_down_does_the_days_work_and_exits_5(tmp_path):
 def test_a_run_with_an_api_that_never_answers_is_bounded(tmp_path, silent_api):
     result, took = run_against(silent_api, tmp_path / "data")
     assert_the_day_was_done(result, tmp_path / "data")
+    assert took < BOUND_S
+
+
+@pytest.mark.slow  # a real Prefect server, which asks for a login
+@pytest.mark.xdist_group("prefect-server")
+def test_a_run_with_the_wrong_login_does_the_days_work_and_says_so(tmp_path, prefect_server_url):
+    api = f"{prefect_server_url}/api"
+    result, took = run_against(api, tmp_path / "data", PREFECT_API_AUTH_STRING="not-the-login")
+    assert_the_day_was_done(result, tmp_path / "data", "refused the login (HTTP 401): check "
+                            "PREFECT_API_AUTH_STRING")  # fmt: skip
     assert took < BOUND_S

@@ -102,6 +102,16 @@ def _prefect_unavailable() -> str:
     return ""
 
 
+def _refusal(exc: Exception) -> str:
+    """Why Prefect's API failed a run it had accepted, in a few words."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status == 401:
+        return "Prefect's API refused the login (HTTP 401): check PREFECT_API_AUTH_STRING"
+    if isinstance(status, int):
+        return f"Prefect's API refused the run (HTTP {status})"
+    return f"Prefect's API failed the run ({type(exc).__name__})"
+
+
 def _run_here(day: date) -> tuple[str, str, object]:
     """The flow in this process: its state's name and message, and its result. The day's
     mail and feeds never depend on Prefect: if its API does not answer, or fails the run
@@ -116,7 +126,7 @@ def _run_here(day: date) -> tuple[str, str, object]:
             state = daily_compliance(as_of=day, return_state=True)
             return state.name, state.message or "", state.result(raise_on_failure=False)
         except Exception as exc:  # the flow's own errors end in its state: this is Prefect's
-            why = f"Prefect's API failed the run ({type(exc).__name__})"
+            why = _refusal(exc)
     return "Completed", "", daily_compliance_without_prefect(day, why)
 
 
