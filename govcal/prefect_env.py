@@ -41,16 +41,20 @@ def api_auth(prefect_home: Path) -> str:
     `api-auth`, made once (0600 from its first byte)."""
     path = auth_file(prefect_home)
     try:
-        return path.read_text(encoding="utf-8").strip()
+        kept = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        pass
+        kept = None
+    if kept:
+        return kept
     value = "govcal:" + secrets.token_urlsafe(24)
     prefect_home.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if kept == "" else os.O_EXCL)
+    try:  # an empty file (a disk filled up while it was written) is made again
+        fd = os.open(path, flags, 0o600)
     except FileExistsError:  # another process made it first: use theirs
         return path.read_text(encoding="utf-8").strip()
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)
         handle.write(value + "\n")
     return value
 
