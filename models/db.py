@@ -105,6 +105,9 @@ def _create_sqlite(path: Path) -> None:
         os.link(partial, path)
     except FileExistsError:  # another process made it meanwhile: theirs is the one
         pass
+    except OSError:  # a file system without hard links: a rename, still never empty
+        if not path.exists():
+            os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
 
