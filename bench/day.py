@@ -226,6 +226,7 @@ def table(day: date, runs: int) -> None:
     import tempfile
 
     from govcal.local_api import start, stop
+    from govcal.prefect_env import api_auth
 
     folder = Path(tempfile.mkdtemp(prefix="govcal-bench-run-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "GOVCAL_"))}
@@ -261,7 +262,8 @@ def table(day: date, runs: int) -> None:
             extra = {}
             if api == "kept server":
                 server, process = start(folder / "prefect", port=0)
-                extra = {"PREFECT_API_URL": server.url}
+                extra = {"PREFECT_API_URL": server.url,  # and its login (govcal/prefect_env.py)
+                         "PREFECT_API_AUTH_STRING": api_auth(folder / "prefect")}  # fmt: skip
             if api.startswith("`govcal serve`"):
                 stop(process, folder / "prefect")  # type: ignore[arg-type]
                 process = _serve(env, folder)

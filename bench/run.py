@@ -93,6 +93,14 @@ def day_env(folder: Path, work: Path, db: Path, run: str) -> dict[str, str]:
     }
 
 
+LOGINS: dict[str, str] = {}  # a kept server's URL -> its login (govcal/prefect_env.py)
+
+
+def kept_env(url: str) -> dict[str, str]:
+    """What a child needs to use a kept server: its URL and its login."""
+    return {"PREFECT_API_URL": url, "PREFECT_API_AUTH_STRING": LOGINS[url]}
+
+
 def scale_figures(scale: int, out: Path, runs: int, server_url: str, pg: str) -> dict:
     folder = out / f"x{scale}"
     shutil.rmtree(folder, ignore_errors=True)
@@ -124,7 +132,7 @@ def scale_figures(scale: int, out: Path, runs: int, server_url: str, pg: str) ->
     # Prefect's home for the ephemeral runs is made once, untimed, as on a user's machine
     timed([PY, "-m", "bench.day", "floor", "--as-of", NATIONAL_DAY],
           day_env(folder, work, base, "warm"))  # fmt: skip
-    kept = {"PREFECT_API_URL": server_url}
+    kept = kept_env(server_url)
     # The day before's cockpit, on both APIs, as a deployment finds it each morning; the
     # first post of every artifact is reported on its own
     first_post = [PY, "-m", "bench.day", "post-boards", "--as-of", yesterday]
@@ -175,6 +183,7 @@ def _copy_sqlite(source: Path, target: Path) -> None:
 def sample_figures(out: Path, runs: int) -> dict:
     """`govcal run` and the everyday commands on the shipped sample, as a person runs them."""
     from govcal.local_api import start, stop
+    from govcal.prefect_env import api_auth
 
     data = out / "sample"
     shutil.rmtree(data, ignore_errors=True)
@@ -208,14 +217,15 @@ def sample_figures(out: Path, runs: int) -> dict:
     _, inner = timed([PY, "-m", "bench.day", "flow", "--as-of", SAMPLE_DAY], env)
     r["run_ephemeral_phases"] = inner
     server, process = start(data / "prefect", port=0)  # what `govcal serve` keeps
+    LOGINS[server.url] = api_auth(data / "prefect")
     try:
         r["prefect_floor_server"] = spread([
             timed([PY, "-m", "bench.day", "floor", "--as-of", SAMPLE_DAY],
-                  {**env, "PREFECT_API_URL": server.url})[0] for _ in range(runs)
+                  {**env, **kept_env(server.url)})[0] for _ in range(runs)
         ])  # fmt: skip
         r["run_server"] = runs_of([*govcal, "run", "--as-of", SAMPLE_DAY], fresh_db)
         _, inner = timed([PY, "-m", "bench.day", "flow", "--as-of", SAMPLE_DAY],
-                         {**env, "PREFECT_API_URL": server.url})  # fmt: skip
+                         {**env, **kept_env(server.url)})  # fmt: skip
         r["run_server_phases"] = inner
     finally:
         stop(process, data / "prefect")
@@ -285,7 +295,7 @@ def cli_report(s: dict) -> list[str]:
 def naive_figures(out: Path, server_url: str) -> dict:
     folder = out / "x1"
     db = folder / "work" / "plain-0.db"
-    return phase("naive", folder, f"sqlite:///{db}", {"PREFECT_API_URL": server_url,
+    return phase("naive", folder, f"sqlite:///{db}", {**kept_env(server_url),
                  "GOVCAL_DATA_DIR": str(folder / "work" / "data")})  # fmt: skip
 
 
@@ -304,6 +314,7 @@ def main() -> None:
         print("\n".join(cli_report(cli_only(args.out, args.runs))))
         return
     from govcal.local_api import start, stop
+    from govcal.prefect_env import api_auth
 
     args.out.mkdir(parents=True, exist_ok=True)
     skip = set(filter(None, args.skip.split(",")))
@@ -311,6 +322,7 @@ def main() -> None:
     print(f"load average at start: {results['load_start']}", flush=True)
     home = Path(tempfile.mkdtemp(prefix="govcal-bench-prefect-"))
     server, process = start(home, port=0)  # the long-lived server of the "flow-server" mode
+    LOGINS[server.url] = api_auth(home)
     try:
         for scale in [int(s) for s in args.scales.split(",")]:
             results["scales"][scale] = scale_figures(

@@ -93,12 +93,17 @@ def item_field(title: str = "Id from the email") -> Any:
     return Field(default="", title=title, description=_ITEM_HELP, max_length=300)
 
 
+# a typed name is kept as "typed as NAME (not verified), via Prefect flow run RUN"
+# (flows/jobs.py), which must fit the 200 characters a name may have in the records
+NAME_AT_MOST = 100
+
+
 def _by() -> Any:
     return Field(
         title="Your name",
         min_length=2,
-        max_length=200,
-        description="Recorded in the audit trail as the person who did this",
+        max_length=NAME_AT_MOST,
+        description="Recorded in the audit trail as typed, marked not verified",
     )
 
 
@@ -231,7 +236,7 @@ class AcknowledgeForm(ItemForm):
     by: str = Field(
         title="Lead Partner's name",
         min_length=2,
-        max_length=200,
+        max_length=NAME_AT_MOST,
         description="The Lead (or Delegated) Safeguarding Partner answering",
     )
     note: str = Field(default="", title="Note", max_length=500)

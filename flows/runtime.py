@@ -44,11 +44,27 @@ def rules_or_empty(settings: Settings | None = None) -> list[Partnership]:
 
 
 def smtp_password(settings: Settings) -> str | None:
-    """The SMTP password: from the environment, else from the named Prefect Secret block.
+    """The SMTP password: from the environment, else from a file only the worker reads
+    (GOVCAL_SMTP_PASSWORD_FILE), else from the named Prefect Secret block (which anyone
+    logged in to the Prefect UI can read).
 
-    A block that is named but missing is an error, never an empty password."""
+    A file or block that is named but empty or missing is an error, never an empty
+    password."""
     if settings.smtp_password is not None:
         return settings.smtp_password.get_secret_value()
+    if settings.smtp_password_file is not None:
+        try:
+            text = settings.smtp_password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SecretUnavailable(
+                [f"GOVCAL_SMTP_PASSWORD_FILE='{settings.smtp_password_file}' cannot be read "
+                 f"({type(exc).__name__}); make it readable by govcal's user only"]
+            ) from None  # fmt: skip
+        if not text:
+            raise SecretUnavailable(
+                [f"GOVCAL_SMTP_PASSWORD_FILE='{settings.smtp_password_file}' is empty"]
+            )
+        return text
     name = settings.smtp_password_block
     if settings.transport != "smtp" or not name:
         return None

@@ -6,12 +6,14 @@ batch); there is never one task per occurrence or per email.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 
 from flows import dashboard, steps
 from flows.publish import Publisher, PublishError, as_posted, board_artifacts
@@ -21,6 +23,15 @@ from models.status import status_rows
 from models.sync import sync_all
 from models.trail import Channel
 from rules.model import active_partnerships
+
+
+def _log() -> Any:
+    """The run's logger in a Prefect run; Python's when a task's function is called on
+    its own (the day's work done without Prefect's API, flows/jobs.py)."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("govcal.flows")
 
 
 @task(name="sync-calendar")
@@ -35,7 +46,7 @@ def sync_task(as_of: date) -> list[dict[str, Any]]:
     summary = [
         {k: v for k, v in asdict(r).items() if k not in ("changes", "window")} for r in reports
     ]
-    get_run_logger().info("synced %s", summary)
+    _log().info("synced %s", summary)
     return summary
 
 
@@ -71,7 +82,7 @@ def notify_task(as_of: date, kinds: list[str] | None = None) -> dict[str, Any]:
         "errors": d.errors[:50],
     }
     if d.errors:
-        get_run_logger().warning("%d delivery problem(s), e.g. %s", len(d.errors), d.errors[0])
+        _log().warning("%d delivery problem(s), e.g. %s", len(d.errors), d.errors[0])
     return result
 
 

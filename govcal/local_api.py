@@ -6,6 +6,9 @@ own server (`prefect server start`) on a loopback port with its home under the d
 folder, and writes where it listens to `<data>/prefect/api-server.json`. `govcal run`
 reads that file and, if the server answers, points PREFECT_API_URL at it: the same
 flows run, recorded in the same Prefect database, and the server's UI shows them.
+Both servers ask for a login (Prefect's API auth string, govcal/prefect_env.py): the
+kept one's is in `<prefect home>/api-auth` (0600), the ephemeral one's is made for the
+run and never written down.
 
 Without `govcal serve`, `govcal run` starts Prefect's own ephemeral API itself
 (`start_ephemeral`): the same app, command and settings Prefect would start, but spawned
@@ -20,6 +23,7 @@ import atexit
 import importlib.util
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -99,16 +103,22 @@ def child(command: list[str], *, env: dict[str, str], stdout: Any) -> subprocess
 
 
 def start(prefect_home: Path, port: int = 4200) -> tuple[ApiServer, subprocess.Popen]:
-    """Start `prefect server start` on 127.0.0.1:`port` (0: any free port) and wait for
-    it to answer. Its log goes to `<prefect home>/api-server.log`."""
+    """Start `prefect server start` on 127.0.0.1:`port` (0: any free port), asking for
+    the login in `<prefect home>/api-auth`, and wait for it to answer. Its log goes to
+    `<prefect home>/api-server.log`. This process's own calls log in too."""
+    from govcal.prefect_env import api_auth
+
     if port == 0:
         port = _free_port()
     elif not _port_is_free(port):
         raise ApiServerError(f"port {port} on 127.0.0.1 is in use; pass --port N (0 picks one)")
     url = f"http://127.0.0.1:{port}/api"
     prefect_home.mkdir(parents=True, exist_ok=True)
+    auth = api_auth(prefect_home)
+    os.environ["PREFECT_API_AUTH_STRING"] = auth
     env = {
         **os.environ,
+        "PREFECT_SERVER_API_AUTH_STRING": auth,
         "PREFECT_HOME": str(prefect_home),
         "PREFECT_API_URL": url,
         "PREFECT_UI_API_URL": url,  # the UI must call this port, not the default 4200
@@ -174,8 +184,10 @@ def start_ephemeral(prefect_home: Path) -> str:
     url = f"http://127.0.0.1:{port}/api"
     spec = importlib.util.find_spec("prefect")  # its folder, without importing it
     assert spec is not None and spec.origin is not None
+    auth = os.environ.get("PREFECT_API_AUTH_STRING") or secrets.token_urlsafe(24)
+    os.environ["PREFECT_API_AUTH_STRING"] = auth  # this process (and its poster) log in
     env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-           "PREFECT__SERVER_FINAL": "1"}  # fmt: skip
+           "PREFECT__SERVER_FINAL": "1", "PREFECT_SERVER_API_AUTH_STRING": auth}  # fmt: skip
     log_path = prefect_home / "ephemeral-api.log"
     log = log_path.open("ab")
     process = child(

@@ -9,14 +9,64 @@ to open its database: the folder is made here first.
 If `govcal serve` keeps a Prefect server for this data folder (govcal/local_api.py),
 the API is that server's: a run then takes seconds instead of starting Prefect's
 ephemeral server (9-17 s). An explicit PREFECT_API_URL always wins.
+
+Every Prefect server govcal starts asks for a login (Prefect's API auth string): whoever
+reaches its port could otherwise read any Secret block and run any form under any name.
+The string of the server `govcal serve` keeps is in `<prefect home>/api-auth`, readable
+by its owner only; the UI's login page takes it as the password.
+
+Every call to Prefect's API is bounded (PREFECT_API_REQUEST_TIMEOUT): a server that
+accepts connections and never answers must not hold the day's mail.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
+from models.private import private_folder
 from models.settings import get_settings
+
+API_REQUEST_TIMEOUT_S = 20.0  # Prefect's default is 60 s a request, retried
+
+
+def auth_file(prefect_home: Path) -> Path:
+    """Where the login of the server kept for this Prefect home is written."""
+    return prefect_home / "api-auth"
+
+
+def api_auth(prefect_home: Path) -> str:
+    """The API auth string of the server kept for this Prefect home: the one in
+    `api-auth`, made once (0600 from its first byte)."""
+    path = auth_file(prefect_home)
+    try:
+        kept = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        kept = None
+    if kept:
+        return kept
+    value = "govcal:" + secrets.token_urlsafe(24)
+    prefect_home.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if kept == "" else os.O_EXCL)
+    try:  # an empty file (a disk filled up while it was written) is made again
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(value + "\n")
+    return value
+
+
+def _protect_ephemeral() -> None:
+    """Whatever temporary API this process starts (govcal's own, or Prefect's when a
+    Secret block is read) asks for a login made for this process, never written down."""
+    if os.environ.get("PREFECT_SERVER_API_AUTH_STRING"):
+        return
+    login = os.environ.get("PREFECT_API_AUTH_STRING") or secrets.token_urlsafe(24)
+    os.environ["PREFECT_SERVER_API_AUTH_STRING"] = login
+    os.environ["PREFECT_API_AUTH_STRING"] = login
 
 
 def configure_prefect(*, reuse_server: bool = True) -> str | None:
@@ -28,17 +78,19 @@ def configure_prefect(*, reuse_server: bool = True) -> str | None:
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        "PREFECT_API_REQUEST_TIMEOUT": str(API_REQUEST_TIMEOUT_S),
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
-    home = Path(os.environ["PREFECT_HOME"]).expanduser()
-    home.mkdir(parents=True, exist_ok=True)
-    if not reuse_server or os.environ.get("PREFECT_API_URL"):
-        return None
+    home = private_folder(Path(os.environ["PREFECT_HOME"]).expanduser())
+    if os.environ.get("PREFECT_API_URL"):
+        return None  # the operator's server, and their login for it
     from govcal.local_api import running
 
-    server = running(home)
+    server = running(home) if reuse_server else None
     if server is None:
+        _protect_ephemeral()
         return None
     os.environ["PREFECT_API_URL"] = server.url
+    os.environ["PREFECT_API_AUTH_STRING"] = api_auth(home)
     return server.url

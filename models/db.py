@@ -18,6 +18,7 @@ Migrations import them all (models.tables), as Alembic's env does.
 from __future__ import annotations
 
 import ast
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,6 +72,44 @@ def _sqlite_folder(url: str) -> None:
         )
     if Path(path).exists() and not Path(path).is_file():
         raise DatabaseUnavailable(f"{path} is not a file; correct GOVCAL_DATABASE_URL")
+    if not Path(path).exists():
+        _create_sqlite(Path(path))
+    elif Path(path).is_file() and Path(path).stat().st_size == 0:
+        # SQLite would take it for a new database, and the first run would fill the
+        # live file with the sample: a file govcal made is never empty (_create_sqlite),
+        # so an empty one lost its contents
+        raise DatabaseUnavailable(
+            f"the database {path} is an empty file (0 bytes), so its data is gone; "
+            f"{_restore(path)}, or delete the empty file to start a new database"
+        )
+
+
+def _create_sqlite(path: Path) -> None:
+    """A new SQLite database appears whole: its first page written under another name,
+    then linked into place. SQLite itself creates an empty file first, and a process
+    killed then would leave a 0-byte file that nobody could tell from a database whose
+    contents were lost."""
+    import sqlite3
+
+    from models.private import FILE
+
+    partial = path.with_name(f".{path.name}.{os.getpid()}.new")
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE))  # -wal, -shm too
+    os.chmod(partial, FILE)
+    connection = sqlite3.connect(partial)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")  # writes the header page
+    finally:
+        connection.close()
+    try:
+        os.link(partial, path)
+    except FileExistsError:  # another process made it meanwhile: theirs is the one
+        pass
+    except OSError:  # a file system without hard links: a rename, still never empty
+        if not path.exists():
+            os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def make_engine(url: str) -> Engine:
@@ -225,9 +264,49 @@ def upgrade(url: str | None = None) -> tuple[str | None, str | None]:
 
 
 def _not_ours(url: str) -> str:
+    """A file SQLite cannot read: another kind of file (a wrong URL), or a damaged
+    database (its header is SQLite's, or it is the embedded default govcal made)."""
+    path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(16)
+    except OSError:
+        header = b""
+    settings = get_settings()
+    if header == b"SQLite format 3\x00" or (
+        url == settings.effective_database_url and settings.uses_embedded_database
+    ):
+        return _damaged(url, "file is not a database")
     return (
         f"{redact_url(url)} is not a govcal database (the file holds something else); "
         "correct GOVCAL_DATABASE_URL"
+    )
+
+
+def _restore(path: str) -> str:
+    """How to put back a SQLite database from a backup, in one clause."""
+    return (
+        f"restore it from your latest backup (stop `govcal serve` and any worker, copy the "
+        f"backup over {path}, delete {path}-wal and {path}-shm, then run the command again)"
+    )
+
+
+def _damaged(url: str, reason: str) -> str:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        return f"the database {path} is damaged ({reason}); {_restore(path)}"
+    return (
+        f"the database {redact_url(url)} reports damage ({reason}); "
+        "restore it from your latest backup (pg_restore), then run the command again"
+    )
+
+
+def _is_damage(exc: DatabaseError) -> bool:
+    """SQLite's (and PostgreSQL's) words for pages that are not what was written; not a
+    refused row (IntegrityError and the other subclasses are the caller's business)."""
+    reason = str(exc.orig or "").lower()
+    return type(exc) is DatabaseError and any(
+        word in reason for word in ("malformed", "not a database", "corrupt")
     )
 
 
@@ -283,6 +362,12 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         except OperationalError as exc:  # locked, or the server went away: nothing kept
             session.rollback()
             raise DatabaseUnavailable(_explain(url, exc)) from None
+        except DatabaseError as exc:
+            session.rollback()
+            if not _is_damage(exc):
+                raise
+            reason = str(exc.orig).strip().splitlines()[0]
+            raise DatabaseUnavailable(_damaged(url, reason)) from None
         except BaseException:
             session.rollback()
             raise

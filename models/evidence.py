@@ -3,11 +3,12 @@
 Evidence paths end up in the audit trail, the dashboard and the evidence pack, so a
 person may only name a file that lies under one configured folder (the evidence inbox,
 `GOVCAL_EVIDENCE_FOLDER`, default `data/evidence-inbox`). The file is then copied into
-`data/evidence/<sha256[:2]>/<sha256>/<name>` and made read-only: what was recorded
-cannot change afterwards, and a later edit or deletion of the original does not alter
-the record. System files, hidden files, links leading out of the inbox, devices,
-folders and oversized files are refused, each with one line; nothing else on the
-machine can be named as evidence.
+`data/evidence/<sha256[:2]>/<sha256>/<name>` and made read-only for govcal's user alone
+(0400 in 0700 folders): what was recorded cannot change afterwards, and a later edit or
+deletion of the original does not alter the record. System files, hidden files, links
+leading out of the inbox, hard links (another name of a file that may lie anywhere, such
+as /etc/shadow), devices, folders and oversized files are refused, each with one line;
+nothing else on the machine can be named as evidence.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from models.private import READ_ONLY, private_folder
 
 MAX_BYTES = 50 * 1024 * 1024  # a large PDF of minutes or an audit return
 _SYSTEM = ("/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/usr", "/bin", "/sbin",
@@ -31,6 +34,13 @@ class EvidenceRefused(ValueError):
 def is_system_path(path: Path) -> bool:
     text = str(path)
     return any(text == root or text.startswith(root + "/") for root in _SYSTEM)
+
+
+def _hard_link(text: str) -> str:
+    return (
+        f"evidence '{text}' is a hard link (the file has other names, perhaps outside the "
+        "evidence folder); copy the document into the folder instead"
+    )
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,8 @@ class EvidenceStore:
             raise EvidenceRefused(f"evidence '{text}' is a folder; name one file in it")
         if not stat.S_ISREG(info.st_mode):
             raise EvidenceRefused(f"evidence '{text}' is a device or pipe, not a document")
+        if info.st_nlink > 1:
+            raise EvidenceRefused(_hard_link(text))
         if info.st_size > self.max_bytes:
             raise EvidenceRefused(
                 f"evidence '{text}' is {info.st_size // (1024 * 1024)} MB; the limit is "
@@ -106,6 +118,8 @@ class EvidenceStore:
             info = os.fstat(handle.fileno())  # the file opened is the file checked
             if not stat.S_ISREG(info.st_mode) or info.st_size > self.max_bytes:
                 raise EvidenceRefused(f"evidence '{text}' changed while being read; try again")
+            if info.st_nlink > 1:
+                raise EvidenceRefused(_hard_link(text))
             data = handle.read(self.max_bytes + 1)
         if len(data) > self.max_bytes:
             raise EvidenceRefused(f"evidence '{text}' grew beyond the limit while being read")
@@ -114,10 +128,12 @@ class EvidenceStore:
         copy = folder / real.name
         if copy.exists():
             return copy, False
-        folder.mkdir(parents=True, exist_ok=True)
+        for level in (self.root, folder.parent, folder):
+            private_folder(level)
         partial = folder / f".{real.name}.{os.getpid()}.part"
-        partial.write_bytes(data)
-        partial.chmod(0o444)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, READ_ONLY)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         partial.replace(copy)
         return copy, True
 

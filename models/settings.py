@@ -112,6 +112,8 @@ class Settings:
     smtp_security: Security = "starttls"
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
+    # a file only the worker's user can read (any Prefect UI user can read a Secret block)
+    smtp_password_file: Path | None = None
     smtp_password_block: str | None = None  # name of a Prefect Secret block, if not in env
     # the one way to log in over a connection without TLS: a name that says what it is
     smtp_allow_plaintext_auth: bool = False
@@ -262,6 +264,13 @@ def _readable_file(value: Any) -> Path:
     return path
 
 
+def _secret_file(value: Any) -> Path:
+    path = _path(value)
+    if not (path.is_file() and os.access(path, os.R_OK)):
+        raise _Refused(" is not a readable file; name the file holding the SMTP password")
+    return path
+
+
 def _address(value: Any) -> str:
     address = _text(value).strip()
     if not _EMAIL.fullmatch(address):
@@ -319,6 +328,7 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "smtp_security": _word("smtp_security", ("starttls", "ssl", "none")),
     "smtp_username": _text,
     "smtp_password": _secret,
+    "smtp_password_file": _secret_file,
     "smtp_password_block": _text,
     "smtp_allow_plaintext_auth": _boolean,
     "smtp_ca_file": _readable_file,
@@ -332,7 +342,8 @@ _READERS: dict[str, Callable[[Any], Any]] = {
 # these may be left blank: blank is the same as unset (the default)
 _OPTIONAL = {
     "database_url", "rules_path", "actor", "mail_from_name", "outbox_dir", "feeds_dir",
-    "smtp_username", "smtp_password_block", "smtp_ca_file", "ui_url", "feeds_url",
+    "smtp_username", "smtp_password_file", "smtp_password_block", "smtp_ca_file", "ui_url",
+    "feeds_url",
     "evidence_folder",
 }  # fmt: skip
 # never repeated in a message (the value is a secret, or carries one)

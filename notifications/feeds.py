@@ -127,12 +127,19 @@ def _current(path: Path, source: str) -> bool:
         return False
 
 
+PUBLISHED_FOLDER = 0o755  # a web server publishes the feeds: readable by it, whatever
+PUBLISHED_FILE = 0o644  # the umask; everything else of govcal's is private (models/private.py)
+
+
 def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path.parent, PUBLISHED_FOLDER)
     if path.exists() and path.read_bytes() == data:
         return  # unchanged: keep the file's time, so HTTP caches and clients see no change
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".ics")
     with os.fdopen(handle, "wb") as out:
+        os.fchmod(out.fileno(), PUBLISHED_FILE)  # mkstemp makes it 0600
         out.write(data)
     os.replace(temp, path)
 

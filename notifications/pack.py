@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlmodel import Session
 
 from models.evidence_pack import pack_source
+from models.private import private_folder, write_private
 from rules.dates import EARLIEST, LATEST
 from rules.pack import Outcome, PackFigures, PackItem, figures, percent
 from rules.text import markdown_text
@@ -130,9 +131,9 @@ def build_pack(
 
 def write_pack(pack: Pack, folder: Path) -> tuple[Path, Path]:
     """Write the markdown and the HTML pack; returns their paths."""
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)
     markdown = folder / f"{pack.stem}.md"
     html = folder / f"{pack.stem}.html"
-    markdown.write_text(render_markdown(pack), encoding="utf-8")
-    html.write_text(render_html(pack), encoding="utf-8")
+    write_private(markdown, render_markdown(pack).encode("utf-8"))
+    write_private(html, render_html(pack).encode("utf-8"))
     return markdown, html

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from models.private import private_folder
+
 if TYPE_CHECKING:
     from models.settings import Settings
 
@@ -77,7 +79,7 @@ class FileOutbox:
         self._staged: list[tuple[Path, Path]] = []  # (temporary file, its final name)
 
     def open(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)  # messages carry names and addresses; 0600 (mkstemp)
 
     def send(self, message: Outgoing) -> SendResult:
         """One message, durable on return."""

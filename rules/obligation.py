@@ -11,11 +11,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
+
+from dateutil.rrule import rrulestr
 
 from rules.compile import compile_schedule
 from rules.ladder import build_ladder
-from rules.model import Adjust, Kind, Ladder, Per, Role, Rule, Schedule
+from rules.model import (
+    Adjust,
+    Anchor,
+    DateList,
+    Kind,
+    Ladder,
+    Per,
+    Recurrence,
+    Role,
+    Rule,
+    Schedule,
+)
 from rules.report import SLUG, Report
 from rules.schedule import MONTHS, ScheduleError
 from rules.spec import ObligationSpec, ScheduleSpec
@@ -74,6 +88,8 @@ def build_rule(
         else None
     )
     _check_venue(spec, kind, base, report)
+    if per is not None and schedule is not None:
+        _check_per_member_bound(spec.id, per, schedule, (*base, "schedule"), report)
     if len(report) > before or kind is None or schedule is None:
         return None
     return Rule(
@@ -98,6 +114,54 @@ def build_rule(
         line=report.doc.line_of(base),
         origin=origin,
     )
+
+
+# A per-agency or per-school rule makes one item per member: daily over 1,000 schools was
+# 1.1 million rows and 2 GB. Monthly at most keeps a partnership's year to 12 items a
+# member a rule, whatever the size of its directory (which a rule file does not know).
+PER_MEMBER_A_YEAR = 12
+YEAR = timedelta(days=365)
+
+
+def _check_per_member_bound(
+    rule_id: str, per: Per, schedule: Schedule, path: DataPath, report: Report
+) -> None:
+    most = _most_in_a_year(schedule)
+    if most > PER_MEMBER_A_YEAR:
+        report.add(
+            path,
+            f"rule '{rule_id}' is per: {per.value} and falls due {most} times a year, for "
+            f"every {per.value}; a per-{per.value} rule recurs at most monthly "
+            f"({PER_MEMBER_A_YEAR} a year): make it less frequent, or drop per: and keep one "
+            "item for the partnership",
+        )
+
+
+def _most_in_a_year(schedule: Schedule) -> int:
+    """The most items the schedule makes in any year (365 days, the end excluded); an
+    event's or another rule's deadline makes one per event, so it is not counted here."""
+    if isinstance(schedule, DateList):
+        return _densest(sorted(schedule.dates))
+    if not isinstance(schedule, Recurrence):
+        return 0
+    if schedule.anchor is Anchor.COMPLETION:
+        span = schedule.step_months * 30 + schedule.step_days
+        return 365 // span if span else 0
+    start = schedule.start
+    year = rrulestr(f"RRULE:{schedule.rrule}", dtstart=start).between(
+        start, start + YEAR - timedelta(seconds=1), inc=True
+    )
+    return max(len(year), _densest(sorted((*year, *schedule.extra_dates))))
+
+
+def _densest(dates: list[datetime]) -> int:
+    """The most of the sorted `dates` inside any year."""
+    most, first = 0, 0
+    for last, day in enumerate(dates):
+        while day - dates[first] >= YEAR:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
 
 
 def _check_identity(spec: ObligationSpec, base: DataPath, report: Report) -> None:

@@ -3,14 +3,19 @@ them. Used by the browser test (tests/test_cockpit_browser.py) and by scripts/ui
 which takes the screenshots in docs/screenshots/.
 
 The server listens on a free loopback port and the UI is told that port
-(PREFECT_UI_API_URL): otherwise the UI shows "Can't connect to Server API".
+(PREFECT_UI_API_URL): otherwise the UI shows "Can't connect to Server API". It asks for
+a login, as every server govcal starts or documents does: the API auth string is in
+PREFECT_API_AUTH_STRING while it runs (what the prefect CLI and govcal send), calls made
+here send it (`api_headers`), and the browser logs in on the UI's login page (`log_in`).
 Chromium is Debian's /usr/bin/chromium; Playwright never downloads a browser here.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import re
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,6 +33,20 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]  # fmt: skip
 VIEWPORT = {"width": 1440, "height": 1000}
+
+
+def api_headers() -> dict[str, str]:
+    """The login Prefect's client sends: HTTP Basic with the auth string itself."""
+    login = os.environ["PREFECT_API_AUTH_STRING"]
+    return {"Authorization": f"Basic {base64.b64encode(login.encode()).decode()}"}
+
+
+def log_in(page, base: str) -> None:
+    """The UI's login page, as a person uses it: the auth string as the password."""
+    page.goto(base)
+    page.locator("input[type=password]").fill(os.environ["PREFECT_API_AUTH_STRING"])
+    page.get_by_role("button", name="Login").click()
+    page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
 
 
 class Cockpit:
@@ -48,7 +67,7 @@ class Cockpit:
         return result.stdout + result.stderr
 
     def post(self, path: str, body: dict) -> list | dict:
-        return httpx.post(f"{self.api}{path}", json=body, timeout=30).json()
+        return httpx.post(f"{self.api}{path}", json=body, headers=api_headers(), timeout=30).json()
 
     def deployment(self, name: str) -> dict:
         found = self.post("/deployments/filter", {"limit": 100})
@@ -67,7 +86,8 @@ class Cockpit:
 
     def finished(self, run_id: str, timeout: float = 180) -> dict:
         def final():
-            state = httpx.get(f"{self.api}/flow_runs/{run_id}", timeout=10).json()["state"]
+            got = httpx.get(f"{self.api}/flow_runs/{run_id}", headers=api_headers(), timeout=10)
+            state = got.json()["state"]
             done = state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
             return state if done else None
 
@@ -92,7 +112,8 @@ class Cockpit:
 
     def paused(self, run_id: str, timeout: float = 180) -> dict:
         def state():
-            found = httpx.get(f"{self.api}/flow_runs/{run_id}", timeout=10).json()["state"]
+            got = httpx.get(f"{self.api}/flow_runs/{run_id}", headers=api_headers(), timeout=10)
+            found = got.json()["state"]
             return found if found["type"] == "PAUSED" else None
 
         return wait_until(state, timeout, f"flow run {run_id} to pause for input")
@@ -111,11 +132,16 @@ class Cockpit:
 
 @contextmanager
 def prefect_server(folder: Path) -> Iterator[str]:
-    """A real `prefect server start` on a free loopback port, its home in `folder`;
-    yields its base URL (http://127.0.0.1:PORT) once /api/health answers."""
+    """A real `prefect server start` on a free loopback port, its home in `folder`, asking
+    for a login; yields its base URL (http://127.0.0.1:PORT) once /api/health answers,
+    with PREFECT_API_AUTH_STRING set to the login meanwhile."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, **_prefect_env(base), "PREFECT_HOME": str(folder / "prefect")}
+    login = "govcal:" + secrets.token_urlsafe(16)
+    before = os.environ.get("PREFECT_API_AUTH_STRING")
+    os.environ["PREFECT_API_AUTH_STRING"] = login
+    env = {**os.environ, **_prefect_env(base), "PREFECT_HOME": str(folder / "prefect"),
+           "PREFECT_SERVER_API_AUTH_STRING": login}  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     log = open(folder / "server.log", "w")  # noqa: SIM115 - lives as long as the server
     server = subprocess.Popen(
@@ -136,6 +162,10 @@ def prefect_server(folder: Path) -> Iterator[str]:
         server.terminate()
         server.wait(timeout=30)
         log.close()
+        if before is None:
+            os.environ.pop("PREFECT_API_AUTH_STRING", None)
+        else:
+            os.environ["PREFECT_API_AUTH_STRING"] = before
 
 
 def _prefect_env(base: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cockpit_ui import CHROMIUM, browser, cockpit, settle, visible_text
+from tests.cockpit_ui import CHROMIUM, browser, cockpit, log_in, settle, visible_text
 
 pytestmark = [
     pytest.mark.slow,
@@ -32,6 +32,10 @@ def test_summary_and_completion_form_as_a_person_sees_them(tmp_path, prefect_ser
         owner = first.split(" · ")[3].split(",")[0]  # its named owner
         urgent_id = first.rsplit("`", 2)[1]
 
+        page.goto(ui.artifact_url("compliance-summary-wfscp"))
+        settle(page, "Login")  # the server asks for a login before it shows anything
+        assert title not in page.content()
+        log_in(page, ui.base)
         page.goto(ui.artifact_url("compliance-summary-wfscp"))
         settle(page, "Statutory clocks running")
         seen = visible_text(page)

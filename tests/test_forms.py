@@ -112,6 +112,8 @@ def test_completion_done_on_left_empty_means_today(same_day):
         ({"item": LSP, "completed_on": "30/11/2026"}, "is in the future"),
         ({"item": LSP, "evidence": "ftp://example.org/x"}, "only http and https"),
         ({"item": LSP, "completed_by": ""}, "Your name: String should have at least 2"),
+        # kept as "typed as NAME (not verified), via Prefect flow run RUN": 200 at most
+        ({"item": LSP, "completed_by": "x" * 101}, "Your name: String should have at most 100"),
     ],
 )
 def test_completion_refused(same_day, change, needle):
@@ -238,12 +240,15 @@ def test_acknowledging_an_escalation(day):
     section = summary.split("## Escalated to the Lead Partners")[1].split("## ")[0]
     assert escalated in section and "awaiting a response" in section
     message = done(jobs.acknowledge_escalation, {"item": escalated, "by": "Chief Constable"})
-    assert "acknowledged by Chief Constable" in message
+    assert (
+        "acknowledged by typed as Chief Constable (not verified), via Prefect flow run" in message
+    )
     summary = artifacts("compliance-summary-wfscp")["compliance-summary-wfscp"].data
     section = summary.split("## Escalated to the Lead Partners")[1].split("## ")[0]
-    assert re.search(r"acknowledged by Chief Constable on \d{1,2} \w{3} \d{4}", section)
+    assert re.search(r"acknowledged by typed as Chief Constable \(not verified\), via Prefect "
+                     r"flow run [\w-]+ on \d{1,2} \w{3} \d{4}", section)  # fmt: skip
     refused(jobs.acknowledge_escalation, {"item": escalated, "by": "Chief Executive"},
-            "was already acknowledged by Chief Constable")  # fmt: skip
+            "was already acknowledged by typed as Chief Constable (not verified)")  # fmt: skip
     refused(jobs.acknowledge_escalation, {"item": LSP, "by": "Chief Executive"},
             "has not been escalated to the Lead Partners")  # fmt: skip
     with session_scope() as s:

@@ -59,6 +59,9 @@ def test_a_file_in_the_evidence_folder_is_copied_in_by_content_and_read_only(
     copy = Path(kept or "")
     assert lifecycle == "completed" and copy in store_files(tmp_path)
     assert copy.read_bytes() == b"%PDF-1.4 minutes" and copy.stat().st_mode & 0o222 == 0
+    # govcal's user alone reads it (a safeguarding record), whatever the umask
+    assert copy.stat().st_mode & 0o777 == 0o400
+    assert {p.stat().st_mode & 0o777 for p in copy.parents[:3]} == {0o700}
     (inbox / "minutes.pdf").write_bytes(b"edited afterwards")  # the record does not change
     assert copy.read_bytes() == b"%PDF-1.4 minutes"
 
@@ -72,6 +75,8 @@ def test_a_file_in_the_evidence_folder_is_copied_in_by_content_and_read_only(
         ("{tmp}/elsewhere.pdf", "is outside the evidence folder"),
         ("link-to-passwd.pdf", "is a system file"),  # a link in the folder to /etc/passwd
         ("link-to-elsewhere.pdf", "is a link to a file outside the evidence folder"),
+        # a hard link is the file itself (found: one to /etc/shadow was copied in)
+        ("hard-link.pdf", "is a hard link (the file has other names, perhaps outside"),
         ("../elsewhere.pdf", "may not contain '..'"),
         ("a-folder", "is a folder"),
         ("pipe", "is a device or pipe"),
@@ -86,6 +91,7 @@ def test_anything_but_a_document_in_the_evidence_folder_is_refused_with_one_line
     (tmp_path / "elsewhere.pdf").write_bytes(b"private")
     (inbox / "link-to-passwd.pdf").symlink_to("/etc/passwd")
     (inbox / "link-to-elsewhere.pdf").symlink_to(tmp_path / "elsewhere.pdf")
+    os.link(tmp_path / "elsewhere.pdf", inbox / "hard-link.pdf")
     (inbox / "a-folder").mkdir()
     os.mkfifo(inbox / "pipe")
     (inbox / ".env").write_text("SECRET=1")

@@ -54,7 +54,10 @@ def test_a_system_file_named_in_the_ui_is_refused_and_a_real_document_is_stored(
     (embedded / "minutes.pdf").write_bytes(b"%PDF minutes")
     done = complete("minutes.pdf")
     assert done.is_completed(), done.message
-    assert done.message.endswith(f"({MEETING}) completed on 2026-11-11 by Partnership Manager")
+    assert (
+        f"({MEETING}) completed on 2026-11-11 by typed as Partnership Manager (not verified)"
+        in (done.message)
+    )
     lifecycle, kept = state_of_meeting()
     assert lifecycle == "completed" and kept and kept.endswith("/minutes.pdf")
     assert "/evidence/" in kept and "evidence-inbox" not in kept

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
+import stat
 import subprocess
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -139,10 +142,11 @@ def test_an_answer_that_is_not_a_runs_outcome_is_declined_not_a_crash(tmp_path):
         other.server_close()
 
 
-def _post(url: str, body: dict) -> list[dict]:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
+def _post(url: str, body: dict, login: str | None = None) -> list[dict]:
+    headers = {"Content-Type": "application/json"}
+    if login is not None:  # as Prefect's client and UI send it
+        headers["Authorization"] = f"Basic {base64.b64encode(login.encode()).decode()}"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
@@ -167,6 +171,16 @@ def test_run_reuses_the_server_kept_by_serve_and_its_runs_are_recorded_there(tmp
         api = f"{ui}/api"
         home = Path(env["GOVCAL_DATA_DIR"]) / "prefect"
         assert json.loads(marker(home).read_text())["url"] == api
+        # the server asks for a login: without it nobody reads a Secret block or runs a form
+        login_file = home / "api-auth"
+        assert stat.S_IMODE(login_file.stat().st_mode) == 0o600
+        login = login_file.read_text().strip()
+        told = next(x for x in lines if x.startswith("It asks for a login"))
+        assert str(login_file) in told and login not in "".join(lines)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _post(f"{api}/block_documents/filter", {"include_secrets": True})
+        assert refused.value.code == 401
+        assert _post(f"{api}/block_documents/filter", {"include_secrets": True}, login) == []
 
         run = subprocess.run([*GOVCAL, "run", "--as-of", "2026-11-24"], env=env,
                              capture_output=True, text=True, check=False)  # fmt: skip
@@ -175,12 +189,12 @@ def test_run_reuses_the_server_kept_by_serve_and_its_runs_are_recorded_there(tmp
         assert "Run by `govcal serve`, where Prefect is already loaded." in run.stdout
         assert "Sent " in run.stdout and "calendar feeds under" in run.stdout  # the summary
 
-        flows = {f["id"]: f["name"] for f in _post(f"{api}/flows/filter", {})}
-        runs = _post(f"{api}/flow_runs/filter", {})
+        flows = {f["id"]: f["name"] for f in _post(f"{api}/flows/filter", {}, login)}
+        runs = _post(f"{api}/flow_runs/filter", {}, login)
         daily = [r["id"] for r in runs if r["state_type"] == "COMPLETED"
                  and flows[r["flow_id"]] == "daily-compliance"]  # fmt: skip
         assert daily
-        tasks = _post(f"{api}/task_runs/filter", {"flow_runs": {"id": {"any_": daily}}})
+        tasks = _post(f"{api}/task_runs/filter", {"flow_runs": {"id": {"any_": daily}}}, login)
         names = {t["name"].rsplit("-", 1)[0] for t in tasks}
         assert {"sync-calendar", "publish-dashboard", "publish-feeds"} <= names  # one run
     finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.cockpit_ui import api_headers
 from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.xdist_group("prefect-server"), pytest.mark.slow]
@@ -60,11 +61,15 @@ def test_deploy_trigger_work_and_read_the_dashboard_through_the_api(prefect_serv
     deployed = cli(env, BIN / "prefect", "--no-prompt", "deploy", "--all")
     assert "daily-compliance/daily-compliance" in deployed
 
-    deployments = httpx.post(f"{api}/deployments/filter", json={"limit": 50}).json()
+    deployments = httpx.post(
+        f"{api}/deployments/filter", json={"limit": 50}, headers=api_headers()
+    ).json()
     names = {d["name"] for d in deployments}
     assert {"daily-compliance", "send-invites", "publish-feeds", "record-completion"} <= names
     daily = next(d for d in deployments if d["name"] == "daily-compliance")
-    schedules = httpx.get(f"{api}/deployments/{daily['id']}/schedules").json()
+    schedules = httpx.get(
+        f"{api}/deployments/{daily['id']}/schedules", headers=api_headers()
+    ).json()
     assert schedules[0]["schedule"]["cron"] == "0 7 * * 1-5"
     assert schedules[0]["schedule"]["timezone"] == "Europe/London"
 
@@ -74,7 +79,7 @@ def test_deploy_trigger_work_and_read_the_dashboard_through_the_api(prefect_serv
     cli(env, BIN / "prefect", "worker", "start", "--pool", "govcal", "--run-once", timeout=300)
 
     def finished():
-        state = httpx.get(f"{api}/flow_runs/{run_id}").json()["state"]
+        state = httpx.get(f"{api}/flow_runs/{run_id}", headers=api_headers()).json()["state"]
         return state if state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
 
     state = wait_until(finished, 120, "the flow run to finish")
@@ -83,7 +88,7 @@ def test_deploy_trigger_work_and_read_the_dashboard_through_the_api(prefect_serv
     found = httpx.post(
         f"{api}/artifacts/filter",
         json={"artifacts": {"key": {"any_": ["compliance-wfscp"]}}, "limit": 5,
-              "offset": 0, "sort": "CREATED_DESC"},
+              "offset": 0, "sort": "CREATED_DESC"}, headers=api_headers(),
     ).json()  # fmt: skip
     assert found, "no compliance-wfscp artifact"
     rows = json.loads(found[0]["data"])

@@ -86,18 +86,48 @@ def load_samples_if_empty(rules: Path | None = None, *, history: bool = True) ->
     return loaded
 
 
-def _run_here(day: date) -> tuple[str, str, object]:
-    """The flow in this process: its state's name and message, and its result."""
-    with collector.loading():
-        from flows.jobs import daily_compliance  # once Prefect's settings are set
+PROBE_S = 5.0  # Prefect's health check answers in milliseconds; a hung server never does
 
+
+def _prefect_unavailable() -> str:
+    """Why Prefect's API cannot run the flow now, in a few words (never its URL, which
+    may carry a password); empty when it answers its health check in time."""
     try:
         local_api.wait_for_ephemeral()
     except local_api.ApiServerError as exc:
-        err.print(f"Error: {exc}", markup=False)
-        raise typer.Exit(1) from None
-    state = daily_compliance(as_of=day, return_state=True)
-    return state.name, state.message or "", state.result(raise_on_failure=False)
+        return str(exc)
+    url = os.environ.get("PREFECT_API_URL", "")
+    if not local_api.answers(url.rstrip("/"), timeout=PROBE_S):
+        return f"Prefect's API did not answer within {PROBE_S:.0f} s (down or hung)"
+    return ""
+
+
+def _refusal(exc: Exception) -> str:
+    """Why Prefect's API failed a run it had accepted, in a few words."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status == 401:
+        return "Prefect's API refused the login (HTTP 401): check PREFECT_API_AUTH_STRING"
+    if isinstance(status, int):
+        return f"Prefect's API refused the run (HTTP {status})"
+    return f"Prefect's API failed the run ({type(exc).__name__})"
+
+
+def _run_here(day: date) -> tuple[str, str, object]:
+    """The flow in this process: its state's name and message, and its result. The day's
+    mail and feeds never depend on Prefect: if its API does not answer, or fails the run
+    from outside the flow's own work, the same steps run without it and the outcome says
+    the dashboard was not posted (exit 5)."""
+    with collector.loading():
+        from flows.jobs import daily_compliance, daily_compliance_without_prefect
+
+    why = _prefect_unavailable()
+    if not why:
+        try:
+            state = daily_compliance(as_of=day, return_state=True)
+            return state.name, state.message or "", state.result(raise_on_failure=False)
+        except Exception as exc:  # the flow's own errors end in its state: this is Prefect's
+            why = _refusal(exc)
+    return "Completed", "", daily_compliance_without_prefect(day, why)
 
 
 def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:

@@ -11,12 +11,16 @@ from typing import Annotated
 import typer
 
 from govcal.cli.common import database, err, out, runtime
-from govcal.prefect_env import configure_prefect
+from govcal.prefect_env import auth_file, configure_prefect
 
 
 def serve(
     port: Annotated[
-        int, typer.Option("--port", help="The Prefect server's port on 127.0.0.1 (0: any free).")
+        int,
+        typer.Option(
+            "--port",
+            help="The Prefect server's port on 127.0.0.1 (0: any free); it asks for a login.",
+        ),
     ] = 4200,
     api_server: Annotated[
         bool,
@@ -52,6 +56,11 @@ def serve(
             raise typer.Exit(1) from None
         os.environ["PREFECT_API_URL"] = server.url
         out.print(f"Prefect server: {server.ui} (its UI shows every run; `govcal run` reuses it)")
+        out.print(
+            f"It asks for a login: the password is the line in {auth_file(home)} (yours only; "
+            f'for the prefect CLI: export PREFECT_API_AUTH_STRING="$(cat {auth_file(home)})")',
+            markup=False,
+        )
     run_now_server = run_now.RunNowServer(home, run_now.daily_outcome) if process else None
     scheduler = BackgroundScheduler()
     configure(scheduler, run.settings.effective_database_url, run.timezone.key)
