@@ -150,6 +150,51 @@ def test_two_sweeps_at_once_send_each_message_once(tmp_path, smtp, database, req
     assert len(smtp.recorder.received) > 20
 
 
+ANOTHER_HOST = ["unshare", "--user", "--map-root-user", "--uts", "--", "sh", "-c",
+                'hostname another-host && exec "$@"', "sh"]  # fmt: skip
+
+
+def _can_be_another_host() -> bool:
+    probe = subprocess.run([*ANOTHER_HOST, "true"], capture_output=True, check=False)
+    return shutil.which("unshare") is not None and probe.returncode == 0
+
+
+@pytest.mark.parametrize("host", ["same host", "another host"])
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_run_still_sending_keeps_its_claim_past_the_lease(tmp_path, smtp, database, host,
+                                                             request):  # fmt: skip
+    """A run on a slow relay delivers for longer than a claim's lease (15 minutes by
+    default; 3 s here, the clock the lease is measured by): a second notify started two
+    lease lengths in, from this host or another one (its own hostname: the pid cannot be
+    checked), must not take what the first still sends. Before leases were renewed it
+    took every row not yet sent, and their recipients got each message twice."""
+    if host == "another host" and not _can_be_another_host():
+        pytest.skip("no user namespaces here to give a process another hostname")
+    if database == "sqlite":
+        url = request.getfixturevalue("sqlite_copy")
+    else:
+        url = prepared(request.getfixturevalue("postgres_url"))
+    smtp.recorder.delay = 0.5  # a relay taking half a second a message: 20+ of them
+    env = {**env_for(url, smtp), "GOVCAL_CLAIM_LEASE": "3"}
+    first = notify(env)
+    while len(smtp.recorder.received) < 12 and first.poll() is None:  # 6 s: 2 leases
+        time.sleep(0.05)
+    assert first.poll() is None, "the first run ended before the lease ran out twice"
+    command = [*GOVCAL, "notify", "--as-of", DAY]
+    if host == "another host":
+        command = [*ANOTHER_HOST, *command]
+    second = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    results = [first.communicate(timeout=180), second.communicate(timeout=180)]
+    assert [first.returncode, second.returncode] == [0, 0], [err for _out, err in results]
+    assert_each_message_delivered_exactly_once(url, smtp)
+    assert len(smtp.recorder.received) > 20
+    got = Counter(rcpt.lower() for r in smtp.recorder.received for rcpt in r.rcpt_tos)
+    keys = {(r.recipient.lower(), r.message_key) for r in ledger(url) if r.status == "sent"}
+    sent = Counter(recipient for recipient, _key in keys)
+    assert got == sent  # nobody got a message the ledger does not record once
+
+
 def test_a_slow_relay_still_gets_every_message_once(sqlite_copy, smtp):
     url = sqlite_copy
     smtp.recorder.delay = 0.2  # a relay that takes 200 ms to accept each message
