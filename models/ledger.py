@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import Engine, Index, UniqueConstraint, bindparam, func, update
@@ -97,14 +97,17 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _insert_ignoring_duplicates(dialect: str):
-    """INSERT ... ON CONFLICT DO NOTHING on the ledger's key, built once per dialect."""
+    """INSERT ... ON CONFLICT DO NOTHING on the ledger's key, RETURNING the keys it
+    inserted, built once per dialect."""
     if dialect not in _INSERTS:  # each dialect's module is imported once it is used
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        _INSERTS[dialect] = insert(_TABLE).on_conflict_do_nothing(
-            index_elements=["occurrence_id", "stage", "recipient"]
+        _INSERTS[dialect] = (
+            insert(_TABLE)
+            .on_conflict_do_nothing(index_elements=["occurrence_id", "stage", "recipient"])
+            .returning(_TABLE.c.occurrence_id, _TABLE.c.stage, _TABLE.c.recipient)
         )
     return _INSERTS[dialect]
 
@@ -128,10 +131,11 @@ def record_planned(session: Session, rows: Sequence[LedgerRow]) -> set[tuple[int
     """Insert planned rows; a row whose key exists is left alone (that is the dedupe).
 
     Pending rows of stages now overtaken become skipped: they are not sent late.
-    Returns the keys that were new. Both writes are one executemany each through Core,
-    so no ORM bookkeeping and one compiled statement however many rows. Committed
-    (with whatever the caller's batch holds) before it returns, even when nothing is new:
-    what was planned is durable before anything is claimed.
+    Returns the keys this call inserted (a concurrent run's are not counted twice). Both
+    writes are one executemany each through Core, so no ORM bookkeeping and one compiled
+    statement however many rows. Committed (with whatever the caller's batch holds)
+    before it returns, even when nothing is new: what was planned is durable before
+    anything is claimed.
     """
     if not rows:
         session.commit()
@@ -146,8 +150,10 @@ def record_planned(session: Session, rows: Sequence[LedgerRow]) -> set[tuple[int
         for r in rows
         if (r.occurrence_id, r.stage, r.recipient) not in existing
     ]  # fmt: skip
-    if values:
-        connection.execute(_insert_ignoring_duplicates(connection.dialect.name), values)
+    inserted: set[tuple[int, str, str]] = set()
+    if values:  # RETURNING names only the rows this run wrote: not those a run beside it did
+        insert = _insert_ignoring_duplicates(connection.dialect.name)
+        inserted = {(o, s, r) for o, s, r in connection.execute(insert, values)}
     overtaken = [  # rows inserted meanwhile by a concurrent run are included
         {"o": r.occurrence_id, "s": r.stage, "r": r.recipient}
         for r in rows
@@ -156,11 +162,7 @@ def record_planned(session: Session, rows: Sequence[LedgerRow]) -> set[tuple[int
     if overtaken:
         connection.execute(_SKIP_OVERTAKEN, overtaken)
     session.commit()
-    return {
-        (r.occurrence_id, r.stage, r.recipient)
-        for r in rows
-        if (r.occurrence_id, r.stage, r.recipient) not in existing
-    }
+    return inserted
 
 
 def existing_keys(session: Session, occurrence_ids: set[int]) -> set[tuple[int, str, str]]:
@@ -543,6 +545,22 @@ def wait(session: Session, ids: Iterable[int], note: str, now: datetime) -> None
                     next_attempt_at=later)
         )  # fmt: skip
     session.commit()
+
+
+def waiting_for_retry(session: Session, now: datetime) -> tuple[int, datetime | None]:
+    """Rows a temporary failure (or an unanswered end of DATA) put off until after `now`:
+    how many, and when the first is due again. A rerun inside that wait sends nothing,
+    but the mail has not gone: its caller must not say all is well."""
+    count, first = session.exec(
+        select(func.count(), func.min(LedgerEntry.next_attempt_at)).where(
+            col(LedgerEntry.status).in_([Delivery.PENDING.value, Delivery.UNCERTAIN.value]),
+            col(LedgerEntry.next_attempt_at) > now,
+            LedgerEntry.attempts > 0,
+        )
+    ).one()
+    if first is not None and first.tzinfo is None:  # SQLite keeps no zone: stored as UTC
+        first = first.replace(tzinfo=UTC)
+    return count, first
 
 
 def digested_on(session: Session, recipients: Iterable[str], day: date) -> set[str]:

@@ -92,8 +92,12 @@ class FileOutbox:
         if target.exists():
             return SendResult(message.recipients, response=f"already in outbox: {target.name}")
         handle, temp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
-        with os.fdopen(handle, "wb") as out:
-            out.write(message.data)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(message.data)
+        except BaseException:  # a full disk: no half-written file is left to pile up
+            Path(temp).unlink(missing_ok=True)
+            raise
         self._staged.append((Path(temp), target))
         return SendResult(message.recipients, response=f"written to {target.name}")
 
@@ -104,10 +108,15 @@ class FileOutbox:
         staged, self._staged = self._staged, []
         if not staged:
             return
-        with ThreadPoolExecutor(max_workers=min(8, len(staged))) as pool:
-            list(pool.map(_sync_file, [temp for temp, _ in staged]))
-        for temp, target in staged:
-            os.replace(temp, target)
+        try:
+            with ThreadPoolExecutor(max_workers=min(8, len(staged))) as pool:
+                list(pool.map(_sync_file, [temp for temp, _ in staged]))
+            for temp, target in staged:
+                os.replace(temp, target)
+        except BaseException:  # the batch is not reported sent: its temporary files go
+            for temp, _ in staged:
+                temp.unlink(missing_ok=True)
+            raise
         _sync_folder(self.folder)
 
     def close(self) -> None:

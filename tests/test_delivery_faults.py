@@ -307,6 +307,30 @@ def test_notify_exits_3_when_mail_waits_and_4_when_mail_was_refused(
     assert PASSWORD not in refused.stdout + refused.stderr + down.stdout + down.stderr
 
 
+def test_a_rerun_inside_the_retry_wait_exits_3_and_says_what_waits_until_when(database, relay):
+    """Found: a rerun a minute after the relay was down exited 0 with "0 to retry" while
+    every notice waited for its backoff. It exits 3 now, saying how many wait, and until
+    when."""
+    env = {**os.environ, "GOVCAL_DATABASE_URL": database, "GOVCAL_TRANSPORT": "smtp",
+           "GOVCAL_SMTP_PORT": str(relay.port), "GOVCAL_SMTP_USERNAME": USER,
+           "GOVCAL_SMTP_PASSWORD": PASSWORD, "GOVCAL_SMTP_CA_FILE": str(relay.cert),
+           "GOVCAL_SMTP_TIMEOUT": "0.5"}  # fmt: skip
+    command = [sys.executable, "-m", "govcal.cli", "notify", "--as-of", str(DAY)]
+    relay.relay.fault = Fault("connect", "4xx", 0)  # down for the first run
+    down = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert down.returncode == 3, down.stderr
+    waiting = [r for r in mail_rows(database) if r.status == "pending"]
+    relay.relay.fault = None  # back up, but the rows wait for their backoff (a minute)
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 3, rerun.stdout + rerun.stderr
+    first = min(r.next_attempt_at for r in waiting if r.next_attempt_at)
+    assert (
+        f"{len(waiting)} notice(s) wait to be retried after a temporary failure; the first "
+        f"is due again at {first:%Y-%m-%d %H:%M} UTC"
+    ) in rerun.stdout
+    assert not relay.relay.stored  # nothing was sent early
+
+
 def test_a_reschedule_while_invites_wait_sends_each_attendee_one_latest_invite(database, relay):
     """Found: a meeting moved while its first invites were still pending (relay down)
     sent each attendee two "Updated" invites with different Message-IDs."""

@@ -12,6 +12,8 @@ from flows.steps import notify as notify_step
 from govcal.cli.common import AsOfOption, RulesOption, database, out, parse_day, runtime, today
 from govcal.exit_codes import delivery_exit_code
 from govcal.prefect_env import configure_prefect
+from models.ledger import waiting_for_retry
+from models.types import utcnow
 from notifications.render import Sender
 
 
@@ -36,6 +38,7 @@ def notify(
             invite_window_days=run.settings.invite_window_days,
             budget=timedelta(seconds=run.settings.delivery_time_budget),
         )  # fmt: skip
+        waiting, first_due = waiting_for_retry(session, utcnow())
     counts = report.counts()
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "nothing new"
     out.print(f"As of {day}: newly planned {summary}.")
@@ -46,7 +49,12 @@ def notify(
     )
     for error in d.errors[:20]:
         out.print(f"  ! {error}", markup=False)
-    code = delivery_exit_code(d.rows_retry, d.rows_refused)
+    if waiting and first_due is not None:
+        out.print(
+            f"{waiting} notice(s) wait to be retried after a temporary failure; the first "
+            f"is due again at {first_due:%Y-%m-%d %H:%M} UTC (run notify after that)."
+        )
+    code = delivery_exit_code(max(d.rows_retry, waiting), d.rows_refused)
     if code:
         raise typer.Exit(code)
 
