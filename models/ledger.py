@@ -563,6 +563,19 @@ def waiting_for_retry(session: Session, now: datetime) -> tuple[int, datetime | 
     return count, first
 
 
+def last_mailed_day(session: Session) -> date | None:
+    """The latest day mail went out for: a sent message's key starts with its run's day
+    (YYYYMMDD-...), whatever clock the run was started at."""
+    latest = session.exec(
+        select(func.max(func.substr(LedgerEntry.message_key, 1, 8))).where(
+            LedgerEntry.status == Delivery.SENT.value, LedgerEntry.message_key != ""
+        )
+    ).one()
+    if not latest or len(latest) != 8 or not latest.isdigit():
+        return None
+    return date(int(latest[:4]), int(latest[4:6]), int(latest[6:]))
+
+
 def digested_on(session: Session, recipients: Iterable[str], day: date) -> set[str]:
     """Who (lower-case) already had that day's digest: its key starts with the day."""
     wanted = sorted({r.lower() for r in recipients})

@@ -10,6 +10,7 @@ import typer
 
 from flows.steps import notify as notify_step
 from govcal.cli.common import AsOfOption, RulesOption, database, out, parse_day, runtime, today
+from govcal.cli.past_day import AllowPastOption, refuse_a_past_day
 from govcal.exit_codes import delivery_exit_code
 from govcal.prefect_env import configure_prefect
 from models.ledger import waiting_for_retry
@@ -23,6 +24,7 @@ def notify(
         bool, typer.Option("--dry-run", help="Show what would be sent to whom; send nothing.")
     ] = False,
     rules: RulesOption = None,
+    allow_past_as_of: AllowPastOption = False,
 ) -> None:
     """Plan what is due today and send it (one digest per person, one invite per meeting)."""
     day = parse_day(as_of, "--as-of") or today()
@@ -30,6 +32,7 @@ def notify(
     if dry_run:
         _dry_run(run.partnerships, day, run.sender, run.settings.invite_window_days)
         return
+    refuse_a_past_day(day, allow_past_as_of)
     configure_prefect()  # a Secret block is read through Prefect, as the flows read it
     transport = run.transport()  # before any work: a missing secret block stops here
     with database() as session:
