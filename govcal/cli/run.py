@@ -115,7 +115,8 @@ def run(
     out.print(f"Database: {redact_url(settings.effective_database_url)}")
     for line in load_samples_if_empty(rules):
         out.print(line)
-    refuse_a_past_day(day, allow_past_as_of)  # it sends mail: not for a stale day
+    if as_of is not None:  # it sends mail: not for a stale day (today is never refused)
+        refuse_a_past_day(day, allow_past_as_of)
     if reused:
         out.print(f"Prefect API: {reused} (kept by `govcal serve`)")
     handed = None
