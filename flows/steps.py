@@ -22,6 +22,7 @@ from models import ledger, queries
 from models.ledger import Delivery, LedgerEntry, LedgerRow
 from models.notify_inputs import directory as load_directory
 from models.notify_inputs import items_by_ids, open_items
+from models.settings import get_settings
 from models.types import utcnow
 from notifications.deliver import DeliveryReport, compose, deliver
 from notifications.feeds import FeedFile, write_feeds
@@ -108,6 +109,7 @@ def send(
     now: datetime | None = None,
     invite_window_days: int = 60,
     budget: timedelta = DELIVERY_BUDGET,
+    lease: timedelta | None = None,
 ) -> tuple[DeliveryReport, int]:
     """Claim what is pending and deliver it, batch after batch until nothing is left (a
     national day is more than one claim) or the time budget is spent. Returns the report
@@ -115,19 +117,22 @@ def send(
     withdrawn meanwhile)."""
     now = now or utcnow()
     stop_at = time.monotonic() + budget.total_seconds()
+    length = lease or timedelta(seconds=get_settings().claim_lease)
     total, dropped = DeliveryReport(), 0
     context: dict[str, object] = {}
-    while True:
-        _worker, claimed = ledger.claim(session, now)
-        if not claimed:
-            break
-        report, stale = _send_claimed(session, claimed, partnerships, today, transport, sender,
-                                      now, context, stop_at)  # fmt: skip
-        _add(total, report)
-        dropped += stale
-        server_down = report.rows_retry and not report.messages_sent
-        if server_down or time.monotonic() >= stop_at:
-            break
+    seconds = length.total_seconds()
+    with ledger.Lease(session, seconds, until=stop_at + seconds) as held:
+        while True:
+            _worker, claimed = ledger.claim(session, now, lease=held)
+            if not claimed:
+                break
+            report, stale = _send_claimed(session, claimed, partnerships, today, transport,
+                                          sender, now, context, stop_at)  # fmt: skip
+            _add(total, report)
+            dropped += stale
+            server_down = report.rows_retry and not report.messages_sent
+            if server_down or time.monotonic() >= stop_at:
+                break
     _tell_the_business_team(session, partnerships, total.failed_ids)
     return total, dropped
 

@@ -319,7 +319,7 @@ def reschedule(
     """Move one occurrence; the deadlines that hang on it (papers before a meeting) follow
     at once, whichever door (command, form) it came through."""
     _typed(occurrence, actor, (reason, "--reason", LONG), (location, "--location", 200))
-    current = queries.occurrence(session, occurrence)
+    current = queries.occurrence(session, occurrence, for_update=True)  # as it is now
     zone = records.zone_of(session, current)
     if _already_there(current, to, location):
         starts = current.starts_at.astimezone(zone) if current.starts_at else None

@@ -13,19 +13,25 @@ the whole delivery and lose what was already sent on any later error.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Index, UniqueConstraint, bindparam, func, update
+from sqlalchemy import Engine, Index, UniqueConstraint, bindparam, func, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, or_, select
 
 from models.chunks import chunks
 from models.types import UTCDateTime, utcnow
+
+_log = logging.getLogger(__name__)
 
 
 class Delivery(StrEnum):
@@ -68,7 +74,8 @@ class LedgerEntry(SQLModel, table=True):
 # --- operations ---------------------------------------------------------------------
 
 
-STALE_CLAIM = timedelta(minutes=15)
+# how long a run on another host may go without renewing its claims before they are taken
+DEFAULT_LEASE = timedelta(minutes=15)
 MAX_BACKOFF = timedelta(hours=6)
 
 
@@ -90,14 +97,17 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _insert_ignoring_duplicates(dialect: str):
-    """INSERT ... ON CONFLICT DO NOTHING on the ledger's key, built once per dialect."""
+    """INSERT ... ON CONFLICT DO NOTHING on the ledger's key, RETURNING the keys it
+    inserted, built once per dialect."""
     if dialect not in _INSERTS:  # each dialect's module is imported once it is used
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        _INSERTS[dialect] = insert(_TABLE).on_conflict_do_nothing(
-            index_elements=["occurrence_id", "stage", "recipient"]
+        _INSERTS[dialect] = (
+            insert(_TABLE)
+            .on_conflict_do_nothing(index_elements=["occurrence_id", "stage", "recipient"])
+            .returning(_TABLE.c.occurrence_id, _TABLE.c.stage, _TABLE.c.recipient)
         )
     return _INSERTS[dialect]
 
@@ -121,10 +131,11 @@ def record_planned(session: Session, rows: Sequence[LedgerRow]) -> set[tuple[int
     """Insert planned rows; a row whose key exists is left alone (that is the dedupe).
 
     Pending rows of stages now overtaken become skipped: they are not sent late.
-    Returns the keys that were new. Both writes are one executemany each through Core,
-    so no ORM bookkeeping and one compiled statement however many rows. Committed
-    (with whatever the caller's batch holds) before it returns, even when nothing is new:
-    what was planned is durable before anything is claimed.
+    Returns the keys this call inserted (a concurrent run's are not counted twice). Both
+    writes are one executemany each through Core, so no ORM bookkeeping and one compiled
+    statement however many rows. Committed (with whatever the caller's batch holds)
+    before it returns, even when nothing is new: what was planned is durable before
+    anything is claimed.
     """
     if not rows:
         session.commit()
@@ -139,8 +150,10 @@ def record_planned(session: Session, rows: Sequence[LedgerRow]) -> set[tuple[int
         for r in rows
         if (r.occurrence_id, r.stage, r.recipient) not in existing
     ]  # fmt: skip
-    if values:
-        connection.execute(_insert_ignoring_duplicates(connection.dialect.name), values)
+    inserted: set[tuple[int, str, str]] = set()
+    if values:  # RETURNING names only the rows this run wrote: not those a run beside it did
+        insert = _insert_ignoring_duplicates(connection.dialect.name)
+        inserted = {(o, s, r) for o, s, r in connection.execute(insert, values)}
     overtaken = [  # rows inserted meanwhile by a concurrent run are included
         {"o": r.occurrence_id, "s": r.stage, "r": r.recipient}
         for r in rows
@@ -149,11 +162,7 @@ def record_planned(session: Session, rows: Sequence[LedgerRow]) -> set[tuple[int
     if overtaken:
         connection.execute(_SKIP_OVERTAKEN, overtaken)
     session.commit()
-    return {
-        (r.occurrence_id, r.stage, r.recipient)
-        for r in rows
-        if (r.occurrence_id, r.stage, r.recipient) not in existing
-    }
+    return inserted
 
 
 def existing_keys(session: Session, occurrence_ids: set[int]) -> set[tuple[int, str, str]]:
@@ -170,27 +179,51 @@ def existing_keys(session: Session, occurrence_ids: set[int]) -> set[tuple[int, 
     return found
 
 
+def _process_start(pid: int) -> str:
+    """When the process started (clock ticks since boot, Linux), or "" where unknown: with
+    the pid it names one process, so a pid reused after a crash is not taken for it."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rpartition(b")")[2].split()
+        return fields[19].decode("ascii")  # field 22 of proc(5), counted after "(comm)"
+    except (OSError, IndexError, UnicodeDecodeError):
+        return ""
+
+
 def claimant() -> str:
-    """Who claims: host and process, so a claim left by a killed process can be spotted."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    """Who claims: host, process (pid and its start time) and a random part, so a claim
+    left by a dead process on this host can be told from one held by a living run."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_process_start(pid)}:{uuid.uuid4().hex[:12]}"
 
 
-def _process_is_gone(pid: int) -> bool:
+def _holder(name: str) -> tuple[str, int | None, str]:
+    """(host, pid, start) of a claimant; pid None when unreadable. Claims written before
+    the start time was recorded read as host:pid:random (start "")."""
+    parts = name.split(":")
+    host = parts[0]
+    pid = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    start = parts[2] if len(parts) > 3 else ""
+    return host, pid, start
+
+
+def _process_is_gone(pid: int, start: str = "") -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:  # alive, owned by someone else
-        return False
-    return False
+        pass
+    return bool(start) and _process_start(pid) not in (start, "")
 
 
 def release_dead_claims(session: Session) -> int:
     """Put back rows claimed by a process on this host that no longer exists.
 
-    A run killed mid-delivery leaves its rows "sending"; without this they would wait
-    for the 15-minute stale-claim timeout, i.e. for tomorrow's daily run. Claims from
-    other hosts cannot be checked and still wait for that timeout.
+    A run killed mid-delivery leaves its rows "sending"; this releases them at once. A
+    claim held by a living run is renewed (`Lease`), so it is never taken, however long
+    the run delivers. Claims from other hosts cannot be checked here: they are taken only
+    once their lease ran out (`claim`), i.e. their run stopped renewing it.
     """
     host = socket.gethostname()
     claimants = session.exec(
@@ -200,9 +233,8 @@ def release_dead_claims(session: Session) -> int:
     ).all()
     dead = []
     for name in claimants:
-        claim_host, _, rest = (name or "").partition(":")
-        pid = rest.partition(":")[0]
-        if claim_host == host and pid.isdigit() and _process_is_gone(int(pid)):
+        claim_host, pid, start = _holder(name or "")
+        if claim_host == host and pid is not None and _process_is_gone(pid, start):
             dead.append(name)
     if not dead:
         return 0
@@ -213,6 +245,77 @@ def release_dead_claims(session: Session) -> int:
     )
     session.commit()
     return result.rowcount or 0
+
+
+class Lease:
+    """A run's hold on the rows it claimed: `claimed_at` is renewed every third of the
+    lease, from a thread of its own (so a message that waits minutes for the relay's
+    answer does not let the lease lapse), until the run ends or `until` (a monotonic
+    time: a run stuck past its budget stops holding rows). Another run takes the rows
+    only after `seconds` without a renewal, or at once when the process is gone from
+    this host. On leaving, whatever this run still holds goes back to pending: a run
+    that raised in a long-lived worker process does not hold its rows."""
+
+    def __init__(self, session: Session, seconds: float, until: float | None = None):
+        self.session = session
+        self.engine: Engine = session.get_bind()  # type: ignore[assignment]
+        self.until = until
+        self.length = timedelta(seconds=seconds)
+        self.workers: list[str] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def new_worker(self) -> str:
+        worker = claimant()
+        self.workers.append(worker)
+        return worker
+
+    def renew(self) -> None:
+        """One UPDATE: every row this run still holds gets a fresh `claimed_at`."""
+        workers = list(self.workers)
+        if not workers:
+            return
+        with self.engine.begin() as connection:
+            connection.execute(
+                _TABLE.update()
+                .where(_TABLE.c.status == Delivery.SENDING.value,
+                       _TABLE.c.claimed_by.in_(workers))
+                .values(claimed_at=utcnow())
+            )  # fmt: skip
+
+    def _beat(self) -> None:
+        every = self.length.total_seconds() / 3
+        while not self._stop.wait(every):
+            if self.until is not None and time.monotonic() > self.until:
+                return
+            try:
+                self.renew()
+            except SQLAlchemyError as exc:  # a busy database: the next beat tries again
+                _log.warning("could not renew this run's claims: %s", type(exc).__name__)
+
+    def __enter__(self) -> Lease:
+        self._thread = threading.Thread(target=self._beat, name="govcal-lease", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, failed: type[BaseException] | None, *_exc: object) -> None:
+        self._stop.set()
+        if failed is not None:  # what the run left unsaved goes; what it holds goes back
+            self.session.rollback()
+        if self._thread is not None:
+            self._thread.join()
+        if not self.workers:
+            return
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    _TABLE.update()
+                    .where(_TABLE.c.status == Delivery.SENDING.value,
+                           _TABLE.c.claimed_by.in_(self.workers))
+                    .values(status=Delivery.PENDING.value, claimed_by=None)
+                )  # fmt: skip
+        except SQLAlchemyError as exc:  # the lease lapses instead: taken after its length
+            _log.warning("could not release this run's claims: %s", type(exc).__name__)
 
 
 def _version(stage: str) -> int:
@@ -264,38 +367,70 @@ def supersede_invites(session: Session) -> int:
     return len(superseded)
 
 
-def claim(session: Session, now: datetime, limit: int = 5000) -> tuple[str, list[LedgerEntry]]:
-    """Claim pending rows that are due (and rows whose claim went stale after a crash).
+def _lapsed(session: Session, lease: timedelta) -> tuple[list[str], datetime]:
+    """Claimants whose lease ran out (no renewal for `lease`: their run ended without
+    settling, or is stuck past its budget), and the cut-off their rows' `claimed_at` must
+    still be before when they are taken."""
+    cutoff = utcnow() - lease
+    names = session.exec(
+        select(LedgerEntry.claimed_by)
+        .where(LedgerEntry.status == Delivery.SENDING.value, col(LedgerEntry.claimed_at) < cutoff)
+        .distinct()
+    ).all()
+    return [n for n in names if n], cutoff
+
+
+def claim(
+    session: Session,
+    now: datetime,
+    limit: int = 5000,
+    *,
+    lease: Lease | None = None,
+    lease_length: timedelta = DEFAULT_LEASE,
+) -> tuple[str, list[LedgerEntry]]:
+    """Claim pending rows that are due, and rows whose holder is known to be gone: a
+    process gone from this host (at once), or any run whose lease ran out (the only sign
+    a process on another host can give).
 
     The conditional UPDATE is atomic, so two runs at once never claim the same row.
     Waiting invites overtaken by a later version of their meeting are skipped first.
+    `claimed_at` is this machine's clock (the lease's), not the run's `now`.
     """
     release_dead_claims(session)
     supersede_invites(session)
-    worker = claimant()
+    worker = lease.new_worker() if lease is not None else claimant()
+    length = lease.length if lease is not None else lease_length
     ready = or_(
         LedgerEntry.next_attempt_at.is_(None),  # type: ignore[union-attr]
         col(LedgerEntry.next_attempt_at) <= now,
     )
-    claimable = or_(
-        col(LedgerEntry.status).in_([Delivery.PENDING.value, Delivery.UNCERTAIN.value]) & ready,
-        (LedgerEntry.status == Delivery.SENDING.value)
-        & (col(LedgerEntry.claimed_at) < now - STALE_CLAIM),
-    )
+    waiting = col(LedgerEntry.status).in_([Delivery.PENDING.value, Delivery.UNCERTAIN.value])
+    claimable = waiting & ready
+    lapsed, cutoff = _lapsed(session, length)
+    if lapsed:
+        claimable = or_(
+            claimable,
+            (LedgerEntry.status == Delivery.SENDING.value)
+            & col(LedgerEntry.claimed_by).in_(lapsed)
+            & (col(LedgerEntry.claimed_at) < cutoff),
+        )
     ids = session.exec(
         select(LedgerEntry.id).where(claimable).order_by(LedgerEntry.id).limit(limit)
     ).all()
     if not ids:
         return worker, []
+    stamp = utcnow()
     for chunk in chunks(ids):
         session.exec(
             update(LedgerEntry)
             .where(col(LedgerEntry.id).in_(chunk), claimable)
-            .values(status=Delivery.SENDING.value, claimed_by=worker, claimed_at=now)
+            .values(status=Delivery.SENDING.value, claimed_by=worker, claimed_at=stamp)
         )
     session.commit()
     rows = session.exec(
-        select(LedgerEntry).where(LedgerEntry.claimed_by == worker).order_by(LedgerEntry.id)
+        select(LedgerEntry)
+        .where(LedgerEntry.claimed_by == worker, LedgerEntry.status == Delivery.SENDING.value)
+        .order_by(LedgerEntry.id)
     ).all()
     return worker, list(rows)
 
@@ -410,6 +545,35 @@ def wait(session: Session, ids: Iterable[int], note: str, now: datetime) -> None
                     next_attempt_at=later)
         )  # fmt: skip
     session.commit()
+
+
+def waiting_for_retry(session: Session, now: datetime) -> tuple[int, datetime | None]:
+    """Rows a temporary failure (or an unanswered end of DATA) put off until after `now`:
+    how many, and when the first is due again. A rerun inside that wait sends nothing,
+    but the mail has not gone: its caller must not say all is well."""
+    count, first = session.exec(
+        select(func.count(), func.min(LedgerEntry.next_attempt_at)).where(
+            col(LedgerEntry.status).in_([Delivery.PENDING.value, Delivery.UNCERTAIN.value]),
+            col(LedgerEntry.next_attempt_at) > now,
+            LedgerEntry.attempts > 0,
+        )
+    ).one()
+    if first is not None and first.tzinfo is None:  # SQLite keeps no zone: stored as UTC
+        first = first.replace(tzinfo=UTC)
+    return count, first
+
+
+def last_mailed_day(session: Session) -> date | None:
+    """The latest day mail went out for: a sent message's key starts with its run's day
+    (YYYYMMDD-...), whatever clock the run was started at."""
+    latest = session.exec(
+        select(func.max(func.substr(LedgerEntry.message_key, 1, 8))).where(
+            LedgerEntry.status == Delivery.SENT.value, LedgerEntry.message_key != ""
+        )
+    ).one()
+    if not latest or len(latest) != 8 or not latest.isdigit():
+        return None
+    return date(int(latest[:4]), int(latest[4:6]), int(latest[6:]))
 
 
 def digested_on(session: Session, recipients: Iterable[str], day: date) -> set[str]:

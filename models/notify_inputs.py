@@ -335,15 +335,18 @@ def versions_before(session: Session, occurrences: dict[int, str]) -> dict[int, 
 
 def sendable_rows(session: Session, now: datetime) -> list:
     """Ledger rows the next delivery would claim: pending (or uncertain) and due for an
-    attempt, or claimed so long ago that the claim is stale (as models.ledger.claim)."""
-    from models.ledger import STALE_CLAIM, Delivery, LedgerEntry
+    attempt, or held by a claim whose lease ran out (as models.ledger.claim)."""
+    from models.ledger import Delivery, LedgerEntry
+    from models.settings import get_settings
+    from models.types import utcnow
+
+    lapsed = utcnow() - timedelta(seconds=get_settings().claim_lease)
 
     ready = or_(col(LedgerEntry.next_attempt_at).is_(None), col(LedgerEntry.next_attempt_at) <= now)
     waiting = [Delivery.PENDING.value, Delivery.UNCERTAIN.value]
     claimable = or_(
         col(LedgerEntry.status).in_(waiting) & ready,
-        (LedgerEntry.status == Delivery.SENDING.value)
-        & (col(LedgerEntry.claimed_at) < now - STALE_CLAIM),
+        (LedgerEntry.status == Delivery.SENDING.value) & (col(LedgerEntry.claimed_at) < lapsed),
     )
     return list(session.exec(select(LedgerEntry).where(claimable).order_by(LedgerEntry.id)))
 

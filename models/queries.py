@@ -215,13 +215,35 @@ def occurrence_ids(
 
 
 def occurrence(session: Session, public_id: str, *, for_update: bool = False) -> OccurrenceRow:
+    """One occurrence. `for_update`: locked for this transaction and read as it is now,
+    so that two changes at once apply one after the other, each to what the other left
+    (never to a copy read before: two people told "invite version 3")."""
     query = select(OccurrenceRow).where(OccurrenceRow.public_id == public_id)
     if for_update:
-        query = query.with_for_update()
+        _lock_for_write(session, public_id)
+        query = query.with_for_update().execution_options(populate_existing=True)
     row = session.exec(query).first()
     if row is None:
         raise NotFound(_unknown("occurrence", public_id, _near_ids(session, public_id)))
     return row
+
+
+_OCCURRENCE = OccurrenceRow.__table__  # type: ignore[attr-defined]
+
+
+def _lock_for_write(session: Session, public_id: str) -> None:
+    """SQLite has no row locks and ignores FOR UPDATE: a write that changes nothing takes
+    the database's write lock now (waiting GOVCAL_DB_LOCK_TIMEOUT for another writer), so
+    the row is read after any change in progress has landed. PostgreSQL's FOR UPDATE does
+    this for the row alone."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    connection.execute(
+        _OCCURRENCE.update()
+        .where(_OCCURRENCE.c.public_id == public_id)
+        .values(public_id=_OCCURRENCE.c.public_id)
+    )
 
 
 def _near_ids(session: Session, wanted: str) -> list[str]:

@@ -119,7 +119,10 @@ class Settings:
     smtp_allow_plaintext_auth: bool = False
     smtp_ca_file: Path | None = None  # a private relay's CA certificate, besides the system's
     smtp_timeout: float = 30.0  # seconds to wait for each SMTP answer
+    smtp_data_timeout: float = 600.0  # seconds to wait for the answer to the end of DATA
     delivery_time_budget: float = 1200.0  # seconds one run may spend sending
+    # seconds a run's claim on its messages lasts without renewal (it renews every third)
+    claim_lease: float = 900.0
     invite_window_days: int = 60  # 0 to 366
     ui_url: str | None = None  # the Prefect UI as people reach it: emails link its forms
     feeds_url: str | None = None  # where data/feeds is published: digests carry feed links
@@ -333,7 +336,9 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "smtp_allow_plaintext_auth": _boolean,
     "smtp_ca_file": _readable_file,
     "smtp_timeout": _seconds(3600),
+    "smtp_data_timeout": _seconds(3600),
     "delivery_time_budget": _seconds(86400),
+    "claim_lease": _seconds(86400),
     "invite_window_days": _integer(0, 366),
     "ui_url": _text,
     "feeds_url": _text,

@@ -48,6 +48,18 @@ class DeliveryReport:
     by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
+UNANSWERED_TWICE = (
+    "sent twice and neither end of DATA was answered: not sent again (it has probably "
+    "arrived; ask the relay's operator)"
+)
+
+
+def _resend(message: _Message) -> bool:
+    """A message already sent once without an answer (its rows keep the key it went
+    out under): it goes after every new message, and at most this once more."""
+    return any(row.message_key for row in message.rows)
+
+
 def _ids(message: _Message) -> dict[str, list[int]]:
     ids: dict[str, list[int]] = defaultdict(list)
     for row in message.rows:
@@ -92,9 +104,15 @@ def _record(
     for address, reason in result.deferred.items():
         _defer(session, report, ids.get(address.lower(), []), reason, now)
         report.errors.append(f"{address} deferred: {reason}")
+    resent = _resend(message)
     for address, reason in result.uncertain.items():
         uncertain = ids.get(address.lower(), [])
-        if uncertain:
+        if uncertain and resent:  # twice unanswered: never a third copy
+            mark_refused(session, uncertain, f"{UNANSWERED_TWICE}: {reason}")
+            report.rows_refused += len(uncertain)
+            report.failed_ids.extend(uncertain)
+            report.errors.append(f"{address}: {UNANSWERED_TWICE}: {reason}")
+        elif uncertain:
             mark_uncertain(session, uncertain, message.key, f"uncertain: {reason}", now)
             report.rows_retry += len(uncertain)
             report.rows_uncertain += len(uncertain)
@@ -139,6 +157,7 @@ def deliver(
     report = DeliveryReport()
     if not messages:
         return report
+    messages = sorted(messages, key=_resend)  # new ones first: a resend never starves them
     try:
         transport.open()
     except TemporaryFailure as exc:

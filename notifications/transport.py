@@ -94,8 +94,12 @@ class FileOutbox:
         if target.exists():
             return SendResult(message.recipients, response=f"already in outbox: {target.name}")
         handle, temp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
-        with os.fdopen(handle, "wb") as out:
-            out.write(message.data)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(message.data)
+        except BaseException:  # a full disk: no half-written file is left to pile up
+            Path(temp).unlink(missing_ok=True)
+            raise
         self._staged.append((Path(temp), target))
         return SendResult(message.recipients, response=f"written to {target.name}")
 
@@ -106,10 +110,15 @@ class FileOutbox:
         staged, self._staged = self._staged, []
         if not staged:
             return
-        with ThreadPoolExecutor(max_workers=min(8, len(staged))) as pool:
-            list(pool.map(_sync_file, [temp for temp, _ in staged]))
-        for temp, target in staged:
-            os.replace(temp, target)
+        try:
+            with ThreadPoolExecutor(max_workers=min(8, len(staged))) as pool:
+                list(pool.map(_sync_file, [temp for temp, _ in staged]))
+            for temp, target in staged:
+                os.replace(temp, target)
+        except BaseException:  # the batch is not reported sent: its temporary files go
+            for temp, _ in staged:
+                temp.unlink(missing_ok=True)
+            raise
         _sync_folder(self.folder)
 
     def close(self) -> None:
@@ -146,6 +155,9 @@ class SmtpSettings:
     username: str | None = None
     password: str | None = None
     timeout: float = 30.0
+    # the wait for the answer to the end of DATA, while the relay takes the message in:
+    # RFC 5321 4.5.3.2.6 suggests 10 minutes; an answer missed here means a second copy
+    data_timeout: float = 600.0
     allow_plaintext_auth: bool = False  # GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH: AUTH without TLS
     ca_file: str | None = None  # trust this CA (a private relay's) besides the system's
 
@@ -321,7 +333,7 @@ class SmtpTransport:
             stage = "end of DATA"
             client.send(_dot_stuffed(message.data))
             stage = "after DATA"  # from here, the relay may hold the message
-            code, text = client.getreply()
+            code, text = self._final_reply(client)
         except _Refused as exc:
             bucket = result.refused if exc.permanent else result.deferred
             for address in result.accepted or [a for a, _ in envelope]:
@@ -353,6 +365,19 @@ class SmtpTransport:
         self._reset()
         return result
 
+    def _final_reply(self, client: smtplib.SMTP) -> tuple[int, bytes]:
+        """The answer to the end of DATA, waited for `data_timeout` (not `timeout`):
+        the relay may be scanning or queueing the message, and giving up early is what
+        makes it "uncertain" and sent twice."""
+        wait = max(self.settings.data_timeout, self.settings.timeout)
+        if client.sock is not None:
+            client.sock.settimeout(wait)
+        try:
+            return client.getreply()
+        finally:
+            if client.sock is not None:
+                client.sock.settimeout(self.settings.timeout)
+
     def close(self) -> None:
         if self._client is not None:
             with contextlib.suppress(OSError, smtplib.SMTPException):
@@ -372,6 +397,7 @@ def from_settings(settings: Settings, *, password: str | None = None) -> Transpo
                 username=settings.smtp_username,
                 password=password,
                 timeout=settings.smtp_timeout,
+                data_timeout=settings.smtp_data_timeout,
                 allow_plaintext_auth=settings.smtp_allow_plaintext_auth,
                 ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
             )

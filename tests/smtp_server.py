@@ -2,7 +2,8 @@
 
 It can refuse chosen addresses (550), be stopped and started again on the same port
 (an outage), drop the connection after N messages (a flaky link), answer each message
-slowly, and SIGKILL the sending process while a message is in flight (a crash).
+slowly (or hold it, then answer late), and SIGKILL the sending process while a message
+is in flight (a crash).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Recorder:
     drop_after: int | None = None  # close the connection after this many messages
     sessions: set[int] = field(default_factory=set)
     delay: float = 0.0  # seconds before answering each message (a slow relay)
+    late: float = 0.0  # seconds between holding each message and answering it
     kill_at: int | None = None  # SIGKILL `victim` when this many messages are in
     victim: int | None = None
 
@@ -62,6 +64,8 @@ class Recorder:
         self.received.append(
             Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, id(session))
         )
+        if self.late:  # held already: a sender that stops waiting has it sent all the same
+            await asyncio.sleep(self.late)
         return "250 2.0.0 queued"
 
     def to(self, address: str) -> list[Received]:

@@ -89,9 +89,17 @@ def relay(certificate):
 
 def transport(server: FaultRelayServer) -> SmtpTransport:
     return SmtpTransport(
-        SmtpSettings("127.0.0.1", server.port, security="starttls", username=USER,
-                     password=PASSWORD, timeout=0.5, ca_file=str(server.cert))
-    )  # fmt: skip
+        SmtpSettings(
+            "127.0.0.1",
+            server.port,
+            security="starttls",
+            username=USER,
+            password=PASSWORD,
+            timeout=0.5,
+            data_timeout=0.5,
+            ca_file=str(server.cert),
+        )
+    )  # fmt: skip  (the end of DATA too: the table's "slow" answer comes after 1.5 s)
 
 
 def run(url: str, server: FaultRelayServer, day: date = DAY, now: datetime = SEVEN):
@@ -299,6 +307,30 @@ def test_notify_exits_3_when_mail_waits_and_4_when_mail_was_refused(
     assert PASSWORD not in refused.stdout + refused.stderr + down.stdout + down.stderr
 
 
+def test_a_rerun_inside_the_retry_wait_exits_3_and_says_what_waits_until_when(database, relay):
+    """Found: a rerun a minute after the relay was down exited 0 with "0 to retry" while
+    every notice waited for its backoff. It exits 3 now, saying how many wait, and until
+    when."""
+    env = {**os.environ, "GOVCAL_DATABASE_URL": database, "GOVCAL_TRANSPORT": "smtp",
+           "GOVCAL_SMTP_PORT": str(relay.port), "GOVCAL_SMTP_USERNAME": USER,
+           "GOVCAL_SMTP_PASSWORD": PASSWORD, "GOVCAL_SMTP_CA_FILE": str(relay.cert),
+           "GOVCAL_SMTP_TIMEOUT": "0.5"}  # fmt: skip
+    command = [sys.executable, "-m", "govcal.cli", "notify", "--as-of", str(DAY)]
+    relay.relay.fault = Fault("connect", "4xx", 0)  # down for the first run
+    down = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert down.returncode == 3, down.stderr
+    waiting = [r for r in mail_rows(database) if r.status == "pending"]
+    relay.relay.fault = None  # back up, but the rows wait for their backoff (a minute)
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 3, rerun.stdout + rerun.stderr
+    first = min(r.next_attempt_at for r in waiting if r.next_attempt_at)
+    assert (
+        f"{len(waiting)} notice(s) wait to be retried after a temporary failure; the first "
+        f"is due again at {first:%Y-%m-%d %H:%M} UTC"
+    ) in rerun.stdout
+    assert not relay.relay.stored  # nothing was sent early
+
+
 def test_a_reschedule_while_invites_wait_sends_each_attendee_one_latest_invite(database, relay):
     """Found: a meeting moved while its first invites were still pending (relay down)
     sent each attendee two "Updated" invites with different Message-IDs."""
@@ -333,3 +365,65 @@ def test_a_reschedule_while_invites_wait_sends_each_attendee_one_latest_invite(d
     assert {seq for got in invites.values() for _mid, seq in got} == {1}
     skipped = [r for r in ledger(database) if r.stage == "invite-0" and r.status == "skipped"]
     assert {r.recipient for r in skipped} == set(invites)
+
+
+def _slow_relay_transport(server, data_timeout: float) -> SmtpTransport:
+    return SmtpTransport(SmtpSettings("127.0.0.1", server.port, security="none", timeout=0.2,
+                                      data_timeout=data_timeout))  # fmt: skip
+
+
+def _notify_through(url: str, server, now: datetime, *, data_timeout: float,
+                    budget: timedelta = timedelta(minutes=20)):  # fmt: skip
+    from rules.loader import load_partnership
+
+    with session_scope(url) as s:
+        return notify(s, [load_partnership("wfscp")], DAY, _slow_relay_transport(server,
+                      data_timeout), SENDER, now=now, budget=budget)  # fmt: skip
+
+
+def test_a_relay_slow_to_answer_the_end_of_data_is_waited_for_not_sent_twice(database, smtp):
+    """Found: GOVCAL_SMTP_TIMEOUT also bounded the wait for the answer to the end of
+    DATA, so a relay taking longer than it over every message made every message
+    "uncertain" and resent. The final answer now has its own, longer wait."""
+    smtp.recorder.late = 0.4  # beyond the 0.2 s for each other answer
+    report = _notify_through(database, smtp, SEVEN, data_timeout=5)
+    assert report.delivery.rows_retry == 0 and report.delivery.rows_uncertain == 0
+    again = _notify_through(database, smtp, SEVEN + timedelta(hours=1), data_timeout=5)
+    assert again.delivery.messages_sent == 0
+    ids = Counter(r.message["Message-ID"] for r in smtp.recorder.received)
+    assert len(ids) == report.delivery.messages_sent > 20 and max(ids.values()) == 1
+
+
+def test_a_relay_never_answering_in_time_gets_each_message_twice_at_most(database, smtp):
+    """Found: a relay slow on every run got 3 copies of each message after 3 runs
+    (README: "resent once"). Resent once; unanswered again, the rows fail with the
+    reason (the business team is told) and are never sent a third time."""
+    smtp.recorder.late = 0.5  # beyond even the wait for the end of DATA (0.3 s)
+    for hours in range(4):
+        _notify_through(database, smtp, SEVEN + timedelta(hours=hours), data_timeout=0.3)
+    copies = Counter(
+        (rcpt.lower(), r.message["Message-ID"])
+        for r in smtp.recorder.received
+        for rcpt in r.rcpt_tos
+        if "failure" not in r.message["Message-ID"]
+    )
+    assert copies and max(copies.values()) == 2  # fmt: skip
+    given_up = [r for r in mail_rows(database) if r.kind != "failure"]
+    assert given_up and all(r.status == "failed" for r in given_up)
+    assert all("not sent again" in (r.last_error or "") for r in given_up)
+
+
+def test_resends_go_after_new_messages_and_never_starve_them(database, smtp):
+    """Found: the resends went first and used the run's time budget, so the Lead
+    Partners' escalations behind them were never sent. New messages go first now."""
+    smtp.recorder.late = 0.5
+    first = _notify_through(database, smtp, SEVEN, data_timeout=0.3, budget=timedelta(seconds=1))
+    uncertain = {r.message_key for r in ledger(database) if r.status == "uncertain"}
+    assert uncertain and first.delivery.rows_retry > first.delivery.rows_uncertain  # some untried
+    smtp.recorder.late = 0
+    before = len(smtp.recorder.received)
+    _notify_through(
+        database, smtp, SEVEN + timedelta(hours=1), data_timeout=0.3, budget=timedelta(0)
+    )  # room for one message: it must be a new one
+    [sent] = smtp.recorder.received[before:]
+    assert not any(key in sent.message["Message-ID"] for key in uncertain)

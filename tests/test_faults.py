@@ -5,6 +5,7 @@ on 127.0.0.1 and a real database, and checks that nothing is sent twice or lost.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -14,7 +15,9 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from models import LedgerEntry, OccurrenceRow
@@ -148,6 +151,139 @@ def test_two_sweeps_at_once_send_each_message_once(tmp_path, smtp, database, req
     assert [r.returncode for r in runs] == [0, 0], [err for _out, err in results]
     assert_each_message_delivered_exactly_once(url, smtp)
     assert len(smtp.recorder.received) > 20
+
+
+ANOTHER_HOST = ["unshare", "--user", "--map-root-user", "--uts", "--", "sh", "-c",
+                'hostname another-host && exec "$@"', "sh"]  # fmt: skip
+
+
+def _can_be_another_host() -> bool:
+    probe = subprocess.run([*ANOTHER_HOST, "true"], capture_output=True, check=False)
+    return shutil.which("unshare") is not None and probe.returncode == 0
+
+
+@pytest.mark.parametrize("host", ["same host", "another host"])
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_run_still_sending_keeps_its_claim_past_the_lease(tmp_path, smtp, database, host,
+                                                             request):  # fmt: skip
+    """A run on a slow relay delivers for longer than a claim's lease (15 minutes by
+    default; 3 s here, the clock the lease is measured by): a second notify started two
+    lease lengths in, from this host or another one (its own hostname: the pid cannot be
+    checked), must not take what the first still sends. Before leases were renewed it
+    took every row not yet sent, and their recipients got each message twice."""
+    if host == "another host" and not _can_be_another_host():
+        pytest.skip("no user namespaces here to give a process another hostname")
+    if database == "sqlite":
+        url = request.getfixturevalue("sqlite_copy")
+    else:
+        url = prepared(request.getfixturevalue("postgres_url"))
+    smtp.recorder.delay = 0.5  # a relay taking half a second a message: 20+ of them
+    env = {**env_for(url, smtp), "GOVCAL_CLAIM_LEASE": "3"}
+    first = notify(env)
+    while len(smtp.recorder.received) < 12 and first.poll() is None:  # 6 s: 2 leases
+        time.sleep(0.05)
+    assert first.poll() is None, "the first run ended before the lease ran out twice"
+    command = [*GOVCAL, "notify", "--as-of", DAY]
+    if host == "another host":
+        command = [*ANOTHER_HOST, *command]
+    second = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    results = [first.communicate(timeout=180), second.communicate(timeout=180)]
+    assert [first.returncode, second.returncode] == [0, 0], [err for _out, err in results]
+    assert_each_message_delivered_exactly_once(url, smtp)
+    assert len(smtp.recorder.received) > 20
+    got = Counter(rcpt.lower() for r in smtp.recorder.received for rcpt in r.rcpt_tos)
+    keys = {(r.recipient.lower(), r.message_key) for r in ledger(url) if r.status == "sent"}
+    sent = Counter(recipient for recipient, _key in keys)
+    assert got == sent  # nobody got a message the ledger does not record once
+
+
+FULL_OUTBOX = ["unshare", "--user", "--map-root-user", "--mount", "--", "sh", "-c",
+               'mount -t tmpfs -o size=40k tmpfs "$GOVCAL_OUTBOX_DIR" || exit 99; "$@"; '
+               'echo "exit $?"; ls -A "$GOVCAL_OUTBOX_DIR"', "sh"]  # fmt: skip
+
+
+def test_a_full_outbox_leaves_no_half_written_files_and_the_mail_waits(sqlite_copy, tmp_path):
+    """Found: an outbox on a full disk kept a zero-byte `.tmp-*.eml` for every message
+    it could not write, run after run. The outbox here is a real 40 KB file system
+    (tmpfs, in a mount namespace of the notify process's own)."""
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    env = {**os.environ, "GOVCAL_DATABASE_URL": sqlite_copy, "GOVCAL_TRANSPORT": "outbox",
+           "GOVCAL_OUTBOX_DIR": str(outbox)}  # fmt: skip
+    done = subprocess.run([*FULL_OUTBOX, *GOVCAL, "notify", "--as-of", DAY], env=env,
+                          capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
+    if done.returncode == 99 or "exit " not in done.stdout:
+        pytest.skip(f"no mount namespace for a small file system here: {done.stderr[-200:]}")
+    lines = done.stdout.splitlines()
+    exit_line = next(i for i, line in enumerate(lines) if line.startswith("exit "))
+    files = lines[exit_line + 1 :]
+    assert lines[exit_line] == "exit 3", done.stdout  # what did not fit waits for a retry
+    assert "No space left on device" in done.stdout
+    assert files and all(f.endswith(".eml") for f in files)  # some fitted
+    assert not [f for f in files if f.startswith(".tmp-")], files
+    written = {f.removesuffix(".eml") for f in files}
+    sent = {r.message_key for r in ledger(sqlite_copy) if r.status == "sent"}
+    assert sent == written  # the ledger says sent exactly what is in the outbox
+
+
+def _cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _both_blocked(url: str, runs: list[subprocess.Popen[str]]) -> bool:
+    """Both notify processes wait for the test's lock on the ledger (PostgreSQL: in
+    pg_stat_activity; SQLite: their CPU time stands still for a second)."""
+    if url.startswith("sqlite"):
+        before = [_cpu_ticks(r.pid) for r in runs]
+        time.sleep(1)
+        return before == [_cpu_ticks(r.pid) for r in runs]
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as probe:
+        row = probe.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        ).fetchone()
+    return bool(row) and row[0] >= len(runs)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_two_runs_at_once_report_only_what_each_planned(smtp, database, request):
+    """Found: two notifies at once both said "newly planned 1000" for the same rows.
+    Both have read the ledger before either writes (the test holds the write until
+    then); each reports what it inserted, so the two reports add up to the ledger."""
+    if database == "sqlite":
+        url = request.getfixturevalue("sqlite_copy")
+    else:
+        url = prepared(request.getfixturevalue("postgres_url"))
+    env = {**env_for(url, smtp), "GOVCAL_DB_LOCK_TIMEOUT": "300"}
+    if database == "sqlite":
+        holder = sqlite3.connect(make_url(url).database or "", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+    else:
+        plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        holder = psycopg.connect(plain)
+        holder.execute("LOCK TABLE notification_ledger IN EXCLUSIVE MODE")  # reads still go
+    try:
+        runs = [notify(env), notify(env)]
+        started = time.monotonic()
+        while not _both_blocked(url, runs) and time.monotonic() - started < 120:
+            time.sleep(0.2)
+    finally:
+        holder.rollback() if database != "sqlite" else holder.execute("ROLLBACK")
+        holder.close()
+    results = [r.communicate(timeout=180) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], [err for _out, err in results]
+    reported: Counter[str] = Counter()
+    for out, _err in results:
+        [line] = [x for x in out.splitlines() if "newly planned" in x]
+        for count, kind in re.findall(r"(\d+) (\w+)", line.partition("newly planned")[2]):
+            reported[kind] += int(count)
+    word = {"skipped": "skip", "flagged": "flag"}
+    in_ledger = Counter(word.get(r.status, r.kind) for r in ledger(url) if r.kind != "failure")
+    assert reported == in_ledger
 
 
 def test_a_slow_relay_still_gets_every_message_once(sqlite_copy, smtp):

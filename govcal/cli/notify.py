@@ -10,8 +10,11 @@ import typer
 
 from flows.steps import notify as notify_step
 from govcal.cli.common import AsOfOption, RulesOption, database, out, parse_day, runtime, today
+from govcal.cli.past_day import AllowPastOption, refuse_a_past_day
 from govcal.exit_codes import delivery_exit_code
 from govcal.prefect_env import configure_prefect
+from models.ledger import waiting_for_retry
+from models.types import utcnow
 from notifications.render import Sender
 
 
@@ -21,6 +24,7 @@ def notify(
         bool, typer.Option("--dry-run", help="Show what would be sent to whom; send nothing.")
     ] = False,
     rules: RulesOption = None,
+    allow_past_as_of: AllowPastOption = False,
 ) -> None:
     """Plan what is due today and send it (one digest per person, one invite per meeting)."""
     day = parse_day(as_of, "--as-of") or today()
@@ -30,12 +34,15 @@ def notify(
         return
     configure_prefect()  # a Secret block is read through Prefect, as the flows read it
     transport = run.transport()  # before any work: a missing secret block stops here
+    if as_of is not None:  # today is never refused: a cron job must not stop over a test
+        refuse_a_past_day(day, allow_past_as_of)
     with database() as session:
         report = notify_step(
             session, run.partnerships, day, transport, run.sender,
             invite_window_days=run.settings.invite_window_days,
             budget=timedelta(seconds=run.settings.delivery_time_budget),
         )  # fmt: skip
+        waiting, first_due = waiting_for_retry(session, utcnow())
     counts = report.counts()
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "nothing new"
     out.print(f"As of {day}: newly planned {summary}.")
@@ -46,7 +53,12 @@ def notify(
     )
     for error in d.errors[:20]:
         out.print(f"  ! {error}", markup=False)
-    code = delivery_exit_code(d.rows_retry, d.rows_refused)
+    if waiting and first_due is not None:
+        out.print(
+            f"{waiting} notice(s) wait to be retried after a temporary failure; the first "
+            f"is due again at {first_due:%Y-%m-%d %H:%M} UTC (run notify after that)."
+        )
+    code = delivery_exit_code(max(d.rows_retry, waiting), d.rows_refused)
     if code:
         raise typer.Exit(code)
 

@@ -33,6 +33,7 @@ from govcal.cli.common import (
     today,
 )
 from govcal.cli.common import runtime as build_runtime
+from govcal.cli.past_day import AllowPastOption, refuse_a_past_day
 from govcal.exit_codes import delivery_exit_code
 from govcal.prefect_env import configure_prefect
 from models.directory_import import import_directory
@@ -130,7 +131,9 @@ def _run_here(day: date) -> tuple[str, str, object]:
     return "Completed", "", daily_compliance_without_prefect(day, why)
 
 
-def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
+def run(
+    as_of: AsOfOption = None, rules: RulesOption = None, allow_past_as_of: AllowPastOption = False
+) -> None:
     """Run the daily-compliance job once, in-process, on the embedded default."""
     day = parse_day(as_of, "--as-of") or today()
     reused = configure_prefect()
@@ -142,6 +145,8 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
     out.print(f"Database: {redact_url(settings.effective_database_url)}")
     for line in load_samples_if_empty(rules):
         out.print(line)
+    if as_of is not None:  # it sends mail: not for a stale day (today is never refused)
+        refuse_a_past_day(day, allow_past_as_of)
     if reused:
         out.print(f"Prefect API: {reused} (kept by `govcal serve`)")
     handed = None
