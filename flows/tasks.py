@@ -33,7 +33,9 @@ def sync_task(as_of: date) -> list[dict[str, Any]]:
             channel=Channel.SYNC,
         )  # fmt: skip
     summary = [
-        {k: v for k, v in asdict(r).items() if k not in ("changes", "window")} for r in reports
+        {k: v for k, v in asdict(r).items() if k not in ("changes", "window")}
+        | {"left_alone": r.left_alone()}
+        for r in reports
     ]
     get_run_logger().info("synced %s", summary)
     return summary

@@ -185,6 +185,19 @@ def occurrence_columns(
     return found
 
 
+def laid_out(session: Session, partnership_id: str) -> dict[tuple[str, str], tuple[date, date]]:
+    """The first and last due date stored for each (rule, subject): the span a rule's
+    calendar was already laid out over, so sync can tell a date the rules newly produce
+    in the past (a rule edit: history is not rewritten) from one never reached before."""
+    first, last = func.min(OccurrenceRow.due), func.max(OccurrenceRow.due)
+    query = (
+        select(OccurrenceRow.rule_id, OccurrenceRow.subject, first, last)
+        .where(OccurrenceRow.partnership_id == partnership_id)
+        .group_by(OccurrenceRow.rule_id, OccurrenceRow.subject)
+    )
+    return {(r, subject): (lo, hi) for r, subject, lo, hi in session.exec(query).all()}
+
+
 # _BY_PUBLIC_ID: reads by a list of public ids go through the unique public id's index and
 # check the partnership here. With the partnership in the WHERE, SQLite (no statistics)
 # reads every occurrence of the partnership, ten years of them, for each 500 ids.

@@ -134,6 +134,7 @@ def run(as_of: AsOfOption = None, rules: RulesOption = None) -> None:
         out.print(
             f"{s.partnership}: {s.created} created, {s.updated} moved by rule "
             f"changes, {s.orphaned} orphaned, {s.unchanged} unchanged"
+            + (f"; {s.left_alone}" if s.left_alone else "")
         )
     sent = outcome.sent
     where = runtime.where()
