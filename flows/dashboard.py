@@ -214,6 +214,7 @@ class Dashboard:
     counts: Counter[str] = field(default_factory=Counter)
     cycles: list[CycleTable] = field(default_factory=list)
     undelivered: list[Undelivered] = field(default_factory=list)
+    rule_problems: list[str] = field(default_factory=list)  # its rule file, if broken
 
     def sections(self) -> dict[str, list[Item]]:
         found: dict[str, list[Item]] = {key: [] for key in SECTIONS}
@@ -229,6 +230,10 @@ class Dashboard:
 
     def markdown(self, sent: dict[str, int] | None = None) -> str:
         lines = [f"# {self.name}", f"As of {self.as_of:%A} {day(self.as_of)}.", ""]
+        if self.rule_problems:  # the calendar below is the last good one: say so first
+            lines.append("## The rule file has problems: running on its last good version")
+            lines += ["- `" + p.replace("`", "'") + "`" for p in self.rule_problems]
+            lines.append("")
         for key, items in self.sections().items():
             lines.append(f"## {SECTIONS[key]} ({len(items)})")
             if not items:

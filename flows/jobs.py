@@ -29,6 +29,7 @@ from flows.forms import (
     RescheduleForm,
     ReturnForm,
     ReviewForm,
+    RulesPath,
     WaiveForm,
     choice_input,
     parse,
@@ -58,17 +59,18 @@ def _day(as_of: date | None) -> date:
 
 
 @flow(name="daily-compliance")
-def daily_compliance(as_of: AsOfDay = None) -> dict[str, Any]:
+def daily_compliance(as_of: AsOfDay = None, rules: RulesPath = None) -> dict[str, Any]:
     """Sync the calendar, evaluate every open item, remind and escalate, publish the
     dashboard and the calendar feeds (in this run: a second flow run costs about 0.5 s)."""
     day = _day(as_of)
-    synced = sync_task(day)
+    synced = sync_task(day, rules)
     states = evaluate_task(day)
-    sent = notify_task(day)
-    boards = build_dashboard_task(day, sent["sent_by_kind"] | {"notices": sent["notices_sent"]})
+    sent = notify_task(day, rules=rules)
+    counts = sent["sent_by_kind"] | {"notices": sent["notices_sent"]}
+    boards = build_dashboard_task(day, counts, rules=rules)
     # the feeds are written while the boards are posted (by a process of their own,
     # flows/publish.py): neither needs the other, so neither waits for the other
-    feeds = feeds_task.submit(day)
+    feeds = feeds_task.submit(day, rules)
     posted = publish_dashboard_task(boards, return_state=True)
     artifacts = posted.result() if posted.is_completed() else []
     cockpit = "" if posted.is_completed() else posted.message or "not posted"
