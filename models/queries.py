@@ -322,6 +322,22 @@ def cycle_to_open(
     return upcoming[0].public_id
 
 
+def round_members(session: Session, public_id: str) -> list[OccurrenceRow] | None:
+    """The occurrences an audit round's id stands for: every agency's or school's, for the
+    cycle's id (`wfscp:section-11-audit:2026-10-31`) or for one member's id; None when
+    the id is neither (a plain occurrence, or nothing known)."""
+    from models.audits import AuditCycle
+
+    parts = public_id.split(":")
+    if len(parts) not in (3, 4):
+        return None
+    cycle_id = ":".join(parts[:3])
+    cycle = session.exec(select(AuditCycle).where(AuditCycle.public_id == cycle_id)).first()
+    if cycle is None:
+        return None
+    return [o for _r, o in returns_of(session, cycle)]
+
+
 def returns_of(session: Session, cycle: AuditCycle) -> list[tuple[AuditReturn, OccurrenceRow]]:
     from models.audits import AuditReturn
 

@@ -10,23 +10,11 @@ from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 
-import pytest
-
 from tests.support.paths import GOVCAL, ROOT
-from tests.support.snapshots import copy_data, data_folder
+from tests.support.snapshots import copy_data
 
 TODAY = "2026-11-24"
 WFSCP_FILE = ROOT / "rules" / "partnerships" / "westmorland-furness.yaml"
-
-
-@pytest.fixture(scope="module")
-def with_history(tmp_path_factory) -> Path:
-    """The sample partnership with its year of history, as `govcal run` loads it."""
-    from govcal.cli.run import load_samples_if_empty
-
-    with data_folder(tmp_path_factory.mktemp("history") / "data") as folder:
-        load_samples_if_empty(history=True)
-    return folder
 
 
 def govcal(*args: str) -> subprocess.CompletedProcess[str]:
@@ -50,12 +38,12 @@ def edited(tmp_path: Path, old: str, new: str) -> Path:
 
 
 def test_moving_the_lsp_meeting_to_the_third_wednesday_moves_only_what_is_ahead(
-    with_history, tmp_path
+    sample_history_data, tmp_path
 ):
     """Issue 20: "second Wednesday" -> "third Wednesday" once orphaned every held LSP
     meeting (minutes recorded) and invented overdue ones on past third Wednesdays, which
     `notify` then chased ("Papers circulated ... 37 days overdue" for 18 Nov)."""
-    copy_data(with_history, tmp_path / "data")
+    copy_data(sample_history_data, tmp_path / "data")
     before = status()
     rules = edited(tmp_path, "on the second Wednesday", "on the third Wednesday")
 
