@@ -166,6 +166,8 @@ def _act(model: type[BaseModel], given: Any, as_of: Any, action: str, change: Ch
             item = form.partnership.value  # type: ignore[attr-defined]
         else:
             item = pasted_id(form.item) if form.item else _choose(action, day)
+            if action in ("return", "review") and _is_cycle(item):  # the cockpit's round id
+                item = _choose(action, day, within=item)
         with session_scope() as session:
             message = change(session, form, item, day)
     except (FormError, RecordError, NotFound, DatabaseUnavailable) as exc:
@@ -175,8 +177,17 @@ def _act(model: type[BaseModel], given: Any, as_of: Any, action: str, change: Ch
     return Completed(message=message, data=message)
 
 
-def _choose(action: str, day: date) -> str:
-    """Pause the run with a drop-down of today's items for this action.
+def _is_cycle(item: str) -> bool:
+    """Whether a pasted id is an S11/S175 cycle's (a round), not one return's."""
+    if item.count(":") != 2:
+        return False
+    with session_scope() as session:
+        return bool(queries.round_members(session, item))
+
+
+def _choose(action: str, day: date, within: str | None = None) -> str:
+    """Pause the run with a drop-down of today's items for this action (those of one
+    audit cycle, `within`, when its id was pasted: the run asks which agency or school).
 
     Args:
         form: The first field takes the id pasted from an email; leave it empty to choose.
@@ -188,6 +199,10 @@ def _choose(action: str, day: date) -> str:
 
     with session_scope() as session:
         labels = choices(session, action, day, queries.all_subject_names(session))
+    if within is not None:
+        labels = {k: v for k, v in labels.items() if v.startswith(f"{within}:")}
+        if not labels:
+            raise FormError(f"{within} has no return left to {action}")
     if not labels:
         raise FormError(f"there is nothing to {action} today; paste an id to act on another item")
     wanted = choice_input(labels, "Which item?")

@@ -233,8 +233,25 @@ def occurrence(session: Session, public_id: str, *, for_update: bool = False) ->
         query = query.with_for_update()
     row = session.exec(query).first()
     if row is None:
+        members = round_members(session, public_id) if public_id.count(":") == 2 else None
+        if members:
+            raise NotFound(whole_round(public_id, members))
         raise NotFound(_unknown("occurrence", public_id, _near_ids(session, public_id)))
     return row
+
+
+def whole_round(cycle_id: str, members: list[OccurrenceRow]) -> str:
+    """What to do with an audit cycle's id where one return's id is needed: the cycle id
+    is what the cockpit and `status` show for a round, so it is explained, not unknown."""
+    waiting = [m for m in members if m.lifecycle == Lifecycle.OPEN.value and not m.orphaned]
+    noun = "school" if members[0].owner_role == "dsl" else "agency"
+    shown = ", ".join(m.public_id for m in (waiting or members)[:3])
+    more = ", ..." if len(waiting or members) > 3 else ""
+    return (
+        f"{cycle_id} is the whole {members[0].title} cycle ({len(waiting)} of {len(members)} "
+        f"not returned); act on one {noun}'s return by its own id: {shown}{more} "
+        f"(`govcal returns {cycle_id}` lists them all)"
+    )
 
 
 def _near_ids(session: Session, wanted: str) -> list[str]:

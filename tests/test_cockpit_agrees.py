@@ -92,3 +92,14 @@ def test_an_audit_round_escalated_by_email_is_an_escalation_in_the_cockpit(data)
     assert S11 not in drop_down("acknowledge").values()
     again = govcal("acknowledge", S11, ok=False)  # the round's id: the same escalation
     assert again.returncode == 1 and "already acknowledged by test-user" in again.stderr
+
+
+def test_the_cycle_id_the_cockpit_shows_is_explained_by_the_command_line(data):
+    """`complete` said "no occurrence" for the id `status` and the summary show."""
+    refused = govcal("complete", S11, "--evidence", "https://example.org/s11.pdf", ok=False)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.startswith(
+        f"Error: {S11} is the whole Section 11 self-assessment audit cycle (3 of 20 not "
+        f"returned); act on one agency's return by its own id: {S11}:lsc-icb, {S11}:nenc-icb"
+    )
+    assert "Nothing was changed." in refused.stderr
