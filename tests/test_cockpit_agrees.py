@@ -4,6 +4,7 @@ one a form accepts. The sample partnership with its year of history, on 24 Nov 2
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from datetime import UTC, date, datetime, timedelta
@@ -103,3 +104,28 @@ def test_the_cycle_id_the_cockpit_shows_is_explained_by_the_command_line(data):
         f"returned); act on one agency's return by its own id: {S11}:lsc-icb, {S11}:nenc-icb"
     )
     assert "Nothing was changed." in refused.stderr
+
+
+def plan(start: str, end: str) -> dict[str, dict]:
+    out = govcal("plan", "--json", "--from", start, "--to", end, "--as-of", TODAY.isoformat())
+    return {r["id"]: r for r in json.loads(out.stdout)}
+
+
+def test_plan_shows_what_cancel_and_reschedule_recorded(data):
+    """After `cancel` of a meeting its papers were listed "due in 77 days" though cancel
+    printed "1 deadline(s) ... cancelled with it"; `plan --from` chose by the rule's date,
+    so a meeting moved into the window was missing and still listed where it had been."""
+    cancelled = govcal("cancel", "wfscp:lsp-meeting:2027-02-10", "--reason",
+                       "held jointly with Cumberland's board")  # fmt: skip
+    assert "1 deadline(s) that hung on it are cancelled with it" in cancelled.stdout
+    february = plan("2027-02-01", "2027-02-28")
+    assert february["wfscp:lsp-meeting:2027-02-10"]["state"] == "cancelled"
+    assert february["wfscp:lsp-meeting-papers:2027-02-10"]["state"] == "cancelled"
+
+    moved = "wfscp:safeguarding-accountability-meeting:2027-04-13"
+    govcal("reschedule", moved, "--to", "2027-02-24 14:00", "--reason", "brought forward")
+    february = plan("2027-02-01", "2027-02-28")
+    assert february[moved]["due"].startswith("2027-02-24T14:00")
+    assert february["wfscp:sam-papers:2027-04-13"]["state"] == "upcoming"  # moved with it
+    april = plan("2027-04-01", "2027-04-30")
+    assert moved not in april and "wfscp:sam-papers:2027-04-13" not in april
