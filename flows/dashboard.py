@@ -597,9 +597,11 @@ def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -
     """
     if action == "review":
         pairs = queries.unreviewed_returns(session, CHOICES_SHOWN)
-        return _labels(
+        pairs.sort(key=lambda p: (abs(((p[1].completed_at or p[1].due) - as_of).days),
+                                  p[1].public_id))  # fmt: skip
+        return _labels(  # the cycle's year: an agency returns every year
             (
-                f"{names.get(r.subject, r.subject)} · {o.title} · returned "
+                f"{names.get(r.subject, r.subject)} · {o.title} {o.due.year} · returned "
                 f"{day(o.completed_at or o.due)}",
                 o.public_id,
             )

@@ -467,7 +467,8 @@ def follow_ups(session: Session, return_ids: list[int]) -> dict[int, list[Follow
 def unreviewed_returns(
     session: Session, limit: int = 300
 ) -> list[tuple[AuditReturn, OccurrenceRow]]:
-    """Returns submitted and not yet reviewed, oldest submission first."""
+    """Returns submitted and not yet reviewed, latest submission first (the drop-down
+    lists the nearest to today first, and this year's return before last year's)."""
     from models.audits import AuditReturn
 
     rows = session.exec(
@@ -477,7 +478,7 @@ def unreviewed_returns(
             OccurrenceRow.lifecycle == Lifecycle.COMPLETED.value,
             col(AuditReturn.rag).is_(None),
         )
-        .order_by(OccurrenceRow.completed_at, OccurrenceRow.public_id)
+        .order_by(col(OccurrenceRow.completed_at).desc(), OccurrenceRow.public_id)
         .limit(limit)
     ).all()
     return [(r, o) for r, o in rows]

@@ -129,3 +129,16 @@ def test_plan_shows_what_cancel_and_reschedule_recorded(data):
     assert february["wfscp:sam-papers:2027-04-13"]["state"] == "upcoming"  # moved with it
     april = plan("2027-04-01", "2027-04-30")
     assert moved not in april and "wfscp:sam-papers:2027-04-13" not in april
+
+
+def test_the_review_drop_down_lists_the_nearest_to_today_first_with_the_cycle_year(data):
+    """It said "Nearest to today first" but listed the oldest first, with no cycle year:
+    typing "Cumbria Constabulary" offered last year's return first."""
+    offered = list(drop_down("review").items())
+    police = [(label, i) for label, i in offered if label.startswith("Cumbria Constabulary")]
+    assert police[0] == (
+        "Cumbria Constabulary · Section 11 self-assessment audit 2026 · returned 21 Nov 2026",
+        f"{S11}:cumbria-police",
+    )
+    assert police[1][0].startswith("Cumbria Constabulary · Section 11 self-assessment audit 2025")
+    assert offered[0][0].endswith("returned 21 Nov 2026")  # the latest return, first of all
