@@ -185,17 +185,33 @@ def occurrence_columns(
     return found
 
 
-def laid_out(session: Session, partnership_id: str) -> dict[tuple[str, str], tuple[date, date]]:
-    """The first and last due date stored for each (rule, subject): the span a rule's
-    calendar was already laid out over, so sync can tell a date the rules newly produce
-    in the past (a rule edit: history is not rewritten) from one never reached before."""
-    first, last = func.min(OccurrenceRow.due), func.max(OccurrenceRow.due)
-    query = (
-        select(OccurrenceRow.rule_id, OccurrenceRow.subject, first, last)
-        .where(OccurrenceRow.partnership_id == partnership_id)
-        .group_by(OccurrenceRow.rule_id, OccurrenceRow.subject)
+def laid_out(
+    session: Session, partnership_id: str
+) -> tuple[set[tuple[str, str]], tuple[date, date] | None]:
+    """The (rule, subject) pairs already stored, and the span of days the partnership's
+    calendar was laid out over (the windows its syncs recorded in the trail, and its
+    stored due dates), so sync can tell a date the rules newly produce in the past (a
+    rule edit: history is not rewritten) from one never reached before (a new agency,
+    an earlier window)."""
+    from models.trail import TrailEntry
+
+    pairs = select(OccurrenceRow.rule_id, OccurrenceRow.subject).where(
+        OccurrenceRow.partnership_id == partnership_id
     )
-    return {(r, subject): (lo, hi) for r, subject, lo, hi in session.exec(query).all()}
+    found = {(rule, subject) for rule, subject in session.exec(pairs.distinct()).all()}
+    span = select(func.min(OccurrenceRow.due), func.max(OccurrenceRow.due)).where(
+        OccurrenceRow.partnership_id == partnership_id
+    )
+    days = [d for d in session.exec(span).one() if d is not None]
+    synced = select(TrailEntry.after).where(
+        TrailEntry.entity_id == partnership_id,
+        TrailEntry.entity == "partnership",
+        TrailEntry.action == "synced",
+    )
+    for after in session.exec(synced).all():
+        window = (after or {}).get("window") or []
+        days += [date.fromisoformat(d) for d in window if isinstance(d, str)]
+    return found, (min(days), max(days)) if days else None
 
 
 # _BY_PUBLIC_ID: reads by a list of public ids go through the unique public id's index and

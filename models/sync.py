@@ -219,13 +219,16 @@ def _new_in_the_past(
     new_past = [o for i, o in wanted.items() if i not in existing and o.due < as_of]
     if not new_past:
         return set()
-    spans = queries.laid_out(session, partnership_id)
-    found = set()
-    for occ in new_past:
-        span = spans.get((occ.rule, occ.subject or ""))
-        if span and span[0] <= occ.due <= span[1] and _calendar_driven(rules[occ.rule], rules):
-            found.add(occ.id)
-    return found
+    known, span = queries.laid_out(session, partnership_id)
+    if span is None:
+        return set()
+    return {
+        occ.id
+        for occ in new_past
+        if (occ.rule, occ.subject or "") in known
+        and span[0] <= occ.due <= span[1]
+        and _calendar_driven(rules[occ.rule], rules)
+    }
 
 
 def _calendar_driven(rule: Rule, rules: dict[str, Rule]) -> bool:
