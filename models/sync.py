@@ -60,7 +60,8 @@ class SyncReport:
     def left_alone(self) -> str:
         """What sync did not change although the rules now say otherwise, and why."""
         parts = []
-        if self.kept:
+        if self.kept and (self.orphaned or self.not_created or self.updated):  # a rule changed
+            # (else the same few recorded rows would be named every day)
             parts.append(
                 f"kept {self.kept} past or recorded item(s) the rules no longer produce "
                 "(history stays as it happened)"

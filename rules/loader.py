@@ -3,6 +3,8 @@
 Loading is all or nothing: if any file has any problem, `load_partnerships` raises
 `RuleFileError` listing each problem as `file:line: what is wrong; what to do`, and no
 partnership is returned. A compiler-style report beats fixing one error per run.
+`load_each` gives each file's result on its own, for a run that keeps the good files
+going while one is broken (models/rule_cache.py runs that one on its last good version).
 
 This module is the entry point and the order of the steps; each step is its own module:
 finding and reading files (rules/files.py), YAML with line marks (rules/yamlsource.py),
