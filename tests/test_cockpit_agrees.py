@@ -104,6 +104,9 @@ def test_the_cycle_id_the_cockpit_shows_is_explained_by_the_command_line(data):
         f"returned); act on one agency's return by its own id: {S11}:lsc-icb, {S11}:nenc-icb"
     )
     assert "Nothing was changed." in refused.stderr
+    # and `returns` with one agency's id, as the escalation email shows it, shows its cycle
+    shown = govcal("returns", f"{S11}:lsc-icb", "--as-of", TODAY.isoformat()).stdout
+    assert "17 of 20 returned." in shown and "Lancashire and South Cumbria" in shown
 
 
 def plan(start: str, end: str) -> dict[str, dict]:
