@@ -96,7 +96,6 @@ class Runtime:
     timezone: ZoneInfo
     clock: Callable[[], datetime] = utcnow
     broken: list[Broken] = field(default_factory=list)  # rule files run on their last good
-    rules: Path | None = None  # the rule file or folder asked for, if not the configured
     _password: tuple[str | None] | None = field(default=None, repr=False)
 
     def now(self) -> datetime:
@@ -161,5 +160,4 @@ def build_runtime(
         timezone=chosen.tz if chosen else DEFAULT_ZONE,
         clock=clock or utcnow,
         broken=broken,
-        rules=rules,
     )

@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import dashboard, steps
 from flows.publish import Publisher, PublishError, as_posted, board_artifacts
-from flows.runtime import build_runtime
+from flows.runtime import Runtime, build_runtime
 from models.db import session_scope
 from models.status import status_rows
 from models.sync import sync_all
@@ -24,7 +24,7 @@ from models.trail import Channel
 from rules.model import active_partnerships
 
 
-def _runtime(rules: str | None):
+def _runtime(rules: str | None) -> Runtime:
     """The run's runtime, from the rule file or folder the run was given (`govcal run
     --rules FILE`), else the configured ones; a broken file's problems go to the log."""
     runtime = build_runtime(rules=Path(rules) if rules else None)

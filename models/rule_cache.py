@@ -113,15 +113,6 @@ class Running:
     partnerships: list[Partnership]
     broken: list[Broken] = field(default_factory=list)
 
-    def problems_of(self, partnership_id: str) -> list[str]:
-        """The lines the partnership's business team is told about its own rule file."""
-        return [
-            line
-            for b in self.broken
-            if b.fallback is not None and b.fallback.id == partnership_id
-            for line in b.lines()
-        ]
-
 
 def running(paths: Iterable[Path] | None, cache_dir: Path | None) -> Running:
     """The partnerships for a run: every good file as it is, a broken file's partnership
