@@ -58,10 +58,13 @@ class SyncReport:
     changes: list[str] = field(default_factory=list)
 
     def left_alone(self) -> str:
-        """What sync did not change although the rules now say otherwise, and why."""
+        """What sync did not change although the rules now say otherwise, and why: said
+        on a sync that moved something (a rule changed), not on every later day that
+        leaves the same rows alone."""
         parts = []
-        if self.kept and (self.orphaned or self.not_created or self.updated):  # a rule changed
-            # (else the same few recorded rows would be named every day)
+        if not (self.orphaned or self.updated or self.restored):
+            return ""
+        if self.kept:
             parts.append(
                 f"kept {self.kept} past or recorded item(s) the rules no longer produce "
                 "(history stays as it happened)"
