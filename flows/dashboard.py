@@ -217,6 +217,7 @@ class Dashboard:
     counts: Counter[str] = field(default_factory=Counter)
     cycles: list[CycleTable] = field(default_factory=list)
     undelivered: list[Undelivered] = field(default_factory=list)
+    rule_problems: list[str] = field(default_factory=list)  # its rule file, if broken
 
     def sections(self) -> dict[str, list[Item]]:
         found: dict[str, list[Item]] = {key: [] for key in SECTIONS}
@@ -232,6 +233,10 @@ class Dashboard:
 
     def markdown(self, sent: dict[str, int] | None = None) -> str:
         lines = [f"# {md(self.name)}", f"As of {self.as_of:%A} {day(self.as_of)}.", ""]
+        if self.rule_problems:  # the calendar below is the last good one: say so first
+            lines.append("## The rule file has problems: running on its last good version")
+            lines += ["- `" + code(p) + "`" for p in self.rule_problems]
+            lines.append("")
         for key, items in self.sections().items():
             lines.append(f"## {SECTIONS[key]} ({len(items)})")
             if not items:
@@ -389,7 +394,7 @@ def _board(
             )
         )  # fmt: skip
     for (rule, period), members in rounds.items():
-        board.items.append(_round_item(partnership, rule, period, members, as_of, flags))
+        board.items.append(_round_item(partnership, rule, period, members, as_of, flags, escalated))
     return board
 
 
@@ -441,8 +446,11 @@ def _round_item(
     members: list[StatusRow],
     as_of: date,
     flags: set[int],
+    escalated: dict[int, Escalation],
 ) -> Item:
-    """An audit cycle's open returns as one line: 148 lines would drown the summary."""
+    """An audit cycle's open returns as one line: 148 lines would drown the summary. The
+    Lead Partners get the round as one escalation, so it is one here too: escalated when
+    any return was, acknowledged when a Lead Partner acknowledged it."""
     first = members[0]
     states = Counter(m.status.state for m in members)
     worst = next(s for s in (State.OVERDUE, State.DUE, State.DUE_SOON, State.UPCOMING)
@@ -455,9 +463,23 @@ def _round_item(
         f"{first.row.title}: {len(members)} {one} not yet returned",
         first.row.due, f"each {who[0].lower()}{who[1:]}", worst, (first.row.due - as_of).days,
         f"{partnership.id}:{rule}:{period}",
+        escalation=round_escalation([escalated[i] for m in members
+                                     if (i := m.row.id or 0) in escalated]),
         flagged=any((m.row.id or 0) in flags for m in members),
         owner_short=f"each of the {len(members)} {noun}",
     )  # fmt: skip
+
+
+def round_escalation(found: list[Escalation]) -> Escalation | None:
+    """A round's escalation: since its first email; its first acknowledgement, if any."""
+    if not found:
+        return None
+    first = min(found, key=lambda e: e.escalated_at)
+    acked = [e for e in found if e.acknowledged_at is not None]
+    if not acked:
+        return first
+    ack = min(acked, key=lambda e: e.acknowledged_at or e.escalated_at)
+    return Escalation(first.escalated_at, ack.acknowledged_by, ack.acknowledged_at)
 
 
 def current_cycle(cycles: list, as_of: date):
@@ -578,9 +600,11 @@ def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -
     """
     if action == "review":
         pairs = queries.unreviewed_returns(session, CHOICES_SHOWN)
-        return _labels(
+        pairs.sort(key=lambda p: (abs(((p[1].completed_at or p[1].due) - as_of).days),
+                                  p[1].public_id))  # fmt: skip
+        return _labels(  # the cycle's year: an agency returns every year
             (
-                f"{names.get(r.subject, r.subject)} · {o.title} · returned "
+                f"{names.get(r.subject, r.subject)} · {o.title} {o.due.year} · returned "
                 f"{day(o.completed_at or o.due)}",
                 o.public_id,
             )
@@ -594,14 +618,11 @@ def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -
             (f"{r.row.title} · {r.row.lifecycle} · due {day(r.row.due)}", r.row.public_id)
             for r in closed
         )
+    if action == "acknowledge":
+        return _to_acknowledge(session, [r for r in rows if r.status.state.is_open], as_of)
     live = [
         r for r in rows if r.status.state.is_open and bool(r.row.subject) == (action == "return")
     ]
-    if action == "acknowledge":
-        found = escalations.escalations(session, [r.row.id for r in live if r.row.id])
-        live = [
-            r for r in live if (r.row.id or 0) in found and not found[r.row.id or 0].acknowledged_at
-        ]  # type: ignore[index]
     live.sort(key=lambda r: (abs((r.row.due - as_of).days), r.row.title))  # nearest first
     if action == "return":
         return _labels(
@@ -617,6 +638,34 @@ def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -
          + (f" · {r.row.partnership_id}" if several else ""), r.row.public_id)
         for r in live
     )  # fmt: skip
+
+
+def _to_acknowledge(session: Session, live: list[StatusRow], as_of: date) -> dict[str, str]:
+    """Escalations no Lead Partner has acknowledged: one entry per item, and one per audit
+    round (its cycle's id), as the escalation emails group them."""
+    found = escalations.escalations(session, [r.row.id for r in live if r.row.id])
+    waiting = [r for r in live if (e := found.get(r.row.id or 0)) and not e.acknowledged_at]
+    entries: dict[str, tuple[int, str]] = {}  # id -> (distance from today, label)
+    rounds: dict[str, list[StatusRow]] = defaultdict(list)
+    for r in waiting:
+        if r.row.subject:
+            rounds[f"{r.row.partnership_id}:{r.row.rule_id}:{r.row.period}"].append(r)
+        else:
+            label = f"{r.row.title} · due {day(r.row.due)} · {r.status.describe()}"
+            entries[r.row.public_id] = (abs((r.row.due - as_of).days), label)
+    for cycle_id, members in rounds.items():
+        first = members[0]
+        one, many = (
+            ("school", "schools") if first.row.owner_role == "dsl" else ("agency", "agencies")
+        )
+        count = f"{len(members)} {one if len(members) == 1 else many} not returned"
+        label = f"{first.row.title} {first.row.due.year}: {count} · due {day(first.row.due)}"
+        entries[cycle_id] = (abs((first.row.due - as_of).days), label)
+    several = len({i.split(":", 1)[0] for i in entries}) > 1  # then say whose item it is
+    ordered = sorted(entries.items(), key=lambda kv: (kv[1][0], kv[1][1]))  # nearest first
+    return _labels(
+        (label + (f" · {i.split(':', 1)[0]}" if several else ""), i) for i, (_d, label) in ordered
+    )
 
 
 def _labels(pairs) -> dict[str, str]:

@@ -83,6 +83,9 @@ _AS_OF = {"title": "As if on (leave empty for today)"}
 _RUN_AS_OF = _AS_OF | {"description": "Leave empty (today). Only to replay a past day."}
 AsOfText = Annotated[str, Field(json_schema_extra=_AS_OF)]  # the forms: typed as people write
 AsOfDay = Annotated[SupportedDate | None, Field(json_schema_extra=_RUN_AS_OF)]  # the jobs
+_RULES = {"title": "Rule file or folder (leave empty for the configured ones)",
+          "description": "Leave empty. `govcal run --rules FILE` fills it in."}  # fmt: skip
+RulesPath = Annotated[str | None, Field(json_schema_extra=_RULES)]
 
 
 class FormError(ValueError):

@@ -29,6 +29,7 @@ from flows.forms import (
     RescheduleForm,
     ReturnForm,
     ReviewForm,
+    RulesPath,
     WaiveForm,
     choice_input,
     parse,
@@ -61,17 +62,18 @@ def _day(as_of: date | None) -> date:
 
 
 @flow(name="daily-compliance")
-def daily_compliance(as_of: AsOfDay = None) -> dict[str, Any]:
+def daily_compliance(as_of: AsOfDay = None, rules: RulesPath = None) -> dict[str, Any]:
     """Sync the calendar, evaluate every open item, remind and escalate, publish the
     dashboard and the calendar feeds (in this run: a second flow run costs about 0.5 s)."""
     day = _day(as_of)
-    synced = sync_task(day)
+    synced = sync_task(day, rules)
     states = evaluate_task(day)
-    sent = notify_task(day)
-    boards = build_dashboard_task(day, sent["sent_by_kind"] | {"notices": sent["notices_sent"]})
+    sent = notify_task(day, rules=rules)
+    counts = sent["sent_by_kind"] | {"notices": sent["notices_sent"]}
+    boards = build_dashboard_task(day, counts, rules=rules)
     # the feeds are written while the boards are posted (by a process of their own,
     # flows/publish.py): neither needs the other, so neither waits for the other
-    feeds = feeds_task.submit(day)
+    feeds = feeds_task.submit(day, rules)
     posted = publish_dashboard_task(boards, return_state=True)
     artifacts = posted.result() if posted.is_completed() else []
     cockpit = "" if posted.is_completed() else posted.message or "not posted"
@@ -80,15 +82,17 @@ def daily_compliance(as_of: AsOfDay = None) -> dict[str, Any]:
     return _delivered(outcome.as_result(), sent, cockpit)
 
 
-def daily_compliance_without_prefect(as_of: date | None, why: str) -> dict[str, Any]:
+def daily_compliance_without_prefect(
+    as_of: date | None, why: str, rules: str | None = None
+) -> dict[str, Any]:
     """The day's work when Prefect's API does not answer (down, hung, refusing): the mail
     and the feeds never wait for it. The same steps as `daily_compliance`, called as plain
     functions; only the dashboard is left out, and `why` is the outcome's cockpit problem."""
     day = _day(as_of)
-    synced = sync_task.fn(day)
+    synced = sync_task.fn(day, rules)
     states = evaluate_task.fn(day)
-    sent = notify_task.fn(day)
-    feeds = feeds_task.fn(day)
+    sent = notify_task.fn(day, rules=rules)
+    feeds = feeds_task.fn(day, rules)
     return DayOutcome.of(day.isoformat(), synced, states, sent, [], feeds,
                          cockpit_problem=why).as_result()  # fmt: skip
 
@@ -188,6 +192,8 @@ def _act(model: type[BaseModel], given: Any, as_of: Any, action: str, change: Ch
             item = form.partnership.value  # type: ignore[attr-defined]
         else:
             item = pasted_id(form.item) if form.item else _choose(action, day)
+            if action in ("return", "review") and _is_cycle(item):  # the cockpit's round id
+                item = _choose(action, day, within=item)
         with session_scope() as session:
             message = change(session, form, item, day)
     except (FormError, RecordError, NotFound, DatabaseUnavailable) as exc:
@@ -197,8 +203,17 @@ def _act(model: type[BaseModel], given: Any, as_of: Any, action: str, change: Ch
     return Completed(message=message, data=message)
 
 
-def _choose(action: str, day: date) -> str:
-    """Pause the run with a drop-down of today's items for this action.
+def _is_cycle(item: str) -> bool:
+    """Whether a pasted id is an S11/S175 cycle's (a round), not one return's."""
+    if item.count(":") != 2:
+        return False
+    with session_scope() as session:
+        return bool(queries.round_members(session, item))
+
+
+def _choose(action: str, day: date, within: str | None = None) -> str:
+    """Pause the run with a drop-down of today's items for this action (those of one
+    audit cycle, `within`, when its id was pasted: the run asks which agency or school).
 
     Args:
         form: The first field takes the id pasted from an email; leave it empty to choose.
@@ -210,6 +225,10 @@ def _choose(action: str, day: date) -> str:
 
     with session_scope() as session:
         labels = choices(session, action, day, queries.all_subject_names(session))
+    if within is not None:
+        labels = {k: v for k, v in labels.items() if v.startswith(f"{within}:")}
+        if not labels:
+            raise FormError(f"{within} has no return left to {action}")
     if not labels:
         raise FormError(f"there is nothing to {action} today; paste an id to act on another item")
     wanted = choice_input(labels, "Which item?")

@@ -22,6 +22,7 @@ class Synced:
     updated: int = 0
     orphaned: int = 0
     unchanged: int = 0
+    left_alone: str = ""  # what the rules now say otherwise but was kept, and why
 
 
 @dataclass(frozen=True, slots=True)

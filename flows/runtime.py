@@ -14,6 +14,8 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from models import rule_cache
+from models.rule_cache import Broken
 from models.settings import Settings, SettingsError, get_settings
 from models.types import utcnow
 from notifications.render import Sender
@@ -32,6 +34,16 @@ def load_rules(settings: Settings, rules: Path | None = None) -> list[Partnershi
     """The partnerships from `rules` (a file or folder), else the configured or shipped
     ones. Raises RuleFileError with every problem found."""
     return load_partnerships(settings.rule_paths(rules))
+
+
+def running_rules(settings: Settings, rules: Path | None = None) -> rule_cache.Running:
+    """The partnerships a run works on: a broken rule file's partnership on its last good
+    version (models/rule_cache.py), so one partnership's typo stops nobody else. Raises
+    RuleFileError only when nothing at all can run."""
+    found = rule_cache.running(settings.rule_paths(rules), settings.data_dir / "cache")
+    if not found.partnerships:
+        raise RuleFileError([p for b in found.broken for p in b.problems])
+    return found
 
 
 def rules_or_empty(settings: Settings | None = None) -> list[Partnership]:
@@ -99,6 +111,7 @@ class Runtime:
     sender: Sender
     timezone: ZoneInfo
     clock: Callable[[], datetime] = utcnow
+    broken: list[Broken] = field(default_factory=list)  # rule files run on their last good
     _password: tuple[str | None] | None = field(default=None, repr=False)
 
     def now(self) -> datetime:
@@ -122,6 +135,15 @@ class Runtime:
             self._password = (smtp_password(self.settings),)
         return from_settings(self.settings, password=self._password[0])
 
+    def rule_warnings(self) -> list[str]:
+        """Every broken rule file's problems and what the run does instead (operator)."""
+        return [line for b in self.broken for line in b.lines()]
+
+    def rule_problems_of(self, partnership_id: str) -> list[str]:
+        """The problems of the partnership's own rule file (its business team)."""
+        return [line for b in self.broken if b.fallback and b.fallback.id == partnership_id
+                for line in b.lines()]  # fmt: skip
+
     def where(self) -> str:
         """Where mail goes, for a summary line."""
         if self.settings.transport == "outbox":
@@ -136,9 +158,15 @@ def build_runtime(
     partnerships: list[Partnership] | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> Runtime:
-    """Assemble a run. Raises SettingsError (settings, secret) or RuleFileError (rules)."""
+    """Assemble a run. Raises SettingsError (settings, secret) or RuleFileError (no rule
+    file can run at all; one broken file runs on its last good version, in `broken`)."""
     settings = settings or get_settings()
-    loaded = partnerships if partnerships is not None else load_rules(settings, rules)
+    broken: list[Broken] = []
+    if partnerships is not None:
+        loaded = partnerships
+    else:
+        found = running_rules(settings, rules)
+        loaded, broken = found.partnerships, found.broken
     default = next((p for p in loaded if p.id == settings.default_partnership), None)
     chosen = default or (loaded[0] if loaded else None)
     return Runtime(
@@ -147,4 +175,5 @@ def build_runtime(
         sender=Sender(settings.mail_from_name, settings.mail_from),
         timezone=chosen.tz if chosen else DEFAULT_ZONE,
         clock=clock or utcnow,
+        broken=broken,
     )

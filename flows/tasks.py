@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -17,7 +18,7 @@ from prefect.exceptions import MissingContextError
 
 from flows import dashboard, steps
 from flows.publish import Publisher, PublishError, as_posted, board_artifacts
-from flows.runtime import build_runtime
+from flows.runtime import Runtime, build_runtime
 from models.db import session_scope
 from models.status import status_rows
 from models.sync import sync_all
@@ -34,9 +35,18 @@ def _log() -> Any:
         return logging.getLogger("govcal.flows")
 
 
+def _runtime(rules: str | None) -> Runtime:
+    """The run's runtime, from the rule file or folder the run was given (`govcal run
+    --rules FILE`), else the configured ones; a broken file's problems go to the log."""
+    runtime = build_runtime(rules=Path(rules) if rules else None)
+    for line in runtime.rule_warnings():
+        _log().warning("rule file: %s", line)
+    return runtime
+
+
 @task(name="sync-calendar")
-def sync_task(as_of: date) -> list[dict[str, Any]]:
-    runtime = build_runtime()
+def sync_task(as_of: date, rules: str | None = None) -> list[dict[str, Any]]:
+    runtime = _runtime(rules)
     with session_scope() as session:
         reports = sync_all(
             session, runtime.partnerships, as_of,
@@ -44,7 +54,9 @@ def sync_task(as_of: date) -> list[dict[str, Any]]:
             channel=Channel.SYNC,
         )  # fmt: skip
     summary = [
-        {k: v for k, v in asdict(r).items() if k not in ("changes", "window")} for r in reports
+        {k: v for k, v in asdict(r).items() if k not in ("changes", "window")}
+        | {"left_alone": r.left_alone()}
+        for r in reports
     ]
     _log().info("synced %s", summary)
     return summary
@@ -62,8 +74,10 @@ def evaluate_task(as_of: date) -> dict[str, int]:
 
 
 @task(name="deliver-notifications")
-def notify_task(as_of: date, kinds: list[str] | None = None) -> dict[str, Any]:
-    runtime = build_runtime()
+def notify_task(
+    as_of: date, kinds: list[str] | None = None, rules: str | None = None
+) -> dict[str, Any]:
+    runtime = _runtime(rules)
     with session_scope() as session:
         report = steps.notify(
             session, runtime.partnerships, as_of, runtime.transport(), runtime.sender,
@@ -91,18 +105,23 @@ IN_PROCESS_AT_MOST = 40  # artifacts; more go to a poster process (flows/publish
 
 @task(name="build-dashboard", cache_policy=NO_CACHE)
 def build_dashboard_task(
-    as_of: date, sent: dict[str, int] | None = None, only: str | None = None
+    as_of: date,
+    sent: dict[str, int] | None = None,
+    only: str | None = None,
+    rules: str | None = None,
 ) -> list[dict[str, Any]]:
     """Per partnership: the summary, the open-items table, and one table per audit rule
     for its current cycle, ready to post. The boards are read together (one query of each
     kind for all partnerships); `only` rebuilds one partnership (after a change made from
-    a form)."""
-    runtime = build_runtime()
+    a form). A partnership running on the last good version of its broken rule file is
+    told so at the top of its summary."""
+    runtime = _runtime(rules)
     chosen = [p for p in active_partnerships(runtime.partnerships, as_of) if only in (None, p.id)]
     artifacts = []
     with session_scope() as session:
         for board in dashboard.build_all(session, chosen, as_of):
-            if board.items or board.cycles:
+            board.rule_problems = runtime.rule_problems_of(board.partnership)
+            if board.items or board.cycles or board.rule_problems:
                 artifacts += as_posted(board_artifacts(board, as_of, sent))
     return artifacts
 
@@ -136,8 +155,8 @@ def publish_dashboard(
 
 
 @task(name="publish-feeds")
-def feeds_task(as_of: date) -> int:
-    runtime = build_runtime()
+def feeds_task(as_of: date, rules: str | None = None) -> int:
+    runtime = _runtime(rules)
     with session_scope() as session:
         written = steps.publish_feeds(
             session, runtime.partnerships, as_of, runtime.settings.effective_feeds_dir

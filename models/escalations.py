@@ -83,26 +83,31 @@ def acknowledge(
     """Record that a Lead Partner has seen and taken up an escalation.
 
     Only an item actually escalated to the Lead Partners can be acknowledged, and only
-    once: the first acknowledgement is what the dashboard shows."""
-    row = queries.occurrence(session, public_id)
-    escalated = escalations(session, [row.id or 0])
+    once: the first acknowledgement is what the dashboard shows. An audit round is one
+    escalation ("3 of 20 agencies not returned", one email listing each agency's id):
+    the cycle's id or any one agency's or school's id acknowledges every escalated
+    return of the round."""
+    members = queries.round_members(session, public_id)
+    rows = members if members else [queries.occurrence(session, public_id)]
+    escalated = escalations(session, [r.id for r in rows if r.id is not None])
     if not escalated:
         raise RecordError(
             f"{public_id} has not been escalated to the Lead Partners; nothing to acknowledge"
         )
-    existing = session.exec(
-        select(EscalationAck).where(EscalationAck.occurrence_id == row.id)
-    ).first()
-    if existing is not None:
+    waiting = [r for r in rows if r.id in escalated and escalated[r.id].acknowledged_at is None]
+    if not waiting:
+        first = min(escalated.values(), key=lambda e: e.acknowledged_at or e.escalated_at)
         raise RecordError(
-            f"{public_id} was already acknowledged by {existing.acknowledged_by} on "
-            f"{existing.acknowledged_at:%d %b %Y}"
+            f"{public_id} was already acknowledged by {first.acknowledged_by} on "
+            f"{first.acknowledged_at:%d %b %Y}"
         )
-    ack = EscalationAck(occurrence_id=row.id or 0, acknowledged_by=actor.name, note=note)
-    session.add(ack)
-    record(
-        session, actor=actor.name, channel=actor.channel, action="escalation-acknowledged",
-        entity="occurrence", entity_id=public_id,
-        after={"acknowledged_by": actor.name, "note": note},
-    )  # fmt: skip
-    return actor.name, ack.acknowledged_at
+    at = utcnow()
+    for row in waiting:
+        session.add(EscalationAck(occurrence_id=row.id or 0, acknowledged_by=actor.name,
+                                  acknowledged_at=at, note=note))  # fmt: skip
+        record(
+            session, actor=actor.name, channel=actor.channel, action="escalation-acknowledged",
+            entity="occurrence", entity_id=row.public_id,
+            after={"acknowledged_by": actor.name, "note": note},
+        )  # fmt: skip
+    return actor.name, at

@@ -185,6 +185,35 @@ def occurrence_columns(
     return found
 
 
+def laid_out(
+    session: Session, partnership_id: str
+) -> tuple[set[tuple[str, str]], tuple[date, date] | None]:
+    """The (rule, subject) pairs already stored, and the span of days the partnership's
+    calendar was laid out over (the windows its syncs recorded in the trail, and its
+    stored due dates), so sync can tell a date the rules newly produce in the past (a
+    rule edit: history is not rewritten) from one never reached before (a new agency,
+    an earlier window)."""
+    from models.trail import TrailEntry
+
+    pairs = select(OccurrenceRow.rule_id, OccurrenceRow.subject).where(
+        OccurrenceRow.partnership_id == partnership_id
+    )
+    found = {(rule, subject) for rule, subject in session.exec(pairs.distinct()).all()}
+    span = select(func.min(OccurrenceRow.due), func.max(OccurrenceRow.due)).where(
+        OccurrenceRow.partnership_id == partnership_id
+    )
+    days = [d for d in session.exec(span).one() if d is not None]
+    synced = select(TrailEntry.after).where(
+        TrailEntry.entity_id == partnership_id,
+        TrailEntry.entity == "partnership",
+        TrailEntry.action == "synced",
+    )
+    for after in session.exec(synced).all():
+        window = (after or {}).get("window") or []
+        days += [date.fromisoformat(d) for d in window if isinstance(d, str)]
+    return found, (min(days), max(days)) if days else None
+
+
 # _BY_PUBLIC_ID: reads by a list of public ids go through the unique public id's index and
 # check the partnership here. With the partnership in the WHERE, SQLite (no statistics)
 # reads every occurrence of the partnership, ten years of them, for each 500 ids.
@@ -224,6 +253,9 @@ def occurrence(session: Session, public_id: str, *, for_update: bool = False) ->
         query = query.with_for_update().execution_options(populate_existing=True)
     row = session.exec(query).first()
     if row is None:
+        members = round_members(session, public_id) if public_id.count(":") == 2 else None
+        if members:
+            raise NotFound(whole_round(public_id, members))
         raise NotFound(_unknown("occurrence", public_id, _near_ids(session, public_id)))
     return row
 
@@ -243,6 +275,20 @@ def _lock_for_write(session: Session, public_id: str) -> None:
         _OCCURRENCE.update()
         .where(_OCCURRENCE.c.public_id == public_id)
         .values(public_id=_OCCURRENCE.c.public_id)
+    )
+
+
+def whole_round(cycle_id: str, members: list[OccurrenceRow]) -> str:
+    """What to do with an audit cycle's id where one return's id is needed: the cycle id
+    is what the cockpit and `status` show for a round, so it is explained, not unknown."""
+    waiting = [m for m in members if m.lifecycle == Lifecycle.OPEN.value and not m.orphaned]
+    noun = "school" if members[0].owner_role == "dsl" else "agency"
+    shown = ", ".join(m.public_id for m in (waiting or members)[:3])
+    more = ", ..." if len(waiting or members) > 3 else ""
+    return (
+        f"{cycle_id} is the whole {members[0].title} cycle ({len(waiting)} of {len(members)} "
+        f"not returned); act on one {noun}'s return by its own id: {shown}{more} "
+        f"(`govcal returns {cycle_id}` lists them all)"
     )
 
 
@@ -329,6 +375,22 @@ def cycle_to_open(
     if not upcoming:
         raise NotFound(f"no {rule_id} cycle due on or after {day}; run sync first")
     return upcoming[0].public_id
+
+
+def round_members(session: Session, public_id: str) -> list[OccurrenceRow] | None:
+    """The occurrences an audit round's id stands for: every agency's or school's, for the
+    cycle's id (`wfscp:section-11-audit:2026-10-31`) or for one member's id; None when
+    the id is neither (a plain occurrence, or nothing known)."""
+    from models.audits import AuditCycle
+
+    parts = public_id.split(":")
+    if len(parts) not in (3, 4):
+        return None
+    cycle_id = ":".join(parts[:3])
+    cycle = session.exec(select(AuditCycle).where(AuditCycle.public_id == cycle_id)).first()
+    if cycle is None:
+        return None
+    return [o for _r, o in returns_of(session, cycle)]
 
 
 def returns_of(session: Session, cycle: AuditCycle) -> list[tuple[AuditReturn, OccurrenceRow]]:
@@ -443,7 +505,8 @@ def follow_ups(session: Session, return_ids: list[int]) -> dict[int, list[Follow
 def unreviewed_returns(
     session: Session, limit: int = 300
 ) -> list[tuple[AuditReturn, OccurrenceRow]]:
-    """Returns submitted and not yet reviewed, oldest submission first."""
+    """Returns submitted and not yet reviewed, latest submission first (the drop-down
+    lists the nearest to today first, and this year's return before last year's)."""
     from models.audits import AuditReturn
 
     rows = session.exec(
@@ -453,7 +516,7 @@ def unreviewed_returns(
             OccurrenceRow.lifecycle == Lifecycle.COMPLETED.value,
             col(AuditReturn.rag).is_(None),
         )
-        .order_by(OccurrenceRow.completed_at, OccurrenceRow.public_id)
+        .order_by(col(OccurrenceRow.completed_at).desc(), OccurrenceRow.public_id)
         .limit(limit)
     ).all()
     return [(r, o) for r, o in rows]

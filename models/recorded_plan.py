@@ -8,46 +8,63 @@ time.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 
 from sqlmodel import Session
 
 from models import queries
+from models.calendar import OccurrenceRow
 from models.status import status_of
-from rules.model import ExpansionContext, Partnership
+from rules.model import ExpansionContext, Occurrence, Partnership, Rule
 from rules.plan import PlanRow, build_plan
+from rules.state import State, Status
 
 
 def recorded_plan(
     session: Session, partnership: Partnership, start: date, end: date, as_of: date
 ) -> list[PlanRow]:
-    """The rules' plan for the window, each row replaced by its recorded state if any."""
+    """What falls in the window by its recorded date (a meeting moved into it is there, one
+    moved out is not), each with its recorded state, plus what the rules place in it that
+    was never synced. A deadline cancelled with the item it hangs on shows as cancelled,
+    as `cancel` said."""
+    moved, cancelled = queries.moved_and_cancelled(session, partnership.id)
     context = ExpansionContext(
         subjects=queries.subjects(session, partnership.id),
         events=queries.events(session, partnership.id),
         completions=queries.completions(session, partnership.id),
+        moved=moved,
+        cancelled=cancelled,
     )
-    rows = build_plan(partnership, start, end, as_of, context)
+    rules = {r.id: r for r in partnership.rules}
     stored = {
         r.public_id: r
+        for r in queries.occurrences_between(session, partnership.id, start, end)
+        if r.rule_id in rules
+    }
+    planned = [p for p in build_plan(partnership, start, end, as_of, context)
+               if p.occurrence.id not in stored]  # fmt: skip
+    elsewhere = {  # recorded, but on a day outside the window
+        r.public_id
         for r in queries.occurrences_by_keys(
-            session, partnership.id, [p.occurrence.id for p in rows]
+            session, partnership.id, [p.occurrence.id for p in planned]
         )
     }
-    out = []
-    for plan_row in rows:
-        found = stored.get(plan_row.occurrence.id)
-        if found is None:
-            out.append(plan_row)
-            continue
-        tz = partnership.tz  # stored in UTC; shown in the partnership's wall-clock time
-        moved = replace(
-            plan_row.occurrence,
-            due=found.due,
-            starts_at=found.starts_at.astimezone(tz) if found.starts_at else None,
-            ends_at=found.ends_at.astimezone(tz) if found.ends_at else None,
-        )
-        status = status_of(found, as_of, partnership.due_soon_days, tz)
-        out.append(PlanRow(moved, plan_row.rule, status))
+    out = [p for p in planned if p.occurrence.id not in elsewhere]
+    out += [_as_recorded(row, rules[row.rule_id], partnership, as_of) for row in stored.values()]
     return sorted(out, key=lambda r: (r.occurrence.due, r.occurrence.id))
+
+
+def _as_recorded(row: OccurrenceRow, rule: Rule, partnership: Partnership, as_of: date) -> PlanRow:
+    tz = partnership.tz  # stored in UTC; shown in the partnership's wall-clock time
+    occurrence = Occurrence(
+        due=row.due,
+        partnership=row.partnership_id,
+        rule=row.rule_id,
+        period=row.period,
+        subject=row.subject or None,
+        starts_at=row.starts_at.astimezone(tz) if row.starts_at else None,
+        ends_at=row.ends_at.astimezone(tz) if row.ends_at else None,
+    )
+    if row.orphaned:  # no rule produces it any more: cancelled with what it hung on
+        return PlanRow(occurrence, rule, Status(State.CANCELLED))
+    return PlanRow(occurrence, rule, status_of(row, as_of, partnership.due_soon_days, tz))

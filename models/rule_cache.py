@@ -16,6 +16,10 @@ error. A copy is private to whoever runs
 govcal (folder 0700, file 0600) and one that someone else owns or could have written is
 not read (unpickling runs code), but loaded again from the files. Used by the command line and by
 models.actions (a recorded change brings the deadlines that hang on it in line).
+
+A run (`running`) does not stop for one broken file: each file's last good version is
+kept too (`last-good-*.pickle`), and a partnership whose file has problems runs on it,
+with the problems said; the other partnerships run as normal.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import stat
 import sys
 from collections.abc import Iterable
 from contextlib import suppress
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,11 +41,13 @@ from rules import workdays
 
 if TYPE_CHECKING:
     from rules.model import Partnership
+    from rules.problems import Problem
 
 RULES_SOURCE = Path(rules.__file__).resolve().parent
 SHIPPED = RULES_SOURCE / "partnerships"  # what rules.loader reads when given no paths
 FORMAT = b"govcal-rules-2"  # 2: the bank holidays are kept too
 _KEEP = 8
+_KEEP_GOOD = 1000  # one a rule file: a national run has about 160
 _LARGEST = 16 * 1024 * 1024  # bigger than any rule file the loader accepts: not read here
 _loaded: dict[str, list[Partnership]] = {}  # by key: one read per process
 
@@ -67,8 +75,98 @@ def load_partnerships(paths: Iterable[Path] | None, cache_dir: Path | None) -> l
         found = parse(given)
         if cache_dir:
             _write(cache_dir, key, found)
+            for p in found:  # parsed without problems: each file's last good version
+                _keep_good(cache_dir, p)
     _loaded[key] = found
     return list(found)
+
+
+@dataclass
+class Broken:
+    """A rule file with problems, and the partnership that runs on its last good version
+    instead (None: no good version was ever loaded here, so nothing of it runs)."""
+
+    label: str
+    problems: list[Problem]
+    fallback: Partnership | None
+
+    def lines(self) -> list[str]:
+        """What the operator and the business team are told: each problem, then what
+        govcal does about it."""
+        if self.fallback is not None:
+            then = (
+                f"{self.fallback.id} keeps running on the last good version of {self.label} "
+                "until the file is fixed (`govcal rules check` shows every problem)"
+            )
+        else:
+            then = (
+                f"nothing in {self.label} runs until it is fixed (no good version of it was "
+                "ever loaded here); `govcal rules check` shows every problem"
+            )
+        return [str(p) for p in self.problems] + [then]
+
+
+@dataclass
+class Running:
+    """The partnerships a run works on, and the rule files it could not read."""
+
+    partnerships: list[Partnership]
+    broken: list[Broken] = field(default_factory=list)
+
+
+def running(paths: Iterable[Path] | None, cache_dir: Path | None) -> Running:
+    """The partnerships for a run: every good file as it is, a broken file's partnership
+    as it last loaded without problems. Never raises for a rule file's problems."""
+    given = list(paths) if paths is not None else None
+    try:
+        found = load_partnerships(given, cache_dir)
+    except rule_file_error():
+        pass
+    else:
+        return Running(found)
+    from rules.loader import load_each
+
+    out, broken = [], []
+    for loaded in load_each(given):
+        if loaded.partnership is not None:
+            out.append(loaded.partnership)
+            if cache_dir:
+                _keep_good(cache_dir, loaded.partnership)
+            continue
+        fallback = _last_good(cache_dir, loaded.label) if cache_dir else None
+        if fallback is not None and any(p.id == fallback.id for p in out):
+            fallback = None  # another file now holds that partnership
+        if fallback is not None:
+            out.append(fallback)
+        broken.append(Broken(loaded.label, list(loaded.problems), fallback))
+    return Running(out, broken)
+
+
+def _good_key(label: str) -> str:
+    """A file's last good version, by its name and the code that reads it (a copy made
+    by other code is not used)."""
+    digest = hashlib.sha256(_code_digest().encode())
+    for part in (os.getcwd(), label):
+        digest.update(part.encode("utf-8", "replace") + b"\n")
+    return digest.hexdigest()
+
+
+@cache
+def _code_digest() -> str:
+    digest = hashlib.sha256(FORMAT + b"last-good\n" + sys.version.encode())
+    for name in sorted(os.listdir(RULES_SOURCE)):
+        if name.endswith(".py"):
+            digest.update(name.encode() + (RULES_SOURCE / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _keep_good(cache_dir: Path, partnership: Partnership) -> None:
+    _write(cache_dir, _good_key(partnership.source_file), [partnership], "last-good")
+
+
+def _last_good(cache_dir: Path, label: str) -> Partnership | None:
+    found = _read(cache_dir, _good_key(label), "last-good")
+    return found[0] if found else None
 
 
 def rule_file_error() -> type[Exception]:
@@ -123,8 +221,8 @@ def _key(paths: list[Path] | None) -> str:
     return digest.hexdigest()
 
 
-def _file(cache_dir: Path, key: str) -> Path:
-    return cache_dir / f"rules-{key[:32]}.pickle"
+def _file(cache_dir: Path, key: str, kind: str = "rules") -> Path:
+    return cache_dir / f"{kind}-{key[:32]}.pickle"
 
 
 def _private(info: os.stat_result) -> bool:
@@ -135,11 +233,11 @@ def _private(info: os.stat_result) -> bool:
     return mine and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-def _read(cache_dir: Path, key: str) -> list[Partnership] | None:
+def _read(cache_dir: Path, key: str, kind: str = "rules") -> list[Partnership] | None:
     try:
         if not _private(cache_dir.stat()):
             return None
-        fd = os.open(_file(cache_dir, key), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(_file(cache_dir, key, kind), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         with os.fdopen(fd, "rb") as handle:
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode) or not _private(info):
@@ -160,8 +258,8 @@ def _read(cache_dir: Path, key: str) -> list[Partnership] | None:
     return found
 
 
-def _write(cache_dir: Path, key: str, partnerships: list[Partnership]) -> None:
-    target = _file(cache_dir, key)
+def _write(cache_dir: Path, key: str, partnerships: list[Partnership], kind: str = "rules") -> None:
+    target = _file(cache_dir, key, kind)
     partial = target.with_name(f".{target.name}.{os.getpid()}")
     try:
         cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -171,8 +269,9 @@ def _write(cache_dir: Path, key: str, partnerships: list[Partnership]) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(body)
         os.replace(partial, target)
-        kept = sorted(cache_dir.glob("rules-*.pickle"), key=lambda p: p.stat().st_mtime_ns)
-        for old in kept[:-_KEEP]:  # the newest few: commands run from several folders
+        kept = sorted(cache_dir.glob(f"{kind}-*.pickle"), key=lambda p: p.stat().st_mtime_ns)
+        keep = _KEEP if kind == "rules" else _KEEP_GOOD  # commands run from several folders
+        for old in kept[:-keep]:
             old.unlink(missing_ok=True)
     except (OSError, pickle.PicklingError, TypeError, AttributeError):
         with suppress(OSError):  # a read-only or full data folder: load again next time

@@ -1,9 +1,11 @@
 """Sync: expand the rules over a horizon and upsert occurrences by their stable key.
 
 Idempotent: a second run with the same rules changes nothing. When a rule changes,
-future unfinished occurrences follow it; anything completed, waived, cancelled or moved
-by a person is left exactly as recorded; an occurrence the rules no longer produce is
-marked orphaned, never deleted.
+only what is still ahead follows it: future unfinished occurrences move, one the rules no
+longer produce is marked orphaned (never deleted), and a date the edited rule would now
+produce in the past is not created. What was due before the day of the sync, and
+anything completed, waived, cancelled or moved by a person, is history and left exactly
+as recorded (the report counts what was left alone).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from rules.expand import expand
 from rules.model import (
     Anchor,
     Basis,
+    DateList,
     DerivedDeadline,
     ExpansionContext,
     Kind,
@@ -50,7 +53,28 @@ class SyncReport:
     restored: int = 0
     cycles_created: int = 0
     returns_created: int = 0
+    kept: int = 0  # past or recorded items the rules no longer produce: history, kept
+    not_created: int = 0  # past dates an edited rule would now produce: never were due
     changes: list[str] = field(default_factory=list)
+
+    def left_alone(self) -> str:
+        """What sync did not change although the rules now say otherwise, and why: said
+        on a sync that moved something (a rule changed), not on every later day that
+        leaves the same rows alone."""
+        parts = []
+        if not (self.orphaned or self.updated or self.restored):
+            return ""
+        if self.kept:
+            parts.append(
+                f"kept {self.kept} past or recorded item(s) the rules no longer produce "
+                "(history stays as it happened)"
+            )
+        if self.not_created:
+            parts.append(
+                f"did not add {self.not_created} past date(s) the changed rules would now "
+                "produce (a rule change only moves what is still ahead)"
+            )
+        return "; ".join(parts)
 
     @property
     def changed(self) -> bool:
@@ -86,6 +110,9 @@ def sync_partnership(
     )
     expanded = expand(partnership, start, end, context, rule_ids=rule_ids)
     rules = {r.id: r for r in partnership.rules}
+    # A person's record (rule_ids given) may move or cancel past deadlines that hang on
+    # it; a plain sync never rewrites what was due before as_of.
+    prompted = rule_ids is not None
     wanted = {o.id: o for o in expanded}
     # Plain columns first; ORM rows only for the few a change touches (a day's sync of a
     # national calendar changes a handful of its hundreds of thousands of rows).
@@ -98,11 +125,16 @@ def sync_partnership(
     existing.update(
         (r.public_id, r) for r in queries.occurrence_columns(session, partnership.id, keys=missing)
     )
+    invented = _new_in_the_past(session, partnership.id, wanted, existing, rules, as_of)
+    if invented:
+        report.not_created = len(invented)
+        wanted = {i: o for i, o in wanted.items() if i not in invented}
+        expanded = [o for o in expanded if o.id not in invented]
     touched = [
         public_id
         for public_id, row in existing.items()
         if ((occ := wanted.get(public_id)) is None) != row.orphaned  # to orphan, to restore
-        or (occ is not None and _would_follow(row, occ, rules[occ.rule], as_of))
+        or (occ is not None and _would_follow(row, occ, rules[occ.rule], as_of, prompted))
     ]
     existing.update(
         (r.public_id, r) for r in queries.occurrences_by_keys(session, partnership.id, touched)
@@ -120,7 +152,7 @@ def sync_partnership(
             row.updated_at = utcnow()
             report.restored += 1
         was = (row.due, row.starts_at, row.ends_at)
-        if _follow_rule(row, occ, rules[occ.rule], as_of):
+        if _follow_rule(row, occ, rules[occ.rule], as_of, prompted):
             values = (v.isoformat() if v else None for v in was)
             before = dict(zip(("due", "starts_at", "ends_at"), values, strict=True))
             report.updated += 1
@@ -141,6 +173,9 @@ def sync_partnership(
     for public_id, row in existing.items():
         in_window = start <= row.due <= end
         if public_id not in wanted and in_window and not row.orphaned:
+            if _is_history(row, as_of, prompted or row.rule_id not in rules):
+                report.kept += 1
+                continue
             row.orphaned = True
             row.sequence += 1  # its cancellation is a new version for calendars
             row.updated_at = utcnow()
@@ -165,9 +200,61 @@ def sync_partnership(
                 "updated": report.updated,
                 "orphaned": report.orphaned,
                 "restored": report.restored,
+                "kept": report.kept,
+                "not_created": report.not_created,
             },
         )
     return report
+
+
+def _new_in_the_past(
+    session: Session,
+    partnership_id: str,
+    wanted: dict[str, Occurrence],
+    existing: dict[str, Any],
+    rules: dict[str, Rule],
+    as_of: date,
+) -> set[str]:
+    """The new past dates a calendar rule produces inside the span its calendar was
+    already laid out over: a rule edit ("third Wednesday") would otherwise invent overdue
+    meetings that never were. A first sync, a new agency or school, an earlier window, an
+    incident's clocks and the next of a chain counted from a completion still get their
+    past dates: those were due."""
+    new_past = [o for i, o in wanted.items() if i not in existing and o.due < as_of]
+    if not new_past:
+        return set()
+    known, span = queries.laid_out(session, partnership_id)
+    if span is None:
+        return set()
+    return {
+        occ.id
+        for occ in new_past
+        if (occ.rule, occ.subject or "") in known
+        and span[0] <= occ.due <= span[1]
+        and _calendar_driven(rules[occ.rule], rules)
+    }
+
+
+def _calendar_driven(rule: Rule, rules: dict[str, Rule]) -> bool:
+    """Whether the rule's dates come from its calendar alone (a fixed recurrence or list
+    of dates, or a deadline counted from one), not from an event or a completion."""
+    schedule = rule.schedule
+    for _ in range(len(rules)):
+        if isinstance(schedule, DerivedDeadline) and schedule.rule in rules:
+            schedule = rules[schedule.rule].schedule
+            continue
+        break
+    if isinstance(schedule, Recurrence):
+        return schedule.anchor is not Anchor.COMPLETION
+    return isinstance(schedule, DateList)
+
+
+def _is_history(row: Any, as_of: date, let_go: bool) -> bool:
+    """A row sync must not orphan: it carries a recorded state, was moved by a person, or
+    was due before as_of, unless `let_go` (a person's record of what it hangs on prompted
+    this sync, or its rule was withdrawn from the file: nothing is owed any more)."""
+    recorded = row.lifecycle != Lifecycle.OPEN.value or row.rescheduled
+    return recorded or (row.due < as_of and not let_go)
 
 
 def completion_rules(partnership: Partnership) -> set[str]:
@@ -225,11 +312,14 @@ def _why_moved(rule: Rule) -> str:
     return "the rule's schedule changed"
 
 
-def _follow_rule(row: OccurrenceRow, occ: Occurrence, rule: Rule, as_of: date) -> bool:
+def _follow_rule(
+    row: OccurrenceRow, occ: Occurrence, rule: Rule, as_of: date, prompted: bool
+) -> bool:
     """Bring an unfinished, not hand-moved occurrence in line with its rule: a future one
-    always, a past-due one only if its deadline hangs on another item (which was done
-    late, moved or cancelled: the deadline follows what really happened)."""
-    if not _would_follow(row, occ, rule, as_of):
+    always, a past-due one only when a person's record of the item its deadline hangs on
+    prompted the sync (done late, moved or cancelled: the deadline follows what really
+    happened). A rule edit alone never moves a past date."""
+    if not _would_follow(row, occ, rule, as_of, prompted):
         return False
     changed = False
     if row.due != occ.due or row.starts_at != occ.starts_at or row.ends_at != occ.ends_at:
@@ -249,11 +339,11 @@ def _follow_rule(row: OccurrenceRow, occ: Occurrence, rule: Rule, as_of: date) -
     return changed
 
 
-def _would_follow(row: Any, occ: Occurrence, rule: Rule, as_of: date) -> bool:
+def _would_follow(row: Any, occ: Occurrence, rule: Rule, as_of: date, prompted: bool) -> bool:
     """Whether _follow_rule would change the row (an ORM row or its plain columns)."""
     if row.lifecycle != Lifecycle.OPEN.value or row.rescheduled:
         return False
-    if row.due < as_of and not isinstance(rule.schedule, DerivedDeadline):
+    if row.due < as_of and not (prompted and isinstance(rule.schedule, DerivedDeadline)):
         return False
     return (row.due, row.starts_at, row.ends_at) != (occ.due, occ.starts_at, occ.ends_at) or (
         row.title,

@@ -65,8 +65,10 @@ def expand(
 ) -> list[Occurrence]:
     """Every occurrence of the partnership's rules due in [start, end], sorted by due date.
 
-    Nothing is due after a superseded partnership's last active day (`active_until`):
-    its history stays, but it creates nothing once its successor has taken over.
+    Nothing is due before a partnership's first active day (`active_from`: what fell
+    due earlier was its predecessor's) or after a superseded partnership's last one
+    (`active_until`): its history stays, but it creates nothing once its successor has
+    taken over.
 
     Per-agency and per-school rules fan out over `context.subjects`; when the directory
     has no members of that kind, one aggregate occurrence (subject None) stands for all.
@@ -98,12 +100,15 @@ def _window(partnership: Partnership, start: date, end: date) -> tuple[date, dat
 
     No rule produces a date outside FIRST_YEAR..LAST_YEAR, so clamping keeps a window
     typed as 0001-01-01 or 9999-12-31 from overflowing the date arithmetic; and nothing
-    is due after a superseded partnership's last day.
+    is due before a partnership's first day or after a superseded one's last.
     """
     end = min(end, _LAST_DAY)
+    start = max(start, _FIRST_DAY)
     if partnership.active_until is not None:
         end = min(end, partnership.active_until)
-    return max(start, _FIRST_DAY), end
+    if partnership.active_from is not None:
+        start = max(start, partnership.active_from)
+    return start, end
 
 
 def _occurrences(
@@ -205,6 +210,8 @@ def _derived(
     for base in _occurrences(partnership, parent, start - margin, end + margin, context):
         if base.key in context.cancelled:
             continue  # the item it hangs on was cancelled: the deadline goes with it
+        if partnership.active_from is not None and base.due < partnership.active_from:
+            continue  # it hangs on the predecessor's item, not this partnership's
         anchor = context.moved.get(base.key, base.due)
         if schedule.basis is Basis.COMPLETION:
             anchor = context.completions.get(base.key, anchor)

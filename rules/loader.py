@@ -3,6 +3,8 @@
 Loading is all or nothing: if any file has any problem, `load_partnerships` raises
 `RuleFileError` listing each problem as `file:line: what is wrong; what to do`, and no
 partnership is returned. A compiler-style report beats fixing one error per run.
+`load_each` gives each file's result on its own, for a run that keeps the good files
+going while one is broken (models/rule_cache.py runs that one on its last good version).
 
 This module is the entry point and the order of the steps; each step is its own module:
 finding and reading files (rules/files.py), YAML with line marks (rules/yamlsource.py),
@@ -15,6 +17,7 @@ rules/compile.py) and the checks across rules (rules/dependencies.py).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,9 +41,11 @@ from rules.yamlsource import parse_yaml
 __all__ = [  # the names callers import from here
     "DEFAULT_PARTNERSHIP",
     "PARTNERSHIPS_DIR",
+    "FileLoad",
     "RuleFileError",
     "RuleProblem",
     "display_path",
+    "load_each",
     "load_partnership",
     "load_partnerships",
     "parse_local",
@@ -64,40 +69,49 @@ class RuleFileError(Exception):
         super().__init__("\n".join([head, *(str(p) for p in self.problems)]))
 
 
+@dataclass(frozen=True)
+class FileLoad:
+    """One rule file read on its own: its partnership, or the problems that stop it."""
+
+    label: str
+    partnership: Partnership | None
+    problems: tuple[Problem, ...] = ()
+
+
 def load_partnerships(paths: Iterable[Path] | None = None) -> list[Partnership]:
-    """Load and validate rule files (default: the shipped partnerships)."""
+    """Load and validate rule files (default: the shipped partnerships); all or nothing."""
+    each = load_each(paths)
+    problems = [p for f in each for p in f.problems]
+    if problems:
+        raise RuleFileError(problems)
+    return [f.partnership for f in each if f.partnership is not None]
+
+
+def load_each(paths: Iterable[Path] | None = None) -> list[FileLoad]:
+    """Each rule file on its own, in order, so a run can keep the good ones going while
+    one is broken (`load_partnerships` refuses them all). No files at all is a problem."""
     files = rule_files(paths if paths is not None else [PARTNERSHIPS_DIR])
-    problems: list[Problem] = []
-    loaded: list[Partnership] = []
     if not files:
-        raise RuleFileError([Problem("(rules)", 0, "no *.yaml rule files found")])
+        return [FileLoad("(rules)", None, (Problem("(rules)", 0, "no *.yaml rule files found"),))]
+    out: list[FileLoad] = []
     seen: dict[str, str] = {}
     for path in files:
         label = display_path(path)
         text, unreadable = read_rule_file(path, label)
         if text is None:
-            problems.append(unreadable)  # type: ignore[arg-type]
+            out.append(FileLoad(label, None, (unreadable,)))  # type: ignore[arg-type]
             continue
-        partnership, file_problems = _parse_once(text, label)
-        problems.extend(file_problems)
-        if partnership is None:
-            continue
-        if partnership.id in seen:
-            problems.append(
-                Problem(
-                    label,
-                    1,
-                    f"partnership id '{partnership.id}' is already used by "
-                    f"{seen[partnership.id]}; give each partnership its own id",
-                )
+        partnership, problems = _parse_once(text, label)
+        if partnership is not None and partnership.id in seen:
+            taken = (
+                f"partnership id '{partnership.id}' is already used by "
+                f"{seen[partnership.id]}; give each partnership its own id"
             )
-        seen[partnership.id] = label
-        loaded.append(partnership)
-    if problems:
-        order = {label: i for i, label in enumerate(display_path(f) for f in files)}
-        problems.sort(key=lambda p: (order.get(p.file, len(order)), p.line))
-        raise RuleFileError(problems)
-    return loaded
+            partnership, problems = None, (*problems, Problem(label, 1, taken))
+        if partnership is not None:
+            seen[partnership.id] = label
+        out.append(FileLoad(label, partnership, tuple(sorted(problems, key=lambda p: p.line))))
+    return out
 
 
 def load_partnership(partnership_id: str, paths: Iterable[Path] | None = None) -> Partnership:

@@ -197,6 +197,19 @@ def sample_data(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def sample_history_data(tmp_path_factory) -> Path:
+    """A data folder with the sample directory and its year of history (up to 21 Nov
+    2026), as the first `govcal run` loads it; made once per test process, copied by
+    each test that uses it (tests.support.snapshots.copy_data)."""
+    from govcal.cli.run import load_samples_if_empty
+    from tests.support.snapshots import data_folder
+
+    with data_folder(tmp_path_factory.mktemp("history") / "data") as folder:
+        load_samples_if_empty(history=True)
+    return folder
+
+
 @pytest.fixture
 def wfscp():
     from rules.loader import load_partnership

@@ -84,18 +84,33 @@ def test_a_run_missed_while_stopped_catches_up_once_after_restart(tmp_path, monk
     assert runs(path) == 1  # coalesced: caught up once, not once per missed day
 
 
-def test_default_schedule_matches_prefect_yaml():
+def test_govcal_serve_runs_every_schedule_of_prefect_yaml_at_the_same_times():
+    """`govcal serve` had three jobs where prefect.yaml has five (the S11 and S175 cycles
+    never opened in the embedded mode), and this test compared one cron string. Now each
+    scheduled deployment must be a job with the same flow and parameters, firing when
+    Prefect's own server would fire it (its CronSchedule), across a clock change."""
+    import asyncio
+
     import yaml
+    from prefect.server.schemas.schedules import CronSchedule
 
     deployments = yaml.safe_load(Path("prefect.yaml").read_text())["deployments"]
-    crons = {d["name"]: d["schedules"][0]["cron"] for d in deployments if d.get("schedules")}
-    assert crons["daily-compliance"] == "0 7 * * 1-5"
-    jobs = {j.id: j.trigger for j in default_jobs()}
-    monday = datetime(2026, 11, 23, 6, 0, tzinfo=LONDON)
-    assert jobs["daily-compliance"].get_next_fire_time(None, monday) == monday + timedelta(hours=1)
-    saturday = datetime(2026, 11, 28, 6, 0, tzinfo=LONDON)
-    assert jobs["daily-compliance"].get_next_fire_time(None, saturday).weekday() == 0
-    assert jobs["send-invites"].get_next_fire_time(None, monday).hour == 7
+    scheduled = [d for d in deployments if d.get("schedules")]
+    jobs = {j.id: j for j in default_jobs()}
+    assert sorted(jobs) == sorted(d["name"] for d in scheduled)
+    assert {"open-s11-cycle-wfscp", "open-s175-cycle-wfscp"} <= set(jobs)
+    for d in scheduled:
+        job, [schedule] = jobs[d["name"]], d["schedules"]
+        assert job.args == (d["entrypoint"], d.get("parameters") or {})
+        prefect = CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+        for start in (datetime(2026, 3, 20, 6, 0, tzinfo=LONDON),
+                      datetime(2026, 10, 20, 6, 0, tzinfo=LONDON)):  # fmt: skip
+            expected = asyncio.run(prefect.get_dates(n=12, start=start))
+            fired, at = [], start - timedelta(microseconds=1)
+            for _ in range(12):
+                at = job.trigger.get_next_fire_time(None, at + timedelta(microseconds=1))
+                fired.append(at)
+            assert [f.timestamp() for f in fired] == [e.timestamp() for e in expected], d["name"]
 
 
 def test_govcal_serve_starts_lists_its_jobs_and_stops_cleanly(tmp_path):
@@ -115,5 +130,7 @@ def test_govcal_serve_starts_lists_its_jobs_and_stops_cleanly(tmp_path):
     output = "".join(lines) + rest
     assert process.returncode == 0, errors
     assert "scheduled daily-compliance: next run" in output
+    assert "scheduled open-s11-cycle-wfscp: next run" in output  # every prefect.yaml schedule
+    assert "scheduled open-s175-cycle-wfscp: next run" in output
     assert "scheduled publish-feeds" in output and "govcal serve stopped." in output
     assert (tmp_path / "data" / "govcal.db").exists()

@@ -54,8 +54,12 @@ def test_non_statutory_partners_attend_two_of_the_accountability_meetings(wfscp)
 
 
 def test_arrangements_review_march_2025_december_2025_then_every_two_years(wfscp):
+    # 004: "reviewed by the safeguarding partners in March 2025": the file records it, but
+    # WFSCP is active from 1 April 2025, so it was never WFSCP's to owe (issue 20)
+    assert D("2025-03-31") in {
+        d.date() for d in wfscp.rule("arrangements-review").schedule.extra_dates
+    }
     assert due_dates(wfscp, "arrangements-review", "2024-01-01", "2031-12-31") == [
-        D("2025-03-31"),
         D("2025-12-31"),
         D("2027-12-31"),
         D("2029-12-31"),

@@ -179,6 +179,8 @@ def runtime(rules: Path | None = None) -> Runtime:
         built = build_runtime(rules=rules)
     except RuleFileError as exc:
         _rule_problems(exc)
+    for line in built.rule_warnings():  # one broken file: the others still run
+        err.print(f"Warning: {line}", markup=False, soft_wrap=True)
     if rules is None:
         check_default(built.partnerships)
     return built

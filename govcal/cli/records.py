@@ -75,6 +75,7 @@ def print_sync(reports: list[SyncReport]) -> None:
             f"{r.orphaned} orphaned, {r.restored} restored, {r.unchanged} unchanged "
             f"({r.window[0]} to {r.window[1]})"
             + (f"; {r.returns_created} audit returns opened" if r.returns_created else "")
+            + (f"; {r.left_alone()}" if r.left_alone() else "")
         )
 
 

@@ -26,7 +26,6 @@ from govcal.cli.common import (
     actor,
     database,
     err,
-    in_force,
     load_rules,
     out,
     parse_day,
@@ -41,6 +40,7 @@ from models.queries import has_people
 from models.sample_history import apply_history, history_file, last_day
 from models.settings import get_settings, redact_url
 from models.status import status_rows
+from rules.model import Partnership, active_partnerships
 from rules.state import State
 
 SAMPLES = Path(__file__).resolve().parents[2] / "models" / "sample_directory"
@@ -66,12 +66,19 @@ def _one_loader() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def load_samples_if_empty(rules: Path | None = None, *, history: bool = True) -> list[str]:
+def load_samples_if_empty(
+    rules: Path | None = None,
+    *,
+    history: bool = True,
+    partnerships: list[Partnership] | None = None,
+) -> list[str]:
     """Load each shipped sample directory, and its year of history, into an empty
-    partnership: the first run then shows a partnership at work."""
+    partnership (of `partnerships`, else those of the rule files): the first run then
+    shows a partnership at work."""
     loaded = []
+    chosen = partnerships if partnerships is not None else load_rules(rules)
     with _one_loader(), database() as session:
-        for p in load_rules(rules):
+        for p in chosen:
             sample = SAMPLES / p.id
             if sample.is_dir() and not has_people(session, p.id):
                 import_directory(session, sample, p, actor=actor().name)
@@ -113,7 +120,7 @@ def _refusal(exc: Exception) -> str:
     return f"Prefect's API failed the run ({type(exc).__name__})"
 
 
-def _run_here(day: date) -> tuple[str, str, object]:
+def _run_here(day: date, rules: Path | None = None) -> tuple[str, str, object]:
     """The flow in this process: its state's name and message, and its result. The day's
     mail and feeds never depend on Prefect: if its API does not answer, or fails the run
     from outside the flow's own work, the same steps run without it and the outcome says
@@ -121,14 +128,15 @@ def _run_here(day: date) -> tuple[str, str, object]:
     with collector.loading():
         from flows.jobs import daily_compliance, daily_compliance_without_prefect
 
+    given = str(rules.resolve()) if rules else None  # every task loads these rules
     why = _prefect_unavailable()
     if not why:
         try:
-            state = daily_compliance(as_of=day, return_state=True)
+            state = daily_compliance(as_of=day, rules=given, return_state=True)
             return state.name, state.message or "", state.result(raise_on_failure=False)
         except Exception as exc:  # the flow's own errors end in its state: this is Prefect's
             why = _refusal(exc)
-    return "Completed", "", daily_compliance_without_prefect(day, why)
+    return "Completed", "", daily_compliance_without_prefect(day, why, given)
 
 
 def run(
@@ -143,7 +151,7 @@ def run(
     runtime.transport()  # a missing secret block stops here, before any work
     settings = runtime.settings
     out.print(f"Database: {redact_url(settings.effective_database_url)}")
-    for line in load_samples_if_empty(rules):
+    for line in load_samples_if_empty(partnerships=runtime.partnerships):
         out.print(line)
     if as_of is not None:  # it sends mail: not for a stale day (today is never refused)
         refuse_a_past_day(day, allow_past_as_of)
@@ -160,7 +168,7 @@ def run(
         out.print("Run by `govcal serve`, where Prefect is already loaded.")
         state_name, message, result = handed["state"], handed["message"], handed["result"]
     else:
-        state_name, message, result = _run_here(day)
+        state_name, message, result = _run_here(day, rules)
     outcome = DayOutcome.from_result(result)
     if outcome is None:  # the flow itself broke: its message says why
         err.print(f"Error: daily-compliance ended {state_name}: {message}", markup=False)
@@ -169,6 +177,7 @@ def run(
         out.print(
             f"{s.partnership}: {s.created} created, {s.updated} moved by rule "
             f"changes, {s.orphaned} orphaned, {s.unchanged} unchanged"
+            + (f"; {s.left_alone}" if s.left_alone else "")
         )
     sent = outcome.sent
     where = runtime.where()
@@ -178,7 +187,8 @@ def run(
     )
     out.print(f"Wrote {outcome.feeds} calendar feeds under {settings.effective_feeds_dir}.")
     with database() as session:
-        rows = status_rows(session, day, partnership_ids=in_force(day))
+        in_force = [p.id for p in active_partnerships(runtime.partnerships, day)]
+        rows = status_rows(session, day, partnership_ids=in_force)
     counts = Counter(r.status.state for r in rows)
     out.print(
         f"As of {day}: {counts[State.OVERDUE]} overdue, {counts[State.DUE]} due today, "

@@ -30,17 +30,23 @@ def serve(
         ),
     ] = True,
 ) -> None:
-    """Run daily-compliance (working days 07:00), send-invites (07:30) and publish-feeds
-    (hourly) on schedule, in the partnership's time zone, and keep a local Prefect server that
-    `govcal run` reuses. Ctrl-C stops cleanly."""
+    """Run every scheduled deployment of prefect.yaml on its schedule (daily-compliance
+    working days 07:00, send-invites 07:30, publish-feeds hourly, the S11 and S175 cycles
+    opened), and keep a local Prefect server that `govcal run` reuses. Ctrl-C stops
+    cleanly."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from flows.scheduler import configure, default_jobs, install
+    from flows.scheduler import ScheduleError, configure, default_jobs, install
     from govcal import local_api, run_now
 
     configure_prefect(reuse_server=False)
     run = runtime()
     run.transport()  # a missing secret block is said now, not at the first 07:00 run
+    try:
+        jobs = default_jobs(run.timezone.key)  # prefect.yaml's schedules, read once
+    except ScheduleError as exc:
+        err.print(f"Error: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     with database():
         pass  # creates and migrates the embedded database, or says what is wrong
     stop = threading.Event()
@@ -65,7 +71,7 @@ def serve(
     scheduler = BackgroundScheduler()
     configure(scheduler, run.settings.effective_database_url, run.timezone.key)
     scheduler.start(paused=True)
-    kept = install(scheduler, default_jobs(run.timezone.key))
+    kept = install(scheduler, jobs)
     for job in scheduler.get_jobs():
         note = " (kept: a run missed while stopped catches up now)" if job.id in kept else ""
         out.print(f"scheduled {job.id}: next run {job.next_run_time:%Y-%m-%d %H:%M %Z}{note}")

@@ -161,6 +161,8 @@ def returns(
                 table.add_row(c.public_id, c.title, c.due.isoformat(), f"{done} of {total}")
             show(out, "Audit cycles", table)
             return
+        if cycle.count(":") == 3 and queries.round_members(session, cycle):
+            cycle = cycle.rsplit(":", 1)[0]  # one return's id, as the emails show it: its cycle
         found = queries.audit_cycle(session, cycle)
         members = queries.returns_of(session, found)
         names = queries.subject_names(session, found.partnership_id)
