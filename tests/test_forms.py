@@ -15,6 +15,7 @@ from sqlmodel import func, select
 from flows import jobs
 from models import EscalationAck, TrailEntry
 from models.db import session_scope
+from tests.support.markdown import as_shown
 from tests.support.snapshots import copy_data, data_folder
 from tests.test_flows import artifacts, embedded, occurrence  # noqa: F401
 
@@ -244,9 +245,8 @@ def test_acknowledging_an_escalation(day):
         "acknowledged by typed as Chief Constable (not verified), via Prefect flow run" in message
     )
     summary = artifacts("compliance-summary-wfscp")["compliance-summary-wfscp"].data
-    # as the UI shows it: markdown's backslash escapes are not on screen
     section = summary.split("## Escalated to the Lead Partners")[1].split("## ")[0]
-    section = re.sub(r"\\(.)", r"\1", section)
+    section = as_shown(section)  # as the UI shows it
     assert re.search(r"acknowledged by typed as Chief Constable \(not verified\), via Prefect "
                      r"flow run [\w-]+ on \d{1,2} \w{3} \d{4}", section)  # fmt: skip
     refused(jobs.acknowledge_escalation, {"item": escalated, "by": "Chief Executive"},

@@ -17,6 +17,7 @@ from govcal.prefect_env import configure_prefect
 configure_prefect()
 
 from flows import jobs  # noqa: E402
+from tests.support.markdown import as_shown  # noqa: E402
 from tests.support.paths import GOVCAL, ROOT  # noqa: E402
 from tests.support.rules import VALID_HEADER, VALID_RULE  # noqa: E402
 from tests.support.snapshots import copy_data  # noqa: E402
@@ -55,7 +56,7 @@ def test_the_rule_file_a_run_is_given_is_the_one_its_tasks_sync_notify_and_publi
     sent = subjects(embedded / "outbox")
     assert any("Accountability Meeting (edited)" in s for s in sent)
     assert not any("Safeguarding Accountability Meeting" in s for s in sent)
-    summary = artifacts("compliance-summary-wfscp")["compliance-summary-wfscp"].data
+    summary = as_shown(artifacts("compliance-summary-wfscp")["compliance-summary-wfscp"].data)
     assert "Accountability Meeting (edited)" in summary
     feed = (embedded / "feeds" / "wfscp.ics").read_text(encoding="utf-8")
     assert "Accountability Meeting (edited)" in feed
