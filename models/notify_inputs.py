@@ -143,7 +143,7 @@ def _shape(
                 starts_at=row.starts_at,
                 ends_at=row.ends_at,
                 sequence=row.sequence,
-                cancelled=row.lifecycle == Lifecycle.CANCELLED.value or row.orphaned,
+                cancelled=row.lifecycle in _WITHDRAWN or row.orphaned,
                 orphaned=row.orphaned,
                 per=rule.per.value if rule.per else "",
                 location=row.location or rule.location,
@@ -153,6 +153,18 @@ def _shape(
             )
         )
     return items
+
+
+# recorded states in which a meeting will not be held: taken out of people's calendars
+_WITHDRAWN = (Lifecycle.CANCELLED.value, Lifecycle.WAIVED.value)
+
+
+def _followed():
+    """Rows a message may still be wanted for: open items, and withdrawn meetings."""
+    return or_(
+        col(OccurrenceRow.lifecycle).in_([Lifecycle.OPEN.value, Lifecycle.CANCELLED.value]),
+        (OccurrenceRow.lifecycle == Lifecycle.WAIVED.value) & (OccurrenceRow.kind == "meeting"),
+    )
 
 
 def _nominal_day(row: OccurrenceRow) -> date:
@@ -191,7 +203,7 @@ def open_items(
                 OccurrenceRow.due <= max(horizons.values()),
                 (OccurrenceRow.kind == "meeting") & (OccurrenceRow.due >= today),
             ),
-            col(OccurrenceRow.lifecycle).in_([Lifecycle.OPEN.value, Lifecycle.CANCELLED.value]),
+            _followed(),
         )
         .order_by(OccurrenceRow.due, OccurrenceRow.id)
     ).all()
@@ -260,9 +272,7 @@ def items_by_ids(
                 today,
                 [
                     col(OccurrenceRow.id).in_(chunk),
-                    col(OccurrenceRow.lifecycle).in_(
-                        [Lifecycle.OPEN.value, Lifecycle.CANCELLED.value]
-                    ),
+                    _followed(),
                 ],
                 orphans=True,
                 by_id=True,
@@ -291,12 +301,34 @@ def round_sizes(session: Session, round_ids: set[str]) -> dict[str, int]:
     return found
 
 
-_MOVES = ("rescheduled", "moved-by-rule")
+_MOVES = ("rescheduled", "moved-by-rule", "attendees-changed")
+# the changes an invite email can be about, and so whose reason it gives
+_CHANGES = (*_MOVES, "cancelled", "waived", "reopened")
+
+
+def last_changes(session: Session, occurrences: dict[int, str]) -> dict[int, tuple[str, str]]:
+    """Meeting id -> (action, reason) of the last change recorded to it: what its next
+    message is about, never an older change's reason left on the row."""
+    from models.trail import TrailEntry
+
+    by_public = {public_id: ref for ref, public_id in occurrences.items()}
+    found: dict[int, tuple[str, str]] = {}
+    for chunk in chunks(sorted(by_public)):
+        rows = session.exec(
+            select(TrailEntry.entity_id, TrailEntry.action, TrailEntry.reason)
+            .where(TrailEntry.entity == "occurrence", col(TrailEntry.entity_id).in_(chunk),
+                   col(TrailEntry.action).in_(_CHANGES))
+            .order_by(col(TrailEntry.at), col(TrailEntry.id))
+        ).all()  # fmt: skip
+        for public_id, action, reason in rows:
+            found[by_public[public_id]] = (action, reason or "")
+    return found
 
 
 def versions_before(session: Session, occurrences: dict[int, str]) -> dict[int, dict]:
     """What people were last sent for each meeting (id -> {due, starts_at, ends_at,
-    location}): the state before the first move recorded after its last invite."""
+    location, attendees}): each as it was before the first change of it recorded after
+    the meeting's last invite."""
     from models.ledger import Delivery, LedgerEntry
     from models.trail import TrailEntry
 
@@ -327,9 +359,11 @@ def versions_before(session: Session, occurrences: dict[int, str]) -> dict[int, 
     for public_id, at, before in trail:
         ref = by_public[public_id]
         sent = last_sent.get(ref)
-        if ref in found or not before or (sent is not None and at < sent):
+        if not before or (sent is not None and at < sent):
             continue
-        found[ref] = before
+        earliest = found.setdefault(ref, {})
+        for key, value in before.items():
+            earliest.setdefault(key, value)
     return found
 
 

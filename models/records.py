@@ -179,6 +179,8 @@ def waive(session: Session, public_id: str, reason: str, actor: Actor) -> Occurr
     before = _snapshot(row)
     row.lifecycle = Lifecycle.WAIVED.value
     row.reason = reason
+    if row.starts_at is not None:
+        row.sequence += 1  # a meeting that will not be held: its cancellation is a new version
     _change(session, row, actor, "waived", before, reason)
     return row
 
@@ -190,8 +192,11 @@ def reopen(
     if row.lifecycle == Lifecycle.OPEN.value:
         raise RecordError(f"{public_id} is already open")
     before = _snapshot(row)
-    if row.lifecycle == Lifecycle.CANCELLED.value:
-        row.sequence += 1  # a cancelled meeting that comes back is a new invite version
+    withdrawn = row.lifecycle == Lifecycle.CANCELLED.value or (
+        row.lifecycle == Lifecycle.WAIVED.value and row.starts_at is not None
+    )
+    if withdrawn:
+        row.sequence += 1  # a meeting that comes back to calendars is a new invite version
     row.lifecycle = Lifecycle.OPEN.value
     row.completed_at = row.completed_by = None
     row.evidence_url = row.evidence_file = row.evidence_note = None
@@ -295,6 +300,17 @@ def cancel(session: Session, public_id: str, reason: str, actor: Actor) -> Occur
     row.sequence += 1
     _change(session, row, actor, "cancelled", before, reason)
     return row
+
+
+def new_attendee_version(session: Session, had: dict[str, list[str]]) -> None:
+    """The invitees of these meetings changed since their last version went out: a new
+    version (SEQUENCE), so every calendar gets the new list. `had` maps each meeting's
+    public id to the addresses that held it, kept in the trail for the update's words."""
+    for public_id, holders in sorted(had.items()):
+        row = queries.occurrence(session, public_id, for_update=True)
+        row.sequence += 1
+        _change(session, row, Actor("govcal", Channel.SYSTEM), "attendees-changed",
+                {"attendees": sorted(holders)})  # fmt: skip
 
 
 def zone_of(session: Session, row: OccurrenceRow):

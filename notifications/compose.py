@@ -50,6 +50,8 @@ class ComposeContext:
     previous: dict[int, dict] = field(default_factory=dict)  # occurrence -> before a change
     replaced: dict[int, Item] = field(default_factory=dict)  # successor -> orphaned meeting
     invited_before: set[int] = field(default_factory=set)  # meetings anyone had an invite to
+    invitees: dict[int, set[str]] = field(default_factory=dict)  # meeting -> who had an invite
+    reinstated: set[int] = field(default_factory=set)  # meetings last changed by a reopening
     feed_urls: dict[str, str] = field(default_factory=dict)  # email (lower) -> feed link
     act_url: str = ""
     acknowledge_url: str = ""  # the form a Lead Partner acknowledges an escalation with
@@ -156,12 +158,17 @@ def _previous(item: Item, ctx: ComposeContext, sender: Sender) -> CalendarEntry 
     def when(key: str) -> datetime | None:
         return datetime.fromisoformat(before[key]) if before.get(key) else None
 
+    attendees = {}
+    if "attendees" in before:  # the invitees changed: who had it then, by name where known
+        had = before["attendees"]
+        attendees["attendees"] = tuple((ctx.names.get(email, ""), email) for email in had)
     return _entry(
         item, ctx, sender,
         due=date.fromisoformat(before["due"]) if before.get("due") else item.due,
         starts_at=when("starts_at") or item.starts_at,
         ends_at=when("ends_at") or item.ends_at,
         location=before.get("location") or item.location,
+        **attendees,
     )  # fmt: skip
 
 
@@ -201,35 +208,43 @@ def compose(
     today: date,
     stamp: datetime,
 ) -> list[ComposedMessage]:
-    """Invites per (meeting, stage); everything else one digest per recipient."""
-    invites: dict[tuple[int, str, str], list] = defaultdict(list)
+    """Invites per (meeting, stage, new to it or not); everything else one digest per
+    recipient. Whether a message is someone's first invitation to a meeting is theirs:
+    a newcomer, or one whose first invite waited for a retry, is invited, not updated."""
+    invites: dict[tuple[int, str, str, bool], list] = defaultdict(list)
     digests: dict[tuple[str, str], list] = defaultdict(list)
     for row in rows:  # a resend (message_key kept) goes alone, as it first went
         resend = getattr(row, "message_key", "") or ""
         if row.kind in ("invite", "cancel"):
-            invites[(row.occurrence_id, row.stage, resend)].append(row)
+            new = row.recipient.lower() not in ctx.invitees.get(row.occurrence_id, set())
+            invites[(row.occurrence_id, row.stage, resend, new)].append(row)
         else:
             digests[(row.recipient.lower(), resend)].append(row)
     messages: list[ComposedMessage] = []
-    for (occurrence_id, _stage, _resend), group in sorted(invites.items()):
+    for (occurrence_id, _stage, _resend, new), group in sorted(invites.items()):
         item = items[occurrence_id]
         info = _info(ctx, item.partnership)
         cancelling = group[0].kind == "cancel"
+        uninvited = cancelling and not item.cancelled  # the meeting goes ahead without them
         orphan = ctx.replaced.get(item.ref)
         reason = ctx.reasons.get(occurrence_id)
         if item.orphaned:
             reason = "the partnership changed this meeting's schedule"
+        recipients = [(ctx.names.get(r.recipient, ""), r.recipient) for r in group]
+        withdrawn = {"attendees": tuple(recipients)} if uninvited else {}
         invitation = InviteMessage(
             key=_key(f"invite-{occurrence_id}", group, today),
-            entry=_entry(item, ctx, sender, cancelled=cancelling or item.cancelled),
-            recipients=[(ctx.names.get(r.recipient, ""), r.recipient) for r in group],
+            entry=_entry(item, ctx, sender, cancelled=cancelling or item.cancelled, **withdrawn),
+            recipients=recipients,
             partnership_name=info.name,
             source=item.source,
             evidence=item.evidence,
-            reason=reason,
+            reason=None if uninvited else reason,
             reply_to=_team(info, sender),
-            previous=_previous(item, ctx, sender) if item.ref in ctx.invited_before else None,
-            first_time=item.ref not in ctx.invited_before,
+            previous=None if new else _previous(item, ctx, sender),
+            first_time=new,
+            uninvited=uninvited,
+            reinstated=item.ref in ctx.reinstated and not new,
             replaces=(
                 day_text(orphan.starts_at.astimezone(ZoneInfo(info.timezone)).date())
                 if orphan and orphan.starts_at

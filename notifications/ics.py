@@ -61,6 +61,8 @@ class CalendarEntry:
 
     @property
     def status(self) -> str:
+        if self.lifecycle == "waived":
+            return "waived"  # not held, and said so in its own words
         return "cancelled" if self.cancelled else self.lifecycle
 
 
@@ -113,7 +115,8 @@ def _event(entry: CalendarEntry, stamp: datetime, *, feed: bool) -> Event:
         event.add("dtend", entry.due + timedelta(days=1))
     busy = entry.starts_at is not None and entry.status == "open"
     event.add("transp", "OPAQUE" if busy else "TRANSPARENT")
-    event.add("status", "CANCELLED" if entry.status == "cancelled" else "CONFIRMED")
+    withdrawn = entry.status in ("cancelled", "waived")  # will not happen: out of calendars
+    event.add("status", "CANCELLED" if withdrawn else "CONFIRMED")
     if feed:
         event.add("categories", [category])
     location = entry.location or ("Online" if entry.online_url else "")

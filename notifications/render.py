@@ -385,7 +385,9 @@ class InviteMessage:
     previous: CalendarEntry | None = None  # what people had before this update
     replaces: str = ""  # a cancelled occurrence this one takes over from (rule change)
     installation: str = ""
-    first_time: bool = False  # nobody had it yet: an invitation, whatever its SEQUENCE
+    first_time: bool = False  # the recipients never had it: an invitation, whatever its SEQUENCE
+    uninvited: bool = False  # a cancellation to people no longer invited: the meeting goes on
+    reinstated: bool = False  # back after a cancellation: the update's word is "reinstated"
 
 
 def _where(entry: CalendarEntry) -> str:
@@ -409,6 +411,15 @@ def _changes(invitation: InviteMessage) -> list[dict[str, str]]:
         out.append({"what": "When", "old": old_when, "new": new_when})
     if _where(before) != _where(entry):
         out.append({"what": "Where", "old": _where(before), "new": _where(entry)})
+    had = {email.lower(): name or email for name, email in before.attendees}
+    now = {email.lower(): name or email for name, email in entry.attendees}
+    if had.keys() != now.keys():
+        added = [now[e] for e in now if e not in had]
+        gone = [had[e] for e in had if e not in now]
+        new = f"{len(now)} people"
+        new += f"; added: {in_words(added)}" if added else ""
+        new += f"; no longer invited: {in_words(gone)}" if gone else ""
+        out.append({"what": "Attendees", "old": f"{len(had)} people", "new": new})
     return out
 
 
@@ -438,7 +449,9 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
             else "colleagues"
         ),
         "partnership_name": invitation.partnership_name,
-        "cancelled": entry.cancelled,
+        "cancelled": entry.cancelled and not invitation.uninvited,
+        "uninvited": invitation.uninvited,
+        "reinstated": invitation.reinstated and not entry.cancelled,
         "updated": entry.sequence > 0 and not entry.cancelled and not invitation.first_time,
         "reason": one_line(invitation.reason or ""),
         "title": one_line(entry.title),
@@ -452,8 +465,12 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
         "evidence": one_line(invitation.evidence, 400),
         "organizer": entry.organizer[1] if entry.organizer else sender.email,
     }
-    if entry.cancelled:
+    if invitation.uninvited:
+        verb = "No longer invited"
+    elif entry.cancelled:
         verb = "Cancelled"
+    elif invitation.reinstated and not invitation.first_time:
+        verb = "Reinstated"
     else:
         verb = "Updated" if entry.sequence and not invitation.first_time else "Invitation"
     zone = ZoneInfo(entry.timezone)

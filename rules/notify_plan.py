@@ -139,13 +139,15 @@ def plan_messages(
     *,
     invite_window_days: int = 60,
     invited: frozenset[tuple[int, str]] = frozenset(),
+    holding: dict[int, set[str]] | None = None,
     catch_up_days: int = CATCH_UP_DAYS,
 ) -> list[Planned]:
     """Everything due to go out (or be recorded as skipped or flagged) on `today`.
 
     `invited` holds (item ref, email) pairs that were sent an invite: only they are sent
     a cancellation, and a meeting anyone was invited to follows every change at any
-    distance.
+    distance. `holding` (calendar_holders) says who has each meeting in their calendar:
+    one who no longer attends it is sent a cancellation of their own.
     """
     working = is_working_day(today)
     planned: list[Planned] = []
@@ -159,6 +161,7 @@ def plan_messages(
             planned.extend(
                 _invites(item, directory, today, invite_window_days, invitees, taking_over)
             )
+            planned.extend(_uninvites(item, directory, today, (holding or {}).get(item.ref)))
         if item.orphaned or not item.status.state.is_open:
             continue
         ladder = ladders[(item.partnership, item.rule)]
@@ -277,6 +280,89 @@ def _invites(
                 contact.email, contact.name, role)
         for role, contact in _recipients(item, roles, directory)
     ]  # fmt: skip
+
+
+def _current_invitees(item: Item, directory: Directory) -> dict[str, tuple[str, Contact]]:
+    """Who is invited to a meeting now, by address (lower case): its owner and attendees."""
+    roles = (item.owner_role, *item.attendees)
+    return {c.email.lower(): (role, c) for role, c in _recipients(item, roles, directory)}
+
+
+def _ahead_and_open(item: Item, today: date) -> bool:
+    return (
+        item.kind == "meeting"
+        and not item.cancelled
+        and item.starts_at is not None
+        and item.starts_at.date() >= today
+        and item.status.state.is_open
+    )
+
+
+def _uninvites(
+    item: Item, directory: Directory, today: date, holders: set[str] | None
+) -> list[Planned]:
+    """A cancellation of their own for each person who has this meeting in their calendar
+    and is no longer invited (removed from the directory, or no longer in the role)."""
+    if not holders or not _ahead_and_open(item, today):
+        return []
+    gone = holders - set(_current_invitees(item, directory))
+    return [
+        Planned(item, f"cancel-{item.sequence}", MessageKind.CANCEL, Action.SEND, email)
+        for email in sorted(gone)
+    ]
+
+
+def _version(stage: str) -> tuple[str, int]:
+    kind, _, number = stage.rpartition("-")
+    return kind, int(number) if number.isdigit() else -1
+
+
+def calendar_holders(rows: Iterable[tuple[int, str, str, str]]) -> dict[int, set[str]]:
+    """Meeting ref -> who has it in their calendar, or is about to: the latest version
+    sent or waiting for them (not skipped, not refused) is an invite, not a cancellation.
+    `rows` are the ledger's (occurrence, stage, recipient, status) of invites and
+    cancellations."""
+    latest: dict[tuple[int, str], tuple[int, bool]] = {}
+    for ref, stage, email, status in rows:
+        kind, number = _version(stage)
+        if status in ("skipped", "failed") or number < 0:
+            continue
+        rank = (number, kind == "cancel")  # at one version a cancellation is the later word
+        key = (ref, email.lower())
+        latest[key] = max(latest.get(key, (-1, False)), rank)
+    found: dict[int, set[str]] = {}
+    for (ref, email), (_number, cancelled) in latest.items():
+        if not cancelled:
+            found.setdefault(ref, set()).add(email)
+    return found
+
+
+def attendees_changed(
+    items: Iterable[Item],
+    directory: Directory,
+    rows: Iterable[tuple[int, str, str, str]],
+    today: date,
+) -> list[Item]:
+    """Meetings ahead whose current version already went out and whose invitees changed
+    since: someone new to invite, or someone holding it who no longer attends. Each needs
+    a new version (SEQUENCE), so that every calendar gets the new list of attendees, the
+    newcomer a first invitation and the leaver a cancellation."""
+    rows = list(rows)
+    holders = calendar_holders(rows)
+    asked: dict[tuple[int, str], set[str]] = {}
+    for ref, stage, email, _status in rows:
+        asked.setdefault((ref, stage), set()).add(email.lower())
+    changed = []
+    for item in items:
+        if not _ahead_and_open(item, today):
+            continue
+        went_out = asked.get((item.ref, f"invite-{item.sequence}"))
+        if not went_out:
+            continue  # this version goes to whoever is invited when it is first planned
+        now = set(_current_invitees(item, directory))
+        if now - went_out or holders.get(item.ref, set()) - now:
+            changed.append(item)
+    return changed
 
 
 def successors(items: list[Item], invitees: dict[int, set[str]]) -> dict[int, Item]:

@@ -1,0 +1,233 @@
+"""Every change in every calendar (issue 20): a waived meeting, a removed person, a new
+attendee, a reinstated meeting, a rule move of a meeting held somewhere else, and the
+words of each update. Through a real SMTP server; each invite parsed with icalendar and
+vobject (tests/test_invite_changes.invites) and replayed into simulated client calendars."""
+
+from __future__ import annotations
+
+import email
+from datetime import date, datetime
+from email import policy
+from pathlib import Path
+
+import icalendar
+import pytest
+
+from models.actions import remove_person
+from models.db import session_scope
+from models.directory_import import import_directory
+from models.records import Actor, cancel, reopen, reschedule, waive
+from models.sync import sync_partnership
+from rules.loader import load_partnership
+from tests.support.paths import SAMPLE_DIRECTORY
+from tests.test_invite_changes import LONDON, RULES, SAM, apply, invites, run
+
+D = date.fromisoformat
+ME = Actor("business.team@example.org")
+SCRUTINEER = "scrutineer@example.org"
+
+
+@pytest.fixture
+def calendar(tmp_path, wfscp, migrated_copy):
+    url = migrated_copy(tmp_path / "invites.db")
+    with session_scope(url) as s:
+        import_directory(s, SAMPLE_DIRECTORY / "wfscp", wfscp)
+        sync_partnership(s, wfscp, D("2026-10-01"))
+    return url
+
+
+def _sam(received, mailbox):
+    return [i for i in invites(received, mailbox) if i.uid.startswith(SAM)]
+
+
+def test_waiving_an_invited_meeting_takes_it_out_of_every_calendar(calendar, wfscp, smtp):
+    mailbox = wfscp.business_team_mailbox
+    run(calendar, wfscp, D("2026-10-05"), smtp)
+    [original] = _sam(smtp.recorder.received, mailbox)
+    clients: dict = {}
+    apply(clients, [original])
+    with session_scope(calendar) as s:
+        waive(s, SAM, "the council's budget meeting took its place", ME)
+    before = len(smtp.recorder.received)
+    run(calendar, wfscp, D("2026-10-06"), smtp)
+    [gone] = _sam(smtp.recorder.received[before:], mailbox)
+    assert (gone.method, gone.status, gone.rcpts) == ("CANCEL", "CANCELLED", original.rcpts)
+    assert gone.sequence > original.sequence
+    assert "budget meeting took its place" in gone.text
+    apply(clients, [gone])
+    assert all(SAM not in i.uid for c in clients.values() for i in c.values())
+
+
+def test_a_waived_meeting_is_cancelled_in_the_feed(calendar, wfscp, tmp_path):
+    from flows.steps import publish_feeds
+    from tests.test_invite_changes import feed_events
+
+    with session_scope(calendar) as s:
+        waive(s, SAM, "the council's budget meeting took its place", ME)
+    with session_scope(calendar) as s:
+        publish_feeds(s, [wfscp], D("2026-10-02"), tmp_path, now=datetime(2026, 10, 2, 6))
+    summary, categories, transp, status, _stamp, alarm = feed_events(tmp_path / "wfscp.ics")[
+        f"{SAM}@govcal"
+    ]
+    assert summary.startswith("Waived: ") and categories == ["Waived"]
+    assert (status, transp, alarm) == ("CANCELLED", "TRANSPARENT", False)
+
+
+def test_a_removed_person_is_sent_a_cancellation_and_the_others_an_update(calendar, wfscp, smtp):
+    mailbox = wfscp.business_team_mailbox
+    run(calendar, wfscp, D("2026-10-05"), smtp)
+    [original] = _sam(smtp.recorder.received, mailbox)
+    assert SCRUTINEER in original.rcpts
+    clients: dict = {}
+    apply(clients, [original])
+    with session_scope(calendar) as s:
+        remove_person(s, SCRUTINEER, ME, reason="contract ended", partnership="wfscp")
+    before = len(smtp.recorder.received)
+    run(calendar, wfscp, D("2026-10-06"), smtp)
+    sent = _sam(smtp.recorder.received[before:], mailbox)
+    [withdrawn] = [i for i in sent if i.method == "CANCEL"]
+    [update] = [i for i in sent if i.method == "REQUEST"]
+    assert withdrawn.rcpts == {SCRUTINEER}
+    assert "no longer invited" in withdrawn.text and "CANCELLED" not in withdrawn.text
+    assert update.rcpts == original.rcpts - {SCRUTINEER}
+    assert update.sequence == withdrawn.sequence > original.sequence
+    apply(clients, sent)
+    assert not [i for i in clients[SCRUTINEER].values() if SAM in i.uid]
+    assert "no longer invited: scrutineer@example.org" in update.text
+    [listed] = attendee_lists(smtp.recorder.received[before:], update.sequence, "REQUEST")
+    assert SCRUTINEER not in listed and listed >= update.rcpts
+    before = len(smtp.recorder.received)
+    run(calendar, wfscp, D("2026-10-07"), smtp)  # told once: nothing more
+    assert _sam(smtp.recorder.received[before:], mailbox) == []
+
+
+def attendee_lists(received, sequence: int, method: str) -> list[set[str]]:
+    """The ATTENDEE addresses of each SAM invite of this version and method."""
+    found = []
+    for r in received:
+        message = email.message_from_bytes(r.data, policy=policy.default)
+        for part in message.walk():
+            if part.get_content_type() != "text/calendar":
+                continue
+            ical = icalendar.Calendar.from_ical(part.get_content())
+            [event] = ical.walk("VEVENT")
+            if str(ical["METHOD"]) == method and int(event["SEQUENCE"]) == sequence:
+                attendees = event.get("ATTENDEE", [])
+                attendees = attendees if isinstance(attendees, list) else [attendees]
+                if str(event["UID"]).startswith(SAM):
+                    found.append({str(a).removeprefix("mailto:").lower() for a in attendees})
+    return found
+
+
+def test_a_new_attendee_is_invited_and_everyone_else_sees_them_added(
+    calendar, wfscp, smtp, tmp_path
+):
+    from models.actions import import_people
+
+    mailbox = wfscp.business_team_mailbox
+    run(calendar, wfscp, D("2026-10-05"), smtp)
+    [original] = _sam(smtp.recorder.received, mailbox)
+    newcomer = "deputy.scrutineer@example.org"
+    folder = tmp_path / "more"
+    folder.mkdir()
+    (folder / "people.csv").write_text(
+        f"name,email,role,agency,school,acts_for\nDeputy Scrutineer,{newcomer},scrutineer,,,\n",
+        encoding="utf-8",
+    )
+    with session_scope(calendar) as s:
+        import_people(s, folder, wfscp, ME)
+    before = len(smtp.recorder.received)
+    run(calendar, wfscp, D("2026-10-06"), smtp)
+    sent = _sam(smtp.recorder.received[before:], mailbox)
+    [welcome] = [i for i in sent if newcomer in i.rcpts]
+    [update] = [i for i in sent if newcomer not in i.rcpts]
+    assert welcome.rcpts == {newcomer}
+    assert "You are invited to this meeting" in welcome.text and "CHANGED" not in welcome.text
+    assert update.rcpts == original.rcpts
+    assert update.sequence == welcome.sequence == original.sequence + 1
+    assert "added: Deputy Scrutineer" in update.text
+    [listed] = attendee_lists(smtp.recorder.received[before:], update.sequence, "REQUEST")[:1]
+    assert newcomer in listed
+    assert "CHANGED (" not in update.text  # no old reason repeated
+    before = len(smtp.recorder.received)
+    run(calendar, wfscp, D("2026-10-07"), smtp)
+    assert _sam(smtp.recorder.received[before:], mailbox) == []
+
+
+def test_a_reopened_meeting_says_reinstated(calendar, wfscp, smtp):
+    mailbox = wfscp.business_team_mailbox
+    run(calendar, wfscp, D("2026-10-05"), smtp)
+    with session_scope(calendar) as s:
+        cancel(s, SAM, "no quorum", ME)
+    run(calendar, wfscp, D("2026-10-06"), smtp)
+    with session_scope(calendar) as s:
+        reopen(s, SAM, ME, "quorum found")
+    before = len(smtp.recorder.received)
+    run(calendar, wfscp, D("2026-10-07"), smtp)
+    [back] = _sam(smtp.recorder.received[before:], mailbox)
+    assert back.method == "REQUEST"
+    assert "REINSTATED (quorum found)" in back.text and "CHANGED" not in back.text
+
+
+def _rule_moved(tmp_path: Path, old: str, new: str):
+    text = (RULES / "westmorland-furness.yaml").read_text(encoding="utf-8")
+    changed = text.replace(old, new, 1)
+    assert changed != text
+    folder = tmp_path / f"rules-{len(list(tmp_path.glob('rules-*')))}"
+    folder.mkdir()
+    (folder / "westmorland-furness.yaml").write_text(changed, encoding="utf-8")
+    return load_partnership("wfscp", [folder])
+
+
+def test_a_rule_change_of_the_time_says_why_not_an_old_reason(calendar, wfscp, smtp, tmp_path):
+    mailbox = wfscp.business_team_mailbox
+    with session_scope(calendar) as s:
+        reschedule(s, SAM, None, "Not merged after all", ME, location="Kendal Town Hall")
+    run(calendar, wfscp, D("2026-10-05"), smtp)
+    moved = _rule_moved(tmp_path, "start: 2025-04-08 14:00", "start: 2025-04-08 15:00")
+    with session_scope(calendar) as s:
+        sync_partnership(s, moved, D("2026-10-06"))
+    before = len(smtp.recorder.received)
+    run(calendar, moved, D("2026-10-06"), smtp)
+    [update] = _sam(smtp.recorder.received[before:], mailbox)
+    assert update.start == datetime(2026, 10, 13, 15, tzinfo=LONDON)
+    assert "Not merged after all" not in update.text
+    assert "CHANGED (the rule's schedule changed)" in update.text
+    assert update.location == "Kendal Town Hall"
+
+
+def test_a_rule_move_keeps_the_meetings_own_place(calendar, wfscp, smtp, tmp_path):
+    mailbox = wfscp.business_team_mailbox
+    with session_scope(calendar) as s:
+        reschedule(s, SAM, None, "the usual room is closed", ME, location="Kendal Town Hall")
+    run(calendar, wfscp, D("2026-10-05"), smtp)
+    moved = _rule_moved(
+        tmp_path,
+        "every: every 2 months on the second Tuesday",
+        "every: every 2 months on the second Wednesday",
+    )
+    with session_scope(calendar) as s:
+        sync_partnership(s, moved, D("2026-10-06"))
+    before = len(smtp.recorder.received)
+    run(calendar, moved, D("2026-10-06"), smtp)
+    sent = invites(smtp.recorder.received[before:], mailbox)
+    [new] = [i for i in sent if i.uid.endswith("meeting:2026-10-14@govcal")]
+    assert new.location == "Kendal Town Hall"
+
+
+def test_a_first_invite_that_waited_for_a_retry_is_an_invitation(calendar, wfscp, smtp):
+    """Issue 21: the meeting was moved before anyone was invited (SEQUENCE 1); the
+    scrutineer's relay said "try again later"; their invite, when it goes, is their first."""
+    mailbox = wfscp.business_team_mailbox
+    with session_scope(calendar) as s:
+        reschedule(s, SAM, datetime(2026, 10, 20, 10, tzinfo=LONDON), "chair unavailable", ME)
+    smtp.recorder.defer = {SCRUTINEER}
+    run(calendar, wfscp, D("2026-10-05"), smtp)
+    [others] = _sam(smtp.recorder.received, mailbox)
+    assert SCRUTINEER not in others.rcpts and "You are invited" in others.text
+    smtp.recorder.defer = set()
+    before = len(smtp.recorder.received)
+    run(calendar, wfscp, D("2026-10-09"), smtp)  # after the retry wait
+    [late] = _sam(smtp.recorder.received[before:], mailbox)
+    assert late.rcpts == {SCRUTINEER} and late.sequence == 1
+    assert "You are invited to this meeting" in late.text and "CHANGED" not in late.text
