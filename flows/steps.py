@@ -276,7 +276,8 @@ def publish_feeds(
     *,
     now: datetime | None = None,
 ) -> list[FeedFile]:
-    """Rewrite every feed from the database: past 90 days and the year ahead."""
+    """Rewrite every feed from the database: the past 90 days, the year ahead, and every
+    open item however late."""
     from models.feed_tokens import issue_feed_tokens
     from models.notify_inputs import calendar_items
 
@@ -286,9 +287,8 @@ def publish_feeds(
     tokens = issue_feed_tokens(session, emails)  # committed before any file names them
     written: list[FeedFile] = []
     for partnership in partnerships:
-        items = calendar_items(
-            session, partnership, today - timedelta(days=90), today + timedelta(days=400)
-        )
+        start, end = today - timedelta(days=90), today + timedelta(days=400)
+        items = calendar_items(session, partnership, start, end, today=today, every_open=True)
         role_names = {key: role.display_name for key, role in partnership.roles.items()}
         written.extend(
             write_feeds(

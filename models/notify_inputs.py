@@ -236,15 +236,21 @@ def _reach(partnership: Partnership, invite_window_days: int) -> int:
 
 
 def calendar_items(
-    session: Session, partnership: Partnership, start: date, end: date
+    session: Session,
+    partnership: Partnership,
+    start: date,
+    end: date,
+    *,
+    today: date | None = None,
+    every_open: bool = False,
 ) -> list[Item]:
-    """Everything in a window, whatever its state: what a calendar feed shows."""
-    return _items(
-        session,
-        partnership,
-        start,
-        [OccurrenceRow.due >= start, OccurrenceRow.due <= end],
-    )
+    """Everything in a window, whatever its state, as of `today` (default: `start`):
+    what a calendar feed shows. With `every_open`, open items due before the window too:
+    an item stays in people's calendars until it is done, however late."""
+    since = OccurrenceRow.due >= start
+    if every_open:
+        since = or_(since, OccurrenceRow.lifecycle == Lifecycle.OPEN.value)
+    return _items(session, partnership, today or start, [since, OccurrenceRow.due <= end])
 
 
 def items_by_ids(

@@ -231,3 +231,21 @@ def test_a_first_invite_that_waited_for_a_retry_is_an_invitation(calendar, wfscp
     [late] = _sam(smtp.recorder.received[before:], mailbox)
     assert late.rcpts == {SCRUTINEER} and late.sequence == 1
     assert "You are invited to this meeting" in late.text and "CHANGED" not in late.text
+
+
+def test_a_feed_keeps_an_open_item_however_late_and_says_overdue(calendar, wfscp, tmp_path):
+    """Due 30 September 2026 and never done: 152 days later it is still in the feeds,
+    marked "Overdue:" (it used to vanish 90 days after its day, and say "Due:" until then)."""
+    from flows.steps import publish_feeds
+    from tests.test_invite_changes import feed_events
+
+    report = "wfscp:annual-report:2026-09-30@govcal"
+    with session_scope(calendar) as s:
+        publish_feeds(s, [wfscp], D("2027-03-01"), tmp_path, now=datetime(2027, 3, 1, 6))
+    summary, categories, _transp, status, _stamp, _alarm = feed_events(tmp_path / "wfscp.ics")[
+        report
+    ]
+    assert summary.startswith("Overdue: ") and categories == ["Open"]
+    assert status == "CONFIRMED"
+    bodies = [feed_events(f) for f in sorted((tmp_path / "wfscp" / "roles").glob("*.ics"))]
+    assert {b[report][0] for b in bodies if report in b} == {summary}  # its owners' feeds too

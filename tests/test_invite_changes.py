@@ -267,7 +267,7 @@ def test_a_feed_shows_completion_and_keeps_untouched_entries_byte_for_byte(
     main = feeds / "wfscp.ics"
     before = feed_events(main)
     summary, categories, transp, status, stamp, alarm = before[report]
-    assert summary.startswith("Due: ") and categories == ["Open"] and alarm
+    assert summary.startswith("Overdue: ") and categories == ["Open"] and alarm
     assert (transp, status) == ("TRANSPARENT", "CONFIRMED")
 
     with session_scope(calendar) as s:

@@ -278,9 +278,10 @@ def test_feeds_parse_back_and_match_the_plan(calendar, wfscp, tmp_path):
     dsl = tmp_path / "feeds" / "wfscp" / "people" / f"{token}.ics"
     assert len(token) >= 24 and "dsl" not in token  # random, nothing to do with the address
     mine = vobject.readOne(dsl.read_text())
-    assert [e.uid.value for e in mine.vevent_list] == [
-        "wfscp:section-175-audit:2027-03-31:wf-p001@govcal"
-    ]  # a school's DSL sees their own return only
+    assert [(e.uid.value, e.summary.value.split(":")[0]) for e in mine.vevent_list] == [
+        ("wfscp:section-175-audit:2026-03-31:wf-p001@govcal", "Overdue"),
+        ("wfscp:section-175-audit:2027-03-31:wf-p001@govcal", "Due"),
+    ]  # a school's DSL sees their own returns only, last year's still open however late
     role_file = tmp_path / "feeds" / "wfscp" / "roles" / "lead-safeguarding-partners.ics"
     role = vobject.readOne(role_file.read_text())
     assert role.x_wr_calname.value == (
