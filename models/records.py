@@ -276,7 +276,10 @@ def reschedule(
 
 
 def _check_wall_time(moment: datetime, zone) -> None:
-    """A local time the clocks skip (01:30 on the last Sunday of March) is refused."""
+    """A local time the clocks skip (01:30 on the last Sunday of March) is refused, and so
+    is one they repeat (01:30 on the last Sunday of October): calendar programs do not
+    agree which of the two it is (icalendar reads the first, ical.js, libical and vobject
+    the second), so the person says which by giving a time outside the repeated hour."""
     from zoneinfo import ZoneInfo
 
     if not isinstance(moment.tzinfo, ZoneInfo):
@@ -287,6 +290,31 @@ def _check_wall_time(moment: datetime, zone) -> None:
             f"--to {moment:%Y-%m-%d %H:%M} does not exist in {moment.tzinfo.key}: the clocks "
             "go forward then; give a time an hour later"
         )
+    first, second = moment.replace(fold=0), moment.replace(fold=1)
+    if first.utcoffset() != second.utcoffset():
+        start, end = _repeated_hour(first, second)
+        raise RecordError(
+            f"--to {moment:%Y-%m-%d %H:%M} happens twice in {moment.tzinfo.key}: at "
+            f"{first.astimezone(UTC):%H:%M} UTC ({first.tzname()}) and at "
+            f"{second.astimezone(UTC):%H:%M} UTC ({second.tzname()}), as the clocks go back; "
+            f"give a time outside {start:%H:%M}-{end:%H:%M} that day"
+        )
+
+
+def _repeated_hour(first: datetime, second: datetime) -> tuple[datetime, datetime]:
+    """The wall-clock span the clocks go through twice, around an ambiguous time."""
+    zone = first.tzinfo
+    low, high = first.astimezone(UTC), second.astimezone(UTC)
+    while high - low > timedelta(minutes=1):  # the change is a minute between the two
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).utcoffset() == first.utcoffset():
+            low = middle
+        else:
+            high = middle
+    change = high.replace(second=0, microsecond=0)
+    after, before = change.astimezone(zone), (change - timedelta(seconds=1)).astimezone(zone)
+    ends = (before + timedelta(seconds=1)).replace(tzinfo=None)
+    return after.replace(tzinfo=None), ends
 
 
 def cancel(session: Session, public_id: str, reason: str, actor: Actor) -> OccurrenceRow:
