@@ -6,7 +6,7 @@ vobject (tests/test_invite_changes.invites) and replayed into simulated client c
 from __future__ import annotations
 
 import email
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from email import policy
 from pathlib import Path
 
@@ -249,3 +249,38 @@ def test_a_feed_keeps_an_open_item_however_late_and_says_overdue(calendar, wfscp
     assert status == "CONFIRMED"
     bodies = [feed_events(f) for f in sorted((tmp_path / "wfscp" / "roles").glob("*.ics"))]
     assert {b[report][0] for b in bodies if report in b} == {summary}  # its owners' feeds too
+
+
+def test_every_parser_reads_the_invites_own_time_zone_block(calendar, wfscp, smtp):
+    """The VTIMEZONE is the yearly-rule form (one DAYLIGHT, one STANDARD, each with an
+    RRULE: Outlook reads one STANDARD only), and icalendar and vobject place a summer and
+    a winter meeting right from the block alone: the TZID is renamed to one no zone
+    database knows, so neither can fall back on its own copy of Europe/London."""
+    import vobject
+
+    run(calendar, wfscp, D("2026-10-05"), smtp)
+    with session_scope(calendar) as s:
+        reschedule(s, SAM, datetime(2027, 1, 19, 10, tzinfo=LONDON), "chair unavailable", ME)
+    run(calendar, wfscp, D("2026-10-06"), smtp)
+    found = []
+    for r in smtp.recorder.received:
+        message = email.message_from_bytes(r.data, policy=policy.default)
+        for part in message.walk():
+            if part.get_content_type() == "text/calendar" and SAM in part.get_content():
+                found.append(part.get_content().replace("Europe/London", "Govcal/Nowhere"))
+    summer, winter = found[0], found[-1]
+    for body, utc in ((summer, datetime(2026, 10, 13, 13, tzinfo=UTC)),
+                      (winter, datetime(2027, 1, 19, 10, tzinfo=UTC))):  # fmt: skip
+        ical = icalendar.Calendar.from_ical(body)
+        [zone] = ical.walk("VTIMEZONE")
+        assert [(o.name, "RRULE" in o) for o in zone.subcomponents] == [
+            ("DAYLIGHT", True), ("STANDARD", True),
+        ]  # fmt: skip
+        assert str(zone.subcomponents[0]["RRULE"].to_ical().decode()) in (
+            "FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3", "FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU",
+        )  # fmt: skip
+        [event] = ical.walk("VEVENT")
+        assert event["DTSTART"].params["TZID"] == "Govcal/Nowhere"
+        assert event["DTSTART"].dt.astimezone(UTC) == utc
+        start = vobject.readOne(body).vevent.dtstart.value
+        assert start.tzinfo is not None and start.astimezone(UTC) == utc
