@@ -10,6 +10,7 @@ from sqlmodel import Session, col, func, or_, select
 from models.calendar import Lifecycle, OccurrenceRow
 from models.chunks import chunks
 from models.directory import Agency
+from models.feed_tokens import UidForm, uid_form
 from models.people import Person, RoleAssignment
 from models.queries import subject_names, subject_names_of
 from models.rows import named
@@ -85,7 +86,8 @@ def _items(
     )
     rows = [r for r in rows if r.partnership_id == partnership.id]
     leads, la = _lead_partners(session, [partnership.id])[partnership.id]
-    return _shape(partnership, today, rows, subject_names(session, partnership.id), leads, la)
+    names = subject_names(session, partnership.id)
+    return _shape(partnership, today, rows, names, leads, la, uid_form(session))
 
 
 def _live(orphans: bool):
@@ -100,6 +102,7 @@ def _shape(
     names: dict[str, str],
     leads: dict[str, str],
     la: str,
+    uids: UidForm,
 ) -> list[Item]:
     """One partnership's rows as the planner's items (rows with a date out of range are
     left out, said)."""
@@ -126,6 +129,7 @@ def _shape(
             Item(
                 ref=row.id or 0,
                 public_id=row.public_id,
+                uid=uids.uid(row.public_id, row.id or 0),
                 partnership=partnership.id,
                 rule=row.rule_id,
                 title=row.title,
@@ -217,10 +221,11 @@ def open_items(
             found.append(row)
     leads = _lead_partners(session, wanted)
     names = subject_names_of(session, wanted)
+    uids = uid_form(session)
     items: list[Item] = []
     for partnership in partnerships:
         found = _shape(partnership, today, by_partnership[partnership.id],
-                       names[partnership.id], *leads[partnership.id])  # fmt: skip
+                       names[partnership.id], *leads[partnership.id], uids)  # fmt: skip
         # an orphan only matters as a meeting to take back from people's calendars
         found = [i for i in found if not i.orphaned or (i.kind == "meeting" and i.due >= today)]
         items.extend(i for i in found if not (i.cancelled and i.starts_at is None))

@@ -131,6 +131,7 @@ def _entry(item: Item, ctx: ComposeContext, sender: Sender, **changes) -> Calend
     chairs = _holders(item, ctx, item.chairs)
     values = {
         "public_id": item.public_id,
+        "uid": item.uid,
         "title": item.title,
         "description": f"{item.title}.{_chaired_by(chairs)} Why: {item.source}. "
         f"Done when: {item.evidence}.",

@@ -73,6 +73,7 @@ def _entry(item: Item, timezone: str) -> CalendarEntry:
         lifecycle=item.lifecycle,
         changed=item.changed,
         timezone=timezone,
+        uid=item.uid,
     )
 
 
@@ -95,9 +96,11 @@ def _rounds(items: list[Item], timezone: str) -> list[CalendarEntry]:
         else:
             title = f"{first.title} (all {len(members)} {noun} done)"
         changes = [m.changed for m in members if m.changed]
+        domain = first.uid.rpartition("@")[2]  # the round is as old as its members
         single.append(
             CalendarEntry(
                 public_id=round_id,
+                uid=f"{round_id}@{domain}" if domain else "",
                 title=title,
                 description=f"{first.title}: {len(members)} returns. Why: {first.source}. "
                 f"Reference: {round_id}",

@@ -31,6 +31,7 @@ _LOOK = {
 
 
 def uid_for(public_id: str) -> str:
+    """The UID of an event that has none of its own: the form of the first installations."""
     return f"{public_id}@govcal"
 
 
@@ -58,6 +59,7 @@ class CalendarEntry:
     online_url: str = ""
     lifecycle: str = "open"
     changed: datetime | None = None
+    uid: str = ""  # stored form, with the installation's id; '' for uid_for(public_id)
 
     @property
     def status(self) -> str:
@@ -93,7 +95,7 @@ def _alarm(entry: CalendarEntry) -> Alarm | None:
 def _event(entry: CalendarEntry, stamp: datetime, *, feed: bool) -> Event:
     prefix, category = _LOOK.get(entry.status, ("", "Open"))
     event = Event()
-    event.add("uid", uid_for(entry.public_id))
+    event.add("uid", entry.uid or uid_for(entry.public_id))
     event.add("dtstamp", (entry.changed or stamp) if feed else stamp)
     if entry.changed:
         event.add("last-modified", entry.changed)

@@ -78,6 +78,7 @@ class Item:
     online_url: str = ""
     lifecycle: str = "open"  # as recorded: open, completed, waived, cancelled
     changed: datetime | None = None  # when the occurrence last changed
+    uid: str = ""  # its calendar UID (models.feed_tokens.UidForm); '' for the old form
 
 
 @dataclass

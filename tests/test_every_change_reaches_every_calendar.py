@@ -66,9 +66,7 @@ def test_a_waived_meeting_is_cancelled_in_the_feed(calendar, wfscp, tmp_path):
         waive(s, SAM, "the council's budget meeting took its place", ME)
     with session_scope(calendar) as s:
         publish_feeds(s, [wfscp], D("2026-10-02"), tmp_path, now=datetime(2026, 10, 2, 6))
-    summary, categories, transp, status, _stamp, alarm = feed_events(tmp_path / "wfscp.ics")[
-        f"{SAM}@govcal"
-    ]
+    summary, categories, transp, status, _stamp, alarm = feed_events(tmp_path / "wfscp.ics")[SAM]
     assert summary.startswith("Waived: ") and categories == ["Waived"]
     assert (status, transp, alarm) == ("CANCELLED", "TRANSPARENT", False)
 
@@ -211,7 +209,7 @@ def test_a_rule_move_keeps_the_meetings_own_place(calendar, wfscp, smtp, tmp_pat
     before = len(smtp.recorder.received)
     run(calendar, moved, D("2026-10-06"), smtp)
     sent = invites(smtp.recorder.received[before:], mailbox)
-    [new] = [i for i in sent if i.uid.endswith("meeting:2026-10-14@govcal")]
+    [new] = [i for i in sent if i.uid.endswith("meeting:2026-10-14")]
     assert new.location == "Kendal Town Hall"
 
 
@@ -239,7 +237,7 @@ def test_a_feed_keeps_an_open_item_however_late_and_says_overdue(calendar, wfscp
     from flows.steps import publish_feeds
     from tests.test_invite_changes import feed_events
 
-    report = "wfscp:annual-report:2026-09-30@govcal"
+    report = "wfscp:annual-report:2026-09-30"
     with session_scope(calendar) as s:
         publish_feeds(s, [wfscp], D("2027-03-01"), tmp_path, now=datetime(2027, 3, 1, 6))
     summary, categories, _transp, status, _stamp, _alarm = feed_events(tmp_path / "wfscp.ics")[
@@ -284,3 +282,68 @@ def test_every_parser_reads_the_invites_own_time_zone_block(calendar, wfscp, smt
         assert event["DTSTART"].dt.astimezone(UTC) == utc
         start = vobject.readOne(body).vevent.dtstart.value
         assert start.tzinfo is not None and start.astimezone(UTC) == utc
+
+
+def _sam_uids(received) -> list[str]:
+    found = []
+    for r in received:
+        message = email.message_from_bytes(r.data, policy=policy.default)
+        for part in message.walk():
+            if part.get_content_type() == "text/calendar":
+                uid = str(icalendar.Calendar.from_ical(part.get_content()).walk("VEVENT")[0]["UID"])
+                if uid.startswith(f"{SAM}@"):
+                    found.append(uid)
+    return found
+
+
+def test_two_installations_never_address_the_same_event(tmp_path, wfscp, migrated_copy, smtp):
+    """Issue 20: every installation wrote `...@govcal`, so a staging copy mailing real people
+    would change production's events. Each fresh installation's UIDs carry its own id, the
+    same for every version of one event."""
+    uids = []
+    for name in ("production", "staging"):
+        url = migrated_copy(tmp_path / f"{name}.db")
+        with session_scope(url) as s:
+            import_directory(s, SAMPLE_DIRECTORY / "wfscp", wfscp)
+            sync_partnership(s, wfscp, D("2026-10-01"))
+        before = len(smtp.recorder.received)
+        run(url, wfscp, D("2026-10-05"), smtp)
+        with session_scope(url) as s:
+            reschedule(s, SAM, datetime(2026, 10, 20, 10, tzinfo=LONDON), "room", ME)
+        run(url, wfscp, D("2026-10-06"), smtp)
+        versions = set(_sam_uids(smtp.recorder.received[before:]))
+        assert len(versions) == 1  # an update keeps its event's UID
+        uids.append(versions.pop())
+    production, staging = uids
+    assert production != staging
+    for uid in uids:
+        domain = uid.rpartition("@")[2]
+        assert domain.endswith(".govcal") and len(domain) == len("0123456789ab.govcal")
+
+
+def test_an_upgraded_installation_keeps_the_uids_calendars_hold(tmp_path, wfscp, smtp):
+    """Events that existed before the upgrade keep `...@govcal` (calendars hold them);
+    events created after it carry the installation's id."""
+    from alembic import command
+
+    from flows.steps import publish_feeds
+    from models.db import alembic_config, upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url)
+    with session_scope(url) as s:
+        import_directory(s, SAMPLE_DIRECTORY / "wfscp", wfscp)
+        sync_partnership(s, wfscp, D("2026-10-01"))
+    command.downgrade(alembic_config(url), "0004")  # its events as made before the change
+    upgrade(url)  # then the upgrade to this version
+    run(url, wfscp, D("2026-10-05"), smtp)
+    assert set(_sam_uids(smtp.recorder.received)) == {f"{SAM}@govcal"}
+    with session_scope(url) as s:
+        sync_partnership(s, wfscp, D("2027-10-01"))  # a year on: new occurrences
+        publish_feeds(s, [wfscp], D("2027-10-01"), tmp_path / "feeds", now=datetime(2027, 10, 1))
+    body = icalendar.Calendar.from_ical((tmp_path / "feeds" / "wfscp.ics").read_bytes())
+    domains = {str(e["UID"]).rpartition("@")[0]: str(e["UID"]).rpartition("@")[2]
+               for e in body.walk("VEVENT")}  # fmt: skip
+    assert domains["wfscp:lsp-meeting:2027-11-10"] == "govcal"  # existed before: kept
+    assert domains["wfscp:lsp-meeting:2028-05-10"].endswith(".govcal")  # new: this installation
+    assert domains["wfscp:lsp-meeting:2028-05-10"] != "govcal"
