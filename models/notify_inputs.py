@@ -152,6 +152,7 @@ def _shape(
                 per=rule.per.value if rule.per else "",
                 location=row.location or rule.location,
                 online_url=rule.online_url,
+                invite_horizon=rule.invite_horizon,
                 lifecycle=row.lifecycle,
                 changed=row.updated_at,
             )

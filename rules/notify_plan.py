@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 
-from rules.model import Ladder
+from rules.model import Horizon, Ladder
 from rules.state import State, Status
 from rules.workdays import is_working_day, working_days_between
 
@@ -78,6 +78,7 @@ class Item:
     online_url: str = ""
     lifecycle: str = "open"  # as recorded: open, completed, waived, cancelled
     changed: datetime | None = None  # when the occurrence last changed
+    invite_horizon: Horizon | None = None  # meetings: its rule's first-invite horizon
     uid: str = ""  # its calendar UID (models.feed_tokens.UidForm); '' for the old form
 
 
@@ -250,7 +251,8 @@ def _invites(
 ) -> list[Planned]:
     """Invites, updates and cancellations of one meeting.
 
-    A first invite goes out once the meeting is within the window (60 days). Once anyone
+    A first invite goes out once the meeting is within the window: its rule's
+    invite_horizon, else the default (60 days). Once anyone
     has been invited, every change (moved, cancelled, reopened, rule change) goes to
     every attendee whatever the distance: each change bumps SEQUENCE, so the stage
     `invite-N` / `cancel-N` is new and the ledger lets it through exactly once. A meeting
@@ -274,6 +276,8 @@ def _invites(
     if not item.status.state.is_open:
         return []  # held and minuted: nothing for a calendar to follow
     days_ahead = (item.starts_at.date() - today).days
+    if item.invite_horizon is not None:
+        window = (item.invite_horizon.reaches(today) - today).days
     if not (days_ahead <= window or invited or item.ref in successor_of_invited):
         return []
     return [

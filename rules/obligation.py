@@ -15,7 +15,7 @@ from typing import Any
 
 from rules.compile import compile_schedule
 from rules.ladder import build_ladder
-from rules.model import Adjust, Kind, Ladder, Per, Role, Rule, Schedule
+from rules.model import Adjust, Horizon, Kind, Ladder, Per, Role, Rule, Schedule
 from rules.report import SLUG, Report
 from rules.schedule import MONTHS, ScheduleError
 from rules.spec import ObligationSpec, ScheduleSpec
@@ -74,6 +74,7 @@ def build_rule(
         else None
     )
     _check_venue(spec, kind, base, report)
+    horizon = _invite_horizon(spec, kind, (*base, "invite_horizon"), report)
     if len(report) > before or kind is None or schedule is None:
         return None
     return Rule(
@@ -94,6 +95,7 @@ def build_rule(
         extra_attendees=extra,
         location=" ".join((spec.location or "").split()),
         online_url=(spec.online_url or "").strip(),
+        invite_horizon=horizon,
         notes=spec.notes,
         line=report.doc.line_of(base),
         origin=origin,
@@ -199,6 +201,37 @@ def _check_venue(spec: ObligationSpec, kind: Kind | None, base: DataPath, report
             f"online_url '{spec.online_url}' of rule '{spec.id}' is not a web address; "
             "write the full https:// link of the online meeting",
         )
+
+
+_HORIZON = re.compile(r"^(\d{1,3})\s*(day|week|month|year)s?$")
+_HORIZON_UNITS = {"day": (0, 1), "week": (0, 7), "month": (1, 0), "year": (12, 0)}
+MAX_INVITE_HORIZON_DAYS = 731  # two years
+
+
+def _invite_horizon(
+    spec: ObligationSpec, kind: Kind | None, path: DataPath, report: Report
+) -> Horizon | None:
+    """`invite_horizon: 12 months`: first invites to a meeting that far ahead (chief
+    executives' diaries are booked a year ahead). None when not given."""
+    text = spec.invite_horizon
+    if text is None:
+        return None
+    if kind is not None and kind is not Kind.MEETING:
+        report.add(path, f"invite_horizon is for meetings; rule '{spec.id}' is a {kind}: remove it")
+        return None
+    match = _HORIZON.match(" ".join(str(text).lower().split()))
+    horizon = None
+    if match:
+        months, days = _HORIZON_UNITS[match.group(2)]
+        horizon = Horizon(int(match.group(1)) * months, int(match.group(1)) * days)
+    if horizon is None or not 1 <= horizon.longest_days <= MAX_INVITE_HORIZON_DAYS:
+        report.add(
+            path,
+            f"invite_horizon '{text}' of rule '{spec.id}' is not understood; write a span "
+            "from 1 day to 24 months, e.g. '12 months', '90 days' or '8 weeks'",
+        )
+        return None
+    return horizon
 
 
 def _enum(enum: Any, value: str, path: DataPath, name: str, report: Report) -> Any:

@@ -347,3 +347,38 @@ def test_an_upgraded_installation_keeps_the_uids_calendars_hold(tmp_path, wfscp,
     assert domains["wfscp:lsp-meeting:2027-11-10"] == "govcal"  # existed before: kept
     assert domains["wfscp:lsp-meeting:2028-05-10"].endswith(".govcal")  # new: this installation
     assert domains["wfscp:lsp-meeting:2028-05-10"] != "govcal"
+
+
+def test_a_rule_sends_first_invites_for_its_whole_horizon(calendar, wfscp, smtp):
+    """The sample's joint LSP and SAM meetings say `invite_horizon: 12 months`: on 5
+    October 2026 every one of them in the next year is invited (chief executives' diaries
+    are booked a year ahead), not only those within 60 days; none beyond the year."""
+    mailbox = wfscp.business_team_mailbox
+    run(calendar, wfscp, D("2026-10-05"), smtp)
+    first = {i.uid for i in invites(smtp.recorder.received, mailbox) if i.sequence == 0}
+    lsp = sorted(u.rpartition(":")[2] for u in first if ":lsp-meeting:" in u)
+    sam = sorted(u.rpartition(":")[2] for u in first if ":safeguarding-accountability-" in u)
+    assert lsp == ["2026-11-11", "2027-02-10", "2027-05-12", "2027-08-11"]
+    assert sam == ["2026-10-13", "2026-12-08", "2027-02-09", "2027-04-13", "2027-06-08",
+                   "2027-08-10"]  # fmt: skip
+    assert all(date.fromisoformat(d) <= D("2027-10-05") for d in lsp + sam)
+    assert not [u for u in first if ":lsp-meeting-papers:" in u]  # deadlines: no invites
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [("forever", "invite_horizon 'forever' of rule 'lsp-meeting' is not understood"),
+     ("30 months", "invite_horizon '30 months' of rule 'lsp-meeting' is not understood"),
+     ("0 days", "invite_horizon '0 days' of rule 'lsp-meeting' is not understood")],
+)  # fmt: skip
+def test_a_bad_invite_horizon_is_one_problem_naming_the_line(rule_file, value, says):
+    from tests.support.rules import VALID_HEADER, VALID_RULE, problems_of
+
+    rule = VALID_RULE.replace(
+        "    evidence: Minutes\n", f"    invite_horizon: {value}\n    evidence: Minutes\n"
+    )
+    path = rule_file(VALID_HEADER + rule)
+    [problem] = problems_of(path)
+    assert problem.message.startswith(says) and "e.g. '12 months'" in problem.message
+    line = path.read_text(encoding="utf-8").splitlines()[problem.line - 1]
+    assert line.strip() == f"invite_horizon: {value}"

@@ -126,7 +126,11 @@ def apply(calendars: dict[str, dict[str, Invite]], messages: list[Invite]) -> No
 
 
 def sams(calendar: dict[str, Invite]) -> list[Invite]:
-    return [i for i in calendar.values() if ":safeguarding-accountability-meeting:" in i.uid]
+    """The October 2026 SAM as a calendar holds it (the 13th, or the 14th that replaces it
+    after a rule change); the later SAMs of the invite horizon are not these tests' matter."""
+    return [
+        i for i in calendar.values() if ":safeguarding-accountability-meeting:2026-10-1" in i.uid
+    ]
 
 
 def test_reschedule_far_ahead_new_place_cancel_and_reopen_reach_every_invitee(
