@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, or_, select
 
 from models.calendar import Lifecycle, OccurrenceRow
 from models.chunks import chunks
 from models.directory import Agency
 from models.feed_tokens import UidForm, uid_form
-from models.people import Person, RoleAssignment
+from models.people import Delegation, Person, RoleAssignment
 from models.queries import subject_names, subject_names_of
 from models.rows import named
 from models.status import status_of
@@ -34,6 +35,15 @@ def directory(session: Session, partnership_ids: list[str]) -> Directory:
     for partnership_id, role, agency, school, email, name in rows:
         # shown: a name stored before the text check existed may hold a control character
         found.add(partnership_id, role, Contact(email, shown(name)), agency=agency, school=school)
+    lead = aliased(Person)
+    delegations = session.exec(
+        select(Delegation.partnership_id, lead.email, Person.email, Person.name)
+        .join(Person, col(Delegation.delegate_id) == col(Person.id))
+        .join(lead, col(Delegation.lead_id) == col(lead.id))
+        .where(col(Delegation.partnership_id).in_(partnership_ids))
+    ).all()
+    for partnership_id, lead_email, email, name in delegations:
+        found.add_deputy(partnership_id, lead_email, Contact(email, shown(name)))
     return found
 
 

@@ -24,7 +24,7 @@ from notifications.render import (
     render_digest,
     render_invite,
 )
-from rules.notify_plan import Directory, Item, event_reference
+from rules.notify_plan import DEPUTY, Directory, Item, event_reference
 
 BUSINESS_ROLES = frozenset({"business-team", "partnership-manager"})  # they run govcal
 
@@ -87,13 +87,32 @@ def _team(info: PartnershipInfo, sender: Sender) -> tuple[str, str]:
     return (f"{info.name} business team", info.mailbox or sender.email)
 
 
-def _holders(item: Item, ctx: ComposeContext, roles: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(name, address) of everyone holding these roles, once each, in the roles' order."""
+def _holders(
+    item: Item, ctx: ComposeContext, roles: tuple[str, ...], *, deputies: bool = False
+) -> list[tuple[str, str]]:
+    """(name, address) of everyone holding these roles, once each, in the roles' order;
+    with `deputies`, then the deputies of those who have one (invited with them)."""
     seen: dict[str, tuple[str, str]] = {}
     for role in roles:
         for contact in ctx.directory.of(item.partnership, role):
             seen.setdefault(contact.email.lower(), (contact.name, contact.email))
+    if deputies:
+        for _name, email in list(seen.values()):
+            for deputy in ctx.directory.deputies_of(item.partnership, email):
+                seen.setdefault(deputy.email.lower(), (deputy.name, deputy.email))
     return list(seen.values())
+
+
+def deputy_for(row, item: Item, ctx: ComposeContext) -> str:
+    """For a deputy's copy (role `deputy:<role>`): whom they stand in for, in words
+    ('Chief Executive, ... (Lead Safeguarding Partners)'); '' for anyone else's."""
+    role = getattr(row, "role", "") or ""
+    if not role.startswith(DEPUTY):
+        return ""
+    lead_role = role.removeprefix(DEPUTY)
+    leads = ctx.directory.leads_of(item.partnership, row.recipient, lead_role)
+    words = _info(ctx, item.partnership).role_names.get(lead_role, lead_role)
+    return f"{in_words([c.name or c.email for c in leads]) or 'a colleague'} ({words})"
 
 
 def _chaired_by(chairs: list[tuple[str, str]]) -> str:
@@ -141,7 +160,7 @@ def _entry(item: Item, ctx: ComposeContext, sender: Sender, **changes) -> Calend
         "sequence": item.sequence,
         "cancelled": item.cancelled,
         "organizer": _team(info, sender),
-        "attendees": tuple(_holders(item, ctx, (item.owner_role, *item.attendees))),
+        "attendees": tuple(_holders(item, ctx, (item.owner_role, *item.attendees), deputies=True)),
         "chairs": frozenset(email.lower() for _, email in chairs),
         "location": item.location,
         "online_url": item.online_url,
@@ -198,6 +217,7 @@ def _line(row, item: Item, ctx: ComposeContext) -> DigestLine:
         owner=owner_text(item, ctx) if not round_id else "",
         owner_role=item.owner_role,
         note=failure,
+        deputy_for=deputy_for(row, item, ctx),
     )
 
 
@@ -212,17 +232,18 @@ def compose(
     """Invites per (meeting, stage, new to it or not); everything else one digest per
     recipient. Whether a message is someone's first invitation to a meeting is theirs:
     a newcomer, or one whose first invite waited for a retry, is invited, not updated."""
-    invites: dict[tuple[int, str, str, bool], list] = defaultdict(list)
+    invites: dict[tuple[int, str, str, bool, str], list] = defaultdict(list)
     digests: dict[tuple[str, str], list] = defaultdict(list)
     for row in rows:  # a resend (message_key kept) goes alone, as it first went
         resend = getattr(row, "message_key", "") or ""
         if row.kind in ("invite", "cancel"):
             new = row.recipient.lower() not in ctx.invitees.get(row.occurrence_id, set())
-            invites[(row.occurrence_id, row.stage, resend, new)].append(row)
+            deputy = row.recipient if (row.role or "").startswith(DEPUTY) else ""
+            invites[(row.occurrence_id, row.stage, resend, new, deputy)].append(row)
         else:
             digests[(row.recipient.lower(), resend)].append(row)
     messages: list[ComposedMessage] = []
-    for (occurrence_id, _stage, _resend, new), group in sorted(invites.items()):
+    for (occurrence_id, _stage, _resend, new, _deputy), group in sorted(invites.items()):
         item = items[occurrence_id]
         info = _info(ctx, item.partnership)
         cancelling = group[0].kind == "cancel"
@@ -246,6 +267,7 @@ def compose(
             first_time=new,
             uninvited=uninvited,
             reinstated=item.ref in ctx.reinstated and not new,
+            deputy_for=deputy_for(group[0], item, ctx),
             replaces=(
                 day_text(orphan.starts_at.astimezone(ZoneInfo(info.timezone)).date())
                 if orphan and orphan.starts_at
@@ -266,13 +288,17 @@ def compose(
         first = items[group[0].occurrence_id]
         info = _info(ctx, first.partnership)
         roles = {r.role for r in group}
+        role_names = dict(info.role_names)
+        for row in group:  # "Sent to you as: deputy for ..." in the footer
+            if (row.role or "").startswith(DEPUTY):
+                role_names[row.role] = f"deputy for {deputy_for(row, first, ctx)}"
         digest = Digest(
             key=_key("digest", group, today),
             recipient=group[0].recipient,
             recipient_name=ctx.names.get(group[0].recipient, ""),
             partnership_name=info.name,
             lines=[_line(row, items[row.occurrence_id], ctx) for row in group],
-            role_names=info.role_names,
+            role_names=role_names,
             reply_to=_team(info, sender),
             act_url=ctx.act_url,
             acknowledge_url=ctx.acknowledge_url,

@@ -124,6 +124,7 @@ class DigestLine:
     owner: str = ""  # "Jo Bloggs (Cumbria Constabulary): Partnership Manager"
     owner_role: str = ""
     note: str = ""  # a delivery failure: to whom, which message, the relay's answer
+    deputy_for: str = ""  # a copy for the deputy of this person (their name and role)
     reference: str = ""  # an event clock's incident reference: what tells clocks apart
 
 
@@ -271,8 +272,11 @@ def _entry_context(entry: _Entry, digest: Digest) -> dict:
         owner = f"each {noun}'s own lead ({role_name(first.owner_role, digest.role_names)})"
     else:
         owner = one_line(first.owner, 300)
+    headline = entry.headline()
+    if first.deputy_for:
+        headline += f" — you receive this as deputy for {one_line(first.deputy_for, 300)}"
     return {
-        "headline": entry.headline(),
+        "headline": headline,
         "note": one_line(first.note, 500),
         "due_text": when_text(worst.due, worst.starts_at, ZoneInfo(digest.timezone)),
         "state_text": entry.state_text(),
@@ -387,6 +391,7 @@ class InviteMessage:
     installation: str = ""
     first_time: bool = False  # the recipients never had it: an invitation, whatever its SEQUENCE
     uninvited: bool = False  # a cancellation to people no longer invited: the meeting goes on
+    deputy_for: str = ""  # a copy for the deputy of this person (their name and role)
     reinstated: bool = False  # back after a cancellation: the update's word is "reinstated"
 
 
@@ -451,6 +456,7 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
         "partnership_name": invitation.partnership_name,
         "cancelled": entry.cancelled and not invitation.uninvited,
         "uninvited": invitation.uninvited,
+        "deputy_for": one_line(invitation.deputy_for, 300),
         "reinstated": invitation.reinstated and not entry.cancelled,
         "updated": entry.sequence > 0 and not entry.cancelled and not invitation.first_time,
         "reason": one_line(invitation.reason or ""),

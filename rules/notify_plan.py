@@ -82,14 +82,34 @@ class Item:
     uid: str = ""  # its calendar UID (models.feed_tokens.UidForm); '' for the old form
 
 
+DEPUTY = "deputy:"  # a recipient's role prefix: a copy for the deputy of that role's holder
+
+
 @dataclass
 class Directory:
-    """Who holds which role: (partnership, role) -> [(agency, school, contact)]."""
+    """Who holds which role: (partnership, role) -> [(agency, school, contact)]; and who
+    acts for whom: (partnership, lead's address) -> their deputies."""
 
     holders: dict[tuple[str, str], list[tuple[str, str, Contact]]] = field(default_factory=dict)
+    deputies: dict[tuple[str, str], list[Contact]] = field(default_factory=dict)
 
     def add(self, partnership: str, role: str, contact: Contact, agency="", school="") -> None:
         self.holders.setdefault((partnership, role), []).append((agency, school, contact))
+
+    def add_deputy(self, partnership: str, lead_email: str, deputy: Contact) -> None:
+        self.deputies.setdefault((partnership, lead_email.lower()), []).append(deputy)
+
+    def deputies_of(self, partnership: str, email: str) -> list[Contact]:
+        return self.deputies.get((partnership, email.lower()), [])
+
+    def leads_of(self, partnership: str, deputy_email: str, role: str) -> list[Contact]:
+        """Those holding `role` whom this deputy acts for."""
+        mine = deputy_email.lower()
+        return [
+            c
+            for c in self.of(partnership, role)
+            if any(d.email.lower() == mine for d in self.deputies_of(partnership, c.email))
+        ]
 
     def of(self, partnership: str, role: str, *, scope: str = "") -> list[Contact]:
         """Holders of a role; with `scope`, only those holding it for that agency or
@@ -182,7 +202,10 @@ def _ladder(
         if action is Action.FLAG:
             out.append(Planned(item, stage, kind, Action.FLAG, f"flag:{flag}", role=str(flag)))
             continue
-        for role, contact in _recipients(item, roles, directory):
+        found = _recipients(item, roles, directory)
+        if kind is MessageKind.ESCALATION:
+            found = with_deputies(item, found, directory)
+        for role, contact in found:
             out.append(Planned(item, stage, kind, action, contact.email, contact.name, role))
     return out
 
@@ -217,6 +240,21 @@ def _schedule(
         elif not backlog:  # a backlog's flag alone is recorded: re-planning skips is cost
             out.append((stage, kind, roles, flag, Action.SEND if stage == current else Action.SKIP))
     return tuple(out)
+
+
+def with_deputies(
+    item: Item, found: list[tuple[str, Contact]], directory: Directory
+) -> list[tuple[str, Contact]]:
+    """`found` and, after them, the deputy of each (the directory's acts_for) who is not
+    a recipient already, with the role `deputy:<the role they stand in for>`."""
+    have = {c.email.lower() for _role, c in found}
+    out = list(found)
+    for role, contact in found:
+        for deputy in directory.deputies_of(item.partnership, contact.email):
+            if deputy.email.lower() not in have:
+                have.add(deputy.email.lower())
+                out.append((f"{DEPUTY}{role}", deputy))
+    return out
 
 
 def _recipients(
@@ -262,11 +300,10 @@ def _invites(
     if item.starts_at is None or item.starts_at.date() < today:
         return []
     invited = invitees.get(item.ref, set())
-    roles = (item.owner_role, *item.attendees)
     if item.cancelled:
         if not invited:
             return []  # nobody has it in their calendar: nothing to take back
-        known = {c.email.lower(): (role, c) for role, c in _recipients(item, roles, directory)}
+        known = _current_invitees(item, directory)
         out = []
         for email in sorted(invited):
             role, contact = known.get(email, ("", Contact(email, "")))
@@ -283,14 +320,15 @@ def _invites(
     return [
         Planned(item, f"invite-{item.sequence}", MessageKind.INVITE, Action.SEND,
                 contact.email, contact.name, role)
-        for role, contact in _recipients(item, roles, directory)
+        for role, contact in _current_invitees(item, directory).values()
     ]  # fmt: skip
 
 
 def _current_invitees(item: Item, directory: Directory) -> dict[str, tuple[str, Contact]]:
-    """Who is invited to a meeting now, by address (lower case): its owner and attendees."""
-    roles = (item.owner_role, *item.attendees)
-    return {c.email.lower(): (role, c) for role, c in _recipients(item, roles, directory)}
+    """Who is invited to a meeting now, by address (lower case): its owner and attendees,
+    and the deputies of those who have one."""
+    found = _recipients(item, (item.owner_role, *item.attendees), directory)
+    return {c.email.lower(): (role, c) for role, c in with_deputies(item, found, directory)}
 
 
 def _ahead_and_open(item: Item, today: date) -> bool:

@@ -382,3 +382,54 @@ def test_a_bad_invite_horizon_is_one_problem_naming_the_line(rule_file, value, s
     assert problem.message.startswith(says) and "e.g. '12 months'" in problem.message
     line = path.read_text(encoding="utf-8").splitlines()[problem.line - 1]
     assert line.strip() == f"invite_horizon: {value}"
+
+
+def test_a_deputy_gets_the_escalations_of_the_lead_they_act_for(calendar, wfscp, smtp):
+    """The directory says the DCS acts for the council's chief executive (acts_for): each
+    escalation to the chief executive reaches the DCS too, marked as a deputy's copy."""
+    run(calendar, wfscp, D("2026-11-24"), smtp)
+    lead, deputy = "lsp-wfc@example.org", "dsp-wfc@example.org"
+    lead_text = smtp.recorder.digest_to(lead)
+    deputy_text = " ".join(smtp.recorder.digest_to(deputy).split())  # unwrapped
+    assert "escalated to you" in lead_text and "as deputy" not in lead_text
+    marked = (
+        "you receive this as deputy for Chief Executive, Westmorland and Furness Council "
+        "(sample) (Lead Safeguarding Partners)"
+    )
+    assert marked in deputy_text
+    escalated = [
+        line.split(". ", 1)[1].split(" — ")[0]
+        for line in lead_text.splitlines()
+        if line[:1].isdigit() and ". " in line
+    ]
+    assert escalated and all(title in deputy_text for title in escalated)
+    assert "Sent to you as: " in deputy_text and "deputy for Chief Executive" in deputy_text
+
+
+def test_a_deputy_gets_a_copy_of_the_invite_of_the_person_they_act_for(
+    calendar, wfscp, smtp, tmp_path
+):
+    from models.actions import import_people
+
+    deputy = "deputy.scrutineer@example.org"
+    folder = tmp_path / "more"
+    folder.mkdir()
+    (folder / "people.csv").write_text(
+        "name,email,role,agency,school,acts_for\n"
+        f"Deputy Scrutineer,{deputy},non-statutory-partners,,,{SCRUTINEER}\n",
+        encoding="utf-8",
+    )
+    with session_scope(calendar) as s:
+        import_people(s, folder, wfscp, ME)
+    mailbox = wfscp.business_team_mailbox
+    run(calendar, wfscp, D("2026-10-05"), smtp)
+    october = [i for i in _sam(smtp.recorder.received, mailbox) if i.uid.endswith("10-13")]
+    [copy] = [i for i in october if deputy in i.rcpts]
+    [others] = [i for i in october if deputy not in i.rcpts]
+    assert copy.rcpts == {deputy} and SCRUTINEER in others.rcpts
+    assert (
+        "You receive this as deputy for Independent Scrutineer (sample) (Independent Scrutineer)."
+    ) in copy.text
+    assert "as deputy" not in others.text
+    [listed] = attendee_lists(smtp.recorder.received, 0, "REQUEST")[:1]
+    assert deputy in listed and SCRUTINEER in listed
