@@ -92,8 +92,11 @@ def _plan(
     people = load_directory(session, [p.id for p in partnerships])
     ladders = {(p.id, r.id): p.ladder_for(r) for p in partnerships for r in p.rules}
     meetings = [i.ref for i in items if i.kind == "meeting"]
-    invited = ledger.invited_pairs(session, meetings)
     sent = ledger.calendar_rows(session, meetings)
+    invited = frozenset(  # as ledger.invited_pairs, from the same read
+        (ref, email) for ref, stage, email, status in sent
+        if stage.startswith("invite-") and status == Delivery.SENT.value
+    )  # fmt: skip
     holding = calendar_holders(sent)
     if follow_attendees:
         items = _new_versions(session, items, attendees_changed(items, people, sent, today),
