@@ -449,7 +449,7 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
     changes = _changes(invitation) if not entry.cancelled else []
     context = {
         "recipient_name": (
-            one_line(invitation.recipients[0][0])
+            one_line(invitation.recipients[0][0]) or "colleague"  # one no longer in the directory
             if len(invitation.recipients) == 1
             else "colleagues"
         ),

@@ -87,6 +87,7 @@ def test_a_removed_person_is_sent_a_cancellation_and_the_others_an_update(calend
     [update] = [i for i in sent if i.method == "REQUEST"]
     assert withdrawn.rcpts == {SCRUTINEER}
     assert "no longer invited" in withdrawn.text and "CANCELLED" not in withdrawn.text
+    assert withdrawn.text.startswith("Dear colleague, ")  # gone from the directory: no name
     assert update.rcpts == original.rcpts - {SCRUTINEER}
     assert update.sequence == withdrawn.sequence > original.sequence
     apply(clients, sent)
