@@ -12,8 +12,8 @@ from flows.ui_links import acknowledge_url, act_url
 from models import ledger
 from models.feed_tokens import feed_tokens, installation_id
 from models.notify_inputs import directory as load_directory
-from models.notify_inputs import round_sizes, versions_before
-from models.queries import occurrence_reasons, subject_names
+from models.notify_inputs import last_changes, round_sizes, versions_before
+from models.queries import subject_names
 from models.settings import get_settings
 from notifications.compose import ComposeContext, PartnershipInfo
 from rules.model import Partnership
@@ -75,7 +75,7 @@ def message_context(
     invitees: dict[int, set[str]] = {}
     for ref, email in invited:
         invitees.setdefault(ref, set()).add(email)
-    reasons = occurrence_reasons(session, items)
+    changes = last_changes(session, meetings)
     feeds: dict[str, str] = {}
     if settings.feeds_url:
         recipients = {r.recipient.lower(): items[r.occurrence_id].partnership for r in rows}
@@ -87,10 +87,12 @@ def message_context(
         names=names,
         subject_names=subjects,
         round_totals=round_sizes(session, rounds),
-        reasons=reasons,
+        reasons={ref: reason for ref, (_action, reason) in changes.items()},
+        reinstated={ref for ref, (action, _reason) in changes.items() if action == "reopened"},
         previous=_with_rule_places(versions_before(session, meetings), items, partnerships),
         replaced=successors(list(items.values()), invitees),
         invited_before=set(invitees),
+        invitees=invitees,
         feed_urls=feeds,
         act_url=str(cache["act"]),
         acknowledge_url=str(cache["acknowledge"]),

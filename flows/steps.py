@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from models import ledger, queries
 from models.ledger import Delivery, LedgerEntry, LedgerRow
 from models.notify_inputs import directory as load_directory
 from models.notify_inputs import items_by_ids, open_items
+from models.records import new_attendee_version
 from models.settings import get_settings
 from models.types import utcnow
 from notifications.deliver import DeliveryReport, compose, deliver
@@ -29,7 +30,16 @@ from notifications.feeds import FeedFile, write_feeds
 from notifications.render import Sender
 from notifications.transport import Transport
 from rules.model import Partnership, active_partnerships
-from rules.notify_plan import Action, Planned, plan_messages, still_wanted, waits_for_next_digest
+from rules.notify_plan import (
+    Action,
+    Item,
+    Planned,
+    attendees_changed,
+    calendar_holders,
+    plan_messages,
+    still_wanted,
+    waits_for_next_digest,
+)
 
 _STATUS = {
     Action.SEND: Delivery.PENDING,
@@ -59,9 +69,13 @@ def plan(
     today: date,
     invite_window_days: int = 60,
     kinds: frozenset[str] | None = None,
+    *,
+    follow_attendees: bool = False,
 ) -> list[Planned]:
+    """What is due today. With `follow_attendees` (a real run, not a preview), a meeting
+    whose invitees changed since its last version went out gets a new version first."""
     with paused():  # 36,000 items and their messages nationally: see flows/collector.py
-        return _plan(session, partnerships, today, invite_window_days, kinds)
+        return _plan(session, partnerships, today, invite_window_days, kinds, follow_attendees)
 
 
 def _plan(
@@ -70,6 +84,7 @@ def _plan(
     today: date,
     invite_window_days: int,
     kinds: frozenset[str] | None,
+    follow_attendees: bool,
 ) -> list[Planned]:
     partnerships = active_partnerships(partnerships, today)
     items = open_items(session, partnerships, today, invite_window_days=invite_window_days)
@@ -77,13 +92,32 @@ def _plan(
         items = [i for i in items if i.kind == "meeting"]
     people = load_directory(session, [p.id for p in partnerships])
     ladders = {(p.id, r.id): p.ladder_for(r) for p in partnerships for r in p.rules}
-    invited = ledger.invited_pairs(session, [i.ref for i in items if i.kind == "meeting"])
-    planned = plan_messages(
-        items, people, ladders, today, invite_window_days=invite_window_days, invited=invited
-    )
+    meetings = [i.ref for i in items if i.kind == "meeting"]
+    sent = ledger.calendar_rows(session, meetings)
+    invited = frozenset(  # as ledger.invited_pairs, from the same read
+        (ref, email) for ref, stage, email, status in sent
+        if stage.startswith("invite-") and status == Delivery.SENT.value
+    )  # fmt: skip
+    holding = calendar_holders(sent)
+    if follow_attendees:
+        items = _new_versions(session, items, attendees_changed(items, people, sent, today),
+                              holding)  # fmt: skip
+    planned = plan_messages(items, people, ladders, today, invite_window_days=invite_window_days,
+                            invited=invited, holding=holding)  # fmt: skip
     if kinds is not None:
         planned = [p for p in planned if p.kind.value in kinds]
     return planned
+
+
+def _new_versions(
+    session: Session, items: list[Item], changed: list[Item], holding: dict[int, set[str]]
+) -> list[Item]:
+    """`items` with each changed meeting one version (SEQUENCE) on, as stored."""
+    if not changed:
+        return items
+    new_attendee_version(session, {i.public_id: sorted(holding.get(i.ref, ())) for i in changed})
+    bumped = {i.ref for i in changed}
+    return [replace(i, sequence=i.sequence + 1) if i.ref in bumped else i for i in items]
 
 
 def record(session: Session, planned: list[Planned]) -> list[Planned]:
@@ -229,7 +263,8 @@ def notify(
 
     `kinds` limits what is planned (send-invites plans only invites and cancellations);
     delivery always drains everything pending, so nothing waits for another job."""
-    planned = plan(session, partnerships, today, invite_window_days, kinds)
+    planned = plan(session, partnerships, today, invite_window_days, kinds,
+                   follow_attendees=not dry_run)  # fmt: skip
     report = NotifyReport(planned=planned)
     if dry_run:
         return report
@@ -249,7 +284,8 @@ def publish_feeds(
     *,
     now: datetime | None = None,
 ) -> list[FeedFile]:
-    """Rewrite every feed from the database: past 90 days and the year ahead."""
+    """Rewrite every feed from the database: the past 90 days, the year ahead, and every
+    open item however late."""
     from models.feed_tokens import issue_feed_tokens
     from models.notify_inputs import calendar_items
 
@@ -259,9 +295,8 @@ def publish_feeds(
     tokens = issue_feed_tokens(session, emails)  # committed before any file names them
     written: list[FeedFile] = []
     for partnership in partnerships:
-        items = calendar_items(
-            session, partnership, today - timedelta(days=90), today + timedelta(days=400)
-        )
+        start, end = today - timedelta(days=90), today + timedelta(days=400)
+        items = calendar_items(session, partnership, start, end, today=today, every_open=True)
         role_names = {key: role.display_name for key, role in partnership.roles.items()}
         written.extend(
             write_feeds(

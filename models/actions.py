@@ -352,13 +352,6 @@ def _day_notes(day: date, starts: datetime | None) -> tuple[str, ...]:
         notes.append(f"note: {day:%A} {day} is a weekend day")
     elif is_bank_holiday(day):
         notes.append(f"note: {day} is a bank holiday")
-    if starts is not None:
-        again = starts.replace(fold=1)
-        if again.utcoffset() != starts.utcoffset():
-            notes.append(
-                f"note: {starts:%H:%M} happens twice that night (the clocks go back); the "
-                "first, summer-time one is used"
-            )
     return tuple(notes)
 
 

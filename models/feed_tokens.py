@@ -1,5 +1,5 @@
 """Secrets that belong to one installation: each person's feed token, and the random
-part of every Message-ID.
+part of every Message-ID and of new events' calendar UIDs.
 
 A feed file is named by a random token, not by anything computable from an address, so
 a leaked link can be revoked (`govcal feeds --rotate EMAIL`) without changing anyone's
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -86,6 +87,34 @@ def rotate_feed_token(session: Session, email: str) -> tuple[str, str] | None:
     row.created_at = utcnow()
     session.commit()
     return old, row.token
+
+
+UID_FORM_KEY = "uid-form-after-occurrence"  # written by migration 0009
+OLD_UID_DOMAIN = "govcal"  # the UIDs of events that existed before it
+
+
+@dataclass(frozen=True)
+class UidForm:
+    """How an occurrence's calendar UID is written: events created after `after` (an
+    occurrence id) carry this installation's id; older ones keep the UID that calendars
+    already hold."""
+
+    domain: str
+    after: int
+
+    def uid(self, public_id: str, ref: int) -> str:
+        return f"{public_id}@{self.domain if ref > self.after else OLD_UID_DOMAIN}"
+
+
+def uid_form(session: Session) -> UidForm:
+    """This database's UID form (read once per batch). The installation's id is committed
+    the first time it is minted: a UID given out is never minted again differently."""
+    if session.get(InstallationSetting, "message-id") is None:
+        installation_id(session)
+        session.commit()
+    mark = session.get(InstallationSetting, UID_FORM_KEY)
+    after = int(mark.value) if mark is not None else 2**62  # no mark: keep every old UID
+    return UidForm(f"{installation_id(session)}.govcal", after)
 
 
 def installation_id(session: Session) -> str:

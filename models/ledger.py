@@ -353,7 +353,7 @@ def supersede_invites(session: Session) -> int:
     superseded = [
         i for i, occurrence, recipient, stage, kind, lifecycle in waiting
         if _version(stage) < latest[(occurrence, recipient.lower())]
-        or (kind == "invite" and lifecycle == Lifecycle.CANCELLED.value)
+        or (kind == "invite" and lifecycle in (Lifecycle.CANCELLED.value, Lifecycle.WAIVED.value))
     ]  # fmt: skip
     for chunk in chunks(superseded):
         session.connection().execute(
@@ -689,6 +689,23 @@ def invited_pairs(session: Session, occurrence_ids: Iterable[int]) -> frozenset[
         ).all()
         found.update((o, r.lower()) for o, r, status in rows if status == Delivery.SENT.value)
     return frozenset(found)
+
+
+def calendar_rows(
+    session: Session, occurrence_ids: Iterable[int]
+) -> list[tuple[int, str, str, str]]:
+    """(occurrence, stage, recipient, status) of every invite and cancellation of these
+    meetings: what each person was sent, or is about to be, version by version."""
+    found: list[tuple[int, str, str, str]] = []
+    for chunk in chunks(list(occurrence_ids)):
+        rows = session.exec(
+            select(LedgerEntry.occurrence_id, LedgerEntry.stage, LedgerEntry.recipient,
+                   LedgerEntry.status)
+            .where(col(LedgerEntry.occurrence_id).in_(chunk),
+                   col(LedgerEntry.kind).in_(["invite", "cancel"]))
+        ).all()  # fmt: skip
+        found.extend((o, stage, r.lower(), status) for o, stage, r, status in rows)
+    return found
 
 
 def flagged(session: Session, occurrence_ids: Iterable[int]) -> set[int]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, or_, select
 
 from models.calendar import Lifecycle, OccurrenceRow
 from models.chunks import chunks
 from models.directory import Agency
-from models.people import Person, RoleAssignment
+from models.feed_tokens import UidForm, uid_form
+from models.people import Delegation, Person, RoleAssignment
 from models.queries import subject_names, subject_names_of
 from models.rows import named
 from models.status import status_of
@@ -33,6 +35,15 @@ def directory(session: Session, partnership_ids: list[str]) -> Directory:
     for partnership_id, role, agency, school, email, name in rows:
         # shown: a name stored before the text check existed may hold a control character
         found.add(partnership_id, role, Contact(email, shown(name)), agency=agency, school=school)
+    lead = aliased(Person)
+    delegations = session.exec(
+        select(Delegation.partnership_id, lead.email, Person.email, Person.name)
+        .join(Person, col(Delegation.delegate_id) == col(Person.id))
+        .join(lead, col(Delegation.lead_id) == col(lead.id))
+        .where(col(Delegation.partnership_id).in_(partnership_ids))
+    ).all()
+    for partnership_id, lead_email, email, name in delegations:
+        found.add_deputy(partnership_id, lead_email, Contact(email, shown(name)))
     return found
 
 
@@ -85,7 +96,8 @@ def _items(
     )
     rows = [r for r in rows if r.partnership_id == partnership.id]
     leads, la = _lead_partners(session, [partnership.id])[partnership.id]
-    return _shape(partnership, today, rows, subject_names(session, partnership.id), leads, la)
+    names = subject_names(session, partnership.id)
+    return _shape(partnership, today, rows, names, leads, la, uid_form(session))
 
 
 def _live(orphans: bool):
@@ -100,6 +112,7 @@ def _shape(
     names: dict[str, str],
     leads: dict[str, str],
     la: str,
+    uids: UidForm,
 ) -> list[Item]:
     """One partnership's rows as the planner's items (rows with a date out of range are
     left out, said)."""
@@ -126,6 +139,7 @@ def _shape(
             Item(
                 ref=row.id or 0,
                 public_id=row.public_id,
+                uid=uids.uid(row.public_id, row.id or 0),
                 partnership=partnership.id,
                 rule=row.rule_id,
                 title=row.title,
@@ -143,16 +157,29 @@ def _shape(
                 starts_at=row.starts_at,
                 ends_at=row.ends_at,
                 sequence=row.sequence,
-                cancelled=row.lifecycle == Lifecycle.CANCELLED.value or row.orphaned,
+                cancelled=row.lifecycle in _WITHDRAWN or row.orphaned,
                 orphaned=row.orphaned,
                 per=rule.per.value if rule.per else "",
                 location=row.location or rule.location,
                 online_url=rule.online_url,
+                invite_horizon=rule.invite_horizon,
                 lifecycle=row.lifecycle,
                 changed=row.updated_at,
             )
         )
     return items
+
+
+# recorded states in which a meeting will not be held: taken out of people's calendars
+_WITHDRAWN = (Lifecycle.CANCELLED.value, Lifecycle.WAIVED.value)
+
+
+def _followed():
+    """Rows a message may still be wanted for: open items, and withdrawn meetings."""
+    return or_(
+        col(OccurrenceRow.lifecycle).in_([Lifecycle.OPEN.value, Lifecycle.CANCELLED.value]),
+        (OccurrenceRow.lifecycle == Lifecycle.WAIVED.value) & (OccurrenceRow.kind == "meeting"),
+    )
 
 
 def _nominal_day(row: OccurrenceRow) -> date:
@@ -191,7 +218,7 @@ def open_items(
                 OccurrenceRow.due <= max(horizons.values()),
                 (OccurrenceRow.kind == "meeting") & (OccurrenceRow.due >= today),
             ),
-            col(OccurrenceRow.lifecycle).in_([Lifecycle.OPEN.value, Lifecycle.CANCELLED.value]),
+            _followed(),
         )
         .order_by(OccurrenceRow.due, OccurrenceRow.id)
     ).all()
@@ -205,10 +232,11 @@ def open_items(
             found.append(row)
     leads = _lead_partners(session, wanted)
     names = subject_names_of(session, wanted)
+    uids = uid_form(session)
     items: list[Item] = []
     for partnership in partnerships:
         found = _shape(partnership, today, by_partnership[partnership.id],
-                       names[partnership.id], *leads[partnership.id])  # fmt: skip
+                       names[partnership.id], *leads[partnership.id], uids)  # fmt: skip
         # an orphan only matters as a meeting to take back from people's calendars
         found = [i for i in found if not i.orphaned or (i.kind == "meeting" and i.due >= today)]
         items.extend(i for i in found if not (i.cancelled and i.starts_at is None))
@@ -224,15 +252,21 @@ def _reach(partnership: Partnership, invite_window_days: int) -> int:
 
 
 def calendar_items(
-    session: Session, partnership: Partnership, start: date, end: date
+    session: Session,
+    partnership: Partnership,
+    start: date,
+    end: date,
+    *,
+    today: date | None = None,
+    every_open: bool = False,
 ) -> list[Item]:
-    """Everything in a window, whatever its state: what a calendar feed shows."""
-    return _items(
-        session,
-        partnership,
-        start,
-        [OccurrenceRow.due >= start, OccurrenceRow.due <= end],
-    )
+    """Everything in a window, whatever its state, as of `today` (default: `start`):
+    what a calendar feed shows. With `every_open`, open items due before the window too:
+    an item stays in people's calendars until it is done, however late."""
+    since = OccurrenceRow.due >= start
+    if every_open:
+        since = or_(since, OccurrenceRow.lifecycle == Lifecycle.OPEN.value)
+    return _items(session, partnership, today or start, [since, OccurrenceRow.due <= end])
 
 
 def items_by_ids(
@@ -260,9 +294,7 @@ def items_by_ids(
                 today,
                 [
                     col(OccurrenceRow.id).in_(chunk),
-                    col(OccurrenceRow.lifecycle).in_(
-                        [Lifecycle.OPEN.value, Lifecycle.CANCELLED.value]
-                    ),
+                    _followed(),
                 ],
                 orphans=True,
                 by_id=True,
@@ -291,12 +323,34 @@ def round_sizes(session: Session, round_ids: set[str]) -> dict[str, int]:
     return found
 
 
-_MOVES = ("rescheduled", "moved-by-rule")
+_MOVES = ("rescheduled", "moved-by-rule", "attendees-changed")
+# the changes an invite email can be about, and so whose reason it gives
+_CHANGES = (*_MOVES, "cancelled", "waived", "reopened")
+
+
+def last_changes(session: Session, occurrences: dict[int, str]) -> dict[int, tuple[str, str]]:
+    """Meeting id -> (action, reason) of the last change recorded to it: what its next
+    message is about, never an older change's reason left on the row."""
+    from models.trail import TrailEntry
+
+    by_public = {public_id: ref for ref, public_id in occurrences.items()}
+    found: dict[int, tuple[str, str]] = {}
+    for chunk in chunks(sorted(by_public)):
+        rows = session.exec(
+            select(TrailEntry.entity_id, TrailEntry.action, TrailEntry.reason)
+            .where(TrailEntry.entity == "occurrence", col(TrailEntry.entity_id).in_(chunk),
+                   col(TrailEntry.action).in_(_CHANGES))
+            .order_by(col(TrailEntry.at), col(TrailEntry.id))
+        ).all()  # fmt: skip
+        for public_id, action, reason in rows:
+            found[by_public[public_id]] = (action, reason or "")
+    return found
 
 
 def versions_before(session: Session, occurrences: dict[int, str]) -> dict[int, dict]:
     """What people were last sent for each meeting (id -> {due, starts_at, ends_at,
-    location}): the state before the first move recorded after its last invite."""
+    location, attendees}): each as it was before the first change of it recorded after
+    the meeting's last invite."""
     from models.ledger import Delivery, LedgerEntry
     from models.trail import TrailEntry
 
@@ -327,9 +381,11 @@ def versions_before(session: Session, occurrences: dict[int, str]) -> dict[int, 
     for public_id, at, before in trail:
         ref = by_public[public_id]
         sent = last_sent.get(ref)
-        if ref in found or not before or (sent is not None and at < sent):
+        if not before or (sent is not None and at < sent):
             continue
-        found[ref] = before
+        earliest = found.setdefault(ref, {})
+        for key, value in before.items():
+            earliest.setdefault(key, value)
     return found
 
 

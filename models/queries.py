@@ -551,11 +551,6 @@ def occurrence_titles(session: Session, ids: Iterable[int]) -> dict[int, str]:
     return _by_id(session, OccurrenceRow.title, ids)
 
 
-def occurrence_reasons(session: Session, ids: Iterable[int]) -> dict[int, str | None]:
-    """Why each occurrence was moved or cancelled (shown in its message)."""
-    return _by_id(session, OccurrenceRow.reason, ids)
-
-
 def _by_id(session: Session, column: Any, ids: Iterable[int]) -> dict[int, Any]:
     """One column of each occurrence, by id, a chunk of ids per statement."""
     found: dict[int, Any] = {}

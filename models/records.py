@@ -188,6 +188,8 @@ def waive(session: Session, public_id: str, reason: str, actor: Actor) -> Occurr
     before = _snapshot(row)
     row.lifecycle = Lifecycle.WAIVED.value
     row.reason = reason
+    if row.starts_at is not None:
+        row.sequence += 1  # a meeting that will not be held: its cancellation is a new version
     _change(session, row, actor, "waived", before, reason)
     return row
 
@@ -199,8 +201,11 @@ def reopen(
     if row.lifecycle == Lifecycle.OPEN.value:
         raise RecordError(f"{public_id} is already open")
     before = _snapshot(row)
-    if row.lifecycle == Lifecycle.CANCELLED.value:
-        row.sequence += 1  # a cancelled meeting that comes back is a new invite version
+    withdrawn = row.lifecycle == Lifecycle.CANCELLED.value or (
+        row.lifecycle == Lifecycle.WAIVED.value and row.starts_at is not None
+    )
+    if withdrawn:
+        row.sequence += 1  # a meeting that comes back to calendars is a new invite version
     row.lifecycle = Lifecycle.OPEN.value
     row.completed_at = row.completed_by = None
     row.evidence_url = row.evidence_file = row.evidence_note = None
@@ -280,7 +285,10 @@ def reschedule(
 
 
 def _check_wall_time(moment: datetime, zone) -> None:
-    """A local time the clocks skip (01:30 on the last Sunday of March) is refused."""
+    """A local time the clocks skip (01:30 on the last Sunday of March) is refused, and so
+    is one they repeat (01:30 on the last Sunday of October): calendar programs do not
+    agree which of the two it is (icalendar reads the first, ical.js, libical and vobject
+    the second), so the person says which by giving a time outside the repeated hour."""
     from zoneinfo import ZoneInfo
 
     if not isinstance(moment.tzinfo, ZoneInfo):
@@ -291,6 +299,31 @@ def _check_wall_time(moment: datetime, zone) -> None:
             f"--to {moment:%Y-%m-%d %H:%M} does not exist in {moment.tzinfo.key}: the clocks "
             "go forward then; give a time an hour later"
         )
+    first, second = moment.replace(fold=0), moment.replace(fold=1)
+    if first.utcoffset() != second.utcoffset():
+        start, end = _repeated_hour(first, second)
+        raise RecordError(
+            f"--to {moment:%Y-%m-%d %H:%M} happens twice in {moment.tzinfo.key}: at "
+            f"{first.astimezone(UTC):%H:%M} UTC ({first.tzname()}) and at "
+            f"{second.astimezone(UTC):%H:%M} UTC ({second.tzname()}), as the clocks go back; "
+            f"give a time outside {start:%H:%M}-{end:%H:%M} that day"
+        )
+
+
+def _repeated_hour(first: datetime, second: datetime) -> tuple[datetime, datetime]:
+    """The wall-clock span the clocks go through twice, around an ambiguous time."""
+    zone = first.tzinfo
+    low, high = first.astimezone(UTC), second.astimezone(UTC)
+    while high - low > timedelta(minutes=1):  # the change is a minute between the two
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).utcoffset() == first.utcoffset():
+            low = middle
+        else:
+            high = middle
+    change = high.replace(second=0, microsecond=0)
+    after, before = change.astimezone(zone), (change - timedelta(seconds=1)).astimezone(zone)
+    ends = (before + timedelta(seconds=1)).replace(tzinfo=None)
+    return after.replace(tzinfo=None), ends
 
 
 def cancel(session: Session, public_id: str, reason: str, actor: Actor) -> OccurrenceRow:
@@ -304,6 +337,17 @@ def cancel(session: Session, public_id: str, reason: str, actor: Actor) -> Occur
     row.sequence += 1
     _change(session, row, actor, "cancelled", before, reason)
     return row
+
+
+def new_attendee_version(session: Session, had: dict[str, list[str]]) -> None:
+    """The invitees of these meetings changed since their last version went out: a new
+    version (SEQUENCE), so every calendar gets the new list. `had` maps each meeting's
+    public id to the addresses that held it, kept in the trail for the update's words."""
+    for public_id, holders in sorted(had.items()):
+        row = queries.occurrence(session, public_id, for_update=True)
+        row.sequence += 1
+        _change(session, row, Actor("govcal", Channel.SYSTEM), "attendees-changed",
+                {"attendees": sorted(holders)})  # fmt: skip
 
 
 def zone_of(session: Session, row: OccurrenceRow):

@@ -40,6 +40,7 @@ from rules.model import (
     Recurrence,
     Rule,
 )
+from rules.notify_plan import REPLACES_WITHIN
 
 
 @dataclass
@@ -180,6 +181,7 @@ def sync_partnership(
             row.sequence += 1  # its cancellation is a new version for calendars
             row.updated_at = utcnow()
             report.orphaned += 1
+            _carry_place(row, new_rows)
     if new_rows:
         # Core executemany: the ORM's bulk path costs twice as much per row
         session.connection().execute(insert(OccurrenceRow.__table__), new_rows)  # type: ignore[attr-defined]
@@ -297,6 +299,7 @@ def _new_row(occ: Occurrence, rule: Rule) -> dict[str, Any]:
         "due": occ.due,
         "starts_at": occ.starts_at,
         "ends_at": occ.ends_at,
+        "location": None,  # the rule's place, unless it takes over from a moved meeting
         "lifecycle": Lifecycle.OPEN.value,
         "rescheduled": False,
         "orphaned": False,
@@ -304,6 +307,22 @@ def _new_row(occ: Occurrence, rule: Rule) -> dict[str, Any]:
         "created_at": now,
         "updated_at": now,
     }
+
+
+def _carry_place(orphan: Any, new_rows: list[dict[str, Any]]) -> None:
+    """A meeting a person moved elsewhere (reschedule --location) keeps that place when a
+    rule change replaces it with an occurrence on another day: the one that takes over
+    (same rule and subject, within REPLACES_WITHIN) is held where the orphan was to be."""
+    if not orphan.location or orphan.starts_at is None:
+        return
+    for new in new_rows:
+        if (
+            new["rule_id"] == orphan.rule_id
+            and new["subject"] == (orphan.subject or "")
+            and new["starts_at"] is not None
+            and abs(new["starts_at"] - orphan.starts_at) <= REPLACES_WITHIN
+        ):
+            new["location"] = orphan.location
 
 
 def _why_moved(rule: Rule) -> str:

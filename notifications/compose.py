@@ -24,7 +24,7 @@ from notifications.render import (
     render_digest,
     render_invite,
 )
-from rules.notify_plan import Directory, Item, event_reference
+from rules.notify_plan import DEPUTY, Directory, Item, event_reference
 
 BUSINESS_ROLES = frozenset({"business-team", "partnership-manager"})  # they run govcal
 
@@ -50,6 +50,8 @@ class ComposeContext:
     previous: dict[int, dict] = field(default_factory=dict)  # occurrence -> before a change
     replaced: dict[int, Item] = field(default_factory=dict)  # successor -> orphaned meeting
     invited_before: set[int] = field(default_factory=set)  # meetings anyone had an invite to
+    invitees: dict[int, set[str]] = field(default_factory=dict)  # meeting -> who had an invite
+    reinstated: set[int] = field(default_factory=set)  # meetings last changed by a reopening
     feed_urls: dict[str, str] = field(default_factory=dict)  # email (lower) -> feed link
     act_url: str = ""
     acknowledge_url: str = ""  # the form a Lead Partner acknowledges an escalation with
@@ -85,13 +87,32 @@ def _team(info: PartnershipInfo, sender: Sender) -> tuple[str, str]:
     return (f"{info.name} business team", info.mailbox or sender.email)
 
 
-def _holders(item: Item, ctx: ComposeContext, roles: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(name, address) of everyone holding these roles, once each, in the roles' order."""
+def _holders(
+    item: Item, ctx: ComposeContext, roles: tuple[str, ...], *, deputies: bool = False
+) -> list[tuple[str, str]]:
+    """(name, address) of everyone holding these roles, once each, in the roles' order;
+    with `deputies`, then the deputies of those who have one (invited with them)."""
     seen: dict[str, tuple[str, str]] = {}
     for role in roles:
         for contact in ctx.directory.of(item.partnership, role):
             seen.setdefault(contact.email.lower(), (contact.name, contact.email))
+    if deputies:
+        for _name, email in list(seen.values()):
+            for deputy in ctx.directory.deputies_of(item.partnership, email):
+                seen.setdefault(deputy.email.lower(), (deputy.name, deputy.email))
     return list(seen.values())
+
+
+def deputy_for(row, item: Item, ctx: ComposeContext) -> str:
+    """For a deputy's copy (role `deputy:<role>`): whom they stand in for, in words
+    ('Chief Executive, ... (Lead Safeguarding Partners)'); '' for anyone else's."""
+    role = getattr(row, "role", "") or ""
+    if not role.startswith(DEPUTY):
+        return ""
+    lead_role = role.removeprefix(DEPUTY)
+    leads = ctx.directory.leads_of(item.partnership, row.recipient, lead_role)
+    words = _info(ctx, item.partnership).role_names.get(lead_role, lead_role)
+    return f"{in_words([c.name or c.email for c in leads]) or 'a colleague'} ({words})"
 
 
 def _chaired_by(chairs: list[tuple[str, str]]) -> str:
@@ -129,6 +150,7 @@ def _entry(item: Item, ctx: ComposeContext, sender: Sender, **changes) -> Calend
     chairs = _holders(item, ctx, item.chairs)
     values = {
         "public_id": item.public_id,
+        "uid": item.uid,
         "title": item.title,
         "description": f"{item.title}.{_chaired_by(chairs)} Why: {item.source}. "
         f"Done when: {item.evidence}.",
@@ -138,7 +160,7 @@ def _entry(item: Item, ctx: ComposeContext, sender: Sender, **changes) -> Calend
         "sequence": item.sequence,
         "cancelled": item.cancelled,
         "organizer": _team(info, sender),
-        "attendees": tuple(_holders(item, ctx, (item.owner_role, *item.attendees))),
+        "attendees": tuple(_holders(item, ctx, (item.owner_role, *item.attendees), deputies=True)),
         "chairs": frozenset(email.lower() for _, email in chairs),
         "location": item.location,
         "online_url": item.online_url,
@@ -156,12 +178,17 @@ def _previous(item: Item, ctx: ComposeContext, sender: Sender) -> CalendarEntry 
     def when(key: str) -> datetime | None:
         return datetime.fromisoformat(before[key]) if before.get(key) else None
 
+    attendees = {}
+    if "attendees" in before:  # the invitees changed: who had it then, by name where known
+        had = before["attendees"]
+        attendees["attendees"] = tuple((ctx.names.get(email, ""), email) for email in had)
     return _entry(
         item, ctx, sender,
         due=date.fromisoformat(before["due"]) if before.get("due") else item.due,
         starts_at=when("starts_at") or item.starts_at,
         ends_at=when("ends_at") or item.ends_at,
         location=before.get("location") or item.location,
+        **attendees,
     )  # fmt: skip
 
 
@@ -206,6 +233,7 @@ def _line(row, item: Item, ctx: ComposeContext) -> DigestLine:
         note=failure,
         lead=lead_text(item, ctx) if round_id else "",
         own=own,
+        deputy_for=deputy_for(row, item, ctx),
     )
 
 
@@ -217,35 +245,45 @@ def compose(
     today: date,
     stamp: datetime,
 ) -> list[ComposedMessage]:
-    """Invites per (meeting, stage); everything else one digest per recipient."""
-    invites: dict[tuple[int, str, str], list] = defaultdict(list)
+    """Invites per (meeting, stage, new to it or not); everything else one digest per
+    recipient. Whether a message is someone's first invitation to a meeting is theirs:
+    a newcomer, or one whose first invite waited for a retry, is invited, not updated."""
+    invites: dict[tuple[int, str, str, bool, str], list] = defaultdict(list)
     digests: dict[tuple[str, str], list] = defaultdict(list)
     for row in rows:  # a resend (message_key kept) goes alone, as it first went
         resend = getattr(row, "message_key", "") or ""
         if row.kind in ("invite", "cancel"):
-            invites[(row.occurrence_id, row.stage, resend)].append(row)
+            new = row.recipient.lower() not in ctx.invitees.get(row.occurrence_id, set())
+            deputy = row.recipient if (row.role or "").startswith(DEPUTY) else ""
+            invites[(row.occurrence_id, row.stage, resend, new, deputy)].append(row)
         else:
             digests[(row.recipient.lower(), resend)].append(row)
     messages: list[ComposedMessage] = []
-    for (occurrence_id, _stage, _resend), group in sorted(invites.items()):
+    for (occurrence_id, _stage, _resend, new, _deputy), group in sorted(invites.items()):
         item = items[occurrence_id]
         info = _info(ctx, item.partnership)
         cancelling = group[0].kind == "cancel"
+        uninvited = cancelling and not item.cancelled  # the meeting goes ahead without them
         orphan = ctx.replaced.get(item.ref)
         reason = ctx.reasons.get(occurrence_id)
         if item.orphaned:
             reason = "the partnership changed this meeting's schedule"
+        recipients = [(ctx.names.get(r.recipient, ""), r.recipient) for r in group]
+        withdrawn = {"attendees": tuple(recipients)} if uninvited else {}
         invitation = InviteMessage(
             key=_key(f"invite-{occurrence_id}", group, today),
-            entry=_entry(item, ctx, sender, cancelled=cancelling or item.cancelled),
-            recipients=[(ctx.names.get(r.recipient, ""), r.recipient) for r in group],
+            entry=_entry(item, ctx, sender, cancelled=cancelling or item.cancelled, **withdrawn),
+            recipients=recipients,
             partnership_name=info.name,
             source=item.source,
             evidence=item.evidence,
-            reason=reason,
+            reason=None if uninvited else reason,
             reply_to=_team(info, sender),
-            previous=_previous(item, ctx, sender) if item.ref in ctx.invited_before else None,
-            first_time=item.ref not in ctx.invited_before,
+            previous=None if new else _previous(item, ctx, sender),
+            first_time=new,
+            uninvited=uninvited,
+            reinstated=item.ref in ctx.reinstated and not new,
+            deputy_for=deputy_for(group[0], item, ctx),
             replaces=(
                 day_text(orphan.starts_at.astimezone(ZoneInfo(info.timezone)).date())
                 if orphan and orphan.starts_at
@@ -266,13 +304,17 @@ def compose(
         first = items[group[0].occurrence_id]
         info = _info(ctx, first.partnership)
         roles = {r.role for r in group}
+        role_names = dict(info.role_names)
+        for row in group:  # "Sent to you as: deputy for ..." in the footer
+            if (row.role or "").startswith(DEPUTY):
+                role_names[row.role] = f"deputy for {deputy_for(row, first, ctx)}"
         digest = Digest(
             key=_key("digest", group, today),
             recipient=group[0].recipient,
             recipient_name=ctx.names.get(group[0].recipient, ""),
             partnership_name=info.name,
             lines=[_line(row, items[row.occurrence_id], ctx) for row in group],
-            role_names=info.role_names,
+            role_names=role_names,
             reply_to=_team(info, sender),
             act_url=ctx.act_url,
             acknowledge_url=ctx.acknowledge_url,

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from notifications.ics import SOURCE_PROPERTY, CalendarEntry, feed
 from rules.notify_plan import Directory, Item
+from rules.state import State
 
 _CODE = [Path(__file__).with_name(name) for name in ("ics.py", "vtimezone.py", "feeds.py")]
 _code_digest: bytes | None = None
@@ -39,12 +40,18 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "feed"
 
 
+def _due_word(items: list[Item]) -> str:
+    """'Overdue: ' when any of these open items is past its day, else 'Due: '."""
+    late = any(i.status.state is State.OVERDUE for i in items)
+    return "Overdue: " if late else "Due: "
+
+
 def _title(item: Item) -> str:
     title = item.title
     if item.subject_name or item.subject:
         title = f"{title} ({item.subject_name or item.subject})"
-    if item.kind != "meeting" and item.lifecycle == "open":
-        title = f"Due: {title}"
+    if item.lifecycle == "open" and (item.kind != "meeting" or item.status.state is State.OVERDUE):
+        title = f"{_due_word([item])}{title}"
     return title
 
 
@@ -66,6 +73,7 @@ def _entry(item: Item, timezone: str) -> CalendarEntry:
         lifecycle=item.lifecycle,
         changed=item.changed,
         timezone=timezone,
+        uid=item.uid,
     )
 
 
@@ -81,13 +89,18 @@ def _rounds(items: list[Item], timezone: str) -> list[CalendarEntry]:
         open_ = [m for m in members if m.lifecycle == "open"]
         noun = "schools" if first.per == "school" else "agencies"
         if open_:
-            title = f"Due: {first.title} ({len(open_)} of {len(members)} {noun} outstanding)"
+            title = (
+                f"{_due_word(open_)}{first.title} "
+                f"({len(open_)} of {len(members)} {noun} outstanding)"
+            )
         else:
             title = f"{first.title} (all {len(members)} {noun} done)"
         changes = [m.changed for m in members if m.changed]
+        domain = first.uid.rpartition("@")[2]  # the round is as old as its members
         single.append(
             CalendarEntry(
                 public_id=round_id,
+                uid=f"{round_id}@{domain}" if domain else "",
                 title=title,
                 description=f"{first.title}: {len(members)} returns. Why: {first.source}. "
                 f"Reference: {round_id}",

@@ -31,6 +31,7 @@ _LOOK = {
 
 
 def uid_for(public_id: str) -> str:
+    """The UID of an event that has none of its own: the form of the first installations."""
     return f"{public_id}@govcal"
 
 
@@ -58,9 +59,12 @@ class CalendarEntry:
     online_url: str = ""
     lifecycle: str = "open"
     changed: datetime | None = None
+    uid: str = ""  # stored form, with the installation's id; '' for uid_for(public_id)
 
     @property
     def status(self) -> str:
+        if self.lifecycle == "waived":
+            return "waived"  # not held, and said so in its own words
         return "cancelled" if self.cancelled else self.lifecycle
 
 
@@ -91,7 +95,7 @@ def _alarm(entry: CalendarEntry) -> Alarm | None:
 def _event(entry: CalendarEntry, stamp: datetime, *, feed: bool) -> Event:
     prefix, category = _LOOK.get(entry.status, ("", "Open"))
     event = Event()
-    event.add("uid", uid_for(entry.public_id))
+    event.add("uid", entry.uid or uid_for(entry.public_id))
     event.add("dtstamp", (entry.changed or stamp) if feed else stamp)
     if entry.changed:
         event.add("last-modified", entry.changed)
@@ -113,7 +117,8 @@ def _event(entry: CalendarEntry, stamp: datetime, *, feed: bool) -> Event:
         event.add("dtend", entry.due + timedelta(days=1))
     busy = entry.starts_at is not None and entry.status == "open"
     event.add("transp", "OPAQUE" if busy else "TRANSPARENT")
-    event.add("status", "CANCELLED" if entry.status == "cancelled" else "CONFIRMED")
+    withdrawn = entry.status in ("cancelled", "waived")  # will not happen: out of calendars
+    event.add("status", "CANCELLED" if withdrawn else "CONFIRMED")
     if feed:
         event.add("categories", [category])
     location = entry.location or ("Online" if entry.online_url else "")

@@ -135,6 +135,7 @@ class DigestLine:
     owner: str = ""  # "Jo Bloggs (Cumbria Constabulary): Partnership Manager"
     owner_role: str = ""
     note: str = ""  # a delivery failure: to whom, which message, the relay's answer
+    deputy_for: str = ""  # a copy for the deputy of this person (their name and role)
     reference: str = ""  # an event clock's incident reference: what tells clocks apart
     lead: str = ""  # a round member's owner in words: "Jo Bloggs (Kendal Primary School)"
     own: bool = False  # the recipient owns it: their own item, never "escalated to you"
@@ -323,8 +324,11 @@ def _entry_context(entry: _Entry, digest: Digest) -> dict:
         owner = f"each {noun}'s own lead ({role}), the late ones named above"
     else:
         owner = one_line(first.owner, 300)
+    headline = entry.headline()
+    if first.deputy_for:
+        headline += f" — you receive this as deputy for {one_line(first.deputy_for, 300)}"
     return {
-        "headline": entry.headline(),
+        "headline": headline,
         "note": one_line(first.note, 500),
         "due_text": when_text(worst.due, worst.starts_at, ZoneInfo(digest.timezone)),
         "state_text": entry.state_text(),
@@ -459,7 +463,10 @@ class InviteMessage:
     previous: CalendarEntry | None = None  # what people had before this update
     replaces: str = ""  # a cancelled occurrence this one takes over from (rule change)
     installation: str = ""
-    first_time: bool = False  # nobody had it yet: an invitation, whatever its SEQUENCE
+    first_time: bool = False  # the recipients never had it: an invitation, whatever its SEQUENCE
+    uninvited: bool = False  # a cancellation to people no longer invited: the meeting goes on
+    deputy_for: str = ""  # a copy for the deputy of this person (their name and role)
+    reinstated: bool = False  # back after a cancellation: the update's word is "reinstated"
 
 
 def _where(entry: CalendarEntry) -> str:
@@ -483,6 +490,15 @@ def _changes(invitation: InviteMessage) -> list[dict[str, str]]:
         out.append({"what": "When", "old": old_when, "new": new_when})
     if _where(before) != _where(entry):
         out.append({"what": "Where", "old": _where(before), "new": _where(entry)})
+    had = {email.lower(): name or email for name, email in before.attendees}
+    now = {email.lower(): name or email for name, email in entry.attendees}
+    if had.keys() != now.keys():
+        added = [now[e] for e in now if e not in had]
+        gone = [had[e] for e in had if e not in now]
+        new = f"{len(now)} people"
+        new += f"; added: {in_words(added)}" if added else ""
+        new += f"; no longer invited: {in_words(gone)}" if gone else ""
+        out.append({"what": "Attendees", "old": f"{len(had)} people", "new": new})
     return out
 
 
@@ -507,12 +523,15 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
     changes = _changes(invitation) if not entry.cancelled else []
     context = {
         "recipient_name": (
-            one_line(invitation.recipients[0][0])
+            one_line(invitation.recipients[0][0]) or "colleague"  # one no longer in the directory
             if len(invitation.recipients) == 1
             else "colleagues"
         ),
         "partnership_name": invitation.partnership_name,
-        "cancelled": entry.cancelled,
+        "cancelled": entry.cancelled and not invitation.uninvited,
+        "uninvited": invitation.uninvited,
+        "deputy_for": one_line(invitation.deputy_for, 300),
+        "reinstated": invitation.reinstated and not entry.cancelled,
         "updated": entry.sequence > 0 and not entry.cancelled and not invitation.first_time,
         "reason": one_line(invitation.reason or ""),
         "title": one_line(entry.title),
@@ -526,8 +545,12 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
         "evidence": one_line(invitation.evidence, 400),
         "organizer": entry.organizer[1] if entry.organizer else sender.email,
     }
-    if entry.cancelled:
+    if invitation.uninvited:
+        verb = "No longer invited"
+    elif entry.cancelled:
         verb = "Cancelled"
+    elif invitation.reinstated and not invitation.first_time:
+        verb = "Reinstated"
     else:
         verb = "Updated" if entry.sequence and not invitation.first_time else "Invitation"
     zone = ZoneInfo(entry.timezone)

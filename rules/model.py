@@ -11,6 +11,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from dateutil.relativedelta import relativedelta
+
 from rules.sources import reference_matches, source_in_words
 
 # The zone of a rule file that names none. Every date and time of a partnership is in
@@ -161,6 +163,22 @@ class Role:
 
 
 @dataclass(frozen=True, slots=True)
+class Horizon:
+    """How far ahead a meeting's first invites go: calendar months and days."""
+
+    months: int = 0
+    days: int = 0
+
+    @property
+    def longest_days(self) -> int:
+        return self.months * 31 + self.days
+
+    def reaches(self, today: date) -> date:
+        """The last day it reaches from `today`."""
+        return today + relativedelta(months=self.months, days=self.days)
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     id: str
     title: str
@@ -180,6 +198,7 @@ class Rule:
     origin: str = "local"  # inherited / overridden from the baseline, or local
     location: str = ""  # meetings only: where it is held ("" = not yet set)
     online_url: str = ""  # meetings only: the online-meeting link, if any
+    invite_horizon: Horizon | None = None  # meetings: first invites this far ahead
     notes: str = ""
     line: int = 0
 

@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 
-from rules.model import Ladder
+from rules.model import Horizon, Ladder
 from rules.state import State, Status
 from rules.workdays import is_working_day, working_days_between
 
@@ -78,16 +78,38 @@ class Item:
     online_url: str = ""
     lifecycle: str = "open"  # as recorded: open, completed, waived, cancelled
     changed: datetime | None = None  # when the occurrence last changed
+    invite_horizon: Horizon | None = None  # meetings: its rule's first-invite horizon
+    uid: str = ""  # its calendar UID (models.feed_tokens.UidForm); '' for the old form
+
+
+DEPUTY = "deputy:"  # a recipient's role prefix: a copy for the deputy of that role's holder
 
 
 @dataclass
 class Directory:
-    """Who holds which role: (partnership, role) -> [(agency, school, contact)]."""
+    """Who holds which role: (partnership, role) -> [(agency, school, contact)]; and who
+    acts for whom: (partnership, lead's address) -> their deputies."""
 
     holders: dict[tuple[str, str], list[tuple[str, str, Contact]]] = field(default_factory=dict)
+    deputies: dict[tuple[str, str], list[Contact]] = field(default_factory=dict)
 
     def add(self, partnership: str, role: str, contact: Contact, agency="", school="") -> None:
         self.holders.setdefault((partnership, role), []).append((agency, school, contact))
+
+    def add_deputy(self, partnership: str, lead_email: str, deputy: Contact) -> None:
+        self.deputies.setdefault((partnership, lead_email.lower()), []).append(deputy)
+
+    def deputies_of(self, partnership: str, email: str) -> list[Contact]:
+        return self.deputies.get((partnership, email.lower()), [])
+
+    def leads_of(self, partnership: str, deputy_email: str, role: str) -> list[Contact]:
+        """Those holding `role` whom this deputy acts for."""
+        mine = deputy_email.lower()
+        return [
+            c
+            for c in self.of(partnership, role)
+            if any(d.email.lower() == mine for d in self.deputies_of(partnership, c.email))
+        ]
 
     def of(self, partnership: str, role: str, *, scope: str = "") -> list[Contact]:
         """Holders of a role; with `scope`, only those holding it for that agency or
@@ -139,13 +161,15 @@ def plan_messages(
     *,
     invite_window_days: int = 60,
     invited: frozenset[tuple[int, str]] = frozenset(),
+    holding: dict[int, set[str]] | None = None,
     catch_up_days: int = CATCH_UP_DAYS,
 ) -> list[Planned]:
     """Everything due to go out (or be recorded as skipped or flagged) on `today`.
 
     `invited` holds (item ref, email) pairs that were sent an invite: only they are sent
     a cancellation, and a meeting anyone was invited to follows every change at any
-    distance.
+    distance. `holding` (calendar_holders) says who has each meeting in their calendar:
+    one who no longer attends it is sent a cancellation of their own.
     """
     working = is_working_day(today)
     planned: list[Planned] = []
@@ -159,6 +183,7 @@ def plan_messages(
             planned.extend(
                 _invites(item, directory, today, invite_window_days, invitees, taking_over)
             )
+            planned.extend(_uninvites(item, directory, today, (holding or {}).get(item.ref)))
         if item.orphaned or not item.status.state.is_open:
             continue
         ladder = ladders[(item.partnership, item.rule)]
@@ -177,7 +202,10 @@ def _ladder(
         if action is Action.FLAG:
             out.append(Planned(item, stage, kind, Action.FLAG, f"flag:{flag}", role=str(flag)))
             continue
-        for role, contact in _recipients(item, roles, directory):
+        found = _recipients(item, roles, directory)
+        if kind is MessageKind.ESCALATION:
+            found = with_deputies(item, found, directory)
+        for role, contact in found:
             out.append(Planned(item, stage, kind, action, contact.email, contact.name, role))
     return out
 
@@ -214,6 +242,21 @@ def _schedule(
     return tuple(out)
 
 
+def with_deputies(
+    item: Item, found: list[tuple[str, Contact]], directory: Directory
+) -> list[tuple[str, Contact]]:
+    """`found` and, after them, the deputy of each (the directory's acts_for) who is not
+    a recipient already, with the role `deputy:<the role they stand in for>`."""
+    have = {c.email.lower() for _role, c in found}
+    out = list(found)
+    for role, contact in found:
+        for deputy in directory.deputies_of(item.partnership, contact.email):
+            if deputy.email.lower() not in have:
+                have.add(deputy.email.lower())
+                out.append((f"{DEPUTY}{role}", deputy))
+    return out
+
+
 def _recipients(
     item: Item, roles: tuple[str, ...], directory: Directory
 ) -> list[tuple[str, Contact]]:
@@ -246,7 +289,8 @@ def _invites(
 ) -> list[Planned]:
     """Invites, updates and cancellations of one meeting.
 
-    A first invite goes out once the meeting is within the window (60 days). Once anyone
+    A first invite goes out once the meeting is within the window: its rule's
+    invite_horizon, else the default (60 days). Once anyone
     has been invited, every change (moved, cancelled, reopened, rule change) goes to
     every attendee whatever the distance: each change bumps SEQUENCE, so the stage
     `invite-N` / `cancel-N` is new and the ledger lets it through exactly once. A meeting
@@ -256,11 +300,10 @@ def _invites(
     if item.starts_at is None or item.starts_at.date() < today:
         return []
     invited = invitees.get(item.ref, set())
-    roles = (item.owner_role, *item.attendees)
     if item.cancelled:
         if not invited:
             return []  # nobody has it in their calendar: nothing to take back
-        known = {c.email.lower(): (role, c) for role, c in _recipients(item, roles, directory)}
+        known = _current_invitees(item, directory)
         out = []
         for email in sorted(invited):
             role, contact = known.get(email, ("", Contact(email, "")))
@@ -270,13 +313,99 @@ def _invites(
     if not item.status.state.is_open:
         return []  # held and minuted: nothing for a calendar to follow
     days_ahead = (item.starts_at.date() - today).days
+    if item.invite_horizon is not None:
+        window = (item.invite_horizon.reaches(today) - today).days
     if not (days_ahead <= window or invited or item.ref in successor_of_invited):
         return []
     return [
         Planned(item, f"invite-{item.sequence}", MessageKind.INVITE, Action.SEND,
                 contact.email, contact.name, role)
-        for role, contact in _recipients(item, roles, directory)
+        for role, contact in _current_invitees(item, directory).values()
     ]  # fmt: skip
+
+
+def _current_invitees(item: Item, directory: Directory) -> dict[str, tuple[str, Contact]]:
+    """Who is invited to a meeting now, by address (lower case): its owner and attendees,
+    and the deputies of those who have one."""
+    found = _recipients(item, (item.owner_role, *item.attendees), directory)
+    return {c.email.lower(): (role, c) for role, c in with_deputies(item, found, directory)}
+
+
+def _ahead_and_open(item: Item, today: date) -> bool:
+    return (
+        item.kind == "meeting"
+        and not item.cancelled
+        and item.starts_at is not None
+        and item.starts_at.date() >= today
+        and item.status.state.is_open
+    )
+
+
+def _uninvites(
+    item: Item, directory: Directory, today: date, holders: set[str] | None
+) -> list[Planned]:
+    """A cancellation of their own for each person who has this meeting in their calendar
+    and is no longer invited (removed from the directory, or no longer in the role)."""
+    if not holders or not _ahead_and_open(item, today):
+        return []
+    gone = holders - set(_current_invitees(item, directory))
+    return [
+        Planned(item, f"cancel-{item.sequence}", MessageKind.CANCEL, Action.SEND, email)
+        for email in sorted(gone)
+    ]
+
+
+def _version(stage: str) -> tuple[str, int]:
+    kind, _, number = stage.rpartition("-")
+    return kind, int(number) if number.isdigit() else -1
+
+
+def calendar_holders(rows: Iterable[tuple[int, str, str, str]]) -> dict[int, set[str]]:
+    """Meeting ref -> who has it in their calendar, or is about to: the latest version
+    sent or waiting for them (not skipped, not refused) is an invite, not a cancellation.
+    `rows` are the ledger's (occurrence, stage, recipient, status) of invites and
+    cancellations."""
+    latest: dict[tuple[int, str], tuple[int, bool]] = {}
+    for ref, stage, email, status in rows:
+        kind, number = _version(stage)
+        if status in ("skipped", "failed") or number < 0:
+            continue
+        rank = (number, kind == "cancel")  # at one version a cancellation is the later word
+        key = (ref, email.lower())
+        latest[key] = max(latest.get(key, (-1, False)), rank)
+    found: dict[int, set[str]] = {}
+    for (ref, email), (_number, cancelled) in latest.items():
+        if not cancelled:
+            found.setdefault(ref, set()).add(email)
+    return found
+
+
+def attendees_changed(
+    items: Iterable[Item],
+    directory: Directory,
+    rows: Iterable[tuple[int, str, str, str]],
+    today: date,
+) -> list[Item]:
+    """Meetings ahead whose current version already went out and whose invitees changed
+    since: someone new to invite, or someone holding it who no longer attends. Each needs
+    a new version (SEQUENCE), so that every calendar gets the new list of attendees, the
+    newcomer a first invitation and the leaver a cancellation."""
+    rows = list(rows)
+    holders = calendar_holders(rows)
+    asked: dict[tuple[int, str], set[str]] = {}
+    for ref, stage, email, _status in rows:
+        asked.setdefault((ref, stage), set()).add(email.lower())
+    changed = []
+    for item in items:
+        if not _ahead_and_open(item, today):
+            continue
+        went_out = asked.get((item.ref, f"invite-{item.sequence}"))
+        if not went_out:
+            continue  # this version goes to whoever is invited when it is first planned
+        now = set(_current_invitees(item, directory))
+        if now - went_out or holders.get(item.ref, set()) - now:
+            changed.append(item)
+    return changed
 
 
 def successors(items: list[Item], invitees: dict[int, set[str]]) -> dict[int, Item]:

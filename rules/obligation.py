@@ -22,6 +22,7 @@ from rules.model import (
     Adjust,
     Anchor,
     DateList,
+    Horizon,
     Kind,
     Ladder,
     Per,
@@ -90,6 +91,7 @@ def build_rule(
     _check_venue(spec, kind, base, report)
     if per is not None and schedule is not None:
         _check_per_member_bound(spec.id, per, schedule, (*base, "schedule"), report)
+    horizon = _invite_horizon(spec, kind, (*base, "invite_horizon"), report)
     if len(report) > before or kind is None or schedule is None:
         return None
     return Rule(
@@ -110,6 +112,7 @@ def build_rule(
         extra_attendees=extra,
         location=" ".join((spec.location or "").split()),
         online_url=(spec.online_url or "").strip(),
+        invite_horizon=horizon,
         notes=spec.notes,
         line=report.doc.line_of(base),
         origin=origin,
@@ -263,6 +266,37 @@ def _check_venue(spec: ObligationSpec, kind: Kind | None, base: DataPath, report
             f"online_url '{spec.online_url}' of rule '{spec.id}' is not a web address; "
             "write the full https:// link of the online meeting",
         )
+
+
+_HORIZON = re.compile(r"^(\d{1,3})\s*(day|week|month|year)s?$")
+_HORIZON_UNITS = {"day": (0, 1), "week": (0, 7), "month": (1, 0), "year": (12, 0)}
+MAX_INVITE_HORIZON_DAYS = 731  # two years
+
+
+def _invite_horizon(
+    spec: ObligationSpec, kind: Kind | None, path: DataPath, report: Report
+) -> Horizon | None:
+    """`invite_horizon: 12 months`: first invites to a meeting that far ahead (chief
+    executives' diaries are booked a year ahead). None when not given."""
+    text = spec.invite_horizon
+    if text is None:
+        return None
+    if kind is not None and kind is not Kind.MEETING:
+        report.add(path, f"invite_horizon is for meetings; rule '{spec.id}' is a {kind}: remove it")
+        return None
+    match = _HORIZON.match(" ".join(str(text).lower().split()))
+    horizon = None
+    if match:
+        months, days = _HORIZON_UNITS[match.group(2)]
+        horizon = Horizon(int(match.group(1)) * months, int(match.group(1)) * days)
+    if horizon is None or not 1 <= horizon.longest_days <= MAX_INVITE_HORIZON_DAYS:
+        report.add(
+            path,
+            f"invite_horizon '{text}' of rule '{spec.id}' is not understood; write a span "
+            "from 1 day to 24 months, e.g. '12 months', '90 days' or '8 weeks'",
+        )
+        return None
+    return horizon
 
 
 def _enum(enum: Any, value: str, path: DataPath, name: str, report: Report) -> Any:

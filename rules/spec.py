@@ -70,6 +70,7 @@ class ObligationSpec(_Strict):
     escalation: list[EscalationSpec] | None = None
     location: str | None = None
     online_url: str | None = None
+    invite_horizon: str | None = None  # meetings: how far ahead first invites go ("12 months")
     notes: str = ""
 
 

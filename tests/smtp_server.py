@@ -36,6 +36,7 @@ class Received:
 class Recorder:
     received: list[Received] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    defer: set[str] = field(default_factory=set)  # answered "try again later" (450)
     drop_after: int | None = None  # close the connection after this many messages
     sessions: set[int] = field(default_factory=set)
     delay: float = 0.0  # seconds before answering each message (a slow relay)
@@ -46,6 +47,8 @@ class Recorder:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refuse:
             return "550 5.1.1 mailbox unavailable"
+        if address.lower() in self.defer:
+            return "450 4.2.1 mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

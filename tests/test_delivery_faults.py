@@ -356,7 +356,7 @@ def test_a_reschedule_while_invites_wait_sends_each_attendee_one_latest_invite(d
             if part.get_content_type() != "text/calendar":
                 continue
             event = vobject.readOne(part.get_content()).vevent
-            if event.uid.value == f"{meeting}@govcal":
+            if event.uid.value.rpartition("@")[0] == meeting:
                 for rcpt in stored.rcpt_tos:
                     invites.setdefault(rcpt, []).append(
                         (str(message["Message-ID"]), int(event.sequence.value))

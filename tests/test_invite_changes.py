@@ -97,7 +97,9 @@ def invites(received, mailbox: str) -> list[Invite]:
             Invite(
                 rcpts=set(r.rcpt_tos),
                 method=method,
-                uid=str(event["UID"]),
+                uid=str(event["UID"]).rpartition("@")[
+                    0
+                ],  # the event; the domain is the installation's
                 sequence=int(event["SEQUENCE"]),
                 start=event["DTSTART"].dt,
                 location=str(event["LOCATION"]),
@@ -124,7 +126,11 @@ def apply(calendars: dict[str, dict[str, Invite]], messages: list[Invite]) -> No
 
 
 def sams(calendar: dict[str, Invite]) -> list[Invite]:
-    return [i for i in calendar.values() if ":safeguarding-accountability-meeting:" in i.uid]
+    """The October 2026 SAM as a calendar holds it (the 13th, or the 14th that replaces it
+    after a rule change); the later SAMs of the invite horizon are not these tests' matter."""
+    return [
+        i for i in calendar.values() if ":safeguarding-accountability-meeting:2026-10-1" in i.uid
+    ]
 
 
 def test_reschedule_far_ahead_new_place_cancel_and_reopen_reach_every_invitee(
@@ -132,7 +138,7 @@ def test_reschedule_far_ahead_new_place_cancel_and_reopen_reach_every_invitee(
 ):
     mailbox = wfscp.business_team_mailbox
     run(calendar, wfscp, D("2026-10-05"), smtp)
-    first = [i for i in invites(smtp.recorder.received, mailbox) if i.uid == f"{SAM}@govcal"]
+    first = [i for i in invites(smtp.recorder.received, mailbox) if i.uid == SAM]
     [original] = first
     invitees = original.rcpts
     assert original.method == "REQUEST" and original.sequence == 0
@@ -148,7 +154,7 @@ def test_reschedule_far_ahead_new_place_cancel_and_reopen_reach_every_invitee(
     run(calendar, wfscp, D("2026-10-06"), smtp)
     [update] = invites(smtp.recorder.received[before:], mailbox)
     assert update.rcpts == invitees  # everyone who had it, though it is now 105 days away
-    assert (update.method, update.uid, update.sequence) == ("REQUEST", f"{SAM}@govcal", 1)
+    assert (update.method, update.uid, update.sequence) == ("REQUEST", SAM, 1)
     assert update.start == datetime(2027, 1, 19, 10, tzinfo=LONDON)
     assert update.start.utcoffset() == timedelta(0)  # GMT in January
     assert update.location == "Barrow Town Hall, Committee Room 2"
@@ -179,14 +185,14 @@ def test_reschedule_far_ahead_new_place_cancel_and_reopen_reach_every_invitee(
     run(calendar, wfscp, D("2026-10-08"), smtp)
     [back] = invites(smtp.recorder.received[before:], mailbox)
     assert back.rcpts == invitees
-    assert (back.method, back.uid, back.sequence) == ("REQUEST", f"{SAM}@govcal", 3)
+    assert (back.method, back.uid, back.sequence) == ("REQUEST", SAM, 3)
     apply(clients, [back])
     assert all(len(sams(clients[p])) == 1 for p in invitees)
 
     before = len(smtp.recorder.received)
     run(calendar, wfscp, D("2026-10-09"), smtp)  # nothing changed: nothing sent again
     later = invites(smtp.recorder.received[before:], mailbox)
-    assert [i for i in later if i.uid == f"{SAM}@govcal"] == []
+    assert [i for i in later if i.uid == SAM] == []
 
 
 def test_a_rule_change_cancels_the_orphan_and_invites_the_new_date_once(
@@ -196,7 +202,7 @@ def test_a_rule_change_cancels_the_orphan_and_invites_the_new_date_once(
     run(calendar, wfscp, D("2026-10-05"), smtp)
     clients: dict[str, dict[str, Invite]] = {}
     apply(clients, invites(smtp.recorder.received, mailbox))
-    [original] = [i for i in invites(smtp.recorder.received, mailbox) if i.uid == f"{SAM}@govcal"]
+    [original] = [i for i in invites(smtp.recorder.received, mailbox) if i.uid == SAM]
 
     # the partnership moves the meeting from the second Tuesday to the second Wednesday
     text = (RULES / "westmorland-furness.yaml").read_text(encoding="utf-8")
@@ -218,8 +224,8 @@ def test_a_rule_change_cancels_the_orphan_and_invites_the_new_date_once(
     sent = invites(smtp.recorder.received[before:], mailbox)
     october = [i for i in sent if i.start.date() <= date(2026, 10, 31)]
     by_uid = {i.uid: i for i in october}
-    cancel_old = by_uid[f"{SAM}@govcal"]
-    new = by_uid["wfscp:safeguarding-accountability-meeting:2026-10-14@govcal"]
+    cancel_old = by_uid[SAM]
+    new = by_uid["wfscp:safeguarding-accountability-meeting:2026-10-14"]
     assert (cancel_old.method, cancel_old.sequence) == ("CANCEL", 1)
     assert cancel_old.rcpts == original.rcpts
     assert (new.method, new.sequence) == ("REQUEST", 0)
@@ -239,8 +245,8 @@ def feed_events(path: Path) -> dict[str, tuple]:
     found = {}
     vevents = {e.uid.value: e for e in vobject.readOne(body.decode()).vevent_list}
     for event in icalendar.Calendar.from_ical(body).walk("VEVENT"):
-        uid = str(event["UID"])
-        v = vevents[uid]
+        v = vevents[str(event["UID"])]
+        uid = str(event["UID"]).rpartition("@")[0]  # the event; the domain is the installation's
         assert str(event["SUMMARY"]) == v.summary.value
         assert event["DTSTAMP"].dt == v.dtstamp.value
         found[uid] = (
@@ -261,17 +267,17 @@ def test_a_feed_shows_completion_and_keeps_untouched_entries_byte_for_byte(
     from models.records import Evidence, complete
 
     feeds = tmp_path / "feeds"
-    report = "wfscp:annual-report:2026-09-30@govcal"
+    report = "wfscp:annual-report:2026-09-30"
     with session_scope(calendar) as s:
         publish_feeds(s, [wfscp], D("2026-10-01"), feeds, now=datetime(2026, 10, 1, 6, tzinfo=UTC))
     main = feeds / "wfscp.ics"
     before = feed_events(main)
     summary, categories, transp, status, stamp, alarm = before[report]
-    assert summary.startswith("Due: ") and categories == ["Open"] and alarm
+    assert summary.startswith("Overdue: ") and categories == ["Open"] and alarm
     assert (transp, status) == ("TRANSPARENT", "CONFIRMED")
 
     with session_scope(calendar) as s:
-        complete(s, report.removesuffix("@govcal"), Evidence(url="https://example.org/ar.pdf"),
+        complete(s, report, Evidence(url="https://example.org/ar.pdf"),
                  ME, on=D("2026-10-01"), today=D("2026-10-02"))  # fmt: skip
     with session_scope(calendar) as s:
         publish_feeds(s, [wfscp], D("2026-10-02"), feeds, now=datetime(2026, 10, 2, 6, tzinfo=UTC))
@@ -324,12 +330,12 @@ def test_two_changes_in_one_second_still_move_the_feed_stamp(calendar, wfscp, tm
     from models.records import Evidence, complete
 
     feeds = tmp_path / "feeds"
-    report = "wfscp:annual-report:2026-09-30@govcal"
+    report = "wfscp:annual-report:2026-09-30"
     with session_scope(calendar) as s:
         publish_feeds(s, [wfscp], D("2026-10-01"), feeds, now=datetime(2026, 10, 1, 6, tzinfo=UTC))
     stamp = feed_events(feeds / "wfscp.ics")[report][4]
     with time_machine.travel(stamp, tick=False), session_scope(calendar) as s:  # same second
-        complete(s, report.removesuffix("@govcal"), Evidence(url="https://example.org/ar.pdf"),
+        complete(s, report, Evidence(url="https://example.org/ar.pdf"),
                  ME, on=D("2026-10-01"), today=D("2026-10-02"))  # fmt: skip
     with session_scope(calendar) as s:
         publish_feeds(s, [wfscp], D("2026-10-02"), feeds, now=datetime(2026, 10, 2, 6, tzinfo=UTC))
@@ -366,7 +372,7 @@ def test_an_invite_waiting_for_a_retry_is_overtaken_by_the_moved_meeting(calenda
         reschedule(s, SAM, datetime(2026, 10, 20, 10, tzinfo=LONDON), "chair unavailable", ME)
     smtp.start()
     run(calendar, wfscp, D("2026-10-06"), smtp)
-    sam = [i for i in invites(smtp.recorder.received, mailbox) if i.uid == f"{SAM}@govcal"]
+    sam = [i for i in invites(smtp.recorder.received, mailbox) if i.uid == SAM]
     [only] = sam  # one email, the current version, not the stale one then the update
     assert (only.method, only.sequence) == ("REQUEST", 1)
     assert only.start == datetime(2026, 10, 20, 10, tzinfo=LONDON)

@@ -35,7 +35,7 @@ def lsp_invites(received) -> list[tuple[set[str], icalendar.Event, email.message
             if part.get_content_type() != "text/calendar":
                 continue
             [event] = icalendar.Calendar.from_ical(part.get_content()).walk("VEVENT")
-            if str(event["UID"]) == f"{MEETING}@govcal":
+            if str(event["UID"]).rpartition("@")[0] == MEETING:
                 events.append((set(r.rcpt_tos), event, message))
     return events
 
