@@ -102,7 +102,8 @@ class Item:
         if esc is None:
             return ""
         if esc.acknowledged_at is not None:
-            return f"acknowledged by {esc.acknowledged_by} on {day(esc.acknowledged_at.date())}"
+            said = f"acknowledged by {esc.acknowledged_by} on {day(esc.acknowledged_at.date())}"
+            return f"{said}, by email link" if esc.channel == "email-link" else said
         waited = (as_of - esc.escalated_at.date()).days
         if waited >= ACK_WAIT_DAYS:
             return f"**no response** after {plural(waited, 'day')}"

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from flows.ui_links import acknowledge_url, act_url
 from models import ledger
+from models.action_links import LinkAction, issue
 from models.feed_tokens import feed_tokens, installation_id
 from models.notify_inputs import directory as load_directory
 from models.notify_inputs import round_sizes, versions_before
@@ -31,6 +32,63 @@ def partnership_info(partnership: Partnership) -> PartnershipInfo:
 
 def feed_url(base: str, partnership_id: str, token: str) -> str:
     return f"{base.rstrip('/')}/{partnership_id}/people/{token}.ics"
+
+
+def web_feed_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/feeds/{token}.ics"
+
+
+_LABELS = {
+    LinkAction.ACKNOWLEDGE: "Acknowledge this escalation",
+    LinkAction.DONE: "Record that this was done",
+    LinkAction.RETURN: "Submit our return",
+}
+_ANSWERING = frozenset({"lsp", "dsp"})  # who acknowledges an escalation
+
+
+def _wanted(row, item: Item) -> tuple[LinkAction, str] | None:
+    """The one thing this reader can do about this item from the email, if any: a Lead
+    Partner or DSP acknowledges an escalation (a round's as a whole), an agency or school
+    submits its return, the owner of anything else says it is done."""
+    if row.kind == "escalation" and row.role in _ANSWERING:
+        whole = item.public_id.rsplit(":", 1)[0] if item.subject and item.per else item.public_id
+        return LinkAction.ACKNOWLEDGE, whole
+    if row.kind not in ("reminder", "escalation", "request") or row.role != item.owner_role:
+        return None
+    if item.subject and item.per:
+        return LinkAction.RETURN, item.public_id
+    return LinkAction.DONE, item.public_id
+
+
+def _action_links(
+    session: Session, settings, items: dict[int, Item], rows: list, cache: dict[str, object]
+) -> dict[tuple[str, int], tuple[tuple[str, str], ...]]:
+    """(reader, occurrence) -> the signed links of their digest, when the web app is
+    configured (GOVCAL_PUBLIC_URL) and a signing key is at hand. Flushed into the batch,
+    which the ledger commits before the message leaves."""
+    if not settings.public_url:
+        return {}
+    if "web-secret" not in cache:
+        from flows.runtime import web_secret
+
+        cache["web-secret"] = web_secret(settings) or ""
+    secret = str(cache["web-secret"])
+    if not secret:
+        return {}
+    base = settings.public_url.rstrip("/")
+    found: dict[tuple[str, int], tuple[tuple[str, str], ...]] = {}
+    for row in rows:
+        item = items.get(row.occurrence_id)
+        wanted = _wanted(row, item) if item is not None else None
+        if wanted is None or item is None:
+            continue
+        action, target = wanted
+        link = issue(session, secret, email=row.recipient, partnership_id=item.partnership,
+                     item=target, action=action, days=settings.link_days)  # fmt: skip
+        found[(row.recipient.lower(), row.occurrence_id)] = (
+            (_LABELS[action], f"{base}/a/{link.token}"),
+        )
+    return found
 
 
 def installation_part(session: Session) -> str:
@@ -77,7 +135,10 @@ def message_context(
         invitees.setdefault(ref, set()).add(email)
     reasons = occurrence_reasons(session, items)
     feeds: dict[str, str] = {}
-    if settings.feeds_url:
+    if settings.public_url:  # the web app serves every feed from the database
+        tokens = feed_tokens(session, {r.recipient.lower() for r in rows})
+        feeds = {e: web_feed_url(settings.public_url, t) for e, t in tokens.items()}
+    elif settings.feeds_url:
         recipients = {r.recipient.lower(): items[r.occurrence_id].partnership for r in rows}
         tokens = feed_tokens(session, recipients)
         feeds = {e: feed_url(settings.feeds_url, p, tokens[e]) for e, p in recipients.items()}
@@ -96,6 +157,7 @@ def message_context(
         acknowledge_url=str(cache["acknowledge"]),
         installation=str(cache["installation"]),
         failures=ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"]),
+        action_links=_action_links(session, settings, items, rows, cache),
     )
 
 

@@ -244,15 +244,19 @@ def publish_feeds(
     *,
     now: datetime | None = None,
 ) -> list[FeedFile]:
-    """Rewrite every feed from the database: past 90 days and the year ahead."""
+    """Rewrite every feed from the database: past 90 days and the year ahead. The files
+    are readable by a web server (0644 in 0755 folders: their names are the secret), and
+    every feed is kept in the database too, under its token, for `govcal web`."""
     from models.feed_tokens import issue_feed_tokens
     from models.notify_inputs import calendar_items
+    from models.served_feeds import group_keys, store
 
     partnerships = active_partnerships(partnerships, today)
     people = load_directory(session, [p.id for p in partnerships])
     emails = {c.email for holders in people.holders.values() for _a, _s, c in holders}
     tokens = issue_feed_tokens(session, emails)  # committed before any file names them
     written: list[FeedFile] = []
+    served: dict[str, bytes] = {}
     for partnership in partnerships:
         items = calendar_items(
             session, partnership, today - timedelta(days=90), today + timedelta(days=400)
@@ -269,8 +273,11 @@ def publish_feeds(
                 tokens=tokens,
                 timezone=partnership.timezone,
                 role_names=role_names,
+                served=served,
             )
         )
+    issue_feed_tokens(session, group_keys(served))  # each group feed its own token
+    store(session, served)  # committed with the caller's batch
     return written
 
 

@@ -488,3 +488,24 @@ def has_people(session: Session, partnership_id: str) -> bool:
 
     query = select(RoleAssignment.id).where(RoleAssignment.partnership_id == partnership_id)
     return session.exec(query.limit(1)).first() is not None
+
+
+def round_members(session: Session, round_id: str) -> list[OccurrenceRow]:
+    """The per-agency or per-school occurrences of a round `partnership:rule:period`,
+    by subject; empty when `round_id` is not a round (an occurrence's own id)."""
+    parts = round_id.split(":")
+    if len(parts) != 3:
+        return []
+    partnership, rule, period = parts
+    return list(
+        session.exec(
+            select(OccurrenceRow)
+            .where(
+                OccurrenceRow.partnership_id == partnership,
+                OccurrenceRow.rule_id == rule,
+                OccurrenceRow.period == period,
+                OccurrenceRow.subject != "",
+            )
+            .order_by(OccurrenceRow.subject)
+        ).all()
+    )

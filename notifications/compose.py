@@ -55,6 +55,8 @@ class ComposeContext:
     acknowledge_url: str = ""  # the form a Lead Partner acknowledges an escalation with
     installation: str = ""
     failures: dict[str, str] = field(default_factory=dict)  # failure stage -> what happened
+    # (reader, occurrence) -> (label, signed link) of what they can do from the email
+    action_links: dict[tuple[str, int], tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -190,6 +192,7 @@ def _line(row, item: Item, ctx: ComposeContext) -> DigestLine:
         owner=owner_text(item, ctx) if not round_id else "",
         owner_role=item.owner_role,
         note=failure,
+        links=ctx.action_links.get((row.recipient.lower(), row.occurrence_id), ()),
     )
 
 

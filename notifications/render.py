@@ -125,6 +125,7 @@ class DigestLine:
     owner_role: str = ""
     note: str = ""  # a delivery failure: to whom, which message, the relay's answer
     reference: str = ""  # an event clock's incident reference: what tells clocks apart
+    links: tuple[tuple[str, str], ...] = ()  # (label, signed link): act from the email
 
 
 @dataclass(frozen=True)
@@ -271,7 +272,9 @@ def _entry_context(entry: _Entry, digest: Digest) -> dict:
         owner = f"each {noun}'s own lead ({role_name(first.owner_role, digest.role_names)})"
     else:
         owner = one_line(first.owner, 300)
+    links = list(dict.fromkeys(link for line in entry.lines for link in line.links))
     return {
+        "links": [{"label": label, "url": url} for label, url in links],
         "headline": entry.headline(),
         "note": one_line(first.note, 500),
         "due_text": when_text(worst.due, worst.starts_at, ZoneInfo(digest.timezone)),
