@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+from datetime import datetime
 
 from sqlmodel import Session
 
@@ -61,7 +62,12 @@ def _wanted(row, item: Item) -> tuple[LinkAction, str] | None:
 
 
 def _action_links(
-    session: Session, settings, items: dict[int, Item], rows: list, cache: dict[str, object]
+    session: Session,
+    settings,
+    items: dict[int, Item],
+    rows: list,
+    cache: dict[str, object],
+    now: datetime | None,
 ) -> dict[tuple[str, int], tuple[tuple[str, str], ...]]:
     """(reader, occurrence) -> the signed links of their digest, when the web app is
     configured (GOVCAL_PUBLIC_URL) and a signing key is at hand. Flushed into the batch,
@@ -84,7 +90,7 @@ def _action_links(
             continue
         action, target = wanted
         link = issue(session, secret, email=row.recipient, partnership_id=item.partnership,
-                     item=target, action=action, days=settings.link_days)  # fmt: skip
+                     item=target, action=action, days=settings.link_days, now=now)  # fmt: skip
         found[(row.recipient.lower(), row.occurrence_id)] = (
             (_LABELS[action], f"{base}/a/{link.token}"),
         )
@@ -107,6 +113,8 @@ def message_context(
     items: dict[int, Item],
     rows: list,
     cache: dict[str, object] | None = None,
+    *,
+    now: datetime | None = None,
 ) -> ComposeContext:
     """`cache` keeps what does not change between batches of one run (the directory)."""
     settings = get_settings()
@@ -157,7 +165,7 @@ def message_context(
         acknowledge_url=str(cache["acknowledge"]),
         installation=str(cache["installation"]),
         failures=ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"]),
-        action_links=_action_links(session, settings, items, rows, cache),
+        action_links=_action_links(session, settings, items, rows, cache, now),
     )
 
 

@@ -202,8 +202,8 @@ def _send_claimed(
         live = [r for r in live if r.id not in held]
     from flows.message_context import message_context
 
-    messages = compose(live, items, message_context(session, partnerships, items, live, context),
-                       sender, today, now)  # fmt: skip
+    wording = message_context(session, partnerships, items, live, context, now=now)
+    messages = compose(live, items, wording, sender, today, now)
     return deliver(session, transport, messages, sender, now, deadline=stop_at), len(stale)
 
 

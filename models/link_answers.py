@@ -242,7 +242,7 @@ def answer(
         return _follow_up(session, link, view, form, actor, today, client)
     day = _day(form.get("day", ""), today)
     if view.action is LinkAction.ACKNOWLEDGE:
-        note = form.get("note", "").strip()
+        note = " ".join(form.get("note", "").split())  # a textarea's lines, as one line
         done = actions.acknowledge(session, link.item, actor, note)
         summary = f"{done.title}: escalation acknowledged by {view.person} on {done.at:%-d %B %Y}"
     elif view.action is LinkAction.DONE:

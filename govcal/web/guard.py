@@ -87,9 +87,11 @@ class Guard:
             if refusal is not None:
                 await _plain(send_with_headers, *refusal)
                 return
-            await self.app(scope, _limited(receive), send_with_headers)
-        except _TooLarge:
-            await _plain(send_with_headers, 413, "The form sent is too large.")
+            body = await _read(receive)
+            if body is None:
+                await _plain(send_with_headers, 413, "The form sent is too large.")
+                return
+            await self.app(scope, _replay(body, receive), send_with_headers)
         finally:
             log.info("%s %s %s %s", client, scope.get("method"), redacted(path), status["code"])
 
@@ -106,24 +108,31 @@ class Guard:
         return None
 
 
-class _TooLarge(Exception):
-    pass
-
-
-def _limited(receive: Receive) -> Receive:
-    """The body as received, refused past MAX_BODY whatever Content-Length said
-    (a chunked body has none)."""
-    seen = {"bytes": 0}
-
-    async def limited() -> dict[str, Any]:
+async def _read(receive: Receive) -> bytes | None:
+    """The whole body, or None past MAX_BODY whatever Content-Length said (a chunked
+    body has none): read here, before the app sees any of it."""
+    body = b""
+    while True:
         message = await receive()
-        if message["type"] == "http.request":
-            seen["bytes"] += len(message.get("body", b""))
-            if seen["bytes"] > MAX_BODY:
-                raise _TooLarge
-        return message
+        if message["type"] != "http.request":
+            return body
+        body += message.get("body", b"")
+        if len(body) > MAX_BODY:
+            return None
+        if not message.get("more_body", False):
+            return body
 
-    return limited
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = {"done": False}
+
+    async def replay() -> dict[str, Any]:
+        if not sent["done"]:
+            sent["done"] = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # a disconnect, as the server reports it
+
+    return replay
 
 
 async def _plain(send: Send, status: int, text: str) -> None:
