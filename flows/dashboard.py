@@ -387,7 +387,7 @@ def _board(
             )
         )  # fmt: skip
     for (rule, period), members in rounds.items():
-        board.items.append(_round_item(partnership, rule, period, members, as_of, flags))
+        board.items.append(_round_item(partnership, rule, period, members, as_of, flags, escalated))
     return board
 
 
@@ -439,8 +439,11 @@ def _round_item(
     members: list[StatusRow],
     as_of: date,
     flags: set[int],
+    escalated: dict[int, Escalation] | None = None,
 ) -> Item:
-    """An audit cycle's open returns as one line: 148 lines would drown the summary."""
+    """An audit cycle's open returns as one line: 148 lines would drown the summary. A
+    round escalated to the Lead Partners is answered as a whole (one link, one click):
+    acknowledged once every escalated member is."""
     first = members[0]
     states = Counter(m.status.state for m in members)
     worst = next(s for s in (State.OVERDUE, State.DUE, State.DUE_SOON, State.UPCOMING)
@@ -455,7 +458,22 @@ def _round_item(
         f"{partnership.id}:{rule}:{period}",
         flagged=any((m.row.id or 0) in flags for m in members),
         owner_short=f"each of the {len(members)} {noun}",
+        escalation=_round_escalation([(escalated or {}).get(m.row.id or 0) for m in members]),
     )  # fmt: skip
+
+
+def _round_escalation(found: list[Escalation | None]) -> Escalation | None:
+    """The round's escalation: when its first member was escalated, and its answer once
+    every escalated member is answered (the first answer is the one shown)."""
+    known = [e for e in found if e is not None]
+    if not known:
+        return None
+    first = min(e.escalated_at for e in known)
+    answered = [e for e in known if e.acknowledged_at is not None]
+    if len(answered) < len(known):
+        return Escalation(first)
+    chosen = min(answered, key=lambda e: e.acknowledged_at or first)
+    return Escalation(first, chosen.acknowledged_by, chosen.acknowledged_at, chosen.channel)
 
 
 def current_cycle(cycles: list, as_of: date):

@@ -543,7 +543,9 @@ class Acknowledged:
         return f"{self.title}{count}: escalation acknowledged by {self.by} on {self.at:%d %b %Y}"
 
 
-def acknowledge(session: Session, item: str, actor: Actor, note: str = "") -> Acknowledged:
+def acknowledge(
+    session: Session, item: str, actor: Actor, note: str = "", *, at: datetime | None = None
+) -> Acknowledged:
     """A Lead Partner (or DSP) acknowledges an escalated item, or every escalated and
     unanswered member of a round (an S11 round escalated as one entry of a digest)."""
     from models.escalations import acknowledge as record_acknowledgement
@@ -552,18 +554,16 @@ def acknowledge(session: Session, item: str, actor: Actor, note: str = "") -> Ac
     _typed(None, actor, (item, "the item", 300), (note, "--note", 500))
     members = queries.round_members(session, item)
     if not members:  # one occurrence: its own checks say what is wrong
-        by, at = record_acknowledgement(session, item, actor, note)
+        by, when = record_acknowledgement(session, item, actor, note, at)
         row = queries.occurrence(session, item)
-        return Acknowledged(item, row.title, by, at, (item,))
+        return Acknowledged(item, row.title, by, when, (item,))
     found = escalations(session, [m.id or 0 for m in members])
     waiting = [m for m in members if (m.id or 0) in found and not found[m.id or 0].acknowledged_at]
     if not waiting:
         raise RecordError(f"{item}: nothing in this round is escalated and unanswered")
-    at = None
     for member in waiting:
-        by, at = record_acknowledgement(session, member.public_id, actor, note)
-    return Acknowledged(item, members[0].title, actor.name, at or datetime.now(),
-                        tuple(m.public_id for m in waiting))  # fmt: skip
+        by, when = record_acknowledgement(session, member.public_id, actor, note, at)
+    return Acknowledged(item, members[0].title, by, when, tuple(m.public_id for m in waiting))
 
 
 @dataclass(frozen=True)

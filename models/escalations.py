@@ -81,7 +81,7 @@ def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
 
 
 def acknowledge(
-    session: Session, public_id: str, actor: Actor, note: str = ""
+    session: Session, public_id: str, actor: Actor, note: str = "", at: datetime | None = None
 ) -> tuple[str, datetime]:
     """Record that a Lead Partner has seen and taken up an escalation.
 
@@ -102,7 +102,7 @@ def acknowledge(
             f"{existing.acknowledged_at:%d %b %Y}"
         )
     ack = EscalationAck(occurrence_id=row.id or 0, acknowledged_by=actor.name, note=note,
-                        channel=str(actor.channel))  # fmt: skip
+                        channel=str(actor.channel), acknowledged_at=at or utcnow())  # fmt: skip
     session.add(ack)
     record(
         session, actor=actor.name, channel=actor.channel, action="escalation-acknowledged",

@@ -243,7 +243,7 @@ def answer(
     day = _day(form.get("day", ""), today)
     if view.action is LinkAction.ACKNOWLEDGE:
         note = " ".join(form.get("note", "").split())  # a textarea's lines, as one line
-        done = actions.acknowledge(session, link.item, actor, note)
+        done = actions.acknowledge(session, link.item, actor, note, at=now)
         summary = f"{done.title}: escalation acknowledged by {view.person} on {done.at:%-d %B %Y}"
     elif view.action is LinkAction.DONE:
         summary = actions.complete(session, link.item, form.get("evidence", ""), actor, on=day,

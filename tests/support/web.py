@@ -29,13 +29,19 @@ class Site:
             for p in sorted(self.outbox.glob("*.eml"))
         ]
 
-    def links(self, label: str) -> list[tuple[str, str, email.message.EmailMessage]]:
-        """(recipient, link, message) of every link under `label` in the text parts."""
+    def links(
+        self, label: str, about: str = ""
+    ) -> list[tuple[str, str, email.message.EmailMessage]]:
+        """(recipient, link, message) of every link under `label` in the text parts, of
+        the entries whose text has `about` in it."""
         found = []
         for message in self.messages():
             text = message.get_body(preferencelist=("plain",)).get_content()
-            for block in text.split(f"   {label} (")[1:]:
-                found.append((str(message["To"]), LINK.search(block).group(0), message))
+            for entry in re.split(r"\n(?=\d+\. )", text):
+                if about not in entry:
+                    continue
+                for block in entry.split(f"   {label} (")[1:]:
+                    found.append((str(message["To"]), LINK.search(block).group(0), message))
         return found
 
 
