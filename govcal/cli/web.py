@@ -24,14 +24,14 @@ def web(
 
     configure_prefect(reuse_server=True)
     run = runtime()
-    with database():
-        pass  # creates and migrates the embedded database, or says what is wrong
     try:
         app = create_app(run, republish=Republisher())
     except SettingsError as exc:
         for line in exc.lines:
             err.print(f"Error: {line}", markup=False)
         raise typer.Exit(2) from None
+    with database():
+        pass  # creates and migrates the embedded database, or says what is wrong
     public = run.settings.public_url or "(GOVCAL_PUBLIC_URL not set: emails carry no links)"
     out.print(f"govcal web on http://{host}:{port} (people reach it at {public})", markup=False)
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning",
