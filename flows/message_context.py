@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from flows.ui_links import acknowledge_url, act_url
 from models import ledger
-from models.action_links import LinkAction, issue
+from models.action_links import LinkAction, issue_all
 from models.feed_tokens import feed_tokens, installation_id
 from models.notify_inputs import directory as load_directory
 from models.notify_inputs import round_sizes, versions_before
@@ -68,11 +68,12 @@ def _action_links(
     rows: list,
     cache: dict[str, object],
     now: datetime | None,
+    issue_links: bool,
 ) -> dict[tuple[str, int], tuple[tuple[str, str], ...]]:
     """(reader, occurrence) -> the signed links of their digest, when the web app is
-    configured (GOVCAL_PUBLIC_URL) and a signing key is at hand. Flushed into the batch,
-    which the ledger commits before the message leaves."""
-    if not settings.public_url:
+    configured (GOVCAL_PUBLIC_URL) and a signing key is at hand; committed before the
+    messages are built (models.action_links.issue_all)."""
+    if not settings.public_url or not issue_links:
         return {}
     if "web-secret" not in cache:
         from flows.runtime import web_secret
@@ -82,19 +83,23 @@ def _action_links(
     if not secret:
         return {}
     base = settings.public_url.rstrip("/")
-    found: dict[tuple[str, int], tuple[tuple[str, str], ...]] = {}
+    wanted: dict[tuple[str, int], tuple[str, str, str, LinkAction]] = {}
     for row in rows:
         item = items.get(row.occurrence_id)
-        wanted = _wanted(row, item) if item is not None else None
-        if wanted is None or item is None:
-            continue
-        action, target = wanted
-        link = issue(session, secret, email=row.recipient, partnership_id=item.partnership,
-                     item=target, action=action, days=settings.link_days, now=now)  # fmt: skip
-        found[(row.recipient.lower(), row.occurrence_id)] = (
-            (_LABELS[action], f"{base}/a/{link.token}"),
-        )
-    return found
+        chosen = _wanted(row, item) if item is not None else None
+        if chosen is not None and item is not None:
+            action, target = chosen
+            wanted[(row.recipient.lower(), row.occurrence_id)] = (
+                row.recipient,
+                item.partnership,
+                target,
+                action,
+            )
+    issued = issue_all(session, secret, list(wanted.values()), days=settings.link_days, now=now)
+    return {
+        key: ((_LABELS[action], f"{base}/a/{issued[(email.lower(), target, action.value)].token}"),)
+        for key, (email, _p, target, action) in wanted.items()
+    }
 
 
 def installation_part(session: Session) -> str:
@@ -115,8 +120,11 @@ def message_context(
     cache: dict[str, object] | None = None,
     *,
     now: datetime | None = None,
+    issue_links: bool = True,
 ) -> ComposeContext:
-    """`cache` keeps what does not change between batches of one run (the directory)."""
+    """`cache` keeps what does not change between batches of one run (the directory).
+    `issue_links=False` for a dry run: links are committed when issued, and a dry run
+    changes nothing (its messages are never sent)."""
     settings = get_settings()
     cache = {} if cache is None else cache
     if "people" not in cache:
@@ -165,7 +173,7 @@ def message_context(
         acknowledge_url=str(cache["acknowledge"]),
         installation=str(cache["installation"]),
         failures=ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"]),
-        action_links=_action_links(session, settings, items, rows, cache, now),
+        action_links=_action_links(session, settings, items, rows, cache, now, issue_links),
     )
 
 

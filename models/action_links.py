@@ -114,6 +114,28 @@ def issue(
     return Issued(token_of(secret, live.id), live.expires_at)
 
 
+def issue_all(
+    session: Session,
+    secret: str,
+    wanted: list[tuple[str, str, str, LinkAction]],
+    *,
+    days: int,
+    now: datetime | None = None,
+) -> dict[tuple[str, str, str], Issued]:
+    """Links for (email, partnership, item, action) rows, committed before returning:
+    they are about to be written into messages, and a message must never carry a link
+    the database then loses (as feed links, models/feed_tokens.py)."""
+    found: dict[tuple[str, str, str], Issued] = {}
+    for email, partnership_id, item, action in wanted:
+        key = (email.strip().lower(), item, action.value)
+        if key not in found:
+            found[key] = issue(session, secret, email=email, partnership_id=partnership_id,
+                               item=item, action=action, days=days, now=now)  # fmt: skip
+    if found:
+        session.commit()
+    return found
+
+
 def find(session: Session, link_id: str) -> ActionLink | None:
     return session.get(ActionLink, link_id)
 
