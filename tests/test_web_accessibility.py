@@ -52,17 +52,20 @@ def pages(sample_data, tmp_path, monkeypatch):
     digest = next(m for m in messages if m["Subject"].startswith("Escalation"))
     invite = next(m for m in messages if m["Subject"].startswith(("Invitation", "Updated")))
     try:
-        yield site, [
-            ("web-done", done, None),
-            ("web-acknowledge", ack, None),
-            ("web-return", org, None),
-            ("web-problem", done, {"evidence": "not a link"}),
-            ("web-recorded", used, None),
-            ("web-dead", f"{site.base}/a/AAAAAAAAAAAAAAAA.{'B' * 32}", None),
-            ("web-refused", org, {"form_key": "wrong"}),
-            ("digest-html", digest.get_body(preferencelist=("html",)).get_content(), None),
-            ("invite-html", invite.get_body(preferencelist=("html",)).get_content(), None),
-        ]
+        yield (
+            site,
+            [
+                ("web-done", done, None),
+                ("web-acknowledge", ack, None),
+                ("web-return", org, None),
+                ("web-problem", done, {"evidence": "not a link"}),
+                ("web-recorded", used, None),
+                ("web-dead", f"{site.base}/a/AAAAAAAAAAAAAAAA.{'B' * 32}", None),
+                ("web-refused", org, {"form_key": "wrong"}),
+                ("digest-html", digest.get_body(preferencelist=("html",)).get_content(), None),
+                ("invite-html", invite.get_body(preferencelist=("html",)).get_content(), None),
+            ],
+        )
     finally:
         serving.stop()
 
@@ -70,7 +73,7 @@ def pages(sample_data, tmp_path, monkeypatch):
 def test_every_page_meets_wcag_22_aa_on_a_phone(pages):
     from playwright.sync_api import sync_playwright
 
-    site, wanted = pages
+    _site, wanted = pages
     axe = AXE.read_text()
     keep = os.environ.get("GOVCAL_SCREENSHOT_DIR")
     found: dict[str, list] = {}
