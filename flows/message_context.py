@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from flows.ui_links import acknowledge_url, act_url
 from models import ledger
-from models.action_links import LinkAction, issue_all
+from models.action_links import LinkAction, answers_recorded, issue_all
 from models.feed_tokens import feed_tokens, installation_id
 from models.notify_inputs import directory as load_directory
 from models.notify_inputs import round_sizes, versions_before
@@ -40,6 +40,7 @@ def web_feed_url(public_url: str, token: str) -> str:
 
 
 _LABELS = {
+    LinkAction.ATTEND: "Answer: I'll attend, I can't, or I'm sending a deputy",
     LinkAction.ACKNOWLEDGE: "Acknowledge this escalation",
     LinkAction.DONE: "Record that this was done",
     LinkAction.RETURN: "Submit our return",
@@ -50,7 +51,10 @@ _ANSWERING = frozenset({"lsp", "dsp"})  # who acknowledges an escalation
 def _wanted(row, item: Item) -> tuple[LinkAction, str] | None:
     """The one thing this reader can do about this item from the email, if any: a Lead
     Partner or DSP acknowledges an escalation (a round's as a whole), an agency or school
-    submits its return, the owner of anything else says it is done."""
+    submits its return, the owner of anything else says it is done, an invitee answers
+    (once the attendance record, models/attendance.py, is there to keep the answer)."""
+    if row.kind == "invite":
+        return (LinkAction.ATTEND, item.public_id) if answers_recorded() else None
     if row.kind == "escalation" and row.role in _ANSWERING:
         whole = item.public_id.rsplit(":", 1)[0] if item.subject and item.per else item.public_id
         return LinkAction.ACKNOWLEDGE, whole

@@ -161,6 +161,13 @@ def open_link(session: Session, secret: str, token: str, *, now: datetime, today
                     f"that {title}, due {due:%-d %B %Y}, was done, on the day you give, "
                     f"with the link you give as evidence; recorded as done by {person}.",
                     fields=("evidence", "day"))  # fmt: skip
+    if action is LinkAction.ATTEND:
+        when = f"{rows[0].starts_at:%-d %B %Y}" if rows[0].starts_at else f"{due:%-d %B %Y}"
+        return View(action, person, link.email, title, due,
+                    f"your answer to the invitation to {title} on {when}: that you will "
+                    "attend, that you cannot, or who comes instead of you (a deputy, who "
+                    "is then sent the invitation).",
+                    fields=("answer", "deputy"))  # fmt: skip
     if action is LinkAction.RETURN:
         org = organisation(session, rows[0], today)
         return View(action, person, link.email, title, due,
@@ -245,6 +252,8 @@ def answer(
         note = " ".join(form.get("note", "").split())  # a textarea's lines, as one line
         done = actions.acknowledge(session, link.item, actor, note, at=now)
         summary = f"{done.title}: escalation acknowledged by {view.person} on {done.at:%-d %B %Y}"
+    elif view.action is LinkAction.ATTEND:
+        summary = _attend(session, link, form, now)
     elif view.action is LinkAction.DONE:
         summary = actions.complete(session, link.item, form.get("evidence", ""), actor, on=day,
                                    today=today, by=view.person).summary  # fmt: skip
@@ -254,6 +263,41 @@ def answer(
     action_links.mark_used(session, link, at=now, client=client, outcome=summary)
     _trail(session, link, client, summary)
     return Answer(summary, link.partnership_id, recorded=True)
+
+
+_ANSWERS = {"coming": "will attend", "not-coming": "cannot attend", "deputy": "sends a deputy"}
+
+
+def _attend(session: Session, link: ActionLink, form: dict[str, str], now: datetime) -> str:
+    """The invitee's answer, kept where a calendar reply keeps it (models/attendance.py,
+    one record whatever the path)."""
+    from models.attendance import Answer, AnswerRefused, AnswerSource, record_answer
+
+    chosen = form.get("answer", "")
+    if chosen not in _ANSWERS:
+        raise RecordError("choose one answer: you will attend, you cannot, or a deputy comes")
+    deputy = form.get("deputy", "").strip() if chosen == "deputy" else ""
+    if chosen == "deputy" and not deputy:
+        raise RecordError("give the email address of the deputy who comes instead of you")
+    meeting = queries.occurrence(session, link.item)
+    try:
+        recorded = record_answer(
+            session, occurrence_id=meeting.id or 0, attendee=link.email, answer=Answer(chosen),
+            sequence=meeting.sequence, answered_at=now, source=AnswerSource.LINK,
+            deputy=deputy or None,
+        )  # fmt: skip
+    except AnswerRefused as exc:
+        raise RecordError(str(exc)) from None
+    record(
+        session, actor=link.email, channel=Channel.EMAIL_LINK, action="attendance-answered",
+        entity="occurrence", entity_id=meeting.public_id,
+        after={"answer": chosen, "deputy": deputy or None, "sequence": meeting.sequence},
+    )  # fmt: skip
+    said = f"{meeting.title}: {link.email} {_ANSWERS[chosen]}"
+    if deputy:
+        sent = ", who is sent the invitation" if recorded.deputy_invited else ""
+        said += f" ({deputy} comes instead{sent})"
+    return said
 
 
 def _follow_up(session, link, view, form, actor, today, client) -> Answer:

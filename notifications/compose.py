@@ -210,7 +210,11 @@ def compose(
     for row in rows:  # a resend (message_key kept) goes alone, as it first went
         resend = getattr(row, "message_key", "") or ""
         if row.kind in ("invite", "cancel"):
-            invites[(row.occurrence_id, row.stage, resend)].append(row)
+            # a personal link (the answer page) goes to its holder alone: never in an
+            # email every invitee reads
+            own = row.recipient.lower() if (row.recipient.lower(), row.occurrence_id) in \
+                ctx.action_links else ""  # fmt: skip
+            invites[(row.occurrence_id, row.stage, resend + own)].append(row)
         else:
             digests[(row.recipient.lower(), resend)].append(row)
     messages: list[ComposedMessage] = []
@@ -239,6 +243,9 @@ def compose(
                 else ""
             ),
             installation=ctx.installation,
+            links=ctx.action_links.get((group[0].recipient.lower(), occurrence_id), ())
+            if len(group) == 1
+            else (),
         )
         messages.append(
             ComposedMessage(

@@ -389,6 +389,7 @@ class InviteMessage:
     replaces: str = ""  # a cancelled occurrence this one takes over from (rule change)
     installation: str = ""
     first_time: bool = False  # nobody had it yet: an invitation, whatever its SEQUENCE
+    links: tuple[tuple[str, str], ...] = ()  # (label, signed link): the reader's own answer
 
 
 def _where(entry: CalendarEntry) -> str:
@@ -454,6 +455,7 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
         "source": short_source(invitation.source),
         "evidence": one_line(invitation.evidence, 400),
         "organizer": entry.organizer[1] if entry.organizer else sender.email,
+        "links": [] if entry.cancelled else [{"label": a, "url": b} for a, b in invitation.links],
     }
     if entry.cancelled:
         verb = "Cancelled"

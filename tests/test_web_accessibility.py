@@ -21,6 +21,7 @@ from tests.support.web import Site, day_sent, serve
 AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
 PHONE = {"width": 390, "height": 844}
+ATTEND = "Answer: I'll attend, I can't, or I'm sending a deputy"
 
 pytestmark = [
     pytest.mark.slow,

@@ -42,8 +42,10 @@ _BUTTONS = {
     LinkAction.ACKNOWLEDGE: ("Acknowledge an escalation", "Acknowledge this escalation"),
     LinkAction.DONE: ("Record that it was done", "Record that it was done"),
     LinkAction.RETURN: ("Your organisation's return", "Submit our return"),
+    LinkAction.ATTEND: ("Answer an invitation", "Send my answer"),
 }
 Republish = Callable[[str, date], None]
+_KEPT = ("evidence", "day", "note", "answer", "deputy")  # what a page shows again
 
 
 def _page(name: str, status: int = 200, **context) -> HTMLResponse:
@@ -75,7 +77,7 @@ class Web:
         return _page("act.html.j2", status, page_title=view.title, view=view, caption=caption,
                      button=button, org=view.organisation, action=f"/a/{token}", view_key=key,
                      error=error, done=done,
-                     values={"evidence": "", "day": "", "note": ""} | (values or {}))  # fmt: skip
+                     values=dict.fromkeys(_KEPT, "") | (values or {}))  # fmt: skip
 
     async def show(self, request: Request) -> Response:
         token = request.path_params["token"]
@@ -149,7 +151,7 @@ class Web:
             view = await run_in_threadpool(read)
         except link_answers.LinkDead:
             return self.dead()
-        kept = {k: form.get(k, "")[:2000] for k in ("evidence", "day", "note")}
+        kept = {k: form.get(k, "")[:2000] for k in _KEPT}
         return self._act_page(token, view, error=error, values=kept, status=400)
 
     async def feed(self, request: Request) -> Response:

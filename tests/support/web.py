@@ -40,7 +40,7 @@ class Site:
             for entry in re.split(r"\n(?=\d+\. )", text):
                 if about not in entry:
                     continue
-                for block in entry.split(f"   {label} (")[1:]:
+                for block in entry.split(f"{label} (")[1:]:
                     found.append((str(message["To"]), LINK.search(block).group(0), message))
         return found
 
