@@ -93,7 +93,6 @@ def _person(session: Session, link: ActionLink) -> str:
     if person is None or not roles:
         raise LinkDead(link.id)
     names = _role_names(link.partnership_id)
-    where = queries.subject_names(session, link.partnership_id)
     subject = link.item.split(":")[3] if link.item.count(":") == 3 else ""
 
     def fits(role) -> tuple[bool, bool]:  # the role the link was sent for, first
@@ -102,18 +101,31 @@ def _person(session: Session, link: ActionLink) -> str:
 
     first = sorted(roles, key=fits)[0]
     role = names.get(first.role) or first.role.replace("-", " ").capitalize()
-    org = where.get(first.school_code or first.agency_code, "")
+    org = queries.subject_name(session, link.partnership_id, first.school_code or first.agency_code)
     return f"{person.name} ({role}, {org})" if org else f"{person.name} ({role})"
 
 
+_ROLES: dict[str, tuple[float, dict[str, str]]] = {}  # partnership -> (read at, names)
+_ROLES_FOR = 60.0  # seconds: a changed rule file is read again within a minute
+
+
 def _role_names(partnership_id: str) -> dict[str, str]:
+    """Role names in words from the rule files, read at most once a minute (checking
+    the files costs more than the rest of a page)."""
+    import time
+
     from models import rule_cache
 
+    kept = _ROLES.get(partnership_id)
+    if kept is not None and time.monotonic() - kept[0] < _ROLES_FOR:
+        return kept[1]
     try:
         chosen = [p for p in rule_cache.configured() if p.id == partnership_id]
     except rule_cache.rule_file_error():
         return {}
-    return {k: r.display_name for k, r in chosen[0].roles.items()} if chosen else {}
+    names = {k: r.display_name for k, r in chosen[0].roles.items()} if chosen else {}
+    _ROLES[partnership_id] = (time.monotonic(), names)
+    return names
 
 
 def _item(session: Session, link: ActionLink) -> tuple[str, date | None, list[OccurrenceRow]]:
@@ -131,9 +143,8 @@ def _item(session: Session, link: ActionLink) -> tuple[str, date | None, list[Oc
         row = queries.occurrence(session, link.item)
     except queries.NotFound:
         raise LinkDead(link.id) from None
-    names = queries.subject_names(session, row.partnership_id)
-    title = f"{row.title} ({names[row.subject]})" if row.subject in names else row.title
-    return title, row.due, [row]
+    name = queries.subject_name(session, row.partnership_id, row.subject)
+    return (f"{row.title} ({name})" if name else row.title), row.due, [row]
 
 
 def open_link(session: Session, secret: str, token: str, *, now: datetime, today: date) -> View:
@@ -186,7 +197,7 @@ def _already(link: ActionLink) -> str:
 def organisation(session: Session, row: OccurrenceRow, today: date) -> Organisation:
     """An agency's or school's page, from one of its returns."""
     code = row.subject
-    name = queries.subject_names(session, row.partnership_id).get(code, code)
+    name = queries.subject_name(session, row.partnership_id, code) or code
     due_rows = session.exec(
         select(OccurrenceRow)
         .where(OccurrenceRow.partnership_id == row.partnership_id,

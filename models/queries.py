@@ -393,6 +393,20 @@ def subject_names_of(
     return found
 
 
+def subject_name(session: Session, partnership_id: str, code: str) -> str:
+    """One agency's or school's name ('' if unknown): a page about one organisation
+    need not read the partnership's 168."""
+    if not code:
+        return ""
+    name = ""
+    for table in (Agency, School):  # a school's name wins a shared code, as above
+        found = session.exec(
+            select(table.name).where(table.partnership_id == partnership_id, table.code == code)
+        ).first()
+        name = shown(found) if found else name
+    return name
+
+
 def mark_cycle_opened(session: Session, cycle: AuditCycle, when) -> None:
     """Record that requests went out: the cycle and each not-yet-requested return."""
     if cycle.opened_at is None:
