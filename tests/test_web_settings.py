@@ -81,3 +81,24 @@ def test_govcal_web_runs_the_app_alone(tmp_path):
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
+
+
+def test_govcal_serve_keeps_the_app_beside_its_schedule(tmp_path):
+    port = free_port()
+    command = [sys.executable, "-m", "govcal.cli", "serve", "--no-api-server",
+               "--web-port", str(port)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, _err = process.communicate(timeout=30)
+    assert f"web app: http://127.0.0.1:{port}" in out and "govcal serve stopped." in out
