@@ -104,7 +104,8 @@ class Item:
         if esc is None:
             return ""
         if esc.acknowledged_at is not None:
-            return f"acknowledged by {md(esc.acknowledged_by)} on {day(esc.acknowledged_at.date())}"
+            said = f"acknowledged by {md(esc.acknowledged_by)} on {day(esc.acknowledged_at.date())}"
+            return f"{said}, by email link" if esc.channel == "email-link" else said
         waited = (as_of - esc.escalated_at.date()).days
         if waited >= ACK_WAIT_DAYS:
             return f"**no response** after {plural(waited, 'day')}"
@@ -446,11 +447,11 @@ def _round_item(
     members: list[StatusRow],
     as_of: date,
     flags: set[int],
-    escalated: dict[int, Escalation],
+    escalated: dict[int, Escalation] | None = None,
 ) -> Item:
-    """An audit cycle's open returns as one line: 148 lines would drown the summary. The
-    Lead Partners get the round as one escalation, so it is one here too: escalated when
-    any return was, acknowledged when a Lead Partner acknowledged it."""
+    """An audit cycle's open returns as one line: 148 lines would drown the summary. A
+    round escalated to the Lead Partners is answered as a whole (one link, one click):
+    acknowledged once every escalated member is."""
     first = members[0]
     states = Counter(m.status.state for m in members)
     worst = next(s for s in (State.OVERDUE, State.DUE, State.DUE_SOON, State.UPCOMING)
@@ -463,23 +464,24 @@ def _round_item(
         f"{first.row.title}: {len(members)} {one} not yet returned",
         first.row.due, f"each {who[0].lower()}{who[1:]}", worst, (first.row.due - as_of).days,
         f"{partnership.id}:{rule}:{period}",
-        escalation=round_escalation([escalated[i] for m in members
-                                     if (i := m.row.id or 0) in escalated]),
         flagged=any((m.row.id or 0) in flags for m in members),
         owner_short=f"each of the {len(members)} {noun}",
+        escalation=_round_escalation([(escalated or {}).get(m.row.id or 0) for m in members]),
     )  # fmt: skip
 
 
-def round_escalation(found: list[Escalation]) -> Escalation | None:
-    """A round's escalation: since its first email; its first acknowledgement, if any."""
-    if not found:
+def _round_escalation(found: list[Escalation | None]) -> Escalation | None:
+    """The round's escalation: when its first member was escalated, and its answer once
+    every escalated member is answered (the first answer is the one shown)."""
+    known = [e for e in found if e is not None]
+    if not known:
         return None
-    first = min(found, key=lambda e: e.escalated_at)
-    acked = [e for e in found if e.acknowledged_at is not None]
-    if not acked:
-        return first
-    ack = min(acked, key=lambda e: e.acknowledged_at or e.escalated_at)
-    return Escalation(first.escalated_at, ack.acknowledged_by, ack.acknowledged_at)
+    first = min(e.escalated_at for e in known)
+    answered = [e for e in known if e.acknowledged_at is not None]
+    if len(answered) < len(known):
+        return Escalation(first)
+    chosen = min(answered, key=lambda e: e.acknowledged_at or first)
+    return Escalation(first, chosen.acknowledged_by, chosen.acknowledged_at, chosen.channel)
 
 
 def current_cycle(cycles: list, as_of: date):

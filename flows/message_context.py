@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import socket
+from datetime import datetime
 
 from sqlmodel import Session
 
 from flows.ui_links import acknowledge_url, act_url
 from models import ledger
+from models.action_links import LinkAction, answers_recorded, issue_all
 from models.feed_tokens import feed_tokens, installation_id
 from models.notify_inputs import directory as load_directory
 from models.notify_inputs import last_changes, round_sizes, versions_before
@@ -33,6 +35,77 @@ def feed_url(base: str, partnership_id: str, token: str) -> str:
     return f"{base.rstrip('/')}/{partnership_id}/people/{token}.ics"
 
 
+def web_feed_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/feeds/{token}.ics"
+
+
+_LABELS = {
+    LinkAction.ATTEND: "Answer: I'll attend, I can't, or I'm sending a deputy",
+    LinkAction.ACKNOWLEDGE: "Acknowledge this escalation",
+    LinkAction.DONE: "Record that this was done",
+    LinkAction.RETURN: "Submit our return",
+}
+_ANSWERING = frozenset({"lsp", "dsp"})  # who acknowledges an escalation
+
+
+def _wanted(row, item: Item) -> tuple[LinkAction, str] | None:
+    """The one thing this reader can do about this item from the email, if any: a Lead
+    Partner or DSP acknowledges an escalation (a round's as a whole), an agency or school
+    submits its return, the owner of anything else says it is done, an invitee answers
+    (once the attendance record, models/attendance.py, is there to keep the answer)."""
+    if row.kind == "invite":
+        return (LinkAction.ATTEND, item.public_id) if answers_recorded() else None
+    if row.kind == "escalation" and row.role in _ANSWERING:
+        whole = item.public_id.rsplit(":", 1)[0] if item.subject and item.per else item.public_id
+        return LinkAction.ACKNOWLEDGE, whole
+    if row.kind not in ("reminder", "escalation", "request") or row.role != item.owner_role:
+        return None
+    if item.subject and item.per:
+        return LinkAction.RETURN, item.public_id
+    return LinkAction.DONE, item.public_id
+
+
+def _action_links(
+    session: Session,
+    settings,
+    items: dict[int, Item],
+    rows: list,
+    cache: dict[str, object],
+    now: datetime | None,
+    issue_links: bool,
+) -> dict[tuple[str, int], tuple[tuple[str, str], ...]]:
+    """(reader, occurrence) -> the signed links of their digest, when the web app is
+    configured (GOVCAL_PUBLIC_URL) and a signing key is at hand; committed before the
+    messages are built (models.action_links.issue_all)."""
+    if not settings.public_url or not issue_links:
+        return {}
+    if "web-secret" not in cache:
+        from flows.runtime import web_secret
+
+        cache["web-secret"] = web_secret(settings) or ""
+    secret = str(cache["web-secret"])
+    if not secret:
+        return {}
+    base = settings.public_url.rstrip("/")
+    wanted: dict[tuple[str, int], tuple[str, str, str, LinkAction]] = {}
+    for row in rows:
+        item = items.get(row.occurrence_id)
+        chosen = _wanted(row, item) if item is not None else None
+        if chosen is not None and item is not None:
+            action, target = chosen
+            wanted[(row.recipient.lower(), row.occurrence_id)] = (
+                row.recipient,
+                item.partnership,
+                target,
+                action,
+            )
+    issued = issue_all(session, secret, list(wanted.values()), days=settings.link_days, now=now)
+    return {
+        key: ((_LABELS[action], f"{base}/a/{issued[(email.lower(), target, action.value)].token}"),)
+        for key, (email, _p, target, action) in wanted.items()
+    }
+
+
 def installation_part(session: Session) -> str:
     """The Message-ID's per-installation part: the random value stored in this database,
     mixed with where it runs (host and database address), so that a copy of the database
@@ -49,8 +122,13 @@ def message_context(
     items: dict[int, Item],
     rows: list,
     cache: dict[str, object] | None = None,
+    *,
+    now: datetime | None = None,
+    issue_links: bool = True,
 ) -> ComposeContext:
-    """`cache` keeps what does not change between batches of one run (the directory)."""
+    """`cache` keeps what does not change between batches of one run (the directory).
+    `issue_links=False` for a dry run: links are committed when issued, and a dry run
+    changes nothing (its messages are never sent)."""
     settings = get_settings()
     cache = {} if cache is None else cache
     if "people" not in cache:
@@ -77,7 +155,10 @@ def message_context(
         invitees.setdefault(ref, set()).add(email)
     changes = last_changes(session, meetings)
     feeds: dict[str, str] = {}
-    if settings.feeds_url:
+    if settings.public_url:  # the web app serves every feed from the database
+        tokens = feed_tokens(session, {r.recipient.lower() for r in rows})
+        feeds = {e: web_feed_url(settings.public_url, t) for e, t in tokens.items()}
+    elif settings.feeds_url:
         recipients = {r.recipient.lower(): items[r.occurrence_id].partnership for r in rows}
         tokens = feed_tokens(session, recipients)
         feeds = {e: feed_url(settings.feeds_url, p, tokens[e]) for e, p in recipients.items()}
@@ -98,6 +179,7 @@ def message_context(
         acknowledge_url=str(cache["acknowledge"]),
         installation=str(cache["installation"]),
         failures=ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"]),
+        action_links=_action_links(session, settings, items, rows, cache, now, issue_links),
     )
 
 

@@ -64,7 +64,7 @@ def preview(
         live = [r for r in rows if still_wanted(r.kind, r.stage, items.get(r.occurrence_id))]
         held = {id(r) for r in for_tomorrow(session, live, items, today)}
         live = [r for r in live if id(r) not in held]
-        context = message_context(session, partnerships, items, live)
+        context = message_context(session, partnerships, items, live, issue_links=False)
         out = []
         for message in compose(live, items, context, sender, today, now):
             parsed = message_from_bytes(message.render(), policy=policy.default)

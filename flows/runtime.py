@@ -97,6 +97,55 @@ def smtp_password(settings: Settings) -> str | None:
     return str(secret)
 
 
+WEB_SECRET_FILE = "web-secret"  # in the data folder, 0600: the embedded mode's own key
+
+
+def web_secret(settings: Settings) -> str | None:
+    """The key that signs action links: GOVCAL_WEB_SECRET, else the Prefect Secret block
+    GOVCAL_WEB_SECRET_BLOCK names, else (the embedded database only) one generated once
+    and kept private in the data folder. None: a configured database with no key, where
+    messages carry no links (two machines minting their own keys would not agree)."""
+    if settings.web_secret is not None:
+        return settings.web_secret.get_secret_value()
+    if settings.web_secret_block:
+        from prefect.blocks.system import Secret  # only when a block is named
+
+        name = settings.web_secret_block
+        try:
+            value = str(Secret.load(name).get())
+        except (ValueError, KeyError) as exc:
+            raise SecretUnavailable(
+                [f"GOVCAL_WEB_SECRET_BLOCK='{name}': no Prefect Secret block of that name can "
+                 f"be read ({type(exc).__name__}); create it or unset the variable"]
+            ) from None  # fmt: skip
+        if len(value) < 32:
+            raise SecretUnavailable([f"GOVCAL_WEB_SECRET_BLOCK='{name}' holds under 32 characters"])
+        return value
+    if not settings.uses_embedded_database:
+        return None
+    return _kept_secret(settings.data_dir / WEB_SECRET_FILE)
+
+
+def _kept_secret(path: Path) -> str:
+    """Read the key, or create it with mode 0600 from the start (never world-readable,
+    even for an instant); two processes starting at once agree on the first one written."""
+    import os
+    import secrets
+
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(handle, "w", encoding="ascii") as out:
+        out.write(secrets.token_urlsafe(48))
+    return path.read_text(encoding="ascii").strip()
+
+
 def make_transport(settings: Settings) -> Transport:
     """The configured transport, with its password resolved: the only transport factory."""
     return from_settings(settings, password=smtp_password(settings))

@@ -241,8 +241,8 @@ def _send_claimed(
         live = [r for r in live if r.id not in held]
     from flows.message_context import message_context
 
-    messages = compose(live, items, message_context(session, partnerships, items, live, context),
-                       sender, today, now)  # fmt: skip
+    wording = message_context(session, partnerships, items, live, context, now=now)
+    messages = compose(live, items, wording, sender, today, now)
     return deliver(session, transport, messages, sender, now, deadline=stop_at), len(stale)
 
 
@@ -285,15 +285,19 @@ def publish_feeds(
     now: datetime | None = None,
 ) -> list[FeedFile]:
     """Rewrite every feed from the database: the past 90 days, the year ahead, and every
-    open item however late."""
+    open item however late. The files are readable by a web server (0644 in 0755 folders:
+    their names are the secret), and every feed is kept in the database too, under its
+    token, for `govcal web`."""
     from models.feed_tokens import issue_feed_tokens
     from models.notify_inputs import calendar_items
+    from models.served_feeds import group_keys, store
 
     partnerships = active_partnerships(partnerships, today)
     people = load_directory(session, [p.id for p in partnerships])
     emails = {c.email for holders in people.holders.values() for _a, _s, c in holders}
     tokens = issue_feed_tokens(session, emails)  # committed before any file names them
     written: list[FeedFile] = []
+    served: dict[str, bytes] = {}
     for partnership in partnerships:
         start, end = today - timedelta(days=90), today + timedelta(days=400)
         items = calendar_items(session, partnership, start, end, today=today, every_open=True)
@@ -309,8 +313,11 @@ def publish_feeds(
                 tokens=tokens,
                 timezone=partnership.timezone,
                 role_names=role_names,
+                served=served,
             )
         )
+    issue_feed_tokens(session, group_keys(served))  # each group feed its own token
+    store(session, served)  # committed with the caller's batch
     return written
 
 

@@ -520,3 +520,56 @@ def remove_person(
                             channel=actor.channel, action="person-removed")  # fmt: skip
     gone = delete_person_if_roleless(session, person)
     return PersonRemoved(address, tuple(ended), gone)
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    item: str  # an occurrence, or a whole per-agency or per-school round
+    title: str
+    by: str
+    at: datetime
+    items: tuple[str, ...]  # the escalated occurrences acknowledged
+
+    @property
+    def summary(self) -> str:
+        count = f" ({len(self.items)} items)" if len(self.items) > 1 else ""
+        return f"{self.title}{count}: escalation acknowledged by {self.by} on {self.at:%d %b %Y}"
+
+
+def acknowledge(
+    session: Session, item: str, actor: Actor, note: str = "", *, at: datetime | None = None
+) -> Acknowledged:
+    """A Lead Partner (or DSP) acknowledges an escalated item, or every escalated and
+    unanswered member of a round (an S11 round escalated as one entry of a digest)."""
+    from models.escalations import acknowledge as record_acknowledgement
+    from models.escalations import escalations
+
+    _typed(None, actor, (item, "the item", 300), (note, "--note", 500))
+    members = queries.round_members(session, item)
+    if not members:  # one occurrence: its own checks say what is wrong
+        by, when = record_acknowledgement(session, item, actor, note, at)
+        row = queries.occurrence(session, item)
+        return Acknowledged(item, row.title, by, when, (item,))
+    found = escalations(session, [m.id or 0 for m in members])
+    waiting = [m for m in members if (m.id or 0) in found and not found[m.id or 0].acknowledged_at]
+    # the round is one escalation: its id, or any member's, answers every escalated return
+    by, when = record_acknowledgement(session, item, actor, note, at)
+    return Acknowledged(item, members[0].title, by, when, tuple(m.public_id for m in waiting))
+
+
+@dataclass(frozen=True)
+class FollowUpDone:
+    description: str
+    return_id: str
+    done_on: date
+
+    @property
+    def summary(self) -> str:
+        return f"follow-up action '{self.description}' ({self.return_id}) done on {self.done_on}"
+
+
+def follow_up_done(session: Session, follow_up_id: int, actor: Actor, *, on: date) -> FollowUpDone:
+    """A review's follow-up action is done (the agency or school says so)."""
+    _typed(None, actor)
+    action, return_id = records.follow_up_done(session, follow_up_id, actor, on=on)
+    return FollowUpDone(action.description, return_id, on)

@@ -32,6 +32,7 @@ class EscalationAck(SQLModel, table=True):
     acknowledged_by: str = Field(max_length=200)
     acknowledged_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     note: str = Field(default="", max_length=500)
+    channel: str = Field(default="", max_length=16)  # the door it came through (trail.Channel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class Escalation:
     escalated_at: datetime
     acknowledged_by: str = ""
     acknowledged_at: datetime | None = None
+    channel: str = ""  # how it was acknowledged: "email-link" is said on the summary
 
 
 def escalations(session: Session, occurrence_ids: list[int]) -> dict[int, Escalation]:
@@ -54,6 +56,7 @@ def escalations(session: Session, occurrence_ids: list[int]) -> dict[int, Escala
             select(
                 LedgerEntry.occurrence_id, LedgerEntry.sent_at, LedgerEntry.status,
                 EscalationAck.acknowledged_by, EscalationAck.acknowledged_at,
+                EscalationAck.channel,
             )
             .outerjoin(EscalationAck,
                        col(EscalationAck.occurrence_id) == col(LedgerEntry.occurrence_id))
@@ -63,12 +66,12 @@ def escalations(session: Session, occurrence_ids: list[int]) -> dict[int, Escala
                 LedgerEntry.kind == "escalation",
             )
         ).all()  # fmt: skip
-        for occurrence_id, sent_at, status, by, at in rows:
+        for occurrence_id, sent_at, status, by, at, channel in rows:
             if status != Delivery.SENT.value:
                 continue
             known = found.get(occurrence_id)
             first = sent_at if known is None else _earliest(known.escalated_at, sent_at)
-            found[occurrence_id] = Escalation(first, by or "", at)
+            found[occurrence_id] = Escalation(first, by or "", at, channel or "")
     return found
 
 
@@ -78,7 +81,7 @@ def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
 
 
 def acknowledge(
-    session: Session, public_id: str, actor: Actor, note: str = ""
+    session: Session, public_id: str, actor: Actor, note: str = "", at: datetime | None = None
 ) -> tuple[str, datetime]:
     """Record that a Lead Partner has seen and taken up an escalation.
 
@@ -101,13 +104,14 @@ def acknowledge(
             f"{public_id} was already acknowledged by {first.acknowledged_by} on "
             f"{first.acknowledged_at:%d %b %Y}"
         )
-    at = utcnow()
+    when = at or utcnow()
     for row in waiting:
         session.add(EscalationAck(occurrence_id=row.id or 0, acknowledged_by=actor.name,
-                                  acknowledged_at=at, note=note))  # fmt: skip
+                                  acknowledged_at=when, note=note,
+                                  channel=str(actor.channel)))  # fmt: skip
         record(
             session, actor=actor.name, channel=actor.channel, action="escalation-acknowledged",
             entity="occurrence", entity_id=row.public_id,
             after={"acknowledged_by": actor.name, "note": note},
         )  # fmt: skip
-    return actor.name, at
+    return actor.name, when

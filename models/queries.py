@@ -477,6 +477,20 @@ def subject_names_of(
     return found
 
 
+def subject_name(session: Session, partnership_id: str, code: str) -> str:
+    """One agency's or school's name ('' if unknown): a page about one organisation
+    need not read the partnership's 168."""
+    if not code:
+        return ""
+    name = ""
+    for table in (Agency, School):  # a school's name wins a shared code, as above
+        found = session.exec(
+            select(table.name).where(table.partnership_id == partnership_id, table.code == code)
+        ).first()
+        name = shown(found) if found else name
+    return name
+
+
 def mark_cycle_opened(session: Session, cycle: AuditCycle, when) -> None:
     """Record that requests went out: the cycle and each not-yet-requested return."""
     if cycle.opened_at is None:
@@ -568,3 +582,24 @@ def has_people(session: Session, partnership_id: str) -> bool:
 
     query = select(RoleAssignment.id).where(RoleAssignment.partnership_id == partnership_id)
     return session.exec(query.limit(1)).first() is not None
+
+
+def cycle_members(session: Session, round_id: str) -> list[OccurrenceRow]:
+    """The per-agency or per-school occurrences of a round `partnership:rule:period`,
+    by subject; empty when `round_id` is not a round's own id (an occurrence's id)."""
+    parts = round_id.split(":")
+    if len(parts) != 3:
+        return []
+    partnership, rule, period = parts
+    return list(
+        session.exec(
+            select(OccurrenceRow)
+            .where(
+                OccurrenceRow.partnership_id == partnership,
+                OccurrenceRow.rule_id == rule,
+                OccurrenceRow.period == period,
+                OccurrenceRow.subject != "",
+            )
+            .order_by(OccurrenceRow.subject)
+        ).all()
+    )

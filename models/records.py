@@ -416,6 +416,31 @@ def review_return(
     return audit_return
 
 
+def follow_up_done(
+    session: Session, follow_up_id: int, actor: Actor, *, on: date
+) -> tuple[FollowUpAction, str]:
+    """Mark a review's follow-up action done on `on`; returns it and its return's id."""
+    action = session.get(FollowUpAction, follow_up_id)
+    audit_return = session.get(AuditReturn, action.return_id) if action else None
+    row = session.get(OccurrenceRow, audit_return.occurrence_id) if audit_return else None
+    if action is None or row is None:
+        raise RecordError(f"there is no follow-up action {follow_up_id}")
+    if action.completed_at is not None:
+        raise RecordError(
+            f"the follow-up action '{action.description}' was already marked done on "
+            f"{action.completed_at:%d %b %Y}"
+        )
+    _in_range(on, "the day it was done")
+    action.completed_at = on
+    session.add(action)
+    record(
+        session, actor=actor.name, channel=actor.channel, action="follow-up-done",
+        entity="audit_return", entity_id=row.public_id,
+        after={"follow_up": action.description, "done_on": on.isoformat()},
+    )  # fmt: skip
+    return action, row.public_id
+
+
 def _incident(session: Session, partnership_id: str, reference: str, kind: str) -> Incident | None:
     return session.exec(
         select(Incident).where(

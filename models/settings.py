@@ -44,7 +44,7 @@ _HINTS = {
 # let a setting write its own headers, so every control character is refused at start.
 _HEADER_BOUND = (
     "mail_from", "mail_from_name", "smtp_host", "smtp_username", "smtp_password_block",
-    "default_partnership", "actor", "ui_url", "feeds_url",
+    "default_partnership", "actor", "ui_url", "feeds_url", "public_url", "web_secret_block",
 )  # fmt: skip
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # an RFC 2047 encoded word (=?utf-8?b?...?=): a mail reader decodes it into any text, a
@@ -128,6 +128,12 @@ class Settings:
     feeds_url: str | None = None  # where data/feeds is published: digests carry feed links
     # evidence files may only be named from this folder (default: data_dir/evidence-inbox)
     evidence_folder: Path | None = None
+    # the web app (govcal web): links in messages are built from its public address
+    public_url: str | None = None  # https://govcal.example.org, as people reach the app
+    public_url_allow_http_loopback: bool = False  # http://127.0.0.1:PORT, for a local try
+    web_secret: SecretStr | None = None  # signs action links; or the block, or generated
+    web_secret_block: str | None = None  # a Prefect Secret block holding it
+    link_days: int = 30  # how long an action link in an email stays good
 
     def rule_paths(self, override: Path | None = None) -> list[Path] | None:
         """Where the rules are: the given file or folder, else GOVCAL_RULES_PATH, else
@@ -343,16 +349,20 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "ui_url": _text,
     "feeds_url": _text,
     "evidence_folder": _folder,
+    "public_url": _text,
+    "public_url_allow_http_loopback": _boolean,
+    "web_secret": _secret,
+    "web_secret_block": _text,
+    "link_days": _integer(1, 365),
 }
 # these may be left blank: blank is the same as unset (the default)
 _OPTIONAL = {
     "database_url", "rules_path", "actor", "mail_from_name", "outbox_dir", "feeds_dir",
     "smtp_username", "smtp_password_file", "smtp_password_block", "smtp_ca_file", "ui_url",
-    "feeds_url",
-    "evidence_folder",
+    "feeds_url", "evidence_folder", "public_url", "web_secret", "web_secret_block",
 }  # fmt: skip
 # never repeated in a message (the value is a secret, or carries one)
-_UNSHOWN = {"smtp_password", "database_url"}
+_UNSHOWN = {"smtp_password", "database_url", "web_secret"}
 
 
 def _line(name: str, value: Any, problem: str) -> str:
@@ -422,6 +432,13 @@ def load_settings(**overrides: Any) -> Settings:
     if problems:
         raise SettingsError(problems)
     settings = Settings(**values)
+    if settings.public_url:
+        _check_public_url(settings.public_url, settings.public_url_allow_http_loopback)
+    if settings.web_secret is not None and len(settings.web_secret.get_secret_value()) < 32:
+        raise SettingsError(
+            [f"{PREFIX}WEB_SECRET is too short to sign links: give at least 32 random "
+             "characters (secrets.token_urlsafe(32) makes one)"]
+        )  # fmt: skip
     clear = settings.transport == "smtp" and settings.smtp_security == "none"
     if clear and settings.smtp_username and not settings.smtp_allow_plaintext_auth:
         raise SettingsError(
@@ -432,6 +449,40 @@ def load_settings(**overrides: Any) -> Settings:
             ]
         )
     return settings
+
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _check_public_url(url: str, allow_http_loopback: bool) -> None:
+    """Links carry tokens: they travel over https only, but for a trial on this machine
+    when the setting named for it says so."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        _ = parts.port
+    except ValueError:
+        host, parts = "", None
+    variable = f"{PREFIX}PUBLIC_URL='{url}'"
+    if parts is None or not host or parts.query or parts.fragment:
+        raise SettingsError(
+            [f"{variable} is not an address; write it as https://govcal.example.org"]
+        )
+    if parts.scheme == "https":
+        return
+    if parts.scheme == "http" and host in _LOOPBACK and allow_http_loopback:
+        return
+    if parts.scheme == "http" and host in _LOOPBACK:
+        raise SettingsError(
+            [f"{variable} is not https: links carry tokens; set "
+             f"{PREFIX}PUBLIC_URL_ALLOW_HTTP_LOOPBACK=true to try the app on this machine"]
+        )  # fmt: skip
+    raise SettingsError(
+        [f"{variable} must be https (http only on 127.0.0.1 or localhost, with "
+         f"{PREFIX}PUBLIC_URL_ALLOW_HTTP_LOOPBACK=true): links carry tokens"]
+    )  # fmt: skip
 
 
 @lru_cache(maxsize=1)

@@ -1,5 +1,6 @@
 """Every table, imported together so SQLModel.metadata is complete (Alembic, models.db)."""
 
+from models.action_links import ActionLink
 from models.audits import AuditCycle, AuditReturn, FollowUpAction, Rag
 from models.calendar import Incident, Lifecycle, OccurrenceRow
 from models.directory import Agency, AgencyType, PartnershipRow, School, SchoolPhase
@@ -7,9 +8,11 @@ from models.escalations import EscalationAck
 from models.feed_tokens import FeedToken, InstallationSetting
 from models.ledger import Delivery, LedgerEntry
 from models.people import Delegation, Person, RoleAssignment
+from models.served_feeds import ServedFeed
 from models.trail import Channel, TrailEntry
 
 __all__ = [
+    "ActionLink",
     "Agency",
     "AgencyType",
     "AuditCycle",
@@ -31,5 +34,6 @@ __all__ = [
     "RoleAssignment",
     "School",
     "SchoolPhase",
+    "ServedFeed",
     "TrailEntry",
 ]

@@ -20,6 +20,7 @@ class Channel(StrEnum):
     CLI = "cli"
     PREFECT_UI = "prefect-ui"
     API = "api"
+    EMAIL_LINK = "email-link"  # a signed link in an email, opened in the web app
     SYNC = "sync"
     SYSTEM = "system"
 

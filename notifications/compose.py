@@ -57,6 +57,8 @@ class ComposeContext:
     acknowledge_url: str = ""  # the form a Lead Partner acknowledges an escalation with
     installation: str = ""
     failures: dict[str, str] = field(default_factory=dict)  # failure stage -> what happened
+    # (reader, occurrence) -> (label, signed link) of what they can do from the email
+    action_links: dict[tuple[str, int], tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -234,6 +236,7 @@ def _line(row, item: Item, ctx: ComposeContext) -> DigestLine:
         lead=lead_text(item, ctx) if round_id else "",
         own=own,
         deputy_for=deputy_for(row, item, ctx),
+        links=ctx.action_links.get((row.recipient.lower(), row.occurrence_id), ()),
     )
 
 
@@ -255,7 +258,11 @@ def compose(
         if row.kind in ("invite", "cancel"):
             new = row.recipient.lower() not in ctx.invitees.get(row.occurrence_id, set())
             deputy = row.recipient if (row.role or "").startswith(DEPUTY) else ""
-            invites[(row.occurrence_id, row.stage, resend, new, deputy)].append(row)
+            # a personal link (the answer page) goes to its holder alone: never in an
+            # email every invitee reads
+            own = row.recipient.lower() if (row.recipient.lower(), row.occurrence_id) in \
+                ctx.action_links else ""  # fmt: skip
+            invites[(row.occurrence_id, row.stage, resend + own, new, deputy)].append(row)
         else:
             digests[(row.recipient.lower(), resend)].append(row)
     messages: list[ComposedMessage] = []
@@ -290,6 +297,9 @@ def compose(
                 else ""
             ),
             installation=ctx.installation,
+            links=ctx.action_links.get((group[0].recipient.lower(), occurrence_id), ())
+            if len(group) == 1
+            else (),
         )
         messages.append(
             ComposedMessage(

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from notifications.ics import SOURCE_PROPERTY, CalendarEntry, feed
-from rules.notify_plan import Directory, Item
+from rules.notify_plan import Directory, Item, event_reference
 from rules.state import State
 
 _CODE = [Path(__file__).with_name(name) for name in ("ics.py", "vtimezone.py", "feeds.py")]
@@ -144,15 +144,24 @@ PUBLISHED_FOLDER = 0o755  # a web server publishes the feeds: readable by it, wh
 PUBLISHED_FILE = 0o644  # the umask; everything else of govcal's is private (models/private.py)
 
 
-def _write(path: Path, data: bytes) -> None:
-    if not path.parent.is_dir():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(path.parent, PUBLISHED_FOLDER)
+def _folder(path: Path, top: Path) -> None:
+    """Make `path` and the folders above it up to `top`, each 0755 (whatever the umask):
+    a web server running as another user must be able to read the feeds."""
+    path.mkdir(parents=True, exist_ok=True)
+    for each in (path, *path.parents):
+        if not each.is_relative_to(top):
+            break
+        if each.stat().st_mode & 0o777 != PUBLISHED_FOLDER:
+            each.chmod(PUBLISHED_FOLDER)
+
+
+def _write(path: Path, data: bytes, top: Path | None = None) -> None:
+    _folder(path.parent, top or path.parent)
     if path.exists() and path.read_bytes() == data:
         return  # unchanged: keep the file's time, so HTTP caches and clients see no change
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".ics")
+    os.fchmod(handle, PUBLISHED_FILE)  # mkstemp makes it 0600: the web server must read it
     with os.fdopen(handle, "wb") as out:
-        os.fchmod(out.fileno(), PUBLISHED_FILE)  # mkstemp makes it 0600
         out.write(data)
     os.replace(temp, path)
 
@@ -168,24 +177,41 @@ def write_feeds(
     tokens: dict[str, str],
     timezone: str,
     role_names: dict[str, str] | None = None,
+    served: dict[str, bytes] | None = None,
 ) -> list[FeedFile]:
     """Write the partnership's feeds; `tokens` maps each person's address (lower case)
     to their feed token; `timezone` is the partnership's (its meetings keep its clock).
     Feeds with no entries, and files no longer wanted (a rotated token, a role nobody
-    holds), are removed."""
+    holds), are removed. The partnership's and bodies' files have names anyone can
+    guess, so they leave out the clocks of serious incidents (a case reference); given
+    `served`, every feed is also put there whole, by the key of its token (a person's
+    address, or `group:PARTNERSHIP[/roles/NAME]`), for the web app to serve."""
     role_names = role_names or {}
     written: list[FeedFile] = []
     base = folder / partnership_id
 
-    def emit(path: Path, name: str, entries: list[CalendarEntry]) -> None:
+    def emit(path: Path, name: str, entries: list[CalendarEntry], key: str = "") -> None:
         if not entries:
             return
         source = _source(name, entries, stamp)
         if not _current(path, source):
-            _write(path, feed(name, entries, stamp, source=source))
+            _write(path, feed(name, entries, stamp, source=source), folder)
+        elif path.stat().st_mode & 0o777 != 0o644:  # written private by an older govcal
+            path.chmod(0o644)
+            _folder(path.parent, folder)
         written.append(FeedFile(path, name, len(entries)))
+        if served is not None and key:
+            served[key] = path.read_bytes()
 
-    emit(folder / f"{partnership_id}.ics", partnership_name, _rounds(items, timezone))
+    def group(path: Path, name: str, chosen: list[Item], key: str) -> None:
+        """The guessable file without incident clocks; the token's feed with them."""
+        public = [i for i in chosen if not event_reference(i.public_id)]
+        emit(path, name, _rounds(public, timezone))
+        if served is not None and chosen:
+            entries = _rounds(chosen, timezone)
+            served[key] = feed(name, entries, stamp, source=_source(name, entries, stamp))
+
+    group(folder / f"{partnership_id}.ics", partnership_name, items, f"group:{partnership_id}")
     if not written:
         (folder / f"{partnership_id}.ics").unlink(missing_ok=True)
     roles = {role for (pid, role) in directory.holders if pid == partnership_id}
@@ -193,7 +219,8 @@ def write_feeds(
         mine = [i for i in items if i.owner_role == role or role in i.attendees]
         words = role_names.get(role) or role.replace("-", " ").capitalize()
         path = base / "roles" / f"{slug(words)}.ics"
-        emit(path, f"{partnership_name}: {words}", _rounds(mine, timezone))
+        group(path, f"{partnership_name}: {words}", mine,
+              f"group:{partnership_id}/roles/{slug(words)}")  # fmt: skip
     people: dict[str, tuple[str, set[tuple[str, str, str]]]] = {}
     for (pid, role), holders in directory.holders.items():
         if pid != partnership_id:
@@ -207,7 +234,7 @@ def write_feeds(
             continue
         mine = concerning(held)
         emit(base / "people" / f"{tokens[email]}.ics", f"{partnership_name}: {name}",
-             [_entry(i, timezone) for i in mine])  # fmt: skip
+             [_entry(i, timezone) for i in mine], email)  # fmt: skip
     _remove_unwanted(base, {f.path for f in written})
     return written
 

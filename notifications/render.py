@@ -139,6 +139,7 @@ class DigestLine:
     reference: str = ""  # an event clock's incident reference: what tells clocks apart
     lead: str = ""  # a round member's owner in words: "Jo Bloggs (Kendal Primary School)"
     own: bool = False  # the recipient owns it: their own item, never "escalated to you"
+    links: tuple[tuple[str, str], ...] = ()  # (label, signed link): act from the email
 
 
 @dataclass(frozen=True)
@@ -327,7 +328,9 @@ def _entry_context(entry: _Entry, digest: Digest) -> dict:
     headline = entry.headline()
     if first.deputy_for:
         headline += f" — you receive this as deputy for {one_line(first.deputy_for, 300)}"
+    links = list(dict.fromkeys(link for line in entry.lines for link in line.links))
     return {
+        "links": [{"label": label, "url": url} for label, url in links],
         "headline": headline,
         "note": one_line(first.note, 500),
         "due_text": when_text(worst.due, worst.starts_at, ZoneInfo(digest.timezone)),
@@ -467,6 +470,7 @@ class InviteMessage:
     uninvited: bool = False  # a cancellation to people no longer invited: the meeting goes on
     deputy_for: str = ""  # a copy for the deputy of this person (their name and role)
     reinstated: bool = False  # back after a cancellation: the update's word is "reinstated"
+    links: tuple[tuple[str, str], ...] = ()  # (label, signed link): the reader's own answer
 
 
 def _where(entry: CalendarEntry) -> str:
@@ -544,6 +548,7 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
         "source": short_source(invitation.source),
         "evidence": one_line(invitation.evidence, 400),
         "organizer": entry.organizer[1] if entry.organizer else sender.email,
+        "links": [] if entry.cancelled else [{"label": a, "url": b} for a, b in invitation.links],
     }
     if invitation.uninvited:
         verb = "No longer invited"

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("govcal.cli.records", "db_app"),
     "run": ("govcal.cli.run", "run"),
     "serve": ("govcal.cli.serve", "serve"),
+    "web": ("govcal.cli.web", "web"),
     "plan": ("govcal.cli.calendar", "plan"),
     "sync": ("govcal.cli.records", "sync"),
     "import": ("govcal.cli.records", "import_"),

@@ -30,7 +30,8 @@ def feeds(
         typer.Option(
             "--rotate",
             metavar="EMAIL",
-            help="Give EMAIL a new feed link and rewrite the feeds: the old link stops working.",
+            help="Give EMAIL (or a group feed, as --list names it) a new feed link and rewrite "
+            "the feeds: the old link stops working at once.",
         ),
     ] = None,
 ) -> None:
@@ -59,7 +60,7 @@ def feeds(
                     )
                     raise typer.Exit(1)
                 email = rotate.strip().lower()
-                for pid in sorted(member.get(email, set())):
+                for pid in sorted(_partnerships_of(email, member)):
                     out.print(
                         f"New feed link for {email}: {_where(settings, pid, changed[1])}",
                         markup=False,
@@ -67,7 +68,7 @@ def feeds(
                     )
             else:
                 for row in all_feed_tokens(session):
-                    for pid in sorted(member.get(row.email, set())):
+                    for pid in sorted(_partnerships_of(row.email, member)):
                         out.print(
                             f"{row.email}  {_where(settings, pid, row.token)}",
                             markup=False,
@@ -83,9 +84,18 @@ def feeds(
     out.print(f"Wrote {len(written)} feeds under {settings.effective_feeds_dir}.")
 
 
+def _partnerships_of(key: str, member: dict[str, set[str]]) -> set[str]:
+    """A person's partnerships; a group feed's (`group:wfscp/roles/...`) is in its key."""
+    if key.startswith("group:"):
+        return {key.removeprefix("group:").split("/", 1)[0]}
+    return member.get(key, set())
+
+
 def _where(settings, partnership_id: str, token: str) -> str:
-    """The person's feed as they would subscribe to it: its public link if
-    GOVCAL_FEEDS_URL is set, otherwise the file."""
+    """The person's feed as they would subscribe to it: the web app's link if
+    GOVCAL_PUBLIC_URL is set, its published file's if GOVCAL_FEEDS_URL is, else the file."""
+    if settings.public_url:
+        return f"{settings.public_url.rstrip('/')}/feeds/{token}.ics"
     if settings.feeds_url:
         return f"{settings.feeds_url.rstrip('/')}/{partnership_id}/people/{token}.ics"
     return str(settings.effective_feeds_dir / partnership_id / "people" / f"{token}.ics")

@@ -29,6 +29,10 @@ def serve(
             help="Keep a Prefect server (its UI too) that `govcal run` reuses.",
         ),
     ] = True,
+    web_port: Annotated[
+        int,
+        typer.Option("--web-port", help="The web app's port on 127.0.0.1 (govcal web); -1: none."),
+    ] = 8080,
 ) -> None:
     """Run every scheduled deployment of prefect.yaml on its schedule (daily-compliance
     working days 07:00, send-invites 07:30, publish-feeds hourly, the S11 and S175 cycles
@@ -68,6 +72,7 @@ def serve(
             markup=False,
         )
     run_now_server = run_now.RunNowServer(home, run_now.daily_outcome) if process else None
+    web = _start_web(run, web_port) if web_port >= 0 else None
     scheduler = BackgroundScheduler()
     configure(scheduler, run.settings.effective_database_url, run.timezone.key)
     scheduler.start(paused=True)
@@ -80,9 +85,29 @@ def serve(
     try:
         stop.wait()
     finally:
+        if web is not None:
+            web.stop()
         if run_now_server is not None:
             run_now_server.close()
         scheduler.shutdown(wait=True)
         if process is not None:
             local_api.stop(process, home)
         out.print("govcal serve stopped.")
+
+
+def _start_web(run, port: int):
+    """The web app beside the Prefect server (links in emails, feeds); a problem with it
+    is said and serve goes on without it."""
+    from govcal.web.app import create_app
+    from govcal.web.republish import Republisher
+    from govcal.web.serving import Serving
+    from models.settings import SettingsError
+
+    try:
+        web = Serving(create_app(run, republish=Republisher()), "127.0.0.1", port).start()
+    except (SettingsError, OSError) as exc:
+        said = "; ".join(exc.lines) if isinstance(exc, SettingsError) else str(exc)
+        err.print(f"Warning: the web app is not running: {said}", markup=False)
+        return None
+    out.print(f"web app: http://127.0.0.1:{web.port} (links in emails, calendar feeds)")
+    return web

@@ -1,0 +1,227 @@
+"""The web app: routes, each a few lines over models/link_answers.py and
+models/served_feeds.py. Built by `create_app`, served by uvicorn (`govcal web`, or
+beside the Prefect server by `govcal serve`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from flows.runtime import Runtime, build_runtime, web_secret
+from govcal.web.guard import Buckets, Guard
+from models import link_answers
+from models.action_links import LinkAction, form_key
+from models.db import DatabaseUnavailable, session_scope
+from models.records import RecordError
+from models.settings import SettingsError
+
+HERE = Path(__file__).resolve().parent
+SERVICE = "Safeguarding partnership calendar"
+_pages = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html", "j2"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_FEED = re.compile(r"[A-Za-z0-9_-]{16,64}\.ics")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{8,40}\.[A-Za-z0-9_-]{20,40}")
+_BUTTONS = {
+    LinkAction.ACKNOWLEDGE: ("Acknowledge an escalation", "Acknowledge this escalation"),
+    LinkAction.DONE: ("Record that it was done", "Record that it was done"),
+    LinkAction.RETURN: ("Your organisation's return", "Submit our return"),
+    LinkAction.ATTEND: ("Answer an invitation", "Send my answer"),
+}
+Republish = Callable[[str, date], None]
+_KEPT = ("evidence", "day", "note", "answer", "deputy")  # what a page shows again
+
+
+def _page(name: str, status: int = 200, **context) -> HTMLResponse:
+    html = _pages.get_template(name).render(service=SERVICE, **context)
+    return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
+
+
+class Web:
+    """The app's state: the runtime, the signing key, the clock and the republisher."""
+
+    def __init__(self, runtime: Runtime, secret: str, republish: Republish | None) -> None:
+        self.runtime, self.secret, self.republish = runtime, secret, republish
+        chosen = runtime.partnership() if runtime.partnerships else None
+        self.mailbox = (chosen.business_team_mailbox if chosen else None) or (
+            runtime.settings.mail_from
+        )
+
+    def dead(self) -> HTMLResponse:
+        """One page for every link that cannot be used: nothing to tell them apart."""
+        return _page("dead.html.j2", 404, page_title="This link cannot be used",
+                     mailbox=self.mailbox)  # fmt: skip
+
+    def _act_page(
+        self, token: str, view, *, error: str = "", done: str = "",
+        values: dict[str, str] | None = None, status: int = 200,
+    ) -> HTMLResponse:  # fmt: skip
+        caption, button = _BUTTONS[view.action]
+        key = form_key(self.secret, token.partition(".")[0])
+        return _page("act.html.j2", status, page_title=view.title, view=view, caption=caption,
+                     button=button, org=view.organisation, action=f"/a/{token}", view_key=key,
+                     error=error, done=done,
+                     values=dict.fromkeys(_KEPT, "") | (values or {}))  # fmt: skip
+
+    async def show(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        if not _TOKEN.fullmatch(token):
+            return self.dead()
+        runtime = self.runtime
+
+        def read():
+            with session_scope() as session:
+                return link_answers.open_link(session, self.secret, token, now=runtime.now(),
+                                              today=runtime.today())  # fmt: skip
+
+        try:
+            view = await run_in_threadpool(read)
+        except link_answers.LinkDead:
+            return self.dead()
+        if view.already:
+            return _page("already.html.j2", page_title="Recorded", already=view.already)
+        done = request.query_params.get("done", "")
+        return self._act_page(token, view, done="a follow-up action" if done else "")
+
+    async def record(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        if not _TOKEN.fullmatch(token):
+            return self.dead()
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/x-www-form-urlencoded":
+            return _page("refused.html.j2", 415, page_title="Form not understood",
+                         heading="Form not understood",
+                         message="Send the form from its page.")  # fmt: skip
+        body = (await request.body()).decode("utf-8", errors="replace")
+        form = dict(parse_qsl(body, keep_blank_values=True, max_num_fields=10))
+        client = request.client.host if request.client else "unknown"
+        runtime = self.runtime
+
+        def write():
+            with session_scope() as session:
+                return link_answers.answer(session, self.secret, token, form, now=runtime.now(),
+                                           today=runtime.today(), client=client)  # fmt: skip
+
+        try:
+            answered = await run_in_threadpool(write)
+        except link_answers.LinkDead:
+            return self.dead()
+        except link_answers.FormRefused:
+            return _page("refused.html.j2", 403, page_title="Open the link again",
+                         heading="Open the link from your email again",
+                         message="This form did not come from the page your link opens, or it "
+                         "has been changed.")  # fmt: skip
+        except (RecordError, ValueError) as exc:
+            return await self._again(token, str(exc), form)
+        except DatabaseUnavailable:
+            return _page("refused.html.j2", 503, page_title="Try again later",
+                         heading="Sorry, the service is unavailable",
+                         message="Try again in a few minutes.")  # fmt: skip
+        if answered.recorded and self.republish is not None:
+            self.republish(answered.partnership_id, runtime.today())
+        where = f"/a/{token}?done=1" if "follow_up" in form else f"/a/{token}"
+        return RedirectResponse(where, status_code=303)
+
+    async def _again(self, token: str, error: str, form: dict[str, str]) -> Response:
+        """The page again with what was wrong; what they typed is kept."""
+        runtime = self.runtime
+
+        def read():
+            with session_scope() as session:
+                return link_answers.open_link(session, self.secret, token, now=runtime.now(),
+                                              today=runtime.today())  # fmt: skip
+
+        try:
+            view = await run_in_threadpool(read)
+        except link_answers.LinkDead:
+            return self.dead()
+        kept = {k: form.get(k, "")[:2000] for k in _KEPT}
+        return self._act_page(token, view, error=error, values=kept, status=400)
+
+    async def feed(self, request: Request) -> Response:
+        from models.served_feeds import by_token
+
+        name = request.path_params["name"]
+        if not _FEED.fullmatch(name):
+            return PlainTextResponse("No such feed.\n", status_code=404)
+
+        def read():
+            with session_scope() as session:
+                return by_token(session, name.removesuffix(".ics"))
+
+        found = await run_in_threadpool(read)
+        if found is None:
+            return PlainTextResponse("No such feed.\n", status_code=404)
+        etag = f'"{found.etag}"'
+        changed = found.changed_at.astimezone(UTC).replace(microsecond=0)
+        headers = {
+            "etag": etag,
+            "last-modified": format_datetime(changed, usegmt=True),
+            "cache-control": "private, max-age=900",
+        }
+        if _not_modified(request, etag, changed):
+            return Response(status_code=304, headers=headers)
+        return Response(found.content, media_type="text/calendar; charset=utf-8",
+                        headers=headers)  # fmt: skip
+
+    async def health(self, _request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+
+def _not_modified(request: Request, etag: str, changed: datetime) -> bool:
+    wanted = request.headers.get("if-none-match")
+    if wanted is not None:
+        return etag in [t.strip().removeprefix("W/") for t in wanted.split(",")] or wanted == "*"
+    since = request.headers.get("if-modified-since")
+    if since:
+        try:
+            return changed <= parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def create_app(
+    runtime: Runtime | None = None,
+    *,
+    republish: Republish | None = None,
+    per_client_minute: int = 120,
+    per_token_minute: int = 30,
+) -> Guard:
+    """The app as uvicorn serves it. Raises SettingsError without a signing key."""
+    runtime = runtime or build_runtime()
+    secret = web_secret(runtime.settings)
+    if not secret:
+        raise SettingsError(
+            ["govcal web needs GOVCAL_WEB_SECRET (or GOVCAL_WEB_SECRET_BLOCK) with a "
+             "configured database: every process that signs or checks links must share it"]
+        )  # fmt: skip
+    web = Web(runtime, secret, republish)
+    app = Starlette(
+        routes=[
+            Route("/a/{token}", web.show, methods=["GET", "HEAD"]),
+            Route("/a/{token}", web.record, methods=["POST"]),
+            Route("/feeds/{name}", web.feed, methods=["GET", "HEAD"]),
+            Route("/healthz", web.health, methods=["GET"]),
+            Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
+        ],
+    )
+    https = (runtime.settings.public_url or "").startswith("https://")
+    return Guard(app, https=https, per_client=Buckets(per_client_minute, per_client_minute),
+                 per_token=Buckets(per_token_minute, per_token_minute))  # fmt: skip

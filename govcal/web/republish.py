@@ -1,0 +1,50 @@
+"""Republish a partnership's cockpit after an answer, off the request: the person's
+page never waits on Prefect's API. One thread; answers arriving while it posts are
+folded into one more republish per partnership. A post that fails is logged in one
+line and tried again with the next answer or the next daily run (the summary is rebuilt
+from the database each time, so nothing is lost)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date
+
+log = logging.getLogger("govcal.web")
+
+
+class Republisher:
+    def __init__(self) -> None:
+        self._wanted: dict[str, date] = {}
+        self._lock = threading.Condition()
+        self._busy = False
+        self._thread = threading.Thread(target=self._run, name="govcal-republish", daemon=True)
+        self._thread.start()
+
+    def __call__(self, partnership_id: str, day: date) -> None:
+        with self._lock:
+            self._wanted[partnership_id] = day
+            self._lock.notify_all()
+
+    def wait(self, timeout: float = 120) -> bool:
+        """True once nothing is waiting or being posted (for tests and shutdown)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._wanted and not self._busy, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                self._lock.wait_for(lambda: bool(self._wanted))
+                partnership_id, day = self._wanted.popitem()
+                self._busy = True
+            try:
+                from flows.tasks import publish_dashboard
+
+                publish_dashboard(day, only=partnership_id)
+            except Exception as exc:  # the API down or refusing: said, never raised
+                log.warning("cockpit of %s not republished: %s", partnership_id,
+                            type(exc).__name__)  # fmt: skip
+            finally:
+                with self._lock:
+                    self._busy = False
+                    self._lock.notify_all()

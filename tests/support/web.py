@@ -1,0 +1,71 @@
+"""The real web app on a loopback port, over a data folder whose outbox holds the day's
+real messages (sent with GOVCAL_PUBLIC_URL pointing at that port)."""
+
+from __future__ import annotations
+
+import email
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from email import policy
+from pathlib import Path
+
+from govcal.web.serving import Serving
+
+DAY = date(2026, 10, 6)  # the sample has escalations to the Lead Partners on this day
+NOW = datetime(2026, 10, 6, 12, tzinfo=UTC)
+LINK = re.compile(r"https?://127\.0\.0\.1:\d+/a/[A-Za-z0-9_.-]+")
+
+
+@dataclass
+class Site:
+    base: str
+    outbox: Path
+    serving: Serving
+
+    def messages(self) -> list[email.message.EmailMessage]:
+        return [
+            email.message_from_bytes(p.read_bytes(), policy=policy.default)
+            for p in sorted(self.outbox.glob("*.eml"))
+        ]
+
+    def links(
+        self, label: str, about: str = ""
+    ) -> list[tuple[str, str, email.message.EmailMessage]]:
+        """(recipient, link, message) of every link under `label` in the text parts, of
+        the entries whose text has `about` in it."""
+        found = []
+        for message in self.messages():
+            text = message.get_body(preferencelist=("plain",)).get_content()
+            for entry in re.split(r"\n(?=\d+\. )", text):
+                if about not in entry:
+                    continue
+                for block in entry.split(f"{label} (")[1:]:
+                    found.append((str(message["To"]), LINK.search(block).group(0), message))
+        return found
+
+
+def day_sent(outbox: Path, day: date = DAY, now: datetime = NOW) -> None:
+    """Sync the sample as of `day` and send its messages into `outbox`."""
+    from flows.runtime import build_runtime
+    from flows.steps import notify
+    from models.db import session_scope
+    from models.sync import sync_partnership
+    from notifications.render import Sender
+    from notifications.transport import FileOutbox
+
+    runtime = build_runtime()
+    wfscp = runtime.partnership("wfscp")
+    with session_scope() as session:
+        sync_partnership(session, wfscp, day)
+    with session_scope() as session:
+        notify(session, [wfscp], day, FileOutbox(outbox), Sender("govcal", "govcal@example.org"),
+               now=now)  # fmt: skip
+
+
+def serve(port: int, now: datetime = NOW, republish=None, **limits) -> Serving:
+    from flows.runtime import build_runtime
+    from govcal.web.app import create_app
+
+    app = create_app(build_runtime(clock=lambda: now), republish=republish, **limits)
+    return Serving(app, "127.0.0.1", port).start()

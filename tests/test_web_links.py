@@ -1,0 +1,229 @@
+"""People answer govcal from the email: a signed link, taken from a real .eml in the
+outbox, opens a page of the real app (uvicorn on a loopback port) saying in words what
+its button records; only the POST records, through the same use cases as the command
+line, as the person, by email link. Every link that cannot be used gets one page."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from tests.smtp_server import free_port
+from tests.support.snapshots import copy_data
+from tests.support.web import NOW, Site, day_sent, serve
+
+DONE = "Record that this was done"
+ACK = "Acknowledge this escalation"
+RETURN = "Submit our return"
+
+
+@pytest.fixture
+def sent(sample_data, tmp_path, monkeypatch):
+    """The sample's data folder with the day's messages in its outbox, sent with
+    GOVCAL_PUBLIC_URL on a free loopback port; yields (port, outbox)."""
+    from models.settings import get_settings
+
+    copy_data(sample_data, tmp_path / "data")
+    port = free_port()
+    monkeypatch.setenv("GOVCAL_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK", "true")
+    get_settings.cache_clear()
+    day_sent(tmp_path / "outbox")
+    return port, tmp_path / "outbox"
+
+
+@pytest.fixture
+def site(sent):
+    port, outbox = sent
+    serving = serve(port)
+    yield Site(f"http://127.0.0.1:{port}", outbox, serving)
+    serving.stop()
+
+
+def _key(page: str) -> str:
+    return re.search(r'name="form_key" value="([^"]+)"', page).group(1)
+
+
+def _trail(action: str | None = None) -> list:
+    from sqlmodel import select
+
+    from models.db import session_scope
+    from models.trail import TrailEntry
+
+    with session_scope() as session:
+        rows = session.exec(select(TrailEntry).order_by(TrailEntry.id)).all()
+        return [r for r in rows if action is None or r.action == action]
+
+
+def _lifecycle(public_id: str) -> str:
+    from models import queries
+    from models.db import session_scope
+
+    with session_scope() as session:
+        return queries.occurrence(session, public_id).lifecycle
+
+
+def _item_of(page: str) -> str:
+    return re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1)
+
+
+def _owner_link(site: Site) -> tuple[str, str]:
+    """A 'done' link of an owner who is not the business team, and its item's id."""
+    for to, url, message in site.links(DONE):
+        if "business-team" in to:
+            continue
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        block = text[: text.index(url)]
+        return url, re.findall(r"Id: (\S+)", block)[-1]
+    raise AssertionError("no owner's link in the outbox")
+
+
+def test_a_link_from_an_email_names_the_item_and_only_the_button_records_it(site):
+    url, item = _owner_link(site)
+    before = len(_trail())
+    page = httpx.get(url)  # what a mail scanner does, then a person
+    httpx.head(url)
+    httpx.get(url)
+    assert page.status_code == 200
+    assert "Pressing the button records that" in page.text
+    assert "was done" in page.text and "evidence" in page.text
+    assert _lifecycle(item) == "open" and len(_trail()) == before  # GET records nothing
+
+    form = {"form_key": _key(page.text), "evidence": "https://example.org/m.pdf", "day": ""}
+    answer = httpx.post(url, data=form)
+    assert answer.status_code == 303
+    shown = httpx.get(url)
+    assert "Recorded" in shown.text and "completed on 2026-10-06" in shown.text
+    assert _lifecycle(item) == "completed"
+    done = [r for r in _trail() if r.entity_id == item and r.action == "completed"]
+    assert done and done[-1].channel == "email-link" and "(sample)" in done[-1].actor
+    used = _trail("email-link-used")[-1]
+    assert used.after["client"] == "127.0.0.1" and "@example.org" in used.actor
+
+
+def test_a_second_click_says_what_was_recorded_when_and_by_whom(site):
+    url, _item = _owner_link(site)
+    key = _key(httpx.get(url).text)
+    form = {"form_key": key, "evidence": "https://example.org/minutes.pdf"}
+    assert httpx.post(url, data=form).status_code == 303
+    rows = len(_trail())
+    again = httpx.post(url, data=form, follow_redirects=True)
+    assert "Already recorded on 6 October 2026 at 12:00 UTC" in again.text
+    assert "completed on 2026-10-06 by" in again.text
+    assert len(_trail()) == rows  # nothing recorded twice
+
+
+def test_expired_tampered_unknown_revoked_and_left_links_get_one_plain_page(site, sent):
+    from models import actions, records
+    from models.action_links import revoke_for
+    from models.db import session_scope
+
+    links = [url for _to, url, _m in site.links(DONE) if "business-team" not in _to]
+    good, revoked, left_owner = links[0], links[1], None
+    dead = []
+    tampered = good[:-1] + ("A" if good[-1] != "A" else "B")
+    dead.append(httpx.get(tampered))
+    link_id, sig = good.rsplit("/", 1)[1].split(".")
+    dead.append(httpx.get(f"{site.base}/a/{'x' * len(link_id)}.{sig}"))  # never existed
+    other = links[2].rsplit("/", 1)[1].split(".")[1]
+    dead.append(httpx.get(f"{site.base}/a/{link_id}.{other}"))  # another link's signature
+    with session_scope() as session:  # the business team revokes one link's item
+        item = next(r for r in _trail() if r.action).entity_id  # any: replaced below
+        from models.action_links import ActionLink
+
+        row = session.get(ActionLink, revoked.rsplit("/", 1)[1].split(".")[0])
+        revoke_for(session, item=row.item)
+    dead.append(httpx.get(revoked))
+    for to, url, _m in site.links(ACK):  # a Lead Partner leaves
+        with session_scope() as session:
+            address = re.search(r"<(.+)>", to).group(1)
+            actions.remove_person(session, address, records.Actor("test-user"), reason="left")
+        left_owner = url
+        break
+    dead.append(httpx.get(left_owner))
+    later = serve(free_port(), now=NOW + timedelta(days=31))  # the same links, 31 days on
+    try:
+        dead.append(httpx.get(good.replace(site.base, f"http://127.0.0.1:{later.port}")))
+    finally:
+        later.stop()
+    assert [r.status_code for r in dead] == [404] * 6
+    assert len({r.text for r in dead}) == 1
+    assert "This link cannot be used" in dead[0].text
+    assert "mailto:business-team@example.org" in dead[0].text or "mailto:" in dead[0].text
+    assert item is not None
+
+
+def test_a_post_without_the_pages_form_key_records_nothing(site):
+    url, item = _owner_link(site)
+    other = site.links(DONE)[-1][1]
+    wrong = _key(httpx.get(other).text)
+    for form in ({"evidence": "https://example.org/m.pdf"},
+                 {"form_key": wrong, "evidence": "https://example.org/m.pdf"}):  # fmt: skip
+        answer = httpx.post(url, data=form)
+        assert answer.status_code == 403 and "Nothing has been recorded" in answer.text
+    assert _lifecycle(item) == "open"
+    assert not _trail("email-link-used")
+
+
+def test_hostile_notes_are_refused_or_shown_harmlessly(site):
+    _to, url, _m = site.links(ACK)[0]
+    key = _key(httpx.get(url).text)
+    control = httpx.post(url, data={"form_key": key, "note": "seen\x00\x1b[2J"})
+    assert control.status_code == 400 and "control character" in control.text
+    assert not _trail("escalation-acknowledged")
+    script = "</textarea><script>alert(1)</script>"
+    refused = httpx.post(url, data={"form_key": key, "note": script + "\x00"})
+    assert "<script>" not in refused.text and "&lt;script&gt;" in refused.text
+    injected = f"{script}\r\nBcc: all@evil.example"
+    ok = httpx.post(url, data={"form_key": key, "note": injected}, follow_redirects=True)
+    assert ok.status_code == 200 and "<script>" not in ok.text
+    trail = _trail("escalation-acknowledged")
+    assert trail and trail[0].after["note"] == f"{script} Bcc: all@evil.example"  # one line
+
+
+def test_oversized_bodies_and_odd_requests_are_refused(site):
+    url, item = _owner_link(site)
+    key = _key(httpx.get(url).text)
+    big = httpx.post(url, data={"form_key": key, "evidence": "https://e.org/" + "x" * 100_000})
+    assert big.status_code == 413
+
+    def chunks():
+        yield f"form_key={key}&evidence=https://e.org/".encode()
+        for _ in range(40):
+            yield b"x" * 1024
+
+    assert httpx.post(url, content=chunks(),
+                      headers={"content-type": "application/x-www-form-urlencoded"}
+                      ).status_code == 413  # fmt: skip
+    assert httpx.post(url, json={"form_key": key}).status_code == 415
+    assert _lifecycle(item) == "open"
+
+
+def test_every_answer_carries_the_security_headers_and_limits_apply(sent):
+    port, outbox = sent
+    serving = serve(port, per_token_minute=3)
+    try:
+        site = Site(f"http://127.0.0.1:{port}", outbox, serving)
+        url, _item = _owner_link(site)
+        answers = [httpx.get(url) for _ in range(4)] + [httpx.get(f"{site.base}/nowhere")]
+        for answer in answers:
+            csp = answer.headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in csp and "script-src" not in csp
+            assert "'unsafe-inline'" not in csp
+            assert answer.headers["referrer-policy"] == "no-referrer"
+        assert [a.status_code for a in answers[:4]] == [200, 200, 200, 429]
+    finally:
+        serving.stop()
+
+
+def test_tokens_never_reach_the_log(site, caplog):
+    url, _item = _owner_link(site)
+    token = url.rsplit("/", 1)[1]
+    with caplog.at_level("INFO", logger="govcal.web"):
+        httpx.get(url)
+        httpx.post(url, data={"form_key": "x"})
+    assert "/a/***" in caplog.text and token not in caplog.text
+    assert token.split(".")[0] not in caplog.text

@@ -1,0 +1,125 @@
+"""A school submits its S175 return from the reminder's link, on its own page (what is
+due, the last review's RAG and its follow-up actions); a Lead Partner acknowledges an
+escalated S11 round from theirs, and the republished summary says so."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+
+import httpx
+import pytest
+
+from tests.smtp_server import free_port
+from tests.support.snapshots import copy_data
+from tests.support.web import Site, day_sent, serve
+
+S175_DAY = date(2027, 3, 3)  # 28 days before the S175 returns of 2027 are due
+S11_DAY = date(2026, 11, 16)  # the S11 round of 2026 is escalated to the Lead Partners
+
+
+def _noon(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def folder(sample_data, tmp_path, monkeypatch):
+    from models.settings import get_settings
+
+    copy_data(sample_data, tmp_path / "data")
+    port = free_port()
+    monkeypatch.setenv("GOVCAL_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK", "true")
+    get_settings.cache_clear()
+    return port, tmp_path
+
+
+def _key(page: str) -> str:
+    return re.search(r'name="form_key" value="([^"]+)"', page).group(1)
+
+
+def _govcal(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "govcal.cli", *args], capture_output=True,
+                          text=True, timeout=120, check=True)  # fmt: skip
+    return done.stdout
+
+
+def _last_year_reviewed(school: str) -> None:
+    """The business team recorded and reviewed the school's 2026 return: amber, with a
+    follow-up action due in April 2027."""
+    from models import actions, records
+    from models.db import session_scope
+    from models.sync import sync_partnership
+    from rules.loader import load_partnership
+
+    team = records.Actor("business-team")
+    with session_scope() as session:
+        sync_partnership(session, load_partnership("wfscp"), S175_DAY)
+    with session_scope() as session:
+        actions.record_return(session, f"wfscp:section-175-audit:2026-03-31:{school}",
+                              "https://example.org/s175-2026.pdf", team,
+                              submitted_on=date(2026, 3, 20), today=date(2026, 4, 1),
+                              rag="amber", follow_ups=[("Update the safer recruitment policy",
+                                                        date(2027, 4, 30))])  # fmt: skip
+
+
+def test_a_school_submits_its_s175_return_from_its_own_page(folder):
+    port, tmp_path = folder
+    _last_year_reviewed("wf-p032")
+    day_sent(tmp_path / "outbox", S175_DAY, _noon(S175_DAY))
+    serving = serve(port, now=_noon(S175_DAY))
+    try:
+        site = Site(f"http://127.0.0.1:{port}", tmp_path / "outbox", serving)
+        url = next(u for to, u, _m in site.links("Submit our return") if "wf-p032" in to)
+        cycle = "wfscp:section-175-audit:2027-03-31"
+        before = _govcal("returns", cycle, "--as-of", str(S175_DAY))
+        page = httpx.get(url).text
+        assert "What is due for Windermere Sample Primary School 32" in page
+        assert 'rated <strong class="tag tag-amber">amber</strong>' in page
+        assert "Update the safer recruitment policy – due 30 April 2027" in page
+        key = _key(page)
+
+        follow = re.search(r'name="follow_up" value="(\d+)"', page).group(1)
+        marked = httpx.post(url, data={"form_key": key, "follow_up": follow},
+                            follow_redirects=True).text  # fmt: skip
+        assert "done 3 March 2027" in marked and "Mark this action done" not in marked
+
+        form = {"form_key": key, "day": "01/03/2027", "evidence": "https://e.org/s175.pdf"}
+        answer = httpx.post(url, data=form)
+        assert answer.status_code == 303
+        assert "returned on 2027-03-01" in httpx.get(url).text
+        after = _govcal("returns", cycle, "--as-of", str(S175_DAY))
+    finally:
+        serving.stop()
+    row = next(line for line in after.splitlines() if "Windermere Sample Primary School 32" in line)
+    was = next(
+        line for line in before.splitlines() if "Windermere Sample Primary School 32" in line
+    )
+    assert row != was and "2027-03-01" in row
+
+
+@pytest.mark.xdist_group("prefect")
+def test_a_lead_partner_acknowledges_the_s11_round_and_the_summary_says_so(folder, prefect_api):
+    from govcal.web.republish import Republisher
+    from tests.test_flows import artifacts
+
+    port, tmp_path = folder
+    day_sent(tmp_path / "outbox", S11_DAY, _noon(S11_DAY))
+    republish = Republisher()
+    serving = serve(port, now=_noon(S11_DAY), republish=republish)
+    try:
+        site = Site(f"http://127.0.0.1:{port}", tmp_path / "outbox", serving)
+        wanted = site.links("Acknowledge this escalation", "Section 11 self-assessment audit")
+        url = next(u for to, u, _m in wanted if "lsp-wfc@" in to)
+        page = httpx.get(url).text
+        assert "Section 11 self-assessment audit 2026 (20 of 20 agencies not returned)" in page
+        answer = httpx.post(url, data={"form_key": _key(page), "note": "Raised at the LSP call"})
+        assert answer.status_code == 303
+        assert republish.wait()
+    finally:
+        serving.stop()
+    summary = artifacts("compliance-summary-wfscp")["compliance-summary-wfscp"].data
+    said = re.findall(r"acknowledged by [^\n|]*by email link", summary)
+    assert said and "Westmorland and Furness Council" in said[0] and "16 Nov 2026" in said[0]

@@ -1,0 +1,104 @@
+"""The web app's settings: the public address is https (http only on loopback, when the
+setting named for it says so), the signing key is kept private, and `govcal web` runs
+the app on its own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.smtp_server import free_port
+
+
+def _govcal(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "govcal.cli", *args], capture_output=True,
+                          text=True, timeout=120, env=os.environ | env)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("url", "allow", "said"),
+    [
+        ("http://govcal.example.org", "false", "must be https"),
+        ("http://127.0.0.1:8080", "false", "GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK=true"),
+        ("http://10.0.0.5:8080", "true", "must be https"),
+        ("govcal.example.org", "false", "is not an address"),
+    ],
+)
+def test_a_public_address_that_would_carry_tokens_in_clear_is_refused(url, allow, said):
+    env = {"GOVCAL_PUBLIC_URL": url, "GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK": allow}
+    done = _govcal("plan", env=env)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and said in lines[0] and "Traceback" not in done.stderr
+
+
+def test_https_and_allowed_loopback_are_accepted():
+    for env in ({"GOVCAL_PUBLIC_URL": "https://govcal.example.org"},
+                {"GOVCAL_PUBLIC_URL": "http://127.0.0.1:8080",
+                 "GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK": "true"}):  # fmt: skip
+        assert _govcal("plan", env=env).returncode == 0
+
+
+def test_the_embedded_signing_key_is_made_once_and_kept_private(tmp_path):
+    from flows.runtime import web_secret
+    from models.settings import get_settings
+
+    first = web_secret(get_settings())
+    kept = get_settings().data_dir / "web-secret"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert web_secret(get_settings()) == first and len(first) >= 32
+
+
+def test_a_configured_database_needs_a_shared_key(postgres_url):
+    done = _govcal("web", "--port", str(free_port()), env={"GOVCAL_DATABASE_URL": postgres_url})
+    assert done.returncode == 2
+    assert "GOVCAL_WEB_SECRET" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_govcal_web_runs_the_app_alone(tmp_path):
+    port = free_port()
+    command = [sys.executable, "-m", "govcal.cli", "web", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+            time.sleep(0.2)
+        page = httpx.get(f"http://127.0.0.1:{port}/a/AAAAAAAAAAAAAAAA.{'B' * 32}")
+        assert page.status_code == 404 and "This link cannot be used" in page.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+
+
+def test_govcal_serve_keeps_the_app_beside_its_schedule(tmp_path):
+    port = free_port()
+    command = [sys.executable, "-m", "govcal.cli", "serve", "--no-api-server",
+               "--web-port", str(port)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, _err = process.communicate(timeout=30)
+    assert f"web app: http://127.0.0.1:{port}" in out and "govcal serve stopped." in out
