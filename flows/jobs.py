@@ -40,6 +40,7 @@ from flows.tasks import (
     build_dashboard_task,
     evaluate_task,
     feeds_task,
+    mailbox_task,
     notify_task,
     publish_dashboard,
     publish_dashboard_task,
@@ -64,6 +65,8 @@ def daily_compliance(as_of: AsOfDay = None) -> dict[str, Any]:
     day = _day(as_of)
     synced = sync_task(day)
     states = evaluate_task(day)
+    if build_runtime().settings.imap_host:  # bounces and deputies first: today's digest has them
+        mailbox_task()
     sent = notify_task(day)
     boards = build_dashboard_task(day, sent["sent_by_kind"] | {"notices": sent["notices_sent"]})
     # the feeds are written while the boards are posted (by a process of their own,
@@ -104,6 +107,17 @@ def send_invites(as_of: AsOfDay = None) -> dict[str, Any]:
     sync_task(day)
     sent = notify_task(day, kinds=["invite", "cancel"])
     return _delivered(sent, sent)
+
+
+@flow(name="read-mailbox")
+def read_mailbox() -> dict[str, Any]:
+    """Read the partnership's mailbox back: calendar answers, bounces, auto-replies."""
+    result = mailbox_task()
+    if result.get("problem"):
+        from prefect.states import Failed
+
+        return Failed(message=result["problem"], data=result)  # type: ignore[return-value]
+    return result
 
 
 @flow(name="publish-feeds")

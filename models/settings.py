@@ -44,7 +44,8 @@ _HINTS = {
 # let a setting write its own headers, so every control character is refused at start.
 _HEADER_BOUND = (
     "mail_from", "mail_from_name", "smtp_host", "smtp_username", "smtp_password_block",
-    "default_partnership", "actor", "ui_url", "feeds_url",
+    "default_partnership", "actor", "ui_url", "feeds_url", "imap_host", "imap_username",
+    "imap_password_block", "imap_folder", "imap_processed_folder",
 )  # fmt: skip
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # local@domain.tld, no spaces or brackets: what an SMTP envelope sender can be
@@ -117,6 +118,18 @@ class Settings:
     feeds_url: str | None = None  # where data/feeds is published: digests carry feed links
     # evidence files may only be named from this folder (default: data_dir/evidence-inbox)
     evidence_folder: Path | None = None
+    # the mailbox read back (govcal mailbox): replies, bounces, auto-replies. IMAP over
+    # TLS (implicit, port 993); plain IMAP only to a loopback host, and only when allowed
+    imap_host: str | None = None  # unset: there is no mailbox to read
+    imap_port: int = 993
+    imap_username: str | None = None
+    imap_password: SecretStr | None = None
+    imap_password_block: str | None = None  # name of a Prefect Secret block, if not in env
+    imap_folder: str = "INBOX"
+    imap_processed_folder: str = "govcal/processed"  # what was read is moved here
+    imap_allow_plaintext_on_loopback: bool = False
+    imap_ca_file: Path | None = None  # a private server's CA certificate, besides the system's
+    imap_timeout: float = 60.0  # seconds to wait for each IMAP answer
 
     def rule_paths(self, override: Path | None = None) -> list[Path] | None:
         """Where the rules are: the given file or folder, else GOVCAL_RULES_PATH, else
@@ -252,7 +265,7 @@ def _folder(value: Any) -> Path:
 def _readable_file(value: Any) -> Path:
     path = _path(value)
     if not (path.is_file() and os.access(path, os.R_OK)):
-        raise _Refused(" is not a readable file; name the relay's CA certificate (PEM) or unset it")
+        raise _Refused(" is not a readable file; name the server's CA certificate (PEM) or unset it")
     return path
 
 
@@ -322,14 +335,25 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "ui_url": _text,
     "feeds_url": _text,
     "evidence_folder": _folder,
+    "imap_host": _host,
+    "imap_port": _integer(1, 65535, " is not a port number (1 to 65535)"),
+    "imap_username": _text,
+    "imap_password": _secret,
+    "imap_password_block": _text,
+    "imap_folder": _text,
+    "imap_processed_folder": _text,
+    "imap_allow_plaintext_on_loopback": _boolean,
+    "imap_ca_file": _readable_file,
+    "imap_timeout": _seconds(3600),
 }
 # these may be left blank: blank is the same as unset (the default)
 _OPTIONAL = {
     "database_url", "rules_path", "actor", "outbox_dir", "feeds_dir", "smtp_username",
     "smtp_password_block", "smtp_ca_file", "ui_url", "feeds_url", "evidence_folder",
+    "imap_host", "imap_username", "imap_password_block", "imap_ca_file",
 }  # fmt: skip
 # never repeated in a message (the value is a secret, or carries one)
-_UNSHOWN = {"smtp_password", "database_url"}
+_UNSHOWN = {"smtp_password", "database_url", "imap_password"}
 
 
 def _line(name: str, value: Any, problem: str) -> str:

@@ -1,16 +1,19 @@
 """Every table, imported together so SQLModel.metadata is complete (Alembic, models.db)."""
 
+from models.attendance import AttendanceAnswer
 from models.audits import AuditCycle, AuditReturn, FollowUpAction, Rag
 from models.calendar import Incident, Lifecycle, OccurrenceRow
 from models.directory import Agency, AgencyType, PartnershipRow, School, SchoolPhase
 from models.escalations import EscalationAck
 from models.feed_tokens import FeedToken, InstallationSetting
 from models.ledger import Delivery, LedgerEntry
+from models.mailbox import MailboxMessage
 from models.people import Delegation, Person, RoleAssignment
 from models.trail import Channel, TrailEntry
 
 __all__ = [
     "Agency",
+    "AttendanceAnswer",
     "AgencyType",
     "AuditCycle",
     "AuditReturn",
@@ -24,6 +27,7 @@ __all__ = [
     "InstallationSetting",
     "LedgerEntry",
     "Lifecycle",
+    "MailboxMessage",
     "OccurrenceRow",
     "PartnershipRow",
     "Person",

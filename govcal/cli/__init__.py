@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "incident": ("govcal.cli.records", "incident"),
     "acknowledge": ("govcal.cli.records", "acknowledge"),
     "notify": ("govcal.cli.notify", "notify"),
+    "mailbox": ("govcal.cli.mailbox", "mailbox"),
     "feeds": ("govcal.cli.feeds", "feeds"),
     "pack": ("govcal.cli.pack", "pack"),
 }

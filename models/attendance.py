@@ -1,0 +1,200 @@
+"""Who answered a meeting's invite, and how: one record whatever the channel.
+
+The mailbox (a calendar REPLY read back over IMAP) and a link in the email both land
+here through `record_answer`. "No answer" is the absence of a row. An answer is kept
+per version of the meeting (its iCalendar SEQUENCE): a reply to an invite sent before
+the meeting moved is an answer to that version, not to the current time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, Session, SQLModel, col, func, select
+
+from models.types import UTCDateTime, utcnow
+
+
+class Answer(StrEnum):
+    """An invitee's answer (RFC 5546 PARTSTAT in words the business team uses)."""
+
+    COMING = "coming"  # ACCEPTED
+    NOT_COMING = "not-coming"  # DECLINED
+    TENTATIVE = "tentative"  # TENTATIVE
+    DEPUTY = "deputy"  # DELEGATED: someone else (the deputy) comes instead
+
+
+# iCalendar PARTSTAT -> Answer (NEEDS-ACTION and anything else: no answer)
+PARTSTAT = {
+    "ACCEPTED": Answer.COMING,
+    "DECLINED": Answer.NOT_COMING,
+    "TENTATIVE": Answer.TENTATIVE,
+    "DELEGATED": Answer.DEPUTY,
+}
+
+
+class AnswerSource(StrEnum):
+    MAILBOX = "mailbox"  # a calendar reply read back by `govcal mailbox`
+    LINK = "link"  # a link in the email (the web page)
+    BUSINESS_TEAM = "business-team"  # typed in by the business team
+
+
+class AttendanceAnswer(SQLModel, table=True):
+    __tablename__ = "attendance_answer"
+    __table_args__ = (UniqueConstraint("occurrence_id", "attendee", "sequence"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="occurrence.id", index=True)
+    attendee: str = Field(max_length=254)  # lower-cased address the invite went to
+    sequence: int  # the meeting's version answered (iCalendar SEQUENCE)
+    answer: str = Field(max_length=16)
+    deputy: str | None = Field(default=None, max_length=254)  # with Answer.DEPUTY
+    source: str = Field(max_length=16)
+    answered_at: datetime = Field(sa_type=UTCDateTime)  # when the person answered
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AnswerRefused(ValueError):
+    """The answer cannot be recorded; the message says why in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecorded:
+    """What `record_answer` did. `summary` is the line a person reads."""
+
+    summary: str
+    changed: bool  # False: the same or a newer answer was already recorded
+    current: bool  # the answer is to the meeting's current version
+    deputy_invited: str | None = None  # the deputy's address, when an invite was planned
+
+
+_EMAIL = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:.]+")
+
+
+def record_answer(
+    session: Session,
+    *,
+    occurrence_id: int,
+    attendee: str,
+    answer: Answer,
+    sequence: int,
+    answered_at: datetime,
+    source: AnswerSource,
+    deputy: str | None = None,
+) -> AnswerRecorded:
+    """Record one invitee's answer to one version of a meeting; the caller commits.
+
+    Args:
+        occurrence_id: the meeting (OccurrenceRow.id).
+        attendee: the address the invite was sent to (any case).
+        answer: coming, not coming, tentative, or deputy (then `deputy` is required).
+        sequence: the version answered (the invite's SEQUENCE, or the current one for
+            a link followed now).
+        answered_at: when the person answered (a reply's DTSTAMP; now for a link): a
+            later answer replaces an earlier one for the same version, never the reverse.
+        source: where the answer came from.
+        deputy: who comes instead; an invite to them is planned (sent by the next
+            notify run) unless they already have one.
+
+    Raises AnswerRefused (nothing changed) when the meeting is unknown or not a
+    meeting, the version was never sent, or the address was never sent an invite to
+    it: an answer from someone govcal did not invite changes nothing.
+    """
+    from models import ledger
+    from models.calendar import OccurrenceRow
+
+    address = attendee.strip().lower()
+    meeting = session.get(OccurrenceRow, occurrence_id)
+    if meeting is None or meeting.kind != "meeting":
+        raise AnswerRefused(f"no meeting with id {occurrence_id}; nothing was recorded")
+    if sequence < 0 or sequence > meeting.sequence:
+        raise AnswerRefused(
+            f"{meeting.public_id} has no version {sequence} (its latest is "
+            f"{meeting.sequence}); nothing was recorded"
+        )
+    if not ledger.was_invited(session, occurrence_id, address):
+        raise AnswerRefused(
+            f"{address} was never sent an invite to {meeting.public_id}; nothing was recorded"
+        )
+    if (answer is Answer.DEPUTY) != bool(deputy):
+        raise AnswerRefused("a deputy is named with the answer 'deputy', and only with it")
+    deputy = deputy.strip().lower() if deputy else None
+    if deputy is not None and (not _EMAIL.fullmatch(deputy) or deputy == address):
+        raise AnswerRefused(f"the deputy '{deputy[:80]}' is not another email address")
+    changed = _upsert(session, occurrence_id, address, sequence, answer, deputy, source,
+                      answered_at)  # fmt: skip
+    invited = None
+    if changed and deputy is not None and not meeting.lifecycle == "cancelled":
+        if ledger.plan_deputy_invite(session, occurrence_id, meeting.sequence, deputy):
+            invited = deputy
+    current = sequence == meeting.sequence
+    said = f"{address}: {answer.value}" + (f" ({deputy} instead)" if deputy else "")
+    version = "" if current else f" (to version {sequence}, before the meeting changed)"
+    verb = "recorded" if changed else "already recorded"
+    return AnswerRecorded(f"{meeting.public_id}: {said}{version} {verb}", changed, current,
+                          invited)  # fmt: skip
+
+
+def _upsert(
+    session: Session,
+    occurrence_id: int,
+    address: str,
+    sequence: int,
+    answer: Answer,
+    deputy: str | None,
+    source: AnswerSource,
+    answered_at: datetime,
+) -> bool:
+    """Insert, or replace an older answer to the same version, in one statement (two
+    readers at once cannot both insert). True when the row was written."""
+    table = AttendanceAnswer.__table__  # type: ignore[attr-defined]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    values = {
+        "occurrence_id": occurrence_id, "attendee": address, "sequence": sequence,
+        "answer": answer.value, "deputy": deputy, "source": source.value,
+        "answered_at": answered_at, "recorded_at": utcnow(),
+    }  # fmt: skip
+    statement = insert(table).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["occurrence_id", "attendee", "sequence"],
+        set_={k: statement.excluded[k] for k in ("answer", "deputy", "source", "answered_at",
+                                                  "recorded_at")},  # fmt: skip
+        where=(table.c.answered_at < statement.excluded.answered_at)
+        & ((table.c.answer != statement.excluded.answer)
+           | (func.coalesce(table.c.deputy, "") != func.coalesce(statement.excluded.deputy, ""))),
+    )  # fmt: skip
+    return bool(connection.execute(statement).rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    attendee: str
+    answer: Answer
+    sequence: int
+    deputy: str | None
+    answered_at: datetime
+
+
+def answers(session: Session, occurrence_ids: list[int]) -> dict[int, dict[str, Answered]]:
+    """Each meeting's latest answer per invitee (the highest version they answered)."""
+    found: dict[int, dict[str, Answered]] = {}
+    if not occurrence_ids:
+        return found
+    rows = session.exec(
+        select(AttendanceAnswer)
+        .where(col(AttendanceAnswer.occurrence_id).in_(occurrence_ids))
+        .order_by(col(AttendanceAnswer.sequence), col(AttendanceAnswer.answered_at))
+    ).all()
+    for r in rows:
+        found.setdefault(r.occurrence_id, {})[r.attendee] = Answered(
+            r.attendee, Answer(r.answer), r.sequence, r.deputy, r.answered_at
+        )
+    return found
