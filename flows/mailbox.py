@@ -49,8 +49,12 @@ class MailboxReport:
         return f"Read {self.read} message(s): {said or 'none'}; {self.bounced} notice(s) bounced."
 
     def as_result(self) -> dict:
-        return {"counts": dict(self.counts), "lines": self.lines[:200], "bounced": self.bounced,
-                "failing": self.failing}  # fmt: skip
+        return {
+            "counts": dict(self.counts),
+            "lines": self.lines[:200],
+            "bounced": self.bounced,
+            "failing": self.failing,
+        }
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,10 @@ def read_mailbox(
         for fetched, too_large in box.batches(window):
             for uid in too_large:
                 report.counts["unreadable"] += 1
-                report.lines.append(f"message UID {uid} is larger than "
-                                    f"{MAX_MESSAGE_BYTES // 2**20} MiB: left where it is")  # fmt: skip
+                report.lines.append(
+                    f"message UID {uid} is larger than "
+                    f"{MAX_MESSAGE_BYTES // 2**20} MiB: left where it is"
+                )
             box.leave(too_large)
             moves, leaves = [], []
             for uid, raw in fetched:
@@ -91,8 +97,9 @@ def read_mailbox(
     return report
 
 
-def _one(session: Session, inbound: Inbound, raw: bytes, context: _Context,
-         report: MailboxReport) -> str:  # fmt: skip
+def _one(
+    session: Session, inbound: Inbound, raw: bytes, context: _Context, report: MailboxReport
+) -> str:
     """Record one message; returns what to do with it: move, leave, or retry (nothing)."""
     if inbound.kind == OTHER:
         report.counts["left for people"] += 1
@@ -104,14 +111,16 @@ def _one(session: Session, inbound: Inbound, raw: bytes, context: _Context,
         if not mailbox.take(session, key, inbound.message_id, kind, inbound.sender):
             mailbox.give_up(session)
             report.counts["already read"] += 1
-            return done
+            # its reader moves it; one left behind (that reader stopped) is moved later
+            return "retry" if mailbox.read_recently(session, key) else done
         outcome, occurrence, tell = _record(session, inbound, kind, context, report)
         mailbox.settle(session, key, outcome, occurrence)
     except Exception as exc:  # one message must not stop the others; read again next time
         mailbox.give_up(session)
         report.counts["not recorded"] += 1
-        report.lines.append(f"{_named(inbound)}: could not be recorded ({type(exc).__name__}); "
-                            "read again next time")  # fmt: skip
+        report.lines.append(
+            f"{_named(inbound)}: could not be recorded ({type(exc).__name__}); read again next time"
+        )
         return "retry"
     report.counts[kind.value] += 1
     if tell:
@@ -187,19 +196,36 @@ def _reply(session: Session, inbound: Inbound, kind: Read) -> tuple[str, int | N
     public_id = reply.uid.removesuffix(UID_SUFFIX)
     meeting = mailbox.meeting_of(session, public_id) if reply.uid.endswith(UID_SUFFIX) else None
     if meeting is None:
-        return f"a calendar {reply.method} to a meeting govcal does not know: nothing changed", None, True  # fmt: skip
+        return (
+            f"a calendar {reply.method} to a meeting govcal does not know: nothing changed",
+            None,
+            True,
+        )
     occurrence, title, _current = meeting
     senders = {inbound.sender, *inbound.also_sent_by} - {""}
     theirs = [a for a in reply.attendees if a.address in senders]
     if not theirs:
         named = ", ".join(a.address for a in reply.attendees[:3]) or "nobody"
-        return (f"a {reply.method} to {public_id} from {inbound.sender or '?'} answering for "
-                f"{named}: not from the invitee, nothing changed"), occurrence, True  # fmt: skip
+        return (
+            (
+                f"a {reply.method} to {public_id} from {inbound.sender or '?'} answering for "
+                f"{named}: not from the invitee, nothing changed"
+            ),
+            occurrence,
+            True,
+        )
     if kind is Read.COUNTER:
-        when = (f"{reply.proposed_start:%d/%m/%Y %H:%M} UTC" if reply.proposed_start
-                else "another time")  # fmt: skip
-        return (f"{inbound.sender} proposes {when} for {title} ({public_id}): "
-                "for the business team to decide"), occurrence, True  # fmt: skip
+        when = (
+            f"{reply.proposed_start:%d/%m/%Y %H:%M} UTC" if reply.proposed_start else "another time"
+        )
+        return (
+            (
+                f"{inbound.sender} proposes {when} for {title} ({public_id}): "
+                "for the business team to decide"
+            ),
+            occurrence,
+            True,
+        )
     said, tell = [], False
     for attendee in theirs:
         answer = PARTSTAT.get(attendee.partstat)
@@ -208,10 +234,15 @@ def _reply(session: Session, inbound: Inbound, kind: Read) -> tuple[str, int | N
             continue
         try:
             recorded = record_answer(
-                session, occurrence_id=occurrence, attendee=attendee.address, answer=answer,
-                sequence=reply.sequence, answered_at=reply.stamp or utcnow(),
-                source=AnswerSource.MAILBOX, deputy=attendee.delegated_to,
-            )  # fmt: skip
+                session,
+                occurrence_id=occurrence,
+                attendee=attendee.address,
+                answer=answer,
+                sequence=reply.sequence,
+                answered_at=reply.stamp or utcnow(),
+                source=AnswerSource.MAILBOX,
+                deputy=attendee.delegated_to,
+            )
         except AnswerRefused as refused:
             said.append(str(refused))
             tell = True

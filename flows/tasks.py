@@ -63,8 +63,10 @@ def mailbox_task() -> dict[str, Any]:
         return {"skipped": "GOVCAL_IMAP_HOST is not set"}
     try:
         with runtime.mailbox() as box, session_scope() as session:
-            report = read_mailbox(session, box, runtime.partnerships,
-                                  mail_from=runtime.settings.mail_from, progress=logger.info)  # fmt: skip
+            report = read_mailbox(
+                session, box, runtime.partnerships,
+                mail_from=runtime.settings.mail_from, progress=logger.info,
+            )  # fmt: skip
     except MailboxError as exc:
         logger.warning("mailbox not read: %s", exc)
         return {"problem": str(exc)}

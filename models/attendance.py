@@ -125,18 +125,19 @@ def record_answer(
     deputy = deputy.strip().lower() if deputy else None
     if deputy is not None and (not _EMAIL.fullmatch(deputy) or deputy == address):
         raise AnswerRefused(f"the deputy '{deputy[:80]}' is not another email address")
-    changed = _upsert(session, occurrence_id, address, sequence, answer, deputy, source,
-                      answered_at)  # fmt: skip
+    changed = _upsert(
+        session, occurrence_id, address, sequence, answer, deputy, source, answered_at
+    )
     invited = None
-    if changed and deputy is not None and not meeting.lifecycle == "cancelled":
-        if ledger.plan_deputy_invite(session, occurrence_id, meeting.sequence, deputy):
-            invited = deputy
+    cancelled = meeting.lifecycle == "cancelled"
+    invite = changed and deputy is not None and not cancelled
+    if invite and ledger.plan_deputy_invite(session, occurrence_id, meeting.sequence, deputy):
+        invited = deputy
     current = sequence == meeting.sequence
     said = f"{address}: {answer.value}" + (f" ({deputy} instead)" if deputy else "")
     version = "" if current else f" (to version {sequence}, before the meeting changed)"
     verb = "recorded" if changed else "already recorded"
-    return AnswerRecorded(f"{meeting.public_id}: {said}{version} {verb}", changed, current,
-                          invited)  # fmt: skip
+    return AnswerRecorded(f"{meeting.public_id}: {said}{version} {verb}", changed, current, invited)
 
 
 def _upsert(
@@ -158,19 +159,28 @@ def _upsert(
     else:
         from sqlalchemy.dialects.sqlite import insert
     values = {
-        "occurrence_id": occurrence_id, "attendee": address, "sequence": sequence,
-        "answer": answer.value, "deputy": deputy, "source": source.value,
-        "answered_at": answered_at, "recorded_at": utcnow(),
-    }  # fmt: skip
+        "occurrence_id": occurrence_id,
+        "attendee": address,
+        "sequence": sequence,
+        "answer": answer.value,
+        "deputy": deputy,
+        "source": source.value,
+        "answered_at": answered_at,
+        "recorded_at": utcnow(),
+    }
     statement = insert(table).values(**values)
     statement = statement.on_conflict_do_update(
         index_elements=["occurrence_id", "attendee", "sequence"],
-        set_={k: statement.excluded[k] for k in ("answer", "deputy", "source", "answered_at",
-                                                  "recorded_at")},  # fmt: skip
+        set_={
+            k: statement.excluded[k]
+            for k in ("answer", "deputy", "source", "answered_at", "recorded_at")
+        },
         where=(table.c.answered_at < statement.excluded.answered_at)
-        & ((table.c.answer != statement.excluded.answer)
-           | (func.coalesce(table.c.deputy, "") != func.coalesce(statement.excluded.deputy, ""))),
-    )  # fmt: skip
+        & (
+            (table.c.answer != statement.excluded.answer)
+            | (func.coalesce(table.c.deputy, "") != func.coalesce(statement.excluded.deputy, ""))
+        ),
+    )
     return bool(connection.execute(statement).rowcount)
 
 

@@ -619,7 +619,9 @@ FAILING_AFTER = 2  # hard bounces of different messages before an address is fai
 def failing_addresses(session: Session, at_least: int = FAILING_AFTER) -> dict[str, int]:
     """Addresses whose mail bounced for good at least `at_least` times (by message)."""
     rows = session.exec(
-        select(func.lower(LedgerEntry.recipient), func.count(func.distinct(LedgerEntry.message_key)))
+        select(
+            func.lower(LedgerEntry.recipient), func.count(func.distinct(LedgerEntry.message_key))
+        )
         .where(LedgerEntry.status == Delivery.BOUNCED.value)
         .group_by(func.lower(LedgerEntry.recipient))
     ).all()

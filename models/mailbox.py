@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -68,11 +68,30 @@ def take(session: Session, key: str, message_id: str, kind: Read, sender: str) -
     table = MailboxMessage.__table__  # type: ignore[attr-defined]
     statement = (
         insert(table)
-        .values(message_key=key, message_id=message_id[:255], kind=kind.value,
-                sender=sender[:254], outcome="", read_at=utcnow())
+        .values(
+            message_key=key,
+            message_id=message_id[:255],
+            kind=kind.value,
+            sender=sender[:254],
+            outcome="",
+            read_at=utcnow(),
+        )
         .on_conflict_do_nothing(index_elements=["message_key"])
-    )  # fmt: skip
+    )
     return bool(connection.execute(statement).rowcount)
+
+
+MOVED_BY_ITS_READER = timedelta(minutes=15)  # after this, a recorded message left is moved
+
+
+def read_recently(session: Session, key: str) -> bool:
+    """Whether the message was recorded in the last MOVED_BY_ITS_READER: its reader is
+    then still moving it, and a second reader moving it too would copy it twice (two
+    MOVEs of one message at once can both copy it, on maildir storage)."""
+    read_at = session.exec(
+        select(MailboxMessage.read_at).where(MailboxMessage.message_key == key)
+    ).first()
+    return read_at is not None and utcnow() - read_at < MOVED_BY_ITS_READER
 
 
 def settle(session: Session, key: str, outcome: str, occurrence_id: int | None = None) -> None:

@@ -265,7 +265,9 @@ def _folder(value: Any) -> Path:
 def _readable_file(value: Any) -> Path:
     path = _path(value)
     if not (path.is_file() and os.access(path, os.R_OK)):
-        raise _Refused(" is not a readable file; name the server's CA certificate (PEM) or unset it")
+        raise _Refused(
+            " is not a readable file; name the server's CA certificate (PEM) or unset it"
+        )
     return path
 
 

@@ -13,8 +13,8 @@ from models.trail import Channel, TrailEntry
 
 __all__ = [
     "Agency",
-    "AttendanceAnswer",
     "AgencyType",
+    "AttendanceAnswer",
     "AuditCycle",
     "AuditReturn",
     "Channel",

@@ -11,6 +11,7 @@ does not fetch it again.
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import ipaddress
 import re
@@ -62,12 +63,16 @@ class ImapSettings:
                 f"only, not to {settings.imap_host}; unset it (TLS is used)"
             )
         return cls(
-            host=settings.imap_host, port=settings.imap_port,
-            username=settings.imap_username or "", password=password or "",
-            folder=settings.imap_folder, processed_folder=settings.imap_processed_folder,
+            host=settings.imap_host,
+            port=settings.imap_port,
+            username=settings.imap_username or "",
+            password=password or "",
+            folder=settings.imap_folder,
+            processed_folder=settings.imap_processed_folder,
             allow_plaintext_on_loopback=settings.imap_allow_plaintext_on_loopback,
-            ca_file=settings.imap_ca_file, timeout=settings.imap_timeout,
-        )  # fmt: skip
+            ca_file=settings.imap_ca_file,
+            timeout=settings.imap_timeout,
+        )
 
 
 def is_loopback(host: str) -> bool:
@@ -107,8 +112,9 @@ class Mailbox:
                 context = ssl.create_default_context()
                 if s.ca_file:
                     context.load_verify_locations(cafile=str(s.ca_file))
-                self._imap = imaplib.IMAP4_SSL(s.host, s.port, ssl_context=context,
-                                               timeout=s.timeout)  # fmt: skip
+                self._imap = imaplib.IMAP4_SSL(
+                    s.host, s.port, ssl_context=context, timeout=s.timeout
+                )
             self._imap.login(s.username, s.password)
             self._check("SELECT", self._imap.select(_quoted(s.folder)))
             said = self._check("CAPABILITY", self._imap.capability())
@@ -134,10 +140,8 @@ class Mailbox:
         if self._imap is None:
             return
         imap, self._imap = self._imap, None
-        try:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
             imap.logout()
-        except (OSError, imaplib.IMAP4.error):
-            pass
 
     @property
     def imap(self) -> imaplib.IMAP4:
@@ -160,8 +164,9 @@ class Mailbox:
 
     def highest_uid(self) -> int:
         try:
-            data = self._check("STATUS", self.imap.status(_quoted(self.settings.folder),
-                                                          "(UIDNEXT MESSAGES)"))  # fmt: skip
+            data = self._check(
+                "STATUS", self.imap.status(_quoted(self.settings.folder), "(UIDNEXT MESSAGES)")
+            )
         except (OSError, imaplib.IMAP4.error) as exc:
             raise MailboxError(f"IMAP STATUS failed: {_reason(exc)}") from None
         found = re.search(rb"UIDNEXT (\d+)", data[0] or b"")

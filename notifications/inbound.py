@@ -77,12 +77,18 @@ def read_message(raw: bytes) -> Inbound:
     try:
         message = email.message_from_bytes(raw)
     except Exception as exc:  # the parser is lenient; this is a last resort
-        return Inbound("", "", Read.UNREADABLE.value, problem=f"not a message ({type(exc).__name__})")
+        return Inbound(
+            "", "", Read.UNREADABLE.value, problem=f"not a message ({type(exc).__name__})"
+        )
     message_id = _header(message, "Message-ID")[:998]
     sender = _address(_header(message, "From"))
     refers = tuple(_ids(_header(message, "In-Reply-To") + " " + _header(message, "References")))
-    base = {"message_id": message_id, "sender": sender, "refers_to": refers[:20],
-            "also_sent_by": tuple(a for a in [_address(_header(message, "Sender"))] if a)}  # fmt: skip
+    base = {
+        "message_id": message_id,
+        "sender": sender,
+        "refers_to": refers[:20],
+        "also_sent_by": tuple(a for a in [_address(_header(message, "Sender"))] if a),
+    }
     try:
         parts = _parts(message)
         bounce = _bounce(message, parts)
@@ -97,8 +103,9 @@ def read_message(raw: bytes) -> Inbound:
         if _is_auto_reply(message):
             return Inbound(kind=Read.AUTO_REPLY.value, **base)
     except Exception as exc:  # a malformed structure the checks above did not foresee
-        return Inbound(kind=Read.UNREADABLE.value, problem=f"malformed ({type(exc).__name__})",
-                       **base)  # fmt: skip
+        return Inbound(
+            kind=Read.UNREADABLE.value, problem=f"malformed ({type(exc).__name__})", **base
+        )
     return Inbound(kind=OTHER, **base)
 
 
@@ -198,8 +205,13 @@ def _from_delivery_status(part: Message) -> list[Failure]:
         if not address or action not in ("failed", "delayed"):
             continue
         words = _header(block, "Diagnostic-Code").partition(";")[2].strip() or status
-        failures.append(Failure(address, action == "failed" and not status.startswith("4"),
-                                _one_line(words or action)))  # fmt: skip
+        failures.append(
+            Failure(
+                address,
+                action == "failed" and not status.startswith("4"),
+                _one_line(words or action),
+            )
+        )
     return failures
 
 
@@ -309,17 +321,28 @@ def _parse_reply(data: bytes) -> CalendarReply | str:
             continue
         params = getattr(attendee, "params", {})
         delegated = _mailto(str(params.get("DELEGATED-TO", "")).strip('"'))
-        people.append(Attendee(address, str(params.get("PARTSTAT", "NEEDS-ACTION")).upper(),
-                               delegated or None))  # fmt: skip
-    return CalendarReply(method, uid[:255], sequence, _when(event.get("DTSTAMP")),
-                         tuple(people), _when(event.get("DTSTART")), _when(event.get("DTEND")))  # fmt: skip
+        people.append(
+            Attendee(
+                address, str(params.get("PARTSTAT", "NEEDS-ACTION")).upper(), delegated or None
+            )
+        )
+    return CalendarReply(
+        method,
+        uid[:255],
+        sequence,
+        _when(event.get("DTSTAMP")),
+        tuple(people),
+        _when(event.get("DTSTART")),
+        _when(event.get("DTEND")),
+    )
 
 
 def _mailto(value: str) -> str:
     value = value.strip()
     if value.lower().startswith("mailto:"):
         value = value[7:]
-    address = getaddresses([value])[0][1].strip().lower()
+    found = getaddresses([value]) if value else []
+    address = found[0][1].strip().lower() if found else ""
     return address if "@" in address and len(address) <= 254 else ""
 
 

@@ -13,6 +13,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,10 +34,17 @@ def _users() -> tuple[str, str, int, int]:
 
 
 class Dovecot:
-    """`with Dovecot(folder) as server:` server.port, server.ca_file, then IMAP over TLS."""
+    """`with Dovecot(folder) as server:` server.port, server.ca_file, then IMAP over TLS.
+
+    As root, dovecot's unprivileged processes cannot pass pytest's 0700 folders, so the
+    server's files go in a folder of their own under the system's temporary folder
+    (readable by them, removed afterwards); `folder` then only holds a link to it."""
 
     def __init__(self, folder: Path):
+        self.link = folder
         self.folder = folder
+        if os.geteuid() == 0:
+            self.folder = Path(tempfile.mkdtemp(prefix="govcal-dovecot-"))
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
@@ -49,6 +57,9 @@ class Dovecot:
         f = self.folder
         f.mkdir(parents=True, exist_ok=True)
         os.chmod(f, 0o755)
+        if self.link != f:
+            self.link.parent.mkdir(parents=True, exist_ok=True)
+            self.link.symlink_to(f)
         self.ca_file, key = make_certificate(f)
         os.chmod(key, 0o644)  # read by dovecot's config parser (root) and nothing else here
         internal, login, uid, gid = _users()
@@ -124,6 +135,13 @@ namespace inbox {{
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.link != self.folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    @property
+    def maildir(self) -> Path:
+        """The user's inbox as files (a test may write thousands of messages at once)."""
+        return self.folder / "home" / "Maildir"
 
     def environment(self) -> dict[str, str]:
         """The settings that point govcal at this server."""
