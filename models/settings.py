@@ -130,6 +130,9 @@ class Settings:
     imap_allow_plaintext_on_loopback: bool = False
     imap_ca_file: Path | None = None  # a private server's CA certificate, besides the system's
     imap_timeout: float = 60.0  # seconds to wait for each IMAP answer
+    # DKIM: every outgoing message signed for the sender's domain (notifications/dkim.py)
+    dkim_key_file: Path | None = None  # the private key, PEM
+    dkim_selector: str | None = None  # the DNS name's first label: SELECTOR._domainkey.DOMAIN
 
     def rule_paths(self, override: Path | None = None) -> list[Path] | None:
         """Where the rules are: the given file or folder, else GOVCAL_RULES_PATH, else
@@ -271,6 +274,21 @@ def _readable_file(value: Any) -> Path:
     return path
 
 
+def _private_key_file(value: Any) -> Path:
+    path = _path(value)
+    if not (path.is_file() and os.access(path, os.R_OK)):
+        raise _Refused(" is not a readable file; name the DKIM private key (PEM) or unset it")
+    return path
+
+
+def _selector(value: Any) -> str:
+    """A DNS label: what DKIM's DNS record is named by (SELECTOR._domainkey.DOMAIN)."""
+    selector = _text(value).strip()
+    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", selector):
+        raise _Refused(" is not a DNS label; use letters, digits and hyphens, e.g. govcal2026")
+    return selector
+
+
 def _address(value: Any) -> str:
     address = _text(value).strip()
     if not _EMAIL.fullmatch(address):
@@ -347,12 +365,15 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "imap_allow_plaintext_on_loopback": _boolean,
     "imap_ca_file": _readable_file,
     "imap_timeout": _seconds(3600),
+    "dkim_key_file": _private_key_file,
+    "dkim_selector": _selector,
 }
 # these may be left blank: blank is the same as unset (the default)
 _OPTIONAL = {
     "database_url", "rules_path", "actor", "outbox_dir", "feeds_dir", "smtp_username",
     "smtp_password_block", "smtp_ca_file", "ui_url", "feeds_url", "evidence_folder",
-    "imap_host", "imap_username", "imap_password_block", "imap_ca_file",
+    "imap_host", "imap_username", "imap_password_block", "imap_ca_file", "dkim_key_file",
+    "dkim_selector",
 }  # fmt: skip
 # never repeated in a message (the value is a secret, or carries one)
 _UNSHOWN = {"smtp_password", "database_url", "imap_password"}
@@ -417,6 +438,13 @@ def load_settings(**overrides: Any) -> Settings:
     if problems:
         raise SettingsError(problems)
     settings = Settings(**values)
+    if bool(settings.dkim_key_file) != bool(settings.dkim_selector):
+        raise SettingsError(
+            [
+                f"{PREFIX}DKIM_KEY_FILE and {PREFIX}DKIM_SELECTOR go together: set both to "
+                "sign outgoing mail with DKIM, or neither"
+            ]
+        )
     clear = settings.transport == "smtp" and settings.smtp_security == "none"
     if clear and settings.smtp_username and not settings.smtp_allow_plaintext_auth:
         raise SettingsError(

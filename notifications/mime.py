@@ -23,6 +23,8 @@ from email.utils import format_datetime
 from functools import lru_cache
 from typing import Any
 
+from notifications import dkim
+
 
 class _ParsedOnce(EmailPolicy):
     """The SMTP policy, each header value parsed once per process: a day's thousand
@@ -114,4 +116,4 @@ def build(
     for part in message.walk():
         if part is not message:
             del part["MIME-Version"]  # one MIME-Version, on the message itself
-    return message.as_bytes()
+    return dkim.sign(message.as_bytes(), envelope.sender[1])

@@ -451,3 +451,54 @@ def test_govcal_mailbox_prints_what_it_did_and_refuses_what_cannot_work(world, s
         [*GOVCAL, "mailbox"], env=plain, capture_output=True, text=True, cwd=ROOT, timeout=120
     )
     assert refused.returncode == 3 and "to this machine only" in refused.stderr
+
+
+def write_maildir(server: Dovecot, messages: list[bytes]) -> None:
+    """Deliver straight into the user's maildir, as a local delivery agent does (APPEND
+    of 50,000 messages would take most of the test's time)."""
+    import os
+
+    new = server.maildir / "new"
+    for sub in ("new", "cur", "tmp"):
+        (server.maildir / sub).mkdir(parents=True, exist_ok=True)
+    owner = os.stat(server.maildir.parent)
+    for i, data in enumerate(messages):
+        (new / f"1796000000.M{i}P1.test").write_bytes(data)
+    for path in [server.maildir, *server.maildir.iterdir(), *new.iterdir()]:
+        os.chown(path, owner.st_uid, owner.st_gid)
+
+
+@pytest.mark.slow
+def test_a_mailbox_of_fifty_thousand_messages_is_read_in_bounded_time_and_memory(world, server):
+    import resource
+    import time
+
+    count = 50_000
+    people = [
+        b"From: Ann <ann@example.org>\r\nTo: business-team@example.org\r\nSubject: note %d\r\n"
+        b"Message-ID: <note-%d@example.org>\r\n\r\n" % (i, i) + b"Some news.\r\n" * 20
+        for i in range(count - 3)
+    ]
+    attendees = invitees(world, SAM)[:3]
+    replies = [
+        reply("outlook-accept.eml", world, SAM, a, N=str(i)) for i, a in enumerate(attendees)
+    ]
+    write_maildir(server, people[:20_000] + replies + people[20_000:])
+    lines: list[str] = []
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    with Mailbox(settings(server)) as box, session_scope(world["url"]) as session:
+        report = read_mailbox(
+            session, box, [world["partnership"]], mail_from=SENDER.email, progress=lines.append
+        )
+    took = time.monotonic() - started
+    grew_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    print(f"50,000 messages: {took:.1f} s, peak memory grew {grew_mb:.0f} MB, {len(lines)} lines")
+    assert report.counts["reply"] == 3 and report.counts["left for people"] == count - 3
+    assert set(answer_of(world, SAM)) == set(attendees)
+    assert len(lines) >= count // 200 and lines[-1].startswith(f"{count} message(s) read")
+    assert took < 300
+    assert grew_mb < 200
+    again = time.monotonic()
+    assert read(world, server).read == 0  # the next run fetches nothing
+    assert time.monotonic() - again < 30
