@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint
@@ -208,3 +208,51 @@ def answers(session: Session, occurrence_ids: list[int]) -> dict[int, dict[str, 
             r.attendee, Answer(r.answer), r.sequence, r.deputy, r.answered_at
         )
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingAnswers:
+    """A meeting, who was invited to it, and their latest answers (address -> answer)."""
+
+    occurrence_id: int
+    public_id: str
+    partnership_id: str
+    rule_id: str
+    title: str
+    starts_at: datetime | None
+    due: date
+    invited: tuple[str, ...]
+    answers: dict[str, str]
+
+
+def meetings_with_answers(
+    session: Session, partnership_ids: list[str], start: date, end: date
+) -> list[MeetingAnswers]:
+    """Open meetings from `start` to `end` (their day) with their invitees' answers."""
+    from models import ledger
+    from models.calendar import Lifecycle, OccurrenceRow
+
+    if not partnership_ids:
+        return []
+    rows = session.exec(
+        select(OccurrenceRow)
+        .where(
+            col(OccurrenceRow.partnership_id).in_(partnership_ids),
+            OccurrenceRow.kind == "meeting",
+            OccurrenceRow.lifecycle == Lifecycle.OPEN.value,
+            col(OccurrenceRow.due) >= start,
+            col(OccurrenceRow.due) <= end,
+        )
+        .order_by(col(OccurrenceRow.due))
+    ).all()
+    ids = [r.id for r in rows if r.id is not None]
+    invited = ledger.invitees(session, ids)
+    given = answers(session, ids)
+    return [
+        MeetingAnswers(
+            r.id or 0, r.public_id, r.partnership_id, r.rule_id, r.title, r.starts_at, r.due,
+            tuple(invited.get(r.id or 0, [])),
+            {a: v.answer.value for a, v in given.get(r.id or 0, {}).items()},
+        )
+        for r in rows
+    ]  # fmt: skip

@@ -626,3 +626,21 @@ def failing_addresses(session: Session, at_least: int = FAILING_AFTER) -> dict[s
         .group_by(func.lower(LedgerEntry.recipient))
     ).all()
     return {address: n for address, n in rows if n >= at_least}
+
+
+def invitees(session: Session, occurrence_ids: list[int]) -> dict[int, list[str]]:
+    """Who was sent an invite to each meeting (any version), lower-cased, in order."""
+    found: dict[int, list[str]] = {}
+    sent = (Delivery.SENT.value, Delivery.BOUNCED.value)
+    for chunk in chunks(sorted(occurrence_ids)):
+        rows = session.exec(  # the status is checked here: see _BY_OCCURRENCE
+            select(LedgerEntry.occurrence_id, LedgerEntry.recipient, LedgerEntry.status)
+            .where(col(LedgerEntry.occurrence_id).in_(chunk),
+                   col(LedgerEntry.stage).startswith("invite-"))
+            .order_by(col(LedgerEntry.id))
+        ).all()  # fmt: skip
+        for occurrence, recipient, status in rows:
+            people = found.setdefault(occurrence, [])
+            if status in sent and recipient.lower() not in people:
+                people.append(recipient.lower())
+    return found
