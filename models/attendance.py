@@ -256,3 +256,84 @@ def meetings_with_answers(
         )
         for r in rows
     ]  # fmt: skip
+
+
+class Attended(SQLModel, table=True):
+    """Who was at a meeting, recorded by the business team after it."""
+
+    __tablename__ = "meeting_attended"
+    __table_args__ = (UniqueConstraint("occurrence_id", "attendee"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="occurrence.id", index=True)
+    attendee: str = Field(max_length=254)  # lower-cased
+    present: bool
+    recorded_by: str = Field(max_length=200)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """A meeting's invitees with their answers and, once recorded, who attended."""
+
+    public_id: str
+    title: str
+    due: date
+    invited: tuple[str, ...]
+    answers: dict[str, Answered]
+    attended: dict[str, bool]
+
+    def expected(self) -> list[str]:
+        """Who the answers say will be there: those coming, and deputies named."""
+        found = [
+            a for a in self.invited if (x := self.answers.get(a)) and x.answer is Answer.COMING
+        ]
+        found += [x.deputy for x in self.answers.values() if x.answer is Answer.DEPUTY and x.deputy]
+        return list(dict.fromkeys(found))
+
+
+def register(session: Session, public_id: str) -> Register:
+    """The meeting's register; AnswerRefused when the id names no meeting."""
+    from models import ledger
+    from models.calendar import OccurrenceRow
+
+    row = session.exec(select(OccurrenceRow).where(OccurrenceRow.public_id == public_id)).first()
+    if row is None or row.id is None or row.kind != "meeting":
+        raise AnswerRefused(f"no meeting '{public_id}' (ids are shown by `govcal plan`)")
+    recorded = session.exec(select(Attended).where(Attended.occurrence_id == row.id)).all()
+    invited = tuple(ledger.invitees(session, [row.id]).get(row.id, []))
+    given = answers(session, [row.id]).get(row.id, {})
+    return Register(row.public_id, row.title, row.due, invited, given,
+                    {r.attendee: r.present for r in recorded})  # fmt: skip
+
+
+def record_attended(
+    session: Session, public_id: str, present: list[str], *, by: str, today: date
+) -> str:
+    """Record who was at a meeting (everyone else invited: absent); the caller commits.
+    Refused before the meeting's day, or for an address neither invited nor a deputy."""
+    table = register(session, public_id)
+    if table.due > today:
+        raise AnswerRefused(f"{public_id} is on {table.due:%d/%m/%Y}: record who attended after it")
+    deputies = {x.deputy for x in table.answers.values() if x.deputy}
+    people = list(dict.fromkeys(p.strip().lower() for p in present if p.strip()))
+    strangers = [p for p in people if p not in table.invited and p not in deputies]
+    if strangers:
+        raise AnswerRefused(
+            f"{', '.join(strangers)} neither had an invite to {public_id} nor was named as a "
+            "deputy; nothing was recorded"
+        )
+    from models.calendar import OccurrenceRow
+
+    occurrence = session.exec(
+        select(OccurrenceRow.id).where(OccurrenceRow.public_id == public_id)
+    ).one()
+    everyone = list(dict.fromkeys([*table.invited, *people]))
+    for old in session.exec(select(Attended).where(Attended.occurrence_id == occurrence)).all():
+        session.delete(old)
+    session.flush()
+    for person in everyone:
+        session.add(Attended(occurrence_id=occurrence, attendee=person,
+                             present=person in people, recorded_by=by[:200]))  # fmt: skip
+    session.flush()
+    return f"{public_id}: {len(people)} attended, {len(everyone) - len(people)} absent recorded"

@@ -1,6 +1,6 @@
 """Every table, imported together so SQLModel.metadata is complete (Alembic, models.db)."""
 
-from models.attendance import AttendanceAnswer
+from models.attendance import AttendanceAnswer, Attended
 from models.audits import AuditCycle, AuditReturn, FollowUpAction, Rag
 from models.calendar import Incident, Lifecycle, OccurrenceRow
 from models.directory import Agency, AgencyType, PartnershipRow, School, SchoolPhase
@@ -15,6 +15,7 @@ __all__ = [
     "Agency",
     "AgencyType",
     "AttendanceAnswer",
+    "Attended",
     "AuditCycle",
     "AuditReturn",
     "Channel",

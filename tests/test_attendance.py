@@ -140,3 +140,39 @@ def test_a_quorum_role_must_be_invited_and_only_on_meetings(rule_file):
     assert "quorum role 'agency-lead' of rule 'lsp-meeting' is neither its owner nor among" in str(
         refused.value
     )
+
+
+def test_after_the_meeting_the_business_team_records_who_attended_prefilled_from_answers(
+    invited, monkeypatch
+):
+    import subprocess
+
+    from tests.support.paths import GOVCAL, ROOT
+
+    url, meeting, quorum = invited
+    answer(url, meeting, quorum[0], Answer.COMING)
+    answer(url, meeting, quorum[1], Answer.DEPUTY, deputy="deputy@example.org")
+    env = {"GOVCAL_DATABASE_URL": url, "GOVCAL_ACTOR": "business team"}
+    import os
+
+    def govcal(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*GOVCAL, "attendance", *args],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+
+    early = govcal("record", LSP, "--as-of", "2026-11-10")
+    assert early.returncode == 1 and "record who attended after it" in early.stderr
+    done = govcal("record", LSP, "--as-of", "2026-11-11")
+    assert done.returncode == 0, done.stderr
+    assert f"{LSP}: 2 attended" in done.stdout
+    shown = govcal("show", LSP).stdout
+    assert f"{quorum[0]}: coming; attended" in shown
+    assert f"{quorum[1]}: deputy: deputy@example.org instead; absent" in shown
+    assert f"{quorum[2]}: no answer; absent" in shown
+    stranger = govcal("record", LSP, "--as-of", "2026-11-11", "--present", "who@example.net")
+    assert stranger.returncode == 1 and "nothing was recorded" in stranger.stderr

@@ -39,6 +39,21 @@ def upgrade() -> None:
         op.f("ix_attendance_answer_occurrence_id"), "attendance_answer", ["occurrence_id"]
     )
     op.create_table(
+        "meeting_attended",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("occurrence_id", sa.Integer(), nullable=False),
+        sa.Column("attendee", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
+        sa.Column("present", sa.Boolean(), nullable=False),
+        sa.Column("recorded_by", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("recorded_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["occurrence_id"], ["occurrence.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("occurrence_id", "attendee"),
+    )
+    op.create_index(
+        op.f("ix_meeting_attended_occurrence_id"), "meeting_attended", ["occurrence_id"]
+    )
+    op.create_table(
         "mailbox_message",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("message_key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -58,5 +73,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_mailbox_message_occurrence_id"), table_name="mailbox_message")
     op.drop_table("mailbox_message")
+    op.drop_index(op.f("ix_meeting_attended_occurrence_id"), table_name="meeting_attended")
+    op.drop_table("meeting_attended")
     op.drop_index(op.f("ix_attendance_answer_occurrence_id"), table_name="attendance_answer")
     op.drop_table("attendance_answer")
