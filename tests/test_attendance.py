@@ -176,3 +176,32 @@ def test_after_the_meeting_the_business_team_records_who_attended_prefilled_from
     assert f"{quorum[2]}: no answer; absent" in shown
     stranger = govcal("record", LSP, "--as-of", "2026-11-11", "--present", "who@example.net")
     assert stranger.returncode == 1 and "nothing was recorded" in stranger.stderr
+
+
+def test_the_evidence_pack_shows_the_years_attendance_by_organisation_and_meeting(invited):
+    from models.attendance import record_attended
+    from notifications.pack import build_pack, render_html, render_markdown
+
+    url, meeting, quorum = invited
+    with session_scope(url) as s:
+        record_attended(s, LSP, quorum[:2], by="business team", today=date(2026, 11, 11))
+    with session_scope(url) as s:
+        pack = build_pack(s, "wfscp", 2026, date(2026, 12, 31))
+    text = render_markdown(pack)
+    section = text.split("## Attendance at meetings")[1].split("## Every obligation")[0]
+    present, of = pack.attendance.by_meeting[
+        "Joint Lead Safeguarding Partners meeting (with Cumberland SCP), 11/11/2026"
+    ]
+    assert (present, of) == (2, len(pack_invitees(url, meeting)))
+    assert f"| 2 of {of} |" in section
+    assert " of 1 |" in section  # each organisation: meetings attended of meetings invited to
+    organisations = pack.attendance.by_organisation
+    assert organisations["Westmorland and Furness Council"] == (1, 1)
+    assert organisations["Cumbria Constabulary"] == (0, 1)
+    assert "| Cumbria Constabulary | 0 of 1 |" in section
+    assert "Attendance at meetings" in render_html(pack)
+
+
+def pack_invitees(url, meeting) -> list[str]:
+    with session_scope(url) as s:
+        return ledger.invitees(s, [meeting])[meeting]
