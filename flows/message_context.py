@@ -8,6 +8,7 @@ import socket
 
 from sqlmodel import Session
 
+from flows.quorum import quorum_notes
 from flows.ui_links import acknowledge_url, act_url
 from models import ledger
 from models.feed_tokens import feed_tokens, installation_id
@@ -95,7 +96,8 @@ def message_context(
         act_url=str(cache["act"]),
         acknowledge_url=str(cache["acknowledge"]),
         installation=str(cache["installation"]),
-        failures=ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"]),
+        failures=ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"])
+        | quorum_notes(session, partnerships, people, [r for r in rows if r.kind == "quorum"]),
     )
 
 

@@ -229,6 +229,10 @@ def notify(
     if dry_run:
         return report
     report.new = record(session, planned)
+    if kinds is None:
+        from flows.quorum import warn_of_quorum
+
+        warn_of_quorum(session, partnerships, today)
     report.delivery, report.dropped_rows = send(
         session, partnerships, today, transport, sender,
         now=now, invite_window_days=invite_window_days, budget=budget,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import UniqueConstraint, true
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from models.types import UTCDateTime, utcnow
@@ -226,9 +226,15 @@ class MeetingAnswers:
 
 
 def meetings_with_answers(
-    session: Session, partnership_ids: list[str], start: date, end: date
+    session: Session,
+    partnership_ids: list[str],
+    start: date,
+    end: date,
+    *,
+    only: set[int] | None = None,
 ) -> list[MeetingAnswers]:
-    """Open meetings from `start` to `end` (their day) with their invitees' answers."""
+    """Open meetings from `start` to `end` (their day) with their invitees' answers;
+    `only`: just these meetings (by occurrence id)."""
     from models import ledger
     from models.calendar import Lifecycle, OccurrenceRow
 
@@ -242,6 +248,7 @@ def meetings_with_answers(
             OccurrenceRow.lifecycle == Lifecycle.OPEN.value,
             col(OccurrenceRow.due) >= start,
             col(OccurrenceRow.due) <= end,
+            col(OccurrenceRow.id).in_(sorted(only)) if only is not None else true(),
         )
         .order_by(col(OccurrenceRow.due))
     ).all()

@@ -166,7 +166,7 @@ def _previous(item: Item, ctx: ComposeContext, sender: Sender) -> CalendarEntry 
 
 
 def _line(row, item: Item, ctx: ComposeContext) -> DigestLine:
-    failure = ctx.failures.get(row.stage, "") if row.kind == "failure" else ""
+    failure = ctx.failures.get(row.stage, "") if row.kind in ("failure", "quorum") else ""
     grouped = item.subject and item.per and not failure
     round_id = item.public_id.rsplit(":", 1)[0] if grouped else ""
     return DigestLine(

@@ -205,3 +205,42 @@ def test_the_evidence_pack_shows_the_years_attendance_by_organisation_and_meetin
 def pack_invitees(url, meeting) -> list[str]:
     with session_scope(url) as s:
         return ledger.invitees(s, [meeting])[meeting]
+
+
+def test_the_business_teams_digest_warns_of_quorum_at_risk_once_per_meeting(
+    invited, wfscp, tmp_path
+):
+    import email
+
+    url, meeting, quorum = invited
+    answer(url, meeting, quorum[0], Answer.COMING)
+    answer(url, meeting, quorum[1], Answer.NOT_COMING)
+    outbox = tmp_path / "later"
+
+    def run(day: date) -> list[str]:
+        before = set(outbox.glob("*.eml")) if outbox.exists() else set()
+        with session_scope(url) as s:
+            notify(
+                s,
+                [wfscp],
+                day,
+                FileOutbox(outbox),
+                Sender("govcal", "govcal@example.org"),
+                now=datetime.combine(day, datetime.min.time(), UTC).replace(hour=7),
+            )
+        texts = []
+        for path in set(outbox.glob("*.eml")) - before:
+            message = email.message_from_bytes(path.read_bytes())
+            if "business-team@example.org" in message["To"]:
+                texts += [
+                    " ".join(p.get_payload(decode=True).decode().split())
+                    for p in message.walk()
+                    if p.get_content_type() == "text/plain"
+                ]
+        return texts
+
+    assert not any("Quorum at risk" in t for t in run(date(2026, 11, 3)))  # 6 working days
+    [warned] = [t for t in run(date(2026, 11, 4)) if "Quorum at risk" in t]
+    assert f"declined without a deputy: {quorum[1]}" in warned
+    assert all(p in warned for p in quorum[2:]) and f"{quorum[0]}," not in warned
+    assert not any("Quorum at risk" in t for t in run(date(2026, 11, 5)))  # told once
