@@ -17,6 +17,7 @@ from flows.forms import (
     AcknowledgeForm,
     AsOfDay,
     AsOfText,
+    AttendanceForm,
     AuditRuleId,
     CancelForm,
     CompletionForm,
@@ -335,6 +336,24 @@ def reopen_item(form: ReopenForm, as_of: AsOfText = "") -> str:
         return actions.reopen(session, item, _ui_actor(f.by), f.reason, today=day).summary
 
     return _act(ReopenForm, form, as_of, "reopen", change)
+
+
+@flow(name="record-attendance", validate_parameters=False)
+def record_attendance(form: AttendanceForm, as_of: AsOfText = "") -> str:
+    """After a meeting, record who attended it (pre-filled from the invitees' answers).
+
+    Args:
+        form: The first field takes the meeting's id; leave it empty to choose.
+        as_of: Leave empty (today). Only to record as if on a past day.
+    """
+    from models.attendance import record_attended, register
+
+    def change(session: Session, f: AttendanceForm, item: str, day: date) -> str:
+        given = [a for a in f.present.replace(",", "\n").split() if a]
+        people = given or register(session, item).expected()
+        return record_attended(session, item, people, by=f.by, today=day, channel="prefect-ui")
+
+    return _act(AttendanceForm, form, as_of, "attend", change)
 
 
 @flow(name="acknowledge-escalation", validate_parameters=False)

@@ -16,6 +16,7 @@ from enum import StrEnum
 from sqlalchemy import UniqueConstraint, true
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
+from models.records import RecordError
 from models.types import UTCDateTime, utcnow
 
 
@@ -58,7 +59,7 @@ class AttendanceAnswer(SQLModel, table=True):
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class AnswerRefused(ValueError):
+class AnswerRefused(RecordError):
     """The answer cannot be recorded; the message says why in one line."""
 
 
@@ -315,10 +316,17 @@ def register(session: Session, public_id: str) -> Register:
 
 
 def record_attended(
-    session: Session, public_id: str, present: list[str], *, by: str, today: date
+    session: Session,
+    public_id: str,
+    present: list[str],
+    *,
+    by: str,
+    today: date,
+    channel: str = "cli",
 ) -> str:
-    """Record who was at a meeting (everyone else invited: absent); the caller commits.
-    Refused before the meeting's day, or for an address neither invited nor a deputy."""
+    """Record who was at a meeting (everyone else invited: absent), with an audit-trail
+    row; the caller commits. Refused before the meeting's day, or for an address neither
+    invited nor a deputy (AnswerRefused: nothing recorded)."""
     table = register(session, public_id)
     if table.due > today:
         raise AnswerRefused(f"{public_id} is on {table.due:%d/%m/%Y}: record who attended after it")
@@ -327,8 +335,7 @@ def record_attended(
     strangers = [p for p in people if p not in table.invited and p not in deputies]
     if strangers:
         raise AnswerRefused(
-            f"{', '.join(strangers)} neither had an invite to {public_id} nor was named as a "
-            "deputy; nothing was recorded"
+            f"{', '.join(strangers)} neither had an invite to {public_id} nor was named as a deputy"
         )
     from models.calendar import OccurrenceRow
 
@@ -342,5 +349,9 @@ def record_attended(
     for person in everyone:
         session.add(Attended(occurrence_id=occurrence, attendee=person,
                              present=person in people, recorded_by=by[:200]))  # fmt: skip
+    from models import trail
+
+    trail.record(session, actor=by[:200], channel=channel, action="attendance-recorded",
+                 entity="occurrence", entity_id=public_id, after={"present": people})  # fmt: skip
     session.flush()
     return f"{public_id}: {len(people)} attended, {len(everyone) - len(people)} absent recorded"

@@ -305,3 +305,13 @@ def test_every_form_labels_its_day_in_words():
         field = flow.parameters.model_dump()["properties"]["as_of"]
         assert field["title"] == "As if on (leave empty for today)", flow.name
         assert "today" in field["description"].lower(), flow.name
+
+
+def test_recording_who_attended_a_meeting(same_day):
+    message = done(jobs.record_attendance, {"item": LSP, "by": "Partnership Manager"})
+    assert message.startswith(f"{LSP}: ") and "attended" in message
+    refused(jobs.record_attendance,
+            {"item": LSP, "present": "stranger@example.net", "by": "Partnership Manager"},
+            "stranger@example.net neither had an invite")  # fmt: skip
+    refused(jobs.record_attendance, {"item": "wfscp:lsp-meeting:2027-02-10", "by": "PM"},
+            "record who attended after it")  # fmt: skip

@@ -55,6 +55,6 @@ def record(
             people = present if present is not None else register(session, meeting).expected()
             line = record_attended(session, meeting, people, by=actor().name, today=day)
         except AnswerRefused as refused:
-            err.print(f"Error: {refused}", markup=False)
+            err.print(f"Error: {refused}; nothing was recorded.", markup=False)
             raise typer.Exit(exit_codes.ERROR) from None
     out.print(line, markup=False)
