@@ -44,7 +44,16 @@ TEAM = "business-team@example.org"
 def world(tmp_path, wfscp, migrated_copy):
     """The sample partnership on 1 October 2026 with its invites sent to a file outbox:
     {public id: (Message-ID, recipients)} of each invite, the database URL, the outbox."""
-    url = migrated_copy(tmp_path / "govcal.db")
+    return make_world(migrated_copy(tmp_path / "govcal.db"), tmp_path, wfscp)
+
+
+@pytest.fixture
+def world_on_both(tmp_path, wfscp, db_url):
+    """The same on a SQLite file, then on a real PostgreSQL."""
+    return make_world(db_url, tmp_path, wfscp)
+
+
+def make_world(url: str, tmp_path: Path, wfscp) -> dict:
     outbox = tmp_path / "outbox"
     with session_scope(url) as s:
         import_directory(s, SAMPLE_DIRECTORY / "wfscp", wfscp)
@@ -176,7 +185,8 @@ def test_replies_from_four_clients_are_recorded_and_the_deputy_is_invited(world,
     assert f"UID:{SAM}@govcal" in to_deputy[0].read_text()
 
 
-def test_read_twice_and_by_two_readers_at_once_each_answer_is_recorded_once(world, server):
+def test_read_twice_and_by_two_readers_at_once_each_answer_is_recorded_once(world_on_both, server):
+    world = world_on_both
     people = invitees(world, SAM)[:3]
     feed(
         server,
