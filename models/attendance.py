@@ -182,7 +182,8 @@ def _upsert(
             | (func.coalesce(table.c.deputy, "") != func.coalesce(statement.excluded.deputy, ""))
         ),
     )
-    return bool(connection.execute(statement).rowcount)
+    # a row back only when written (rowcount is -1 on psycopg with RETURNING)
+    return connection.execute(statement.returning(table.c.id)).first() is not None
 
 
 @dataclass(frozen=True, slots=True)

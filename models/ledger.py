@@ -574,13 +574,13 @@ def plan_deputy_invite(session: Session, occurrence_id: int, sequence: int, depu
     """An invite to the deputy named in a delegation, sent by the next notify run; not
     committed here (the caller commits it with the answer). True when it is new."""
     connection = session.connection()
-    result = connection.execute(
-        _insert_ignoring_duplicates(connection.dialect.name),
-        [{"occurrence_id": occurrence_id, "stage": f"invite-{sequence}", "recipient": deputy,
-          "status": Delivery.PENDING.value, "role": "deputy", "kind": "invite",
-          "attempts": 0, "message_key": "", "created_at": utcnow()}],
+    statement = _insert_ignoring_duplicates(connection.dialect.name).values(
+        occurrence_id=occurrence_id, stage=f"invite-{sequence}", recipient=deputy,
+        status=Delivery.PENDING.value, role="deputy", kind="invite", attempts=0,
+        message_key="", created_at=utcnow(),
     )  # fmt: skip
-    return bool(result.rowcount)
+    # a row back only when inserted (rowcount is -1 on psycopg with RETURNING)
+    return connection.execute(statement.returning(_TABLE.c.id)).first() is not None
 
 
 def rows_of_message(session: Session, message_key: str, address: str) -> list[LedgerEntry]:

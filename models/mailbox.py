@@ -77,8 +77,9 @@ def take(session: Session, key: str, message_id: str, kind: Read, sender: str) -
             read_at=utcnow(),
         )
         .on_conflict_do_nothing(index_elements=["message_key"])
+        .returning(table.c.id)  # a row back only when inserted (rowcount is -1 on psycopg)
     )
-    return bool(connection.execute(statement).rowcount)
+    return connection.execute(statement).first() is not None
 
 
 MOVED_BY_ITS_READER = timedelta(minutes=15)  # after this, a recorded message left is moved

@@ -222,9 +222,25 @@ class Mailbox:
             yield self.fetch(batch), []
 
     def move(self, uids: list[int]) -> None:
-        """To the processed folder. A UID another reader moved first is not an error."""
-        if uids:
-            self._call("MOVE", _uid_set(uids), _quoted(self.settings.processed_folder))
+        """To the processed folder. A UID another reader moved first is not an error:
+        the server answers EXPUNGEISSUED (RFC 5530) when another session expunged
+        messages meanwhile; this session then takes note (NOOP) and moves each one still
+        here on its own."""
+        if not uids:
+            return
+        target = _quoted(self.settings.processed_folder)
+        try:
+            self._call("MOVE", _uid_set(uids), target)
+        except MailboxError as refused:
+            if "EXPUNGEISSUED" not in str(refused):
+                raise
+            self.imap.noop()
+            for uid in uids:
+                try:
+                    self._call("MOVE", str(uid), target)
+                except MailboxError as again:
+                    if "EXPUNGEISSUED" not in str(again):
+                        raise
 
     def leave(self, uids: list[int]) -> None:
         """Left where it is for people; the keyword keeps the next run from fetching it."""

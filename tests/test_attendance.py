@@ -26,12 +26,13 @@ SAMPLE_RULES = (
 
 
 @pytest.fixture
-def invited(tmp_path, wfscp, migrated_copy):
-    """The sample partnership with its invites of 1 October 2026 sent: (url, LSP meeting
+def invited(tmp_path, wfscp, db_url):
+    """The sample partnership with its invites of 1 October 2026 sent, on SQLite and on
+    PostgreSQL: (url, LSP meeting
     id, the quorum's addresses: the co-chairs and the Lead Safeguarding Partners)."""
     from models.notify_inputs import directory
 
-    url = migrated_copy(tmp_path / "govcal.db")
+    url = db_url  # a SQLite file, then a real PostgreSQL
     with session_scope(url) as s:
         import_directory(s, SAMPLE_DIRECTORY / "wfscp", wfscp)
         sync_partnership(s, wfscp, date(2026, 10, 1))

@@ -193,13 +193,20 @@ def test_read_twice_and_by_two_readers_at_once_each_answer_is_recorded_once(worl
         *[reply("outlook-accept.eml", world, SAM, p, N=str(i)) for i, p in enumerate(people)],
     )
     reports: list[MailboxReport] = []
-    readers = [
-        threading.Thread(target=lambda: reports.append(read(world, server))) for _ in range(2)
-    ]
+    failures: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            reports.append(read(world, server))
+        except BaseException as exc:  # a reader that crashed is a failure, not a silence
+            failures.append(exc)
+
+    readers = [threading.Thread(target=reader) for _ in range(2)]
     for t in readers:
         t.start()
     for t in readers:
         t.join(60)
+    assert failures == [] and len(reports) == 2
     again = read(world, server)
     recorded = sum(r.counts["reply"] for r in reports)
     assert recorded == 3, [r.counts for r in reports]
