@@ -38,13 +38,15 @@ class Dovecot:
 
     As root, dovecot's unprivileged processes cannot pass pytest's 0700 folders, so the
     server's files go in a folder of their own under the system's temporary folder
-    (readable by them, removed afterwards); `folder` then only holds a link to it."""
+    (readable by them, in memory where there is /dev/shm: removing 50,000 messages from
+    the disk took 100 s; removed afterwards); `folder` then only holds a link to it."""
 
     def __init__(self, folder: Path):
         self.link = folder
         self.folder = folder
         if os.geteuid() == 0:
-            self.folder = Path(tempfile.mkdtemp(prefix="govcal-dovecot-"))
+            memory = "/dev/shm" if os.path.isdir("/dev/shm") else None  # quick to remove
+            self.folder = Path(tempfile.mkdtemp(prefix="govcal-dovecot-", dir=memory))
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
