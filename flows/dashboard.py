@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from sqlmodel import Session
 
+from flows import meetings_board
 from flows.collector import paused
 from models import escalations, ledger, queries
 from models.audits import FollowUpAction
@@ -219,6 +220,7 @@ class Dashboard:
     cycles: list[CycleTable] = field(default_factory=list)
     undelivered: list[Undelivered] = field(default_factory=list)
     rule_problems: list[str] = field(default_factory=list)  # its rule file, if broken
+    meetings: list[str] = field(default_factory=list)  # flows/meetings_board.py
 
     def sections(self) -> dict[str, list[Item]]:
         found: dict[str, list[Item]] = {key: [] for key in SECTIONS}
@@ -256,6 +258,10 @@ class Dashboard:
         if self.cycles:
             lines.append("## Audit returns")
             lines += [f"- {c.describe()}" for c in self.cycles]
+            lines.append("")
+        if self.meetings:
+            lines.append("## Who is coming")
+            lines += self.meetings
             lines.append("")
         if self.undelivered:  # a refusal is silent otherwise: the reminder never came
             lines.append(f"## Mail that could not be delivered ({len(self.undelivered)})")
@@ -356,6 +362,7 @@ def _build_all(session: Session, partnerships: list[Partnership], as_of: date) -
     clocks = queries.events_of(session, wanted)
     cycles = cycle_tables_all(session, partnerships, as_of, names)
     failures = Failures.read(session, as_of)
+    meetings = meetings_board.read_all(session, partnerships, people, as_of)
     boards = []
     for partnership in partnerships:
         owners = Owners(partnership, people, names[partnership.id])
@@ -364,6 +371,7 @@ def _build_all(session: Session, partnerships: list[Partnership], as_of: date) -
                        flags, escalated)  # fmt: skip
         board.cycles = cycles[partnership.id]
         board.undelivered = failures.of(partnership, owners)
+        board.meetings = meetings[partnership.id]
         boards.append(board)
     return boards
 

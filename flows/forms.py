@@ -233,6 +233,19 @@ class ReopenForm(ItemForm):
     by: str = _by()
 
 
+class AttendanceForm(ItemForm):
+    """After a meeting, record who attended it."""
+
+    present: str = Field(
+        default="",
+        title="Who attended",
+        max_length=5000,
+        description="Email addresses, separated by commas or new lines; leave empty for "
+        "those who said they would come and the deputies they named",
+    )
+    by: str = _by()
+
+
 class AcknowledgeForm(ItemForm):
     """A Lead Partner acknowledges an escalation; the dashboard shows who and when."""
 

@@ -17,6 +17,7 @@ from flows.forms import (
     AcknowledgeForm,
     AsOfDay,
     AsOfText,
+    AttendanceForm,
     AuditRuleId,
     CancelForm,
     CompletionForm,
@@ -42,6 +43,7 @@ from flows.tasks import (
     build_dashboard_task,
     evaluate_task,
     feeds_task,
+    mailbox_task,
     notify_task,
     publish_dashboard,
     publish_dashboard_task,
@@ -68,6 +70,8 @@ def daily_compliance(as_of: AsOfDay = None, rules: RulesPath = None) -> dict[str
     day = _day(as_of)
     synced = sync_task(day, rules)
     states = evaluate_task(day)
+    if build_runtime().settings.imap_host:  # bounces and deputies first: today's digest has them
+        mailbox_task()
     sent = notify_task(day, rules=rules)
     counts = sent["sent_by_kind"] | {"notices": sent["notices_sent"]}
     boards = build_dashboard_task(day, counts, rules=rules)
@@ -124,6 +128,17 @@ def send_invites(as_of: AsOfDay = None) -> dict[str, Any]:
     sync_task(day)
     sent = notify_task(day, kinds=["invite", "cancel"])
     return _delivered(sent, sent)
+
+
+@flow(name="read-mailbox")
+def read_mailbox() -> dict[str, Any]:
+    """Read the partnership's mailbox back: calendar answers, bounces, auto-replies."""
+    result = mailbox_task()
+    if result.get("problem"):
+        from prefect.states import Failed
+
+        return Failed(message=result["problem"], data=result)  # type: ignore[return-value]
+    return result
 
 
 @flow(name="publish-feeds")
@@ -365,6 +380,24 @@ def reopen_item(form: ReopenForm, as_of: AsOfText = "") -> str:
         return actions.reopen(session, item, _ui_actor(f.by), f.reason, today=day).summary
 
     return _act(ReopenForm, form, as_of, "reopen", change)
+
+
+@flow(name="record-attendance", validate_parameters=False)
+def record_attendance(form: AttendanceForm, as_of: AsOfText = "") -> str:
+    """After a meeting, record who attended it (pre-filled from the invitees' answers).
+
+    Args:
+        form: The first field takes the meeting's id; leave it empty to choose.
+        as_of: Leave empty (today). Only to record as if on a past day.
+    """
+    from models.attendance import record_attended, register
+
+    def change(session: Session, f: AttendanceForm, item: str, day: date) -> str:
+        given = [a for a in f.present.replace(",", "\n").split() if a]
+        people = given or register(session, item).expected()
+        return record_attended(session, item, people, by=f.by, today=day, channel="prefect-ui")
+
+    return _act(AttendanceForm, form, as_of, "attend", change)
 
 
 @flow(name="acknowledge-escalation", validate_parameters=False)

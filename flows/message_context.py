@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from flows.quorum import quorum_notes
 from flows.ui_links import acknowledge_url, act_url
 from models import ledger
 from models.action_links import LinkAction, answers_recorded, issue_all
@@ -178,7 +179,8 @@ def message_context(
         act_url=str(cache["act"]),
         acknowledge_url=str(cache["acknowledge"]),
         installation=str(cache["installation"]),
-        failures=ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"]),
+        failures=ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"])
+        | quorum_notes(session, partnerships, people, [r for r in rows if r.kind == "quorum"]),
         action_links=_action_links(session, settings, items, rows, cache, now, issue_links),
     )
 

@@ -18,6 +18,7 @@ from models import rule_cache
 from models.rule_cache import Broken
 from models.settings import Settings, SettingsError, get_settings
 from models.types import utcnow
+from notifications.imap import ImapSettings, Mailbox
 from notifications.render import Sender
 from notifications.transport import Transport, from_settings
 from rules.loader import RuleFileError, load_partnerships
@@ -80,6 +81,18 @@ def smtp_password(settings: Settings) -> str | None:
     name = settings.smtp_password_block
     if settings.transport != "smtp" or not name:
         return None
+    return _secret_block("GOVCAL_SMTP_PASSWORD_BLOCK", name)
+
+
+def imap_password(settings: Settings) -> str | None:
+    """The mailbox's password, as the SMTP one: the environment, else a Secret block."""
+    if settings.imap_password is not None:
+        return settings.imap_password.get_secret_value()
+    name = settings.imap_password_block
+    return _secret_block("GOVCAL_IMAP_PASSWORD_BLOCK", name) if name else None
+
+
+def _secret_block(variable: str, name: str) -> str:
     from prefect.blocks.system import Secret  # only when a block is named
 
     try:
@@ -87,13 +100,13 @@ def smtp_password(settings: Settings) -> str | None:
     except (ValueError, KeyError) as exc:
         raise SecretUnavailable(
             [
-                f"GOVCAL_SMTP_PASSWORD_BLOCK='{name}': no Prefect Secret block of that name "
+                f"{variable}='{name}': no Prefect Secret block of that name "
                 f"can be read ({type(exc).__name__}); create it (UI: Blocks -> Secret) or "
                 "unset the variable"
             ]
         ) from None
     if not str(secret):
-        raise SecretUnavailable([f"GOVCAL_SMTP_PASSWORD_BLOCK='{name}' holds an empty secret"])
+        raise SecretUnavailable([f"{variable}='{name}' holds an empty secret"])
     return str(secret)
 
 
@@ -192,6 +205,10 @@ class Runtime:
         """The problems of the partnership's own rule file (its business team)."""
         return [line for b in self.broken if b.fallback and b.fallback.id == partnership_id
                 for line in b.lines()]  # fmt: skip
+
+    def mailbox(self) -> Mailbox:
+        """The mailbox read back (`govcal mailbox`); MailboxError when none is set."""
+        return Mailbox(ImapSettings.of(self.settings, imap_password(self.settings)))
 
     def where(self) -> str:
         """Where mail goes, for a summary line."""

@@ -167,11 +167,11 @@ def send(
             server_down = report.rows_retry and not report.messages_sent
             if server_down or time.monotonic() >= stop_at:
                 break
-    _tell_the_business_team(session, partnerships, total.failed_ids)
+    tell_the_business_team(session, partnerships, total.failed_ids)
     return total, dropped
 
 
-def _tell_the_business_team(
+def tell_the_business_team(
     session: Session, partnerships: list[Partnership], failed_ids: list[int]
 ) -> None:
     """Each message refused for good becomes a line in the business team's next digest
@@ -269,6 +269,10 @@ def notify(
     if dry_run:
         return report
     report.new = record(session, planned)
+    if kinds is None:
+        from flows.quorum import warn_of_quorum
+
+        warn_of_quorum(session, partnerships, today)
     report.delivery, report.dropped_rows = send(
         session, partnerships, today, transport, sender,
         now=now, invite_window_days=invite_window_days, budget=budget,

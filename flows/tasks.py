@@ -73,6 +73,32 @@ def evaluate_task(as_of: date) -> dict[str, int]:
     return counts
 
 
+@task(name="read-mailbox", cache_policy=NO_CACHE)
+def mailbox_task() -> dict[str, Any]:
+    """Read the mailbox back (flows/mailbox.py). A mailbox that cannot be read now is
+    a line in the result, not a failed day: the next run reads what this one did not."""
+    from flows.mailbox import read_mailbox
+    from notifications.imap import MailboxError
+
+    runtime = build_runtime()
+    logger = get_run_logger()
+    if not runtime.settings.imap_host:
+        return {"skipped": "GOVCAL_IMAP_HOST is not set"}
+    try:
+        with runtime.mailbox() as box, session_scope() as session:
+            report = read_mailbox(
+                session, box, runtime.partnerships,
+                mail_from=runtime.settings.mail_from, progress=logger.info,
+            )  # fmt: skip
+    except MailboxError as exc:
+        logger.warning("mailbox not read: %s", exc)
+        return {"problem": str(exc)}
+    logger.info(report.summary())
+    for line in report.lines[:50]:
+        logger.info(line)
+    return report.as_result()
+
+
 @task(name="deliver-notifications")
 def notify_task(
     as_of: date, kinds: list[str] | None = None, rules: str | None = None

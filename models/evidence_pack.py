@@ -18,7 +18,47 @@ from models.calendar import OccurrenceRow
 from models.chunks import chunks
 from models.directory import PartnershipRow
 from models.ledger import Delivery, LedgerEntry
-from rules.pack import PackItem
+from rules.pack import AttendanceRow, PackItem
+
+
+def attendance_rows(
+    session: Session, partnership_id: str, start: date, end: date
+) -> list[AttendanceRow]:
+    """Who was recorded at each meeting of the period, with their organisation (the
+    agency or school of the role they hold; a deputy not in the directory: "others")."""
+    from models.attendance import Attended
+    from models.directory import Agency
+    from models.people import Person, RoleAssignment
+
+    recorded = session.exec(
+        select(Attended, OccurrenceRow.title, OccurrenceRow.due)
+        .join(OccurrenceRow, col(OccurrenceRow.id) == col(Attended.occurrence_id))
+        .where(
+            OccurrenceRow.partnership_id == partnership_id,
+            OccurrenceRow.due >= start,
+            OccurrenceRow.due <= end,
+        )
+        .order_by(OccurrenceRow.due, col(Attended.attendee))
+    ).all()
+    agencies = dict(
+        session.exec(
+            select(Agency.code, Agency.name).where(Agency.partnership_id == partnership_id)
+        ).all()
+    )
+    names = queries.subject_names(session, partnership_id)
+    where: dict[str, str] = {}
+    for email, agency, school in session.exec(
+        select(Person.email, RoleAssignment.agency_code, RoleAssignment.school_code)
+        .join(RoleAssignment, col(RoleAssignment.person_id) == col(Person.id))
+        .where(RoleAssignment.partnership_id == partnership_id)
+    ).all():
+        code = agency or school
+        if code:
+            where.setdefault(email.lower(), agencies.get(code) or names.get(code, code))
+    return [
+        AttendanceRow(f"{title}, {due:%d/%m/%Y}", where.get(row.attendee, "others"), row.present)
+        for row, title, due in recorded
+    ]
 
 
 @dataclass(frozen=True)

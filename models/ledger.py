@@ -44,6 +44,9 @@ class Delivery(StrEnum):
     # the end of DATA went out and no answer came: the relay may hold it. Resent on a
     # later run (never the same one) under the same Message-ID, kept in message_key
     UNCERTAIN = "uncertain"
+    # accepted by the relay, then returned by a mail server (a bounce read back from the
+    # mailbox): reported like a refusal, not retried
+    BOUNCED = "bounced"
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -610,11 +613,15 @@ class FailedDelivery:
     attempted_at: datetime | None
 
 
+_UNDELIVERED = [Delivery.FAILED.value, Delivery.BOUNCED.value]
+
+
 def recent_failures(session: Session, since: datetime) -> list[FailedDelivery]:
-    """Permanent failures of messages last attempted since `since`, newest first."""
+    """Permanent failures (refused, or bounced later) of messages last attempted since
+    `since`, newest first."""
     rows = session.exec(
         select(LedgerEntry)
-        .where(LedgerEntry.status == Delivery.FAILED.value, col(LedgerEntry.claimed_at) >= since)
+        .where(col(LedgerEntry.status).in_(_UNDELIVERED), col(LedgerEntry.claimed_at) >= since)
         .order_by(col(LedgerEntry.claimed_at).desc(), col(LedgerEntry.id))
     ).all()
     return [
@@ -650,9 +657,14 @@ def failure_notes(session: Session, stages: Iterable[str]) -> dict[str, str]:
     notes: dict[str, str] = {}
     for chunk in chunks(ids):
         for row in session.exec(select(LedgerEntry).where(col(LedgerEntry.id).in_(chunk))):
+            said = (
+                "the relay took it, then a mail server returned it"
+                if row.status == Delivery.BOUNCED.value
+                else "the relay answered"
+            )
             notes[f"{FAILURE_STAGE}{row.id}"] = (
                 f"the {row.kind or 'message'} ({row.stage}) to {row.recipient}; "
-                f"the relay answered: {row.last_error or 'no reason given'}"
+                f"{said}: {row.last_error or 'no reason given'}"
             )
     return notes
 
@@ -721,3 +733,95 @@ def flagged(session: Session, occurrence_ids: Iterable[int]) -> set[int]:
         # the status is checked here: see _BY_OCCURRENCE
         flags.update(o for o, status in rows if status == Delivery.FLAGGED.value)
     return flags
+
+
+# --- what the mailbox reads back (flows/mailbox.py) ------------------------------------
+
+
+def was_invited(session: Session, occurrence_id: int, address: str) -> bool:
+    """Whether an invite to this meeting went to this address (any version)."""
+    rows = session.exec(
+        select(LedgerEntry.recipient, LedgerEntry.status).where(
+            LedgerEntry.occurrence_id == occurrence_id,
+            col(LedgerEntry.stage).startswith("invite-"),
+        )
+    ).all()
+    wanted = address.lower()
+    sent = (Delivery.SENT.value, Delivery.BOUNCED.value)
+    return any(r.lower() == wanted and status in sent for r, status in rows)
+
+
+def plan_deputy_invite(session: Session, occurrence_id: int, sequence: int, deputy: str) -> bool:
+    """An invite to the deputy named in a delegation, sent by the next notify run; not
+    committed here (the caller commits it with the answer). True when it is new."""
+    connection = session.connection()
+    statement = _insert_ignoring_duplicates(connection.dialect.name).values(
+        occurrence_id=occurrence_id, stage=f"invite-{sequence}", recipient=deputy,
+        status=Delivery.PENDING.value, role="deputy", kind="invite", attempts=0,
+        message_key="", created_at=utcnow(),
+    )  # fmt: skip
+    # a row back only when inserted (rowcount is -1 on psycopg with RETURNING)
+    return connection.execute(statement.returning(_TABLE.c.id)).first() is not None
+
+
+def rows_of_message(session: Session, message_key: str, address: str) -> list[LedgerEntry]:
+    """The rows a sent message (by its key, from the Message-ID) carried to `address`."""
+    rows = session.exec(select(LedgerEntry).where(LedgerEntry.message_key == message_key)).all()
+    wanted = address.lower()
+    return [r for r in rows if r.recipient.lower() == wanted]
+
+
+def occurrences_of_message(session: Session, message_key: str) -> list[int]:
+    """The occurrences a sent message was about (an auto-reply names it)."""
+    rows = session.exec(
+        select(LedgerEntry.occurrence_id).where(LedgerEntry.message_key == message_key).distinct()
+    ).all()
+    return sorted(rows)
+
+
+def mark_bounced(session: Session, ids: Iterable[int], words: str) -> list[int]:
+    """Rows of a message a mail server returned after the relay took it: "bounced",
+    with the server's words. Returns the ids changed now (a second copy of the same
+    bounce changes nothing). Not committed: the caller commits with its record of the
+    bounce message."""
+    ids = list(ids)
+    result = session.connection().execute(
+        _TABLE.update()
+        .where(_TABLE.c.id.in_(ids), _TABLE.c.status != Delivery.BOUNCED.value)
+        .values(status=Delivery.BOUNCED.value, last_error=f"bounced: {words}"[:500])
+        .returning(_TABLE.c.id)
+    )
+    return [row[0] for row in result]
+
+
+FAILING_AFTER = 2  # hard bounces of different messages before an address is failing
+
+
+def failing_addresses(session: Session, at_least: int = FAILING_AFTER) -> dict[str, int]:
+    """Addresses whose mail bounced for good at least `at_least` times (by message)."""
+    rows = session.exec(
+        select(
+            func.lower(LedgerEntry.recipient), func.count(func.distinct(LedgerEntry.message_key))
+        )
+        .where(LedgerEntry.status == Delivery.BOUNCED.value)
+        .group_by(func.lower(LedgerEntry.recipient))
+    ).all()
+    return {address: n for address, n in rows if n >= at_least}
+
+
+def invitees(session: Session, occurrence_ids: list[int]) -> dict[int, list[str]]:
+    """Who was sent an invite to each meeting (any version), lower-cased, in order."""
+    found: dict[int, list[str]] = {}
+    sent = (Delivery.SENT.value, Delivery.BOUNCED.value)
+    for chunk in chunks(sorted(occurrence_ids)):
+        rows = session.exec(  # the status is checked here: see _BY_OCCURRENCE
+            select(LedgerEntry.occurrence_id, LedgerEntry.recipient, LedgerEntry.status)
+            .where(col(LedgerEntry.occurrence_id).in_(chunk),
+                   col(LedgerEntry.stage).startswith("invite-"))
+            .order_by(col(LedgerEntry.id))
+        ).all()  # fmt: skip
+        for occurrence, recipient, status in rows:
+            people = found.setdefault(occurrence, [])
+            if status in sent and recipient.lower() not in people:
+                people.append(recipient.lower())
+    return found

@@ -45,6 +45,8 @@ _HINTS = {
 _HEADER_BOUND = (
     "mail_from", "mail_from_name", "smtp_host", "smtp_username", "smtp_password_block",
     "default_partnership", "actor", "ui_url", "feeds_url", "public_url", "web_secret_block",
+    "imap_host", "imap_username", "imap_password_block", "imap_folder",
+    "imap_processed_folder",
 )  # fmt: skip
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # an RFC 2047 encoded word (=?utf-8?b?...?=): a mail reader decodes it into any text, a
@@ -134,6 +136,21 @@ class Settings:
     web_secret: SecretStr | None = None  # signs action links; or the block, or generated
     web_secret_block: str | None = None  # a Prefect Secret block holding it
     link_days: int = 30  # how long an action link in an email stays good
+    # the mailbox read back (govcal mailbox): replies, bounces, auto-replies. IMAP over
+    # TLS (implicit, port 993); plain IMAP only to a loopback host, and only when allowed
+    imap_host: str | None = None  # unset: there is no mailbox to read
+    imap_port: int = 993
+    imap_username: str | None = None
+    imap_password: SecretStr | None = None
+    imap_password_block: str | None = None  # name of a Prefect Secret block, if not in env
+    imap_folder: str = "INBOX"
+    imap_processed_folder: str = "govcal/processed"  # what was read is moved here
+    imap_allow_plaintext_on_loopback: bool = False
+    imap_ca_file: Path | None = None  # a private server's CA certificate, besides the system's
+    imap_timeout: float = 60.0  # seconds to wait for each IMAP answer
+    # DKIM: every outgoing message signed for the sender's domain (notifications/dkim.py)
+    dkim_key_file: Path | None = None  # the private key, PEM
+    dkim_selector: str | None = None  # the DNS name's first label: SELECTOR._domainkey.DOMAIN
 
     def rule_paths(self, override: Path | None = None) -> list[Path] | None:
         """Where the rules are: the given file or folder, else GOVCAL_RULES_PATH, else
@@ -269,7 +286,9 @@ def _folder(value: Any) -> Path:
 def _readable_file(value: Any) -> Path:
     path = _path(value)
     if not (path.is_file() and os.access(path, os.R_OK)):
-        raise _Refused(" is not a readable file; name the relay's CA certificate (PEM) or unset it")
+        raise _Refused(
+            " is not a readable file; name the server's CA certificate (PEM) or unset it"
+        )
     return path
 
 
@@ -278,6 +297,21 @@ def _secret_file(value: Any) -> Path:
     if not (path.is_file() and os.access(path, os.R_OK)):
         raise _Refused(" is not a readable file; name the file holding the SMTP password")
     return path
+
+
+def _private_key_file(value: Any) -> Path:
+    path = _path(value)
+    if not (path.is_file() and os.access(path, os.R_OK)):
+        raise _Refused(" is not a readable file; name the DKIM private key (PEM) or unset it")
+    return path
+
+
+def _selector(value: Any) -> str:
+    """A DNS label: what DKIM's DNS record is named by (SELECTOR._domainkey.DOMAIN)."""
+    selector = _text(value).strip()
+    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", selector):
+        raise _Refused(" is not a DNS label; use letters, digits and hyphens, e.g. govcal2026")
+    return selector
 
 
 def _address(value: Any) -> str:
@@ -354,15 +388,29 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "web_secret": _secret,
     "web_secret_block": _text,
     "link_days": _integer(1, 365),
+    "imap_host": _host,
+    "imap_port": _integer(1, 65535, " is not a port number (1 to 65535)"),
+    "imap_username": _text,
+    "imap_password": _secret,
+    "imap_password_block": _text,
+    "imap_folder": _text,
+    "imap_processed_folder": _text,
+    "imap_allow_plaintext_on_loopback": _boolean,
+    "imap_ca_file": _readable_file,
+    "imap_timeout": _seconds(3600),
+    "dkim_key_file": _private_key_file,
+    "dkim_selector": _selector,
 }
 # these may be left blank: blank is the same as unset (the default)
 _OPTIONAL = {
     "database_url", "rules_path", "actor", "mail_from_name", "outbox_dir", "feeds_dir",
     "smtp_username", "smtp_password_file", "smtp_password_block", "smtp_ca_file", "ui_url",
     "feeds_url", "evidence_folder", "public_url", "web_secret", "web_secret_block",
+    "imap_host", "imap_username", "imap_password_block", "imap_ca_file", "dkim_key_file",
+    "dkim_selector",
 }  # fmt: skip
 # never repeated in a message (the value is a secret, or carries one)
-_UNSHOWN = {"smtp_password", "database_url", "web_secret"}
+_UNSHOWN = {"smtp_password", "database_url", "web_secret", "imap_password"}
 
 
 def _line(name: str, value: Any, problem: str) -> str:
@@ -439,6 +487,13 @@ def load_settings(**overrides: Any) -> Settings:
             [f"{PREFIX}WEB_SECRET is too short to sign links: give at least 32 random "
              "characters (secrets.token_urlsafe(32) makes one)"]
         )  # fmt: skip
+    if bool(settings.dkim_key_file) != bool(settings.dkim_selector):
+        raise SettingsError(
+            [
+                f"{PREFIX}DKIM_KEY_FILE and {PREFIX}DKIM_SELECTOR go together: set both to "
+                "sign outgoing mail with DKIM, or neither"
+            ]
+        )
     clear = settings.transport == "smtp" and settings.smtp_security == "none"
     if clear and settings.smtp_username and not settings.smtp_allow_plaintext_auth:
         raise SettingsError(

@@ -1,12 +1,14 @@
 """Every table, imported together so SQLModel.metadata is complete (Alembic, models.db)."""
 
 from models.action_links import ActionLink
+from models.attendance import AttendanceAnswer, Attended
 from models.audits import AuditCycle, AuditReturn, FollowUpAction, Rag
 from models.calendar import Incident, Lifecycle, OccurrenceRow
 from models.directory import Agency, AgencyType, PartnershipRow, School, SchoolPhase
 from models.escalations import EscalationAck
 from models.feed_tokens import FeedToken, InstallationSetting
 from models.ledger import Delivery, LedgerEntry
+from models.mailbox import MailboxMessage
 from models.people import Delegation, Person, RoleAssignment
 from models.served_feeds import ServedFeed
 from models.trail import Channel, TrailEntry
@@ -15,6 +17,8 @@ __all__ = [
     "ActionLink",
     "Agency",
     "AgencyType",
+    "AttendanceAnswer",
+    "Attended",
     "AuditCycle",
     "AuditReturn",
     "Channel",
@@ -27,6 +31,7 @@ __all__ = [
     "InstallationSetting",
     "LedgerEntry",
     "Lifecycle",
+    "MailboxMessage",
     "OccurrenceRow",
     "PartnershipRow",
     "Person",

@@ -208,7 +208,7 @@ def lead_text(item: Item, ctx: ComposeContext) -> str:
 
 
 def _line(row, item: Item, ctx: ComposeContext) -> DigestLine:
-    failure = ctx.failures.get(row.stage, "") if row.kind == "failure" else ""
+    failure = ctx.failures.get(row.stage, "") if row.kind in ("failure", "quorum") else ""
     own = row.role == item.owner_role  # the recipient's own item (their school's return)
     grouped = item.subject and item.per and not failure and not own
     round_id = item.public_id.rsplit(":", 1)[0] if grouped else ""

@@ -23,6 +23,7 @@ from email.utils import format_datetime
 from functools import lru_cache
 from typing import Any
 
+from notifications import dkim
 from rules.text import shown
 
 
@@ -136,4 +137,4 @@ def build(
     for part in message.walk():
         if part is not message:
             del part["MIME-Version"]  # one MIME-Version, on the message itself
-    return message.as_bytes()
+    return dkim.sign(message.as_bytes(), envelope.sender[1])

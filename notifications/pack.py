@@ -16,10 +16,10 @@ from dateutil.relativedelta import relativedelta
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session
 
-from models.evidence_pack import pack_source
+from models.evidence_pack import attendance_rows, pack_source
 from models.private import private_folder, write_private
 from rules.dates import EARLIEST, LATEST
-from rules.pack import Outcome, PackFigures, PackItem, figures, percent
+from rules.pack import Attendance, Outcome, PackFigures, PackItem, attendance, figures, percent
 from rules.text import markdown_text
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -65,6 +65,7 @@ class Pack:
     as_of: date
     figures: PackFigures
     items: list[PackItem]  # every item, oldest first
+    attendance: Attendance | None = None  # who was at the meetings, as recorded
 
     @property
     def obligations(self) -> list[PackItem]:
@@ -126,6 +127,7 @@ def build_pack(
         partnership=partnership_id, partnership_name=source.partnership_name, period=label,
         start=start, end=end, as_of=as_of,
         figures=figures(source.items, as_of, source.cycle_titles), items=source.items,
+        attendance=attendance(attendance_rows(session, partnership_id, start, end)),
     )  # fmt: skip
 
 

@@ -161,6 +161,7 @@ class Digest:
 
 _HEADINGS = (
     ("failure", "Mail that could not be delivered (refused for good by the relay)"),
+    ("quorum", "Quorum at risk"),
     ("request", "New request"),
     ("escalation", "Overdue and escalated to you"),
     ("overdue", "Overdue"),
@@ -170,7 +171,7 @@ _HEADINGS = (
 
 
 def _bucket(line: DigestLine) -> str:
-    if line.kind in ("request", "failure"):
+    if line.kind in ("request", "failure", "quorum"):
         return line.kind
     if line.kind == "escalation" and not line.own:  # a day-1 step to the owner is theirs
         return "escalation"
@@ -333,6 +334,7 @@ def _entry_context(entry: _Entry, digest: Digest) -> dict:
         "links": [{"label": label, "url": url} for label, url in links],
         "headline": headline,
         "note": one_line(first.note, 500),
+        "note_label": "Quorum at risk" if first.kind == "quorum" else "Not delivered",
         "due_text": when_text(worst.due, worst.starts_at, ZoneInfo(digest.timezone)),
         "state_text": entry.state_text(),
         "colour": _COLOURS.get(worst.state, "#00703c"),
@@ -353,7 +355,8 @@ def _entry_context(entry: _Entry, digest: Digest) -> dict:
     }
 
 
-_KIND_WORD = {"failure": "Delivery failed", "escalation": "Escalation", "request": "Request",
+_KIND_WORD = {"failure": "Delivery failed", "quorum": "Quorum at risk",
+              "escalation": "Escalation", "request": "Request",
               "overdue": "Overdue", "due": "Due today", "soon": "Reminder"}  # fmt: skip
 
 

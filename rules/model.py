@@ -189,6 +189,7 @@ class Rule:
     source: str
     attendees: tuple[str, ...] = ()
     chairs: tuple[str, ...] = ()  # meetings: attendee roles that chair it
+    quorum: tuple[str, ...] = ()  # meetings: attendee roles that must be present
     per: Per | None = None
     per_filter: tuple[str, ...] = ()  # agency types or school phases; empty: all
     adjust: Adjust = Adjust.NONE

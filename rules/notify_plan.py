@@ -458,7 +458,7 @@ def still_wanted(kind: str, stage: str, item: Item | None) -> bool:
 
 URGENT_WORKING_DAYS = 2  # a statutory clock this close does not wait for tomorrow's digest
 # emails of their own (invites), or a refused-mail notice the business team must act on
-_NEVER_WAIT = frozenset({"invite", "cancel", "failure"})
+_NEVER_WAIT = frozenset({"invite", "cancel", "failure", "quorum"})
 
 
 def event_reference(public_id: str) -> str:

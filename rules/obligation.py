@@ -71,6 +71,7 @@ def build_rule(
                     f"{field[:-1]} role '{role}' of rule '{spec.id}' is not declared under roles:",
                 )
     _check_chairs(spec, kind, base, report)
+    _check_quorum(spec, kind, base, report)
     per = _enum(Per, spec.per, (*base, "per"), "per", report) if spec.per else None
     if spec.only and per is None:
         report.add((*base, "only"), "'only' filters a per-agency or per-school rule: add per:")
@@ -104,6 +105,7 @@ def build_rule(
         source=spec.source or "",
         attendees=tuple(spec.attendees) + tuple(spec.recipients),
         chairs=tuple(spec.chairs),
+        quorum=tuple(spec.quorum),
         per=per,
         per_filter=tuple(spec.only),
         adjust=how,
@@ -232,6 +234,25 @@ def _extra_attendees(
                 )
         out.append((tuple(sorted(set(months))), tuple(group.roles)))
     return tuple(out)
+
+
+def _check_quorum(spec: ObligationSpec, kind: Kind | None, base: DataPath, report: Report) -> None:
+    """Who must be present is among who is invited: their answers are what is counted."""
+    if spec.quorum and kind is not None and kind is not Kind.MEETING:
+        report.add((*base, "quorum"), f"quorum is for meetings; rule '{spec.id}' is a {kind}")
+        return
+    invited = {
+        spec.owner,
+        *spec.attendees,
+        *(role for group in spec.extra_attendees for role in group.roles),
+    }
+    for i, role in enumerate(spec.quorum):
+        if role not in invited:
+            report.add(
+                (*base, "quorum", i),
+                f"quorum role '{role}' of rule '{spec.id}' is neither its owner nor among its "
+                "attendees: add it to attendees",
+            )
 
 
 def _check_chairs(spec: ObligationSpec, kind: Kind | None, base: DataPath, report: Report) -> None:

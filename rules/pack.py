@@ -153,3 +153,37 @@ def figures(
 def percent(rate: float) -> str:
     """A rate as the annual report prints it: whole percent, rounded half up."""
     return f"{int(rate * 100 + 0.5)}%"
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceRow:
+    """One invitee of one meeting, as the business team recorded the meeting."""
+
+    meeting: str  # the meeting's title and day, as the pack shows it
+    organisation: str
+    present: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Attendance:
+    """(present, recorded) per meeting and per organisation: the figure annual reports
+    publish (e.g. "the police attended 4 of 4 meetings")."""
+
+    by_meeting: dict[str, tuple[int, int]]
+    by_organisation: dict[str, tuple[int, int]]
+
+
+def attendance(rows: list[AttendanceRow]) -> Attendance:
+    """An organisation counts as present at a meeting when anyone from it was there."""
+    meetings: dict[str, list[int]] = {}
+    organisations: dict[str, dict[str, bool]] = {}
+    for row in rows:
+        tally = meetings.setdefault(row.meeting, [0, 0])
+        tally[0] += row.present
+        tally[1] += 1
+        seen = organisations.setdefault(row.organisation, {})
+        seen[row.meeting] = seen.get(row.meeting, False) or row.present
+    return Attendance(
+        {m: (a, b) for m, (a, b) in meetings.items()},
+        {o: (sum(seen.values()), len(seen)) for o, seen in sorted(organisations.items())},
+    )

@@ -60,6 +60,7 @@ class ObligationSpec(_Strict):
     source: str | None = None  # source does not hide the obligation's other problems
     attendees: list[str] = []
     chairs: list[str] = []  # meetings: the attendee roles that chair it (ROLE=CHAIR in invites)
+    quorum: list[str] = []  # meetings: the attendee roles that must be present
     extra_attendees: list[ExtraAttendeesSpec] = []
     recipients: list[str] = []
     per: str | None = None

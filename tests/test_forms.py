@@ -367,3 +367,13 @@ def test_the_form_schema_refuses_a_child_before_a_run_exists(prefect_api):
             deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment]))
         )
     assert len(runs) == 1
+
+
+def test_recording_who_attended_a_meeting(same_day):
+    message = done(jobs.record_attendance, {"item": LSP, "by": "Partnership Manager"})
+    assert message.startswith(f"{LSP}: ") and "attended" in message
+    refused(jobs.record_attendance,
+            {"item": LSP, "present": "stranger@example.net", "by": "Partnership Manager"},
+            "stranger@example.net neither had an invite")  # fmt: skip
+    refused(jobs.record_attendance, {"item": "wfscp:lsp-meeting:2027-02-10", "by": "PM"},
+            "record who attended after it")  # fmt: skip

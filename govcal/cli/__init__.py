@@ -41,6 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "incident": ("govcal.cli.records", "incident"),
     "acknowledge": ("govcal.cli.records", "acknowledge"),
     "notify": ("govcal.cli.notify", "notify"),
+    "mailbox": ("govcal.cli.mailbox", "mailbox"),
+    "attendance": ("govcal.cli.attendance", "attendance_app"),
     "feeds": ("govcal.cli.feeds", "feeds"),
     "pack": ("govcal.cli.pack", "pack"),
 }
