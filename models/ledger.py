@@ -707,14 +707,18 @@ def calendar_rows(
     session: Session, occurrence_ids: Iterable[int]
 ) -> list[tuple[int, str, str, str]]:
     """(occurrence, stage, recipient, status) of every invite and cancellation of these
-    meetings: what each person was sent, or is about to be, version by version."""
+    meetings: what each person was sent, or is about to be, version by version. A deputy
+    named in a calendar answer (DELEGATED-TO, `plan_deputy_invite`) is left out: they hold
+    the invite in someone's place, not as one of the directory's invitees, so a change of
+    the meeting's invitees never sends them a "no longer invited"."""
     found: list[tuple[int, str, str, str]] = []
     for chunk in chunks(list(occurrence_ids)):
         rows = session.exec(
             select(LedgerEntry.occurrence_id, LedgerEntry.stage, LedgerEntry.recipient,
                    LedgerEntry.status)
             .where(col(LedgerEntry.occurrence_id).in_(chunk),
-                   col(LedgerEntry.kind).in_(["invite", "cancel"]))
+                   col(LedgerEntry.kind).in_(["invite", "cancel"]),
+                   col(LedgerEntry.role) != DELEGATE_ROLE)
         ).all()  # fmt: skip
         found.extend((o, stage, r.lower(), status) for o, stage, r, status in rows)
     return found
@@ -751,13 +755,16 @@ def was_invited(session: Session, occurrence_id: int, address: str) -> bool:
     return any(r.lower() == wanted and status in sent for r, status in rows)
 
 
+DELEGATE_ROLE = "deputy"  # the ledger role of an invite to a deputy named in an answer
+
+
 def plan_deputy_invite(session: Session, occurrence_id: int, sequence: int, deputy: str) -> bool:
     """An invite to the deputy named in a delegation, sent by the next notify run; not
     committed here (the caller commits it with the answer). True when it is new."""
     connection = session.connection()
     statement = _insert_ignoring_duplicates(connection.dialect.name).values(
         occurrence_id=occurrence_id, stage=f"invite-{sequence}", recipient=deputy,
-        status=Delivery.PENDING.value, role="deputy", kind="invite", attempts=0,
+        status=Delivery.PENDING.value, role=DELEGATE_ROLE, kind="invite", attempts=0,
         message_key="", created_at=utcnow(),
     )  # fmt: skip
     # a row back only when inserted (rowcount is -1 on psycopg with RETURNING)

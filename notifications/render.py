@@ -194,7 +194,8 @@ class _Entry:
 
     @property
     def first(self) -> DigestLine:
-        return self.lines[0]
+        """The line that speaks for the entry: the reader's own before a deputy's copy."""
+        return next((x for x in self.lines if not x.deputy_for), self.lines[0])
 
     @property
     def grouped(self) -> bool:
@@ -229,11 +230,13 @@ class _Entry:
         return worst.state_text
 
     def weight(self) -> tuple:
-        """How much it matters: escalated, then overdue, then the most item-days overdue
-        (a round of 20 weighs 20), then the earliest due."""
+        """How much it matters: escalated, then the reader's own before a copy they get as
+        someone's deputy, then overdue, then the most item-days overdue (a round of 20
+        weighs 20), then the earliest due."""
         bucket = _bucket(self.worst)
         return (
             bucket in ("failure", "escalation"),
+            not all(x.deputy_for for x in self.lines),
             bucket in ("escalation", "overdue"),
             sum(line.days_overdue for line in self.lines),
             len(self.lines),
@@ -252,10 +255,14 @@ def _entries(lines: list[DigestLine]) -> list[_Entry]:
     rounds: dict[str, list[DigestLine]] = defaultdict(list)
     out: list[_Entry] = []
     for line in sorted(lines, key=lambda x: (x.due, x.public_id)):
-        if line.round_id:
-            if line.round_id not in rounds:
-                out.append(_Entry(rounds[line.round_id]))
-            rounds[line.round_id].append(line)
+        # a round is one entry; so are the undelivered messages about one item (an invite
+        # returned by four mail servers is one thing to put right, each address named)
+        # and the reader's own line and a copy they get as someone's deputy are one entry
+        group = line.round_id or line.public_id
+        if group:
+            if group not in rounds:
+                out.append(_Entry(rounds[group]))
+            rounds[group].append(line)
         else:
             out.append(_Entry([line]))
     return out
@@ -333,7 +340,7 @@ def _entry_context(entry: _Entry, digest: Digest) -> dict:
     return {
         "links": [{"label": label, "url": url} for label, url in links],
         "headline": headline,
-        "note": one_line(first.note, 500),
+        "note": one_line("; ".join(dict.fromkeys(x.note for x in entry.lines if x.note)), 2000),
         "note_label": "Quorum at risk" if first.kind == "quorum" else "Not delivered",
         "due_text": when_text(worst.due, worst.starts_at, ZoneInfo(digest.timezone)),
         "state_text": entry.state_text(),
@@ -389,6 +396,9 @@ def _sections(entries: list[_Entry], digest: Digest) -> list[dict]:
     return sections
 
 
+MORE_NAMED = 3  # the titles of what a digest counts but does not show in full
+
+
 def _more_text(left_out: list[_Entry], digest: Digest) -> str:
     """What the digest counts but does not show, and where to see all of it."""
     if not left_out:
@@ -402,7 +412,11 @@ def _more_text(left_out: list[_Entry], digest: Digest) -> str:
         where = "your calendar feed lists them all"
     else:
         where = "reply to ask for the full list"
-    return f"And {count} more item{'s' if count != 1 else ''}{late}, less pressing: {where}."
+    named = "; ".join(one_line(e.first.title, 60) for e in left_out[:MORE_NAMED])
+    named += f"; and {count - MORE_NAMED} more" if count > MORE_NAMED else ""
+    return (
+        f"And {count} more item{'s' if count != 1 else ''}{late}, less pressing ({named}): {where}."
+    )
 
 
 def render_digest(digest: Digest, sender: Sender, now: datetime | None = None) -> bytes:
