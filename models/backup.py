@@ -38,11 +38,16 @@ def backup(url: str, destination: Path) -> str:
         raise BackupRefused(f"the folder {destination.parent} does not exist; create it first")
     if _is_sqlite(url):
         source = _sqlite_path(url)
+        if not source.is_file():
+            raise BackupRefused(f"{source} does not exist; there is no database to back up")
         partial = destination.with_name(destination.name + ".partial")
-        with _sqlite(source) as db, _sqlite(partial) as copy:
-            db.backup(copy)  # one consistent snapshot; writers carry on (WAL)
-        _check_govcal(partial, "the database being backed up")
-        partial.replace(destination)  # a backup file is whole or absent
+        try:
+            with _sqlite(source) as db, _sqlite(partial) as copy:
+                db.backup(copy)  # one consistent snapshot; writers carry on (WAL)
+            _check_govcal(partial, f"{source}")
+            partial.replace(destination)  # a backup file is whole or absent
+        finally:
+            partial.unlink(missing_ok=True)
         return "SQLite online backup"
     _run(_pg_tool("pg_dump", url, destination), ["-Fc", "-f", str(destination)], url)
     return "pg_dump -Fc"

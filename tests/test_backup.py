@@ -128,3 +128,11 @@ def test_postgresql_backup_and_restore_with_its_own_tools(postgres_url, tmp_path
     restored = govcal("db", "restore", str(copy), "--replace", data=data, url=postgres_url)
     assert restored.returncode == 0, restored.stderr
     assert status(data, postgres_url) == before
+
+
+def test_a_backup_of_no_database_says_so_and_makes_none(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    refused = govcal("db", "backup", str(tmp_path / "copy.db"), data=data)
+    assert refused.returncode == 1 and "no database to back up" in refused.stderr
+    assert not (data / "govcal.db").exists() and not (tmp_path / "copy.db").exists()
