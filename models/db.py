@@ -103,9 +103,10 @@ def keep_statistics(session: Session, tables: Sequence[str]) -> None:
         )
         row = session.execute(query, {"table": table}).first()
         if row is not None and row[1] > GROWTH * row[0] + 8:
-            session.execute(
-                text(f"ANALYZE {session.get_bind().dialect.identifier_preparer.quote(table)}")
-            )
+            quoted = session.get_bind().dialect.identifier_preparer.quote(table)
+            # SKIP_LOCKED: two syncs at once never wait on each other's ANALYZE (its lock
+            # is held to the end of the transaction); the other one's counts will do
+            session.execute(text(f"ANALYZE (SKIP_LOCKED) {quoted}"))
 
 
 GROWTH = 1.5  # a table counted at N pages is counted again past 1.5 N (and 8 pages more)

@@ -182,3 +182,39 @@ def test_the_planner_knows_the_tables_as_the_syncs_bulk_load_leaves_them(postgre
             plan = session.execute(text(f"EXPLAIN SELECT * FROM {table}")).scalar_one()
             estimate = int(re.search(r"rows=(\d+)", plan).group(1))
             assert rows > 5_000 and 0.75 * rows <= estimate <= 1.25 * rows, (table, rows, plan)
+
+
+@pytest.mark.postgres
+def test_two_first_syncs_at_once_never_wait_on_each_others_statistics(postgres_url, tmp_path):
+    """Two workers loading different partnerships at once: ANALYZE's lock is held to the
+    end of a transaction, so the second sync skips a table the first is counting rather
+    than waiting for the first to commit (or deadlocking with it)."""
+    import threading
+
+    from bench.generate import generate
+    from models.db import upgrade
+    from models.directory_import import import_directory
+    from models.sync import sync_partnership
+    from rules.loader import load_partnerships
+
+    generate(tmp_path, partnerships=2, schools=320)
+    first, second = partnerships = load_partnerships([tmp_path / "rules"])
+    upgrade(postgres_url)
+    with session_scope(postgres_url) as session:
+        for partnership in partnerships:
+            import_directory(session, tmp_path / "directory" / partnership.id, partnership)
+    as_of = date(2035, 11, 26)
+    done = threading.Event()
+
+    def other_worker() -> None:
+        with session_scope(postgres_url) as session:
+            sync_partnership(session, second, as_of, horizon_months=120)
+        done.set()
+
+    with session_scope(postgres_url) as session:
+        sync_partnership(session, first, as_of, horizon_months=120)  # counted, not committed
+        worker = threading.Thread(target=other_worker, daemon=True)
+        worker.start()
+        finished = done.wait(timeout=120)
+    worker.join(timeout=120)
+    assert finished, "the second sync waited for the first one's transaction to end"
