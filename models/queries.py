@@ -185,7 +185,7 @@ def occurrence_columns(
     return found
 
 
-def _by_public_ids(session: Session, query: Any, partnership_id: str, chunk: Sequence[str]):
+def _by_public_ids(session: Session, query: Any, partnership_id: str, chunk: Sequence[str]) -> Any:
     """`query` narrowed to the public ids in `chunk`; on PostgreSQL to the partnership too."""
     query = query.where(col(OccurrenceRow.public_id).in_(chunk))
     if session.get_bind().dialect.name == "postgresql":
