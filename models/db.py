@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -122,6 +122,35 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def keep_statistics(session: Session, tables: Sequence[str]) -> None:
+    """ANALYZE each table that has grown by half since PostgreSQL last counted it.
+
+    A bulk load (the first sync: ten years of every partnership) is one transaction,
+    which autovacuum cannot see. Without statistics the planner guessed six times too
+    few rows per page, and psycopg's prepared statements kept plans made while the table
+    was nearly empty: a read by 500 ids scanned every row and matched it against the
+    ids one by one (1-1.4 s against 0.015 s planned afresh), so the ten-year sync grew
+    with the square of the partnerships. ANALYZE counts the transaction's own rows and
+    makes PostgreSQL plan those statements again. The checks cost one query per table.
+    SQLite is given no statistics: its reads are shaped for its planner (queries.py)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for table in tables:
+        query = text(
+            "SELECT relpages, pg_relation_size(oid) / current_setting('block_size')::int"
+            " FROM pg_class WHERE oid = to_regclass(:table)"
+        )
+        row = session.execute(query, {"table": table}).first()
+        if row is not None and row[1] > GROWTH * row[0] + 8:
+            quoted = session.get_bind().dialect.identifier_preparer.quote(table)
+            # SKIP_LOCKED: two syncs at once never wait on each other's ANALYZE (its lock
+            # is held to the end of the transaction); the other one's counts will do
+            session.execute(text(f"ANALYZE (SKIP_LOCKED) {quoted}"))
+
+
+GROWTH = 1.5  # a table counted at N pages is counted again past 1.5 N (and 8 pages more)
+
+
 @cache
 def _engine_for(url: str) -> Engine:
     return make_engine(url)
@@ -161,6 +190,16 @@ def head_revision() -> str | None:
     alembic's own ScriptDirectory imports every revision file and mako; this is the same
     answer for a single head (tests/test_migrations.py checks they agree)."""
     return _head(tuple(sorted((MIGRATIONS / "versions").glob("*.py"))))
+
+
+def known_revisions() -> frozenset[str]:
+    """Every revision this release's migrations know (a restored backup must be at one)."""
+    return frozenset(
+        value
+        for path in sorted((MIGRATIONS / "versions").glob("*.py"))
+        for name, value in _identifiers(path.read_text(encoding="utf-8"))
+        if name == "revision"
+    )
 
 
 # `revision: str = "0004"` and `down_revision: str | None = "0003"`, as alembic writes them

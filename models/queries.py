@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -178,9 +178,9 @@ def occurrence_columns(
         )
         return list(session.exec(query).all())
     found: list = []
-    for chunk in chunks(list(keys)):  # by public id alone: see _BY_PUBLIC_ID
+    for chunk in chunks(list(keys)):  # see _BY_PUBLIC_ID
         query = select(*_SYNC_COLUMNS, OccurrenceRow.partnership_id)
-        rows = session.exec(query.where(col(OccurrenceRow.public_id).in_(chunk))).all()
+        rows = session.exec(_by_public_ids(session, query, partnership_id, chunk)).all()
         found.extend(r for r in rows if r.partnership_id == partnership_id)
     return found
 
@@ -214,20 +214,30 @@ def laid_out(
     return found, (min(days), max(days)) if days else None
 
 
-# _BY_PUBLIC_ID: reads by a list of public ids go through the unique public id's index and
-# check the partnership here. With the partnership in the WHERE, SQLite (no statistics)
-# reads every occurrence of the partnership, ten years of them, for each 500 ids.
+def _by_public_ids(session: Session, query: Any, partnership_id: str, chunk: Sequence[str]) -> Any:
+    """`query` narrowed to the public ids in `chunk`; on PostgreSQL to the partnership too."""
+    query = query.where(col(OccurrenceRow.public_id).in_(chunk))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.where(OccurrenceRow.partnership_id == partnership_id)
+    return query
+
+
+# _BY_PUBLIC_ID: on SQLite, reads by a list of public ids go through the unique public id's
+# index and check the partnership here. With the partnership in the WHERE, SQLite (no
+# statistics) reads every occurrence of the partnership, ten years of them, for each 500
+# ids. PostgreSQL (statistics kept by the sync: models.db.keep_statistics) is given the
+# partnership too: a first sync's new ids belong to a partnership with no rows yet, found
+# empty through (partnership, due) at once, where the public id's index is probed 500
+# times and a planner that costs those probes high scans the whole table instead.
 
 
 def occurrences_by_keys(
     session: Session, partnership_id: str, public_ids: Iterable[str]
 ) -> list[OccurrenceRow]:
     found: list[OccurrenceRow] = []
-    for chunk in chunks(list(public_ids)):  # by public id alone: see _BY_PUBLIC_ID
-        rows = session.exec(
-            select(OccurrenceRow).where(col(OccurrenceRow.public_id).in_(chunk))
-        ).all()
-        found.extend(r for r in rows if r.partnership_id == partnership_id)
+    for chunk in chunks(list(public_ids)):  # see _BY_PUBLIC_ID
+        query = _by_public_ids(session, select(OccurrenceRow), partnership_id, chunk)
+        found.extend(r for r in session.exec(query).all() if r.partnership_id == partnership_id)
     return found
 
 
@@ -236,9 +246,9 @@ def occurrence_ids(
 ) -> dict[str, int]:
     """Database id by public id: two columns, no ORM objects (sync links audit returns)."""
     found: dict[str, int] = {}
-    for chunk in chunks(list(public_ids)):  # by public id alone: see _BY_PUBLIC_ID
+    for chunk in chunks(list(public_ids)):  # see _BY_PUBLIC_ID
         query = select(OccurrenceRow.public_id, OccurrenceRow.id, OccurrenceRow.partnership_id)
-        rows = session.exec(query.where(col(OccurrenceRow.public_id).in_(chunk))).all()
+        rows = session.exec(_by_public_ids(session, query, partnership_id, chunk)).all()
         found.update((key, ref) for key, ref, pid in rows if pid == partnership_id)
     return found
 

@@ -23,6 +23,7 @@ from models import queries
 from models.audits import AuditCycle, AuditReturn
 from models.calendar import Lifecycle, OccurrenceRow
 from models.chunks import chunks
+from models.db import keep_statistics
 from models.directory import PartnershipRow
 from models.trail import Channel, record
 from models.types import utcnow
@@ -188,6 +189,8 @@ def sync_partnership(
         report.created = len(new_rows)
     session.flush()
     _ensure_audit_cycles(session, partnership, expanded, rules, report)
+    if report.created or report.returns_created:  # a bulk load: the planner is told
+        keep_statistics(session, ("occurrence", "audit_return"))
     if report.changed:
         record(
             session,

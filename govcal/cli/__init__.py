@@ -22,7 +22,7 @@ from govcal.cli import coercion, collector
 # name -> (module, attribute): a command function or a typer.Typer of subcommands.
 COMMANDS: dict[str, tuple[str, str]] = {
     "rules": ("govcal.cli.calendar", "rules_app"),
-    "db": ("govcal.cli.records", "db_app"),
+    "db": ("govcal.cli.db", "db_app"),
     "run": ("govcal.cli.run", "run"),
     "serve": ("govcal.cli.serve", "serve"),
     "web": ("govcal.cli.web", "web"),

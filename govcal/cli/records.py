@@ -24,15 +24,13 @@ from govcal.cli.common import (
     today,
 )
 from models import actions
-from models.db import DatabaseUnavailable, upgrade
 from models.evidence import EvidenceStore
-from models.settings import HORIZON_MOST, get_settings, redact_url
+from models.settings import HORIZON_MOST, get_settings
 from models.sync import SyncReport, sync_all
 
 if TYPE_CHECKING:
     pass
 
-db_app = typer.Typer(help="Database schema and migrations.", no_args_is_help=True)
 person_app = typer.Typer(help="People in the directory: remove someone who has left.",
                          no_args_is_help=True)  # fmt: skip
 
@@ -51,21 +49,6 @@ OccurrenceArg = Annotated[
     ),
 ]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why: kept in the audit trail.")]
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Create the database or migrate it to the latest schema."""
-    url = get_settings().effective_database_url
-    try:
-        before, after = upgrade(url)
-    except DatabaseUnavailable as exc:
-        err.print(f"Error: {exc}", markup=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-    if before == after:
-        out.print(f"{redact_url(url)} is up to date (revision {after}).")
-    else:
-        out.print(f"{redact_url(url)} migrated from {before or 'empty'} to {after}.")
 
 
 def print_sync(reports: list[SyncReport]) -> None:

@@ -1,0 +1,70 @@
+"""`govcal db`: the database's schema, backups and restores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from govcal.cli.common import err, out
+from models.db import DatabaseUnavailable, head_revision, upgrade
+from models.settings import get_settings, redact_url
+
+db_app = typer.Typer(help="Database schema, migrations, backups and restores.",
+                     no_args_is_help=True)  # fmt: skip
+
+
+def _fail(message: str) -> None:
+    err.print(f"Error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the database or migrate it to the latest schema."""
+    url = get_settings().effective_database_url
+    try:
+        before, after = upgrade(url)
+    except DatabaseUnavailable as exc:
+        _fail(str(exc))
+    if before == after:
+        out.print(f"{redact_url(url)} is up to date (revision {after}).")
+    else:
+        out.print(f"{redact_url(url)} migrated from {before or 'empty'} to {after}.")
+
+
+@db_app.command("backup")
+def db_backup(
+    path: Annotated[Path, typer.Argument(help="The new backup file.", show_default=False)],
+) -> None:
+    """Copy the database into a new file, safe while govcal runs."""
+    from models.backup import BackupRefused, backup
+
+    url = get_settings().effective_database_url
+    try:
+        how = backup(url, path)
+    except (BackupRefused, DatabaseUnavailable) as exc:
+        _fail(str(exc))
+    out.print(f"Backed up {redact_url(url)} to {path} ({how}).")
+
+
+@db_app.command("restore")
+def db_restore(
+    path: Annotated[Path, typer.Argument(help="A file made by `govcal db backup`.")],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace a database that holds records.")
+    ] = False,
+) -> None:
+    """Put a backup in place of the database (refuses to replace records unasked)."""
+    from models.backup import BackupRefused, restore
+
+    url = get_settings().effective_database_url
+    try:
+        revision = restore(url, path, replace=replace)
+    except (BackupRefused, DatabaseUnavailable) as exc:
+        _fail(str(exc))
+        return
+    out.print(f"Restored {path} into {redact_url(url)} (revision {revision}).")
+    if revision != head_revision():
+        out.print(f"Run `govcal db upgrade` to migrate it to {head_revision()}.")
