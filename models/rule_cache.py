@@ -71,14 +71,6 @@ def load_partnerships(paths: Iterable[Path] | None, cache_dir: Path | None) -> l
     return list(found)
 
 
-def rule_file_error() -> type[Exception]:
-    """rules.loader.RuleFileError, for an except clause: Python evaluates it only when an
-    exception is on its way, so the loader (and pydantic) are imported only then."""
-    from rules.loader import RuleFileError
-
-    return RuleFileError
-
-
 def _key(paths: list[Path] | None) -> str:
     digest = hashlib.sha256(FORMAT)
 

@@ -12,7 +12,6 @@ import typer
 from dateutil.relativedelta import relativedelta
 from rich.table import Table
 
-from govcal.cli import collector
 from govcal.cli.common import (
     AsOfOption,
     PartnershipOption,
@@ -163,9 +162,8 @@ def _recorded(partnership: Partnership, first: date, last: date, day: date) -> l
     settings = get_settings()
     if settings.uses_embedded_database and not (settings.data_dir / "govcal.db").is_file():
         return None
-    with collector.loading():
-        from models.db import DatabaseUnavailable, session_scope  # only with a database
-        from models.recorded_plan import recorded_plan
+    from models.db import DatabaseUnavailable, session_scope  # only with a database
+    from models.recorded_plan import recorded_plan
 
     try:
         with session_scope() as session:

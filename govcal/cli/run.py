@@ -19,7 +19,6 @@ import typer
 
 from flows.outcome import DayOutcome
 from govcal import local_api, run_now
-from govcal.cli import collector
 from govcal.cli.common import (
     AsOfOption,
     RulesOption,
@@ -88,8 +87,7 @@ def load_samples_if_empty(rules: Path | None = None, *, history: bool = True) ->
 
 def _run_here(day: date) -> tuple[str, str, object]:
     """The flow in this process: its state's name and message, and its result."""
-    with collector.loading():
-        from flows.jobs import daily_compliance  # once Prefect's settings are set
+    from flows.jobs import daily_compliance  # once Prefect's settings are set
 
     try:
         local_api.wait_for_ephemeral()
