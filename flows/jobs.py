@@ -177,12 +177,7 @@ def _act(model: type[BaseModel], given: Any, as_of: Any, action: str, change: Ch
 
 
 def _choose(action: str, day: date) -> str:
-    """Pause the run with a drop-down of today's items for this action.
-
-    Args:
-        form: The first field takes the id pasted from an email; leave it empty to choose.
-        as_of: Leave empty (today). Only to record as if on a past day.
-    """
+    """Pause the run with a drop-down of today's items for this action, as of `day`."""
     from prefect.flow_runs import pause_flow_run
 
     from flows.dashboard import choices

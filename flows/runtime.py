@@ -1,9 +1,9 @@
 """The one place a run is assembled: settings -> partnerships, transport, sender, clock.
 
 The command line, the Prefect flows, the UI forms and `govcal serve` all build what they
-need here, so they cannot drift apart (the CLI once built its SMTP transport without the
-Prefect Secret block the flows used, and logged in with an empty password). Prefect is
-imported only when a Secret block is actually named, never at import time.
+need here, so they cannot drift apart (an SMTP transport built elsewhere could miss the
+Prefect Secret block and log in with an empty password). Prefect is imported only when a
+Secret block is actually named, never at import time.
 """
 
 from __future__ import annotations
@@ -67,11 +67,6 @@ def smtp_password(settings: Settings) -> str | None:
     if not str(secret):
         raise SecretUnavailable([f"GOVCAL_SMTP_PASSWORD_BLOCK='{name}' holds an empty secret"])
     return str(secret)
-
-
-def make_transport(settings: Settings) -> Transport:
-    """The configured transport, with its password resolved: the only transport factory."""
-    return from_settings(settings, password=smtp_password(settings))
 
 
 @dataclass

@@ -106,7 +106,6 @@ def send(
     sender: Sender,
     *,
     now: datetime | None = None,
-    invite_window_days: int = 60,
     budget: timedelta = DELIVERY_BUDGET,
 ) -> tuple[DeliveryReport, int]:
     """Claim what is pending and deliver it, batch after batch until nothing is left (a
@@ -231,7 +230,7 @@ def notify(
     report.new = record(session, planned)
     report.delivery, report.dropped_rows = send(
         session, partnerships, today, transport, sender,
-        now=now, invite_window_days=invite_window_days, budget=budget,
+        now=now, budget=budget,
     )  # fmt: skip
     return report
 
