@@ -597,7 +597,7 @@ def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -
         found = escalations.escalations(session, [r.row.id for r in live if r.row.id])
         live = [
             r for r in live if (r.row.id or 0) in found and not found[r.row.id or 0].acknowledged_at
-        ]  # type: ignore[index]
+        ]
     live.sort(key=lambda r: (abs((r.row.due - as_of).days), r.row.title))  # nearest first
     if action == "return":
         return _labels(

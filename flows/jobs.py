@@ -187,8 +187,8 @@ def _choose(action: str, day: date) -> str:
     if not labels:
         raise FormError(f"there is nothing to {action} today; paste an id to act on another item")
     wanted = choice_input(labels, "Which item?")
-    answer = pause_flow_run(
-        wait_for_input=wanted.with_initial_data(  # type: ignore[attr-defined]
+    answer: Any = pause_flow_run(  # an instance of `wanted`, with its `item`
+        wait_for_input=wanted.with_initial_data(
             description=f"Choose the item to {action}, then Submit."
         ),
         timeout=3600,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from models.settings import Settings, SettingsError, get_settings
@@ -55,7 +56,7 @@ def smtp_password(settings: Settings) -> str | None:
     from prefect.blocks.system import Secret  # only when a block is named
 
     try:
-        secret = Secret.load(name).get()
+        secret = cast(Secret[Any], Secret.load(name)).get()  # a block, called from sync code
     except (ValueError, KeyError) as exc:
         raise SecretUnavailable(
             [

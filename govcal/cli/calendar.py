@@ -96,12 +96,14 @@ def rules_generate(
     from rules.generate import partnership_files
 
     label = display_path(csv_file)
+    unreadable: Problem | None
     if csv_file.is_dir():  # read_rule_file would call it a rule file: it is the CSV's place
         folder = "is a folder, not a CSV file; give the CSV of partnerships (id,name,...)"
         text, unreadable = None, Problem(label, 0, folder)
     else:
         text, unreadable = read_rule_file(csv_file, label)
-    files, problems = partnership_files(text, label) if text is not None else ({}, [unreadable])
+    files, problems = partnership_files(text, label) if text is not None else ({}, [])
+    problems += [unreadable] if unreadable is not None else []
     if out_dir.exists() and not out_dir.is_dir():
         problems.append(Problem(display_path(out_dir), 0, "is a file; give a folder"))
     clashes = [name for name in files if (out_dir / name).exists()]

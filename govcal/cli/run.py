@@ -85,7 +85,7 @@ def load_samples_if_empty(rules: Path | None = None, *, history: bool = True) ->
     return loaded
 
 
-def _run_here(day: date) -> tuple[str, str, object]:
+def _run_here(day: date) -> tuple[str | None, str, object]:
     """The flow in this process: its state's name and message, and its result."""
     from flows.jobs import daily_compliance  # once Prefect's settings are set
 
