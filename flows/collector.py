@@ -5,7 +5,7 @@ rows, items and messages that live until the step ends. Made with the collector 
 scans them again and again as they are made: a third of the boards' and the plan's time
 at 160 partnerships. Reference counting still frees whatever is dropped meanwhile (none
 of it is cyclic), and the collector resumes after, so a long-running worker collects its
-garbage as ever. (The command line pauses it while a command starts: govcal/cli/collector.py.)
+garbage as ever.
 """
 
 from __future__ import annotations

@@ -188,10 +188,6 @@ class CycleTable:
             f"{self.total} {self.noun} returned"
         )
 
-    @property
-    def fraction(self) -> float:
-        return self.returned / self.total if self.total else 1.0
-
 
 @dataclass(frozen=True)
 class Undelivered:

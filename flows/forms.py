@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from enum import Enum, StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -32,6 +32,9 @@ from rules.dates import check_day, parse_day
 from rules.model import Kind
 from rules.references import ReferenceRefused, check_reference, form_pattern
 from rules.text import pasted_id as pasted_occurrence_id
+
+if TYPE_CHECKING:
+    from prefect.input import RunInput
 
 
 def _supported(day: date) -> date:
@@ -136,7 +139,7 @@ class CompletionForm(ItemForm):
         max_length=1000,
         description="Link to the minutes, report or submission (https://...)",
     )
-    completed_on: DayOrToday = Field(
+    completed_on: DayOrToday = Field(  # type: ignore[assignment]  # "" (empty box): today
         default="", title="Done on", description="e.g. 13/11/2026; leave empty for today"
     )
     completed_by: str = _by()
@@ -165,7 +168,7 @@ class ReturnForm(ItemForm):
         max_length=1000,
         description="Link to the submitted return (https://...)",
     )
-    submitted_on: DayOrToday = Field(
+    submitted_on: DayOrToday = Field(  # type: ignore[assignment]  # "" (empty box): today
         default="", title="Submitted on", description="e.g. 28/10/2026; leave empty for today"
     )
     recorded_by: str = _by()
@@ -350,13 +353,13 @@ def pasted_id(text: str) -> str:
     return found
 
 
-def choice_input(labels: dict[str, str], title: str) -> type[BaseModel]:
+def choice_input(labels: dict[str, str], title: str) -> type[RunInput]:
     """A run input with one drop-down: the open items by title and date (built each
     run from the database, so the list is today's)."""
     from prefect.input import RunInput
 
     choices = Enum("Choice", {f"c{i}": label for i, label in enumerate(labels)})  # type: ignore[misc]
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         "ChooseItem",
         __base__=RunInput,
         item=(choices, Field(title=title, description="Nearest to today first; type to search")),

@@ -228,12 +228,8 @@ def _is_cycle(item: str) -> bool:
 
 def _choose(action: str, day: date, within: str | None = None) -> str:
     """Pause the run with a drop-down of today's items for this action (those of one
-    audit cycle, `within`, when its id was pasted: the run asks which agency or school).
-
-    Args:
-        form: The first field takes the id pasted from an email; leave it empty to choose.
-        as_of: Leave empty (today). Only to record as if on a past day.
-    """
+    audit cycle, `within`, when its id was pasted: the run asks which agency or school),
+    as of `day`."""
     from prefect.flow_runs import pause_flow_run
 
     from flows.dashboard import choices
@@ -247,8 +243,8 @@ def _choose(action: str, day: date, within: str | None = None) -> str:
     if not labels:
         raise FormError(f"there is nothing to {action} today; paste an id to act on another item")
     wanted = choice_input(labels, "Which item?")
-    answer = pause_flow_run(
-        wait_for_input=wanted.with_initial_data(  # type: ignore[attr-defined]
+    answer: Any = pause_flow_run(  # an instance of `wanted`, with its `item`
+        wait_for_input=wanted.with_initial_data(
             description=f"Choose the item to {action}, then Submit."
         ),
         timeout=3600,

@@ -112,7 +112,7 @@ def installation_part(session: Session) -> str:
     mixed with where it runs (host and database address), so that a copy of the database
     (a restored backup, a test copy) never mints the ids the original mints, while one
     installation keeps the same ids across retries (receivers can drop a duplicate)."""
-    where = f"{socket.gethostname()}|{session.get_bind().url!s}"
+    where = f"{socket.gethostname()}|{session.get_bind().engine.url!s}"
     mixed = hashlib.sha256(f"{installation_id(session)}|{where}".encode()).hexdigest()
     return mixed[:12]
 

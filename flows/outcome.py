@@ -9,7 +9,7 @@ the command line reads it without loading Prefect.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -97,5 +97,5 @@ class DayOutcome:
 
 def _known(kind: type, values: dict[str, Any]) -> dict[str, Any]:
     """The fields `kind` declares (a task may report more than the outcome keeps)."""
-    names = kind.__dataclass_fields__
+    names = {f.name for f in fields(kind)}
     return {k: v for k, v in values.items() if k in names}

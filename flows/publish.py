@@ -79,11 +79,21 @@ def as_posted(artifacts: list[Artifact]) -> list[dict[str, Any]]:
     next): its data in the form Prefect stores, and whether it is posted only if changed."""
     return [
         {"key": a.key, "type": a.type, "description": a.description,
-         "data": a.format(_sync=True), "task_run_id": _text(a.task_run_id),
+         "data": _stored(a), "task_run_id": _text(a.task_run_id),
          "flow_run_id": _text(a.flow_run_id),
          "only_if_changed": bool(a.key and a.key.startswith(RETURNS))}
         for a in artifacts
     ]  # fmt: skip
+
+
+def _stored(artifact: Artifact) -> str:
+    """An artifact's data as Prefect's API stores it: the markdown as written, a table as
+    JSON (the cockpit posts only these two kinds)."""
+    if isinstance(artifact, MarkdownArtifact):
+        return artifact.markdown
+    if isinstance(artifact, TableArtifact):
+        return json.dumps(artifact.table, allow_nan=False)
+    raise TypeError(f"the cockpit posts markdown and tables, not {type(artifact).__name__}")
 
 
 def _text(value: object) -> str | None:

@@ -1,9 +1,9 @@
 """The one place a run is assembled: settings -> partnerships, transport, sender, clock.
 
 The command line, the Prefect flows, the UI forms and `govcal serve` all build what they
-need here, so they cannot drift apart (the CLI once built its SMTP transport without the
-Prefect Secret block the flows used, and logged in with an empty password). Prefect is
-imported only when a Secret block is actually named, never at import time.
+need here, so they cannot drift apart (an SMTP transport built elsewhere could miss the
+Prefect Secret block and log in with an empty password). Prefect is imported only when a
+Secret block is actually named, never at import time.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from models import rule_cache
@@ -96,7 +97,7 @@ def _secret_block(variable: str, name: str) -> str:
     from prefect.blocks.system import Secret  # only when a block is named
 
     try:
-        secret = Secret.load(name).get()
+        secret = cast(Secret[Any], Secret.load(name)).get()  # a block, called from sync code
     except (ValueError, KeyError) as exc:
         raise SecretUnavailable(
             [
@@ -157,11 +158,6 @@ def _kept_secret(path: Path) -> str:
     with os.fdopen(handle, "w", encoding="ascii") as out:
         out.write(secrets.token_urlsafe(48))
     return path.read_text(encoding="ascii").strip()
-
-
-def make_transport(settings: Settings) -> Transport:
-    """The configured transport, with its password resolved: the only transport factory."""
-    return from_settings(settings, password=smtp_password(settings))
 
 
 @dataclass

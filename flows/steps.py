@@ -141,7 +141,6 @@ def send(
     sender: Sender,
     *,
     now: datetime | None = None,
-    invite_window_days: int = 60,
     budget: timedelta = DELIVERY_BUDGET,
     lease: timedelta | None = None,
 ) -> tuple[DeliveryReport, int]:
@@ -275,7 +274,7 @@ def notify(
         warn_of_quorum(session, partnerships, today)
     report.delivery, report.dropped_rows = send(
         session, partnerships, today, transport, sender,
-        now=now, invite_window_days=invite_window_days, budget=budget,
+        now=now, budget=budget,
     )  # fmt: skip
     return report
 

@@ -1,9 +1,9 @@
 """Where an email sends a person in the Prefect UI: the form for what they have to do.
 
 GOVCAL_UI_URL may be the record-completion form's own address (used as given) or just
-the UI's address. A bare address used to lead to the Deployments page, a list the reader
-had to search; now the form's deployment (prefect.yaml) is looked up by name on that
-server's API and the link opens its run form: record-completion for what was done, and
+the UI's address. For a bare address the form's deployment (prefect.yaml) is looked up by
+name on that server's API, so the link opens its run form rather than the Deployments
+page, a list the reader would have to search: record-completion for what was done, and
 acknowledge-escalation for a Lead Partner told of an escalation. When the server cannot
 be asked, or has no such deployment (the embedded mode has none), the link stays the
 Deployments page (or, for acknowledging, is left out): a reminder never waits on, or

@@ -23,6 +23,7 @@ from models.evidence import EvidenceRefused, EvidenceStore
 from models.records import Actor, Evidence, RecordError
 from models.sync import SyncReport, follow_dependents, sync_all
 from rules.model import Partnership
+from rules.problems import RuleFileError
 from rules.text import LONG, TextRefused, check_id, check_text
 
 if TYPE_CHECKING:  # the directory import (CSV, email_validator) is imported by its two users
@@ -287,7 +288,7 @@ def _partnerships() -> list[Partnership]:
 
     try:
         return rule_cache.configured()
-    except rule_cache.rule_file_error():
+    except RuleFileError:
         return []  # the next sync reports the rule files' problems
 
 

@@ -223,14 +223,17 @@ def _identifiers(source: str) -> list[tuple[str, object]]:
 
 def _parsed(source: str) -> list[tuple[str, object]]:
     """The same two names from the whole parsed file."""
-    found = []
+    found: list[tuple[str, object]] = []
     for node in ast.parse(source).body:
-        target = node.target if isinstance(node, ast.AnnAssign) else None
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
+        target: ast.expr | None = None
+        value: ast.expr | None = None
+        if isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
         named = isinstance(target, ast.Name) and target.id in ("revision", "down_revision")
-        if named and node.value is not None:
-            found.append((target.id, ast.literal_eval(node.value)))
+        if named and isinstance(target, ast.Name) and value is not None:
+            found.append((target.id, ast.literal_eval(value)))
     return found
 
 
@@ -241,9 +244,11 @@ def _head(files: tuple[Path, ...]) -> str | None:
     for path in files:
         for name, value in _identifiers(path.read_text(encoding="utf-8")):
             if name == "revision":
-                revisions.add(value)
-            elif value:
-                parents.update([value] if isinstance(value, str) else value)
+                revisions.add(str(value))
+            elif isinstance(value, str):
+                parents.add(value)
+            elif isinstance(value, tuple | list):  # a merge's parents
+                parents.update(str(v) for v in value)
     heads = revisions - parents
     if len(heads) != 1:  # several heads or none: alembic explains it
         from alembic.script import ScriptDirectory

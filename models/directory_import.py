@@ -56,7 +56,7 @@ class FileReport:
     unchanged: int = 0
     problems: list[ImportProblem] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
-    listed: set[tuple[int, str, str, str]] = field(default_factory=set)  # people rows read
+    listed: set[tuple[int | None, str, str, str]] = field(default_factory=set)  # people rows read
     ended: list[EndedRole] = field(default_factory=list)  # roles --replace ended
     refused: bool = False  # the whole file was refused: nothing was imported from it
 
@@ -422,7 +422,7 @@ def _people(session, rows, partnership_id, known_roles, report: FileReport) -> N
     )
     people: dict[str, Person | SimpleNamespace] = dict(_people_named(session, rows))
     new: list[SimpleNamespace] = []
-    assignments = {
+    assignments: set[tuple[int | None, str, str, str]] = {
         (a.person_id, a.role, a.agency_code, a.school_code)
         for a in session.exec(
             select(RoleAssignment).where(RoleAssignment.partnership_id == partnership_id)

@@ -87,7 +87,7 @@ def pack_source(session: Session, partnership_id: str, start: date, end: date) -
             OccurrenceRow.due >= start,
             OccurrenceRow.due <= end,
         )
-        .order_by(OccurrenceRow.due, OccurrenceRow.public_id)
+        .order_by(col(OccurrenceRow.due), col(OccurrenceRow.public_id))
     ).all()
     raised = _escalations(session, [r.id for r, _rag in rows if r.id is not None])
     names = queries.subject_names(session, partnership_id)

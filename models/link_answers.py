@@ -23,6 +23,7 @@ from models.audits import AuditReturn, FollowUpAction
 from models.calendar import Lifecycle, OccurrenceRow
 from models.records import Actor, RecordError
 from models.trail import Channel, record
+from rules.problems import RuleFileError
 
 
 class LinkDead(LookupError):
@@ -121,7 +122,7 @@ def _role_names(partnership_id: str) -> dict[str, str]:
         return kept[1]
     try:
         chosen = [p for p in rule_cache.configured() if p.id == partnership_id]
-    except rule_cache.rule_file_error():
+    except RuleFileError:
         return {}
     names = {k: r.display_name for k, r in chosen[0].roles.items()} if chosen else {}
     _ROLES[partnership_id] = (time.monotonic(), names)

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, or_, select
 
 from models.calendar import Incident, Lifecycle, OccurrenceRow
 from models.chunks import chunks
-from models.directory import Agency, PartnershipRow, School
+from models.directory import Agency, School
 from models.rows import named
 from models.stored_dates import warn_skipped
 from rules.dates import in_range
@@ -319,20 +319,6 @@ def _unknown(what: str, wanted: str, near: list[str]) -> str:
     )
 
 
-def open_occurrences(
-    session: Session, partnership_id: str | None = None, *, due_by: date | None = None
-) -> list[OccurrenceRow]:
-    query = select(OccurrenceRow).where(
-        OccurrenceRow.lifecycle == Lifecycle.OPEN.value,
-        OccurrenceRow.orphaned == False,  # noqa: E712
-    )
-    if partnership_id:
-        query = query.where(OccurrenceRow.partnership_id == partnership_id)
-    if due_by:
-        query = query.where(OccurrenceRow.due <= due_by)
-    return list(session.exec(query.order_by(OccurrenceRow.due, OccurrenceRow.public_id)).all())
-
-
 def audit_cycle(session: Session, public_id: str) -> AuditCycle:
     from models.audits import AuditCycle
 
@@ -564,10 +550,6 @@ def audit_return_for(session: Session, public_id: str) -> AuditReturn | None:
         .join(OccurrenceRow, col(AuditReturn.occurrence_id) == col(OccurrenceRow.id))
         .where(OccurrenceRow.public_id == public_id)
     ).first()
-
-
-def partnership_names(session: Session) -> dict[str, str]:
-    return dict(session.exec(select(PartnershipRow.id, PartnershipRow.name)).all())
 
 
 def occurrence_titles(session: Session, ids: Iterable[int]) -> dict[int, str]:

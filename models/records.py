@@ -397,6 +397,7 @@ def review_return(
     audit_return.review_note = note
     audit_return.reviewed_at = utcnow()
     audit_return.reviewed_by = actor.name
+    assert audit_return.id is not None  # read from the database
     for description, due in follow_ups or []:
         session.add(FollowUpAction(return_id=audit_return.id, description=description, due=due))
     record(

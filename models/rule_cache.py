@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 import rules
 from rules import workdays
+from rules.problems import RuleFileError
 
 if TYPE_CHECKING:
     from rules.model import Partnership
@@ -120,7 +121,7 @@ def running(paths: Iterable[Path] | None, cache_dir: Path | None) -> Running:
     given = list(paths) if paths is not None else None
     try:
         found = load_partnerships(given, cache_dir)
-    except rule_file_error():
+    except RuleFileError:
         pass
     else:
         return Running(found)
@@ -167,14 +168,6 @@ def _keep_good(cache_dir: Path, partnership: Partnership) -> None:
 def _last_good(cache_dir: Path, label: str) -> Partnership | None:
     found = _read(cache_dir, _good_key(label), "last-good")
     return found[0] if found else None
-
-
-def rule_file_error() -> type[Exception]:
-    """rules.loader.RuleFileError, for an except clause: Python evaluates it only when an
-    exception is on its way, so the loader (and pydantic) are imported only then."""
-    from rules.loader import RuleFileError
-
-    return RuleFileError
 
 
 def _key(paths: list[Path] | None) -> str:

@@ -194,4 +194,4 @@ def status_query(
         query = query.where(
             OccurrenceRow.lifecycle == Lifecycle.OPEN.value, OccurrenceRow.due < as_of
         )
-    return query.order_by(OccurrenceRow.due, OccurrenceRow.public_id)
+    return query.order_by(col(OccurrenceRow.due), col(OccurrenceRow.public_id))

@@ -11,6 +11,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from notifications.ics import CalendarEntry
@@ -150,7 +152,7 @@ def _plain(text: str) -> str:
 def _entry(item: Item, ctx: ComposeContext, sender: Sender, **changes) -> CalendarEntry:
     info = _info(ctx, item.partnership)
     chairs = _holders(item, ctx, item.chairs)
-    values = {
+    values: dict[str, Any] = {
         "public_id": item.public_id,
         "uid": item.uid,
         "title": item.title,
@@ -307,7 +309,7 @@ def compose(
                 group[0].kind,
                 group,
                 [r.recipient for r in group],
-                lambda inv=invitation: render_invite(inv, sender, stamp),
+                partial(render_invite, invitation, sender, stamp),
             )
         )
     for (recipient, _resend), group in sorted(digests.items()):
@@ -339,7 +341,7 @@ def compose(
                 "digest",
                 group,
                 [group[0].recipient],
-                lambda d=digest: render_digest(d, sender, stamp),
+                partial(render_digest, digest, sender, stamp),
             )
         )
     return messages

@@ -124,7 +124,7 @@ def build(
     message.add_alternative(html, subtype="html", charset="utf-8")
     if calendar is not None and method:
         message.add_alternative(calendar.decode("utf-8"), subtype="calendar", charset="utf-8")
-        part = message.get_payload()[-1]
+        *_, part = message.iter_parts()
         # written out, unquoted, in the order Outlook and Gmail themselves use
         part.replace_header("Content-Type", f"text/calendar; method={method}; charset=utf-8")
         message.make_mixed()

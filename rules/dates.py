@@ -12,7 +12,7 @@ Two spellings are read: ISO (2026-10-13) and the UK's day/month/year (13/10/2026
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2098, 12, 31)
@@ -117,5 +117,5 @@ def parse_moment(text: str, what: str = "date") -> date | datetime:
     return moment
 
 
-def _time(text: str):
+def _time(text: str) -> time:
     return datetime.strptime(text.strip(), "%H:%M").time()

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
-from dateutil.rrule import rrule, rrulestr
+from dateutil.rrule import rrule, rruleset, rrulestr
 
 from rules.model import (
     Anchor,
@@ -24,7 +24,6 @@ from rules.model import (
     Occurrence,
     Offset,
     Partnership,
-    Per,
     Recurrence,
     Rule,
     Subject,
@@ -38,7 +37,7 @@ _LAST_DAY = date(LAST_YEAR, 12, 31)
 
 
 @lru_cache(maxsize=4096)
-def _compiled(text: str, start: datetime) -> rrule:
+def _compiled(text: str, start: datetime) -> rrule | rruleset:
     return rrulestr(f"RRULE:{text}", dtstart=start)
 
 
@@ -129,8 +128,8 @@ def _occurrences(
         for subject in subjects:
             yield from _completion_chain(partnership, rule, schedule, end, context, subject)
         return
-    slots = _fixed_slots(schedule, start, end)  # type: ignore[arg-type]
-    timed = schedule.timed  # type: ignore[union-attr]
+    slots = _fixed_slots(schedule, start, end)
+    timed = schedule.timed
     for nominal in slots:
         base = _make(partnership, rule, nominal, timed, None)  # dated once, not per school
         for subject in subjects:
@@ -240,8 +239,3 @@ def _make(
         starts_at=starts_at,
         ends_at=ends_at,
     )
-
-
-def per_kinds(partnership: Partnership) -> set[Per]:
-    """Which directory kinds this partnership's rules fan out over."""
-    return {r.per for r in partnership.rules if r.per is not None}

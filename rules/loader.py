@@ -16,7 +16,7 @@ rules/compile.py) and the checks across rules (rules/dependencies.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +31,7 @@ from rules.files import display_path, read_rule_file, rule_files
 from rules.ladder import build_ladder
 from rules.model import DEFAULT_LADDER, Partnership
 from rules.obligation import build_rule
-from rules.problems import Problem
+from rules.problems import Problem, RuleFileError
 from rules.report import Report
 from rules.roles import build_roles
 from rules.spec import ObligationSpec, PartnershipFile
@@ -57,16 +57,6 @@ RuleProblem = Problem  # the name callers have used
 
 PARTNERSHIPS_DIR = Path(__file__).resolve().parent / "partnerships"
 DEFAULT_PARTNERSHIP = "wfscp"
-
-
-class RuleFileError(Exception):
-    """One or more rule files are invalid; `problems` lists every one of them."""
-
-    def __init__(self, problems: Sequence[Problem]):
-        self.problems = list(problems)
-        count = len(self.problems)
-        head = f"{count} problem{'s' if count != 1 else ''} in the rule files; nothing was loaded"
-        super().__init__("\n".join([head, *(str(p) for p in self.problems)]))
 
 
 @dataclass(frozen=True)

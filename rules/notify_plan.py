@@ -93,7 +93,9 @@ class Directory:
     holders: dict[tuple[str, str], list[tuple[str, str, Contact]]] = field(default_factory=dict)
     deputies: dict[tuple[str, str], list[Contact]] = field(default_factory=dict)
 
-    def add(self, partnership: str, role: str, contact: Contact, agency="", school="") -> None:
+    def add(
+        self, partnership: str, role: str, contact: Contact, agency: str = "", school: str = ""
+    ) -> None:
         self.holders.setdefault((partnership, role), []).append((agency, school, contact))
 
     def add_deputy(self, partnership: str, lead_email: str, deputy: Contact) -> None:
@@ -233,7 +235,7 @@ def _schedule(
     emails = [s for s in stages if s[1] is not MessageKind.FLAG]
     current = emails[-1][0] if emails and emails[-1][4] >= -catch_up_days else None
     backlog = bool(emails) and current is None  # every email stage is past the window
-    out = []
+    out: list[tuple[str, MessageKind, tuple[str, ...], str | None, Action]] = []
     for stage, kind, roles, flag, _on in stages:
         if kind is MessageKind.FLAG:
             out.append((stage, kind, roles, flag, Action.FLAG))

@@ -6,6 +6,7 @@ Like a compiler's: file, line, what is wrong and what to do, printed as
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 
@@ -24,3 +25,13 @@ class Problem:
     def in_file(self, file: str) -> Problem:
         """The same problem, named against `file` (parsers know lines, not file names)."""
         return replace(self, file=file)
+
+
+class RuleFileError(Exception):
+    """One or more rule files are invalid; `problems` lists every one of them."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = f"{count} problem{'s' if count != 1 else ''} in the rule files; nothing was loaded"
+        super().__init__("\n".join([head, *(str(p) for p in self.problems)]))

@@ -62,7 +62,8 @@ _RESOLVER = yaml.resolver.Resolver()
 def _scalar(event: yaml.ScalarEvent) -> Any:
     tag = event.tag
     if tag is None or tag == "!":
-        tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
+        # untyped in PyYAML's stubs
+        tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
     tag = tag.removeprefix(_TAG)
     value = event.value
     if tag == "null":
@@ -166,7 +167,7 @@ class _Builder:
         self.stack.append(_Frame(container if kept else None, path))
 
     def feed(self, event: yaml.Event) -> None:
-        line = event.start_mark.line + 1
+        line = event.start_mark.line + 1 if event.start_mark else 0  # the parser sets it
         if isinstance(event, yaml.ScalarEvent):
             value = _scalar(event)
             problem = file_text_problem(value) if isinstance(value, str) else None

@@ -19,26 +19,6 @@ pytest_plugins = ["tests.support.environment"]  # Prefect's home, set before col
 PG_ADMIN = os.environ.get("GOVCAL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config, items) -> None:
-    """Keep each xdist_group on one worker under `--dist loadgroup`.
-
-    pytest-xdist 3.8 marks a group by appending "@group" to `item._nodeid`, which pytest
-    9.2 no longer reads (the id is `item._id`): every group was split across the workers,
-    so each started its own Prefect test API (about 30 s busy) and the two real servers
-    ran at once. Done here when xdist's own suffix did not take.
-    """
-    if not getattr(config.option, "loadgroup", False):
-        return
-    for item in items:
-        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
-                        for m in item.iter_markers("xdist_group")})  # fmt: skip
-        if names and "@" not in item.nodeid:
-            from _pytest.nodeid import NodeId  # pytest 9.2's structured id
-
-            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")
-
-
 @pytest.fixture
 def rule_file(tmp_path: Path):
     """Write a rule file from text (dedented) and return its path."""

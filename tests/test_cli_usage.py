@@ -61,3 +61,20 @@ def test_run_exit_codes_put_a_refusal_first_then_the_cockpit_then_a_retry():
     assert code(2, 0) == exit_codes.LEFT_TO_RETRY
     assert code(2, 0, "the API is down") == exit_codes.COCKPIT
     assert code(2, 1, "the API is down") == exit_codes.FAILED
+
+
+def test_the_list_of_commands_says_what_each_command_says_of_itself():
+    """`govcal --help` lists each command with the summary kept beside it (so the list
+    imports none of them); each summary is the start of the command's own help, so the
+    list cannot drift from what `govcal NAME --help` says."""
+    from govcal.cli import COMMANDS
+
+    listing = govcal("--help")
+    assert listing.returncode == 0, listing.stderr
+    for name in COMMANDS:
+        assert f"  {name} " in listing.stdout, name
+        own = govcal(name, "--help")
+        assert own.returncode == 0, own.stderr
+        said = " ".join(own.stdout.split())
+        first = " ".join(COMMANDS[name][2].split()[:3])
+        assert first in said, (name, first)

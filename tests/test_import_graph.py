@@ -1,4 +1,5 @@
-"""The layers import one way, and the read-only commands stay light.
+"""The layers import one way, SQL stays in models/, and no dependency's private parts
+are used.
 
 rules <- models <- notifications <- flows <- govcal (the command line): a module may
 import its own layer or a lower one, never a higher one. Checked from the source (every
@@ -8,13 +9,8 @@ import, including those inside functions), so a lazy import cannot hide a wrong 
 from __future__ import annotations
 
 import ast
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = {"rules": 0, "models": 1, "notifications": 2, "flows": 3, "govcal": 4}
@@ -117,102 +113,82 @@ def test_the_sql_check_sees_a_commit_in_a_flow(tmp_path, monkeypatch):
     ]
 
 
-PROBE = """
-import json, sys
-from govcal.cli import app
-try:
-    app(sys.argv[1:], prog_name="govcal")
-except SystemExit:
-    pass
-print("MODULES " + json.dumps(sorted(sys.modules)))
-"""
-DATABASE = {"sqlalchemy", "sqlmodel"}
-MIGRATIONS = {"alembic", "mako"}
-MAIL = {"notifications", "emails", "jinja2", "icalendar", "dkim", "dns"}
-ORCHESTRATION = {"prefect", "flows", "apscheduler"}
+# Every folder of ours whose code runs: the product, its tests, the bench and scripts.
+OURS = [*LAYERS, "tests", "bench", "scripts"]
 
 
-def _modules_after(*args: str) -> set[str]:
-    """The top-level packages imported by one command, run as a user runs it."""
-    return {name.split(".")[0] for name in _every_module_after(*args)}
+def private_uses() -> list[str]:
+    """Uses of another library's private parts: an import of a `_private` module, a
+    `_private=` keyword, an assignment to some object's `_private` attribute, or a module
+    swapped into sys.modules. A dependency may change any of them in a patch release."""
+    found: list[tuple[str, int, str]] = []
+    for folder in OURS:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            name = str(path.relative_to(ROOT))
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                what = _private_use(node)
+                if what:
+                    found.append((name, getattr(node, "lineno", 0), what))
+    return [f"{name}:{line}: {what}" for name, line, what in sorted(found)]
 
 
-def _every_module_after(*args: str) -> set[str]:
-    """Every module imported by one command, run as a user runs it."""
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
-        capture_output=True, text=True, check=False, cwd=ROOT, env=os.environ.copy(),
-    )  # fmt: skip
-    lines = [line for line in done.stdout.splitlines() if line.startswith("MODULES ")]
-    assert lines, done.stderr
-    return set(json.loads(lines[-1].removeprefix("MODULES ")))
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
 
 
-@pytest.mark.parametrize(
-    "args",
-    [["--help"], ["plan", "--as-of", "2026-11-24"], ["rules", "check"], ["plan", "--help"]],
-)
-def test_commands_without_a_database_import_no_database_mail_or_prefect(args):
-    loaded = _modules_after(*args)
-    assert loaded & (DATABASE | MIGRATIONS | MAIL | ORCHESTRATION) == set()
-    assert "typer" in loaded  # the probe really ran the command line
+def _private_use(node: ast.AST) -> str | None:
+    if (
+        isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.level == 0
+        and any(_private(part) for part in node.module.split("."))
+    ):
+        return f"imports {node.module}"
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if any(_private(part) for part in alias.name.split(".")):
+                return f"imports {alias.name}"
+    if isinstance(node, ast.Call):
+        for keyword in node.keywords:
+            if keyword.arg and _private(keyword.arg):
+                return f"passes {keyword.arg}="
+    targets = node.targets if isinstance(node, ast.Assign) else []
+    for target in targets:
+        if isinstance(target, ast.Subscript) and ast.unparse(target.value) == "sys.modules":
+            return "replaces a module in sys.modules"
+        if (
+            isinstance(target, ast.Attribute)
+            and _private(target.attr)
+            and not (isinstance(target.value, ast.Name) and target.value.id in ("self", "cls"))
+        ):
+            return f"sets {ast.unparse(target)}"
+    return None
 
 
-def in_process(*args: str) -> str:
-    """A command run in this process, for the state around a probe (the probe itself is
-    a fresh interpreter: only there are the imports the command's own)."""
-    from typer.testing import CliRunner
-
-    from govcal.cli import app
-
-    result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.stdout
+def test_no_private_part_of_a_dependency_is_used():
+    assert private_uses() == []
 
 
-@pytest.mark.parametrize("args", [["plan", "--as-of", "2026-11-24"], ["rules", "check"]])
-def test_commands_on_cached_rules_import_no_pydantic_or_holidays(args):
-    """Once the rules are cached (the first command parses them with pydantic), an
-    everyday command needs no pydantic: typer's option checks would use it
-    (govcal/cli/coercion.py). Nor the holidays package: the bank holidays are cached
-    with the rules (models/rule_cache.py)."""
-    _modules_after(*args)  # the rule cache is written
-    assert _modules_after(*args) & {"pydantic", "holidays"} == set()
-
-
-def test_status_reads_the_database_without_alembic_mail_or_prefect(migrated_data):
-    every = _every_module_after("status", "--as-of", "2026-11-24")
-    loaded = {name.split(".")[0] for name in every}
-    assert "sqlalchemy" in loaded
-    assert loaded & (MIGRATIONS | MAIL | ORCHESTRATION) == set()
-    # tables built only by the commands that use them
-    assert every & {"models.audits", "models.people"} == set()
-
-
-def test_plan_and_the_write_commands_on_a_database_import_no_alembic_mail_or_prefect(
-    migrated_data,
-):
-    """Recording what was done is a short transaction: the schema is checked with one
-    query, not by alembic, and nothing is sent (the next notify run sends)."""
-    in_process("sync", "--as-of", "2026-11-24")
-    item = "wfscp:lsp-meeting:2026-11-11"
-
-    def state() -> str:
-        rows = json.loads(in_process("status", "--json", "--as-of", "2026-11-24"))
-        return next(r["state"] for r in rows if r["id"] == item)
-
-    for args, after in (
-        (["plan", "--as-of", "2026-11-24"], "overdue"),
-        (["complete", item, "--evidence", "https://example.org/m", "--on", "2026-11-11"],
-         "completed_on_time"),
-        (["reopen", item], "overdue"),
-    ):  # fmt: skip
-        every = _every_module_after(*args)
-        loaded = {name.split(".")[0] for name in every}
-        assert state() == after, args  # the command did its work
-        assert "sqlalchemy" in loaded, args
-        assert loaded & (MIGRATIONS | MAIL | ORCHESTRATION) == set(), args
-        assert "models.people" not in every, args  # the directory's people: not needed here
+def test_the_private_check_sees_each_kind(tmp_path, monkeypatch):
+    """The check itself can fail: each kind of private use is reported with its line."""
+    for folder in OURS:
+        (tmp_path / folder).mkdir()
+    (tmp_path / "govcal" / "bad.py").write_text(
+        "from typer._coercion import x\n"
+        "import _pytest.nodeid\n"
+        "a.format(_sync=True)\n"
+        "item._id = 1\n"
+        "sys.modules['holidays.countries'] = m\n"
+        "self._kept = []\n"
+    )
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert private_uses() == [
+        "govcal/bad.py:1: imports typer._coercion",
+        "govcal/bad.py:2: imports _pytest.nodeid",
+        "govcal/bad.py:3: passes _sync=",
+        "govcal/bad.py:4: sets item._id",
+        "govcal/bad.py:5: replaces a module in sys.modules",
+    ]
 
 
 def test_no_test_imports_from_conftest():

@@ -1,101 +1,157 @@
 """The `govcal` command line: a thin edge over rules/, models/, notifications/, flows/.
 
-Each command's module is imported only when that command runs, so `govcal plan` never
-pays for SQLAlchemy, Prefect or the mail stack. `govcal --help` lists the commands from
-their docstrings read as source (ast), without importing them. The garbage collector
-is paused while a command starts (collector.py).
+Each command's module is imported only when that command runs (click's documented lazy
+group: `list_commands` and `get_command`), so `govcal plan` never pays for SQLAlchemy,
+Prefect or the mail stack. `govcal --help` lists the commands with the one-line summary
+kept beside each in COMMANDS (tests/test_cli_usage.py checks it against the command's
+own help), so listing them imports none.
 """
 
 from __future__ import annotations
 
-import ast
 import importlib
+import sys
 from functools import cache
-from pathlib import Path
+from typing import Any, NoReturn
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from govcal.cli import coercion, collector
-
-# name -> (module, attribute): a command function or a typer.Typer of subcommands.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "rules": ("govcal.cli.calendar", "rules_app"),
-    "db": ("govcal.cli.db", "db_app"),
-    "run": ("govcal.cli.run", "run"),
-    "serve": ("govcal.cli.serve", "serve"),
-    "web": ("govcal.cli.web", "web"),
-    "plan": ("govcal.cli.calendar", "plan"),
-    "sync": ("govcal.cli.records", "sync"),
-    "import": ("govcal.cli.records", "import_"),
-    "person": ("govcal.cli.records", "person_app"),
-    "status": ("govcal.cli.status", "status"),
-    "returns": ("govcal.cli.status", "returns"),
-    "complete": ("govcal.cli.records", "complete"),
-    "waive": ("govcal.cli.records", "waive"),
-    "reopen": ("govcal.cli.records", "reopen"),
-    "reschedule": ("govcal.cli.records", "reschedule"),
-    "cancel": ("govcal.cli.records", "cancel"),
-    "review": ("govcal.cli.records", "review"),
-    "incident": ("govcal.cli.records", "incident"),
-    "acknowledge": ("govcal.cli.records", "acknowledge"),
-    "notify": ("govcal.cli.notify", "notify"),
-    "mailbox": ("govcal.cli.mailbox", "mailbox"),
-    "attendance": ("govcal.cli.attendance", "attendance_app"),
-    "feeds": ("govcal.cli.feeds", "feeds"),
-    "pack": ("govcal.cli.pack", "pack"),
+# name -> (module, attribute, summary): a command function or a typer.Typer of
+# subcommands, and the first sentence of its help, as `govcal --help` lists it.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "rules": ("govcal.cli.calendar", "rules_app", "Check and inspect the rule files."),
+    "db": ("govcal.cli.db", "db_app", "Database schema, migrations, backup and restore."),
+    "run": (
+        "govcal.cli.run",
+        "run",
+        "Run the daily-compliance job once, in-process, on the embedded default.",
+    ),
+    "serve": (
+        "govcal.cli.serve",
+        "serve",
+        "Run daily-compliance (working days 07:00), send-invites (07:30) and "
+        "publish-feeds (hourly) on schedule, in the partnership's time zone, and keep a "
+        "local Prefect server that `govcal run` reuses, and the web app.",
+    ),
+    "web": (
+        "govcal.cli.web",
+        "web",
+        "Run the web app alone: the signed links in emails and the feeds by token.",
+    ),
+    "plan": (
+        "govcal.cli.calendar",
+        "plan",
+        "Show the occurrences in a window with due date, owner, kind, source and state.",
+    ),
+    "sync": (
+        "govcal.cli.records",
+        "sync",
+        "Expand the rules over the horizon and upsert occurrences (safe to rerun).",
+    ),
+    "import": (
+        "govcal.cli.records",
+        "import_",
+        "Import agencies, schools, people and roles from CSV (bad rows are reported).",
+    ),
+    "person": (
+        "govcal.cli.records",
+        "person_app",
+        "People in the directory: remove someone who has left.",
+    ),
+    "status": (
+        "govcal.cli.status",
+        "status",
+        "What is overdue, due and coming up, and what was recently done.",
+    ),
+    "returns": (
+        "govcal.cli.status",
+        "returns",
+        "One line per agency or school in an S11/S175 cycle: returned, late, reviewed.",
+    ),
+    "complete": (
+        "govcal.cli.records",
+        "complete",
+        "Record that an occurrence was done, with its evidence.",
+    ),
+    "waive": (
+        "govcal.cli.records",
+        "waive",
+        "Waive an occurrence that is not needed, with the reason.",
+    ),
+    "reopen": (
+        "govcal.cli.records",
+        "reopen",
+        "Reopen a completed, waived or cancelled occurrence.",
+    ),
+    "reschedule": (
+        "govcal.cli.records",
+        "reschedule",
+        "Move one occurrence (such as a meeting), or change where it is held, without "
+        "changing its rule.",
+    ),
+    "cancel": (
+        "govcal.cli.records",
+        "cancel",
+        "Cancel one occurrence (such as a meeting), without changing its rule.",
+    ),
+    "review": (
+        "govcal.cli.records",
+        "review",
+        "Record the review of a submitted S11/S175 return, with follow-up actions.",
+    ),
+    "incident": (
+        "govcal.cli.records",
+        "incident",
+        "Record a serious incident (by reference) so its statutory clocks start.",
+    ),
+    "acknowledge": (
+        "govcal.cli.records",
+        "acknowledge",
+        "A Lead Partner acknowledges an escalated item (as the Prefect form does).",
+    ),
+    "notify": (
+        "govcal.cli.notify",
+        "notify",
+        "Plan what is due today and send it (one digest per person, one invite per meeting).",
+    ),
+    "mailbox": (
+        "govcal.cli.mailbox",
+        "mailbox",
+        "Read the mailbox back: calendar answers, bounces and auto-replies.",
+    ),
+    "attendance": (
+        "govcal.cli.attendance",
+        "attendance_app",
+        "Who answered a meeting's invite, and who attended it.",
+    ),
+    "feeds": (
+        "govcal.cli.feeds",
+        "feeds",
+        "Write one .ics feed per partnership, per body and per person.",
+    ),
+    "pack": (
+        "govcal.cli.pack",
+        "pack",
+        "Write the evidence pack (markdown and a self-contained HTML file) for one year.",
+    ),
 }
 
 
 @cache
-def load(name: str) -> click.Command:
-    """The click command for `name`, built by typer from its module (imported now)."""
-    module, attribute = COMMANDS[name]
+def load(name: str) -> Any:
+    """The command for `name`, built by typer from its module (imported now)."""
+    module, attribute, _ = COMMANDS[name]
     target = getattr(importlib.import_module(module), attribute)
     if isinstance(target, typer.Typer):
         group = typer.main.get_group(target)
         group.name = name
-        return _resume_when_started(group)
+        return group
     single = typer.Typer(
         add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None
     )
     single.command(name)(target)
-    return _resume_when_started(typer.main.get_command(single))
-
-
-def _resume_when_started(command: click.Command) -> click.Command:
-    """The command's own function (and each subcommand's) starts by resuming the garbage
-    collector that `main` paused (collector.py)."""
-    for sub in getattr(command, "commands", {}).values():
-        _resume_when_started(sub)
-    function = command.callback
-    if function is not None:
-
-        def started(*args, **kwargs):
-            collector.resume()
-            return function(*args, **kwargs)
-
-        command.callback = started
-    return command
-
-
-@cache
-def summary(name: str) -> str:
-    """A command's help as written in its module's source, for the list in --help."""
-    module, attribute = COMMANDS[name]
-    path = Path(__file__).parent / f"{module.rsplit('.', 1)[1]}.py"
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.FunctionDef) and node.name == attribute:
-            return ast.get_docstring(node) or ""
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == attribute for t in node.targets
-        ):
-            call = node.value
-            for keyword in getattr(call, "keywords", []):
-                if keyword.arg == "help" and isinstance(keyword.value, ast.Constant):
-                    return str(keyword.value.value)
-    return ""
+    return typer.main.get_command(single)
 
 
 class LazyCommands(TyperGroup):
@@ -103,23 +159,17 @@ class LazyCommands(TyperGroup):
 
     listing = False
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        coercion.lighten(self, ctx)  # its --help flag, checked without pydantic
-        return super().parse_args(ctx, args)
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in COMMANDS:
             return None
-        if self.listing:  # --help only needs the name and the help text
-            return click.Command(cmd_name, help=summary(cmd_name))
-        command = load(cmd_name)
-        coercion.lighten(command, ctx)  # options checked without pydantic (coercion.py)
-        return command
+        if self.listing:  # --help only needs the name and the summary
+            return TyperCommand(name=cmd_name, help=COMMANDS[cmd_name][2])
+        return load(cmd_name)
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_help(self, ctx: Any, formatter: Any) -> None:
         self.listing = True
         try:
             super().format_help(ctx, formatter)
@@ -130,16 +180,29 @@ class LazyCommands(TyperGroup):
 app = typer.Typer(
     cls=LazyCommands,
     help="govcal keeps a Safeguarding Children Partnership to its governance calendar.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # click's plain help: typer's rich help imports pygments (0.4 s)
 )
 
 
-@app.callback()
-def _root() -> None:
-    pass  # a group of commands with no options of its own
+@app.callback(invoke_without_command=True)
+def _root(ctx: typer.Context) -> None:
+    """`govcal` alone lists the commands on stderr (exit 2), as a wrong command does."""
+    if ctx.invoked_subcommand is None and not ctx.resilient_parsing:
+        print(ctx.get_help(), file=sys.stderr)
+        raise typer.Exit(2)
+
+
+def _usage_error(exc: typer.TyperException) -> NoReturn:
+    """A wrong option or command: one line naming it and where to look, no usage banner."""
+    ctx = getattr(exc, "ctx", None)  # a usage error carries the command it was typed for
+    hint = ""
+    if ctx is not None:
+        where = "" if ctx.parent is None else f" {ctx.info_name}"
+        hint = f" (see govcal{where} --help)"
+    print(f"Error: {exc.format_message()}{hint}", file=sys.stderr)
+    sys.exit(exc.exit_code)
 
 
 def main() -> None:
@@ -147,14 +210,7 @@ def main() -> None:
     transport, TLS mode or database scheme; a missing secret block) is one line per
     problem on stderr and exit code 2, never a traceback or a silent fallback. A wrong
     option is one line and exit code 2 too, without click's usage banner; a folder or
-    file govcal cannot use is one line and exit code 1. The garbage collector is paused
-    until the command's function starts (collector.py)."""
-    import sys
-
-    collector.pause()
-
-    from typer._click import exceptions as clicked  # typer's own click, not the package
-
+    file govcal cannot use is one line and exit code 1."""
     from models.settings import SettingsError, get_settings
 
     try:
@@ -164,18 +220,8 @@ def main() -> None:
         for line in exc.lines:
             print(f"Error: {line}", file=sys.stderr)
         sys.exit(2)
-    except clicked.NoArgsIsHelpError as exc:
-        exc.show()  # `govcal` alone: the list of commands
-        sys.exit(exc.exit_code)
-    except clicked.UsageError as exc:
-        hint = f" (see govcal {exc.ctx.info_name} --help)" if exc.ctx else ""
-        if exc.ctx and exc.ctx.parent is None:
-            hint = " (see govcal --help)"
-        print(f"Error: {exc.format_message()}{hint}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except clicked.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # typer's usage and click errors
+        _usage_error(exc)
     except typer.Abort:
         print("Aborted.", file=sys.stderr)
         sys.exit(1)

@@ -12,7 +12,6 @@ import typer
 from dateutil.relativedelta import relativedelta
 from rich.table import Table
 
-from govcal.cli import collector
 from govcal.cli.common import (
     AsOfOption,
     PartnershipOption,
@@ -97,12 +96,14 @@ def rules_generate(
     from rules.generate import partnership_files
 
     label = display_path(csv_file)
+    unreadable: Problem | None
     if csv_file.is_dir():  # read_rule_file would call it a rule file: it is the CSV's place
         folder = "is a folder, not a CSV file; give the CSV of partnerships (id,name,...)"
         text, unreadable = None, Problem(label, 0, folder)
     else:
         text, unreadable = read_rule_file(csv_file, label)
-    files, problems = partnership_files(text, label) if text is not None else ({}, [unreadable])
+    files, problems = partnership_files(text, label) if text is not None else ({}, [])
+    problems += [unreadable] if unreadable is not None else []
     if out_dir.exists() and not out_dir.is_dir():
         problems.append(Problem(display_path(out_dir), 0, "is a file; give a folder"))
     clashes = [name for name in files if (out_dir / name).exists()]
@@ -163,9 +164,8 @@ def _recorded(partnership: Partnership, first: date, last: date, day: date) -> l
     settings = get_settings()
     if settings.uses_embedded_database and not (settings.data_dir / "govcal.db").is_file():
         return None
-    with collector.loading():
-        from models.db import DatabaseUnavailable, session_scope  # only with a database
-        from models.recorded_plan import recorded_plan
+    from models.db import DatabaseUnavailable, session_scope  # only with a database
+    from models.recorded_plan import recorded_plan
 
     try:
         with session_scope() as session:

@@ -16,18 +16,17 @@ import typer
 from rich.console import Console
 
 from govcal import exit_codes
-from govcal.cli import collector
 from models import rule_cache
 from models.settings import get_settings
 from rules import dates
 from rules.model import DEFAULT_TIMEZONE, Partnership, active_partnerships
+from rules.problems import RuleFileError
 
 if TYPE_CHECKING:  # the database stack is imported by the commands that use it
     from sqlmodel import Session
 
     from flows.runtime import Runtime
     from models.records import Actor
-    from rules.loader import RuleFileError
 
 # Piped output (a file, `| less`, CI logs): tables laid out for 100 columns, as README
 # promises, instead of Rich's 80; plain lines are never broken (soft wrap), so a line
@@ -76,7 +75,7 @@ def _or_none(path: Path | None = None) -> list[Partnership]:
     them reports the problems through load_rules)."""
     try:
         return partnerships(path)
-    except rule_cache.rule_file_error():
+    except RuleFileError:
         return []
 
 
@@ -139,7 +138,7 @@ def load_rules(path: Path | None = None) -> list[Partnership]:
     configured ones (exit 2), so no command quietly works on all or none of them."""
     try:
         loaded = partnerships(path)
-    except rule_cache.rule_file_error() as exc:
+    except RuleFileError as exc:
         _rule_problems(exc)
     if path is None:  # a --rules file of its own need not hold the default
         check_default(loaded)
@@ -171,9 +170,7 @@ def _rule_problems(exc: RuleFileError) -> NoReturn:
 def runtime(rules: Path | None = None) -> Runtime:
     """What a command that sends or runs flows needs, built where the flows build theirs
     (flows/runtime.py; imported here only by those commands)."""
-    with collector.loading():
-        from flows.runtime import build_runtime
-        from rules.loader import RuleFileError
+    from flows.runtime import build_runtime
 
     try:
         built = build_runtime(rules=rules)
@@ -208,25 +205,17 @@ def pick(partnerships: list[Partnership], wanted: str | None) -> Partnership:
 @contextmanager
 def database() -> Iterator[Session]:
     """A transaction; known failures become one clear line on stderr and exit code 1."""
-    with collector.loading():
-        from models.db import DatabaseUnavailable, session_scope
+    from models.db import DatabaseUnavailable, session_scope
+    from models.queries import NotFound
+    from models.records import RecordError
+
     try:
         with session_scope() as session:
             yield session
-    except _refusals() as exc:
+    except (RecordError, NotFound) as exc:
         err.print(f"Error: {exc}", markup=False, soft_wrap=True)
         err.print("Nothing was changed.")
         raise typer.Exit(1) from None
     except DatabaseUnavailable as exc:
         err.print(f"Error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
-
-
-def _refusals() -> tuple[type[Exception], ...]:
-    """What a change refuses (a bad id, a record that cannot be made), for the except
-    clause above: evaluated only when an exception is on its way, so a read-only command
-    never imports the write path (models.records)."""
-    from models.queries import NotFound
-    from models.records import RecordError
-
-    return (RecordError, NotFound)

@@ -19,7 +19,6 @@ import typer
 
 from flows.outcome import DayOutcome
 from govcal import local_api, run_now
-from govcal.cli import collector
 from govcal.cli.common import (
     AsOfOption,
     RulesOption,
@@ -125,8 +124,7 @@ def _run_here(day: date, rules: Path | None = None) -> tuple[str, str, object]:
     mail and feeds never depend on Prefect: if its API does not answer, or fails the run
     from outside the flow's own work, the same steps run without it and the outcome says
     the dashboard was not posted (exit 5)."""
-    with collector.loading():
-        from flows.jobs import daily_compliance, daily_compliance_without_prefect
+    from flows.jobs import daily_compliance, daily_compliance_without_prefect  # Prefect set up
 
     given = str(rules.resolve()) if rules else None  # every task loads these rules
     why = _prefect_unavailable()
