@@ -84,7 +84,8 @@ def read_mailbox(
                     f"{MAX_MESSAGE_BYTES // 2**20} MiB: left where it is"
                 )
             box.leave(too_large)
-            moves, leaves = [], []
+            moves: list[int] = []
+            leaves: list[int] = []
             for uid, raw in fetched:
                 action = _one(session, read_message(raw), raw, context, report)
                 (moves if action == "move" else leaves if action == "leave" else []).append(uid)

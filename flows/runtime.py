@@ -126,7 +126,7 @@ def web_secret(settings: Settings) -> str | None:
 
         name = settings.web_secret_block
         try:
-            value = str(Secret.load(name).get())
+            value = str(cast(Secret[Any], Secret.load(name)).get())
         except (ValueError, KeyError) as exc:
             raise SecretUnavailable(
                 [f"GOVCAL_WEB_SECRET_BLOCK='{name}': no Prefect Secret block of that name can "

@@ -195,7 +195,7 @@ def head_revision() -> str | None:
 def known_revisions() -> frozenset[str]:
     """Every revision this release's migrations know (a restored backup must be at one)."""
     return frozenset(
-        value
+        str(value)
         for path in sorted((MIGRATIONS / "versions").glob("*.py"))
         for name, value in _identifiers(path.read_text(encoding="utf-8"))
         if name == "revision"

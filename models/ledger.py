@@ -261,7 +261,7 @@ class Lease:
 
     def __init__(self, session: Session, seconds: float, until: float | None = None):
         self.session = session
-        self.engine: Engine = session.get_bind()  # type: ignore[assignment]
+        self.engine: Engine = session.get_bind()
         self.until = until
         self.length = timedelta(seconds=seconds)
         self.workers: list[str] = []

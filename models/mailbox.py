@@ -138,4 +138,4 @@ def meeting_of(session: Session, public_id: str) -> tuple[int, str, int] | None:
             OccurrenceRow.public_id == public_id, OccurrenceRow.kind == "meeting"
         )
     ).first()
-    return (row[0], row[1], row[2]) if row else None
+    return (row[0] or 0, row[1], row[2]) if row else None

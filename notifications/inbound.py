@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.message import Message
 from email.utils import getaddresses, parseaddr
+from typing import Any
 
 from models.mailbox import Read
 
@@ -83,7 +84,7 @@ def read_message(raw: bytes) -> Inbound:
     message_id = _header(message, "Message-ID")[:998]
     sender = _address(_header(message, "From"))
     refers = tuple(_ids(_header(message, "In-Reply-To") + " " + _header(message, "References")))
-    base = {
+    base: dict[str, Any] = {
         "message_id": message_id,
         "sender": sender,
         "refers_to": refers[:20],
@@ -256,7 +257,8 @@ def _returned_ids(parts: list[Message]) -> list[str]:
         kind = part.get_content_type()
         if kind == "message/rfc822" and part.is_multipart():
             inner = part.get_payload(0)
-            ids.extend(_ids(_header(inner, "Message-ID")))
+            if isinstance(inner, Message):
+                ids.extend(_ids(_header(inner, "Message-ID")))
         elif kind == "text/rfc822-headers":
             data = _payload(part, 64 * 1024) or b""
             headers = email.message_from_bytes(data)

@@ -119,7 +119,7 @@ def _refusal(exc: Exception) -> str:
     return f"Prefect's API failed the run ({type(exc).__name__})"
 
 
-def _run_here(day: date, rules: Path | None = None) -> tuple[str, str, object]:
+def _run_here(day: date, rules: Path | None = None) -> tuple[str | None, str, object]:
     """The flow in this process: its state's name and message, and its result. The day's
     mail and feeds never depend on Prefect: if its API does not answer, or fails the run
     from outside the flow's own work, the same steps run without it and the outcome says
