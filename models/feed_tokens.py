@@ -118,10 +118,22 @@ def uid_form(session: Session) -> UidForm:
 
 
 def installation_id(session: Session) -> str:
-    """A random id for this database, minted on first use and kept."""
+    """A random id for this database, minted on first use and kept. Two runs minting it
+    at once (two notifies on a new database) agree on the first one written: the insert
+    ignores a key already there, waiting for the other's commit, and both read it back."""
     row = session.get(InstallationSetting, "message-id")
-    if row is None:
-        row = InstallationSetting(key="message-id", value=secrets.token_hex(6))
-        session.add(row)
-        session.flush()
-    return row.value
+    if row is not None:
+        return row.value
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    connection = session.connection()
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    table = InstallationSetting.__table__  # type: ignore[attr-defined]
+    connection.execute(
+        dialect.insert(table)
+        .values(key="message-id", value=secrets.token_hex(6))
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    kept = session.get(InstallationSetting, "message-id", populate_existing=True)
+    assert kept is not None  # inserted above, or by the run that got there first
+    return kept.value
