@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -79,10 +80,8 @@ class Web:
                      error=error, done=done,
                      values=dict.fromkeys(_KEPT, "") | (values or {}))  # fmt: skip
 
-    async def show(self, request: Request) -> Response:
-        token = request.path_params["token"]
-        if not _TOKEN.fullmatch(token):
-            return self.dead()
+    async def _view(self, token: str) -> Any:
+        """What the link stands for, read off the event loop; None for a dead link."""
         runtime = self.runtime
 
         def read():
@@ -91,8 +90,16 @@ class Web:
                                               today=runtime.today())  # fmt: skip
 
         try:
-            view = await run_in_threadpool(read)
+            return await run_in_threadpool(read)
         except link_answers.LinkDead:
+            return None
+
+    async def show(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        if not _TOKEN.fullmatch(token):
+            return self.dead()
+        view = await self._view(token)
+        if view is None:
             return self.dead()
         if view.already:
             return _page("already.html.j2", page_title="Recorded", already=view.already)
@@ -140,16 +147,8 @@ class Web:
 
     async def _again(self, token: str, error: str, form: dict[str, str]) -> Response:
         """The page again with what was wrong; what they typed is kept."""
-        runtime = self.runtime
-
-        def read():
-            with session_scope() as session:
-                return link_answers.open_link(session, self.secret, token, now=runtime.now(),
-                                              today=runtime.today())  # fmt: skip
-
-        try:
-            view = await run_in_threadpool(read)
-        except link_answers.LinkDead:
+        view = await self._view(token)
+        if view is None:
             return self.dead()
         kept = {k: form.get(k, "")[:2000] for k in _KEPT}
         return self._act_page(token, view, error=error, values=kept, status=400)
