@@ -235,7 +235,7 @@ class _Entry:
         weighs 20), then the earliest due."""
         bucket = _bucket(self.worst)
         return (
-            bucket in ("failure", "escalation"),
+            bucket in ("failure", "quorum", "escalation"),
             not all(x.deputy_for for x in self.lines),
             bucket in ("escalation", "overdue"),
             sum(line.days_overdue for line in self.lines),
@@ -258,7 +258,8 @@ def _entries(lines: list[DigestLine]) -> list[_Entry]:
         # a round is one entry; so are the undelivered messages about one item (an invite
         # returned by four mail servers is one thing to put right, each address named)
         # and the reader's own line and a copy they get as someone's deputy are one entry
-        group = line.round_id or line.public_id
+        notice = line.kind if line.kind in ("failure", "quorum") else "item"
+        group = line.round_id or f"{notice}:{line.public_id}"
         if group:
             if group not in rounds:
                 out.append(_Entry(rounds[group]))

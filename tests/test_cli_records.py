@@ -37,7 +37,7 @@ def test_run_status_complete_and_returns_round_trip(tmp_path):
     first = run("run", "--as-of", "2026-11-24")
     assert first.returncode == 0, first.stderr
     assert "loaded the SAMPLE directory" in first.stdout
-    loaded = "wfscp: loaded its SAMPLE history up to 2026-11-21 (1 cancel, 223 complete"
+    loaded = "wfscp: loaded its SAMPLE history up to 2026-11-21 (1 cancel, 224 complete"
     assert loaded in first.stdout
     assert (tmp_path / "data" / "govcal.db").is_file()  # the embedded default, created on use
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import random
+import sqlite3
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,6 @@ import pytest
 from tests.support.paths import GOVCAL
 from tests.support.snapshots import copy_data
 
-DAMAGE_AT = 500_000  # past the header and the schema: the first commands open it fine
 
 
 def govcal(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -27,14 +28,22 @@ def govcal(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def damaged(sample_data, tmp_path_factory) -> Path:
-    """The sample, synced (a database of about 1 MB), then 4 KB of noise at 500,000."""
+    """The sample, synced, then noise over the page at the root of its occurrence table
+    (past the header and the schema, which open fine)."""
     folder = copy_data(sample_data, tmp_path_factory.mktemp("damaged") / "data")
     assert govcal(folder, "sync", "--as-of", "2026-11-24").returncode == 0
     database = folder / "govcal.db"
-    assert database.stat().st_size > DAMAGE_AT + 4096
+    with closing(sqlite3.connect(database)) as connection:  # every page in the file itself
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        [(size,)] = connection.execute("PRAGMA page_size").fetchall()
+        [(root,)] = connection.execute(  # the occurrence table's root: every command reads it
+            "SELECT rootpage FROM sqlite_master WHERE name = 'occurrence'"
+        ).fetchall()
+    damage_at = (root - 1) * size
+    assert root > 1  # not the first page: the header and the schema stay whole
     with database.open("r+b") as handle:
-        handle.seek(DAMAGE_AT)
-        handle.write(random.Random(21).randbytes(4096))
+        handle.seek(damage_at)
+        handle.write(random.Random(21).randbytes(size))
     return folder
 
 
@@ -48,8 +57,10 @@ def test_a_damaged_page_is_one_line_saying_how_to_restore_a_backup(damaged, tmp_
     assert result.returncode == 1, result.stderr[-3000:]
     [line] = result.stderr.splitlines()
     database = folder / "govcal.db"
-    assert line.startswith(f"Error: the database {database} is damaged (database disk image "
-                           "is malformed); restore it from your latest backup")  # fmt: skip
+    # SQLite's own words depend on the page hit ("database disk image is malformed",
+    # "file is not a database"): govcal's line quotes them
+    assert line.startswith(f"Error: the database {database} is damaged (")
+    assert "); restore it from your latest backup" in line
     assert "GOVCAL_DATABASE_URL" not in line  # the URL is right: the file is damaged
     assert f"copy the backup over {database}, delete {database}-wal" in line
     assert database.read_bytes() == before

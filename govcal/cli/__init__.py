@@ -21,7 +21,7 @@ from typer.core import TyperCommand, TyperGroup
 # subcommands, and the first sentence of its help, as `govcal --help` lists it.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "rules": ("govcal.cli.calendar", "rules_app", "Check and inspect the rule files."),
-    "db": ("govcal.cli.db", "db_app", "Database schema, migrations, backup and restore."),
+    "db": ("govcal.cli.db", "db_app", "Database schema, migrations, backups and restores."),
     "run": (
         "govcal.cli.run",
         "run",
@@ -30,14 +30,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": (
         "govcal.cli.serve",
         "serve",
-        "Run daily-compliance (working days 07:00), send-invites (07:30) and "
-        "publish-feeds (hourly) on schedule, in the partnership's time zone, and keep a "
-        "local Prefect server that `govcal run` reuses, and the web app.",
+        "Run every scheduled deployment of prefect.yaml on its schedule, and keep a local "
+        "Prefect server that `govcal run` reuses and the web app.",
     ),
     "web": (
         "govcal.cli.web",
         "web",
-        "Run the web app alone: the signed links in emails and the feeds by token.",
+        "Serve the signed links in emails and the calendar feeds (the web app alone).",
     ),
     "plan": (
         "govcal.cli.calendar",
@@ -118,12 +117,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "mailbox": (
         "govcal.cli.mailbox",
         "mailbox",
-        "Read the mailbox back: calendar answers, bounces and auto-replies.",
+        "Read the mailbox back: calendar answers, bounces, auto-replies.",
     ),
     "attendance": (
         "govcal.cli.attendance",
         "attendance_app",
-        "Who answered a meeting's invite, and who attended it.",
+        "Who is coming to a meeting, and who attended it.",
     ),
     "feeds": (
         "govcal.cli.feeds",
