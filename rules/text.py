@@ -89,7 +89,7 @@ def shown(value: str | None) -> str:
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
-_MARKDOWN = re.compile(r"([\\`*_\[\]()#!|~])")
+_MARKDOWN = re.compile(r"([\\`*_\[\]#!|~])")  # not ( ): no link without its [ ], escaped
 _AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])\:(?=//)|\bwww\.|@")
 
 

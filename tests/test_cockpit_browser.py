@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cockpit_ui import CHROMIUM, browser, cockpit, log_in, settle, visible_text
+from tests.support.markdown import as_shown
 
 pytestmark = [
     pytest.mark.slow,
@@ -28,8 +29,9 @@ def test_summary_and_completion_form_as_a_person_sees_them(tmp_path, prefect_ser
         heading = next(line for line in lines if line.startswith("## "))
         assert heading.startswith("## Statutory clocks running (") and "(0)" not in heading
         assert lines.index(heading) < lines.index(first)
-        title = first.split("**")[1]  # the most urgent item, as the summary lists it
-        owner = first.split(" · ")[3].split(",")[0]  # its named owner
+        shown = as_shown(first)  # as the UI renders it: markdown's escapes gone
+        title = as_shown(first.split("**")[1]).strip()  # the most urgent item, as listed
+        owner = shown.split(" · ")[3].split(",")[0]  # its named owner
         urgent_id = first.rsplit("`", 2)[1]
 
         page.goto(ui.artifact_url("compliance-summary-wfscp"))

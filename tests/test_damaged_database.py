@@ -17,7 +17,6 @@ from tests.support.paths import GOVCAL
 from tests.support.snapshots import copy_data
 
 
-
 def govcal(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GOVCAL_DATA_DIR": str(folder)}
     env.pop("GOVCAL_DATABASE_URL", None)

@@ -147,7 +147,7 @@ def test_mail_refused_for_good_is_shown_with_who_what_the_answer_and_since_when(
     text = board.markdown()
     assert "## Mail that could not be delivered (1)" in text
     assert (  # as markdown shows it: the relay's <address> is text, not a tag or a link
-        "- Jo Bloggs, Partnership Manager: Circulate the papers \\(reminder\\); the relay "
+        "- Jo Bloggs, Partnership Manager: Circulate the papers (reminder); the relay "
         'answered "550 5.1.1 &lt;jo\\@example.org&gt;: mailbox unknown" (since 20/11/2026 '
         "08:05 UTC)"
     ) in text
