@@ -55,7 +55,8 @@ def _deployment_id(base: str, form: tuple[str, str]) -> str | None:
     apis = [f"{base}/api", os.environ.get("PREFECT_API_URL", "").rstrip("/")]
     for api in dict.fromkeys(a for a in apis if a):
         try:
-            answer = httpx.get(f"{api}/deployments/name/{form[0]}/{form[1]}", timeout=3)
+            answer = httpx.get(f"{api}/deployments/name/{form[0]}/{form[1]}", timeout=3,
+                               headers=_login())  # fmt: skip
         except httpx.HTTPError:
             continue
         if answer.status_code == 200:
@@ -63,3 +64,17 @@ def _deployment_id(base: str, form: tuple[str, str]) -> str | None:
             if isinstance(found, str) and found:
                 return found
     return None
+
+
+def _login() -> dict[str, str]:
+    """The login Prefect's own client sends (HTTP Basic with the API's auth string), when
+    one is set: every Prefect server govcal starts asks for it."""
+    import base64
+
+    from prefect.settings import get_current_settings
+
+    secret = get_current_settings().api.auth_string
+    if secret is None:
+        return {}
+    login = base64.b64encode(secret.get_secret_value().encode()).decode()
+    return {"Authorization": f"Basic {login}"}

@@ -97,3 +97,21 @@ def test_deploy_trigger_work_and_read_the_dashboard_through_the_api(prefect_serv
     assert list(rows[0]) == ["What", "Where it stands", "Id"]
     outbox = Path(env["GOVCAL_DATA_DIR"]) / "outbox"
     assert len(list(outbox.glob("*.eml"))) > 20  # the worker wrote the reminders
+
+
+def test_an_emails_form_link_is_found_on_a_server_that_asks_for_a_login(prefect_server):
+    """Every Prefect server govcal starts asks for a login: the look-up that turns a bare
+    GOVCAL_UI_URL into the record-completion form's own address logs in as Prefect's
+    client does, or every email would send people to the Deployments list instead."""
+    from flows.ui_links import RECORD, act_url
+
+    api, _env = prefect_server
+    headers = api_headers()
+    flow = httpx.post(f"{api}/flows/", json={"name": RECORD[0]}, headers=headers, timeout=30)
+    flow.raise_for_status()
+    made = httpx.post(f"{api}/deployments/", headers=headers, timeout=30, json={
+        "name": RECORD[1], "flow_id": flow.json()["id"], "entrypoint": "flows/jobs.py:x",
+    })  # fmt: skip
+    made.raise_for_status()
+    base = api.removesuffix("/api")
+    assert act_url(base + "/") == f"{base}/deployments/deployment/{made.json()['id']}/run"
