@@ -68,13 +68,19 @@ def _deployment_id(base: str, form: tuple[str, str]) -> str | None:
 
 def _login() -> dict[str, str]:
     """The login Prefect's own client sends (HTTP Basic with the API's auth string), when
-    one is set: every Prefect server govcal starts asks for it."""
+    one is set (the environment, or Prefect's profile): every Prefect server govcal
+    starts asks for it."""
     import base64
 
     from prefect.settings import get_current_settings
 
     secret = get_current_settings().api.auth_string
-    if secret is None:
+    # the environment first: govcal sets it while it starts a server, after Prefect's
+    # settings may have been read
+    value = os.environ.get("PREFECT_API_AUTH_STRING") or (
+        secret.get_secret_value() if secret is not None else ""
+    )
+    if not value:
         return {}
-    login = base64.b64encode(secret.get_secret_value().encode()).decode()
+    login = base64.b64encode(value.encode()).decode()
     return {"Authorization": f"Basic {login}"}
