@@ -14,9 +14,7 @@ import httpx
 import pytest
 
 from tests.cockpit_ui import CHROMIUM, CHROMIUM_ARGS
-from tests.smtp_server import free_port
-from tests.support.snapshots import copy_data
-from tests.support.web import Site, day_sent, serve
+from tests.support.web import Site, day_sent, public_data, serve
 
 AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
@@ -32,14 +30,8 @@ pytestmark = [
 @pytest.fixture
 def pages(sample_data, tmp_path, monkeypatch):
     """(name, url or html) of every kind of page the app serves, from a real outbox."""
-    from models.settings import get_settings
-
     assert AXE.exists(), "run: npm ci --prefix tests/axe (scripts/test does)"
-    copy_data(sample_data, tmp_path / "data")
-    port = free_port()
-    monkeypatch.setenv("GOVCAL_PUBLIC_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK", "true")
-    get_settings.cache_clear()
+    port = public_data(sample_data, tmp_path, monkeypatch)
     day_sent(tmp_path / "outbox")
     serving = serve(port)
     site = Site(f"http://127.0.0.1:{port}", tmp_path / "outbox", serving)

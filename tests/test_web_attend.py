@@ -9,9 +9,7 @@ import re
 import httpx
 import pytest
 
-from tests.smtp_server import free_port
-from tests.support.snapshots import copy_data
-from tests.support.web import Site, day_sent, serve
+from tests.support.web import Site, day_sent, public_data, serve
 
 attendance = pytest.importorskip("models.attendance")
 LABEL = "Answer: I'll attend, I can't, or I'm sending a deputy"
@@ -19,13 +17,7 @@ LABEL = "Answer: I'll attend, I can't, or I'm sending a deputy"
 
 @pytest.fixture
 def site(sample_data, tmp_path, monkeypatch):
-    from models.settings import get_settings
-
-    copy_data(sample_data, tmp_path / "data")
-    port = free_port()
-    monkeypatch.setenv("GOVCAL_PUBLIC_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK", "true")
-    get_settings.cache_clear()
+    port = public_data(sample_data, tmp_path, monkeypatch)
     day_sent(tmp_path / "outbox")
     serving = serve(port)
     yield Site(f"http://127.0.0.1:{port}", tmp_path / "outbox", serving)

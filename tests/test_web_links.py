@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from tests.smtp_server import free_port
-from tests.support.snapshots import copy_data
-from tests.support.web import NOW, Site, day_sent, serve
+from tests.support.web import NOW, Site, day_sent, public_data, serve
 
 DONE = "Record that this was done"
 ACK = "Acknowledge this escalation"
@@ -24,13 +23,7 @@ RETURN = "Submit our return"
 def sent(sample_data, tmp_path, monkeypatch):
     """The sample's data folder with the day's messages in its outbox, sent with
     GOVCAL_PUBLIC_URL on a free loopback port; yields (port, outbox)."""
-    from models.settings import get_settings
-
-    copy_data(sample_data, tmp_path / "data")
-    port = free_port()
-    monkeypatch.setenv("GOVCAL_PUBLIC_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK", "true")
-    get_settings.cache_clear()
+    port = public_data(sample_data, tmp_path, monkeypatch)
     day_sent(tmp_path / "outbox")
     return port, tmp_path / "outbox"
 

@@ -12,9 +12,7 @@ from datetime import UTC, date, datetime
 import httpx
 import pytest
 
-from tests.smtp_server import free_port
-from tests.support.snapshots import copy_data
-from tests.support.web import Site, day_sent, serve
+from tests.support.web import Site, day_sent, public_data, serve
 
 S175_DAY = date(2027, 3, 3)  # 28 days before the S175 returns of 2027 are due
 S11_DAY = date(2026, 11, 16)  # the S11 round of 2026 is escalated to the Lead Partners
@@ -26,13 +24,7 @@ def _noon(day: date) -> datetime:
 
 @pytest.fixture
 def folder(sample_data, tmp_path, monkeypatch):
-    from models.settings import get_settings
-
-    copy_data(sample_data, tmp_path / "data")
-    port = free_port()
-    monkeypatch.setenv("GOVCAL_PUBLIC_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK", "true")
-    get_settings.cache_clear()
+    port = public_data(sample_data, tmp_path, monkeypatch)
     return port, tmp_path
 
 

@@ -11,10 +11,25 @@ from email import policy
 from pathlib import Path
 
 from govcal.web.serving import Serving
+from tests.smtp_server import free_port
+from tests.support.snapshots import copy_data
 
 DAY = date(2026, 10, 6)  # the sample has escalations to the Lead Partners on this day
 NOW = datetime(2026, 10, 6, 12, tzinfo=UTC)
 LINK = re.compile(r"https?://127\.0\.0\.1:\d+/a/[A-Za-z0-9_.-]+")
+
+
+def public_data(sample_data: Path, tmp_path: Path, monkeypatch) -> int:
+    """The sample's data folder under `tmp_path`, with GOVCAL_PUBLIC_URL on a free loopback
+    port (links in messages point at it); returns the port."""
+    from models.settings import get_settings
+
+    copy_data(sample_data, tmp_path / "data")
+    port = free_port()
+    monkeypatch.setenv("GOVCAL_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK", "true")
+    get_settings.cache_clear()
+    return port
 
 
 @dataclass
