@@ -22,7 +22,7 @@ from sqlmodel import Session
 from flows.steps import tell_the_business_team
 from models import ledger, mailbox
 from models.attendance import PARTSTAT, AnswerRefused, AnswerSource, record_answer
-from models.feed_tokens import OLD_UID_DOMAIN, uid_form
+from models.feed_tokens import uid_form
 from models.mailbox import Read
 from models.types import utcnow
 from notifications.imap import MAX_MESSAGE_BYTES, Mailbox
@@ -190,20 +190,14 @@ def _bounce(
     return "; ".join(said), occurrence, True
 
 
-def _public_id_of(session: Session, uid: str) -> str:
-    """The occurrence an event's UID names, if it is one of this installation's forms
-    (`<id>@<installation>.govcal`, or `<id>@govcal` for events made before 0009)."""
-    public_id, _, domain = uid.rpartition("@")
-    return public_id if domain in (OLD_UID_DOMAIN, uid_form(session).domain) else ""
-
-
 def _reply(session: Session, inbound: Inbound, kind: Read) -> tuple[str, int | None, bool]:
     reply = inbound.reply
     assert reply is not None
-    public_id = _public_id_of(session, reply.uid)
+    public_id = reply.uid.rpartition("@")[0]
     meeting = mailbox.meeting_of(session, public_id) if public_id else None
+    # the UID this installation gave that meeting (its own id, or `@govcal` before 0009)
     if meeting is not None and uid_form(session).uid(public_id, meeting[0]) != reply.uid:
-        meeting = None  # this installation never gave the event that UID
+        meeting = None
     if meeting is None:
         return (
             f"a calendar {reply.method} to a meeting govcal does not know: nothing changed",

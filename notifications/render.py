@@ -260,12 +260,9 @@ def _entries(lines: list[DigestLine]) -> list[_Entry]:
         # and the reader's own line and a copy they get as someone's deputy are one entry
         notice = line.kind if line.kind in ("failure", "quorum") else "item"
         group = line.round_id or f"{notice}:{line.public_id}"
-        if group:
-            if group not in rounds:
-                out.append(_Entry(rounds[group]))
-            rounds[group].append(line)
-        else:
-            out.append(_Entry([line]))
+        if group not in rounds:
+            out.append(_Entry(rounds[group]))
+        rounds[group].append(line)
     return out
 
 
