@@ -44,14 +44,14 @@ T0 = time.perf_counter()
 
 
 def plain(day: date, publish: bool = False) -> dict:
-    from flows import dashboard, steps  # plain functions: neither imports Prefect
-    from flows.runtime import build_runtime
-    from models.db import session_scope
-    from models.status import status_rows
-    from models.sync import sync_all
+    from govcal.flows import dashboard, steps  # plain functions: neither imports Prefect
+    from govcal.flows.runtime import build_runtime
+    from govcal.models.db import session_scope
+    from govcal.models.status import status_rows
+    from govcal.models.sync import sync_all
 
     if publish:  # Prefect's client, as a script posting artifacts would import it
-        from flows.publish import Publisher, as_posted, board_artifacts
+        from govcal.flows.publish import Publisher, as_posted, board_artifacts
     imported = time.perf_counter()
     run = build_runtime()
     settings, chosen = run.settings, run.partnerships
@@ -92,9 +92,9 @@ def plain(day: date, publish: bool = False) -> dict:
 def feeds(day: date) -> dict:
     """The feeds alone, as the day's run leaves them: bench/run.py publishes the day
     before (untimed) so each measured day finds yesterday's feeds, as a deployment does."""
-    from flows import steps
-    from flows.runtime import build_runtime
-    from models.db import session_scope
+    from govcal.flows import steps
+    from govcal.flows.runtime import build_runtime
+    from govcal.models.db import session_scope
 
     imported = time.perf_counter()
     run = build_runtime()
@@ -108,7 +108,7 @@ def flow(day: date) -> dict:
     from govcal.prefect_env import configure_prefect
 
     configure_prefect(reuse_server=False)
-    from flows.jobs import daily_compliance
+    from govcal.flows.jobs import daily_compliance
 
     imported = time.perf_counter()
     state = daily_compliance(as_of=day, return_state=True)
@@ -335,10 +335,10 @@ def post_boards(day: date) -> dict:
     from govcal.prefect_env import configure_prefect
 
     configure_prefect(reuse_server=False)
-    from flows import dashboard
-    from flows.publish import Publisher, as_posted, board_artifacts
-    from flows.runtime import build_runtime
-    from models.db import session_scope
+    from govcal.flows import dashboard
+    from govcal.flows.publish import Publisher, as_posted, board_artifacts
+    from govcal.flows.runtime import build_runtime
+    from govcal.models.db import session_scope
 
     run = build_runtime()
     with session_scope() as s, Publisher() as post:

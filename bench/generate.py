@@ -16,7 +16,7 @@ import csv
 import random
 from pathlib import Path
 
-from rules.generate import rule_file_text
+from govcal.rules.generate import rule_file_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "models" / "sample_directory" / "wfscp"

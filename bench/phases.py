@@ -24,13 +24,13 @@ HISTORY_YEARS = 10
 
 
 def _partnerships(data: Path):
-    from rules.loader import load_partnerships
+    from govcal.rules.loader import load_partnerships
 
     return load_partnerships([data / "rules"])
 
 
 def _subjects(data: Path, pid: str):
-    from rules.model import Per, Subject
+    from govcal.rules.model import Per, Subject
 
     def read(name: str) -> list[dict[str, str]]:
         with (data / "directory" / pid / name).open(newline="", encoding="utf-8") as f:
@@ -49,8 +49,8 @@ def window(as_of: date) -> tuple[date, date]:
 
 def expand_all(data: Path, as_of: date, **_) -> dict:
     """Phase 1: the pure engine over every partnership for ten years."""
-    from rules.expand import expand
-    from rules.model import ExpansionContext
+    from govcal.rules.expand import expand
+    from govcal.rules.model import ExpansionContext
 
     t0 = time.perf_counter()
     partnerships = _partnerships(data)
@@ -69,12 +69,12 @@ def sync_db(data: Path, as_of: date, db: str, **_) -> dict:
     from sqlalchemy import bindparam
     from sqlmodel import update
 
-    from models import OccurrenceRow
-    from models.calendar import Lifecycle
-    from models.chunks import chunks
-    from models.db import session_scope, upgrade
-    from models.directory_import import import_directory
-    from models.sync import sync_partnership
+    from govcal.models import OccurrenceRow
+    from govcal.models.calendar import Lifecycle
+    from govcal.models.chunks import chunks
+    from govcal.models.db import session_scope, upgrade
+    from govcal.models.directory_import import import_directory
+    from govcal.models.sync import sync_partnership
 
     upgrade(db)
     partnerships = _partnerships(data)
@@ -129,11 +129,11 @@ def sweep(data: Path, as_of: date, db: str, **_) -> dict:
     return evaluated as of the day) and the plan of the day's messages for all of them."""
     from sqlmodel import func, select
 
-    from flows.dashboard import build_all
-    from flows.steps import plan
-    from models import AuditReturn, OccurrenceRow
-    from models.calendar import Lifecycle
-    from models.db import session_scope
+    from govcal.flows.dashboard import build_all
+    from govcal.flows.steps import plan
+    from govcal.models import AuditReturn, OccurrenceRow
+    from govcal.models.calendar import Lifecycle
+    from govcal.models.db import session_scope
 
     partnerships = _partnerships(data)
     with session_scope(db) as s:
@@ -158,10 +158,10 @@ def deliver(data: Path, as_of: date, db: str, **_) -> dict:
     (aiosmtpd, in a thread of this process)."""
     from aiosmtpd.controller import Controller
 
-    from flows.steps import plan, record, send
-    from models.db import session_scope
-    from notifications.render import Sender
-    from notifications.transport import SmtpSettings, SmtpTransport
+    from govcal.flows.steps import plan, record, send
+    from govcal.models.db import session_scope
+    from govcal.notifications.render import Sender
+    from govcal.notifications.transport import SmtpSettings, SmtpTransport
 
     class Count:
         received = 0
@@ -200,8 +200,8 @@ def _hold_back_all_but(session, recipients: int) -> None:
     """Keep the pending rows of the first N recipients (one digest each); park the rest."""
     from sqlmodel import col, select, update
 
-    from models.chunks import chunks
-    from models.ledger import Delivery, LedgerEntry
+    from govcal.models.chunks import chunks
+    from govcal.models.ledger import Delivery, LedgerEntry
 
     pending = session.exec(
         select(LedgerEntry.id, LedgerEntry.recipient).where(
@@ -228,8 +228,8 @@ def naive(data: Path, as_of: date, db: str, **_) -> dict:
     configure_prefect(reuse_server=False)
     from prefect import flow, task
 
-    from models.db import session_scope
-    from models.status import status_of, status_rows
+    from govcal.models.db import session_scope
+    from govcal.models.status import status_of, status_rows
 
     with session_scope(db) as s:
         rows = [r.row for r in status_rows(s, as_of, ahead_days=60)]
@@ -278,7 +278,7 @@ def dashboard(data: Path, as_of: date, db: str, **_) -> dict:
     configure_prefect(reuse_server=False)
     from prefect import flow
 
-    from flows.tasks import publish_dashboard
+    from govcal.flows.tasks import publish_dashboard
 
     @flow(name="bench-dashboard")
     def publish(day: date) -> list[str]:

@@ -30,7 +30,7 @@ DAY = date(2027, 3, 3)
 NOW = datetime(2027, 3, 3, 12, tzinfo=UTC)
 SERVER = """
 import uvicorn
-from flows.runtime import build_runtime
+from govcal.flows.runtime import build_runtime
 from govcal.web.app import create_app
 from datetime import datetime, UTC
 app = create_app(build_runtime(clock=lambda: datetime(2027, 3, 3, 12, tzinfo=UTC)),
@@ -50,10 +50,10 @@ def _prepare(folder: Path, port: int) -> list[str]:
     os.environ.update({"GOVCAL_DATA_DIR": str(folder / "data"),
                        "GOVCAL_PUBLIC_URL": f"http://127.0.0.1:{port}",
                        "GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK": "true"})  # fmt: skip
-    from flows.runtime import build_runtime
-    from flows.steps import publish_feeds
     from govcal.cli.run import load_samples_if_empty
-    from models.db import session_scope
+    from govcal.flows.runtime import build_runtime
+    from govcal.flows.steps import publish_feeds
+    from govcal.models.db import session_scope
     from tests.support.web import day_sent
 
     load_samples_if_empty(history=False)
@@ -144,8 +144,8 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         people = asyncio.run(_people(links))
-        from models.db import session_scope
-        from models.feed_tokens import all_feed_tokens
+        from govcal.models.db import session_scope
+        from govcal.models.feed_tokens import all_feed_tokens
 
         with session_scope() as session:
             tokens = [row.token for row in all_feed_tokens(session)]
@@ -167,8 +167,8 @@ def _audit(expected: int) -> dict:
 
     from sqlmodel import select
 
-    from models.db import session_scope
-    from models.trail import TrailEntry
+    from govcal.models.db import session_scope
+    from govcal.models.trail import TrailEntry
 
     with session_scope() as session:
         used = session.exec(select(TrailEntry).where(TrailEntry.action == "email-link-used")).all()

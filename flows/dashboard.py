@@ -17,18 +17,18 @@ from functools import lru_cache
 
 from sqlmodel import Session
 
-from flows import meetings_board
-from flows.collector import paused
-from models import escalations, ledger, queries
-from models.audits import FollowUpAction
-from models.escalations import Escalation
-from models.notify_inputs import directory as load_directory
-from models.status import StatusRow, status_rows
-from rules.model import Partnership
-from rules.notify_plan import Directory
-from rules.state import State
-from rules.text import markdown_code as code
-from rules.text import markdown_text as md
+from govcal.flows import meetings_board
+from govcal.flows.collector import paused
+from govcal.models import escalations, ledger, queries
+from govcal.models.audits import FollowUpAction
+from govcal.models.escalations import Escalation
+from govcal.models.notify_inputs import directory as load_directory
+from govcal.models.status import StatusRow, status_rows
+from govcal.rules.model import Partnership
+from govcal.rules.notify_plan import Directory
+from govcal.rules.state import State
+from govcal.rules.text import markdown_code as code
+from govcal.rules.text import markdown_text as md
 
 SOON_DAYS = 14  # "due in the next 14 days"
 DECISION_DAYS = 28  # flagged for the Independent Scrutineer: consider referral

@@ -13,11 +13,11 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed
 
-from flows.runtime import build_runtime
-from models.db import DatabaseUnavailable, session_scope
-from models.queries import NotFound
-from notifications.pack import PackError, build_pack, render_markdown, write_pack
-from rules.text import markdown_text
+from govcal.flows.runtime import build_runtime
+from govcal.models.db import DatabaseUnavailable, session_scope
+from govcal.models.queries import NotFound
+from govcal.notifications.pack import PackError, build_pack, render_markdown, write_pack
+from govcal.rules.text import markdown_text
 
 
 @flow(name="evidence-pack")

@@ -25,13 +25,13 @@ from pydantic import (
     create_model,
 )
 
-from flows.runtime import rules_or_empty
-from models.audits import Rag
-from models.records import MAX_LOCATION
-from rules.dates import check_day, parse_day
-from rules.model import Kind
-from rules.references import ReferenceRefused, check_reference, form_pattern
-from rules.text import pasted_id as pasted_occurrence_id
+from govcal.flows.runtime import rules_or_empty
+from govcal.models.audits import Rag
+from govcal.models.records import MAX_LOCATION
+from govcal.rules.dates import check_day, parse_day
+from govcal.rules.model import Kind
+from govcal.rules.references import ReferenceRefused, check_reference, form_pattern
+from govcal.rules.text import pasted_id as pasted_occurrence_id
 
 if TYPE_CHECKING:
     from prefect.input import RunInput

@@ -13,7 +13,7 @@ from prefect import flow, get_run_logger
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from flows.forms import (
+from govcal.flows.forms import (
     AcknowledgeForm,
     AsOfDay,
     AsOfText,
@@ -37,9 +37,9 @@ from flows.forms import (
     pasted_id,
     reference_refused,
 )
-from flows.outcome import DayOutcome
-from flows.runtime import build_runtime
-from flows.tasks import (
+from govcal.flows.outcome import DayOutcome
+from govcal.flows.runtime import build_runtime
+from govcal.flows.tasks import (
     build_dashboard_task,
     evaluate_task,
     feeds_task,
@@ -49,12 +49,12 @@ from flows.tasks import (
     publish_dashboard_task,
     sync_task,
 )
-from models import actions, escalations, queries, records
-from models.db import DatabaseUnavailable, session_scope
-from models.evidence import EvidenceStore
-from models.queries import NotFound
-from models.records import RecordError
-from models.trail import Channel
+from govcal.models import actions, escalations, queries, records
+from govcal.models.db import DatabaseUnavailable, session_scope
+from govcal.models.evidence import EvidenceStore
+from govcal.models.queries import NotFound
+from govcal.models.records import RecordError
+from govcal.models.trail import Channel
 
 REFUSED = "(refused: not kept)"
 
@@ -156,7 +156,7 @@ def open_audit_cycle(
 ) -> dict[str, Any]:
     """Open an S11 or S175 cycle: one return per agency or school, requests sent.
     Without a period, the next cycle due on or after the day is opened."""
-    from flows.steps import request_returns
+    from govcal.flows.steps import request_returns
 
     day = _day(as_of)
     sync_task(day)
@@ -232,7 +232,7 @@ def _choose(action: str, day: date, within: str | None = None) -> str:
     as of `day`."""
     from prefect.flow_runs import pause_flow_run
 
-    from flows.dashboard import choices
+    from govcal.flows.dashboard import choices
 
     with session_scope() as session:
         labels = choices(session, action, day, queries.all_subject_names(session))
@@ -386,7 +386,7 @@ def record_attendance(form: AttendanceForm, as_of: AsOfText = "") -> str:
         form: The first field takes the meeting's id; leave it empty to choose.
         as_of: Leave empty (today). Only to record as if on a past day.
     """
-    from models.attendance import record_attended, register
+    from govcal.models.attendance import record_attended, register
 
     def change(session: Session, f: AttendanceForm, item: str, day: date) -> str:
         given = [a for a in f.present.replace(",", "\n").split() if a]

@@ -19,15 +19,15 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from flows.steps import tell_the_business_team
-from models import ledger, mailbox
-from models.attendance import PARTSTAT, AnswerRefused, AnswerSource, record_answer
-from models.feed_tokens import uid_form
-from models.mailbox import Read
-from models.types import utcnow
-from notifications.imap import MAX_MESSAGE_BYTES, Mailbox
-from notifications.inbound import OTHER, Inbound, read_message
-from rules.model import Partnership
+from govcal.flows.steps import tell_the_business_team
+from govcal.models import ledger, mailbox
+from govcal.models.attendance import PARTSTAT, AnswerRefused, AnswerSource, record_answer
+from govcal.models.feed_tokens import uid_form
+from govcal.models.mailbox import Read
+from govcal.models.types import utcnow
+from govcal.notifications.imap import MAX_MESSAGE_BYTES, Mailbox
+from govcal.notifications.inbound import OTHER, Inbound, read_message
+from govcal.rules.model import Partnership
 
 
 @dataclass

@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlmodel import Session
 
-from models import mailbox
-from models.attendance import MeetingAnswers, meetings_with_answers
-from rules.model import Partnership
-from rules.notify_plan import Directory
-from rules.quorum import QUORUM_WARNING_WORKING_DAYS, quorum_at_risk, tally, warns
+from govcal.models import mailbox
+from govcal.models.attendance import MeetingAnswers, meetings_with_answers
+from govcal.rules.model import Partnership
+from govcal.rules.notify_plan import Directory
+from govcal.rules.quorum import QUORUM_WARNING_WORKING_DAYS, quorum_at_risk, tally, warns
 
 AHEAD_DAYS = 30  # meetings shown: from today to this many days ahead
 PROPOSED_DAYS = 30  # proposals read in the last this many days

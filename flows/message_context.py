@@ -9,18 +9,18 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from flows.quorum import quorum_notes
-from flows.ui_links import acknowledge_url, act_url
-from models import ledger
-from models.action_links import LinkAction, answers_recorded, issue_all
-from models.feed_tokens import feed_tokens, installation_id
-from models.notify_inputs import directory as load_directory
-from models.notify_inputs import last_changes, round_sizes, versions_before
-from models.queries import subject_names
-from models.settings import get_settings
-from notifications.compose import ComposeContext, PartnershipInfo
-from rules.model import Partnership
-from rules.notify_plan import Item, successors
+from govcal.flows.quorum import quorum_notes
+from govcal.flows.ui_links import acknowledge_url, act_url
+from govcal.models import ledger
+from govcal.models.action_links import LinkAction, answers_recorded, issue_all
+from govcal.models.feed_tokens import feed_tokens, installation_id
+from govcal.models.notify_inputs import directory as load_directory
+from govcal.models.notify_inputs import last_changes, round_sizes, versions_before
+from govcal.models.queries import subject_names
+from govcal.models.settings import get_settings
+from govcal.notifications.compose import ComposeContext, PartnershipInfo
+from govcal.rules.model import Partnership
+from govcal.rules.notify_plan import Item, successors
 
 
 def partnership_info(partnership: Partnership) -> PartnershipInfo:
@@ -81,7 +81,7 @@ def _action_links(
     if not settings.public_url or not issue_links:
         return {}
     if "web-secret" not in cache:
-        from flows.runtime import web_secret
+        from govcal.flows.runtime import web_secret
 
         cache["web-secret"] = web_secret(settings) or ""
     secret = str(cache["web-secret"])

@@ -1,6 +1,6 @@
 """The cockpit's artifact poster: a process of its own, started by flows/publish.Publisher.
 
-    python -m flows.post_artifacts [DEADLINE_S] < artifacts.jsonl
+    python -m govcal.flows.post_artifacts [DEADLINE_S] < artifacts.jsonl
 
 Why a process: each artifact is one call to Prefect's API, about 9 ms of the server's CPU
 and 2 ms of the client's. Posted from a thread of the flow's own process, the client's

@@ -14,15 +14,15 @@ from email import message_from_bytes, policy
 
 from sqlmodel import Session
 
-from flows.message_context import message_context
-from flows.steps import for_tomorrow, plan
-from models.ledger import Delivery, LedgerEntry
-from models.notify_inputs import existing_keys, items_by_ids, sendable_rows
-from models.types import utcnow
-from notifications.compose import compose
-from notifications.render import Sender
-from rules.model import Partnership
-from rules.notify_plan import Action, still_wanted
+from govcal.flows.message_context import message_context
+from govcal.flows.steps import for_tomorrow, plan
+from govcal.models.ledger import Delivery, LedgerEntry
+from govcal.models.notify_inputs import existing_keys, items_by_ids, sendable_rows
+from govcal.models.types import utcnow
+from govcal.notifications.compose import compose
+from govcal.notifications.render import Sender
+from govcal.rules.model import Partnership
+from govcal.rules.notify_plan import Action, still_wanted
 
 
 @dataclass(frozen=True)

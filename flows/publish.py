@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any
 from prefect.artifacts import Artifact, MarkdownArtifact, TableArtifact
 from prefect.utilities.context import get_task_and_flow_run_ids
 
-from flows.children import dies_with_parent
-from flows.post_artifacts import deadline_for, each, post_all, without_urls
-from rules.text import markdown_text as md
+from govcal.flows.children import dies_with_parent
+from govcal.flows.post_artifacts import deadline_for, each, post_all, without_urls
+from govcal.rules.text import markdown_text as md
 
 if TYPE_CHECKING:
-    from flows.dashboard import Dashboard
+    from govcal.flows.dashboard import Dashboard
 
 GRACE_S = 15.0  # past the poster's own deadline, it is stopped
 _DONE = None
@@ -130,7 +130,7 @@ class Publisher:
             self._out = opened.enter_context(tempfile.TemporaryFile())
             self._err = opened.enter_context(tempfile.TemporaryFile())
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "flows.post_artifacts", str(self._deadline)],
+                [sys.executable, "-m", "govcal.flows.post_artifacts", str(self._deadline)],
                 stdin=subprocess.PIPE, stdout=self._out, stderr=self._err,
                 env=_poster_environment(), preexec_fn=dies_with_parent(),
             )  # fmt: skip

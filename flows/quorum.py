@@ -9,13 +9,13 @@ from datetime import date, timedelta
 
 from sqlmodel import Session
 
-from models import ledger
-from models.attendance import MeetingAnswers, meetings_with_answers
-from models.ledger import Delivery, LedgerRow
-from models.notify_inputs import directory as load_directory
-from rules.model import Partnership
-from rules.notify_plan import Directory
-from rules.quorum import QUORUM_WARNING_WORKING_DAYS, QuorumRisk, quorum_at_risk, warns
+from govcal.models import ledger
+from govcal.models.attendance import MeetingAnswers, meetings_with_answers
+from govcal.models.ledger import Delivery, LedgerRow
+from govcal.models.notify_inputs import directory as load_directory
+from govcal.rules.model import Partnership
+from govcal.rules.notify_plan import Directory
+from govcal.rules.quorum import QUORUM_WARNING_WORKING_DAYS, QuorumRisk, quorum_at_risk, warns
 
 STAGE = "quorum-"  # + the meeting's occurrence id: one notice per meeting and reader
 _LOOK_AHEAD = timedelta(days=QUORUM_WARNING_WORKING_DAYS * 3)  # covers the working days

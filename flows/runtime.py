@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from models import rule_cache
-from models.rule_cache import Broken
-from models.settings import Settings, SettingsError, get_settings
-from models.types import utcnow
-from notifications.imap import ImapSettings, Mailbox
-from notifications.render import Sender
-from notifications.transport import Transport, from_settings
-from rules.loader import RuleFileError, load_partnerships
-from rules.model import DEFAULT_TIMEZONE, Partnership
+from govcal.models import rule_cache
+from govcal.models.rule_cache import Broken
+from govcal.models.settings import Settings, SettingsError, get_settings
+from govcal.models.types import utcnow
+from govcal.notifications.imap import ImapSettings, Mailbox
+from govcal.notifications.render import Sender
+from govcal.notifications.transport import Transport, from_settings
+from govcal.rules.loader import RuleFileError, load_partnerships
+from govcal.rules.model import DEFAULT_TIMEZONE, Partnership
 
 DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # the rule files' default zone
 

@@ -24,7 +24,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-from rules.model import DEFAULT_TIMEZONE
+from govcal.rules.model import DEFAULT_TIMEZONE
 
 JOB_TABLE = "apscheduler_jobs"
 PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
@@ -70,7 +70,7 @@ def default_jobs(
             jobs.append(
                 ScheduledJob(
                     name,
-                    "flows.scheduler:run_deployment",
+                    "govcal.flows.scheduler:run_deployment",
                     cron_trigger(cron, zone),
                     args=(deployment["entrypoint"], dict(deployment.get("parameters") or {})),
                 )

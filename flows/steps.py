@@ -17,20 +17,20 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from flows.collector import paused
-from models import ledger, queries
-from models.ledger import Delivery, LedgerEntry, LedgerRow
-from models.notify_inputs import directory as load_directory
-from models.notify_inputs import items_by_ids, open_items
-from models.records import new_attendee_version
-from models.settings import get_settings
-from models.types import utcnow
-from notifications.deliver import DeliveryReport, compose, deliver
-from notifications.feeds import FeedFile, write_feeds
-from notifications.render import Sender
-from notifications.transport import Transport
-from rules.model import Partnership, active_partnerships
-from rules.notify_plan import (
+from govcal.flows.collector import paused
+from govcal.models import ledger, queries
+from govcal.models.ledger import Delivery, LedgerEntry, LedgerRow
+from govcal.models.notify_inputs import directory as load_directory
+from govcal.models.notify_inputs import items_by_ids, open_items
+from govcal.models.records import new_attendee_version
+from govcal.models.settings import get_settings
+from govcal.models.types import utcnow
+from govcal.notifications.deliver import DeliveryReport, compose, deliver
+from govcal.notifications.feeds import FeedFile, write_feeds
+from govcal.notifications.render import Sender
+from govcal.notifications.transport import Transport
+from govcal.rules.model import Partnership, active_partnerships
+from govcal.rules.notify_plan import (
     Action,
     Item,
     Planned,
@@ -238,7 +238,7 @@ def _send_claimed(
         held = {r.id for r in later}
         ledger.wait(session, [i for i in held if i], "waits for the next day's digest", now)
         live = [r for r in live if r.id not in held]
-    from flows.message_context import message_context
+    from govcal.flows.message_context import message_context
 
     wording = message_context(session, partnerships, items, live, context, now=now)
     messages = compose(live, items, wording, sender, today, now)
@@ -269,7 +269,7 @@ def notify(
         return report
     report.new = record(session, planned)
     if kinds is None:
-        from flows.quorum import warn_of_quorum
+        from govcal.flows.quorum import warn_of_quorum
 
         warn_of_quorum(session, partnerships, today)
     report.delivery, report.dropped_rows = send(
@@ -291,9 +291,9 @@ def publish_feeds(
     open item however late. The files are readable by a web server (0644 in 0755 folders:
     their names are the secret), and every feed is kept in the database too, under its
     token, for `govcal web`."""
-    from models.feed_tokens import issue_feed_tokens
-    from models.notify_inputs import calendar_items
-    from models.served_feeds import group_keys, store
+    from govcal.models.feed_tokens import issue_feed_tokens
+    from govcal.models.notify_inputs import calendar_items
+    from govcal.models.served_feeds import group_keys, store
 
     partnerships = active_partnerships(partnerships, today)
     people = load_directory(session, [p.id for p in partnerships])
@@ -335,7 +335,7 @@ def request_returns(
     now: datetime | None = None,
 ) -> NotifyReport:
     """Open an audit cycle: one request per agency or school, then deliver."""
-    from rules.notify_plan import plan_requests
+    from govcal.rules.notify_plan import plan_requests
 
     cycle = queries.audit_cycle(session, cycle_id)
     members = {o.id for _r, o in queries.returns_of(session, cycle)}
@@ -345,7 +345,7 @@ def request_returns(
         if i.ref in members
     ]
     if len(items) < len(members):  # returns due later than the reminder horizon
-        from models.notify_inputs import calendar_items
+        from govcal.models.notify_inputs import calendar_items
 
         items = [i for i in calendar_items(session, partnership, cycle.due, cycle.due)
                  if i.ref in members]  # fmt: skip

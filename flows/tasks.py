@@ -16,14 +16,14 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
-from flows import dashboard, steps
-from flows.publish import Publisher, PublishError, as_posted, board_artifacts
-from flows.runtime import Runtime, build_runtime
-from models.db import session_scope
-from models.status import status_rows
-from models.sync import sync_all
-from models.trail import Channel
-from rules.model import active_partnerships
+from govcal.flows import dashboard, steps
+from govcal.flows.publish import Publisher, PublishError, as_posted, board_artifacts
+from govcal.flows.runtime import Runtime, build_runtime
+from govcal.models.db import session_scope
+from govcal.models.status import status_rows
+from govcal.models.sync import sync_all
+from govcal.models.trail import Channel
+from govcal.rules.model import active_partnerships
 
 
 def _log() -> Any:
@@ -77,8 +77,8 @@ def evaluate_task(as_of: date) -> dict[str, int]:
 def mailbox_task() -> dict[str, Any]:
     """Read the mailbox back (flows/mailbox.py). A mailbox that cannot be read now is
     a line in the result, not a failed day: the next run reads what this one did not."""
-    from flows.mailbox import read_mailbox
-    from notifications.imap import MailboxError
+    from govcal.flows.mailbox import read_mailbox
+    from govcal.notifications.imap import MailboxError
 
     runtime = build_runtime()
     logger = get_run_logger()

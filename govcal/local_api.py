@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flows.children import dies_with_parent
+from govcal.flows.children import dies_with_parent
 
 STARTUP_TIMEOUT_S = 90.0  # about 12 s on a quiet 2-core machine; far more when busy
 

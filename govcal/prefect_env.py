@@ -25,8 +25,8 @@ import os
 import secrets
 from pathlib import Path
 
-from models.private import private_folder
-from models.settings import get_settings
+from govcal.models.private import private_folder
+from govcal.models.settings import get_settings
 
 API_REQUEST_TIMEOUT_S = 20.0  # Prefect's default is 60 s a request, retried
 

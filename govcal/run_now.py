@@ -37,7 +37,7 @@ def settings_digest() -> str:
     """What this process's settings (from its environment and files) come to, hashed."""
     from dataclasses import asdict
 
-    from models.settings import get_settings
+    from govcal.models.settings import get_settings
 
     def absolute(value: Any) -> Any:  # a relative path means another file in another folder
         return str(value.resolve()) if isinstance(value, Path) else value
@@ -58,7 +58,7 @@ class RunNowServer:
         self,
         prefect_home: Path,
         run_flow: Callable[[date], Outcome],
-        warm: str | None = "flows.jobs",
+        warm: str | None = "govcal.flows.jobs",
     ) -> None:
         token, lock = secrets.token_urlsafe(24), threading.Lock()
         settings = settings_digest()  # serve's own, as it started
@@ -161,7 +161,7 @@ def _is_outcome(value: object) -> bool:
 
 def daily_outcome(day: date) -> Outcome:
     """Run daily-compliance here (serve's process) and say how it ended."""
-    from flows.jobs import daily_compliance
+    from govcal.flows.jobs import daily_compliance
 
     state = daily_compliance(as_of=day, return_state=True)
     result = state.result(raise_on_failure=False)

@@ -18,7 +18,7 @@ from typing import Any
 def __getattr__(name: str) -> Any:
     if not name[:1].isupper():  # submodules (models.ledger) are found by the import system
         raise AttributeError(f"module 'models' has no attribute {name!r}")
-    from models import tables
+    from govcal.models import tables
 
     try:
         return getattr(tables, name)

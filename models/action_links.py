@@ -21,7 +21,7 @@ from enum import StrEnum
 from sqlalchemy import Index
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from models.types import UTCDateTime, utcnow
+from govcal.models.types import UTCDateTime, utcnow
 
 
 class LinkAction(StrEnum):

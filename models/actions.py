@@ -18,17 +18,17 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from models import queries, records
-from models.evidence import EvidenceRefused, EvidenceStore
-from models.records import Actor, Evidence, RecordError
-from models.sync import SyncReport, follow_dependents, sync_all
-from rules.model import Partnership
-from rules.problems import RuleFileError
-from rules.text import LONG, TextRefused, check_id, check_text
+from govcal.models import queries, records
+from govcal.models.evidence import EvidenceRefused, EvidenceStore
+from govcal.models.records import Actor, Evidence, RecordError
+from govcal.models.sync import SyncReport, follow_dependents, sync_all
+from govcal.rules.model import Partnership
+from govcal.rules.problems import RuleFileError
+from govcal.rules.text import LONG, TextRefused, check_id, check_text
 
 if TYPE_CHECKING:  # the directory import (CSV, email_validator) is imported by its two users
-    from models.directory_changes import EndedRole  # and directory changes by remove_person
-    from models.directory_import import FileReport
+    from govcal.models.directory_changes import EndedRole  # and directory changes by remove_person
+    from govcal.models.directory_import import FileReport
 
 ACTOR_FIELD = "--by or GOVCAL_ACTOR (who is acting)"
 
@@ -266,7 +266,7 @@ def waive(session: Session, occurrence: str, reason: str, actor: Actor) -> Waive
 def _statutory_reason(public_id: str, reason: str | None, verb: str) -> bool:
     """Whether the item is a statutory duty (a rule of the statutory baseline, or a clock an
     event started); dropping one needs a reason of some words, refused before any change."""
-    from rules.model import EventDeadline
+    from govcal.rules.model import EventDeadline
 
     parts = public_id.split(":")
     partnership = next((p for p in _partnerships() if p.id == parts[0]), None)
@@ -284,7 +284,7 @@ def _statutory_reason(public_id: str, reason: str | None, verb: str) -> bool:
 
 
 def _partnerships() -> list[Partnership]:
-    from models import rule_cache  # the copy the last command kept: no YAML parsed again
+    from govcal.models import rule_cache  # the copy the last command kept: no YAML parsed again
 
     try:
         return rule_cache.configured()
@@ -346,7 +346,7 @@ def _already_there(row, to: datetime | date | None, location: str | None) -> boo
 
 def _day_notes(day: date, starts: datetime | None) -> tuple[str, ...]:
     """What a person should double-check about the day they chose: accepted, but said."""
-    from rules.workdays import is_bank_holiday
+    from govcal.rules.workdays import is_bank_holiday
 
     notes = []
     if day.weekday() >= 5:
@@ -469,7 +469,7 @@ def import_people(
 ) -> Imported:
     """Import agencies, schools, people and roles from CSV; bad rows are reported by line
     and the good rows imported. With `replace`, the people file is authoritative."""
-    from models.directory_import import import_directory
+    from govcal.models.directory_import import import_directory
 
     _typed(None, actor)
     reports = import_directory(session, path, partnership, actor=actor.name,
@@ -503,8 +503,12 @@ def remove_person(
     _typed(None, actor, (email, "the email", 320), (reason, "--reason", LONG))
     if not reason or not reason.strip():
         raise RecordError("a reason is required to remove a person; it goes into the audit trail")
-    from models.directory_changes import delete_person_if_roleless, end_assignments, person_roles
-    from models.directory_import import normalise_email
+    from govcal.models.directory_changes import (
+        delete_person_if_roleless,
+        end_assignments,
+        person_roles,
+    )
+    from govcal.models.directory_import import normalise_email
 
     try:
         address = normalise_email(email.strip())
@@ -542,8 +546,8 @@ def acknowledge(
 ) -> Acknowledged:
     """A Lead Partner (or DSP) acknowledges an escalated item, or every escalated and
     unanswered member of a round (an S11 round escalated as one entry of a digest)."""
-    from models.escalations import acknowledge as record_acknowledgement
-    from models.escalations import escalations
+    from govcal.models.escalations import acknowledge as record_acknowledgement
+    from govcal.models.escalations import escalations
 
     _typed(None, actor, (item, "the item", 300), (note, "--note", 500))
     members = queries.round_members(session, item)

@@ -16,8 +16,8 @@ from enum import StrEnum
 from sqlalchemy import UniqueConstraint, true
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
-from models.records import RecordError
-from models.types import UTCDateTime, utcnow
+from govcal.models.records import RecordError
+from govcal.models.types import UTCDateTime, utcnow
 
 
 class Answer(StrEnum):
@@ -105,8 +105,8 @@ def record_answer(
     meeting, the version was never sent, or the address was never sent an invite to
     it: an answer from someone govcal did not invite changes nothing.
     """
-    from models import ledger
-    from models.calendar import OccurrenceRow
+    from govcal.models import ledger
+    from govcal.models.calendar import OccurrenceRow
 
     address = attendee.strip().lower()
     meeting = session.get(OccurrenceRow, occurrence_id)
@@ -237,8 +237,8 @@ def meetings_with_answers(
 ) -> list[MeetingAnswers]:
     """Open meetings from `start` to `end` (their day) with their invitees' answers;
     `only`: just these meetings (by occurrence id)."""
-    from models import ledger
-    from models.calendar import Lifecycle, OccurrenceRow
+    from govcal.models import ledger
+    from govcal.models.calendar import Lifecycle, OccurrenceRow
 
     if not partnership_ids:
         return []
@@ -303,8 +303,8 @@ class Register:
 
 def register(session: Session, public_id: str) -> Register:
     """The meeting's register; AnswerRefused when the id names no meeting."""
-    from models import ledger
-    from models.calendar import OccurrenceRow
+    from govcal.models import ledger
+    from govcal.models.calendar import OccurrenceRow
 
     row = session.exec(select(OccurrenceRow).where(OccurrenceRow.public_id == public_id)).first()
     if row is None or row.id is None or row.kind != "meeting":
@@ -338,7 +338,7 @@ def record_attended(
         raise AnswerRefused(
             f"{', '.join(strangers)} neither had an invite to {public_id} nor was named as a deputy"
         )
-    from models.calendar import OccurrenceRow
+    from govcal.models.calendar import OccurrenceRow
 
     occurrence = session.exec(
         select(OccurrenceRow.id).where(OccurrenceRow.public_id == public_id)
@@ -350,7 +350,7 @@ def record_attended(
     for person in everyone:
         session.add(Attended(occurrence_id=occurrence, attendee=person,
                              present=person in people, recorded_by=by[:200]))  # fmt: skip
-    from models import trail
+    from govcal.models import trail
 
     trail.record(session, actor=by[:200], channel=channel, action="attendance-recorded",
                  entity="occurrence", entity_id=public_id, after={"present": people})  # fmt: skip

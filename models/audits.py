@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime, utcnow
+from govcal.models.types import UTCDateTime, utcnow
 
 
 class Rag(StrEnum):

@@ -19,8 +19,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from models.db import DatabaseUnavailable, get_engine, head_revision, known_revisions
-from models.settings import redact_url
+from govcal.models.db import DatabaseUnavailable, get_engine, head_revision, known_revisions
+from govcal.models.settings import redact_url
 
 # Tables whose rows are people's records: a database holding any is not replaced unasked.
 RECORD_TABLES = ("partnership", "occurrence", "person", "audit_trail")

@@ -12,7 +12,7 @@ the message is sent, a mark right after) and feed links about to be given out
 Not every table is imported here: a session uses the tables its caller imported (no
 table has an ORM relationship, so nothing is resolved across modules), and `govcal
 status` need not build the ledger's, trail's and feeds' classes (about 0.04 s).
-Migrations import them all (models.tables), as Alembic's env does.
+Migrations import them all (govcal.models.tables), as Alembic's env does.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlmodel import Session, create_engine
 
-from models.settings import get_settings, redact_url
+from govcal.models.settings import get_settings, redact_url
 
 if TYPE_CHECKING:  # alembic (with mako and pygments) is imported only to migrate
     from alembic.config import Config
@@ -91,7 +91,7 @@ def _create_sqlite(path: Path) -> None:
     contents were lost."""
     import sqlite3
 
-    from models.private import FILE
+    from govcal.models.private import FILE
 
     partial = path.with_name(f".{path.name}.{os.getpid()}.new")
     os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE))  # -wal, -shm too
@@ -288,7 +288,7 @@ def _migration_engine(url: str) -> Iterator[Engine]:
 
 def upgrade(url: str | None = None) -> tuple[str | None, str | None]:
     """Apply every pending migration, all or nothing. Returns (revision before, after)."""
-    import models.tables  # noqa: F401  every table, for the migrations' metadata
+    import govcal.models.tables  # noqa: F401  every table, for the migrations' metadata
 
     url = url or get_settings().effective_database_url
     try:

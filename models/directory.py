@@ -9,8 +9,8 @@ from enum import StrEnum
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime, utcnow
-from rules.model import DEFAULT_TIMEZONE
+from govcal.models.types import UTCDateTime, utcnow
+from govcal.rules.model import DEFAULT_TIMEZONE
 
 
 class AgencyType(StrEnum):

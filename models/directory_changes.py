@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, func, or_, select
 
-from models.calendar import OccurrenceRow
-from models.ledger import Delivery, LedgerEntry
-from models.people import Delegation, Person, RoleAssignment
-from models.trail import Channel, record
+from govcal.models.calendar import OccurrenceRow
+from govcal.models.ledger import Delivery, LedgerEntry
+from govcal.models.people import Delegation, Person, RoleAssignment
+from govcal.models.trail import Channel, record
 
 
 @dataclass(frozen=True)

@@ -22,17 +22,17 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
-from models.chunks import chunks
-from models.directory import Agency, AgencyType, School, SchoolPhase
-from models.directory_changes import EndedRole, delete_person_if_roleless, end_assignments
-from models.evidence import is_system_path
-from models.people import Delegation, Person, RoleAssignment
-from models.sync import register_partnership
-from models.trail import Channel, record
-from models.types import utcnow
-from rules.model import Partnership
-from rules.problems import Problem as ImportProblem
-from rules.text import check_cell
+from govcal.models.chunks import chunks
+from govcal.models.directory import Agency, AgencyType, School, SchoolPhase
+from govcal.models.directory_changes import EndedRole, delete_person_if_roleless, end_assignments
+from govcal.models.evidence import is_system_path
+from govcal.models.people import Delegation, Person, RoleAssignment
+from govcal.models.sync import register_partnership
+from govcal.models.trail import Channel, record
+from govcal.models.types import utcnow
+from govcal.rules.model import Partnership
+from govcal.rules.problems import Problem as ImportProblem
+from govcal.rules.text import check_cell
 
 KINDS: dict[str, tuple[set[str], set[str]]] = {
     # kind: (required columns, optional columns)

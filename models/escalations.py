@@ -12,12 +12,12 @@ from datetime import datetime
 
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from models import queries
-from models.chunks import chunks
-from models.ledger import Delivery, LedgerEntry
-from models.records import Actor, RecordError
-from models.trail import record
-from models.types import UTCDateTime, utcnow
+from govcal.models import queries
+from govcal.models.chunks import chunks
+from govcal.models.ledger import Delivery, LedgerEntry
+from govcal.models.records import Actor, RecordError
+from govcal.models.trail import record
+from govcal.models.types import UTCDateTime, utcnow
 
 LEAD_PARTNER_ROLE = "lsp"
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.private import READ_ONLY, private_folder
+from govcal.models.private import READ_ONLY, private_folder
 
 MAX_BYTES = 50 * 1024 * 1024  # a large PDF of minutes or an audit return
 _SYSTEM = ("/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/usr", "/bin", "/sbin",

@@ -12,13 +12,13 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
-from models import queries
-from models.audits import AuditCycle, AuditReturn
-from models.calendar import OccurrenceRow
-from models.chunks import chunks
-from models.directory import PartnershipRow
-from models.ledger import Delivery, LedgerEntry
-from rules.pack import AttendanceRow, PackItem
+from govcal.models import queries
+from govcal.models.audits import AuditCycle, AuditReturn
+from govcal.models.calendar import OccurrenceRow
+from govcal.models.chunks import chunks
+from govcal.models.directory import PartnershipRow
+from govcal.models.ledger import Delivery, LedgerEntry
+from govcal.rules.pack import AttendanceRow, PackItem
 
 
 def attendance_rows(
@@ -26,9 +26,9 @@ def attendance_rows(
 ) -> list[AttendanceRow]:
     """Who was recorded at each meeting of the period, with their organisation (the
     agency or school of the role they hold; a deputy not in the directory: "others")."""
-    from models.attendance import Attended
-    from models.directory import Agency
-    from models.people import Person, RoleAssignment
+    from govcal.models.attendance import Attended
+    from govcal.models.directory import Agency
+    from govcal.models.people import Person, RoleAssignment
 
     recorded = session.exec(
         select(Attended, OccurrenceRow.title, OccurrenceRow.due)

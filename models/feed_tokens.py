@@ -19,8 +19,8 @@ from datetime import datetime
 
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from models.chunks import chunks
-from models.types import UTCDateTime, utcnow
+from govcal.models.chunks import chunks
+from govcal.models.types import UTCDateTime, utcnow
 
 
 class FeedToken(SQLModel, table=True):

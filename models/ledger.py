@@ -28,8 +28,8 @@ from sqlalchemy import Engine, Index, UniqueConstraint, bindparam, func, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, or_, select
 
-from models.chunks import chunks
-from models.types import UTCDateTime, utcnow
+from govcal.models.chunks import chunks
+from govcal.models.types import UTCDateTime, utcnow
 
 _log = logging.getLogger(__name__)
 
@@ -332,7 +332,7 @@ def supersede_invites(session: Session) -> int:
     later version of the same meeting is planned for the same person: they get one
     message, the latest SEQUENCE. An invite still waiting when its meeting is cancelled
     is skipped too (nobody is sent an invite to a cancelled meeting). Returns the count."""
-    from models.calendar import Lifecycle, OccurrenceRow
+    from govcal.models.calendar import Lifecycle, OccurrenceRow
 
     waiting = session.exec(
         select(LedgerEntry.id, LedgerEntry.occurrence_id, LedgerEntry.recipient,
@@ -636,7 +636,7 @@ FAILURE_STAGE = "failed-"  # + the failed row's id: one notice per failure and r
 
 def with_partnership(session: Session, ids: list[int]) -> list[tuple[LedgerEntry, str]]:
     """Ledger rows with the partnership of their occurrence."""
-    from models.calendar import OccurrenceRow
+    from govcal.models.calendar import OccurrenceRow
 
     found: list[tuple[LedgerEntry, str]] = []
     for chunk in chunks(ids):

@@ -17,13 +17,13 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
-from models import action_links, actions, queries
-from models.action_links import ActionLink, LinkAction
-from models.audits import AuditReturn, FollowUpAction
-from models.calendar import Lifecycle, OccurrenceRow
-from models.records import Actor, RecordError
-from models.trail import Channel, record
-from rules.problems import RuleFileError
+from govcal.models import action_links, actions, queries
+from govcal.models.action_links import ActionLink, LinkAction
+from govcal.models.audits import AuditReturn, FollowUpAction
+from govcal.models.calendar import Lifecycle, OccurrenceRow
+from govcal.models.records import Actor, RecordError
+from govcal.models.trail import Channel, record
+from govcal.rules.problems import RuleFileError
 
 
 class LinkDead(LookupError):
@@ -88,7 +88,7 @@ def _link(session: Session, secret: str, token: str, now: datetime) -> ActionLin
 
 def _person(session: Session, link: ActionLink) -> str:
     """The holder in words, or LinkDead once they hold no role in the partnership."""
-    from models.directory_changes import person_roles
+    from govcal.models.directory_changes import person_roles
 
     person, roles = person_roles(session, link.email, link.partnership_id)
     if person is None or not roles:
@@ -115,7 +115,7 @@ def _role_names(partnership_id: str) -> dict[str, str]:
     the files costs more than the rest of a page)."""
     import time
 
-    from models import rule_cache
+    from govcal.models import rule_cache
 
     kept = _ROLES.get(partnership_id)
     if kept is not None and time.monotonic() - kept[0] < _ROLES_FOR:
@@ -132,7 +132,7 @@ def _role_names(partnership_id: str) -> dict[str, str]:
 def _item(session: Session, link: ActionLink) -> tuple[str, date | None, list[OccurrenceRow]]:
     members = queries.cycle_members(session, link.item)
     if members:
-        from models.audits import AuditCycle
+        from govcal.models.audits import AuditCycle
 
         cycle = session.exec(select(AuditCycle).where(AuditCycle.public_id == link.item)).first()
         noun = "schools" if cycle is not None and cycle.per == "school" else "agencies"
@@ -157,7 +157,7 @@ def open_link(session: Session, secret: str, token: str, *, now: datetime, today
     person = _person(session, link)
     title, due, rows = _item(session, link)
     if action is LinkAction.ACKNOWLEDGE:
-        from models.escalations import escalations
+        from govcal.models.escalations import escalations
 
         found = escalations(session, [r.id or 0 for r in rows])
         if not any(not e.acknowledged_at for e in found.values()):
@@ -283,7 +283,7 @@ _ANSWERS = {"coming": "will attend", "not-coming": "cannot attend", "deputy": "s
 def _attend(session: Session, link: ActionLink, form: dict[str, str], now: datetime) -> str:
     """The invitee's answer, kept where a calendar reply keeps it (models/attendance.py,
     one record whatever the path)."""
-    from models.attendance import Answer, AnswerRefused, AnswerSource, record_answer
+    from govcal.models.attendance import Answer, AnswerRefused, AnswerSource, record_answer
 
     chosen = form.get("answer", "")
     if chosen not in _ANSWERS:
@@ -324,7 +324,7 @@ def _follow_up(session, link, view, form, actor, today, client) -> Answer:
 
 
 def _day(text: str, today: date) -> date:
-    from rules.dates import DateInputError, parse_day
+    from govcal.rules.dates import DateInputError, parse_day
 
     if not text.strip():
         return today

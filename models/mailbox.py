@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from models.types import UTCDateTime, utcnow
+from govcal.models.types import UTCDateTime, utcnow
 
 
 class Read(StrEnum):
@@ -131,7 +131,7 @@ def counter_proposals(session: Session, since: datetime) -> list[Proposal]:
 
 def meeting_of(session: Session, public_id: str) -> tuple[int, str, int] | None:
     """(id, title, current SEQUENCE) of the meeting an invite's UID names, if any."""
-    from models.calendar import OccurrenceRow
+    from govcal.models.calendar import OccurrenceRow
 
     row = session.exec(
         select(OccurrenceRow.id, OccurrenceRow.title, OccurrenceRow.sequence).where(

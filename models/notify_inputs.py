@@ -8,18 +8,18 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, or_, select
 
-from models.calendar import Lifecycle, OccurrenceRow
-from models.chunks import chunks
-from models.directory import Agency
-from models.feed_tokens import UidForm, uid_form
-from models.people import Delegation, Person, RoleAssignment
-from models.queries import subject_names, subject_names_of
-from models.rows import named
-from models.status import status_of
-from models.stored_dates import usable
-from rules.model import Partnership, Per
-from rules.notify_plan import Contact, Directory, Item
-from rules.text import shown
+from govcal.models.calendar import Lifecycle, OccurrenceRow
+from govcal.models.chunks import chunks
+from govcal.models.directory import Agency
+from govcal.models.feed_tokens import UidForm, uid_form
+from govcal.models.people import Delegation, Person, RoleAssignment
+from govcal.models.queries import subject_names, subject_names_of
+from govcal.models.rows import named
+from govcal.models.status import status_of
+from govcal.models.stored_dates import usable
+from govcal.rules.model import Partnership, Per
+from govcal.rules.notify_plan import Contact, Directory, Item
+from govcal.rules.text import shown
 
 
 def directory(session: Session, partnership_ids: list[str]) -> Directory:
@@ -331,7 +331,7 @@ _CHANGES = (*_MOVES, "cancelled", "waived", "reopened")
 def last_changes(session: Session, occurrences: dict[int, str]) -> dict[int, tuple[str, str]]:
     """Meeting id -> (action, reason) of the last change recorded to it: what its next
     message is about, never an older change's reason left on the row."""
-    from models.trail import TrailEntry
+    from govcal.models.trail import TrailEntry
 
     by_public = {public_id: ref for ref, public_id in occurrences.items()}
     found: dict[int, tuple[str, str]] = {}
@@ -351,8 +351,8 @@ def versions_before(session: Session, occurrences: dict[int, str]) -> dict[int, 
     """What people were last sent for each meeting (id -> {due, starts_at, ends_at,
     location, attendees}): each as it was before the first change of it recorded after
     the meeting's last invite."""
-    from models.ledger import Delivery, LedgerEntry
-    from models.trail import TrailEntry
+    from govcal.models.ledger import Delivery, LedgerEntry
+    from govcal.models.trail import TrailEntry
 
     if not occurrences:
         return {}
@@ -392,9 +392,9 @@ def versions_before(session: Session, occurrences: dict[int, str]) -> dict[int, 
 def sendable_rows(session: Session, now: datetime) -> list:
     """Ledger rows the next delivery would claim: pending (or uncertain) and due for an
     attempt, or held by a claim whose lease ran out (as models.ledger.claim)."""
-    from models.ledger import Delivery, LedgerEntry
-    from models.settings import get_settings
-    from models.types import utcnow
+    from govcal.models.ledger import Delivery, LedgerEntry
+    from govcal.models.settings import get_settings
+    from govcal.models.types import utcnow
 
     lapsed = utcnow() - timedelta(seconds=get_settings().claim_lease)
 
@@ -409,6 +409,6 @@ def sendable_rows(session: Session, now: datetime) -> list:
 
 def existing_keys(session: Session, occurrence_ids: set[int]) -> set[tuple[int, str, str]]:
     """(occurrence, stage, recipient) keys already in the ledger."""
-    from models.ledger import existing_keys as in_ledger
+    from govcal.models.ledger import existing_keys as in_ledger
 
     return in_ledger(session, occurrence_ids)

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-import models.directory  # noqa: F401  the partnership table these refer to
-from models.types import UTCDateTime, utcnow
+import govcal.models.directory  # noqa: F401  the partnership table these refer to
+from govcal.models.types import UTCDateTime, utcnow
 
 
 class Person(SQLModel, table=True):

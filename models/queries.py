@@ -10,17 +10,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import case, func
 from sqlmodel import Session, col, or_, select
 
-from models.calendar import Incident, Lifecycle, OccurrenceRow
-from models.chunks import chunks
-from models.directory import Agency, School
-from models.rows import named
-from models.stored_dates import warn_skipped
-from rules.dates import in_range
-from rules.model import Event, Per, Subject
-from rules.text import shown
+from govcal.models.calendar import Incident, Lifecycle, OccurrenceRow
+from govcal.models.chunks import chunks
+from govcal.models.directory import Agency, School
+from govcal.models.rows import named
+from govcal.models.stored_dates import warn_skipped
+from govcal.rules.dates import in_range
+from govcal.rules.model import Event, Per, Subject
+from govcal.rules.text import shown
 
 if TYPE_CHECKING:  # the audit tables are built by the commands that read them: not status
-    from models.audits import AuditCycle, AuditReturn, FollowUpAction
+    from govcal.models.audits import AuditCycle, AuditReturn, FollowUpAction
 
 
 class NotFound(LookupError):
@@ -193,7 +193,7 @@ def laid_out(
     stored due dates), so sync can tell a date the rules newly produce in the past (a
     rule edit: history is not rewritten) from one never reached before (a new agency,
     an earlier window)."""
-    from models.trail import TrailEntry
+    from govcal.models.trail import TrailEntry
 
     pairs = select(OccurrenceRow.rule_id, OccurrenceRow.subject).where(
         OccurrenceRow.partnership_id == partnership_id
@@ -320,7 +320,7 @@ def _unknown(what: str, wanted: str, near: list[str]) -> str:
 
 
 def audit_cycle(session: Session, public_id: str) -> AuditCycle:
-    from models.audits import AuditCycle
+    from govcal.models.audits import AuditCycle
 
     cycle = session.exec(select(AuditCycle).where(AuditCycle.public_id == public_id)).first()
     if cycle is None:
@@ -332,7 +332,7 @@ def audit_cycle(session: Session, public_id: str) -> AuditCycle:
 
 
 def audit_cycles(session: Session, partnership_id: str | None = None) -> list[AuditCycle]:
-    from models.audits import AuditCycle
+    from govcal.models.audits import AuditCycle
 
     query = select(AuditCycle)
     if partnership_id:
@@ -344,7 +344,7 @@ def cycles_due_between(
     session: Session, partnership_ids: Collection[str], start: date, end: date
 ) -> list[AuditCycle]:
     """Audit cycles due between two days (inclusive), every partnership named, by due."""
-    from models.audits import AuditCycle
+    from govcal.models.audits import AuditCycle
 
     return list(
         session.exec(
@@ -377,7 +377,7 @@ def round_members(session: Session, public_id: str) -> list[OccurrenceRow] | Non
     """The occurrences an audit round's id stands for: every agency's or school's, for the
     cycle's id (`wfscp:section-11-audit:2026-10-31`) or for one member's id; None when
     the id is neither (a plain occurrence, or nothing known)."""
-    from models.audits import AuditCycle
+    from govcal.models.audits import AuditCycle
 
     parts = public_id.split(":")
     if len(parts) not in (3, 4):
@@ -390,7 +390,7 @@ def round_members(session: Session, public_id: str) -> list[OccurrenceRow] | Non
 
 
 def returns_of(session: Session, cycle: AuditCycle) -> list[tuple[AuditReturn, OccurrenceRow]]:
-    from models.audits import AuditReturn
+    from govcal.models.audits import AuditReturn
 
     rows = session.exec(
         select(AuditReturn, OccurrenceRow)
@@ -405,7 +405,7 @@ def return_tables(session: Session, cycle_ids: list[int]) -> dict[int, list]:
     """Each cycle's returns as plain rows (cycle_id, id, subject, rag, completed_at, due),
     by subject: what the dashboard's returns tables show, without ORM objects (every
     partnership's current cycles are read each day: 29,000 returns nationally)."""
-    from models.audits import AuditReturn
+    from govcal.models.audits import AuditReturn
 
     found: dict[int, list] = {}
     for chunk in chunks(cycle_ids):
@@ -432,7 +432,7 @@ def return_counts(
 ) -> dict[int, tuple[int, int]]:
     """(returned, total) per cycle, counted in one query: the dashboard asks for every
     open cycle of every partnership each day. With `as_of`, only returns made by then."""
-    from models.audits import AuditReturn
+    from govcal.models.audits import AuditReturn
 
     if not cycle_ids:
         return {}
@@ -498,7 +498,7 @@ def mark_cycle_opened(session: Session, cycle: AuditCycle, when) -> None:
 
 def follow_ups(session: Session, return_ids: list[int]) -> dict[int, list[FollowUpAction]]:
     """Follow-up actions agreed at review, per return, in one query per chunk of returns."""
-    from models.audits import FollowUpAction
+    from govcal.models.audits import FollowUpAction
 
     found: dict[int, list[FollowUpAction]] = {}
     for chunk in chunks(return_ids):
@@ -517,7 +517,7 @@ def unreviewed_returns(
 ) -> list[tuple[AuditReturn, OccurrenceRow]]:
     """Returns submitted and not yet reviewed, latest submission first (the drop-down
     lists the nearest to today first, and this year's return before last year's)."""
-    from models.audits import AuditReturn
+    from govcal.models.audits import AuditReturn
 
     rows = session.exec(
         select(AuditReturn, OccurrenceRow)
@@ -543,7 +543,7 @@ def all_subject_names(session: Session) -> dict[str, str]:
 
 def audit_return_for(session: Session, public_id: str) -> AuditReturn | None:
     """The audit return an occurrence id stands for, if it is one (S11/S175)."""
-    from models.audits import AuditReturn
+    from govcal.models.audits import AuditReturn
 
     return session.exec(
         select(AuditReturn)
@@ -570,7 +570,7 @@ def _by_id(session: Session, column: Any, ids: Iterable[int]) -> dict[int, Any]:
 
 def has_people(session: Session, partnership_id: str) -> bool:
     """Whether anyone holds a role in the partnership (its directory was imported)."""
-    from models.people import RoleAssignment
+    from govcal.models.people import RoleAssignment
 
     query = select(RoleAssignment.id).where(RoleAssignment.partnership_id == partnership_id)
     return session.exec(query.limit(1)).first() is not None

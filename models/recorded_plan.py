@@ -12,12 +12,12 @@ from datetime import date
 
 from sqlmodel import Session
 
-from models import queries
-from models.calendar import OccurrenceRow
-from models.status import status_of
-from rules.model import ExpansionContext, Occurrence, Partnership, Rule
-from rules.plan import PlanRow, build_plan
-from rules.state import State, Status
+from govcal.models import queries
+from govcal.models.calendar import OccurrenceRow
+from govcal.models.status import status_of
+from govcal.rules.model import ExpansionContext, Occurrence, Partnership, Rule
+from govcal.rules.plan import PlanRow, build_plan
+from govcal.rules.state import State, Status
 
 
 def recorded_plan(

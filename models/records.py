@@ -15,15 +15,15 @@ from urllib.parse import urlparse
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from models import queries
-from models.audits import AuditReturn, FollowUpAction, Rag
-from models.calendar import Incident, Lifecycle, OccurrenceRow
-from models.directory import PartnershipRow
-from models.trail import Channel, record
-from models.types import utcnow
-from rules.dates import DateInputError, check_day
-from rules.model import DEFAULT_TIMEZONE, Partnership
-from rules.references import ReferenceRefused, check_reference
+from govcal.models import queries
+from govcal.models.audits import AuditReturn, FollowUpAction, Rag
+from govcal.models.calendar import Incident, Lifecycle, OccurrenceRow
+from govcal.models.directory import PartnershipRow
+from govcal.models.trail import Channel, record
+from govcal.models.types import utcnow
+from govcal.rules.dates import DateInputError, check_day
+from govcal.rules.model import DEFAULT_TIMEZONE, Partnership
+from govcal.rules.references import ReferenceRefused, check_reference
 
 # the earliest a deadline can be recorded as met, before its due day: early work is real,
 # a completion years early (--on 2000-01-01 for a 2026 deadline) is a typing slip

@@ -36,13 +36,13 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import rules
-from rules import workdays
-from rules.problems import RuleFileError
+from govcal import rules
+from govcal.rules import workdays
+from govcal.rules.problems import RuleFileError
 
 if TYPE_CHECKING:
-    from rules.model import Partnership
-    from rules.problems import Problem
+    from govcal.rules.model import Partnership
+    from govcal.rules.problems import Problem
 
 RULES_SOURCE = Path(rules.__file__).resolve().parent
 SHIPPED = RULES_SOURCE / "partnerships"  # what rules.loader reads when given no paths
@@ -56,7 +56,7 @@ _loaded: dict[str, list[Partnership]] = {}  # by key: one read per process
 def configured(path: Path | None = None) -> list[Partnership]:
     """The partnerships of the given rule file or folder, else GOVCAL_RULES_PATH, else the
     shipped ones, with the copy kept in the data folder. Raises RuleFileError."""
-    from models.settings import get_settings
+    from govcal.models.settings import get_settings
 
     settings = get_settings()
     return load_partnerships(settings.rule_paths(path), settings.data_dir / "cache")
@@ -71,7 +71,7 @@ def load_partnerships(paths: Iterable[Path] | None, cache_dir: Path | None) -> l
         return list(_loaded[key])
     found = _read(cache_dir, key) if cache_dir else None
     if found is None:
-        from rules.loader import load_partnerships as parse
+        from govcal.rules.loader import load_partnerships as parse
 
         found = parse(given)
         if cache_dir:
@@ -125,7 +125,7 @@ def running(paths: Iterable[Path] | None, cache_dir: Path | None) -> Running:
         pass
     else:
         return Running(found)
-    from rules.loader import load_each
+    from govcal.rules.loader import load_each
 
     out, broken = [], []
     for loaded in load_each(given):

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from models import queries, records
-from models.sync import sync_partnership
-from models.trail import Channel, record
-from rules.model import Partnership
-from rules.problems import Problem
+from govcal.models import queries, records
+from govcal.models.sync import sync_partnership
+from govcal.models.trail import Channel, record
+from govcal.rules.model import Partnership
+from govcal.rules.problems import Problem
 
 ACTOR = records.Actor(name="sample-loader", channel=Channel.SYSTEM)
 ACTIONS = ("incident", "open-cycle", "complete", "review", "waive", "cancel", "reschedule")

@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import Column, LargeBinary
 from sqlmodel import Field, Session, SQLModel, select
 
-from models.feed_tokens import FeedToken
-from models.types import UTCDateTime, utcnow
+from govcal.models.feed_tokens import FeedToken
+from govcal.models.types import UTCDateTime, utcnow
 
 GROUP = "group:"  # the key prefix of a feed that is not one person's
 

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, and_, col, or_, select
 
-from models.calendar import Lifecycle, OccurrenceRow
-from models.directory import PartnershipRow
-from models.rows import named
-from models.stored_dates import usable
-from rules.model import DEFAULT_TIMEZONE
-from rules.state import State, Status, evaluate
+from govcal.models.calendar import Lifecycle, OccurrenceRow
+from govcal.models.directory import PartnershipRow
+from govcal.models.rows import named
+from govcal.models.stored_dates import usable
+from govcal.rules.model import DEFAULT_TIMEZONE
+from govcal.rules.state import State, Status, evaluate
 
 # the rule files' default zone; callers pass each partnership's own (Partnership.tz)
 DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from models.calendar import OccurrenceRow
-from rules.dates import SUPPORTED, in_engine_range
+from govcal.models.calendar import OccurrenceRow
+from govcal.rules.dates import SUPPORTED, in_engine_range
 
 log = logging.getLogger("govcal.data")
 

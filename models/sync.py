@@ -19,17 +19,17 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
-from models import queries
-from models.audits import AuditCycle, AuditReturn
-from models.calendar import Lifecycle, OccurrenceRow
-from models.chunks import chunks
-from models.db import keep_statistics
-from models.directory import PartnershipRow
-from models.trail import Channel, record
-from models.types import utcnow
-from rules.dependencies import dependents_of
-from rules.expand import expand
-from rules.model import (
+from govcal.models import queries
+from govcal.models.audits import AuditCycle, AuditReturn
+from govcal.models.calendar import Lifecycle, OccurrenceRow
+from govcal.models.chunks import chunks
+from govcal.models.db import keep_statistics
+from govcal.models.directory import PartnershipRow
+from govcal.models.trail import Channel, record
+from govcal.models.types import utcnow
+from govcal.rules.dependencies import dependents_of
+from govcal.rules.expand import expand
+from govcal.rules.model import (
     Anchor,
     Basis,
     DateList,
@@ -41,7 +41,7 @@ from rules.model import (
     Recurrence,
     Rule,
 )
-from rules.notify_plan import REPLACES_WITHIN
+from govcal.rules.notify_plan import REPLACES_WITHIN
 
 
 @dataclass

@@ -1,17 +1,17 @@
 """Every table, imported together so SQLModel.metadata is complete (Alembic, models.db)."""
 
-from models.action_links import ActionLink
-from models.attendance import AttendanceAnswer, Attended
-from models.audits import AuditCycle, AuditReturn, FollowUpAction, Rag
-from models.calendar import Incident, Lifecycle, OccurrenceRow
-from models.directory import Agency, AgencyType, PartnershipRow, School, SchoolPhase
-from models.escalations import EscalationAck
-from models.feed_tokens import FeedToken, InstallationSetting
-from models.ledger import Delivery, LedgerEntry
-from models.mailbox import MailboxMessage
-from models.people import Delegation, Person, RoleAssignment
-from models.served_feeds import ServedFeed
-from models.trail import Channel, TrailEntry
+from govcal.models.action_links import ActionLink
+from govcal.models.attendance import AttendanceAnswer, Attended
+from govcal.models.audits import AuditCycle, AuditReturn, FollowUpAction, Rag
+from govcal.models.calendar import Incident, Lifecycle, OccurrenceRow
+from govcal.models.directory import Agency, AgencyType, PartnershipRow, School, SchoolPhase
+from govcal.models.escalations import EscalationAck
+from govcal.models.feed_tokens import FeedToken, InstallationSetting
+from govcal.models.ledger import Delivery, LedgerEntry
+from govcal.models.mailbox import MailboxMessage
+from govcal.models.people import Delegation, Person, RoleAssignment
+from govcal.models.served_feeds import ServedFeed
+from govcal.models.trail import Channel, TrailEntry
 
 __all__ = [
     "ActionLink",

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel
 
-from models.types import UTCDateTime, utcnow
+from govcal.models.types import UTCDateTime, utcnow
 
 
 class Channel(StrEnum):

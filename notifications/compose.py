@@ -15,8 +15,8 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from notifications.ics import CalendarEntry
-from notifications.render import (
+from govcal.notifications.ics import CalendarEntry
+from govcal.notifications.render import (
     Digest,
     DigestLine,
     InviteMessage,
@@ -26,7 +26,7 @@ from notifications.render import (
     render_digest,
     render_invite,
 )
-from rules.notify_plan import DEPUTY, Directory, Item, event_reference
+from govcal.rules.notify_plan import DEPUTY, Directory, Item, event_reference
 
 BUSINESS_ROLES = frozenset({"business-team", "partnership-manager"})  # they run govcal
 

@@ -22,7 +22,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from models.ledger import (
+from govcal.models.ledger import (
     commit_batch,
     mark_refused,
     mark_retry,
@@ -30,10 +30,10 @@ from models.ledger import (
     mark_uncertain,
     release,
 )
-from notifications.compose import ComposedMessage as _Message
-from notifications.compose import compose  # noqa: F401  (callers import it from here)
-from notifications.render import Sender
-from notifications.transport import Outgoing, SendResult, TemporaryFailure, Transport
+from govcal.notifications.compose import ComposedMessage as _Message
+from govcal.notifications.compose import compose  # noqa: F401  (callers import it from here)
+from govcal.notifications.render import Sender
+from govcal.notifications.transport import Outgoing, SendResult, TemporaryFailure, Transport
 
 
 @dataclass

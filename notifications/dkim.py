@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from models.settings import SettingsError, get_settings
+from govcal.models.settings import SettingsError, get_settings
 
 CANONICALIZE = (b"relaxed", b"relaxed")
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from notifications.ics import SOURCE_PROPERTY, CalendarEntry, feed
-from rules.notify_plan import Directory, Item, event_reference
-from rules.state import State
+from govcal.notifications.ics import SOURCE_PROPERTY, CalendarEntry, feed
+from govcal.rules.notify_plan import Directory, Item, event_reference
+from govcal.rules.state import State
 
 _CODE = [Path(__file__).with_name(name) for name in ("ics.py", "vtimezone.py", "feeds.py")]
 _code_digest: bytes | None = None

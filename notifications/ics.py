@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vText
 
-from notifications.vtimezone import vtimezone
+from govcal.notifications.vtimezone import vtimezone
 
 PRODID = "-//govcal//governance calendar//EN"
 FEED_REFRESH = timedelta(hours=1)  # feeds are rewritten hourly (publish-feeds)

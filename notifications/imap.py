@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from models.settings import Settings
+    from govcal.models.settings import Settings
 
 LEFT = "GovcalLeft"  # keyword on messages read and left for people
 UID_WINDOW = 5000  # UIDs searched at once

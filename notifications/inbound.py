@@ -19,7 +19,7 @@ from email.message import Message
 from email.utils import getaddresses, parseaddr
 from typing import Any
 
-from models.mailbox import Read
+from govcal.models.mailbox import Read
 
 MAX_PARTS = 200
 MAX_CALENDAR_BYTES = 256 * 1024

@@ -23,8 +23,8 @@ from email.utils import format_datetime
 from functools import lru_cache
 from typing import Any
 
-from notifications import dkim
-from rules.text import shown
+from govcal.notifications import dkim
+from govcal.rules.text import shown
 
 
 class _ParsedOnce(EmailPolicy):

@@ -16,11 +16,19 @@ from dateutil.relativedelta import relativedelta
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session
 
-from models.evidence_pack import attendance_rows, pack_source
-from models.private import private_folder, write_private
-from rules.dates import EARLIEST, LATEST
-from rules.pack import Attendance, Outcome, PackFigures, PackItem, attendance, figures, percent
-from rules.text import markdown_text
+from govcal.models.evidence_pack import attendance_rows, pack_source
+from govcal.models.private import private_folder, write_private
+from govcal.rules.dates import EARLIEST, LATEST
+from govcal.rules.pack import (
+    Attendance,
+    Outcome,
+    PackFigures,
+    PackItem,
+    attendance,
+    figures,
+    percent,
+)
+from govcal.rules.text import markdown_text
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 _env = Environment(

@@ -22,10 +22,10 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from notifications.ics import CalendarEntry, invite, method_of
-from notifications.mime import Envelope, build, message_id
-from rules.state import State
-from rules.text import shown
+from govcal.notifications.ics import CalendarEntry, invite, method_of
+from govcal.notifications.mime import Envelope, build, message_id
+from govcal.rules.state import State
+from govcal.rules.text import shown
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 _html = Environment(

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from models.private import private_folder
+from govcal.models.private import private_folder
 
 if TYPE_CHECKING:
-    from models.settings import Settings
+    from govcal.models.settings import Settings
 
 
 def _crlf(data: bytes) -> bytes:

@@ -18,13 +18,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rules.files import display_path, read_rule_file
-from rules.model import Partnership
-from rules.problems import Problem
-from rules.spec import BaselineFile, OptOutSpec
-from rules.translate import shape_problems
-from rules.yamlsource import Path as DataPath
-from rules.yamlsource import YamlDocument, parse_yaml
+from govcal.rules.files import display_path, read_rule_file
+from govcal.rules.model import Partnership
+from govcal.rules.problems import Problem
+from govcal.rules.spec import BaselineFile, OptOutSpec
+from govcal.rules.translate import shape_problems
+from govcal.rules.yamlsource import Path as DataPath
+from govcal.rules.yamlsource import YamlDocument, parse_yaml
 
 STATUTORY_DIR = Path(__file__).resolve().parent / "statutory"
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrulestr
 
-from rules.model import (
+from govcal.rules.model import (
     Anchor,
     Basis,
     DateList,
@@ -22,7 +22,7 @@ from rules.model import (
     Recurrence,
     Schedule,
 )
-from rules.schedule import (
+from govcal.rules.schedule import (
     FIRST_YEAR,
     LAST_YEAR,
     ScheduleError,
@@ -30,7 +30,7 @@ from rules.schedule import (
     parse_every,
     parse_offset,
 )
-from rules.spec import ScheduleSpec
+from govcal.rules.spec import ScheduleSpec
 
 _DATE_HINT = "write YYYY-MM-DD, or YYYY-MM-DD HH:MM for a time in the partnership's time zone"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from rules.model import DerivedDeadline, Rule
-from rules.yamlsource import Path
+from govcal.rules.model import DerivedDeadline, Rule
+from govcal.rules.yamlsource import Path
 
 Finding = tuple[Path, str]
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rruleset, rrulestr
 
-from rules.model import (
+from govcal.rules.model import (
     Anchor,
     Basis,
     DateList,
@@ -29,7 +29,7 @@ from rules.model import (
     Subject,
     Unit,
 )
-from rules.schedule import FIRST_YEAR, LAST_YEAR, adjust, shift
+from govcal.rules.schedule import FIRST_YEAR, LAST_YEAR, adjust, shift
 
 _EMPTY = ExpansionContext()
 _FIRST_DAY = date(FIRST_YEAR, 1, 1)

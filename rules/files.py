@@ -10,8 +10,8 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from rules.problems import Problem
-from rules.yamlsource import MAX_CHARS
+from govcal.rules.problems import Problem
+from govcal.rules.yamlsource import MAX_CHARS
 
 # UTF-8 takes at most 4 bytes a character: anything bigger cannot be a valid rule file
 MAX_BYTES = 4 * MAX_CHARS

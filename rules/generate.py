@@ -16,7 +16,7 @@ import io
 import json
 import re
 
-from rules.problems import Problem
+from govcal.rules.problems import Problem
 
 COLUMNS = ("id", "name", "local_authority", "police_force", "icbs")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

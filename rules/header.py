@@ -14,12 +14,12 @@ import re
 from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from rules.compile import parse_local
-from rules.report import SLUG, Report
-from rules.schedule import ScheduleError
-from rules.sources import compile_reference_pattern
-from rules.spec import PartnershipHeader
-from rules.yamlsource import Path as DataPath
+from govcal.rules.compile import parse_local
+from govcal.rules.report import SLUG, Report
+from govcal.rules.schedule import ScheduleError
+from govcal.rules.sources import compile_reference_pattern
+from govcal.rules.spec import PartnershipHeader
+from govcal.rules.yamlsource import Path as DataPath
 
 _MAILBOX = re.compile(r"^[^@\s<>,;:\"]+@[^@\s<>,;:\"]+\.[^@\s<>,;:\"]+$")
 

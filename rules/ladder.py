@@ -8,10 +8,10 @@ is declared, since a message to an undeclared role would reach nobody.
 
 from __future__ import annotations
 
-from rules.model import EscalationStep, Ladder, Role
-from rules.report import Report
-from rules.spec import EscalationSpec
-from rules.yamlsource import Path as DataPath
+from govcal.rules.model import EscalationStep, Ladder, Role
+from govcal.rules.report import Report
+from govcal.rules.spec import EscalationSpec
+from govcal.rules.yamlsource import Path as DataPath
 
 
 def build_ladder(

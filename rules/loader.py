@@ -23,20 +23,20 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from rules import header as headers
-from rules.baseline import Overlay, overlay_file
-from rules.compile import parse_local
-from rules.dependencies import broken_references, duplicate_ids
-from rules.files import display_path, read_rule_file, rule_files
-from rules.ladder import build_ladder
-from rules.model import DEFAULT_LADDER, Partnership
-from rules.obligation import build_rule
-from rules.problems import Problem, RuleFileError
-from rules.report import Report
-from rules.roles import build_roles
-from rules.spec import ObligationSpec, PartnershipFile
-from rules.translate import shape_problems
-from rules.yamlsource import parse_yaml
+from govcal.rules import header as headers
+from govcal.rules.baseline import Overlay, overlay_file
+from govcal.rules.compile import parse_local
+from govcal.rules.dependencies import broken_references, duplicate_ids
+from govcal.rules.files import display_path, read_rule_file, rule_files
+from govcal.rules.ladder import build_ladder
+from govcal.rules.model import DEFAULT_LADDER, Partnership
+from govcal.rules.obligation import build_rule
+from govcal.rules.problems import Problem, RuleFileError
+from govcal.rules.report import Report
+from govcal.rules.roles import build_roles
+from govcal.rules.spec import ObligationSpec, PartnershipFile
+from govcal.rules.translate import shape_problems
+from govcal.rules.yamlsource import parse_yaml
 
 __all__ = [  # the names callers import from here
     "DEFAULT_PARTNERSHIP",

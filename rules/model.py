@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
-from rules.sources import reference_matches, source_in_words
+from govcal.rules.sources import reference_matches, source_in_words
 
 # The zone of a rule file that names none. Every date and time of a partnership is in
 # its own `timezone` (Partnership.tz); this is only the default a file falls back to.

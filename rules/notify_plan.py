@@ -22,9 +22,9 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 
-from rules.model import Horizon, Ladder
-from rules.state import State, Status
-from rules.workdays import is_working_day, working_days_between
+from govcal.rules.model import Horizon, Ladder
+from govcal.rules.state import State, Status
+from govcal.rules.workdays import is_working_day, working_days_between
 
 
 class MessageKind(StrEnum):

@@ -16,9 +16,9 @@ from typing import Any
 
 from dateutil.rrule import rrulestr
 
-from rules.compile import compile_schedule
-from rules.ladder import build_ladder
-from rules.model import (
+from govcal.rules.compile import compile_schedule
+from govcal.rules.ladder import build_ladder
+from govcal.rules.model import (
     Adjust,
     Anchor,
     DateList,
@@ -31,10 +31,10 @@ from rules.model import (
     Rule,
     Schedule,
 )
-from rules.report import SLUG, Report
-from rules.schedule import MONTHS, ScheduleError
-from rules.spec import ObligationSpec, ScheduleSpec
-from rules.yamlsource import Path as DataPath
+from govcal.rules.report import SLUG, Report
+from govcal.rules.schedule import MONTHS, ScheduleError
+from govcal.rules.spec import ObligationSpec, ScheduleSpec
+from govcal.rules.yamlsource import Path as DataPath
 
 _DURATION = re.compile(r"^(?:(\d{1,4})\s*h(?:ours?)?)?\s*(?:(\d{1,5})\s*m(?:in(?:ute)?s?)?)?$")
 _URL = re.compile(r"^https?://[^\s<>\"]+$")

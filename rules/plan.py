@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from rules.expand import expand
-from rules.model import ExpansionContext, Occurrence, Partnership, Rule
-from rules.state import Status, evaluate
+from govcal.rules.expand import expand
+from govcal.rules.model import ExpansionContext, Occurrence, Partnership, Rule
+from govcal.rules.state import Status, evaluate
 
 
 @dataclass(frozen=True, slots=True)

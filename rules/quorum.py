@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from rules.workdays import working_days_between
+from govcal.rules.workdays import working_days_between
 
 QUORUM_WARNING_WORKING_DAYS = 5  # the business team's digest and the cockpit warn from here
 _ORDER = ("coming", "deputy", "tentative", "not-coming")

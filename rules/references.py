@@ -15,7 +15,7 @@ import re
 from datetime import date
 from itertools import pairwise
 
-from rules.sources import reference_matches
+from govcal.rules.sources import reference_matches
 
 SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{1,39}$")
 _LETTER_RUN = re.compile(r"[A-Za-z]+")

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from rules.problems import Problem
-from rules.yamlsource import Path as DataPath
-from rules.yamlsource import YamlDocument
+from govcal.rules.problems import Problem
+from govcal.rules.yamlsource import Path as DataPath
+from govcal.rules.yamlsource import YamlDocument
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # partnership, role and rule ids
 

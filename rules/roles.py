@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rules.model import Role
-from rules.report import SLUG, Report
-from rules.spec import RoleSpec
-from rules.translate import shape_problems
+from govcal.rules.model import Role
+from govcal.rules.report import SLUG, Report
+from govcal.rules.spec import RoleSpec
+from govcal.rules.translate import shape_problems
 
 
 def build_roles(written: dict[str, Any], report: Report) -> dict[str, Role]:

@@ -13,8 +13,8 @@ from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 
-from rules.model import Adjust, Offset, Unit
-from rules.workdays import add_working_days, next_working_day, previous_working_day
+from govcal.rules.model import Adjust, Offset, Unit
+from govcal.rules.workdays import add_working_days, next_working_day, previous_working_day
 
 MONTHS = [
     "january",

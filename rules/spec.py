@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rules.model import DEFAULT_TIMEZONE
+from govcal.rules.model import DEFAULT_TIMEZONE
 
 
 class _Strict(BaseModel):

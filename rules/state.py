@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from rules.model import DEFAULT_TIMEZONE
+from govcal.rules.model import DEFAULT_TIMEZONE
 
 
 class State(StrEnum):

@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from rules.problems import Problem
-from rules.spec import (
+from govcal.rules.problems import Problem
+from govcal.rules.spec import (
     ActiveSpec,
     EscalationSpec,
     ObligationSpec,
@@ -22,7 +22,7 @@ from rules.spec import (
     RoleSpec,
     ScheduleSpec,
 )
-from rules.yamlsource import Path, YamlDocument
+from govcal.rules.yamlsource import Path, YamlDocument
 
 
 def shape_problems(

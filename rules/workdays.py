@@ -13,7 +13,7 @@ from bisect import bisect_left, bisect_right
 from datetime import date, timedelta
 from functools import cache
 
-from rules.dates import ENGINE_EARLIEST, ENGINE_LATEST
+from govcal.rules.dates import ENGINE_EARLIEST, ENGINE_LATEST
 
 _FIRST_YEAR = ENGINE_EARLIEST.year
 _LAST_YEAR = ENGINE_LATEST.year

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from rules.problems import Problem
-from rules.text import file_text_problem
+from govcal.rules.problems import Problem
+from govcal.rules.text import file_text_problem
 
 Path = tuple[str | int, ...]
 

@@ -18,9 +18,9 @@ import random
 from datetime import date, timedelta
 from pathlib import Path
 
-from rules.expand import expand
-from rules.loader import load_partnerships
-from rules.model import Event, ExpansionContext, Per, Subject
+from govcal.rules.expand import expand
+from govcal.rules.loader import load_partnerships
+from govcal.rules.model import Event, ExpansionContext, Per, Subject
 
 OUT = Path(__file__).resolve().parent.parent / "models" / "sample_directory" / "wfscp"
 HISTORY = OUT / "history" / "history.csv"

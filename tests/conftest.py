@@ -37,7 +37,7 @@ def rule_file(tmp_path: Path):
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path, monkeypatch):
     """Each test gets its own data folder and no database URL from the environment."""
-    from models.settings import get_settings
+    from govcal.models.settings import get_settings
 
     monkeypatch.setenv("GOVCAL_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("PREFECT_HOME")  # subprocesses use GOVCAL_DATA_DIR/prefect, as users do
@@ -49,7 +49,7 @@ def isolated_settings(tmp_path, monkeypatch):
 
 
 def _dispose(url: str) -> None:
-    from models.db import get_engine
+    from govcal.models.db import get_engine
 
     get_engine(url).dispose()
 
@@ -96,7 +96,7 @@ def postgres_url():
 def migrated_sqlite(tmp_path_factory) -> Path:
     """An empty SQLite database migrated to head once per test process; db_url copies it
     (a real upgrade per test cost 0.3-1 s on busy cores, for the same file)."""
-    from models.db import upgrade
+    from govcal.models.db import upgrade
 
     path = tmp_path_factory.mktemp("migrated") / "govcal.db"
     upgrade(f"sqlite:///{path}")
@@ -128,7 +128,7 @@ def migrated_data(migrated_copy, tmp_path) -> str:
 def migrated_postgres() -> Iterator[str]:
     """The name of a PostgreSQL database migrated to head once per test process: db_url
     creates each test's database from it (CREATE DATABASE ... TEMPLATE)."""
-    from models.db import upgrade
+    from govcal.models.db import upgrade
 
     with _postgres_database() as url:
         upgrade(url)
@@ -143,7 +143,7 @@ def db_url(request, tmp_path):
     A copy of a database migrated once per test process, unless the test is marked
     `migrate` (it is about the migrations): then alembic migrates this very database.
     """
-    from models.db import upgrade
+    from govcal.models.db import upgrade
 
     migrate = request.node.get_closest_marker("migrate") is not None
     if request.param == "sqlite":
@@ -192,7 +192,7 @@ def sample_history_data(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def wfscp():
-    from rules.loader import load_partnership
+    from govcal.rules.loader import load_partnership
 
     return load_partnership("wfscp")
 

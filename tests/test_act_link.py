@@ -28,12 +28,12 @@ def _deploy(name: str, function: str) -> str:
 
 
 def _digests(tmp_path, wfscp) -> list[email.message.EmailMessage]:
-    from flows.steps import notify
-    from models.db import session_scope, upgrade
-    from models.directory_import import import_directory
-    from models.sync import sync_partnership
-    from notifications.render import Sender
-    from notifications.transport import FileOutbox
+    from govcal.flows.steps import notify
+    from govcal.models.db import session_scope, upgrade
+    from govcal.models.directory_import import import_directory
+    from govcal.models.sync import sync_partnership
+    from govcal.notifications.render import Sender
+    from govcal.notifications.transport import FileOutbox
     from tests.support.paths import SAMPLE_DIRECTORY
 
     url = f"sqlite:///{tmp_path / 'act.db'}"
@@ -52,7 +52,7 @@ def _digests(tmp_path, wfscp) -> list[email.message.EmailMessage]:
 
 
 def test_a_bare_ui_address_links_escalations_to_the_form(tmp_path, monkeypatch, wfscp, prefect_api):
-    from models.settings import get_settings
+    from govcal.models.settings import get_settings
 
     base = prefect_api.removesuffix("/api")
     form = f"{base}/deployments/deployment/{_deploy('record-completion', 'record_completion')}/run"
@@ -79,7 +79,7 @@ def test_a_bare_ui_address_links_escalations_to_the_form(tmp_path, monkeypatch, 
 
 
 def test_without_the_form_the_link_opens_the_deployments_page():
-    from flows.ui_links import acknowledge_url, act_url
+    from govcal.flows.ui_links import acknowledge_url, act_url
 
     nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens: the link cannot be found
     assert act_url(nobody) == f"{nobody}/deployments"

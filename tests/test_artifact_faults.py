@@ -25,7 +25,7 @@ configure_prefect()
 from prefect.artifacts import MarkdownArtifact  # noqa: E402
 from prefect.settings import PREFECT_API_URL, temporary_settings  # noqa: E402
 
-from flows.publish import Publisher, PublishError, as_posted  # noqa: E402
+from govcal.flows.publish import Publisher, PublishError, as_posted  # noqa: E402
 from tests.smtp_server import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,7 +93,7 @@ POSTER = textwrap.dedent(
     configure_prefect()
     from prefect.artifacts import MarkdownArtifact
     from prefect.settings import PREFECT_API_URL, temporary_settings
-    from flows.publish import Publisher, as_posted
+    from govcal.flows.publish import Publisher, as_posted
     with temporary_settings({PREFECT_API_URL: sys.argv[1]}):
         with Publisher(deadline=612.5) as post:
             post(as_posted([MarkdownArtifact(markdown="x", key="compliance-summary-x")]))
@@ -117,7 +117,7 @@ def posters(deadline: str) -> list[int]:
             words = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"flows.post_artifacts" in words and deadline.encode() in words:
+        if b"govcal.flows.post_artifacts" in words and deadline.encode() in words:
             found.append(int(entry.name))
     return found
 

@@ -7,15 +7,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from flows.dashboard import build_all
-from flows.steps import notify
-from models import ledger
-from models.attendance import Answer, AnswerRefused, AnswerSource, record_answer
-from models.db import session_scope
-from models.directory_import import import_directory
-from models.sync import sync_partnership
-from notifications.render import Sender
-from notifications.transport import FileOutbox
+from govcal.flows.dashboard import build_all
+from govcal.flows.steps import notify
+from govcal.models import ledger
+from govcal.models.attendance import Answer, AnswerRefused, AnswerSource, record_answer
+from govcal.models.db import session_scope
+from govcal.models.directory_import import import_directory
+from govcal.models.sync import sync_partnership
+from govcal.notifications.render import Sender
+from govcal.notifications.transport import FileOutbox
 from tests.support.paths import SAMPLE_DIRECTORY
 
 LSP = "wfscp:lsp-meeting:2026-11-11"
@@ -30,7 +30,7 @@ def invited(tmp_path, wfscp, db_url):
     """The sample partnership with its invites of 1 October 2026 sent, on SQLite and on
     PostgreSQL: (url, LSP meeting
     id, the quorum's addresses: the co-chairs and the Lead Safeguarding Partners)."""
-    from models.notify_inputs import directory
+    from govcal.models.notify_inputs import directory
 
     url = db_url  # a SQLite file, then a real PostgreSQL
     with session_scope(url) as s:
@@ -46,7 +46,7 @@ def invited(tmp_path, wfscp, db_url):
             now=datetime(2026, 10, 1, 7, tzinfo=UTC),
         )
     with session_scope(url) as s:
-        from models.mailbox import meeting_of
+        from govcal.models.mailbox import meeting_of
 
         meeting = meeting_of(s, LSP)[0]
         people = directory(s, ["wfscp"])
@@ -123,14 +123,14 @@ def test_a_later_answer_replaces_an_earlier_one_never_the_reverse(invited):
         )
     stale = answer(url, meeting, who, Answer.COMING)  # dated before: an old reply arriving late
     assert not stale.changed
-    from models.attendance import answers
+    from govcal.models.attendance import answers
 
     with session_scope(url) as s:
         assert answers(s, [meeting])[meeting][who].answer is Answer.NOT_COMING
 
 
 def test_a_quorum_role_must_be_invited_and_only_on_meetings(rule_file):
-    from rules.loader import RuleFileError, load_partnerships
+    from govcal.rules.loader import RuleFileError, load_partnerships
 
     path = SAMPLE_RULES.read_text().replace(
         "    quorum: [co-chairs, lsp]", "    quorum: [co-chairs, scrutineer, agency-lead]"
@@ -180,8 +180,8 @@ def test_after_the_meeting_the_business_team_records_who_attended_prefilled_from
 
 
 def test_the_evidence_pack_shows_the_years_attendance_by_organisation_and_meeting(invited):
-    from models.attendance import record_attended
-    from notifications.pack import build_pack, render_html, render_markdown
+    from govcal.models.attendance import record_attended
+    from govcal.notifications.pack import build_pack, render_html, render_markdown
 
     url, meeting, quorum = invited
     with session_scope(url) as s:

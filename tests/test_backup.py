@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from models.db import head_revision
+from govcal.models.db import head_revision
 from tests.support.paths import GOVCAL
 from tests.support.snapshots import copy_data
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from rules.baseline import STATUTORY_DIR, Origin, layers_of, load_baseline
-from rules.expand import expand_rule
-from rules.loader import RuleFileError, load_partnership, load_partnerships
-from rules.model import ExpansionContext
+from govcal.rules.baseline import STATUTORY_DIR, Origin, layers_of, load_baseline
+from govcal.rules.expand import expand_rule
+from govcal.rules.loader import RuleFileError, load_partnership, load_partnerships
+from govcal.rules.model import ExpansionContext
 
 D = date.fromisoformat
 
@@ -195,8 +195,8 @@ def test_rules_check_shows_what_each_partnership_inherits_overrides_and_opts_out
 def test_every_baseline_duty_has_a_citation_in_the_form_the_loader_expects():
     """Each duty names an Act's section or a guidance chapter; a paragraph, if any, is
     written `WT2023 paragraph N` with the page it was read on right above the duty."""
-    from rules.baseline import PARAGRAPH, citation_problem, citation_problems, comments_above
-    from rules.yamlsource import parse_yaml
+    from govcal.rules.baseline import PARAGRAPH, citation_problem, citation_problems, comments_above
+    from govcal.rules.yamlsource import parse_yaml
 
     for name in ("wt2018", "wt2023"):
         text = (STATUTORY_DIR / f"{name}.yaml").read_text(encoding="utf-8")
@@ -244,8 +244,8 @@ obligations:
 
 
 def test_a_loose_or_unsourced_paragraph_is_refused_on_its_line():
-    from rules.baseline import citation_problems
-    from rules.yamlsource import parse_yaml
+    from govcal.rules.baseline import citation_problems
+    from govcal.rules.yamlsource import parse_yaml
 
     problems = citation_problems(parse_yaml(LOOSE), LOOSE, "wt-test.yaml")
     found = [(p.line, p.message) for p in problems]

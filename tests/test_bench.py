@@ -7,7 +7,7 @@ from datetime import date
 
 from bench.generate import generate
 from bench.phases import expand_all, sweep, sync_db
-from rules.loader import load_partnerships
+from govcal.rules.loader import load_partnerships
 
 
 def test_generator_writes_valid_partnerships_deterministically(tmp_path):

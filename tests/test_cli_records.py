@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from models.db import head_revision
+from govcal.models.db import head_revision
 from tests.support.paths import GOVCAL
 
 
@@ -123,8 +123,8 @@ def test_prefect_home_is_created_inside_a_data_folder_that_does_not_exist_yet(
     """Prefect makes its home without parents; on a fresh machine that failed the run."""
     import os
 
+    from govcal.models.settings import get_settings
     from govcal.prefect_env import configure_prefect
-    from models.settings import get_settings
 
     monkeypatch.setenv("GOVCAL_DATA_DIR", str(tmp_path / "fresh" / "data"))
     get_settings.cache_clear()
@@ -196,9 +196,9 @@ def test_import_reports_bad_rows_by_line_and_imports_the_rest(tmp_path):
 def test_acknowledge_records_who_took_up_an_escalation_once(tmp_path):
     """A Lead Partner's acknowledgement, as the business team types it on their behalf:
     pasted from the escalation email, shown back with who and when, and only once."""
-    from models.db import session_scope
-    from models.escalations import escalations
-    from models.queries import occurrence
+    from govcal.models.db import session_scope
+    from govcal.models.escalations import escalations
+    from govcal.models.queries import occurrence
     from tests.support.paths import SAMPLE_DIRECTORY
 
     meeting = "wfscp:lsp-meeting:2026-11-11"  # 15 days overdue: the Lead Partners were told

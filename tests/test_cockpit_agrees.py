@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from models.db import session_scope
+from govcal.models.db import session_scope
 from tests.support.paths import GOVCAL
 from tests.support.snapshots import copy_data
 
@@ -37,8 +37,8 @@ def govcal(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
 
 def summary(day: date = TODAY) -> str:
     """The compliance-summary artifact's markdown, as the run posts it."""
-    from flows import dashboard
-    from rules.loader import load_partnership
+    from govcal.flows import dashboard
+    from govcal.rules.loader import load_partnership
 
     with session_scope() as session:
         return dashboard.build(session, load_partnership("wfscp"), day).markdown()
@@ -52,8 +52,8 @@ def section(markdown: str, title: str) -> str:
 
 def drop_down(action: str, day: date = TODAY) -> dict[str, str]:
     """What the form's drop-down offers when no id was pasted."""
-    from flows import dashboard
-    from models import queries
+    from govcal.flows import dashboard
+    from govcal.models import queries
 
     with session_scope() as session:
         return dashboard.choices(session, action, day, queries.all_subject_names(session))

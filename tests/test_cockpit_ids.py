@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from flows import jobs
+from govcal.flows import jobs
 from tests.test_flows import artifacts, embedded, occurrence  # noqa: F401
 from tests.test_forms import (  # noqa: F401
     RETURN,

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
-from models.calendar import OccurrenceRow
-from models.db import session_scope, upgrade
-from models.trail import TrailEntry
+from govcal.models.calendar import OccurrenceRow
+from govcal.models.db import session_scope, upgrade
+from govcal.models.trail import TrailEntry
 from tests.support.paths import GOVCAL
 
 MOVES = 5

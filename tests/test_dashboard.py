@@ -9,10 +9,10 @@ from datetime import date, datetime
 
 from sqlmodel import select
 
-from flows.dashboard import Dashboard, Item, current_cycle, return_row, shorten
-from models.calendar import OccurrenceRow
-from models.escalations import Escalation
-from rules.state import State
+from govcal.flows.dashboard import Dashboard, Item, current_cycle, return_row, shorten
+from govcal.models.calendar import OccurrenceRow
+from govcal.models.escalations import Escalation
+from govcal.rules.state import State
 
 D = date.fromisoformat
 TODAY = D("2026-11-24")
@@ -131,7 +131,7 @@ def test_a_school_missing_its_return_comes_first():
 
 
 def test_mail_refused_for_good_is_shown_with_who_what_the_answer_and_since_when():
-    from flows.dashboard import Undelivered
+    from govcal.flows.dashboard import Undelivered
 
     board = Dashboard("wfscp", "WFSCP", TODAY)
     board.items = [item("Papers", "2026-11-30", State.DUE_SOON)]
@@ -158,12 +158,12 @@ def test_the_summary_lists_this_partnerships_refused_mail_from_the_ledger():
     person's name and role; another partnership's refusal and an old one do not."""
     from typer.testing import CliRunner
 
-    from flows.dashboard import build
     from govcal.cli import app
-    from models.db import session_scope
-    from models.ledger import Delivery, LedgerEntry
-    from models.queries import occurrence
-    from rules.loader import load_partnerships
+    from govcal.flows.dashboard import build
+    from govcal.models.db import session_scope
+    from govcal.models.ledger import Delivery, LedgerEntry
+    from govcal.models.queries import occurrence
+    from govcal.rules.loader import load_partnerships
     from tests.support.paths import SAMPLE_DIRECTORY
 
     runner = CliRunner()
@@ -204,12 +204,12 @@ def test_boards_built_together_are_the_boards_built_one_at_a_time():
     its items, returns tables and refused mail (another partnership's stays off it)."""
     from typer.testing import CliRunner
 
-    from flows.dashboard import build, build_all
     from govcal.cli import app
-    from models.db import session_scope
-    from models.ledger import Delivery, LedgerEntry
-    from models.queries import occurrence
-    from rules.loader import load_partnerships
+    from govcal.flows.dashboard import build, build_all
+    from govcal.models.db import session_scope
+    from govcal.models.ledger import Delivery, LedgerEntry
+    from govcal.models.queries import occurrence
+    from govcal.rules.loader import load_partnerships
     from tests.support.paths import SAMPLE_DIRECTORY
 
     runner = CliRunner()
@@ -256,11 +256,11 @@ def test_names_holding_markdown_reach_the_cockpit_as_text_never_as_links_or_imag
     from markdown_it import MarkdownIt
     from typer.testing import CliRunner
 
-    from flows.dashboard import build
-    from flows.publish import as_posted, board_artifacts
     from govcal.cli import app
-    from models.db import session_scope
-    from rules.loader import load_partnerships
+    from govcal.flows.dashboard import build
+    from govcal.flows.publish import as_posted, board_artifacts
+    from govcal.models.db import session_scope
+    from govcal.rules.loader import load_partnerships
     from tests.support.paths import SAMPLE_DIRECTORY
 
     folder = tmp_path / "wfscp"

@@ -24,13 +24,13 @@ from email import policy
 import pytest
 from sqlmodel import select
 
-from flows.steps import notify
-from models.db import session_scope, upgrade
-from models.directory_import import import_directory
-from models.ledger import LedgerEntry, recent_failures
-from models.sync import sync_partnership
-from notifications.render import Sender
-from notifications.transport import Outgoing, SmtpSettings, SmtpTransport
+from govcal.flows.steps import notify
+from govcal.models.db import session_scope, upgrade
+from govcal.models.directory_import import import_directory
+from govcal.models.ledger import LedgerEntry, recent_failures
+from govcal.models.sync import sync_partnership
+from govcal.notifications.render import Sender
+from govcal.notifications.transport import Outgoing, SmtpSettings, SmtpTransport
 from tests.fault_relay import (
     ANSWERS,
     PASSWORD,
@@ -58,7 +58,7 @@ def certificate(tmp_path_factory):
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     """One prepared database (sample directory, synced), copied by each test."""
-    from rules.loader import load_partnership
+    from govcal.rules.loader import load_partnership
 
     path = tmp_path_factory.mktemp("template") / "govcal.db"
     url = f"sqlite:///{path}"
@@ -66,7 +66,7 @@ def template(tmp_path_factory):
     with session_scope(url) as s:
         import_directory(s, SAMPLE_DIRECTORY / "wfscp", load_partnership("wfscp"))
         sync_partnership(s, load_partnership("wfscp"), DAY)
-    from models.db import get_engine
+    from govcal.models.db import get_engine
 
     get_engine(url).dispose()
     return path
@@ -103,7 +103,7 @@ def transport(server: FaultRelayServer) -> SmtpTransport:
 
 
 def run(url: str, server: FaultRelayServer, day: date = DAY, now: datetime = SEVEN):
-    from rules.loader import load_partnership
+    from govcal.rules.loader import load_partnership
 
     with session_scope(url) as s:
         return notify(s, [load_partnership("wfscp")], day, transport(server), SENDER, now=now)
@@ -241,7 +241,7 @@ def test_idna_domains_go_and_a_bad_recipient_fails_alone_without_503(tmp_path, c
 
 
 def test_a_run_stops_at_its_time_budget_and_the_next_run_carries_on(database, relay):
-    from rules.loader import load_partnership
+    from govcal.rules.loader import load_partnership
 
     counts = []
     for hour in range(3):
@@ -338,7 +338,7 @@ def test_a_reschedule_while_invites_wait_sends_each_attendee_one_latest_invite(d
 
     import vobject
 
-    from models.records import Actor, reschedule
+    from govcal.models.records import Actor, reschedule
 
     meeting = "wfscp:safeguarding-accountability-meeting:2026-10-13"
     relay.relay.fault = Fault("connect", "4xx", 0)  # the relay is down for the first run
@@ -374,7 +374,7 @@ def _slow_relay_transport(server, data_timeout: float) -> SmtpTransport:
 
 def _notify_through(url: str, server, now: datetime, *, data_timeout: float,
                     budget: timedelta = timedelta(minutes=20)):  # fmt: skip
-    from rules.loader import load_partnership
+    from govcal.rules.loader import load_partnership
 
     with session_scope(url) as s:
         return notify(s, [load_partnership("wfscp")], DAY, _slow_relay_transport(server,

@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from models import queries
-from models.db import session_scope
-from models.records import Actor, Evidence, cancel, complete, reopen, reschedule
-from models.status import status_of
-from models.sync import follow_dependents, sync_partnership
-from rules.loader import load_partnership
-from rules.state import State
+from govcal.models import queries
+from govcal.models.db import session_scope
+from govcal.models.records import Actor, Evidence, cancel, complete, reopen, reschedule
+from govcal.models.status import status_of
+from govcal.models.sync import follow_dependents, sync_partnership
+from govcal.rules.loader import load_partnership
+from govcal.rules.state import State
 
 D = date.fromisoformat
 ME = Actor("test-user")

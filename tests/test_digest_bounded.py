@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from flows.steps import notify
-from models.db import session_scope
-from models.directory_import import import_directory
-from models.sync import sync_partnership
-from notifications.render import Digest, DigestLine, Sender, render_digest
-from notifications.transport import FileOutbox
-from rules.state import State
+from govcal.flows.steps import notify
+from govcal.models.db import session_scope
+from govcal.models.directory_import import import_directory
+from govcal.models.sync import sync_partnership
+from govcal.notifications.render import Digest, DigestLine, Sender, render_digest
+from govcal.notifications.transport import FileOutbox
+from govcal.rules.state import State
 from tests.support.paths import SAMPLE_DIRECTORY
 
 D = date.fromisoformat

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import func, select
 
-from models import Agency, Delegation, Person, RoleAssignment, School
-from models.db import session_scope
-from models.directory_import import import_directory
+from govcal.models import Agency, Delegation, Person, RoleAssignment, School
+from govcal.models.db import session_scope
+from govcal.models.directory_import import import_directory
 from tests.support.paths import SAMPLE_DIRECTORY
 
 

@@ -12,12 +12,12 @@ from datetime import UTC, date, datetime
 import dkim
 import pytest
 
-from flows.steps import notify
-from models.db import session_scope
-from models.directory_import import import_directory
-from models.sync import sync_partnership
-from notifications.render import Sender
-from notifications.transport import FileOutbox, SmtpSettings, SmtpTransport
+from govcal.flows.steps import notify
+from govcal.models.db import session_scope
+from govcal.models.directory_import import import_directory
+from govcal.models.sync import sync_partnership
+from govcal.notifications.render import Sender
+from govcal.notifications.transport import FileOutbox, SmtpSettings, SmtpTransport
 from tests.support.paths import SAMPLE_DIRECTORY
 
 DAY = date(2026, 10, 1)
@@ -33,7 +33,7 @@ def key(tmp_path, monkeypatch):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from models.settings import get_settings
+    from govcal.models.settings import get_settings
 
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     path = tmp_path / "dkim.pem"
@@ -115,7 +115,7 @@ def test_without_a_key_messages_go_unsigned(tmp_path, sample, wfscp):
 
 
 def test_a_key_without_a_selector_is_refused_with_one_line(tmp_path, monkeypatch):
-    from models.settings import SettingsError, load_settings
+    from govcal.models.settings import SettingsError, load_settings
 
     (tmp_path / "k.pem").write_text("x")
     monkeypatch.setenv("GOVCAL_DKIM_KEY_FILE", str(tmp_path / "k.pem"))

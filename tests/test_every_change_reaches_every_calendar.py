@@ -13,12 +13,12 @@ from pathlib import Path
 import icalendar
 import pytest
 
-from models.actions import remove_person
-from models.db import session_scope
-from models.directory_import import import_directory
-from models.records import Actor, cancel, reopen, reschedule, waive
-from models.sync import sync_partnership
-from rules.loader import load_partnership
+from govcal.models.actions import remove_person
+from govcal.models.db import session_scope
+from govcal.models.directory_import import import_directory
+from govcal.models.records import Actor, cancel, reopen, reschedule, waive
+from govcal.models.sync import sync_partnership
+from govcal.rules.loader import load_partnership
 from tests.support.paths import SAMPLE_DIRECTORY
 from tests.test_invite_changes import LONDON, RULES, SAM, apply, invites, run
 
@@ -59,7 +59,7 @@ def test_waiving_an_invited_meeting_takes_it_out_of_every_calendar(calendar, wfs
 
 
 def test_a_waived_meeting_is_cancelled_in_the_feed(calendar, wfscp, tmp_path):
-    from flows.steps import publish_feeds
+    from govcal.flows.steps import publish_feeds
     from tests.test_invite_changes import feed_events
 
     with session_scope(calendar) as s:
@@ -121,7 +121,7 @@ def attendee_lists(received, sequence: int, method: str) -> list[set[str]]:
 def test_a_new_attendee_is_invited_and_everyone_else_sees_them_added(
     calendar, wfscp, smtp, tmp_path
 ):
-    from models.actions import import_people
+    from govcal.models.actions import import_people
 
     mailbox = wfscp.business_team_mailbox
     run(calendar, wfscp, D("2026-10-05"), smtp)
@@ -235,7 +235,7 @@ def test_a_first_invite_that_waited_for_a_retry_is_an_invitation(calendar, wfscp
 def test_a_feed_keeps_an_open_item_however_late_and_says_overdue(calendar, wfscp, tmp_path):
     """Due 30 September 2026 and never done: 152 days later it is still in the feeds,
     marked "Overdue:" (it used to vanish 90 days after its day, and say "Due:" until then)."""
-    from flows.steps import publish_feeds
+    from govcal.flows.steps import publish_feeds
     from tests.test_invite_changes import feed_events
 
     report = "wfscp:annual-report:2026-09-30"
@@ -327,8 +327,8 @@ def test_an_upgraded_installation_keeps_the_uids_calendars_hold(tmp_path, wfscp,
     events created after it carry the installation's id."""
     from alembic import command
 
-    from flows.steps import publish_feeds
-    from models.db import alembic_config, upgrade
+    from govcal.flows.steps import publish_feeds
+    from govcal.models.db import alembic_config, upgrade
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     upgrade(url)
@@ -410,7 +410,7 @@ def test_a_deputy_gets_the_escalations_of_the_lead_they_act_for(calendar, wfscp,
 def test_a_deputy_gets_a_copy_of_the_invite_of_the_person_they_act_for(
     calendar, wfscp, smtp, tmp_path
 ):
-    from models.actions import import_people
+    from govcal.models.actions import import_people
 
     deputy = "deputy.scrutineer@example.org"
     folder = tmp_path / "more"

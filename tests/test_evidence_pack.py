@@ -9,14 +9,14 @@ import pytest
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from models import records
-from models.db import get_engine
-from models.directory_import import import_directory
-from models.ledger import Delivery, LedgerEntry
-from models.sync import sync_partnership
-from notifications.pack import build_pack, render_html, render_markdown
-from rules.loader import load_partnership
-from rules.pack import Outcome, percent
+from govcal.models import records
+from govcal.models.db import get_engine
+from govcal.models.directory_import import import_directory
+from govcal.models.ledger import Delivery, LedgerEntry
+from govcal.models.sync import sync_partnership
+from govcal.notifications.pack import build_pack, render_html, render_markdown
+from govcal.rules.loader import load_partnership
+from govcal.rules.pack import Outcome, percent
 
 RULES = """\
 partnership:
@@ -158,7 +158,7 @@ def test_the_html_is_self_contained_and_the_markdown_lists_every_obligation(year
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_govcal_pack_prints_the_figures_and_writes_both_files(year, tmp_path, monkeypatch):
     from govcal.cli import app
-    from models.settings import get_settings
+    from govcal.models.settings import get_settings
 
     monkeypatch.setenv("GOVCAL_DATABASE_URL", year)
     monkeypatch.setenv("GOVCAL_RULES_PATH", str(tmp_path / "rules.yaml"))
@@ -189,14 +189,14 @@ def test_govcal_pack_prints_the_figures_and_writes_both_files(year, tmp_path, mo
 def test_the_flow_publishes_the_pack_as_an_artifact_and_writes_the_html(
     year, tmp_path, monkeypatch, prefect_api
 ):
-    from models.settings import get_settings
+    from govcal.models.settings import get_settings
 
     monkeypatch.setenv("GOVCAL_DATABASE_URL", year)
     get_settings.cache_clear()
     from prefect.client.orchestration import get_client  # the shared test API: prefect_api
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from flows.evidence_pack import evidence_pack
+    from govcal.flows.evidence_pack import evidence_pack
 
     state = evidence_pack(partnership="testscp", year=2025, as_of=END_OF_YEAR,
                           return_state=True)  # fmt: skip

@@ -20,11 +20,11 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
-from models import LedgerEntry, OccurrenceRow
-from models.db import session_scope, upgrade
-from models.directory_import import import_directory
-from models.sync import sync_partnership
-from rules.loader import load_partnerships
+from govcal.models import LedgerEntry, OccurrenceRow
+from govcal.models.db import session_scope, upgrade
+from govcal.models.directory_import import import_directory
+from govcal.models.sync import sync_partnership
+from govcal.rules.loader import load_partnerships
 from tests.smtp_server import SmtpServer
 from tests.support.paths import GOVCAL, SAMPLE_DIRECTORY
 
@@ -45,7 +45,7 @@ def prepared(url: str) -> str:
 def prepared_sqlite(tmp_path_factory) -> Path:
     """One SQLite database prepared (`prepared`) for the module, closed; each SQLite
     test notifies from its own copy (`sqlite_copy`)."""
-    from models.db import get_engine
+    from govcal.models.db import get_engine
 
     path = tmp_path_factory.mktemp("prepared") / "govcal.db"
     prepared(f"sqlite:///{path}")

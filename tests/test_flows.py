@@ -15,11 +15,11 @@ configure_prefect()
 
 from prefect.client.orchestration import get_client  # noqa: E402
 
-from flows import jobs  # noqa: E402
-from flows.forms import CompletionForm, IncidentForm, ReturnForm  # noqa: E402
-from flows.outcome import DayOutcome  # noqa: E402
-from models import AuditReturn, OccurrenceRow, TrailEntry  # noqa: E402
-from models.db import session_scope  # noqa: E402
+from govcal.flows import jobs  # noqa: E402
+from govcal.flows.forms import CompletionForm, IncidentForm, ReturnForm  # noqa: E402
+from govcal.flows.outcome import DayOutcome  # noqa: E402
+from govcal.models import AuditReturn, OccurrenceRow, TrailEntry  # noqa: E402
+from govcal.models.db import session_scope  # noqa: E402
 from tests.support.snapshots import copy_data  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("prefect")
@@ -161,14 +161,14 @@ def test_a_returns_table_is_posted_again_only_when_it_changes(embedded):
 def test_a_day_whose_cockpit_cannot_be_posted_does_its_work_and_says_why(embedded, monkeypatch):
     """The poster process finds no API (a real closed port): mail and feeds are done, the
     run ends Failed with one line naming the cause, and `govcal run` reads the outcome."""
-    import flows.publish
-    import flows.tasks
+    import govcal.flows.publish
+    import govcal.flows.tasks
     from tests.smtp_server import free_port
 
     closed = free_port()  # nothing listens there
-    real = flows.publish._poster_environment
-    monkeypatch.setattr(flows.tasks, "IN_PROCESS_AT_MOST", 0)  # the poster process, always
-    monkeypatch.setattr(flows.publish, "_poster_environment", lambda: {
+    real = govcal.flows.publish._poster_environment
+    monkeypatch.setattr(govcal.flows.tasks, "IN_PROCESS_AT_MOST", 0)  # the poster process, always
+    monkeypatch.setattr(govcal.flows.publish, "_poster_environment", lambda: {
         **real(), "PREFECT_API_URL": f"http://govcal:S3cretPW@127.0.0.1:{closed}/api",
         "PREFECT_CLIENT_MAX_RETRIES": "0",
     })  # fmt: skip
@@ -277,8 +277,8 @@ def test_a_failed_post_fails_the_flow_with_its_error(embedded, in_process):
     from prefect import flow, task
     from prefect.artifacts import MarkdownArtifact
 
-    from flows.publish import Publisher, as_posted
-    from flows.tasks import publish_dashboard, sync_task
+    from govcal.flows.publish import Publisher, as_posted
+    from govcal.flows.tasks import publish_dashboard, sync_task
 
     @task(name="bad-post")
     def bad_post() -> None:

@@ -12,9 +12,9 @@ from datetime import date
 import pytest
 from sqlmodel import func, select
 
-from flows import jobs
-from models import EscalationAck, TrailEntry
-from models.db import session_scope
+from govcal.flows import jobs
+from govcal.models import EscalationAck, TrailEntry
+from govcal.models.db import session_scope
 from tests.support.markdown import as_shown
 from tests.support.snapshots import copy_data, data_folder
 from tests.test_flows import artifacts, embedded, occurrence  # noqa: F401

@@ -8,10 +8,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from rules.baseline import Origin
-from rules.expand import expand_rule
-from rules.generate import COLUMNS, partnership_files
-from rules.loader import load_partnerships
+from govcal.rules.baseline import Origin
+from govcal.rules.expand import expand_rule
+from govcal.rules.generate import COLUMNS, partnership_files
+from govcal.rules.loader import load_partnerships
 from tests.test_baseline import STATUTORY_IDS
 
 D = date.fromisoformat

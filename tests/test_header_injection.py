@@ -16,14 +16,14 @@ import dkim
 import pytest
 from sqlmodel import select
 
-from flows.steps import notify
-from models.db import session_scope
-from models.directory import Agency, School
-from models.directory_import import import_directory
-from models.people import Person
-from models.sync import sync_partnership
-from notifications.render import Sender
-from notifications.transport import SmtpSettings, SmtpTransport
+from govcal.flows.steps import notify
+from govcal.models.db import session_scope
+from govcal.models.directory import Agency, School
+from govcal.models.directory_import import import_directory
+from govcal.models.people import Person
+from govcal.models.sync import sync_partnership
+from govcal.notifications.render import Sender
+from govcal.notifications.transport import SmtpSettings, SmtpTransport
 from tests.support.paths import SAMPLE_DIRECTORY
 
 FORGED = "\r\nReply-To: attacker@evil.example\r\nBcc: all@evil.example\r\n\r\nURGENT: log in"

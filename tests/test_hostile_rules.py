@@ -21,8 +21,8 @@ from tests.support.rules import VALID_HEADER, VALID_RULE
 SERVER = r"""
 import json, os, resource, sys, time, traceback
 from pathlib import Path
-from rules.expand import expand
-from rules.loader import RuleFileError, load_partnerships
+from govcal.rules.expand import expand
+from govcal.rules.loader import RuleFileError, load_partnerships
 from datetime import date
 
 def vm_size():

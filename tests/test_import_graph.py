@@ -19,6 +19,9 @@ BOTTOM = {"models.settings"}
 
 
 def _layer(module: str) -> int | None:
+    head, _, rest = module.partition(".")
+    if head == "govcal" and rest.split(".", 1)[0] in LAYERS:
+        module = rest  # govcal.rules.x is the rules layer
     if any(module == b or module.startswith(b + ".") for b in BOTTOM):
         return -1
     return LAYERS.get(module.split(".", 1)[0])
@@ -60,6 +63,31 @@ def test_the_check_sees_a_wrong_way_import(tmp_path, monkeypatch):
         (tmp_path / package).mkdir(exist_ok=True)
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert wrong_way_imports() == ["rules/bad.py:2: rules.bad imports models"]
+
+
+def bare_layer_imports() -> list[str]:
+    """Imports of a layer by its folder's name (`from rules import x`): installed, the
+    layers are govcal.rules and the rest, and `rules` is somebody else's package."""
+    found = []
+    for folder in [*LAYERS, "tests", "bench", "scripts"]:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for line, imported in _imports(path):
+                head = imported.split(".", 1)[0]
+                if head in LAYERS and head != "govcal":
+                    found.append(f"{path.relative_to(ROOT)}:{line}: imports {imported}")
+    return found
+
+
+def test_layers_are_imported_under_the_govcal_name():
+    assert bare_layer_imports() == []
+
+
+def test_the_name_check_sees_a_bare_import(tmp_path, monkeypatch):
+    for folder in [*LAYERS, "tests", "bench", "scripts"]:
+        (tmp_path / folder).mkdir()
+    (tmp_path / "tests" / "t.py").write_text("import models.db\nfrom govcal.rules import x\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert bare_layer_imports() == ["tests/t.py:1: imports models.db"]
 
 
 # Only models/ writes SQL and decides when a transaction ends (models/db.py says how).

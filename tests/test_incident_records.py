@@ -26,9 +26,9 @@ def counts() -> tuple[int, int, int]:
     """Incidents, occurrences and audit entries: what a refused command must not change."""
     from sqlmodel import func, select
 
-    from models.calendar import Incident, OccurrenceRow
-    from models.db import session_scope
-    from models.trail import TrailEntry
+    from govcal.models.calendar import Incident, OccurrenceRow
+    from govcal.models.db import session_scope
+    from govcal.models.trail import TrailEntry
 
     with session_scope() as session:
         return tuple(  # type: ignore[return-value]

@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlmodel import func, select
 from typer.testing import CliRunner
 
-from models.calendar import OccurrenceRow
-from models.db import session_scope
+from govcal.models.calendar import OccurrenceRow
+from govcal.models.db import session_scope
 
 runner = CliRunner()
 

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from rules.dates import EARLIEST, LATEST, DateInputError, parse_day, parse_moment
+from govcal.rules.dates import EARLIEST, LATEST, DateInputError, parse_day, parse_moment
 
 runner = CliRunner()
 
@@ -23,10 +23,10 @@ def govcal(*args: str):
 
 
 def occurrence_row(public_id: str) -> dict:
-    from models.db import session_scope
-    from models.queries import occurrence
-    from models.records import _snapshot
-    from models.settings import get_settings
+    from govcal.models.db import session_scope
+    from govcal.models.queries import occurrence
+    from govcal.models.records import _snapshot
+    from govcal.models.settings import get_settings
 
     assert get_settings().uses_embedded_database
     with session_scope() as session:
@@ -121,14 +121,14 @@ def test_uk_dates_are_accepted_by_the_commands(synced):
 
 
 def test_prefect_forms_and_flow_parameters_refuse_dates_outside_the_range():
-    from flows.forms import IncidentForm
+    from govcal.flows.forms import IncidentForm
 
     with pytest.raises(ValidationError, match="outside the supported range"):
         IncidentForm(partnership="wfscp", reference="SI-2026-014", aware_on="0001-01-02",
                      recorded_by="Business team")  # fmt: skip
     from prefect.exceptions import ParameterTypeError
 
-    from flows.jobs import publish_feeds
+    from govcal.flows.jobs import publish_feeds
 
     with pytest.raises(ParameterTypeError, match=r"as_of: .*outside the supported range"):
         publish_feeds.validate_parameters({"as_of": "0001-01-02"})
@@ -136,8 +136,8 @@ def test_prefect_forms_and_flow_parameters_refuse_dates_outside_the_range():
 
 def _store_out_of_range_rows() -> None:
     """What an older version let through: a due date and a completion in year 1."""
-    from models.db import session_scope
-    from models.queries import occurrence
+    from govcal.models.db import session_scope
+    from govcal.models.queries import occurrence
 
     with session_scope() as session:
         occurrence(session, "wfscp:annual-report:2026-09-30").due = date(1, 1, 2)
@@ -161,8 +161,8 @@ def test_a_stored_date_outside_the_range_is_skipped_with_a_warning_not_a_crash(s
     # rebuilt from its rule): it runs and leaves them for a person to correct
     synced = govcal("sync", "--as-of", "2026-11-24", "-p", "wfscp")
     assert synced.exit_code == 0 and "Traceback" not in synced.stderr, synced.stderr
-    from models.db import session_scope
-    from models.queries import occurrence
+    from govcal.models.db import session_scope
+    from govcal.models.queries import occurrence
 
     with session_scope() as session:
         assert occurrence(session, "wfscp:annual-report:2026-09-30").due == date(1, 1, 2)

@@ -49,8 +49,8 @@ def recipients(data: Path) -> list[str]:
 def trail(action: str) -> list[dict]:
     from sqlmodel import select
 
-    from models.db import session_scope
-    from models.trail import TrailEntry
+    from govcal.models.db import session_scope
+    from govcal.models.trail import TrailEntry
 
     with session_scope() as session:
         rows = session.exec(select(TrailEntry).where(TrailEntry.action == action))
@@ -60,8 +60,8 @@ def trail(action: str) -> list[dict]:
 def ledger(recipient: str) -> set[tuple[str, str | None]]:
     from sqlmodel import select
 
-    from models.db import session_scope
-    from models.ledger import LedgerEntry
+    from govcal.models.db import session_scope
+    from govcal.models.ledger import LedgerEntry
 
     with session_scope() as session:
         rows = session.exec(select(LedgerEntry).where(LedgerEntry.recipient == recipient))
@@ -108,7 +108,7 @@ def test_replace_is_not_applied_when_a_row_was_rejected(directory):
 
 
 def test_removing_a_person_skips_their_pending_mail_and_records_why(directory, monkeypatch):
-    from models.settings import get_settings
+    from govcal.models.settings import get_settings
 
     relay_down = {"GOVCAL_TRANSPORT": "smtp", "GOVCAL_SMTP_HOST": "127.0.0.1",
                   "GOVCAL_SMTP_PORT": "1", "GOVCAL_SMTP_SECURITY": "none"}  # fmt: skip
@@ -183,13 +183,13 @@ def test_ending_roles_on_both_databases(db_url, wfscp, tmp_path):
     """The same use cases on SQLite and PostgreSQL: roles, delegations, pending mail."""
     from sqlmodel import select
 
-    from models import actions
-    from models.db import session_scope
-    from models.ledger import LedgerEntry
-    from models.people import Delegation, Person, RoleAssignment
-    from models.queries import occurrence
-    from models.records import Actor
-    from models.sync import sync_partnership
+    from govcal.models import actions
+    from govcal.models.db import session_scope
+    from govcal.models.ledger import LedgerEntry
+    from govcal.models.people import Delegation, Person, RoleAssignment
+    from govcal.models.queries import occurrence
+    from govcal.models.records import Actor
+    from govcal.models.sync import sync_partnership
 
     me = Actor("business team")
     with session_scope(db_url) as s:

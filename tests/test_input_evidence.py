@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from models.evidence import EvidenceRefused, EvidenceStore
+from govcal.models.evidence import EvidenceRefused, EvidenceStore
 
 runner = CliRunner()
 MEETING = "wfscp:lsp-meeting:2026-11-11"
@@ -35,8 +35,8 @@ def synced(inbox, migrated_data):
 
 
 def meeting_state() -> tuple[str, str | None, str | None]:
-    from models.db import session_scope
-    from models.queries import occurrence
+    from govcal.models.db import session_scope
+    from govcal.models.queries import occurrence
 
     with session_scope() as session:
         row = occurrence(session, MEETING)
@@ -119,7 +119,7 @@ def test_a_refused_record_leaves_no_copy_in_the_store(synced, inbox, tmp_path):
 
 
 def test_the_evidence_folder_is_a_setting(synced, tmp_path, monkeypatch):
-    from models.settings import get_settings
+    from govcal.models.settings import get_settings
 
     shared = tmp_path / "shared-drive"
     shared.mkdir()

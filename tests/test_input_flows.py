@@ -14,9 +14,9 @@ D = date.fromisoformat
 
 @pytest.fixture
 def embedded(prefect_api, sample_data, tmp_path):
-    from models.db import session_scope
-    from models.sync import sync_partnership
-    from rules.loader import load_partnership
+    from govcal.models.db import session_scope
+    from govcal.models.sync import sync_partnership
+    from govcal.rules.loader import load_partnership
     from tests.support.snapshots import copy_data
 
     copy_data(sample_data, tmp_path / "data")  # the sample directory, loaded once
@@ -28,8 +28,8 @@ def embedded(prefect_api, sample_data, tmp_path):
 
 
 def state_of_meeting() -> tuple[str, str | None]:
-    from models.db import session_scope
-    from models.queries import occurrence
+    from govcal.models.db import session_scope
+    from govcal.models.queries import occurrence
 
     with session_scope() as session:
         row = occurrence(session, MEETING)
@@ -37,8 +37,8 @@ def state_of_meeting() -> tuple[str, str | None]:
 
 
 def test_a_system_file_named_in_the_ui_is_refused_and_a_real_document_is_stored(embedded):
-    from flows import jobs
-    from flows.forms import CompletionForm
+    from govcal.flows import jobs
+    from govcal.flows.forms import CompletionForm
 
     def complete(evidence: str):
         form = CompletionForm(item=MEETING, evidence=evidence, completed_on=D("2026-11-11"),
@@ -66,7 +66,7 @@ def test_a_system_file_named_in_the_ui_is_refused_and_a_real_document_is_stored(
 def test_a_name_as_incident_reference_is_refused_in_the_ui_without_being_stored(embedded):
     from prefect.client.orchestration import get_client
 
-    from flows import jobs
+    from govcal.flows import jobs
 
     form = {"partnership": "wfscp", "reference": "john-smith-2015", "aware_on": "2026-11-20",
             "kind": "serious-incident", "recorded_by": "LA duty manager"}  # fmt: skip

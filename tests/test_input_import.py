@@ -22,8 +22,8 @@ def govcal(*args: str):
 def people() -> list[str]:
     from sqlmodel import select
 
-    from models.db import session_scope
-    from models.people import Person
+    from govcal.models.db import session_scope
+    from govcal.models.people import Person
 
     with session_scope() as session:
         return sorted(p.email for p in session.exec(select(Person)))

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from rules.references import ReferenceRefused, check_reference
+from govcal.rules.references import ReferenceRefused, check_reference
 
 runner = CliRunner()
 
@@ -62,7 +62,7 @@ def test_a_local_prefix_is_accepted_when_the_partnerships_pattern_names_it():
 
 
 def test_the_partnerships_own_format_is_enforced(rule_file):
-    from rules.loader import load_partnerships
+    from govcal.rules.loader import load_partnerships
     from tests.support.rules import VALID_HEADER, VALID_RULE
 
     header = VALID_HEADER.replace(
@@ -113,7 +113,7 @@ def test_the_command_refuses_a_name_says_why_in_one_line_and_records_nothing(rul
 
 
 def test_the_prefect_form_refuses_a_name_without_storing_it_in_the_error():
-    from flows.forms import IncidentForm
+    from govcal.flows.forms import IncidentForm
 
     with pytest.raises(ValidationError) as caught:
         IncidentForm(partnership="wfscp", reference="john-smith-2015", aware_on="2026-11-02",
@@ -124,8 +124,8 @@ def test_the_prefect_form_refuses_a_name_without_storing_it_in_the_error():
 def incidents() -> list[str]:
     from sqlmodel import select
 
-    from models.calendar import Incident
-    from models.db import session_scope
+    from govcal.models.calendar import Incident
+    from govcal.models.db import session_scope
 
     with session_scope() as session:
         return [i.reference for i in session.exec(select(Incident))]

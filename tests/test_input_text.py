@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from rules.text import TextRefused, check_cell, check_text
+from govcal.rules.text import TextRefused, check_cell, check_text
 
 runner = CliRunner()
 MEETING = "wfscp:lsp-meeting:2026-11-11"
@@ -26,8 +26,8 @@ def synced(migrated_data):
 
 
 def meeting() -> tuple[str, str | None, str | None]:
-    from models.db import session_scope
-    from models.queries import occurrence
+    from govcal.models.db import session_scope
+    from govcal.models.queries import occurrence
 
     with session_scope() as session:
         row = occurrence(session, MEETING)
@@ -74,7 +74,7 @@ def test_complete_refuses_bad_text_in_one_line_and_changes_nothing(synced, args,
 
 
 def test_the_actor_from_the_environment_is_checked_too(synced, monkeypatch):
-    from models.settings import SettingsError, get_settings
+    from govcal.models.settings import SettingsError, get_settings
 
     monkeypatch.setenv("GOVCAL_ACTOR", "Eve\x1b[2J")
     get_settings.cache_clear()
@@ -121,7 +121,7 @@ def test_an_imported_name_with_nul_or_a_formula_is_refused_by_line(tmp_path):
 
 
 def test_the_markdown_pack_keeps_an_old_evidence_link_in_its_cell():
-    from notifications.pack import markdown_cell, markdown_link
+    from govcal.notifications.pack import markdown_cell, markdown_link
 
     link = markdown_link(TESTERS_LINK)
     assert "\n" not in link and "\r" not in link and "<" not in link and "|" not in link
@@ -149,15 +149,15 @@ def test_names_stored_before_the_check_are_shown_plain(tmp_path, wfscp):
 
     from sqlmodel import select
 
-    from flows.dashboard import build
-    from flows.steps import notify, publish_feeds
-    from models.db import session_scope, upgrade
-    from models.directory import Agency
-    from models.directory_import import import_directory
-    from models.people import Person
-    from models.sync import sync_partnership
-    from notifications.render import Sender
-    from notifications.transport import FileOutbox
+    from govcal.flows.dashboard import build
+    from govcal.flows.steps import notify, publish_feeds
+    from govcal.models.db import session_scope, upgrade
+    from govcal.models.directory import Agency
+    from govcal.models.directory_import import import_directory
+    from govcal.models.people import Person
+    from govcal.models.sync import sync_partnership
+    from govcal.notifications.render import Sender
+    from govcal.notifications.transport import FileOutbox
     from tests.support.paths import SAMPLE_DIRECTORY
 
     day = date(2026, 10, 6)

@@ -17,14 +17,14 @@ import icalendar
 import pytest
 import vobject
 
-from flows.steps import notify
-from models.db import session_scope
-from models.directory_import import import_directory
-from models.records import Actor, cancel, reopen, reschedule
-from models.sync import sync_partnership
-from notifications.render import Sender
-from notifications.transport import SmtpSettings, SmtpTransport
-from rules.loader import load_partnership
+from govcal.flows.steps import notify
+from govcal.models.db import session_scope
+from govcal.models.directory_import import import_directory
+from govcal.models.records import Actor, cancel, reopen, reschedule
+from govcal.models.sync import sync_partnership
+from govcal.notifications.render import Sender
+from govcal.notifications.transport import SmtpSettings, SmtpTransport
+from govcal.rules.loader import load_partnership
 from tests.support.paths import SAMPLE_DIRECTORY
 
 LONDON = ZoneInfo("Europe/London")
@@ -263,8 +263,8 @@ def feed_events(path: Path) -> dict[str, tuple]:
 def test_a_feed_shows_completion_and_keeps_untouched_entries_byte_for_byte(
     calendar, wfscp, tmp_path
 ):
-    from flows.steps import publish_feeds
-    from models.records import Evidence, complete
+    from govcal.flows.steps import publish_feeds
+    from govcal.models.records import Evidence, complete
 
     feeds = tmp_path / "feeds"
     report = "wfscp:annual-report:2026-09-30"
@@ -298,7 +298,7 @@ def test_a_rewrite_leaves_unchanged_feeds_alone_and_writes_a_lost_one_again(
     or damaged on disk is written again."""
     import os
 
-    from flows.steps import publish_feeds
+    from govcal.flows.steps import publish_feeds
 
     feeds = tmp_path / "feeds"
     with session_scope(calendar) as s:
@@ -326,8 +326,8 @@ def test_two_changes_in_one_second_still_move_the_feed_stamp(calendar, wfscp, tm
     the same second as the row was last written must still give a later stamp."""
     import time_machine
 
-    from flows.steps import publish_feeds
-    from models.records import Evidence, complete
+    from govcal.flows.steps import publish_feeds
+    from govcal.models.records import Evidence, complete
 
     feeds = tmp_path / "feeds"
     report = "wfscp:annual-report:2026-09-30"
@@ -345,7 +345,7 @@ def test_two_changes_in_one_second_still_move_the_feed_stamp(calendar, wfscp, tm
 def test_a_copy_of_the_database_never_mints_the_originals_message_ids(calendar, tmp_path):
     import sqlite3
 
-    from flows.message_context import installation_part
+    from govcal.flows.message_context import installation_part
 
     with session_scope(calendar) as s:
         original = installation_part(s)
@@ -363,7 +363,7 @@ def test_a_copy_of_the_database_never_mints_the_originals_message_ids(calendar, 
 def test_an_invite_waiting_for_a_retry_is_overtaken_by_the_moved_meeting(calendar, wfscp, smtp):
     from sqlmodel import select
 
-    from models.ledger import LedgerEntry
+    from govcal.models.ledger import LedgerEntry
 
     mailbox = wfscp.business_team_mailbox
     smtp.stop()

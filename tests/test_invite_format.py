@@ -12,8 +12,8 @@ import icalendar
 import pytest
 import vobject
 
-from notifications.ics import CalendarEntry, feed, invite
-from notifications.render import InviteMessage, Sender, render_invite
+from govcal.notifications.ics import CalendarEntry, feed, invite
+from govcal.notifications.render import InviteMessage, Sender, render_invite
 
 LONDON = ZoneInfo("Europe/London")
 STAMP = datetime(2026, 11, 24, 7, tzinfo=UTC)

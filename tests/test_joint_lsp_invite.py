@@ -11,12 +11,12 @@ from email import policy
 
 import icalendar
 
-from flows.steps import notify
-from models.db import session_scope, upgrade
-from models.directory_import import import_directory
-from models.sync import sync_partnership
-from notifications.render import Sender
-from notifications.transport import SmtpSettings, SmtpTransport
+from govcal.flows.steps import notify
+from govcal.models.db import session_scope, upgrade
+from govcal.models.directory_import import import_directory
+from govcal.models.sync import sync_partnership
+from govcal.notifications.render import Sender
+from govcal.notifications.transport import SmtpSettings, SmtpTransport
 from tests.support.paths import SAMPLE_DIRECTORY
 
 D = date.fromisoformat

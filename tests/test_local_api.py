@@ -42,7 +42,7 @@ def test_run_now_is_taken_by_a_serve_with_the_same_settings_only(tmp_path, monke
     from datetime import date
 
     from govcal import run_now
-    from models.settings import get_settings
+    from govcal.models.settings import get_settings
 
     monkeypatch.setenv("GOVCAL_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
@@ -84,7 +84,7 @@ def test_a_relative_rules_path_from_another_folder_is_other_settings(tmp_path, m
     from datetime import date
 
     from govcal import run_now
-    from models.settings import get_settings
+    from govcal.models.settings import get_settings
 
     for folder in ("a", "b"):
         (tmp_path / folder / "rules").mkdir(parents=True)

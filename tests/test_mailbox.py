@@ -18,17 +18,17 @@ from pathlib import Path
 import icalendar
 import pytest
 
-from flows.mailbox import MailboxReport, read_mailbox
-from flows.steps import notify
-from models.attendance import Answer, answers
-from models.db import session_scope
-from models.directory_import import import_directory
-from models.ledger import Delivery, LedgerEntry
-from models.mailbox import MailboxMessage
-from models.sync import sync_partnership
-from notifications.imap import ImapSettings, Mailbox
-from notifications.render import Sender
-from notifications.transport import FileOutbox
+from govcal.flows.mailbox import MailboxReport, read_mailbox
+from govcal.flows.steps import notify
+from govcal.models.attendance import Answer, answers
+from govcal.models.db import session_scope
+from govcal.models.directory_import import import_directory
+from govcal.models.ledger import Delivery, LedgerEntry
+from govcal.models.mailbox import MailboxMessage
+from govcal.models.sync import sync_partnership
+from govcal.notifications.imap import ImapSettings, Mailbox
+from govcal.notifications.render import Sender
+from govcal.notifications.transport import FileOutbox
 from tests.imap_server import PASSWORD, USER, Dovecot
 from tests.support.paths import GOVCAL, ROOT, SAMPLE_DIRECTORY
 
@@ -145,7 +145,7 @@ def answer_of(world, meeting: str) -> dict:
 def _occurrence(public_id: str):
     from sqlmodel import select
 
-    from models.calendar import OccurrenceRow
+    from govcal.models.calendar import OccurrenceRow
 
     return select(OccurrenceRow.id).where(OccurrenceRow.public_id == public_id)
 
@@ -229,7 +229,7 @@ def test_read_twice_and_by_two_readers_at_once_each_answer_is_recorded_once(worl
 
 
 def test_a_reply_to_an_older_version_is_an_answer_to_that_version(world, server):
-    from models.records import Actor, reschedule
+    from govcal.models.records import Actor, reschedule
 
     [attendee] = invitees(world, SAM)[:1]
     with session_scope(world["url"]) as s:

@@ -16,11 +16,11 @@ import pytest
 import vobject
 from sqlmodel import select
 
-from models.db import session_scope
-from models.ledger import LedgerEntry
-from models.notify_inputs import items_by_ids
-from notifications.render import short_source
-from rules.loader import load_partnership
+from govcal.models.db import session_scope
+from govcal.models.ledger import LedgerEntry
+from govcal.models.notify_inputs import items_by_ids
+from govcal.notifications.render import short_source
+from govcal.rules.loader import load_partnership
 from tests.support.paths import GOVCAL
 
 LSPS = {

@@ -5,8 +5,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import models.tables  # noqa: F401
-from models.db import get_engine
+import govcal.models.tables  # noqa: F401
+from govcal.models.db import get_engine
 
 
 @pytest.mark.migrate  # alembic builds this very database
@@ -19,14 +19,14 @@ def test_migrations_match_the_models(db_url):
 def test_the_head_read_from_source_is_alembics_head():
     from alembic.script import ScriptDirectory
 
-    from models.db import alembic_config, head_revision
+    from govcal.models.db import alembic_config, head_revision
 
     expected = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert head_revision() == expected
 
 
 def test_the_head_is_read_however_a_revision_file_writes_it(tmp_path):
-    from models.db import _head
+    from govcal.models.db import _head
 
     files = {
         "a.py": '"""First.\n\nrevision = "x" in prose is not an assignment\n"""\n'
@@ -59,7 +59,7 @@ def test_a_database_of_an_older_release_migrates_forward_with_its_records(
     from alembic import command
     from sqlalchemy import MetaData, insert, select
 
-    from models.db import alembic_config, head_revision
+    from govcal.models.db import alembic_config, head_revision
     from tests.support.paths import GOVCAL
 
     url = (

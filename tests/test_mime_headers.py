@@ -10,7 +10,7 @@ from email import policy
 
 import pytest
 
-from notifications.mime import Envelope, build
+from govcal.notifications.mime import Envelope, build
 
 SENT = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 

@@ -10,14 +10,14 @@ import pytest
 import vobject
 from sqlmodel import select
 
-from flows.steps import notify
-from models.db import session_scope
-from models.directory_import import import_directory
-from models.ledger import LedgerEntry
-from models.records import Actor, cancel, reschedule
-from models.sync import sync_partnership
-from notifications.render import Sender
-from notifications.transport import FileOutbox, SmtpSettings, SmtpTransport
+from govcal.flows.steps import notify
+from govcal.models.db import session_scope
+from govcal.models.directory_import import import_directory
+from govcal.models.ledger import LedgerEntry
+from govcal.models.records import Actor, cancel, reschedule
+from govcal.models.sync import sync_partnership
+from govcal.notifications.render import Sender
+from govcal.notifications.transport import FileOutbox, SmtpSettings, SmtpTransport
 from tests.smtp_server import SmtpServer
 from tests.support.paths import SAMPLE_DIRECTORY
 
@@ -262,8 +262,8 @@ def test_file_outbox_is_the_default_transport_and_idempotent(calendar, wfscp, tm
 
 
 def test_feeds_parse_back_and_match_the_plan(calendar, wfscp, tmp_path):
-    from flows.steps import publish_feeds
-    from models.feed_tokens import feed_tokens
+    from govcal.flows.steps import publish_feeds
+    from govcal.models.feed_tokens import feed_tokens
 
     with session_scope(calendar) as s:
         written = publish_feeds(s, [wfscp], D("2026-10-01"), tmp_path / "feeds")
@@ -306,8 +306,8 @@ def test_feeds_parse_back_and_match_the_plan(calendar, wfscp, tmp_path):
 
 
 def test_html_in_names_is_escaped_in_the_html_part_and_kept_plain_in_the_text():
-    from notifications.render import Digest, DigestLine, render_digest
-    from rules.state import State
+    from govcal.notifications.render import Digest, DigestLine, render_digest
+    from govcal.rules.state import State
 
     hostile = '<script>alert("x")</script> Primary & Nursery'
     line = DigestLine(
@@ -381,9 +381,9 @@ def _concerns(item, held: set[tuple[str, str, str]]) -> bool:
 def test_each_persons_feed_is_the_items_that_concern_them_found_by_index(calendar, wfscp):
     """The per-person lookup (indexes built once per partnership) gives, for every person
     in the sample, exactly what checking every item one by one gives, in the same order."""
-    from flows.steps import load_directory
-    from models.notify_inputs import calendar_items
-    from notifications.feeds import _ConcernIndex
+    from govcal.flows.steps import load_directory
+    from govcal.models.notify_inputs import calendar_items
+    from govcal.notifications.feeds import _ConcernIndex
 
     with session_scope(calendar) as s:
         items = calendar_items(s, wfscp, D("2026-07-01"), D("2027-11-01"))

@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from rules.model import DEFAULT_LADDER
-from rules.notify_plan import Action, Contact, Directory, Item, MessageKind, plan_messages
-from rules.state import evaluate
+from govcal.rules.model import DEFAULT_LADDER
+from govcal.rules.notify_plan import Action, Contact, Directory, Item, MessageKind, plan_messages
+from govcal.rules.state import evaluate
 
 D = date.fromisoformat
 DUE = D("2026-12-09")  # a Wednesday, no bank holiday near
@@ -134,7 +134,7 @@ def test_every_message_has_a_stable_key():
 
 
 def test_a_rule_may_override_the_ladder():
-    from rules.model import EscalationStep, Ladder
+    from govcal.rules.model import EscalationStep, Ladder
 
     short = Ladder(reminder_days=(3, 0), escalations=(EscalationStep(2, ("lsp",)),))
     it = item(DUE + timedelta(days=2))

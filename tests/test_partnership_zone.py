@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import time_machine
 
-from models.calendar import Lifecycle, OccurrenceRow
-from models.status import StatusRow, status_of
+from govcal.models.calendar import Lifecycle, OccurrenceRow
+from govcal.models.status import StatusRow, status_of
 from tests.support.rules import VALID_HEADER, VALID_RULE
 
 AUCKLAND = ZoneInfo("Pacific/Auckland")
@@ -20,7 +20,7 @@ LONDON = ZoneInfo("Europe/London")
 
 def test_the_cli_today_is_the_default_partnerships_day(rule_file, monkeypatch):
     from govcal.cli.common import home_zone, today
-    from models.settings import get_settings
+    from govcal.models.settings import get_settings
 
     path = rule_file(VALID_HEADER.replace("Europe/London", "Pacific/Auckland") + VALID_RULE)
     monkeypatch.setenv("GOVCAL_RULES_PATH", str(path))
@@ -47,14 +47,14 @@ def test_the_day_an_item_was_waived_is_the_partnerships_day():
 def _outbox_as_of(tmp_path, timezone: str, day: date) -> list[EmailMessage]:
     """WFSCP's real rule file moved to `timezone`, its sample directory, synced and
     notified on `day` into a file outbox: the messages as people would receive them."""
-    from flows.steps import notify
-    from models.db import session_scope, upgrade
-    from models.directory_import import import_directory
-    from models.sync import sync_partnership
-    from notifications.render import Sender
-    from notifications.transport import FileOutbox
-    from rules.loader import PARTNERSHIPS_DIR as RULES_DIR
-    from rules.loader import load_partnership
+    from govcal.flows.steps import notify
+    from govcal.models.db import session_scope, upgrade
+    from govcal.models.directory_import import import_directory
+    from govcal.models.sync import sync_partnership
+    from govcal.notifications.render import Sender
+    from govcal.notifications.transport import FileOutbox
+    from govcal.rules.loader import PARTNERSHIPS_DIR as RULES_DIR
+    from govcal.rules.loader import load_partnership
     from tests.support.paths import SAMPLE_DIRECTORY
 
     text = (RULES_DIR / "westmorland-furness.yaml").read_text(encoding="utf-8")
@@ -117,10 +117,10 @@ def test_status_gives_a_waived_item_the_day_of_the_partnership_that_synced_it(tm
     a partnership in Auckland, and is not yet news on a replayed 24 November."""
     from sqlmodel import select
 
-    from models.db import session_scope, upgrade
-    from models.status import status_rows
-    from models.sync import sync_partnership
-    from rules.loader import load_partnership
+    from govcal.models.db import session_scope, upgrade
+    from govcal.models.status import status_rows
+    from govcal.models.sync import sync_partnership
+    from govcal.rules.loader import load_partnership
 
     path = rule_file(VALID_HEADER.replace("Europe/London", "Pacific/Auckland") + VALID_RULE)
     partnership = load_partnership("testscp", [path])

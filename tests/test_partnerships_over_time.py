@@ -11,11 +11,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from models.db import session_scope
-from models.sync import sync_partnership
-from rules.expand import expand
-from rules.loader import load_partnership, load_partnerships
-from rules.model import active_partnerships
+from govcal.models.db import session_scope
+from govcal.models.sync import sync_partnership
+from govcal.rules.expand import expand
+from govcal.rules.loader import load_partnership, load_partnerships
+from govcal.rules.model import active_partnerships
 
 D = date.fromisoformat
 
@@ -79,7 +79,7 @@ def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_sync_of_a_superseded_partnership_stops_at_its_end(synced):
     from sqlmodel import select
 
-    from models.calendar import OccurrenceRow
+    from govcal.models.calendar import OccurrenceRow
 
     with session_scope(synced) as s:
         rows = s.exec(select(OccurrenceRow).where(OccurrenceRow.partnership_id == "cscp-2023"))
@@ -99,7 +99,7 @@ def test_todays_status_leaves_superseded_partnerships_out_unless_asked(synced):
 
 
 def test_feeds_are_written_for_the_partnerships_in_force_only(synced, shipped, tmp_path):
-    from flows.steps import publish_feeds
+    from govcal.flows.steps import publish_feeds
 
     with session_scope(synced) as s:
         publish_feeds(s, list(shipped.values()), D("2026-11-24"), tmp_path / "feeds")

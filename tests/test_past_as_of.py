@@ -10,11 +10,11 @@ from datetime import date
 
 from sqlmodel import func, select
 
-from models.db import session_scope, upgrade
-from models.directory_import import import_directory
-from models.ledger import LedgerEntry
-from models.sync import sync_partnership
-from rules.loader import load_partnerships
+from govcal.models.db import session_scope, upgrade
+from govcal.models.directory_import import import_directory
+from govcal.models.ledger import LedgerEntry
+from govcal.models.sync import sync_partnership
+from govcal.rules.loader import load_partnerships
 from tests.support.paths import GOVCAL, SAMPLE_DIRECTORY
 
 LAST, EARLIER = "2026-10-05", "2026-09-28"

@@ -11,11 +11,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import func, select
 
-from models import OccurrenceRow, TrailEntry
-from models.db import session_scope
-from models.directory_import import import_directory
-from models.queries import NotFound
-from models.records import (
+from govcal.models import OccurrenceRow, TrailEntry
+from govcal.models.db import session_scope
+from govcal.models.directory_import import import_directory
+from govcal.models.queries import NotFound
+from govcal.models.records import (
     Actor,
     Evidence,
     RecordError,
@@ -27,8 +27,8 @@ from models.records import (
     start_incident,
     waive,
 )
-from models.sync import sync_partnership
-from rules.loader import load_partnerships
+from govcal.models.sync import sync_partnership
+from govcal.rules.loader import load_partnerships
 from tests.support.paths import SAMPLE_DIRECTORY
 from tests.support.rules import VALID_HEADER
 
@@ -263,8 +263,8 @@ def test_incident_references_that_could_carry_identity_are_refused(db_url, wfscp
 
 
 def test_section_175_returns_are_tracked_one_school_at_a_time(db_url, wfscp):
-    from models import queries
-    from models.records import review_return
+    from govcal.models import queries
+    from govcal.models.records import review_return
 
     with session_scope(db_url) as s:
         import_directory(s, SAMPLE_DIRECTORY / "wfscp", wfscp)
@@ -292,7 +292,7 @@ def test_section_175_returns_are_tracked_one_school_at_a_time(db_url, wfscp):
 
 
 def test_a_return_cannot_be_reviewed_before_it_is_submitted(db_url, wfscp):
-    from models.records import review_return
+    from govcal.models.records import review_return
 
     with session_scope(db_url) as s:
         import_directory(s, SAMPLE_DIRECTORY / "wfscp", wfscp)
@@ -307,8 +307,8 @@ def test_a_return_cannot_be_reviewed_before_it_is_submitted(db_url, wfscp):
 def test_the_cycle_to_open_is_the_named_one_or_the_next_due(tmp_path, wfscp):
     """The open-audit-cycle flow's choice, as a query: the schedule opens the coming
     cycle, a named period opens that one, and a day past every synced cycle says so."""
-    from models.db import upgrade
-    from models.queries import audit_cycles, cycle_to_open
+    from govcal.models.db import upgrade
+    from govcal.models.queries import audit_cycles, cycle_to_open
 
     url = f"sqlite:///{tmp_path / 'cycles.db'}"
     upgrade(url)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from models.db import session_scope
-from models.directory_import import import_directory
-from models.notify_inputs import open_items
-from models.sync import sync_partnership
-from rules.loader import load_partnerships
+from govcal.models.db import session_scope
+from govcal.models.directory_import import import_directory
+from govcal.models.notify_inputs import open_items
+from govcal.models.sync import sync_partnership
+from govcal.rules.loader import load_partnerships
 from tests.support.paths import SAMPLE_DIRECTORY
 
 

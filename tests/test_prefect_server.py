@@ -103,7 +103,7 @@ def test_an_emails_form_link_is_found_on_a_server_that_asks_for_a_login(prefect_
     """Every Prefect server govcal starts asks for a login: the look-up that turns a bare
     GOVCAL_UI_URL into the record-completion form's own address logs in as Prefect's
     client does, or every email would send people to the Deployments list instead."""
-    from flows.ui_links import RECORD, act_url
+    from govcal.flows.ui_links import RECORD, act_url
 
     api, _env = prefect_server
     headers = api_headers()

@@ -14,8 +14,8 @@ from datetime import date
 import pytest
 from sqlalchemy import event
 
-from models.db import get_engine, session_scope
-from models.status import status_rows
+from govcal.models.db import get_engine, session_scope
+from govcal.models.status import status_rows
 
 
 def plan_of_status_query(url: str, **options) -> str:
@@ -70,7 +70,7 @@ def test_the_dashboards_ledger_reads_go_by_occurrence_not_by_status(db_url):
     """Each partnership's dashboard asks the ledger about its own items: read through the
     (occurrence, stage, recipient) key, never every partnership's sent rows by status
     (quadratic in a national day: 160 dashboards each reading 35,000 rows)."""
-    from models import escalations, ledger
+    from govcal.models import escalations, ledger
 
     def read(session):
         ledger.flagged(session, [1, 2, 3])
@@ -85,7 +85,7 @@ def test_the_dashboards_ledger_reads_go_by_occurrence_not_by_status(db_url):
 def test_sync_reads_completions_by_partnership_and_rule(db_url):
     """Sync reads the completions that move a date through the partnership's unique key,
     not every partnership's completions through (lifecycle, completed_at)."""
-    from models import queries
+    from govcal.models import queries
 
     plan = plans_of(
         db_url, "occurrence", lambda s: queries.completions(s, "wfscp", {"annual-report"})
@@ -97,7 +97,7 @@ def test_reads_by_public_id_go_through_the_public_id_not_the_partnership(db_url)
     """Sync looks occurrences up by public id (new ones, changed ones, audit returns):
     on SQLite through the public id's index, never every occurrence of the partnership
     per 500 ids (28 s of a national ten-year sync); on PostgreSQL through an index."""
-    from models import queries
+    from govcal.models import queries
 
     keys = [f"wfscp:lsp-meeting:2026-{month:02d}-13" for month in range(1, 13)]  # 3+ ids
 
@@ -118,11 +118,11 @@ def test_the_claimed_rows_are_read_by_id_not_by_partnership(db_url, wfscp):
     claims thousands of rows, each partnership holds ten years of history)."""
     from datetime import date
 
-    from models.notify_inputs import items_by_ids
+    from govcal.models.notify_inputs import items_by_ids
 
     def read(session):
-        from models.calendar import OccurrenceRow
-        from models.sync import register_partnership
+        from govcal.models.calendar import OccurrenceRow
+        from govcal.models.sync import register_partnership
 
         register_partnership(session, wfscp)
         for month in range(1, 5):  # stored rows, so each id reaches the item query
@@ -144,8 +144,8 @@ def test_the_national_plan_reads_open_items_by_lifecycle_never_ten_years(db_url,
     ten years through (partnership, due), nor the table."""
     from datetime import date
 
-    from models.notify_inputs import open_items
-    from rules.loader import load_partnership
+    from govcal.models.notify_inputs import open_items
+    from govcal.rules.loader import load_partnership
 
     older = load_partnership("cscp-2023")
     plan = plans_of(db_url, "occurrence", lambda s: open_items(s, [wfscp, older], date(2026, 1, 1)))
@@ -166,10 +166,10 @@ def test_the_planner_knows_the_tables_as_the_syncs_bulk_load_leaves_them(postgre
     from sqlalchemy import text
 
     from bench.generate import generate
-    from models.db import get_engine, upgrade
-    from models.directory_import import import_directory
-    from models.sync import sync_partnership
-    from rules.loader import load_partnerships
+    from govcal.models.db import get_engine, upgrade
+    from govcal.models.directory_import import import_directory
+    from govcal.models.sync import sync_partnership
+    from govcal.rules.loader import load_partnerships
 
     generate(tmp_path, partnerships=6, schools=960)  # 160 schools each, as at 1x
     partnerships = load_partnerships([tmp_path / "rules"])
@@ -213,10 +213,10 @@ def test_two_first_syncs_at_once_never_wait_on_each_others_statistics(postgres_u
     import threading
 
     from bench.generate import generate
-    from models.db import upgrade
-    from models.directory_import import import_directory
-    from models.sync import sync_partnership
-    from rules.loader import load_partnerships
+    from govcal.models.db import upgrade
+    from govcal.models.directory_import import import_directory
+    from govcal.models.sync import sync_partnership
+    from govcal.rules.loader import load_partnerships
 
     generate(tmp_path, partnerships=2, schools=320)
     first, second = partnerships = load_partnerships([tmp_path / "rules"])

@@ -25,9 +25,9 @@ def flat(text: str) -> str:
 
 
 def row(public_id: str) -> dict:
-    from models.db import session_scope
-    from models.queries import occurrence
-    from models.records import _snapshot
+    from govcal.models.db import session_scope
+    from govcal.models.queries import occurrence
+    from govcal.models.records import _snapshot
 
     with session_scope() as session:
         return _snapshot(occurrence(session, public_id))
@@ -111,11 +111,11 @@ def test_a_deadline_moved_says_no_invite_version():
 
 
 def test_papers_follow_a_moved_meeting_at_once_from_the_use_case():
-    from models import actions
-    from models.db import session_scope
-    from models.records import Actor
-    from models.trail import Channel
-    from rules.dates import parse_moment
+    from govcal.models import actions
+    from govcal.models.db import session_scope
+    from govcal.models.records import Actor
+    from govcal.models.trail import Channel
+    from govcal.rules.dates import parse_moment
 
     papers_before = row("wfscp:sam-papers:2026-12-08")
     when = parse_moment("2026-12-15 09:30").replace(tzinfo=__import__("zoneinfo").ZoneInfo(
@@ -154,8 +154,8 @@ def test_a_follow_up_due_before_the_review_day_is_refused():
 
 
 def next_s11() -> str:
-    from models.db import session_scope
-    from models.queries import occurrences_between
+    from govcal.models.db import session_scope
+    from govcal.models.queries import occurrences_between
 
     with session_scope() as session:
         return next(o.public_id for o in occurrences_between(session, "wfscp", date(2026, 1, 1),
@@ -175,8 +175,8 @@ def test_acknowledge_refuses_an_item_never_escalated_with_one_line():
 def audit_reasons(public_id: str) -> list[str]:
     from sqlmodel import select
 
-    from models.db import session_scope
-    from models.trail import TrailEntry
+    from govcal.models.db import session_scope
+    from govcal.models.trail import TrailEntry
 
     with session_scope() as session:
         entries = session.exec(select(TrailEntry).where(TrailEntry.entity_id == public_id)).all()

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from models import rule_cache
+from govcal.models import rule_cache
 from tests.support.rules import VALID_HEADER, VALID_RULE
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,8 +16,8 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from govcal.cli import app
-from models.calendar import OccurrenceRow
-from models.db import get_engine
+from govcal.models.calendar import OccurrenceRow
+from govcal.models.db import get_engine
 from tests.support.paths import ROOT
 from tests.support.snapshots import copy_data, data_folder
 
@@ -101,8 +101,8 @@ def test_a_rule_edit_never_changes_the_past_nor_chases_a_date_that_never_was(
             invented = {i for i, v in after.items() if i not in before and v[0] < EDIT_DAY}
             assert not invented, (edit, sorted(invented))
 
-            from flows.steps import plan
-            from rules.loader import load_partnerships
+            from govcal.flows.steps import plan
+            from govcal.rules.loader import load_partnerships
 
             with Session(get_engine(url)) as s:
                 planned = plan(s, load_partnerships([rules]), EDIT_DAY)

@@ -16,7 +16,7 @@ from govcal.prefect_env import configure_prefect
 
 configure_prefect()
 
-from flows import jobs  # noqa: E402
+from govcal.flows import jobs  # noqa: E402
 from tests.support.markdown import as_shown  # noqa: E402
 from tests.support.paths import GOVCAL, ROOT  # noqa: E402
 from tests.support.rules import VALID_HEADER, VALID_RULE  # noqa: E402

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules.loader import load_partnerships
+from govcal.rules.loader import load_partnerships
 from tests.support.rules import VALID_HEADER, VALID_RULE
 
 

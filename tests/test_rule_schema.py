@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from rules.loader import load_partnership, load_partnerships
-from rules.sources import source_in_words
+from govcal.rules.loader import load_partnership, load_partnerships
+from govcal.rules.sources import source_in_words
 from tests.support.rules import VALID_HEADER, VALID_RULE, problems_of
 
 HEADER_EXTRAS = """\
@@ -149,7 +149,7 @@ def test_source_in_words_leaves_statutes_and_unknown_keys_alone():
 def test_every_shipped_source_reads_in_words_without_keys_or_abbreviations():
     """Emails and the dashboard quote sources through source_in_words: no "WT2023
     chapter 2", no bare document number ("004"), in any rule of any shipped file."""
-    from rules.loader import load_partnerships
+    from govcal.rules.loader import load_partnerships
 
     partnerships = load_partnerships()
     assert len(partnerships) >= 4

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rules.loader import RuleFileError, load_partnerships
+from govcal.rules.loader import RuleFileError, load_partnerships
 from tests.support.rules import VALID_HEADER, VALID_RULE, problems_of
 
 

@@ -17,8 +17,8 @@ configure_prefect()
 
 from prefect.blocks.system import Secret  # noqa: E402
 
-from flows.runtime import SecretUnavailable, build_runtime  # noqa: E402
-from models.settings import get_settings  # noqa: E402
+from govcal.flows.runtime import SecretUnavailable, build_runtime  # noqa: E402
+from govcal.models.settings import get_settings  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("prefect")
 GOVCAL = [sys.executable, "-m", "govcal.cli"]
@@ -71,8 +71,8 @@ def test_a_flow_run_whose_mail_did_not_all_go_ends_failed_after_doing_its_work(
     prefect_api, monkeypatch, smtp
 ):
     """Found: the flow showed a green Completed with mail silently stuck."""
-    from flows import jobs
     from govcal.cli.run import load_samples_if_empty
+    from govcal.flows import jobs
 
     for key, value in {"GOVCAL_TRANSPORT": "smtp", "GOVCAL_SMTP_SECURITY": "none",
                        "GOVCAL_SMTP_PORT": str(smtp.port)}.items():  # fmt: skip

@@ -7,14 +7,14 @@ from datetime import date
 
 from sqlmodel import Session, select
 
-from models import queries
-from models.calendar import Lifecycle, OccurrenceRow
-from models.db import get_engine
-from models.directory_import import import_directory
-from models.sample_history import apply_history, history_file
-from models.status import closed_on, status_rows
-from models.trail import TrailEntry
-from rules.state import State
+from govcal.models import queries
+from govcal.models.calendar import Lifecycle, OccurrenceRow
+from govcal.models.db import get_engine
+from govcal.models.directory_import import import_directory
+from govcal.models.sample_history import apply_history, history_file
+from govcal.models.status import closed_on, status_rows
+from govcal.models.trail import TrailEntry
+from govcal.rules.state import State
 from tests.support.paths import SAMPLE_DIRECTORY
 
 TODAY = date(2026, 11, 24)

@@ -9,10 +9,10 @@ from datetime import date
 import pytest
 from dateutil.rrule import rrulestr
 
-from rules.compile import compile_schedule
-from rules.model import Recurrence
-from rules.schedule import ScheduleError, parse_offset, shift
-from rules.spec import ScheduleSpec
+from govcal.rules.compile import compile_schedule
+from govcal.rules.model import Recurrence
+from govcal.rules.schedule import ScheduleError, parse_offset, shift
+from govcal.rules.spec import ScheduleSpec
 
 D = date.fromisoformat
 

@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from flows.scheduler import ScheduledJob, configure, default_jobs, install
+from govcal.flows.scheduler import ScheduledJob, configure, default_jobs, install
 
 LONDON = ZoneInfo("Europe/London")
 RUNS = Path(os.environ.get("GOVCAL_TEST_RUNS_FILE", "/tmp/govcal-runs"))

@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rules.expand import expand, expand_rule
-from rules.loader import load_partnership, load_partnerships
-from rules.model import Event, ExpansionContext, Per, Subject
+from govcal.rules.expand import expand, expand_rule
+from govcal.rules.loader import load_partnership, load_partnerships
+from govcal.rules.model import Event, ExpansionContext, Per, Subject
 
 D = date.fromisoformat
 UTC = ZoneInfo("UTC")

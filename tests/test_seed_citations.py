@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from rules.expand import expand_rule
-from rules.loader import load_partnership, load_partnerships
-from rules.model import ExpansionContext
+from govcal.rules.expand import expand_rule
+from govcal.rules.loader import load_partnership, load_partnerships
+from govcal.rules.model import ExpansionContext
 
 D = date.fromisoformat
 SEEDS = Path("/work/shared/seeds")
@@ -163,7 +163,7 @@ def test_004_lcspr_findings_are_explained_to_those_involved_before_publication()
     """004 "The Voice of Children and Families": "The findings from any reviews will be
     explained to those involved on completion of the review and prior to any
     publication"."""
-    from rules.model import Event
+    from govcal.rules.model import Event
 
     wfscp = load_partnership("wfscp")
     decision = ExpansionContext(events=(Event("lcspr-decision", "LCSPR-2026-01", D("2026-06-01")),))
@@ -184,7 +184,7 @@ def test_002_indicators_yearly_report_relevance_review_and_the_next_plan():
 
 def test_000_the_learning_lessons_briefing_is_read_and_deliberately_not_scheduled():
     """000: "For every review we will produce a 'Learning Lessons Briefing'" (no date)."""
-    from rules.loader import PARTNERSHIPS_DIR
+    from govcal.rules.loader import PARTNERSHIPS_DIR
 
     text = (PARTNERSHIPS_DIR / "cumbria-2019.yaml").read_text(encoding="utf-8")
     block = text[text.index("deliberately not scheduled") :]
@@ -206,8 +206,8 @@ def test_wt2023_duties_a_public_page_confirms_cite_it(duty, page):
     working days" to the Panel and the local safeguarding partners, care-leaver deaths to
     the Secretary of State and Ofsted, a report "in a 12-month period". Each duty says
     which page, and is no longer marked unverified."""
-    from rules.baseline import STATUTORY_DIR, comments_above
-    from rules.yamlsource import parse_yaml
+    from govcal.rules.baseline import STATUTORY_DIR, comments_above
+    from govcal.rules.yamlsource import parse_yaml
 
     text = (STATUTORY_DIR / "wt2023.yaml").read_text(encoding="utf-8")
     doc = parse_yaml(text)

@@ -8,10 +8,10 @@ from datetime import date
 
 import pytest
 
-from rules.baseline import Origin
-from rules.expand import expand, expand_rule
-from rules.loader import PARTNERSHIPS_DIR, load_partnership
-from rules.model import Event, ExpansionContext
+from govcal.rules.baseline import Origin
+from govcal.rules.expand import expand, expand_rule
+from govcal.rules.loader import PARTNERSHIPS_DIR, load_partnership
+from govcal.rules.model import Event, ExpansionContext
 
 D = date.fromisoformat
 

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from models.settings import SettingsError, load_settings
-from notifications.transport import SmtpTransport, from_settings
+from govcal.models.settings import SettingsError, load_settings
+from govcal.notifications.transport import SmtpTransport, from_settings
 
 GOVCAL = [sys.executable, "-m", "govcal.cli"]
 

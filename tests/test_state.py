@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rules.state import State, evaluate
+from govcal.rules.state import State, evaluate
 
 D = date.fromisoformat
 DUE = D("2026-12-08")

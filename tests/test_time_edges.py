@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import vobject
 
-from notifications.ics import CalendarEntry, invite
-from rules.expand import expand
-from rules.loader import load_partnerships
+from govcal.notifications.ics import CalendarEntry, invite
+from govcal.rules.expand import expand
+from govcal.rules.loader import load_partnerships
 from tests.support.rules import VALID_HEADER
 
 D = date.fromisoformat

@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.web import Site, day_sent, public_data, serve
 
-attendance = pytest.importorskip("models.attendance")
+attendance = pytest.importorskip("govcal.models.attendance")
 LABEL = "Answer: I'll attend, I can't, or I'm sending a deputy"
 
 
@@ -39,7 +39,7 @@ def _invite_links(site: Site) -> list[tuple[str, str, object]]:
 def _answers() -> dict:
     from sqlmodel import select
 
-    from models.db import session_scope
+    from govcal.models.db import session_scope
 
     with session_scope() as session:
         rows = session.exec(select(attendance.AttendanceAnswer)).all()

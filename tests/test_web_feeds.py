@@ -23,11 +23,11 @@ REFERENCE = "SI-2026-099"
 def feeds(sample_data, tmp_path, monkeypatch):
     """The sample with an incident's clocks running and the feeds written as of DAY;
     yields (base URL, feeds folder)."""
-    from flows.runtime import build_runtime
-    from flows.steps import publish_feeds
-    from models import actions, records
-    from models.db import session_scope
-    from models.settings import get_settings
+    from govcal.flows.runtime import build_runtime
+    from govcal.flows.steps import publish_feeds
+    from govcal.models import actions, records
+    from govcal.models.db import session_scope
+    from govcal.models.settings import get_settings
 
     copy_data(sample_data, tmp_path / "data")
     port = free_port()
@@ -52,8 +52,8 @@ def feeds(sample_data, tmp_path, monkeypatch):
 
 
 def _tokens() -> dict[str, str]:
-    from models.db import session_scope
-    from models.feed_tokens import all_feed_tokens
+    from govcal.models.db import session_scope
+    from govcal.models.feed_tokens import all_feed_tokens
 
     with session_scope() as session:
         return {row.email: row.token for row in all_feed_tokens(session)}

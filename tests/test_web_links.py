@@ -43,8 +43,8 @@ def _key(page: str) -> str:
 def _trail(action: str | None = None) -> list:
     from sqlmodel import select
 
-    from models.db import session_scope
-    from models.trail import TrailEntry
+    from govcal.models.db import session_scope
+    from govcal.models.trail import TrailEntry
 
     with session_scope() as session:
         rows = session.exec(select(TrailEntry).order_by(TrailEntry.id)).all()
@@ -52,8 +52,8 @@ def _trail(action: str | None = None) -> list:
 
 
 def _lifecycle(public_id: str) -> str:
-    from models import queries
-    from models.db import session_scope
+    from govcal.models import queries
+    from govcal.models.db import session_scope
 
     with session_scope() as session:
         return queries.occurrence(session, public_id).lifecycle
@@ -110,9 +110,9 @@ def test_a_second_click_says_what_was_recorded_when_and_by_whom(site):
 
 
 def test_expired_tampered_unknown_revoked_and_left_links_get_one_plain_page(site, sent):
-    from models import actions, records
-    from models.action_links import revoke_for
-    from models.db import session_scope
+    from govcal.models import actions, records
+    from govcal.models.action_links import revoke_for
+    from govcal.models.db import session_scope
 
     links = [url for _to, url, _m in site.links(DONE) if "business-team" not in _to]
     good, revoked, left_owner = links[0], links[1], None
@@ -125,7 +125,7 @@ def test_expired_tampered_unknown_revoked_and_left_links_get_one_plain_page(site
     dead.append(httpx.get(f"{site.base}/a/{link_id}.{other}"))  # another link's signature
     with session_scope() as session:  # the business team revokes one link's item
         item = next(r for r in _trail() if r.action).entity_id  # any: replaced below
-        from models.action_links import ActionLink
+        from govcal.models.action_links import ActionLink
 
         row = session.get(ActionLink, revoked.rsplit("/", 1)[1].split(".")[0])
         revoke_for(session, item=row.item)

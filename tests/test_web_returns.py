@@ -41,10 +41,10 @@ def _govcal(*args: str) -> str:
 def _last_year_reviewed(school: str) -> None:
     """The business team recorded and reviewed the school's 2026 return: amber, with a
     follow-up action due in April 2027."""
-    from models import actions, records
-    from models.db import session_scope
-    from models.sync import sync_partnership
-    from rules.loader import load_partnership
+    from govcal.models import actions, records
+    from govcal.models.db import session_scope
+    from govcal.models.sync import sync_partnership
+    from govcal.rules.loader import load_partnership
 
     team = records.Actor("business-team")
     with session_scope() as session:

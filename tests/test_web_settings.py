@@ -47,8 +47,8 @@ def test_https_and_allowed_loopback_are_accepted():
 
 
 def test_the_embedded_signing_key_is_made_once_and_kept_private(tmp_path):
-    from flows.runtime import web_secret
-    from models.settings import get_settings
+    from govcal.flows.runtime import web_secret
+    from govcal.models.settings import get_settings
 
     first = web_secret(get_settings())
     kept = get_settings().data_dir / "web-secret"

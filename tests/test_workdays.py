@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.workdays import (
+from govcal.rules.workdays import (
     add_working_days,
     is_bank_holiday,
     is_working_day,

@@ -210,7 +210,7 @@ def main() -> None:
     problem on stderr and exit code 2, never a traceback or a silent fallback. A wrong
     option is one line and exit code 2 too, without click's usage banner; a folder or
     file govcal cannot use is one line and exit code 1."""
-    from models.settings import SettingsError, get_settings
+    from govcal.models.settings import SettingsError, get_settings
 
     try:
         get_settings()

@@ -18,7 +18,7 @@ MeetingArg = Annotated[str, typer.Argument(help="The meeting's id, as `govcal pl
 @attendance_app.command("show")
 def show(meeting: MeetingArg) -> None:
     """Each invitee's answer (and, once recorded, whether they attended)."""
-    from models.attendance import AnswerRefused, register
+    from govcal.models.attendance import AnswerRefused, register
 
     with database() as session:
         try:
@@ -47,7 +47,7 @@ def record(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Record as on this day.")] = None,
 ) -> None:
     """After the meeting: record who attended (pre-filled from the answers)."""
-    from models.attendance import AnswerRefused, record_attended, register
+    from govcal.models.attendance import AnswerRefused, record_attended, register
 
     day = parse_day(as_of, "--as-of") or today()
     with database() as session:

@@ -24,12 +24,12 @@ from govcal.cli.common import (
     today,
 )
 from govcal.cli.tables import add_item, item_table, print_wide, show
-from models.settings import get_settings
-from rules.expand import expand
-from rules.model import Partnership
-from rules.plan import PlanRow, build_plan
-from rules.problems import Problem
-from rules.state import State
+from govcal.models.settings import get_settings
+from govcal.rules.expand import expand
+from govcal.rules.model import Partnership
+from govcal.rules.plan import PlanRow, build_plan
+from govcal.rules.problems import Problem
+from govcal.rules.state import State
 
 rules_app = typer.Typer(help="Check and inspect the rule files.", no_args_is_help=True)
 
@@ -92,8 +92,8 @@ def rules_generate(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write one <id>.yaml per row into.")],
 ) -> None:
     """Write a rule file of a few lines per partnership, over the WT2023 baseline."""
-    from rules.files import display_path, read_rule_file
-    from rules.generate import partnership_files
+    from govcal.rules.files import display_path, read_rule_file
+    from govcal.rules.generate import partnership_files
 
     label = display_path(csv_file)
     unreadable: Problem | None
@@ -164,8 +164,8 @@ def _recorded(partnership: Partnership, first: date, last: date, day: date) -> l
     settings = get_settings()
     if settings.uses_embedded_database and not (settings.data_dir / "govcal.db").is_file():
         return None
-    from models.db import DatabaseUnavailable, session_scope  # only with a database
-    from models.recorded_plan import recorded_plan
+    from govcal.models.db import DatabaseUnavailable, session_scope  # only with a database
+    from govcal.models.recorded_plan import recorded_plan
 
     try:
         with session_scope() as session:

@@ -16,17 +16,17 @@ import typer
 from rich.console import Console
 
 from govcal import exit_codes
-from models import rule_cache
-from models.settings import get_settings
-from rules import dates
-from rules.model import DEFAULT_TIMEZONE, Partnership, active_partnerships
-from rules.problems import RuleFileError
+from govcal.models import rule_cache
+from govcal.models.settings import get_settings
+from govcal.rules import dates
+from govcal.rules.model import DEFAULT_TIMEZONE, Partnership, active_partnerships
+from govcal.rules.problems import RuleFileError
 
 if TYPE_CHECKING:  # the database stack is imported by the commands that use it
     from sqlmodel import Session
 
-    from flows.runtime import Runtime
-    from models.records import Actor
+    from govcal.flows.runtime import Runtime
+    from govcal.models.records import Actor
 
 # Piped output (a file, `| less`, CI logs): tables laid out for 100 columns, as README
 # promises, instead of Rich's 80; plain lines are never broken (soft wrap), so a line
@@ -126,8 +126,8 @@ def _refuse(exc: Exception) -> NoReturn:
 
 
 def actor(by: str | None = None) -> Actor:
-    from models.records import Actor
-    from models.trail import Channel
+    from govcal.models.records import Actor
+    from govcal.models.trail import Channel
 
     name = by or get_settings().actor or getpass.getuser()
     return Actor(name=name, channel=Channel.CLI)
@@ -170,7 +170,7 @@ def _rule_problems(exc: RuleFileError) -> NoReturn:
 def runtime(rules: Path | None = None) -> Runtime:
     """What a command that sends or runs flows needs, built where the flows build theirs
     (flows/runtime.py; imported here only by those commands)."""
-    from flows.runtime import build_runtime
+    from govcal.flows.runtime import build_runtime
 
     try:
         built = build_runtime(rules=rules)
@@ -205,9 +205,9 @@ def pick(partnerships: list[Partnership], wanted: str | None) -> Partnership:
 @contextmanager
 def database() -> Iterator[Session]:
     """A transaction; known failures become one clear line on stderr and exit code 1."""
-    from models.db import DatabaseUnavailable, session_scope
-    from models.queries import NotFound
-    from models.records import RecordError
+    from govcal.models.db import DatabaseUnavailable, session_scope
+    from govcal.models.queries import NotFound
+    from govcal.models.records import RecordError
 
     try:
         with session_scope() as session:

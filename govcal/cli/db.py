@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from govcal.cli.common import err, out
-from models.db import DatabaseUnavailable, head_revision, upgrade
-from models.settings import get_settings, redact_url
+from govcal.models.db import DatabaseUnavailable, head_revision, upgrade
+from govcal.models.settings import get_settings, redact_url
 
 db_app = typer.Typer(help="Database schema, migrations, backups and restores.",
                      no_args_is_help=True)  # fmt: skip
@@ -39,7 +39,7 @@ def db_backup(
     path: Annotated[Path, typer.Argument(help="The new backup file.", show_default=False)],
 ) -> None:
     """Copy the database into a new file, safe while govcal runs."""
-    from models.backup import BackupRefused, backup
+    from govcal.models.backup import BackupRefused, backup
 
     url = get_settings().effective_database_url
     try:
@@ -57,7 +57,7 @@ def db_restore(
     ] = False,
 ) -> None:
     """Put a backup in place of the database (refuses to replace records unasked)."""
-    from models.backup import BackupRefused, restore
+    from govcal.models.backup import BackupRefused, restore
 
     url = get_settings().effective_database_url
     try:

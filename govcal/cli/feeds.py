@@ -16,7 +16,7 @@ from govcal.cli.common import (
     parse_day,
     today,
 )
-from models.settings import get_settings
+from govcal.models.settings import get_settings
 
 
 def feeds(
@@ -36,11 +36,11 @@ def feeds(
     ] = None,
 ) -> None:
     """Write one .ics feed per partnership, per body and per person."""
-    from models.feed_tokens import all_feed_tokens, rotate_feed_token
+    from govcal.models.feed_tokens import all_feed_tokens, rotate_feed_token
 
     settings = get_settings()
     if list_ or rotate:
-        from models.notify_inputs import directory
+        from govcal.models.notify_inputs import directory
 
         partnerships = load_rules(rules)
         with database() as session:
@@ -77,7 +77,7 @@ def feeds(
         if not rotate:
             return
     day = parse_day(as_of, "--as-of") or today()
-    from flows.steps import publish_feeds
+    from govcal.flows.steps import publish_feeds
 
     with database() as session:
         written = publish_feeds(session, load_rules(rules), day, settings.effective_feeds_dir)

@@ -11,8 +11,8 @@ from govcal.prefect_env import configure_prefect
 
 def mailbox() -> None:
     """Read the mailbox back: calendar answers, bounces, auto-replies (moved when read)."""
-    from flows.mailbox import read_mailbox
-    from notifications.imap import MailboxError
+    from govcal.flows.mailbox import read_mailbox
+    from govcal.notifications.imap import MailboxError
 
     run = runtime()
     if not run.settings.imap_host:

@@ -8,14 +8,14 @@ from typing import Annotated
 
 import typer
 
-from flows.steps import notify as notify_step
 from govcal.cli.common import AsOfOption, RulesOption, database, out, parse_day, runtime, today
 from govcal.cli.past_day import AllowPastOption, refuse_a_past_day
 from govcal.exit_codes import delivery_exit_code
+from govcal.flows.steps import notify as notify_step
+from govcal.models.ledger import waiting_for_retry
+from govcal.models.types import utcnow
+from govcal.notifications.render import Sender
 from govcal.prefect_env import configure_prefect
-from models.ledger import waiting_for_retry
-from models.types import utcnow
-from notifications.render import Sender
 
 
 def notify(
@@ -65,7 +65,7 @@ def notify(
 
 def _dry_run(partnerships, day, sender: Sender, window: int) -> None:
     """Exactly the messages the next real run would send: one line each, by recipient."""
-    from flows.preview import preview
+    from govcal.flows.preview import preview
 
     with database() as session:
         messages = preview(session, partnerships, day, sender, invite_window_days=window)

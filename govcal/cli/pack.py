@@ -15,7 +15,7 @@ from govcal.cli.common import (
     parse_day,
     today,
 )
-from models.settings import get_settings
+from govcal.models.settings import get_settings
 
 
 def pack(
@@ -33,8 +33,8 @@ def pack(
     as_of: AsOfOption = None,
 ) -> None:
     """Write the evidence pack (markdown and a self-contained HTML file) for one year."""
-    from notifications.pack import build_pack, write_pack
-    from rules.pack import Outcome, percent
+    from govcal.notifications.pack import build_pack, write_pack
+    from govcal.rules.pack import Outcome, percent
 
     settings = get_settings()
     day = parse_day(as_of, "--as-of") or today()

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from govcal.cli.common import database, err
-from models.ledger import last_mailed_day
+from govcal.models.ledger import last_mailed_day
 
 AllowPastOption = Annotated[
     bool,

@@ -23,10 +23,10 @@ from govcal.cli.common import (
     pick,
     today,
 )
-from models import actions
-from models.evidence import EvidenceStore
-from models.settings import HORIZON_MOST, get_settings
-from models.sync import SyncReport, sync_all
+from govcal.models import actions
+from govcal.models.evidence import EvidenceStore
+from govcal.models.settings import HORIZON_MOST, get_settings
+from govcal.models.sync import SyncReport, sync_all
 
 if TYPE_CHECKING:
     pass
@@ -37,7 +37,7 @@ person_app = typer.Typer(help="People in the directory: remove someone who has l
 
 def _pasted(text: str) -> str:
     """The id as pasted from an email ("Id: ...", quotes, a trailing full stop ignored)."""
-    from rules.text import pasted_id
+    from govcal.rules.text import pasted_id
 
     return pasted_id(text) or text
 
@@ -255,7 +255,7 @@ def acknowledge(
     note: Annotated[str, typer.Option("--note", help="What the Lead Partners will do.")] = "",
 ) -> None:
     """A Lead Partner acknowledges an escalated item (as the Prefect form does)."""
-    from models.escalations import acknowledge as record_acknowledgement
+    from govcal.models.escalations import acknowledge as record_acknowledgement
 
     with database() as session:
         by, at = record_acknowledgement(session, occurrence, actor(), note)

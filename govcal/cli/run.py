@@ -17,7 +17,6 @@ from pathlib import Path
 
 import typer
 
-from flows.outcome import DayOutcome
 from govcal import local_api, run_now
 from govcal.cli.common import (
     AsOfOption,
@@ -33,14 +32,15 @@ from govcal.cli.common import (
 from govcal.cli.common import runtime as build_runtime
 from govcal.cli.past_day import AllowPastOption, refuse_a_past_day
 from govcal.exit_codes import delivery_exit_code
+from govcal.flows.outcome import DayOutcome
+from govcal.models.directory_import import import_directory
+from govcal.models.queries import has_people
+from govcal.models.sample_history import apply_history, history_file, last_day
+from govcal.models.settings import get_settings, redact_url
+from govcal.models.status import status_rows
 from govcal.prefect_env import configure_prefect
-from models.directory_import import import_directory
-from models.queries import has_people
-from models.sample_history import apply_history, history_file, last_day
-from models.settings import get_settings, redact_url
-from models.status import status_rows
-from rules.model import Partnership, active_partnerships
-from rules.state import State
+from govcal.rules.model import Partnership, active_partnerships
+from govcal.rules.state import State
 
 SAMPLES = Path(__file__).resolve().parents[2] / "models" / "sample_directory"
 
@@ -124,7 +124,10 @@ def _run_here(day: date, rules: Path | None = None) -> tuple[str | None, str, ob
     mail and feeds never depend on Prefect: if its API does not answer, or fails the run
     from outside the flow's own work, the same steps run without it and the outcome says
     the dashboard was not posted (exit 5)."""
-    from flows.jobs import daily_compliance, daily_compliance_without_prefect  # Prefect set up
+    from govcal.flows.jobs import (
+        daily_compliance,
+        daily_compliance_without_prefect,
+    )  # Prefect set up
 
     given = str(rules.resolve()) if rules else None  # every task loads these rules
     why = _prefect_unavailable()

@@ -40,8 +40,8 @@ def serve(
     cleanly."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from flows.scheduler import ScheduleError, configure, default_jobs, install
     from govcal import local_api, run_now
+    from govcal.flows.scheduler import ScheduleError, configure, default_jobs, install
 
     configure_prefect(reuse_server=False)
     run = runtime()
@@ -98,10 +98,10 @@ def serve(
 def _start_web(run, port: int):
     """The web app beside the Prefect server (links in emails, feeds); a problem with it
     is said and serve goes on without it."""
+    from govcal.models.settings import SettingsError
     from govcal.web.app import create_app
     from govcal.web.republish import Republisher
     from govcal.web.serving import Serving
-    from models.settings import SettingsError
 
     try:
         web = Serving(create_app(run, republish=Republisher()), "127.0.0.1", port).start()

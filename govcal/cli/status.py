@@ -24,9 +24,9 @@ from govcal.cli.common import (
     zones,
 )
 from govcal.cli.tables import add_item, item_table, show
-from models import queries
-from models.status import StatusRow, status_of, status_rows, zone_of
-from rules.state import State
+from govcal.models import queries
+from govcal.models.status import StatusRow, status_of, status_rows, zone_of
+from govcal.rules.state import State
 
 STYLE = {
     State.OVERDUE: "bold red",

@@ -17,10 +17,10 @@ def web(
     in production: GOVCAL_PUBLIC_URL is the https address people reach). Ctrl-C stops."""
     import uvicorn
 
+    from govcal.models.settings import SettingsError
     from govcal.prefect_env import configure_prefect
     from govcal.web.app import create_app
     from govcal.web.republish import Republisher
-    from models.settings import SettingsError
 
     configure_prefect(reuse_server=True)
     run = runtime()

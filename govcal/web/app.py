@@ -20,13 +20,13 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from flows.runtime import Runtime, build_runtime, web_secret
+from govcal.flows.runtime import Runtime, build_runtime, web_secret
+from govcal.models import link_answers
+from govcal.models.action_links import LinkAction, form_key
+from govcal.models.db import DatabaseUnavailable, session_scope
+from govcal.models.records import RecordError
+from govcal.models.settings import SettingsError
 from govcal.web.guard import Buckets, Guard
-from models import link_answers
-from models.action_links import LinkAction, form_key
-from models.db import DatabaseUnavailable, session_scope
-from models.records import RecordError
-from models.settings import SettingsError
 
 HERE = Path(__file__).resolve().parent
 SERVICE = "Safeguarding partnership calendar"
@@ -154,7 +154,7 @@ class Web:
         return self._act_page(token, view, error=error, values=kept, status=400)
 
     async def feed(self, request: Request) -> Response:
-        from models.served_feeds import by_token
+        from govcal.models.served_feeds import by_token
 
         name = request.path_params["name"]
         if not _FEED.fullmatch(name):

@@ -38,7 +38,7 @@ class Republisher:
                 partnership_id, day = self._wanted.popitem()
                 self._busy = True
             try:
-                from flows.tasks import publish_dashboard
+                from govcal.flows.tasks import publish_dashboard
 
                 publish_dashboard(day, only=partnership_id)
             except Exception as exc:  # the API down or refusing: said, never raised

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-import models.tables  # noqa: F401  registers every table
+import govcal.models.tables  # noqa: F401  registers every table
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rules.loader import RuleFileError, load_partnerships
+from govcal.rules.loader import RuleFileError, load_partnerships
 
 VALID_HEADER = """\
 partnership:

@@ -16,8 +16,8 @@ def data_folder(folder: Path) -> Iterator[Path]:
     """govcal's settings pointed at `folder`, as tests/conftest.py's isolated_settings
     does for one test, while a module- or session-scoped fixture builds its data there.
     The engine is closed afterwards so the folder can be copied whole."""
-    from models.db import get_engine
-    from models.settings import get_settings
+    from govcal.models.db import get_engine
+    from govcal.models.settings import get_settings
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GOVCAL_DATA_DIR", str(folder))

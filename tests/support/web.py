@@ -22,7 +22,7 @@ LINK = re.compile(r"https?://127\.0\.0\.1:\d+/a/[A-Za-z0-9_.-]+")
 def public_data(sample_data: Path, tmp_path: Path, monkeypatch) -> int:
     """The sample's data folder under `tmp_path`, with GOVCAL_PUBLIC_URL on a free loopback
     port (links in messages point at it); returns the port."""
-    from models.settings import get_settings
+    from govcal.models.settings import get_settings
 
     copy_data(sample_data, tmp_path / "data")
     port = free_port()
@@ -62,12 +62,12 @@ class Site:
 
 def day_sent(outbox: Path, day: date = DAY, now: datetime = NOW) -> None:
     """Sync the sample as of `day` and send its messages into `outbox`."""
-    from flows.runtime import build_runtime
-    from flows.steps import notify
-    from models.db import session_scope
-    from models.sync import sync_partnership
-    from notifications.render import Sender
-    from notifications.transport import FileOutbox
+    from govcal.flows.runtime import build_runtime
+    from govcal.flows.steps import notify
+    from govcal.models.db import session_scope
+    from govcal.models.sync import sync_partnership
+    from govcal.notifications.render import Sender
+    from govcal.notifications.transport import FileOutbox
 
     runtime = build_runtime()
     wfscp = runtime.partnership("wfscp")
@@ -79,7 +79,7 @@ def day_sent(outbox: Path, day: date = DAY, now: datetime = NOW) -> None:
 
 
 def serve(port: int, now: datetime = NOW, republish=None, **limits) -> Serving:
-    from flows.runtime import build_runtime
+    from govcal.flows.runtime import build_runtime
     from govcal.web.app import create_app
 
     app = create_app(build_runtime(clock=lambda: now), republish=republish, **limits)

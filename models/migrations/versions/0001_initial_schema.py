@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import models.types
+import govcal.models.types
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -23,7 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_trail",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", govcal.models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("action", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("timezone", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("rules_file", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("synced_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("synced_at", govcal.models.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
@@ -53,7 +53,7 @@ def upgrade() -> None:
         sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("is_sample", sa.Boolean(), nullable=False),
-        sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", govcal.models.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("email"),
     )
@@ -67,7 +67,7 @@ def upgrade() -> None:
         sa.Column("category", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("lead_partner", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("is_sample", sa.Boolean(), nullable=False),
-        sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", govcal.models.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["partnership_id"],
             ["partnership.id"],
@@ -90,7 +90,7 @@ def upgrade() -> None:
         sa.Column("title", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("per", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("due", sa.Date(), nullable=False),
-        sa.Column("opened_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("opened_at", govcal.models.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["partnership_id"],
             ["partnership.id"],
@@ -132,7 +132,7 @@ def upgrade() -> None:
         sa.Column("reference", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("occurred_on", sa.Date(), nullable=False),
-        sa.Column("recorded_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", govcal.models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("recorded_by", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.ForeignKeyConstraint(
             ["partnership_id"],
@@ -158,8 +158,8 @@ def upgrade() -> None:
         sa.Column("title", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("owner_role", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("due", sa.Date(), nullable=False),
-        sa.Column("starts_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("ends_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("starts_at", govcal.models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ends_at", govcal.models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("lifecycle", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("completed_at", sa.Date(), nullable=True),
         sa.Column("completed_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
@@ -170,8 +170,8 @@ def upgrade() -> None:
         sa.Column("rescheduled", sa.Boolean(), nullable=False),
         sa.Column("orphaned", sa.Boolean(), nullable=False),
         sa.Column("sequence", sa.Integer(), nullable=False),
-        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", govcal.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", govcal.models.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["partnership_id"],
             ["partnership.id"],
@@ -221,7 +221,7 @@ def upgrade() -> None:
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("phase", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("is_sample", sa.Boolean(), nullable=False),
-        sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", govcal.models.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["partnership_id"],
             ["partnership.id"],
@@ -240,8 +240,8 @@ def upgrade() -> None:
         sa.Column("cycle_id", sa.Integer(), nullable=False),
         sa.Column("occurrence_id", sa.Integer(), nullable=False),
         sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("requested_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("reviewed_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("requested_at", govcal.models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reviewed_at", govcal.models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("reviewed_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("rag", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("review_note", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
@@ -273,11 +273,11 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("server_response", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("next_attempt_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", govcal.models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("claimed_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("claimed_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("claimed_at", govcal.models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", govcal.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", govcal.models.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["occurrence_id"],
             ["occurrence.id"],
@@ -295,7 +295,7 @@ def upgrade() -> None:
         sa.Column("description", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("due", sa.Date(), nullable=False),
         sa.Column("completed_at", sa.Date(), nullable=True),
-        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", govcal.models.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["return_id"],
             ["audit_return.id"],

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import models.types
+import govcal.models.types
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -25,7 +25,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("occurrence_id", sa.Integer(), nullable=False),
         sa.Column("acknowledged_by", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("acknowledged_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "acknowledged_at", govcal.models.types.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("note", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
         sa.ForeignKeyConstraint(["occurrence_id"], ["occurrence.id"]),
         sa.PrimaryKeyConstraint("id"),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import models.types
+import govcal.models.types
 
 revision: str = "0011"
 down_revision: str | None = "0009"
@@ -29,8 +29,8 @@ def upgrade() -> None:
         sa.Column("answer", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("deputy", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=True),
         sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("answered_at", models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("recorded_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", govcal.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", govcal.models.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["occurrence_id"], ["occurrence.id"]),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("occurrence_id", "attendee", "sequence"),
@@ -45,7 +45,7 @@ def upgrade() -> None:
         sa.Column("attendee", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
         sa.Column("present", sa.Boolean(), nullable=False),
         sa.Column("recorded_by", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("recorded_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", govcal.models.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["occurrence_id"], ["occurrence.id"]),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("occurrence_id", "attendee"),
@@ -62,7 +62,7 @@ def upgrade() -> None:
         sa.Column("sender", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
         sa.Column("occurrence_id", sa.Integer(), nullable=True),
         sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-        sa.Column("read_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("read_at", govcal.models.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["occurrence_id"], ["occurrence.id"]),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("message_key"),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import models.types
+import govcal.models.types
 
 revision: str = "0012"
 down_revision: str | None = "0011"
@@ -26,10 +26,10 @@ def upgrade() -> None:
         sa.Column("partnership_id", sa.String(64), nullable=False),
         sa.Column("item", sa.String(255), nullable=False),
         sa.Column("action", sa.String(16), nullable=False),
-        sa.Column("issued_at", models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("used_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("issued_at", govcal.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", govcal.models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", govcal.models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("used_at", govcal.models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("used_from", sa.String(64), nullable=True),
         sa.Column("outcome", sa.String(1000), nullable=True),
     )
@@ -41,7 +41,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(254), primary_key=True),
         sa.Column("content", sa.LargeBinary(), nullable=False),
         sa.Column("etag", sa.String(64), nullable=False),
-        sa.Column("changed_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("changed_at", govcal.models.types.UTCDateTime(timezone=True), nullable=False),
     )
 
 
