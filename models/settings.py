@@ -18,11 +18,11 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from dataclasses import field as default
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "GOVCAL_"
 
 Transport = Literal["outbox", "smtp"]
@@ -96,7 +96,9 @@ class SecretStr:
 class Settings:
     """The validated settings; built by load_settings (or get_settings, once)."""
 
-    data_dir: Path = PROJECT_ROOT / "data"
+    # ./data of the working directory, as README says (installed, the package's own folder
+    # is site-packages); made absolute once, so a child process elsewhere finds the same
+    data_dir: Path = default(default_factory=lambda: Path.cwd() / "data")
     database_url: str | None = None  # default: a SQLite file in data_dir
     rules_path: Path | None = None  # a rule file or folder; default: the shipped partnerships
     default_partnership: str = "wfscp"
