@@ -36,7 +36,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from govcal import rules
+import govcal.rules as rules
 from govcal.rules import workdays
 from govcal.rules.problems import RuleFileError
 
