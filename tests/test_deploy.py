@@ -1,12 +1,14 @@
 """deploy/compose.yaml: checked by `docker compose config` where the compose plugin is
-installed, and its shape checked here everywhere (this machine has the docker client
-without the compose plugin or an engine: README says what was not run)."""
+installed, against the Compose Specification's JSON schema everywhere (check-jsonschema's
+copy), and its shape checked here (this machine has the docker client without the
+compose plugin or an engine: README says what was not run)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,14 +38,37 @@ def test_docker_compose_accepts_the_file(tmp_path):
     """The tool's own validation (no engine needed for `config`)."""
     secrets = tmp_path / "secrets"
     shutil.copytree(DEPLOY, tmp_path, dirs_exist_ok=True)
-    for name in ("postgres_password", "smtp_password"):
+    for name in ("postgres_password", "smtp_password", "prefect_auth", "web_secret"):
         (secrets / name).write_text("not-a-real-secret", encoding="utf-8")
     env = {**os.environ, "GOVCAL_SMTP_HOST": "relay.example.org",
-           "GOVCAL_MAIL_FROM": "govcal@example.org"}  # fmt: skip
+           "GOVCAL_MAIL_FROM": "govcal@example.org",
+           "GOVCAL_PUBLIC_URL": "https://govcal.example.org"}  # fmt: skip
     checked = subprocess.run(["docker", "compose", "-f", str(tmp_path / "compose.yaml"),
                               "config", "--quiet"], capture_output=True, text=True, env=env,
                              check=False)  # fmt: skip
     assert checked.returncode == 0, checked.stderr
+
+
+def _schema_check(path: Path) -> subprocess.CompletedProcess[str]:
+    tool = Path(sys.executable).parent / "check-jsonschema"
+    return subprocess.run(
+        [str(tool), "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+
+def test_the_file_meets_the_compose_specification():
+    checked = _schema_check(COMPOSE)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_schema_check_sees_a_misspelt_key(tmp_path):
+    """The check itself can fail: a service key Compose does not know is refused."""
+    bad = compose()
+    bad["services"]["worker"]["restrat"] = "always"
+    (tmp_path / "compose.yaml").write_text(yaml.safe_dump(bad), encoding="utf-8")
+    checked = _schema_check(tmp_path / "compose.yaml")
+    assert checked.returncode != 0 and "restrat" in checked.stdout
 
 
 def test_every_long_running_service_has_a_health_check_and_a_restart_policy():
