@@ -211,7 +211,7 @@ def test_the_national_day_runs_across_two_workers_and_completes_when_one_is_lost
     assert len(tokens) > 20 * 10  # a feed per person with a role, and each group's
     port = int(topology["web"].rsplit(":", 1)[1])
     for number, token in enumerate(tokens):  # each calendar from an address of its own
-        source = ("127.0.1.%d" % (1 + number // 100), 0)  # govcal web allows 120 a minute each
+        source = (f"127.0.1.{1 + number // 100}", 0)  # govcal web allows 120 a minute each
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10,
                                                 source_address=source)  # fmt: skip
         connection.request("GET", f"/feeds/{token}.ics")
