@@ -67,17 +67,23 @@ def _day(as_of: date | None) -> date:
 def daily_compliance(as_of: AsOfDay = None, rules: RulesPath = None) -> dict[str, Any]:
     """Sync the calendar, evaluate every open item, remind and escalate, publish the
     dashboard and the calendar feeds (in this run: a second flow run costs about 0.5 s)."""
-    day = _day(as_of)
-    synced = sync_task(day, rules)
-    states = evaluate_task(day)
-    if build_runtime().settings.imap_host:  # bounces and deputies first: today's digest has them
-        mailbox_task()
-    sent = notify_task(day, rules=rules)
+    return the_day(_day(as_of), rules)
+
+
+def the_day(day: date, rules: str | None, share: list[str] | None = None) -> Any:
+    """The day's steps in the running flow, for every partnership or one share of the
+    national day (flows/national.py): sync, evaluate, notify, boards and feeds. The
+    mailbox is read by the whole day's run only (a share leaves it to the parent run)."""
+    synced = sync_task(day, rules, share)
+    states = evaluate_task(day, share)
+    if share is None and build_runtime().settings.imap_host:
+        mailbox_task()  # bounces and deputies first: today's digest has them
+    sent = notify_task(day, rules=rules, share=share)
     counts = sent["sent_by_kind"] | {"notices": sent["notices_sent"]}
-    boards = build_dashboard_task(day, counts, rules=rules)
+    boards = build_dashboard_task(day, counts, rules=rules, share=share)
     # the feeds are written while the boards are posted (by a process of their own,
     # flows/publish.py): neither needs the other, so neither waits for the other
-    feeds = feeds_task.submit(day, rules)
+    feeds = feeds_task.submit(day, rules, share)
     posted = publish_dashboard_task(boards, return_state=True)
     artifacts = posted.result() if posted.is_completed() else []
     cockpit = "" if posted.is_completed() else posted.message or "not posted"

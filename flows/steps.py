@@ -143,11 +143,13 @@ def send(
     now: datetime | None = None,
     budget: timedelta = DELIVERY_BUDGET,
     lease: timedelta | None = None,
+    share: bool = False,
 ) -> tuple[DeliveryReport, int]:
     """Claim what is pending and deliver it, batch after batch until nothing is left (a
     national day is more than one claim) or the time budget is spent. Returns the report
     and rows dropped because their item no longer needs a message (completed, waived or
-    withdrawn meanwhile)."""
+    withdrawn meanwhile). `share`: `partnerships` are one share of the national day, and
+    only their rows are claimed (another share's are not this run's to render)."""
     now = now or utcnow()
     stop_at = time.monotonic() + budget.total_seconds()
     length = lease or timedelta(seconds=get_settings().claim_lease)
@@ -156,7 +158,8 @@ def send(
     seconds = length.total_seconds()
     with ledger.Lease(session, seconds, until=stop_at + seconds) as held:
         while True:
-            _worker, claimed = ledger.claim(session, now, lease=held)
+            scope = [p.id for p in partnerships] if share else None
+            _worker, claimed = ledger.claim(session, now, lease=held, partnerships=scope)
             if not claimed:
                 break
             report, stale = _send_claimed(session, claimed, partnerships, today, transport,
@@ -257,11 +260,13 @@ def notify(
     invite_window_days: int = 60,
     kinds: frozenset[str] | None = None,
     budget: timedelta = DELIVERY_BUDGET,
+    share: bool = False,
 ) -> NotifyReport:
     """Plan what is due today, record it in the ledger, then deliver everything pending.
 
     `kinds` limits what is planned (send-invites plans only invites and cancellations);
-    delivery always drains everything pending, so nothing waits for another job."""
+    delivery always drains everything pending, so nothing waits for another job. `share`:
+    `partnerships` are one share of the national day; only their pending rows are sent."""
     planned = plan(session, partnerships, today, invite_window_days, kinds,
                    follow_attendees=not dry_run)  # fmt: skip
     report = NotifyReport(planned=planned)
@@ -274,7 +279,7 @@ def notify(
         warn_of_quorum(session, partnerships, today)
     report.delivery, report.dropped_rows = send(
         session, partnerships, today, transport, sender,
-        now=now, budget=budget,
+        now=now, budget=budget, share=share,
     )  # fmt: skip
     return report
 

@@ -44,12 +44,21 @@ def _runtime(rules: str | None) -> Runtime:
     return runtime
 
 
+def _of_share(runtime: Runtime, share: list[str] | None) -> list[Any]:
+    """The run's partnerships, or those of one share of the national day."""
+    if share is None:
+        return list(runtime.partnerships)
+    return [p for p in runtime.partnerships if p.id in set(share)]
+
+
 @task(name="sync-calendar")
-def sync_task(as_of: date, rules: str | None = None) -> list[dict[str, Any]]:
+def sync_task(
+    as_of: date, rules: str | None = None, share: list[str] | None = None
+) -> list[dict[str, Any]]:
     runtime = _runtime(rules)
     with session_scope() as session:
         reports = sync_all(
-            session, runtime.partnerships, as_of,
+            session, _of_share(runtime, share), as_of,
             horizon_months=runtime.settings.sync_horizon_months, actor="prefect",
             channel=Channel.SYNC,
         )  # fmt: skip
@@ -63,10 +72,10 @@ def sync_task(as_of: date, rules: str | None = None) -> list[dict[str, Any]]:
 
 
 @task(name="evaluate-states")
-def evaluate_task(as_of: date) -> dict[str, int]:
-    """Counts by state across every partnership, as of the day."""
+def evaluate_task(as_of: date, share: list[str] | None = None) -> dict[str, int]:
+    """Counts by state across every partnership (or one share's), as of the day."""
     with session_scope() as session:
-        rows = status_rows(session, as_of, ahead_days=60)
+        rows = status_rows(session, as_of, ahead_days=60, partnership_ids=share)
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.status.state.value] = counts.get(r.status.state.value, 0) + 1
@@ -101,15 +110,18 @@ def mailbox_task() -> dict[str, Any]:
 
 @task(name="deliver-notifications")
 def notify_task(
-    as_of: date, kinds: list[str] | None = None, rules: str | None = None
+    as_of: date,
+    kinds: list[str] | None = None,
+    rules: str | None = None,
+    share: list[str] | None = None,
 ) -> dict[str, Any]:
     runtime = _runtime(rules)
     with session_scope() as session:
         report = steps.notify(
-            session, runtime.partnerships, as_of, runtime.transport(), runtime.sender,
+            session, _of_share(runtime, share), as_of, runtime.transport(), runtime.sender,
             invite_window_days=runtime.settings.invite_window_days,
             budget=timedelta(seconds=runtime.settings.delivery_time_budget),
-            kinds=frozenset(kinds) if kinds is not None else None,
+            kinds=frozenset(kinds) if kinds is not None else None, share=share is not None,
         )  # fmt: skip
     d = report.delivery
     result = {
@@ -135,6 +147,7 @@ def build_dashboard_task(
     sent: dict[str, int] | None = None,
     only: str | None = None,
     rules: str | None = None,
+    share: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Per partnership: the summary, the open-items table, and one table per audit rule
     for its current cycle, ready to post. The boards are read together (one query of each
@@ -142,7 +155,8 @@ def build_dashboard_task(
     a form). A partnership running on the last good version of its broken rule file is
     told so at the top of its summary."""
     runtime = _runtime(rules)
-    chosen = [p for p in active_partnerships(runtime.partnerships, as_of) if only in (None, p.id)]
+    among = active_partnerships(_of_share(runtime, share), as_of)
+    chosen = [p for p in among if only in (None, p.id)]
     artifacts = []
     with session_scope() as session:
         for board in dashboard.build_all(session, chosen, as_of):
@@ -181,10 +195,10 @@ def publish_dashboard(
 
 
 @task(name="publish-feeds")
-def feeds_task(as_of: date, rules: str | None = None) -> int:
+def feeds_task(as_of: date, rules: str | None = None, share: list[str] | None = None) -> int:
     runtime = _runtime(rules)
     with session_scope() as session:
         written = steps.publish_feeds(
-            session, runtime.partnerships, as_of, runtime.settings.effective_feeds_dir
+            session, _of_share(runtime, share), as_of, runtime.settings.effective_feeds_dir
         )
     return len(written)

@@ -217,7 +217,7 @@ def _evidence(text: str, note: str | None, store: EvidenceStore | None) -> Evide
         raise RecordError(str(exc)) from None
 
 
-def _kept(evidence: Evidence, store: EvidenceStore | None) -> tuple[Evidence, Path | None]:
+def _kept(evidence: Evidence, store: EvidenceStore | None) -> tuple[Evidence, str | None]:
     """A file copied into the store; the copy, when new, to discard if the record fails."""
     if evidence.file is None or store is None:
         return evidence, None
@@ -225,7 +225,7 @@ def _kept(evidence: Evidence, store: EvidenceStore | None) -> tuple[Evidence, Pa
         copy, created = store.add(evidence.file)
     except EvidenceRefused as exc:
         raise RecordError(str(exc)) from None
-    return Evidence(file=str(copy), note=evidence.note), copy if created else None
+    return Evidence(file=copy, note=evidence.note), copy if created else None
 
 
 def complete(

@@ -390,10 +390,12 @@ def claim(
     *,
     lease: Lease | None = None,
     lease_length: timedelta = DEFAULT_LEASE,
+    partnerships: Sequence[str] | None = None,
 ) -> tuple[str, list[LedgerEntry]]:
     """Claim pending rows that are due, and rows whose holder is known to be gone: a
     process gone from this host (at once), or any run whose lease ran out (the only sign
-    a process on another host can give).
+    a process on another host can give). `partnerships`: only their rows (one share of
+    the national day; the other shares claim theirs).
 
     The conditional UPDATE is atomic, so two runs at once never claim the same row.
     Waiting invites overtaken by a later version of their meeting are skipped first.
@@ -417,6 +419,11 @@ def claim(
             & col(LedgerEntry.claimed_by).in_(lapsed)
             & (col(LedgerEntry.claimed_at) < cutoff),
         )
+    if partnerships is not None:
+        from govcal.models.calendar import OccurrenceRow
+
+        theirs = select(OccurrenceRow.id).where(col(OccurrenceRow.partnership_id).in_(partnerships))
+        claimable = claimable & col(LedgerEntry.occurrence_id).in_(theirs)
     ids = session.exec(
         select(LedgerEntry.id).where(claimable).order_by(LedgerEntry.id).limit(limit)
     ).all()

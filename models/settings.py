@@ -45,6 +45,7 @@ _HINTS = {
 _HEADER_BOUND = (
     "mail_from", "mail_from_name", "smtp_host", "smtp_username", "smtp_password_block",
     "default_partnership", "actor", "ui_url", "feeds_url", "public_url", "web_secret_block",
+    "evidence_store_url",
     "imap_host", "imap_username", "imap_password_block", "imap_folder",
     "imap_processed_folder",
 )  # fmt: skip
@@ -132,6 +133,9 @@ class Settings:
     feeds_url: str | None = None  # where data/feeds is published: digests carry feed links
     # evidence files may only be named from this folder (default: data_dir/evidence-inbox)
     evidence_folder: Path | None = None
+    # where evidence copies are kept: an fsspec URL every worker reaches (s3://bucket/evidence,
+    # or a folder all machines mount); default: the folder data_dir/evidence on this machine
+    evidence_store_url: str | None = None
     # the web app (govcal web): links in messages are built from its public address
     public_url: str | None = None  # https://govcal.example.org, as people reach the app
     public_url_allow_http_loopback: bool = False  # http://127.0.0.1:PORT, for a local try
@@ -385,6 +389,7 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "ui_url": _text,
     "feeds_url": _text,
     "evidence_folder": _folder,
+    "evidence_store_url": _text,
     "public_url": _text,
     "public_url_allow_http_loopback": _boolean,
     "web_secret": _secret,
@@ -407,9 +412,9 @@ _READERS: dict[str, Callable[[Any], Any]] = {
 _OPTIONAL = {
     "database_url", "rules_path", "actor", "mail_from_name", "outbox_dir", "feeds_dir",
     "smtp_username", "smtp_password_file", "smtp_password_block", "smtp_ca_file", "ui_url",
-    "feeds_url", "evidence_folder", "public_url", "web_secret", "web_secret_block",
-    "imap_host", "imap_username", "imap_password_block", "imap_ca_file", "dkim_key_file",
-    "dkim_selector",
+    "feeds_url", "evidence_folder", "evidence_store_url", "public_url", "web_secret",
+    "web_secret_block", "imap_host", "imap_username", "imap_password_block", "imap_ca_file",
+    "dkim_key_file", "dkim_selector",
 }  # fmt: skip
 # never repeated in a message (the value is a secret, or carries one)
 _UNSHOWN = {"smtp_password", "database_url", "web_secret", "imap_password"}

@@ -141,7 +141,7 @@ def test_the_same_document_twice_is_stored_once(tmp_path):
     again, created_again = store.add(str(inbox / "a.pdf"))
     assert (first, created, created_again) == (again, True, False)
     with pytest.raises(EvidenceRefused, match="outside the evidence folder"):
-        store.add(str(tmp_path / "store" / first.relative_to(tmp_path / "store")))
+        store.add(first)
 
 
 @pytest.mark.parametrize("folder", ["/", "/etc", "~"])
@@ -150,3 +150,34 @@ def test_an_evidence_folder_that_would_expose_the_machine_is_refused(tmp_path, f
     with pytest.raises(EvidenceRefused, match="set GOVCAL_EVIDENCE_FOLDER to a folder kept"):
         store.add("/etc/hostname")
     assert not (tmp_path / "store").exists()
+
+
+def test_evidence_kept_by_one_worker_is_read_back_by_another_with_its_own_data_folder(
+    synced, inbox, tmp_path, monkeypatch
+):
+    """Two workers share the database and the store URL, never a data folder: what one
+    records, the other copies out byte for byte, and a changed copy is refused."""
+    from govcal.models.settings import get_settings
+
+    shared = tmp_path / "object-store"  # stands for s3://...: outside both data folders
+    monkeypatch.setenv("GOVCAL_EVIDENCE_STORE_URL", f"file://{shared}")
+    monkeypatch.setenv("GOVCAL_DATABASE_URL", f"sqlite:///{tmp_path / 'data' / 'govcal.db'}")
+    get_settings.cache_clear()
+    (inbox / "minutes.pdf").write_bytes(b"%PDF-1.4 minutes of November")
+    done = govcal("complete", MEETING, "--evidence", "minutes.pdf", "--on", "2026-11-11")
+    assert done.exit_code == 0, done.stderr
+    kept = meeting_state()[1] or ""
+    assert kept.startswith(f"file://{shared}/") and store_files(tmp_path) == []
+
+    monkeypatch.setenv("GOVCAL_DATA_DIR", str(tmp_path / "other-worker"))
+    get_settings.cache_clear()
+    copied = govcal("evidence", MEETING, "--out", str(tmp_path / "read-back.pdf"))
+    assert copied.exit_code == 0, copied.stderr
+    assert (tmp_path / "read-back.pdf").read_bytes() == b"%PDF-1.4 minutes of November"
+
+    stored = next(p for p in shared.rglob("*") if p.is_file())
+    stored.chmod(0o600)
+    stored.write_bytes(b"changed behind govcal's back")
+    refused = govcal("evidence", MEETING, "--out", str(tmp_path / "again.pdf"))
+    assert refused.exit_code == 1 and "no longer matches what was recorded" in refused.stderr
+    assert not (tmp_path / "again.pdf").exists()

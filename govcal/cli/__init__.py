@@ -73,6 +73,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "complete",
         "Record that an occurrence was done, with its evidence.",
     ),
+    "evidence": (
+        "govcal.cli.evidence",
+        "evidence",
+        "Copy an occurrence's evidence file out of govcal's store (the same on every worker).",
+    ),
     "waive": (
         "govcal.cli.records",
         "waive",
