@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import os
 
-RECORD = ("record-completion", "record-completion")  # flow name, deployment name
-ACKNOWLEDGE = ("acknowledge-escalation", "acknowledge-escalation")
+from govcal.flows.form_names import deployment_of
+
+RECORD = ("record-completion", deployment_of("record-completion"))  # flow, deployment
+ACKNOWLEDGE = ("acknowledge-escalation", deployment_of("acknowledge-escalation"))
 _FOUND: dict[tuple[str, tuple[str, str]], str] = {}  # (UI, form) -> its address, once found
 
 
