@@ -13,6 +13,7 @@ from prefect import flow, get_run_logger
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from govcal.flows.form_names import FORM_TITLES
 from govcal.flows.forms import (
     AcknowledgeForm,
     AsOfDay,
@@ -37,7 +38,6 @@ from govcal.flows.forms import (
     pasted_id,
     reference_refused,
 )
-from govcal.flows.form_names import FORM_TITLES
 from govcal.flows.outcome import DayOutcome
 from govcal.flows.refusals import quiet_returned_failures
 from govcal.flows.run_names import done_name, name_this_run, refused_name
@@ -442,7 +442,9 @@ def acknowledge_escalation(form: AcknowledgeForm, as_of: AsOfText = "") -> str:
         by, at = escalations.acknowledge(session, item, _ui_actor(f.by), f.note)
         return f"{item} escalation acknowledged by {by} on {at:%d %b %Y %H:%M} UTC"
 
-    return _act(AcknowledgeForm, form, as_of, "acknowledge", change, named="escalation acknowledged")
+    return _act(
+        AcknowledgeForm, form, as_of, "acknowledge", change, named="escalation acknowledged"
+    )
 
 
 @flow(name="start-incident-clock", validate_parameters=False)

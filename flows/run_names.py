@@ -11,6 +11,7 @@ the same, on one line, and it is cut to a length the Runs list shows whole.
 from __future__ import annotations
 
 from datetime import date
+from uuid import UUID
 
 from govcal.rules.text import shown
 
@@ -45,6 +46,6 @@ def name_this_run(name: str) -> None:
         return
     try:
         with get_client(sync_client=True) as client:
-            client.update_flow_run(run_id, name=name)
-    except Exception:  # noqa: BLE001 - a name is a convenience, never worth a failed run
+            client.update_flow_run(UUID(str(run_id)), name=name)
+    except Exception:  # a name is a convenience, never worth a failed run
         return

@@ -52,7 +52,7 @@ def keep(
 ) -> str:
     """Store a pack; returns its signed token (the download address's last part)."""
     now = now or utcnow()
-    session.exec(delete(PackFile).where(col(PackFile.expires_at) <= now))  # type: ignore[call-overload]
+    session.exec(delete(PackFile).where(col(PackFile.expires_at) <= now))
     pack_id = secrets.token_urlsafe(18)
     session.add(
         PackFile(id=pack_id, partnership_id=partnership_id, stem=stem, html=html, csv=csv,
