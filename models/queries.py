@@ -298,7 +298,7 @@ def whole_round(cycle_id: str, members: list[OccurrenceRow]) -> str:
     return (
         f"{cycle_id} is the whole {members[0].title} cycle ({len(waiting)} of {len(members)} "
         f"not returned); act on one {noun}'s return by its own id: {shown}{more} "
-        f"(`govcal returns {cycle_id}` lists them all)"
+        "(each one's own reminder email gives its id)"
     )
 
 
@@ -314,8 +314,8 @@ def _near_ids(session: Session, wanted: str) -> list[str]:
 def _unknown(what: str, wanted: str, near: list[str]) -> str:
     hint = f"; did you mean {', '.join(near)}?" if near else ""
     return (
-        f"no {what} '{wanted}'{hint} (ids are shown by `govcal plan` and `govcal status`; "
-        "run `govcal sync` if the calendar is new)"
+        f"no {what} '{wanted}'{hint} (copy the id from the reminder email or the "
+        "compliance summary)"
     )
 
 
