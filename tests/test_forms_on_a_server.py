@@ -78,8 +78,8 @@ def test_forms_found_named_answered_in_one_line_and_the_pack_downloaded(
         assert refused["message"].startswith("'the LSP meeting' is not an id; paste it")
         assert "\n" not in refused["message"]
         assert run_of(ui, bad)["name"] == "Record a completion: refused, nothing changed"
-        logged = logs_of(ui, bad)
-        assert logged and not [g for g in logged if g["level"] >= 40], logged  # no red ERROR
+        logged = logs_of(ui, bad)  # the cockpit's worker sends WARNING and above
+        assert not [g for g in logged if g["level"] >= 40], logged  # no red ERROR
         assert not [g for g in logged if "Traceback" in g["message"]]
 
         assert packed["type"] == "COMPLETED", packed
