@@ -19,6 +19,7 @@ from tests.cockpit_ui import Cockpit, api_headers, cockpit
 from tests.smtp_server import free_port
 
 pytestmark = [pytest.mark.xdist_group("prefect-server"), pytest.mark.slow]
+SECRET = "forms-on-a-server-" + "s" * 32
 
 
 def start(ui: Cockpit, flow: str, parameters: dict) -> str:
@@ -66,6 +67,7 @@ def test_forms_found_named_answered_in_one_line_and_the_pack_downloaded(
             "completed_by": "Jo Bloggs"}})  # fmt: skip
         ui.env["GOVCAL_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
         ui.env["GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK"] = "true"
+        ui.env["GOVCAL_WEB_SECRET"] = SECRET  # the worker signs, the web app checks
         pack = start(ui, "evidence-pack", {"partnership": "wfscp", "year": "2026"})
         ui.work()
         done, refused, packed = (ui.finished(r) for r in (good, bad, pack))
@@ -86,9 +88,14 @@ def test_forms_found_named_answered_in_one_line_and_the_pack_downloaded(
         links = ui.post("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [pack]},
                                               "type": {"any_": ["link"]}}})  # fmt: skip
         found = {a["key"]: re.search(r"\]\((http://[^)]+)\)", a["data"]).group(1) for a in links}  # type: ignore[union-attr]
-        assert set(found) == {"evidence-pack-wfscp-2026-html", "evidence-pack-wfscp-2026-csv"}
+        assert set(found) == {"evidence-pack-wfscp-2026-html", "evidence-pack-wfscp-2026-csv"}, (
+            packed["message"]
+        )
+        assert found["evidence-pack-wfscp-2026-html"] in packed["message"]  # the first screen
 
-        monkeypatch.setenv("GOVCAL_DATA_DIR", str(tmp_path / "data"))  # the worker's own
+        for name in ("GOVCAL_DATA_DIR", "GOVCAL_WEB_SECRET", "GOVCAL_DATABASE_URL"):
+            if name in ui.env:  # the worker's own settings
+                monkeypatch.setenv(name, ui.env[name])
         get_settings.cache_clear()
         site = serve(port, now=datetime.now(UTC))
         try:
