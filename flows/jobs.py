@@ -234,8 +234,7 @@ def _what(session: Session, form: BaseModel, item: str) -> tuple[str, date | Non
     incident's case reference (accepted by then: never a name)."""
     if isinstance(form, IncidentForm):
         return f"Incident {form.reference}: clocks", None
-    row = queries.occurrence(session, item)
-    return row.title, row.due
+    return queries.title_and_due(session, item) or (item, None)  # None: a whole round
 
 
 def _typed_name(form: BaseModel) -> str:

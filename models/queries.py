@@ -595,3 +595,12 @@ def cycle_members(session: Session, round_id: str) -> list[OccurrenceRow]:
             .order_by(OccurrenceRow.subject)
         ).all()
     )
+
+
+def title_and_due(session: Session, public_id: str) -> tuple[str, date] | None:
+    """An occurrence's title and due day, or None when the id is not one occurrence's
+    (a whole S11/S175 round): what a form's run is named after."""
+    row = session.exec(
+        select(OccurrenceRow.title, OccurrenceRow.due).where(OccurrenceRow.public_id == public_id)
+    ).first()
+    return (row[0], row[1]) if row is not None else None
