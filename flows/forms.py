@@ -99,7 +99,7 @@ def item_field(title: str = "Id from the email") -> Any:
     return Field(default="", title=title, description=_ITEM_HELP, max_length=300)
 
 
-# a typed name is kept as "typed as NAME (not verified), via Prefect flow run RUN"
+# a typed name is kept as "typed as NAME (not verified), via Prefect flow run RUN-ID"
 # (flows/jobs.py), which must fit the 200 characters a name may have in the records
 NAME_AT_MOST = 100
 

@@ -188,10 +188,11 @@ def _evidence_store() -> EvidenceStore:
 
 def _ui_actor(name: str) -> records.Actor:
     """Who acted, as honestly as the server knows it: the name was typed into a form by
-    someone holding the Prefect login, and nothing checked it."""
+    someone holding the Prefect login, and nothing checked it. The run by its id, which
+    stays (its page is /runs/flow-run/ID): its random name gives way to what it did."""
     from prefect.runtime import flow_run
 
-    run = flow_run.get_name() or flow_run.get_id() or "unknown"
+    run = flow_run.get_id() or "unknown"
     return records.Actor(
         name=f"typed as {name.strip()} (not verified), via Prefect flow run {run}",
         channel=Channel.PREFECT_UI,
