@@ -99,7 +99,7 @@ def item_field(title: str = "Id from the email") -> Any:
     return Field(default="", title=title, description=_ITEM_HELP, max_length=300)
 
 
-# a typed name is kept as "typed as NAME (not verified), via Prefect flow run RUN"
+# a typed name is kept as "typed as NAME (not verified), via Prefect flow run RUN-ID"
 # (flows/jobs.py), which must fit the 200 characters a name may have in the records
 NAME_AT_MOST = 100
 
@@ -314,6 +314,67 @@ def reference_refused(given: Any, pattern: str | None) -> bool:
     except ValueError:
         return True
     return False
+
+
+class PackMonth(StrEnum):
+    """The month a reporting year starts, by name (a drop-down, not a number)."""
+
+    JANUARY = "January"
+    FEBRUARY = "February"
+    MARCH = "March"
+    APRIL = "April"
+    MAY = "May"
+    JUNE = "June"
+    JULY = "July"
+    AUGUST = "August"
+    SEPTEMBER = "September"
+    OCTOBER = "October"
+    NOVEMBER = "November"
+    DECEMBER = "December"
+
+    @property
+    def number(self) -> int:
+        return list(PackMonth).index(self) + 1
+
+
+def _read_year(value: Any) -> Any:
+    """A year typed as people write it; empty means the current one."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if not re.fullmatch(r"\d{4}", text):
+            raise ValueError(f"'{text[:20]}' is not a year; write it as 2025, or leave it empty")
+        return int(text)
+    return value
+
+
+class PackForm(BaseModel):
+    """The evidence pack's fields, as the flow's form gives them."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    partnership: str = Field(title="Partnership", min_length=1, max_length=64)
+    year: Annotated[int | None, BeforeValidator(_read_year)] = Field(
+        default=None, title="Reporting year"
+    )
+    start_month: PackMonth = Field(default=PackMonth.JANUARY, title="Year starts in")
+    as_of: DayOrToday = Field(default=None, title="As if on")
+
+
+# the evidence pack flow's parameters, titled for the run form (see _AS_OF)
+PackPartnership = Annotated[PartnershipId, Field(json_schema_extra={"title": "Partnership"})]
+PackYear = Annotated[
+    str,
+    Field(
+        max_length=20,
+        json_schema_extra={
+            "title": "Reporting year (leave empty for the current one)",
+            "description": "e.g. 2025; for April to March, the year it starts",
+        },
+    ),
+]
+PackStart = Annotated[PackMonth, Field(json_schema_extra={"title": "The year starts in"})]
 
 
 class DayInput(BaseModel):

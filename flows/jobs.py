@@ -13,6 +13,7 @@ from prefect import flow, get_run_logger
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from govcal.flows.form_names import FORM_TITLES
 from govcal.flows.forms import (
     AcknowledgeForm,
     AsOfDay,
@@ -38,6 +39,8 @@ from govcal.flows.forms import (
     reference_refused,
 )
 from govcal.flows.outcome import DayOutcome
+from govcal.flows.refusals import quiet_returned_failures
+from govcal.flows.run_names import done_name, name_this_run, refused_name
 from govcal.flows.runtime import build_runtime
 from govcal.flows.tasks import (
     build_dashboard_task,
@@ -57,6 +60,7 @@ from govcal.models.records import RecordError
 from govcal.models.trail import Channel
 
 REFUSED = "(refused: not kept)"
+quiet_returned_failures()  # a refused form, or a day with mail stuck: one line, no traceback
 
 
 def _day(as_of: date | None) -> date:
@@ -190,10 +194,11 @@ def _evidence_store() -> EvidenceStore:
 
 def _ui_actor(name: str) -> records.Actor:
     """Who acted, as honestly as the server knows it: the name was typed into a form by
-    someone holding the Prefect login, and nothing checked it."""
+    someone holding the Prefect login, and nothing checked it. The run by its id, which
+    stays (its page is /runs/flow-run/ID): its random name gives way to what it did."""
     from prefect.runtime import flow_run
 
-    run = flow_run.get_name() or flow_run.get_id() or "unknown"
+    run = flow_run.get_id() or "unknown"
     return records.Actor(
         name=f"typed as {name.strip()} (not verified), via Prefect flow run {run}",
         channel=Channel.PREFECT_UI,
@@ -203,7 +208,11 @@ def _ui_actor(name: str) -> records.Actor:
 Change = Callable[[Session, Any, str, date], str]
 
 
-def _act(model: type[BaseModel], given: Any, as_of: Any, action: str, change: Change) -> Any:
+def _act(
+    model: type[BaseModel], given: Any, as_of: Any, action: str, change: Change, *, named: str
+) -> Any:
+    """The form's recipe. `named`: how the run is named for what it did ("completed",
+    "moved"...); a refusal names the run after its form, with nothing typed in it."""
     from prefect.states import Completed, Failed
 
     try:
@@ -217,11 +226,35 @@ def _act(model: type[BaseModel], given: Any, as_of: Any, action: str, change: Ch
                 item = _choose(action, day, within=item)
         with session_scope() as session:
             message = change(session, form, item, day)
+            what, due = _what(session, form, item)
     except (FormError, RecordError, NotFound, DatabaseUnavailable) as exc:
+        name_this_run(refused_name(FORM_TITLES.get(_flow_name(), "Form")))
         return Failed(message=f"{exc}; nothing was changed")
+    name_this_run(done_name(what, due, named, _typed_name(form)))
     publish_dashboard(day, only=item.split(":", 1)[0])
     get_run_logger().info(message)
     return Completed(message=message, data=message)
+
+
+def _what(session: Session, form: BaseModel, item: str) -> tuple[str, date | None]:
+    """What a run acted on, as its name says it: the item's title and due day, or an
+    incident's case reference (accepted by then: never a name)."""
+    if isinstance(form, IncidentForm):
+        return f"Incident {form.reference}: clocks", None
+    return queries.title_and_due(session, item) or (item, None)  # None: a whole round
+
+
+def _typed_name(form: BaseModel) -> str:
+    for field in ("completed_by", "recorded_by", "by"):
+        if isinstance(value := getattr(form, field, None), str):
+            return value
+    return "someone"
+
+
+def _flow_name() -> str:
+    from prefect.runtime import flow_run
+
+    return str(flow_run.get_flow_name() or "")
 
 
 def _is_cycle(item: str) -> bool:
@@ -274,7 +307,7 @@ def record_completion(form: CompletionForm, as_of: AsOfText = "") -> str:
             today=day, by=actor.name, note=f.note or None, store=_evidence_store(),
         ).summary  # fmt: skip
 
-    return _act(CompletionForm, form, as_of, "complete", change)
+    return _act(CompletionForm, form, as_of, "complete", change, named="completed")
 
 
 @flow(name="record-return", validate_parameters=False)
@@ -293,7 +326,7 @@ def record_return(form: ReturnForm, as_of: AsOfText = "") -> str:
             follow_ups=[(a.description, a.due) for a in f.follow_ups], store=_evidence_store(),
         ).summary  # fmt: skip
 
-    return _act(ReturnForm, form, as_of, "return", change)
+    return _act(ReturnForm, form, as_of, "return", change, named="returned")
 
 
 @flow(name="review-return", validate_parameters=False)
@@ -311,7 +344,7 @@ def review_return(form: ReviewForm, as_of: AsOfText = "") -> str:
             follow_ups=[(a.description, a.due) for a in f.follow_ups], on=day,
         ).summary  # fmt: skip
 
-    return _act(ReviewForm, form, as_of, "review", change)
+    return _act(ReviewForm, form, as_of, "review", change, named="reviewed")
 
 
 @flow(name="reschedule", validate_parameters=False)
@@ -336,7 +369,7 @@ def reschedule(form: RescheduleForm, as_of: AsOfText = "") -> str:
             session, item, when, f.reason, _ui_actor(f.by), location=place, today=day
         ).summary
 
-    return _act(RescheduleForm, form, as_of, "reschedule", change)
+    return _act(RescheduleForm, form, as_of, "reschedule", change, named="moved")
 
 
 @flow(name="cancel-item", validate_parameters=False)
@@ -351,7 +384,7 @@ def cancel_item(form: CancelForm, as_of: AsOfText = "") -> str:
     def change(session: Session, f: CancelForm, item: str, day: date) -> str:
         return actions.cancel(session, item, f.reason, _ui_actor(f.by), today=day).summary
 
-    return _act(CancelForm, form, as_of, "cancel", change)
+    return _act(CancelForm, form, as_of, "cancel", change, named="cancelled")
 
 
 @flow(name="waive-item", validate_parameters=False)
@@ -366,7 +399,7 @@ def waive_item(form: WaiveForm, as_of: AsOfText = "") -> str:
     def change(session: Session, f: WaiveForm, item: str, day: date) -> str:
         return actions.waive(session, item, f.reason, _ui_actor(f.by)).summary
 
-    return _act(WaiveForm, form, as_of, "waive", change)
+    return _act(WaiveForm, form, as_of, "waive", change, named="waived")
 
 
 @flow(name="reopen-item", validate_parameters=False)
@@ -381,7 +414,7 @@ def reopen_item(form: ReopenForm, as_of: AsOfText = "") -> str:
     def change(session: Session, f: ReopenForm, item: str, day: date) -> str:
         return actions.reopen(session, item, _ui_actor(f.by), f.reason, today=day).summary
 
-    return _act(ReopenForm, form, as_of, "reopen", change)
+    return _act(ReopenForm, form, as_of, "reopen", change, named="reopened")
 
 
 @flow(name="record-attendance", validate_parameters=False)
@@ -399,7 +432,7 @@ def record_attendance(form: AttendanceForm, as_of: AsOfText = "") -> str:
         people = given or register(session, item).expected()
         return record_attended(session, item, people, by=f.by, today=day, channel="prefect-ui")
 
-    return _act(AttendanceForm, form, as_of, "attend", change)
+    return _act(AttendanceForm, form, as_of, "attend", change, named="attendance recorded")
 
 
 @flow(name="acknowledge-escalation", validate_parameters=False)
@@ -415,7 +448,9 @@ def acknowledge_escalation(form: AcknowledgeForm, as_of: AsOfText = "") -> str:
         by, at = escalations.acknowledge(session, item, _ui_actor(f.by), f.note)
         return f"{item} escalation acknowledged by {by} on {at:%d %b %Y %H:%M} UTC"
 
-    return _act(AcknowledgeForm, form, as_of, "acknowledge", change)
+    return _act(
+        AcknowledgeForm, form, as_of, "acknowledge", change, named="escalation acknowledged"
+    )
 
 
 @flow(name="start-incident-clock", validate_parameters=False)
@@ -434,7 +469,7 @@ def start_incident_clock(form: IncidentForm, as_of: AsOfText = "") -> list[str]:
             today=day, kind=f.kind.value,
         ).summary  # fmt: skip
 
-    state = _act(IncidentForm, form, as_of, "start", change)
+    state = _act(IncidentForm, form, as_of, "start", change, named="started")
     if state.is_failed() and reference_refused(form, _pattern_of(form)):
         return _forget_reference(state)
     return state

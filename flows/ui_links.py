@@ -1,21 +1,23 @@
 """Where an email sends a person in the Prefect UI: the form for what they have to do.
 
-GOVCAL_UI_URL may be the record-completion form's own address (used as given) or just
-the UI's address. For a bare address the form's deployment (prefect.yaml) is looked up by
-name on that server's API, so the link opens its run form rather than the Deployments
-page, a list the reader would have to search: record-completion for what was done, and
-acknowledge-escalation for a Lead Partner told of an escalation. When the server cannot
-be asked, or has no such deployment (the embedded mode has none), the link stays the
-Deployments page (or, for acknowledging, is left out): a reminder never waits on, or
-fails because of, the UI.
+GOVCAL_UI_URL may be the "Record a completion" form's own address (used as given) or
+just the UI's address. For a bare address the form's deployment (prefect.yaml, names in
+flows/form_names.py) is looked up by name on that server's API, so the link opens its run
+form rather than the Deployments page, a list the reader would have to search: "Record a
+completion" for what was done, and "Acknowledge an escalation" for a Lead Partner told
+of an escalation. When the server cannot be asked, or has no such deployment (the
+embedded mode has none), the link stays the Deployments page (or, for acknowledging, is
+left out): a reminder never waits on, or fails because of, the UI.
 """
 
 from __future__ import annotations
 
 import os
 
-RECORD = ("record-completion", "record-completion")  # flow name, deployment name
-ACKNOWLEDGE = ("acknowledge-escalation", "acknowledge-escalation")
+from govcal.flows.form_names import deployment_of
+
+RECORD = ("record-completion", deployment_of("record-completion"))  # flow, deployment
+ACKNOWLEDGE = ("acknowledge-escalation", deployment_of("acknowledge-escalation"))
 _FOUND: dict[tuple[str, tuple[str, str]], str] = {}  # (UI, form) -> its address, once found
 
 

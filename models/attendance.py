@@ -308,7 +308,9 @@ def register(session: Session, public_id: str) -> Register:
 
     row = session.exec(select(OccurrenceRow).where(OccurrenceRow.public_id == public_id)).first()
     if row is None or row.id is None or row.kind != "meeting":
-        raise AnswerRefused(f"no meeting '{public_id}' (ids are shown by `govcal plan`)")
+        raise AnswerRefused(
+            f"no meeting '{public_id}' (copy the id from the invitation or the compliance summary)"
+        )
     recorded = session.exec(select(Attended).where(Attended.occurrence_id == row.id)).all()
     invited = tuple(ledger.invitees(session, [row.id]).get(row.id, []))
     given = answers(session, [row.id]).get(row.id, {})

@@ -76,7 +76,8 @@ def pack_source(session: Session, partnership_id: str, start: date, end: date) -
     partnership = session.get(PartnershipRow, partnership_id)
     if partnership is None:
         raise queries.NotFound(
-            f"no partnership '{partnership_id}' in the database; run `govcal sync` first"
+            f"no partnership '{partnership_id}' in the database yet: its calendar is loaded by "
+            "the first daily run after its rules are installed"
         )
     rows = session.exec(
         select(OccurrenceRow, AuditReturn.rag)

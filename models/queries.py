@@ -298,7 +298,7 @@ def whole_round(cycle_id: str, members: list[OccurrenceRow]) -> str:
     return (
         f"{cycle_id} is the whole {members[0].title} cycle ({len(waiting)} of {len(members)} "
         f"not returned); act on one {noun}'s return by its own id: {shown}{more} "
-        f"(`govcal returns {cycle_id}` lists them all)"
+        "(each one's own reminder email gives its id)"
     )
 
 
@@ -314,8 +314,8 @@ def _near_ids(session: Session, wanted: str) -> list[str]:
 def _unknown(what: str, wanted: str, near: list[str]) -> str:
     hint = f"; did you mean {', '.join(near)}?" if near else ""
     return (
-        f"no {what} '{wanted}'{hint} (ids are shown by `govcal plan` and `govcal status`; "
-        "run `govcal sync` if the calendar is new)"
+        f"no {what} '{wanted}'{hint} (copy the id from the reminder email or the "
+        "compliance summary)"
     )
 
 
@@ -595,3 +595,12 @@ def cycle_members(session: Session, round_id: str) -> list[OccurrenceRow]:
             .order_by(OccurrenceRow.subject)
         ).all()
     )
+
+
+def title_and_due(session: Session, public_id: str) -> tuple[str, date] | None:
+    """An occurrence's title and due day, or None when the id is not one occurrence's
+    (a whole S11/S175 round): what a form's run is named after."""
+    row = session.exec(
+        select(OccurrenceRow.title, OccurrenceRow.due).where(OccurrenceRow.public_id == public_id)
+    ).first()
+    return (row[0], row[1]) if row is not None else None

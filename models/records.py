@@ -152,7 +152,7 @@ def complete(
     if row.lifecycle == Lifecycle.COMPLETED.value:
         raise RecordError(
             f"{public_id} was already completed on {row.completed_at} by {row.completed_by}; "
-            "run `govcal reopen` first if that record is wrong"
+            "reopen it first if that record is wrong"
         )
     if row.lifecycle in (Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value):
         raise RecordError(f"{public_id} is {row.lifecycle}; reopen it before completing it")
@@ -455,7 +455,7 @@ def _incident(session: Session, partnership_id: str, reference: str, kind: str) 
 def _already_recorded(existing: Incident) -> RecordError:
     return RecordError(
         f"{existing.reference} is already recorded (aware on {existing.occurred_on}); "
-        "its clocks are running: see `govcal status`"
+        "its clocks are running (the compliance summary shows them)"
     )
 
 

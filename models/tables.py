@@ -9,6 +9,7 @@ from govcal.models.escalations import EscalationAck
 from govcal.models.feed_tokens import FeedToken, InstallationSetting
 from govcal.models.ledger import Delivery, LedgerEntry
 from govcal.models.mailbox import MailboxMessage
+from govcal.models.pack_files import PackFile
 from govcal.models.people import Delegation, Person, RoleAssignment
 from govcal.models.served_feeds import ServedFeed
 from govcal.models.trail import Channel, TrailEntry
@@ -33,6 +34,7 @@ __all__ = [
     "Lifecycle",
     "MailboxMessage",
     "OccurrenceRow",
+    "PackFile",
     "PartnershipRow",
     "Person",
     "Rag",

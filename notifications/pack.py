@@ -1,4 +1,5 @@
-"""Render an evidence pack: markdown (a Prefect artifact) and one self-contained HTML file.
+"""Render an evidence pack: markdown (a Prefect artifact), one self-contained HTML file
+and a CSV of every item (for a spreadsheet).
 
 The HTML carries its own CSS and nothing external (no fonts, scripts or images), so it
 prints and attaches to the annual report as it is, and opens years later the same.
@@ -6,6 +7,8 @@ prints and attaches to the annual report as it is, and opens years later the sam
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -28,7 +31,7 @@ from govcal.rules.pack import (
     figures,
     percent,
 )
-from govcal.rules.text import markdown_text
+from govcal.rules.text import markdown_text, shown
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 _env = Environment(
@@ -112,6 +115,35 @@ def render_html(pack: Pack) -> str:
     return _env.get_template("pack.html.j2").render(pack=pack, Outcome=Outcome)
 
 
+CSV_COLUMNS = (
+    "Id", "Item", "Kind", "Cycle", "Agency or school", "Owner", "Due", "Outcome",
+    "Done on", "Done by", "Evidence", "Reason", "Review (RAG)", "Escalations",
+)  # fmt: skip
+
+
+def spreadsheet_cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: on one line (`shown`), and a value that
+    begins like a formula (=, +, -, @, a tab) prefixed with an apostrophe, as OWASP
+    advises, so opening the pack never runs anything."""
+    text = shown("" if value is None else str(value))
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t") else text
+
+
+def render_csv(pack: Pack) -> str:
+    """Every item of the pack, one row each, oldest first: for a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for item in pack.items:
+        done = item.completed_on.isoformat() if item.completed_on else ""
+        row = (item.id, item.title, item.kind, item.cycle or "", item.subject_name, item.owner,
+               item.due.isoformat(), pack.outcome(item), done, item.completed_by or "",
+               item.evidence or "", item.reason or "", item.rag or "",
+               pack.escalation_text(item))  # fmt: skip
+        writer.writerow(spreadsheet_cell(v) for v in row)
+    return out.getvalue()
+
+
 def period(year: int, start_month: int = 1) -> tuple[date, date, str]:
     """The reporting year: a calendar year, or e.g. April to March ("2025/26")."""
     if not EARLIEST.year <= year < LATEST.year or not 1 <= start_month <= 12:
@@ -139,11 +171,13 @@ def build_pack(
     )  # fmt: skip
 
 
-def write_pack(pack: Pack, folder: Path) -> tuple[Path, Path]:
-    """Write the markdown and the HTML pack; returns their paths."""
+def write_pack(pack: Pack, folder: Path) -> tuple[Path, Path, Path]:
+    """Write the markdown, the HTML and the CSV pack; returns their paths."""
     private_folder(folder)
     markdown = folder / f"{pack.stem}.md"
     html = folder / f"{pack.stem}.html"
+    table = folder / f"{pack.stem}.csv"
     write_private(markdown, render_markdown(pack).encode("utf-8"))
     write_private(html, render_html(pack).encode("utf-8"))
-    return markdown, html
+    write_private(table, render_csv(pack).encode("utf-8"))
+    return markdown, html, table

@@ -115,7 +115,8 @@ def check_id(value: str, field: str = "the id") -> str:
     """An occurrence id: short plain text (a long one is not an id, whatever it holds)."""
     if len(value) > NAME or _CONTROL.search(value):
         raise TextRefused(
-            f"{field} given is not a valid id; copy it from `govcal status` or the reminder"
+            f"{field} given is not a valid id; copy it from the reminder email or the "
+            "compliance summary"
         )
     return value
 

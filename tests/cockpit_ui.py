@@ -70,13 +70,18 @@ class Cockpit:
         return httpx.post(f"{self.api}{path}", json=body, headers=api_headers(), timeout=30).json()
 
     def deployment(self, name: str) -> dict:
+        """A deployment by its flow's name (record-completion: "Record a completion")."""
+        from govcal.flows.form_names import deployment_of
+
         found = self.post("/deployments/filter", {"limit": 100})
-        return next(d for d in found if d["name"] == name)  # type: ignore[union-attr]
+        return next(d for d in found if d["name"] == deployment_of(name))  # type: ignore[union-attr]
 
     def run(self, deployment: str, **params: str) -> str:
+        from govcal.flows.form_names import deployment_of
+
         args = [a for k, v in params.items() for a in ("--param", f"{k}={v}")]
         started = self.cli(
-            BIN / "prefect", "deployment", "run", f"{deployment}/{deployment}", *args
+            BIN / "prefect", "deployment", "run", f"{deployment}/{deployment_of(deployment)}", *args
         )
         return re.search(r"flow-run/([0-9a-f-]{36})", started).group(1)  # type: ignore[union-attr]
 

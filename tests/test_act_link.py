@@ -18,12 +18,17 @@ DAY = date(2026, 10, 6)  # the sample has escalations to the Lead Partners on th
 
 
 def _deploy(name: str, function: str) -> str:
-    """A form's deployment, as `prefect deploy` makes it from prefect.yaml."""
+    """A form's deployment, as `prefect deploy` makes it from prefect.yaml (named for
+    people: "Record a completion")."""
     from prefect.client.orchestration import get_client
+
+    from govcal.flows.form_names import deployment_of
 
     with get_client(sync_client=True) as client:
         flow_id = client.create_flow_from_name(name)
-        deployment = client.create_deployment(flow_id, name, entrypoint=f"flows/jobs.py:{function}")
+        deployment = client.create_deployment(
+            flow_id, deployment_of(name), entrypoint=f"flows/jobs.py:{function}"
+        )
     return str(deployment)
 
 

@@ -186,31 +186,82 @@ def test_govcal_pack_prints_the_figures_and_writes_both_files(year, tmp_path, mo
 
 @pytest.mark.xdist_group("prefect")
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_the_flow_publishes_the_pack_as_an_artifact_and_writes_the_html(
+def test_the_flows_pack_downloads_from_the_web_app_as_html_and_csv(
     year, tmp_path, monkeypatch, prefect_api
 ):
-    from govcal.models.settings import get_settings
+    """The UI's form leaves no file on the worker's disk to find: its run links the pack,
+    served by govcal's web app, and the download is the pack (the CSV parses, one row per
+    item); a forged address, or one past its 30 days, gets the same 404."""
+    import csv
+    import io
+    from datetime import UTC, datetime, timedelta
 
+    import httpx
+
+    from govcal.models.settings import get_settings
+    from tests.smtp_server import free_port
+    from tests.support.web import serve
+
+    port = free_port()
     monkeypatch.setenv("GOVCAL_DATABASE_URL", year)
+    monkeypatch.setenv("GOVCAL_WEB_SECRET", "s" * 40)
+    monkeypatch.setenv("GOVCAL_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK", "true")
     get_settings.cache_clear()
     from prefect.client.orchestration import get_client  # the shared test API: prefect_api
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     from govcal.flows.evidence_pack import evidence_pack
 
-    state = evidence_pack(partnership="testscp", year=2025, as_of=END_OF_YEAR,
+    state = evidence_pack(partnership="testscp", year="2025", as_of="31/12/2025",
                           return_state=True)  # fmt: skip
-    with get_client(sync_client=True) as client:  # the API is shared: ask for this key
-        key = ArtifactFilterKey(any_=["evidence-pack-testscp-2025"])
-        [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(key=key))
-    unknown = evidence_pack(partnership="nowhere", year=2025, return_state=True)
-    bad_year = evidence_pack(partnership="testscp", year=1066, return_state=True)
-    html = tmp_path / "data" / "packs" / "evidence-pack-testscp-2025.html"
-    assert state.is_completed() and state.message == f"wrote {html}" and html.is_file()
-    assert artifact.key == "evidence-pack-testscp-2025"
-    assert "| Done on time | 3 (43% of those that fell due) |" in artifact.data
+    assert state.is_completed(), state.message
+    with get_client(sync_client=True) as client:  # the API is shared: ask for these keys
+        key = ArtifactFilterKey(
+            any_=[f"evidence-pack-testscp-2025{k}" for k in ("", "-html", "-csv")]
+        )
+        found = {a.key: a for a in client.read_artifacts(artifact_filter=ArtifactFilter(key=key))}
+    assert (
+        "| Done on time | 3 (43% of those that fell due) |"
+        in found["evidence-pack-testscp-2025"].data
+    )
+    html_link, csv_link = (
+        re.search(r"\]\((http://[^)]+)\)", found[f"evidence-pack-testscp-2025-{k}"].data).group(1)
+        for k in ("html", "csv")
+    )
+    assert html_link in state.message and csv_link in state.message  # the run's first screen
+    assert not (tmp_path / "data" / "packs").exists()  # nothing left on the worker's disk
+    site = serve(port, now=datetime.now(UTC))
+    try:
+        page = httpx.get(html_link, timeout=30)
+        table = httpx.get(csv_link, timeout=30)
+        forged = httpx.get(html_link[:-10] + "AAAAA.html", timeout=30)
+    finally:
+        site.stop()
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'filename="evidence-pack-testscp-2025.html"' in page.headers["content-disposition"]
+    assert "Test Safeguarding Children Partnership" in page.text
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert table.status_code == 200 and len(rows) == 8  # 4 meetings, a report, 3 returns
+    late = next(r for r in rows if r["Id"] == "testscp:s11:2025-09-30:a2")
+    assert (late["Outcome"], late["Done on"], late["Review (RAG)"]) == (
+        "late (10 days)", "2025-10-10", "amber")  # fmt: skip
+    assert forged.status_code == 404
+    later = serve(port, now=datetime.now(UTC) + timedelta(days=31))
+    try:
+        expired = httpx.get(csv_link, timeout=30)
+    finally:
+        later.stop()
+    assert expired.status_code == 404 and "has expired" in expired.text
+
+    unknown = evidence_pack(partnership="nowhere", year="2025", return_state=True)
+    bad_year = evidence_pack(partnership="testscp", year="1066", return_state=True)
+    not_a_year = evidence_pack(partnership="testscp", year="last year", return_state=True)
     assert unknown.is_failed() and unknown.message.startswith("no partnership 'nowhere'")
     assert bad_year.is_failed() and "give a year from 2000 to 2097" in bad_year.message
+    assert not_a_year.is_failed() and not_a_year.message.startswith(
+        "Reporting year: 'last year' is not a year; write it as 2025"
+    )
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

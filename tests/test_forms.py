@@ -65,8 +65,18 @@ def refused(flow, form: dict, needle: str) -> str:
     message = state.message or ""
     assert "\n" not in message and "Traceback" not in message
     assert needle in message and message.endswith("nothing was changed"), message
+    assert "`govcal" not in message  # no command-line advice to a person in the UI
     assert trail_count() == before
+    assert run_name(state).endswith(": refused, nothing changed")  # nothing typed in it
     return message
+
+
+def run_name(state) -> str:
+    """The flow run's name as the Runs list shows it."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(state.state_details.flow_run_id).name
 
 
 def done(flow, form: dict) -> str:
@@ -90,6 +100,26 @@ def test_completion_with_a_pasted_id_changes_the_summary(day):
     assert (row.lifecycle, row.completed_at) == ("completed", D("2026-11-11"))
     after = artifacts("compliance-summary-wfscp")["compliance-summary-wfscp"].data
     assert LSP not in after  # republished at once, not at tomorrow's 07:00 run
+
+
+def test_each_run_is_named_for_what_it_did(same_day):
+    """Runs were named at random ("gamma28-arae"): the Runs list could not say who did
+    what. A form's run is named for it; a refusal by its form alone."""
+    state = jobs.record_completion(form={**COMPLETE, "item": LSP, "completed_by": "Jo Bloggs"},
+                                   as_of=TODAY, return_state=True)  # fmt: skip
+    assert state.is_completed(), state.message
+    assert run_name(state) == (
+        "Joint Lead Safeguarding Partners meeting (with Cumberland SCP) 11 Nov 2026 completed "
+        "by Jo Bloggs"
+    )
+    incident = {"partnership": "wfscp", "reference": "SI-2026-009", "aware_on": "20/11/2026",
+                "recorded_by": "LA duty manager"}  # fmt: skip
+    state = jobs.start_incident_clock(form=incident, as_of=TODAY, return_state=True)
+    assert run_name(state) == "Incident SI-2026-009: clocks started by LA duty manager"
+    refused_run = jobs.start_incident_clock(
+        form={**incident, "reference": CHILD}, as_of=TODAY, return_state=True
+    )
+    assert run_name(refused_run) == "Start incident clocks: refused, nothing changed"
 
 
 def test_completion_done_on_left_empty_means_today(same_day):

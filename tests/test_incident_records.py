@@ -55,7 +55,7 @@ def test_an_incident_recorded_twice_is_refused_with_one_line(synced):
     assert again.exit_code == 1
     assert again.stderr.splitlines()[0] == (
         f"Error: SI-2026-077 is already recorded (aware on {aware()}); "
-        "its clocks are running: see `govcal status`"
+        "its clocks are running (the compliance summary shows them)"
     )
     assert "Traceback" not in again.stderr and again.stdout == ""
     assert counts() == before
@@ -71,7 +71,7 @@ def test_two_processes_starting_the_same_incident_at_once_record_it_once(synced)
     assert "clocks started: wfscp:" in ok_out
     assert refused_err.splitlines()[0] == (
         f"Error: SI-2026-077 is already recorded (aware on {aware()}); "
-        "its clocks are running: see `govcal status`"
+        "its clocks are running (the compliance summary shows them)"
     )
     assert "Traceback" not in refused_err
     assert counts()[0] == 1

@@ -65,7 +65,7 @@ def test_deploy_trigger_work_and_read_the_dashboard_through_the_api(prefect_serv
         f"{api}/deployments/filter", json={"limit": 50}, headers=api_headers()
     ).json()
     names = {d["name"] for d in deployments}
-    assert {"daily-compliance", "send-invites", "publish-feeds", "record-completion"} <= names
+    assert {"daily-compliance", "send-invites", "publish-feeds", "Record a completion"} <= names
     daily = next(d for d in deployments if d["name"] == "daily-compliance")
     schedules = httpx.get(
         f"{api}/deployments/{daily['id']}/schedules", headers=api_headers()

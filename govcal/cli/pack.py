@@ -32,7 +32,7 @@ def pack(
     ] = None,
     as_of: AsOfOption = None,
 ) -> None:
-    """Write the evidence pack (markdown and a self-contained HTML file) for one year."""
+    """Write the evidence pack (markdown, a self-contained HTML file and a CSV) for one year."""
     from govcal.notifications.pack import build_pack, write_pack
     from govcal.rules.pack import Outcome, percent
 
@@ -41,7 +41,7 @@ def pack(
     chosen = partnership or settings.default_partnership
     with database() as session:
         built = build_pack(session, chosen, year, day, start_month=start_month)
-    markdown, html = write_pack(built, folder or settings.data_dir / "packs")
+    markdown, html, table = write_pack(built, folder or settings.data_dir / "packs")
     f = built.figures
     out.print(f"{built.partnership_name}, {built.period}: {f.total} obligations due.")
     out.print(
@@ -56,3 +56,4 @@ def pack(
         )
     out.print(f"Wrote {html}")
     out.print(f"Wrote {markdown}")
+    out.print(f"Wrote {table}")

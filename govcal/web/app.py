@@ -45,7 +45,19 @@ _BUTTONS = {
     LinkAction.RETURN: ("Your organisation's return", "Submit our return"),
     LinkAction.ATTEND: ("Answer an invitation", "Send my answer"),
 }
+_PACK_TYPES = {"html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 Republish = Callable[[str, date], None]
+
+
+def _no_pack() -> Response:
+    """One answer for a forged, unknown or expired address: nothing to tell them apart."""
+    return PlainTextResponse(
+        "No such evidence pack: its address is wrong or has expired. Make the pack again "
+        "from the Prefect UI (Make the evidence pack).\n",
+        status_code=404,
+    )
+
+
 _KEPT = ("evidence", "day", "note", "answer", "deputy")  # what a page shows again
 
 
@@ -179,6 +191,31 @@ class Web:
         return Response(found.content, media_type="text/calendar; charset=utf-8",
                         headers=headers)  # fmt: skip
 
+    async def pack(self, request: Request) -> Response:
+        """An evidence pack made by the UI's form, as a download: HTML or CSV."""
+        from govcal.models.pack_files import find
+
+        token, dot, kind = request.path_params["name"].rpartition(".")
+        if not dot or kind not in _PACK_TYPES or not _TOKEN.fullmatch(token):
+            return _no_pack()
+        runtime = self.runtime
+
+        def read():
+            with session_scope() as session:
+                found = find(session, self.secret, token, now=runtime.now())
+                return None if found is None else (found.stem, getattr(found, kind))
+
+        found = await run_in_threadpool(read)
+        if found is None:
+            return _no_pack()
+        stem, content = found
+        headers = {
+            "content-disposition": f'attachment; filename="{stem}.{kind}"',
+            "cache-control": "private, no-store",
+            "x-content-type-options": "nosniff",
+        }
+        return Response(content.encode("utf-8"), media_type=_PACK_TYPES[kind], headers=headers)
+
     async def health(self, _request: Request) -> Response:
         return PlainTextResponse("ok\n")
 
@@ -217,6 +254,7 @@ def create_app(
             Route("/a/{token}", web.show, methods=["GET", "HEAD"]),
             Route("/a/{token}", web.record, methods=["POST"]),
             Route("/feeds/{name}", web.feed, methods=["GET", "HEAD"]),
+            Route("/packs/{name}", web.pack, methods=["GET", "HEAD"]),
             Route("/healthz", web.health, methods=["GET"]),
             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
         ],
