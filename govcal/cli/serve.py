@@ -78,8 +78,10 @@ def serve(
             f'for the prefect CLI: export PREFECT_API_AUTH_STRING="$(cat {auth_file(home)})")',
             markup=False,
         )
-    run_now_server = run_now.RunNowServer(home, run_now.daily_outcome) if process else None
+    # the forms' runner imports the flows here, before run-now warms them in a thread of
+    # its own: two threads importing the same modules can deadlock on the import locks
     forms_runner = _start_forms() if forms and os.environ.get("PREFECT_API_URL") else None
+    run_now_server = run_now.RunNowServer(home, run_now.daily_outcome) if process else None
     web = _start_web(run, web_port) if web_port >= 0 else None
     scheduler = BackgroundScheduler()
     configure(scheduler, run.settings.effective_database_url, run.timezone.key)
