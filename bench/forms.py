@@ -145,8 +145,18 @@ def measure(client: Any, suffix: str, runs: int) -> tuple[Timings, Timings]:
 
 def first_choice(client: Any, paused: Any) -> str:
     """The drop-down's first entry, from the input schema the paused run saved."""
+    from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+
     key = paused.state_details.run_input_keyset["schema"]
-    schema = json.loads(client.read_flow_run_input(paused.state_details.flow_run_id, key))
+    for _ in range(100):  # the run saves its schema just after it pauses (as the UI sees it)
+        try:
+            text = client.read_flow_run_input(paused.state_details.flow_run_id, key)
+            break
+        except (ObjectNotFound, PrefectHTTPStatusError):
+            time.sleep(0.1)
+    else:
+        raise SystemExit(f"the paused run {paused.state_details.flow_run_id} saved no schema")
+    schema = json.loads(text)
     if isinstance(schema, str):
         schema = json.loads(schema)
     for definition in schema.get("definitions", schema.get("$defs", {})).values():

@@ -116,7 +116,7 @@ class FormsRunner:
 
     def _pick_up(self, client: Any) -> None:
         from prefect.client.schemas.responses import SetStateStatus
-        from prefect.states import Pending
+        from prefect.states import Crashed, Pending
 
         soon = datetime.now(UTC) + timedelta(seconds=1)
         for response in client.get_scheduled_flow_runs_for_work_pool(
@@ -129,7 +129,11 @@ class FormsRunner:
             claimed = client.set_flow_run_state(run.id, Pending())
             if claimed.status != SetStateStatus.ACCEPT:
                 continue  # another runner or worker has it
-            flow = self._flow(client, run)
+            try:
+                flow = self._flow(client, run)
+            except Exception as exc:  # its code cannot be loaded here: the run says why
+                client.set_flow_run_state(run.id, Crashed(message=f"not loaded: {exc}"[:300]))
+                continue
             with self._lock:
                 self._in_hand.add(run.id)
             threading.Thread(

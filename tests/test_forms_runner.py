@@ -66,8 +66,13 @@ def test_forms_submitted_through_the_api_are_run_by_the_forms_runner(prefect_ser
         paused = wait_until(lambda: state_of(api, chosen, "PAUSED", *final), 180, "the pause")
         assert paused["type"] == "PAUSED", paused
         keyset = paused["state_details"]["run_input_keyset"]
-        schema = httpx.get(f"{api}/flow_runs/{chosen}/input/{keyset['schema']}",
-                           headers=api_headers()).json()  # fmt: skip
+
+        def schema_saved():  # just after the pause, as the UI finds it
+            found = httpx.get(f"{api}/flow_runs/{chosen}/input/{keyset['schema']}",
+                              headers=api_headers())  # fmt: skip
+            return found.json() if found.status_code == 200 else None
+
+        schema = wait_until(schema_saved, 60, "the drop-down's schema")
         schema = json.loads(schema) if isinstance(schema, str) else schema
         labels = next(d["enum"] for d in schema["definitions"].values() if "enum" in d)
         httpx.post(f"{api}/flow_runs/{chosen}/resume", json={"run_input": {"item": labels[0]}},
