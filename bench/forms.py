@@ -53,7 +53,8 @@ REASON = "bench: not needed this time"  # a statutory duty's waiver needs 15 cha
 
 
 def rounds(i: int) -> list[tuple[str, dict[str, Any]]]:
-    """Round i's forms, in order: each completion is undone (reopen) in the same round."""
+    """Round i's forms, in order: each completion is undone (reopen) in the same round;
+    each round's incident reference is new (i counts on across setups)."""
     new_day = f"{2 + i % 9:02d}/12/2026"
     return [
         ("record-completion", {"item": LSP, "evidence": EVIDENCE, "completed_by": BY}),
@@ -111,12 +112,12 @@ def wait(client: Any, run_id: Any, done: Callable[[Any], bool], limit: float = 3
     raise SystemExit(f"flow run {run_id} did not finish in {limit:.0f} s")
 
 
-def measure(client: Any, suffix: str, runs: int) -> tuple[Timings, Timings]:
+def measure(client: Any, suffix: str, runs: int, first: int = 0) -> tuple[Timings, Timings]:
     """Every form `runs` times (deployments named NAME/NAME + suffix), and the
     choose-from-a-list path; returns (forms, pause path)."""
     forms, pause = Timings(), Timings()
     deployments: dict[str, Any] = {}
-    for i in range(runs):
+    for i in range(first, first + runs):
         for form, given in rounds(i):
             if form not in deployments:
                 deployments[form] = client.read_deployment_by_name(f"{form}/{form}{suffix}")
@@ -261,13 +262,16 @@ def main() -> None:
             forms, pause = measure(client, "", args.runs)
             tables += figures("govcal forms runner (serve)", forms)
             pauses += figures("govcal forms runner (serve)", pause)
-            copy_deployments(client, BASELINE_POOL)
-            for label, query in (("worker, poll 10 s (default)", None), ("worker, poll 1 s", "1")):
+            if args.baseline_runs:
+                copy_deployments(client, BASELINE_POOL)
+            workers = (("worker, poll 10 s (default)", None), ("worker, poll 1 s", "1"))
+            for n, (label, query) in enumerate(workers if args.baseline_runs else ()):
                 worker_env = {**env, **({"PREFECT_WORKER_QUERY_SECONDS": query} if query else {})}
                 print(f"{label} ({args.baseline_runs} rounds), load {load_average()}", flush=True)
                 with process(worker_env, folder / "worker.log", BIN / "prefect", "worker",
                              "start", "--pool", BASELINE_POOL):  # fmt: skip
-                    forms, pause = measure(client, "-baseline", args.baseline_runs)
+                    first = args.runs + n * args.baseline_runs
+                    forms, pause = measure(client, "-baseline", args.baseline_runs, first)
                 tables += figures(label, forms)
                 pauses += figures(label, pause)
         print(f"\nSubmit -> result, seconds; load average at the end {load_average()}\n")
