@@ -22,19 +22,28 @@ pytestmark = [pytest.mark.xdist_group("prefect-server"), pytest.mark.slow]
 LSP = "wfscp:lsp-meeting:2026-11-11"
 
 
+def call(method: str, url: str, **kwargs) -> httpx.Response:
+    """One API call, asked again while the server answers 503 (busy), as Prefect's own
+    client does."""
+
+    def answered():
+        response = httpx.request(method, url, headers=api_headers(), timeout=30, **kwargs)
+        return None if response.status_code == 503 else response
+
+    response = wait_until(answered, 120, f"{method} {url} to be answered")
+    response.raise_for_status()
+    return response
+
+
 def submit(api: str, name: str, parameters: dict) -> str:
-    deployment = httpx.get(f"{api}/deployments/name/{name}/{name}", headers=api_headers())
-    deployment.raise_for_status()
-    made = httpx.post(
-        f"{api}/deployments/{deployment.json()['id']}/create_flow_run",
-        json={"parameters": parameters}, headers=api_headers(), timeout=30,
-    )  # fmt: skip
-    made.raise_for_status()
+    deployment = call("GET", f"{api}/deployments/name/{name}/{name}")
+    made = call("POST", f"{api}/deployments/{deployment.json()['id']}/create_flow_run",
+                json={"parameters": parameters})  # fmt: skip
     return made.json()["id"]
 
 
 def state_of(api: str, run_id: str, *types: str) -> dict | None:
-    state = httpx.get(f"{api}/flow_runs/{run_id}", headers=api_headers()).json()["state"]
+    state = call("GET", f"{api}/flow_runs/{run_id}").json()["state"]
     return state if state["type"] in types else None
 
 
@@ -68,15 +77,14 @@ def test_forms_submitted_through_the_api_are_run_by_the_forms_runner(prefect_ser
         keyset = paused["state_details"]["run_input_keyset"]
 
         def schema_saved():  # just after the pause, as the UI finds it
-            found = httpx.get(f"{api}/flow_runs/{chosen}/input/{keyset['schema']}",
-                              headers=api_headers())  # fmt: skip
+            url = f"{api}/flow_runs/{chosen}/input/{keyset['schema']}"
+            found = httpx.get(url, headers=api_headers(), timeout=30)
             return found.json() if found.status_code == 200 else None
 
         schema = wait_until(schema_saved, 60, "the drop-down's schema")
         schema = json.loads(schema) if isinstance(schema, str) else schema
         labels = next(d["enum"] for d in schema["definitions"].values() if "enum" in d)
-        httpx.post(f"{api}/flow_runs/{chosen}/resume", json={"run_input": {"item": labels[0]}},
-                   headers=api_headers()).raise_for_status()  # fmt: skip
+        call("POST", f"{api}/flow_runs/{chosen}/resume", json={"run_input": {"item": labels[0]}})
         waived = wait_until(lambda: state_of(api, chosen, *final), 180, "the resumed form")
         assert waived["type"] == "COMPLETED", waived
         assert re.search(r"\(wfscp:[^)]+\) waived: not needed this year", waived["message"])
