@@ -287,6 +287,7 @@ def _choose(action: str, day: date, within: str | None = None) -> str:
             description=f"Choose the item to {action}, then Submit."
         ),
         timeout=3600,
+        poll_interval=1,  # Resume to the answer within a second (Prefect's default: 10 s)
     )
     return labels[answer.item.value]
 

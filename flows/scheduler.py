@@ -47,7 +47,7 @@ class ScheduledJob:
 def run_deployment(entrypoint: str, parameters: dict[str, Any]) -> None:
     """Run a deployment's flow in this process, as a worker would run it."""
     path, _, name = entrypoint.partition(":")
-    module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+    module = importlib.import_module("govcal." + path.removesuffix(".py").replace("/", "."))
     getattr(module, name)(**parameters, return_state=True)  # a failed run ends Failed
 
 

@@ -33,6 +33,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Run every scheduled deployment of prefect.yaml on its schedule, and keep a local "
         "Prefect server that `govcal run` reuses and the web app.",
     ),
+    "forms-runner": (
+        "govcal.cli.forms_runner",
+        "forms_runner",
+        "Run the forms submitted in the Prefect UI (prefect.yaml's `forms` queue of the "
+        "`govcal` pool) in this process, which keeps govcal and Prefect loaded: a form's "
+        "answer in about a second, not a worker's poll and a new process.",
+    ),
     "web": (
         "govcal.cli.web",
         "web",

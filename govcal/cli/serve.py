@@ -33,6 +33,13 @@ def serve(
         int,
         typer.Option("--web-port", help="The web app's port on 127.0.0.1 (govcal web); -1: none."),
     ] = 8080,
+    forms: Annotated[
+        bool,
+        typer.Option(
+            "--forms/--no-forms",
+            help="Run the forms submitted in the Prefect UI here (govcal forms-runner).",
+        ),
+    ] = True,
 ) -> None:
     """Run every scheduled deployment of prefect.yaml on its schedule (daily-compliance
     working days 07:00, send-invites 07:30, publish-feeds hourly, the S11 and S175 cycles
@@ -71,6 +78,9 @@ def serve(
             f'for the prefect CLI: export PREFECT_API_AUTH_STRING="$(cat {auth_file(home)})")',
             markup=False,
         )
+    # the forms' runner imports the flows here, before run-now warms them in a thread of
+    # its own: two threads importing the same modules can deadlock on the import locks
+    forms_runner = _start_forms() if forms and os.environ.get("PREFECT_API_URL") else None
     run_now_server = run_now.RunNowServer(home, run_now.daily_outcome) if process else None
     web = _start_web(run, web_port) if web_port >= 0 else None
     scheduler = BackgroundScheduler()
@@ -89,10 +99,30 @@ def serve(
             web.stop()
         if run_now_server is not None:
             run_now_server.close()
+        if forms_runner is not None:
+            forms_runner.stop()
         scheduler.shutdown(wait=True)
         if process is not None:
             local_api.stop(process, home)
         out.print("govcal serve stopped.")
+
+
+def _start_forms():
+    """The forms' runner in this process (govcal/forms_runner.py): a problem with it is
+    said and serve goes on without it."""
+    from govcal.forms_runner import FormsRunner
+
+    try:
+        runner = FormsRunner().start()
+    except Exception as exc:  # the server refused or did not answer
+        err.print(f"Warning: the forms are not picked up here: {exc}", markup=False)
+        return None
+    out.print(
+        f"forms: the {runner.queue!r} queue of pool {runner.pool!r} is run here "
+        f"(deploy them with `prefect --no-prompt deploy --all`)",
+        markup=False,
+    )
+    return runner
 
 
 def _start_web(run, port: int):
