@@ -845,7 +845,11 @@ def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -
         closed = [r for r in rows if not r.status.state.is_open]
         closed.sort(key=lambda r: r.row.due, reverse=True)
         return _labels(
-            (f"{r.row.title} · {r.row.lifecycle} · due {day(r.row.due)}", r.row.public_id)
+            (
+                f"{titled(r.row.title, r.row.public_id)} · {r.row.lifecycle} · "
+                f"due {day(r.row.due)}",
+                r.row.public_id,
+            )
             for r in closed
         )
     if action == "acknowledge":
@@ -864,8 +868,9 @@ def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -
         )
     several = len({r.row.partnership_id for r in live}) > 1  # then say whose item it is
     return _labels(
-        (f"{r.row.title} · due {day(r.row.due)} · {r.status.describe()}"
-         + (f" · {r.row.partnership_id}" if several else ""), r.row.public_id)
+        (f"{titled(r.row.title, r.row.public_id)} · due {day(r.row.due)} · "
+         f"{r.status.describe()}" + (f" · {r.row.partnership_id}" if several else ""),
+         r.row.public_id)
         for r in live
     )  # fmt: skip
 
@@ -881,12 +886,14 @@ def _to_acknowledge(session: Session, live: list[StatusRow], as_of: date) -> dic
         if r.row.subject:
             rounds[f"{r.row.partnership_id}:{r.row.rule_id}:{r.row.period}"].append(r)
         else:
-            label = f"{r.row.title} · due {day(r.row.due)} · {r.status.describe()}"
+            title = titled(r.row.title, r.row.public_id)
+            label = f"{title} · due {day(r.row.due)} · {r.status.describe()}"
             entries[r.row.public_id] = (abs((r.row.due - as_of).days), label)
+    per = queries.cycles_per(session, list(rounds))
     for cycle_id, members in rounds.items():
         first = members[0]
         one, many = (
-            ("school", "schools") if first.row.owner_role == "dsl" else ("agency", "agencies")
+            ("school", "schools") if per.get(cycle_id) == "school" else ("agency", "agencies")
         )
         count = f"{len(members)} {one if len(members) == 1 else many} not returned"
         label = f"{first.row.title} {first.row.due.year}: {count} · due {day(first.row.due)}"

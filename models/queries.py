@@ -331,6 +331,19 @@ def audit_cycle(session: Session, public_id: str) -> AuditCycle:
     return cycle
 
 
+def cycles_per(session: Session, public_ids: Collection[str]) -> dict[str, str]:
+    """Whom each audit cycle fans out to ("agency" or "school"), by the cycle's id."""
+    from govcal.models.audits import AuditCycle
+
+    found: dict[str, str] = {}
+    for chunk in chunks(sorted(set(public_ids))):
+        rows = session.exec(
+            select(AuditCycle.public_id, AuditCycle.per).where(col(AuditCycle.public_id).in_(chunk))
+        )
+        found.update(dict(rows.all()))
+    return found
+
+
 def audit_cycles(session: Session, partnership_id: str | None = None) -> list[AuditCycle]:
     from govcal.models.audits import AuditCycle
 
