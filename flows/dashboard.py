@@ -222,7 +222,8 @@ class CycleTable:
     noun: str  # agencies or schools
     returned: int
     total: int
-    rows: list[dict[str, str]] = field(default_factory=list)
+    rows: list[dict[str, str]] = field(default_factory=list)  # as the table shows them
+    cells: list[dict[str, str]] = field(default_factory=list)  # the same, plain text (CSV)
 
     def describe(self) -> str:
         return (
@@ -770,7 +771,8 @@ def cycle_tables_all(
                            m.due, m.rag, actions.get(m.id or 0, []), as_of, noun)
                 for m in members
             ]  # fmt: skip
-            table.rows = [row for _key, row in sorted(shaped, key=lambda kv: kv[0])]
+            table.cells = [row for _key, row in sorted(shaped, key=lambda kv: kv[0])]
+            table.rows = [{k: md(v) for k, v in row.items()} for row in table.cells]
             out[pid].append(table)
     return out
 
@@ -785,7 +787,8 @@ def return_row(
     as_of: date,
     noun: str,
 ) -> tuple[tuple[int, str], dict[str, str]]:
-    """One agency's or school's line, with its sort key (missing and red first)."""
+    """One agency's or school's line as plain text, with its sort key (missing and red
+    first); the table escapes it, the CSV does not."""
     if returned_on is None or returned_on > as_of:
         late = (as_of - due).days
         # the due day, not "N days late": the row then changes only when something is
@@ -807,11 +810,11 @@ def return_row(
     # the code to paste comes second and the free text last: at 1440 px the right-most
     # column is the one Prefect's details panel cuts
     return (rank, name), {
-        subject: md(name),
-        "Code": md(code),
+        subject: name,
+        "Code": code,
         "Return": status,
         "Review": reviewed,
-        "Follow-up actions": md(follow),
+        "Follow-up actions": follow,
     }
 
 
