@@ -486,7 +486,9 @@ def _build_all(session: Session, partnerships: list[Partnership], as_of: date) -
     meetings = meetings_board.read_all(session, partnerships, people, as_of)
     first = as_of - timedelta(days=CHANGES_DAYS - 1)
     trail = changes_since(session, wanted, first, as_of, keep=SHOWN)
-    titles = {r.row.public_id: r.row.title for r in rows}
+    titles = queries.titles_by_public_id(
+        session, [e.entity_id for entries, _n in trail.values() for e in entries]
+    )
     boards = []
     for partnership in partnerships:
         owners = Owners(partnership, people, names[partnership.id])

@@ -565,6 +565,19 @@ def audit_return_for(session: Session, public_id: str) -> AuditReturn | None:
     ).first()
 
 
+def titles_by_public_id(session: Session, public_ids: Iterable[str]) -> dict[str, str]:
+    """The title of each occurrence, by its public id (the audit trail names items by it)."""
+    found: dict[str, str] = {}
+    for chunk in chunks(sorted(set(public_ids))):
+        rows = session.exec(
+            select(OccurrenceRow.public_id, OccurrenceRow.title).where(
+                col(OccurrenceRow.public_id).in_(chunk)
+            )
+        )
+        found.update(dict(rows.all()))
+    return found
+
+
 def occurrence_titles(session: Session, ids: Iterable[int]) -> dict[int, str]:
     """The title of each occurrence, by id (the dashboard names undelivered mail by it)."""
     return _by_id(session, OccurrenceRow.title, ids)
