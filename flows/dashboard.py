@@ -312,6 +312,7 @@ class Dashboard:
     done: list[Done] = field(default_factory=list)  # closed in the status window, newest first
     changes: list[Change] = field(default_factory=list)  # the audit trail, newest first
     changes_total: int = 0  # how many changes the trail holds for the period
+    downloads: list[tuple[str, str]] = field(default_factory=list)  # (label, CSV address)
     counts: Counter[str] = field(default_factory=Counter)
     cycles: list[CycleTable] = field(default_factory=list)
     undelivered: list[Undelivered] = field(default_factory=list)
@@ -378,6 +379,10 @@ class Dashboard:
             lines += [c.line() for c in self.changes[:SHOWN]]
             if total > SHOWN:
                 lines.append(f"- and {total - SHOWN} more in the audit trail")
+            lines.append("")
+        if self.downloads:  # addresses the flow built: the web app's, signed
+            lines.append("## The tables as CSV, for a spreadsheet")
+            lines += [f"- [{md(label)}](<{url}>)" for label, url in self.downloads]
             lines.append("")
         if self.undelivered:  # a refusal is silent otherwise: the reminder never came
             lines.append(f"## Mail that could not be delivered ({len(self.undelivered)})")

@@ -16,9 +16,9 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
-from govcal.flows import dashboard, steps
+from govcal.flows import cockpit_csv, dashboard, steps
 from govcal.flows.publish import Publisher, PublishError, as_posted, board_artifacts
-from govcal.flows.runtime import Runtime, build_runtime
+from govcal.flows.runtime import Runtime, build_runtime, web_secret
 from govcal.models.db import session_scope
 from govcal.models.status import status_rows
 from govcal.models.sync import sync_all
@@ -143,10 +143,13 @@ def build_dashboard_task(
     told so at the top of its summary."""
     runtime = _runtime(rules)
     chosen = [p for p in active_partnerships(runtime.partnerships, as_of) if only in (None, p.id)]
+    csv_key = web_secret(runtime.settings) if runtime.settings.public_url else None
     artifacts = []
     with session_scope() as session:
         for board in dashboard.build_all(session, chosen, as_of):
             board.rule_problems = runtime.rule_problems_of(board.partnership)
+            if csv_key is not None and runtime.settings.public_url:
+                board.downloads = cockpit_csv.links(board, runtime.settings.public_url, csv_key)
             if board.items or board.cycles or board.rule_problems:
                 artifacts += as_posted(board_artifacts(board, as_of, sent))
     return artifacts

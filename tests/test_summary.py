@@ -183,3 +183,44 @@ def test_a_title_typed_as_a_formula_is_shown_as_typed_in_the_csv():
     text = to_csv([{"What": '=HYPERLINK("http://x.example","Click")', "Id": "wfscp:x:1"}])
     [row] = list(csv.DictReader(io.StringIO(text)))
     assert row["What"] == '\'=HYPERLINK("http://x.example","Click")'
+
+
+def test_the_summary_links_each_table_as_a_csv_the_web_app_serves(data, monkeypatch):
+    """Prefect has no CSV artifact: the summary links to the web app's address of each
+    table, signed; the file is the rows `govcal tables` prints, and an address with a
+    changed signature or table gets nothing."""
+    import re
+
+    import httpx
+
+    from govcal.flows.tasks import build_dashboard_task
+    from govcal.models.settings import get_settings
+    from tests.smtp_server import free_port
+    from tests.support.web import serve
+
+    port = free_port()
+    monkeypatch.setenv("GOVCAL_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK", "true")
+    get_settings.cache_clear()
+    posted = build_dashboard_task.fn(TODAY, only="wfscp")
+    [summary] = [a["data"] for a in posted if a["key"] == "compliance-summary-wfscp"]
+    lines = section(as_shown(summary).splitlines(), "The tables as CSV")
+    assert lines == ["Open items", "Section 11 self-assessment audit",
+                     "Section 175 safeguarding audit"]  # fmt: skip
+    link = re.search(r"\[Open items\]\(<([^>]+)>\)", summary).group(1)
+    assert link.startswith(f"http://127.0.0.1:{port}/cockpit/wfscp/open-items.csv?sig=")
+    serving = serve(port, now=datetime(2026, 11, 24, 12, tzinfo=UTC))
+    try:
+        got = httpx.get(link, timeout=10)
+        assert got.status_code == 200
+        assert got.headers["content-type"].startswith("text/csv")
+        assert "attachment" in got.headers["content-disposition"]
+        printed = govcal("tables", "-p", "wfscp", "--as-of", TODAY.isoformat(),
+                         "--csv", "open-items")  # fmt: skip
+        served = got.content.decode("utf-8-sig")  # a spreadsheet's byte-order mark first
+        assert served.replace("\r\n", "\n") == printed  # the CLI's text read as text
+        forged = link.replace("open-items.csv", "returns-section-11-audit.csv")
+        assert httpx.get(forged, timeout=10).status_code == 404
+        assert httpx.get(link[:-3] + "AAA", timeout=10).status_code == 404
+    finally:
+        serving.stop()

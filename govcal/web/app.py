@@ -179,6 +179,11 @@ class Web:
         return Response(found.content, media_type="text/calendar; charset=utf-8",
                         headers=headers)  # fmt: skip
 
+    async def table_csv(self, request: Request) -> Response:
+        from govcal.web.tables import table_csv
+
+        return await table_csv(self, request)
+
     async def health(self, _request: Request) -> Response:
         return PlainTextResponse("ok\n")
 
@@ -217,6 +222,7 @@ def create_app(
             Route("/a/{token}", web.show, methods=["GET", "HEAD"]),
             Route("/a/{token}", web.record, methods=["POST"]),
             Route("/feeds/{name}", web.feed, methods=["GET", "HEAD"]),
+            Route("/cockpit/{partnership}/{table}.csv", web.table_csv, methods=["GET"]),
             Route("/healthz", web.health, methods=["GET"]),
             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
         ],
