@@ -140,7 +140,8 @@ def build_dashboard_task(
     for its current cycle, ready to post. The boards are read together (one query of each
     kind for all partnerships); `only` rebuilds one partnership (after a change made from
     a form). A partnership running on the last good version of its broken rule file is
-    told so at the top of its summary."""
+    told so at the top of its summary; with a public address for the web app, the
+    summary links each table as CSV (flows/cockpit_csv.py)."""
     runtime = _runtime(rules)
     chosen = [p for p in active_partnerships(runtime.partnerships, as_of) if only in (None, p.id)]
     csv_key = web_secret(runtime.settings) if runtime.settings.public_url else None
