@@ -139,7 +139,7 @@ class Item:
 
     def urgency(self) -> tuple[int, int, str]:
         """The table's order: the summary's concerns, most actionable first. Clocks,
-        then overdue items the owner can still put right, escalations, the next days,
+        then overdue items the owner can still put right, escalations, what is due soon,
         items for a decision (most recent first) and the rest by date."""
         rank = {"clocks": 0, "overdue": 1, "escalated": 2, "soon": 3, "decision": 4}
         section = self.section()
