@@ -91,7 +91,7 @@ def test_completion_with_a_pasted_id_changes_the_summary(day):
     after = artifacts("compliance-summary-wfscp")["compliance-summary-wfscp"].data
     still_open, done_now = after.split("## Recently done")  # republished at once, not at
     assert LSP not in still_open  # tomorrow's 07:00 run: no longer open, recently done
-    assert LSP in done_now and "completed 11 Nov 2026 · by Partnership Manager" in done_now
+    assert LSP in done_now and "completed 11 Nov 2026 · by typed as Partnership Manager" in done_now
 
 
 def test_completion_done_on_left_empty_means_today(same_day):
