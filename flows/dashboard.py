@@ -636,7 +636,12 @@ class Failures:
             for row, pid in ledger.with_partnership(session, [f.id for f in failures])
             if row.id is not None
         }
-        titles = queries.occurrence_titles(session, {f.occurrence_id for f in failures})
+        wanted = {f.occurrence_id for f in failures}
+        public = queries.occurrence_public_ids(session, wanted)
+        titles = {
+            i: titled(title, public.get(i, ""))
+            for i, title in queries.occurrence_titles(session, wanted).items()
+        }
         return cls(since, failures, owner, titles)
 
     def of(self, partnership: Partnership, owners: Owners) -> list[Undelivered]:

@@ -583,6 +583,11 @@ def occurrence_titles(session: Session, ids: Iterable[int]) -> dict[int, str]:
     return _by_id(session, OccurrenceRow.title, ids)
 
 
+def occurrence_public_ids(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """The public id of each occurrence, by id (an incident's clock carries its reference)."""
+    return _by_id(session, OccurrenceRow.public_id, ids)
+
+
 def _by_id(session: Session, column: Any, ids: Iterable[int]) -> dict[int, Any]:
     """One column of each occurrence, by id, a chunk of ids per statement."""
     found: dict[int, Any] = {}
