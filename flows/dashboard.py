@@ -10,6 +10,7 @@ and references.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -23,29 +24,47 @@ from govcal.models import escalations, ledger, queries
 from govcal.models.audits import FollowUpAction
 from govcal.models.escalations import Escalation
 from govcal.models.notify_inputs import directory as load_directory
-from govcal.models.status import StatusRow, status_rows
-from govcal.rules.model import Partnership
-from govcal.rules.notify_plan import Directory
+from govcal.models.status import StatusRow, counts_line, in_status_window, status_rows
+from govcal.models.trail import TrailEntry, changes_since
+from govcal.rules.ladder import flag_step
+from govcal.rules.model import DEFAULT_LADDER, Ladder, Partnership, Per, Rule
+from govcal.rules.notify_plan import Directory, event_reference
 from govcal.rules.state import State
 from govcal.rules.text import markdown_code as code
 from govcal.rules.text import markdown_text as md
 
-SOON_DAYS = 14  # "due in the next 14 days"
-DECISION_DAYS = 28  # flagged for the Independent Scrutineer: consider referral
+DEFAULT_SOON_DAYS = 14  # a partnership's due_soon_days unless its file says otherwise
 ACK_WAIT_DAYS = 7  # an escalation unanswered this long shows as "no response"
 FAILED_DAYS = 30  # mail refused for good in the last 30 days stays on the summary
 SHOWN = 8  # lines per section in the summary; the open-items table has them all
+MISSING_SHOWN = 3  # a round names this many missing agencies or schools, then the count
+CHANGES_DAYS = 14  # the audit trail's changes shown: the last two weeks
 
 MARK = {"Red": "🔴", "Amber": "🟠", "Green": "🟢"}
 REVIEW_MARK = {"red": "🔴 Red", "amber": "🟠 Amber", "green": "🟢 Green"}
 
 SECTIONS = {
     "clocks": "Statutory clocks running",
-    "soon": f"Due in the next {SOON_DAYS} days",
+    "soon": "Due in the next {soon} days",
     "overdue": "Overdue, by owner",
     "escalated": "Escalated to the Lead Partners",
-    "decision": f"Needs a decision ({DECISION_DAYS}+ days overdue)",
+    "decision": "Needs a decision{after}",
 }
+
+
+def _flag_day(ladder: Ladder) -> int | None:
+    step = flag_step(ladder)
+    return step.day if step is not None else None
+
+
+DEFAULT_DECISION_DAYS = _flag_day(DEFAULT_LADDER)
+
+
+def titled(title: str, public_id: str) -> str:
+    """An item's title as every view gives it: an incident's clock carries its reference
+    (two incidents' clocks are otherwise the same line), as the emails do."""
+    ref = event_reference(public_id)
+    return f"{title} — {ref}" if ref else title
 
 
 @lru_cache(maxsize=4096)
@@ -73,6 +92,11 @@ class Item:
     escalation: Escalation | None = None
     flagged: bool = False  # the scrutineer flag was raised: consider referral
     owner_short: str = ""  # the table's narrow column: the name and the agency's code
+    done_when: str = ""  # what completes it: the rule's evidence
+    missing: tuple[str, ...] = ()  # a round: the first few not returned, "Agency (lead)"
+    missing_count: int = 0  # a round: how many have not returned
+    soon_days: int = DEFAULT_SOON_DAYS  # the partnership's due_soon_days
+    decision_days: int | None = DEFAULT_DECISION_DAYS  # the ladder's flag day (None: none)
 
     @property
     def rag(self) -> str:
@@ -87,10 +111,11 @@ class Item:
         if self.clock:
             return "clocks"
         if self.state is State.OVERDUE:
-            if self.flagged or self.days_overdue >= DECISION_DAYS:
+            late = self.decision_days is not None and self.days_overdue >= self.decision_days
+            if self.flagged or late:
                 return "decision"
             return "escalated" if self.escalation else "overdue"
-        return "soon" if self.days_left <= SOON_DAYS else None
+        return "soon" if self.days_left <= self.soon_days else None
 
     def when(self) -> str:
         if self.days_left < 0:
@@ -114,7 +139,7 @@ class Item:
 
     def urgency(self) -> tuple[int, int, str]:
         """The table's order: the summary's concerns, most actionable first. Clocks,
-        then overdue items the owner can still put right, escalations, the next 14 days,
+        then overdue items the owner can still put right, escalations, what is due soon,
         items for a decision (most recent first) and the rest by date."""
         rank = {"clocks": 0, "overdue": 1, "escalated": 2, "soon": 3, "decision": 4}
         section = self.section()
@@ -139,24 +164,41 @@ class Item:
             parts.append("decide")
         return "; ".join(parts)
 
+    def missing_text(self) -> str:
+        """A round's missing members, a few by name with their leads, then the count."""
+        more = self.missing_count - len(self.missing)
+        named = "; ".join(self.missing)
+        return f"{named} and {more} more" if more > 0 else named
+
     def line(self, as_of: date, *, owner: bool = True) -> str:
         parts = [f"{MARK[self.rag]} **{md(self.title)}**", f"due {day(self.due)}", self.when()]
-        if owner:
+        if self.missing:
+            parts.append(f"not yet returned: {md(self.missing_text())}")
+        elif owner:
             parts.append(md(self.owner))
         if self.escalation:
             parts.append(self.response(as_of))
+        if self.done_when:
+            parts.append(f"done when: {md(_lower_first(self.done_when))}")
         return "- " + " · ".join(parts) + f" · `{code(self.public_id)}`"
 
-    def table_row(self, as_of: date) -> dict[str, str]:
-        """Three columns, so that at 1440 px, beside Prefect's details panel, the whole id
-        is on screen (cells do not wrap; a wider table squeezes the titles to a few
-        letters): the RAG colour leads "where it stands"; the full title, due date and
-        named owner are in the summary, which lists overdue items by owner."""
+    def cells(self, as_of: date) -> dict[str, str]:
+        """The open-items table's row as plain text (the CSV's; the table escapes it)."""
         return {
-            "What": md(shorten(self.title, 30)),
-            "Where it stands": md(shorten(f"{MARK[self.rag]} {self.stands(as_of)}", 26)),
-            "Id": md(self.public_id),
+            "What": self.title,
+            "Due": day(self.due),
+            "Owner": self.owner_short or self.owner,
+            "Where it stands": f"{MARK[self.rag]} {self.stands(as_of)}",
+            "Id": self.public_id,
         }
+
+    def table_row(self, as_of: date) -> dict[str, str]:
+        """The whole title, the due day, the named owner, where it stands and the id."""
+        return {key: md(value) for key, value in self.cells(as_of).items()}
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
 def shorten(text: str, width: int) -> str:
@@ -180,7 +222,8 @@ class CycleTable:
     noun: str  # agencies or schools
     returned: int
     total: int
-    rows: list[dict[str, str]] = field(default_factory=list)
+    rows: list[dict[str, str]] = field(default_factory=list)  # as the table shows them
+    cells: list[dict[str, str]] = field(default_factory=list)  # the same, plain text (CSV)
 
     def describe(self) -> str:
         return (
@@ -206,12 +249,70 @@ class Undelivered:
         )
 
 
+@dataclass(frozen=True)
+class Done:
+    """An item closed recently: what, when, by whom, and its evidence."""
+
+    title: str
+    on: date
+    how: str  # completed, completed late, waived, cancelled
+    who: str
+    evidence: str  # a link or a file name, as recorded ("" if none)
+    public_id: str
+
+    def line(self) -> str:
+        parts = [f"**{md(self.title)}**", f"{self.how} {day(self.on)}"]
+        if self.who:
+            parts.append(f"by {md(self.who)}")
+        if self.evidence:
+            parts.append(evidence_link(self.evidence))
+        return "- " + " · ".join(parts) + f" · `{code(self.public_id)}`"
+
+
+_LINK = re.compile(r"https?://[^\s<>()\[\]\\`'\"]+", re.IGNORECASE)
+
+
+def evidence_link(evidence: str) -> str:
+    """A web address as a link a reader can open; anything else (a file's name) as text.
+    Only http(s) addresses with nothing markdown acts on become links."""
+    if _LINK.fullmatch(evidence):
+        return f"[evidence](<{evidence}>)"
+    return f"evidence: {md(evidence)}"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of the audit trail, as the summary lists it."""
+
+    at: datetime
+    actor: str
+    channel: str
+    action: str
+    what: str  # the item's title, or the entity
+    entity_id: str
+
+    def line(self) -> str:
+        return (
+            f"- {day(self.at.date())} {self.at:%H:%M} UTC · {md(self.actor)} "
+            f"({md(self.channel)}) · {md(self.action)} · {md(self.what)} "
+            f"`{code(self.entity_id)}`"
+        )
+
+
 @dataclass
 class Dashboard:
     partnership: str
     name: str
     as_of: date
     items: list[Item] = field(default_factory=list)
+    soon_days: int = DEFAULT_SOON_DAYS  # the partnership's due_soon_days
+    decision_days: int | None = DEFAULT_DECISION_DAYS  # its ladder's flag day
+    flagged_for: str = "the Independent Scrutineer"  # who the ladder's flag is raised for
+    headline: str = ""  # the counts as `govcal status` gives them
+    done: list[Done] = field(default_factory=list)  # closed in the status window, newest first
+    changes: list[Change] = field(default_factory=list)  # the audit trail, newest first
+    changes_total: int = 0  # how many changes the trail holds for the period
+    downloads: list[tuple[str, str]] = field(default_factory=list)  # (label, CSV address)
     counts: Counter[str] = field(default_factory=Counter)
     cycles: list[CycleTable] = field(default_factory=list)
     undelivered: list[Undelivered] = field(default_factory=list)
@@ -230,14 +331,21 @@ class Dashboard:
         """Every open item, most urgent first: the open-items table."""
         return [i.table_row(self.as_of) for i in sorted(self.items, key=Item.urgency)]
 
+    def heading(self, key: str) -> str:
+        after = f" ({self.decision_days}+ days overdue)" if self.decision_days else ""
+        return SECTIONS[key].format(soon=self.soon_days, after=after)
+
     def markdown(self, sent: dict[str, int] | None = None) -> str:
         lines = [f"# {md(self.name)}", f"As of {self.as_of:%A} {day(self.as_of)}.", ""]
+        if self.headline:  # the same numbers and words as `govcal status`
+            lines += [f"**{md(self.headline)}** (every item and every agency's or "
+                      f"school's return, as `govcal status` counts them)", ""]  # fmt: skip
         if self.rule_problems:  # the calendar below is the last good one: say so first
             lines.append("## The rule file has problems: running on its last good version")
             lines += ["- `" + code(p) + "`" for p in self.rule_problems]
             lines.append("")
         for key, items in self.sections().items():
-            lines.append(f"## {SECTIONS[key]} ({len(items)})")
+            lines.append(f"## {self.heading(key)} ({len(items)})")
             if not items:
                 lines += ["Nothing.", ""]
                 continue
@@ -249,7 +357,7 @@ class Dashboard:
                     lines.append(f"- and {len(items) - SHOWN} more in the open-items table")
             if key == "decision":
                 lines.append("")
-                lines.append("Flagged for the Independent Scrutineer: consider referral.")
+                lines.append(f"Flagged for {md(self.flagged_for)}: consider referral.")
             lines.append("")
         if self.cycles:
             lines.append("## Audit returns")
@@ -258,6 +366,23 @@ class Dashboard:
         if self.meetings:
             lines.append("## Who is coming")
             lines += self.meetings
+            lines.append("")
+        if self.done:
+            lines.append(f"## Recently done ({len(self.done)})")
+            lines += [d.line() for d in self.done[:SHOWN]]
+            if len(self.done) > SHOWN:
+                lines.append(f"- and {len(self.done) - SHOWN} more")
+            lines.append("")
+        if self.changes:
+            total = max(self.changes_total, len(self.changes))
+            lines.append(f"## Changes in the last {CHANGES_DAYS} days ({total})")
+            lines += [c.line() for c in self.changes[:SHOWN]]
+            if total > SHOWN:
+                lines.append(f"- and {total - SHOWN} more in the audit trail")
+            lines.append("")
+        if self.downloads:  # addresses the flow built: the web app's, signed
+            lines.append("## The tables as CSV, for a spreadsheet")
+            lines += [f"- [{md(label)}](<{url}>)" for label, url in self.downloads]
             lines.append("")
         if self.undelivered:  # a refusal is silent otherwise: the reminder never came
             lines.append(f"## Mail that could not be delivered ({len(self.undelivered)})")
@@ -315,6 +440,11 @@ class Owners:
         where = self.names.get(agency or school, "") or self._role(role)
         return first.name if where in first.name else f"{first.name}, {where}"
 
+    def named(self, role: str, subject: str) -> str:
+        """The name of whoever holds `role` for that agency or school ("" if nobody)."""
+        holders = self.people.holders.get((self.partnership.id, role), [])
+        return next((c.name for a, s, c in holders if subject in (a, s)), "")
+
     def _role(self, role: str) -> str:
         found = self.partnership.roles.get(role)
         return found.title.split(" (")[0] if found else role
@@ -359,17 +489,71 @@ def _build_all(session: Session, partnerships: list[Partnership], as_of: date) -
     cycles = cycle_tables_all(session, partnerships, as_of, names)
     failures = Failures.read(session, as_of)
     meetings = meetings_board.read_all(session, partnerships, people, as_of)
+    first = as_of - timedelta(days=CHANGES_DAYS - 1)
+    trail = changes_since(session, wanted, first, as_of, keep=SHOWN)
+    titles = queries.titles_by_public_id(
+        session, [e.entity_id for entries, _n in trail.values() for e in entries]
+    )
     boards = []
     for partnership in partnerships:
         owners = Owners(partnership, people, names[partnership.id])
         refs = {e.ref for e in clocks.get(partnership.id, ())}
-        board = _board(partnership, by_partnership[partnership.id], as_of, owners, refs,
-                       flags, escalated)  # fmt: skip
+        mine = by_partnership[partnership.id]
+        board = _board(partnership, mine, as_of, owners, refs, flags, escalated)
+        board.headline = counts_line(r for r in mine if in_status_window(r, as_of))
+        board.done = recently_done(mine, as_of, names[partnership.id])
+        entries, board.changes_total = trail[partnership.id]
+        board.changes = [_change(e, titles) for e in entries]
         board.cycles = cycles[partnership.id]
         board.undelivered = failures.of(partnership, owners)
         board.meetings = meetings[partnership.id]
         boards.append(board)
     return boards
+
+
+def recently_done(rows: list[StatusRow], as_of: date, names: dict[str, str]) -> list[Done]:
+    """What was closed in the status window, newest first: items one by one, a round's
+    returns of one day on one line (148 schools returning would drown the section)."""
+    closed = [r for r in rows if not r.status.state.is_open and r.closed() is not None]
+    closed.sort(key=lambda r: (-(r.closed() or as_of).toordinal(), r.row.public_id))
+    groups: dict[tuple[str, ...], list[StatusRow]] = {}
+    for r in closed:
+        key = (
+            (r.row.rule_id, r.row.period, str(r.closed())) if r.row.subject else (r.row.public_id,)
+        )
+        groups.setdefault(key, []).append(r)
+    return [_done(members, names) for members in groups.values()]
+
+
+def _done(members: list[StatusRow], names: dict[str, str]) -> Done:
+    first = members[0]
+    row = first.row
+    how = row.lifecycle if row.lifecycle != "completed" else (
+        "returned" if row.subject else "completed")  # fmt: skip
+    if first.status.state is State.COMPLETED_LATE:
+        how += " late"
+    on = first.closed() or row.due
+    if not row.subject:
+        return Done(titled(row.title, row.public_id), on, how, row.completed_by or "",
+                    _evidence(first), row.public_id)  # fmt: skip
+    if len(members) == 1:
+        return Done(f"{row.title}: {names.get(row.subject, row.subject)}", on, how,
+                    row.completed_by or "", _evidence(first), row.public_id)  # fmt: skip
+    who = [names.get(m.row.subject, m.row.subject) for m in members]
+    more = f" and {len(who) - MISSING_SHOWN} more" if len(who) > MISSING_SHOWN else ""
+    return Done(f"{row.title}: {', '.join(who[:MISSING_SHOWN])}{more}", on, how, "", "",
+                row.public_id.rsplit(":", 1)[0])  # fmt: skip
+
+
+def _evidence(r: StatusRow) -> str:
+    return r.row.evidence_url or (r.row.evidence_file or "").rsplit("/", 1)[-1]
+
+
+def _change(entry: TrailEntry, titles: dict[str, str]) -> Change:
+    what = titles.get(entry.entity_id, entry.entity)
+    return Change(entry.at, entry.actor, entry.channel, entry.action,
+                  titled(what, entry.entity_id) if entry.entity_id in titles else what,
+                  entry.entity_id)  # fmt: skip
 
 
 def _board(
@@ -381,26 +565,57 @@ def _board(
     flags: set[int],
     escalated: dict[int, Escalation],
 ) -> Dashboard:
-    """The board's items: one line per open occurrence, one per audit round."""
-    board = Dashboard(partnership.id, partnership.name, as_of)
+    """The board's items: one line per open occurrence, one per audit round. The sections'
+    days come from the partnership's file: its due_soon_days and each rule's ladder."""
+    flag = flag_step(partnership.ladder)
+    role = partnership.roles.get(flag.flag or "") if flag is not None else None
+    board = Dashboard(partnership.id, partnership.name, as_of,
+                      soon_days=partnership.due_soon_days,
+                      decision_days=flag.day if flag is not None else None)  # fmt: skip
+    if role is not None:
+        board.flagged_for = f"the {role.display_name}"
     board.counts = Counter(r.status.state.value for r in rows)
+    rules = {rule.id: rule for rule in partnership.rules}
     live = [r for r in rows if r.status.state.is_open]
     rounds: dict[tuple[str, str], list[StatusRow]] = defaultdict(list)
     for r in live:
         if r.row.subject:
             rounds[(r.row.rule_id, r.row.period)].append(r)
             continue
+        rule = rules.get(r.row.rule_id)
         board.items.append(
             Item(
-                r.row.title, r.row.due, owners.label(r.row.owner_role), r.status.state,
-                (r.row.due - as_of).days, r.row.public_id, clock=r.row.period in clocks,
-                escalation=escalated.get(r.row.id or 0), flagged=(r.row.id or 0) in flags,
+                titled(r.row.title, r.row.public_id), r.row.due, owners.label(r.row.owner_role),
+                r.status.state, (r.row.due - as_of).days, r.row.public_id,
+                clock=r.row.period in clocks, escalation=escalated.get(r.row.id or 0),
+                flagged=(r.row.id or 0) in flags,
                 owner_short=owners.label(r.row.owner_role, short=True),
+                **_policy(partnership, rule),
             )
         )  # fmt: skip
-    for (rule, period), members in rounds.items():
-        board.items.append(_round_item(partnership, rule, period, members, as_of, flags, escalated))
+    for (rule_id, period), members in rounds.items():
+        board.items.append(_round_item(partnership, rules.get(rule_id), rule_id, period,
+                                       members, as_of, flags, escalated, owners))  # fmt: skip
     return board
+
+
+def _policy(partnership: Partnership, rule: Rule | None) -> dict:
+    """What the rule file decides for an item: what completes it, when it is "soon", and
+    from which day overdue it needs a decision (its ladder's flag)."""
+    ladder = partnership.ladder_for(rule) if rule is not None else partnership.ladder
+    return {
+        "done_when": rule.evidence if rule is not None else "",
+        "soon_days": partnership.due_soon_days,
+        "decision_days": _flag_day(ladder),
+    }
+
+
+def per_noun(rule: Rule | None, count: int) -> str:
+    """'agency'/'agencies' or 'school'/'schools', as the rule fans out."""
+    school = rule is not None and rule.per is Per.SCHOOL
+    if count == 1:
+        return "school" if school else "agency"
+    return "schools" if school else "agencies"
 
 
 @dataclass(frozen=True)
@@ -421,7 +636,12 @@ class Failures:
             for row, pid in ledger.with_partnership(session, [f.id for f in failures])
             if row.id is not None
         }
-        titles = queries.occurrence_titles(session, {f.occurrence_id for f in failures})
+        wanted = {f.occurrence_id for f in failures}
+        public = queries.occurrence_public_ids(session, wanted)
+        titles = {
+            i: titled(title, public.get(i, ""))
+            for i, title in queries.occurrence_titles(session, wanted).items()
+        }
         return cls(since, failures, owner, titles)
 
     def of(self, partnership: Partnership, owners: Owners) -> list[Undelivered]:
@@ -446,32 +666,49 @@ class Failures:
 
 def _round_item(
     partnership: Partnership,
-    rule: str,
+    rule: Rule | None,
+    rule_id: str,
     period: str,
     members: list[StatusRow],
     as_of: date,
     flags: set[int],
-    escalated: dict[int, Escalation] | None = None,
+    escalated: dict[int, Escalation],
+    owners: Owners,
 ) -> Item:
-    """An audit cycle's open returns as one line: 148 lines would drown the summary. A
-    round escalated to the Lead Partners is answered as a whole (one link, one click):
+    """An audit cycle's open returns as one line: 148 lines would drown the summary; it
+    names the first few missing, each with its named lead, then the count. A round
+    escalated to the Lead Partners is answered as a whole (one link, one click):
     acknowledged once every escalated member is."""
     first = members[0]
     states = Counter(m.status.state for m in members)
     worst = next(s for s in (State.OVERDUE, State.DUE, State.DUE_SOON, State.UPCOMING)
                  if states[s])  # fmt: skip
-    found = partnership.roles.get(first.row.owner_role)
-    who = found.title if found else first.row.owner_role
-    noun = "schools" if first.row.owner_role == "dsl" else "agencies"
-    one = {"schools": "school", "agencies": "agency"}[noun] if len(members) == 1 else noun
+    ordered = sorted(members, key=lambda m: owners.names.get(m.row.subject, m.row.subject))
+    missing = tuple(_member(owners, m) for m in ordered[:MISSING_SHOWN])
+    more = len(members) - len(missing)
+    owner_short = "; ".join(missing[:2])
+    if len(members) > 2:
+        owner_short += f" and {len(members) - 2} more"
     return Item(
-        f"{first.row.title}: {len(members)} {one} not yet returned",
-        first.row.due, f"each {who[0].lower()}{who[1:]}", worst, (first.row.due - as_of).days,
-        f"{partnership.id}:{rule}:{period}",
+        f"{first.row.title}: {len(members)} {per_noun(rule, len(members))} not yet returned",
+        first.row.due, owner_short, worst, (first.row.due - as_of).days,
+        f"{partnership.id}:{rule_id}:{period}",
         flagged=any((m.row.id or 0) in flags for m in members),
-        owner_short=f"each of the {len(members)} {noun}",
-        escalation=_round_escalation([(escalated or {}).get(m.row.id or 0) for m in members]),
+        owner_short=owner_short,
+        escalation=_round_escalation([escalated.get(m.row.id or 0) for m in members]),
+        missing=missing, missing_count=len(missing) + more, **_policy(partnership, rule),
     )  # fmt: skip
+
+
+def _member(owners: Owners, member: StatusRow) -> str:
+    """'Cumbria Constabulary (Jo Bloggs)': a missing return and its named lead (the lead
+    alone when the name already says where)."""
+    subject = member.row.subject
+    where = owners.names.get(subject, subject)
+    named = owners.named(member.row.owner_role, subject)
+    if not named:
+        return f"{where} (nobody named: import people.csv)"
+    return named if where in named else f"{where} ({named})"
 
 
 def _round_escalation(found: list[Escalation | None]) -> Escalation | None:
@@ -546,9 +783,18 @@ def cycle_tables_all(
                            m.due, m.rag, actions.get(m.id or 0, []), as_of, noun)
                 for m in members
             ]  # fmt: skip
-            table.rows = [row for _key, row in sorted(shaped, key=lambda kv: kv[0])]
+            table.cells = [row for _key, row in sorted(shaped, key=lambda kv: kv[0])]
+            table.rows = [_escaped(row) for row in table.cells]
             out[pid].append(table)
     return out
+
+
+_OWN_TEXT = ("Return", "Review")  # cells govcal writes itself: nothing to escape
+
+
+def _escaped(row: dict[str, str]) -> dict[str, str]:
+    """A returns row as the table shows it: names, codes and actions as typed, escaped."""
+    return {k: v if k in _OWN_TEXT else md(v) for k, v in row.items()}
 
 
 def return_row(
@@ -561,7 +807,8 @@ def return_row(
     as_of: date,
     noun: str,
 ) -> tuple[tuple[int, str], dict[str, str]]:
-    """One agency's or school's line, with its sort key (missing and red first)."""
+    """One agency's or school's line as plain text, with its sort key (missing and red
+    first); the table escapes it, the CSV does not."""
     if returned_on is None or returned_on > as_of:
         late = (as_of - due).days
         # the due day, not "N days late": the row then changes only when something is
@@ -583,11 +830,11 @@ def return_row(
     # the code to paste comes second and the free text last: at 1440 px the right-most
     # column is the one Prefect's details panel cuts
     return (rank, name), {
-        subject: md(name),
-        "Code": md(code),
+        subject: name,
+        "Code": code,
         "Return": status,
         "Review": reviewed,
-        "Follow-up actions": md(follow),
+        "Follow-up actions": follow,
     }
 
 
@@ -621,7 +868,11 @@ def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -
         closed = [r for r in rows if not r.status.state.is_open]
         closed.sort(key=lambda r: r.row.due, reverse=True)
         return _labels(
-            (f"{r.row.title} · {r.row.lifecycle} · due {day(r.row.due)}", r.row.public_id)
+            (
+                f"{titled(r.row.title, r.row.public_id)} · {r.row.lifecycle} · "
+                f"due {day(r.row.due)}",
+                r.row.public_id,
+            )
             for r in closed
         )
     if action == "acknowledge":
@@ -640,8 +891,9 @@ def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -
         )
     several = len({r.row.partnership_id for r in live}) > 1  # then say whose item it is
     return _labels(
-        (f"{r.row.title} · due {day(r.row.due)} · {r.status.describe()}"
-         + (f" · {r.row.partnership_id}" if several else ""), r.row.public_id)
+        (f"{titled(r.row.title, r.row.public_id)} · due {day(r.row.due)} · "
+         f"{r.status.describe()}" + (f" · {r.row.partnership_id}" if several else ""),
+         r.row.public_id)
         for r in live
     )  # fmt: skip
 
@@ -657,12 +909,14 @@ def _to_acknowledge(session: Session, live: list[StatusRow], as_of: date) -> dic
         if r.row.subject:
             rounds[f"{r.row.partnership_id}:{r.row.rule_id}:{r.row.period}"].append(r)
         else:
-            label = f"{r.row.title} · due {day(r.row.due)} · {r.status.describe()}"
+            title = titled(r.row.title, r.row.public_id)
+            label = f"{title} · due {day(r.row.due)} · {r.status.describe()}"
             entries[r.row.public_id] = (abs((r.row.due - as_of).days), label)
+    per = queries.cycles_per(session, list(rounds))
     for cycle_id, members in rounds.items():
         first = members[0]
         one, many = (
-            ("school", "schools") if first.row.owner_role == "dsl" else ("agency", "agencies")
+            ("school", "schools") if per.get(cycle_id) == "school" else ("agency", "agencies")
         )
         count = f"{len(members)} {one if len(members) == 1 else many} not returned"
         label = f"{first.row.title} {first.row.due.year}: {count} · due {day(first.row.due)}"

@@ -13,7 +13,14 @@ from govcal.models import mailbox
 from govcal.models.attendance import MeetingAnswers, meetings_with_answers
 from govcal.rules.model import Partnership
 from govcal.rules.notify_plan import Directory
-from govcal.rules.quorum import QUORUM_WARNING_WORKING_DAYS, quorum_at_risk, tally, warns
+from govcal.rules.quorum import (
+    QUORUM_WARNING_WORKING_DAYS,
+    QuorumRisk,
+    quorum_at_risk,
+    tally,
+    warns,
+)
+from govcal.rules.text import markdown_text as md
 
 AHEAD_DAYS = 30  # meetings shown: from today to this many days ahead
 PROPOSED_DAYS = 30  # proposals read in the last this many days
@@ -33,8 +40,8 @@ def read_all(
     for partnership in partnerships:
         mine = [m for m in meetings if m.partnership_id == partnership.id]
         lines = [line for m in mine for line in meeting_lines(partnership, m, people, as_of)]
-        lines += [
-            f"- Another time proposed: {p.outcome}"
+        lines += [  # the proposal's words come from a mailbox: escaped like any user text
+            f"- Another time proposed: {md(p.outcome)}"
             for p in proposals
             if p.occurrence_id in by_id and by_id[p.occurrence_id].partnership_id == partnership.id
         ]
@@ -45,9 +52,10 @@ def read_all(
 def meeting_lines(
     partnership: Partnership, meeting: MeetingAnswers, people: Directory, as_of: date
 ) -> list[str]:
-    """'- Title, 13/10/2026: 3 coming, 2 no answer', then the quorum warning if due."""
+    """'- Title, 13 Oct 2026: 3 coming, 2 no answer', then the quorum warning if due,
+    naming who must be present and has declined or not answered."""
     lines = [
-        f"- {meeting.title}, {meeting.due:%d/%m/%Y}: "
+        f"- {md(meeting.title)}, {meeting.due.day} {meeting.due:%b %Y}: "
         f"{tally(meeting.invited, meeting.answers).line()}"
     ]
     try:
@@ -56,8 +64,13 @@ def meeting_lines(
         return lines
     if not rule.quorum or not warns(meeting.due, as_of, QUORUM_WARNING_WORKING_DAYS):
         return lines
-    required = [c.email for role in rule.quorum for c in people.of(partnership.id, role)]
-    risk = quorum_at_risk(required, meeting.answers)
+    holders = [c for role in rule.quorum for c in people.of(partnership.id, role)]
+    risk = quorum_at_risk([c.email for c in holders], meeting.answers)
     if risk is not None:
-        lines.append(f"  - **Quorum at risk**: {risk.line()}")
+        named = {c.email.lower(): f"{c.name} <{c.email}>" for c in holders}
+        risk = QuorumRisk(
+            tuple(named.get(a, a) for a in risk.declined),
+            tuple(named.get(a, a) for a in risk.unanswered),
+        )
+        lines.append(f"  - **Quorum at risk**: {md(risk.line())}")
     return lines

@@ -16,9 +16,9 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
-from govcal.flows import dashboard, steps
+from govcal.flows import cockpit_csv, dashboard, steps
 from govcal.flows.publish import Publisher, PublishError, as_posted, board_artifacts
-from govcal.flows.runtime import Runtime, build_runtime
+from govcal.flows.runtime import Runtime, build_runtime, web_secret
 from govcal.models.db import session_scope
 from govcal.models.status import status_rows
 from govcal.models.sync import sync_all
@@ -153,14 +153,18 @@ def build_dashboard_task(
     for its current cycle, ready to post. The boards are read together (one query of each
     kind for all partnerships); `only` rebuilds one partnership (after a change made from
     a form). A partnership running on the last good version of its broken rule file is
-    told so at the top of its summary."""
+    told so at the top of its summary; with a public address for the web app, the
+    summary links each table as CSV (flows/cockpit_csv.py)."""
     runtime = _runtime(rules)
     among = active_partnerships(_of_share(runtime, share), as_of)
     chosen = [p for p in among if only in (None, p.id)]
+    csv_key = web_secret(runtime.settings) if runtime.settings.public_url else None
     artifacts = []
     with session_scope() as session:
         for board in dashboard.build_all(session, chosen, as_of):
             board.rule_problems = runtime.rule_problems_of(board.partnership)
+            if csv_key is not None and runtime.settings.public_url:
+                board.downloads = cockpit_csv.links(board, runtime.settings.public_url, csv_key)
             if board.items or board.cycles or board.rule_problems:
                 artifacts += as_posted(board_artifacts(board, as_of, sent))
     return artifacts

@@ -331,6 +331,19 @@ def audit_cycle(session: Session, public_id: str) -> AuditCycle:
     return cycle
 
 
+def cycles_per(session: Session, public_ids: Collection[str]) -> dict[str, str]:
+    """Whom each audit cycle fans out to ("agency" or "school"), by the cycle's id."""
+    from govcal.models.audits import AuditCycle
+
+    found: dict[str, str] = {}
+    for chunk in chunks(sorted(set(public_ids))):
+        rows = session.exec(
+            select(AuditCycle.public_id, AuditCycle.per).where(col(AuditCycle.public_id).in_(chunk))
+        )
+        found.update(dict(rows.all()))
+    return found
+
+
 def audit_cycles(session: Session, partnership_id: str | None = None) -> list[AuditCycle]:
     from govcal.models.audits import AuditCycle
 
@@ -552,9 +565,27 @@ def audit_return_for(session: Session, public_id: str) -> AuditReturn | None:
     ).first()
 
 
+def titles_by_public_id(session: Session, public_ids: Iterable[str]) -> dict[str, str]:
+    """The title of each occurrence, by its public id (the audit trail names items by it)."""
+    found: dict[str, str] = {}
+    for chunk in chunks(sorted(set(public_ids))):
+        rows = session.exec(
+            select(OccurrenceRow.public_id, OccurrenceRow.title).where(
+                col(OccurrenceRow.public_id).in_(chunk)
+            )
+        )
+        found.update(dict(rows.all()))
+    return found
+
+
 def occurrence_titles(session: Session, ids: Iterable[int]) -> dict[int, str]:
     """The title of each occurrence, by id (the dashboard names undelivered mail by it)."""
     return _by_id(session, OccurrenceRow.title, ids)
+
+
+def occurrence_public_ids(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """The public id of each occurrence, by id (an incident's clock carries its reference)."""
+    return _by_id(session, OccurrenceRow.public_id, ids)
 
 
 def _by_id(session: Session, column: Any, ids: Iterable[int]) -> dict[int, Any]:

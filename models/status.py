@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -125,6 +126,31 @@ def status_rows(
 
 
 _CLOSED_BY_HAND = (Lifecycle.WAIVED.value, Lifecycle.CANCELLED.value)
+
+STATUS_AHEAD_DAYS = 30  # `govcal status` lists what is open up to this many days ahead
+STATUS_BEHIND_DAYS = 30  # and what was closed in this many days before
+
+
+def in_status_window(row: StatusRow, as_of: date) -> bool:
+    """Whether `govcal status` (its default window) lists the row: read with a longer
+    `ahead_days`, a caller keeps the same rows and so gives the same counts."""
+    return not row.status.state.is_open or row.row.due <= as_of + timedelta(STATUS_AHEAD_DAYS)
+
+
+def counts_line(rows: Iterable[StatusRow]) -> str:
+    """'6 overdue, 2 due soon, 12 upcoming, 3 completed on time': `govcal status`'s
+    closing line and the cockpit's headline, most urgent first; each agency's or school's
+    return counts on its own."""
+    counts = Counter(r.status.state for r in rows)
+    return (
+        ", ".join(f"{counts[s]} {s.value.replace('_', ' ')}" for s in _URGENT_FIRST if counts[s])
+        or "nothing open or recently closed"
+    )
+
+
+_URGENT_FIRST = (State.OVERDUE, State.DUE, State.DUE_SOON, State.UPCOMING,
+                 State.COMPLETED_LATE, State.COMPLETED_ON_TIME, State.WAIVED,
+                 State.CANCELLED)  # fmt: skip
 
 
 def zone_of(session: Session, partnership_id: str) -> ZoneInfo:

@@ -6,12 +6,13 @@ DELETE, so the trail stays trustworthy even against a careless script.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Collection
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from govcal.models.types import UTCDateTime, utcnow
 
@@ -64,3 +65,31 @@ def record(
             reason=reason,
         )
     )
+
+
+def changes_since(
+    session: Session, partnership_ids: Collection[str], first: date, last: date, keep: int = 8
+) -> dict[str, tuple[list[TrailEntry], int]]:
+    """Each partnership's changes recorded from day `first` to day `last` (UTC days),
+    newest first: up to `keep` entries and how many there were in all. An entry belongs
+    to a partnership by its id (the partnership's own, or an id it prefixes: every
+    occurrence, return and incident); people's entries are keyed by address and left out."""
+    wanted = set(partnership_ids)
+    found: dict[str, tuple[list[TrailEntry], int]] = {pid: ([], 0) for pid in wanted}
+    rows = session.exec(
+        select(TrailEntry)
+        .where(
+            col(TrailEntry.at) >= datetime.combine(first, time(), UTC),
+            col(TrailEntry.at) < datetime.combine(last + timedelta(days=1), time(), UTC),
+        )
+        .order_by(col(TrailEntry.at).desc(), col(TrailEntry.id).desc())
+    )
+    for entry in rows:
+        pid = entry.entity_id.split(":", 1)[0]
+        if pid not in wanted:
+            continue
+        shown, total = found[pid]
+        if len(shown) < keep:
+            shown.append(entry)
+        found[pid] = (shown, total + 1)
+    return found

@@ -61,3 +61,9 @@ def build_ladder(
         else default.reminder_days
     )
     return Ladder(chosen_reminders, steps)
+
+
+def flag_step(ladder: Ladder) -> EscalationStep | None:
+    """The first step that raises a dashboard flag (the Independent Scrutineer's, by
+    default): from that day overdue an item needs a decision rather than a reminder."""
+    return next((step for step in ladder.escalations if step.flag is not None), None)

@@ -16,6 +16,7 @@ from govcal.models.directory_import import import_directory
 from govcal.models.sync import sync_partnership
 from govcal.notifications.render import Sender
 from govcal.notifications.transport import FileOutbox
+from tests.support.markdown import as_shown
 from tests.support.paths import SAMPLE_DIRECTORY
 
 LSP = "wfscp:lsp-meeting:2026-11-11"
@@ -83,12 +84,22 @@ def test_the_cockpit_says_who_is_coming_and_quorum_at_risk_five_working_days_bef
     early = summary(url, wfscp, date(2026, 11, 3))  # 6 working days before
     assert "## Who is coming" in early
     assert "Quorum at risk" not in early
-    text = summary(url, wfscp, date(2026, 11, 4))  # 5 working days before
-    line = next(x for x in text.splitlines() if "11/11/2026" in x)
+    text = as_shown(summary(url, wfscp, date(2026, 11, 4)))  # 5 working days before
+    line = next(x for x in text.splitlines() if "11 Nov 2026: " in x)
     assert "1 coming, 1 deputy, 1 not coming" in line
     risk = next(x for x in text.splitlines() if "Quorum at risk" in x)
-    assert f"declined without a deputy: {declined}" in risk
-    assert all(p in risk for p in silent) and coming not in risk and deputised not in risk
+    name = names(url)  # each named as the directory names them, with the address
+    assert f"declined without a deputy: {name[declined]} <{declined}>" in risk
+    assert all(f"{name[p]} <{p}>" in risk for p in silent)
+    assert coming not in risk and deputised not in risk
+
+
+def names(url) -> dict[str, str]:
+    from govcal.models.notify_inputs import directory
+
+    with session_scope(url) as s:
+        people = directory(s, ["wfscp"])
+    return {c.email.lower(): c.name for r in ("co-chairs", "lsp") for c in people.of("wfscp", r)}
 
 
 def test_an_answer_is_refused_from_someone_not_invited_and_for_a_version_never_sent(invited):

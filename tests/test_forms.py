@@ -99,7 +99,9 @@ def test_completion_with_a_pasted_id_changes_the_summary(day):
     row = occurrence(LSP)
     assert (row.lifecycle, row.completed_at) == ("completed", D("2026-11-11"))
     after = artifacts("compliance-summary-wfscp")["compliance-summary-wfscp"].data
-    assert LSP not in after  # republished at once, not at tomorrow's 07:00 run
+    still_open, done_now = after.split("## Recently done")  # republished at once, not at
+    assert LSP not in still_open  # tomorrow's 07:00 run: no longer open, recently done
+    assert LSP in done_now and "completed 11 Nov 2026 · by typed as Partnership Manager" in done_now
 
 
 def test_each_run_is_named_for_what_it_did(same_day):

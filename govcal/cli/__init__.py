@@ -75,6 +75,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "returns",
         "One line per agency or school in an S11/S175 cycle: returned, late, reviewed.",
     ),
+    "tables": (
+        "govcal.cli.cockpit",
+        "tables",
+        "The cockpit's tables: name them, or print one as CSV for a spreadsheet.",
+    ),
     "complete": (
         "govcal.cli.records",
         "complete",

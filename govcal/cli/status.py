@@ -25,7 +25,15 @@ from govcal.cli.common import (
 )
 from govcal.cli.tables import add_item, item_table, show
 from govcal.models import queries
-from govcal.models.status import StatusRow, status_of, status_rows, zone_of
+from govcal.models.status import (
+    STATUS_AHEAD_DAYS,
+    STATUS_BEHIND_DAYS,
+    StatusRow,
+    counts_line,
+    status_of,
+    status_rows,
+    zone_of,
+)
 from govcal.rules.state import State
 
 STYLE = {
@@ -48,7 +56,9 @@ def status(
     overdue: Annotated[bool, typer.Option("--overdue", help="Only what is overdue.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
     as_of: AsOfOption = None,
-    ahead: Annotated[int, typer.Option("--ahead", help="Days ahead to include.")] = 30,
+    ahead: Annotated[
+        int, typer.Option("--ahead", help="Days ahead to include.")
+    ] = STATUS_AHEAD_DAYS,
 ) -> None:
     """What is overdue, due and coming up, and what was recently done."""
     day = parse_day(as_of, "--as-of") or today()
@@ -75,11 +85,10 @@ def status(
         for item in _grouped(closed, by_day=True):
             _add(table, item, str(item.rows[0].closed()), names)
         show(out, f"Closed in the {BEHIND} days to {day}, by the day closed", table)
-    counts = Counter(r.status.state for r in rows)
-    out.print(", ".join(f"{n} {s.value.replace('_', ' ')}" for s, n in counts.most_common()))
+    out.print(counts_line(rows), soft_wrap=True)
 
 
-BEHIND = 30
+BEHIND = STATUS_BEHIND_DAYS
 
 
 @dataclass

@@ -216,6 +216,11 @@ class Web:
         }
         return Response(content.encode("utf-8"), media_type=_PACK_TYPES[kind], headers=headers)
 
+    async def table_csv(self, request: Request) -> Response:
+        from govcal.web.tables import table_csv
+
+        return await table_csv(self, request)
+
     async def health(self, _request: Request) -> Response:
         return PlainTextResponse("ok\n")
 
@@ -255,6 +260,8 @@ def create_app(
             Route("/a/{token}", web.record, methods=["POST"]),
             Route("/feeds/{name}", web.feed, methods=["GET", "HEAD"]),
             Route("/packs/{name}", web.pack, methods=["GET", "HEAD"]),
+
+            Route("/cockpit/{partnership}/{table}.csv", web.table_csv, methods=["GET"]),
             Route("/healthz", web.health, methods=["GET"]),
             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
         ],
