@@ -14,8 +14,8 @@ in processes of its own (uvicorn, as `govcal web` runs it):
 Two loads per side, each on a fresh copy of the data:
 
 - `shape` (locust, bench/web_locust.py): every person opens their link, reads the page
-  for 5-20 s, presses the button and reads the answer, all starting within two
-  seconds; meanwhile 1,000 subscribers poll every --poll-every seconds (300: a rate of
+  for 5-20 s, presses the button and reads the answer, all opening within --arrive
+  seconds (10); meanwhile 1,000 subscribers poll every --poll-every seconds (300: a rate of
   3.3 polls a second), each at its own phase, for --duration seconds.
 - `burst`: no think time: every link opened at the same instant, then every button
   pressed at the same instant, twice over; then 1,000 polls, 100 at a time (httpx).
@@ -151,7 +151,8 @@ def _shape(side: Side, inputs: dict, args, work: Path) -> dict:
     out = work / "out.json"
     users = len(people) + args.subscribers
     env = os.environ | {"GOVCAL_BENCH_IN": str(given), "GOVCAL_BENCH_OUT": str(out),
-                        "GOVCAL_BENCH_POLL_EVERY": str(args.poll_every)}  # fmt: skip
+                        "GOVCAL_BENCH_POLL_EVERY": str(args.poll_every),
+                        "GOVCAL_BENCH_ARRIVE": str(args.arrive)}  # fmt: skip
     subprocess.run(
         [str(Path(sys.executable).with_name("locust")), "-f", str(ROOT / "bench" / "web_locust.py"),
          "--headless", "--only-summary", "--host", side.base, "--users", str(users),
@@ -258,6 +259,7 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=200)
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--poll-every", type=float, default=300.0, help="seconds")
+    parser.add_argument("--arrive", type=float, default=10.0, help="seconds: people's opens")
     parser.add_argument("--duration", type=int, default=60, help="seconds of the shape")
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--before", default=BEFORE, help="the baseline's commit ('': none)")

@@ -2,10 +2,11 @@
 
 - A person (`Person`, one per link in the morning's emails) opens their link, reads the
   page for a few seconds (think time), presses the button, and reads the page the
-  answer leads to. All of them start within a few seconds: "200 people at once".
+  answer leads to. All of them open within GOVCAL_BENCH_ARRIVE seconds (10): "200
+  people at once", as people who all got the email a moment ago.
 - A calendar subscriber (`Subscriber`) polls its feed with the ETag it was given, every
-  `GOVCAL_BENCH_POLL_EVERY` seconds, as calendar clients do: with 1,000 of them spawned
-  evenly over one period, the polls arrive at a steady rate (1,000 per period).
+  `GOVCAL_BENCH_POLL_EVERY` seconds, as calendar clients do: each at its own phase
+  in the period, so 1,000 of them make a steady rate (1,000 polls per period).
 
 Reads its inputs from GOVCAL_BENCH_IN (JSON: links, feeds) and writes every request's
 time and each person's outcome to GOVCAL_BENCH_OUT when the run stops.
@@ -29,6 +30,7 @@ INPUT = json.loads(open(os.environ["GOVCAL_BENCH_IN"]).read())  # noqa: SIM115
 THINK = (float(os.environ.get("GOVCAL_BENCH_THINK_MIN", "5")),
          float(os.environ.get("GOVCAL_BENCH_THINK_MAX", "20")))  # fmt: skip
 POLL_EVERY = float(os.environ.get("GOVCAL_BENCH_POLL_EVERY", "300"))
+ARRIVE = float(os.environ.get("GOVCAL_BENCH_ARRIVE", "10"))
 KEY = re.compile(r'name="form_key" value="([^"]+)"')
 times: dict[str, list[float]] = {}
 outcomes: list[dict] = []
@@ -58,6 +60,7 @@ class Person(FastHttpUser):
     def on_start(self) -> None:
         self.link = INPUT["links"][next(_people) % len(INPUT["links"])]
         self.key: str | None = None
+        gevent.sleep(random.uniform(0, ARRIVE))  # the email opened within a few seconds
 
     @task
     def answer(self) -> None:
