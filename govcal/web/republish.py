@@ -53,5 +53,4 @@ class Republisher:
                 with self._lock:
                     self._busy = False
                     self.tried += 1
-        self.tried = 0  # republishes attempted (posted, or failed and logged)
                     self._lock.notify_all()
