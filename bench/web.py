@@ -11,8 +11,10 @@ in processes of its own (uvicorn, as `govcal web` runs it):
   worker: the baseline, measured in the same run;
 - `after, 1 worker` and `after, N workers` (N from --workers, default one per core).
 
-Two loads per side, each on a fresh copy of the data:
+Three loads per side, each on a fresh copy of the data:
 
+- `serial`: one request at a time (each link opened and confirmed, then 1,000 polls):
+  what a request costs the server with nothing queued.
 - `shape` (locust, bench/web_locust.py): every person opens their link, reads the page
   for 5-20 s, presses the button and reads the answer, all opening within --arrive
   seconds (10); meanwhile 1,000 subscribers poll every --poll-every seconds (300: a rate of
@@ -233,11 +235,42 @@ async def _burst_polls(base: str, feeds: list[list[str]], count: int) -> dict:
     return {"feed 304": _percentiles(times), "status": dict(codes)}
 
 
-def _burst(side: Side, inputs: dict, args) -> dict:
+def _burst(side: Side, inputs: dict, args, _place: Path) -> dict:
     people = asyncio.run(_burst_people(side.base, inputs["links"][: args.people]))
     polls = asyncio.run(_burst_polls(side.base, inputs["feeds"], args.subscribers))
     confirmed = people.pop("confirmed")
     return {**people, **polls, "audit": side.audit(confirmed)}
+
+
+def _serial(side: Side, inputs: dict, args, _place: Path) -> dict:
+    """One request at a time: what a request costs the server, with nothing queued."""
+    import httpx
+
+    opened: list[float] = []
+    posted: list[float] = []
+    polled: list[float] = []
+    confirmed: list[str] = []
+    with httpx.Client(base_url=side.base, timeout=60) as client:
+        for path in inputs["links"][: args.people]:
+            start = time.perf_counter()
+            page = client.get(path)
+            opened.append(time.perf_counter() - start)
+            key = re.search(r'name="form_key" value="([^"]+)"', page.text)
+            if key is None:
+                continue
+            form = {"form_key": key.group(1), "evidence": "https://example.org/return.pdf",
+                    "note": "seen", "answer": "coming"}  # fmt: skip
+            start = time.perf_counter()
+            if client.post(path, data=form).status_code == 303:
+                confirmed.append(path)
+            posted.append(time.perf_counter() - start)
+        for n in range(args.subscribers):
+            path, tag = inputs["feeds"][n % len(inputs["feeds"])]
+            start = time.perf_counter()
+            client.get(path, headers={"if-none-match": tag})
+            polled.append(time.perf_counter() - start)
+    return {"open": _percentiles(opened), "confirm": _percentiles(posted),
+            "feed 304": _percentiles(polled), "audit": side.audit(confirmed)}  # fmt: skip
 
 
 def _old_tree(commit: str, work: Path) -> Path:
@@ -252,6 +285,9 @@ def _old_tree(commit: str, work: Path) -> Path:
     return tree
 
 
+LOADS = {"shape": _shape, "burst": _burst, "serial": _serial}
+
+
 def main() -> None:
     from govcal.web.worker import default_workers
 
@@ -263,7 +299,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=60, help="seconds of the shape")
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--before", default=BEFORE, help="the baseline's commit ('': none)")
-    parser.add_argument("--loads", default="shape,burst")
+    parser.add_argument("--loads", default="serial,shape,burst")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="govcal-web-bench-"))
@@ -282,8 +318,7 @@ def main() -> None:
                 place.mkdir()
                 load_before = os.getloadavg()[0]
                 with Side(name, tree, workers, work / "prepared" / "data", place) as side:
-                    measured = (_shape(side, inputs, args, place) if load == "shape"
-                                else _burst(side, inputs, args))  # fmt: skip
+                    measured = LOADS[load](side, inputs, args, place)
                 measured["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
                 report["sides"].setdefault(name, {})[load] = measured
                 print(f"{name}, {load}: {json.dumps(measured)}", file=sys.stderr, flush=True)
