@@ -218,7 +218,7 @@ async def _burst_polls(base: str, feeds: list[list[str]], count: int) -> dict:
     import httpx
 
     times: list[float] = []
-    codes: Counter[int] = Counter()
+    codes: Counter[str] = Counter()
     gate = asyncio.Semaphore(100)
     async with httpx.AsyncClient(base_url=base, limits=httpx.Limits(max_connections=100),
                                  timeout=60) as client:  # fmt: skip
@@ -227,9 +227,13 @@ async def _burst_polls(base: str, feeds: list[list[str]], count: int) -> dict:
             path, tag = feeds[n % len(feeds)]
             async with gate:
                 start = time.perf_counter()
-                answer = await client.get(path, headers={"if-none-match": tag})
+                try:
+                    answer = await client.get(path, headers={"if-none-match": tag})
+                except httpx.TransportError as exc:
+                    codes[type(exc).__name__] += 1
+                    return
                 times.append(time.perf_counter() - start)
-                codes[answer.status_code] += 1
+                codes[str(answer.status_code)] += 1
 
         await asyncio.gather(*(poll(n) for n in range(count)))
     return {"feed 304": _percentiles(times), "status": dict(codes)}
