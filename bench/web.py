@@ -14,7 +14,8 @@ in processes of its own (uvicorn, as `govcal web` runs it):
 Three loads per side, each on a fresh copy of the data:
 
 - `serial`: one request at a time (each link opened and confirmed, then 1,000 polls):
-  what a request costs the server with nothing queued.
+  what a request costs with nothing queued, in time and in the server's CPU time
+  (from /proc: the figure a busy machine disturbs least).
 - `shape` (locust, bench/web_locust.py): every person opens their link, reads the page
   for 5-20 s, presses the button and reads the answer, all opening within --arrive
   seconds (10); meanwhile 1,000 subscribers poll every --poll-every seconds (300: a rate of
@@ -128,6 +129,20 @@ class Side:
     def __exit__(self, *_exc) -> None:
         self.process.terminate()
         self.process.wait(timeout=60)
+
+    def cpu(self) -> float:
+        """CPU seconds the server's processes (the workers too) have used so far: what a
+        request costs, whatever else the machine is doing."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total, wanted = 0.0, {self.process.pid}
+        for entry in os.listdir("/proc"):
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if entry.isdigit() and (int(entry) in wanted or int(fields[1]) in wanted):
+                total += (int(fields[11]) + int(fields[12])) / tick
+        return total
 
     def audit(self, confirmed: list[str]) -> dict:
         """Each link's answer in the trail at most once, and every confirmed one there."""
@@ -254,6 +269,7 @@ def _serial(side: Side, inputs: dict, args, _place: Path) -> dict:
     posted: list[float] = []
     polled: list[float] = []
     confirmed: list[str] = []
+    cpu = [side.cpu()]
     with httpx.Client(base_url=side.base, timeout=60) as client:
         for path in inputs["links"][: args.people]:
             start = time.perf_counter()
@@ -268,13 +284,18 @@ def _serial(side: Side, inputs: dict, args, _place: Path) -> dict:
             if client.post(path, data=form).status_code == 303:
                 confirmed.append(path)
             posted.append(time.perf_counter() - start)
+        cpu.append(side.cpu())
         for n in range(args.subscribers):
             path, tag = inputs["feeds"][n % len(inputs["feeds"])]
             start = time.perf_counter()
             client.get(path, headers={"if-none-match": tag})
             polled.append(time.perf_counter() - start)
+        cpu.append(side.cpu())
+    pages = len(opened) + len(posted)
     return {"open": _percentiles(opened), "confirm": _percentiles(posted),
-            "feed 304": _percentiles(polled), "audit": side.audit(confirmed)}  # fmt: skip
+            "feed 304": _percentiles(polled), "audit": side.audit(confirmed),
+            "server_cpu_ms": {"page or confirm": round((cpu[1] - cpu[0]) * 1000 / pages, 2),
+                              "304": round((cpu[2] - cpu[1]) * 1000 / len(polled), 3)}}  # fmt: skip
 
 
 def _old_tree(commit: str, work: Path) -> Path:
