@@ -1,13 +1,30 @@
 """The web app under load: 200 people opening and confirming their links at once, and
 1,000 calendar subscribers polling their feeds (If-None-Match: 304).
 
-    nice .venv/bin/python -m bench.web [--people 200] [--polls 1000]
+    nice .venv/bin/python -m bench.web [--people 200] [--subscribers 1000] [--workers N]
 
-The app runs in a process of its own (uvicorn, as `govcal web` runs it) over the sample
-on the embedded SQLite, with the S175 reminders of 3 March 2027 in its outbox (148
-schools, each with its own link, and the day's other links). Prints JSON: p50/p95/max of
-each kind of request, and whether the audit trail has each answer exactly once. `wrk`
-(Debian) measures the 304 throughput when it is installed.
+Each side serves the sample on the embedded SQLite with the S175 reminders of 3 March
+2027 in its outbox (148 schools, each with its own link, and the day's other links),
+in processes of its own (uvicorn, as `govcal web` runs it):
+
+- `before`: the code at --before (73e8c05, the commit before the app's load work), one
+  worker: the baseline, measured in the same run;
+- `after, 1 worker` and `after, N workers` (N from --workers, default one per core).
+
+Three loads per side, each on a fresh copy of the data:
+
+- `serial`: one request at a time (each link opened and confirmed, then 1,000 polls):
+  what a request costs with nothing queued, in time and in the server's CPU time
+  (from /proc: the figure a busy machine disturbs least).
+- `shape` (locust, bench/web_locust.py): every person opens their link, reads the page
+  for 5-20 s, presses the button and reads the answer, all opening within --arrive
+  seconds (10); meanwhile 1,000 subscribers poll every --poll-every seconds (300: a rate of
+  3.3 polls a second), each at its own phase, for --duration seconds.
+- `burst`: no think time: every link opened at the same instant, then every button
+  pressed at the same instant, twice over; then 1,000 polls, 100 at a time (httpx).
+
+Prints p50/p95/max of each kind of request per side, and the audit trail's check:
+each confirmed answer recorded exactly once (none lost, none doubled).
 """
 
 from __future__ import annotations
@@ -23,30 +40,38 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 DAY = date(2027, 3, 3)
 NOW = datetime(2027, 3, 3, 12, tzinfo=UTC)
+BEFORE = "73e8c05"
 SERVER = """
-import uvicorn
-from govcal.flows.runtime import build_runtime
-from govcal.web.app import create_app
-from datetime import datetime, UTC
-app = create_app(build_runtime(clock=lambda: datetime(2027, 3, 3, 12, tzinfo=UTC)),
-                 per_client_minute=100_000, per_token_minute=100)
-uvicorn.run(app, host="127.0.0.1", port={port}, access_log=False, log_level="warning")
+import sys, uvicorn
+sys.path.insert(0, {tree!r})
+options = dict(host="127.0.0.1", port={port}, access_log=False, log_level="warning")
+if {workers} == 1:
+    from bench.web_server import app
+    uvicorn.run(app(), **options)
+else:
+    uvicorn.run("bench.web_server:app", factory=True, workers={workers}, **options)
 """
 
 
 def _percentiles(times: list[float]) -> dict[str, float]:
+    if not times:
+        return {"n": 0}
     ordered = sorted(times)
-    p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
+    p95 = ordered[max(0, int(len(ordered) * 0.95 + 0.5) - 1)]
     return {"n": len(ordered), "p50_ms": round(statistics.median(ordered) * 1000, 1),
             "p95_ms": round(p95 * 1000, 1), "max_ms": round(ordered[-1] * 1000, 1)}  # fmt: skip
 
 
-def _prepare(folder: Path, port: int) -> list[str]:
+def _prepare(folder: Path) -> dict:
+    """The sample's data folder with the day's messages sent; the links as paths."""
+    port = 9  # links name a port; the client uses their paths on whichever port serves
     os.environ.update({"GOVCAL_DATA_DIR": str(folder / "data"),
                        "GOVCAL_PUBLIC_URL": f"http://127.0.0.1:{port}",
                        "GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK": "true"})  # fmt: skip
@@ -54,6 +79,8 @@ def _prepare(folder: Path, port: int) -> list[str]:
     from govcal.flows.runtime import build_runtime
     from govcal.flows.steps import publish_feeds
     from govcal.models.db import session_scope
+    from govcal.models.feed_tokens import all_feed_tokens
+    from govcal.models.served_feeds import by_token
     from tests.support.web import day_sent
 
     load_samples_if_empty(history=False)
@@ -61,132 +88,286 @@ def _prepare(folder: Path, port: int) -> list[str]:
     with session_scope() as session:
         publish_feeds(session, build_runtime().partnerships, DAY, folder / "data" / "feeds")
     links = set()
+    pattern = re.compile(rf"http://127\.0\.0\.1:{port}(/a/[A-Za-z0-9_.-]+)")
     for path in (folder / "outbox").glob("*.eml"):
-        links.update(re.findall(rf"http://127\.0\.0\.1:{port}/a/[A-Za-z0-9_.-]+", path.read_text()))
-    return sorted(links)
+        links.update(pattern.findall(path.read_text()))
+    feeds = []
+    with session_scope() as session:
+        for row in all_feed_tokens(session):
+            found = by_token(session, row.token)  # a holder with nothing in it has none
+            if found is not None:
+                feeds.append([f"/feeds/{row.token}.ics", f'"{found.etag}"'])
+    return {"links": sorted(links), "feeds": feeds}
 
 
-async def _people(links: list[str]) -> dict:
+class Side:
+    """One server under test: a code tree, a worker count, a fresh copy of the data."""
+
+    def __init__(self, name: str, tree: Path, workers: int, data: Path, work: Path) -> None:
+        from tests.smtp_server import free_port
+
+        self.name, self.tree, self.workers = name, tree, workers
+        self.data = work / "data"
+        shutil.copytree(data, self.data)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = os.environ | {"GOVCAL_DATA_DIR": str(self.data), "PYTHONPATH": str(tree)}
+        code = SERVER.format(tree=str(tree), port=self.port, workers=workers)
+        self.process = subprocess.Popen([sys.executable, "-c", code], cwd=tree, env=env)
+
+    def __enter__(self) -> Side:
+        import httpx
+
+        for _ in range(600):
+            try:
+                if httpx.get(f"{self.base}/healthz").status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise OSError(f"{self.name}: the app did not start")
+
+    def __exit__(self, *_exc) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+    def cpu(self) -> float:
+        """CPU seconds the server's processes (the workers too) have used so far: what a
+        request costs, whatever else the machine is doing."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total, wanted = 0.0, {self.process.pid}
+        for entry in os.listdir("/proc"):
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if entry.isdigit() and (int(entry) in wanted or int(fields[1]) in wanted):
+                total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
+    def audit(self, confirmed: list[str]) -> dict:
+        """Each link's answer in the trail at most once, and every confirmed one there."""
+        import sqlite3
+
+        with sqlite3.connect(self.data / "govcal.db") as db:
+            rows = db.execute(
+                "SELECT actor, entity_id FROM audit_trail WHERE action = 'email-link-used'"
+            ).fetchall()
+            used = db.execute("SELECT id FROM action_link WHERE used_at IS NOT NULL").fetchall()
+        per_link = Counter(rows)
+        ids = {path.rsplit("/", 1)[1].split(".")[0] for path in confirmed}
+        lost = len(ids - {r[0] for r in used})
+        doubled = sum(1 for n in per_link.values() if n > 1)
+        return {"answers": len(rows), "confirmed": len(confirmed), "lost": lost,
+                "doubled": doubled}  # fmt: skip
+
+
+def _shape(side: Side, inputs: dict, args, work: Path) -> dict:
+    people = inputs["links"][: args.people]
+    given = work / "in.json"
+    given.write_text(json.dumps({"links": people, "feeds": inputs["feeds"]}))
+    out = work / "out.json"
+    users = len(people) + args.subscribers
+    env = os.environ | {"GOVCAL_BENCH_IN": str(given), "GOVCAL_BENCH_OUT": str(out),
+                        "GOVCAL_BENCH_POLL_EVERY": str(args.poll_every),
+                        "GOVCAL_BENCH_ARRIVE": str(args.arrive)}  # fmt: skip
+    subprocess.run(
+        [str(Path(sys.executable).with_name("locust")), "-f", str(ROOT / "bench" / "web_locust.py"),
+         "--headless", "--only-summary", "--host", side.base, "--users", str(users),
+         "--spawn-rate", str(max(100, users // 2)), "--run-time", f"{args.duration}s",
+         "--stop-timeout", "30", "--loglevel", "WARNING"],
+        env=env, check=False, capture_output=True, text=True, timeout=args.duration + 300,
+    )  # fmt: skip
+    result = json.loads(out.read_text())
+    times = result["times"]
+    confirmed = [o["link"] for o in result["outcomes"] if o["confirm"] == 303]
+    return {"people": len(people), "subscribers": args.subscribers,
+            "open": _percentiles(times.get("open", [])),
+            "confirm": _percentiles(times.get("confirm", [])),
+            "recorded page": _percentiles(times.get("recorded page", [])),
+            "feed 304": _percentiles(times.get("feed 304", [])),
+            "errors": dict(Counter(result["errors"])),
+            "audit": side.audit(confirmed)}  # fmt: skip
+
+
+async def _burst_people(base: str, links: list[str]) -> dict:
     import httpx
 
     opened: list[float] = []
     posted: list[float] = []
+    confirmed: list[str] = []
     failed: list[str] = []
 
-    async def one(client: httpx.AsyncClient, url: str) -> None:
+    async def one(client: httpx.AsyncClient, path: str, go: asyncio.Event) -> None:
         try:
-            await answer(client, url)
+            start = time.perf_counter()
+            page = await client.get(path)
+            opened.append(time.perf_counter() - start)
+            key = re.search(r'name="form_key" value="([^"]+)"', page.text)
+            await go.wait()  # every button pressed at the same instant
+            if key is None:
+                return
+            form = {"form_key": key.group(1), "evidence": "https://example.org/return.pdf",
+                    "note": "seen", "answer": "coming"}  # fmt: skip
+            start = time.perf_counter()
+            sent = await client.post(path, data=form)
+            posted.append(time.perf_counter() - start)
+            if sent.status_code == 303:
+                confirmed.append(path)
         except httpx.TransportError as exc:
             failed.append(type(exc).__name__)
 
-    async def answer(client: httpx.AsyncClient, url: str) -> None:
-        start = time.perf_counter()
-        page = await client.get(url)
-        opened.append(time.perf_counter() - start)
-        key = re.search(r'name="form_key" value="([^"]+)"', page.text)
-        if key is None:
-            return
-        form = {"form_key": key.group(1), "evidence": "https://example.org/return.pdf",
-                "note": "seen"}  # fmt: skip
-        start = time.perf_counter()
-        await client.post(url, data=form)
-        posted.append(time.perf_counter() - start)
-
     limits = httpx.Limits(max_connections=len(links))
-    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
-        await asyncio.gather(*(one(client, url) for url in links))
-        await asyncio.gather(*(one(client, url) for url in links))  # everyone clicks twice
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
+        for _click in range(2):  # everyone clicks twice
+            go = asyncio.Event()
+            runs = [asyncio.create_task(one(client, path, go)) for path in links]
+            while len(opened) < len(links) * (_click + 1) - len(failed):
+                await asyncio.sleep(0.01)
+            go.set()
+            await asyncio.gather(*runs)
     return {"open": _percentiles(opened), "confirm": _percentiles(posted),
-            "transport_errors": failed}  # fmt: skip
+            "transport_errors": dict(Counter(failed)), "confirmed": confirmed}  # fmt: skip
 
 
-async def _polls(urls: list[str], count: int) -> dict:
+async def _burst_polls(base: str, feeds: list[list[str]], count: int) -> dict:
     import httpx
 
     times: list[float] = []
-    codes: dict[int, int] = {}
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100), timeout=60) as client:
-        first = {u: await client.get(u) for u in urls}
-        tags = {u: a.headers["etag"] for u, a in first.items() if a.status_code == 200}
-        urls = sorted(tags)  # tokens whose holder has no feed (nothing in it) answer 404
-        gate = asyncio.Semaphore(100)
+    codes: Counter[str] = Counter()
+    gate = asyncio.Semaphore(100)
+    async with httpx.AsyncClient(base_url=base, limits=httpx.Limits(max_connections=100),
+                                 timeout=60) as client:  # fmt: skip
 
         async def poll(n: int) -> None:
-            url = urls[n % len(urls)]
+            path, tag = feeds[n % len(feeds)]
             async with gate:
                 start = time.perf_counter()
-                answer = await client.get(url, headers={"if-none-match": tags[url]})
+                try:
+                    answer = await client.get(path, headers={"if-none-match": tag})
+                except httpx.TransportError as exc:
+                    codes[type(exc).__name__] += 1
+                    return
                 times.append(time.perf_counter() - start)
-                codes[answer.status_code] = codes.get(answer.status_code, 0) + 1
+                codes[str(answer.status_code)] += 1
 
         await asyncio.gather(*(poll(n) for n in range(count)))
-    return {"not_modified": _percentiles(times), "status": codes}
+    return {"feed 304": _percentiles(times), "status": dict(codes)}
+
+
+def _burst(side: Side, inputs: dict, args, _place: Path) -> dict:
+    people = asyncio.run(_burst_people(side.base, inputs["links"][: args.people]))
+    polls = asyncio.run(_burst_polls(side.base, inputs["feeds"], args.subscribers))
+    confirmed = people.pop("confirmed")
+    return {**people, **polls, "audit": side.audit(confirmed)}
+
+
+def _serial(side: Side, inputs: dict, args, _place: Path) -> dict:
+    """One request at a time: what a request costs the server, with nothing queued."""
+    import httpx
+
+    opened: list[float] = []
+    posted: list[float] = []
+    polled: list[float] = []
+    confirmed: list[str] = []
+    cpu = [side.cpu()]
+    with httpx.Client(base_url=side.base, timeout=60) as client:
+        for path in inputs["links"][: args.people]:
+            start = time.perf_counter()
+            page = client.get(path)
+            opened.append(time.perf_counter() - start)
+            key = re.search(r'name="form_key" value="([^"]+)"', page.text)
+            if key is None:
+                continue
+            form = {"form_key": key.group(1), "evidence": "https://example.org/return.pdf",
+                    "note": "seen", "answer": "coming"}  # fmt: skip
+            start = time.perf_counter()
+            if client.post(path, data=form).status_code == 303:
+                confirmed.append(path)
+            posted.append(time.perf_counter() - start)
+        cpu.append(side.cpu())
+        for n in range(args.subscribers):
+            path, tag = inputs["feeds"][n % len(inputs["feeds"])]
+            start = time.perf_counter()
+            client.get(path, headers={"if-none-match": tag})
+            polled.append(time.perf_counter() - start)
+        cpu.append(side.cpu())
+    pages = len(opened) + len(posted)
+    return {"open": _percentiles(opened), "confirm": _percentiles(posted),
+            "feed 304": _percentiles(polled), "audit": side.audit(confirmed),
+            "server_cpu_ms": {"page or confirm": round((cpu[1] - cpu[0]) * 1000 / pages, 2),
+                              "304": round((cpu[2] - cpu[1]) * 1000 / len(polled), 3)}}  # fmt: skip
+
+
+def _old_tree(commit: str, work: Path) -> Path:
+    """The code at `commit`, as files (its app and its own bench/web_server.py, or ours)."""
+    tree = work / f"code-{commit}"
+    tree.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", commit], cwd=ROOT, check=True,
+                             capture_output=True).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    if not (tree / "bench" / "web_server.py").exists():
+        shutil.copy(ROOT / "bench" / "web_server.py", tree / "bench" / "web_server.py")
+    return tree
+
+
+LOADS = {"shape": _shape, "burst": _burst, "serial": _serial}
 
 
 def main() -> None:
+    from govcal.web.worker import default_workers
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=200)
-    parser.add_argument("--polls", type=int, default=1000)
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--poll-every", type=float, default=300.0, help="seconds")
+    parser.add_argument("--arrive", type=float, default=10.0, help="seconds: people's opens")
+    parser.add_argument("--duration", type=int, default=60, help="seconds of the shape")
+    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--before", default=BEFORE, help="the baseline's commit ('': none)")
+    parser.add_argument("--loads", default="serial,shape,burst")
     args = parser.parse_args()
-    from tests.smtp_server import free_port
 
-    folder = Path(tempfile.mkdtemp(prefix="govcal-web-bench-"))
-    port = free_port()
-    links = _prepare(folder, port)[: args.people]
-    server = subprocess.Popen([sys.executable, "-c", SERVER.format(port=port)], env=os.environ)
+    work = Path(tempfile.mkdtemp(prefix="govcal-web-bench-"))
     try:
-        import httpx
-
-        for _ in range(300):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz")
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        people = asyncio.run(_people(links))
-        from govcal.models.db import session_scope
-        from govcal.models.feed_tokens import all_feed_tokens
-
-        with session_scope() as session:
-            tokens = [row.token for row in all_feed_tokens(session)]
-        feeds = [f"http://127.0.0.1:{port}/feeds/{t}.ics" for t in tokens]
-        polls = asyncio.run(_polls(feeds, args.polls))
-        report = {"links": len(links), **people, **polls, "audit": _audit(len(links))}
-        if shutil.which("wrk"):
-            report["wrk_304"] = _wrk(feeds[0])
+        inputs = _prepare(work / "prepared")
+        sides = [("after, 1 worker", ROOT, 1)]
+        if args.workers > 1:
+            sides.append((f"after, {args.workers} workers", ROOT, args.workers))
+        if args.before:
+            sides.insert(0, (f"before ({args.before}), 1 worker", _old_tree(args.before, work), 1))
+        report: dict = {"links": len(inputs["links"][: args.people]), "feeds": len(inputs["feeds"]),
+                        "cores": os.cpu_count(), "sides": {}}  # fmt: skip
+        for n, (name, tree, workers) in enumerate(sides):
+            for load in args.loads.split(","):
+                place = work / f"run-{n}-{load}"
+                place.mkdir()
+                load_before = os.getloadavg()[0]
+                with Side(name, tree, workers, work / "prepared" / "data", place) as side:
+                    measured = LOADS[load](side, inputs, args, place)
+                measured["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
+                report["sides"].setdefault(name, {})[load] = measured
+                print(f"{name}, {load}: {json.dumps(measured)}", file=sys.stderr, flush=True)
     finally:
-        server.terminate()
-        server.wait(timeout=20)
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(report, indent=1))
+    print(_table(report))
 
 
-def _audit(expected: int) -> dict:
-    """Each link's answer in the trail exactly once, whatever the double clicks."""
-    from collections import Counter
-
-    from sqlmodel import select
-
-    from govcal.models.db import session_scope
-    from govcal.models.trail import TrailEntry
-
-    with session_scope() as session:
-        used = session.exec(select(TrailEntry).where(TrailEntry.action == "email-link-used")).all()
-    per_link = Counter((r.actor, r.entity_id) for r in used)
-    return {"answers": len(used), "links": expected,
-            "doubled": sum(1 for n in per_link.values() if n > 1)}  # fmt: skip
-
-
-def _wrk(url: str) -> str:
-    import httpx
-
-    tag = httpx.get(url).headers["etag"]
-    done = subprocess.run(["wrk", "-t2", "-c50", "-d10s", "--latency", "-H",
-                           f"If-None-Match: {tag}", url],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
-    keep = [line.strip() for line in done.stdout.splitlines()
-            if re.match(r"\s+(50|90|99)%|Requests/sec|requests in", line)]  # fmt: skip
-    return "; ".join(keep)
+def _table(report: dict) -> str:
+    """p50 / p95 in ms, a row per side and load, a column per kind of request."""
+    kinds = ["open", "confirm", "feed 304"]
+    lines = ["| side | load | " + " | ".join(f"{k} p50 / p95 ms" for k in kinds)
+             + " | answers / confirmed / lost / doubled | load avg |",
+             "|---|---|" + "---|" * (len(kinds) + 2)]  # fmt: skip
+    for name, loads in report["sides"].items():
+        for load, got in loads.items():
+            cells = [f"{got[k]['p50_ms']} / {got[k]['p95_ms']}" if got.get(k, {}).get("n")
+                     else "-" for k in kinds]  # fmt: skip
+            a = got["audit"]
+            audit = f"{a['answers']} / {a['confirmed']} / {a['lost']} / {a['doubled']}"
+            avg = "-".join(str(x) for x in got["load_average"])
+            lines.append(f"| {name} | {load} | " + " | ".join(cells) + f" | {audit} | {avg} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Index
+from sqlalchemy import Index, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from govcal.models.types import UTCDateTime, utcnow
@@ -146,6 +146,18 @@ def issue_all(
 
 def find(session: Session, link_id: str) -> ActionLink | None:
     return session.get(ActionLink, link_id)
+
+
+def claim(session: Session, link: ActionLink, *, at: datetime, client: str) -> bool:
+    """Take the link for the answer being recorded, or False when another answer took it
+    first (a double click's second POST at the same instant): one conditional UPDATE,
+    which the database's write lock settles, so one answer is recorded per link."""
+    taken = session.execute(
+        update(ActionLink)
+        .where(col(ActionLink.id) == link.id, col(ActionLink.used_at).is_(None))
+        .values(used_at=at, used_from=client[:64])
+    )
+    return bool(getattr(taken, "rowcount", 0) == 1)
 
 
 def mark_used(session: Session, link: ActionLink, *, at: datetime, client: str, outcome: str):

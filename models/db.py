@@ -393,12 +393,13 @@ def _explain(url: str, exc: OperationalError) -> str:
 
 
 @contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
+def session_scope(url: str | None = None, *, checked: bool = False) -> Iterator[Session]:
     """One batch's unit of work: a session in one transaction, committed once on
     success, rolled back on any error (see the module docstring for the two exceptions
-    that commit earlier)."""
+    that commit earlier). `checked`: the caller ran ensure_schema when it started (a
+    long-running server), so the schema is not read again for every request."""
     url = url or get_settings().effective_database_url
-    engine = ensure_schema(url)
+    engine = get_engine(url) if checked else ensure_schema(url)
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from govcal.models import action_links, actions, queries
@@ -248,18 +249,43 @@ def answer(
     today: date,
     client: str,
 ) -> Answer:
-    """Record what the link's page offered. Raises LinkDead, FormRefused (no form key),
-    or RecordError (what was typed cannot be recorded: nothing is)."""
+    """Record what the link's page offered. Raises LinkDead (also for the second of two
+    Lead Partners acknowledging one escalation at the same instant), FormRefused (no
+    form key), or RecordError (what was typed cannot be recorded: nothing is)."""
     link = _link(session, secret, token, now)
     if form.get("form_key", "") != action_links.form_key(secret, link.id):
         raise FormRefused(link.id)
     if link.used_at is not None:
         return Answer(_already(link), link.partnership_id, recorded=False)
+    try:
+        return _answer(session, secret, token, link, form, now=now, today=today, client=client)
+    except (LinkDead, IntegrityError):  # the item answered meanwhile, or at the same instant
+        session.rollback()  # nothing of this answer is kept
+        again = action_links.find(session, link.id)
+        if again is not None and again.used_at is not None:  # by this link: a double click
+            return Answer(_already(again), link.partnership_id, recorded=False)
+        raise LinkDead(link.id) from None  # by another holder's link, as this one now is
+
+
+def _answer(
+    session: Session,
+    secret: str,
+    token: str,
+    link: ActionLink,
+    form: dict[str, str],
+    *,
+    now: datetime,
+    today: date,
+    client: str,
+) -> Answer:
     view = open_link(session, secret, token, now=now, today=today)
     actor = Actor(name=view.person, channel=Channel.EMAIL_LINK)
     if "follow_up" in form and view.action is LinkAction.RETURN:
         return _follow_up(session, link, view, form, actor, today, client)
     day = _day(form.get("day", ""), today)
+    if not action_links.claim(session, link, at=now, client=client):
+        session.refresh(link)  # the answer that took it, as the page then says
+        return Answer(_already(link), link.partnership_id, recorded=False)
     if view.action is LinkAction.ACKNOWLEDGE:
         note = " ".join(form.get("note", "").split())  # a textarea's lines, as one line
         done = actions.acknowledge(session, link.item, actor, note, at=now)
@@ -274,6 +300,7 @@ def answer(
                                         submitted_on=day, today=today).summary  # fmt: skip
     action_links.mark_used(session, link, at=now, client=client, outcome=summary)
     _trail(session, link, client, summary)
+    session.flush()  # a unique key's refusal raised here, where it is understood
     return Answer(summary, link.partnership_id, recorded=True)
 
 

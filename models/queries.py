@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, literal, union_all
 from sqlmodel import Session, col, or_, select
 
 from govcal.models.calendar import Incident, Lifecycle, OccurrenceRow
@@ -491,13 +491,16 @@ def subject_name(session: Session, partnership_id: str, code: str) -> str:
     need not read the partnership's 168."""
     if not code:
         return ""
-    name = ""
-    for table in (Agency, School):  # a school's name wins a shared code, as above
-        found = session.exec(
-            select(table.name).where(table.partnership_id == partnership_id, table.code == code)
-        ).first()
-        name = shown(found) if found else name
-    return name
+    agency = select(literal(0).label("rank"), col(Agency.name)).where(
+        Agency.partnership_id == partnership_id, Agency.code == code
+    )
+    school = select(literal(1).label("rank"), col(School.name)).where(
+        School.partnership_id == partnership_id, School.code == code
+    )
+    found = session.execute(union_all(agency, school)).all()  # one round trip, not two
+    names: dict[Any, Any] = {rank: name for rank, name in found}
+    name = names.get(1) or names.get(0)  # a school's name wins a shared code, as above
+    return shown(name) if name else ""
 
 
 def mark_cycle_opened(session: Session, cycle: AuditCycle, when) -> None:

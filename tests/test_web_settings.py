@@ -83,6 +83,47 @@ def test_govcal_web_runs_the_app_alone(tmp_path):
         process.wait(timeout=20)
 
 
+def _children(pid: int) -> dict[int, str]:
+    """A process's children and their command lines, as `ps` would list them."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as stat_file:
+                parent = int(stat_file.read().rsplit(")", 1)[1].split()[1])
+            if entry.isdigit() and parent == pid:
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    found[int(entry)] = cmdline.read().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def test_govcal_web_workers_starts_that_many_processes(tmp_path):
+    port = free_port()
+    command = [sys.executable, "-m", "govcal.cli", "web", "--port", str(port), "--workers", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:  # both workers up: each answers on the one port
+            workers = [p for p, c in _children(process.pid).items() if "spawn_main" in c]
+            try:
+                answered = httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+            except httpx.TransportError:
+                answered = False
+            if answered and len(workers) == 2:
+                break
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+            time.sleep(0.2)
+        for _ in range(4):  # whichever worker takes it, a link page is the app's
+            page = httpx.get(f"http://127.0.0.1:{port}/a/AAAAAAAAAAAAAAAA.{'B' * 32}")
+            assert page.status_code == 404 and "This link cannot be used" in page.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, _err = process.communicate(timeout=30)
+    assert "2 worker processes" in out
+    assert not [p for p in workers if os.path.exists(f"/proc/{p}")]  # all stopped with it
+
+
 def test_govcal_serve_keeps_the_app_beside_its_schedule(tmp_path):
     port = free_port()
     command = [sys.executable, "-m", "govcal.cli", "serve", "--no-api-server",

@@ -128,6 +128,7 @@ def _start_forms():
 def _start_web(run, port: int):
     """The web app beside the Prefect server (links in emails, feeds); a problem with it
     is said and serve goes on without it."""
+    from govcal.models.db import DatabaseUnavailable
     from govcal.models.settings import SettingsError
     from govcal.web.app import create_app
     from govcal.web.republish import Republisher
@@ -135,7 +136,7 @@ def _start_web(run, port: int):
 
     try:
         web = Serving(create_app(run, republish=Republisher()), "127.0.0.1", port).start()
-    except (SettingsError, OSError) as exc:
+    except (SettingsError, DatabaseUnavailable, OSError) as exc:
         said = "; ".join(exc.lines) if isinstance(exc, SettingsError) else str(exc)
         err.print(f"Warning: the web app is not running: {said}", markup=False)
         return None

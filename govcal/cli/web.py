@@ -6,33 +6,47 @@ from typing import Annotated
 
 import typer
 
-from govcal.cli.common import database, err, out, runtime
+from govcal.cli.common import err, out, runtime
 
 
 def web(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port.", min=0, max=65535)] = 8080,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, max=64, help="Processes (default: one per core)."),
+    ] = None,
 ) -> None:
     """Serve the signed links in emails and the calendar feeds (behind a reverse proxy
     in production: GOVCAL_PUBLIC_URL is the https address people reach). Ctrl-C stops."""
     import uvicorn
 
+    from govcal.models.db import DatabaseUnavailable
     from govcal.models.settings import SettingsError
     from govcal.prefect_env import configure_prefect
     from govcal.web.app import create_app
     from govcal.web.republish import Republisher
+    from govcal.web.worker import default_workers
 
     configure_prefect(reuse_server=True)
     run = runtime()
-    try:
+    try:  # settings, key and database checked (the embedded ones made) before any worker
         app = create_app(run, republish=Republisher())
     except SettingsError as exc:
         for line in exc.lines:
             err.print(f"Error: {line}", markup=False)
         raise typer.Exit(2) from None
-    with database():
-        pass  # creates and migrates the embedded database, or says what is wrong
+    except DatabaseUnavailable as exc:
+        err.print(f"Error: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    count = workers or default_workers()
     public = run.settings.public_url or "(GOVCAL_PUBLIC_URL not set: emails carry no links)"
-    out.print(f"govcal web on http://{host}:{port} (people reach it at {public})", markup=False)
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning",
-                proxy_headers=True, server_header=False)  # fmt: skip
+    processes = f"{count} worker process{'es' if count > 1 else ''}"
+    said = f"govcal web on http://{host}:{port}, {processes} (people reach it at {public})"
+    out.print(said, markup=False)
+    options = {"host": host, "port": port, "access_log": False, "log_level": "warning",
+               "proxy_headers": True, "server_header": False}  # fmt: skip
+    if count == 1:
+        uvicorn.run(app, **options)  # type: ignore[arg-type]
+    else:  # uvicorn's supervisor: each worker imports the app factory
+        uvicorn.run("govcal.web.worker:app", factory=True, workers=count, **options)  # type: ignore[arg-type]

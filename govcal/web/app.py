@@ -9,12 +9,14 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
+import anyio
+import anyio.to_thread
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -23,7 +25,7 @@ from starlette.staticfiles import StaticFiles
 from govcal.flows.runtime import Runtime, build_runtime, web_secret
 from govcal.models import link_answers
 from govcal.models.action_links import LinkAction, form_key
-from govcal.models.db import DatabaseUnavailable, session_scope
+from govcal.models.db import DatabaseUnavailable, ensure_schema, session_scope
 from govcal.models.records import RecordError
 from govcal.models.settings import SettingsError
 from govcal.web.guard import Buckets, Guard
@@ -36,6 +38,7 @@ _pages = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,  # compiled once per process: the templates ship with the code
 )
 _FEED = re.compile(r"[A-Za-z0-9_-]{16,64}\.ics")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{8,40}\.[A-Za-z0-9_-]{20,40}")
@@ -47,6 +50,8 @@ _BUTTONS = {
 }
 _PACK_TYPES = {"html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 Republish = Callable[[str, date], None]
+THREADS = 8  # database work at once per process: what the connection pool holds (5 + 10)
+T = TypeVar("T")
 
 
 def _no_pack() -> Response:
@@ -71,10 +76,18 @@ class Web:
 
     def __init__(self, runtime: Runtime, secret: str, republish: Republish | None) -> None:
         self.runtime, self.secret, self.republish = runtime, secret, republish
+        self._limiter: anyio.CapacityLimiter | None = None
         chosen = runtime.partnership() if runtime.partnerships else None
         self.mailbox = (chosen.business_team_mailbox if chosen else None) or (
             runtime.settings.mail_from
         )
+
+    async def _in_thread(self, work: Callable[[], T]) -> T:
+        """Database work off the event loop, a few at a time: more threads than pooled
+        connections would only queue for one, and each holds the GIL in turn."""
+        if self._limiter is None:  # made in the running loop, on the first request
+            self._limiter = anyio.CapacityLimiter(THREADS)
+        return await anyio.to_thread.run_sync(work, limiter=self._limiter)
 
     def dead(self) -> HTMLResponse:
         """One page for every link that cannot be used: nothing to tell them apart."""
@@ -97,12 +110,12 @@ class Web:
         runtime = self.runtime
 
         def read():
-            with session_scope() as session:
+            with session_scope(checked=True) as session:
                 return link_answers.open_link(session, self.secret, token, now=runtime.now(),
                                               today=runtime.today())  # fmt: skip
 
         try:
-            return await run_in_threadpool(read)
+            return await self._in_thread(read)
         except link_answers.LinkDead:
             return None
 
@@ -133,12 +146,12 @@ class Web:
         runtime = self.runtime
 
         def write():
-            with session_scope() as session:
+            with session_scope(checked=True) as session:
                 return link_answers.answer(session, self.secret, token, form, now=runtime.now(),
                                            today=runtime.today(), client=client)  # fmt: skip
 
         try:
-            answered = await run_in_threadpool(write)
+            answered = await self._in_thread(write)
         except link_answers.LinkDead:
             return self.dead()
         except link_answers.FormRefused:
@@ -152,10 +165,11 @@ class Web:
             return _page("refused.html.j2", 503, page_title="Try again later",
                          heading="Sorry, the service is unavailable",
                          message="Try again in a few minutes.")  # fmt: skip
-        if answered.recorded and self.republish is not None:
-            self.republish(answered.partnership_id, runtime.today())
         where = f"/a/{token}?done=1" if "follow_up" in form else f"/a/{token}"
-        return RedirectResponse(where, status_code=303)
+        later = None  # the cockpit is queued once the person has their answer
+        if answered.recorded and self.republish is not None:
+            later = BackgroundTask(self.republish, answered.partnership_id, runtime.today())
+        return RedirectResponse(where, status_code=303, background=later)
 
     async def _again(self, token: str, error: str, form: dict[str, str]) -> Response:
         """The page again with what was wrong; what they typed is kept."""
@@ -166,27 +180,30 @@ class Web:
         return self._act_page(token, view, error=error, values=kept, status=400)
 
     async def feed(self, request: Request) -> Response:
-        from govcal.models.served_feeds import by_token
+        from govcal.models.served_feeds import Feed, by_token
 
         name = request.path_params["name"]
         if not _FEED.fullmatch(name):
             return PlainTextResponse("No such feed.\n", status_code=404)
 
-        def read():
-            with session_scope() as session:
-                return by_token(session, name.removesuffix(".ics"))
+        def unchanged(feed: Feed) -> bool:
+            return _not_modified(request, f'"{feed.etag}"', _second(feed.changed_at))
 
-        found = await run_in_threadpool(read)
+        def read() -> Feed | None:
+            with session_scope(checked=True) as session:
+                return by_token(session, name.removesuffix(".ics"), unless=unchanged)
+
+        found = await self._in_thread(read)
         if found is None:
             return PlainTextResponse("No such feed.\n", status_code=404)
         etag = f'"{found.etag}"'
-        changed = found.changed_at.astimezone(UTC).replace(microsecond=0)
+        changed = _second(found.changed_at)
         headers = {
             "etag": etag,
             "last-modified": format_datetime(changed, usegmt=True),
             "cache-control": "private, max-age=900",
         }
-        if _not_modified(request, etag, changed):
+        if unchanged(found):
             return Response(status_code=304, headers=headers)
         return Response(found.content, media_type="text/calendar; charset=utf-8",
                         headers=headers)  # fmt: skip
@@ -225,6 +242,11 @@ class Web:
         return PlainTextResponse("ok\n")
 
 
+def _second(when: datetime) -> datetime:
+    """Last-Modified's precision: a whole second, in UTC."""
+    return when.astimezone(UTC).replace(microsecond=0)
+
+
 def _not_modified(request: Request, etag: str, changed: datetime) -> bool:
     wanted = request.headers.get("if-none-match")
     if wanted is not None:
@@ -245,7 +267,9 @@ def create_app(
     per_client_minute: int = 120,
     per_token_minute: int = 30,
 ) -> Guard:
-    """The app as uvicorn serves it. Raises SettingsError without a signing key."""
+    """The app as uvicorn serves it. Raises SettingsError without a signing key, and
+    DatabaseUnavailable when the database cannot be used (its schema is checked here,
+    once, not on every request)."""
     runtime = runtime or build_runtime()
     secret = web_secret(runtime.settings)
     if not secret:
@@ -253,6 +277,7 @@ def create_app(
             ["govcal web needs GOVCAL_WEB_SECRET (or GOVCAL_WEB_SECRET_BLOCK) with a "
              "configured database: every process that signs or checks links must share it"]
         )  # fmt: skip
+    ensure_schema()
     web = Web(runtime, secret, republish)
     app = Starlette(
         routes=[

@@ -18,6 +18,7 @@ class Republisher:
         self._wanted: dict[str, date] = {}
         self._lock = threading.Condition()
         self._busy = False
+        self.tried = 0  # republishes attempted (posted, or failed and logged)
         self._thread = threading.Thread(target=self._run, name="govcal-republish", daemon=True)
         self._thread.start()
 
@@ -26,10 +27,14 @@ class Republisher:
             self._wanted[partnership_id] = day
             self._lock.notify_all()
 
-    def wait(self, timeout: float = 120) -> bool:
-        """True once nothing is waiting or being posted (for tests and shutdown)."""
+    def wait(self, timeout: float = 120, tried: int = 0) -> bool:
+        """True once nothing is waiting or being posted and at least `tried` republishes
+        were attempted (for tests and shutdown: an answer queues its republish after the
+        person's response is sent)."""
         with self._lock:
-            return self._lock.wait_for(lambda: not self._wanted and not self._busy, timeout)
+            return self._lock.wait_for(
+                lambda: not self._wanted and not self._busy and self.tried >= tried, timeout
+            )
 
     def _run(self) -> None:
         while True:
@@ -47,4 +52,5 @@ class Republisher:
             finally:
                 with self._lock:
                     self._busy = False
+                    self.tried += 1
                     self._lock.notify_all()
