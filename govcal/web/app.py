@@ -222,7 +222,7 @@ class Web:
                 found = find(session, self.secret, token, now=runtime.now())
                 return None if found is None else (found.stem, getattr(found, kind))
 
-        found = await run_in_threadpool(read)
+        found = await self._in_thread(read)
         if found is None:
             return _no_pack()
         stem, content = found
@@ -285,7 +285,6 @@ def create_app(
             Route("/a/{token}", web.record, methods=["POST"]),
             Route("/feeds/{name}", web.feed, methods=["GET", "HEAD"]),
             Route("/packs/{name}", web.pack, methods=["GET", "HEAD"]),
-
             Route("/cockpit/{partnership}/{table}.csv", web.table_csv, methods=["GET"]),
             Route("/healthz", web.health, methods=["GET"]),
             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
