@@ -54,11 +54,12 @@ def _prepare(folder: Path, port: int) -> list[str]:
     from govcal.flows.runtime import build_runtime
     from govcal.flows.steps import publish_feeds
     from govcal.models.db import session_scope
+    from govcal.models.settings import get_settings
     from tests.support.web import day_sent
 
     load_samples_if_empty(history=False)
     day_sent(folder / "outbox", DAY, NOW)
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         publish_feeds(session, build_runtime().partnerships, DAY, folder / "data" / "feeds")
     links = set()
     for path in (folder / "outbox").glob("*.eml"):
@@ -146,8 +147,9 @@ def main() -> None:
         people = asyncio.run(_people(links))
         from govcal.models.db import session_scope
         from govcal.models.feed_tokens import all_feed_tokens
+        from govcal.models.settings import get_settings
 
-        with session_scope() as session:
+        with session_scope(get_settings()) as session:
             tokens = [row.token for row in all_feed_tokens(session)]
         feeds = [f"http://127.0.0.1:{port}/feeds/{t}.ics" for t in tokens]
         polls = asyncio.run(_polls(feeds, args.polls))
@@ -168,9 +170,10 @@ def _audit(expected: int) -> dict:
     from sqlmodel import select
 
     from govcal.models.db import session_scope
+    from govcal.models.settings import get_settings
     from govcal.models.trail import TrailEntry
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         used = session.exec(select(TrailEntry).where(TrailEntry.action == "email-link-used")).all()
     per_link = Counter((r.actor, r.entity_id) for r in used)
     return {"answers": len(used), "links": expected,

@@ -33,7 +33,7 @@ def evidence_pack(
     runtime = build_runtime()
     day = as_of or runtime.today()
     try:
-        with session_scope() as session:
+        with session_scope(runtime.settings) as session:
             pack = build_pack(session, partnership, year or day.year, day, start_month=start_month)
     except (PackError, NotFound, DatabaseUnavailable) as exc:
         return Failed(message=str(exc))

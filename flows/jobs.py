@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -38,7 +39,7 @@ from govcal.flows.forms import (
     reference_refused,
 )
 from govcal.flows.outcome import DayOutcome
-from govcal.flows.runtime import build_runtime
+from govcal.flows.runtime import Runtime, build_runtime
 from govcal.flows.tasks import (
     build_dashboard_task,
     evaluate_task,
@@ -59,19 +60,20 @@ from govcal.models.trail import Channel
 REFUSED = "(refused: not kept)"
 
 
-def _day(as_of: date | None) -> date:
-    return as_of or build_runtime().today()
+def _day(as_of: date | None, rules: str | None = None) -> date:
+    """The day given, else today where the run's default partnership is."""
+    return as_of or build_runtime(rules=Path(rules) if rules else None).today()
 
 
 @flow(name="daily-compliance")
 def daily_compliance(as_of: AsOfDay = None, rules: RulesPath = None) -> dict[str, Any]:
     """Sync the calendar, evaluate every open item, remind and escalate, publish the
     dashboard and the calendar feeds (in this run: a second flow run costs about 0.5 s)."""
-    day = _day(as_of)
+    day = _day(as_of, rules)
     synced = sync_task(day, rules)
-    states = evaluate_task(day)
+    states = evaluate_task(day, rules)
     if build_runtime().settings.imap_host:  # bounces and deputies first: today's digest has them
-        mailbox_task()
+        mailbox_task(rules)
     sent = notify_task(day, rules=rules)
     counts = sent["sent_by_kind"] | {"notices": sent["notices_sent"]}
     boards = build_dashboard_task(day, counts, rules=rules)
@@ -92,9 +94,9 @@ def daily_compliance_without_prefect(
     """The day's work when Prefect's API does not answer (down, hung, refusing): the mail
     and the feeds never wait for it. The same steps as `daily_compliance`, called as plain
     functions; only the dashboard is left out, and `why` is the outcome's cockpit problem."""
-    day = _day(as_of)
+    day = _day(as_of, rules)
     synced = sync_task.fn(day, rules)
-    states = evaluate_task.fn(day)
+    states = evaluate_task.fn(day, rules)
     sent = notify_task.fn(day, rules=rules)
     feeds = feeds_task.fn(day, rules)
     return DayOutcome.of(day.isoformat(), synced, states, sent, [], feeds,
@@ -162,7 +164,7 @@ def open_audit_cycle(
     sync_task(day)
     runtime = build_runtime()
     chosen = runtime.partnership(partnership.value)
-    with session_scope() as session:
+    with session_scope(runtime.settings) as session:
         cycle_id = queries.cycle_to_open(session, chosen.id, rule.value, day, period)
         report = request_returns(
             session, chosen, cycle_id, day, runtime.transport(), runtime.sender
@@ -178,8 +180,8 @@ def open_audit_cycle(
 # A problem ends the run with one readable line as its state message; nothing changes.
 
 
-def _evidence_store() -> EvidenceStore:
-    return EvidenceStore.configured(build_runtime().settings)
+def _evidence_store(runtime: Runtime) -> EvidenceStore:
+    return EvidenceStore.configured(runtime.settings)
 
 
 def _ui_actor(name: str) -> records.Actor:
@@ -194,23 +196,24 @@ def _ui_actor(name: str) -> records.Actor:
     )
 
 
-Change = Callable[[Session, Any, str, date], str]
+Change = Callable[[Session, Any, str, date, Runtime], str]
 
 
 def _act(model: type[BaseModel], given: Any, as_of: Any, action: str, change: Change) -> Any:
     from prefect.states import Completed, Failed
 
     try:
-        day = _day(parse(DayInput, {"day": as_of}).day if as_of else None)
+        runtime = build_runtime()
+        day = parse(DayInput, {"day": as_of}).day if as_of else runtime.today()
         form = parse(model, given)
         if not isinstance(form, ItemForm):
             item = form.partnership.value  # type: ignore[attr-defined]
         else:
-            item = pasted_id(form.item) if form.item else _choose(action, day)
-            if action in ("return", "review") and _is_cycle(item):  # the cockpit's round id
-                item = _choose(action, day, within=item)
-        with session_scope() as session:
-            message = change(session, form, item, day)
+            item = pasted_id(form.item) if form.item else _choose(runtime, action, day)
+            if action in ("return", "review") and _is_cycle(runtime, item):  # a round's id
+                item = _choose(runtime, action, day, within=item)
+        with session_scope(runtime.settings) as session:
+            message = change(session, form, item, day, runtime)
     except (FormError, RecordError, NotFound, DatabaseUnavailable) as exc:
         return Failed(message=f"{exc}; nothing was changed")
     publish_dashboard(day, only=item.split(":", 1)[0])
@@ -218,15 +221,15 @@ def _act(model: type[BaseModel], given: Any, as_of: Any, action: str, change: Ch
     return Completed(message=message, data=message)
 
 
-def _is_cycle(item: str) -> bool:
+def _is_cycle(runtime: Runtime, item: str) -> bool:
     """Whether a pasted id is an S11/S175 cycle's (a round), not one return's."""
     if item.count(":") != 2:
         return False
-    with session_scope() as session:
+    with session_scope(runtime.settings) as session:
         return bool(queries.round_members(session, item))
 
 
-def _choose(action: str, day: date, within: str | None = None) -> str:
+def _choose(runtime: Runtime, action: str, day: date, within: str | None = None) -> str:
     """Pause the run with a drop-down of today's items for this action (those of one
     audit cycle, `within`, when its id was pasted: the run asks which agency or school),
     as of `day`."""
@@ -234,7 +237,7 @@ def _choose(action: str, day: date, within: str | None = None) -> str:
 
     from govcal.flows.dashboard import choices
 
-    with session_scope() as session:
+    with session_scope(runtime.settings) as session:
         labels = choices(session, action, day, queries.all_subject_names(session))
     if within is not None:
         labels = {k: v for k, v in labels.items() if v.startswith(f"{within}:")}
@@ -261,11 +264,12 @@ def record_completion(form: CompletionForm, as_of: AsOfText = "") -> str:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: CompletionForm, item: str, day: date) -> str:
+    def change(session: Session, f: CompletionForm, item: str, day: date, run: Runtime) -> str:
         actor = _ui_actor(f.completed_by)
         return actions.complete(
             session, item, f.evidence, actor, on=f.completed_on or day,
-            today=day, by=actor.name, note=f.note or None, store=_evidence_store(),
+            today=day, partnerships=run.partnerships, by=actor.name, note=f.note or None,
+            store=_evidence_store(run),
         ).summary  # fmt: skip
 
     return _act(CompletionForm, form, as_of, "complete", change)
@@ -280,11 +284,12 @@ def record_return(form: ReturnForm, as_of: AsOfText = "") -> str:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: ReturnForm, item: str, day: date) -> str:
+    def change(session: Session, f: ReturnForm, item: str, day: date, run: Runtime) -> str:
         return actions.record_return(
             session, item, f.evidence, _ui_actor(f.recorded_by), submitted_on=f.submitted_on or day,
-            today=day, rag=f.rag.value if f.rag else None, note=f.review_note or None,
-            follow_ups=[(a.description, a.due) for a in f.follow_ups], store=_evidence_store(),
+            today=day, partnerships=run.partnerships, rag=f.rag.value if f.rag else None,
+            note=f.review_note or None, follow_ups=[(a.description, a.due) for a in f.follow_ups],
+            store=_evidence_store(run),
         ).summary  # fmt: skip
 
     return _act(ReturnForm, form, as_of, "return", change)
@@ -299,7 +304,7 @@ def review_return(form: ReviewForm, as_of: AsOfText = "") -> str:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: ReviewForm, item: str, day: date) -> str:
+    def change(session: Session, f: ReviewForm, item: str, day: date, run: Runtime) -> str:
         return actions.review_return(
             session, item, f.rating.value, _ui_actor(f.by), note=f.review_note or None,
             follow_ups=[(a.description, a.due) for a in f.follow_ups], on=day,
@@ -317,7 +322,7 @@ def reschedule(form: RescheduleForm, as_of: AsOfText = "") -> str:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: RescheduleForm, item: str, day: date) -> str:
+    def change(session: Session, f: RescheduleForm, item: str, day: date, run: Runtime) -> str:
         when: date | datetime = f.new_date
         if f.new_time:
             hour, minute = (int(x) for x in f.new_time.split(":"))
@@ -327,7 +332,14 @@ def reschedule(form: RescheduleForm, as_of: AsOfText = "") -> str:
             when = datetime.combine(f.new_date, time(hour, minute), tzinfo=zone)
         place = f.new_place.strip() or None  # empty: the meeting stays where it was
         return actions.reschedule(
-            session, item, when, f.reason, _ui_actor(f.by), location=place, today=day
+            session,
+            item,
+            when,
+            f.reason,
+            _ui_actor(f.by),
+            location=place,
+            today=day,
+            partnerships=run.partnerships,
         ).summary
 
     return _act(RescheduleForm, form, as_of, "reschedule", change)
@@ -342,8 +354,9 @@ def cancel_item(form: CancelForm, as_of: AsOfText = "") -> str:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: CancelForm, item: str, day: date) -> str:
-        return actions.cancel(session, item, f.reason, _ui_actor(f.by), today=day).summary
+    def change(session: Session, f: CancelForm, item: str, day: date, run: Runtime) -> str:
+        return actions.cancel(session, item, f.reason, _ui_actor(f.by), today=day,
+                              partnerships=run.partnerships).summary  # fmt: skip
 
     return _act(CancelForm, form, as_of, "cancel", change)
 
@@ -357,8 +370,9 @@ def waive_item(form: WaiveForm, as_of: AsOfText = "") -> str:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: WaiveForm, item: str, day: date) -> str:
-        return actions.waive(session, item, f.reason, _ui_actor(f.by)).summary
+    def change(session: Session, f: WaiveForm, item: str, day: date, run: Runtime) -> str:
+        return actions.waive(session, item, f.reason, _ui_actor(f.by),
+                             partnerships=run.partnerships).summary  # fmt: skip
 
     return _act(WaiveForm, form, as_of, "waive", change)
 
@@ -372,8 +386,9 @@ def reopen_item(form: ReopenForm, as_of: AsOfText = "") -> str:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: ReopenForm, item: str, day: date) -> str:
-        return actions.reopen(session, item, _ui_actor(f.by), f.reason, today=day).summary
+    def change(session: Session, f: ReopenForm, item: str, day: date, run: Runtime) -> str:
+        return actions.reopen(session, item, _ui_actor(f.by), f.reason, today=day,
+                              partnerships=run.partnerships).summary  # fmt: skip
 
     return _act(ReopenForm, form, as_of, "reopen", change)
 
@@ -388,7 +403,7 @@ def record_attendance(form: AttendanceForm, as_of: AsOfText = "") -> str:
     """
     from govcal.models.attendance import record_attended, register
 
-    def change(session: Session, f: AttendanceForm, item: str, day: date) -> str:
+    def change(session: Session, f: AttendanceForm, item: str, day: date, run: Runtime) -> str:
         given = [a for a in f.present.replace(",", "\n").split() if a]
         people = given or register(session, item).expected()
         return record_attended(session, item, people, by=f.by, today=day, channel="prefect-ui")
@@ -405,7 +420,7 @@ def acknowledge_escalation(form: AcknowledgeForm, as_of: AsOfText = "") -> str:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: AcknowledgeForm, item: str, day: date) -> str:
+    def change(session: Session, f: AcknowledgeForm, item: str, day: date, run: Runtime) -> str:
         by, at = escalations.acknowledge(session, item, _ui_actor(f.by), f.note)
         return f"{item} escalation acknowledged by {by} on {at:%d %b %Y %H:%M} UTC"
 
@@ -421,8 +436,8 @@ def start_incident_clock(form: IncidentForm, as_of: AsOfText = "") -> list[str]:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: IncidentForm, _item: str, day: date) -> str:
-        chosen = build_runtime().partnership(f.partnership.value)
+    def change(session: Session, f: IncidentForm, _item: str, day: date, run: Runtime) -> str:
+        chosen = run.partnership(f.partnership.value)
         return actions.start_incident_clock(
             session, chosen, f.reference, _ui_actor(f.recorded_by), aware_on=f.aware_on,
             today=day, kind=f.kind.value,

@@ -19,6 +19,7 @@ from govcal.models import rule_cache
 from govcal.models.rule_cache import Broken
 from govcal.models.settings import Settings, SettingsError, get_settings
 from govcal.models.types import utcnow
+from govcal.notifications.dkim import DkimKey
 from govcal.notifications.imap import ImapSettings, Mailbox
 from govcal.notifications.render import Sender
 from govcal.notifications.transport import Transport, from_settings
@@ -234,7 +235,7 @@ def build_runtime(
     return Runtime(
         settings=settings,
         partnerships=loaded,
-        sender=Sender(settings.mail_from_name, settings.mail_from),
+        sender=Sender(settings.mail_from_name, settings.mail_from, DkimKey.of(settings)),
         timezone=chosen.tz if chosen else DEFAULT_ZONE,
         clock=clock or utcnow,
         broken=broken,

@@ -20,6 +20,7 @@ from govcal.flows.forms import CompletionForm, IncidentForm, ReturnForm  # noqa:
 from govcal.flows.outcome import DayOutcome  # noqa: E402
 from govcal.models import AuditReturn, OccurrenceRow, TrailEntry  # noqa: E402
 from govcal.models.db import session_scope  # noqa: E402
+from govcal.models.settings import get_settings  # noqa: E402
 from tests.support.snapshots import copy_data  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("prefect")
@@ -58,7 +59,7 @@ def task_name(task_run_id: object) -> str:
 
 
 def occurrence(public_id: str) -> OccurrenceRow:
-    with session_scope() as s:
+    with session_scope(get_settings()) as s:
         return s.exec(select(OccurrenceRow).where(OccurrenceRow.public_id == public_id)).one()
 
 
@@ -203,7 +204,7 @@ def test_record_completion_form_lands_in_the_audit_trail_as_done_from_the_ui(emb
     )
     row = occurrence("wfscp:lsp-meeting:2026-11-11")
     assert row.evidence_url == "https://example.org/minutes/lsp-2026-11-11.pdf"
-    with session_scope() as s:
+    with session_scope(get_settings()) as s:
         entry = s.exec(
             select(TrailEntry).where(TrailEntry.entity_id == "wfscp:lsp-meeting:2026-11-11")
         ).one()
@@ -224,7 +225,7 @@ def test_record_return_with_review_and_follow_up(embedded):
         follow_ups=[{"description": "Refresh level 3 training", "due": "2027-01-31"}],
     )  # fmt: skip
     jobs.record_return(form=form, as_of=D("2026-11-24"))
-    with session_scope() as s:
+    with session_scope(get_settings()) as s:
         audit_return = s.exec(select(AuditReturn).where(AuditReturn.subject == "nwas")).all()
     rated = [r for r in audit_return if r.rag]
     [(rag, by)] = [(r.rag, r.reviewed_by) for r in rated]
@@ -252,7 +253,7 @@ def test_open_audit_cycle_requests_every_return(embedded):
                                    as_of=D("2027-01-11"))  # fmt: skip
     assert result["cycle"] == "wfscp:section-175-audit:2027-03-31"
     assert result["requests"] == 148
-    with session_scope() as s:
+    with session_scope(get_settings()) as s:
         returns = s.exec(select(AuditReturn)).all()
     requested = [r for r in returns if r.requested_at is not None]
     assert len(requested) == 148

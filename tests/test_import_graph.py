@@ -228,3 +228,56 @@ def test_no_test_imports_from_conftest():
         if imported in ("tests.conftest", "conftest")
     ]
     assert offenders == []
+
+
+# Below flows/ nothing finds its own settings or rules: the runtime (flows/runtime.py, or
+# the command line's and the web app's own) passes them down. Where loading is defined,
+# from paths the caller names, it may call itself.
+SETTINGS_READERS = {"get_settings", "load_settings"}
+RULE_LOADERS = {"load_partnerships", "load_partnership", "load_each", "running"}
+LOADING_DEFINED = {"models/settings.py", "rules/loader.py", "models/rule_cache.py"}
+BELOW_FLOWS = ["rules", "models", "notifications"]
+
+
+def settings_or_rules_read_below_flows() -> list[str]:
+    """Calls, under rules/, models/ and notifications/, of the settings' readers or the
+    rule files' loaders (by name, or as an attribute: `rule_cache.running(...)`)."""
+    found: list[tuple[str, int, str]] = []
+    for package in BELOW_FLOWS:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            name = str(path.relative_to(ROOT))
+            if name in LOADING_DEFINED:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call):
+                    continue
+                func = node.func
+                called = (
+                    func.attr if isinstance(func, ast.Attribute)
+                    else func.id if isinstance(func, ast.Name) else ""
+                )  # fmt: skip
+                if called in SETTINGS_READERS | RULE_LOADERS:
+                    found.append((name, node.lineno, called))
+    return [f"{name}:{line}: {called}(" for name, line, called in sorted(found)]
+
+
+def test_nothing_below_flows_reads_settings_or_loads_rules_itself():
+    assert settings_or_rules_read_below_flows() == []
+
+
+def test_the_runtime_check_sees_a_model_reading_settings(tmp_path, monkeypatch):
+    """The check itself can fail: a use case that reads the settings or the rule files."""
+    for package in LAYERS:
+        (tmp_path / package).mkdir()
+    (tmp_path / "models" / "bad.py").write_text(
+        "def f():\n"
+        "    lease = get_settings().claim_lease\n"
+        "    return rule_cache.load_partnerships(None, None), lease\n"
+    )
+    (tmp_path / "notifications" / "worse.py").write_text("x = settings.load_settings()\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert settings_or_rules_read_below_flows() == [
+        "models/bad.py:2: get_settings(",
+        "models/bad.py:3: load_partnerships(",
+        "notifications/worse.py:1: load_settings(",
+    ]

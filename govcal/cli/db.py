@@ -23,9 +23,10 @@ def _fail(message: str) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create the database or migrate it to the latest schema."""
-    url = get_settings().effective_database_url
+    settings = get_settings()
+    url = settings.effective_database_url
     try:
-        before, after = upgrade(url)
+        before, after = upgrade(settings)
     except DatabaseUnavailable as exc:
         _fail(str(exc))
     if before == after:

@@ -85,9 +85,10 @@ class Web:
         runtime = self.runtime
 
         def read():
-            with session_scope() as session:
+            with session_scope(runtime.settings) as session:
                 return link_answers.open_link(session, self.secret, token, now=runtime.now(),
-                                              today=runtime.today())  # fmt: skip
+                                              today=runtime.today(),
+                                              partnerships=runtime.partnerships)  # fmt: skip
 
         try:
             return await run_in_threadpool(read)
@@ -121,9 +122,11 @@ class Web:
         runtime = self.runtime
 
         def write():
-            with session_scope() as session:
+            with session_scope(runtime.settings) as session:
                 return link_answers.answer(session, self.secret, token, form, now=runtime.now(),
-                                           today=runtime.today(), client=client)  # fmt: skip
+                                           today=runtime.today(),
+                                           partnerships=runtime.partnerships,
+                                           client=client)  # fmt: skip
 
         try:
             answered = await run_in_threadpool(write)
@@ -161,7 +164,7 @@ class Web:
             return PlainTextResponse("No such feed.\n", status_code=404)
 
         def read():
-            with session_scope() as session:
+            with session_scope(self.runtime.settings) as session:
                 return by_token(session, name.removesuffix(".ics"))
 
         found = await run_in_threadpool(read)
