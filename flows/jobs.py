@@ -55,6 +55,7 @@ from govcal.models.db import DatabaseUnavailable, session_scope
 from govcal.models.evidence import EvidenceStore
 from govcal.models.queries import NotFound
 from govcal.models.records import RecordError
+from govcal.models.settings import SettingsError
 from govcal.models.trail import Channel
 
 REFUSED = "(refused: not kept)"
@@ -163,9 +164,9 @@ def open_audit_cycle(
     day = _day(as_of)
     sync_task(day)
     runtime = build_runtime()
-    chosen = runtime.partnership(partnership.value)
+    chosen = runtime.partnership(partnership)
     with session_scope(runtime.settings) as session:
-        cycle_id = queries.cycle_to_open(session, chosen.id, rule.value, day, period)
+        cycle_id = queries.cycle_to_open(session, chosen.id, rule, day, period)
         report = request_returns(
             session, chosen, cycle_id, day, runtime.transport(), runtime.sender
         )
@@ -207,14 +208,14 @@ def _act(model: type[BaseModel], given: Any, as_of: Any, action: str, change: Ch
         day = parse(DayInput, {"day": as_of}).day if as_of else runtime.today()
         form = parse(model, given)
         if not isinstance(form, ItemForm):
-            item = form.partnership.value  # type: ignore[attr-defined]
+            item = form.partnership  # type: ignore[attr-defined]
         else:
             item = pasted_id(form.item) if form.item else _choose(runtime, action, day)
             if action in ("return", "review") and _is_cycle(runtime, item):  # a round's id
                 item = _choose(runtime, action, day, within=item)
         with session_scope(runtime.settings) as session:
             message = change(session, form, item, day, runtime)
-    except (FormError, RecordError, NotFound, DatabaseUnavailable) as exc:
+    except (FormError, RecordError, NotFound, DatabaseUnavailable, SettingsError) as exc:
         return Failed(message=f"{exc}; nothing was changed")
     publish_dashboard(day, only=item.split(":", 1)[0])
     get_run_logger().info(message)
@@ -437,10 +438,10 @@ def start_incident_clock(form: IncidentForm, as_of: AsOfText = "") -> list[str]:
     """
 
     def change(session: Session, f: IncidentForm, _item: str, day: date, run: Runtime) -> str:
-        chosen = run.partnership(f.partnership.value)
+        chosen = run.partnership(f.partnership)
         return actions.start_incident_clock(
             session, chosen, f.reference, _ui_actor(f.recorded_by), aware_on=f.aware_on,
-            today=day, kind=f.kind.value,
+            today=day, kind=f.kind,
         ).summary  # fmt: skip
 
     state = _act(IncidentForm, form, as_of, "start", change)

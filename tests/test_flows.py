@@ -305,3 +305,33 @@ def test_a_failed_post_fails_the_flow_with_its_error(embedded, in_process):
     assert "did not take 1 of the cockpit's artifacts (1 posted)" in state.message
     assert "compliance-summary-wfscp" in artifacts("compliance-summary-wfscp")
     assert artifacts("posted-after-a-bad-one")["posted-after-a-bad-one"].data == "y"
+
+
+def test_the_rule_files_a_run_is_given_reach_every_task(embedded, tmp_path):
+    """`govcal run --rules FOLDER`: the sync, the mail, the dashboard and the feeds all
+    work from that folder's rules, not the configured ones."""
+    from tests.support.paths import ROOT
+
+    shipped = (ROOT / "rules" / "partnerships" / "westmorland-furness.yaml").read_text()
+    folder = tmp_path / "own-rules"
+    folder.mkdir()
+    renamed = "title: Joint LSP meeting held at Kendal"
+    (folder / "wfscp.yaml").write_text(
+        shipped.replace(
+            "title: Joint Lead Safeguarding Partners meeting (with Cumberland SCP)", renamed
+        )
+    )
+    result = jobs.daily_compliance(as_of=D("2026-10-05"), rules=str(folder))
+    assert [s["partnership"] for s in result["synced"]] == ["wfscp"]  # the folder's only
+    assert occurrence("wfscp:lsp-meeting:2026-11-11").title == "Joint LSP meeting held at Kendal"
+    subjects = [
+        email.message_from_bytes(f.read_bytes(), policy=policy.default)["Subject"]
+        for f in sorted((embedded / "outbox").glob("*.eml"))
+    ]
+    assert any(s.startswith("Invitation: Joint LSP meeting held at Kendal") for s in subjects)
+    assert "Kendal" in (embedded / "feeds" / "wfscp.ics").read_text()
+    import json
+
+    rows = json.loads(artifacts("compliance-wfscp")["compliance-wfscp"].data)
+    lsp = next(r for r in rows if r["Id"] == "wfscp:lsp-meeting:2026-11-11")
+    assert lsp["What"].startswith("Joint LSP meeting")

@@ -281,3 +281,61 @@ def test_the_runtime_check_sees_a_model_reading_settings(tmp_path, monkeypatch):
         "models/bad.py:3: load_partnerships(",
         "notifications/worse.py:1: load_settings(",
     ]
+
+
+IMPORT_TIME_LOADERS = SETTINGS_READERS | RULE_LOADERS | {
+    "rules_or_empty", "load_rules", "running_rules", "build_runtime", "partnerships",
+}  # fmt: skip
+
+
+def _import_time_calls(tree: ast.Module) -> list[tuple[int, str]]:
+    """Calls that run when the module is imported: at module level or in a class body,
+    not inside a function or a lambda."""
+    found = []
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = (
+                func.attr if isinstance(func, ast.Attribute)
+                else func.id if isinstance(func, ast.Name) else ""
+            )  # fmt: skip
+            if name in IMPORT_TIME_LOADERS:
+                found.append((node.lineno, name))
+        pending.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def rules_loaded_at_import() -> list[str]:
+    """Every module, in every layer, that reads settings or rule files when imported."""
+    found: list[str] = []
+    for package in LAYERS:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for line, name in sorted(_import_time_calls(tree)):
+                found.append(f"{path.relative_to(ROOT)}:{line}: {name}(")
+    return found
+
+
+def test_no_module_loads_rules_or_settings_when_imported():
+    assert rules_loaded_at_import() == []
+
+
+def test_the_import_time_check_sees_a_module_level_load(tmp_path, monkeypatch):
+    """The check itself can fail: a form module that loads the rules as it is imported
+    (not inside a function, where it waits for a caller)."""
+    for package in LAYERS:
+        (tmp_path / package).mkdir()
+    (tmp_path / "flows" / "bad.py").write_text(
+        "PARTNERSHIPS = rules_or_empty()\n"
+        "def later():\n    return rules_or_empty()\n"
+        "class Form:\n    ids = [p.id for p in build_runtime().partnerships]\n"
+    )
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert rules_loaded_at_import() == [
+        "flows/bad.py:1: rules_or_empty(",
+        "flows/bad.py:5: build_runtime(",
+    ]
