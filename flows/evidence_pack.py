@@ -14,9 +14,9 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed
 
 from govcal.flows.runtime import build_runtime
-from govcal.models.db import DatabaseUnavailable, session_scope
-from govcal.models.queries import NotFound
-from govcal.notifications.pack import PackError, build_pack, render_markdown, write_pack
+from govcal.models.db import session_scope
+from govcal.notifications.pack import build_pack, render_markdown, write_pack
+from govcal.rules.errors import GovcalError
 from govcal.rules.text import markdown_text
 
 
@@ -35,7 +35,7 @@ def evidence_pack(
     try:
         with session_scope(runtime.settings) as session:
             pack = build_pack(session, partnership, year or day.year, day, start_month=start_month)
-    except (PackError, NotFound, DatabaseUnavailable) as exc:
+    except GovcalError as exc:
         return Failed(message=str(exc))
     _markdown, html = write_pack(pack, runtime.settings.data_dir / "packs")
     create_markdown_artifact(

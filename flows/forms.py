@@ -32,6 +32,7 @@ from govcal.flows.runtime import rules_or_empty
 from govcal.models.audits import Rag
 from govcal.models.records import MAX_LOCATION
 from govcal.rules.dates import check_day, parse_day
+from govcal.rules.errors import Refused
 from govcal.rules.model import Kind
 from govcal.rules.references import ReferenceRefused, check_reference, form_pattern
 from govcal.rules.text import pasted_id as pasted_occurrence_id
@@ -123,7 +124,7 @@ _RULES = {"title": "Rule file or folder (leave empty for the configured ones)",
 RulesPath = Annotated[str | None, Field(json_schema_extra=_RULES)]
 
 
-class FormError(ValueError):
+class FormError(Refused):
     """A form cannot be used as filled in; the message is one line for the run state."""
 
 

@@ -51,12 +51,10 @@ from govcal.flows.tasks import (
     sync_task,
 )
 from govcal.models import actions, escalations, queries, records
-from govcal.models.db import DatabaseUnavailable, session_scope
+from govcal.models.db import session_scope
 from govcal.models.evidence import EvidenceStore
-from govcal.models.queries import NotFound
-from govcal.models.records import RecordError
-from govcal.models.settings import SettingsError
 from govcal.models.trail import Channel
+from govcal.rules.errors import GovcalError
 
 REFUSED = "(refused: not kept)"
 
@@ -215,7 +213,7 @@ def _act(model: type[BaseModel], given: Any, as_of: Any, action: str, change: Ch
                 item = _choose(runtime, action, day, within=item)
         with session_scope(runtime.settings) as session:
             message = change(session, form, item, day, runtime)
-    except (FormError, RecordError, NotFound, DatabaseUnavailable, SettingsError) as exc:
+    except GovcalError as exc:  # a form's one line: the run's state message
         return Failed(message=f"{exc}; nothing was changed")
     publish_dashboard(day, only=item.split(":", 1)[0])
     get_run_logger().info(message)

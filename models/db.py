@@ -32,6 +32,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlmodel import Session, create_engine
 
 from govcal.models.settings import Settings, redact_url
+from govcal.rules.errors import Unavailable
 
 if TYPE_CHECKING:  # alembic (with mako and pygments) is imported only to migrate
     from alembic.config import Config
@@ -39,7 +40,7 @@ if TYPE_CHECKING:  # alembic (with mako and pygments) is imported only to migrat
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(Unavailable):
     """The database cannot be reached or opened; the message says what to check."""
 
 

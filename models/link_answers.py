@@ -24,14 +24,15 @@ from govcal.models.audits import AuditReturn, FollowUpAction
 from govcal.models.calendar import Lifecycle, OccurrenceRow
 from govcal.models.records import Actor, RecordError
 from govcal.models.trail import Channel, record
+from govcal.rules.errors import Missing, Refused
 from govcal.rules.model import Partnership
 
 
-class LinkDead(LookupError):
+class LinkDead(Missing):
     """The link cannot be used (whatever the reason: the page never says which)."""
 
 
-class FormRefused(ValueError):
+class FormRefused(Refused):
     """The POST did not come from the link's own page (no or a wrong form key)."""
 
 

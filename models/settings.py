@@ -25,6 +25,8 @@ from typing import Any, Literal
 from pydantic import SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from govcal.rules.errors import GovcalError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "GOVCAL_"
 
@@ -64,7 +66,7 @@ _TRUE = {"1", "on", "t", "true", "y", "yes"}
 _FALSE = {"0", "off", "f", "false", "n", "no"}
 
 
-class SettingsError(ValueError):
+class SettingsError(GovcalError, ValueError):
     """A setting nobody can use. Each line names the variable and what it may be."""
 
     def __init__(self, lines: list[str]):

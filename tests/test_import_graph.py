@@ -14,8 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = {"rules": 0, "models": 1, "notifications": 2, "flows": 3, "govcal": 4}
-# Settings are read by every layer (models/settings.py imports nothing of govcal).
-BOTTOM = {"models.settings"}
+# Settings and the error base are read by every layer (models/settings.py imports only
+# rules/errors.py, which imports nothing of govcal).
+BOTTOM = {"models.settings", "rules.errors"}
 
 
 def _layer(module: str) -> int | None:

@@ -211,6 +211,7 @@ def main() -> None:
     option is one line and exit code 2 too, without click's usage banner; a folder or
     file govcal cannot use is one line and exit code 1."""
     from govcal.models.settings import SettingsError, get_settings
+    from govcal.rules.errors import GovcalError
 
     try:
         get_settings()
@@ -219,6 +220,9 @@ def main() -> None:
         for line in exc.lines:
             print(f"Error: {line}", file=sys.stderr)
         sys.exit(2)
+    except GovcalError as exc:  # one raised outside a command's own database() scope
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(1)
     except typer.TyperException as exc:  # typer's usage and click errors
         _usage_error(exc)
     except typer.Abort:

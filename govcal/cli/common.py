@@ -19,6 +19,7 @@ from govcal import exit_codes
 from govcal.models import rule_cache
 from govcal.models.settings import get_settings
 from govcal.rules import dates
+from govcal.rules.errors import GovcalError
 from govcal.rules.model import DEFAULT_TIMEZONE, Partnership, active_partnerships
 from govcal.rules.problems import RuleFileError
 
@@ -209,18 +210,26 @@ def pick(partnerships: list[Partnership], wanted: str | None) -> Partnership:
 @contextmanager
 def database(settings: Settings | None = None) -> Iterator[Session]:
     """A transaction on the database the settings name (the command's own, unless
-    given); known failures become one clear line on stderr and exit code 1."""
-    from govcal.models.db import DatabaseUnavailable, session_scope
-    from govcal.models.queries import NotFound
-    from govcal.models.records import RecordError
+    given); a GovcalError inside it is one clear line on stderr (govcal_error)."""
+    from govcal.models.db import session_scope
 
     try:
         with session_scope(settings or get_settings()) as session:
             yield session
-    except (RecordError, NotFound) as exc:
-        err.print(f"Error: {exc}", markup=False, soft_wrap=True)
+    except GovcalError as exc:
+        govcal_error(exc)
+
+
+def govcal_error(exc: GovcalError) -> NoReturn:
+    """The command line's one way to show a GovcalError: its lines on stderr, whether
+    anything was kept, and the exit code README gives (2 for settings, 1 otherwise)."""
+    from govcal.models.settings import SettingsError
+
+    if isinstance(exc, RuleFileError):
+        _rule_problems(exc)
+    lines = exc.lines if isinstance(exc, SettingsError) else [str(exc)]
+    for line in lines:
+        err.print(f"Error: {line}", markup=False, soft_wrap=True)
+    if exc.nothing_changed:
         err.print("Nothing was changed.")
-        raise typer.Exit(1) from None
-    except DatabaseUnavailable as exc:
-        err.print(f"Error: {exc}", markup=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+    raise typer.Exit(exit_codes.SETTINGS if isinstance(exc, SettingsError) else 1) from None

@@ -23,9 +23,9 @@ from starlette.staticfiles import StaticFiles
 from govcal.flows.runtime import Runtime, build_runtime, web_secret
 from govcal.models import link_answers
 from govcal.models.action_links import LinkAction, form_key
-from govcal.models.db import DatabaseUnavailable, session_scope
-from govcal.models.records import RecordError
+from govcal.models.db import session_scope
 from govcal.models.settings import SettingsError
+from govcal.rules.errors import Refused, Unavailable
 from govcal.web.guard import Buckets, Guard
 
 HERE = Path(__file__).resolve().parent
@@ -137,9 +137,9 @@ class Web:
                          heading="Open the link from your email again",
                          message="This form did not come from the page your link opens, or it "
                          "has been changed.")  # fmt: skip
-        except (RecordError, ValueError) as exc:
+        except Refused as exc:  # what was typed: the page again, saying what to change
             return await self._again(token, str(exc), form)
-        except DatabaseUnavailable:
+        except Unavailable:
             return _page("refused.html.j2", 503, page_title="Try again later",
                          heading="Sorry, the service is unavailable",
                          message="Try again in a few minutes.")  # fmt: skip
