@@ -179,14 +179,17 @@ def keep_statistics(session: Session, tables: Sequence[str]) -> None:
 GROWTH = 1.5  # a table counted at N pages is counted again past 1.5 N (and 8 pages more)
 
 
-@cache
-def _engine_for(database: Database) -> Engine:
-    return make_engine(database)
+_ENGINES: dict[str, Engine] = {}  # by URL: one pool per database file or server
 
 
 def get_engine(where: Where) -> Engine:
-    """The process's engine for the database (one pool per database)."""
-    return _engine_for(Database.of(where))
+    """The process's engine for the database, however the caller named it (settings or
+    URL): two pools on one SQLite file would keep its write-ahead log open apart."""
+    database = Database.of(where)
+    engine = _ENGINES.get(database.url)
+    if engine is None:
+        engine = _ENGINES.setdefault(database.url, make_engine(database))
+    return engine
 
 
 def alembic_config(url: str) -> Config:
