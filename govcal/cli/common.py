@@ -213,8 +213,9 @@ def database(settings: Settings | None = None) -> Iterator[Session]:
     given); a GovcalError inside it is one clear line on stderr (govcal_error)."""
     from govcal.models.db import session_scope
 
+    chosen = settings or get_settings()  # unusable settings: main() says so, exit 2
     try:
-        with session_scope(settings or get_settings()) as session:
+        with session_scope(chosen) as session:
             yield session
     except GovcalError as exc:
         govcal_error(exc)
