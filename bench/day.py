@@ -55,16 +55,16 @@ def plain(day: date, publish: bool = False) -> dict:
     imported = time.perf_counter()
     run = build_runtime()
     settings, chosen = run.settings, run.partnerships
-    with session_scope() as s:
+    with session_scope(settings) as s:
         sync_all(s, chosen, day, horizon_months=settings.sync_horizon_months, actor="bench")
     synced = time.perf_counter()
-    with session_scope() as s:
+    with session_scope(settings) as s:
         status_rows(s, day, ahead_days=60)
-    with session_scope() as s:
+    with session_scope(settings) as s:
         report = steps.notify(s, chosen, day, run.transport(), run.sender,
                               invite_window_days=settings.invite_window_days)  # fmt: skip
     notified = time.perf_counter()
-    with session_scope() as s:
+    with session_scope(settings) as s:
         boards = dashboard.build_all(s, chosen, day)
     built = time.perf_counter()
     published: dict[str, int] = {}
@@ -75,7 +75,7 @@ def plain(day: date, publish: bool = False) -> dict:
             post = posting.enter_context(Publisher())
             post(as_posted([a for b in boards if b.items or b.cycles
                             for a in board_artifacts(b, day, sent)]))  # fmt: skip
-        with session_scope() as s:  # the flow's last task: the same work on both sides
+        with session_scope(settings) as s:  # the flow's last task: the same work on both sides
             feeds = steps.publish_feeds(s, chosen, day, settings.effective_feeds_dir)
         written = time.perf_counter()
     done = time.perf_counter()
@@ -98,7 +98,7 @@ def feeds(day: date) -> dict:
 
     imported = time.perf_counter()
     run = build_runtime()
-    with session_scope() as s:
+    with session_scope(run.settings) as s:
         written = steps.publish_feeds(s, run.partnerships, day, run.settings.effective_feeds_dir)
     return {"import_s": imported - T0, "feeds_s": time.perf_counter() - imported,
             "feeds": len(written)}  # fmt: skip
@@ -339,9 +339,10 @@ def post_boards(day: date) -> dict:
     from govcal.flows.publish import Publisher, as_posted, board_artifacts
     from govcal.flows.runtime import build_runtime
     from govcal.models.db import session_scope
+    from govcal.models.settings import get_settings
 
     run = build_runtime()
-    with session_scope() as s, Publisher() as post:
+    with session_scope(get_settings()) as s, Publisher() as post:
         for board in dashboard.build_all(s, run.partnerships, day):
             if board.items or board.cycles:
                 post(as_posted(board_artifacts(board, day, None)))

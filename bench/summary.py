@@ -48,6 +48,7 @@ def main() -> None:
         from govcal.cli.run import load_samples_if_empty
         from govcal.flows import cockpit_csv, dashboard
         from govcal.models.db import session_scope
+        from govcal.models.settings import get_settings
         from govcal.models.status import counts_line, status_rows
         from govcal.models.trail import changes_since
         from govcal.rules.loader import load_partnership
@@ -56,20 +57,20 @@ def main() -> None:
         wfscp = load_partnership("wfscp")
 
         def baseline() -> None:
-            with session_scope() as s:
+            with session_scope(get_settings()) as s:
                 counts_line(status_rows(s, day, partnership_id="wfscp"))
 
         def board() -> None:
-            with session_scope() as s:
+            with session_scope(get_settings()) as s:
                 dashboard.build_all(s, [wfscp], day)[0].markdown()
 
-        with session_scope() as s:
+        with session_scope(get_settings()) as s:
             built = dashboard.build_all(s, [wfscp], day)[0]
             rows = status_rows(s, day, partnership_id="wfscp", ahead_days=60)
             names = {}
 
         def new_parts() -> None:
-            with session_scope() as s:
+            with session_scope(get_settings()) as s:
                 changes_since(s, ["wfscp"], day.replace(day=1), day)
             dashboard.recently_done(rows, day, names)
             for table in cockpit_csv.tables(built).values():

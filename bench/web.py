@@ -81,18 +81,19 @@ def _prepare(folder: Path) -> dict:
     from govcal.models.db import session_scope
     from govcal.models.feed_tokens import all_feed_tokens
     from govcal.models.served_feeds import by_token
+    from govcal.models.settings import get_settings
     from tests.support.web import day_sent
 
     load_samples_if_empty(history=False)
     day_sent(folder / "outbox", DAY, NOW)
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         publish_feeds(session, build_runtime().partnerships, DAY, folder / "data" / "feeds")
     links = set()
     pattern = re.compile(rf"http://127\.0\.0\.1:{port}(/a/[A-Za-z0-9_.-]+)")
     for path in (folder / "outbox").glob("*.eml"):
         links.update(pattern.findall(path.read_text()))
     feeds = []
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         for row in all_feed_tokens(session):
             found = by_token(session, row.token)  # a holder with nothing in it has none
             if found is not None:

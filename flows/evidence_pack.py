@@ -17,7 +17,6 @@ from prefect.states import Completed, Failed
 
 from govcal.flows.forms import (
     AsOfText,
-    FormError,
     PackForm,
     PackMonth,
     PackPartnership,
@@ -29,15 +28,14 @@ from govcal.flows.refusals import quiet_returned_failures
 from govcal.flows.run_names import name_this_run
 from govcal.flows.runtime import build_runtime, web_secret
 from govcal.models import pack_files
-from govcal.models.db import DatabaseUnavailable, session_scope
-from govcal.models.queries import NotFound
+from govcal.models.db import session_scope
 from govcal.notifications.pack import (
-    PackError,
     build_pack,
     render_csv,
     render_html,
     render_markdown,
 )
+from govcal.rules.errors import GovcalError
 from govcal.rules.text import markdown_text
 
 quiet_returned_failures()  # a refusal: one line, no traceback
@@ -45,7 +43,7 @@ quiet_returned_failures()  # a refusal: one line, no traceback
 
 @flow(name="evidence-pack", validate_parameters=False)
 def evidence_pack(
-    partnership: PackPartnership = "wfscp",  # type: ignore[assignment]  # a value of the enum
+    partnership: PackPartnership = "wfscp",  # a value of the enum
     year: PackYear = "",
     start_month: PackStart = PackMonth.JANUARY,
     as_of: AsOfText = "",
@@ -67,7 +65,7 @@ def evidence_pack(
         form = parse(PackForm, given)
         day = form.as_of or runtime.today()
         secret = web_secret(runtime.settings)
-        with session_scope() as session:
+        with session_scope(runtime.settings) as session:
             pack = build_pack(session, form.partnership, form.year or day.year, day,
                               start_month=form.start_month.number)  # fmt: skip
             token = (
@@ -75,7 +73,7 @@ def evidence_pack(
                                 html=render_html(pack), csv=render_csv(pack), now=runtime.now())
                 if secret else None
             )  # fmt: skip
-    except (FormError, PackError, NotFound, DatabaseUnavailable) as exc:
+    except GovcalError as exc:
         name_this_run("Make the evidence pack: refused, nothing made")
         return Failed(message=str(exc))
     name_this_run(f"Evidence pack {pack.period} made")

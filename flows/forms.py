@@ -10,8 +10,11 @@ problem into one readable line: the flow run's state message.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from enum import Enum, StrEnum
+from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from pydantic import (
@@ -29,12 +32,15 @@ from govcal.flows.runtime import rules_or_empty
 from govcal.models.audits import Rag
 from govcal.models.records import MAX_LOCATION
 from govcal.rules.dates import check_day, parse_day
+from govcal.rules.errors import Refused
 from govcal.rules.model import Kind
 from govcal.rules.references import ReferenceRefused, check_reference, form_pattern
 from govcal.rules.text import pasted_id as pasted_occurrence_id
 
 if TYPE_CHECKING:
     from prefect.input import RunInput
+
+    from govcal.rules.model import Partnership
 
 
 def _supported(day: date) -> date:
@@ -45,19 +51,46 @@ def _supported(day: date) -> date:
 # here, not in rules.dates, so that the command line's date parsing needs no pydantic).
 SupportedDate = Annotated[date, AfterValidator(_supported)]
 
-# a bad rule file leaves the forms with free text: `govcal rules check` reports it
-_PARTNERSHIPS = rules_or_empty()
-PartnershipId = StrEnum(  # type: ignore[misc]
-    "PartnershipId", {p.id: p.id for p in _PARTNERSHIPS} or {"wfscp": "wfscp"}
-)
-AuditRuleId = StrEnum(  # type: ignore[misc]
-    "AuditRuleId",
-    {r.id: r.id for p in _PARTNERSHIPS for r in p.rules if r.kind is Kind.AUDIT and r.per}
-    or {"section-11-audit": "section-11-audit"},
-)
-EventKind = StrEnum(  # type: ignore[misc]
-    "EventKind", {e: e for p in _PARTNERSHIPS for e in p.events} or {"serious-incident": "x"}
-)
+
+@cache
+def _offered() -> list[Partnership]:
+    """The partnerships whose ids the forms offer, read when a form's schema is first made
+    (a deployment, `govcal serve`), never at import. A bad rule file leaves the forms with
+    free text: `govcal rules check` reports it, and the run refuses an unknown id."""
+    return rules_or_empty()
+
+
+@dataclass(frozen=True)
+class _Offered:
+    """A text field the UI shows as a drop-down of the configured values, and a value
+    outside them refused with one line (none configured: free text)."""
+
+    values: Callable[[list[Partnership]], list[str]]
+
+    def known(self) -> list[str]:
+        return sorted(set(self.values(_offered())))
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> Any:
+        schema = handler(core_schema)
+        if self.known():
+            schema["enum"] = self.known()
+        return schema
+
+    def __call__(self, value: str) -> str:
+        known = self.known()
+        if known and value not in known:
+            listed = ", ".join(f"'{k}'" for k in known[:-1]) + f" or '{known[-1]}'"
+            raise ValueError(f"Input should be {listed}" if len(known) > 1 else
+                             f"Input should be '{known[0]}'")  # fmt: skip
+        return value
+
+
+_IDS = _Offered(lambda ps: [p.id for p in ps])
+_AUDITS = _Offered(lambda ps: [r.id for p in ps for r in p.rules if r.kind is Kind.AUDIT and r.per])
+_EVENTS = _Offered(lambda ps: [e for p in ps for e in p.events])
+PartnershipId = Annotated[str, AfterValidator(_IDS), _IDS]
+AuditRuleId = Annotated[str, AfterValidator(_AUDITS), _AUDITS]
+EventKind = Annotated[str, AfterValidator(_EVENTS), _EVENTS]
 _ITEM_HELP = (
     "Paste the id from the reminder email, e.g. wfscp:lsp-meeting:2026-11-11. "
     "Leave empty to choose from today's open items once the run starts (open the run "
@@ -91,7 +124,7 @@ _RULES = {"title": "Rule file or folder (leave empty for the configured ones)",
 RulesPath = Annotated[str | None, Field(json_schema_extra=_RULES)]
 
 
-class FormError(ValueError):
+class FormError(Refused):
     """A form cannot be used as filled in; the message is one line for the run state."""
 
 
@@ -261,15 +294,23 @@ class AcknowledgeForm(ItemForm):
     note: str = Field(default="", title="Note", max_length=500)
 
 
-# in the form's JSON schema: the UI and the server's parameter check refuse a name before
-# a run exists (a run keeps its parameters for good, on the Parameters tab)
-REFERENCE_PATTERN = form_pattern([p.incident_reference for p in _PARTNERSHIPS])
-_REFERENCE = re.compile(REFERENCE_PATTERN)
+@cache
+def reference_pattern() -> str:
+    """In the form's JSON schema: the UI and the server's parameter check refuse a name
+    before a run exists (a run keeps its parameters for good, on the Parameters tab)."""
+    return form_pattern([p.incident_reference for p in _offered()])
+
+
+class _ReferencePattern:
+    """The reference's pattern in the form's JSON schema, made when the schema is."""
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> Any:
+        return handler(core_schema) | {"pattern": reference_pattern()}
 
 
 def _case_reference(value: str) -> str:
     check_reference(value)  # the partnership's own pattern is checked when it is recorded
-    if not _REFERENCE.match(value):
+    if not re.match(reference_pattern(), value):
         raise ReferenceRefused(
             "the incident reference given is not accepted (not shown here): write the "
             "case-management reference, e.g. SI-2026-014: a known prefix (SI, LCSPR, RR ...) "
@@ -278,9 +319,7 @@ def _case_reference(value: str) -> str:
     return value
 
 
-CaseReference = Annotated[
-    str, AfterValidator(_case_reference), Field(json_schema_extra={"pattern": REFERENCE_PATTERN})
-]
+CaseReference = Annotated[str, AfterValidator(_case_reference), _ReferencePattern()]
 
 
 class IncidentForm(BaseModel):
@@ -298,7 +337,7 @@ class IncidentForm(BaseModel):
     aware_on: Day = Field(
         title="Aware on", description="Day the local authority became aware, e.g. 24/03/2027"
     )
-    kind: EventKind = Field(default=next(iter(EventKind)), title="Kind of event")
+    kind: EventKind = Field(default="serious-incident", title="Kind of event")
     recorded_by: str = _by()
 
 

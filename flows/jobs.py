@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -41,7 +42,7 @@ from govcal.flows.forms import (
 from govcal.flows.outcome import DayOutcome
 from govcal.flows.refusals import quiet_returned_failures
 from govcal.flows.run_names import done_name, name_this_run, refused_name
-from govcal.flows.runtime import build_runtime
+from govcal.flows.runtime import Runtime, build_runtime
 from govcal.flows.tasks import (
     build_dashboard_task,
     evaluate_task,
@@ -53,25 +54,25 @@ from govcal.flows.tasks import (
     sync_task,
 )
 from govcal.models import actions, escalations, queries, records
-from govcal.models.db import DatabaseUnavailable, session_scope
+from govcal.models.db import session_scope
 from govcal.models.evidence import EvidenceStore
-from govcal.models.queries import NotFound
-from govcal.models.records import RecordError
 from govcal.models.trail import Channel
+from govcal.rules.errors import GovcalError
 
 REFUSED = "(refused: not kept)"
 quiet_returned_failures()  # a refused form, or a day with mail stuck: one line, no traceback
 
 
-def _day(as_of: date | None) -> date:
-    return as_of or build_runtime().today()
+def _day(as_of: date | None, rules: str | None = None) -> date:
+    """The day given, else today where the run's default partnership is."""
+    return as_of or build_runtime(rules=Path(rules) if rules else None).today()
 
 
 @flow(name="daily-compliance")
 def daily_compliance(as_of: AsOfDay = None, rules: RulesPath = None) -> dict[str, Any]:
     """Sync the calendar, evaluate every open item, remind and escalate, publish the
     dashboard and the calendar feeds (in this run: a second flow run costs about 0.5 s)."""
-    return the_day(_day(as_of), rules)
+    return the_day(_day(as_of, rules), rules)
 
 
 def the_day(day: date, rules: str | None, share: list[str] | None = None) -> Any:
@@ -79,9 +80,9 @@ def the_day(day: date, rules: str | None, share: list[str] | None = None) -> Any
     national day (flows/national.py): sync, evaluate, notify, boards and feeds. The
     mailbox is read by the whole day's run only (a share leaves it to the parent run)."""
     synced = sync_task(day, rules, share)
-    states = evaluate_task(day, share)
+    states = evaluate_task(day, rules, share)
     if share is None and build_runtime().settings.imap_host:
-        mailbox_task()  # bounces and deputies first: today's digest has them
+        mailbox_task(rules)  # bounces and deputies first: today's digest has them
     sent = notify_task(day, rules=rules, share=share)
     counts = sent["sent_by_kind"] | {"notices": sent["notices_sent"]}
     boards = build_dashboard_task(day, counts, rules=rules, share=share)
@@ -102,9 +103,9 @@ def daily_compliance_without_prefect(
     """The day's work when Prefect's API does not answer (down, hung, refusing): the mail
     and the feeds never wait for it. The same steps as `daily_compliance`, called as plain
     functions; only the dashboard is left out, and `why` is the outcome's cockpit problem."""
-    day = _day(as_of)
+    day = _day(as_of, rules)
     synced = sync_task.fn(day, rules)
-    states = evaluate_task.fn(day)
+    states = evaluate_task.fn(day, rules)
     sent = notify_task.fn(day, rules=rules)
     feeds = feeds_task.fn(day, rules)
     return DayOutcome.of(day.isoformat(), synced, states, sent, [], feeds,
@@ -171,9 +172,9 @@ def open_audit_cycle(
     day = _day(as_of)
     sync_task(day)
     runtime = build_runtime()
-    chosen = runtime.partnership(partnership.value)
-    with session_scope() as session:
-        cycle_id = queries.cycle_to_open(session, chosen.id, rule.value, day, period)
+    chosen = runtime.partnership(partnership)
+    with session_scope(runtime.settings) as session:
+        cycle_id = queries.cycle_to_open(session, chosen.id, rule, day, period)
         report = request_returns(
             session, chosen, cycle_id, day, runtime.transport(), runtime.sender
         )
@@ -188,8 +189,8 @@ def open_audit_cycle(
 # A problem ends the run with one readable line as its state message; nothing changes.
 
 
-def _evidence_store() -> EvidenceStore:
-    return EvidenceStore.configured(build_runtime().settings)
+def _evidence_store(runtime: Runtime) -> EvidenceStore:
+    return EvidenceStore.configured(runtime.settings)
 
 
 def _ui_actor(name: str) -> records.Actor:
@@ -205,7 +206,7 @@ def _ui_actor(name: str) -> records.Actor:
     )
 
 
-Change = Callable[[Session, Any, str, date], str]
+Change = Callable[[Session, Any, str, date, Runtime], str]
 
 
 def _act(
@@ -216,18 +217,19 @@ def _act(
     from prefect.states import Completed, Failed
 
     try:
-        day = _day(parse(DayInput, {"day": as_of}).day if as_of else None)
+        runtime = build_runtime()
+        day = parse(DayInput, {"day": as_of}).day if as_of else runtime.today()
         form = parse(model, given)
         if not isinstance(form, ItemForm):
-            item = form.partnership.value  # type: ignore[attr-defined]
+            item = form.partnership  # type: ignore[attr-defined]
         else:
-            item = pasted_id(form.item) if form.item else _choose(action, day)
-            if action in ("return", "review") and _is_cycle(item):  # the cockpit's round id
-                item = _choose(action, day, within=item)
-        with session_scope() as session:
-            message = change(session, form, item, day)
+            item = pasted_id(form.item) if form.item else _choose(runtime, action, day)
+            if action in ("return", "review") and _is_cycle(runtime, item):  # a round's id
+                item = _choose(runtime, action, day, within=item)
+        with session_scope(runtime.settings) as session:
+            message = change(session, form, item, day, runtime)
             what, due = _what(session, form, item)
-    except (FormError, RecordError, NotFound, DatabaseUnavailable) as exc:
+    except GovcalError as exc:  # a form's one line: the run's state message
         name_this_run(refused_name(FORM_TITLES.get(_flow_name(), "Form")))
         return Failed(message=f"{exc}; nothing was changed")
     name_this_run(done_name(what, due, named, _typed_name(form)))
@@ -257,15 +259,15 @@ def _flow_name() -> str:
     return str(flow_run.get_flow_name() or "")
 
 
-def _is_cycle(item: str) -> bool:
+def _is_cycle(runtime: Runtime, item: str) -> bool:
     """Whether a pasted id is an S11/S175 cycle's (a round), not one return's."""
     if item.count(":") != 2:
         return False
-    with session_scope() as session:
+    with session_scope(runtime.settings) as session:
         return bool(queries.round_members(session, item))
 
 
-def _choose(action: str, day: date, within: str | None = None) -> str:
+def _choose(runtime: Runtime, action: str, day: date, within: str | None = None) -> str:
     """Pause the run with a drop-down of today's items for this action (those of one
     audit cycle, `within`, when its id was pasted: the run asks which agency or school),
     as of `day`."""
@@ -273,7 +275,7 @@ def _choose(action: str, day: date, within: str | None = None) -> str:
 
     from govcal.flows.dashboard import choices
 
-    with session_scope() as session:
+    with session_scope(runtime.settings) as session:
         labels = choices(session, action, day, queries.all_subject_names(session))
     if within is not None:
         labels = {k: v for k, v in labels.items() if v.startswith(f"{within}:")}
@@ -301,11 +303,12 @@ def record_completion(form: CompletionForm, as_of: AsOfText = "") -> str:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: CompletionForm, item: str, day: date) -> str:
+    def change(session: Session, f: CompletionForm, item: str, day: date, run: Runtime) -> str:
         actor = _ui_actor(f.completed_by)
         return actions.complete(
             session, item, f.evidence, actor, on=f.completed_on or day,
-            today=day, by=actor.name, note=f.note or None, store=_evidence_store(),
+            today=day, partnerships=run.partnerships, by=actor.name, note=f.note or None,
+            store=_evidence_store(run),
         ).summary  # fmt: skip
 
     return _act(CompletionForm, form, as_of, "complete", change, named="completed")
@@ -320,11 +323,12 @@ def record_return(form: ReturnForm, as_of: AsOfText = "") -> str:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: ReturnForm, item: str, day: date) -> str:
+    def change(session: Session, f: ReturnForm, item: str, day: date, run: Runtime) -> str:
         return actions.record_return(
             session, item, f.evidence, _ui_actor(f.recorded_by), submitted_on=f.submitted_on or day,
-            today=day, rag=f.rag.value if f.rag else None, note=f.review_note or None,
-            follow_ups=[(a.description, a.due) for a in f.follow_ups], store=_evidence_store(),
+            today=day, partnerships=run.partnerships, rag=f.rag.value if f.rag else None,
+            note=f.review_note or None, follow_ups=[(a.description, a.due) for a in f.follow_ups],
+            store=_evidence_store(run),
         ).summary  # fmt: skip
 
     return _act(ReturnForm, form, as_of, "return", change, named="returned")
@@ -339,7 +343,7 @@ def review_return(form: ReviewForm, as_of: AsOfText = "") -> str:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: ReviewForm, item: str, day: date) -> str:
+    def change(session: Session, f: ReviewForm, item: str, day: date, run: Runtime) -> str:
         return actions.review_return(
             session, item, f.rating.value, _ui_actor(f.by), note=f.review_note or None,
             follow_ups=[(a.description, a.due) for a in f.follow_ups], on=day,
@@ -357,7 +361,7 @@ def reschedule(form: RescheduleForm, as_of: AsOfText = "") -> str:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: RescheduleForm, item: str, day: date) -> str:
+    def change(session: Session, f: RescheduleForm, item: str, day: date, run: Runtime) -> str:
         when: date | datetime = f.new_date
         if f.new_time:
             hour, minute = (int(x) for x in f.new_time.split(":"))
@@ -367,7 +371,14 @@ def reschedule(form: RescheduleForm, as_of: AsOfText = "") -> str:
             when = datetime.combine(f.new_date, time(hour, minute), tzinfo=zone)
         place = f.new_place.strip() or None  # empty: the meeting stays where it was
         return actions.reschedule(
-            session, item, when, f.reason, _ui_actor(f.by), location=place, today=day
+            session,
+            item,
+            when,
+            f.reason,
+            _ui_actor(f.by),
+            location=place,
+            today=day,
+            partnerships=run.partnerships,
         ).summary
 
     return _act(RescheduleForm, form, as_of, "reschedule", change, named="moved")
@@ -382,8 +393,9 @@ def cancel_item(form: CancelForm, as_of: AsOfText = "") -> str:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: CancelForm, item: str, day: date) -> str:
-        return actions.cancel(session, item, f.reason, _ui_actor(f.by), today=day).summary
+    def change(session: Session, f: CancelForm, item: str, day: date, run: Runtime) -> str:
+        return actions.cancel(session, item, f.reason, _ui_actor(f.by), today=day,
+                              partnerships=run.partnerships).summary  # fmt: skip
 
     return _act(CancelForm, form, as_of, "cancel", change, named="cancelled")
 
@@ -397,8 +409,9 @@ def waive_item(form: WaiveForm, as_of: AsOfText = "") -> str:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: WaiveForm, item: str, day: date) -> str:
-        return actions.waive(session, item, f.reason, _ui_actor(f.by)).summary
+    def change(session: Session, f: WaiveForm, item: str, day: date, run: Runtime) -> str:
+        return actions.waive(session, item, f.reason, _ui_actor(f.by),
+                             partnerships=run.partnerships).summary  # fmt: skip
 
     return _act(WaiveForm, form, as_of, "waive", change, named="waived")
 
@@ -412,8 +425,9 @@ def reopen_item(form: ReopenForm, as_of: AsOfText = "") -> str:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: ReopenForm, item: str, day: date) -> str:
-        return actions.reopen(session, item, _ui_actor(f.by), f.reason, today=day).summary
+    def change(session: Session, f: ReopenForm, item: str, day: date, run: Runtime) -> str:
+        return actions.reopen(session, item, _ui_actor(f.by), f.reason, today=day,
+                              partnerships=run.partnerships).summary  # fmt: skip
 
     return _act(ReopenForm, form, as_of, "reopen", change, named="reopened")
 
@@ -428,7 +442,7 @@ def record_attendance(form: AttendanceForm, as_of: AsOfText = "") -> str:
     """
     from govcal.models.attendance import record_attended, register
 
-    def change(session: Session, f: AttendanceForm, item: str, day: date) -> str:
+    def change(session: Session, f: AttendanceForm, item: str, day: date, run: Runtime) -> str:
         given = [a for a in f.present.replace(",", "\n").split() if a]
         people = given or register(session, item).expected()
         return record_attended(session, item, people, by=f.by, today=day, channel="prefect-ui")
@@ -445,7 +459,7 @@ def acknowledge_escalation(form: AcknowledgeForm, as_of: AsOfText = "") -> str:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: AcknowledgeForm, item: str, day: date) -> str:
+    def change(session: Session, f: AcknowledgeForm, item: str, day: date, run: Runtime) -> str:
         by, at = escalations.acknowledge(session, item, _ui_actor(f.by), f.note)
         return f"{item} escalation acknowledged by {by} on {at:%d %b %Y %H:%M} UTC"
 
@@ -463,11 +477,11 @@ def start_incident_clock(form: IncidentForm, as_of: AsOfText = "") -> list[str]:
         as_of: Leave empty (today). Only to record as if on a past day.
     """
 
-    def change(session: Session, f: IncidentForm, _item: str, day: date) -> str:
-        chosen = build_runtime().partnership(f.partnership.value)
+    def change(session: Session, f: IncidentForm, _item: str, day: date, run: Runtime) -> str:
+        chosen = run.partnership(f.partnership)
         return actions.start_incident_clock(
             session, chosen, f.reference, _ui_actor(f.recorded_by), aware_on=f.aware_on,
-            today=day, kind=f.kind.value,
+            today=day, kind=f.kind,
         ).summary  # fmt: skip
 
     state = _act(IncidentForm, form, as_of, "start", change, named="started")

@@ -9,7 +9,7 @@ yet in the ledger, plus pending rows, minus the overtaken, composed by the same 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from email import message_from_bytes, policy
 
 from sqlmodel import Session
@@ -40,6 +40,7 @@ def preview(
     *,
     now: datetime | None = None,
     invite_window_days: int = 60,
+    lease: timedelta = timedelta(seconds=900),
 ) -> list[Preview]:
     """The messages a real `notify` would send now, in the order it would send them.
     Changes nothing: whatever reading needed is rolled back."""
@@ -50,7 +51,7 @@ def preview(
         overtaken = {p.key for p in planned if p.action is Action.SKIP}
         rows = [
             r
-            for r in sendable_rows(session, now)
+            for r in sendable_rows(session, now, lease)
             if (r.occurrence_id, r.stage, r.recipient.lower()) not in overtaken
         ]
         for p in planned:

@@ -32,6 +32,7 @@ from prefect.utilities.context import get_task_and_flow_run_ids
 
 from govcal.flows.children import dies_with_parent
 from govcal.flows.post_artifacts import deadline_for, each, post_all, without_urls
+from govcal.rules.errors import Unavailable
 from govcal.rules.text import markdown_text as md
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ GRACE_S = 15.0  # past the poster's own deadline, it is stopped
 _DONE = None
 
 
-class PublishError(RuntimeError):
+class PublishError(Unavailable):
     """Some artifacts were not posted; the message gives the server's first answers."""
 
 

@@ -19,10 +19,11 @@ from govcal.models import rule_cache
 from govcal.models.rule_cache import Broken
 from govcal.models.settings import Settings, SettingsError, get_settings
 from govcal.models.types import utcnow
+from govcal.notifications.dkim import DkimKey
 from govcal.notifications.imap import ImapSettings, Mailbox
 from govcal.notifications.render import Sender
 from govcal.notifications.transport import Transport, from_settings
-from govcal.rules.loader import RuleFileError, load_partnerships
+from govcal.rules.loader import RuleFileError
 from govcal.rules.model import DEFAULT_TIMEZONE, Partnership
 
 DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # the rule files' default zone
@@ -30,12 +31,6 @@ DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # the rule files' default zone
 
 class SecretUnavailable(SettingsError):
     """GOVCAL_SMTP_PASSWORD_BLOCK names a Prefect Secret block that cannot be read."""
-
-
-def load_rules(settings: Settings, rules: Path | None = None) -> list[Partnership]:
-    """The partnerships from `rules` (a file or folder), else the configured or shipped
-    ones. Raises RuleFileError with every problem found."""
-    return load_partnerships(settings.rule_paths(rules))
 
 
 def running_rules(settings: Settings, rules: Path | None = None) -> rule_cache.Running:
@@ -49,10 +44,11 @@ def running_rules(settings: Settings, rules: Path | None = None) -> rule_cache.R
 
 
 def rules_or_empty(settings: Settings | None = None) -> list[Partnership]:
-    """For callers that must not fail on a bad rule file (the UI forms at import):
+    """For callers that must not fail on a bad rule file (the forms' drop-downs):
     `govcal rules check` is where the problems are reported."""
+    settings = settings or get_settings()
     try:
-        return load_rules(settings or get_settings())
+        return rule_cache.load_partnerships(settings.rule_paths(), settings.data_dir / "cache")
     except RuleFileError:
         return []
 
@@ -234,7 +230,7 @@ def build_runtime(
     return Runtime(
         settings=settings,
         partnerships=loaded,
-        sender=Sender(settings.mail_from_name, settings.mail_from),
+        sender=Sender(settings.mail_from_name, settings.mail_from, DkimKey.of(settings)),
         timezone=chosen.tz if chosen else DEFAULT_ZONE,
         clock=clock or utcnow,
         broken=broken,

@@ -23,7 +23,6 @@ from govcal.models.ledger import Delivery, LedgerEntry, LedgerRow
 from govcal.models.notify_inputs import directory as load_directory
 from govcal.models.notify_inputs import items_by_ids, open_items
 from govcal.models.records import new_attendee_version
-from govcal.models.settings import get_settings
 from govcal.models.types import utcnow
 from govcal.notifications.deliver import DeliveryReport, compose, deliver
 from govcal.notifications.feeds import FeedFile, write_feeds
@@ -131,6 +130,7 @@ def record(session: Session, planned: list[Planned]) -> list[Planned]:
 
 
 DELIVERY_BUDGET = timedelta(minutes=20)  # keep claiming batches until none left, or this
+CLAIM_LEASE = timedelta(minutes=15)  # GOVCAL_CLAIM_LEASE's default
 
 
 def send(
@@ -142,7 +142,7 @@ def send(
     *,
     now: datetime | None = None,
     budget: timedelta = DELIVERY_BUDGET,
-    lease: timedelta | None = None,
+    lease: timedelta = CLAIM_LEASE,
     share: bool = False,
 ) -> tuple[DeliveryReport, int]:
     """Claim what is pending and deliver it, batch after batch until nothing is left (a
@@ -152,7 +152,7 @@ def send(
     only their rows are claimed (another share's are not this run's to render)."""
     now = now or utcnow()
     stop_at = time.monotonic() + budget.total_seconds()
-    length = lease or timedelta(seconds=get_settings().claim_lease)
+    length = lease
     total, dropped = DeliveryReport(), 0
     context: dict[str, object] = {}
     seconds = length.total_seconds()
@@ -261,6 +261,7 @@ def notify(
     kinds: frozenset[str] | None = None,
     budget: timedelta = DELIVERY_BUDGET,
     share: bool = False,
+    lease: timedelta = CLAIM_LEASE,
 ) -> NotifyReport:
     """Plan what is due today, record it in the ledger, then deliver everything pending.
 
@@ -279,7 +280,7 @@ def notify(
         warn_of_quorum(session, partnerships, today)
     report.delivery, report.dropped_rows = send(
         session, partnerships, today, transport, sender,
-        now=now, budget=budget, share=share,
+        now=now, budget=budget, lease=lease, share=share,
     )  # fmt: skip
     return report
 

@@ -56,7 +56,7 @@ def sync_task(
     as_of: date, rules: str | None = None, share: list[str] | None = None
 ) -> list[dict[str, Any]]:
     runtime = _runtime(rules)
-    with session_scope() as session:
+    with session_scope(runtime.settings) as session:
         reports = sync_all(
             session, _of_share(runtime, share), as_of,
             horizon_months=runtime.settings.sync_horizon_months, actor="prefect",
@@ -72,9 +72,11 @@ def sync_task(
 
 
 @task(name="evaluate-states")
-def evaluate_task(as_of: date, share: list[str] | None = None) -> dict[str, int]:
+def evaluate_task(
+    as_of: date, rules: str | None = None, share: list[str] | None = None
+) -> dict[str, int]:
     """Counts by state across every partnership (or one share's), as of the day."""
-    with session_scope() as session:
+    with session_scope(_runtime(rules).settings) as session:
         rows = status_rows(session, as_of, ahead_days=60, partnership_ids=share)
     counts: dict[str, int] = {}
     for r in rows:
@@ -83,18 +85,18 @@ def evaluate_task(as_of: date, share: list[str] | None = None) -> dict[str, int]
 
 
 @task(name="read-mailbox", cache_policy=NO_CACHE)
-def mailbox_task() -> dict[str, Any]:
+def mailbox_task(rules: str | None = None) -> dict[str, Any]:
     """Read the mailbox back (flows/mailbox.py). A mailbox that cannot be read now is
     a line in the result, not a failed day: the next run reads what this one did not."""
     from govcal.flows.mailbox import read_mailbox
     from govcal.notifications.imap import MailboxError
 
-    runtime = build_runtime()
+    runtime = _runtime(rules)
     logger = get_run_logger()
     if not runtime.settings.imap_host:
         return {"skipped": "GOVCAL_IMAP_HOST is not set"}
     try:
-        with runtime.mailbox() as box, session_scope() as session:
+        with runtime.mailbox() as box, session_scope(runtime.settings) as session:
             report = read_mailbox(
                 session, box, runtime.partnerships,
                 mail_from=runtime.settings.mail_from, progress=logger.info,
@@ -116,11 +118,12 @@ def notify_task(
     share: list[str] | None = None,
 ) -> dict[str, Any]:
     runtime = _runtime(rules)
-    with session_scope() as session:
+    with session_scope(runtime.settings) as session:
         report = steps.notify(
             session, _of_share(runtime, share), as_of, runtime.transport(), runtime.sender,
             invite_window_days=runtime.settings.invite_window_days,
             budget=timedelta(seconds=runtime.settings.delivery_time_budget),
+            lease=timedelta(seconds=runtime.settings.claim_lease),
             kinds=frozenset(kinds) if kinds is not None else None, share=share is not None,
         )  # fmt: skip
     d = report.delivery
@@ -160,7 +163,7 @@ def build_dashboard_task(
     chosen = [p for p in among if only in (None, p.id)]
     csv_key = web_secret(runtime.settings) if runtime.settings.public_url else None
     artifacts = []
-    with session_scope() as session:
+    with session_scope(runtime.settings) as session:
         for board in dashboard.build_all(session, chosen, as_of):
             board.rule_problems = runtime.rule_problems_of(board.partnership)
             if csv_key is not None and runtime.settings.public_url:
@@ -192,16 +195,19 @@ def publish_dashboard_task(artifacts: list[dict[str, Any]]) -> list[str]:
 
 
 def publish_dashboard(
-    as_of: date, sent: dict[str, int] | None = None, only: str | None = None
+    as_of: date,
+    sent: dict[str, int] | None = None,
+    only: str | None = None,
+    rules: str | None = None,
 ) -> list[str]:
     """Build the boards, then post them: the two tasks in turn, as a form's run does."""
-    return publish_dashboard_task(build_dashboard_task(as_of, sent, only))
+    return publish_dashboard_task(build_dashboard_task(as_of, sent, only, rules))
 
 
 @task(name="publish-feeds")
 def feeds_task(as_of: date, rules: str | None = None, share: list[str] | None = None) -> int:
     runtime = _runtime(rules)
-    with session_scope() as session:
+    with session_scope(runtime.settings) as session:
         written = steps.publish_feeds(
             session, _of_share(runtime, share), as_of, runtime.settings.effective_feeds_dir
         )

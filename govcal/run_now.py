@@ -35,14 +35,12 @@ Outcome = dict[str, Any]  # {"state": name, "message": text, "result": the flow'
 
 def settings_digest() -> str:
     """What this process's settings (from its environment and files) come to, hashed."""
-    from dataclasses import asdict
-
     from govcal.models.settings import get_settings
 
     def absolute(value: Any) -> Any:  # a relative path means another file in another folder
         return str(value.resolve()) if isinstance(value, Path) else value
 
-    values = {key: absolute(value) for key, value in asdict(get_settings()).items()}
+    values = {key: absolute(value) for key, value in dict(get_settings()).items()}
     text = json.dumps(values, default=str, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 

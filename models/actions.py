@@ -11,6 +11,7 @@ the command line prints it and the flow returns the result without computing any
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,7 +24,6 @@ from govcal.models.evidence import EvidenceRefused, EvidenceStore
 from govcal.models.records import Actor, Evidence, RecordError
 from govcal.models.sync import SyncReport, follow_dependents, sync_all
 from govcal.rules.model import Partnership
-from govcal.rules.problems import RuleFileError
 from govcal.rules.text import LONG, TextRefused, check_id, check_text
 
 if TYPE_CHECKING:  # the directory import (CSV, email_validator) is imported by its two users
@@ -236,12 +236,14 @@ def complete(
     *,
     on: date,
     today: date,
+    partnerships: Sequence[Partnership],
     by: str | None = None,
     note: str | None = None,
     store: EvidenceStore | None = None,
 ) -> Completed:
     """Record that an occurrence was done; a file named as evidence is copied into the
-    store, and the copy discarded again if the record is refused."""
+    store, and the copy discarded again if the record is refused. `partnerships`: the
+    caller's rules, for the deadlines that hang on the item."""
     _typed(occurrence, actor, (evidence, "--evidence", LONG), (note, "--note", LONG),
            (by, "--by", 200))  # fmt: skip
     proof, fresh = _kept(_evidence(evidence, note, store), store)
@@ -252,24 +254,33 @@ def complete(
             store.discard(fresh)
         raise
     shown = proof.url or proof.file or ""
-    followed = _follow(session, row.public_id, today, actor)
+    followed = _follow(session, partnerships, row.public_id, today, actor)
     return Completed(row.public_id, row.title, on, row.completed_by or actor.name, shown, followed)
 
 
-def waive(session: Session, occurrence: str, reason: str, actor: Actor) -> Waived:
+def waive(
+    session: Session,
+    occurrence: str,
+    reason: str,
+    actor: Actor,
+    *,
+    partnerships: Sequence[Partnership],
+) -> Waived:
     _typed(occurrence, actor, (reason, "--reason", LONG))
-    statutory = _statutory_reason(occurrence, reason, "waive")
+    statutory = _statutory_reason(partnerships, occurrence, reason, "waive")
     row = records.waive(session, occurrence, reason, actor)
     return Waived(row.public_id, row.title, row.reason or "", statutory)
 
 
-def _statutory_reason(public_id: str, reason: str | None, verb: str) -> bool:
+def _statutory_reason(
+    partnerships: Sequence[Partnership], public_id: str, reason: str | None, verb: str
+) -> bool:
     """Whether the item is a statutory duty (a rule of the statutory baseline, or a clock an
     event started); dropping one needs a reason of some words, refused before any change."""
     from govcal.rules.model import EventDeadline
 
     parts = public_id.split(":")
-    partnership = next((p for p in _partnerships() if p.id == parts[0]), None)
+    partnership = next((p for p in partnerships if p.id == parts[0]), None)
     rule = next((r for r in partnership.rules if len(parts) > 1 and r.id == parts[1]), None) \
         if partnership else None  # fmt: skip
     if rule is None:
@@ -283,26 +294,18 @@ def _statutory_reason(public_id: str, reason: str | None, verb: str) -> bool:
     return statutory
 
 
-def _partnerships() -> list[Partnership]:
-    from govcal.models import rule_cache  # the copy the last command kept: no YAML parsed again
-
-    try:
-        return rule_cache.configured()
-    except RuleFileError:
-        return []  # the next sync reports the rule files' problems
-
-
 def reopen(
     session: Session,
     occurrence: str,
     actor: Actor,
     reason: str | None = None,
     *,
-    today: date | None = None,
+    today: date,
+    partnerships: Sequence[Partnership],
 ) -> Reopened:
     _typed(occurrence, actor, (reason, "--reason", LONG))
     row = records.reopen(session, occurrence, actor, reason)
-    followed = _follow(session, row.public_id, today or _today(session, row), actor)
+    followed = _follow(session, partnerships, row.public_id, today, actor)
     return Reopened(row.public_id, row.title, row.due, followed)
 
 
@@ -314,7 +317,8 @@ def reschedule(
     actor: Actor,
     *,
     location: str | None = None,
-    today: date | None = None,
+    today: date,
+    partnerships: Sequence[Partnership],
     allow_past: bool = False,
 ) -> Rescheduled:
     """Move one occurrence; the deadlines that hang on it (papers before a meeting) follow
@@ -329,7 +333,7 @@ def reschedule(
     row = records.reschedule(session, occurrence, to, reason, actor, location=location,
                              today=today, allow_past=allow_past)  # fmt: skip
     starts = row.starts_at.astimezone(zone) if row.starts_at else None
-    followed = _follow(session, row.public_id, today or _today(session, row), actor)
+    followed = _follow(session, partnerships, row.public_id, today, actor)
     return Rescheduled(row.public_id, row.title, row.due, starts, row.sequence, row.location,
                        notes=_day_notes(row.due, starts), followed=followed)  # fmt: skip
 
@@ -356,9 +360,15 @@ def _day_notes(day: date, starts: datetime | None) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def _follow(session: Session, public_id: str, today: date, actor: Actor) -> tuple[str, ...]:
+def _follow(
+    session: Session,
+    partnerships: Sequence[Partnership],
+    public_id: str,
+    today: date,
+    actor: Actor,
+) -> tuple[str, ...]:
     """Bring the deadlines that hang on a changed item in line at once (follow_dependents)."""
-    chosen = next((p for p in _partnerships() if p.id == public_id.split(":", 1)[0]), None)
+    chosen = next((p for p in partnerships if p.id == public_id.split(":", 1)[0]), None)
     if chosen is None:
         return ()
     report = follow_dependents(session, chosen, public_id, today, actor=actor.name,
@@ -372,18 +382,19 @@ def _follow(session: Session, public_id: str, today: date, actor: Actor) -> tupl
 
 
 def cancel(
-    session: Session, occurrence: str, reason: str, actor: Actor, *, today: date | None = None
+    session: Session,
+    occurrence: str,
+    reason: str,
+    actor: Actor,
+    *,
+    today: date,
+    partnerships: Sequence[Partnership],
 ) -> Cancelled:
     _typed(occurrence, actor, (reason, "--reason", LONG))
-    statutory = _statutory_reason(occurrence, reason, "cancel")
+    statutory = _statutory_reason(partnerships, occurrence, reason, "cancel")
     row = records.cancel(session, occurrence, reason, actor)
-    followed = _follow(session, row.public_id, today or _today(session, row), actor)
+    followed = _follow(session, partnerships, row.public_id, today, actor)
     return Cancelled(row.public_id, row.title, row.reason or "", row.sequence, followed, statutory)
-
-
-def _today(session: Session, row) -> date:
-    """Today where the item's partnership is, for a door that did not say."""
-    return datetime.now(records.zone_of(session, row)).date()
 
 
 def review_return(
@@ -412,6 +423,7 @@ def record_return(
     *,
     submitted_on: date,
     today: date,
+    partnerships: Sequence[Partnership],
     rag: str | None = None,
     note: str | None = None,
     follow_ups: list[tuple[str, date]] | None = None,
@@ -421,7 +433,7 @@ def record_return(
     if queries.audit_return_for(session, occurrence) is None:
         raise RecordError(f"{occurrence} is not an S11 or S175 return; record its completion")
     done = complete(session, occurrence, evidence, actor, on=submitted_on, today=today,
-                    by=actor.name, store=store)  # fmt: skip
+                    partnerships=partnerships, by=actor.name, store=store)  # fmt: skip
     review = None
     if rag is not None:
         review = review_return(

@@ -21,12 +21,13 @@ from sqlalchemy.exc import DBAPIError
 
 from govcal.models.db import DatabaseUnavailable, get_engine, head_revision, known_revisions
 from govcal.models.settings import redact_url
+from govcal.rules.errors import Refused
 
 # Tables whose rows are people's records: a database holding any is not replaced unasked.
 RECORD_TABLES = ("partnership", "occurrence", "person", "audit_trail")
 
 
-class BackupRefused(ValueError):
+class BackupRefused(Refused):
     """The backup or restore cannot go ahead; the message says why and what to do."""
 
 

@@ -22,6 +22,7 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +31,8 @@ from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlmodel import Session, create_engine
 
-from govcal.models.settings import get_settings, redact_url
+from govcal.models.settings import Settings, redact_url
+from govcal.rules.errors import Unavailable
 
 if TYPE_CHECKING:  # alembic (with mako and pygments) is imported only to migrate
     from alembic.config import Config
@@ -38,8 +40,32 @@ if TYPE_CHECKING:  # alembic (with mako and pygments) is imported only to migrat
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(Unavailable):
     """The database cannot be reached or opened; the message says what to check."""
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """Which database a caller works on, as its settings say. `embedded`: the data
+    folder's own SQLite file, which govcal creates and migrates on first use; any other
+    database is only ever migrated by `govcal db upgrade`."""
+
+    url: str
+    embedded: bool = False
+    lock_timeout: float = 30.0  # seconds a SQLite writer waits for another
+
+    @classmethod
+    def of(cls, where: Database | Settings | str) -> Database:
+        """The database of validated settings, or one named by its URL (not embedded)."""
+        if isinstance(where, Database):
+            return where
+        if isinstance(where, str):
+            return cls(where)
+        return cls(where.effective_database_url, where.uses_embedded_database,
+                   where.db_lock_timeout)  # fmt: skip
+
+
+Where = Database | Settings | str  # what a caller names its database by
 
 
 def _sqlite_pragmas(lock_timeout_ms: int):
@@ -54,16 +80,16 @@ def _sqlite_pragmas(lock_timeout_ms: int):
     return apply
 
 
-def _sqlite_folder(url: str) -> None:
+def _sqlite_folder(database: Database) -> None:
     """The folder of a SQLite file must exist. Only the embedded default (inside the data
     folder) is created; a configured path whose folder is missing is a typo, and creating
     /somewhere/far/away behind the operator's back would hide it."""
+    url = database.url
     path = url.split("///", 1)[-1]
     if not path or path == ":memory:":
         return
     folder = Path(path).parent
-    settings = get_settings()
-    if url == settings.effective_database_url and settings.uses_embedded_database:
+    if database.embedded:
         folder.mkdir(parents=True, exist_ok=True)
     elif not folder.is_dir():
         raise DatabaseUnavailable(
@@ -112,10 +138,12 @@ def _create_sqlite(path: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(where: Where) -> Engine:
+    database = Database.of(where)
+    url = database.url
     if url.startswith("sqlite"):
-        _sqlite_folder(url)
-        timeout = get_settings().db_lock_timeout
+        _sqlite_folder(database)
+        timeout = database.lock_timeout
         engine = create_engine(url, connect_args={"timeout": timeout})
         event.listen(engine, "connect", _sqlite_pragmas(int(timeout * 1000)))
         return engine
@@ -151,13 +179,17 @@ def keep_statistics(session: Session, tables: Sequence[str]) -> None:
 GROWTH = 1.5  # a table counted at N pages is counted again past 1.5 N (and 8 pages more)
 
 
-@cache
-def _engine_for(url: str) -> Engine:
-    return make_engine(url)
+_ENGINES: dict[str, Engine] = {}  # by URL: one pool per database file or server
 
 
-def get_engine(url: str | None = None) -> Engine:
-    return _engine_for(url or get_settings().effective_database_url)
+def get_engine(where: Where) -> Engine:
+    """The process's engine for the database, however the caller named it (settings or
+    URL): two pools on one SQLite file would keep its write-ahead log open apart."""
+    database = Database.of(where)
+    engine = _ENGINES.get(database.url)
+    if engine is None:
+        engine = _ENGINES.setdefault(database.url, make_engine(database))
+    return engine
 
 
 def alembic_config(url: str) -> Config:
@@ -258,7 +290,7 @@ def _head(files: tuple[Path, ...]) -> str | None:
 
 
 @contextmanager
-def _migration_engine(url: str) -> Iterator[Engine]:
+def _migration_engine(database: Database) -> Iterator[Engine]:
     """For SQLite, a short-lived engine whose transactions cover DDL too.
 
     Python's sqlite3 commits before each CREATE TABLE, so a process killed mid-migration
@@ -267,10 +299,10 @@ def _migration_engine(url: str) -> Iterator[Engine]:
     BEGIN IMMEDIATE: the whole migration lands, or none of it. Only migrations use it:
     everyday sessions keep the driver's behaviour, whose lock waits they rely on.
     """
-    if not url.startswith("sqlite"):
-        yield get_engine(url)
+    if not database.url.startswith("sqlite"):
+        yield get_engine(database)
         return
-    engine = make_engine(url)
+    engine = make_engine(database)
 
     @event.listens_for(engine, "connect")
     def _manual_transactions(dbapi_connection, _record) -> None:
@@ -286,13 +318,14 @@ def _migration_engine(url: str) -> Iterator[Engine]:
         engine.dispose()
 
 
-def upgrade(url: str | None = None) -> tuple[str | None, str | None]:
+def upgrade(where: Where) -> tuple[str | None, str | None]:
     """Apply every pending migration, all or nothing. Returns (revision before, after)."""
     import govcal.models.tables  # noqa: F401  every table, for the migrations' metadata
 
-    url = url or get_settings().effective_database_url
+    database = Database.of(where)
+    url = database.url
     try:
-        with _migration_engine(url) as engine:
+        with _migration_engine(database) as engine:
             before = current_revision(engine)
             from alembic import command
 
@@ -304,22 +337,20 @@ def upgrade(url: str | None = None) -> tuple[str | None, str | None]:
     except OperationalError as exc:
         raise DatabaseUnavailable(_explain(url, exc)) from None
     except DatabaseError:
-        raise DatabaseUnavailable(_not_ours(url)) from None
+        raise DatabaseUnavailable(_not_ours(database)) from None
 
 
-def _not_ours(url: str) -> str:
+def _not_ours(database: Database) -> str:
     """A file SQLite cannot read: another kind of file (a wrong URL), or a damaged
     database (its header is SQLite's, or it is the embedded default govcal made)."""
+    url = database.url
     path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
     try:
         with open(path, "rb") as handle:
             header = handle.read(16)
     except OSError:
         header = b""
-    settings = get_settings()
-    if header == b"SQLite format 3\x00" or (
-        url == settings.effective_database_url and settings.uses_embedded_database
-    ):
+    if header == b"SQLite format 3\x00" or database.embedded:
         return _damaged(url, "file is not a database")
     return (
         f"{redact_url(url)} is not a govcal database (the file holds something else); "
@@ -354,26 +385,26 @@ def _is_damage(exc: DatabaseError) -> bool:
     )
 
 
-def ensure_schema(url: str | None = None) -> Engine:
+def ensure_schema(where: Where) -> Engine:
     """The engine, with the schema at head.
 
     The embedded SQLite default is migrated on first use; a configured database
     (PostgreSQL in production) is never changed behind the operator's back: they are
     told to run `govcal db upgrade`.
     """
-    settings = get_settings()
-    url = url or settings.effective_database_url
-    engine = get_engine(url)
+    database = Database.of(where)
+    url = database.url
+    engine = get_engine(database)
     try:
         current = current_revision(engine)
     except OperationalError as exc:
         raise DatabaseUnavailable(_explain(url, exc)) from None
     except DatabaseError:  # e.g. GOVCAL_DATABASE_URL=sqlite:////etc/passwd
-        raise DatabaseUnavailable(_not_ours(url)) from None
+        raise DatabaseUnavailable(_not_ours(database)) from None
     if current == head_revision():
         return engine
-    if url == settings.effective_database_url and settings.uses_embedded_database:
-        upgrade(url)
+    if database.embedded:
+        upgrade(database)
         return engine
     state = "has no govcal schema" if current is None else f"is at revision {current}"
     raise DatabaseUnavailable(
@@ -393,13 +424,15 @@ def _explain(url: str, exc: OperationalError) -> str:
 
 
 @contextmanager
-def session_scope(url: str | None = None, *, checked: bool = False) -> Iterator[Session]:
-    """One batch's unit of work: a session in one transaction, committed once on
-    success, rolled back on any error (see the module docstring for the two exceptions
-    that commit earlier). `checked`: the caller ran ensure_schema when it started (a
-    long-running server), so the schema is not read again for every request."""
-    url = url or get_settings().effective_database_url
-    engine = get_engine(url) if checked else ensure_schema(url)
+def session_scope(where: Where, *, checked: bool = False) -> Iterator[Session]:
+    """One batch's unit of work on the database the caller's settings (or URL) name: a
+    session in one transaction, committed once on success, rolled back on any error (see
+    the module docstring for the two exceptions that commit earlier). `checked`: the
+    caller ran ensure_schema when it started (a long-running server), so the schema is not
+    read again for every request."""
+    database = Database.of(where)
+    url = database.url
+    engine = get_engine(database) if checked else ensure_schema(database)
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session

@@ -25,13 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from govcal.models.private import READ_ONLY, private_folder
+from govcal.rules.errors import Refused
 
 MAX_BYTES = 50 * 1024 * 1024  # a large PDF of minutes or an audit return
 _SYSTEM = ("/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/usr", "/bin", "/sbin",
            "/lib", "/lib32", "/lib64", "/run")  # fmt: skip
 
 
-class EvidenceRefused(ValueError):
+class EvidenceRefused(Refused):
     """The file cannot be taken as evidence; the message says why and what to do."""
 
 

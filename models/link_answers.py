@@ -12,6 +12,7 @@ can be learnt by trying tokens.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -24,14 +25,15 @@ from govcal.models.audits import AuditReturn, FollowUpAction
 from govcal.models.calendar import Lifecycle, OccurrenceRow
 from govcal.models.records import Actor, RecordError
 from govcal.models.trail import Channel, record
-from govcal.rules.problems import RuleFileError
+from govcal.rules.errors import Missing, Refused
+from govcal.rules.model import Partnership
 
 
-class LinkDead(LookupError):
+class LinkDead(Missing):
     """The link cannot be used (whatever the reason: the page never says which)."""
 
 
-class FormRefused(ValueError):
+class FormRefused(Refused):
     """The POST did not come from the link's own page (no or a wrong form key)."""
 
 
@@ -87,14 +89,15 @@ def _link(session: Session, secret: str, token: str, now: datetime) -> ActionLin
     return link
 
 
-def _person(session: Session, link: ActionLink) -> str:
+def _person(session: Session, link: ActionLink, partnerships: Sequence[Partnership]) -> str:
     """The holder in words, or LinkDead once they hold no role in the partnership."""
     from govcal.models.directory_changes import person_roles
 
     person, roles = person_roles(session, link.email, link.partnership_id)
     if person is None or not roles:
         raise LinkDead(link.id)
-    names = _role_names(link.partnership_id)
+    chosen = next((p for p in partnerships if p.id == link.partnership_id), None)
+    names = {k: r.display_name for k, r in chosen.roles.items()} if chosen else {}
     subject = link.item.split(":")[3] if link.item.count(":") == 3 else ""
 
     def fits(role) -> tuple[bool, bool]:  # the role the link was sent for, first
@@ -105,29 +108,6 @@ def _person(session: Session, link: ActionLink) -> str:
     role = names.get(first.role) or first.role.replace("-", " ").capitalize()
     org = queries.subject_name(session, link.partnership_id, first.school_code or first.agency_code)
     return f"{person.name} ({role}, {org})" if org else f"{person.name} ({role})"
-
-
-_ROLES: dict[str, tuple[float, dict[str, str]]] = {}  # partnership -> (read at, names)
-_ROLES_FOR = 60.0  # seconds: a changed rule file is read again within a minute
-
-
-def _role_names(partnership_id: str) -> dict[str, str]:
-    """Role names in words from the rule files, read at most once a minute (checking
-    the files costs more than the rest of a page)."""
-    import time
-
-    from govcal.models import rule_cache
-
-    kept = _ROLES.get(partnership_id)
-    if kept is not None and time.monotonic() - kept[0] < _ROLES_FOR:
-        return kept[1]
-    try:
-        chosen = [p for p in rule_cache.configured() if p.id == partnership_id]
-    except RuleFileError:
-        return {}
-    names = {k: r.display_name for k, r in chosen[0].roles.items()} if chosen else {}
-    _ROLES[partnership_id] = (time.monotonic(), names)
-    return names
 
 
 def _item(session: Session, link: ActionLink) -> tuple[str, date | None, list[OccurrenceRow]]:
@@ -149,13 +129,22 @@ def _item(session: Session, link: ActionLink) -> tuple[str, date | None, list[Oc
     return (f"{row.title} ({name})" if name else row.title), row.due, [row]
 
 
-def open_link(session: Session, secret: str, token: str, *, now: datetime, today: date) -> View:
-    """The page a link opens; records nothing."""
+def open_link(
+    session: Session,
+    secret: str,
+    token: str,
+    *,
+    now: datetime,
+    today: date,
+    partnerships: Sequence[Partnership],
+) -> View:
+    """The page a link opens; records nothing. `partnerships`: the caller's rules (the
+    roles' names, the deadlines that hang on an item)."""
     link = _link(session, secret, token, now)
     action = LinkAction(link.action)
     if link.used_at is not None:
         return View(action, "", link.email, "", None, "", already=_already(link))
-    person = _person(session, link)
+    person = _person(session, link, partnerships)
     title, due, rows = _item(session, link)
     if action is LinkAction.ACKNOWLEDGE:
         from govcal.models.escalations import escalations
@@ -247,6 +236,7 @@ def answer(
     *,
     now: datetime,
     today: date,
+    partnerships: Sequence[Partnership],
     client: str,
 ) -> Answer:
     """Record what the link's page offered. Raises LinkDead (also for the second of two
@@ -258,7 +248,17 @@ def answer(
     if link.used_at is not None:
         return Answer(_already(link), link.partnership_id, recorded=False)
     try:
-        return _answer(session, secret, token, link, form, now=now, today=today, client=client)
+        return _answer(
+            session,
+            secret,
+            token,
+            link,
+            form,
+            now=now,
+            today=today,
+            partnerships=partnerships,
+            client=client,
+        )
     except (LinkDead, IntegrityError):  # the item answered meanwhile, or at the same instant
         session.rollback()  # nothing of this answer is kept
         again = action_links.find(session, link.id)
@@ -276,9 +276,10 @@ def _answer(
     *,
     now: datetime,
     today: date,
+    partnerships: Sequence[Partnership],
     client: str,
 ) -> Answer:
-    view = open_link(session, secret, token, now=now, today=today)
+    view = open_link(session, secret, token, now=now, today=today, partnerships=partnerships)
     actor = Actor(name=view.person, channel=Channel.EMAIL_LINK)
     if "follow_up" in form and view.action is LinkAction.RETURN:
         return _follow_up(session, link, view, form, actor, today, client)
@@ -294,10 +295,12 @@ def _answer(
         summary = _attend(session, link, form, now)
     elif view.action is LinkAction.DONE:
         summary = actions.complete(session, link.item, form.get("evidence", ""), actor, on=day,
-                                   today=today, by=view.person).summary  # fmt: skip
+                                   today=today, partnerships=partnerships,
+                                   by=view.person).summary  # fmt: skip
     else:
         summary = actions.record_return(session, link.item, form.get("evidence", ""), actor,
-                                        submitted_on=day, today=today).summary  # fmt: skip
+                                        submitted_on=day, today=today,
+                                        partnerships=partnerships).summary  # fmt: skip
     action_links.mark_used(session, link, at=now, client=client, outcome=summary)
     _trail(session, link, client, summary)
     session.flush()  # a unique key's refusal raised here, where it is understood

@@ -389,14 +389,12 @@ def versions_before(session: Session, occurrences: dict[int, str]) -> dict[int, 
     return found
 
 
-def sendable_rows(session: Session, now: datetime) -> list:
+def sendable_rows(session: Session, now: datetime, lease: timedelta) -> list:
     """Ledger rows the next delivery would claim: pending (or uncertain) and due for an
-    attempt, or held by a claim whose lease ran out (as models.ledger.claim)."""
+    attempt, or held by a claim whose `lease` ran out (as models.ledger.claim)."""
     from govcal.models.ledger import Delivery, LedgerEntry
-    from govcal.models.settings import get_settings
-    from govcal.models.types import utcnow
 
-    lapsed = utcnow() - timedelta(seconds=get_settings().claim_lease)
+    lapsed = now - lease
 
     ready = or_(col(LedgerEntry.next_attempt_at).is_(None), col(LedgerEntry.next_attempt_at) <= now)
     waiting = [Delivery.PENDING.value, Delivery.UNCERTAIN.value]

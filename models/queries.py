@@ -16,6 +16,7 @@ from govcal.models.directory import Agency, School
 from govcal.models.rows import named
 from govcal.models.stored_dates import warn_skipped
 from govcal.rules.dates import in_range
+from govcal.rules.errors import Missing
 from govcal.rules.model import Event, Per, Subject
 from govcal.rules.text import shown
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # the audit tables are built by the commands that read them: 
     from govcal.models.audits import AuditCycle, AuditReturn, FollowUpAction
 
 
-class NotFound(LookupError):
+class NotFound(Missing):
     """A record named by the user does not exist; the message suggests close matches."""
 
 

@@ -22,6 +22,7 @@ from govcal.models.directory import PartnershipRow
 from govcal.models.trail import Channel, record
 from govcal.models.types import utcnow
 from govcal.rules.dates import DateInputError, check_day
+from govcal.rules.errors import Refused
 from govcal.rules.model import DEFAULT_TIMEZONE, Partnership
 from govcal.rules.references import ReferenceRefused, check_reference
 
@@ -30,7 +31,7 @@ from govcal.rules.references import ReferenceRefused, check_reference
 EARLIEST_DONE = timedelta(days=366)
 
 
-class RecordError(ValueError):
+class RecordError(Refused):
     """The request cannot be recorded as asked; the message says why and what to do."""
 
 

@@ -14,8 +14,9 @@ problems is read and reported on every run. The copy lives in the data folder
 (`cache/`), written atomically; one that cannot be read or written is ignored, never an
 error. A copy is private to whoever runs
 govcal (folder 0700, file 0600) and one that someone else owns or could have written is
-not read (unpickling runs code), but loaded again from the files. Used by the command line and by
-models.actions (a recorded change brings the deadlines that hang on it in line).
+not read (unpickling runs code), but loaded again from the files. The caller names the
+rule files and the data folder (flows/runtime.py, govcal/cli/common.py): nothing here
+reads the settings.
 
 A run (`running`) does not stop for one broken file: each file's last good version is
 kept too (`last-good-*.pickle`), and a partnership whose file has problems runs on it,
@@ -36,7 +37,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import govcal.rules as rules
+import govcal.rules
 from govcal.rules import workdays
 from govcal.rules.problems import RuleFileError
 
@@ -44,22 +45,13 @@ if TYPE_CHECKING:
     from govcal.rules.model import Partnership
     from govcal.rules.problems import Problem
 
-RULES_SOURCE = Path(rules.__file__).resolve().parent
+RULES_SOURCE = Path(govcal.rules.__file__).resolve().parent
 SHIPPED = RULES_SOURCE / "partnerships"  # what rules.loader reads when given no paths
 FORMAT = b"govcal-rules-2"  # 2: the bank holidays are kept too
 _KEEP = 8
 _KEEP_GOOD = 1000  # one a rule file: a national run has about 160
 _LARGEST = 16 * 1024 * 1024  # bigger than any rule file the loader accepts: not read here
 _loaded: dict[str, list[Partnership]] = {}  # by key: one read per process
-
-
-def configured(path: Path | None = None) -> list[Partnership]:
-    """The partnerships of the given rule file or folder, else GOVCAL_RULES_PATH, else the
-    shipped ones, with the copy kept in the data folder. Raises RuleFileError."""
-    from govcal.models.settings import get_settings
-
-    settings = get_settings()
-    return load_partnerships(settings.rule_paths(path), settings.data_dir / "cache")
 
 
 def load_partnerships(paths: Iterable[Path] | None, cache_dir: Path | None) -> list[Partnership]:

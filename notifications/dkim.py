@@ -11,10 +11,11 @@ ends does not break the signature.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from govcal.models.settings import SettingsError, get_settings
+from govcal.models.settings import Settings, SettingsError
 
 CANONICALIZE = (b"relaxed", b"relaxed")
 
@@ -23,13 +24,27 @@ class DkimKeyUnusable(SettingsError):
     """GOVCAL_DKIM_KEY_FILE cannot be read as a private key."""
 
 
-def sign(data: bytes, sender_email: str) -> bytes:
-    """The message with a DKIM-Signature header first, if signing is configured."""
-    settings = get_settings()
-    if not (settings.dkim_key_file and settings.dkim_selector):
+@dataclass(frozen=True, slots=True)
+class DkimKey:
+    """The private key and its DNS selector, as the settings name them."""
+
+    key_file: Path
+    selector: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> DkimKey | None:
+        """The key the settings configure, or None: messages go unsigned."""
+        if settings.dkim_key_file and settings.dkim_selector:
+            return cls(settings.dkim_key_file, settings.dkim_selector)
+        return None
+
+
+def sign(data: bytes, sender_email: str, key: DkimKey | None) -> bytes:
+    """The message with a DKIM-Signature header first, when a key is given."""
+    if key is None:
         return data
     domain = sender_email.rpartition("@")[2].lower()
-    return _signer(settings.dkim_key_file, settings.dkim_selector, domain).sign_message_bytes(data)
+    return _signer(key.key_file, key.selector, domain).sign_message_bytes(data)
 
 
 @lru_cache(maxsize=8)

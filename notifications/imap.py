@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from govcal.rules.errors import Unavailable
+
 if TYPE_CHECKING:
     from govcal.models.settings import Settings
 
@@ -31,7 +33,7 @@ BATCH_COUNT = 200  # messages fetched at once
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # larger: not fetched, reported, left
 
 
-class MailboxError(Exception):
+class MailboxError(Unavailable):
     """The mailbox cannot be read now (unreachable, login refused, no such folder): one
     line, never the password."""
 

@@ -116,8 +116,11 @@ def build(
     html: str,
     calendar: bytes | None = None,
     method: str | None = None,
+    *,
+    dkim_key: dkim.DkimKey | None = None,
 ) -> bytes:
-    """The message as bytes (CRLF line ends, ready for SMTP or an .eml file)."""
+    """The message as bytes (CRLF line ends, ready for SMTP or an .eml file), signed
+    with `dkim_key` when one is given."""
     message = EmailMessage(policy=_POLICY)
     _headers(message, envelope)
     message.set_content(text, subtype="plain", charset="utf-8")
@@ -137,4 +140,4 @@ def build(
     for part in message.walk():
         if part is not message:
             del part["MIME-Version"]  # one MIME-Version, on the message itself
-    return dkim.sign(message.as_bytes(), envelope.sender[1])
+    return dkim.sign(message.as_bytes(), envelope.sender[1], dkim_key)

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from govcal.models.evidence_pack import attendance_rows, pack_source
 from govcal.models.private import private_folder, write_private
 from govcal.rules.dates import EARLIEST, LATEST
+from govcal.rules.errors import Refused
 from govcal.rules.pack import (
     Attendance,
     Outcome,
@@ -60,7 +61,7 @@ _env.filters["md"] = markdown_cell
 _env.filters["md_link"] = markdown_link
 
 
-class PackError(ValueError):
+class PackError(Refused):
     """The pack cannot be drawn up as asked; the message says what to give instead."""
 
 

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from govcal.notifications.dkim import DkimKey
 from govcal.notifications.ics import CalendarEntry, invite, method_of
 from govcal.notifications.mime import Envelope, build, message_id
 from govcal.rules.state import State
@@ -104,6 +105,7 @@ def span_text(
 class Sender:
     name: str | None  # None: each message says the partnership's name
     email: str
+    dkim: DkimKey | None = None  # every message signed with it, when given
 
     def header(self, partnership_name: str) -> tuple[str, str]:
         """(display name, email) for From: people know the partnership, not the tool."""
@@ -465,7 +467,8 @@ def render_digest(digest: Digest, sender: Sender, now: datetime | None = None) -
         date=now or datetime.now(UTC),
         reply_to=_header_address(digest.reply_to),
     )
-    return build(envelope, text, _html.get_template("digest.html.j2").render(context))
+    html = _html.get_template("digest.html.j2").render(context)
+    return build(envelope, text, html, dkim_key=sender.dkim)
 
 
 @dataclass(frozen=True)
@@ -589,4 +592,5 @@ def render_invite(invitation: InviteMessage, sender: Sender, stamp: datetime) ->
         _html.get_template("invite.html.j2").render(context),
         ics,
         method,
+        dkim_key=sender.dkim,
     )

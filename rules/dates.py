@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 
+from govcal.rules.errors import Refused
+
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2098, 12, 31)
 SUPPORTED = f"{EARLIEST.isoformat()} to {LATEST.isoformat()}"
@@ -29,7 +31,7 @@ _UK_DAY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _FORMS = "YYYY-MM-DD or DD/MM/YYYY"
 
 
-class DateInputError(ValueError):
+class DateInputError(Refused):
     """A typed date that cannot be read or lies outside the supported range."""
 
 

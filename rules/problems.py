@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from govcal.rules.errors import GovcalError
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -27,7 +29,7 @@ class Problem:
         return replace(self, file=file)
 
 
-class RuleFileError(Exception):
+class RuleFileError(GovcalError):
     """One or more rule files are invalid; `problems` lists every one of them."""
 
     def __init__(self, problems: Sequence[Problem]):

@@ -15,6 +15,7 @@ import re
 from datetime import date
 from itertools import pairwise
 
+from govcal.rules.errors import Refused
 from govcal.rules.sources import reference_matches
 
 SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{1,39}$")
@@ -57,7 +58,7 @@ _PATTERN_NOISE = re.compile(r"\\.|\[[^\]]*\]|\{[^}]*\}|\(\?[A-Za-z]*")
 _YEAR = re.compile(r"^(19|20)\d\d$")
 
 
-class ReferenceRefused(ValueError):
+class ReferenceRefused(Refused):
     """The reference reads as identifying detail; the message does not repeat it."""
 
 

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 
+from govcal.rules.errors import Refused
 from govcal.rules.model import Adjust, Offset, Unit
 from govcal.rules.workdays import add_working_days, next_working_day, previous_working_day
 
@@ -46,7 +47,7 @@ EVERY_EXAMPLES = (
 OFFSET_EXAMPLES = "'5 working days', '5 clear working days', '7 days', '6 months', '1 year'"
 
 
-class ScheduleError(ValueError):
+class ScheduleError(Refused):
     """A schedule phrase that cannot be understood; the message says what is expected."""
 
 

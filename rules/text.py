@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from govcal.rules.errors import Refused
+
 NAME = 200  # names, roles, --by, locations, ids, emails
 LONG = 2000  # reasons, notes, actions, links
 
@@ -27,7 +29,7 @@ _FORMULA = re.compile(r"^(=|[+\-@].*[(!|])")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(?::[A-Za-z0-9/_.-]+){2,3}")
 
 
-class TextRefused(ValueError):
+class TextRefused(Refused):
     """A text has a control character or is too long; the message names the field."""
 
 

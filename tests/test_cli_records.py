@@ -199,6 +199,7 @@ def test_acknowledge_records_who_took_up_an_escalation_once(tmp_path):
     from govcal.models.db import session_scope
     from govcal.models.escalations import escalations
     from govcal.models.queries import occurrence
+    from govcal.models.settings import get_settings
     from tests.support.paths import SAMPLE_DIRECTORY
 
     meeting = "wfscp:lsp-meeting:2026-11-11"  # 15 days overdue: the Lead Partners were told
@@ -219,7 +220,7 @@ def test_acknowledge_records_who_took_up_an_escalation_once(tmp_path):
         + line.split(" on ", 1)[1][:11],
         "Nothing was changed.",
     ]
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         row = occurrence(session, meeting)
         [escalation] = escalations(session, [row.id]).values()
     assert escalation.acknowledged_by == "test-user"

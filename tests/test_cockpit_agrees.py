@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from govcal.models.db import session_scope
+from govcal.models.settings import get_settings
 from tests.support.paths import GOVCAL
 from tests.support.snapshots import copy_data
 
@@ -40,7 +41,7 @@ def summary(day: date = TODAY) -> str:
     from govcal.flows import dashboard
     from govcal.rules.loader import load_partnership
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         return dashboard.build(session, load_partnership("wfscp"), day).markdown()
 
 
@@ -55,7 +56,7 @@ def drop_down(action: str, day: date = TODAY) -> dict[str, str]:
     from govcal.flows import dashboard
     from govcal.models import queries
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         return dashboard.choices(session, action, day, queries.all_subject_names(session))
 
 

@@ -163,6 +163,7 @@ def test_the_summary_lists_this_partnerships_refused_mail_from_the_ledger():
     from govcal.models.db import session_scope
     from govcal.models.ledger import Delivery, LedgerEntry
     from govcal.models.queries import occurrence
+    from govcal.models.settings import get_settings
     from govcal.rules.loader import load_partnerships
     from tests.support.paths import SAMPLE_DIRECTORY
 
@@ -172,7 +173,7 @@ def test_the_summary_lists_this_partnerships_refused_mail_from_the_ledger():
                  ["import", str(SAMPLE_DIRECTORY / "wfscp")]):  # fmt: skip
         done = runner.invoke(app, args)
         assert done.exit_code == 0, done.stderr
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         mine = occurrence(session, "wfscp:lsp-meeting:2026-11-11")
         theirs = session.exec(
             select(OccurrenceRow).where(OccurrenceRow.partnership_id != "wfscp")
@@ -188,7 +189,7 @@ def test_the_summary_lists_this_partnerships_refused_mail_from_the_ledger():
                 claimed_at=datetime.fromisoformat(claimed),
             ))  # fmt: skip
     wfscp = next(p for p in load_partnerships() if p.id == "wfscp")
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         board = build(session, wfscp, TODAY)
     [refused] = board.undelivered
     assert refused.who.startswith("Chief Executive, Westmorland and Furness Council")
@@ -209,6 +210,7 @@ def test_boards_built_together_are_the_boards_built_one_at_a_time():
     from govcal.models.db import session_scope
     from govcal.models.ledger import Delivery, LedgerEntry
     from govcal.models.queries import occurrence
+    from govcal.models.settings import get_settings
     from govcal.rules.loader import load_partnerships
     from tests.support.paths import SAMPLE_DIRECTORY
 
@@ -218,7 +220,7 @@ def test_boards_built_together_are_the_boards_built_one_at_a_time():
                  ["sync", "--as-of", "2023-06-01", "-p", "cscp-2023"]):  # fmt: skip
         done = runner.invoke(app, args)
         assert done.exit_code == 0, done.stderr
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         mine = occurrence(session, "wfscp:lsp-meeting:2026-11-11")
         theirs = session.exec(
             select(OccurrenceRow).where(OccurrenceRow.partnership_id != "wfscp")
@@ -236,7 +238,7 @@ def test_boards_built_together_are_the_boards_built_one_at_a_time():
         cycles = [(c.describe(), c.rows) for c in board.cycles]
         return board.markdown(), board.table(), dict(board.counts), cycles, board.undelivered
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         together = build_all(session, partnerships, TODAY)
         alone = [build(session, p, TODAY) for p in partnerships]
     assert [b.partnership for b in together] == [p.id for p in partnerships]
@@ -260,6 +262,7 @@ def test_names_holding_markdown_reach_the_cockpit_as_text_never_as_links_or_imag
     from govcal.flows.dashboard import build
     from govcal.flows.publish import as_posted, board_artifacts
     from govcal.models.db import session_scope
+    from govcal.models.settings import get_settings
     from govcal.rules.loader import load_partnerships
     from tests.support.paths import SAMPLE_DIRECTORY
 
@@ -278,7 +281,7 @@ def test_names_holding_markdown_reach_the_cockpit_as_text_never_as_links_or_imag
         done = runner.invoke(app, args)
         assert done.exit_code == 0, done.stderr
     wfscp = next(p for p in load_partnerships() if p.id == "wfscp")
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         board = build(session, wfscp, TODAY)
     posted = as_posted(board_artifacts(board, TODAY, None))
     render = MarkdownIt("commonmark").enable("table").render

@@ -49,8 +49,17 @@ def key(tmp_path, monkeypatch):
     )
     monkeypatch.setenv("GOVCAL_DKIM_KEY_FILE", str(path))
     monkeypatch.setenv("GOVCAL_DKIM_SELECTOR", SELECTOR)
+    monkeypatch.setenv("GOVCAL_MAIL_FROM", SENDER.email)
+    monkeypatch.setenv("GOVCAL_MAIL_FROM_NAME", "govcal")
     get_settings.cache_clear()
     return b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+
+
+def configured_sender(wfscp) -> Sender:
+    """The sender a run builds from the settings (flows/runtime.py): it carries the key."""
+    from govcal.flows.runtime import build_runtime
+
+    return build_runtime(partnerships=[wfscp]).sender
 
 
 @pytest.fixture
@@ -83,7 +92,8 @@ def test_a_digest_and_an_invite_in_the_file_outbox_carry_a_valid_signature(
     tmp_path, sample, wfscp, key
 ):
     with session_scope(sample) as s:
-        notify(s, [wfscp], DAY, FileOutbox(tmp_path / "outbox"), SENDER, now=NOW)
+        sender = configured_sender(wfscp)
+        notify(s, [wfscp], DAY, FileOutbox(tmp_path / "outbox"), sender, now=NOW)
     written = [p.read_bytes() for p in sorted((tmp_path / "outbox").glob("*.eml"))]
     found = kinds(written)
     assert set(found) == {"invite", "digest"}
@@ -100,7 +110,7 @@ def test_a_digest_and_an_invite_received_over_smtp_carry_a_valid_signature(
 ):
     transport = SmtpTransport(SmtpSettings("127.0.0.1", smtp.port, security="none", timeout=5))
     with session_scope(sample) as s:
-        notify(s, [wfscp], DAY, transport, SENDER, now=NOW)
+        notify(s, [wfscp], DAY, transport, configured_sender(wfscp), now=NOW)
     found = kinds([r.data for r in smtp.recorder.received])
     assert set(found) == {"invite", "digest"}
     for data in found.values():

@@ -20,6 +20,7 @@ from govcal.flows.forms import CompletionForm, IncidentForm, ReturnForm  # noqa:
 from govcal.flows.outcome import DayOutcome  # noqa: E402
 from govcal.models import AuditReturn, OccurrenceRow, TrailEntry  # noqa: E402
 from govcal.models.db import session_scope  # noqa: E402
+from govcal.models.settings import get_settings  # noqa: E402
 from tests.support.snapshots import copy_data  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("prefect")
@@ -58,7 +59,7 @@ def task_name(task_run_id: object) -> str:
 
 
 def occurrence(public_id: str) -> OccurrenceRow:
-    with session_scope() as s:
+    with session_scope(get_settings()) as s:
         return s.exec(select(OccurrenceRow).where(OccurrenceRow.public_id == public_id)).one()
 
 
@@ -204,7 +205,7 @@ def test_record_completion_form_lands_in_the_audit_trail_as_done_from_the_ui(emb
     )
     row = occurrence("wfscp:lsp-meeting:2026-11-11")
     assert row.evidence_url == "https://example.org/minutes/lsp-2026-11-11.pdf"
-    with session_scope() as s:
+    with session_scope(get_settings()) as s:
         entry = s.exec(
             select(TrailEntry).where(TrailEntry.entity_id == "wfscp:lsp-meeting:2026-11-11")
         ).one()
@@ -220,7 +221,7 @@ def test_record_return_with_review_and_follow_up(embedded):
         follow_ups=[{"description": "Refresh level 3 training", "due": "2027-01-31"}],
     )  # fmt: skip
     jobs.record_return(form=form, as_of=D("2026-11-24"))
-    with session_scope() as s:
+    with session_scope(get_settings()) as s:
         audit_return = s.exec(select(AuditReturn).where(AuditReturn.subject == "nwas")).all()
     rated = [r for r in audit_return if r.rag]
     [(rag, by)] = [(r.rag, r.reviewed_by) for r in rated]
@@ -248,7 +249,7 @@ def test_open_audit_cycle_requests_every_return(embedded):
                                    as_of=D("2027-01-11"))  # fmt: skip
     assert result["cycle"] == "wfscp:section-175-audit:2027-03-31"
     assert result["requests"] == 148
-    with session_scope() as s:
+    with session_scope(get_settings()) as s:
         returns = s.exec(select(AuditReturn)).all()
     requested = [r for r in returns if r.requested_at is not None]
     assert len(requested) == 148
@@ -300,3 +301,33 @@ def test_a_failed_post_fails_the_flow_with_its_error(embedded, in_process):
     assert "did not take 1 of the cockpit's artifacts (1 posted)" in state.message
     assert "compliance-summary-wfscp" in artifacts("compliance-summary-wfscp")
     assert artifacts("posted-after-a-bad-one")["posted-after-a-bad-one"].data == "y"
+
+
+def test_the_rule_files_a_run_is_given_reach_every_task(embedded, tmp_path):
+    """`govcal run --rules FOLDER`: the sync, the mail, the dashboard and the feeds all
+    work from that folder's rules, not the configured ones."""
+    from tests.support.paths import ROOT
+
+    shipped = (ROOT / "rules" / "partnerships" / "westmorland-furness.yaml").read_text()
+    folder = tmp_path / "own-rules"
+    folder.mkdir()
+    renamed = "title: Joint LSP meeting held at Kendal"
+    (folder / "wfscp.yaml").write_text(
+        shipped.replace(
+            "title: Joint Lead Safeguarding Partners meeting (with Cumberland SCP)", renamed
+        )
+    )
+    result = jobs.daily_compliance(as_of=D("2026-10-05"), rules=str(folder))
+    assert [s["partnership"] for s in result["synced"]] == ["wfscp"]  # the folder's only
+    assert occurrence("wfscp:lsp-meeting:2026-11-11").title == "Joint LSP meeting held at Kendal"
+    subjects = [
+        email.message_from_bytes(f.read_bytes(), policy=policy.default)["Subject"]
+        for f in sorted((embedded / "outbox").glob("*.eml"))
+    ]
+    assert any(s.startswith("Invitation: Joint LSP meeting held at Kendal") for s in subjects)
+    assert "Kendal" in (embedded / "feeds" / "wfscp.ics").read_text()
+    import json
+
+    rows = json.loads(artifacts("compliance-wfscp")["compliance-wfscp"].data)
+    lsp = next(r for r in rows if r["Id"] == "wfscp:lsp-meeting:2026-11-11")
+    assert lsp["What"].startswith("Joint LSP meeting")

@@ -15,6 +15,7 @@ from sqlmodel import func, select
 from govcal.flows import jobs
 from govcal.models import EscalationAck, TrailEntry
 from govcal.models.db import session_scope
+from govcal.models.settings import get_settings
 from tests.support.markdown import as_shown
 from tests.support.snapshots import copy_data, data_folder
 from tests.test_flows import artifacts, embedded, occurrence  # noqa: F401
@@ -53,7 +54,7 @@ def same_day(day_made_once, tmp_path):
 
 
 def trail_count() -> int:
-    with session_scope() as s:
+    with session_scope(get_settings()) as s:
         return s.exec(select(func.count()).select_from(TrailEntry)).one()
 
 
@@ -285,7 +286,7 @@ def test_acknowledging_an_escalation(day):
             "was already acknowledged by typed as Chief Constable (not verified)")  # fmt: skip
     refused(jobs.acknowledge_escalation, {"item": LSP, "by": "Chief Executive"},
             "has not been escalated to the Lead Partners")  # fmt: skip
-    with session_scope() as s:
+    with session_scope(get_settings()) as s:
         assert len(s.exec(select(EscalationAck)).all()) == 1
 
 

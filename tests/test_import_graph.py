@@ -14,8 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = {"rules": 0, "models": 1, "notifications": 2, "flows": 3, "govcal": 4}
-# Settings are read by every layer (models/settings.py imports nothing of govcal).
-BOTTOM = {"models.settings"}
+# Settings and the error base are read by every layer (models/settings.py imports only
+# rules/errors.py, which imports nothing of govcal).
+BOTTOM = {"models.settings", "rules.errors"}
 
 
 def _layer(module: str) -> int | None:
@@ -230,3 +231,114 @@ def test_no_test_imports_from_conftest():
         if imported in ("tests.conftest", "conftest")
     ]
     assert offenders == []
+
+
+# Below flows/ nothing finds its own settings or rules: the runtime (flows/runtime.py, or
+# the command line's and the web app's own) passes them down. Where loading is defined,
+# from paths the caller names, it may call itself.
+SETTINGS_READERS = {"get_settings", "load_settings"}
+RULE_LOADERS = {"load_partnerships", "load_partnership", "load_each", "running"}
+LOADING_DEFINED = {"models/settings.py", "rules/loader.py", "models/rule_cache.py"}
+BELOW_FLOWS = ["rules", "models", "notifications"]
+
+
+def settings_or_rules_read_below_flows() -> list[str]:
+    """Calls, under rules/, models/ and notifications/, of the settings' readers or the
+    rule files' loaders (by name, or as an attribute: `rule_cache.running(...)`)."""
+    found: list[tuple[str, int, str]] = []
+    for package in BELOW_FLOWS:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            name = str(path.relative_to(ROOT))
+            if name in LOADING_DEFINED:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call):
+                    continue
+                func = node.func
+                called = (
+                    func.attr if isinstance(func, ast.Attribute)
+                    else func.id if isinstance(func, ast.Name) else ""
+                )  # fmt: skip
+                if called in SETTINGS_READERS | RULE_LOADERS:
+                    found.append((name, node.lineno, called))
+    return [f"{name}:{line}: {called}(" for name, line, called in sorted(found)]
+
+
+def test_nothing_below_flows_reads_settings_or_loads_rules_itself():
+    assert settings_or_rules_read_below_flows() == []
+
+
+def test_the_runtime_check_sees_a_model_reading_settings(tmp_path, monkeypatch):
+    """The check itself can fail: a use case that reads the settings or the rule files."""
+    for package in LAYERS:
+        (tmp_path / package).mkdir()
+    (tmp_path / "models" / "bad.py").write_text(
+        "def f():\n"
+        "    lease = get_settings().claim_lease\n"
+        "    return rule_cache.load_partnerships(None, None), lease\n"
+    )
+    (tmp_path / "notifications" / "worse.py").write_text("x = settings.load_settings()\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert settings_or_rules_read_below_flows() == [
+        "models/bad.py:2: get_settings(",
+        "models/bad.py:3: load_partnerships(",
+        "notifications/worse.py:1: load_settings(",
+    ]
+
+
+IMPORT_TIME_LOADERS = SETTINGS_READERS | RULE_LOADERS | {
+    "rules_or_empty", "load_rules", "running_rules", "build_runtime", "partnerships",
+}  # fmt: skip
+
+
+def _import_time_calls(tree: ast.Module) -> list[tuple[int, str]]:
+    """Calls that run when the module is imported: at module level or in a class body,
+    not inside a function or a lambda."""
+    found = []
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = (
+                func.attr if isinstance(func, ast.Attribute)
+                else func.id if isinstance(func, ast.Name) else ""
+            )  # fmt: skip
+            if name in IMPORT_TIME_LOADERS:
+                found.append((node.lineno, name))
+        pending.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def rules_loaded_at_import() -> list[str]:
+    """Every module, in every layer, that reads settings or rule files when imported."""
+    found: list[str] = []
+    for package in LAYERS:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for line, name in sorted(_import_time_calls(tree)):
+                found.append(f"{path.relative_to(ROOT)}:{line}: {name}(")
+    return found
+
+
+def test_no_module_loads_rules_or_settings_when_imported():
+    assert rules_loaded_at_import() == []
+
+
+def test_the_import_time_check_sees_a_module_level_load(tmp_path, monkeypatch):
+    """The check itself can fail: a form module that loads the rules as it is imported
+    (not inside a function, where it waits for a caller)."""
+    for package in LAYERS:
+        (tmp_path / package).mkdir()
+    (tmp_path / "flows" / "bad.py").write_text(
+        "PARTNERSHIPS = rules_or_empty()\n"
+        "def later():\n    return rules_or_empty()\n"
+        "class Form:\n    ids = [p.id for p in build_runtime().partnerships]\n"
+    )
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert rules_loaded_at_import() == [
+        "flows/bad.py:1: rules_or_empty(",
+        "flows/bad.py:5: build_runtime(",
+    ]

@@ -28,9 +28,10 @@ def counts() -> tuple[int, int, int]:
 
     from govcal.models.calendar import Incident, OccurrenceRow
     from govcal.models.db import session_scope
+    from govcal.models.settings import get_settings
     from govcal.models.trail import TrailEntry
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         return tuple(  # type: ignore[return-value]
             session.exec(select(func.count()).select_from(table)).one()
             for table in (Incident, OccurrenceRow, TrailEntry)

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from govcal.models.calendar import OccurrenceRow
 from govcal.models.db import session_scope
+from govcal.models.settings import get_settings
 
 runner = CliRunner()
 
@@ -19,7 +20,7 @@ def govcal(*args: str):
 
 
 def rows() -> int:
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         return session.exec(select(func.count()).select_from(OccurrenceRow)).one()
 
 

@@ -29,7 +29,7 @@ def occurrence_row(public_id: str) -> dict:
     from govcal.models.settings import get_settings
 
     assert get_settings().uses_embedded_database
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         return _snapshot(occurrence(session, public_id))
 
 
@@ -138,8 +138,9 @@ def _store_out_of_range_rows() -> None:
     """What an older version let through: a due date and a completion in year 1."""
     from govcal.models.db import session_scope
     from govcal.models.queries import occurrence
+    from govcal.models.settings import get_settings
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         occurrence(session, "wfscp:annual-report:2026-09-30").due = date(1, 1, 2)
         done = occurrence(session, "wfscp:lsp-meeting:2026-11-11")
         done.lifecycle, done.completed_at = "completed", date(1, 1, 2)
@@ -163,8 +164,9 @@ def test_a_stored_date_outside_the_range_is_skipped_with_a_warning_not_a_crash(s
     assert synced.exit_code == 0 and "Traceback" not in synced.stderr, synced.stderr
     from govcal.models.db import session_scope
     from govcal.models.queries import occurrence
+    from govcal.models.settings import get_settings
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         assert occurrence(session, "wfscp:annual-report:2026-09-30").due == date(1, 1, 2)
         assert occurrence(session, "wfscp:lsp-meeting:2026-11-11").completed_at == date(1, 1, 2)
     status = govcal("status", "--json", "--as-of", "2026-11-24", "-p", "wfscp")

@@ -50,9 +50,10 @@ def trail(action: str) -> list[dict]:
     from sqlmodel import select
 
     from govcal.models.db import session_scope
+    from govcal.models.settings import get_settings
     from govcal.models.trail import TrailEntry
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         rows = session.exec(select(TrailEntry).where(TrailEntry.action == action))
         return [{"who": r.entity_id, "reason": r.reason, "before": r.before} for r in rows]
 
@@ -62,8 +63,9 @@ def ledger(recipient: str) -> set[tuple[str, str | None]]:
 
     from govcal.models.db import session_scope
     from govcal.models.ledger import LedgerEntry
+    from govcal.models.settings import get_settings
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         rows = session.exec(select(LedgerEntry).where(LedgerEntry.recipient == recipient))
         return {(r.status, r.last_error if r.status == "skipped" else None) for r in rows
                 if r.kind != "flag"}  # fmt: skip

@@ -15,12 +15,13 @@ D = date.fromisoformat
 @pytest.fixture
 def embedded(prefect_api, sample_data, tmp_path):
     from govcal.models.db import session_scope
+    from govcal.models.settings import get_settings
     from govcal.models.sync import sync_partnership
     from govcal.rules.loader import load_partnership
     from tests.support.snapshots import copy_data
 
     copy_data(sample_data, tmp_path / "data")  # the sample directory, loaded once
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         sync_partnership(session, load_partnership("wfscp"), D("2026-11-24"))
     inbox = tmp_path / "data" / "evidence-inbox"
     inbox.mkdir(parents=True)
@@ -30,8 +31,9 @@ def embedded(prefect_api, sample_data, tmp_path):
 def state_of_meeting() -> tuple[str, str | None]:
     from govcal.models.db import session_scope
     from govcal.models.queries import occurrence
+    from govcal.models.settings import get_settings
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         row = occurrence(session, MEETING)
         return row.lifecycle, row.evidence_file
 

@@ -24,8 +24,9 @@ def people() -> list[str]:
 
     from govcal.models.db import session_scope
     from govcal.models.people import Person
+    from govcal.models.settings import get_settings
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         return sorted(p.email for p in session.exec(select(Person)))
 
 

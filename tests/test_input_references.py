@@ -126,8 +126,9 @@ def incidents() -> list[str]:
 
     from govcal.models.calendar import Incident
     from govcal.models.db import session_scope
+    from govcal.models.settings import get_settings
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         return [i.reference for i in session.exec(select(Incident))]
 
 

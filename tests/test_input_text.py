@@ -28,8 +28,9 @@ def synced(migrated_data):
 def meeting() -> tuple[str, str | None, str | None]:
     from govcal.models.db import session_scope
     from govcal.models.queries import occurrence
+    from govcal.models.settings import get_settings
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         row = occurrence(session, MEETING)
         return row.lifecycle, row.evidence_url, row.completed_by
 

@@ -28,8 +28,9 @@ def row(public_id: str) -> dict:
     from govcal.models.db import session_scope
     from govcal.models.queries import occurrence
     from govcal.models.records import _snapshot
+    from govcal.models.settings import get_settings
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         return _snapshot(occurrence(session, public_id))
 
 
@@ -114,14 +115,18 @@ def test_papers_follow_a_moved_meeting_at_once_from_the_use_case():
     from govcal.models import actions
     from govcal.models.db import session_scope
     from govcal.models.records import Actor
+    from govcal.models.settings import get_settings
     from govcal.models.trail import Channel
     from govcal.rules.dates import parse_moment
+    from govcal.rules.loader import load_partnership
 
     papers_before = row("wfscp:sam-papers:2026-12-08")
     when = parse_moment("2026-12-15 09:30").replace(tzinfo=__import__("zoneinfo").ZoneInfo(
         "Europe/London"))  # fmt: skip
-    with session_scope() as session:
-        result = actions.reschedule(session, SAM, when, "room", Actor("ui", Channel.PREFECT_UI))
+    with session_scope(get_settings()) as session:
+        result = actions.reschedule(session, SAM, when, "room", Actor("ui", Channel.PREFECT_UI),
+                                    today=date(2026, 11, 2),
+                                    partnerships=[load_partnership("wfscp")])  # fmt: skip
     assert any("sam-papers" in line for line in result.followed)
     assert row("wfscp:sam-papers:2026-12-08")["due"] != papers_before["due"]
 
@@ -156,8 +161,9 @@ def test_a_follow_up_due_before_the_review_day_is_refused():
 def next_s11() -> str:
     from govcal.models.db import session_scope
     from govcal.models.queries import occurrences_between
+    from govcal.models.settings import get_settings
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         return next(o.public_id for o in occurrences_between(session, "wfscp", date(2026, 1, 1),
                     date(2027, 12, 31)) if ":section-11" in o.public_id)  # fmt: skip
 
@@ -176,9 +182,10 @@ def audit_reasons(public_id: str) -> list[str]:
     from sqlmodel import select
 
     from govcal.models.db import session_scope
+    from govcal.models.settings import get_settings
     from govcal.models.trail import TrailEntry
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         entries = session.exec(select(TrailEntry).where(TrailEntry.entity_id == public_id)).all()
         return [str(e.reason) for e in entries if getattr(e, "reason", None)]
 

@@ -240,14 +240,6 @@ def test_names_are_case_insensitive_and_a_blank_optional_value_is_unset(monkeypa
     assert "hunter2" not in repr(settings)
 
 
-def test_reading_the_settings_imports_no_pydantic():
-    """Every command reads its settings first: they cost no validation library."""
-    probe = "import sys, models.settings as s; s.get_settings(); print('pydantic' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          check=True, timeout=120)  # fmt: skip
-    assert done.stdout.split() == ["False"], done.stderr
-
-
 def test_one_setting_spelled_twice_with_different_values_is_refused(monkeypatch):
     """Names are case-insensitive: which of two spellings won would depend on their order."""
     monkeypatch.setenv("GOVCAL_TRANSPORT", "bogus")

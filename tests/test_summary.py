@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from govcal.models.db import session_scope
+from govcal.models.settings import get_settings
 from tests.support.markdown import as_shown
 from tests.support.paths import GOVCAL
 from tests.support.snapshots import copy_data
@@ -41,7 +42,7 @@ def board(day: date = TODAY, partnership=None):
     from govcal.flows import dashboard
     from govcal.rules.loader import load_partnership
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         return dashboard.build(session, partnership or load_partnership("wfscp"), day)
 
 
@@ -81,7 +82,7 @@ def test_the_headline_is_the_count_govcal_status_prints(data, day):
 def test_a_round_names_who_has_not_returned_with_their_named_leads(data):
     from govcal.models.notify_inputs import directory
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         people = directory(session, ["wfscp"])
     holders = people.holders[("wfscp", "agency-lead")]
     leads = {agency: contact.name for agency, _school, contact in holders}
@@ -119,7 +120,7 @@ def test_two_incidents_clocks_read_apart_in_the_summary_the_table_and_the_drop_d
     assert any(" — SI-2026-020 · due" in line for line in notify)
     table = [row["What"] for row in board().table()]
     assert "Rapid review completed and sent to the Panel — SI-2026-020" in table
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         offered = dashboard.choices(session, "complete", TODAY, queries.all_subject_names(session))
     assert offered["Rapid review completed and sent to the Panel — SI-2026-020 · due 18 Dec "
                    "2026 · due in 24 days"] == "wfscp:rapid-review:SI-2026-020"  # fmt: skip

@@ -40,8 +40,9 @@ def _answers() -> dict:
     from sqlmodel import select
 
     from govcal.models.db import session_scope
+    from govcal.models.settings import get_settings
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         rows = session.exec(select(attendance.AttendanceAnswer)).all()
         return {(r.attendee, r.answer, r.deputy, r.source) for r in rows}
 

@@ -37,12 +37,12 @@ def feeds(sample_data, tmp_path, monkeypatch):
     runtime = build_runtime()
     wfscp = runtime.partnership("wfscp")
     folder = tmp_path / "data" / "feeds"
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         actions.start_incident_clock(session, wfscp, REFERENCE, records.Actor("test-user"),
                                      aware_on=DAY, today=DAY)  # fmt: skip
     private = os.umask(0o077)  # a service's strict umask: the files must still be readable
     try:
-        with session_scope() as session:
+        with session_scope(get_settings()) as session:
             publish_feeds(session, [wfscp], DAY, folder)
     finally:
         os.umask(private)
@@ -54,8 +54,9 @@ def feeds(sample_data, tmp_path, monkeypatch):
 def _tokens() -> dict[str, str]:
     from govcal.models.db import session_scope
     from govcal.models.feed_tokens import all_feed_tokens
+    from govcal.models.settings import get_settings
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         return {row.email: row.token for row in all_feed_tokens(session)}
 
 

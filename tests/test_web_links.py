@@ -44,9 +44,10 @@ def _trail(action: str | None = None) -> list:
     from sqlmodel import select
 
     from govcal.models.db import session_scope
+    from govcal.models.settings import get_settings
     from govcal.models.trail import TrailEntry
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         rows = session.exec(select(TrailEntry).order_by(TrailEntry.id)).all()
         return [r for r in rows if action is None or r.action == action]
 
@@ -54,8 +55,9 @@ def _trail(action: str | None = None) -> list:
 def _lifecycle(public_id: str) -> str:
     from govcal.models import queries
     from govcal.models.db import session_scope
+    from govcal.models.settings import get_settings
 
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         return queries.occurrence(session, public_id).lifecycle
 
 
@@ -113,6 +115,7 @@ def test_expired_tampered_unknown_revoked_and_left_links_get_one_plain_page(site
     from govcal.models import actions, records
     from govcal.models.action_links import revoke_for
     from govcal.models.db import session_scope
+    from govcal.models.settings import get_settings
 
     links = [url for _to, url, _m in site.links(DONE) if "business-team" not in _to]
     good, revoked, left_owner = links[0], links[1], None
@@ -123,7 +126,7 @@ def test_expired_tampered_unknown_revoked_and_left_links_get_one_plain_page(site
     dead.append(httpx.get(f"{site.base}/a/{'x' * len(link_id)}.{sig}"))  # never existed
     other = links[2].rsplit("/", 1)[1].split(".")[1]
     dead.append(httpx.get(f"{site.base}/a/{link_id}.{other}"))  # another link's signature
-    with session_scope() as session:  # the business team revokes one link's item
+    with session_scope(get_settings()) as session:  # the business team revokes one link's item
         item = next(r for r in _trail() if r.action).entity_id  # any: replaced below
         from govcal.models.action_links import ActionLink
 
@@ -131,7 +134,7 @@ def test_expired_tampered_unknown_revoked_and_left_links_get_one_plain_page(site
         revoke_for(session, item=row.item)
     dead.append(httpx.get(revoked))
     for to, url, _m in site.links(ACK):  # a Lead Partner leaves
-        with session_scope() as session:
+        with session_scope(get_settings()) as session:
             address = re.search(r"<(.+)>", to).group(1)
             actions.remove_person(session, address, records.Actor("test-user"), reason="left")
         left_owner = url

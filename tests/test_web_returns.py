@@ -43,16 +43,19 @@ def _last_year_reviewed(school: str) -> None:
     follow-up action due in April 2027."""
     from govcal.models import actions, records
     from govcal.models.db import session_scope
+    from govcal.models.settings import get_settings
     from govcal.models.sync import sync_partnership
     from govcal.rules.loader import load_partnership
 
     team = records.Actor("business-team")
-    with session_scope() as session:
-        sync_partnership(session, load_partnership("wfscp"), S175_DAY)
-    with session_scope() as session:
+    wfscp = load_partnership("wfscp")
+    with session_scope(get_settings()) as session:
+        sync_partnership(session, wfscp, S175_DAY)
+    with session_scope(get_settings()) as session:
         actions.record_return(session, f"wfscp:section-175-audit:2026-03-31:{school}",
                               "https://example.org/s175-2026.pdf", team,
                               submitted_on=date(2026, 3, 20), today=date(2026, 4, 1),
+                              partnerships=[wfscp],
                               rag="amber", follow_ups=[("Update the safer recruitment policy",
                                                         date(2027, 4, 30))])  # fmt: skip
 

@@ -226,16 +226,22 @@ def main() -> None:
     transport, TLS mode or database scheme; a missing secret block) is one line per
     problem on stderr and exit code 2, never a traceback or a silent fallback. A wrong
     option is one line and exit code 2 too, without click's usage banner; a folder or
-    file govcal cannot use is one line and exit code 1."""
-    from govcal.models.settings import SettingsError, get_settings
+    file govcal cannot use is one line and exit code 1. Asking for help runs nothing, so
+    it reads no settings."""
+    from govcal.rules.errors import GovcalError
 
     try:
-        get_settings()
+        if len(sys.argv) > 1 and "--help" not in sys.argv[1:]:
+            from govcal.models.settings import get_settings
+
+            get_settings()
         code = app(standalone_mode=False)
-    except SettingsError as exc:
-        for line in exc.lines:
+    except GovcalError as exc:  # settings, or one raised outside a command's database()
+        from govcal.models.settings import SettingsError
+
+        for line in exc.lines if isinstance(exc, SettingsError) else [str(exc)]:
             print(f"Error: {line}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(2 if isinstance(exc, SettingsError) else 1)
     except typer.TyperException as exc:  # typer's usage and click errors
         _usage_error(exc)
     except typer.Abort:

@@ -168,7 +168,7 @@ def _recorded(partnership: Partnership, first: date, last: date, day: date) -> l
     from govcal.models.recorded_plan import recorded_plan
 
     try:
-        with session_scope() as session:
+        with session_scope(settings) as session:
             return recorded_plan(session, partnership, first, last, day)
     except DatabaseUnavailable as exc:
         err.print(f"Note: {exc}; showing the rules without recorded state.", markup=False)

@@ -19,6 +19,7 @@ from govcal import exit_codes
 from govcal.models import rule_cache
 from govcal.models.settings import get_settings
 from govcal.rules import dates
+from govcal.rules.errors import GovcalError
 from govcal.rules.model import DEFAULT_TIMEZONE, Partnership, active_partnerships
 from govcal.rules.problems import RuleFileError
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # the database stack is imported by the commands that use it
 
     from govcal.flows.runtime import Runtime
     from govcal.models.records import Actor
+    from govcal.models.settings import Settings
 
 # Piped output (a file, `| less`, CI logs): tables laid out for 100 columns, as README
 # promises, instead of Rich's 80; plain lines are never broken (soft wrap), so a line
@@ -67,12 +69,14 @@ def partnerships(path: Path | None = None) -> list[Partnership]:
     or shipped ones): parsed once per process, and read from the copy the last command
     left in the data folder while nothing they depend on has changed (rule_cache.py).
     Raises rules.loader.RuleFileError."""
-    return rule_cache.configured(path)
+    settings = get_settings()
+    return rule_cache.load_partnerships(settings.rule_paths(path), settings.data_dir / "cache")
 
 
-def _or_none(path: Path | None = None) -> list[Partnership]:
+def known_partnerships(path: Path | None = None) -> list[Partnership]:
     """The partnerships, or none when the rule files have problems (a command that needs
-    them reports the problems through load_rules)."""
+    them reports the problems through load_rules; a recorded change then moves nothing
+    that hangs on it, and the next sync brings it in line)."""
     try:
         return partnerships(path)
     except RuleFileError:
@@ -84,17 +88,18 @@ def home_zone(partnership_id: str | None = None) -> ZoneInfo:
     named), as its rule file says; the rule files' default zone if they cannot be read
     (the command that reads them reports why)."""
     wanted = partnership_id or get_settings().default_partnership
-    found = {p.id: p.tz for p in _or_none()}
+    found = {p.id: p.tz for p in known_partnerships()}
     return found.get(wanted, ZoneInfo(DEFAULT_TIMEZONE))
 
 
 def zones() -> dict[str, ZoneInfo]:
     """Each loaded partnership's time zone, for the days status shows."""
-    return {p.id: p.tz for p in _or_none()}
+    return {p.id: p.tz for p in known_partnerships()}
 
 
 def today() -> date:
-    """Today in the partnership's time zone: the only place the CLI reads the clock."""
+    """Today in the partnership's time zone: the only place the CLI reads the clock
+    (the system's, as a runtime's `today`)."""
     return datetime.now(home_zone()).date()
 
 
@@ -203,19 +208,29 @@ def pick(partnerships: list[Partnership], wanted: str | None) -> Partnership:
 
 
 @contextmanager
-def database() -> Iterator[Session]:
-    """A transaction; known failures become one clear line on stderr and exit code 1."""
-    from govcal.models.db import DatabaseUnavailable, session_scope
-    from govcal.models.queries import NotFound
-    from govcal.models.records import RecordError
+def database(settings: Settings | None = None) -> Iterator[Session]:
+    """A transaction on the database the settings name (the command's own, unless
+    given); a GovcalError inside it is one clear line on stderr (govcal_error)."""
+    from govcal.models.db import session_scope
 
+    chosen = settings or get_settings()  # unusable settings: main() says so, exit 2
     try:
-        with session_scope() as session:
+        with session_scope(chosen) as session:
             yield session
-    except (RecordError, NotFound) as exc:
-        err.print(f"Error: {exc}", markup=False, soft_wrap=True)
+    except GovcalError as exc:
+        govcal_error(exc)
+
+
+def govcal_error(exc: GovcalError) -> NoReturn:
+    """The command line's one way to show a GovcalError: its lines on stderr, whether
+    anything was kept, and the exit code README gives (2 for settings, 1 otherwise)."""
+    from govcal.models.settings import SettingsError
+
+    if isinstance(exc, RuleFileError):
+        _rule_problems(exc)
+    lines = exc.lines if isinstance(exc, SettingsError) else [str(exc)]
+    for line in lines:
+        err.print(f"Error: {line}", markup=False, soft_wrap=True)
+    if exc.nothing_changed:
         err.print("Nothing was changed.")
-        raise typer.Exit(1) from None
-    except DatabaseUnavailable as exc:
-        err.print(f"Error: {exc}", markup=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+    raise typer.Exit(exit_codes.SETTINGS if isinstance(exc, SettingsError) else 1) from None

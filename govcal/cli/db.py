@@ -7,27 +7,24 @@ from typing import Annotated
 
 import typer
 
-from govcal.cli.common import err, out
-from govcal.models.db import DatabaseUnavailable, head_revision, upgrade
+from govcal.cli.common import govcal_error, out
+from govcal.models.db import head_revision, upgrade
 from govcal.models.settings import get_settings, redact_url
+from govcal.rules.errors import GovcalError
 
 db_app = typer.Typer(help="Database schema, migrations, backups and restores.",
                      no_args_is_help=True)  # fmt: skip
 
 
-def _fail(message: str) -> None:
-    err.print(f"Error: {message}", markup=False, soft_wrap=True)
-    raise typer.Exit(1)
-
-
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create the database or migrate it to the latest schema."""
-    url = get_settings().effective_database_url
+    settings = get_settings()
+    url = settings.effective_database_url
     try:
-        before, after = upgrade(url)
-    except DatabaseUnavailable as exc:
-        _fail(str(exc))
+        before, after = upgrade(settings)
+    except GovcalError as exc:
+        govcal_error(exc)
     if before == after:
         out.print(f"{redact_url(url)} is up to date (revision {after}).")
     else:
@@ -39,13 +36,13 @@ def db_backup(
     path: Annotated[Path, typer.Argument(help="The new backup file.", show_default=False)],
 ) -> None:
     """Copy the database into a new file, safe while govcal runs."""
-    from govcal.models.backup import BackupRefused, backup
+    from govcal.models.backup import backup
 
     url = get_settings().effective_database_url
     try:
         how = backup(url, path)
-    except (BackupRefused, DatabaseUnavailable) as exc:
-        _fail(str(exc))
+    except GovcalError as exc:
+        govcal_error(exc)
     out.print(f"Backed up {redact_url(url)} to {path} ({how}).")
 
 
@@ -57,14 +54,13 @@ def db_restore(
     ] = False,
 ) -> None:
     """Put a backup in place of the database (refuses to replace records unasked)."""
-    from govcal.models.backup import BackupRefused, restore
+    from govcal.models.backup import restore
 
     url = get_settings().effective_database_url
     try:
         revision = restore(url, path, replace=replace)
-    except (BackupRefused, DatabaseUnavailable) as exc:
-        _fail(str(exc))
-        return
+    except GovcalError as exc:
+        govcal_error(exc)
     out.print(f"Restored {path} into {redact_url(url)} (revision {revision}).")
     if revision != head_revision():
         out.print(f"Run `govcal db upgrade` to migrate it to {head_revision()}.")

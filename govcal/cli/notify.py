@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated
 
 import typer
@@ -11,10 +11,10 @@ import typer
 from govcal.cli.common import AsOfOption, RulesOption, database, out, parse_day, runtime, today
 from govcal.cli.past_day import AllowPastOption, refuse_a_past_day
 from govcal.exit_codes import delivery_exit_code
+from govcal.flows.runtime import Runtime
 from govcal.flows.steps import notify as notify_step
 from govcal.models.ledger import waiting_for_retry
 from govcal.models.types import utcnow
-from govcal.notifications.render import Sender
 from govcal.prefect_env import configure_prefect
 
 
@@ -30,7 +30,7 @@ def notify(
     day = parse_day(as_of, "--as-of") or today()
     run = runtime(rules)
     if dry_run:
-        _dry_run(run.partnerships, day, run.sender, run.settings.invite_window_days)
+        _dry_run(run, day)
         return
     configure_prefect()  # a Secret block is read through Prefect, as the flows read it
     transport = run.transport()  # before any work: a missing secret block stops here
@@ -63,12 +63,14 @@ def notify(
         raise typer.Exit(code)
 
 
-def _dry_run(partnerships, day, sender: Sender, window: int) -> None:
+def _dry_run(run: Runtime, day: date) -> None:
     """Exactly the messages the next real run would send: one line each, by recipient."""
     from govcal.flows.preview import preview
 
-    with database() as session:
-        messages = preview(session, partnerships, day, sender, invite_window_days=window)
+    with database(run.settings) as session:
+        messages = preview(session, run.partnerships, day, run.sender, now=run.now(),
+                           invite_window_days=run.settings.invite_window_days,
+                           lease=timedelta(seconds=run.settings.claim_lease))  # fmt: skip
     by_recipient: dict[str, list[str]] = defaultdict(list)
     for message in messages:
         for recipient in message.recipients:

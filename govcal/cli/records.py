@@ -16,6 +16,7 @@ from govcal.cli.common import (
     database,
     err,
     home_zone,
+    known_partnerships,
     load_rules,
     out,
     parse_day,
@@ -151,7 +152,8 @@ def complete(
     store = EvidenceStore.configured(get_settings())
     with database() as session:
         result = actions.complete(session, occurrence, evidence, actor(by), on=when, today=day,
-                                  by=by, note=note, store=store)  # fmt: skip
+                                  partnerships=known_partnerships(), by=by, note=note,
+                                  store=store)  # fmt: skip
     out.print(f"{result.summary}.", markup=False)
     _print_followed(result.followed)
 
@@ -159,7 +161,9 @@ def complete(
 def waive(occurrence: OccurrenceArg, reason: ReasonOption) -> None:
     """Waive an occurrence that is not needed, with the reason."""
     with database() as session:
-        result = actions.waive(session, occurrence, reason, actor())
+        result = actions.waive(
+            session, occurrence, reason, actor(), partnerships=known_partnerships()
+        )
     out.print(result.summary, markup=False)
 
 
@@ -169,7 +173,9 @@ def reopen(
 ) -> None:
     """Reopen a completed, waived or cancelled occurrence."""
     with database() as session:
-        result = actions.reopen(session, occurrence, actor(), reason, today=today())
+        result = actions.reopen(
+            session, occurrence, actor(), reason, today=today(), partnerships=known_partnerships()
+        )
     out.print(f"{result.summary}.", markup=False)
     _print_followed(result.followed)
 
@@ -195,7 +201,8 @@ def reschedule(
     when = parse_when(to, "--to", zone) if to is not None else None
     with database() as session:
         result = actions.reschedule(session, occurrence, when, reason, actor(), location=location,
-                                    today=today(), allow_past=allow_past)  # fmt: skip
+                                    today=today(), partnerships=known_partnerships(),
+                                    allow_past=allow_past)  # fmt: skip
     out.print(f"{result.summary}.", markup=False)
     _print_followed(result.followed)
 
@@ -203,7 +210,9 @@ def reschedule(
 def cancel(occurrence: OccurrenceArg, reason: ReasonOption) -> None:
     """Cancel one occurrence (e.g. a meeting), without changing its rule."""
     with database() as session:
-        result = actions.cancel(session, occurrence, reason, actor(), today=today())
+        result = actions.cancel(
+            session, occurrence, reason, actor(), today=today(), partnerships=known_partnerships()
+        )
     out.print(result.summary, markup=False)
     _print_followed(result.followed)
 

@@ -25,9 +25,9 @@ from starlette.staticfiles import StaticFiles
 from govcal.flows.runtime import Runtime, build_runtime, web_secret
 from govcal.models import link_answers
 from govcal.models.action_links import LinkAction, form_key
-from govcal.models.db import DatabaseUnavailable, ensure_schema, session_scope
-from govcal.models.records import RecordError
+from govcal.models.db import ensure_schema, session_scope
 from govcal.models.settings import SettingsError
+from govcal.rules.errors import Refused, Unavailable
 from govcal.web.guard import Buckets, Guard
 
 HERE = Path(__file__).resolve().parent
@@ -110,9 +110,10 @@ class Web:
         runtime = self.runtime
 
         def read():
-            with session_scope(checked=True) as session:
+            with session_scope(runtime.settings, checked=True) as session:
                 return link_answers.open_link(session, self.secret, token, now=runtime.now(),
-                                              today=runtime.today())  # fmt: skip
+                                              today=runtime.today(),
+                                              partnerships=runtime.partnerships)  # fmt: skip
 
         try:
             return await self._in_thread(read)
@@ -146,9 +147,11 @@ class Web:
         runtime = self.runtime
 
         def write():
-            with session_scope(checked=True) as session:
+            with session_scope(runtime.settings, checked=True) as session:
                 return link_answers.answer(session, self.secret, token, form, now=runtime.now(),
-                                           today=runtime.today(), client=client)  # fmt: skip
+                                           today=runtime.today(),
+                                           partnerships=runtime.partnerships,
+                                           client=client)  # fmt: skip
 
         try:
             answered = await self._in_thread(write)
@@ -159,9 +162,9 @@ class Web:
                          heading="Open the link from your email again",
                          message="This form did not come from the page your link opens, or it "
                          "has been changed.")  # fmt: skip
-        except (RecordError, ValueError) as exc:
+        except Refused as exc:  # what was typed: the page again, saying what to change
             return await self._again(token, str(exc), form)
-        except DatabaseUnavailable:
+        except Unavailable:
             return _page("refused.html.j2", 503, page_title="Try again later",
                          heading="Sorry, the service is unavailable",
                          message="Try again in a few minutes.")  # fmt: skip
@@ -190,7 +193,7 @@ class Web:
             return _not_modified(request, f'"{feed.etag}"', _second(feed.changed_at))
 
         def read() -> Feed | None:
-            with session_scope(checked=True) as session:
+            with session_scope(self.runtime.settings, checked=True) as session:
                 return by_token(session, name.removesuffix(".ics"), unless=unchanged)
 
         found = await self._in_thread(read)
@@ -218,7 +221,7 @@ class Web:
         runtime = self.runtime
 
         def read():
-            with session_scope() as session:
+            with session_scope(self.runtime.settings, checked=True) as session:
                 found = find(session, self.secret, token, now=runtime.now())
                 return None if found is None else (found.stem, getattr(found, kind))
 
@@ -277,7 +280,7 @@ def create_app(
             ["govcal web needs GOVCAL_WEB_SECRET (or GOVCAL_WEB_SECRET_BLOCK) with a "
              "configured database: every process that signs or checks links must share it"]
         )  # fmt: skip
-    ensure_schema()
+    ensure_schema(runtime.settings)
     web = Web(runtime, secret, republish)
     app = Starlette(
         routes=[

@@ -35,7 +35,7 @@ async def table_csv(web: Web, request: Request) -> Response:
     day = web.runtime.today()
 
     def read() -> str | None:
-        with session_scope() as session:
+        with session_scope(web.runtime.settings, checked=True) as session:
             board = dashboard.build(session, known[pid], day)
         rows = cockpit_csv.tables(board).get(name)
         return None if rows is None else cockpit_csv.to_csv(rows)

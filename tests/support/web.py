@@ -65,15 +65,16 @@ def day_sent(outbox: Path, day: date = DAY, now: datetime = NOW) -> None:
     from govcal.flows.runtime import build_runtime
     from govcal.flows.steps import notify
     from govcal.models.db import session_scope
+    from govcal.models.settings import get_settings
     from govcal.models.sync import sync_partnership
     from govcal.notifications.render import Sender
     from govcal.notifications.transport import FileOutbox
 
     runtime = build_runtime()
     wfscp = runtime.partnership("wfscp")
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         sync_partnership(session, wfscp, day)
-    with session_scope() as session:
+    with session_scope(get_settings()) as session:
         notify(session, [wfscp], day, FileOutbox(outbox), Sender("govcal", "govcal@example.org"),
                now=now)  # fmt: skip
 
