@@ -5,11 +5,11 @@ scheduled jobs tagged apart; each form's fields typed for people."""
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
 
 import yaml
 
-from govcal.flows import evidence_pack, jobs
 from govcal.flows.form_names import FORM_TAG, FORM_TITLES, JOB_TAG
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +23,7 @@ def deployments() -> list[dict]:
 
 def flow_of(deployment: dict):
     path, name = deployment["entrypoint"].split(":")
-    return getattr(evidence_pack if path.endswith("evidence_pack.py") else jobs, name)
+    return getattr(import_module("govcal." + path.removesuffix(".py").replace("/", ".")), name)
 
 
 def test_every_form_is_named_for_people_and_tagged_to_be_found():
