@@ -179,6 +179,21 @@ class Web:
         return Response(found.content, media_type="text/calendar; charset=utf-8",
                         headers=headers)  # fmt: skip
 
+    async def cockpit(self, request: Request) -> Response:
+        from govcal.web.cockpit import summary_html
+
+        try:
+            found = await summary_html(self.runtime, self.secret, request.path_params["token"])
+        except DatabaseUnavailable:
+            return _page("refused.html.j2", 503, page_title="Try again later",
+                         heading="Sorry, the service is unavailable",
+                         message="Try again in a few minutes.")  # fmt: skip
+        if found is None:
+            return self.dead()
+        name, summary = found
+        return _page("cockpit.html.j2", page_title=name, summary=summary,
+                     ui_url=self.runtime.settings.ui_url or "")  # fmt: skip
+
     async def health(self, _request: Request) -> Response:
         return PlainTextResponse("ok\n")
 
@@ -217,6 +232,7 @@ def create_app(
             Route("/a/{token}", web.show, methods=["GET", "HEAD"]),
             Route("/a/{token}", web.record, methods=["POST"]),
             Route("/feeds/{name}", web.feed, methods=["GET", "HEAD"]),
+            Route("/cockpit/{token}", web.cockpit, methods=["GET", "HEAD"]),
             Route("/healthz", web.health, methods=["GET"]),
             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
         ],
