@@ -226,6 +226,9 @@ def _is_cycle(item: str) -> bool:
         return bool(queries.round_members(session, item))
 
 
+RESUME_BUTTONS = "Submit (Resume in Prefect's V2 UI)"  # the paused run's form, as labelled
+
+
 def _choose(action: str, day: date, within: str | None = None) -> str:
     """Pause the run with a drop-down of today's items for this action (those of one
     audit cycle, `within`, when its id was pasted: the run asks which agency or school),
@@ -245,7 +248,7 @@ def _choose(action: str, day: date, within: str | None = None) -> str:
     wanted = choice_input(labels, "Which item?")
     answer: Any = pause_flow_run(  # an instance of `wanted`, with its `item`
         wait_for_input=wanted.with_initial_data(
-            description=f"Choose the item to {action}, then Submit."
+            description=f"Choose the item to {action}, then press {RESUME_BUTTONS}."
         ),
         timeout=3600,
     )

@@ -1,6 +1,6 @@
-"""The summary at a fixed address: the business team's digest carries it at the top,
-the real web app (uvicorn on a loopback port) shows the partnership's summary as it
-stands when opened (a completion recorded since is gone from it), and an address that
+"""The cockpit at a fixed address: the business team's digest carries it at the top,
+the real web app (uvicorn on a loopback port) shows the partnership's summary and tables
+as they stand when opened (a completion recorded since is gone from it), and an address that
 was not signed with the installation's key shows nothing."""
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ def test_the_business_teams_digest_opens_the_latest_summary(site):
     title = as_shown(first.split("**")[1]).strip()
     assert "Statutory clocks running" in page.text and public_id in page.text
     assert title in as_shown(re.sub(r"<[^>]+>", "", page.text))
+    assert "Open items, most urgent first" in page.text  # and the audit cycles, by code
+    assert '<th scope="col">Code</th>' in page.text and ">nwas</td>" in page.text
 
     from govcal.models import actions, records
     from govcal.models.db import session_scope

@@ -180,19 +180,19 @@ class Web:
                         headers=headers)  # fmt: skip
 
     async def cockpit(self, request: Request) -> Response:
-        from govcal.web.cockpit import summary_html
+        from govcal.web.cockpit import cockpit
 
         try:
-            found = await summary_html(self.runtime, self.secret, request.path_params["token"])
+            found = await cockpit(self.runtime, self.secret, request.path_params["token"])
         except DatabaseUnavailable:
             return _page("refused.html.j2", 503, page_title="Try again later",
                          heading="Sorry, the service is unavailable",
                          message="Try again in a few minutes.")  # fmt: skip
         if found is None:
             return self.dead()
-        name, summary = found
-        return _page("cockpit.html.j2", page_title=name, summary=summary,
-                     ui_url=self.runtime.settings.ui_url or "")  # fmt: skip
+        ui = (self.runtime.settings.ui_url or "").rstrip("/")
+        return _page("cockpit.html.j2", page_title=found.name, summary=found.summary,
+                     tables=found.tables, ui_url=ui)  # fmt: skip
 
     async def health(self, _request: Request) -> Response:
         return PlainTextResponse("ok\n")
