@@ -159,8 +159,8 @@ class Item:
         letters): the RAG colour leads "where it stands"; the full title, due date and
         named owner are in the summary, which lists overdue items by owner."""
         return {
-            "What": md(shorten(self.title, 26)),
-            "Where it stands": md(shorten(f"{MARK[self.rag]} {self.stands(as_of)}", 24)),
+            "What": md(shorten(self.title, 24)),
+            "Where it stands": md(shorten(f"{MARK[self.rag]} {self.stands(as_of)}", 18)),
             "Id": md(self.public_id),
         }
 
@@ -173,6 +173,15 @@ def shorten(text: str, width: int) -> str:
     if text[width - 1] != " ":  # the last word is cut: drop it
         head = head.rsplit(" ", 1)[0]
     return head.rstrip(" ,:;(") + "…"
+
+
+def shorten_name(text: str, width: int) -> str:
+    """A name cut in its middle, its last word kept: "Kirkby Sample Primary… 35" and
+    "Kirkby Sample Primary… 21" stay two schools."""
+    head, _, tail = text.rpartition(" ")
+    if len(text) <= width or not head or len(tail) > width // 3:
+        return shorten(text, width)
+    return f"{shorten(head, width - len(tail) - 1)} {tail}"
 
 
 @dataclass
@@ -588,7 +597,7 @@ def return_row(
     # beside its details panel): the name cut, the code to paste whole, the day it came
     # in, and the review merged with its first follow-up action
     return (rank, name), {
-        subject: md(shorten(name, 27)),
+        subject: md(shorten_name(name, 27)),
         "Code": md(code),
         "Returned": status,
         "Review, next action": md(reviewed),

@@ -17,6 +17,7 @@ import pytest
 from tests.cockpit_ui import (
     BIN,
     CHROMIUM,
+    PREFIX,
     RESUME_BUTTON,
     ROOT,
     UIS,
@@ -104,7 +105,9 @@ def test_the_cockpit_reads_well_in_both_prefect_uis(tmp_path, prefect_server_url
         settle(page, "This link cannot be used")
         assert title not in page.content()
 
-        log_in(page, ui.base)
+        log_in(page, ui.base)  # the server's own address, no UI chosen yet: V1
+        settle(page, "Dashboard")
+        assert "/v2/" not in page.url and "Switch to V2 UI" in visible_text(page), page.url
         rows = json.loads(ui.artifact("compliance-wfscp")["data"])
         overdue = [  # (title, id) of overdue items a completion can close, from the summary
             (as_shown(line.split("**")[1]).strip(), line.rsplit("`", 2)[1])
@@ -114,9 +117,8 @@ def test_the_cockpit_reads_well_in_both_prefect_uis(tmp_path, prefect_server_url
         with worker(ui):
             for version in UIS:
                 use_ui(page, ui.base, version)
-                page.goto(ui.base)  # the server's address opens the chosen UI's dashboard
+                page.goto(f"{ui.base}{PREFIX[version]}/dashboard")
                 settle(page, "Dashboard")
-                assert ("/v2/" in page.url) == (version == "v2"), page.url
                 seen = visible_text(page)
                 assert not [p for p in PROMOTION if p in seen], f"{version}: {seen}"
 
