@@ -197,7 +197,7 @@ def prefect_server(folder: Path) -> Iterator[str]:
             except httpx.HTTPError:
                 return False
 
-        wait_until(healthy, 120, "prefect server /api/health")
+        wait_until(healthy, 300, "prefect server /api/health")  # 12 s quiet; minutes busy
         yield base
     finally:
         server.terminate()
