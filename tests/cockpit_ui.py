@@ -113,7 +113,7 @@ class Cockpit:
         def created() -> str | None:
             return next((r["id"] for r in self.runs_of(deployment) if r["id"] not in before), None)
 
-        return wait_until(created, 60, f"a {deployment} run created by the form")
+        return wait_until(created, 180, f"a {deployment} run created by the form")
 
     def runs_of(self, deployment: str) -> list[dict]:
         found = self.post("/flow_runs/filter", {
