@@ -597,7 +597,7 @@ def return_row(
     # beside its details panel): the name cut, the code to paste whole, the day it came
     # in, and the review merged with its first follow-up action
     return (rank, name), {
-        subject: md(shorten_name(name, 27)),
+        subject: md(shorten_name(name, 25)),
         "Code": md(code),
         "Returned": status,
         "Review, next action": md(reviewed),

@@ -107,9 +107,9 @@ def test_the_cycle_shown_is_the_overdue_one_while_returns_are_missing():
 def test_a_name_cut_short_keeps_its_last_word():
     from govcal.flows.dashboard import shorten_name
 
-    assert shorten_name("Kirkby Sample Primary School 35", 27) == "Kirkby Sample Primary… 35"
-    assert shorten_name("Kirkby Sample Primary School 21", 27) == "Kirkby Sample Primary… 21"
-    assert shorten_name("Primary Care (GPs)", 27) == "Primary Care (GPs)"
+    assert shorten_name("Kirkby Sample Primary School 35", 25) == "Kirkby Sample Primary… 35"
+    assert shorten_name("Kirkby Sample Primary School 21", 25) == "Kirkby Sample Primary… 21"
+    assert shorten_name("Primary Care (GPs)", 25) == "Primary Care (GPs)"
 
 
 def test_narrow_cells_cut_at_a_word():
