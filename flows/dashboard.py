@@ -74,6 +74,12 @@ def day(d: date) -> str:
     return f"{d.day} {d:%b %Y}"
 
 
+@lru_cache(maxsize=4096)
+def short_day(d: date) -> str:
+    """A day in a table cell, where the year is the cycle's or this one's: 27 Nov."""
+    return f"{d.day} {d:%b}"
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -193,8 +199,17 @@ class Item:
         }
 
     def table_row(self, as_of: date) -> dict[str, str]:
-        """The whole title, the due day, the named owner, where it stands and the id."""
-        return {key: md(value) for key, value in self.cells(as_of).items()}
+        """Four columns, so that at 1440 px, beside Prefect's details panel, the whole id
+        is on screen (cells do not wrap; a wider table squeezes the titles to a few
+        letters): the title cut, the due day with the named owner, where it stands, the
+        id. The whole title and owner are in the summary and in this table's CSV."""
+        owner = shorten(self.owner_short or self.owner, 16)
+        return {
+            "What": md(shorten(self.title, 24)),
+            "Due, owner": md(f"{short_day(self.due)} · {owner}"),
+            "Where it stands": md(shorten(f"{MARK[self.rag]} {self.stands(as_of)}", 16)),
+            "Id": md(self.public_id),
+        }
 
 
 def _lower_first(text: str) -> str:
@@ -209,6 +224,15 @@ def shorten(text: str, width: int) -> str:
     if text[width - 1] != " ":  # the last word is cut: drop it
         head = head.rsplit(" ", 1)[0]
     return head.rstrip(" ,:;(") + "…"
+
+
+def shorten_name(text: str, width: int) -> str:
+    """A name cut in its middle, its last word kept: "Kirkby Sample Primary… 35" and
+    "Kirkby Sample Primary… 21" stay two schools."""
+    head, _, tail = text.rpartition(" ")
+    if len(text) <= width or not head or len(tail) > width // 3:
+        return shorten(text, width)
+    return f"{shorten(head, width - len(tail) - 1)} {tail}"
 
 
 @dataclass
@@ -813,28 +837,26 @@ def return_row(
         late = (as_of - due).days
         # the due day, not "N days late": the row then changes only when something is
         # recorded, and so does the table (posted only when it changes: flows/publish.py)
-        status = f"🔴 not returned, due {day(due)}" if late > 0 else "not returned yet"
+        status = f"🔴 missing, due {short_day(due)}" if late > 0 else "not yet"
         rank = 0
     else:
-        status = f"returned {day(returned_on)}" + (", late" if returned_on > due else "")
+        status = short_day(returned_on) + (", late" if returned_on > due else "")
         rank = {"red": 1, "amber": 2}.get(rag or "", 3 if rag is None else 4)
     open_actions = [a for a in actions if a.completed_at is None]
-    follow = ""  # one action, its due day first: cells never wrap, so the cut falls on the text
-    if open_actions:
-        first = open_actions[0]
-        follow = f"by {first.due:%d %b}: {shorten(first.description, 18)}"
-        if len(open_actions) > 1:
-            follow += f" (+{len(open_actions) - 1})"
     reviewed = REVIEW_MARK.get(rag or "", "not reviewed" if rank else "")
+    if open_actions:  # the first open action, its due day first: the cut falls on the text
+        first = open_actions[0]
+        more = f" (+{len(open_actions) - 1})" if len(open_actions) > 1 else ""
+        reviewed += f" · {short_day(first.due)}: {shorten(first.description, 12)}{more}"
     subject = "School" if noun == "schools" else "Agency"
-    # the code to paste comes second and the free text last: at 1440 px the right-most
-    # column is the one Prefect's details panel cuts
+    # four columns within 742 px, the narrower box of Prefect's two UIs at 1440 px (V2,
+    # beside its details panel): the name cut, the code to paste whole, the day it came
+    # in, and the review merged with its first follow-up action
     return (rank, name), {
-        subject: name,
-        "Code": code,
-        "Return": status,
-        "Review": reviewed,
-        "Follow-up actions": follow,
+        subject: md(shorten_name(name, 25)),
+        "Code": md(code),
+        "Returned": status,
+        "Review, next action": md(reviewed),
     }
 
 

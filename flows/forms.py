@@ -94,7 +94,7 @@ EventKind = Annotated[str, AfterValidator(_EVENTS), _EVENTS]
 _ITEM_HELP = (
     "Paste the id from the reminder email, e.g. wfscp:lsp-meeting:2026-11-11. "
     "Leave empty to choose from today's open items once the run starts (open the run "
-    "and press Resume)."
+    "and press Resume; in Prefect's V2 UI it is in the run's ⋮ menu)."
 )
 
 

@@ -267,6 +267,9 @@ def _is_cycle(runtime: Runtime, item: str) -> bool:
         return bool(queries.round_members(session, item))
 
 
+RESUME_BUTTONS = "Submit (Resume in Prefect's V2 UI)"  # the paused run's form, as labelled
+
+
 def _choose(runtime: Runtime, action: str, day: date, within: str | None = None) -> str:
     """Pause the run with a drop-down of today's items for this action (those of one
     audit cycle, `within`, when its id was pasted: the run asks which agency or school),
@@ -286,7 +289,7 @@ def _choose(runtime: Runtime, action: str, day: date, within: str | None = None)
     wanted = choice_input(labels, "Which item?")
     answer: Any = pause_flow_run(  # an instance of `wanted`, with its `item`
         wait_for_input=wanted.with_initial_data(
-            description=f"Choose the item to {action}, then Submit."
+            description=f"Choose the item to {action}, then press {RESUME_BUTTONS}."
         ),
         timeout=3600,
         poll_interval=1,  # Resume to the answer within a second (Prefect's default: 10 s)

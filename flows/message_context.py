@@ -13,11 +13,12 @@ from govcal.flows.quorum import quorum_notes
 from govcal.flows.ui_links import acknowledge_url, act_url
 from govcal.models import ledger
 from govcal.models.action_links import LinkAction, answers_recorded, issue_all
+from govcal.models.cockpit_links import cockpit_url
 from govcal.models.feed_tokens import feed_tokens, installation_id
 from govcal.models.notify_inputs import directory as load_directory
 from govcal.models.notify_inputs import last_changes, round_sizes, versions_before
 from govcal.models.queries import subject_names
-from govcal.models.settings import get_settings
+from govcal.models.settings import Settings, get_settings
 from govcal.notifications.compose import ComposeContext, PartnershipInfo
 from govcal.rules.model import Partnership
 from govcal.rules.notify_plan import Item, successors
@@ -80,11 +81,7 @@ def _action_links(
     messages are built (models.action_links.issue_all)."""
     if not settings.public_url or not issue_links:
         return {}
-    if "web-secret" not in cache:
-        from govcal.flows.runtime import web_secret
-
-        cache["web-secret"] = web_secret(settings) or ""
-    secret = str(cache["web-secret"])
+    secret = _secret(settings, cache)
     if not secret:
         return {}
     base = settings.public_url.rstrip("/")
@@ -105,6 +102,27 @@ def _action_links(
         key: ((_LABELS[action], f"{base}/a/{issued[(email.lower(), target, action.value)].token}"),)
         for key, (email, _p, target, action) in wanted.items()
     }
+
+
+def _cockpit_urls(
+    settings: Settings, partnerships: list[Partnership], cache: dict[str, object]
+) -> dict[str, str]:
+    """Partnership -> the fixed address of its summary on the web app (GOVCAL_PUBLIC_URL),
+    for the top of the business team's digest; none without the app or a signing key."""
+    if not settings.public_url:
+        return {}
+    secret = _secret(settings, cache)
+    if not secret:
+        return {}
+    return {p.id: cockpit_url(settings.public_url, secret, p.id) for p in partnerships}
+
+
+def _secret(settings: Settings, cache: dict[str, object]) -> str:
+    if "web-secret" not in cache:
+        from govcal.flows.runtime import web_secret
+
+        cache["web-secret"] = web_secret(settings) or ""
+    return str(cache["web-secret"])
 
 
 def installation_part(session: Session) -> str:
@@ -177,6 +195,7 @@ def message_context(
         invitees=invitees,
         feed_urls=feeds,
         act_url=str(cache["act"]),
+        cockpit_urls=_cockpit_urls(settings, partnerships, cache),
         acknowledge_url=str(cache["acknowledge"]),
         installation=str(cache["installation"]),
         failures=ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"])

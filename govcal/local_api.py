@@ -106,7 +106,7 @@ def start(prefect_home: Path, port: int = 4200) -> tuple[ApiServer, subprocess.P
     """Start `prefect server start` on 127.0.0.1:`port` (0: any free port), asking for
     the login in `<prefect home>/api-auth`, and wait for it to answer. Its log goes to
     `<prefect home>/api-server.log`. This process's own calls log in too."""
-    from govcal.prefect_env import api_auth
+    from govcal.prefect_env import UI_DEFAULTS, api_auth
 
     if port == 0:
         port = _free_port()
@@ -117,6 +117,7 @@ def start(prefect_home: Path, port: int = 4200) -> tuple[ApiServer, subprocess.P
     auth = api_auth(prefect_home)
     os.environ["PREFECT_API_AUTH_STRING"] = auth
     env = {
+        **UI_DEFAULTS,  # the operator's own choice of UI, if any, wins
         **os.environ,
         "PREFECT_SERVER_API_AUTH_STRING": auth,
         "PREFECT_HOME": str(prefect_home),

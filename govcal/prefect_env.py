@@ -17,6 +17,12 @@ by its owner only; the UI's login page takes it as the password.
 
 Every call to Prefect's API is bounded (PREFECT_API_REQUEST_TIMEOUT): a server that
 accepts connections and never answers must not hold the day's mail.
+
+The server is for a business team, not for selling Prefect Cloud: no upgrade prompts or
+marketing banners (PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT), and its address opens
+Prefect's V1 UI (PREFECT_SERVER_UI_V2_ENABLED=false; README, "Which Prefect UI"): a
+paused form's Resume button is on the run's page, and a table artifact is one page
+however many schools it lists. A browser that chose V2 (its V1/V2 switch) keeps V2.
 """
 
 from __future__ import annotations
@@ -29,6 +35,10 @@ from govcal.models.private import private_folder
 from govcal.models.settings import get_settings
 
 API_REQUEST_TIMEOUT_S = 20.0  # Prefect's default is 60 s a request, retried
+UI_DEFAULTS = {  # what the business team sees at the server's address
+    "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+    "PREFECT_SERVER_UI_V2_ENABLED": "false",  # V1 is the default UI; V2 one switch away
+}
 
 
 def auth_file(prefect_home: Path) -> Path:
@@ -79,7 +89,7 @@ def configure_prefect(*, reuse_server: bool = True) -> str | None:
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
         "PREFECT_API_REQUEST_TIMEOUT": str(API_REQUEST_TIMEOUT_S),
-    }
+    } | UI_DEFAULTS
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
     home = private_folder(Path(os.environ["PREFECT_HOME"]).expanduser())

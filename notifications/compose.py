@@ -56,6 +56,7 @@ class ComposeContext:
     reinstated: set[int] = field(default_factory=set)  # meetings last changed by a reopening
     feed_urls: dict[str, str] = field(default_factory=dict)  # email (lower) -> feed link
     act_url: str = ""
+    cockpit_urls: dict[str, str] = field(default_factory=dict)  # partnership -> its summary
     acknowledge_url: str = ""  # the form a Lead Partner acknowledges an escalation with
     installation: str = ""
     failures: dict[str, str] = field(default_factory=dict)  # failure stage -> what happened
@@ -320,6 +321,7 @@ def compose(
         for row in group:  # "Sent to you as: deputy for ..." in the footer
             if (row.role or "").startswith(DEPUTY):
                 role_names[row.role] = f"deputy for {deputy_for(row, first, ctx)}"
+        business = bool(roles) and roles <= BUSINESS_ROLES
         digest = Digest(
             key=_key("digest", group, today),
             recipient=group[0].recipient,
@@ -331,7 +333,8 @@ def compose(
             act_url=ctx.act_url,
             acknowledge_url=ctx.acknowledge_url,
             feed_url=ctx.feed_urls.get(recipient, ""),
-            for_business_team=bool(roles) and roles <= BUSINESS_ROLES,
+            for_business_team=business,
+            cockpit_url=ctx.cockpit_urls.get(first.partnership, "") if business else "",
             installation=ctx.installation,
             timezone=info.timezone,
         )

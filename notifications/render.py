@@ -157,6 +157,7 @@ class Digest:
     acknowledge_url: str = ""  # the form to acknowledge an escalation, if found
     feed_url: str = ""  # this person's calendar feed
     for_business_team: bool = False  # they run govcal: command lines are useful to them
+    cockpit_url: str = ""  # the business team's summary, always the latest (govcal web)
     installation: str = ""
     timezone: str = field(kw_only=True)  # the partnership's: every time is shown in it
 
@@ -443,6 +444,7 @@ def render_digest(digest: Digest, sender: Sender, now: datetime | None = None) -
         "mailbox": mailbox,
         "feed_url": digest.feed_url,
         "for_business_team": digest.for_business_team,
+        "cockpit_url": digest.cockpit_url,
     }
     shown = min(len(ranked), MAX_ENTRIES)
     while True:

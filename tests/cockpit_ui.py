@@ -8,6 +8,12 @@ a login, as every server govcal starts or documents does: the API auth string is
 PREFECT_API_AUTH_STRING while it runs (what the prefect CLI and govcal send), calls made
 here send it (`api_headers`), and the browser logs in on the UI's login page (`log_in`).
 Chromium is Debian's /usr/bin/chromium; Playwright never downloads a browser here.
+
+The server is configured as `govcal serve` configures its own (govcal/prefect_env.py:
+V1 by default, no promotional content). Prefect 3.8.8 serves two UIs, V1 at / and V2 at
+/v2/; a browser's choice between them is the `prefect_ui_version` cookie that the UI's
+own "Switch to V1/V2 UI" sets (`use_ui`), and every helper that opens a page takes the
+UI it opens it in.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pathlib import Path
 
 import httpx
 
+from govcal.prefect_env import UI_DEFAULTS
 from tests.smtp_server import free_port
 from tests.support.processes import wait_until
 
@@ -33,6 +40,10 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]  # fmt: skip
 VIEWPORT = {"width": 1440, "height": 1000}
+UIS = ("v1", "v2")  # the default first
+PREFIX = {"v1": "", "v2": "/v2"}
+# the button that sends a paused run's input, as each UI labels it (flows/jobs.py says both)
+RESUME_BUTTON = {"v1": "Submit", "v2": "Resume"}
 
 
 def api_headers() -> dict[str, str]:
@@ -107,7 +118,7 @@ class Cockpit:
         def created() -> str | None:
             return next((r["id"] for r in self.runs_of(deployment) if r["id"] not in before), None)
 
-        return wait_until(created, 60, f"a {deployment} run created by the form")
+        return wait_until(created, 180, f"a {deployment} run created by the form")
 
     def runs_of(self, deployment: str) -> list[dict]:
         found = self.post("/flow_runs/filter", {
@@ -128,11 +139,40 @@ class Cockpit:
                                                 "sort": "CREATED_DESC", "limit": 1})  # fmt: skip
         return found[0]  # type: ignore[index]
 
-    def artifact_url(self, key: str) -> str:
-        return f"{self.base}/artifacts/artifact/{self.artifact(key)['id']}"
+    def artifact_url(self, key: str, ui: str = "v1") -> str:
+        return f"{self.base}{PREFIX[ui]}/artifacts/artifact/{self.artifact(key)['id']}"
 
     def form_url(self, deployment: str) -> str:
         return f"{self.base}/deployments/deployment/{self.deployment(deployment)['id']}/run"
+
+    def run_url(self, run_id: str, ui: str = "v1") -> str:
+        return f"{self.base}{PREFIX[ui]}/runs/flow-run/{run_id}"
+
+    def resume(self, page, run_id: str, ui: str, choose: str, before_sending=None) -> str:
+        """A paused run's form, as a person finds it in `ui`: V1 has Resume on the run's
+        page, V2 behind its ⋮ menu. Chooses the first entry containing `choose`, calls
+        `before_sending` (a photograph), presses the form's button (RESUME_BUTTON);
+        returns the form's text."""
+        page.goto(self.run_url(run_id, ui))
+        if ui == "v1":
+            page.get_by_role("button", name="Resume").first.click()
+        else:
+            page.get_by_role("button", name="Open menu").first.click()
+            page.get_by_role("menuitem", name="Resume").click()
+        form = page.get_by_role("dialog")
+        form.get_by_text("Which item?").first.wait_for(timeout=60_000)
+        said = form.inner_text()
+        if ui == "v1":
+            box = form.locator(".p-select-button__control").first
+            box.click()
+            box.press("ArrowDown")  # opens the list
+        else:
+            form.get_by_role("button", name="Select").click()
+        page.get_by_role("option").filter(has_text=choose).first.click()
+        if before_sending is not None:
+            before_sending()
+        form.get_by_role("button", name=RESUME_BUTTON[ui], exact=True).click()
+        return said
 
 
 @contextmanager
@@ -145,7 +185,8 @@ def prefect_server(folder: Path) -> Iterator[str]:
     login = "govcal:" + secrets.token_urlsafe(16)
     before = os.environ.get("PREFECT_API_AUTH_STRING")
     os.environ["PREFECT_API_AUTH_STRING"] = login
-    env = {**os.environ, **_prefect_env(base), "PREFECT_HOME": str(folder / "prefect"),
+    env = {**UI_DEFAULTS, **os.environ, **_prefect_env(base),
+           "PREFECT_HOME": str(folder / "prefect"),
            "PREFECT_SERVER_API_AUTH_STRING": login}  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     log = open(folder / "server.log", "w")  # noqa: SIM115 - lives as long as the server
@@ -161,7 +202,7 @@ def prefect_server(folder: Path) -> Iterator[str]:
             except httpx.HTTPError:
                 return False
 
-        wait_until(healthy, 120, "prefect server /api/health")
+        wait_until(healthy, 300, "prefect server /api/health")  # 12 s quiet; minutes busy
         yield base
     finally:
         server.terminate()
@@ -221,6 +262,48 @@ def browser() -> Iterator[object]:
             yield chromium.new_page(viewport=VIEWPORT)
         finally:
             chromium.close()
+
+
+def use_ui(page, base: str, ui: str) -> None:
+    """The browser's saved choice of UI, as the UI's own switch stores it."""
+    page.context.add_cookies([{"name": "prefect_ui_version", "value": ui, "url": base}])
+
+
+def tables_fit(page, ui: str) -> list[str]:
+    """What does not fit on the page's table (every page of it in V2, which shows ten
+    rows a page): each box whose content is wider than the box (scrollWidth above
+    clientWidth), and each cell whose text is cut. Empty when everything is on screen."""
+    page.locator("table tbody tr").first.wait_for(timeout=60_000)
+    found: list[str] = []
+    while True:
+        found += page.evaluate(_MEASURE)
+        after = page.get_by_role("button", name="Go to next page")
+        if ui == "v1" or not after.count() or after.is_disabled():
+            return found
+        row = page.locator("table tbody tr").first
+        first = row.inner_text()
+        after.click()
+        wait_until(lambda row=row, first=first: row.inner_text() != first, 30,
+                   "the next page of the table")  # fmt: skip
+
+
+_MEASURE = """() => {
+    const out = [];
+    for (const table of document.querySelectorAll('table')) {
+        for (let el = table; el && el !== document.body; el = el.parentElement) {
+            if (el.scrollWidth > el.clientWidth)
+                out.push(`${el.tagName} ${el.scrollWidth} px in ${el.clientWidth} px`);
+        }
+        for (const cell of table.querySelectorAll('td, th')) {
+            for (const e of [cell, ...cell.querySelectorAll('*')]) {
+                const right = e.getBoundingClientRect().right;
+                if (e.scrollWidth > e.clientWidth + 1 || right > innerWidth)
+                    out.push(`cut: ${cell.textContent.trim()}`);
+            }
+        }
+    }
+    return [...new Set(out)];
+}"""
 
 
 def settle(page, text: str) -> None:

@@ -1,15 +1,36 @@
-"""The cockpit in a real browser: a Prefect server on a free loopback port, the
-deployments from prefect.yaml, a worker, daily-compliance over the sample, and headless
-Chromium at 1440x1000 reading what a person sees on the first screen."""
+"""The cockpit in a real browser: a Prefect server on a free loopback port configured as
+`govcal serve` configures its own, the deployments from prefect.yaml, a worker,
+daily-compliance over the sample, govcal's web app over the same data, and headless
+Chromium at 1440x1000 reading what a person sees, in the default UI (V1) and in the
+other one (V2)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.cockpit_ui import CHROMIUM, browser, cockpit, log_in, settle, visible_text
+from tests.cockpit_ui import (
+    BIN,
+    CHROMIUM,
+    PREFIX,
+    RESUME_BUTTON,
+    ROOT,
+    UIS,
+    Cockpit,
+    browser,
+    cockpit,
+    log_in,
+    settle,
+    tables_fit,
+    use_ui,
+    visible_text,
+)
+from tests.smtp_server import free_port
 from tests.support.markdown import as_shown
 
 pytestmark = [
@@ -17,76 +38,110 @@ pytestmark = [
     pytest.mark.xdist_group("prefect-server"),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs apt-get install chromium"),
 ]
+TABLES = ("compliance-wfscp", "returns-wfscp-section-11-audit", "returns-wfscp-section-175-audit")
+PROMOTION = ("Upgrade", "Ready to scale", "Prefect Cloud")
 
 
-def test_summary_and_completion_form_as_a_person_sees_them(tmp_path, prefect_server_url):
-    with cockpit(tmp_path, prefect_server_url) as ui, browser() as page:
-        rows = json.loads(ui.artifact("compliance-wfscp")["data"])
+@contextmanager
+def summary_address(folder: Path, ui: Cockpit, monkeypatch) -> Iterator[str]:
+    """govcal's web app over the cockpit's data folder, as `govcal serve` runs it; yields
+    the summary's fixed address that `govcal serve` prints."""
+    from govcal.flows.runtime import build_runtime, web_secret
+    from govcal.models.cockpit_links import cockpit_url
+    from govcal.models.settings import get_settings
+    from govcal.web.app import create_app
+    from govcal.web.serving import Serving
+
+    monkeypatch.setenv("GOVCAL_DATA_DIR", str(folder / "data"))
+    monkeypatch.setenv("GOVCAL_UI_URL", ui.base)
+    get_settings.cache_clear()
+    runtime = build_runtime()
+    port = free_port()
+    serving = Serving(create_app(runtime), "127.0.0.1", port).start()
+    try:
+        yield cockpit_url(f"http://127.0.0.1:{port}", web_secret(runtime.settings) or "", "wfscp")
+    finally:
+        serving.stop()
+        get_settings.cache_clear()
+
+
+@contextmanager
+def worker(ui: Cockpit) -> Iterator[None]:
+    """A worker left running, as README starts it: a paused run waits in it."""
+    process = subprocess.Popen(
+        [BIN / "prefect", "worker", "start", "--pool", "govcal"], env=ui.env, cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+
+
+def test_the_cockpit_reads_well_in_both_prefect_uis(tmp_path, prefect_server_url, monkeypatch):
+    with (
+        cockpit(tmp_path, prefect_server_url) as ui,
+        summary_address(tmp_path, ui, monkeypatch) as address,
+        browser() as page,
+    ):
         summary = ui.artifact("compliance-summary-wfscp")["data"]
-        lines = summary.splitlines()
-        first = next(line for line in lines if line.startswith("- "))
-        # with the sample's history an incident clock runs: it is the most urgent item
-        heading = next(line for line in lines if line.startswith("## "))
-        assert heading.startswith("## Statutory clocks running (") and "(0)" not in heading
-        assert lines.index(heading) < lines.index(first)
-        shown = as_shown(first)  # as the UI renders it: markdown's escapes gone
-        title = as_shown(first.split("**")[1]).strip()  # the most urgent item, as listed
-        owner = shown.split(" · ")[3].split(",")[0]  # its named owner
+        first = next(line for line in summary.splitlines() if line.startswith("- "))
+        title = as_shown(first.split("**")[1]).strip()  # the most urgent item
         urgent_id = first.rsplit("`", 2)[1]
 
-        page.goto(ui.artifact_url("compliance-summary-wfscp"))
-        settle(page, "Login")  # the server asks for a login before it shows anything
-        assert title not in page.content()
-        log_in(page, ui.base)
-        page.goto(ui.artifact_url("compliance-summary-wfscp"))
+        # the address the business team is given opens on the latest summary itself
+        page.goto(address)
         settle(page, "Statutory clocks running")
         seen = visible_text(page)
         assert title in seen and urgent_id in seen
-        assert owner in seen and "(sample)" in owner  # a named person, not a role id
-        assert "business-team" not in seen
+        page.get_by_role("link", name="Prefect UI").click()  # one click to the forms
+        settle(page, "Login")  # Prefect's own login still guards them
+        page.goto(address.rsplit(".", 1)[0])  # without its signature: nothing
+        settle(page, "This link cannot be used")
+        assert title not in page.content()
 
-        page.goto(ui.artifact_url("compliance-wfscp"))
-        settle(page, "Where it stands")
-        assert every_column_on_the_first_screen(page)
+        log_in(page, ui.base)  # the server's own address, no UI chosen yet: V1
+        settle(page, "Dashboard")
+        assert "/v2/" not in page.url and "Switch to V2 UI" in visible_text(page), page.url
+        rows = json.loads(ui.artifact("compliance-wfscp")["data"])
+        overdue = [  # (title, id) of overdue items a completion can close, from the summary
+            (as_shown(line.split("**")[1]).strip(), line.rsplit("`", 2)[1])
+            for line in summary.splitlines()
+            if line.startswith("- 🔴") and "-audit:" not in line
+        ]
+        with worker(ui):
+            for version in UIS:
+                use_ui(page, ui.base, version)
+                page.goto(f"{ui.base}{PREFIX[version]}/dashboard")
+                settle(page, "Dashboard")
+                seen = visible_text(page)
+                assert not [p for p in PROMOTION if p in seen], f"{version}: {seen}"
 
-        page.goto(ui.form_url("record-completion"))
-        settle(page, "Id from the email")
-        seen = visible_text(page)
-        assert "Id from the email" in seen and "Paste the id from the reminder email" in seen
-        assert "str / None" not in seen
+                for key in TABLES:
+                    page.goto(ui.artifact_url(key, version))
+                    assert tables_fit(page, version) == [], f"{key} in {version}"
+                page.goto(ui.artifact_url("compliance-wfscp", version))
+                settle(page, rows[0]["Id"])
+                shown = visible_text(page)
+                assert all(r["Id"] in shown for r in rows[:10])  # each id whole
 
-        target = next(
-            r for r in rows if "-audit:" not in r["Id"] and r["Where it stands"].startswith("🔴")
-        )
-        assert target["Id"] in summary
-        fields = page.locator("textarea")  # Id, Evidence, Done on, Your name, Note
-        fields.nth(0).fill(f"Id: {target['Id']}.")
-        fields.nth(1).fill("https://example.org/minutes.pdf")
-        fields.nth(3).fill("Partnership Manager")
-        run_id = ui.submit_form(page, "record-completion")
-        ui.work()
-        state = ui.finished(run_id)
-        assert state["type"] == "COMPLETED", state["message"]
-
-        after = ui.artifact("compliance-summary-wfscp")["data"]
-        assert target["Id"] not in after.split("## Recently done")[0]  # no longer open
-        page.goto(ui.artifact_url("compliance-summary-wfscp"))
-        settle(page, "Statutory clocks running")
-        still_open, done = visible_text(page).split("Recently done", 1)
-        assert target["Id"] not in still_open and target["Id"] in done
-
-
-def every_column_on_the_first_screen(page) -> bool:
-    """Each header and each id cell of the open-items table ends inside the 1440 px
-    window, and no id is cut short by an ellipsis (the id must be copyable)."""
-    return page.evaluate(
-        """() => {
-        const cells = [...document.querySelectorAll('table tr')].map(r => r.lastElementChild);
-        const heads = [...document.querySelectorAll('table th')];
-        if (!heads.length || heads[heads.length - 1].textContent.trim() !== 'Id') return false;
-        const inside = el => el.getBoundingClientRect().right <= window.innerWidth;
-        const whole = el => [el, ...el.querySelectorAll('*')].every(
-            e => e.scrollWidth <= e.clientWidth + 1);
-        return heads.every(inside) && cells.every(c => inside(c) && whole(c));
-    }"""
-    )
+                # no id pasted: the run pauses with today's items; the form names its
+                # button as this UI labels it, and pressing it records the choice
+                target, target_id = overdue.pop(0)
+                run_id = ui.run("record-completion", form=json.dumps({
+                    "evidence": "https://example.org/minutes.pdf",
+                    "completed_by": "Partnership Manager",
+                }))  # fmt: skip
+                ui.paused(run_id)
+                said = ui.resume(page, run_id, version, choose=target)
+                assert f"then press {RESUME_BUTTON[version]}" in said or (
+                    f"({RESUME_BUTTON[version]} in Prefect's V2 UI)" in said
+                ), said
+                state = ui.finished(run_id)
+                assert state["type"] == "COMPLETED", state["message"]
+                assert target_id in state["message"]

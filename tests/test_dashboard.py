@@ -104,6 +104,14 @@ def test_the_cycle_shown_is_the_overdue_one_while_returns_are_missing():
     assert current_cycle([(c2026, 148, 148), (c2027, 0, 148)], TODAY)[0] is c2027
 
 
+def test_a_name_cut_short_keeps_its_last_word():
+    from govcal.flows.dashboard import shorten_name
+
+    assert shorten_name("Kirkby Sample Primary School 35", 25) == "Kirkby Sample Primary… 35"
+    assert shorten_name("Kirkby Sample Primary School 21", 25) == "Kirkby Sample Primary… 21"
+    assert shorten_name("Primary Care (GPs)", 25) == "Primary Care (GPs)"
+
+
 def test_narrow_cells_cut_at_a_word():
     assert shorten("Papers circulated for the Safeguarding Accountability Meeting", 40) == (
         "Papers circulated for the Safeguarding…"
@@ -121,13 +129,12 @@ def test_a_school_missing_its_return_comes_first():
     assert late < done
     assert row == {
         "School": "Kendal Primary",
-        "Return": "🔴 not returned, due 31 Mar 2026",
-        "Review": "",
-        "Follow-up actions": "",
+        "Returned": "🔴 missing, due 31 Mar",
+        "Review, next action": "",
         "Code": "wf-p001",
     }
     # left to right as read: the code to paste before the free text that may be cut
-    assert list(row) == ["School", "Code", "Return", "Review", "Follow-up actions"]
+    assert list(row) == ["School", "Code", "Returned", "Review, next action"]
 
 
 def test_mail_refused_for_good_is_shown_with_who_what_the_answer_and_since_when():
@@ -268,11 +275,11 @@ def test_names_holding_markdown_reach_the_cockpit_as_text_never_as_links_or_imag
 
     folder = tmp_path / "wfscp"
     shutil.copytree(SAMPLE_DIRECTORY / "wfscp", folder)
-    image, link = "![x](https://evil.example/p.png)", "[Click to acknowledge](https://evil.example)"
-    for name, old, new in (
+    image, link = "![x](https://evil.example/p.png)", "[Go](https://ev.il)"
+    for name, old, new in (  # a table cell is cut at a word: the link comes first
         ("people.csv", "Partnership Manager (sample)", f"Partnership Manager {image}"),
-        ("agencies.csv", "Cumbria Constabulary", f"Cumbria Constabulary {link}"),
-        ("schools.csv", "Barrow Sample Nursery School 2", f"Barrow {link} <img src=x>"),
+        ("agencies.csv", "Cumbria Constabulary", f"{link} Cumbria Constabulary"),
+        ("schools.csv", "Barrow Sample Nursery School 2", f"<img src=x> {link}"),
     ):
         path = folder / name
         path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
@@ -294,4 +301,5 @@ def test_names_holding_markdown_reach_the_cockpit_as_text_never_as_links_or_imag
             pages += [render(v) for row in json.loads(artifact["data"]) for v in row.values()]
     html = "\n".join(pages)
     assert "<img" not in html and "<a " not in html and "evil.example" in html
-    assert "Click to acknowledge](https:" in html and "Manager ![x](https:" in html
+    assert "[Go](https://ev.il)" in html and "&lt;img src=x&gt;" in html
+    assert "Manager ![x](https:" in html

@@ -118,7 +118,7 @@ def test_daily_compliance_syncs_notifies_and_publishes_the_dashboard(embedded):
     returns = found["returns-wfscp-section-11-audit"]
     assert returns.type == "table"
     agencies = json.loads(returns.data)
-    assert len(agencies) == 20 and {"Agency", "Return", "Review"} <= set(agencies[0])
+    assert len(agencies) == 20 and {"Agency", "Code", "Returned"} <= set(agencies[0])
 
     again = jobs.daily_compliance(as_of=D("2026-10-05"))
     assert again["sent"]["messages_sent"] == 0  # a rerun sends nothing new
@@ -147,7 +147,7 @@ def test_a_returns_table_is_posted_again_only_when_it_changes(embedded):
     jobs.daily_compliance(as_of=D("2026-11-24"))
     assert (versions(key), versions(summary)) == (tables, summaries + 1)
     rows = {r["Code"]: r for r in json.loads(artifacts(key)[key].data)}
-    assert rows["nwas"]["Return"] == "🔴 not returned, due 31 Oct 2026"
+    assert rows["nwas"]["Returned"] == "🔴 missing, due 31 Oct"
 
     form = ReturnForm(item="wfscp:section-11-audit:2026-10-31:nwas",
                       evidence="https://example.org/s11/nwas.pdf", submitted_on=D("2026-11-20"),
@@ -155,7 +155,7 @@ def test_a_returns_table_is_posted_again_only_when_it_changes(embedded):
     jobs.record_return(form=form, as_of=D("2026-11-24"))  # republishes the board
     assert versions(key) == tables + 1
     rows = {r["Code"]: r for r in json.loads(artifacts(key)[key].data)}
-    assert rows["nwas"]["Return"] == "returned 20 Nov 2026, late"
+    assert rows["nwas"]["Returned"] == "20 Nov, late"
     jobs.daily_compliance(as_of=D("2026-11-25"))
     assert versions(key) == tables + 1
 

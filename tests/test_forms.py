@@ -178,8 +178,7 @@ def test_return_then_review(same_day):
         artifacts("returns-wfscp-section-11-audit")["returns-wfscp-section-11-audit"].data
     )
     nwas = next(r for r in table if r["Code"] == "nwas")
-    assert nwas["Review"] == "🟠 Amber"
-    assert nwas["Follow-up actions"] == "by 31 Jan: Refresh level 3…"
+    assert nwas["Review, next action"] == "🟠 Amber · 31 Jan: Refresh…"
 
 
 @pytest.mark.parametrize(

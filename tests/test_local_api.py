@@ -142,10 +142,15 @@ def test_an_answer_that_is_not_a_runs_outcome_is_declined_not_a_crash(tmp_path):
         other.server_close()
 
 
+def _login(login: str) -> dict[str, str]:
+    """As Prefect's client and UI send it."""
+    return {"Authorization": f"Basic {base64.b64encode(login.encode()).decode()}"}
+
+
 def _post(url: str, body: dict, login: str | None = None) -> list[dict]:
     headers = {"Content-Type": "application/json"}
-    if login is not None:  # as Prefect's client and UI send it
-        headers["Authorization"] = f"Basic {base64.b64encode(login.encode()).decode()}"
+    if login is not None:
+        headers |= _login(login)
     request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
@@ -157,7 +162,7 @@ def test_run_reuses_the_server_kept_by_serve_and_its_runs_are_recorded_there(tmp
     env.pop("PREFECT_HOME", None)
     env.pop("PREFECT_API_URL", None)
     serve = subprocess.Popen(
-        [*GOVCAL, "serve", "--port", "0"],
+        [*GOVCAL, "serve", "--port", "0", "--web-port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     assert serve.stdout is not None
@@ -181,6 +186,16 @@ def test_run_reuses_the_server_kept_by_serve_and_its_runs_are_recorded_there(tmp
             _post(f"{api}/block_documents/filter", {"include_secrets": True})
         assert refused.value.code == 401
         assert _post(f"{api}/block_documents/filter", {"include_secrets": True}, login) == []
+        # set for a business team: the address opens V1, with no promotional content
+        with urllib.request.urlopen(f"{ui}/ui-settings", timeout=30) as response:
+            assert json.loads(response.read())["default_ui"] == "v1"
+        request = urllib.request.Request(f"{api}/admin/settings", headers=_login(login))
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert json.loads(response.read())["server"]["ui"]["show_promotional_content"] is False
+        # the summary's fixed address, served by the web app serve keeps
+        address = next(x for x in lines if x.startswith("Summary of wfscp")).split()[-1]
+        with urllib.request.urlopen(address, timeout=60) as response:
+            assert "Statutory clocks running" in response.read().decode()
 
         run = subprocess.run([*GOVCAL, "run", "--as-of", "2026-11-24"], env=env,
                              capture_output=True, text=True, check=False)  # fmt: skip

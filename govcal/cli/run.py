@@ -31,6 +31,7 @@ from govcal.cli.common import (
 )
 from govcal.cli.common import runtime as build_runtime
 from govcal.cli.past_day import AllowPastOption, refuse_a_past_day
+from govcal.cli.summary_link import summary_lines
 from govcal.exit_codes import delivery_exit_code
 from govcal.flows.outcome import DayOutcome
 from govcal.models.directory_import import import_directory
@@ -198,6 +199,8 @@ def run(
     )
     for r in [r for r in rows if r.status.state is State.OVERDUE][:10]:
         out.print(f"  {r.row.public_id}  {r.row.title}: {r.status.describe()}")
+    for line in summary_lines(runtime, day):
+        out.print(line, markup=False, soft_wrap=True)
     if outcome.cockpit_problem:
         err.print(f"Error: the dashboard was not all posted to Prefect's API (mail and feeds "
                   f"are done): {outcome.cockpit_problem}", markup=False)  # fmt: skip

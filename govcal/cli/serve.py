@@ -141,4 +141,9 @@ def _start_web(run, port: int):
         err.print(f"Warning: the web app is not running: {said}", markup=False)
         return None
     out.print(f"web app: http://127.0.0.1:{web.port} (links in emails, calendar feeds)")
+    from govcal.cli.summary_link import summary_lines
+
+    base = None if run.settings.public_url else f"http://127.0.0.1:{web.port}"
+    for line in summary_lines(run, run.today(), base):
+        out.print(line, markup=False, soft_wrap=True)
     return web

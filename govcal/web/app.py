@@ -241,6 +241,21 @@ class Web:
 
         return await table_csv(self, request)
 
+    async def cockpit(self, request: Request) -> Response:
+        from govcal.web.cockpit import cockpit
+
+        try:
+            found = await cockpit(self.runtime, self.secret, request.path_params["token"])
+        except Unavailable:
+            return _page("refused.html.j2", 503, page_title="Try again later",
+                         heading="Sorry, the service is unavailable",
+                         message="Try again in a few minutes.")  # fmt: skip
+        if found is None:
+            return self.dead()
+        ui = (self.runtime.settings.ui_url or "").rstrip("/")
+        return _page("cockpit.html.j2", page_title=found.name, summary=found.summary,
+                     tables=found.tables, ui_url=ui)  # fmt: skip
+
     async def health(self, _request: Request) -> Response:
         return PlainTextResponse("ok\n")
 
@@ -289,6 +304,7 @@ def create_app(
             Route("/feeds/{name}", web.feed, methods=["GET", "HEAD"]),
             Route("/packs/{name}", web.pack, methods=["GET", "HEAD"]),
             Route("/cockpit/{partnership}/{table}.csv", web.table_csv, methods=["GET"]),
+            Route("/cockpit/{token}", web.cockpit, methods=["GET", "HEAD"]),
             Route("/healthz", web.health, methods=["GET"]),
             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
         ],

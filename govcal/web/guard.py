@@ -24,7 +24,7 @@ HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]  # fmt: skip
-_TOKEN = re.compile(r"^/(a|feeds)/[^/?]+")
+_TOKEN = re.compile(r"^/(a|feeds|cockpit)/[^/?]+")
 log = logging.getLogger("govcal.web")
 
 Scope = dict[str, Any]
