@@ -13,6 +13,7 @@ from govcal.flows.quorum import quorum_notes
 from govcal.flows.ui_links import acknowledge_url, act_url
 from govcal.models import ledger
 from govcal.models.action_links import LinkAction, answers_recorded, issue_all
+from govcal.models.bounces import with_failing
 from govcal.models.feed_tokens import feed_tokens, installation_id
 from govcal.models.notify_inputs import directory as load_directory
 from govcal.models.notify_inputs import last_changes, round_sizes, versions_before
@@ -179,7 +180,9 @@ def message_context(
         act_url=str(cache["act"]),
         acknowledge_url=str(cache["acknowledge"]),
         installation=str(cache["installation"]),
-        failures=ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"])
+        failures=with_failing(
+            session, ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"])
+        )
         | quorum_notes(session, partnerships, people, [r for r in rows if r.kind == "quorum"]),
         action_links=_action_links(session, settings, items, rows, cache, now, issue_links),
     )
