@@ -37,6 +37,7 @@ def read_all(
             )
         if len(mine) > SHOWN:
             lines.append(f"- and {len(mine) - SHOWN} more: `govcal directory --failing`")
+        lines.append("")  # a paragraph of its own, not part of the last line
         lines.append("Correct the address (people.csv), then import the directory again.")
         lines.append("")
         found[partnership.id] = lines

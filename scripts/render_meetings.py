@@ -62,7 +62,9 @@ def main() -> None:
             meeting = meeting_of(s, LSP)
             assert meeting is not None
             people = directory(s, ["wfscp"])
-            quorum = [c.email.lower() for r in ("co-chairs", "lsp") for c in people.of("wfscp", r)]
+            quorum = list(dict.fromkeys(
+                c.email.lower() for r in ("co-chairs", "lsp") for c in people.of("wfscp", r)
+            ))  # fmt: skip
             said = [(Answer.COMING, None), (Answer.NOT_COMING, None),
                     (Answer.DEPUTY, "deputy.police@example.org")]  # fmt: skip
             for who, (answer, deputy) in zip(quorum, said, strict=False):
@@ -88,7 +90,7 @@ def main() -> None:
         subprocess.run(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
              "--disable-background-networking", "--disable-component-update", "--no-first-run",
-             f"--screenshot={OUT}", "--window-size=1200,900", page.as_uri()],
+             f"--screenshot={OUT}", "--window-size=1200,440", page.as_uri()],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         print(shown)
