@@ -341,12 +341,17 @@ def test_repeated_hard_bounces_mark_the_address_failing(world, server):
     assert report.failing == {address: 2}
 
 
-def test_the_directory_view_the_cockpit_and_the_digest_name_a_failing_address(world, server):
+def test_the_directory_view_the_cockpit_and_the_digest_name_a_failing_address(
+    world_on_both, server
+):
     """Two hard bounces of different messages: `govcal directory --failing` names the
     address with the day of the last bounce and the server's words, `govcal directory`
     marks it beside its roles, the cockpit has a Failing addresses section and the
-    business team's next digest says the address is failing. One bounce is not enough."""
+    business team's next digest says the address is failing. One bounce is not enough.
+    On SQLite, then on PostgreSQL."""
     import os
+
+    world = world_on_both
 
     from govcal.flows.dashboard import build
     from tests.support.markdown import as_shown
