@@ -76,7 +76,7 @@ def main() -> None:
             rows = s.exec(select(LedgerEntry).where(LedgerEntry.recipient == address)).all()
             by_message = {r.message_key: r.id for r in rows if r.message_key and r.id}
             for key, when in zip(sorted(by_message)[:2], (2, 5), strict=False):
-                words = "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+                words = f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
                 changed = ledger.mark_bounced(s, [by_message[key]], words)
                 bounces.record_bounces(s, changed, address, words,
                                        datetime(2026, 10, when, 7, tzinfo=UTC))  # fmt: skip
