@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from sqlmodel import Session
 
-from govcal.flows import meetings_board
+from govcal.flows import failing_board, meetings_board
 from govcal.flows.collector import paused
 from govcal.models import escalations, ledger, queries
 from govcal.models.audits import FollowUpAction
@@ -342,6 +342,7 @@ class Dashboard:
     undelivered: list[Undelivered] = field(default_factory=list)
     rule_problems: list[str] = field(default_factory=list)  # its rule file, if broken
     meetings: list[str] = field(default_factory=list)  # flows/meetings_board.py
+    failing: list[str] = field(default_factory=list)  # flows/failing_board.py
 
     def sections(self) -> dict[str, list[Item]]:
         found: dict[str, list[Item]] = {key: [] for key in SECTIONS}
@@ -415,6 +416,7 @@ class Dashboard:
                 lines.append(f"- and {len(self.undelivered) - SHOWN} more")
             lines.append("Correct the address (people.csv) or ask the relay's owner why.")
             lines.append("")
+        lines += self.failing
         if sent is not None:
             total = sum(sent.values())
             detail = ", ".join(f"{n} {k}" for k, n in sorted(sent.items()) if n)
@@ -518,6 +520,7 @@ def _build_all(session: Session, partnerships: list[Partnership], as_of: date) -
     titles = queries.titles_by_public_id(
         session, [e.entity_id for entries, _n in trail.values() for e in entries]
     )
+    failing = failing_board.read_all(session, partnerships, people)
     boards = []
     for partnership in partnerships:
         owners = Owners(partnership, people, names[partnership.id])
@@ -531,6 +534,7 @@ def _build_all(session: Session, partnerships: list[Partnership], as_of: date) -
         board.cycles = cycles[partnership.id]
         board.undelivered = failures.of(partnership, owners)
         board.meetings = meetings[partnership.id]
+        board.failing = failing[partnership.id]
         boards.append(board)
     return boards
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from govcal.flows.steps import tell_the_business_team
-from govcal.models import ledger, mailbox
+from govcal.models import bounces, ledger, mailbox
 from govcal.models.attendance import PARTSTAT, AnswerRefused, AnswerSource, record_answer
 from govcal.models.feed_tokens import uid_form
 from govcal.models.mailbox import Read
@@ -182,6 +182,7 @@ def _bounce(
             said.append(f"{failure.address}: delayed, the server keeps trying ({failure.words})")
             continue
         changed = ledger.mark_bounced(session, [r.id for r in rows if r.id], failure.words)
+        bounces.record_bounces(session, changed, failure.address, failure.words, context.now)
         bounced.extend(changed)
         said.append(f"{failure.address} bounced: {failure.words}")
     if bounced:

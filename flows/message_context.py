@@ -13,6 +13,7 @@ from govcal.flows.quorum import quorum_notes
 from govcal.flows.ui_links import acknowledge_url, act_url
 from govcal.models import ledger
 from govcal.models.action_links import LinkAction, answers_recorded, issue_all
+from govcal.models.bounces import with_failing
 from govcal.models.cockpit_links import cockpit_url
 from govcal.models.feed_tokens import feed_tokens, installation_id
 from govcal.models.notify_inputs import directory as load_directory
@@ -198,7 +199,9 @@ def message_context(
         cockpit_urls=_cockpit_urls(settings, partnerships, cache),
         acknowledge_url=str(cache["acknowledge"]),
         installation=str(cache["installation"]),
-        failures=ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"])
+        failures=with_failing(
+            session, ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"])
+        )
         | quorum_notes(session, partnerships, people, [r for r in rows if r.kind == "quorum"]),
         action_links=_action_links(session, settings, items, rows, cache, now, issue_links),
     )

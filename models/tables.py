@@ -3,6 +3,7 @@
 from govcal.models.action_links import ActionLink
 from govcal.models.attendance import AttendanceAnswer, Attended
 from govcal.models.audits import AuditCycle, AuditReturn, FollowUpAction, Rag
+from govcal.models.bounces import LedgerBounce
 from govcal.models.calendar import Incident, Lifecycle, OccurrenceRow
 from govcal.models.directory import Agency, AgencyType, PartnershipRow, School, SchoolPhase
 from govcal.models.escalations import EscalationAck
@@ -30,6 +31,7 @@ __all__ = [
     "FollowUpAction",
     "Incident",
     "InstallationSetting",
+    "LedgerBounce",
     "LedgerEntry",
     "Lifecycle",
     "MailboxMessage",

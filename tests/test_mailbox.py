@@ -341,6 +341,74 @@ def test_repeated_hard_bounces_mark_the_address_failing(world, server):
     assert report.failing == {address: 2}
 
 
+def test_the_directory_view_the_cockpit_and_the_digest_name_a_failing_address(
+    world_on_both, server
+):
+    """Two hard bounces of different messages: `govcal directory --failing` names the
+    address with the day of the last bounce and the server's words, `govcal directory`
+    marks it beside its roles, the cockpit has a Failing addresses section and the
+    business team's next digest says the address is failing. One bounce is not enough.
+    On SQLite, then on PostgreSQL."""
+    import os
+
+    world = world_on_both
+
+    from govcal.flows.dashboard import build
+    from tests.support.markdown import as_shown
+
+    twice, once = invitees(world, SAM)[0], invitees(world, SAM)[1]
+    assert twice in world["invites"][LSP][1]
+    feed(
+        server,
+        *[
+            fill("postfix-dsn.eml", FAILED=twice, ORIGINAL_ID=world["invites"][m][0], N=str(i))
+            for i, m in enumerate([SAM, LSP])
+        ],
+        fill("exim-bounce.eml", FAILED=once, ORIGINAL_ID=world["invites"][SAM][0], N="5",
+             LOCALPART=once.partition("@")[0]),
+    )  # fmt: skip
+    read(world, server)
+    env = {**os.environ, "GOVCAL_DATABASE_URL": world["url"], "COLUMNS": "200"}
+
+    def govcal(*args: str) -> str:
+        done = subprocess.run(
+            [*GOVCAL, *args], env=env, capture_output=True, text=True, cwd=ROOT, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    failing = govcal("directory", "--failing")
+    assert "1 failing address(es):" in failing
+    [line] = [x for x in failing.splitlines() if twice in x]
+    assert "2 hard bounces, last 01/10/2026" in line
+    assert "User unknown in virtual mailbox table" in line
+    assert once not in failing
+    everyone = govcal("directory").splitlines()
+    at = everyone.index(next(x for x in everyone if x.startswith(twice)))
+    assert everyone[at + 1].startswith("    wfscp ")  # their roles
+    marks = [x for x in everyone[at + 1 :] if not x.startswith("    wfscp ")]
+    assert marks[0].startswith("    FAILING: ") and "2 hard bounces" in marks[0]
+    assert sum("FAILING" in x for x in everyone) == 1
+    with session_scope(world["url"]) as s:
+        shown = as_shown(build(s, world["partnership"], DAY).markdown())
+    assert "Failing addresses (1)" in shown
+    assert (
+        twice in shown
+        and "last on 01/10/2026" in shown
+        and once not in shown.split("Failing addresses")[1]
+    )
+    before = set(world["outbox"].glob("*.eml"))
+    with session_scope(world["url"]) as s:
+        notify(s, [world["partnership"]], date(2026, 10, 2), FileOutbox(world["outbox"]),
+               SENDER, now=datetime(2026, 10, 2, 7, tzinfo=UTC))  # fmt: skip
+    digest = " ".join(
+        _text(p.read_bytes())
+        for p in set(world["outbox"].glob("*.eml")) - before
+        if TEAM in (email.message_from_bytes(p.read_bytes())["To"] or "")
+    )
+    assert "failing address: 2 hard bounces" in digest
+
+
 def test_a_bounce_naming_an_address_govcal_never_wrote_to_changes_nothing(world, server):
     feed(
         server,

@@ -60,6 +60,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "import_",
         "Import agencies, schools, people and roles from CSV (bad rows are reported).",
     ),
+    "directory": (
+        "govcal.cli.directory",
+        "directory",
+        "List the people and addresses of the directory, with failing addresses marked.",
+    ),
     "person": (
         "govcal.cli.records",
         "person_app",
