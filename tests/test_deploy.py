@@ -18,7 +18,7 @@ from tests.support.paths import ROOT
 
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
-LONG_RUNNING = {"postgres", "prefect", "web", "worker"}
+LONG_RUNNING = {"postgres", "prefect", "web", "worker", "forms-runner"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 
 
