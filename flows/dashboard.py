@@ -205,15 +205,24 @@ class Item:
         id. The whole title and owner are in the summary and in this table's CSV."""
         owner = shorten(self.owner_short or self.owner, 16)
         return {
-            "What": md(shorten(self.title, 24)),
+            "What": md(_cut_title(self.title, self.public_id)),
             "Due, owner": md(f"{short_day(self.due)} · {owner}"),
-            "Where it stands": md(shorten(f"{MARK[self.rag]} {self.stands(as_of)}", 16)),
+            "Where it stands": md(shorten(f"{MARK[self.rag]} {self.stands(as_of)}", 18)),
             "Id": md(self.public_id),
         }
 
 
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
+def _cut_title(title: str, public_id: str) -> str:
+    """A table's title, cut to fit; an incident's reference always kept whole, so two
+    incidents' clocks read apart."""
+    ref = event_reference(public_id)
+    if ref and title.endswith(f" — {ref}"):
+        return f"{shorten(title.removesuffix(f' — {ref}'), 14)} — {ref}"
+    return shorten(title, 24)
 
 
 def shorten(text: str, width: int) -> str:
@@ -817,12 +826,15 @@ def cycle_tables_all(
     return out
 
 
-_OWN_TEXT = ("Return", "Review")  # cells govcal writes itself: nothing to escape
+_OWN_TEXT = ("Returned",)  # cells govcal writes itself: nothing to escape
+_NAMES = ("School", "Agency")  # cut in the table (cells never wrap), whole in the CSV
 
 
 def _escaped(row: dict[str, str]) -> dict[str, str]:
-    """A returns row as the table shows it: names, codes and actions as typed, escaped."""
-    return {k: v if k in _OWN_TEXT else md(v) for k, v in row.items()}
+    """A returns row as the table shows it: names cut to fit; names, codes and actions as
+    typed, escaped."""
+    shown = {k: shorten_name(v, 25) if k in _NAMES else v for k, v in row.items()}
+    return {k: v if k in _OWN_TEXT else md(v) for k, v in shown.items()}
 
 
 def return_row(
@@ -857,10 +869,10 @@ def return_row(
     # beside its details panel): the name cut, the code to paste whole, the day it came
     # in, and the review merged with its first follow-up action
     return (rank, name), {
-        subject: md(shorten_name(name, 25)),
-        "Code": md(code),
+        subject: name,
+        "Code": code,
         "Returned": status,
-        "Review, next action": md(reviewed),
+        "Review, next action": reviewed,
     }
 
 

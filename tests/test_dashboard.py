@@ -275,8 +275,8 @@ def test_names_holding_markdown_reach_the_cockpit_as_text_never_as_links_or_imag
 
     folder = tmp_path / "wfscp"
     shutil.copytree(SAMPLE_DIRECTORY / "wfscp", folder)
-    image, link = "![x](https://evil.example/p.png)", "[Go](https://ev.il)"
-    for name, old, new in (  # a table cell is cut at a word: the link comes first
+    image, link = "![x](https://evil.example/p.png)", "[Go](x.il)"
+    for name, old, new in (  # a table cell cuts a long name: short payloads, the link first
         ("people.csv", "Partnership Manager (sample)", f"Partnership Manager {image}"),
         ("agencies.csv", "Cumbria Constabulary", f"{link} Cumbria Constabulary"),
         ("schools.csv", "Barrow Sample Nursery School 2", f"<img src=x> {link}"),
@@ -301,5 +301,5 @@ def test_names_holding_markdown_reach_the_cockpit_as_text_never_as_links_or_imag
             pages += [render(v) for row in json.loads(artifact["data"]) for v in row.values()]
     html = "\n".join(pages)
     assert "<img" not in html and "<a " not in html and "evil.example" in html
-    assert "[Go](https://ev.il)" in html and "&lt;img src=x&gt;" in html
+    assert "[Go](x.il)" in html and "&lt;img src=x&gt;" in html
     assert "Manager ![x](https:" in html

@@ -38,7 +38,7 @@ def test_data_is_private_to_its_user_and_feeds_are_readable_by_a_web_server(tmp_
     mail = list((data / "outbox").glob("*.eml"))
     assert mail and mode(data / "outbox") == 0o700 and {mode(m) for m in mail} == {0o600}
     packs = list((data / "packs").iterdir())
-    assert len(packs) == 2 and mode(data / "packs") == 0o700
+    assert len(packs) == 3 and mode(data / "packs") == 0o700  # markdown, HTML, CSV
     assert {mode(p) for p in packs} == {0o600}
 
     feeds = data / "feeds"
