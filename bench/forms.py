@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from govcal.flows.form_names import deployment_of
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DAY = "24/11/2026"
@@ -120,10 +122,12 @@ def measure(client: Any, suffix: str, runs: int, first: int = 0) -> tuple[Timing
     for i in range(first, first + runs):
         for form, given in rounds(i):
             if form not in deployments:
-                deployments[form] = client.read_deployment_by_name(f"{form}/{form}{suffix}")
+                deployments[form] = client.read_deployment_by_name(
+                    f"{form}/{deployment_of(form)}{suffix}"
+                )
             seconds, state = submit_and_wait(client, deployments[form], parameters(form, given))
             forms.add(form, seconds, state.type.value)
-        waive = client.read_deployment_by_name(f"waive-item/waive-item{suffix}")
+        waive = client.read_deployment_by_name(f"waive-item/{deployment_of('waive-item')}{suffix}")
         seconds, state = submit_and_wait(
             client, waive, {"form": {"item": "", "reason": REASON, "by": BY}, "as_of": DAY}
         )
@@ -138,7 +142,9 @@ def measure(client: Any, suffix: str, runs: int, first: int = 0) -> tuple[Timing
         item = re.search(r"\((\w[\w-]*:[^()\s]+)\)", ended.message or "")
         if item is None:
             continue
-        reopen = client.read_deployment_by_name(f"reopen-item/reopen-item{suffix}")
+        reopen = client.read_deployment_by_name(
+            f"reopen-item/{deployment_of('reopen-item')}{suffix}"
+        )
         submit_and_wait(client, reopen, parameters("reopen-item", {
             "item": item.group(1), "reason": "bench: undo", "by": BY}))  # fmt: skip
     return forms, pause
@@ -175,9 +181,9 @@ def copy_deployments(client: Any, pool: str) -> None:
         client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
     names = {form for form, _ in rounds(0)}
     for form in sorted(names):
-        d = client.read_deployment_by_name(f"{form}/{form}")
+        d = client.read_deployment_by_name(f"{form}/{deployment_of(form)}")
         client.create_deployment(
-            flow_id=d.flow_id, name=f"{form}-baseline", entrypoint=d.entrypoint,
+            flow_id=d.flow_id, name=f"{deployment_of(form)}-baseline", entrypoint=d.entrypoint,
             work_pool_name=pool, path=d.path, pull_steps=d.pull_steps,
             parameter_openapi_schema=d.parameter_openapi_schema,
             parameters=d.parameters, enforce_parameter_schema=d.enforce_parameter_schema,

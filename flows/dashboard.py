@@ -199,14 +199,13 @@ class Item:
         }
 
     def table_row(self, as_of: date) -> dict[str, str]:
-        """Four columns, so that at 1440 px, beside Prefect's details panel, the whole id
-        is on screen (cells do not wrap; a wider table squeezes the titles to a few
-        letters): the title cut, the due day with the named owner, where it stands, the
-        id. The whole title and owner are in the summary and in this table's CSV."""
-        owner = shorten(self.owner_short or self.owner, 16)
+        """Three columns, so that at 1440 px, beside Prefect's details panel (742 px in V2),
+        the whole id is on screen (cells do not wrap; a wider table squeezes the titles to
+        a few letters): the title cut, where it stands with its RAG colour, the id (an
+        incident's carries its reference). The whole title, the due day and the named
+        owner are in the summary and in this table's CSV."""
         return {
-            "What": md(_cut_title(self.title, self.public_id)),
-            "Due, owner": md(f"{short_day(self.due)} · {owner}"),
+            "What": md(shorten(self.title, 24)),
             "Where it stands": md(shorten(f"{MARK[self.rag]} {self.stands(as_of)}", 18)),
             "Id": md(self.public_id),
         }
@@ -214,15 +213,6 @@ class Item:
 
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if text[1:2].islower() else text
-
-
-def _cut_title(title: str, public_id: str) -> str:
-    """A table's title, cut to fit; an incident's reference always kept whole, so two
-    incidents' clocks read apart."""
-    ref = event_reference(public_id)
-    if ref and title.endswith(f" — {ref}"):
-        return f"{shorten(title.removesuffix(f' — {ref}'), 14)} — {ref}"
-    return shorten(title, 24)
 
 
 def shorten(text: str, width: int) -> str:

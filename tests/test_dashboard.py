@@ -74,7 +74,7 @@ def test_each_item_is_in_exactly_one_section_in_the_order_a_manager_reads():
     assert "Far away" not in text
     table = board.table()
     assert [r["What"] for r in table][:3] == ["Notify the Panel", "Minutes", "Annual report"]
-    assert list(table[0]) == ["What", "Due, owner", "Where it stands", "Id"]
+    assert list(table[0]) == ["What", "Where it stands", "Id"]
 
 
 def test_an_escalation_unanswered_for_a_week_reads_no_response():

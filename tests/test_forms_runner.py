@@ -14,6 +14,7 @@ import subprocess
 import httpx
 import pytest
 
+from govcal.flows.form_names import deployment_of
 from tests.cockpit_ui import api_headers
 from tests.support.processes import wait_until
 from tests.test_prefect_server import BIN, ROOT, cli, prefect_server  # noqa: F401
@@ -36,7 +37,7 @@ def call(method: str, url: str, **kwargs) -> httpx.Response:
 
 
 def submit(api: str, name: str, parameters: dict) -> str:
-    deployment = call("GET", f"{api}/deployments/name/{name}/{name}")
+    deployment = call("GET", f"{api}/deployments/name/{name}/{deployment_of(name)}")
     made = call("POST", f"{api}/deployments/{deployment.json()['id']}/create_flow_run",
                 json={"parameters": parameters})  # fmt: skip
     return made.json()["id"]
