@@ -81,7 +81,7 @@ def rounds(i: int) -> list[tuple[str, dict[str, Any]]]:
 
 def parameters(form: str, given: dict[str, Any]) -> dict[str, Any]:
     if form == "evidence-pack":
-        return {"partnership": "wfscp", "year": 2026}
+        return {"partnership": "wfscp", "year": "2026"}  # typed as text, as the form has it
     return {"form": given, "as_of": DAY}
 
 
