@@ -103,6 +103,20 @@ DATABASE_ALLOWED = {
 }
 
 
+def _calls(path: Path) -> list[tuple[int, str]]:
+    """Every call in a file, by the name called: `f(...)` and `x.f(...)` both give `f`."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            called = (
+                func.attr if isinstance(func, ast.Attribute)
+                else func.id if isinstance(func, ast.Name) else ""
+            )  # fmt: skip
+            found.append((node.lineno, called))
+    return found
+
+
 def database_calls_outside_models() -> list[str]:
     """`x.commit()`, `x.rollback()`, `x.exec(...)`, `x.execute(...)` and `select(...)`
     in every layer but models/, minus the allow-list."""
@@ -112,16 +126,9 @@ def database_calls_outside_models() -> list[str]:
             continue
         for path in sorted((ROOT / package).rglob("*.py")):
             name = str(path.relative_to(ROOT))
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if not isinstance(node, ast.Call):
-                    continue
-                func = node.func
-                called = (
-                    func.attr if isinstance(func, ast.Attribute)
-                    else func.id if isinstance(func, ast.Name) else ""
-                )  # fmt: skip
+            for line, called in _calls(path):
                 if called in DATABASE_CALLS and (name, called) not in DATABASE_ALLOWED:
-                    found.append((name, node.lineno, called))
+                    found.append((name, line, called))
     return [f"{name}:{line}: {called}(" for name, line, called in sorted(found)]
 
 
@@ -251,16 +258,9 @@ def settings_or_rules_read_below_flows() -> list[str]:
             name = str(path.relative_to(ROOT))
             if name in LOADING_DEFINED:
                 continue
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if not isinstance(node, ast.Call):
-                    continue
-                func = node.func
-                called = (
-                    func.attr if isinstance(func, ast.Attribute)
-                    else func.id if isinstance(func, ast.Name) else ""
-                )  # fmt: skip
+            for line, called in _calls(path):
                 if called in SETTINGS_READERS | RULE_LOADERS:
-                    found.append((name, node.lineno, called))
+                    found.append((name, line, called))
     return [f"{name}:{line}: {called}(" for name, line, called in sorted(found)]
 
 
