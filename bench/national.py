@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -36,19 +35,6 @@ run_local = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(run_local)
 
 
-def _env(topology: dict[str, Any], folder: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "GOVCAL_"))}
-    root = Path(topology["root"])
-    return (
-        base
-        | topology["env"]
-        | {
-            "GOVCAL_DATA_DIR": str(root / folder),
-            "PREFECT_HOME": str(root / folder / "p"),
-        }
-    )
-
-
 def one_day(data: Path, root: Path, workers: int, share_size: int) -> dict[str, Any]:
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
@@ -58,7 +44,7 @@ def one_day(data: Path, root: Path, workers: int, share_size: int) -> dict[str, 
     extra = {"GOVCAL_RULES_PATH": str(data / "rules"), "GOVCAL_DEFAULT_PARTNERSHIP": "syn-001"}
     topology = run_local.start(root, workers, extra, ["national-day", "daily-share"], 2)
     try:
-        env = _env(topology, "ops")
+        env = run_local.environment_of(topology, "ops")
         subprocess.run([sys.executable, "-m", "bench.phases", "sync", "--data", str(data),
                         "--db", env["GOVCAL_DATABASE_URL"]], cwd=ROOT, env=env, check=True,
                        capture_output=True)  # fmt: skip

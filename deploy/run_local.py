@@ -101,6 +101,21 @@ def _run(command: list[str], env: dict[str, str]) -> None:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
 
 
+def machine_env(shared: dict[str, str], root: Path, folder: str) -> dict[str, str]:
+    """One machine's environment: the shared settings and a data folder of its own."""
+    return shared | {
+        "GOVCAL_DATA_DIR": str(root / folder),
+        "PREFECT_HOME": str(root / folder / "p"),
+    }
+
+
+def environment_of(topology: dict[str, Any], folder: str) -> dict[str, str]:
+    """A process beside a started topology, as one more machine: this environment without
+    its own Prefect and govcal settings, the topology's, and a data folder of its own."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "GOVCAL_"))}
+    return machine_env(base | topology["env"], Path(topology["root"]), folder)
+
+
 def start(
     root: Path, workers: int, extra: dict[str, str], deploy: list[str], limit: int = 2
 ) -> dict[str, Any]:
@@ -158,14 +173,14 @@ def start(
     web_port = free_port()
     client["GOVCAL_PUBLIC_URL"] = f"http://127.0.0.1:{web_port}"
     client["GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK"] = "true"
-    ops = client | {"GOVCAL_DATA_DIR": str(root / "ops"), "PREFECT_HOME": str(root / "ops/p")}
+    ops = machine_env(client, root, "ops")
     _run([str(BIN / "govcal"), "db", "upgrade"], ops)
     _run([str(BIN / "prefect"), "work-pool", "create", "govcal", "--type", "process"], ops)
     names = [a for name in deploy for a in ("--name", name)] or ["--all"]
     _run([str(BIN / "prefect"), "--no-prompt", "deploy", *names], ops)
     _run([str(BIN / "prefect"), "automation", "create", "--from-file",
           str(ROOT / "deploy" / "zombie-shares.yaml")], ops)  # fmt: skip
-    web_env = client | {"GOVCAL_DATA_DIR": str(root / "web"), "PREFECT_HOME": str(root / "web/p")}
+    web_env = machine_env(client, root, "web")
     web = _start([str(BIN / "govcal"), "web", "--port", str(web_port)], web_env,
                  root / "web.log")  # fmt: skip
     topology["processes"]["web"] = web.pid
@@ -173,7 +188,7 @@ def start(
     _wait(f"http://127.0.0.1:{web_port}/healthz", "govcal web", web)
     for number in range(1, workers + 1):
         name = f"worker-{number}"
-        env = client | {"GOVCAL_DATA_DIR": str(root / name), "PREFECT_HOME": str(root / name / "p")}
+        env = machine_env(client, root, name)
         worker = _start([str(BIN / "prefect"), "worker", "start", "--pool", "govcal", "--type",
                          "process", "--name", name, "--limit", str(limit)], env,
                         root / f"{name}.log")  # fmt: skip

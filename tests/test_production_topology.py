@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 import time
@@ -35,20 +34,6 @@ _spec = importlib.util.spec_from_file_location("run_local", ROOT / "deploy" / "r
 assert _spec is not None and _spec.loader is not None
 run_local = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(run_local)
-
-
-def _env(topology: dict[str, Any], folder: str) -> dict[str, str]:
-    """One machine's environment: the shared settings and a data folder of its own."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "GOVCAL_"))}
-    root = Path(topology["root"])
-    return (
-        base
-        | topology["env"]
-        | {
-            "GOVCAL_DATA_DIR": str(root / folder),
-            "PREFECT_HOME": str(root / folder / "p"),
-        }
-    )
 
 
 def _govcal(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -84,7 +69,7 @@ def topology(tmp_path, smtp):
     try:
         assert started.returncode == 0, started.stderr[-3000:]
         shown = json.loads((root / "topology.json").read_text())
-        env = _env(shown, "ops")
+        env = run_local.environment_of(shown, "ops")
         loaded = subprocess.run(
             [sys.executable, "-m", "bench.phases", "sync", "--data", str(data),
              "--db", env["GOVCAL_DATABASE_URL"], "--as-of", DAY],
@@ -133,7 +118,7 @@ def _evidence_on_one_machine(topology: dict[str, Any]) -> dict[str, bytes]:
     from govcal.models import OccurrenceRow
     from govcal.models.db import session_scope
 
-    one = _env(topology, "worker-1")
+    one = run_local.environment_of(topology, "worker-1")
     with session_scope(one["GOVCAL_DATABASE_URL"]) as session:
         open_ids = session.exec(
             select(OccurrenceRow.public_id)
@@ -220,7 +205,7 @@ def test_the_national_day_runs_across_two_workers_and_completes_when_one_is_lost
         connection.close()
 
     for machine in ("worker-1", "worker-2"):
-        env = _env(topology, machine)
+        env = run_local.environment_of(topology, machine)
         for number, (public_id, content) in enumerate(evidence.items()):
             out = tmp_path / f"{machine}-{number}.pdf"
             copied = _govcal(env, "evidence", public_id, "--out", str(out))
