@@ -14,7 +14,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-pytest_plugins = ["tests.support.environment"]  # Prefect's home, set before collection
+pytest_plugins = [
+    "tests.support.environment",  # Prefect's home, set before collection
+    "tests.support.schedule",  # the longest tests first, for the two xdist workers
+]
 
 PG_ADMIN = os.environ.get("GOVCAL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
