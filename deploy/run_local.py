@@ -6,9 +6,10 @@
     scripts/deploy-local stop ROOT
 
 `start` finds or starts PostgreSQL (scripts/test-postgres), makes two databases on it
-(govcal's and Prefect's), starts a Prefect server on Prefect's, migrates govcal's, creates
-the `govcal` work pool, deploys prefect.yaml's flows (all, or those named), creates the
-zombie automation (deploy/zombie-shares.yaml), then starts `govcal web` and the workers.
+(govcal's and Prefect's), starts a Prefect server on Prefect's and, while it starts,
+migrates govcal's and starts `govcal web`; then it creates the `govcal` work pool, deploys
+prefect.yaml's flows (all, or those named) beside creating the zombie automation
+(deploy/zombie-shares.yaml), and starts the workers.
 Each process has a data folder of its own under ROOT (`web/`, `worker-1/`, ...): they
 share nothing but PostgreSQL, the network and the evidence store's URL (ROOT/object-store,
 standing for s3://...). Each runs in a process group of its own, so killing one group is
@@ -101,6 +102,19 @@ def _run(command: list[str], env: dict[str, str]) -> None:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
 
 
+def _run_together(commands: list[list[str]], env: dict[str, str]) -> None:
+    """Commands that need nothing of each other, run at once (each a Prefect CLI start)."""
+    pipe = subprocess.PIPE
+    running = [
+        subprocess.Popen(c, cwd=ROOT, env=env, stdout=pipe, stderr=pipe, text=True)
+        for c in commands
+    ]
+    for command, process in zip(commands, running, strict=True):
+        out, err = process.communicate()
+        if process.returncode != 0:
+            raise SystemExit(f"{' '.join(command)} failed:\n{out[-2000:]}{err[-2000:]}")
+
+
 def machine_env(shared: dict[str, str], root: Path, folder: str) -> dict[str, str]:
     """One machine's environment: the shared settings and a data folder of its own."""
     return shared | {
@@ -153,7 +167,6 @@ def start(
                      str(port)], server_env, root / "prefect-server.log")  # fmt: skip
     topology["processes"]["prefect-server"] = server.pid
     _save(root, topology)
-    _wait(f"{api}/health", "the Prefect server", server, login)
     store = root / "object-store"
     client = (
         base
@@ -174,17 +187,24 @@ def start(
     client["GOVCAL_PUBLIC_URL"] = f"http://127.0.0.1:{web_port}"
     client["GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK"] = "true"
     ops = machine_env(client, root, "ops")
+    # govcal's database and web app need no Prefect: made ready while the server starts
     _run([str(BIN / "govcal"), "db", "upgrade"], ops)
-    _run([str(BIN / "prefect"), "work-pool", "create", "govcal", "--type", "process"], ops)
-    names = [a for name in deploy for a in ("--name", name)] or ["--all"]
-    _run([str(BIN / "prefect"), "--no-prompt", "deploy", *names], ops)
-    _run([str(BIN / "prefect"), "automation", "create", "--from-file",
-          str(ROOT / "deploy" / "zombie-shares.yaml")], ops)  # fmt: skip
     web_env = machine_env(client, root, "web")
     web = _start([str(BIN / "govcal"), "web", "--port", str(web_port)], web_env,
                  root / "web.log")  # fmt: skip
     topology["processes"]["web"] = web.pid
     _save(root, topology)
+    _wait(f"{api}/health", "the Prefect server", server, login)
+    _run([str(BIN / "prefect"), "work-pool", "create", "govcal", "--type", "process"], ops)
+    names = [a for name in deploy for a in ("--name", name)] or ["--all"]
+    zombies = ["--from-file", str(ROOT / "deploy" / "zombie-shares.yaml")]
+    _run_together(
+        [
+            [str(BIN / "prefect"), "--no-prompt", "deploy", *names],
+            [str(BIN / "prefect"), "automation", "create", *zombies],
+        ],
+        ops,
+    )
     _wait(f"http://127.0.0.1:{web_port}/healthz", "govcal web", web)
     for number in range(1, workers + 1):
         name = f"worker-{number}"
@@ -243,22 +263,36 @@ def lose(root: Path, name: str) -> list[int]:
 
 
 def stop(root: Path) -> list[str]:
-    """End every process the topology lists, with what it started; drop its databases."""
+    """End every process the topology lists, with what it started; drop its databases.
+    The Prefect server goes last: a worker ends at once on SIGTERM while the server
+    answers, but lingers about 10 s once it is gone (measured)."""
     path = root / "topology.json"
     if not path.exists():
         return []
     topology = json.loads(path.read_text(encoding="utf-8"))
     every = {name: tree(pid) for name, pid in topology["processes"].items()}
-    for pids in every.values():
-        _kill(pids, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for ps in every.values()
-                                              for p in ps):  # fmt: skip
-        time.sleep(0.2)
-    for pids in every.values():
-        _kill(pids, signal.SIGKILL)
+    _end([p for name, ps in every.items() if name != "prefect-server" for p in ps])
+    _end(every.get("prefect-server", []))
     _drop(topology["databases"])
     return list(every)
+
+
+def _running(pid: int) -> bool:
+    """Not ended: a zombie has ended and waits only for its parent to read its status."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _end(pids: list[int], grace: float = 10) -> None:
+    """SIGTERM, then SIGKILL what is still running after `grace` seconds."""
+    _kill(pids, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_running(p) for p in pids):
+        time.sleep(0.2)
+    _kill(pids, signal.SIGKILL)
 
 
 def _drop(databases: dict[str, str]) -> None:
