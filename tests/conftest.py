@@ -139,6 +139,15 @@ def migrated_postgres() -> Iterator[str]:
         yield url.rsplit("/", 1)[1]
 
 
+@pytest.fixture
+def migrated_postgres_url(migrated_postgres) -> Iterator[str]:
+    """A brand-new PostgreSQL database copied from the one migrated once per test process,
+    dropped afterwards; its URL. For tests that need a migrated database on PostgreSQL but
+    test no migration (alembic's sixteen steps cost seconds on busy cores)."""
+    with _postgres_database(template=migrated_postgres) as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request, tmp_path):
     """The URL of a migrated, empty database: a SQLite file, then a real PostgreSQL.

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from govcal.models.calendar import OccurrenceRow
-from govcal.models.db import session_scope, upgrade
+from govcal.models.db import session_scope
 from govcal.models.trail import TrailEntry
 from tests.support.paths import GOVCAL
 
@@ -93,8 +93,7 @@ def test_five_people_moving_one_meeting_at_once_get_five_invite_versions(
     if database == "sqlite":
         url = request.getfixturevalue("migrated_copy")(tmp_path / "govcal.db")
     else:
-        url = request.getfixturevalue("postgres_url")
-        upgrade(url)
+        url = request.getfixturevalue("migrated_postgres_url")
     env = {**os.environ, "GOVCAL_DATABASE_URL": url, "GOVCAL_DB_LOCK_TIMEOUT": "300"}
     synced = subprocess.run([*GOVCAL, "sync", "-p", "wfscp"], env=env, capture_output=True,
                             text=True, check=False, timeout=300)  # fmt: skip

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from govcal.models import LedgerEntry, OccurrenceRow
-from govcal.models.db import session_scope, upgrade
+from govcal.models.db import session_scope
 from govcal.models.directory_import import import_directory
 from govcal.models.sync import sync_partnership
 from govcal.rules.loader import load_partnerships
@@ -32,9 +32,9 @@ DAY = "2026-10-05"  # the S11 28-day reminders go to every agency lead: a batch 
 
 
 def prepared(url: str) -> str:
-    """A database with the sample directory and the calendar synced, ready to notify."""
+    """A migrated database given the sample directory and the calendar synced, ready to
+    notify."""
     [wfscp] = [p for p in load_partnerships() if p.id == "wfscp"]
-    upgrade(url)
     with session_scope(url) as s:
         import_directory(s, SAMPLE_DIRECTORY / "wfscp", wfscp)
         sync_partnership(s, wfscp, date.fromisoformat(DAY))
@@ -42,12 +42,13 @@ def prepared(url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def prepared_sqlite(tmp_path_factory) -> Path:
+def prepared_sqlite(tmp_path_factory, migrated_sqlite) -> Path:
     """One SQLite database prepared (`prepared`) for the module, closed; each SQLite
     test notifies from its own copy (`sqlite_copy`)."""
     from govcal.models.db import get_engine
 
     path = tmp_path_factory.mktemp("prepared") / "govcal.db"
+    shutil.copyfile(migrated_sqlite, path)
     prepared(f"sqlite:///{path}")
     get_engine(f"sqlite:///{path}").dispose()
     return path
@@ -144,7 +145,7 @@ def test_two_sweeps_at_once_send_each_message_once(tmp_path, smtp, database, req
     if database == "sqlite":
         url = request.getfixturevalue("sqlite_copy")
     else:
-        url = prepared(request.getfixturevalue("postgres_url"))
+        url = prepared(request.getfixturevalue("migrated_postgres_url"))
     env = env_for(url, smtp)
     runs = [notify(env), notify(env)]
     results = [r.communicate(timeout=180) for r in runs]
@@ -176,7 +177,7 @@ def test_a_run_still_sending_keeps_its_claim_past_the_lease(tmp_path, smtp, data
     if database == "sqlite":
         url = request.getfixturevalue("sqlite_copy")
     else:
-        url = prepared(request.getfixturevalue("postgres_url"))
+        url = prepared(request.getfixturevalue("migrated_postgres_url"))
     smtp.recorder.delay = 0.5  # a relay taking half a second a message: 20+ of them
     env = {**env_for(url, smtp), "GOVCAL_CLAIM_LEASE": "3"}
     first = notify(env)
@@ -257,7 +258,7 @@ def test_two_runs_at_once_report_only_what_each_planned(smtp, database, request)
     if database == "sqlite":
         url = request.getfixturevalue("sqlite_copy")
     else:
-        url = prepared(request.getfixturevalue("postgres_url"))
+        url = prepared(request.getfixturevalue("migrated_postgres_url"))
     env = {**env_for(url, smtp), "GOVCAL_DB_LOCK_TIMEOUT": "300"}
     if database == "sqlite":
         holder = sqlite3.connect(make_url(url).database or "", isolation_level=None)

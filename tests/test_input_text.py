@@ -142,7 +142,7 @@ def test_an_id_pasted_from_an_email_works_on_the_command_line(synced, pasted):
 HIDDEN = "\u202e\u2066\x1b\x07"  # a direction override, an isolate, ESC, BEL
 
 
-def test_names_stored_before_the_check_are_shown_plain(tmp_path, wfscp):
+def test_names_stored_before_the_check_are_shown_plain(tmp_path, wfscp, migrated_copy):
     """People's and agencies' names written before the text check existed (here straight
     into the database) reach emails, invites, feeds and the dashboard without a control
     character or direction override, and still read as the name."""
@@ -152,7 +152,7 @@ def test_names_stored_before_the_check_are_shown_plain(tmp_path, wfscp):
 
     from govcal.flows.dashboard import build
     from govcal.flows.steps import notify, publish_feeds
-    from govcal.models.db import session_scope, upgrade
+    from govcal.models.db import session_scope
     from govcal.models.directory import Agency
     from govcal.models.directory_import import import_directory
     from govcal.models.people import Person
@@ -162,8 +162,7 @@ def test_names_stored_before_the_check_are_shown_plain(tmp_path, wfscp):
     from tests.support.paths import SAMPLE_DIRECTORY
 
     day = date(2026, 10, 6)
-    url = f"sqlite:///{tmp_path / 'old-names.db'}"
-    upgrade(url)
+    url = migrated_copy(tmp_path / "old-names.db")
     with session_scope(url) as session:
         import_directory(session, SAMPLE_DIRECTORY / "wfscp", wfscp)
         for row in [*session.exec(select(Person)), *session.exec(select(Agency))]:

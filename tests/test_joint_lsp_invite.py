@@ -12,7 +12,7 @@ from email import policy
 import icalendar
 
 from govcal.flows.steps import notify
-from govcal.models.db import session_scope, upgrade
+from govcal.models.db import session_scope
 from govcal.models.directory_import import import_directory
 from govcal.models.sync import sync_partnership
 from govcal.notifications.render import Sender
@@ -41,10 +41,9 @@ def lsp_invites(received) -> list[tuple[set[str], icalendar.Event, email.message
 
 
 def test_the_joint_lsp_invite_reaches_both_chief_executives_and_both_managers(
-    tmp_path, wfscp, smtp
+    tmp_path, wfscp, smtp, migrated_copy
 ):
-    url = f"sqlite:///{tmp_path / 'lsp.db'}"
-    upgrade(url)
+    url = migrated_copy(tmp_path / "lsp.db")
     day = D("2026-12-14")  # the February meeting is within the 60-day invite window
     with session_scope(url) as s:
         import_directory(s, SAMPLE_DIRECTORY / "wfscp", wfscp)

@@ -111,21 +111,22 @@ def _calendar_part(message: EmailMessage) -> str:
     return parts[0].get_content() if parts else ""
 
 
-def test_status_gives_a_waived_item_the_day_of_the_partnership_that_synced_it(tmp_path, rule_file):
+def test_status_gives_a_waived_item_the_day_of_the_partnership_that_synced_it(
+    tmp_path, rule_file, migrated_copy
+):
     """Without zones from the caller (`govcal status`, the dashboard's choices, the
     evaluate task), an item waived at 23:00 UTC on 24 November is closed on the 25th for
     a partnership in Auckland, and is not yet news on a replayed 24 November."""
     from sqlmodel import select
 
-    from govcal.models.db import session_scope, upgrade
+    from govcal.models.db import session_scope
     from govcal.models.status import status_rows
     from govcal.models.sync import sync_partnership
     from govcal.rules.loader import load_partnership
 
     path = rule_file(VALID_HEADER.replace("Europe/London", "Pacific/Auckland") + VALID_RULE)
     partnership = load_partnership("testscp", [path])
-    url = f"sqlite:///{tmp_path / 'zones.db'}"
-    upgrade(url)
+    url = migrated_copy(tmp_path / "zones.db")
     waived_at = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)  # 12:00 on the 25th in Auckland
     with session_scope(url) as session:
         sync_partnership(session, partnership, date(2026, 11, 1))

@@ -10,7 +10,7 @@ from datetime import date
 
 from sqlmodel import func, select
 
-from govcal.models.db import session_scope, upgrade
+from govcal.models.db import session_scope
 from govcal.models.directory_import import import_directory
 from govcal.models.ledger import LedgerEntry
 from govcal.models.sync import sync_partnership
@@ -20,10 +20,11 @@ from tests.support.paths import GOVCAL, SAMPLE_DIRECTORY
 LAST, EARLIER = "2026-10-05", "2026-09-28"
 
 
-def test_notify_for_a_day_before_the_last_mailed_one_is_refused_unless_allowed(tmp_path):
-    url = f"sqlite:///{tmp_path / 'govcal.db'}"
+def test_notify_for_a_day_before_the_last_mailed_one_is_refused_unless_allowed(
+    tmp_path, migrated_copy
+):
+    url = migrated_copy(tmp_path / "govcal.db")
     [wfscp] = [p for p in load_partnerships() if p.id == "wfscp"]
-    upgrade(url)
     with session_scope(url) as s:
         import_directory(s, SAMPLE_DIRECTORY / "wfscp", wfscp)
         sync_partnership(s, wfscp, date.fromisoformat(EARLIER))

@@ -304,14 +304,12 @@ def test_a_return_cannot_be_reviewed_before_it_is_submitted(db_url, wfscp):
         review_return(s, "wfscp:section-175-audit:2026-03-31:wf-p001", "purple", ME)
 
 
-def test_the_cycle_to_open_is_the_named_one_or_the_next_due(tmp_path, wfscp):
+def test_the_cycle_to_open_is_the_named_one_or_the_next_due(tmp_path, wfscp, migrated_copy):
     """The open-audit-cycle flow's choice, as a query: the schedule opens the coming
     cycle, a named period opens that one, and a day past every synced cycle says so."""
-    from govcal.models.db import upgrade
     from govcal.models.queries import audit_cycles, cycle_to_open
 
-    url = f"sqlite:///{tmp_path / 'cycles.db'}"
-    upgrade(url)
+    url = migrated_copy(tmp_path / "cycles.db")
     with session_scope(url) as session:
         import_directory(session, SAMPLE_DIRECTORY / "wfscp", wfscp)  # the agencies
         sync_partnership(session, wfscp, date(2026, 9, 5))
