@@ -6,9 +6,9 @@ scripts/test runs `--dist loadgroup --no-loadscope-reorder`: each xdist group is
 of work, every other test a unit of its own, and units are handed out in collection
 order (with the reorder, groups went first by their number of tests and the topology
 test, one test of four minutes, came about two thirds of the way through). Worker one
-takes the topology test, worker two the tests sharing a real Prefect server, and the
-first to be nearly free the group sharing a Prefect test API; other tests that start a
-server or a browser (marked slow) follow, then the rest in file order.
+takes the topology test and, queued behind it, the group sharing a Prefect test API;
+worker two the tests sharing a real Prefect server; other tests that start a server or
+a browser (marked slow) follow, then the rest in file order.
 """
 
 from __future__ import annotations
