@@ -95,13 +95,20 @@ def private_postgres() -> Iterator[tuple[str, int]]:
         shutil.chown(folder, "postgres")
         run_as = ["runuser", "-u", "postgres", "--"]
     data, port = folder / "data", _free_port()
-    subprocess.run([*run_as, _pg_bin("initdb"), "-D", str(data), "-U", "postgres",
-                    "--auth=trust"], check=True, capture_output=True)  # fmt: skip
-    options = (f"-p {port} -k {folder} -h 127.0.0.1 -c fsync=on -c autovacuum=off "
-               "-c shared_buffers=128MB")  # fmt: skip
+    subprocess.run(
+        [*run_as, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
+        check=True,
+        capture_output=True,
+    )
+    options = (
+        f"-p {port} -k {folder} -h 127.0.0.1 -c fsync=on -c autovacuum=off -c shared_buffers=128MB"
+    )
     pg_ctl = [*run_as, _pg_bin("pg_ctl"), "-D", str(data)]
-    subprocess.run([*pg_ctl, "-o", options, "-l", str(folder / "server.log"), "-w", "start"],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*pg_ctl, "-o", options, "-l", str(folder / "server.log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
     try:
         pid = int((data / "postmaster.pid").read_text().split()[0])
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres", pid
@@ -127,8 +134,9 @@ def measured(command: list[str], env: dict[str, str], postmaster: int | None) ->
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = server_cpu(postmaster)
     t0 = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False,
-                          env={**os.environ, **env})  # fmt: skip
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, check=False, env={**os.environ, **env}
+    )
     wall = time.perf_counter() - t0
     time.sleep(0.2)  # the backends that served it reaped, their CPU counted
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -136,8 +144,12 @@ def measured(command: list[str], env: dict[str, str], postmaster: int | None) ->
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return {"wall_s": wall, "cpu_s": cpu, "pg_cpu_s": server_cpu(postmaster) - server_before,
-            "inner": json.loads(lines[-1]) if lines else {}}  # fmt: skip
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "pg_cpu_s": server_cpu(postmaster) - server_before,
+        "inner": json.loads(lines[-1]) if lines else {},
+    }
 
 
 def _pg_admin(admin: str) -> Any:
