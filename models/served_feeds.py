@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Column, LargeBinary
-from sqlmodel import Field, Session, SQLModel, select
+from sqlalchemy import Column, LargeBinary, insert, update
+from sqlmodel import Field, Session, SQLModel, col, select
 
+from govcal.models.chunks import chunks
 from govcal.models.feed_tokens import FeedToken
 from govcal.models.types import UTCDateTime, utcnow
 
@@ -50,19 +51,27 @@ def group_keys(keys) -> list[str]:
 
 def store(session: Session, feeds: dict[str, bytes]) -> int:
     """Keep these feeds (key -> bytes); a feed whose bytes did not change is left as it
-    is. Returns how many changed (joins the caller's unit of work)."""
-    changed = 0
-    for key, content in feeds.items():
-        etag = hashlib.sha256(content).hexdigest()[:32]
-        row = session.get(ServedFeed, key)
-        if row is not None and row.etag == etag:
-            continue
-        if row is None:
-            row = ServedFeed(key=key, content=content, etag=etag)
-        row.content, row.etag, row.changed_at = content, etag, utcnow()
-        session.add(row)
-        changed += 1
-    return changed
+    is. Returns how many changed (joins the caller's unit of work). The stored digests
+    are read 500 keys a query and the changes written in bulk: a national day keeps
+    32,000 feeds, and a read per feed was most of the feeds step on PostgreSQL."""
+    etags = {key: hashlib.sha256(content).hexdigest()[:32] for key, content in feeds.items()}
+    known: dict[str, str] = {}
+    for chunk in chunks(sorted(etags)):
+        found = select(ServedFeed.key, ServedFeed.etag).where(col(ServedFeed.key).in_(chunk))
+        known.update(session.exec(found).all())
+    now = utcnow()
+    rows = [
+        {"key": key, "content": feeds[key], "etag": etag, "changed_at": now}
+        for key, etag in etags.items()
+        if known.get(key) != etag
+    ]
+    new = [row for row in rows if row["key"] not in known]
+    changed = [row for row in rows if row["key"] in known]
+    if new:
+        session.execute(insert(ServedFeed), new)
+    if changed:  # by primary key, in bulk
+        session.execute(update(ServedFeed), changed)
+    return len(rows)
 
 
 def by_token(

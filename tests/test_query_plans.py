@@ -13,6 +13,7 @@ from datetime import date
 
 import pytest
 from sqlalchemy import event
+from sqlmodel import select
 
 from govcal.models.db import get_engine, session_scope
 from govcal.models.status import status_rows
@@ -239,3 +240,44 @@ def test_two_first_syncs_at_once_never_wait_on_each_others_statistics(postgres_u
         finished = done.wait(timeout=120)
     worker.join(timeout=120)
     assert finished, "the second sync waited for the first one's transaction to end"
+
+
+def statements_on(url: str, table: str, write) -> list[str]:
+    """The statements on `table` that `write(session)` sends (each executemany once)."""
+    engine = get_engine(url)
+    sent: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if f" {table}" in statement:
+            sent.append(statement.split(None, 1)[0])
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with session_scope(url) as session:
+            write(session)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return sent
+
+
+def test_a_days_feeds_are_kept_in_a_few_statements_however_many_there_are(db_url):
+    """A national day keeps 32,000 feeds: their digests are read by 500 keys and the
+    changes written in bulk, never one query per feed (a round trip each on PostgreSQL).
+    A feed whose bytes are unchanged keeps its ETag and date; a changed one gets new
+    ones; a new one is added."""
+    from govcal.models.served_feeds import ServedFeed, store
+
+    day_one = {f"person{n}@example.org": b"BEGIN:VCALENDAR %d" % n for n in range(1_200)}
+    first = statements_on(db_url, "served_feed", lambda s: store(s, day_one))
+    day_two = {**day_one, "person7@example.org": b"changed", "new@example.org": b"new"}
+    with session_scope(db_url) as session:
+        before = {row.key: row for row in session.exec(select(ServedFeed)).all()}
+    second = statements_on(db_url, "served_feed", lambda s: store(s, day_two))
+    assert len(first) <= 4 and len(second) <= 5, (first, second)  # 3 reads of 500, writes
+    with session_scope(db_url) as session:
+        after = {row.key: row for row in session.exec(select(ServedFeed)).all()}
+    assert len(after) == 1_201 and after["new@example.org"].content == b"new"
+    assert after["person7@example.org"].content == b"changed"
+    assert after["person7@example.org"].etag != before["person7@example.org"].etag
+    same = after["person8@example.org"], before["person8@example.org"]
+    assert (same[0].etag, same[0].changed_at) == (same[1].etag, same[1].changed_at)
