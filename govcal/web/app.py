@@ -25,7 +25,7 @@ from starlette.staticfiles import StaticFiles
 from govcal.flows.runtime import Runtime, build_runtime, web_secret
 from govcal.models import link_answers
 from govcal.models.action_links import LinkAction, form_key
-from govcal.models.db import ensure_schema, session_scope
+from govcal.models.db import ensure_schema, read_scope, session_scope
 from govcal.models.settings import SettingsError
 from govcal.rules.errors import Refused, Unavailable
 from govcal.web.guard import Buckets, Guard
@@ -193,8 +193,8 @@ class Web:
             return _not_modified(request, f'"{feed.etag}"', _second(feed.changed_at))
 
         def read() -> Feed | None:
-            with session_scope(self.runtime.settings, checked=True) as session:
-                return by_token(session, name.removesuffix(".ics"), unless=unchanged)
+            with read_scope(self.runtime.settings) as connection:
+                return by_token(connection, name.removesuffix(".ics"), unless=unchanged)
 
         found = await self._in_thread(read)
         if found is None:
