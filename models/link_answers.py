@@ -15,7 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
+from sqlalchemy import Select, and_, bindparam, func
+from sqlalchemy import select as columns
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -23,6 +26,7 @@ from govcal.models import action_links, actions, queries
 from govcal.models.action_links import ActionLink, LinkAction
 from govcal.models.audits import AuditReturn, FollowUpAction
 from govcal.models.calendar import Lifecycle, OccurrenceRow
+from govcal.models.people import Person, RoleAssignment
 from govcal.models.records import Actor, RecordError
 from govcal.models.trail import Channel, record
 from govcal.rules.errors import Missing, Refused
@@ -89,28 +93,149 @@ def _link(session: Session, secret: str, token: str, now: datetime) -> ActionLin
     return link
 
 
-def _person(session: Session, link: ActionLink, partnerships: Sequence[Partnership]) -> str:
-    """The holder in words, or LinkDead once they hold no role in the partnership."""
-    from govcal.models.directory_changes import person_roles
+@dataclass(frozen=True)
+class Held:
+    """A link as its page needs it, with its holder's name and roles in the link's
+    partnership, read in one statement (a page is read far more often than answered)."""
 
-    person, roles = person_roles(session, link.email, link.partnership_id)
-    if person is None or not roles:
+    id: str
+    email: str
+    partnership_id: str
+    item: str
+    action: str
+    used_at: datetime | None
+    outcome: str | None
+    person: str | None  # the holder's name; None once they left the directory
+    roles: tuple[tuple[str, str, str], ...]  # (role, school_code, agency_code)
+
+
+_HELD: Select[*tuple[Any, ...]] = (
+    columns(
+        col(ActionLink.id),
+        col(ActionLink.email),
+        col(ActionLink.partnership_id),
+        col(ActionLink.item),
+        col(ActionLink.action),
+        col(ActionLink.expires_at),
+        col(ActionLink.revoked_at),
+        col(ActionLink.used_at),
+        col(ActionLink.outcome),
+        col(Person.id).label("person_id"),
+        col(Person.name),
+        col(RoleAssignment.role),
+        col(RoleAssignment.school_code),
+        col(RoleAssignment.agency_code),
+    )
+    .outerjoin(Person, func.lower(Person.email) == ActionLink.email)  # as typed, any case
+    .outerjoin(
+        RoleAssignment,
+        and_(
+            col(RoleAssignment.person_id) == Person.id,
+            col(RoleAssignment.partnership_id) == ActionLink.partnership_id,
+        ),
+    )
+    .where(col(ActionLink.id) == bindparam("link_id"))
+    .order_by(col(Person.id), col(RoleAssignment.id))
+)
+
+
+def _held(session: Session, secret: str, token: str, now: datetime) -> Held:
+    """The live link `token` names, with its holder, or LinkDead (as _link)."""
+    link_id = action_links.checked_id(secret, token)
+    rows = session.execute(_HELD, {"link_id": link_id}).all() if link_id else []
+    first = rows[0] if rows else None
+    if first is None or first.revoked_at is not None:
+        raise LinkDead(token)
+    if first.used_at is None and first.expires_at <= now:
+        raise LinkDead(token)
+    roles = tuple(
+        (r.role, r.school_code, r.agency_code)
+        for r in rows
+        if r.role is not None and r.person_id == first.person_id
+    )
+    return Held(
+        first.id,
+        first.email,
+        first.partnership_id,
+        first.item,
+        first.action,
+        first.used_at,
+        first.outcome,
+        first.name,
+        roles,
+    )
+
+
+class _Names:
+    """Organisations' names, each read once a request: a school's page names the
+    school for its holder, its return and its organisation."""
+
+    def __init__(self, session: Session) -> None:
+        self.session, self.known = session, dict[tuple[str, str], str]()
+
+    def __call__(self, partnership_id: str, code: str) -> str:
+        key = (partnership_id, code)
+        if key not in self.known:
+            self.known[key] = queries.subject_name(self.session, partnership_id, code)
+        return self.known[key]
+
+
+def _person(link: Held, partnerships: Sequence[Partnership], names: _Names) -> str:
+    """The holder in words, or LinkDead once they hold no role in the partnership."""
+    if link.person is None or not link.roles:
         raise LinkDead(link.id)
     chosen = next((p for p in partnerships if p.id == link.partnership_id), None)
-    names = {k: r.display_name for k, r in chosen.roles.items()} if chosen else {}
+    titles = {k: r.display_name for k, r in chosen.roles.items()} if chosen else {}
     subject = link.item.split(":")[3] if link.item.count(":") == 3 else ""
 
-    def fits(role) -> tuple[bool, bool]:  # the role the link was sent for, first
-        answering = link.action == LinkAction.ACKNOWLEDGE and role.role in ("lsp", "dsp")
-        return (not answering, subject not in (role.school_code, role.agency_code) or not subject)
+    def fits(held: tuple[str, str, str]) -> tuple[bool, bool]:  # the role sent for, first
+        role, school, agency = held
+        answering = link.action == LinkAction.ACKNOWLEDGE and role in ("lsp", "dsp")
+        return (not answering, subject not in (school, agency) or not subject)
 
-    first = sorted(roles, key=fits)[0]
-    role = names.get(first.role) or first.role.replace("-", " ").capitalize()
-    org = queries.subject_name(session, link.partnership_id, first.school_code or first.agency_code)
-    return f"{person.name} ({role}, {org})" if org else f"{person.name} ({role})"
+    role_id, school, agency = sorted(link.roles, key=fits)[0]
+    role = titles.get(role_id) or role_id.replace("-", " ").capitalize()
+    org = names(link.partnership_id, school or agency)
+    return f"{link.person} ({role}, {org})" if org else f"{link.person} ({role})"
 
 
-def _item(session: Session, link: ActionLink) -> tuple[str, date | None, list[OccurrenceRow]]:
+@dataclass(frozen=True)
+class Item:
+    """An occurrence as a link's page needs it."""
+
+    id: int
+    partnership_id: str
+    subject: str
+    title: str
+    due: date
+    starts_at: datetime | None
+    lifecycle: str
+
+    @classmethod
+    def of(cls, row: OccurrenceRow) -> Item:
+        return cls(
+            row.id or 0,
+            row.partnership_id,
+            row.subject,
+            row.title,
+            row.due,
+            row.starts_at,
+            row.lifecycle,
+        )
+
+
+_ITEM = columns(
+    col(OccurrenceRow.id),
+    col(OccurrenceRow.partnership_id),
+    col(OccurrenceRow.subject),
+    col(OccurrenceRow.title),
+    col(OccurrenceRow.due),
+    col(OccurrenceRow.starts_at),
+    col(OccurrenceRow.lifecycle),
+).where(col(OccurrenceRow.public_id) == bindparam("public_id"))
+
+
+def _item(session: Session, link: Held, names: _Names) -> tuple[str, date | None, list[Item]]:
     members = queries.cycle_members(session, link.item)
     if members:
         from govcal.models.audits import AuditCycle
@@ -120,12 +245,12 @@ def _item(session: Session, link: ActionLink) -> tuple[str, date | None, list[Oc
         open_ = sum(1 for m in members if m.lifecycle == Lifecycle.OPEN.value)
         first = members[0]
         title = f"{first.title} {first.due.year} ({open_} of {len(members)} {noun} not returned)"
-        return title, first.due, members
-    try:
-        row = queries.occurrence(session, link.item)
-    except queries.NotFound:
-        raise LinkDead(link.id) from None
-    name = queries.subject_name(session, row.partnership_id, row.subject)
+        return title, first.due, [Item.of(m) for m in members]
+    found = session.execute(_ITEM, {"public_id": link.item}).first()
+    if found is None:
+        raise LinkDead(link.id)
+    row = Item(*found)
+    name = names(row.partnership_id, row.subject)
     return (f"{row.title} ({name})" if name else row.title), row.due, [row]
 
 
@@ -140,12 +265,13 @@ def open_link(
 ) -> View:
     """The page a link opens; records nothing. `partnerships`: the caller's rules (the
     roles' names, the deadlines that hang on an item)."""
-    link = _link(session, secret, token, now)
+    link = _held(session, secret, token, now)
     action = LinkAction(link.action)
     if link.used_at is not None:
         return View(action, "", link.email, "", None, "", already=_already(link))
-    person = _person(session, link, partnerships)
-    title, due, rows = _item(session, link)
+    names = _Names(session)
+    person = _person(link, partnerships, names)
+    title, due, rows = _item(session, link, names)
     if action is LinkAction.ACKNOWLEDGE:
         from govcal.models.escalations import escalations
 
@@ -171,7 +297,7 @@ def open_link(
                     "is then sent the invitation).",
                     fields=("answer", "deputy"))  # fmt: skip
     if action is LinkAction.RETURN:
-        org = organisation(session, rows[0], today)
+        org = organisation(session, rows[0], today, names)
         return View(action, person, link.email, title, due,
                     f"that {org.name} submitted its {rows[0].title} return, due "
                     f"{due:%-d %B %Y}, on the day you give, at the link you give; recorded "
@@ -180,40 +306,70 @@ def open_link(
     raise LinkDead(link.id)
 
 
-def _already(link: ActionLink) -> str:
+def _already(link: ActionLink | Held) -> str:
     when = f"{link.used_at:%-d %B %Y at %H:%M} UTC" if link.used_at else ""
     return f"Already recorded on {when}: {link.outcome}"
 
 
-def organisation(session: Session, row: OccurrenceRow, today: date) -> Organisation:
+_DUE = (
+    columns(col(OccurrenceRow.title), col(OccurrenceRow.due))
+    .where(
+        col(OccurrenceRow.partnership_id) == bindparam("partnership_id"),
+        col(OccurrenceRow.subject) == bindparam("code"),
+        col(OccurrenceRow.lifecycle) == Lifecycle.OPEN.value,
+    )
+    .order_by(col(OccurrenceRow.due))
+)
+
+_LAST = (  # the last reviewed return of an organisation
+    select(AuditReturn.id)
+    .join(OccurrenceRow, col(OccurrenceRow.id) == col(AuditReturn.occurrence_id))
+    .where(
+        AuditReturn.subject == bindparam("code"),
+        col(AuditReturn.rag).is_not(None),
+        OccurrenceRow.partnership_id == bindparam("partnership_id"),
+    )
+    .order_by(col(AuditReturn.reviewed_at).desc())
+    .limit(1)
+    .scalar_subquery()
+)
+# that return and its follow-up actions, one row per action (one row if it has none)
+_REVIEWED: Select[*tuple[Any, ...]] = (
+    columns(
+        col(AuditReturn.rag),
+        col(OccurrenceRow.title),
+        col(OccurrenceRow.due),
+        col(FollowUpAction.id),
+        col(FollowUpAction.description),
+        col(FollowUpAction.due).label("action_due"),
+        col(FollowUpAction.completed_at),
+    )
+    .join(OccurrenceRow, col(OccurrenceRow.id) == col(AuditReturn.occurrence_id))
+    .outerjoin(FollowUpAction, col(FollowUpAction.return_id) == col(AuditReturn.id))
+    .where(col(AuditReturn.id) == _LAST)
+    .order_by(col(FollowUpAction.due))
+)
+
+
+def organisation(
+    session: Session, row: Item, today: date, names: _Names | None = None
+) -> Organisation:
     """An agency's or school's page, from one of its returns."""
     code = row.subject
-    name = queries.subject_name(session, row.partnership_id, code) or code
-    due_rows = session.exec(
-        select(OccurrenceRow)
-        .where(OccurrenceRow.partnership_id == row.partnership_id,
-               OccurrenceRow.subject == code,
-               OccurrenceRow.lifecycle == Lifecycle.OPEN.value)
-        .order_by(OccurrenceRow.due)
-    ).all()  # fmt: skip
-    reviewed = session.exec(
-        select(AuditReturn, OccurrenceRow)
-        .join(OccurrenceRow, col(OccurrenceRow.id) == col(AuditReturn.occurrence_id))
-        .where(AuditReturn.subject == code, col(AuditReturn.rag).is_not(None),
-               OccurrenceRow.partnership_id == row.partnership_id)
-        .order_by(col(AuditReturn.reviewed_at).desc())
-    ).first()  # fmt: skip
+    name = (names or _Names(session))(row.partnership_id, code) or code
+    where = {"partnership_id": row.partnership_id, "code": code}
+    due_rows = session.execute(_DUE, where).all()
+    reviewed = session.execute(_REVIEWED, where).all()
     follow: list[FollowUp] = []
     rag = last = ""
-    if reviewed is not None:
-        audit_return, returned = reviewed
-        rag, last = audit_return.rag or "", f"{returned.title} due {returned.due:%-d %B %Y}"
-        for action in session.exec(
-            select(FollowUpAction).where(FollowUpAction.return_id == audit_return.id)
-            .order_by(FollowUpAction.due)
-        ):  # fmt: skip
-            follow.append(FollowUp(action.id or 0, action.description, action.due,
-                                   action.completed_at))  # fmt: skip
+    if reviewed:
+        first = reviewed[0]
+        rag, last = first.rag or "", f"{first.title} due {first.due:%-d %B %Y}"
+        follow = [
+            FollowUp(r.id, r.description, r.action_due, r.completed_at)
+            for r in reviewed
+            if r.id is not None
+        ]
     return Organisation(
         name,
         tuple(Due(r.title, r.due, "overdue" if r.due < today else "open") for r in due_rows),

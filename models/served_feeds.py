@@ -65,11 +65,10 @@ def store(session: Session, feeds: dict[str, bytes]) -> int:
     return changed
 
 
-_TOKEN = bindparam("token")
 _STAMP = (
     select(ServedFeed.key, ServedFeed.etag, ServedFeed.changed_at)
     .join(FeedToken, FeedToken.email == ServedFeed.key)  # type: ignore[arg-type]
-    .where(FeedToken.token == _TOKEN)
+    .where(FeedToken.token == bindparam("token"))
 )  # built once: a poll only binds its token
 _CONTENT = select(ServedFeed.content).where(ServedFeed.key == bindparam("key"))
 
