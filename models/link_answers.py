@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func
+from sqlalchemy import Connection, Select, and_, bindparam, func
 from sqlalchemy import select as columns
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -139,10 +139,10 @@ _HELD: Select[*tuple[Any, ...]] = (
 )
 
 
-def _held(session: Session, secret: str, token: str, now: datetime) -> Held:
+def _held(db: Connection, secret: str, token: str, now: datetime) -> Held:
     """The live link `token` names, with its holder, or LinkDead (as _link)."""
     link_id = action_links.checked_id(secret, token)
-    rows = session.execute(_HELD, {"link_id": link_id}).all() if link_id else []
+    rows = db.execute(_HELD, {"link_id": link_id}).all() if link_id else []
     first = rows[0] if rows else None
     if first is None or first.revoked_at is not None:
         raise LinkDead(token)
@@ -170,13 +170,13 @@ class _Names:
     """Organisations' names, each read once a request: a school's page names the
     school for its holder, its return and its organisation."""
 
-    def __init__(self, session: Session) -> None:
-        self.session, self.known = session, dict[tuple[str, str], str]()
+    def __init__(self, db: Connection) -> None:
+        self.db, self.known = db, dict[tuple[str, str], str]()
 
     def __call__(self, partnership_id: str, code: str) -> str:
         key = (partnership_id, code)
         if key not in self.known:
-            self.known[key] = queries.subject_name(self.session, partnership_id, code)
+            self.known[key] = queries.subject_name(self.db, partnership_id, code)
         return self.known[key]
 
 
@@ -185,7 +185,6 @@ def _person(link: Held, partnerships: Sequence[Partnership], names: _Names) -> s
     if link.person is None or not link.roles:
         raise LinkDead(link.id)
     chosen = next((p for p in partnerships if p.id == link.partnership_id), None)
-    titles = {k: r.display_name for k, r in chosen.roles.items()} if chosen else {}
     subject = link.item.split(":")[3] if link.item.count(":") == 3 else ""
 
     def fits(held: tuple[str, str, str]) -> tuple[bool, bool]:  # the role sent for, first
@@ -194,7 +193,8 @@ def _person(link: Held, partnerships: Sequence[Partnership], names: _Names) -> s
         return (not answering, subject not in (school, agency) or not subject)
 
     role_id, school, agency = sorted(link.roles, key=fits)[0]
-    role = titles.get(role_id) or role_id.replace("-", " ").capitalize()
+    defined = chosen.roles.get(role_id) if chosen else None
+    role = (defined.display_name if defined else "") or role_id.replace("-", " ").capitalize()
     org = names(link.partnership_id, school or agency)
     return f"{link.person} ({role}, {org})" if org else f"{link.person} ({role})"
 
@@ -236,22 +236,25 @@ _ITEM = columns(
 
 
 def _item(session: Session, link: Held, names: _Names) -> tuple[str, date | None, list[Item]]:
+    """The item in words, its due day and its occurrences: one occurrence, or a round's
+    members (a round's id is no occurrence's: a per-subject rule's occurrences all carry
+    their subject in theirs), so the occurrence is looked for first."""
+    found = names.db.execute(_ITEM, {"public_id": link.item}).first()
+    if found is not None:
+        row = Item(*found)
+        name = names(row.partnership_id, row.subject)
+        return (f"{row.title} ({name})" if name else row.title), row.due, [row]
     members = queries.cycle_members(session, link.item)
-    if members:
-        from govcal.models.audits import AuditCycle
-
-        cycle = session.exec(select(AuditCycle).where(AuditCycle.public_id == link.item)).first()
-        noun = "schools" if cycle is not None and cycle.per == "school" else "agencies"
-        open_ = sum(1 for m in members if m.lifecycle == Lifecycle.OPEN.value)
-        first = members[0]
-        title = f"{first.title} {first.due.year} ({open_} of {len(members)} {noun} not returned)"
-        return title, first.due, [Item.of(m) for m in members]
-    found = session.execute(_ITEM, {"public_id": link.item}).first()
-    if found is None:
+    if not members:
         raise LinkDead(link.id)
-    row = Item(*found)
-    name = names(row.partnership_id, row.subject)
-    return (f"{row.title} ({name})" if name else row.title), row.due, [row]
+    from govcal.models.audits import AuditCycle
+
+    cycle = session.exec(select(AuditCycle).where(AuditCycle.public_id == link.item)).first()
+    noun = "schools" if cycle is not None and cycle.per == "school" else "agencies"
+    open_ = sum(1 for m in members if m.lifecycle == Lifecycle.OPEN.value)
+    first = members[0]
+    title = f"{first.title} {first.due.year} ({open_} of {len(members)} {noun} not returned)"
+    return title, first.due, [Item.of(m) for m in members]
 
 
 def open_link(
@@ -262,14 +265,17 @@ def open_link(
     now: datetime,
     today: date,
     partnerships: Sequence[Partnership],
+    whole: bool = True,
 ) -> View:
     """The page a link opens; records nothing. `partnerships`: the caller's rules (the
-    roles' names, the deadlines that hang on an item)."""
-    link = _held(session, secret, token, now)
+    roles' names, the deadlines that hang on an item). `whole`: with an organisation's
+    page (what is due, its last review); an answer needs it for a follow-up alone."""
+    db = session.connection()  # plain reads: statements built once, rows as tuples
+    link = _held(db, secret, token, now)
     action = LinkAction(link.action)
     if link.used_at is not None:
         return View(action, "", link.email, "", None, "", already=_already(link))
-    names = _Names(session)
+    names = _Names(db)
     person = _person(link, partnerships, names)
     title, due, rows = _item(session, link, names)
     if action is LinkAction.ACKNOWLEDGE:
@@ -297,9 +303,11 @@ def open_link(
                     "is then sent the invitation).",
                     fields=("answer", "deputy"))  # fmt: skip
     if action is LinkAction.RETURN:
-        org = organisation(session, rows[0], today, names)
+        row = rows[0]
+        org = organisation(session, row, today, names) if whole else None
+        named = org.name if org else names(row.partnership_id, row.subject) or row.subject
         return View(action, person, link.email, title, due,
-                    f"that {org.name} submitted its {rows[0].title} return, due "
+                    f"that {named} submitted its {rows[0].title} return, due "
                     f"{due:%-d %B %Y}, on the day you give, at the link you give; recorded "
                     f"as submitted by {person}.",
                     organisation=org, fields=("evidence", "day"))  # fmt: skip
@@ -356,10 +364,11 @@ def organisation(
 ) -> Organisation:
     """An agency's or school's page, from one of its returns."""
     code = row.subject
-    name = (names or _Names(session))(row.partnership_id, code) or code
+    names = names or _Names(session.connection())
+    name = names(row.partnership_id, code) or code
     where = {"partnership_id": row.partnership_id, "code": code}
-    due_rows = session.execute(_DUE, where).all()
-    reviewed = session.execute(_REVIEWED, where).all()
+    due_rows = names.db.execute(_DUE, where).all()
+    reviewed = names.db.execute(_REVIEWED, where).all()
     follow: list[FollowUp] = []
     rag = last = ""
     if reviewed:
@@ -435,7 +444,10 @@ def _answer(
     partnerships: Sequence[Partnership],
     client: str,
 ) -> Answer:
-    view = open_link(session, secret, token, now=now, today=today, partnerships=partnerships)
+    whole = "follow_up" in form  # the organisation's page, to check the action chosen
+    view = open_link(
+        session, secret, token, now=now, today=today, partnerships=partnerships, whole=whole
+    )
     actor = Actor(name=view.person, channel=Channel.EMAIL_LINK)
     if "follow_up" in form and view.action is LinkAction.RETURN:
         return _follow_up(session, link, view, form, actor, today, client)
