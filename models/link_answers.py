@@ -12,6 +12,7 @@ can be learnt by trying tokens.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -83,16 +84,6 @@ class View:
     fields: tuple[str, ...] = field(default=())  # note, evidence, day, answer, deputy
 
 
-def _link(session: Session, secret: str, token: str, now: datetime) -> ActionLink:
-    link_id = action_links.checked_id(secret, token)
-    link = action_links.find(session, link_id) if link_id else None
-    if link is None or link.revoked_at is not None:
-        raise LinkDead(token)
-    if link.used_at is None and link.expires_at <= now:
-        raise LinkDead(token)
-    return link
-
-
 @dataclass(frozen=True)
 class Held:
     """A link as its page needs it, with its holder's name and roles in the link's
@@ -140,7 +131,8 @@ _HELD: Select[*tuple[Any, ...]] = (
 
 
 def _held(db: Connection, secret: str, token: str, now: datetime) -> Held:
-    """The live link `token` names, with its holder, or LinkDead (as _link)."""
+    """The link `token` names, with its holder; LinkDead for a forged, unknown, revoked
+    or expired one (all alike to the person)."""
     link_id = action_links.checked_id(secret, token)
     rows = db.execute(_HELD, {"link_id": link_id}).all() if link_id else []
     first = rows[0] if rows else None
@@ -265,13 +257,25 @@ def open_link(
     now: datetime,
     today: date,
     partnerships: Sequence[Partnership],
-    whole: bool = True,
 ) -> View:
     """The page a link opens; records nothing. `partnerships`: the caller's rules (the
-    roles' names, the deadlines that hang on an item). `whole`: with an organisation's
-    page (what is due, its last review); an answer needs it for a follow-up alone."""
+    roles' names, the deadlines that hang on an item)."""
     db = session.connection()  # plain reads: statements built once, rows as tuples
     link = _held(db, secret, token, now)
+    return _view(session, db, link, today=today, partnerships=partnerships)
+
+
+def _view(
+    session: Session,
+    db: Connection,
+    link: Held,
+    *,
+    today: date,
+    partnerships: Sequence[Partnership],
+    whole: bool = True,
+) -> View:
+    """What `link` stands for. `whole`: with an organisation's page (what is due, its
+    last review); an answer needs it to check a follow-up alone."""
     action = LinkAction(link.action)
     if link.used_at is not None:
         return View(action, "", link.email, "", None, "", already=_already(link))
@@ -407,22 +411,15 @@ def answer(
     """Record what the link's page offered. Raises LinkDead (also for the second of two
     Lead Partners acknowledging one escalation at the same instant), FormRefused (no
     form key), or RecordError (what was typed cannot be recorded: nothing is)."""
-    link = _link(session, secret, token, now)
-    if form.get("form_key", "") != action_links.form_key(secret, link.id):
+    db = session.connection()
+    link = _held(db, secret, token, now)
+    if not hmac.compare_digest(form.get("form_key", ""), action_links.form_key(secret, link.id)):
         raise FormRefused(link.id)
     if link.used_at is not None:
         return Answer(_already(link), link.partnership_id, recorded=False)
     try:
         return _answer(
-            session,
-            secret,
-            token,
-            link,
-            form,
-            now=now,
-            today=today,
-            partnerships=partnerships,
-            client=client,
+            session, db, link, form, now=now, today=today, partnerships=partnerships, client=client
         )
     except (LinkDead, IntegrityError):  # the item answered meanwhile, or at the same instant
         session.rollback()  # nothing of this answer is kept
@@ -434,9 +431,8 @@ def answer(
 
 def _answer(
     session: Session,
-    secret: str,
-    token: str,
-    link: ActionLink,
+    db: Connection,
+    link: Held,
     form: dict[str, str],
     *,
     now: datetime,
@@ -445,16 +441,15 @@ def _answer(
     client: str,
 ) -> Answer:
     whole = "follow_up" in form  # the organisation's page, to check the action chosen
-    view = open_link(
-        session, secret, token, now=now, today=today, partnerships=partnerships, whole=whole
-    )
+    view = _view(session, db, link, today=today, partnerships=partnerships, whole=whole)
     actor = Actor(name=view.person, channel=Channel.EMAIL_LINK)
-    if "follow_up" in form and view.action is LinkAction.RETURN:
+    if whole and view.action is LinkAction.RETURN:
         return _follow_up(session, link, view, form, actor, today, client)
     day = _day(form.get("day", ""), today)
-    if not action_links.claim(session, link, at=now, client=client):
-        session.refresh(link)  # the answer that took it, as the page then says
-        return Answer(_already(link), link.partnership_id, recorded=False)
+    if not action_links.claim(db, link.id, at=now, client=client):
+        taken = action_links.find(session, link.id)  # the answer that took it, as the page says
+        said = _already(taken) if taken is not None else ""
+        return Answer(said, link.partnership_id, recorded=False)
     if view.action is LinkAction.ACKNOWLEDGE:
         note = " ".join(form.get("note", "").split())  # a textarea's lines, as one line
         done = actions.acknowledge(session, link.item, actor, note, at=now)
@@ -469,7 +464,7 @@ def _answer(
         summary = actions.record_return(session, link.item, form.get("evidence", ""), actor,
                                         submitted_on=day, today=today,
                                         partnerships=partnerships).summary  # fmt: skip
-    action_links.mark_used(session, link, at=now, client=client, outcome=summary)
+    action_links.record_outcome(db, link.id, summary)
     _trail(session, link, client, summary)
     session.flush()  # a unique key's refusal raised here, where it is understood
     return Answer(summary, link.partnership_id, recorded=True)
@@ -478,7 +473,7 @@ def _answer(
 _ANSWERS = {"coming": "will attend", "not-coming": "cannot attend", "deputy": "sends a deputy"}
 
 
-def _attend(session: Session, link: ActionLink, form: dict[str, str], now: datetime) -> str:
+def _attend(session: Session, link: Held, form: dict[str, str], now: datetime) -> str:
     """The invitee's answer, kept where a calendar reply keeps it (models/attendance.py,
     one record whatever the path)."""
     from govcal.models.attendance import Answer, AnswerRefused, AnswerSource, record_answer
@@ -535,7 +530,7 @@ def _day(text: str, today: date) -> date:
     return day
 
 
-def _trail(session: Session, link: ActionLink, client: str, summary: str) -> None:
+def _trail(session: Session, link: Held, client: str, summary: str) -> None:
     record(
         session, actor=link.email, channel=Channel.EMAIL_LINK, action="email-link-used",
         entity="action_link", entity_id=link.item,
