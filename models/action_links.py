@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Index, update
+from sqlalchemy import Connection, Index
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from govcal.models.types import UTCDateTime, utcnow
@@ -148,23 +148,24 @@ def find(session: Session, link_id: str) -> ActionLink | None:
     return session.get(ActionLink, link_id)
 
 
-def claim(session: Session, link: ActionLink, *, at: datetime, client: str) -> bool:
+_LINKS = ActionLink.__table__  # type: ignore[attr-defined]
+
+
+def claim(db: Session | Connection, link_id: str, *, at: datetime, client: str) -> bool:
     """Take the link for the answer being recorded, or False when another answer took it
     first (a double click's second POST at the same instant): one conditional UPDATE,
     which the database's write lock settles, so one answer is recorded per link."""
-    taken = session.execute(
-        update(ActionLink)
-        .where(col(ActionLink.id) == link.id, col(ActionLink.used_at).is_(None))
+    taken = db.execute(
+        _LINKS.update()
+        .where(_LINKS.c.id == link_id, _LINKS.c.used_at.is_(None))
         .values(used_at=at, used_from=client[:64])
     )
     return bool(getattr(taken, "rowcount", 0) == 1)
 
 
-def mark_used(session: Session, link: ActionLink, *, at: datetime, client: str, outcome: str):
-    link.used_at = at
-    link.used_from = client[:64]
-    link.outcome = outcome[:1000]
-    session.add(link)
+def record_outcome(db: Session | Connection, link_id: str, outcome: str) -> None:
+    """What the claimed link recorded, as a second click is told."""
+    db.execute(_LINKS.update().where(_LINKS.c.id == link_id).values(outcome=outcome[:1000]))
 
 
 def revoke_for(session: Session, *, email: str | None = None, item: str | None = None) -> int:

@@ -27,7 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, event, inspect, text
+from sqlalchemy import Connection, Engine, event, inspect, text
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlmodel import Session, create_engine
 
@@ -423,6 +423,17 @@ def _explain(url: str, exc: OperationalError) -> str:
     return f"cannot use the database {redact_url(url)}: {reason}; {hint}"
 
 
+def _unavailable(url: str, exc: DatabaseError) -> DatabaseUnavailable | None:
+    """What a failed statement means to the person running govcal, or None for an error
+    that is a fault in govcal (raised as it is)."""
+    if isinstance(exc, OperationalError):  # locked, or the server went away
+        return DatabaseUnavailable(_explain(url, exc))
+    if not _is_damage(exc):
+        return None
+    reason = str(exc.orig).strip().splitlines()[0]
+    return DatabaseUnavailable(_damaged(url, reason))
+
+
 @contextmanager
 def session_scope(where: Where, *, checked: bool = False) -> Iterator[Session]:
     """One batch's unit of work on the database the caller's settings (or URL) name: a
@@ -437,15 +448,28 @@ def session_scope(where: Where, *, checked: bool = False) -> Iterator[Session]:
         try:
             yield session
             session.commit()
-        except OperationalError as exc:  # locked, or the server went away: nothing kept
-            session.rollback()
-            raise DatabaseUnavailable(_explain(url, exc)) from None
         except DatabaseError as exc:
             session.rollback()
-            if not _is_damage(exc):
+            explained = _unavailable(url, exc)
+            if explained is None:
                 raise
-            reason = str(exc.orig).strip().splitlines()[0]
-            raise DatabaseUnavailable(_damaged(url, reason)) from None
+            raise explained from None
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def read_scope(where: Where) -> Iterator[Connection]:
+    """A pooled connection for a few reads on a server's hot path (a feed's poll): no
+    ORM session and nothing written, so a request costs its statements and little else.
+    The caller ran ensure_schema when it started; errors read as session_scope's."""
+    database = Database.of(where)
+    try:
+        with get_engine(database).connect() as connection:
+            yield connection
+    except DatabaseError as exc:
+        explained = _unavailable(database.url, exc)
+        if explained is None:
+            raise
+        raise explained from None

@@ -12,10 +12,14 @@ can be learnt by trying tokens.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
+from sqlalchemy import Connection, Select, and_, bindparam, func
+from sqlalchemy import select as columns
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -23,6 +27,7 @@ from govcal.models import action_links, actions, queries
 from govcal.models.action_links import ActionLink, LinkAction
 from govcal.models.audits import AuditReturn, FollowUpAction
 from govcal.models.calendar import Lifecycle, OccurrenceRow
+from govcal.models.people import Person, RoleAssignment
 from govcal.models.records import Actor, RecordError
 from govcal.models.trail import Channel, record
 from govcal.rules.errors import Missing, Refused
@@ -79,54 +84,169 @@ class View:
     fields: tuple[str, ...] = field(default=())  # note, evidence, day, answer, deputy
 
 
-def _link(session: Session, secret: str, token: str, now: datetime) -> ActionLink:
+@dataclass(frozen=True)
+class Held:
+    """A link as its page needs it, with its holder's name and roles in the link's
+    partnership, read in one statement (a page is read far more often than answered)."""
+
+    id: str
+    email: str
+    partnership_id: str
+    item: str
+    action: str
+    used_at: datetime | None
+    outcome: str | None
+    person: str | None  # the holder's name; None once they left the directory
+    roles: tuple[tuple[str, str, str], ...]  # (role, school_code, agency_code)
+
+
+_HELD: Select[*tuple[Any, ...]] = (
+    columns(
+        col(ActionLink.id),
+        col(ActionLink.email),
+        col(ActionLink.partnership_id),
+        col(ActionLink.item),
+        col(ActionLink.action),
+        col(ActionLink.expires_at),
+        col(ActionLink.revoked_at),
+        col(ActionLink.used_at),
+        col(ActionLink.outcome),
+        col(Person.id).label("person_id"),
+        col(Person.name),
+        col(RoleAssignment.role),
+        col(RoleAssignment.school_code),
+        col(RoleAssignment.agency_code),
+    )
+    .outerjoin(Person, func.lower(Person.email) == ActionLink.email)  # as typed, any case
+    .outerjoin(
+        RoleAssignment,
+        and_(
+            col(RoleAssignment.person_id) == Person.id,
+            col(RoleAssignment.partnership_id) == ActionLink.partnership_id,
+        ),
+    )
+    .where(col(ActionLink.id) == bindparam("link_id"))
+    .order_by(col(Person.id), col(RoleAssignment.id))
+)
+
+
+def _held(db: Connection, secret: str, token: str, now: datetime) -> Held:
+    """The link `token` names, with its holder; LinkDead for a forged, unknown, revoked
+    or expired one (all alike to the person)."""
     link_id = action_links.checked_id(secret, token)
-    link = action_links.find(session, link_id) if link_id else None
-    if link is None or link.revoked_at is not None:
+    rows = db.execute(_HELD, {"link_id": link_id}).all() if link_id else []
+    first = rows[0] if rows else None
+    if first is None or first.revoked_at is not None:
         raise LinkDead(token)
-    if link.used_at is None and link.expires_at <= now:
+    if first.used_at is None and first.expires_at <= now:
         raise LinkDead(token)
-    return link
+    roles = tuple(
+        (r.role, r.school_code, r.agency_code)
+        for r in rows
+        if r.role is not None and r.person_id == first.person_id
+    )
+    return Held(
+        first.id,
+        first.email,
+        first.partnership_id,
+        first.item,
+        first.action,
+        first.used_at,
+        first.outcome,
+        first.name,
+        roles,
+    )
 
 
-def _person(session: Session, link: ActionLink, partnerships: Sequence[Partnership]) -> str:
+class _Names:
+    """Organisations' names, each read once a request: a school's page names the
+    school for its holder, its return and its organisation."""
+
+    def __init__(self, db: Connection) -> None:
+        self.db, self.known = db, dict[tuple[str, str], str]()
+
+    def __call__(self, partnership_id: str, code: str) -> str:
+        key = (partnership_id, code)
+        if key not in self.known:
+            self.known[key] = queries.subject_name(self.db, partnership_id, code)
+        return self.known[key]
+
+
+def _person(link: Held, partnerships: Sequence[Partnership], names: _Names) -> str:
     """The holder in words, or LinkDead once they hold no role in the partnership."""
-    from govcal.models.directory_changes import person_roles
-
-    person, roles = person_roles(session, link.email, link.partnership_id)
-    if person is None or not roles:
+    if link.person is None or not link.roles:
         raise LinkDead(link.id)
     chosen = next((p for p in partnerships if p.id == link.partnership_id), None)
-    names = {k: r.display_name for k, r in chosen.roles.items()} if chosen else {}
     subject = link.item.split(":")[3] if link.item.count(":") == 3 else ""
 
-    def fits(role) -> tuple[bool, bool]:  # the role the link was sent for, first
-        answering = link.action == LinkAction.ACKNOWLEDGE and role.role in ("lsp", "dsp")
-        return (not answering, subject not in (role.school_code, role.agency_code) or not subject)
+    def fits(held: tuple[str, str, str]) -> tuple[bool, bool]:  # the role sent for, first
+        role, school, agency = held
+        answering = link.action == LinkAction.ACKNOWLEDGE and role in ("lsp", "dsp")
+        return (not answering, subject not in (school, agency) or not subject)
 
-    first = sorted(roles, key=fits)[0]
-    role = names.get(first.role) or first.role.replace("-", " ").capitalize()
-    org = queries.subject_name(session, link.partnership_id, first.school_code or first.agency_code)
-    return f"{person.name} ({role}, {org})" if org else f"{person.name} ({role})"
+    role_id, school, agency = sorted(link.roles, key=fits)[0]
+    defined = chosen.roles.get(role_id) if chosen else None
+    role = (defined.display_name if defined else "") or role_id.replace("-", " ").capitalize()
+    org = names(link.partnership_id, school or agency)
+    return f"{link.person} ({role}, {org})" if org else f"{link.person} ({role})"
 
 
-def _item(session: Session, link: ActionLink) -> tuple[str, date | None, list[OccurrenceRow]]:
+@dataclass(frozen=True)
+class Item:
+    """An occurrence as a link's page needs it."""
+
+    id: int
+    partnership_id: str
+    subject: str
+    title: str
+    due: date
+    starts_at: datetime | None
+    lifecycle: str
+
+    @classmethod
+    def of(cls, row: OccurrenceRow) -> Item:
+        return cls(
+            row.id or 0,
+            row.partnership_id,
+            row.subject,
+            row.title,
+            row.due,
+            row.starts_at,
+            row.lifecycle,
+        )
+
+
+_ITEM = columns(
+    col(OccurrenceRow.id),
+    col(OccurrenceRow.partnership_id),
+    col(OccurrenceRow.subject),
+    col(OccurrenceRow.title),
+    col(OccurrenceRow.due),
+    col(OccurrenceRow.starts_at),
+    col(OccurrenceRow.lifecycle),
+).where(col(OccurrenceRow.public_id) == bindparam("public_id"))
+
+
+def _item(session: Session, link: Held, names: _Names) -> tuple[str, date | None, list[Item]]:
+    """The item in words, its due day and its occurrences: one occurrence, or a round's
+    members (a round's id is no occurrence's: a per-subject rule's occurrences all carry
+    their subject in theirs), so the occurrence is looked for first."""
+    found = names.db.execute(_ITEM, {"public_id": link.item}).first()
+    if found is not None:
+        row = Item(*found)
+        name = names(row.partnership_id, row.subject)
+        return (f"{row.title} ({name})" if name else row.title), row.due, [row]
     members = queries.cycle_members(session, link.item)
-    if members:
-        from govcal.models.audits import AuditCycle
+    if not members:
+        raise LinkDead(link.id)
+    from govcal.models.audits import AuditCycle
 
-        cycle = session.exec(select(AuditCycle).where(AuditCycle.public_id == link.item)).first()
-        noun = "schools" if cycle is not None and cycle.per == "school" else "agencies"
-        open_ = sum(1 for m in members if m.lifecycle == Lifecycle.OPEN.value)
-        first = members[0]
-        title = f"{first.title} {first.due.year} ({open_} of {len(members)} {noun} not returned)"
-        return title, first.due, members
-    try:
-        row = queries.occurrence(session, link.item)
-    except queries.NotFound:
-        raise LinkDead(link.id) from None
-    name = queries.subject_name(session, row.partnership_id, row.subject)
-    return (f"{row.title} ({name})" if name else row.title), row.due, [row]
+    cycle = session.exec(select(AuditCycle).where(AuditCycle.public_id == link.item)).first()
+    noun = "schools" if cycle is not None and cycle.per == "school" else "agencies"
+    open_ = sum(1 for m in members if m.lifecycle == Lifecycle.OPEN.value)
+    first = members[0]
+    title = f"{first.title} {first.due.year} ({open_} of {len(members)} {noun} not returned)"
+    return title, first.due, [Item.of(m) for m in members]
 
 
 def open_link(
@@ -140,12 +260,28 @@ def open_link(
 ) -> View:
     """The page a link opens; records nothing. `partnerships`: the caller's rules (the
     roles' names, the deadlines that hang on an item)."""
-    link = _link(session, secret, token, now)
+    db = session.connection()  # plain reads: statements built once, rows as tuples
+    link = _held(db, secret, token, now)
+    return _view(session, db, link, today=today, partnerships=partnerships)
+
+
+def _view(
+    session: Session,
+    db: Connection,
+    link: Held,
+    *,
+    today: date,
+    partnerships: Sequence[Partnership],
+    whole: bool = True,
+) -> View:
+    """What `link` stands for. `whole`: with an organisation's page (what is due, its
+    last review); an answer needs it to check a follow-up alone."""
     action = LinkAction(link.action)
     if link.used_at is not None:
         return View(action, "", link.email, "", None, "", already=_already(link))
-    person = _person(session, link, partnerships)
-    title, due, rows = _item(session, link)
+    names = _Names(db)
+    person = _person(link, partnerships, names)
+    title, due, rows = _item(session, link, names)
     if action is LinkAction.ACKNOWLEDGE:
         from govcal.models.escalations import escalations
 
@@ -171,49 +307,82 @@ def open_link(
                     "is then sent the invitation).",
                     fields=("answer", "deputy"))  # fmt: skip
     if action is LinkAction.RETURN:
-        org = organisation(session, rows[0], today)
+        row = rows[0]
+        org = organisation(session, row, today, names) if whole else None
+        named = org.name if org else names(row.partnership_id, row.subject) or row.subject
         return View(action, person, link.email, title, due,
-                    f"that {org.name} submitted its {rows[0].title} return, due "
+                    f"that {named} submitted its {rows[0].title} return, due "
                     f"{due:%-d %B %Y}, on the day you give, at the link you give; recorded "
                     f"as submitted by {person}.",
                     organisation=org, fields=("evidence", "day"))  # fmt: skip
     raise LinkDead(link.id)
 
 
-def _already(link: ActionLink) -> str:
+def _already(link: ActionLink | Held) -> str:
     when = f"{link.used_at:%-d %B %Y at %H:%M} UTC" if link.used_at else ""
     return f"Already recorded on {when}: {link.outcome}"
 
 
-def organisation(session: Session, row: OccurrenceRow, today: date) -> Organisation:
+_DUE = (
+    columns(col(OccurrenceRow.title), col(OccurrenceRow.due))
+    .where(
+        col(OccurrenceRow.partnership_id) == bindparam("partnership_id"),
+        col(OccurrenceRow.subject) == bindparam("code"),
+        col(OccurrenceRow.lifecycle) == Lifecycle.OPEN.value,
+    )
+    .order_by(col(OccurrenceRow.due))
+)
+
+_LAST = (  # the last reviewed return of an organisation
+    select(AuditReturn.id)
+    .join(OccurrenceRow, col(OccurrenceRow.id) == col(AuditReturn.occurrence_id))
+    .where(
+        AuditReturn.subject == bindparam("code"),
+        col(AuditReturn.rag).is_not(None),
+        OccurrenceRow.partnership_id == bindparam("partnership_id"),
+    )
+    .order_by(col(AuditReturn.reviewed_at).desc())
+    .limit(1)
+    .scalar_subquery()
+)
+# that return and its follow-up actions, one row per action (one row if it has none)
+_REVIEWED: Select[*tuple[Any, ...]] = (
+    columns(
+        col(AuditReturn.rag),
+        col(OccurrenceRow.title),
+        col(OccurrenceRow.due),
+        col(FollowUpAction.id),
+        col(FollowUpAction.description),
+        col(FollowUpAction.due).label("action_due"),
+        col(FollowUpAction.completed_at),
+    )
+    .join(OccurrenceRow, col(OccurrenceRow.id) == col(AuditReturn.occurrence_id))
+    .outerjoin(FollowUpAction, col(FollowUpAction.return_id) == col(AuditReturn.id))
+    .where(col(AuditReturn.id) == _LAST)
+    .order_by(col(FollowUpAction.due))
+)
+
+
+def organisation(
+    session: Session, row: Item, today: date, names: _Names | None = None
+) -> Organisation:
     """An agency's or school's page, from one of its returns."""
     code = row.subject
-    name = queries.subject_name(session, row.partnership_id, code) or code
-    due_rows = session.exec(
-        select(OccurrenceRow)
-        .where(OccurrenceRow.partnership_id == row.partnership_id,
-               OccurrenceRow.subject == code,
-               OccurrenceRow.lifecycle == Lifecycle.OPEN.value)
-        .order_by(OccurrenceRow.due)
-    ).all()  # fmt: skip
-    reviewed = session.exec(
-        select(AuditReturn, OccurrenceRow)
-        .join(OccurrenceRow, col(OccurrenceRow.id) == col(AuditReturn.occurrence_id))
-        .where(AuditReturn.subject == code, col(AuditReturn.rag).is_not(None),
-               OccurrenceRow.partnership_id == row.partnership_id)
-        .order_by(col(AuditReturn.reviewed_at).desc())
-    ).first()  # fmt: skip
+    names = names or _Names(session.connection())
+    name = names(row.partnership_id, code) or code
+    where = {"partnership_id": row.partnership_id, "code": code}
+    due_rows = names.db.execute(_DUE, where).all()
+    reviewed = names.db.execute(_REVIEWED, where).all()
     follow: list[FollowUp] = []
     rag = last = ""
-    if reviewed is not None:
-        audit_return, returned = reviewed
-        rag, last = audit_return.rag or "", f"{returned.title} due {returned.due:%-d %B %Y}"
-        for action in session.exec(
-            select(FollowUpAction).where(FollowUpAction.return_id == audit_return.id)
-            .order_by(FollowUpAction.due)
-        ):  # fmt: skip
-            follow.append(FollowUp(action.id or 0, action.description, action.due,
-                                   action.completed_at))  # fmt: skip
+    if reviewed:
+        first = reviewed[0]
+        rag, last = first.rag or "", f"{first.title} due {first.due:%-d %B %Y}"
+        follow = [
+            FollowUp(r.id, r.description, r.action_due, r.completed_at)
+            for r in reviewed
+            if r.id is not None
+        ]
     return Organisation(
         name,
         tuple(Due(r.title, r.due, "overdue" if r.due < today else "open") for r in due_rows),
@@ -242,22 +411,15 @@ def answer(
     """Record what the link's page offered. Raises LinkDead (also for the second of two
     Lead Partners acknowledging one escalation at the same instant), FormRefused (no
     form key), or RecordError (what was typed cannot be recorded: nothing is)."""
-    link = _link(session, secret, token, now)
-    if form.get("form_key", "") != action_links.form_key(secret, link.id):
+    db = session.connection()
+    link = _held(db, secret, token, now)
+    if not hmac.compare_digest(form.get("form_key", ""), action_links.form_key(secret, link.id)):
         raise FormRefused(link.id)
     if link.used_at is not None:
         return Answer(_already(link), link.partnership_id, recorded=False)
     try:
         return _answer(
-            session,
-            secret,
-            token,
-            link,
-            form,
-            now=now,
-            today=today,
-            partnerships=partnerships,
-            client=client,
+            session, db, link, form, now=now, today=today, partnerships=partnerships, client=client
         )
     except (LinkDead, IntegrityError):  # the item answered meanwhile, or at the same instant
         session.rollback()  # nothing of this answer is kept
@@ -269,9 +431,8 @@ def answer(
 
 def _answer(
     session: Session,
-    secret: str,
-    token: str,
-    link: ActionLink,
+    db: Connection,
+    link: Held,
     form: dict[str, str],
     *,
     now: datetime,
@@ -279,14 +440,16 @@ def _answer(
     partnerships: Sequence[Partnership],
     client: str,
 ) -> Answer:
-    view = open_link(session, secret, token, now=now, today=today, partnerships=partnerships)
+    whole = "follow_up" in form  # the organisation's page, to check the action chosen
+    view = _view(session, db, link, today=today, partnerships=partnerships, whole=whole)
     actor = Actor(name=view.person, channel=Channel.EMAIL_LINK)
-    if "follow_up" in form and view.action is LinkAction.RETURN:
+    if whole and view.action is LinkAction.RETURN:
         return _follow_up(session, link, view, form, actor, today, client)
     day = _day(form.get("day", ""), today)
-    if not action_links.claim(session, link, at=now, client=client):
-        session.refresh(link)  # the answer that took it, as the page then says
-        return Answer(_already(link), link.partnership_id, recorded=False)
+    if not action_links.claim(db, link.id, at=now, client=client):
+        taken = action_links.find(session, link.id)  # the answer that took it, as the page says
+        said = _already(taken) if taken is not None else ""
+        return Answer(said, link.partnership_id, recorded=False)
     if view.action is LinkAction.ACKNOWLEDGE:
         note = " ".join(form.get("note", "").split())  # a textarea's lines, as one line
         done = actions.acknowledge(session, link.item, actor, note, at=now)
@@ -301,7 +464,7 @@ def _answer(
         summary = actions.record_return(session, link.item, form.get("evidence", ""), actor,
                                         submitted_on=day, today=today,
                                         partnerships=partnerships).summary  # fmt: skip
-    action_links.mark_used(session, link, at=now, client=client, outcome=summary)
+    action_links.record_outcome(db, link.id, summary)
     _trail(session, link, client, summary)
     session.flush()  # a unique key's refusal raised here, where it is understood
     return Answer(summary, link.partnership_id, recorded=True)
@@ -310,7 +473,7 @@ def _answer(
 _ANSWERS = {"coming": "will attend", "not-coming": "cannot attend", "deputy": "sends a deputy"}
 
 
-def _attend(session: Session, link: ActionLink, form: dict[str, str], now: datetime) -> str:
+def _attend(session: Session, link: Held, form: dict[str, str], now: datetime) -> str:
     """The invitee's answer, kept where a calendar reply keeps it (models/attendance.py,
     one record whatever the path)."""
     from govcal.models.attendance import Answer, AnswerRefused, AnswerSource, record_answer
@@ -367,7 +530,7 @@ def _day(text: str, today: date) -> date:
     return day
 
 
-def _trail(session: Session, link: ActionLink, client: str, summary: str) -> None:
+def _trail(session: Session, link: Held, client: str, summary: str) -> None:
     record(
         session, actor=link.email, channel=Channel.EMAIL_LINK, action="email-link-used",
         entity="action_link", entity_id=link.item,

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, func, literal, union_all
+from sqlalchemy import Connection, bindparam, case, func, literal, union_all
 from sqlmodel import Session, col, or_, select
 
 from govcal.models.calendar import Incident, Lifecycle, OccurrenceRow
@@ -487,19 +487,25 @@ def subject_names_of(
     return found
 
 
-def subject_name(session: Session, partnership_id: str, code: str) -> str:
+_SUBJECT_NAME = union_all(  # built once: a page binds its partnership and code
+    select(literal(0).label("rank"), col(Agency.name)).where(
+        col(Agency.partnership_id) == bindparam("partnership_id"),
+        col(Agency.code) == bindparam("code"),
+    ),
+    select(literal(1).label("rank"), col(School.name)).where(
+        col(School.partnership_id) == bindparam("partnership_id"),
+        col(School.code) == bindparam("code"),
+    ),
+)
+
+
+def subject_name(db: Session | Connection, partnership_id: str, code: str) -> str:
     """One agency's or school's name ('' if unknown): a page about one organisation
-    need not read the partnership's 168."""
+    need not read the partnership's 168. `db`: a session or its connection."""
     if not code:
         return ""
-    agency = select(literal(0).label("rank"), col(Agency.name)).where(
-        Agency.partnership_id == partnership_id, Agency.code == code
-    )
-    school = select(literal(1).label("rank"), col(School.name)).where(
-        School.partnership_id == partnership_id, School.code == code
-    )
-    found = session.execute(union_all(agency, school)).all()  # one round trip, not two
-    names: dict[Any, Any] = {rank: name for rank, name in found}
+    found = db.execute(_SUBJECT_NAME, {"partnership_id": partnership_id, "code": code}).all()
+    names: dict[Any, Any] = {rank: name for rank, name in found}  # one round trip, not two
     name = names.get(1) or names.get(0)  # a school's name wins a shared code, as above
     return shown(name) if name else ""
 

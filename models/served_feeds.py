@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Column, LargeBinary, insert, update
+from sqlalchemy import Column, Connection, LargeBinary, bindparam, insert, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from govcal.models.chunks import chunks
@@ -74,22 +74,27 @@ def store(session: Session, feeds: dict[str, bytes]) -> int:
     return len(rows)
 
 
+_STAMP = (
+    select(ServedFeed.key, ServedFeed.etag, ServedFeed.changed_at)
+    .join(FeedToken, FeedToken.email == ServedFeed.key)  # type: ignore[arg-type]
+    .where(FeedToken.token == bindparam("token"))
+)  # built once: a poll only binds its token
+_CONTENT = select(ServedFeed.content).where(ServedFeed.key == bindparam("key"))
+
+
 def by_token(
-    session: Session, token: str, unless: Callable[[Feed], bool] | None = None
+    db: Session | Connection, token: str, unless: Callable[[Feed], bool] | None = None
 ) -> Feed | None:
     """The feed a token opens today, or None (unknown, rotated, or never written). A
     poll's check comes first, on the ETag and date alone: when `unless` holds, the
-    feed's bytes are not read (a 304 reads one small row through two unique indexes)."""
-    stamp = session.exec(
-        select(ServedFeed.key, ServedFeed.etag, ServedFeed.changed_at)
-        .join(FeedToken, FeedToken.email == ServedFeed.key)  # type: ignore[arg-type]
-        .where(FeedToken.token == token)
-    ).first()  # fmt: skip
+    feed's bytes are not read (a 304 reads one small row through two unique indexes).
+    `db`: a session, or a bare connection (models.db.read_scope) for a server's polls."""
+    stamp = db.execute(_STAMP, {"token": token}).first()
     if stamp is None:
         return None
     key, etag, changed_at = stamp
     feed = Feed(b"", etag, changed_at)
     if unless is not None and unless(feed):
         return feed
-    content = session.exec(select(ServedFeed.content).where(ServedFeed.key == key)).one()
+    content = db.execute(_CONTENT, {"key": key}).scalar_one()
     return Feed(content, etag, changed_at)

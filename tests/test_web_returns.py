@@ -95,6 +95,42 @@ def test_a_school_submits_its_s175_return_from_its_own_page(folder):
     assert row != was and "2027-03-01" in row
 
 
+def test_a_schools_page_reads_the_database_in_a_handful_of_statements(folder):
+    """The page a school's link opens (its return, what is due, the last review and its
+    follow-up actions) and the answer it records, as statements: on a server database
+    each is a round trip, and 200 people open theirs in the same minute."""
+    from sqlalchemy import event
+
+    from govcal.models.db import get_engine
+    from govcal.models.settings import get_settings
+
+    port, tmp_path = folder
+    _last_year_reviewed("wf-p032")
+    day_sent(tmp_path / "outbox", S175_DAY, _noon(S175_DAY))
+    serving = serve(port, now=_noon(S175_DAY))
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, sql, *_args) -> None:
+        statements.append(sql)
+
+    engine = get_engine(get_settings())
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        site = Site(f"http://127.0.0.1:{port}", tmp_path / "outbox", serving)
+        url = next(u for to, u, _m in site.links("Submit our return") if "wf-p032" in to)
+        page = httpx.get(url).text
+        assert "Update the safer recruitment policy" in page  # the whole page, review included
+        opened = len(statements)
+        form = {"form_key": _key(page), "evidence": "https://e.org/s175.pdf"}
+        assert httpx.post(url, data=form).status_code == 303
+        answered = len(statements) - opened
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        serving.stop()
+    assert opened <= 5, statements[:opened]
+    assert answered <= 11, statements[opened:]
+
+
 @pytest.mark.xdist_group("prefect")
 def test_a_lead_partner_acknowledges_the_s11_round_and_the_summary_says_so(folder, prefect_api):
     from govcal.web.republish import Republisher

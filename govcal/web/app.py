@@ -25,7 +25,7 @@ from starlette.staticfiles import StaticFiles
 from govcal.flows.runtime import Runtime, build_runtime, web_secret
 from govcal.models import link_answers
 from govcal.models.action_links import LinkAction, form_key
-from govcal.models.db import ensure_schema, session_scope
+from govcal.models.db import Database, ensure_schema, read_scope, session_scope
 from govcal.models.settings import SettingsError
 from govcal.rules.errors import Refused, Unavailable
 from govcal.web.guard import Buckets, Guard
@@ -76,6 +76,7 @@ class Web:
 
     def __init__(self, runtime: Runtime, secret: str, republish: Republish | None) -> None:
         self.runtime, self.secret, self.republish = runtime, secret, republish
+        self.database = Database.of(runtime.settings)  # named once, not per request
         self._limiter: anyio.CapacityLimiter | None = None
         chosen = runtime.partnership() if runtime.partnerships else None
         self.mailbox = (chosen.business_team_mailbox if chosen else None) or (
@@ -110,7 +111,7 @@ class Web:
         runtime = self.runtime
 
         def read():
-            with session_scope(runtime.settings, checked=True) as session:
+            with session_scope(self.database, checked=True) as session:
                 return link_answers.open_link(session, self.secret, token, now=runtime.now(),
                                               today=runtime.today(),
                                               partnerships=runtime.partnerships)  # fmt: skip
@@ -147,7 +148,7 @@ class Web:
         runtime = self.runtime
 
         def write():
-            with session_scope(runtime.settings, checked=True) as session:
+            with session_scope(self.database, checked=True) as session:
                 return link_answers.answer(session, self.secret, token, form, now=runtime.now(),
                                            today=runtime.today(),
                                            partnerships=runtime.partnerships,
@@ -193,8 +194,8 @@ class Web:
             return _not_modified(request, f'"{feed.etag}"', _second(feed.changed_at))
 
         def read() -> Feed | None:
-            with session_scope(self.runtime.settings, checked=True) as session:
-                return by_token(session, name.removesuffix(".ics"), unless=unchanged)
+            with read_scope(self.database) as connection:
+                return by_token(connection, name.removesuffix(".ics"), unless=unchanged)
 
         found = await self._in_thread(read)
         if found is None:
@@ -221,7 +222,7 @@ class Web:
         runtime = self.runtime
 
         def read():
-            with session_scope(self.runtime.settings, checked=True) as session:
+            with session_scope(self.database, checked=True) as session:
                 found = find(session, self.secret, token, now=runtime.now())
                 return None if found is None else (found.stem, getattr(found, kind))
 
