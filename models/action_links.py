@@ -160,7 +160,9 @@ def claim(session: Session, link: ActionLink, *, at: datetime, client: str) -> b
     return bool(getattr(taken, "rowcount", 0) == 1)
 
 
-def mark_used(session: Session, link: ActionLink, *, at: datetime, client: str, outcome: str):
+def mark_used(
+    session: Session, link: ActionLink, *, at: datetime, client: str, outcome: str
+) -> None:
     link.used_at = at
     link.used_from = client[:64]
     link.outcome = outcome[:1000]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -27,6 +28,9 @@ from govcal.models.records import Actor, RecordError
 from govcal.models.trail import Channel, record
 from govcal.rules.errors import Missing, Refused
 from govcal.rules.model import Partnership
+
+if TYPE_CHECKING:
+    from govcal.models.people import RoleAssignment
 
 
 class LinkDead(Missing):
@@ -100,7 +104,7 @@ def _person(session: Session, link: ActionLink, partnerships: Sequence[Partnersh
     names = {k: r.display_name for k, r in chosen.roles.items()} if chosen else {}
     subject = link.item.split(":")[3] if link.item.count(":") == 3 else ""
 
-    def fits(role) -> tuple[bool, bool]:  # the role the link was sent for, first
+    def fits(role: RoleAssignment) -> tuple[bool, bool]:  # the role the link was sent for, first
         answering = link.action == LinkAction.ACKNOWLEDGE and role.role in ("lsp", "dsp")
         return (not answering, subject not in (role.school_code, role.agency_code) or not subject)
 
@@ -194,7 +198,7 @@ def organisation(session: Session, row: OccurrenceRow, today: date) -> Organisat
         .where(OccurrenceRow.partnership_id == row.partnership_id,
                OccurrenceRow.subject == code,
                OccurrenceRow.lifecycle == Lifecycle.OPEN.value)
-        .order_by(OccurrenceRow.due)
+        .order_by(col(OccurrenceRow.due))
     ).all()  # fmt: skip
     reviewed = session.exec(
         select(AuditReturn, OccurrenceRow)
@@ -210,7 +214,7 @@ def organisation(session: Session, row: OccurrenceRow, today: date) -> Organisat
         rag, last = audit_return.rag or "", f"{returned.title} due {returned.due:%-d %B %Y}"
         for action in session.exec(
             select(FollowUpAction).where(FollowUpAction.return_id == audit_return.id)
-            .order_by(FollowUpAction.due)
+            .order_by(col(FollowUpAction.due))
         ):  # fmt: skip
             follow.append(FollowUp(action.id or 0, action.description, action.due,
                                    action.completed_at))  # fmt: skip
@@ -342,7 +346,15 @@ def _attend(session: Session, link: ActionLink, form: dict[str, str], now: datet
     return said
 
 
-def _follow_up(session, link, view, form, actor, today, client) -> Answer:
+def _follow_up(
+    session: Session,
+    link: ActionLink,
+    view: View,
+    form: dict[str, str],
+    actor: Actor,
+    today: date,
+    client: str,
+) -> Answer:
     chosen = form.get("follow_up", "")
     wanted = {f.id for f in view.organisation.follow_ups if f.done_on is None} \
         if view.organisation else set()  # fmt: skip
