@@ -19,7 +19,7 @@ from govcal.models.feed_tokens import feed_tokens, installation_id
 from govcal.models.notify_inputs import directory as load_directory
 from govcal.models.notify_inputs import last_changes, round_sizes, versions_before
 from govcal.models.queries import subject_names
-from govcal.models.settings import Settings, get_settings
+from govcal.models.settings import Settings
 from govcal.notifications.compose import ComposeContext, PartnershipInfo
 from govcal.rules.model import Partnership
 from govcal.rules.notify_plan import Item, successors
@@ -143,13 +143,14 @@ def message_context(
     rows: list,
     cache: dict[str, object] | None = None,
     *,
+    settings: Settings,
     now: datetime | None = None,
     issue_links: bool = True,
 ) -> ComposeContext:
     """`cache` keeps what does not change between batches of one run (the directory).
+    `settings`: the run's, for the addresses links point at and the key that signs them.
     `issue_links=False` for a dry run: links are committed when issued, and a dry run
     changes nothing (its messages are never sent)."""
-    settings = get_settings()
     cache = {} if cache is None else cache
     if "people" not in cache:
         people = load_directory(session, [p.id for p in partnerships])

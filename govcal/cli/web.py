@@ -31,7 +31,7 @@ def web(
     configure_prefect(reuse_server=True)
     run = runtime()
     try:  # settings, key and database checked (the embedded ones made) before any worker
-        app = create_app(run, republish=Republisher())
+        app = create_app(run, republish=Republisher(run))
     except SettingsError as exc:
         for line in exc.lines:
             err.print(f"Error: {line}", markup=False)
