@@ -30,6 +30,7 @@ from govcal.models.types import table_of, utcnow
 from govcal.rules.dependencies import dependents_of
 from govcal.rules.expand import expand
 from govcal.rules.model import (
+    REPLACES_WITHIN,
     Anchor,
     Basis,
     DateList,
@@ -41,7 +42,6 @@ from govcal.rules.model import (
     Recurrence,
     Rule,
 )
-from govcal.rules.notify_plan import REPLACES_WITHIN
 
 
 @dataclass

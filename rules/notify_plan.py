@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
 
-from govcal.rules.model import Horizon, Ladder
+from govcal.rules.model import REPLACES_WITHIN, Horizon, Ladder
 from govcal.rules.state import State, Status
 from govcal.rules.workdays import is_working_day, working_days_between
 
@@ -276,9 +276,6 @@ def _recipients(
         for contact in contacts:
             found.setdefault(contact.email.lower(), (resolved, contact))
     return list(found.values())
-
-
-REPLACES_WITHIN = timedelta(days=45)  # a rule change moved a meeting by less than this
 
 
 def _invites(
