@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
@@ -46,6 +47,9 @@ _STATUS = {
     Action.SKIP: Delivery.SKIPPED,
     Action.FLAG: Delivery.FLAGGED,
 }
+
+if TYPE_CHECKING:  # imported by send(): the plan alone never loads the message context
+    from govcal.flows.message_context import RunShared
 
 
 @dataclass
@@ -156,7 +160,9 @@ def send(
     stop_at = time.monotonic() + budget.total_seconds()
     length = lease
     total, dropped = DeliveryReport(), 0
-    context: dict[str, object] = {}
+    from govcal.flows.message_context import RunShared
+
+    context = RunShared()
     seconds = length.total_seconds()
     with ledger.Lease(session, seconds, until=stop_at + seconds) as held:
         while True:
@@ -226,7 +232,7 @@ def _send_claimed(
     sender: Sender,
     settings: Settings,
     now: datetime,
-    context: dict[str, object],
+    context: RunShared,
     stop_at: float | None = None,
 ) -> tuple[DeliveryReport, int]:
     """Deliver one claimed batch; `context` keeps the directory between batches."""

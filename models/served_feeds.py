@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Column, LargeBinary
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from govcal.models.feed_tokens import FeedToken
 from govcal.models.types import UTCDateTime, utcnow
@@ -73,7 +73,7 @@ def by_token(
     feed's bytes are not read (a 304 reads one small row through two unique indexes)."""
     stamp = session.exec(
         select(ServedFeed.key, ServedFeed.etag, ServedFeed.changed_at)
-        .join(FeedToken, FeedToken.email == ServedFeed.key)  # type: ignore[arg-type]
+        .join(FeedToken, col(FeedToken.email) == col(ServedFeed.key))
         .where(FeedToken.token == token)
     ).first()  # fmt: skip
     if stamp is None:
