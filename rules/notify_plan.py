@@ -421,7 +421,7 @@ def successors(items: list[Item], invitees: dict[int, set[str]]) -> dict[int, It
         if item.orphaned or item.cancelled or item.starts_at is None:
             continue
         for orphan in orphans.get((item.partnership, item.rule, item.subject), []):
-            if abs(item.starts_at - orphan.starts_at) <= REPLACES_WITHIN:  # type: ignore[operator]
+            if orphan.starts_at and abs(item.starts_at - orphan.starts_at) <= REPLACES_WITHIN:
                 found[item.ref] = orphan
     return found
 
