@@ -61,7 +61,7 @@ def plain(day: date, publish: bool = False) -> dict:
     with session_scope(settings) as s:
         status_rows(s, day, ahead_days=60)
     with session_scope(settings) as s:
-        report = steps.notify(s, chosen, day, run.transport(), run.sender,
+        report = steps.notify(s, chosen, day, run.transport(), run.sender, settings=settings,
                               invite_window_days=settings.invite_window_days)  # fmt: skip
     notified = time.perf_counter()
     with session_scope(settings) as s:

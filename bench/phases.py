@@ -67,7 +67,7 @@ def sync_db(data: Path, as_of: date, db: str, **_) -> dict:
     """Phase 2: directory import and the sync of ten years into the database, then a
     realistic history: 80% done on time, 8% late, 2% waived, 10% never done."""
     from sqlalchemy import bindparam
-    from sqlmodel import update
+    from sqlmodel import col, update
 
     from govcal.models import OccurrenceRow
     from govcal.models.calendar import Lifecycle
@@ -75,6 +75,7 @@ def sync_db(data: Path, as_of: date, db: str, **_) -> dict:
     from govcal.models.db import session_scope, upgrade
     from govcal.models.directory_import import import_directory
     from govcal.models.sync import sync_partnership
+    from govcal.models.types import table_of
 
     upgrade(db)
     partnerships = _partnerships(data)
@@ -93,7 +94,8 @@ def sync_db(data: Path, as_of: date, db: str, **_) -> dict:
     done_on_time, late, waived = [], [], []
     with session_scope(db) as s:
         past = s.exec(
-            OccurrenceRow.__table__.select()  # type: ignore[attr-defined]
+            table_of(OccurrenceRow)
+            .select()
             .with_only_columns(OccurrenceRow.id, OccurrenceRow.due)
             .where(OccurrenceRow.due < as_of)
         ).all()
@@ -106,7 +108,7 @@ def sync_db(data: Path, as_of: date, db: str, **_) -> dict:
                 late.append({"i": ref, "at": noon + timedelta(days=20)})
             elif roll < 0.90:
                 waived.append(ref)
-        table = OccurrenceRow.__table__  # type: ignore[attr-defined]
+        table = table_of(OccurrenceRow)
         for batch in (done_on_time, late):
             if batch:
                 s.connection().execute(
@@ -116,7 +118,7 @@ def sync_db(data: Path, as_of: date, db: str, **_) -> dict:
                     batch,
                 )  # fmt: skip
         for chunk in chunks(waived):
-            s.exec(update(OccurrenceRow).where(OccurrenceRow.id.in_(chunk))  # type: ignore[union-attr]
+            s.exec(update(OccurrenceRow).where(col(OccurrenceRow.id).in_(chunk))
                    .values(lifecycle=Lifecycle.WAIVED.value, reason="bench"))  # fmt: skip
     historied = time.perf_counter()
     return {"partnerships": len(partnerships), "occurrences_created": created,
@@ -278,11 +280,11 @@ def dashboard(data: Path, as_of: date, db: str, **_) -> dict:
     configure_prefect(reuse_server=False)
     from prefect import flow
 
-    from govcal.flows.tasks import publish_dashboard
+    from govcal.flows.tasks import publish_dashboard, run_runtime
 
     @flow(name="bench-dashboard")
     def publish(day: date) -> list[str]:
-        return publish_dashboard(day)
+        return publish_dashboard(run_runtime(), day)
 
     publish(as_of)  # Prefect's own start (the ephemeral API, the first flow run): untimed
     t0 = time.perf_counter()

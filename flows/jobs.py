@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, time
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -47,10 +46,12 @@ from govcal.flows.tasks import (
     build_dashboard_task,
     evaluate_task,
     feeds_task,
+    handed,
     mailbox_task,
     notify_task,
     publish_dashboard,
     publish_dashboard_task,
+    run_runtime,
     sync_task,
 )
 from govcal.models import actions, escalations, queries, records
@@ -63,32 +64,29 @@ REFUSED = "(refused: not kept)"
 quiet_returned_failures()  # a refused form, or a day with mail stuck: one line, no traceback
 
 
-def _day(as_of: date | None, rules: str | None = None) -> date:
-    """The day given, else today where the run's default partnership is."""
-    return as_of or build_runtime(rules=Path(rules) if rules else None).today()
-
-
 @flow(name="daily-compliance")
 def daily_compliance(as_of: AsOfDay = None, rules: RulesPath = None) -> dict[str, Any]:
     """Sync the calendar, evaluate every open item, remind and escalate, publish the
     dashboard and the calendar feeds (in this run: a second flow run costs about 0.5 s)."""
-    return the_day(_day(as_of, rules), rules)
+    runtime = run_runtime(rules)
+    return the_day(runtime, as_of or runtime.today())
 
 
-def the_day(day: date, rules: str | None, share: list[str] | None = None) -> Any:
+def the_day(runtime: Runtime, day: date, share: list[str] | None = None) -> Any:
     """The day's steps in the running flow, for every partnership or one share of the
     national day (flows/national.py): sync, evaluate, notify, boards and feeds. The
     mailbox is read by the whole day's run only (a share leaves it to the parent run)."""
-    synced = sync_task(day, rules, share)
-    states = evaluate_task(day, rules, share)
-    if share is None and build_runtime().settings.imap_host:
-        mailbox_task(rules)  # bounces and deputies first: today's digest has them
-    sent = notify_task(day, rules=rules, share=share)
+    run = handed(runtime)  # one runtime for every task (flows/tasks.py)
+    synced = sync_task(run, day, share)
+    states = evaluate_task(run, day, share)
+    if share is None and runtime.settings.imap_host:
+        mailbox_task(run)  # bounces and deputies first: today's digest has them
+    sent = notify_task(run, day, share=share)
     counts = sent["sent_by_kind"] | {"notices": sent["notices_sent"]}
-    boards = build_dashboard_task(day, counts, rules=rules, share=share)
+    boards = build_dashboard_task(run, day, counts, share=share)
     # the feeds are written while the boards are posted (by a process of their own,
     # flows/publish.py): neither needs the other, so neither waits for the other
-    feeds = feeds_task.submit(day, rules, share)
+    feeds = feeds_task.submit(run, day, share)
     posted = publish_dashboard_task(boards, return_state=True)
     artifacts = posted.result() if posted.is_completed() else []
     cockpit = "" if posted.is_completed() else posted.message or "not posted"
@@ -103,11 +101,12 @@ def daily_compliance_without_prefect(
     """The day's work when Prefect's API does not answer (down, hung, refusing): the mail
     and the feeds never wait for it. The same steps as `daily_compliance`, called as plain
     functions; only the dashboard is left out, and `why` is the outcome's cockpit problem."""
-    day = _day(as_of, rules)
-    synced = sync_task.fn(day, rules)
-    states = evaluate_task.fn(day, rules)
-    sent = notify_task.fn(day, rules=rules)
-    feeds = feeds_task.fn(day, rules)
+    runtime = run_runtime(rules)
+    day = as_of or runtime.today()
+    synced = sync_task.fn(runtime, day)
+    states = evaluate_task.fn(runtime, day)
+    sent = notify_task.fn(runtime, day)
+    feeds = feeds_task.fn(runtime, day)
     return DayOutcome.of(day.isoformat(), synced, states, sent, [], feeds,
                          cockpit_problem=why).as_result()  # fmt: skip
 
@@ -135,16 +134,17 @@ def _delivered(result: dict[str, Any], sent: dict[str, Any], cockpit: str = "") 
 @flow(name="send-invites")
 def send_invites(as_of: AsOfDay = None) -> dict[str, Any]:
     """Send or update invites for meetings in the coming window; send cancellations."""
-    day = _day(as_of)
-    sync_task(day)
-    sent = notify_task(day, kinds=["invite", "cancel"])
+    runtime = run_runtime()
+    day = as_of or runtime.today()
+    sync_task(handed(runtime), day)
+    sent = notify_task(handed(runtime), day, kinds=["invite", "cancel"])
     return _delivered(sent, sent)
 
 
 @flow(name="read-mailbox")
 def read_mailbox() -> dict[str, Any]:
     """Read the partnership's mailbox back: calendar answers, bounces, auto-replies."""
-    result = mailbox_task()
+    result = mailbox_task(handed(run_runtime()))
     if result.get("problem"):
         from prefect.states import Failed
 
@@ -155,7 +155,8 @@ def read_mailbox() -> dict[str, Any]:
 @flow(name="publish-feeds")
 def publish_feeds(as_of: AsOfDay = None) -> int:
     """Rewrite the .ics feeds (per partnership, body and person)."""
-    return feeds_task(_day(as_of))
+    runtime = run_runtime()
+    return feeds_task(handed(runtime), as_of or runtime.today())
 
 
 @flow(name="open-audit-cycle")
@@ -169,14 +170,20 @@ def open_audit_cycle(
     Without a period, the next cycle due on or after the day is opened."""
     from govcal.flows.steps import request_returns
 
-    day = _day(as_of)
-    sync_task(day)
-    runtime = build_runtime()
+    runtime = run_runtime()
+    day = as_of or runtime.today()
+    sync_task(handed(runtime), day)
     chosen = runtime.partnership(partnership)
     with session_scope(runtime.settings) as session:
         cycle_id = queries.cycle_to_open(session, chosen.id, rule, day, period)
         report = request_returns(
-            session, chosen, cycle_id, day, runtime.transport(), runtime.sender
+            session,
+            chosen,
+            cycle_id,
+            day,
+            runtime.transport(),
+            runtime.sender,
+            settings=runtime.settings,
         )
     get_run_logger().info("opened %s: %d requests", cycle_id, len(report.new))
     return {"cycle": cycle_id, "requests": len(report.new),
@@ -233,7 +240,7 @@ def _act(
         name_this_run(refused_name(FORM_TITLES.get(_flow_name(), "Form")))
         return Failed(message=f"{exc}; nothing was changed")
     name_this_run(done_name(what, due, named, _typed_name(form)))
-    publish_dashboard(day, only=item.split(":", 1)[0])
+    publish_dashboard(runtime, day, only=item.split(":", 1)[0])
     get_run_logger().info(message)
     return Completed(message=message, data=message)
 

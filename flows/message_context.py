@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import socket
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -19,10 +21,10 @@ from govcal.models.feed_tokens import feed_tokens, installation_id
 from govcal.models.notify_inputs import directory as load_directory
 from govcal.models.notify_inputs import last_changes, round_sizes, versions_before
 from govcal.models.queries import subject_names
-from govcal.models.settings import Settings, get_settings
+from govcal.models.settings import Settings
 from govcal.notifications.compose import ComposeContext, PartnershipInfo
 from govcal.rules.model import Partnership
-from govcal.rules.notify_plan import Item, successors
+from govcal.rules.notify_plan import Directory, Item, successors
 
 
 def partnership_info(partnership: Partnership) -> PartnershipInfo:
@@ -40,6 +42,21 @@ def feed_url(base: str, partnership_id: str, token: str) -> str:
 
 def web_feed_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/feeds/{token}.ics"
+
+
+@dataclass
+class RunShared:
+    """What does not change between the batches of one delivery run, read with its first
+    batch: the directory and names in words, the Message-ID's installation part, the UI's
+    addresses and the key that signs links."""
+
+    people: Directory | None = None
+    names: dict[str, str] = field(default_factory=dict)
+    subjects: dict[str, str] = field(default_factory=dict)
+    installation: str = ""
+    act: str = ""
+    acknowledge: str = ""
+    web_secret: str | None = None
 
 
 _LABELS = {
@@ -70,10 +87,10 @@ def _wanted(row, item: Item) -> tuple[LinkAction, str] | None:
 
 def _action_links(
     session: Session,
-    settings,
+    settings: Settings,
     items: dict[int, Item],
-    rows: list,
-    cache: dict[str, object],
+    rows: list[Any],
+    cache: RunShared,
     now: datetime | None,
     issue_links: bool,
 ) -> dict[tuple[str, int], tuple[tuple[str, str], ...]]:
@@ -106,7 +123,7 @@ def _action_links(
 
 
 def _cockpit_urls(
-    settings: Settings, partnerships: list[Partnership], cache: dict[str, object]
+    settings: Settings, partnerships: list[Partnership], cache: RunShared
 ) -> dict[str, str]:
     """Partnership -> the fixed address of its summary on the web app (GOVCAL_PUBLIC_URL),
     for the top of the business team's digest; none without the app or a signing key."""
@@ -118,12 +135,12 @@ def _cockpit_urls(
     return {p.id: cockpit_url(settings.public_url, secret, p.id) for p in partnerships}
 
 
-def _secret(settings: Settings, cache: dict[str, object]) -> str:
-    if "web-secret" not in cache:
+def _secret(settings: Settings, cache: RunShared) -> str:
+    if cache.web_secret is None:
         from govcal.flows.runtime import web_secret
 
-        cache["web-secret"] = web_secret(settings) or ""
-    return str(cache["web-secret"])
+        cache.web_secret = web_secret(settings) or ""
+    return cache.web_secret
 
 
 def installation_part(session: Session) -> str:
@@ -140,33 +157,29 @@ def message_context(
     session: Session,
     partnerships: list[Partnership],
     items: dict[int, Item],
-    rows: list,
-    cache: dict[str, object] | None = None,
+    rows: list[Any],
+    cache: RunShared | None = None,
     *,
+    settings: Settings,
     now: datetime | None = None,
     issue_links: bool = True,
 ) -> ComposeContext:
     """`cache` keeps what does not change between batches of one run (the directory).
+    `settings`: the run's, for the addresses links point at and the key that signs them.
     `issue_links=False` for a dry run: links are committed when issued, and a dry run
     changes nothing (its messages are never sent)."""
-    settings = get_settings()
-    cache = {} if cache is None else cache
-    if "people" not in cache:
-        people = load_directory(session, [p.id for p in partnerships])
-        cache["people"] = people
-        cache["names"] = {
-            c.email: c.name for holders in people.holders.values() for _a, _s, c in holders
+    cache = RunShared() if cache is None else cache
+    if cache.people is None:
+        cache.people = load_directory(session, [p.id for p in partnerships])
+        cache.names = {
+            c.email: c.name for holders in cache.people.holders.values() for _a, _s, c in holders
         }
-        subjects: dict[str, str] = {}
         for partnership in partnerships:
-            subjects.update(subject_names(session, partnership.id))
-        cache["subjects"] = subjects
-        cache["installation"] = installation_part(session)
-        cache["act"] = act_url(settings.ui_url)  # may ask the UI's API: once a run
-        cache["acknowledge"] = acknowledge_url(settings.ui_url)
-    people = cache["people"]  # type: ignore[assignment]
-    names: dict[str, str] = cache["names"]  # type: ignore[assignment]
-    subjects = cache["subjects"]  # type: ignore[assignment]
+            cache.subjects.update(subject_names(session, partnership.id))
+        cache.installation = installation_part(session)
+        cache.act = act_url(settings.ui_url)  # may ask the UI's API: once a run
+        cache.acknowledge = acknowledge_url(settings.ui_url)
+    people, names, subjects = cache.people, cache.names, cache.subjects
     rounds = {i.public_id.rsplit(":", 1)[0] for i in items.values() if i.subject and i.per}
     meetings = {i.ref: i.public_id for i in items.values() if i.kind == "meeting"}
     invited = ledger.invited_pairs(session, list(meetings))
@@ -195,10 +208,10 @@ def message_context(
         invited_before=set(invitees),
         invitees=invitees,
         feed_urls=feeds,
-        act_url=str(cache["act"]),
+        act_url=cache.act,
         cockpit_urls=_cockpit_urls(settings, partnerships, cache),
-        acknowledge_url=str(cache["acknowledge"]),
-        installation=str(cache["installation"]),
+        acknowledge_url=cache.acknowledge,
+        installation=cache.installation,
         failures=with_failing(
             session, ledger.failure_notes(session, [r.stage for r in rows if r.kind == "failure"])
         )

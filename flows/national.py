@@ -20,7 +20,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -28,8 +27,7 @@ from prefect import flow, get_client, get_run_logger
 
 from govcal.flows.forms import AsOfDay, RulesPath
 from govcal.flows.jobs import the_day
-from govcal.flows.runtime import build_runtime
-from govcal.flows.tasks import mailbox_task
+from govcal.flows.tasks import handed, mailbox_task, run_runtime
 from govcal.rules.model import active_partnerships
 
 SHARE_DEPLOYMENT = "daily-share/daily-share"
@@ -41,7 +39,7 @@ def daily_share(
     partnerships: list[str], as_of: AsOfDay = None, rules: RulesPath = None
 ) -> dict[str, Any]:
     """One share of the national day: the daily steps for these partnerships only."""
-    runtime = build_runtime(rules=Path(rules) if rules else None)
+    runtime = run_runtime(rules)
     known = {p.id for p in runtime.partnerships}
     unknown = sorted(set(partnerships) - known)
     if unknown:
@@ -50,7 +48,7 @@ def daily_share(
         return Failed(  # type: ignore[return-value]
             message=f"no rule file for {', '.join(unknown)}; check the share's partnerships"
         )
-    return the_day(as_of or runtime.today(), rules, share=list(partnerships))
+    return the_day(runtime, as_of or runtime.today(), share=list(partnerships))
 
 
 def shares_of(ids: list[str], size: int) -> list[list[str]]:
@@ -125,11 +123,11 @@ def national_day(
 ) -> dict[str, Any]:
     """The daily job for every partnership, in shares any worker of the pool takes; the
     summary says which partnerships ran, failed or are late."""
-    runtime = build_runtime(rules=Path(rules) if rules else None)
+    runtime = run_runtime(rules)
     day = as_of or runtime.today()
     ids = [p.id for p in active_partnerships(runtime.partnerships, day)]
     if runtime.settings.imap_host:
-        mailbox_task()  # once for the day, before any share's digests
+        mailbox_task(handed(runtime))  # once for the day, before any share's digests
     shares = [Share(group) for group in shares_of(ids, share_size)]
     for number, share in enumerate(shares):
         _ask(share, number, day, rules)

@@ -18,6 +18,7 @@ from govcal.flows.message_context import message_context
 from govcal.flows.steps import for_tomorrow, plan
 from govcal.models.ledger import Delivery, LedgerEntry
 from govcal.models.notify_inputs import existing_keys, items_by_ids, sendable_rows
+from govcal.models.settings import Settings
 from govcal.models.types import utcnow
 from govcal.notifications.compose import compose
 from govcal.notifications.render import Sender
@@ -38,6 +39,7 @@ def preview(
     today: date,
     sender: Sender,
     *,
+    settings: Settings,
     now: datetime | None = None,
     invite_window_days: int = 60,
     lease: timedelta = timedelta(seconds=900),
@@ -65,7 +67,9 @@ def preview(
         live = [r for r in rows if still_wanted(r.kind, r.stage, items.get(r.occurrence_id))]
         held = {id(r) for r in for_tomorrow(session, live, items, today)}
         live = [r for r in live if id(r) not in held]
-        context = message_context(session, partnerships, items, live, issue_links=False)
+        context = message_context(
+            session, partnerships, items, live, settings=settings, issue_links=False
+        )
         out = []
         for message in compose(live, items, context, sender, today, now):
             parsed = message_from_bytes(message.render(), policy=policy.default)

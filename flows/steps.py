@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
@@ -23,6 +24,7 @@ from govcal.models.ledger import Delivery, LedgerEntry, LedgerRow
 from govcal.models.notify_inputs import directory as load_directory
 from govcal.models.notify_inputs import items_by_ids, open_items
 from govcal.models.records import new_attendee_version
+from govcal.models.settings import Settings
 from govcal.models.types import utcnow
 from govcal.notifications.deliver import DeliveryReport, compose, deliver
 from govcal.notifications.feeds import FeedFile, write_feeds
@@ -45,6 +47,9 @@ _STATUS = {
     Action.SKIP: Delivery.SKIPPED,
     Action.FLAG: Delivery.FLAGGED,
 }
+
+if TYPE_CHECKING:  # imported by send(): the plan alone never loads the message context
+    from govcal.flows.message_context import RunShared
 
 
 @dataclass
@@ -140,6 +145,7 @@ def send(
     transport: Transport,
     sender: Sender,
     *,
+    settings: Settings,
     now: datetime | None = None,
     budget: timedelta = DELIVERY_BUDGET,
     lease: timedelta = CLAIM_LEASE,
@@ -154,7 +160,9 @@ def send(
     stop_at = time.monotonic() + budget.total_seconds()
     length = lease
     total, dropped = DeliveryReport(), 0
-    context: dict[str, object] = {}
+    from govcal.flows.message_context import RunShared
+
+    context = RunShared()
     seconds = length.total_seconds()
     with ledger.Lease(session, seconds, until=stop_at + seconds) as held:
         while True:
@@ -163,7 +171,7 @@ def send(
             if not claimed:
                 break
             report, stale = _send_claimed(session, claimed, partnerships, today, transport,
-                                          sender, now, context, stop_at)  # fmt: skip
+                                          sender, settings, now, context, stop_at)  # fmt: skip
             _add(total, report)
             dropped += stale
             server_down = report.rows_retry and not report.messages_sent
@@ -222,8 +230,9 @@ def _send_claimed(
     today: date,
     transport: Transport,
     sender: Sender,
+    settings: Settings,
     now: datetime,
-    context: dict[str, object],
+    context: RunShared,
     stop_at: float | None = None,
 ) -> tuple[DeliveryReport, int]:
     """Deliver one claimed batch; `context` keeps the directory between batches."""
@@ -243,7 +252,9 @@ def _send_claimed(
         live = [r for r in live if r.id not in held]
     from govcal.flows.message_context import message_context
 
-    wording = message_context(session, partnerships, items, live, context, now=now)
+    wording = message_context(
+        session, partnerships, items, live, context, settings=settings, now=now
+    )
     messages = compose(live, items, wording, sender, today, now)
     return deliver(session, transport, messages, sender, now, deadline=stop_at), len(stale)
 
@@ -255,6 +266,7 @@ def notify(
     transport: Transport,
     sender: Sender,
     *,
+    settings: Settings,
     dry_run: bool = False,
     now: datetime | None = None,
     invite_window_days: int = 60,
@@ -280,7 +292,7 @@ def notify(
         warn_of_quorum(session, partnerships, today)
     report.delivery, report.dropped_rows = send(
         session, partnerships, today, transport, sender,
-        now=now, budget=budget, lease=lease, share=share,
+        settings=settings, now=now, budget=budget, lease=lease, share=share,
     )  # fmt: skip
     return report
 
@@ -338,6 +350,7 @@ def request_returns(
     transport: Transport,
     sender: Sender,
     *,
+    settings: Settings,
     now: datetime | None = None,
 ) -> NotifyReport:
     """Open an audit cycle: one request per agency or school, then deliver."""
@@ -361,6 +374,6 @@ def request_returns(
     queries.mark_cycle_opened(session, cycle, utcnow())
     report.new = record(session, planned)  # the requests and the opened cycle, one commit
     report.delivery, report.dropped_rows = send(
-        session, [partnership], today, transport, sender, now=now
+        session, [partnership], today, transport, sender, settings=settings, now=now
     )
     return report

@@ -10,11 +10,12 @@ import logging
 from dataclasses import asdict
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
+from prefect.utilities.annotations import quote
 
 from govcal.flows import cockpit_csv, dashboard, steps
 from govcal.flows.publish import Publisher, PublishError, as_posted, board_artifacts
@@ -35,9 +36,10 @@ def _log() -> Any:
         return logging.getLogger("govcal.flows")
 
 
-def _runtime(rules: str | None) -> Runtime:
-    """The run's runtime, from the rule file or folder the run was given (`govcal run
-    --rules FILE`), else the configured ones; a broken file's problems go to the log."""
+def run_runtime(rules: str | None = None) -> Runtime:
+    """A flow run's runtime, built once and handed to each of its tasks: from the rule
+    file or folder the run was given (`govcal run --rules FILE`), else the configured
+    ones; a broken file's problems go to the log."""
     runtime = build_runtime(rules=Path(rules) if rules else None)
     for line in runtime.rule_warnings():
         _log().warning("rule file: %s", line)
@@ -51,11 +53,20 @@ def _of_share(runtime: Runtime, share: list[str] | None) -> list[Any]:
     return [p for p in runtime.partnerships if p.id in set(share)]
 
 
-@task(name="sync-calendar")
+def handed(runtime: Runtime) -> Runtime:
+    """The runtime as a task's argument. Every task is handed the flow run's Runtime: the
+    tasks run in the flow's process (Prefect's default task runner: threads), so it is
+    the same object, not a copy. quote() keeps Prefect from walking it for futures
+    (about 1,000 objects per partnership); Prefect unwraps it before the task runs, so
+    the task is given the Runtime itself, as typed. NO_CACHE on each task keeps Prefect
+    from hashing it for a cache key."""
+    return cast(Runtime, quote(runtime))
+
+
+@task(name="sync-calendar", cache_policy=NO_CACHE)
 def sync_task(
-    as_of: date, rules: str | None = None, share: list[str] | None = None
+    runtime: Runtime, as_of: date, share: list[str] | None = None
 ) -> list[dict[str, Any]]:
-    runtime = _runtime(rules)
     with session_scope(runtime.settings) as session:
         reports = sync_all(
             session, _of_share(runtime, share), as_of,
@@ -71,12 +82,10 @@ def sync_task(
     return summary
 
 
-@task(name="evaluate-states")
-def evaluate_task(
-    as_of: date, rules: str | None = None, share: list[str] | None = None
-) -> dict[str, int]:
+@task(name="evaluate-states", cache_policy=NO_CACHE)
+def evaluate_task(runtime: Runtime, as_of: date, share: list[str] | None = None) -> dict[str, int]:
     """Counts by state across every partnership (or one share's), as of the day."""
-    with session_scope(_runtime(rules).settings) as session:
+    with session_scope(runtime.settings) as session:
         rows = status_rows(session, as_of, ahead_days=60, partnership_ids=share)
     counts: dict[str, int] = {}
     for r in rows:
@@ -85,13 +94,12 @@ def evaluate_task(
 
 
 @task(name="read-mailbox", cache_policy=NO_CACHE)
-def mailbox_task(rules: str | None = None) -> dict[str, Any]:
+def mailbox_task(runtime: Runtime) -> dict[str, Any]:
     """Read the mailbox back (flows/mailbox.py). A mailbox that cannot be read now is
     a line in the result, not a failed day: the next run reads what this one did not."""
     from govcal.flows.mailbox import read_mailbox
     from govcal.notifications.imap import MailboxError
 
-    runtime = _runtime(rules)
     logger = get_run_logger()
     if not runtime.settings.imap_host:
         return {"skipped": "GOVCAL_IMAP_HOST is not set"}
@@ -110,18 +118,17 @@ def mailbox_task(rules: str | None = None) -> dict[str, Any]:
     return report.as_result()
 
 
-@task(name="deliver-notifications")
+@task(name="deliver-notifications", cache_policy=NO_CACHE)
 def notify_task(
+    runtime: Runtime,
     as_of: date,
     kinds: list[str] | None = None,
-    rules: str | None = None,
     share: list[str] | None = None,
 ) -> dict[str, Any]:
-    runtime = _runtime(rules)
     with session_scope(runtime.settings) as session:
         report = steps.notify(
             session, _of_share(runtime, share), as_of, runtime.transport(), runtime.sender,
-            invite_window_days=runtime.settings.invite_window_days,
+            settings=runtime.settings, invite_window_days=runtime.settings.invite_window_days,
             budget=timedelta(seconds=runtime.settings.delivery_time_budget),
             lease=timedelta(seconds=runtime.settings.claim_lease),
             kinds=frozenset(kinds) if kinds is not None else None, share=share is not None,
@@ -146,10 +153,10 @@ IN_PROCESS_AT_MOST = 40  # artifacts; more go to a poster process (flows/publish
 
 @task(name="build-dashboard", cache_policy=NO_CACHE)
 def build_dashboard_task(
+    runtime: Runtime,
     as_of: date,
     sent: dict[str, int] | None = None,
     only: str | None = None,
-    rules: str | None = None,
     share: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Per partnership: the summary, the open-items table, and one table per audit rule
@@ -158,7 +165,6 @@ def build_dashboard_task(
     a form). A partnership running on the last good version of its broken rule file is
     told so at the top of its summary; with a public address for the web app, the
     summary links each table as CSV (flows/cockpit_csv.py)."""
-    runtime = _runtime(rules)
     among = active_partnerships(_of_share(runtime, share), as_of)
     chosen = [p for p in among if only in (None, p.id)]
     csv_key = web_secret(runtime.settings) if runtime.settings.public_url else None
@@ -195,18 +201,17 @@ def publish_dashboard_task(artifacts: list[dict[str, Any]]) -> list[str]:
 
 
 def publish_dashboard(
+    runtime: Runtime,
     as_of: date,
     sent: dict[str, int] | None = None,
     only: str | None = None,
-    rules: str | None = None,
 ) -> list[str]:
     """Build the boards, then post them: the two tasks in turn, as a form's run does."""
-    return publish_dashboard_task(build_dashboard_task(as_of, sent, only, rules))
+    return publish_dashboard_task(build_dashboard_task(handed(runtime), as_of, sent, only))
 
 
-@task(name="publish-feeds")
-def feeds_task(as_of: date, rules: str | None = None, share: list[str] | None = None) -> int:
-    runtime = _runtime(rules)
+@task(name="publish-feeds", cache_policy=NO_CACHE)
+def feeds_task(runtime: Runtime, as_of: date, share: list[str] | None = None) -> int:
     with session_scope(runtime.settings) as session:
         written = steps.publish_feeds(
             session, _of_share(runtime, share), as_of, runtime.settings.effective_feeds_dir

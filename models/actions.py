@@ -27,6 +27,7 @@ from govcal.rules.model import Partnership
 from govcal.rules.text import LONG, TextRefused, check_id, check_text
 
 if TYPE_CHECKING:  # the directory import (CSV, email_validator) is imported by its two users
+    from govcal.models.calendar import OccurrenceRow
     from govcal.models.directory_changes import EndedRole  # and directory changes by remove_person
     from govcal.models.directory_import import FileReport
 
@@ -338,7 +339,7 @@ def reschedule(
                        notes=_day_notes(row.due, starts), followed=followed)  # fmt: skip
 
 
-def _already_there(row, to: datetime | date | None, location: str | None) -> bool:
+def _already_there(row: OccurrenceRow, to: datetime | date | None, location: str | None) -> bool:
     if location is not None and " ".join(location.split()) != (row.location or ""):
         return False
     if to is None:

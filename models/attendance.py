@@ -17,7 +17,7 @@ from sqlalchemy import UniqueConstraint, true
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from govcal.models.records import RecordError
-from govcal.models.types import UTCDateTime, utcnow
+from govcal.models.types import UTCDateTime, insert_on_conflict, table_of, utcnow
 
 
 class Answer(StrEnum):
@@ -131,8 +131,12 @@ def record_answer(
     )
     invited = None
     cancelled = meeting.lifecycle == "cancelled"
-    invite = changed and deputy is not None and not cancelled
-    if invite and ledger.plan_deputy_invite(session, occurrence_id, meeting.sequence, deputy):
+    invite = changed and not cancelled
+    if (
+        invite
+        and deputy is not None
+        and ledger.plan_deputy_invite(session, occurrence_id, meeting.sequence, deputy)
+    ):
         invited = deputy
     current = sequence == meeting.sequence
     said = f"{address}: {answer.value}" + (f" ({deputy} instead)" if deputy else "")
@@ -153,12 +157,8 @@ def _upsert(
 ) -> bool:
     """Insert, or replace an older answer to the same version, in one statement (two
     readers at once cannot both insert). True when the row was written."""
-    table = AttendanceAnswer.__table__  # type: ignore[attr-defined]
+    table = table_of(AttendanceAnswer)
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     values = {
         "occurrence_id": occurrence_id,
         "attendee": address,
@@ -169,7 +169,7 @@ def _upsert(
         "answered_at": answered_at,
         "recorded_at": utcnow(),
     }
-    statement = insert(table).values(**values)
+    statement = insert_on_conflict(connection.dialect.name, table).values(**values)
     statement = statement.on_conflict_do_update(
         index_elements=["occurrence_id", "attendee", "sequence"],
         set_={
@@ -345,6 +345,7 @@ def record_attended(
     occurrence = session.exec(
         select(OccurrenceRow.id).where(OccurrenceRow.public_id == public_id)
     ).one()
+    assert occurrence is not None  # a stored row has its id
     everyone = list(dict.fromkeys([*table.invited, *people]))
     for old in session.exec(select(Attended).where(Attended.occurrence_id == occurrence)).all():
         session.delete(old)

@@ -95,7 +95,7 @@ class _sqlite:
     def __enter__(self) -> sqlite3.Connection:
         return self.connection
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.connection.close()
 
 
@@ -166,7 +166,7 @@ def _libpq(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _run(command: list[str], arguments: list[str], url: str) -> subprocess.CompletedProcess:
+def _run(command: list[str], arguments: list[str], url: str) -> subprocess.CompletedProcess[str]:
     """Run a PostgreSQL client tool on the database; the password goes by environment,
     never on the command line where `ps` shows it."""
     parsed = make_url(_libpq(url))

@@ -16,7 +16,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from govcal.models.chunks import chunks
 from govcal.models.ledger import FAILING_AFTER, Delivery, LedgerEntry
-from govcal.models.types import UTCDateTime, utcnow
+from govcal.models.types import UTCDateTime, table_of, utcnow
 
 
 class LedgerBounce(SQLModel, table=True):
@@ -30,8 +30,8 @@ class LedgerBounce(SQLModel, table=True):
     bounced_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-_TABLE = LedgerBounce.__table__  # type: ignore[attr-defined]
-_LEDGER = LedgerEntry.__table__  # type: ignore[attr-defined]
+_TABLE = table_of(LedgerBounce)
+_LEDGER = table_of(LedgerEntry)
 
 
 def record_bounces(
@@ -69,7 +69,7 @@ def failing_addresses(session: Session, at_least: int = FAILING_AFTER) -> list[F
     """Addresses with at least `at_least` hard bounces (by message), most bounces first."""
     from govcal.models.calendar import OccurrenceRow
 
-    occurrences = OccurrenceRow.__table__  # type: ignore[attr-defined]
+    occurrences = table_of(OccurrenceRow)
     address = func.lower(_LEDGER.c.recipient)
     counted = (
         session.connection()

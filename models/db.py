@@ -20,12 +20,12 @@ from __future__ import annotations
 import ast
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, event, inspect, text
 from sqlalchemy.exc import DatabaseError, OperationalError
@@ -68,8 +68,8 @@ class Database:
 Where = Database | Settings | str  # what a caller names its database by
 
 
-def _sqlite_pragmas(lock_timeout_ms: int):
-    def apply(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(lock_timeout_ms: int) -> Callable[[Any, object], None]:
+    def apply(dbapi_connection: Any, _record: object) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -305,11 +305,11 @@ def _migration_engine(database: Database) -> Iterator[Engine]:
     engine = make_engine(database)
 
     @event.listens_for(engine, "connect")
-    def _manual_transactions(dbapi_connection, _record) -> None:
+    def _manual_transactions(dbapi_connection: Any, _record: object) -> None:
         dbapi_connection.isolation_level = None
 
     @event.listens_for(engine, "begin")
-    def _begin_immediate(connection) -> None:
+    def _begin_immediate(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     try:

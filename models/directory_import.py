@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from govcal.models.chunks import chunks
 from govcal.models.directory import Agency, AgencyType, School, SchoolPhase
@@ -29,7 +30,7 @@ from govcal.models.evidence import is_system_path
 from govcal.models.people import Delegation, Person, RoleAssignment
 from govcal.models.sync import register_partnership
 from govcal.models.trail import Channel, record
-from govcal.models.types import utcnow
+from govcal.models.types import table_of, utcnow
 from govcal.rules.model import Partnership
 from govcal.rules.problems import Problem as ImportProblem
 from govcal.rules.text import check_cell
@@ -93,7 +94,10 @@ def unreadable(file: Path) -> str | None:
     return None
 
 
-def _read_rows(reader: csv.DictReader, report: FileReport) -> list[tuple[int, dict[str, str]]]:
+Rows = list[tuple[int, dict[str, str]]]  # a file's rows, each with its line
+
+
+def _read_rows(reader: csv.DictReader[str], report: FileReport) -> Rows:
     """Every row with its line; a CSV error refuses the whole file (nothing imported)."""
     rows = []
     try:
@@ -345,7 +349,9 @@ def _wrong_partnership(row: dict[str, str], partnership_id: str) -> str | None:
     return None
 
 
-def _agencies(session, rows, partnership_id, _roles, report: FileReport) -> None:
+def _agencies(
+    session: Session, rows: Rows, partnership_id: str, _roles: set[str], report: FileReport
+) -> None:
     existing = {
         a.code: a
         for a in session.exec(select(Agency).where(Agency.partnership_id == partnership_id))
@@ -381,7 +387,9 @@ def _agencies(session, rows, partnership_id, _roles, report: FileReport) -> None
     _insert_new(session, Agency, new)
 
 
-def _schools(session, rows, partnership_id, _roles, report: FileReport) -> None:
+def _schools(
+    session: Session, rows: Rows, partnership_id: str, _roles: set[str], report: FileReport
+) -> None:
     existing = {
         s.code: s
         for s in session.exec(select(School).where(School.partnership_id == partnership_id))
@@ -413,7 +421,9 @@ def _schools(session, rows, partnership_id, _roles, report: FileReport) -> None:
     _insert_new(session, School, new)
 
 
-def _people(session, rows, partnership_id, known_roles, report: FileReport) -> None:
+def _people(
+    session: Session, rows: Rows, partnership_id: str, known_roles: set[str], report: FileReport
+) -> None:
     agencies = set(
         session.exec(select(Agency.code).where(Agency.partnership_id == partnership_id)).all()
     )
@@ -490,11 +500,11 @@ def _people(session, rows, partnership_id, known_roles, report: FileReport) -> N
             assignments.add(key)
         report.listed.add(key)
     if added:
-        session.connection().execute(insert(RoleAssignment.__table__), added)  # type: ignore[attr-defined]
+        session.connection().execute(insert(table_of(RoleAssignment)), added)
     _delegations(session, delegations, people, partnership_id, report)
 
 
-def _people_named(session, rows) -> dict[str, Person]:
+def _people_named(session: Session, rows: Rows) -> dict[str, Person]:
     """The people a file names (as themselves or in acts_for), by email: one keyed read
     per 500 addresses, not every person of every partnership for each file."""
     emails: set[str] = set()
@@ -513,16 +523,22 @@ def _people_named(session, rows) -> dict[str, Person]:
     return found
 
 
-def _insert_new(session, model, new: list[SimpleNamespace]) -> None:
+def _insert_new(session: Session, model: type[SQLModel], new: list[SimpleNamespace]) -> None:
     """The file's new rows in one executemany (ORM objects cost more than the insert)."""
     if not new:
         return
     now = utcnow()
     rows = [{k: v for k, v in vars(n).items() if k != "id"} | {"updated_at": now} for n in new]
-    session.connection().execute(insert(model.__table__), rows)
+    session.connection().execute(insert(table_of(model)), rows)
 
 
-def _delegations(session, delegations, people, partnership_id, report: FileReport) -> None:
+def _delegations(
+    session: Session,
+    delegations: list[tuple[int, str, str]],
+    people: dict[str, Person | SimpleNamespace],
+    partnership_id: str,
+    report: FileReport,
+) -> None:
     existing = {
         (d.delegate_id, d.lead_id)
         for d in session.exec(select(Delegation).where(Delegation.partnership_id == partnership_id))
@@ -539,7 +555,9 @@ def _delegations(session, delegations, people, partnership_id, report: FileRepor
                 )
             )
             continue
-        key = (people[delegate_email].id, lead.id)
+        delegate_id, lead_id = people[delegate_email].id, lead.id
+        assert delegate_id is not None and lead_id is not None  # new people have ids by now
+        key = (delegate_id, lead_id)
         if key[0] == key[1] or _reaches(existing, key[1], key[0]):
             report.problems.append(
                 ImportProblem(
@@ -559,9 +577,7 @@ def _delegations(session, delegations, people, partnership_id, report: FileRepor
             existing.add(key)
 
 
-def _reaches(
-    edges: set[tuple[int | None, int | None]], start: int | None, goal: int | None
-) -> bool:
+def _reaches(edges: set[tuple[int, int]], start: int, goal: int) -> bool:
     """Whether `start` acts for `goal` through the delegations `edges` (delegate, lead)."""
     seen, todo = {start}, [start]
     while todo:
@@ -575,7 +591,9 @@ def _reaches(
     return False
 
 
-def _upsert(row, new: list[SimpleNamespace], values, report: FileReport, **key):
+def _upsert(
+    row: Any, new: list[SimpleNamespace], values: dict[str, Any], report: FileReport, **key: str
+) -> Any:
     """Update a stored row in place, or note a new one in `new` (see _insert_new)."""
     if row is None:
         row = SimpleNamespace(id=None, **key, **values)

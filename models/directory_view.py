@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from govcal.models.bounces import FailingAddress, failing_addresses
 from govcal.models.people import Person, RoleAssignment
+from govcal.models.types import table_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +26,8 @@ class Listed:
 
 def listing(session: Session, partnership: str | None = None) -> Iterator[Listed]:
     """Everyone holding a role (in one partnership, or in any), by address."""
-    people = Person.__table__  # type: ignore[attr-defined]
-    roles = RoleAssignment.__table__  # type: ignore[attr-defined]
+    people = table_of(Person)
+    roles = table_of(RoleAssignment)
     query = (
         select(people.c.email, people.c.name, roles.c.partnership_id, roles.c.role,
                roles.c.agency_code, roles.c.school_code)
@@ -51,7 +52,7 @@ def listing(session: Session, partnership: str | None = None) -> Iterator[Listed
 
 def names_of(session: Session, addresses: list[str]) -> dict[str, str]:
     """The directory's names of these addresses (lower-cased keys); absent when not there."""
-    people = Person.__table__  # type: ignore[attr-defined]
+    people = table_of(Person)
     if not addresses:
         return {}
     rows = session.connection().execute(

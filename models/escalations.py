@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlalchemy import select as select_columns
+from sqlmodel import Field, Session, SQLModel, col
 
 from govcal.models import queries
 from govcal.models.chunks import chunks
@@ -52,32 +53,27 @@ def escalations(session: Session, occurrence_ids: list[int]) -> dict[int, Escala
     for chunk in chunks(occurrence_ids):
         # the status is checked here, not in the WHERE: with it there SQLite reads every
         # sent row of every partnership through (status, next_attempt_at) for each chunk
-        rows = session.exec(
-            select(
-                LedgerEntry.occurrence_id, LedgerEntry.sent_at, LedgerEntry.status,
-                EscalationAck.acknowledged_by, EscalationAck.acknowledged_at,
-                EscalationAck.channel,
+        rows = session.execute(
+            select_columns(
+                col(LedgerEntry.occurrence_id), col(LedgerEntry.sent_at), col(LedgerEntry.status),
+                col(EscalationAck.acknowledged_by), col(EscalationAck.acknowledged_at),
+                col(EscalationAck.channel),
             )
             .outerjoin(EscalationAck,
                        col(EscalationAck.occurrence_id) == col(LedgerEntry.occurrence_id))
             .where(
                 col(LedgerEntry.occurrence_id).in_(chunk),
-                LedgerEntry.role == LEAD_PARTNER_ROLE,
-                LedgerEntry.kind == "escalation",
+                col(LedgerEntry.role) == LEAD_PARTNER_ROLE,
+                col(LedgerEntry.kind) == "escalation",
             )
         ).all()  # fmt: skip
         for occurrence_id, sent_at, status, by, at, channel in rows:
-            if status != Delivery.SENT.value:
+            if status != Delivery.SENT.value or sent_at is None:
                 continue
             known = found.get(occurrence_id)
-            first = sent_at if known is None else _earliest(known.escalated_at, sent_at)
+            first = sent_at if known is None else min(known.escalated_at, sent_at)
             found[occurrence_id] = Escalation(first, by or "", at, channel or "")
     return found
-
-
-def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
-    """min() as SQL's MIN sees it: a missing time counts for nothing."""
-    return b if a is None else a if b is None else min(a, b)
 
 
 def acknowledge(

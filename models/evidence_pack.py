@@ -31,14 +31,14 @@ def attendance_rows(
     from govcal.models.people import Person, RoleAssignment
 
     recorded = session.exec(
-        select(Attended, OccurrenceRow.title, OccurrenceRow.due)
+        select(Attended, col(OccurrenceRow.title), col(OccurrenceRow.due))
         .join(OccurrenceRow, col(OccurrenceRow.id) == col(Attended.occurrence_id))
         .where(
             OccurrenceRow.partnership_id == partnership_id,
             OccurrenceRow.due >= start,
             OccurrenceRow.due <= end,
         )
-        .order_by(OccurrenceRow.due, col(Attended.attendee))
+        .order_by(col(OccurrenceRow.due), col(Attended.attendee))
     ).all()
     agencies = dict(
         session.exec(

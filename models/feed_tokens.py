@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from govcal.models.chunks import chunks
-from govcal.models.types import UTCDateTime, utcnow
+from govcal.models.types import UTCDateTime, table_of, utcnow
 
 
 class FeedToken(SQLModel, table=True):
@@ -128,7 +128,7 @@ def installation_id(session: Session) -> str:
 
     connection = session.connection()
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    table = InstallationSetting.__table__  # type: ignore[attr-defined]
+    table = table_of(InstallationSetting)
     connection.execute(
         dialect.insert(table)
         .values(key="message-id", value=secrets.token_hex(6))

@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Engine, Index, UniqueConstraint, bindparam, func, update
+from sqlalchemy import ColumnElement, Engine, Index, UniqueConstraint, bindparam, func, update
+from sqlalchemy import select as select_columns
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Field, Session, SQLModel, col, or_, select
 
 from govcal.models.chunks import chunks
-from govcal.models.types import UTCDateTime, utcnow
+from govcal.models.types import UTCDateTime, insert_on_conflict, table_of, utcnow
 
 _log = logging.getLogger(__name__)
 
@@ -99,24 +101,20 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def _insert_ignoring_duplicates(dialect: str):
+def _insert_ignoring_duplicates(dialect: str) -> ReturningInsert[int, str, str]:
     """INSERT ... ON CONFLICT DO NOTHING on the ledger's key, RETURNING the keys it
     inserted, built once per dialect."""
-    if dialect not in _INSERTS:  # each dialect's module is imported once it is used
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+    if dialect not in _INSERTS:
         _INSERTS[dialect] = (
-            insert(_TABLE)
+            insert_on_conflict(dialect, _TABLE)
             .on_conflict_do_nothing(index_elements=["occurrence_id", "stage", "recipient"])
             .returning(_TABLE.c.occurrence_id, _TABLE.c.stage, _TABLE.c.recipient)
         )
     return _INSERTS[dialect]
 
 
-_TABLE = LedgerEntry.__table__  # type: ignore[attr-defined]
-_INSERTS: dict[str, object] = {}
+_TABLE = table_of(LedgerEntry)
+_INSERTS: dict[str, ReturningInsert[int, str, str]] = {}
 # One statement, many parameter sets (executemany): compiled once, not per batch.
 _SKIP_OVERTAKEN = (
     _TABLE.update()
@@ -243,7 +241,9 @@ def release_dead_claims(session: Session) -> int:
         return 0
     result = session.exec(
         update(LedgerEntry)
-        .where(LedgerEntry.status == Delivery.SENDING.value, col(LedgerEntry.claimed_by).in_(dead))
+        .where(
+            col(LedgerEntry.status) == Delivery.SENDING.value, col(LedgerEntry.claimed_by).in_(dead)
+        )
         .values(status=Delivery.PENDING.value, claimed_by=None, claimed_at=None)
     )
     session.commit()
@@ -261,7 +261,7 @@ class Lease:
 
     def __init__(self, session: Session, seconds: float, until: float | None = None):
         self.session = session
-        self.engine: Engine = session.get_bind()
+        self.engine: Engine = session.get_bind().engine
         self.until = until
         self.length = timedelta(seconds=seconds)
         self.workers: list[str] = []
@@ -334,9 +334,10 @@ def supersede_invites(session: Session) -> int:
     is skipped too (nobody is sent an invite to a cancelled meeting). Returns the count."""
     from govcal.models.calendar import Lifecycle, OccurrenceRow
 
-    waiting = session.exec(
-        select(LedgerEntry.id, LedgerEntry.occurrence_id, LedgerEntry.recipient,
-               LedgerEntry.stage, LedgerEntry.kind, OccurrenceRow.lifecycle)
+    waiting = session.execute(
+        select_columns(col(LedgerEntry.id), col(LedgerEntry.occurrence_id),
+                       col(LedgerEntry.recipient), col(LedgerEntry.stage), col(LedgerEntry.kind),
+                       col(OccurrenceRow.lifecycle))
         .join(OccurrenceRow, col(OccurrenceRow.id) == LedgerEntry.occurrence_id)
         .where(col(LedgerEntry.kind).in_(["invite", "cancel"]),
                col(LedgerEntry.status).in_([Delivery.PENDING.value, Delivery.UNCERTAIN.value]))
@@ -406,16 +407,16 @@ def claim(
     worker = lease.new_worker() if lease is not None else claimant()
     length = lease.length if lease is not None else lease_length
     ready = or_(
-        LedgerEntry.next_attempt_at.is_(None),  # type: ignore[union-attr]
+        col(LedgerEntry.next_attempt_at).is_(None),
         col(LedgerEntry.next_attempt_at) <= now,
     )
     waiting = col(LedgerEntry.status).in_([Delivery.PENDING.value, Delivery.UNCERTAIN.value])
-    claimable = waiting & ready
+    claimable: ColumnElement[bool] = waiting & ready
     lapsed, cutoff = _lapsed(session, length)
     if lapsed:
         claimable = or_(
             claimable,
-            (LedgerEntry.status == Delivery.SENDING.value)
+            (col(LedgerEntry.status) == Delivery.SENDING.value)
             & col(LedgerEntry.claimed_by).in_(lapsed)
             & (col(LedgerEntry.claimed_at) < cutoff),
         )
@@ -425,7 +426,7 @@ def claim(
         theirs = select(OccurrenceRow.id).where(col(OccurrenceRow.partnership_id).in_(partnerships))
         claimable = claimable & col(LedgerEntry.occurrence_id).in_(theirs)
     ids = session.exec(
-        select(LedgerEntry.id).where(claimable).order_by(LedgerEntry.id).limit(limit)
+        select(LedgerEntry.id).where(claimable).order_by(col(LedgerEntry.id)).limit(limit)
     ).all()
     if not ids:
         return worker, []
@@ -440,7 +441,7 @@ def claim(
     rows = session.exec(
         select(LedgerEntry)
         .where(LedgerEntry.claimed_by == worker, LedgerEntry.status == Delivery.SENDING.value)
-        .order_by(LedgerEntry.id)
+        .order_by(col(LedgerEntry.id))
     ).all()
     return worker, list(rows)
 

@@ -16,7 +16,7 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Select, and_, bindparam, func
 from sqlalchemy import select as columns
@@ -32,6 +32,9 @@ from govcal.models.records import Actor, RecordError
 from govcal.models.trail import Channel, record
 from govcal.rules.errors import Missing, Refused
 from govcal.rules.model import Partnership
+
+if TYPE_CHECKING:
+    from govcal.models.people import RoleAssignment
 
 
 class LinkDead(Missing):
@@ -233,7 +236,9 @@ def _item(session: Session, link: Held, names: _Names) -> tuple[str, date | None
     their subject in theirs), so the occurrence is looked for first."""
     found = names.db.execute(_ITEM, {"public_id": link.item}).first()
     if found is not None:
-        row = Item(*found)
+        ident, partnership_id, subject, title, due, starts_at, lifecycle = found
+        assert ident is not None  # a stored occurrence's key
+        row = Item(ident, partnership_id, subject, title, due, starts_at, lifecycle)
         name = names(row.partnership_id, row.subject)
         return (f"{row.title} ({name})" if name else row.title), row.due, [row]
     members = queries.cycle_members(session, link.item)
@@ -505,7 +510,15 @@ def _attend(session: Session, link: Held, form: dict[str, str], now: datetime) -
     return said
 
 
-def _follow_up(session, link, view, form, actor, today, client) -> Answer:
+def _follow_up(
+    session: Session,
+    link: Held,
+    view: View,
+    form: dict[str, str],
+    actor: Actor,
+    today: date,
+    client: str,
+) -> Answer:
     chosen = form.get("follow_up", "")
     wanted = {f.id for f in view.organisation.follow_ups if f.done_on is None} \
         if view.organisation else set()  # fmt: skip

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from govcal.models.types import UTCDateTime, utcnow
+from govcal.models.types import UTCDateTime, insert_on_conflict, table_of, utcnow
 
 
 class Read(StrEnum):
@@ -61,13 +61,9 @@ def take(session: Session, key: str, message_id: str, kind: Read, sender: str) -
     """Claim a message for this reader: True when the insert took (nobody recorded it
     before); False when another reader did (it then waits for that reader's commit)."""
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    table = MailboxMessage.__table__  # type: ignore[attr-defined]
+    table = table_of(MailboxMessage)
     statement = (
-        insert(table)
+        insert_on_conflict(connection.dialect.name, table)
         .values(
             message_key=key,
             message_id=message_id[:255],
@@ -97,7 +93,7 @@ def read_recently(session: Session, key: str) -> bool:
 
 def settle(session: Session, key: str, outcome: str, occurrence_id: int | None = None) -> None:
     """What was done with a taken message; commits it with everything it recorded."""
-    table = MailboxMessage.__table__  # type: ignore[attr-defined]
+    table = table_of(MailboxMessage)
     session.connection().execute(
         table.update()
         .where(table.c.message_key == key)

@@ -4,7 +4,10 @@ which role. One query per kind of data, whatever the number of items."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import ColumnElement
+from sqlalchemy import select as select_columns
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, or_, select
 
@@ -21,13 +24,17 @@ from govcal.rules.model import Partnership, Per
 from govcal.rules.notify_plan import Contact, Directory, Item
 from govcal.rules.text import shown
 
+if TYPE_CHECKING:
+    from govcal.models.ledger import LedgerEntry
+
 
 def directory(session: Session, partnership_ids: list[str]) -> Directory:
     found = Directory()
-    rows = session.exec(  # plain columns: tens of thousands of people nationally
-        select(
-            RoleAssignment.partnership_id, RoleAssignment.role, RoleAssignment.agency_code,
-            RoleAssignment.school_code, Person.email, Person.name,
+    rows = session.execute(  # plain columns: tens of thousands of people nationally
+        select_columns(
+            col(RoleAssignment.partnership_id), col(RoleAssignment.role),
+            col(RoleAssignment.agency_code), col(RoleAssignment.school_code), col(Person.email),
+            col(Person.name),
         )
         .join(Person, col(RoleAssignment.person_id) == col(Person.id))
         .where(col(RoleAssignment.partnership_id).in_(partnership_ids))
@@ -52,11 +59,11 @@ def _lead_partners(
 ) -> dict[str, tuple[dict[str, str], str]]:
     """Per partnership: agency code -> the statutory partner answerable for it; and the
     local authority (the first one stored). Plain columns, one query for all."""
-    rows = session.exec(
-        select(Agency.partnership_id, Agency.code, Agency.lead_partner, Agency.type,
-               Agency.category)
+    rows = session.execute(
+        select_columns(col(Agency.partnership_id), col(Agency.code), col(Agency.lead_partner),
+                       col(Agency.type), col(Agency.category))
         .where(col(Agency.partnership_id).in_(partnership_ids))
-        .order_by(Agency.partnership_id, Agency.id)
+        .order_by(col(Agency.partnership_id), col(Agency.id))
     ).all()  # fmt: skip
     found: dict[str, tuple[dict[str, str], str]] = {pid: ({}, "") for pid in partnership_ids}
     for pid, code, lead, kind, category in rows:
@@ -79,7 +86,7 @@ def _items(
     session: Session,
     partnership: Partnership,
     today: date,
-    conditions: list,
+    conditions: list[Any],
     *,
     orphans: bool = False,
     by_id: bool = False,
@@ -100,15 +107,15 @@ def _items(
     return _shape(partnership, today, rows, names, leads, la, uid_form(session))
 
 
-def _live(orphans: bool):
-    live = OccurrenceRow.orphaned == False  # noqa: E712
-    return or_(live, OccurrenceRow.kind == "meeting") if orphans else live
+def _live(orphans: bool) -> ColumnElement[bool]:
+    live = col(OccurrenceRow.orphaned) == False  # noqa: E712
+    return or_(live, col(OccurrenceRow.kind) == "meeting") if orphans else live
 
 
 def _shape(
     partnership: Partnership,
     today: date,
-    rows: list,
+    rows: list[Any],
     names: dict[str, str],
     leads: dict[str, str],
     la: str,
@@ -174,11 +181,12 @@ def _shape(
 _WITHDRAWN = (Lifecycle.CANCELLED.value, Lifecycle.WAIVED.value)
 
 
-def _followed():
+def _followed() -> ColumnElement[bool]:
     """Rows a message may still be wanted for: open items, and withdrawn meetings."""
     return or_(
         col(OccurrenceRow.lifecycle).in_([Lifecycle.OPEN.value, Lifecycle.CANCELLED.value]),
-        (OccurrenceRow.lifecycle == Lifecycle.WAIVED.value) & (OccurrenceRow.kind == "meeting"),
+        (col(OccurrenceRow.lifecycle) == Lifecycle.WAIVED.value)
+        & (col(OccurrenceRow.kind) == "meeting"),
     )
 
 
@@ -220,10 +228,10 @@ def open_items(
             ),
             _followed(),
         )
-        .order_by(OccurrenceRow.due, OccurrenceRow.id)
+        .order_by(col(OccurrenceRow.due), col(OccurrenceRow.id))
     ).all()
     rows = named(rows)
-    by_partnership: dict[str, list] = {pid: [] for pid in wanted}
+    by_partnership: dict[str, list[Any]] = {pid: [] for pid in wanted}
     for row in rows:
         found = by_partnership.get(row.partnership_id)
         if found is not None and (
@@ -263,7 +271,7 @@ def calendar_items(
     """Everything in a window, whatever its state, as of `today` (default: `start`):
     what a calendar feed shows. With `every_open`, open items due before the window too:
     an item stays in people's calendars until it is done, however late."""
-    since = OccurrenceRow.due >= start
+    since: ColumnElement[bool] = col(OccurrenceRow.due) >= start
     if every_open:
         since = or_(since, OccurrenceRow.lifecycle == Lifecycle.OPEN.value)
     return _items(session, partnership, today or start, [since, OccurrenceRow.due <= end])
@@ -276,7 +284,7 @@ def items_by_ids(
 
     The ids are grouped by partnership first, so each partnership's directory is read
     once and only for the partnerships that have claimed rows."""
-    owner: dict[str, list[int]] = {}
+    owner: dict[str, list[int | None]] = {}
     for chunk in chunks(ids):
         rows = session.exec(
             select(OccurrenceRow.id, OccurrenceRow.partnership_id).where(
@@ -287,13 +295,13 @@ def items_by_ids(
             owner.setdefault(partnership_id, []).append(ref)
     found: dict[int, Item] = {}
     for partnership in partnerships:
-        for chunk in chunks(owner.get(partnership.id, [])):
+        for theirs in chunks(owner.get(partnership.id, [])):
             for item in _items(
                 session,
                 partnership,
                 today,
                 [
-                    col(OccurrenceRow.id).in_(chunk),
+                    col(OccurrenceRow.id).in_(theirs),
                     _followed(),
                 ],
                 orphans=True,
@@ -347,7 +355,7 @@ def last_changes(session: Session, occurrences: dict[int, str]) -> dict[int, tup
     return found
 
 
-def versions_before(session: Session, occurrences: dict[int, str]) -> dict[int, dict]:
+def versions_before(session: Session, occurrences: dict[int, str]) -> dict[int, dict[str, Any]]:
     """What people were last sent for each meeting (id -> {due, starts_at, ends_at,
     location, attendees}): each as it was before the first change of it recorded after
     the meeting's last invite."""
@@ -364,7 +372,7 @@ def versions_before(session: Session, occurrences: dict[int, str]) -> dict[int, 
                 col(LedgerEntry.stage).startswith("invite-"),
                 LedgerEntry.status == Delivery.SENT.value,
             )
-            .group_by(LedgerEntry.occurrence_id)
+            .group_by(col(LedgerEntry.occurrence_id))
         ).all()
     )
     by_public = {public_id: ref for ref, public_id in occurrences.items()}
@@ -377,7 +385,7 @@ def versions_before(session: Session, occurrences: dict[int, str]) -> dict[int, 
         )
         .order_by(col(TrailEntry.at), col(TrailEntry.id))
     ).all()
-    found: dict[int, dict] = {}
+    found: dict[int, dict[str, Any]] = {}
     for public_id, at, before in trail:
         ref = by_public[public_id]
         sent = last_sent.get(ref)
@@ -389,7 +397,7 @@ def versions_before(session: Session, occurrences: dict[int, str]) -> dict[int, 
     return found
 
 
-def sendable_rows(session: Session, now: datetime, lease: timedelta) -> list:
+def sendable_rows(session: Session, now: datetime, lease: timedelta) -> list[LedgerEntry]:
     """Ledger rows the next delivery would claim: pending (or uncertain) and due for an
     attempt, or held by a claim whose `lease` ran out (as models.ledger.claim)."""
     from govcal.models.ledger import Delivery, LedgerEntry
@@ -400,9 +408,10 @@ def sendable_rows(session: Session, now: datetime, lease: timedelta) -> list:
     waiting = [Delivery.PENDING.value, Delivery.UNCERTAIN.value]
     claimable = or_(
         col(LedgerEntry.status).in_(waiting) & ready,
-        (LedgerEntry.status == Delivery.SENDING.value) & (col(LedgerEntry.claimed_at) < lapsed),
+        (col(LedgerEntry.status) == Delivery.SENDING.value)
+        & (col(LedgerEntry.claimed_at) < lapsed),
     )
-    return list(session.exec(select(LedgerEntry).where(claimable).order_by(LedgerEntry.id)))
+    return list(session.exec(select(LedgerEntry).where(claimable).order_by(col(LedgerEntry.id))))
 
 
 def existing_keys(session: Session, occurrence_ids: set[int]) -> set[tuple[int, str, str]]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection, Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, case, func, literal, union_all
+from sqlalchemy import ColumnElement, Connection, bindparam, case, func, literal, union_all
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, or_, select
 
 from govcal.models.calendar import Incident, Lifecycle, OccurrenceRow
@@ -15,6 +16,7 @@ from govcal.models.chunks import chunks
 from govcal.models.directory import Agency, School
 from govcal.models.rows import named
 from govcal.models.stored_dates import warn_skipped
+from govcal.models.types import table_of
 from govcal.rules.dates import in_range
 from govcal.rules.errors import Missing
 from govcal.rules.model import Event, Per, Subject
@@ -70,10 +72,10 @@ def completions(
     """When each occurrence was completed; with `rule_ids`, only those rules' (sync asks
     only for the rules whose dates hang on a completion, not ten years of audit returns)."""
     columns = (
-        OccurrenceRow.rule_id,
-        OccurrenceRow.period,
-        OccurrenceRow.subject,
-        OccurrenceRow.completed_at,
+        col(OccurrenceRow.rule_id),
+        col(OccurrenceRow.period),
+        col(OccurrenceRow.subject),
+        col(OccurrenceRow.completed_at),
     )
     if rule_ids is None:
         query = select(*columns).where(
@@ -85,12 +87,14 @@ def completions(
         # Read by (partnership, rule), the unique key's index, and keep the completed ones
         # here: with the lifecycle in the WHERE, SQLite picks (lifecycle, completed_at)
         # and reads every partnership's completions for each partnership.
-        query = select(*columns, OccurrenceRow.lifecycle).where(
-            OccurrenceRow.partnership_id == partnership_id,
+        keyed = select_columns(*columns, col(OccurrenceRow.lifecycle)).where(
+            col(OccurrenceRow.partnership_id) == partnership_id,
             col(OccurrenceRow.rule_id).in_(sorted(rule_ids)),
         )
         completed = Lifecycle.COMPLETED.value
-        rows = [r[:4] for r in session.exec(query).all() if r[4] == completed] if rule_ids else []
+        rows = (
+            [r[:4] for r in session.execute(keyed).all() if r[4] == completed] if rule_ids else []
+        )
     found = {}
     for r, p, s, done in rows:
         if done is not None and not in_range(done):  # the next one cannot be computed
@@ -106,18 +110,18 @@ def moved_and_cancelled(
 ) -> tuple[dict[tuple[str, str, str, str], date], frozenset[tuple[str, str, str, str]]]:
     """What people changed by hand: rescheduled occurrences (key -> new due date) and
     cancelled ones; deadlines that hang on them follow (see rules.expand)."""
-    rows = session.exec(
-        select(
-            OccurrenceRow.rule_id,
-            OccurrenceRow.period,
-            OccurrenceRow.subject,
-            OccurrenceRow.due,
-            OccurrenceRow.lifecycle,
+    rows = session.execute(
+        select_columns(
+            col(OccurrenceRow.rule_id),
+            col(OccurrenceRow.period),
+            col(OccurrenceRow.subject),
+            col(OccurrenceRow.due),
+            col(OccurrenceRow.lifecycle),
         ).where(
-            OccurrenceRow.partnership_id == partnership_id,
+            col(OccurrenceRow.partnership_id) == partnership_id,
             or_(
-                OccurrenceRow.rescheduled == True,  # noqa: E712
-                OccurrenceRow.lifecycle == Lifecycle.CANCELLED.value,
+                col(OccurrenceRow.rescheduled) == True,  # noqa: E712
+                col(OccurrenceRow.lifecycle) == Lifecycle.CANCELLED.value,
             ),
         )
     ).all()
@@ -147,17 +151,17 @@ def occurrences_between(
 
 
 _SYNC_COLUMNS = (
-    OccurrenceRow.public_id,
-    OccurrenceRow.rule_id,
-    OccurrenceRow.due,
-    OccurrenceRow.starts_at,
-    OccurrenceRow.ends_at,
-    OccurrenceRow.lifecycle,
-    OccurrenceRow.rescheduled,
-    OccurrenceRow.orphaned,
-    OccurrenceRow.title,
-    OccurrenceRow.kind,
-    OccurrenceRow.owner_role,
+    col(OccurrenceRow.public_id),
+    col(OccurrenceRow.rule_id),
+    col(OccurrenceRow.due),
+    col(OccurrenceRow.starts_at),
+    col(OccurrenceRow.ends_at),
+    col(OccurrenceRow.lifecycle),
+    col(OccurrenceRow.rescheduled),
+    col(OccurrenceRow.orphaned),
+    col(OccurrenceRow.title),
+    col(OccurrenceRow.kind),
+    col(OccurrenceRow.owner_role),
 )
 
 
@@ -167,21 +171,21 @@ def occurrence_columns(
     *,
     between: tuple[date, date] | None = None,
     keys: Iterable[str] = (),
-) -> list:
+) -> list[Any]:
     """What sync compares, as plain rows (attribute access, no ORM objects): those due
     in `between`, or those with the public ids in `keys`."""
     if between is not None:
         start, end = between
-        query = select(*_SYNC_COLUMNS).where(
-            OccurrenceRow.partnership_id == partnership_id,
-            OccurrenceRow.due >= start,
-            OccurrenceRow.due <= end,
+        query = select_columns(*_SYNC_COLUMNS).where(
+            col(OccurrenceRow.partnership_id) == partnership_id,
+            col(OccurrenceRow.due) >= start,
+            col(OccurrenceRow.due) <= end,
         )
-        return list(session.exec(query).all())
-    found: list = []
+        return list(session.execute(query).all())
+    found: list[Any] = []
     for chunk in chunks(list(keys)):  # see _BY_PUBLIC_ID
-        query = select(*_SYNC_COLUMNS, OccurrenceRow.partnership_id)
-        rows = session.exec(_by_public_ids(session, query, partnership_id, chunk)).all()
+        query = select_columns(*_SYNC_COLUMNS, col(OccurrenceRow.partnership_id))
+        rows = session.execute(_by_public_ids(session, query, partnership_id, chunk)).all()
         found.extend(r for r in rows if r.partnership_id == partnership_id)
     return found
 
@@ -271,7 +275,7 @@ def occurrence(session: Session, public_id: str, *, for_update: bool = False) ->
     return row
 
 
-_OCCURRENCE = OccurrenceRow.__table__  # type: ignore[attr-defined]
+_OCCURRENCE = table_of(OccurrenceRow)
 
 
 def _lock_for_write(session: Session, public_id: str) -> None:
@@ -351,7 +355,7 @@ def audit_cycles(session: Session, partnership_id: str | None = None) -> list[Au
     query = select(AuditCycle)
     if partnership_id:
         query = query.where(AuditCycle.partnership_id == partnership_id)
-    return list(session.exec(query.order_by(AuditCycle.due)).all())
+    return list(session.exec(query.order_by(col(AuditCycle.due))).all())
 
 
 def cycles_due_between(
@@ -368,7 +372,7 @@ def cycles_due_between(
                 AuditCycle.due >= start,
                 AuditCycle.due <= end,
             )
-            .order_by(AuditCycle.due)
+            .order_by(col(AuditCycle.due))
         ).all()
     )
 
@@ -415,26 +419,26 @@ def returns_of(session: Session, cycle: AuditCycle) -> list[tuple[AuditReturn, O
     return [(r, o) for r, o in rows]
 
 
-def return_tables(session: Session, cycle_ids: list[int]) -> dict[int, list]:
+def return_tables(session: Session, cycle_ids: list[int]) -> dict[int, list[Any]]:
     """Each cycle's returns as plain rows (cycle_id, id, subject, rag, completed_at, due),
     by subject: what the dashboard's returns tables show, without ORM objects (every
     partnership's current cycles are read each day: 29,000 returns nationally)."""
     from govcal.models.audits import AuditReturn
 
-    found: dict[int, list] = {}
+    found: dict[int, list[Any]] = {}
     for chunk in chunks(cycle_ids):
-        rows = session.exec(
-            select(
-                AuditReturn.cycle_id,
-                AuditReturn.id,
-                AuditReturn.subject,
-                AuditReturn.rag,
-                OccurrenceRow.completed_at,
-                OccurrenceRow.due,
+        rows = session.execute(
+            select_columns(
+                col(AuditReturn.cycle_id),
+                col(AuditReturn.id),
+                col(AuditReturn.subject),
+                col(AuditReturn.rag),
+                col(OccurrenceRow.completed_at),
+                col(OccurrenceRow.due),
             )
             .join(OccurrenceRow, col(AuditReturn.occurrence_id) == col(OccurrenceRow.id))
             .where(col(AuditReturn.cycle_id).in_(chunk))
-            .order_by(AuditReturn.cycle_id, AuditReturn.subject)
+            .order_by(col(AuditReturn.cycle_id), col(AuditReturn.subject))
         ).all()
         for row in named(rows):
             found.setdefault(row.cycle_id, []).append(row)
@@ -450,7 +454,7 @@ def return_counts(
 
     if not cycle_ids:
         return {}
-    done = col(OccurrenceRow.completed_at).is_not(None)
+    done: ColumnElement[bool] = col(OccurrenceRow.completed_at).is_not(None)
     if as_of is not None:
         done = done & (col(OccurrenceRow.completed_at) <= as_of)
     returned = func.sum(case((done, 1), else_=0))
@@ -458,7 +462,7 @@ def return_counts(
         select(AuditReturn.cycle_id, returned, func.count())
         .join(OccurrenceRow, col(AuditReturn.occurrence_id) == col(OccurrenceRow.id))
         .where(col(AuditReturn.cycle_id).in_(cycle_ids))
-        .group_by(AuditReturn.cycle_id)
+        .group_by(col(AuditReturn.cycle_id))
     ).all()
     return {cycle: (int(done or 0), int(total)) for cycle, done, total in rows}
 
@@ -510,7 +514,7 @@ def subject_name(db: Session | Connection, partnership_id: str, code: str) -> st
     return shown(name) if name else ""
 
 
-def mark_cycle_opened(session: Session, cycle: AuditCycle, when) -> None:
+def mark_cycle_opened(session: Session, cycle: AuditCycle, when: datetime) -> None:
     """Record that requests went out: the cycle and each not-yet-requested return."""
     if cycle.opened_at is None:
         cycle.opened_at = when
@@ -528,7 +532,7 @@ def follow_ups(session: Session, return_ids: list[int]) -> dict[int, list[Follow
         rows = session.exec(
             select(FollowUpAction)
             .where(col(FollowUpAction.return_id).in_(chunk))
-            .order_by(FollowUpAction.due)
+            .order_by(col(FollowUpAction.due))
         ).all()
         for row in rows:
             found.setdefault(row.return_id, []).append(row)
@@ -603,9 +607,9 @@ def _by_id(session: Session, column: Any, ids: Iterable[int]) -> dict[int, Any]:
     found: dict[int, Any] = {}
     for chunk in chunks(sorted(set(ids))):
         rows = session.exec(
-            select(OccurrenceRow.id, column).where(col(OccurrenceRow.id).in_(chunk))
+            select(col(OccurrenceRow.id), column).where(col(OccurrenceRow.id).in_(chunk))
         )
-        found.update(dict(rows.all()))
+        found.update((i, value) for i, value in rows.all() if i is not None)
     return found
 
 
@@ -642,6 +646,8 @@ def title_and_due(session: Session, public_id: str) -> tuple[str, date] | None:
     """An occurrence's title and due day, or None when the id is not one occurrence's
     (a whole S11/S175 round): what a form's run is named after."""
     row = session.exec(
-        select(OccurrenceRow.title, OccurrenceRow.due).where(OccurrenceRow.public_id == public_id)
+        select(col(OccurrenceRow.title), col(OccurrenceRow.due)).where(
+            OccurrenceRow.public_id == public_id
+        )
     ).first()
     return (row[0], row[1]) if row is not None else None

@@ -8,8 +8,8 @@ change writes one audit-trail row saying who, when, from where, and what changed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +25,9 @@ from govcal.rules.dates import DateInputError, check_day
 from govcal.rules.errors import Refused
 from govcal.rules.model import DEFAULT_TIMEZONE, Partnership
 from govcal.rules.references import ReferenceRefused, check_reference
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 # the earliest a deadline can be recorded as met, before its due day: early work is real,
 # a completion years early (--on 2000-01-01 for a 2026 deadline) is a typing slip
@@ -285,7 +288,7 @@ def reschedule(
     return row
 
 
-def _check_wall_time(moment: datetime, zone) -> None:
+def _check_wall_time(moment: datetime, zone: tzinfo) -> None:
     """A local time the clocks skip (01:30 on the last Sunday of March) is refused, and so
     is one they repeat (01:30 on the last Sunday of October): calendar programs do not
     agree which of the two it is (icalendar reads the first, ical.js, libical and vobject
@@ -351,7 +354,7 @@ def new_attendee_version(session: Session, had: dict[str, list[str]]) -> None:
                 {"attendees": sorted(holders)})  # fmt: skip
 
 
-def zone_of(session: Session, row: OccurrenceRow):
+def zone_of(session: Session, row: OccurrenceRow) -> ZoneInfo:
     """The time zone of the occurrence's partnership."""
     from zoneinfo import ZoneInfo
 

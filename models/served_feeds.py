@@ -10,7 +10,7 @@ unchanged rewrite keeps both, so a polling client gets 304.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,7 +45,7 @@ def group_key(partnership_id: str, path: str = "") -> str:
     return f"{GROUP}{partnership_id}{'/' + path if path else ''}"
 
 
-def group_keys(keys) -> list[str]:
+def group_keys(keys: Iterable[str]) -> list[str]:
     return [k for k in keys if k.startswith(GROUP)]
 
 

@@ -10,11 +10,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, and_, col, or_, select
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from govcal.models.calendar import Lifecycle, OccurrenceRow
 from govcal.models.directory import PartnershipRow
 from govcal.models.rows import named
 from govcal.models.stored_dates import usable
+from govcal.models.types import table_of
 from govcal.rules.model import DEFAULT_TIMEZONE
 from govcal.rules.state import State, Status, evaluate
 
@@ -109,7 +111,10 @@ def status_rows(
         partnership_ids=partnership_ids,
         plain=plain,
     )
-    rows = usable(named(session.exec(query).all()) if plain else session.exec(query))
+    if isinstance(query, SelectOfScalar):
+        rows = usable(session.exec(query))
+    else:
+        rows = usable(named(session.exec(query).all()))
     soon = due_soon_days or {}
     zone = (zones if zones is not None else stored_zones(session)).get
     recent = as_of - timedelta(days=behind_days)
@@ -179,7 +184,7 @@ def status_query(
     behind_days: int = 30,
     partnership_ids: Collection[str] | None = None,
     plain: bool = False,
-):
+) -> Select[*tuple[Any, ...]] | SelectOfScalar[OccurrenceRow]:
     """The SELECT behind status_rows (tests/test_query_plans.py reads its plan)."""
     horizon = as_of + timedelta(days=ahead_days)
     recent = as_of - timedelta(days=behind_days)
@@ -206,7 +211,7 @@ def status_query(
             < datetime.combine(as_of + timedelta(days=2), time(), UTC),
         ),
     )
-    columns = OccurrenceRow.__table__.columns  # type: ignore[attr-defined]
+    columns = table_of(OccurrenceRow).columns
     query = select(*columns) if plain else select(OccurrenceRow)
     query = query.where(
         OccurrenceRow.orphaned == False,  # noqa: E712

@@ -26,10 +26,11 @@ from govcal.models.chunks import chunks
 from govcal.models.db import keep_statistics
 from govcal.models.directory import PartnershipRow
 from govcal.models.trail import Channel, record
-from govcal.models.types import utcnow
+from govcal.models.types import table_of, utcnow
 from govcal.rules.dependencies import dependents_of
 from govcal.rules.expand import expand
 from govcal.rules.model import (
+    REPLACES_WITHIN,
     Anchor,
     Basis,
     DateList,
@@ -41,7 +42,6 @@ from govcal.rules.model import (
     Recurrence,
     Rule,
 )
-from govcal.rules.notify_plan import REPLACES_WITHIN
 
 
 @dataclass
@@ -185,7 +185,7 @@ def sync_partnership(
             _carry_place(row, new_rows)
     if new_rows:
         # Core executemany: the ORM's bulk path costs twice as much per row
-        session.connection().execute(insert(OccurrenceRow.__table__), new_rows)  # type: ignore[attr-defined]
+        session.connection().execute(insert(table_of(OccurrenceRow)), new_rows)
         report.created = len(new_rows)
     session.flush()
     _ensure_audit_cycles(session, partnership, expanded, rules, report)
@@ -424,7 +424,7 @@ def _ensure_audit_cycles(
         return
     ids = queries.occurrence_ids(session, partnership.id, [m.id for _c, m in needed])
     session.connection().execute(
-        insert(AuditReturn.__table__),  # type: ignore[attr-defined]
+        insert(table_of(AuditReturn)),
         [{"cycle_id": c, "occurrence_id": ids[m.id], "subject": m.subject} for c, m in needed],
     )
     report.returns_created += len(needed)

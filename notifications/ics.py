@@ -158,10 +158,10 @@ def _calendar(method: str | None, name: str | None = None) -> Calendar:
 
 def _timezones(entries: list[CalendarEntry]) -> bytes:
     """One VTIMEZONE per zone used, covering the years the calendar's meetings span."""
-    timed = [e for e in entries if e.starts_at is not None]
+    timed = [(e.timezone, e.starts_at) for e in entries if e.starts_at is not None]
     zones = b""
-    for tzid in sorted({e.timezone for e in timed}):
-        days = [e.starts_at.date() for e in timed if e.timezone == tzid]  # type: ignore[union-attr]
+    for tzid in sorted({zone for zone, _at in timed}):
+        days = [at.date() for zone, at in timed if zone == tzid]
         zones += _vtimezone_ical(tzid, min(days).year - 1, max(days).year + 1)
     return zones
 

@@ -9,11 +9,14 @@ Pure: each check returns (path, message) findings; the loader turns them into
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from govcal.rules.model import DerivedDeadline, Rule
-from govcal.rules.yamlsource import Path
 
-Finding = tuple[Path, str]
+if TYPE_CHECKING:  # the YAML reader's types only: sync uses dependents_of, not the reader
+    from govcal.rules.yamlsource import Path
+
+    Finding = tuple[Path, str]
 
 
 def duplicate_ids(ids: Sequence[str | None], where: Callable[[Path], str]) -> list[Finding]:

@@ -7,7 +7,7 @@ the engine turns them into dated occurrences.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,9 @@ from govcal.rules.sources import reference_matches, source_in_words
 # The zone of a rule file that names none. Every date and time of a partnership is in
 # its own `timezone` (Partnership.tz); this is only the default a file falls back to.
 DEFAULT_TIMEZONE = "Europe/London"
+# A meeting a rule change moved by less than this takes over from the orphaned one: it
+# keeps the orphan's place (sync) and its invitation names the meeting it replaces.
+REPLACES_WITHIN = timedelta(days=45)
 
 
 class Kind(StrEnum):

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
 
-from govcal.rules.model import Horizon, Ladder
+from govcal.rules.model import REPLACES_WITHIN, Horizon, Ladder
 from govcal.rules.state import State, Status
 from govcal.rules.workdays import is_working_day, working_days_between
 
@@ -278,9 +278,6 @@ def _recipients(
     return list(found.values())
 
 
-REPLACES_WITHIN = timedelta(days=45)  # a rule change moved a meeting by less than this
-
-
 def _invites(
     item: Item,
     directory: Directory,
@@ -424,7 +421,7 @@ def successors(items: list[Item], invitees: dict[int, set[str]]) -> dict[int, It
         if item.orphaned or item.cancelled or item.starts_at is None:
             continue
         for orphan in orphans.get((item.partnership, item.rule, item.subject), []):
-            if abs(item.starts_at - orphan.starts_at) <= REPLACES_WITHIN:  # type: ignore[operator]
+            if orphan.starts_at and abs(item.starts_at - orphan.starts_at) <= REPLACES_WITHIN:
                 found[item.ref] = orphan
     return found
 

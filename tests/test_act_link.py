@@ -36,6 +36,7 @@ def _digests(tmp_path, wfscp) -> list[email.message.EmailMessage]:
     from govcal.flows.steps import notify
     from govcal.models.db import session_scope, upgrade
     from govcal.models.directory_import import import_directory
+    from govcal.models.settings import get_settings
     from govcal.models.sync import sync_partnership
     from govcal.notifications.render import Sender
     from govcal.notifications.transport import FileOutbox
@@ -48,7 +49,7 @@ def _digests(tmp_path, wfscp) -> list[email.message.EmailMessage]:
         sync_partnership(session, wfscp, DAY)
     with session_scope(url) as session:
         notify(session, [wfscp], DAY, FileOutbox(tmp_path / "outbox"), Sender("g", "g@example.org"),
-               now=datetime(2026, 10, 6, 12, tzinfo=UTC))  # fmt: skip
+               now=datetime(2026, 10, 6, 12, tzinfo=UTC), settings=get_settings())  # fmt: skip
     messages = [
         email.message_from_bytes(path.read_bytes(), policy=policy.default)
         for path in sorted((tmp_path / "outbox").glob("*.eml"))

@@ -13,6 +13,7 @@ from govcal.models import ledger
 from govcal.models.attendance import Answer, AnswerRefused, AnswerSource, record_answer
 from govcal.models.db import session_scope
 from govcal.models.directory_import import import_directory
+from govcal.models.settings import get_settings
 from govcal.models.sync import sync_partnership
 from govcal.notifications.render import Sender
 from govcal.notifications.transport import FileOutbox
@@ -45,6 +46,7 @@ def invited(tmp_path, wfscp, db_url):
             FileOutbox(tmp_path / "outbox"),
             Sender("govcal", "govcal@example.org"),
             now=datetime(2026, 10, 1, 7, tzinfo=UTC),
+            settings=get_settings(),
         )
     with session_scope(url) as s:
         from govcal.models.mailbox import meeting_of
@@ -239,6 +241,7 @@ def test_the_business_teams_digest_warns_of_quorum_at_risk_once_per_meeting(
                 FileOutbox(outbox),
                 Sender("govcal", "govcal@example.org"),
                 now=datetime.combine(day, datetime.min.time(), UTC).replace(hour=7),
+                settings=get_settings(),
             )
         texts = []
         for path in set(outbox.glob("*.eml")) - before:

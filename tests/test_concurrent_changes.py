@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
-from sqlmodel import select
+from sqlmodel import col, select
 
 from govcal.models.calendar import OccurrenceRow
 from govcal.models.db import session_scope
@@ -31,7 +31,7 @@ def _meeting(url: str) -> tuple[str, int]:
     with session_scope(url) as s:
         row = s.exec(
             select(OccurrenceRow)
-            .where(OccurrenceRow.starts_at.is_not(None), OccurrenceRow.due >= soon)  # type: ignore[union-attr]
+            .where(col(OccurrenceRow.starts_at).is_not(None), OccurrenceRow.due >= soon)
             .order_by(OccurrenceRow.due)
         ).first()
         assert row is not None

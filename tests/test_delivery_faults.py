@@ -28,6 +28,7 @@ from govcal.flows.steps import notify
 from govcal.models.db import session_scope, upgrade
 from govcal.models.directory_import import import_directory
 from govcal.models.ledger import LedgerEntry, recent_failures
+from govcal.models.settings import get_settings
 from govcal.models.sync import sync_partnership
 from govcal.notifications.render import Sender
 from govcal.notifications.transport import Outgoing, SmtpSettings, SmtpTransport
@@ -106,7 +107,15 @@ def run(url: str, server: FaultRelayServer, day: date = DAY, now: datetime = SEV
     from govcal.rules.loader import load_partnership
 
     with session_scope(url) as s:
-        return notify(s, [load_partnership("wfscp")], day, transport(server), SENDER, now=now)
+        return notify(
+            s,
+            [load_partnership("wfscp")],
+            day,
+            transport(server),
+            SENDER,
+            now=now,
+            settings=get_settings(),
+        )
 
 
 def ledger(url: str) -> list[LedgerEntry]:
@@ -247,7 +256,8 @@ def test_a_run_stops_at_its_time_budget_and_the_next_run_carries_on(database, re
     for hour in range(3):
         with session_scope(database) as s:
             report = notify(s, [load_partnership("wfscp")], DAY, transport(relay), SENDER,
-                            now=SEVEN + timedelta(hours=hour), budget=timedelta(0))  # fmt: skip
+                            now=SEVEN + timedelta(hours=hour), budget=timedelta(0),
+                            settings=get_settings())  # fmt: skip
         counts.append(report.delivery.messages_sent)
     assert counts == [1, 1, 1]  # the first message always goes; the rest wait, unharmed
     assert max(relay.relay.copies().values()) == 1
@@ -378,7 +388,8 @@ def _notify_through(url: str, server, now: datetime, *, data_timeout: float,
 
     with session_scope(url) as s:
         return notify(s, [load_partnership("wfscp")], DAY, _slow_relay_transport(server,
-                      data_timeout), SENDER, now=now, budget=budget)  # fmt: skip
+                      data_timeout), SENDER, now=now, budget=budget,
+                      settings=get_settings())  # fmt: skip
 
 
 def test_a_relay_slow_to_answer_the_end_of_data_is_waited_for_not_sent_twice(database, smtp):

@@ -15,6 +15,7 @@ import pytest
 from govcal.flows.steps import notify
 from govcal.models.db import session_scope
 from govcal.models.directory_import import import_directory
+from govcal.models.settings import get_settings
 from govcal.models.sync import sync_partnership
 from govcal.notifications.render import Digest, DigestLine, Sender, render_digest
 from govcal.notifications.transport import FileOutbox
@@ -37,7 +38,7 @@ def outbox_on(tmp_path: Path, wfscp, migrated_copy, day: date) -> dict:
     out = tmp_path / "outbox"
     seven = datetime.combine(day, datetime.min.time(), tzinfo=UTC).replace(hour=7)
     with session_scope(url) as s:
-        notify(s, [wfscp], day, FileOutbox(out), SENDER, now=seven)
+        notify(s, [wfscp], day, FileOutbox(out), SENDER, now=seven, settings=get_settings())
     digests = {}
     for path in out.glob("*digest*.eml"):
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
@@ -244,7 +245,7 @@ def test_every_digest_of_a_year_of_working_mondays_stays_bounded(tmp_path, wfscp
         out = tmp_path / f"outbox-{day}"
         seven = datetime.combine(day, datetime.min.time(), tzinfo=UTC).replace(hour=7)
         with session_scope(url) as s:
-            notify(s, [wfscp], day, FileOutbox(out), SENDER, now=seven)
+            notify(s, [wfscp], day, FileOutbox(out), SENDER, now=seven, settings=get_settings())
         for path in out.glob("*digest*.eml"):
             text = text_of(email.message_from_bytes(path.read_bytes(), policy=policy.default))
             size = (len(text.splitlines()), len(words(text)), f"{day} {path.name}")

@@ -15,6 +15,7 @@ import pytest
 from govcal.flows.steps import notify
 from govcal.models.db import session_scope
 from govcal.models.directory_import import import_directory
+from govcal.models.settings import get_settings
 from govcal.models.sync import sync_partnership
 from govcal.notifications.render import Sender
 from govcal.notifications.transport import FileOutbox, SmtpSettings, SmtpTransport
@@ -93,7 +94,15 @@ def test_a_digest_and_an_invite_in_the_file_outbox_carry_a_valid_signature(
 ):
     with session_scope(sample) as s:
         sender = configured_sender(wfscp)
-        notify(s, [wfscp], DAY, FileOutbox(tmp_path / "outbox"), sender, now=NOW)
+        notify(
+            s,
+            [wfscp],
+            DAY,
+            FileOutbox(tmp_path / "outbox"),
+            sender,
+            now=NOW,
+            settings=get_settings(),
+        )
     written = [p.read_bytes() for p in sorted((tmp_path / "outbox").glob("*.eml"))]
     found = kinds(written)
     assert set(found) == {"invite", "digest"}
@@ -110,7 +119,9 @@ def test_a_digest_and_an_invite_received_over_smtp_carry_a_valid_signature(
 ):
     transport = SmtpTransport(SmtpSettings("127.0.0.1", smtp.port, security="none", timeout=5))
     with session_scope(sample) as s:
-        notify(s, [wfscp], DAY, transport, configured_sender(wfscp), now=NOW)
+        notify(
+            s, [wfscp], DAY, transport, configured_sender(wfscp), now=NOW, settings=get_settings()
+        )
     found = kinds([r.data for r in smtp.recorder.received])
     assert set(found) == {"invite", "digest"}
     for data in found.values():
@@ -119,7 +130,15 @@ def test_a_digest_and_an_invite_received_over_smtp_carry_a_valid_signature(
 
 def test_without_a_key_messages_go_unsigned(tmp_path, sample, wfscp):
     with session_scope(sample) as s:
-        notify(s, [wfscp], DAY, FileOutbox(tmp_path / "outbox"), SENDER, now=NOW)
+        notify(
+            s,
+            [wfscp],
+            DAY,
+            FileOutbox(tmp_path / "outbox"),
+            SENDER,
+            now=NOW,
+            settings=get_settings(),
+        )
     written = [p.read_bytes() for p in (tmp_path / "outbox").glob("*.eml")]
     assert written and not any(b"DKIM-Signature" in data for data in written)
 

@@ -274,7 +274,7 @@ def test_a_failed_post_fails_the_flow_with_its_error(embedded, in_process):
     from prefect.artifacts import MarkdownArtifact
 
     from govcal.flows.publish import Publisher, as_posted
-    from govcal.flows.tasks import publish_dashboard, sync_task
+    from govcal.flows.tasks import publish_dashboard, run_runtime, sync_task
 
     @task(name="bad-post")
     def bad_post() -> None:
@@ -290,8 +290,9 @@ def test_a_failed_post_fails_the_flow_with_its_error(embedded, in_process):
 
     @flow(name="day-with-a-bad-post")
     def day_with_a_bad_post() -> list[str]:
-        sync_task(D("2026-10-05"))
-        keys = publish_dashboard(D("2026-10-05"))
+        runtime = run_runtime()
+        sync_task(runtime, D("2026-10-05"))
+        keys = publish_dashboard(runtime, D("2026-10-05"))
         bad_post()
         return keys
 

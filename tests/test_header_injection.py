@@ -21,6 +21,7 @@ from govcal.models.db import session_scope
 from govcal.models.directory import Agency, School
 from govcal.models.directory_import import import_directory
 from govcal.models.people import Person
+from govcal.models.settings import get_settings
 from govcal.models.sync import sync_partnership
 from govcal.notifications.render import Sender
 from govcal.notifications.transport import SmtpSettings, SmtpTransport
@@ -52,7 +53,15 @@ def _run(url, wfscp, day, server) -> None:
     transport = SmtpTransport(SmtpSettings("127.0.0.1", server.port, security="none", timeout=5))
     now = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=7)
     with session_scope(url) as s:
-        notify(s, [wfscp], day, transport, Sender(None, "govcal@example.org"), now=now)
+        notify(
+            s,
+            [wfscp],
+            day,
+            transport,
+            Sender(None, "govcal@example.org"),
+            now=now,
+            settings=get_settings(),
+        )
 
 
 def _headers_by_dkim(data: bytes) -> list[tuple[str, str]]:

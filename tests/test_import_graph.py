@@ -286,6 +286,37 @@ def test_the_runtime_check_sees_a_model_reading_settings(tmp_path, monkeypatch):
     ]
 
 
+# In flows/ the settings are read in one place: build_runtime (flows/runtime.py), which
+# each flow and task calls once; every step and helper is handed the runtime's settings.
+SETTINGS_READ_IN_FLOWS = {"flows/runtime.py"}
+
+
+def settings_read_in_flows() -> list[str]:
+    """Calls of the settings' readers in flows/ outside flows/runtime.py."""
+    found: list[tuple[str, int, str]] = []
+    for path in sorted((ROOT / "flows").rglob("*.py")):
+        name = str(path.relative_to(ROOT))
+        if name in SETTINGS_READ_IN_FLOWS:
+            continue
+        found += [
+            (name, line, called) for line, called in _calls(path) if called in SETTINGS_READERS
+        ]
+    return [f"{name}:{line}: {called}(" for name, line, called in sorted(found)]
+
+
+def test_flows_steps_are_handed_the_runs_settings():
+    assert settings_read_in_flows() == []
+
+
+def test_the_flows_settings_check_sees_a_helper_reading_them(tmp_path, monkeypatch):
+    """The check itself can fail: a message helper that reads the settings on its own."""
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "runtime.py").write_text("s = get_settings()\n")
+    (tmp_path / "flows" / "helper.py").write_text("def f():\n    return get_settings().ui_url\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert settings_read_in_flows() == ["flows/helper.py:2: get_settings("]
+
+
 IMPORT_TIME_LOADERS = SETTINGS_READERS | RULE_LOADERS | {
     "rules_or_empty", "load_rules", "running_rules", "build_runtime", "partnerships",
 }  # fmt: skip

@@ -156,6 +156,7 @@ def test_names_stored_before_the_check_are_shown_plain(tmp_path, wfscp, migrated
     from govcal.models.directory import Agency
     from govcal.models.directory_import import import_directory
     from govcal.models.people import Person
+    from govcal.models.settings import get_settings
     from govcal.models.sync import sync_partnership
     from govcal.notifications.render import Sender
     from govcal.notifications.transport import FileOutbox
@@ -171,7 +172,7 @@ def test_names_stored_before_the_check_are_shown_plain(tmp_path, wfscp, migrated
         sync_partnership(session, wfscp, day)
     with session_scope(url) as session:
         notify(session, [wfscp], day, FileOutbox(tmp_path / "outbox"), Sender("g", "g@example.org"),
-               now=datetime(2026, 10, 6, 12, tzinfo=UTC))  # fmt: skip
+               now=datetime(2026, 10, 6, 12, tzinfo=UTC), settings=get_settings())  # fmt: skip
         publish_feeds(session, [wfscp], day, tmp_path / "feeds")
         board = build(session, wfscp, day).markdown()
     emails = sorted((tmp_path / "outbox").glob("*.eml"))

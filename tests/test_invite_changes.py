@@ -21,6 +21,7 @@ from govcal.flows.steps import notify
 from govcal.models.db import session_scope
 from govcal.models.directory_import import import_directory
 from govcal.models.records import Actor, cancel, reopen, reschedule
+from govcal.models.settings import get_settings
 from govcal.models.sync import sync_partnership
 from govcal.notifications.render import Sender
 from govcal.notifications.transport import SmtpSettings, SmtpTransport
@@ -48,7 +49,7 @@ def run(url, partnership, day, server) -> None:
     transport = SmtpTransport(SmtpSettings("127.0.0.1", server.port, security="none", timeout=5))
     now = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=7)
     with session_scope(url) as s:
-        notify(s, [partnership], day, transport, SENDER, now=now)
+        notify(s, [partnership], day, transport, SENDER, now=now, settings=get_settings())
 
 
 @dataclass

@@ -14,6 +14,7 @@ import icalendar
 from govcal.flows.steps import notify
 from govcal.models.db import session_scope
 from govcal.models.directory_import import import_directory
+from govcal.models.settings import get_settings
 from govcal.models.sync import sync_partnership
 from govcal.notifications.render import Sender
 from govcal.notifications.transport import SmtpSettings, SmtpTransport
@@ -51,7 +52,7 @@ def test_the_joint_lsp_invite_reaches_both_chief_executives_and_both_managers(
     transport = SmtpTransport(SmtpSettings("127.0.0.1", smtp.port, security="none", timeout=5))
     now = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=7)
     with session_scope(url) as s:
-        notify(s, [wfscp], day, transport, SENDER, now=now)
+        notify(s, [wfscp], day, transport, SENDER, now=now, settings=get_settings())
 
     [(rcpts, event, letter)] = lsp_invites(smtp.recorder.received)  # one invite for everyone
     attendees = {str(a).removeprefix("mailto:").lower() for a in event.get("ATTENDEE")}

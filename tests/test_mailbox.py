@@ -25,6 +25,7 @@ from govcal.models.db import session_scope
 from govcal.models.directory_import import import_directory
 from govcal.models.ledger import Delivery, LedgerEntry
 from govcal.models.mailbox import MailboxMessage
+from govcal.models.settings import get_settings
 from govcal.models.sync import sync_partnership
 from govcal.notifications.imap import ImapSettings, Mailbox
 from govcal.notifications.render import Sender
@@ -60,7 +61,7 @@ def make_world(url: str, tmp_path: Path, wfscp) -> dict:
         import_directory(s, SAMPLE_DIRECTORY / "wfscp", wfscp)
         sync_partnership(s, wfscp, DAY)
     with session_scope(url) as s:
-        notify(s, [wfscp], DAY, FileOutbox(outbox), SENDER, now=NOW)
+        notify(s, [wfscp], DAY, FileOutbox(outbox), SENDER, now=NOW, settings=get_settings())
     invites = {}
     for path in sorted(outbox.glob("*.eml")):
         message = email.message_from_bytes(path.read_bytes())
@@ -181,7 +182,15 @@ def test_replies_from_four_clients_are_recorded_and_the_deputy_is_invited(world,
     assert folder(server, "INBOX") == []
     # the deputy gets the invite from the next run: an invite in the outbox, same UID
     with session_scope(world["url"]) as s:
-        notify(s, [world["partnership"]], DAY, FileOutbox(world["outbox"]), SENDER, now=NOW)
+        notify(
+            s,
+            [world["partnership"]],
+            DAY,
+            FileOutbox(world["outbox"]),
+            SENDER,
+            now=NOW,
+            settings=get_settings(),
+        )
     to_deputy = [
         p
         for p in world["outbox"].glob("*.eml")
@@ -303,6 +312,7 @@ def test_bounces_from_four_mail_servers_reach_the_business_teams_digest(world, s
             FileOutbox(world["outbox"]),
             SENDER,
             now=datetime(2026, 10, 2, 7, tzinfo=UTC),
+            settings=get_settings(),
         )
     digests = [
         p.read_bytes()
@@ -400,7 +410,8 @@ def test_the_directory_view_the_cockpit_and_the_digest_name_a_failing_address(
     before = set(world["outbox"].glob("*.eml"))
     with session_scope(world["url"]) as s:
         notify(s, [world["partnership"]], date(2026, 10, 2), FileOutbox(world["outbox"]),
-               SENDER, now=datetime(2026, 10, 2, 7, tzinfo=UTC))  # fmt: skip
+               SENDER, now=datetime(2026, 10, 2, 7, tzinfo=UTC),
+               settings=get_settings())  # fmt: skip
     digest = " ".join(
         _text(p.read_bytes())
         for p in set(world["outbox"].glob("*.eml")) - before
@@ -433,7 +444,15 @@ def test_a_bounce_of_a_bounce_is_recorded_and_never_answered(world, server):
     report = read(world, server)
     assert report.counts["bounce"] == 2 and report.bounced == 0
     with session_scope(world["url"]) as s:
-        notify(s, [world["partnership"]], DAY, FileOutbox(world["outbox"]), SENDER, now=NOW)
+        notify(
+            s,
+            [world["partnership"]],
+            DAY,
+            FileOutbox(world["outbox"]),
+            SENDER,
+            now=NOW,
+            settings=get_settings(),
+        )
     assert len(list(world["outbox"].glob("*.eml"))) == files  # nothing sent back, no loop
 
 

@@ -16,6 +16,7 @@ from govcal.models.calendar import OccurrenceRow
 from govcal.models.db import session_scope
 from govcal.models.directory_import import import_directory
 from govcal.models.ledger import LedgerEntry
+from govcal.models.settings import get_settings
 from govcal.models.sync import sync_partnership
 from govcal.notifications.render import Sender
 from govcal.notifications.transport import FileOutbox
@@ -55,12 +56,30 @@ def test_a_share_leaves_another_shares_waiting_messages_to_it(two_partnerships, 
     assert "pending" in before
 
     with session_scope(url) as s:
-        notify(s, [first], DAY, FileOutbox(tmp_path / "first"), SENDER, now=SEVEN, share=True)
+        notify(
+            s,
+            [first],
+            DAY,
+            FileOutbox(tmp_path / "first"),
+            SENDER,
+            now=SEVEN,
+            share=True,
+            settings=get_settings(),
+        )
     assert sorted(statuses(url, second.id)) == before  # untouched: not skipped, not sent
     assert "pending" not in statuses(url, first.id)
 
     with session_scope(url) as s:
-        notify(s, [second], DAY, FileOutbox(tmp_path / "second"), SENDER, now=SEVEN, share=True)
+        notify(
+            s,
+            [second],
+            DAY,
+            FileOutbox(tmp_path / "second"),
+            SENDER,
+            now=SEVEN,
+            share=True,
+            settings=get_settings(),
+        )
     after = statuses(url, second.id)
     assert "pending" not in after and after.count("sent") == before.count("pending")
     sent_first = {p.name for p in (tmp_path / "first").glob("*.eml")}

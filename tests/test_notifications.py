@@ -15,6 +15,7 @@ from govcal.models.db import session_scope
 from govcal.models.directory_import import import_directory
 from govcal.models.ledger import LedgerEntry
 from govcal.models.records import Actor, cancel, reschedule
+from govcal.models.settings import get_settings
 from govcal.models.sync import sync_partnership
 from govcal.notifications.render import Sender
 from govcal.notifications.transport import FileOutbox, SmtpSettings, SmtpTransport
@@ -44,7 +45,7 @@ def run(url, wfscp, day, server=None, *, outbox=None, now=None):
     chosen = transport(server) if server else FileOutbox(outbox)
     when = now or datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=7)
     with session_scope(url) as s:
-        report = notify(s, [wfscp], day, chosen, SENDER, now=when)
+        report = notify(s, [wfscp], day, chosen, SENDER, now=when, settings=get_settings())
     return report, chosen
 
 
@@ -352,7 +353,15 @@ def test_a_crash_in_an_outbox_batch_leaves_each_message_once(
     outbox, day = tmp_path / "outbox", D("2026-10-05")
     crashing = _CrashingOutbox(outbox, after_flush=after_flush)
     with pytest.raises(_Crash), session_scope(calendar) as s:
-        notify(s, [wfscp], day, crashing, SENDER, now=datetime(2026, 10, 5, 7, tzinfo=UTC))
+        notify(
+            s,
+            [wfscp],
+            day,
+            crashing,
+            SENDER,
+            now=datetime(2026, 10, 5, 7, tzinfo=UTC),
+            settings=get_settings(),
+        )
     assert not [e for e in ledger(calendar) if e.status == "sent"]
     assert not list(outbox.glob(".tmp-*"))  # nothing half-written is left behind
     written = sorted(outbox.glob("*.eml"))

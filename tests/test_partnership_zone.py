@@ -50,6 +50,7 @@ def _outbox_as_of(tmp_path, timezone: str, day: date) -> list[EmailMessage]:
     from govcal.flows.steps import notify
     from govcal.models.db import session_scope, upgrade
     from govcal.models.directory_import import import_directory
+    from govcal.models.settings import get_settings
     from govcal.models.sync import sync_partnership
     from govcal.notifications.render import Sender
     from govcal.notifications.transport import FileOutbox
@@ -72,7 +73,8 @@ def _outbox_as_of(tmp_path, timezone: str, day: date) -> list[EmailMessage]:
     with session_scope(url) as session:
         notify(session, [partnership], day, FileOutbox(tmp_path / "outbox"),
                Sender("govcal", "govcal@example.org"),
-               now=datetime.combine(day, datetime.min.time(), UTC).replace(hour=12))  # fmt: skip
+               now=datetime.combine(day, datetime.min.time(), UTC).replace(hour=12),
+               settings=get_settings())  # fmt: skip
     return [
         message_from_bytes(path.read_bytes(), policy=policy.default)
         for path in sorted((tmp_path / "outbox").glob("*.eml"))

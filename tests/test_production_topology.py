@@ -152,7 +152,7 @@ def test_the_national_day_runs_across_two_workers_and_completes_when_one_is_lost
     topology, smtp, tmp_path
 ):
     from prefect.deployments import run_deployment
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from govcal.models.db import session_scope
     from govcal.models.feed_tokens import FeedToken
@@ -194,7 +194,7 @@ def test_the_national_day_runs_across_two_workers_and_completes_when_one_is_lost
     with session_scope(url) as session:
         rows = session.exec(select(LedgerEntry.status, LedgerEntry.message_key)).all()
         tokens = session.exec(
-            select(FeedToken.token).join(ServedFeed, ServedFeed.key == FeedToken.email)  # type: ignore[arg-type]
+            select(FeedToken.token).join(ServedFeed, col(ServedFeed.key) == col(FeedToken.email))
         ).all()
     assert {status for status, _key in rows} <= {"sent", "skipped", "flagged"}
     ids = [str(r.message["Message-ID"]).strip("<>") for r in smtp.recorder.received]

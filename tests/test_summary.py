@@ -198,7 +198,7 @@ def test_the_summary_links_each_table_as_a_csv_the_web_app_serves(data, monkeypa
 
     import httpx
 
-    from govcal.flows.tasks import build_dashboard_task
+    from govcal.flows.tasks import build_dashboard_task, run_runtime
     from govcal.models.settings import get_settings
     from tests.smtp_server import free_port
     from tests.support.web import serve
@@ -207,7 +207,7 @@ def test_the_summary_links_each_table_as_a_csv_the_web_app_serves(data, monkeypa
     monkeypatch.setenv("GOVCAL_PUBLIC_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK", "true")
     get_settings.cache_clear()
-    posted = build_dashboard_task.fn(TODAY, only="wfscp")
+    posted = build_dashboard_task.fn(run_runtime(), TODAY, only="wfscp")
     [summary] = [a["data"] for a in posted if a["key"] == "compliance-summary-wfscp"]
     lines = section(as_shown(summary).splitlines(), "The tables as CSV")
     assert lines == ["Open items", "Section 11 self-assessment audit",

@@ -133,12 +133,13 @@ def test_a_schools_page_reads_the_database_in_a_handful_of_statements(folder):
 
 @pytest.mark.xdist_group("prefect")
 def test_a_lead_partner_acknowledges_the_s11_round_and_the_summary_says_so(folder, prefect_api):
+    from govcal.flows.runtime import build_runtime
     from govcal.web.republish import Republisher
     from tests.test_flows import artifacts
 
     port, tmp_path = folder
     day_sent(tmp_path / "outbox", S11_DAY, _noon(S11_DAY))
-    republish = Republisher()
+    republish = Republisher(build_runtime())
     serving = serve(port, now=_noon(S11_DAY), republish=republish)
     try:
         site = Site(f"http://127.0.0.1:{port}", tmp_path / "outbox", serving)

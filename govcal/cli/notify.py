@@ -38,7 +38,7 @@ def notify(
         refuse_a_past_day(day, allow_past_as_of)
     with database() as session:
         report = notify_step(
-            session, run.partnerships, day, transport, run.sender,
+            session, run.partnerships, day, transport, run.sender, settings=run.settings,
             invite_window_days=run.settings.invite_window_days,
             budget=timedelta(seconds=run.settings.delivery_time_budget),
         )  # fmt: skip
@@ -68,7 +68,8 @@ def _dry_run(run: Runtime, day: date) -> None:
     from govcal.flows.preview import preview
 
     with database(run.settings) as session:
-        messages = preview(session, run.partnerships, day, run.sender, now=run.now(),
+        messages = preview(session, run.partnerships, day, run.sender, settings=run.settings,
+                           now=run.now(),
                            invite_window_days=run.settings.invite_window_days,
                            lease=timedelta(seconds=run.settings.claim_lease))  # fmt: skip
     by_recipient: dict[str, list[str]] = defaultdict(list)

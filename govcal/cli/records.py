@@ -24,8 +24,6 @@ from govcal.cli.common import (
     pick,
     today,
 )
-from govcal.models import actions
-from govcal.models.evidence import EvidenceStore
 from govcal.models.settings import HORIZON_MOST, get_settings
 from govcal.models.sync import SyncReport, sync_all
 
@@ -105,6 +103,8 @@ def import_(
     ] = False,
 ) -> None:
     """Import agencies, schools, people and roles from CSV (bad rows are reported)."""
+    from govcal.models import actions
+
     chosen = pick(load_rules(rules), partnership)
     with database() as session:
         result = actions.import_people(session, path, chosen, actor(), replace=replace)
@@ -147,6 +147,9 @@ def complete(
     note: Annotated[str | None, typer.Option("--note", help="A short note.")] = None,
 ) -> None:
     """Record that an occurrence was done, with its evidence."""
+    from govcal.models import actions
+    from govcal.models.evidence import EvidenceStore
+
     day = today()
     when = parse_day(on, "--on") or day
     store = EvidenceStore.configured(get_settings())
@@ -160,6 +163,8 @@ def complete(
 
 def waive(occurrence: OccurrenceArg, reason: ReasonOption) -> None:
     """Waive an occurrence that is not needed, with the reason."""
+    from govcal.models import actions
+
     with database() as session:
         result = actions.waive(
             session, occurrence, reason, actor(), partnerships=known_partnerships()
@@ -172,6 +177,8 @@ def reopen(
     reason: Annotated[str | None, typer.Option("--reason", help="Why.")] = None,
 ) -> None:
     """Reopen a completed, waived or cancelled occurrence."""
+    from govcal.models import actions
+
     with database() as session:
         result = actions.reopen(
             session, occurrence, actor(), reason, today=today(), partnerships=known_partnerships()
@@ -197,6 +204,8 @@ def reschedule(
 ) -> None:
     """Move one occurrence (e.g. a meeting), or change where it is held, without
     changing its rule. Invitees are sent the update, whatever the date."""
+    from govcal.models import actions
+
     zone = home_zone(occurrence.split(":", 1)[0])  # wall-clock time where the partnership is
     when = parse_when(to, "--to", zone) if to is not None else None
     with database() as session:
@@ -209,6 +218,8 @@ def reschedule(
 
 def cancel(occurrence: OccurrenceArg, reason: ReasonOption) -> None:
     """Cancel one occurrence (e.g. a meeting), without changing its rule."""
+    from govcal.models import actions
+
     with database() as session:
         result = actions.cancel(
             session, occurrence, reason, actor(), today=today(), partnerships=known_partnerships()
@@ -229,6 +240,8 @@ def review(
     ] = None,
 ) -> None:
     """Record the review of a submitted S11/S175 return, with follow-up actions."""
+    from govcal.models import actions
+
     actions_ = action or []
     dues = [parse_day(d, "--action-due") for d in action_due or []]
     if len(actions_) != len(dues):
@@ -249,6 +262,8 @@ def incident(
     rules: RulesOption = None,
 ) -> None:
     """Record a serious incident (by reference) so its statutory clocks start."""
+    from govcal.models import actions
+
     chosen = pick(load_rules(rules), partnership)
     when = parse_day(aware, "--aware")
     assert when is not None
@@ -282,6 +297,8 @@ def person_remove(
     ] = None,
 ) -> None:
     """End every role a person holds: from now on they receive nothing for them."""
+    from govcal.models import actions
+
     with database() as session:
         result = actions.remove_person(session, email, actor(), reason=reason,
                                        partnership=partnership)  # fmt: skip

@@ -135,7 +135,7 @@ def _start_web(run, port: int):
     from govcal.web.serving import Serving
 
     try:
-        web = Serving(create_app(run, republish=Republisher()), "127.0.0.1", port).start()
+        web = Serving(create_app(run, republish=Republisher(run)), "127.0.0.1", port).start()
     except (SettingsError, DatabaseUnavailable, OSError) as exc:
         said = "; ".join(exc.lines) if isinstance(exc, SettingsError) else str(exc)
         err.print(f"Warning: the web app is not running: {said}", markup=False)

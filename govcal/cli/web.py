@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -31,7 +31,7 @@ def web(
     configure_prefect(reuse_server=True)
     run = runtime()
     try:  # settings, key and database checked (the embedded ones made) before any worker
-        app = create_app(run, republish=Republisher())
+        app = create_app(run, republish=Republisher(run))
     except SettingsError as exc:
         for line in exc.lines:
             err.print(f"Error: {line}", markup=False)
@@ -44,9 +44,10 @@ def web(
     processes = f"{count} worker process{'es' if count > 1 else ''}"
     said = f"govcal web on http://{host}:{port}, {processes} (people reach it at {public})"
     out.print(said, markup=False)
-    options = {"host": host, "port": port, "access_log": False, "log_level": "warning",
-               "proxy_headers": True, "server_header": False}  # fmt: skip
+    options: dict[str, Any] = {"host": host, "port": port, "access_log": False,
+                               "log_level": "warning", "proxy_headers": True,
+                               "server_header": False}  # fmt: skip
     if count == 1:
-        uvicorn.run(app, **options)  # type: ignore[arg-type]
+        uvicorn.run(app, **options)
     else:  # uvicorn's supervisor: each worker imports the app factory
-        uvicorn.run("govcal.web.worker:app", factory=True, workers=count, **options)  # type: ignore[arg-type]
+        uvicorn.run("govcal.web.worker:app", factory=True, workers=count, **options)

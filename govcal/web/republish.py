@@ -9,12 +9,17 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from govcal.flows.runtime import Runtime
 
 log = logging.getLogger("govcal.web")
 
 
 class Republisher:
-    def __init__(self) -> None:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime  # the app's: the same settings and rules as its pages
         self._wanted: dict[str, date] = {}
         self._lock = threading.Condition()
         self._busy = False
@@ -45,7 +50,7 @@ class Republisher:
             try:
                 from govcal.flows.tasks import publish_dashboard
 
-                publish_dashboard(day, only=partnership_id)
+                publish_dashboard(self.runtime, day, only=partnership_id)
             except Exception as exc:  # the API down or refusing: said, never raised
                 log.warning("cockpit of %s not republished: %s", partnership_id,
                             type(exc).__name__)  # fmt: skip

@@ -15,7 +15,8 @@ def app() -> Any:
     from govcal.web.republish import Republisher
 
     configure_prefect(reuse_server=True)
-    return create_app(build_runtime(), republish=Republisher())
+    runtime = build_runtime()
+    return create_app(runtime, republish=Republisher(runtime))
 
 
 def default_workers() -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import Connection, engine_from_config, pool
 from sqlmodel import SQLModel
 
 import govcal.models.tables  # noqa: F401  registers every table
@@ -12,7 +12,9 @@ config = context.config
 target_metadata = SQLModel.metadata
 
 
-def include_object(obj, name, type_, reflected, compare_to) -> bool:
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
     """APScheduler owns its job table (govcal serve); migrations leave it alone."""
     return not (type_ == "table" and name == "apscheduler_jobs")
 
@@ -42,7 +44,7 @@ def run_migrations_online() -> None:
         _run(connection)
 
 
-def _run(connection) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

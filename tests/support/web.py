@@ -76,7 +76,7 @@ def day_sent(outbox: Path, day: date = DAY, now: datetime = NOW) -> None:
         sync_partnership(session, wfscp, day)
     with session_scope(get_settings()) as session:
         notify(session, [wfscp], day, FileOutbox(outbox), Sender("govcal", "govcal@example.org"),
-               now=now)  # fmt: skip
+               now=now, settings=get_settings())  # fmt: skip
 
 
 def serve(port: int, now: datetime = NOW, republish=None, **limits) -> Serving:
