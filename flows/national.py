@@ -70,7 +70,7 @@ def daily_share(
             failed[pid] = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
             continue
         if isinstance(done, State):  # a day whose mail did not all go, or cockpit not posted
-            failed[pid] = done.message or done.name
+            failed[pid] = done.message or "failed"
             results[pid] = done.data if isinstance(done.data, dict) else {}
         else:
             results[pid] = done
