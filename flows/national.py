@@ -36,7 +36,7 @@ from prefect.states import State
 
 from govcal.flows.forms import AsOfDay, RulesPath
 from govcal.flows.jobs import the_day
-from govcal.flows.runtime import build_runtime
+from govcal.flows.runtime import Runtime, build_runtime
 from govcal.flows.tasks import mailbox_task
 from govcal.rules.model import active_partnerships
 
@@ -72,8 +72,10 @@ def daily_share(
         if isinstance(done, State):  # a day whose mail did not all go, or cockpit not posted
             failed[pid] = done.message or "failed"
             results[pid] = done.data if isinstance(done.data, dict) else {}
-        else:
-            results[pid] = done
+            continue
+        results[pid] = done
+        if waiting := _mail_waiting(runtime, pid):
+            failed[pid] = waiting
     for pid, why in failed.items():
         get_run_logger().warning("%s failed: %s", pid, why)
     _post_outcomes(partnerships, failed)
@@ -87,6 +89,20 @@ def daily_share(
     return Failed(  # type: ignore[return-value]
         message=f"{len(failed)} of {len(partnerships)} failed ({named})", data=result
     )
+
+
+def _mail_waiting(runtime: Runtime, pid: str) -> str:
+    """What of the partnership's mail an earlier try's relay put off and no run has sent
+    yet ('' when none): a try inside that wait sends nothing, and is not all well."""
+    from govcal.models.db import session_scope
+    from govcal.models.ledger import waiting_for_retry
+
+    with session_scope(runtime.settings) as session:
+        count, first = waiting_for_retry(session, runtime.now(), [pid])
+    if not count:
+        return ""
+    when = f" until {first:%H:%M} UTC" if first is not None else ""
+    return f"{count} notice(s) put off by the relay wait{when}; a later run sends them"
 
 
 def _post_outcomes(partnerships: list[str], failed: dict[str, str]) -> None:
@@ -225,7 +241,8 @@ def national_day(
     for number, share in enumerate(shares):
         _ask(share, number, day, rules)
     _watch(shares, day, rules, max(1, tries), time.monotonic() + late_after_minutes * 60)
-    result = summary(day, shares)
+    unloaded = {b.label: " ".join(b.lines()) for b in runtime.broken if b.fallback is None}
+    result = summary(day, shares, unloaded)
     _post(result)
     problems = [f"{k}: {', '.join(result[k])}" for k in ("failed", "late") if result[k]]
     if not problems:
@@ -235,15 +252,19 @@ def national_day(
     return Failed(message="; ".join(problems), data=result)  # type: ignore[return-value]
 
 
-def summary(day: date, shares: list[Share]) -> dict[str, Any]:
-    """The day as operators read it: partnerships by outcome, and each share's runs."""
-    by: dict[str, list[str]] = {"ran": [], "failed": [], "late": []}
+def summary(
+    day: date, shares: list[Share], unloaded: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The day as operators read it: partnerships by outcome, and each share's runs. A
+    rule file that does not load (and never did here) counts as failed, by its name."""
+    by: dict[str, list[str]] = {"ran": [], "failed": list(unloaded or {}), "late": []}
     for share in shares:
         for outcome, ids in share.by_outcome().items():
             by[outcome].extend(ids)
     return {
         "as_of": day.isoformat(),
         **{k: sorted(v) for k, v in by.items()},
+        "rule_files": dict(unloaded or {}),
         "shares": [_share_result(s) for s in shares],
     }
 
@@ -272,6 +293,10 @@ def _post(result: dict[str, Any]) -> None:
         f"**{counts['ran']} ran, {counts['failed']} failed, {counts['late']} late.**",
         "",
         *(f"- {k}: {markdown_text(', '.join(result[k]))}" for k in ("failed", "late") if result[k]),
+        *(
+            f"- {markdown_text(name)}: {markdown_text(why)}"
+            for name, why in result["rule_files"].items()
+        ),
         "",
         "| share | partnerships | outcome | runs | seconds | what happened |",
         "|---|---|---|---|---|---|",
