@@ -79,8 +79,12 @@ def daily_share(
     for pid, why in failed.items():
         get_run_logger().warning("%s failed: %s", pid, why)
     _post_outcomes(partnerships, failed)
-    result = {"as_of": day.isoformat(), "ran": [p for p in partnerships if p not in failed],
-              "failed": failed, "partnerships": results}  # fmt: skip
+    result = {
+        "as_of": day.isoformat(),
+        "ran": [p for p in partnerships if p not in failed],
+        "failed": failed,
+        "partnerships": results,
+    }
     if not failed:
         return result
     from prefect.states import Failed
@@ -110,10 +114,13 @@ def _post_outcomes(partnerships: list[str], failed: dict[str, str]) -> None:
     from prefect.artifacts import create_table_artifact
 
     table = [
-        {"partnership": pid, "outcome": "failed" if pid in failed else "ran",
-         "what happened": failed.get(pid, "")}
+        {
+            "partnership": pid,
+            "outcome": "failed" if pid in failed else "ran",
+            "what happened": failed.get(pid, ""),
+        }
         for pid in partnerships
-    ]  # fmt: skip
+    ]
     create_table_artifact(table, description=OUTCOMES)
 
 
@@ -208,9 +215,13 @@ def _watch(shares: list[Share], day: date, rules: str | None, tries: int, until:
                 if not share.failed:  # failed after naming none: ask again for all of it
                     share.failed = list(share.asked)
                 if len(share.run_ids) < tries:
-                    logger.warning("share %d (%s) %s; asked again for %s", number + 1,
-                                   ", ".join(share.asked), share.message,
-                                   ", ".join(share.failed))  # fmt: skip
+                    logger.warning(
+                        "share %d (%s) %s; asked again for %s",
+                        number + 1,
+                        ", ".join(share.asked),
+                        share.message,
+                        ", ".join(share.failed),
+                    )
                     share.asked = list(share.failed)
                     _ask(share, number, day, rules)
                     continue

@@ -351,8 +351,9 @@ def _people_feeds(session: Session, emails: set[str], names: dict[str, str]) -> 
             continue
         titles = [p.title for p in parts]
         where = f"{', '.join(titles[:-1])} and {titles[-1]}"
-        feeds[email] = merged_feed(f"{names.get(email, 'Your calendar')}: {where}",
-                                   [p.content for p in parts])  # fmt: skip
+        feeds[email] = merged_feed(
+            f"{names.get(email, 'Your calendar')}: {where}", [p.content for p in parts]
+        )
     return feeds
 
 

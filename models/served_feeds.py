@@ -122,8 +122,9 @@ def store_parts(
         row = kept.pop(email, None)
         if row is not None and row.etag == etag and row.title == title:
             continue
-        row = row or PersonFeedPart(email=email, partnership_id=partnership_id, title=title,
-                                    content=content, etag=etag)  # fmt: skip
+        row = row or PersonFeedPart(
+            email=email, partnership_id=partnership_id, title=title, content=content, etag=etag
+        )
         row.title, row.content, row.etag = title, content, etag
         session.add(row)
         changed.add(email)

@@ -47,11 +47,14 @@ def three(prefect_api, tmp_path, migrated_copy, smtp, monkeypatch):
             import_directory(s, data / "directory" / p.id, p, actor="test")
             sync_partnership(s, p, DAY, actor="test")
     for name, value in {
-        "GOVCAL_DATABASE_URL": url, "GOVCAL_RULES_PATH": str(data / "rules"),
-        "GOVCAL_DEFAULT_PARTNERSHIP": "syn-001", "GOVCAL_TRANSPORT": "smtp",
-        "GOVCAL_SMTP_HOST": "127.0.0.1", "GOVCAL_SMTP_PORT": str(smtp.port),
+        "GOVCAL_DATABASE_URL": url,
+        "GOVCAL_RULES_PATH": str(data / "rules"),
+        "GOVCAL_DEFAULT_PARTNERSHIP": "syn-001",
+        "GOVCAL_TRANSPORT": "smtp",
+        "GOVCAL_SMTP_HOST": "127.0.0.1",
+        "GOVCAL_SMTP_PORT": str(smtp.port),
         "GOVCAL_SMTP_SECURITY": "none",
-    }.items():  # fmt: skip
+    }.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     return data
@@ -64,8 +67,11 @@ def backoff_over() -> None:
     from govcal.models.ledger import LedgerEntry
 
     with session_scope(get_settings()) as s:
-        s.exec(update(LedgerEntry).where(col(LedgerEntry.next_attempt_at).is_not(None))
-               .values(next_attempt_at=utcnow()))  # fmt: skip
+        s.exec(
+            update(LedgerEntry)
+            .where(col(LedgerEntry.next_attempt_at).is_not(None))
+            .values(next_attempt_at=utcnow())
+        )
         s.commit()
 
 

@@ -89,8 +89,9 @@ def shared_person(tmp_path, migrated_copy, monkeypatch):
     people = data / "directory" / "syn-002" / "people.csv"
     email = "syn-001-lsp-wfc@example.org"  # the first partnership's Lead Partner
     with people.open("a", encoding="utf-8") as out:
-        out.write(f'"Chief Executive, Westmorland and Furness Council (sample)",{email},'
-                  "lsp,wfc,,,yes\n")  # fmt: skip
+        out.write(
+            f'"Chief Executive, Westmorland and Furness Council (sample)",{email},lsp,wfc,,,yes\n'
+        )
     first, second = load_partnerships([data / "rules"])
     url = migrated_copy(tmp_path / "national.db")
     with session_scope(url) as s:
