@@ -4,6 +4,7 @@ so no message is dropped as "no longer due" or sent by a run that cannot render 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 
 import pytest
@@ -81,7 +82,7 @@ def test_the_same_partnerships_fall_in_the_same_shares_every_day():
 
 
 @pytest.fixture
-def shared_person(tmp_path, migrated_copy, monkeypatch):
+def shared_person(tmp_path, db_url, monkeypatch):
     """Two partnerships whose directories both give a role to one person; returns the
     database URL, the two partnerships and the person's address."""
     data = tmp_path / "national"
@@ -93,7 +94,7 @@ def shared_person(tmp_path, migrated_copy, monkeypatch):
             f'"Chief Executive, Westmorland and Furness Council (sample)",{email},lsp,wfc,,,yes\n'
         )
     first, second = load_partnerships([data / "rules"])
-    url = migrated_copy(tmp_path / "national.db")
+    url = db_url
     with session_scope(url) as s:
         for p in (first, second):
             import_directory(s, data / "directory" / p.id, p, actor="test")
@@ -115,9 +116,14 @@ def test_a_person_in_two_shares_partnerships_reads_one_feed_with_both(shared_per
     from tests.support.web import serve
 
     url, first, second, email = shared_person
-    for share in ([first], [second], [first]):  # each share's run, in turn, twice
+
+    def share(partnerships: list, machine: str) -> None:
         with session_scope(url) as s:
-            publish_feeds(s, share, DAY, tmp_path / "feeds")
+            publish_feeds(s, partnerships, DAY, tmp_path / machine)
+
+    with ThreadPoolExecutor(2) as pool:  # the two shares at once, on two machines
+        for done in [pool.submit(share, [first], "one"), pool.submit(share, [second], "two")]:
+            done.result()
     with session_scope(url) as s:
         token = s.get(FeedToken, email).token  # type: ignore[union-attr]
     get_settings.cache_clear()
