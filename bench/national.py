@@ -62,22 +62,24 @@ def one_day(data: Path, root: Path, workers: int, share_size: int) -> dict[str, 
                 "national-day/national-day", timeout=0, as_subflow=False,
                 parameters={"as_of": NATIONAL_DAY, "share_size": share_size},
             )  # fmt: skip
+            tagged = FlowRunFilter(tags=FlowRunFilterTags(all_=["national-day"]))
+            machine: dict[Any, str] = {}  # share run -> the worker whose process ran it
             while True:
                 run = client.read_flow_run(parent.id)
                 if run.state and run.state.is_final():
                     break
+                for share in client.read_flow_runs(flow_run_filter=tagged):
+                    if share.id not in machine and (found := worker_of(topology, share)):
+                        machine[share.id] = found
                 time.sleep(1)
             waited = time.perf_counter() - asked
-            shares = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["national-day"]))
-            )
+            shares = client.read_flow_runs(flow_run_filter=tagged)
             history = {s.id: client.read_flow_run_states(s.id) for s in shares}
-        workers_of = {str(pid): name for name, pid in topology["processes"].items()}
         cpu = {
             name: cpu_seconds(run_local.tree(pid)) for name, pid in topology["processes"].items()
         }
         measured = [
-            share_costs(s, history[s.id], workers_of.get(str(s.infrastructure_pid), ""))
+            share_costs(s, history[s.id], machine.get(s.id, ""))
             for s in sorted(shares, key=lambda s: s.name)
         ]
         picked_up(measured)
@@ -92,6 +94,17 @@ def one_day(data: Path, root: Path, workers: int, share_size: int) -> dict[str, 
         }
     finally:
         run_local.stop(root)
+
+
+def worker_of(topology: dict[str, Any], run: Any) -> str:
+    """Which worker a share run's process descends from, while it runs ('' otherwise)."""
+    if not run.infrastructure_pid:
+        return ""
+    pid = int(str(run.infrastructure_pid).rsplit(":", 1)[-1])
+    for name, top in topology["processes"].items():
+        if name.startswith("worker") and pid in run_local.tree(top):
+            return name
+    return ""
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -199,6 +212,10 @@ def main() -> None:
     print(table(results))
 
 
+def _s(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f}"
+
+
 def table(results: dict[str, Any]) -> str:
     """The figures as bench/README.md shows them."""
     lines = [
@@ -220,8 +237,8 @@ def table(results: dict[str, Any]) -> str:
     for day in results["days"]:
         for s in day["shares"]:
             lines.append(
-                f"| {day['workers']} | {s['name']} | {s['worker']} | {s['pickup_s']} "
-                f"| {s['start_cost_s']} | {s['run_s']:.1f} |"
+                f"| {day['workers']} | {s['name']} | {s['worker']} | {_s(s['pickup_s'])} "
+                f"| {_s(s['start_cost_s'])} | {s['run_s']:.1f} |"
             )
     lines += [
         "",
