@@ -340,7 +340,7 @@ def publish_feeds(
 
 def _people_feeds(session: Session, emails: set[str], names: dict[str, str]) -> dict[str, bytes]:
     """The feeds of these people, each made from every partnership's part of it: one part
-    as it was written, several in one calendar named for the person and partnerships."""
+    as written, several in one calendar named for the person and partnerships."""
     from govcal.models.served_feeds import parts_of
     from govcal.notifications.ics import merged_feed
 

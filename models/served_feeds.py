@@ -108,7 +108,7 @@ def store_parts(
     session: Session, partnership_id: str, title: str, parts: dict[str, bytes]
 ) -> set[str]:
     """Keep one partnership's part of each person's feed (email -> bytes); the parts of
-    people not in `parts` (no role there now, or nothing in it) are removed. Returns the
+    people not in `parts` (no role there, or nothing in it) are removed. Returns the
     addresses whose part changed (joins the caller's unit of work)."""
     kept = {
         row.email: row
