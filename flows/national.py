@@ -110,14 +110,17 @@ def _mail_waiting(runtime: Runtime, pid: str) -> str:
 
 
 def _post_outcomes(partnerships: list[str], failed: dict[str, str]) -> None:
-    """The share's own table (on its run's page): what the national day reads back."""
+    """The share's own table (on its run's page): what the national day reads back. The
+    words of what happened (an error's, a relay's) are escaped as the summary's are."""
     from prefect.artifacts import create_table_artifact
+
+    from govcal.rules.text import markdown_text
 
     table = [
         {
             "partnership": pid,
             "outcome": "failed" if pid in failed else "ran",
-            "what happened": failed.get(pid, ""),
+            "what happened": markdown_text(failed.get(pid, "")),
         }
         for pid in partnerships
     ]
