@@ -308,21 +308,25 @@ def publish_feeds(
     """Rewrite every feed from the database: the past 90 days, the year ahead, and every
     open item however late. The files are readable by a web server (0644 in 0755 folders:
     their names are the secret), and every feed is kept in the database too, under its
-    token, for `govcal web`."""
+    token, for `govcal web`: a person's there holds every partnership they have a role in,
+    whichever run (share of the national day) wrote the others' parts."""
     from govcal.models.feed_tokens import issue_feed_tokens
     from govcal.models.notify_inputs import calendar_items
-    from govcal.models.served_feeds import group_keys, store
+    from govcal.models.served_feeds import group_keys, store, store_parts
 
     partnerships = active_partnerships(partnerships, today)
     people = load_directory(session, [p.id for p in partnerships])
     emails = {c.email for holders in people.holders.values() for _a, _s, c in holders}
+    names = {c.email.lower(): c.name for h in people.holders.values() for _a, _s, c in h}
     tokens = issue_feed_tokens(session, emails)  # committed before any file names them
     written: list[FeedFile] = []
-    served: dict[str, bytes] = {}
+    groups: dict[str, bytes] = {}
+    changed: set[str] = set()
     for partnership in partnerships:
         start, end = today - timedelta(days=90), today + timedelta(days=400)
         items = calendar_items(session, partnership, start, end, today=today, every_open=True)
         role_names = {key: role.display_name for key, role in partnership.roles.items()}
+        served: dict[str, bytes] = {}
         written.extend(
             write_feeds(
                 folder,
@@ -337,9 +341,32 @@ def publish_feeds(
                 served=served,
             )
         )
-    issue_feed_tokens(session, group_keys(served))  # each group feed its own token
-    store(session, served)  # committed with the caller's batch
-    return written
+        own = group_keys(served)
+        groups.update({key: served[key] for key in own})
+        mine = {key: content for key, content in served.items() if key not in own}
+        changed |= store_parts(session, partnership.id, partnership.name, mine)
+    issue_feed_tokens(session, group_keys(groups))  # each group feed its own token
+    store(session, groups | _people_feeds(session, changed, names))
+    return written  # committed with the caller's batch
+
+
+def _people_feeds(session: Session, emails: set[str], names: dict[str, str]) -> dict[str, bytes]:
+    """The feeds of these people, each made from every partnership's part of it: one part
+    as written, several in one calendar named for the person and partnerships."""
+    from govcal.models.served_feeds import parts_of
+    from govcal.notifications.ics import merged_feed
+
+    feeds: dict[str, bytes] = {}
+    for email, parts in parts_of(session, sorted(emails)).items():
+        if len(parts) == 1:
+            feeds[email] = parts[0].content
+            continue
+        titles = [p.title for p in parts]
+        where = f"{', '.join(titles[:-1])} and {titles[-1]}"
+        feeds[email] = merged_feed(
+            f"{names.get(email, 'Your calendar')}: {where}", [p.content for p in parts]
+        )
+    return feeds
 
 
 def request_returns(

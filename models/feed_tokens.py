@@ -45,22 +45,36 @@ def _new_token() -> str:
 
 
 def feed_tokens(session: Session, emails: Iterable[str]) -> dict[str, str]:
-    """email (lower case) -> token, creating tokens for addresses that have none."""
+    """email (lower case) -> token, creating tokens for addresses that have none. Two runs
+    minting a token for one address at once (a person in two shares of the national day)
+    agree on the first one written: the insert leaves an address already there alone,
+    waiting for the other's commit, and both read the tokens back."""
     wanted = sorted({e.strip().lower() for e in emails if e.strip()})
+    found = _tokens_of(session, wanted)
+    missing = [e for e in wanted if e not in found]
+    if not missing:
+        return found
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    connection = session.connection()
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    table = FeedToken.__table__  # type: ignore[attr-defined]
+    for chunk in chunks(missing):
+        connection.execute(
+            dialect.insert(table).on_conflict_do_nothing(index_elements=["email"]),
+            [{"email": e, "token": _new_token(), "created_at": utcnow()} for e in chunk],
+        )
+    return found | _tokens_of(session, missing)
+
+
+def _tokens_of(session: Session, emails: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
-    for chunk in chunks(wanted):
+    for chunk in chunks(emails):
         found.update(
             session.exec(
                 select(FeedToken.email, FeedToken.token).where(col(FeedToken.email).in_(chunk))
             ).all()
         )
-    missing = [e for e in wanted if e not in found]
-    for email in missing:
-        token = _new_token()
-        session.add(FeedToken(email=email, token=token))
-        found[email] = token
-    if missing:
-        session.flush()
     return found
 
 

@@ -558,16 +558,25 @@ def wait(session: Session, ids: Iterable[int], note: str, now: datetime) -> None
     session.commit()
 
 
-def waiting_for_retry(session: Session, now: datetime) -> tuple[int, datetime | None]:
-    """Rows a temporary failure (or an unanswered end of DATA) put off until after `now`:
-    how many, and when the first is due again. A rerun inside that wait sends nothing,
-    but the mail has not gone: its caller must not say all is well."""
+def waiting_for_retry(
+    session: Session, now: datetime, partnerships: Sequence[str] | None = None
+) -> tuple[int, datetime | None]:
+    """Rows a temporary failure (or an unanswered end of DATA) put off until after `now`
+    (of these partnerships only, if given): how many, and when the first is due again. A
+    rerun inside that wait sends nothing, but the mail has not gone: its caller must not
+    say all is well."""
+    waiting = (
+        col(LedgerEntry.status).in_([Delivery.PENDING.value, Delivery.UNCERTAIN.value])
+        & (col(LedgerEntry.next_attempt_at) > now)
+        & (LedgerEntry.attempts > 0)
+    )
+    if partnerships is not None:
+        from govcal.models.calendar import OccurrenceRow
+
+        theirs = select(OccurrenceRow.id).where(col(OccurrenceRow.partnership_id).in_(partnerships))
+        waiting = waiting & col(LedgerEntry.occurrence_id).in_(theirs)
     count, first = session.exec(
-        select(func.count(), func.min(LedgerEntry.next_attempt_at)).where(
-            col(LedgerEntry.status).in_([Delivery.PENDING.value, Delivery.UNCERTAIN.value]),
-            col(LedgerEntry.next_attempt_at) > now,
-            LedgerEntry.attempts > 0,
-        )
+        select(func.count(), func.min(LedgerEntry.next_attempt_at)).where(waiting)
     ).one()
     if first is not None and first.tzinfo is None:  # SQLite keeps no zone: stored as UTC
         first = first.replace(tzinfo=UTC)

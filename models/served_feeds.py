@@ -5,6 +5,11 @@ Each feed (a person's, the partnership's, a body's) is keyed as its feed token i
 rotated token stops serving at once while the stored feed stays. Stored whole, with the
 digest of its bytes (the ETag) and when those bytes last changed (Last-Modified): an
 unchanged rewrite keeps both, so a polling client gets 304.
+
+A person's feed holds every partnership they have a role in, while each partnership's
+items are written by the run of its own share of the national day: each partnership's
+part of a person's feed is kept on its own (`PersonFeedPart`), and the person's served
+feed is made again from all their parts whenever one changes (`parts_of`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,18 @@ class ServedFeed(SQLModel, table=True):
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     etag: str = Field(max_length=64)
     changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PersonFeedPart(SQLModel, table=True):
+    """One partnership's part of a person's feed (keyed as their feed token is)."""
+
+    __tablename__ = "person_feed_part"
+
+    email: str = Field(primary_key=True, max_length=254)
+    partnership_id: str = Field(primary_key=True, max_length=64)
+    title: str = Field(max_length=255)  # the partnership's name
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    etag: str = Field(max_length=64)
 
 
 @dataclass(frozen=True)
@@ -98,3 +115,61 @@ def by_token(
         return feed
     content = db.execute(_CONTENT, {"key": key}).scalar_one()
     return Feed(content, etag, changed_at)
+
+
+def store_parts(
+    session: Session, partnership_id: str, title: str, parts: dict[str, bytes]
+) -> set[str]:
+    """Keep one partnership's part of each person's feed (email -> bytes); the parts of
+    people not in `parts` (no role there, or nothing in it) are removed. Returns the
+    addresses whose part changed (joins the caller's unit of work)."""
+    kept = {
+        row.email: row
+        for row in session.exec(
+            select(PersonFeedPart).where(PersonFeedPart.partnership_id == partnership_id)
+        )
+    }
+    changed: set[str] = set()
+    for email, content in parts.items():
+        etag = _etag(content)
+        row = kept.pop(email, None)
+        if row is not None and row.etag == etag and row.title == title:
+            continue
+        row = row or PersonFeedPart(
+            email=email, partnership_id=partnership_id, title=title, content=content, etag=etag
+        )
+        row.title, row.content, row.etag = title, content, etag
+        session.add(row)
+        changed.add(email)
+    for email, row in kept.items():
+        session.delete(row)
+        changed.add(email)
+    session.flush()
+    return changed
+
+
+def parts_of(session: Session, emails: list[str]) -> dict[str, list[PersonFeedPart]]:
+    """Every partnership's part of these people's feeds, in partnership order. Their feed
+    tokens' rows are locked first (in address order, on PostgreSQL), so two shares that
+    write the same person's feed at once make it one after the other, the second from
+    both parts, never each from the other's old part."""
+    found: dict[str, list[PersonFeedPart]] = {}
+    for chunk in chunks(sorted(emails)):
+        session.exec(
+            select(FeedToken.email)
+            .where(col(FeedToken.email).in_(chunk))
+            .order_by(FeedToken.email)
+            .with_for_update()
+        ).all()
+        rows = session.exec(
+            select(PersonFeedPart)
+            .where(col(PersonFeedPart.email).in_(chunk))
+            .order_by(PersonFeedPart.email, PersonFeedPart.partnership_id)
+        )
+        for row in rows:
+            found.setdefault(row.email, []).append(row)
+    return found
+
+
+def _etag(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()[:32]

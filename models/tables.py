@@ -12,7 +12,7 @@ from govcal.models.ledger import Delivery, LedgerEntry
 from govcal.models.mailbox import MailboxMessage
 from govcal.models.pack_files import PackFile
 from govcal.models.people import Delegation, Person, RoleAssignment
-from govcal.models.served_feeds import ServedFeed
+from govcal.models.served_feeds import PersonFeedPart, ServedFeed
 from govcal.models.trail import Channel, TrailEntry
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "PackFile",
     "PartnershipRow",
     "Person",
+    "PersonFeedPart",
     "Rag",
     "RoleAssignment",
     "School",

@@ -207,3 +207,28 @@ def feed(
     for entry in entries:
         cal.add_component(_event(entry, stamp.astimezone(UTC), feed=True))
     return _with_timezones(cal.to_ical(), _timezones(entries))
+
+
+def merged_feed(name: str, parts: list[bytes]) -> bytes:
+    """One calendar with the events of several feeds (a person's feed in each partnership
+    they have a role in): each event once by its UID, each zone once, covering the years
+    of every part's meetings."""
+    cal = _calendar(None, name)
+    seen: set[str] = set()
+    years: dict[str, list[int]] = {}
+    for part in parts:
+        for event in Calendar.from_ical(part).walk("VEVENT"):
+            uid = str(event.get("uid", ""))
+            if uid in seen:
+                continue
+            seen.add(uid)
+            cal.add_component(event)
+            start = event.get("dtstart")
+            zone = start.params.get("TZID") if start is not None else None
+            if zone and isinstance(start.dt, datetime):
+                years.setdefault(str(zone), []).append(start.dt.year)
+    zones = b"".join(
+        _vtimezone_ical(tzid, min(found) - 1, max(found) + 1)
+        for tzid, found in sorted(years.items())
+    )
+    return _with_timezones(cal.to_ical(), zones)

@@ -4,6 +4,7 @@ so no message is dropped as "no longer due" or sent by a run that cannot render 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 
 import pytest
@@ -94,3 +95,67 @@ def test_the_same_partnerships_fall_in_the_same_shares_every_day():
         [f"syn-{n:03d}" for n in range(11, 21)],
         ["syn-021", "syn-022", "syn-023"],
     ]
+
+
+# --- a person in partnerships that fall in different shares ----------------------------
+
+
+@pytest.fixture
+def shared_person(tmp_path, db_url, monkeypatch):
+    """Two partnerships whose directories both give a role to one person; returns the
+    database URL, the two partnerships and the person's address."""
+    data = tmp_path / "national"
+    generate(data, partnerships=2, schools=40)
+    people = data / "directory" / "syn-002" / "people.csv"
+    email = "syn-001-lsp-wfc@example.org"  # the first partnership's Lead Partner
+    with people.open("a", encoding="utf-8") as out:
+        out.write(
+            f'"Chief Executive, Westmorland and Furness Council (sample)",{email},lsp,wfc,,,yes\n'
+        )
+    first, second = load_partnerships([data / "rules"])
+    url = db_url
+    with session_scope(url) as s:
+        for p in (first, second):
+            import_directory(s, data / "directory" / p.id, p, actor="test")
+            sync_partnership(s, p, DAY, actor="test")
+    monkeypatch.setenv("GOVCAL_DATABASE_URL", url)
+    monkeypatch.setenv("GOVCAL_RULES_PATH", str(data / "rules"))
+    monkeypatch.setenv("GOVCAL_DEFAULT_PARTNERSHIP", "syn-001")
+    monkeypatch.setenv("GOVCAL_WEB_SECRET", "s" * 40)
+    return url, first, second, email
+
+
+def test_a_person_in_two_shares_partnerships_reads_one_feed_with_both(shared_person, tmp_path):
+    import httpx
+
+    from govcal.flows.steps import publish_feeds
+    from govcal.models.feed_tokens import FeedToken
+    from govcal.models.settings import get_settings
+    from tests.smtp_server import free_port
+    from tests.support.web import serve
+
+    url, first, second, email = shared_person
+
+    def share(partnerships: list, machine: str) -> None:
+        with session_scope(url) as s:
+            publish_feeds(s, partnerships, DAY, tmp_path / machine)
+
+    with ThreadPoolExecutor(2) as pool:  # the two shares at once, on two machines
+        for done in [pool.submit(share, [first], "one"), pool.submit(share, [second], "two")]:
+            done.result()
+    with session_scope(url) as s:
+        token = s.get(FeedToken, email).token  # type: ignore[union-attr]
+    get_settings.cache_clear()
+    port = free_port()
+    serving = serve(port)
+    try:
+        feed = httpx.get(f"http://127.0.0.1:{port}/feeds/{token}.ics")
+    finally:
+        serving.stop()
+    assert feed.status_code == 200
+    text = feed.text.replace("\r\n ", "")  # unfolded
+    uids = [line for line in text.splitlines() if line.startswith("UID:")]
+    assert any("syn-001:" in u for u in uids) and any("syn-002:" in u for u in uids)
+    assert len(uids) == len(set(uids))  # each event once
+    assert "Synthetic Partnership 001 and Synthetic Partnership 002" in text  # its name
+    assert text.count("BEGIN:VCALENDAR") == 1 and text.count("BEGIN:VTIMEZONE") <= 1
