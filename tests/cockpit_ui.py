@@ -274,6 +274,7 @@ def tables_fit(page, ui: str) -> list[str]:
     rows a page): each box whose content is wider than the box (scrollWidth above
     clientWidth), and each cell whose text is cut. Empty when everything is on screen."""
     page.locator("table tbody tr").first.wait_for(timeout=60_000)
+    page.evaluate("document.fonts.ready.then(() => true)")  # measured in its own fonts
     found: list[str] = []
     while True:
         found += page.evaluate(_MEASURE)
