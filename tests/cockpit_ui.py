@@ -288,6 +288,17 @@ def tables_fit(page, ui: str) -> list[str]:
                    "the next page of the table")  # fmt: skip
 
 
+def table_width(page) -> str:
+    """The table's width and its box's (on the page shown: V2's last page), as the tour
+    prints them beside "fits"."""
+    return page.evaluate(
+        """() => {
+        const table = document.querySelector('table');
+        return `${table.scrollWidth} px in ${table.parentElement.clientWidth} px`;
+    }"""
+    )
+
+
 _MEASURE = """() => {
     const out = [];
     for (const table of document.querySelectorAll('table')) {
