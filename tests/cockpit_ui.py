@@ -289,12 +289,30 @@ def tables_fit(page, ui: str) -> list[str]:
 
 
 def table_width(page) -> str:
-    """The table's width and its box's (on the page shown: V2's last page), as the tour
-    prints them beside "fits"."""
+    """What the table's rows need (each column's widest text and its cell's padding; on
+    the page shown, V2's last) and the width of its box, as the tour prints them beside
+    "fits": a table set to its box's width shows only whether it fits, not by how much."""
     return page.evaluate(
         """() => {
         const table = document.querySelector('table');
-        return `${table.scrollWidth} px in ${table.parentElement.clientWidth} px`;
+        const need = [];
+        for (const row of table.querySelectorAll('tbody tr')) {
+            [...row.children].forEach((cell, i) => {
+                const text = document.createRange();
+                text.selectNodeContents(cell);
+                const style = getComputedStyle(cell);
+                const pad = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+                let widest = 0;
+                const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+                while (walker.nextNode()) {
+                    text.selectNodeContents(walker.currentNode);
+                    widest = Math.max(widest, text.getBoundingClientRect().width);
+                }
+                need[i] = Math.max(need[i] || 0, widest + pad);
+            });
+        }
+        const total = Math.round(need.reduce((a, b) => a + b, 0));
+        return `rows need ${total} px of ${table.parentElement.clientWidth} px`;
     }"""
     )
 
