@@ -284,7 +284,7 @@ def tables_fit(page, ui: str) -> list[str]:
         row = page.locator("table tbody tr").first
         first = row.inner_text()
         after.click()
-        wait_until(lambda row=row, first=first: row.inner_text() != first, 30,
+        wait_until(lambda row=row, first=first: row.inner_text() != first, 60,
                    "the next page of the table")  # fmt: skip
 
 
