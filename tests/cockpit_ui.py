@@ -55,7 +55,12 @@ def api_headers() -> dict[str, str]:
 def log_in(page, base: str) -> None:
     """The UI's login page, as a person uses it: the auth string as the password."""
     page.goto(base)
-    page.locator("input[type=password]").fill(os.environ["PREFECT_API_AUTH_STRING"])
+    password = page.locator("input[type=password]")
+    try:
+        password.wait_for(timeout=90_000)  # the UI's first API calls: a minute when busy
+    except Exception as err:
+        raise AssertionError(f"no login form at {page.url}: {visible_text(page)}") from err
+    password.fill(os.environ["PREFECT_API_AUTH_STRING"])
     page.get_by_role("button", name="Login").click()
     page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
 
@@ -281,11 +286,23 @@ def tables_fit(page, ui: str) -> list[str]:
         after = page.get_by_role("button", name="Go to next page")
         if ui == "v1" or not after.count() or after.is_disabled():
             return found
-        row = page.locator("table tbody tr").first
-        first = row.inner_text()
+        _next_page(page, after)
+
+
+def _next_page(page, after) -> None:
+    """Press V2's "Go to next page" until its "Page 2 of 15" label moves: at a load
+    average of 10-15 a press was lost (the page stayed put for a minute), so one that
+    changed nothing in 15 s is pressed again."""
+    label = page.get_by_text(re.compile(r"^Page \d+ of \d+$")).first
+    shown = label.inner_text()
+    for _ in range(4):
         after.click()
-        wait_until(lambda row=row, first=first: row.inner_text() != first, 60,
-                   "the next page of the table")  # fmt: skip
+        try:
+            wait_until(lambda: label.inner_text() != shown, 15, "the next page of the table")
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"the table stayed at {shown} after four presses of the next page")
 
 
 def table_width(page) -> str:
