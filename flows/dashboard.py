@@ -32,6 +32,7 @@ from govcal.rules.notify_plan import Directory, event_reference
 from govcal.rules.state import State
 from govcal.rules.text import markdown_code as code
 from govcal.rules.text import markdown_text as md
+from govcal.rules.text import table_cell as cell
 
 DEFAULT_SOON_DAYS = 14  # a partnership's due_soon_days unless its file says otherwise
 ACK_WAIT_DAYS = 7  # an escalation unanswered this long shows as "no response"
@@ -197,7 +198,7 @@ class Item:
         return "- " + " · ".join(parts) + f" · `{code(self.public_id)}`"
 
     def cells(self, as_of: date) -> dict[str, str]:
-        """The open-items table's row as plain text (the CSV's; the table escapes it)."""
+        """The open-items table's row as plain text (the CSV's; `table_row` is the table's)."""
         return {
             "What": self.title,
             "Due": day(self.due),
@@ -213,10 +214,10 @@ class Item:
         carries its reference). The whole title, the owner's full name and where the item
         stands are in the summary and in this table's CSV."""
         return {
-            "What": md(clip(self.title, title_width)),
+            "What": cell(clip(self.title, title_width)),
             "Due": f"{MARK[self.rag]} {short_day(self.due)}",
-            "Owner": md(self.lead or short_name(self.owner)),
-            "Id": md(self.public_id),
+            "Owner": cell(self.lead or short_name(self.owner)),
+            "Id": cell(self.public_id),
         }
 
 
@@ -868,9 +869,9 @@ _NAMES = ("School", "Agency")  # cut in the table (cells never wrap), whole in t
 
 def _escaped(row: dict[str, str]) -> dict[str, str]:
     """A returns row as the table shows it: names cut to fit; names, codes and actions as
-    typed, escaped."""
+    typed (`table_cell`)."""
     shown = {k: shorten_name(v, 25) if k in _NAMES else v for k, v in row.items()}
-    return {k: v if k in _OWN_TEXT else md(v) for k, v in shown.items()}
+    return {k: v if k in _OWN_TEXT else cell(v) for k, v in shown.items()}
 
 
 def return_row(

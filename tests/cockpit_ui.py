@@ -229,9 +229,12 @@ def _prefect_env(base: str) -> dict[str, str]:
 
 
 @contextmanager
-def cockpit(folder: Path, server: str | None = None) -> Iterator[Cockpit]:
+def cockpit(
+    folder: Path, server: str | None = None, directory: Path | None = None
+) -> Iterator[Cockpit]:
     """Server started (or the running one at base URL `server`), the sample partnership
-    loaded (directory and history) into `folder`/data, deployments from prefect.yaml,
+    loaded (directory and history) into `folder`/data, `directory` (a partnership's
+    folder, as `govcal import` reads it) imported over it, deployments from prefect.yaml,
     and daily-compliance run once by a worker."""
     with ExitStack() as stack:
         base = server or stack.enter_context(prefect_server(folder))
@@ -246,6 +249,8 @@ def cockpit(folder: Path, server: str | None = None) -> Iterator[Cockpit]:
         ui.cli(
             sys.executable, "-c", "from govcal.cli.run import load_samples_if_empty as load; load()"
         )
+        if directory is not None:
+            ui.cli(BIN / "govcal", "import", directory)
         ui.cli(BIN / "prefect", "work-pool", "create", "govcal", "--type", "process",
                "--overwrite")  # fmt: skip
         ui.cli(BIN / "prefect", "--no-prompt", "deploy", "--all")
