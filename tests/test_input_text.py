@@ -199,10 +199,21 @@ def _readable(data: bytes) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("typed", [
-    "Harrogate & District", "A &amp; B", "<b>x</b> [y](http://e.x) *z*", "![i](https://e.x/p.png)",
-    "co_x _u_ ~~d~~ \\*w\\*", "- x", "# 1", "www.e.x a@b.cd", "[y]: https://e.x", "x < y > z",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Harrogate & District",
+        "A &amp; B",
+        "<b>x</b> [y](http://e.x) *z*",
+        "![i](https://e.x/p.png)",
+        "co_x _u_ ~~d~~ \\*w\\*",
+        "- x",
+        "# 1",
+        "www.e.x a@b.cd",
+        "[y]: https://e.x",
+        "x < y > z",
+    ],
+)
 def test_a_table_cell_reads_as_typed_with_no_link_image_or_tag(typed):
     """Prefect's V2 UI shows a table cell as text: no escape may show (`&amp;`, `\\*`);
     V1 renders it as markdown: nothing in it may become a link, an image or an HTML tag.
