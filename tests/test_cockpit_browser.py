@@ -83,13 +83,18 @@ def hostile_directory(folder: Path) -> Path:
 def found_row(page, code: str) -> dict:
     """The S11 table's row of agency `code`, found as a person finds it: its code typed
     into the table's search box. Its cells as on screen, and any markup in it."""
-    page.get_by_placeholder("Search").first.fill(code)
+    box = "[data-testid=table-display] input, .artifact-data-table input"  # V2's, V1's
+    page.locator(box).first.fill(code)
+    seen: list[dict] = []
 
     def alone():
-        rows = page.evaluate(_CELLS)
-        return rows[0] if len(rows) == 1 and code in rows[0]["cells"] else None
+        seen[:] = page.evaluate(_CELLS)
+        return seen[0] if len(seen) == 1 and code in seen[0]["cells"] else None
 
-    return wait_until(alone, 60, f"the row of {code} alone in the table")
+    try:
+        return wait_until(alone, 60, f"the row of {code} alone in the table")
+    except AssertionError as err:
+        raise AssertionError(f"{err}: {[r['cells'] for r in seen]}") from err
 
 
 @contextmanager
