@@ -83,11 +83,13 @@ def hostile_directory(folder: Path) -> Path:
 def found_row(page, code: str) -> dict:
     """The S11 table's row of agency `code`, found as a person finds it: its code typed
     into the table's search box. Its cells as on screen, and any markup in it."""
-    box = "[data-testid=table-display] input, .artifact-data-table input"  # V2's, V1's
-    page.locator(box).first.fill(code)
+    box = page.locator("[data-testid=table-display] input, .artifact-data-table input").first
+    page.locator("table tbody tr").first.wait_for(timeout=60_000)
     seen: list[dict] = []
 
     def alone():
+        if box.input_value() != code:  # typed again if the table was drawn afresh meanwhile
+            box.fill(code)
         seen[:] = page.evaluate(_CELLS)
         return seen[0] if len(seen) == 1 and code in seen[0]["cells"] else None
 
