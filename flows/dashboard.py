@@ -32,6 +32,7 @@ from govcal.rules.notify_plan import Directory, event_reference
 from govcal.rules.state import State
 from govcal.rules.text import markdown_code as code
 from govcal.rules.text import markdown_text as md
+from govcal.rules.text import table_cell as cell
 
 DEFAULT_SOON_DAYS = 14  # a partnership's due_soon_days unless its file says otherwise
 ACK_WAIT_DAYS = 7  # an escalation unanswered this long shows as "no response"
@@ -39,6 +40,13 @@ FAILED_DAYS = 30  # mail refused for good in the last 30 days stays on the summa
 SHOWN = 8  # lines per section in the summary; the open-items table has them all
 MISSING_SHOWN = 3  # a round names this many missing agencies or schools, then the count
 CHANGES_DAYS = 14  # the audit trail's changes shown: the last two weeks
+# The open-items table at 1440 px beside V2's details panel has 742 px (V1: 884) and its
+# cells never wrap: the id whole, the due day with its RAG mark and a short owner take
+# what they need, and the title has what is left of TABLE_CHARS characters (about 7 px
+# each). Measured by the browser test; bench/README.md gives the figures.
+TABLE_CHARS = 73
+TITLE_CHARS = (16, 40)  # the fewest and most a cut title keeps
+OWNER_CHARS = 11
 
 MARK = {"Red": "🔴", "Amber": "🟠", "Green": "🟢"}
 REVIEW_MARK = {"red": "🔴 Red", "amber": "🟠 Amber", "green": "🟢 Green"}
@@ -97,7 +105,8 @@ class Item:
     clock: bool = False  # a statutory clock started by an incident
     escalation: Escalation | None = None
     flagged: bool = False  # the scrutineer flag was raised: consider referral
-    owner_short: str = ""  # the table's narrow column: the name and the agency's code
+    owner_short: str = ""  # the CSV's owner: the name and the agency's code
+    lead: str = ""  # the table's owner: a short name ("J. Bloggs"), or a round's count
     done_when: str = ""  # what completes it: the rule's evidence
     missing: tuple[str, ...] = ()  # a round: the first few not returned, "Agency (lead)"
     missing_count: int = 0  # a round: how many have not returned
@@ -189,7 +198,7 @@ class Item:
         return "- " + " · ".join(parts) + f" · `{code(self.public_id)}`"
 
     def cells(self, as_of: date) -> dict[str, str]:
-        """The open-items table's row as plain text (the CSV's; the table escapes it)."""
+        """The open-items table's row as plain text (the CSV's; `table_row` is the table's)."""
         return {
             "What": self.title,
             "Due": day(self.due),
@@ -198,16 +207,17 @@ class Item:
             "Id": self.public_id,
         }
 
-    def table_row(self, as_of: date) -> dict[str, str]:
-        """Three columns, so that at 1440 px, beside Prefect's details panel (742 px in V2),
-        the whole id is on screen (cells do not wrap; a wider table squeezes the titles to
-        a few letters): the title cut, where it stands with its RAG colour, the id (an
-        incident's carries its reference). The whole title, the due day and the named
-        owner are in the summary and in this table's CSV."""
+    def table_row(self, title_width: int) -> dict[str, str]:
+        """Four narrow columns, so that the whole id is on screen at 1440 px in both of
+        Prefect's UIs (see TABLE_CHARS): the title cut to `title_width`, the due day in
+        short form after its RAG colour, the owner's short name, the id (an incident's
+        carries its reference). The whole title, the owner's full name and where the item
+        stands are in the summary and in this table's CSV."""
         return {
-            "What": md(shorten(self.title, 24)),
-            "Where it stands": md(shorten(f"{MARK[self.rag]} {self.stands(as_of)}", 18)),
-            "Id": md(self.public_id),
+            "What": cell(clip(self.title, title_width)),
+            "Due": f"{MARK[self.rag]} {short_day(self.due)}",
+            "Owner": cell(self.lead or short_name(self.owner)),
+            "Id": cell(self.public_id),
         }
 
 
@@ -223,6 +233,31 @@ def shorten(text: str, width: int) -> str:
     if text[width - 1] != " ":  # the last word is cut: drop it
         head = head.rsplit(" ", 1)[0]
     return head.rstrip(" ,:;(") + "…"
+
+
+def short_name(name: str, width: int = OWNER_CHARS) -> str:
+    """A person's name for a narrow cell: whole if it fits, else the initial and the
+    surname ("Joanna Bloggs-Smith" -> "J. Bloggs-Smith"). A name that is an office
+    ("Children's Social Care duty service") is cut at a word instead; a trailing
+    "(sample)" and anything after a comma (the agency) are left to the full name."""
+    core = re.sub(r"\s*\([^()]*\)$", "", name).split(",")[0].strip() or name
+    if len(core) <= width:
+        return core
+    words = core.split()
+    if len(words) > 1 and all(w[:1].isupper() for w in words):
+        core = f"{words[0][0]}. {words[-1]}"
+        # a surname whole beats two letters saved
+        return core if len(core) <= width + 2 else core[: width + 1] + "…"
+    return clip(core, width)
+
+
+def clip(text: str, width: int) -> str:
+    """Cut at a word boundary, unless that keeps less than two thirds of `width`: then
+    within the word ("Joint Lead Safeguardi…" says more than "Joint Lead…")."""
+    at_word = shorten(text, width)
+    if len(text) <= width or len(at_word) * 3 >= width * 2:
+        return at_word
+    return text[: width - 1].rstrip() + "…"
 
 
 def shorten_name(text: str, width: int) -> str:
@@ -352,8 +387,12 @@ class Dashboard:
         return found
 
     def table(self) -> list[dict[str, str]]:
-        """Every open item, most urgent first: the open-items table."""
-        return [i.table_row(self.as_of) for i in sorted(self.items, key=Item.urgency)]
+        """Every open item, most urgent first: the open-items table. The titles are cut to
+        what the longest id leaves (see TABLE_CHARS)."""
+        longest = max((len(i.public_id) for i in self.items), default=0)
+        low, high = TITLE_CHARS
+        width = min(max(TABLE_CHARS - longest, low), high)
+        return [i.table_row(width) for i in sorted(self.items, key=Item.urgency)]
 
     def heading(self, key: str) -> str:
         after = f" ({self.decision_days}+ days overdue)" if self.decision_days else ""
@@ -464,6 +503,11 @@ class Owners:
             return f"{first.name}, {agency.upper()}" if agency else first.name
         where = self.names.get(agency or school, "") or self._role(role)
         return first.name if where in first.name else f"{first.name}, {where}"
+
+    def person(self, role: str) -> str:
+        """The name of the first person who holds `role` ("" if nobody)."""
+        holders = self.people.holders.get((self.partnership.id, role), [])
+        return holders[0][2].name if holders else ""
 
     def named(self, role: str, subject: str) -> str:
         """The name of whoever holds `role` for that agency or school ("" if nobody)."""
@@ -617,6 +661,7 @@ def _board(
                 clock=r.row.period in clocks, escalation=escalated.get(r.row.id or 0),
                 flagged=(r.row.id or 0) in flags,
                 owner_short=owners.label(r.row.owner_role, short=True),
+                lead=short_name(owners.person(r.row.owner_role) or "none named"),
                 **_policy(partnership, rule),
             )
         )  # fmt: skip
@@ -716,12 +761,14 @@ def _round_item(
     owner_short = "; ".join(missing[:2])
     if len(members) > 2:
         owner_short += f" and {len(members) - 2} more"
+    alone = owners.named(first.row.owner_role, first.row.subject) if len(members) == 1 else ""
+    lead = f"{len(members)} leads" if len(members) > 1 else short_name(alone or "none named")
     return Item(
         f"{first.row.title}: {len(members)} {per_noun(rule, len(members))} not yet returned",
         first.row.due, owner_short, worst, (first.row.due - as_of).days,
         f"{partnership.id}:{rule_id}:{period}",
         flagged=any((m.row.id or 0) in flags for m in members),
-        owner_short=owner_short,
+        owner_short=owner_short, lead=lead,
         escalation=_round_escalation([escalated.get(m.row.id or 0) for m in members]),
         missing=missing, missing_count=len(missing) + more, **_policy(partnership, rule),
     )  # fmt: skip
@@ -822,9 +869,9 @@ _NAMES = ("School", "Agency")  # cut in the table (cells never wrap), whole in t
 
 def _escaped(row: dict[str, str]) -> dict[str, str]:
     """A returns row as the table shows it: names cut to fit; names, codes and actions as
-    typed, escaped."""
+    typed (`table_cell`)."""
     shown = {k: shorten_name(v, 25) if k in _NAMES else v for k, v in row.items()}
-    return {k: v if k in _OWN_TEXT else md(v) for k, v in shown.items()}
+    return {k: v if k in _OWN_TEXT else cell(v) for k, v in shown.items()}
 
 
 def return_row(

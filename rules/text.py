@@ -100,11 +100,42 @@ def markdown_text(value: object) -> str:
     description): on one line (`shown`), `&`, `<` and `>` as entities (no raw HTML), and
     every character markdown acts on backslash-escaped, so a name holding `![x](url)` or
     `[Click](url)` is shown as typed, never fetched or made a link. The one function for
-    every artifact: the cockpit's summary and tables, their descriptions, the evidence pack."""
+    every artifact's markdown: the cockpit's summary, the tables' descriptions, the
+    evidence pack (a table's cells: `table_cell`)."""
     text = shown(str(value)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MARKDOWN.sub(r"\\\1", text)
     # a bare address is made a live link by GFM's autolinks: break the pattern, not the text
     return _AUTOLINK.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], text)
+
+
+# ZERO WIDTH NO-BREAK SPACE: nothing on screen, and whitespace to V1's parser (JavaScript's
+# \s holds it), so a `*` before it opens no emphasis there
+INVISIBLE = "\ufeff"
+_CELL_BREAKS = re.compile(
+    r"<(?=[A-Za-z/!?])"  # an HTML tag, comment or <scheme:...> link
+    r"|&(?=#?\w+;)"  # an entity (&amp; would read "&")
+    r"|\\(?=[!-/:-@\[-`{-~])"  # a backslash escape (\* would read "*")
+    r"|\](?=[(\[:])"  # [text](url), ![alt](src), [text][ref], [ref]: url
+    r"|:(?=//)|(?i:www)(?=\.)|@(?=[\w-])"  # an address GFM makes a link by itself
+    r"|\*+(?=[^\s*])|~+(?=[^\s~])|(?<!\w)_+(?=[^\s_])"  # what could open emphasis or ~~del~~
+)
+# what makes a one-line cell a heading, quote, list, rule or code block
+_CELL_BLOCK = re.compile(r"\s|[#>]|[*+-](?:\s|$)|\d{1,9}[.)](?:\s|$)|~~~|([-*_])(?:\s*\1){2}")
+
+
+def table_cell(value: object) -> str:
+    """Text for a table artifact's cell, read as typed in both of Prefect's UIs: V2 shows a
+    cell as plain text (an escape such as `&amp;` or `\\*` would be on screen), V1 renders
+    it as markdown (marked, with GFM). So the text is left as it is, and only where V1 would
+    make markup of it an invisible character (INVISIBLE) is put in: after `<` before a
+    tag, `&` before an entity, `]` before `(`, a delimiter that could open emphasis, `:`
+    before `//`, and before a line that would be a heading, list or quote; two or more
+    backticks (a code span) become the look-alike `ˋ`. On one line, as `shown`."""
+    typed = shown(str(value))
+    text = _CELL_BREAKS.sub(lambda m: m.group(0) + INVISIBLE, typed)
+    if text.count("`") > 1:
+        text = text.replace("`", "\u02cb")
+    return INVISIBLE + text if _CELL_BLOCK.match(typed) else text
 
 
 def markdown_code(value: object) -> str:

@@ -55,7 +55,12 @@ def api_headers() -> dict[str, str]:
 def log_in(page, base: str) -> None:
     """The UI's login page, as a person uses it: the auth string as the password."""
     page.goto(base)
-    page.locator("input[type=password]").fill(os.environ["PREFECT_API_AUTH_STRING"])
+    password = page.locator("input[type=password]")
+    try:
+        password.wait_for(timeout=90_000)  # the UI's first API calls: a minute when busy
+    except Exception as err:
+        raise AssertionError(f"no login form at {page.url}: {visible_text(page)}") from err
+    password.fill(os.environ["PREFECT_API_AUTH_STRING"])
     page.get_by_role("button", name="Login").click()
     page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
 
@@ -224,9 +229,12 @@ def _prefect_env(base: str) -> dict[str, str]:
 
 
 @contextmanager
-def cockpit(folder: Path, server: str | None = None) -> Iterator[Cockpit]:
+def cockpit(
+    folder: Path, server: str | None = None, directory: Path | None = None
+) -> Iterator[Cockpit]:
     """Server started (or the running one at base URL `server`), the sample partnership
-    loaded (directory and history) into `folder`/data, deployments from prefect.yaml,
+    loaded (directory and history) into `folder`/data, `directory` (a partnership's
+    folder, as `govcal import` reads it) imported over it, deployments from prefect.yaml,
     and daily-compliance run once by a worker."""
     with ExitStack() as stack:
         base = server or stack.enter_context(prefect_server(folder))
@@ -241,6 +249,8 @@ def cockpit(folder: Path, server: str | None = None) -> Iterator[Cockpit]:
         ui.cli(
             sys.executable, "-c", "from govcal.cli.run import load_samples_if_empty as load; load()"
         )
+        if directory is not None:
+            ui.cli(BIN / "govcal", "import", directory)
         ui.cli(BIN / "prefect", "work-pool", "create", "govcal", "--type", "process",
                "--overwrite")  # fmt: skip
         ui.cli(BIN / "prefect", "--no-prompt", "deploy", "--all")
@@ -274,17 +284,59 @@ def tables_fit(page, ui: str) -> list[str]:
     rows a page): each box whose content is wider than the box (scrollWidth above
     clientWidth), and each cell whose text is cut. Empty when everything is on screen."""
     page.locator("table tbody tr").first.wait_for(timeout=60_000)
+    page.evaluate("document.fonts.ready.then(() => true)")  # measured in its own fonts
     found: list[str] = []
     while True:
         found += page.evaluate(_MEASURE)
         after = page.get_by_role("button", name="Go to next page")
         if ui == "v1" or not after.count() or after.is_disabled():
             return found
-        row = page.locator("table tbody tr").first
-        first = row.inner_text()
+        _next_page(page, after)
+
+
+def _next_page(page, after) -> None:
+    """Press V2's "Go to next page" until its "Page 2 of 15" label moves: at a load
+    average of 10-15 a press was lost (the page stayed put for a minute), so one that
+    changed nothing in 15 s is pressed again."""
+    label = page.get_by_text(re.compile(r"^Page \d+ of \d+$")).first
+    shown = label.inner_text()
+    for _ in range(4):
         after.click()
-        wait_until(lambda row=row, first=first: row.inner_text() != first, 30,
-                   "the next page of the table")  # fmt: skip
+        try:
+            wait_until(lambda: label.inner_text() != shown, 15, "the next page of the table")
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"the table stayed at {shown} after four presses of the next page")
+
+
+def table_width(page) -> str:
+    """What the table's rows need (each column's widest text and its cell's padding; on
+    the page shown, V2's last) and the width of its box, as the tour prints them beside
+    "fits": a table set to its box's width shows only whether it fits, not by how much."""
+    return page.evaluate(
+        """() => {
+        const table = document.querySelector('table');
+        const need = [];
+        for (const row of table.querySelectorAll('tbody tr')) {
+            [...row.children].forEach((cell, i) => {
+                const text = document.createRange();
+                text.selectNodeContents(cell);
+                const style = getComputedStyle(cell);
+                const pad = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+                let widest = 0;
+                const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+                while (walker.nextNode()) {
+                    text.selectNodeContents(walker.currentNode);
+                    widest = Math.max(widest, text.getBoundingClientRect().width);
+                }
+                need[i] = Math.max(need[i] || 0, widest + pad);
+            });
+        }
+        const total = Math.round(need.reduce((a, b) => a + b, 0));
+        return `rows need ${total} px of ${table.parentElement.clientWidth} px`;
+    }"""
+    )
 
 
 _MEASURE = """() => {

@@ -6,8 +6,10 @@ other one (V2)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +35,8 @@ from tests.cockpit_ui import (
 )
 from tests.smtp_server import free_port
 from tests.support.markdown import as_shown
+from tests.support.paths import SAMPLE_DIRECTORY
+from tests.support.processes import wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -41,6 +45,58 @@ pytestmark = [
 ]
 TABLES = ("compliance-wfscp", "returns-wfscp-section-11-audit", "returns-wfscp-section-175-audit")
 PROMOTION = ("Upgrade", "Ready to scale", "Prefect Cloud")
+# agencies' names as a directory may hold them, each within the 25 characters a returns
+# table shows: V2 shows a cell as text, V1 renders it as markdown
+HOSTILE = {
+    "wfc": "Harrogate & District",
+    "cumbria-police": "<b>x</b> [y](http://e.x)",
+    "lsc-icb": "*z* _u_ &amp; \\*w\\* &lt;",
+    "nenc-icb": "- x www.e.x a@b.cd ~~d~~",
+}
+INVISIBLE = re.compile("[\u200b-\u200f\u2060\ufeff]")  # zero width: nothing on screen
+# what a cell would hold had markdown made markup of it (V1's renderer: classed divs)
+_CELLS = """() => [...document.querySelectorAll('table tbody tr')].map(row => ({
+    cells: [...row.children].map(cell => cell.innerText.trim()),
+    markup: [...row.querySelectorAll('*')].filter(e =>
+        /^(A|IMG|B|I|EM|STRONG|CODE|DEL|S|UL|OL|LI|H[1-6]|BLOCKQUOTE|HR|PRE)$/.test(e.tagName)
+        || [...e.classList].some(c => c.startsWith('markdown-renderer__')
+            && !/^markdown-renderer__text(--paragraph|--text)?$/.test(c))
+    ).map(e => e.outerHTML)}))"""
+
+
+def hostile_directory(folder: Path) -> Path:
+    """The sample partnership's directory with four agencies named as in HOSTILE."""
+    copy = folder / "directory" / "wfscp"
+    shutil.copytree(SAMPLE_DIRECTORY / "wfscp", copy)
+    path = copy / "agencies.csv"
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row["name"] = HOSTILE.get(row["code"], row["name"])
+    with path.open("w", encoding="utf-8", newline="") as f:
+        out = csv.DictWriter(f, fieldnames=list(rows[0]))
+        out.writeheader()
+        out.writerows(rows)
+    return copy
+
+
+def found_row(page, code: str) -> dict:
+    """The S11 table's row of agency `code`, found as a person finds it: its code typed
+    into the table's search box. Its cells as on screen, and any markup in it."""
+    box = page.locator("[data-testid=table-display] input, .artifact-data-table input").first
+    page.locator("table tbody tr").first.wait_for(timeout=60_000)
+    seen: list[dict] = []
+
+    def alone():
+        if box.input_value() != code:  # typed again if the table was drawn afresh meanwhile
+            box.fill(code)
+        seen[:] = page.evaluate(_CELLS)
+        return seen[0] if len(seen) == 1 and code in seen[0]["cells"] else None
+
+    try:
+        return wait_until(alone, 60, f"the row of {code} alone in the table")
+    except AssertionError as err:
+        raise AssertionError(f"{err}: {[r['cells'] for r in seen]}") from err
 
 
 @contextmanager
@@ -86,7 +142,7 @@ def worker(ui: Cockpit) -> Iterator[None]:
 
 def test_the_cockpit_reads_well_in_both_prefect_uis(tmp_path, prefect_server_url, monkeypatch):
     with (
-        cockpit(tmp_path, prefect_server_url) as ui,
+        cockpit(tmp_path, prefect_server_url, hostile_directory(tmp_path)) as ui,
         summary_address(tmp_path, ui, monkeypatch) as address,
         browser() as page,
     ):
@@ -109,7 +165,6 @@ def test_the_cockpit_reads_well_in_both_prefect_uis(tmp_path, prefect_server_url
         log_in(page, ui.base)  # the server's own address, no UI chosen yet: V1
         settle(page, "Dashboard")
         assert "/v2/" not in page.url and "Switch to V2 UI" in visible_text(page), page.url
-        rows = json.loads(ui.artifact("compliance-wfscp")["data"])
         overdue = [  # (title, id) of overdue items a completion can close, from the summary
             (as_shown(line.split("**")[1]).strip(), line.rsplit("`", 2)[1])
             for line in summary.splitlines()
@@ -126,15 +181,25 @@ def test_the_cockpit_reads_well_in_both_prefect_uis(tmp_path, prefect_server_url
                 for key in TABLES:
                     page.goto(ui.artifact_url(key, version))
                     assert tables_fit(page, version) == [], f"{key} in {version}"
+                # the table as it stands now: the other UI's pass closed an item with
+                # its completion, and the board was posted again without it
+                rows = json.loads(ui.artifact("compliance-wfscp")["data"])
                 page.goto(ui.artifact_url("compliance-wfscp", version))
                 settle(page, rows[0]["Id"])
+                # each id of the first page on screen, whole, in the table's order, with
+                # its due day and owner (V2 shows ten rows a page)
+                on_screen = re.findall(r"wfscp:\S+", visible_text(page))
+                first_page = [r["Id"] for r in rows[:10]]
+                assert on_screen[: len(first_page)] == first_page, f"{version}: {on_screen}"
                 shown = visible_text(page)
-                # each id on screen is whole (V2 orders and pages the rows itself)
-                on_screen = re.findall(r"wfscp:\S+", shown)
-                # V2 leaves one row of the ten out of the page's text (issue 24: still open)
-                least = min(len(rows), 10) - (1 if version == "v2" else 0)
-                assert len(on_screen) >= least, f"{version}: {on_screen}"
-                assert set(on_screen) <= {r["Id"] for r in rows}, f"{version}: {on_screen}"
+                assert all(r["Due"] in shown and r["Owner"] in shown for r in rows[:10])
+
+                # names holding markdown, HTML and entities read as typed, none as markup
+                page.goto(ui.artifact_url(TABLES[1], version))
+                for code, name in HOSTILE.items():
+                    row = found_row(page, code)
+                    cells = [INVISIBLE.sub("", cell) for cell in row["cells"]]
+                    assert name in cells and not row["markup"], f"{version}: {row}"
 
                 # no id pasted: the run pauses with today's items; the form names its
                 # button as this UI labels it, and pressing it records the choice

@@ -98,12 +98,12 @@ def test_daily_compliance_syncs_notifies_and_publishes_the_dashboard(embedded):
     import json
 
     rows = json.loads(table.data)
-    assert list(rows[0]) == ["What", "Where it stands", "Id"]
+    assert list(rows[0]) == ["What", "Due", "Owner", "Id"]
     lsp = next(r for r in rows if r["Id"] == "wfscp:lsp-meeting:2026-11-11")
-    assert lsp["Where it stands"].startswith("🟢")
-    assert lsp["What"] == "Joint Lead Safeguarding…"  # cut: the whole title is in the CSV
-    overdue = [r for r in rows if r["Where it stands"].startswith("🔴")]
-    assert overdue and all(" late" in r["Where it stands"] for r in overdue)
+    assert (lsp["Due"], lsp["Owner"]) == ("🟢 11 Nov", "P. Manager")  # the sample's name
+    assert lsp["What"] == "Joint Lead Safeguard…"  # cut: the whole title is in the CSV
+    overdue = [r for r in rows if r["Due"].startswith("🔴")]
+    assert overdue
     assert rows.index(overdue[0]) == 0  # most urgent first
     s11 = next(r for r in rows if r["Id"] == "wfscp:section-11-audit:2026-10-31")
     assert s11["What"].startswith("Section 11")

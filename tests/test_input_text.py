@@ -197,3 +197,39 @@ def _readable(data: bytes) -> str:
     parts = [f"{key}: {value}" for key, value in message.items()]
     parts += [p.get_content() for p in message.walk() if p.get_content_maintype() == "text"]
     return "\n".join(parts)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Harrogate & District",
+        "A &amp; B",
+        "<b>x</b> [y](http://e.x) *z*",
+        "![i](https://e.x/p.png)",
+        "co_x _u_ ~~d~~ \\*w\\*",
+        "- x",
+        "# 1",
+        "www.e.x a@b.cd",
+        "[y]: https://e.x",
+        "x < y > z",
+    ],
+)
+def test_a_table_cell_reads_as_typed_with_no_link_image_or_tag(typed):
+    """Prefect's V2 UI shows a table cell as text: no escape may show (`&amp;`, `\\*`);
+    V1 renders it as markdown: nothing in it may become a link, an image or an HTML tag.
+    What V1 does with each cell is checked in Chromium (test_cockpit_browser.py)."""
+    from markdown_it import MarkdownIt
+
+    from govcal.rules.text import INVISIBLE, table_cell
+
+    cell = table_cell(typed)
+    assert cell.replace(INVISIBLE, "") == typed
+    html = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(cell)
+    assert not any(tag in html for tag in ("<a ", "<img", "<b>", "<h1", "<ul", "<li"))
+
+
+def test_a_table_cell_leaves_plain_names_alone():
+    from govcal.rules.text import table_cell
+
+    for typed in ("Harrogate & District", "St Mary's (C of E) School", "wfscp:co_x:2026-11-11"):
+        assert table_cell(typed) == typed

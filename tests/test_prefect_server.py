@@ -94,7 +94,7 @@ def test_deploy_trigger_work_and_read_the_dashboard_through_the_api(prefect_serv
     rows = json.loads(found[0]["data"])
     ids = {r["Id"] for r in rows}
     assert "wfscp:lsp-meeting:2026-11-11" in ids
-    assert list(rows[0]) == ["What", "Where it stands", "Id"]
+    assert list(rows[0]) == ["What", "Due", "Owner", "Id"]
     outbox = Path(env["GOVCAL_DATA_DIR"]) / "outbox"
     assert len(list(outbox.glob("*.eml"))) > 20  # the worker wrote the reminders
 

@@ -87,3 +87,16 @@ def test_an_address_not_signed_here_shows_nothing(site):
         page = httpx.get(f"{site.base}/cockpit/{wrong}", timeout=30)
         assert page.status_code == 404, wrong
         assert "This link cannot be used" in page.text and "Statutory clocks" not in page.text
+
+
+def test_table_cells_are_text_on_the_cockpit_page():
+    """A table artifact's cell (rules.text.table_cell: as typed, an invisible character
+    where Prefect's V1 would make markup) is escaped on govcal's page, never rendered."""
+    from govcal.rules.text import INVISIBLE, table_cell
+    from govcal.web.cockpit import _table
+
+    typed = "*z* _u_ <b>x</b> [y](http://e.x) & co"
+    (cell,) = _table("Returns", [{"Agency": table_cell(typed)}]).rows[0]
+    assert str(cell).replace(INVISIBLE, "") == typed.replace("&", "&amp;").replace(
+        "<", "&lt;"
+    ).replace(">", "&gt;")

@@ -2,14 +2,15 @@
 partnership's summary and tables as of the moment it is opened, built from the database
 the same way the daily run builds the artifacts (so it is never an old version, as a
 bookmarked artifact in Prefect's UI is). The address is signed (models/cockpit_links.py);
-markdown is rendered with raw HTML off, so text people typed stays text."""
+markdown is rendered with raw HTML off and table cells escaped, so text people typed stays
+text."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from markdown_it import MarkdownIt
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 
 from govcal.flows import dashboard
@@ -36,8 +37,10 @@ class Cockpit:
 
 
 def _table(caption: str, rows: list[dict[str, str]]) -> Table:
+    """A table artifact's rows as HTML: each cell is plain text (rules.text.table_cell),
+    so it is escaped, not rendered as markdown."""
     heads = list(rows[0]) if rows else []
-    cells = [[Markup(_render.renderInline(row[h])) for h in heads] for row in rows]
+    cells = [[escape(row[h]) for h in heads] for row in rows]
     return Table(caption, heads, cells)
 
 
