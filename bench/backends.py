@@ -235,6 +235,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="1,4")
     parser.add_argument("--postgres", default="", help="a running server's admin URL")
+    parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "bench-backends")
     args = parser.parse_args()
     from govcal.local_api import start, stop
@@ -254,7 +255,7 @@ def main() -> None:
                 shutil.rmtree(folder, ignore_errors=True)
                 generate(folder, partnerships=10 * scale, schools=1_600 * scale)
                 row: dict[str, Any] = {}
-                for b in ("sqlite", "postgresql"):
+                for b in args.backends.split(","):
                     row[f"load_{b}"] = load()
                     row[b] = backend_figures(b, folder, admin, server.url, postmaster)
                     print(f"x{scale} {b}: " + json.dumps(row[b]), flush=True)
@@ -292,15 +293,18 @@ def table(results: dict[str, Any]) -> list[str]:
     """One row per figure, SQLite and PostgreSQL side by side at each scale, then the
     growth per 4x of each whole process's CPU (govcal's + the server's) and wall time."""
     scales = list(results["scales"])
-    backends = ("sqlite", "postgresql")
-    head = "| seconds | " + " | ".join(f"{s}x SQLite | {s}x PostgreSQL" for s in scales) + " |"
-    lines = [head, "|---" * (1 + 2 * len(scales)) + "|"]
+    first = results["scales"][scales[0]]
+    backends = [b for b in ("sqlite", "postgresql") if b in first]
+    names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+    head = " | ".join(f"{s}x {names[b]}" for s in scales for b in backends)
+    lines = [f"| seconds | {head} |", "|---" * (1 + len(backends) * len(scales)) + "|"]
     for label, key, inner in COLUMNS:
         cells = [cell(results["scales"][s][b][key], inner) for s in scales for b in backends]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     loads = [results["scales"][s][f"load_{b}"] for s in scales for b in backends]
     lines.append("| load average before | " + " | ".join(loads) + " |")
-    lines += ["", "| growth per 4x | " + " | ".join(backends) + " |", "|---|---|---|"]
+    rule = "|---" * (1 + len(backends)) + "|"
+    lines += ["", "| growth per 4x | " + " | ".join(backends) + " |", rule]
     for label, key, inner in COLUMNS:
         if inner is not None and inner != "sync_s":
             continue
