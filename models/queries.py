@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, case, func, literal, union_all
@@ -568,15 +569,23 @@ def all_subject_names(session: Session) -> dict[str, str]:
     return {code: shown(name) for code, name in rows}
 
 
-def audit_return_for(session: Session, public_id: str) -> AuditReturn | None:
-    """The audit return an occurrence id stands for, if it is one (S11/S175)."""
+def is_audit_return(session: Session, public_id: str) -> bool:
+    """Whether an occurrence id stands for an audit return (S11/S175): one key read, no
+    row loaded (a return recorded from an email link asks it on every answer)."""
+    return session.execute(_is_return(), {"public_id": public_id}).first() is not None
+
+
+@cache
+def _is_return() -> Any:  # built on first use, as the audit tables are imported (above)
     from govcal.models.audits import AuditReturn
 
-    return session.exec(
-        select(AuditReturn)
-        .join(OccurrenceRow, col(AuditReturn.occurrence_id) == col(OccurrenceRow.id))
-        .where(OccurrenceRow.public_id == public_id)
-    ).first()
+    returns = table_of(AuditReturn)
+    return (
+        select_columns(returns.c.id)
+        .join(_OCCURRENCE, _OCCURRENCE.c.id == returns.c.occurrence_id)
+        .where(_OCCURRENCE.c.public_id == bindparam("public_id"))
+        .limit(1)
+    )
 
 
 def titles_by_public_id(session: Session, public_ids: Iterable[str]) -> dict[str, str]:
