@@ -287,11 +287,14 @@ def _lock_for_write(session: Session, public_id: str) -> None:
     connection = session.connection()
     if connection.dialect.name != "sqlite":
         return
-    connection.execute(
-        _OCCURRENCE.update()
-        .where(_OCCURRENCE.c.public_id == public_id)
-        .values(public_id=_OCCURRENCE.c.public_id)
-    )
+    connection.execute(_TOUCH, {"public_id": public_id})
+
+
+_TOUCH = (  # a write that changes nothing, built once (every change of an item runs it)
+    _OCCURRENCE.update()
+    .where(_OCCURRENCE.c.public_id == bindparam("public_id"))
+    .values(public_id=_OCCURRENCE.c.public_id)
+)
 
 
 def whole_round(cycle_id: str, members: list[OccurrenceRow]) -> str:
