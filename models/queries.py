@@ -263,11 +263,10 @@ def occurrence(session: Session, public_id: str, *, for_update: bool = False) ->
     """One occurrence. `for_update`: locked for this transaction and read as it is now,
     so that two changes at once apply one after the other, each to what the other left
     (never to a copy read before: two people told "invite version 3")."""
-    query = select(OccurrenceRow).where(OccurrenceRow.public_id == public_id)
     if for_update:
         _lock_for_write(session, public_id)
-        query = query.with_for_update().execution_options(populate_existing=True)
-    row = session.exec(query).first()
+    query = _FOR_UPDATE if for_update else _ONE
+    row = session.exec(query, params={"public_id": public_id}).first()
     if row is None:
         members = round_members(session, public_id) if public_id.count(":") == 2 else None
         if members:
@@ -276,6 +275,9 @@ def occurrence(session: Session, public_id: str, *, for_update: bool = False) ->
     return row
 
 
+# built once: every change of an item reads it through one of these
+_ONE = select(OccurrenceRow).where(OccurrenceRow.public_id == bindparam("public_id"))
+_FOR_UPDATE = _ONE.with_for_update().execution_options(populate_existing=True)
 _OCCURRENCE = table_of(OccurrenceRow)
 
 
