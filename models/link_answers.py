@@ -29,7 +29,7 @@ from govcal.models.audits import AuditReturn, FollowUpAction
 from govcal.models.calendar import Lifecycle, OccurrenceRow
 from govcal.models.people import Person, RoleAssignment
 from govcal.models.records import Actor, RecordError
-from govcal.models.trail import Channel, record, record_at_once
+from govcal.models.trail import Channel, record_at_once
 from govcal.rules.errors import Missing, Refused
 from govcal.rules.model import Partnership
 
@@ -497,9 +497,10 @@ def _attend(session: Session, link: Held, form: dict[str, str], now: datetime) -
         )  # fmt: skip
     except AnswerRefused as exc:
         raise RecordError(str(exc)) from None
-    record(
-        session, actor=link.email, channel=Channel.EMAIL_LINK, action="attendance-answered",
-        entity="occurrence", entity_id=meeting.public_id,
+    session.flush()  # the answer's rows first, as recorded
+    record_at_once(
+        session.connection(), actor=link.email, channel=Channel.EMAIL_LINK,
+        action="attendance-answered", entity="occurrence", entity_id=meeting.public_id,
         after={"answer": chosen, "deputy": deputy or None, "sequence": meeting.sequence},
     )  # fmt: skip
     said = f"{meeting.title}: {link.email} {_ANSWERS[chosen]}"
