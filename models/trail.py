@@ -81,7 +81,7 @@ def record_at_once(
     entity_id: str,
     after: dict[str, Any] | None = None,
 ) -> None:
-    """`record` as one plain INSERT on the caller's connection, written now: no ORM
+    """`record` as one plain INSERT on the caller's connection, written at once: no ORM
     object and no key read back (an answer from an email link writes one per request).
     The caller flushes its session first, so rows keep the order they were recorded in."""
     db.execute(_INSERT, {"at": utcnow(), "actor": actor, "channel": str(channel),
