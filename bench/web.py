@@ -342,9 +342,11 @@ def main() -> None:
         sides = [("after, 1 worker", ROOT, 1, "auto")]
         if args.workers > 1:
             sides.append((f"after, {args.workers} workers", ROOT, args.workers, "auto"))
-        if args.before:  # its dependency set had no httptools: uvicorn parsed with h11
+        if args.before:  # uvicorn parses with h11 when the baseline's lock has no httptools
             old = _old_tree(args.before, work)
-            sides.insert(0, (f"before ({args.before}), 1 worker", old, 1, "h11"))
+            lock = old / "requirements.lock"
+            http = "auto" if lock.exists() and "httptools" in lock.read_text() else "h11"
+            sides.insert(0, (f"before ({args.before}), 1 worker", old, 1, http))
         report: dict = {"links": len(inputs["links"][: args.people]), "feeds": len(inputs["feeds"]),
                         "cores": os.cpu_count(), "sides": {}}  # fmt: skip
         for n, (name, tree, workers, http) in enumerate(sides):

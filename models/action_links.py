@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, Index
+from sqlalchemy import Connection, Index, bindparam
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from govcal.models.types import UTCDateTime, utcnow
@@ -149,23 +149,28 @@ def find(session: Session, link_id: str) -> ActionLink | None:
 
 
 _LINKS = ActionLink.__table__  # type: ignore[attr-defined]
+# built once: every answer runs both, and a built statement keeps its cache key
+_CLAIM = (
+    _LINKS.update()
+    .where(_LINKS.c.id == bindparam("link_id"), _LINKS.c.used_at.is_(None))
+    .values(used_at=bindparam("at"), used_from=bindparam("client"))
+)
+_OUTCOME = (
+    _LINKS.update().where(_LINKS.c.id == bindparam("link_id")).values(outcome=bindparam("outcome"))
+)
 
 
 def claim(db: Session | Connection, link_id: str, *, at: datetime, client: str) -> bool:
     """Take the link for the answer being recorded, or False when another answer took it
     first (a double click's second POST at the same instant): one conditional UPDATE,
     which the database's write lock settles, so one answer is recorded per link."""
-    taken = db.execute(
-        _LINKS.update()
-        .where(_LINKS.c.id == link_id, _LINKS.c.used_at.is_(None))
-        .values(used_at=at, used_from=client[:64])
-    )
+    taken = db.execute(_CLAIM, {"link_id": link_id, "at": at, "client": client[:64]})
     return bool(getattr(taken, "rowcount", 0) == 1)
 
 
 def record_outcome(db: Session | Connection, link_id: str, outcome: str) -> None:
     """What the claimed link recorded, as a second click is told."""
-    db.execute(_LINKS.update().where(_LINKS.c.id == link_id).values(outcome=outcome[:1000]))
+    db.execute(_OUTCOME, {"link_id": link_id, "outcome": outcome[:1000]})
 
 
 def revoke_for(session: Session, *, email: str | None = None, item: str | None = None) -> int:

@@ -431,7 +431,7 @@ def record_return(
     store: EvidenceStore | None = None,
 ) -> ReturnRecorded:
     """An S11/S175 return submitted, and, when a rating is given, its review."""
-    if queries.audit_return_for(session, occurrence) is None:
+    if not queries.is_audit_return(session, occurrence):
         raise RecordError(f"{occurrence} is not an S11 or S175 return; record its completion")
     done = complete(session, occurrence, evidence, actor, on=submitted_on, today=today,
                     partnerships=partnerships, by=actor.name, store=store)  # fmt: skip
@@ -559,19 +559,16 @@ def acknowledge(
 ) -> Acknowledged:
     """A Lead Partner (or DSP) acknowledges an escalated item, or every escalated and
     unanswered member of a round (an S11 round escalated as one entry of a digest)."""
-    from govcal.models.escalations import acknowledge as record_acknowledgement
-    from govcal.models.escalations import escalations
+    from govcal.models.escalations import acknowledge_rows
 
     _typed(None, actor, (item, "the item", 300), (note, "--note", 500))
     members = queries.round_members(session, item)
     if not members:  # one occurrence: its own checks say what is wrong
-        by, when = record_acknowledgement(session, item, actor, note, at)
         row = queries.occurrence(session, item)
+        by, when, _rows = acknowledge_rows(session, item, [row], actor, note, at)
         return Acknowledged(item, row.title, by, when, (item,))
-    found = escalations(session, [m.id or 0 for m in members])
-    waiting = [m for m in members if (m.id or 0) in found and not found[m.id or 0].acknowledged_at]
     # the round is one escalation: its id, or any member's, answers every escalated return
-    by, when = record_acknowledgement(session, item, actor, note, at)
+    by, when, waiting = acknowledge_rows(session, item, members, actor, note, at)
     return Acknowledged(item, members[0].title, by, when, tuple(m.public_id for m in waiting))
 
 

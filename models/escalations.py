@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select as select_columns
 from sqlmodel import Field, Session, SQLModel, col
@@ -19,6 +20,9 @@ from govcal.models.ledger import Delivery, LedgerEntry
 from govcal.models.records import Actor, RecordError
 from govcal.models.trail import record
 from govcal.models.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from govcal.models.calendar import OccurrenceRow
 
 LEAD_PARTNER_ROLE = "lsp"
 
@@ -88,6 +92,20 @@ def acknowledge(
     return of the round."""
     members = queries.round_members(session, public_id)
     rows = members if members else [queries.occurrence(session, public_id)]
+    by, when, _waiting = acknowledge_rows(session, public_id, rows, actor, note, at)
+    return by, when
+
+
+def acknowledge_rows(
+    session: Session,
+    public_id: str,
+    rows: list[OccurrenceRow],
+    actor: Actor,
+    note: str = "",
+    at: datetime | None = None,
+) -> tuple[str, datetime, list[OccurrenceRow]]:
+    """`acknowledge` for the occurrences `public_id` stands for, already read by the
+    caller (who needs them too): who, when, and the rows acknowledged."""
     escalated = escalations(session, [r.id for r in rows if r.id is not None])
     if not escalated:
         raise RecordError(
@@ -110,4 +128,4 @@ def acknowledge(
             entity="occurrence", entity_id=row.public_id,
             after={"acknowledged_by": actor.name, "note": note},
         )  # fmt: skip
-    return actor.name, when
+    return actor.name, when, waiting

@@ -29,7 +29,7 @@ from govcal.models.audits import AuditReturn, FollowUpAction
 from govcal.models.calendar import Lifecycle, OccurrenceRow
 from govcal.models.people import Person, RoleAssignment
 from govcal.models.records import Actor, RecordError
-from govcal.models.trail import Channel, record
+from govcal.models.trail import Channel, record_at_once
 from govcal.rules.errors import Missing, Refused
 from govcal.rules.model import Partnership
 
@@ -470,8 +470,7 @@ def _answer(
                                         submitted_on=day, today=today,
                                         partnerships=partnerships).summary  # fmt: skip
     action_links.record_outcome(db, link.id, summary)
-    _trail(session, link, client, summary)
-    session.flush()  # a unique key's refusal raised here, where it is understood
+    _trail(session, link, client, summary)  # flushes: a unique key's refusal raised here
     return Answer(summary, link.partnership_id, recorded=True)
 
 
@@ -498,9 +497,10 @@ def _attend(session: Session, link: Held, form: dict[str, str], now: datetime) -
         )  # fmt: skip
     except AnswerRefused as exc:
         raise RecordError(str(exc)) from None
-    record(
-        session, actor=link.email, channel=Channel.EMAIL_LINK, action="attendance-answered",
-        entity="occurrence", entity_id=meeting.public_id,
+    session.flush()  # the answer's rows first, as recorded
+    record_at_once(
+        session.connection(), actor=link.email, channel=Channel.EMAIL_LINK,
+        action="attendance-answered", entity="occurrence", entity_id=meeting.public_id,
         after={"answer": chosen, "deputy": deputy or None, "sequence": meeting.sequence},
     )  # fmt: skip
     said = f"{meeting.title}: {link.email} {_ANSWERS[chosen]}"
@@ -544,9 +544,12 @@ def _day(text: str, today: date) -> date:
 
 
 def _trail(session: Session, link: Held, client: str, summary: str) -> None:
-    record(
-        session, actor=link.email, channel=Channel.EMAIL_LINK, action="email-link-used",
-        entity="action_link", entity_id=link.item,
+    """The link's use, after what it recorded (the session flushed first, so a unique
+    key's refusal is raised here, where it is understood)."""
+    session.flush()
+    record_at_once(
+        session.connection(), actor=link.email, channel=Channel.EMAIL_LINK,
+        action="email-link-used", entity="action_link", entity_id=link.item,
         after={"action": link.action, "by": link.email, "client": client[:64],
                "recorded": summary[:500]},
     )  # fmt: skip

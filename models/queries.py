@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, case, func, literal, union_all
@@ -262,11 +263,10 @@ def occurrence(session: Session, public_id: str, *, for_update: bool = False) ->
     """One occurrence. `for_update`: locked for this transaction and read as it is now,
     so that two changes at once apply one after the other, each to what the other left
     (never to a copy read before: two people told "invite version 3")."""
-    query = select(OccurrenceRow).where(OccurrenceRow.public_id == public_id)
     if for_update:
         _lock_for_write(session, public_id)
-        query = query.with_for_update().execution_options(populate_existing=True)
-    row = session.exec(query).first()
+    query = _FOR_UPDATE if for_update else _ONE
+    row = session.exec(query, params={"public_id": public_id}).first()
     if row is None:
         members = round_members(session, public_id) if public_id.count(":") == 2 else None
         if members:
@@ -275,6 +275,9 @@ def occurrence(session: Session, public_id: str, *, for_update: bool = False) ->
     return row
 
 
+# built once: every change of an item reads it through one of these
+_ONE = select(OccurrenceRow).where(OccurrenceRow.public_id == bindparam("public_id"))
+_FOR_UPDATE = _ONE.with_for_update().execution_options(populate_existing=True)
 _OCCURRENCE = table_of(OccurrenceRow)
 
 
@@ -286,11 +289,14 @@ def _lock_for_write(session: Session, public_id: str) -> None:
     connection = session.connection()
     if connection.dialect.name != "sqlite":
         return
-    connection.execute(
-        _OCCURRENCE.update()
-        .where(_OCCURRENCE.c.public_id == public_id)
-        .values(public_id=_OCCURRENCE.c.public_id)
-    )
+    connection.execute(_TOUCH, {"public_id": public_id})
+
+
+_TOUCH = (  # a write that changes nothing, built once (every change of an item runs it)
+    _OCCURRENCE.update()
+    .where(_OCCURRENCE.c.public_id == bindparam("public_id"))
+    .values(public_id=_OCCURRENCE.c.public_id)
+)
 
 
 def whole_round(cycle_id: str, members: list[OccurrenceRow]) -> str:
@@ -568,15 +574,23 @@ def all_subject_names(session: Session) -> dict[str, str]:
     return {code: shown(name) for code, name in rows}
 
 
-def audit_return_for(session: Session, public_id: str) -> AuditReturn | None:
-    """The audit return an occurrence id stands for, if it is one (S11/S175)."""
+def is_audit_return(session: Session, public_id: str) -> bool:
+    """Whether an occurrence id stands for an audit return (S11/S175): one key read, no
+    row loaded (a return recorded from an email link asks it on every answer)."""
+    return session.execute(_is_return(), {"public_id": public_id}).first() is not None
+
+
+@cache
+def _is_return() -> Any:  # built on first use, as the audit tables are imported (above)
     from govcal.models.audits import AuditReturn
 
-    return session.exec(
-        select(AuditReturn)
-        .join(OccurrenceRow, col(AuditReturn.occurrence_id) == col(OccurrenceRow.id))
-        .where(OccurrenceRow.public_id == public_id)
-    ).first()
+    returns = table_of(AuditReturn)
+    return (
+        select_columns(returns.c.id)
+        .join(_OCCURRENCE, _OCCURRENCE.c.id == returns.c.occurrence_id)
+        .where(_OCCURRENCE.c.public_id == bindparam("public_id"))
+        .limit(1)
+    )
 
 
 def titles_by_public_id(session: Session, public_ids: Iterable[str]) -> dict[str, str]:

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Connection, insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from govcal.models.types import UTCDateTime, utcnow
@@ -65,6 +65,28 @@ def record(
             reason=reason,
         )
     )
+
+
+_ROWS = TrailEntry.__table__  # type: ignore[attr-defined]
+_INSERT = insert(_ROWS)  # built once: a hot path writes one per request
+
+
+def record_at_once(
+    db: Connection,
+    *,
+    actor: str,
+    channel: Channel | str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """`record` as one plain INSERT on the caller's connection, written at once: no ORM
+    object and no key read back (an answer from an email link writes one per request).
+    The caller flushes its session first, so rows keep the order they were recorded in."""
+    db.execute(_INSERT, {"at": utcnow(), "actor": actor, "channel": str(channel),
+                         "action": action, "entity": entity, "entity_id": entity_id,
+                         "before": None, "after": after, "reason": None})  # fmt: skip
 
 
 def changes_since(

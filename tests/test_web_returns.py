@@ -131,6 +131,43 @@ def test_a_schools_page_reads_the_database_in_a_handful_of_statements(folder):
     assert answered <= 11, statements[opened:]
 
 
+def test_acknowledging_a_round_reads_its_members_and_escalations_once(folder):
+    """A Lead Partner's answer to a round's escalation, as statements: the round is read
+    once for the page's checks and once by the use case, not again inside it."""
+    from sqlalchemy import event
+
+    from govcal.models.db import get_engine
+    from govcal.models.settings import get_settings
+
+    port, tmp_path = folder
+    day_sent(tmp_path / "outbox", S11_DAY, _noon(S11_DAY))
+    serving = serve(port, now=_noon(S11_DAY))
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, sql, *_args) -> None:
+        statements.append(sql)
+
+    engine = get_engine(get_settings())
+    try:
+        site = Site(f"http://127.0.0.1:{port}", tmp_path / "outbox", serving)
+        wanted = site.links("Acknowledge this escalation", "Section 11 self-assessment audit")
+        url = next(u for to, u, _m in wanted if "lsp-wfc@" in to)
+        page = httpx.get(url).text
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            answer = httpx.post(url, data={"form_key": _key(page), "note": "Seen"})
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        assert answer.status_code == 303
+        shown = httpx.get(url).text
+    finally:
+        serving.stop()
+    assert "escalation acknowledged by" in shown
+    reads = [s for s in statements if "FROM audit_cycle" in s.replace("\n", " ")]
+    assert len(reads) <= 2, statements  # the page's check, the use case's
+    assert len(statements) <= 52, statements  # 40 of them: each agency's ack and trail row
+
+
 @pytest.mark.xdist_group("prefect")
 def test_a_lead_partner_acknowledges_the_s11_round_and_the_summary_says_so(folder, prefect_api):
     from govcal.flows.runtime import build_runtime
