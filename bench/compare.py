@@ -27,10 +27,20 @@ FIGURES = {"sync": ("import_s", "sync_s"), "sweep": ("sweep_s",), "deliver": ("d
 def run_side(tree: Path, scale: int, runs: int, work: Path) -> dict[str, list[float]]:
     data = work / "data"
     subprocess.run(
-        [sys.executable, "-m", "bench.generate", str(data), "--partnerships", str(10 * scale),
-         "--schools", str(1_600 * scale)],
-        cwd=tree, check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bench.generate",
+            str(data),
+            "--partnerships",
+            str(10 * scale),
+            "--schools",
+            str(1_600 * scale),
+        ],
+        cwd=tree,
+        check=True,
+        capture_output=True,
+    )
     out: dict[str, list[float]] = {}
     for n in range(runs):
         base = work / f"base-{n}.db"
@@ -39,10 +49,21 @@ def run_side(tree: Path, scale: int, runs: int, work: Path) -> dict[str, list[fl
             if name != "sync":
                 shutil.copy(base, db)
             done = subprocess.run(
-                [sys.executable, "-m", "bench.phases", name, "--data", str(data),
-                 "--db", f"sqlite:///{db}"],
-                cwd=tree, capture_output=True, text=True, check=False,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.phases",
+                    name,
+                    "--data",
+                    str(data),
+                    "--db",
+                    f"sqlite:///{db}",
+                ],
+                cwd=tree,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             lines = [x for x in done.stdout.splitlines() if x.startswith("{")]
             if done.returncode or not lines:
                 raise SystemExit(f"{tree}: phase {name} failed:\n{done.stderr[-2000:]}")
@@ -60,22 +81,34 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="govcal-compare-"))
     old = work / "before-tree"
-    subprocess.run(["git", "worktree", "add", "--detach", str(old), args.before],
-                   cwd=ROOT, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(old), args.before],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     try:
         before = run_side(old, args.scale, args.runs, work / "before")
         after = run_side(ROOT, args.scale, args.runs, work / "after")
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT,
-                       check=False, capture_output=True)  # fmt: skip
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(old)],
+            cwd=ROOT,
+            check=False,
+            capture_output=True,
+        )
         shutil.rmtree(work, ignore_errors=True)
-    print(f"| at {args.scale}x, seconds, min / median of {args.runs} | before "
-          f"({args.before[:9]}) | after |")  # fmt: skip
+    print(
+        f"| at {args.scale}x, seconds, min / median of {args.runs} | before "
+        f"({args.before[:9]}) | after |"
+    )
     print("|---|---|---|")
     for key in before:
         b, a = before[key], after[key]
-        print(f"| {key} | {min(b):.2f} / {statistics.median(b):.2f} | "
-              f"{min(a):.2f} / {statistics.median(a):.2f} |")  # fmt: skip
+        print(
+            f"| {key} | {min(b):.2f} / {statistics.median(b):.2f} | "
+            f"{min(a):.2f} / {statistics.median(a):.2f} |"
+        )
 
 
 if __name__ == "__main__":

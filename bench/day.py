@@ -61,8 +61,15 @@ def plain(day: date, publish: bool = False) -> dict:
     with session_scope(settings) as s:
         status_rows(s, day, ahead_days=60)
     with session_scope(settings) as s:
-        report = steps.notify(s, chosen, day, run.transport(), run.sender, settings=settings,
-                              invite_window_days=settings.invite_window_days)  # fmt: skip
+        report = steps.notify(
+            s,
+            chosen,
+            day,
+            run.transport(),
+            run.sender,
+            settings=settings,
+            invite_window_days=settings.invite_window_days,
+        )
     notified = time.perf_counter()
     with session_scope(settings) as s:
         boards = dashboard.build_all(s, chosen, day)
@@ -73,20 +80,35 @@ def plain(day: date, publish: bool = False) -> dict:
             d = report.delivery
             sent = dict(d.by_kind) | {"notices": d.rows_sent}
             post = posting.enter_context(Publisher())
-            post(as_posted([a for b in boards if b.items or b.cycles
-                            for a in board_artifacts(b, day, sent)]))  # fmt: skip
+            post(
+                as_posted(
+                    [
+                        a
+                        for b in boards
+                        if b.items or b.cycles
+                        for a in board_artifacts(b, day, sent)
+                    ]
+                )
+            )
         with session_scope(settings) as s:  # the flow's last task: the same work on both sides
             feeds = steps.publish_feeds(s, chosen, day, settings.effective_feeds_dir)
         written = time.perf_counter()
     done = time.perf_counter()
     if publish:
         published = {"artifacts_posted": post.posted, "artifacts_unchanged": post.unchanged}
-    return {"import_s": imported - T0, "sync_s": synced - imported,
-            "notify_s": notified - synced, "dashboard_s": built - notified,
-            "feeds_s": written - built, "posted_after_feeds_s": done - written,
-            "feeds": len(feeds), "messages": report.delivery.messages_sent,
-            "notices": report.delivery.rows_sent, "boards": len(boards),
-            **published}  # fmt: skip
+    return {
+        "import_s": imported - T0,
+        "sync_s": synced - imported,
+        "notify_s": notified - synced,
+        "dashboard_s": built - notified,
+        "feeds_s": written - built,
+        "posted_after_feeds_s": done - written,
+        "feeds": len(feeds),
+        "messages": report.delivery.messages_sent,
+        "notices": report.delivery.rows_sent,
+        "boards": len(boards),
+        **published,
+    }
 
 
 def feeds(day: date) -> dict:
@@ -100,8 +122,11 @@ def feeds(day: date) -> dict:
     run = build_runtime()
     with session_scope(run.settings) as s:
         written = steps.publish_feeds(s, run.partnerships, day, run.settings.effective_feeds_dir)
-    return {"import_s": imported - T0, "feeds_s": time.perf_counter() - imported,
-            "feeds": len(written)}  # fmt: skip
+    return {
+        "import_s": imported - T0,
+        "feeds_s": time.perf_counter() - imported,
+        "feeds": len(written),
+    }
 
 
 def flow(day: date) -> dict:
@@ -114,11 +139,14 @@ def flow(day: date) -> dict:
     state = daily_compliance(as_of=day, return_state=True)
     ran = time.perf_counter()
     result = state.result()
-    return {"import_s": imported - T0, "flow_s": ran - imported,
-            "tasks_s": _task_times(state.state_details.flow_run_id),
-            "messages": result["sent"]["messages_sent"],
-            "notices": result["sent"]["notices_sent"],
-            "artifacts": len(result["artifacts"])}  # fmt: skip
+    return {
+        "import_s": imported - T0,
+        "flow_s": ran - imported,
+        "tasks_s": _task_times(state.state_details.flow_run_id),
+        "messages": result["sent"]["messages_sent"],
+        "notices": result["sent"]["notices_sent"],
+        "artifacts": len(result["artifacts"]),
+    }
 
 
 def _task_times(flow_run_id) -> dict[str, float]:
@@ -193,8 +221,11 @@ def run(day: date) -> dict:
         marks["daily-compliance run by `govcal serve`, waited for"] = [loaded[1], summary[0]]
     marks["summary printed"] = [summary[1], end]
     phases = {k: round(b - a, 3) for k, (a, b) in sorted(marks.items(), key=lambda kv: kv[1])}
-    return {"phases_s": phases, "tasks_s": _last_run_tasks(), "api": os.environ.get(
-        "PREFECT_API_URL", "")}  # fmt: skip
+    return {
+        "phases_s": phases,
+        "tasks_s": _last_run_tasks(),
+        "api": os.environ.get("PREFECT_API_URL", ""),
+    }
 
 
 def _now() -> float:
@@ -210,11 +241,11 @@ def _last_run_tasks() -> dict[str, float]:
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=["daily-compliance"])),
-            sort=FlowRunSort.START_TIME_DESC, limit=1,
-        )  # fmt: skip
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=1,
+        )
     tasks = _task_times(runs[0].id)
-    return {"(the flow run, as Prefect counts it)": runs[0].total_run_time.total_seconds(),
-            **tasks}  # fmt: skip
+    return {"(the flow run, as Prefect counts it)": runs[0].total_run_time.total_seconds(), **tasks}
 
 
 def table(day: date, runs: int) -> None:
@@ -239,15 +270,23 @@ def table(day: date, runs: int) -> None:
                 (folder / f"govcal.db{suffix}").unlink(missing_ok=True)
             shutil.copy(folder / "prepared.db", folder / "govcal.db")
         t0 = _now()
-        done = subprocess.run([*python, "bench.day", mode, "--as-of", day.isoformat()],
-                              env={**env, **extra}, capture_output=True, text=True)  # fmt: skip
+        done = subprocess.run(
+            [*python, "bench.day", mode, "--as-of", day.isoformat()],
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+        )
         wall = _now() - t0
         if done.returncode:
             raise SystemExit(f"bench.day {mode} failed:\n{done.stderr[-2000:]}")
         return wall, json.loads([x for x in done.stdout.splitlines() if x.startswith("{")][-1])
 
-    first = subprocess.run([*python, "govcal.cli", "run", "--as-of", day.isoformat()], env=env,
-                           capture_output=True, check=True)  # fmt: skip
+    first = subprocess.run(
+        [*python, "govcal.cli", "run", "--as-of", day.isoformat()],
+        env=env,
+        capture_output=True,
+        check=True,
+    )
     del first
     with (
         sqlite3.connect(folder / "govcal.db") as src,
@@ -262,8 +301,10 @@ def table(day: date, runs: int) -> None:
             extra = {}
             if api == "kept server":
                 server, process = start(folder / "prefect", port=0)
-                extra = {"PREFECT_API_URL": server.url,  # and its login (govcal/prefect_env.py)
-                         "PREFECT_API_AUTH_STRING": api_auth(folder / "prefect")}  # fmt: skip
+                extra = {
+                    "PREFECT_API_URL": server.url,  # and its login (govcal/prefect_env.py)
+                    "PREFECT_API_AUTH_STRING": api_auth(folder / "prefect"),
+                }
             if api.startswith("`govcal serve`"):
                 stop(process, folder / "prefect")  # type: ignore[arg-type]
                 process = _serve(env, folder)
@@ -277,12 +318,17 @@ def table(day: date, runs: int) -> None:
                 rows.setdefault("`govcal run`, wall", []).append(wall)
                 if serve:  # the phases' own read of Prefect's task times loads Prefect here
                     t0 = _now()
-                    subprocess.run([*python, "govcal.cli", "run", "--as-of", day.isoformat()],
-                                   env=env, capture_output=True, check=True)  # fmt: skip
+                    subprocess.run(
+                        [*python, "govcal.cli", "run", "--as-of", day.isoformat()],
+                        env=env,
+                        capture_output=True,
+                        check=True,
+                    )
                     rows["`govcal run`, wall"][-1] = _now() - t0
                 if not serve:
-                    rows.setdefault("govcal's share (run - floor)", []).append(wall - rows[
-                        "Prefect's floor (one-line flow), wall"][-1])  # fmt: skip
+                    rows.setdefault("govcal's share (run - floor)", []).append(
+                        wall - rows["Prefect's floor (one-line flow), wall"][-1]
+                    )
                 for name, seconds in inner["phases_s"].items():
                     rows.setdefault(name, []).append(seconds)
                 for name, seconds in inner["tasks_s"].items():
@@ -301,8 +347,10 @@ def table(day: date, runs: int) -> None:
         shutil.rmtree(folder, ignore_errors=True)
     del server
     names = list(dict.fromkeys(n for rows in columns.values() for n in rows))
-    print(f"`govcal run --as-of {day}` on the sample, {runs} fresh runs each, seconds, "
-          f"min / median; load average (1 min) {', '.join(load)}\n")  # fmt: skip
+    print(
+        f"`govcal run --as-of {day}` on the sample, {runs} fresh runs each, seconds, "
+        f"min / median; load average (1 min) {', '.join(load)}\n"
+    )
     print("| phase | " + " | ".join(columns) + " |")
     print("|---|" + "---|" * len(columns))
     for name in names:
@@ -317,8 +365,11 @@ def _serve(env: dict[str, str], folder: Path):
     """`govcal serve --port 0` on the folder, once it takes runs (its marker is written)."""
     import subprocess
 
-    process = subprocess.Popen([sys.executable, "-m", "govcal.cli", "serve", "--port", "0"],
-                               env=env, stdout=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "govcal.cli", "serve", "--port", "0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 180
     while not (folder / "prefect" / "run-now.json").exists():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -355,9 +406,16 @@ def plain_publish(day: date) -> dict:
     return plain(day, publish=True)
 
 
-MODES = {"plain": plain, "plain-publish": plain_publish, "flow": flow, "feeds": feeds,
-         "post-boards": post_boards,
-         "floor": floor, "floor-plain": lambda day: {}, "run": run}  # fmt: skip
+MODES = {
+    "plain": plain,
+    "plain-publish": plain_publish,
+    "flow": flow,
+    "feeds": feeds,
+    "post-boards": post_boards,
+    "floor": floor,
+    "floor-plain": lambda day: {},
+    "run": run,
+}
 
 
 def main() -> None:
@@ -370,8 +428,7 @@ def main() -> None:
         table(args.as_of, args.runs)
         return
     figures = MODES[args.mode](args.as_of)
-    json.dump({"mode": args.mode, **figures, "in_process_s": time.perf_counter() - T0},
-              sys.stdout)  # fmt: skip
+    json.dump({"mode": args.mode, **figures, "in_process_s": time.perf_counter() - T0}, sys.stdout)
     print()
 
 

@@ -62,21 +62,39 @@ def rounds(i: int) -> list[tuple[str, dict[str, Any]]]:
         ("record-completion", {"item": LSP, "evidence": EVIDENCE, "completed_by": BY}),
         ("record-attendance", {"item": LSP, "by": BY}),
         ("reopen-item", {"item": LSP, "reason": "bench: undo", "by": BY}),
-        ("record-return", {"item": S11, "evidence": EVIDENCE, "submitted_on": DAY,
-                           "recorded_by": BY}),
+        (
+            "record-return",
+            {"item": S11, "evidence": EVIDENCE, "submitted_on": DAY, "recorded_by": BY},
+        ),
         ("review-return", {"item": S11, "rating": "amber", "by": BY}),
         ("reopen-item", {"item": S11, "reason": "bench: undo", "by": BY}),
-        ("reschedule", {"item": FUTURE, "new_date": new_day, "new_time": "14:00", "new_place": "",
-                        "reason": "bench", "by": BY}),
+        (
+            "reschedule",
+            {
+                "item": FUTURE,
+                "new_date": new_day,
+                "new_time": "14:00",
+                "new_place": "",
+                "reason": "bench",
+                "by": BY,
+            },
+        ),
         ("waive-item", {"item": FUTURE, "reason": "bench", "by": BY}),
         ("reopen-item", {"item": FUTURE, "reason": "bench: undo", "by": BY}),
         ("cancel-item", {"item": FUTURE, "reason": "bench", "by": BY}),
         ("reopen-item", {"item": FUTURE, "reason": "bench: undo", "by": BY}),
         ("acknowledge-escalation", {"item": PAPERS, "by": BY}),
-        ("start-incident-clock", {"partnership": "wfscp", "reference": f"SI-2026-{500 + i}",
-                                  "aware_on": "20/11/2026", "recorded_by": BY}),
+        (
+            "start-incident-clock",
+            {
+                "partnership": "wfscp",
+                "reference": f"SI-2026-{500 + i}",
+                "aware_on": "20/11/2026",
+                "recorded_by": BY,
+            },
+        ),
         ("evidence-pack", {}),
-    ]  # fmt: skip
+    ]
 
 
 def parameters(form: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -145,8 +163,11 @@ def measure(client: Any, suffix: str, runs: int, first: int = 0) -> tuple[Timing
         reopen = client.read_deployment_by_name(
             f"reopen-item/{deployment_of('reopen-item')}{suffix}"
         )
-        submit_and_wait(client, reopen, parameters("reopen-item", {
-            "item": item.group(1), "reason": "bench: undo", "by": BY}))  # fmt: skip
+        submit_and_wait(
+            client,
+            reopen,
+            parameters("reopen-item", {"item": item.group(1), "reason": "bench: undo", "by": BY}),
+        )
     return forms, pause
 
 
@@ -183,16 +204,28 @@ def copy_deployments(client: Any, pool: str) -> None:
     for form in sorted(names):
         d = client.read_deployment_by_name(f"{form}/{deployment_of(form)}")
         client.create_deployment(
-            flow_id=d.flow_id, name=f"{deployment_of(form)}-baseline", entrypoint=d.entrypoint,
-            work_pool_name=pool, path=d.path, pull_steps=d.pull_steps,
+            flow_id=d.flow_id,
+            name=f"{deployment_of(form)}-baseline",
+            entrypoint=d.entrypoint,
+            work_pool_name=pool,
+            path=d.path,
+            pull_steps=d.pull_steps,
             parameter_openapi_schema=d.parameter_openapi_schema,
-            parameters=d.parameters, enforce_parameter_schema=d.enforce_parameter_schema,
-        )  # fmt: skip
+            parameters=d.parameters,
+            enforce_parameter_schema=d.enforce_parameter_schema,
+        )
 
 
 def cli(env: dict[str, str], *args: Any, timeout: float = 600) -> str:
-    done = subprocess.run([str(a) for a in args], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, check=False)  # fmt: skip
+    done = subprocess.run(
+        [str(a) for a in args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     if done.returncode != 0:
         raise SystemExit(f"{args}: {done.stdout}\n{done.stderr}")
     return done.stdout
@@ -201,8 +234,14 @@ def cli(env: dict[str, str], *args: Any, timeout: float = 600) -> str:
 @contextmanager
 def process(env: dict[str, str], log: Path, *args: Any) -> Iterator[subprocess.Popen]:
     with log.open("ab") as out:
-        child = subprocess.Popen([str(a) for a in args], env=env, cwd=ROOT, stdout=out,
-                                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        child = subprocess.Popen(
+            [str(a) for a in args],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         yield child
     finally:
@@ -226,8 +265,10 @@ def figures(label: str, timings: Timings) -> list[str]:
     lines = []
     for form, took in timings.took.items():
         ended = ", ".join(f"{n} {s.lower()}" for s, n in sorted(timings.ended[form].items()))
-        lines.append(f"| {form} | {label} | {len(took)} | {statistics.median(took):.2f} | "
-                     f"{max(took):.2f} | {ended} |")  # fmt: skip
+        lines.append(
+            f"| {form} | {label} | {len(took)} | {statistics.median(took):.2f} | "
+            f"{max(took):.2f} | {ended} |"
+        )
     return lines
 
 
@@ -243,9 +284,13 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="govcal-bench-forms-"))
     data, home = folder / "data", folder / "data" / "prefect"
-    env = {**os.environ, "GOVCAL_DATA_DIR": str(data), "PREFECT_HOME": str(home),
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_LOGGING_LEVEL": "WARNING"}  # fmt: skip
+    env = {
+        **os.environ,
+        "GOVCAL_DATA_DIR": str(data),
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
     for key in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING"):
         env.pop(key, None)
     serve_log = folder / "serve.log"
@@ -255,8 +300,17 @@ def main() -> None:
         server = json.loads((home / "api-server.json").read_text(encoding="utf-8"))
         env["PREFECT_API_URL"] = server["url"]
         env["PREFECT_API_AUTH_STRING"] = (home / "api-auth").read_text(encoding="utf-8").strip()
-        os.environ.update({k: env[k] for k in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING",
-                                              "PREFECT_HOME", "GOVCAL_DATA_DIR")})  # fmt: skip
+        os.environ.update(
+            {
+                k: env[k]
+                for k in (
+                    "PREFECT_API_URL",
+                    "PREFECT_API_AUTH_STRING",
+                    "PREFECT_HOME",
+                    "GOVCAL_DATA_DIR",
+                )
+            }
+        )
         cli(env, BIN / "govcal", "run", "--as-of", "2026-11-24")
         cli(env, BIN / "prefect", "--no-prompt", "deploy", "--all")
         from prefect.client.orchestration import get_client
@@ -274,8 +328,15 @@ def main() -> None:
             for n, (label, query) in enumerate(workers if args.baseline_runs else ()):
                 worker_env = {**env, **({"PREFECT_WORKER_QUERY_SECONDS": query} if query else {})}
                 print(f"{label} ({args.baseline_runs} rounds), load {load_average()}", flush=True)
-                with process(worker_env, folder / "worker.log", BIN / "prefect", "worker",
-                             "start", "--pool", BASELINE_POOL):  # fmt: skip
+                with process(
+                    worker_env,
+                    folder / "worker.log",
+                    BIN / "prefect",
+                    "worker",
+                    "start",
+                    "--pool",
+                    BASELINE_POOL,
+                ):
                     first = args.runs + n * args.baseline_runs
                     forms, pause = measure(client, "-baseline", args.baseline_runs, first)
                 tables += figures(label, forms)

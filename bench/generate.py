@@ -25,11 +25,12 @@ PHASES = ["nursery"] * 2 + ["primary"] * 122 + ["secondary"] * 20 + ["special"] 
 
 def _rules(pid: str, number: int) -> str:
     row = {
-        "id": pid, "name": f"Synthetic Partnership {number:03d}",
+        "id": pid,
+        "name": f"Synthetic Partnership {number:03d}",
         "local_authority": f"Synthetic Council {number:03d}",
         "police_force": f"Synthetic Constabulary {number:03d}",
         "icbs": f"Synthetic ICB {number:03d}",
-    }  # fmt: skip
+    }
     return rule_file_text(row, "bench/generate.py")
 
 
@@ -50,10 +51,14 @@ def _directory(folder: Path, pid: str, schools: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     _write(folder / "agencies.csv", _rows(SAMPLE / "agencies.csv"))
     school_rows = [
-        {"code": f"{pid}-s{i:04d}", "name": f"{pid.upper()} Sample School {i}",
-         "phase": PHASES[i % len(PHASES)], "sample": "yes"}
+        {
+            "code": f"{pid}-s{i:04d}",
+            "name": f"{pid.upper()} Sample School {i}",
+            "phase": PHASES[i % len(PHASES)],
+            "sample": "yes",
+        }
         for i in range(schools)
-    ]  # fmt: skip
+    ]
     _write(folder / "schools.csv", school_rows)
     people = []
     for row in _rows(SAMPLE / "people.csv"):
@@ -61,10 +66,17 @@ def _directory(folder: Path, pid: str, schools: int) -> None:
             continue  # school DSLs are made below, one per school
         people.append({**row, "email": f"{pid}-{row['email']}"})
     for school in school_rows:
-        people.append({
-            "name": f"DSL {school['code']} (sample)", "email": f"dsl-{school['code']}@example.org",
-            "role": "dsl", "agency": "", "school": school["code"], "acts_for": "", "sample": "yes",
-        })  # fmt: skip
+        people.append(
+            {
+                "name": f"DSL {school['code']} (sample)",
+                "email": f"dsl-{school['code']}@example.org",
+                "role": "dsl",
+                "agency": "",
+                "school": school["code"],
+                "acts_for": "",
+                "sample": "yes",
+            }
+        )
     _write(folder / "people.csv", people)
 
 

@@ -52,16 +52,31 @@ def one_day(data: Path, root: Path, workers: int, share_size: int) -> dict[str, 
     topology = run_local.start(root, workers, extra, ["national-day", "daily-share"], 2)
     try:
         env = run_local.environment_of(topology, "ops")
-        subprocess.run([sys.executable, "-m", "bench.phases", "sync", "--data", str(data),
-                        "--db", env["GOVCAL_DATABASE_URL"]], cwd=ROOT, env=env, check=True,
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.phases",
+                "sync",
+                "--data",
+                str(data),
+                "--db",
+                env["GOVCAL_DATABASE_URL"],
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         given = {PREFECT_API_URL: topology["api"], PREFECT_API_AUTH_STRING: topology["login"]}
         with temporary_settings(updates=given), get_client(sync_client=True) as client:
             asked = time.perf_counter()
             parent = run_deployment(
-                "national-day/national-day", timeout=0, as_subflow=False,
+                "national-day/national-day",
+                timeout=0,
+                as_subflow=False,
                 parameters={"as_of": NATIONAL_DAY, "share_size": share_size},
-            )  # fmt: skip
+            )
             tagged = FlowRunFilter(tags=FlowRunFilterTags(all_=["national-day"]))
             machine: dict[Any, str] = {}  # share run -> the worker whose process ran it
             while True:
@@ -199,8 +214,12 @@ def main() -> None:
     where = Path(tempfile.mkdtemp(prefix="govcal-bench-national-"))
     data = where / "data"
     generate(data, partnerships=10 * args.scale, schools=1_600 * args.scale)
-    results: dict[str, Any] = {"scale": args.scale, "share_size": args.share_size,
-                               "load_start": load(), "days": []}  # fmt: skip
+    results: dict[str, Any] = {
+        "scale": args.scale,
+        "share_size": args.share_size,
+        "load_start": load(),
+        "days": [],
+    }
     for count in [int(n) for n in args.workers.split(",")]:
         day = one_day(data, where / f"pool-{count}", count, args.share_size)
         day["load"] = load()

@@ -59,8 +59,12 @@ def expand_all(data: Path, as_of: date, **_) -> dict:
     start, end = window(as_of)
     count = sum(len(expand(p, start, end, contexts[p.id])) for p in partnerships)
     done = time.perf_counter()
-    return {"partnerships": len(partnerships), "occurrences": count,
-            "load_s": loaded - t0, "expand_s": done - loaded}  # fmt: skip
+    return {
+        "partnerships": len(partnerships),
+        "occurrences": count,
+        "load_s": loaded - t0,
+        "expand_s": done - loaded,
+    }
 
 
 def sync_db(data: Path, as_of: date, db: str, **_) -> dict:
@@ -112,18 +116,31 @@ def sync_db(data: Path, as_of: date, db: str, **_) -> dict:
         for batch in (done_on_time, late):
             if batch:
                 s.connection().execute(
-                    table.update().where(table.c.id == bindparam("i"))
-                    .values(lifecycle=Lifecycle.COMPLETED.value, completed_at=bindparam("at"),
-                            completed_by="bench", evidence_url="https://example.org/evidence"),
+                    table.update()
+                    .where(table.c.id == bindparam("i"))
+                    .values(
+                        lifecycle=Lifecycle.COMPLETED.value,
+                        completed_at=bindparam("at"),
+                        completed_by="bench",
+                        evidence_url="https://example.org/evidence",
+                    ),
                     batch,
-                )  # fmt: skip
+                )
         for chunk in chunks(waived):
-            s.exec(update(OccurrenceRow).where(col(OccurrenceRow.id).in_(chunk))
-                   .values(lifecycle=Lifecycle.WAIVED.value, reason="bench"))  # fmt: skip
+            s.exec(
+                update(OccurrenceRow)
+                .where(col(OccurrenceRow.id).in_(chunk))
+                .values(lifecycle=Lifecycle.WAIVED.value, reason="bench")
+            )
     historied = time.perf_counter()
-    return {"partnerships": len(partnerships), "occurrences_created": created,
-            "import_s": imported - t0, "sync_s": synced - imported,
-            "history_s": historied - synced, "past": len(past)}  # fmt: skip
+    return {
+        "partnerships": len(partnerships),
+        "occurrences_created": created,
+        "import_s": imported - t0,
+        "sync_s": synced - imported,
+        "history_s": historied - synced,
+        "past": len(past),
+    }
 
 
 def sweep(data: Path, as_of: date, db: str, **_) -> dict:
@@ -148,10 +165,16 @@ def sweep(data: Path, as_of: date, db: str, **_) -> dict:
         open_count = s.exec(select(func.count()).select_from(OccurrenceRow).where(is_open)).one()
         total = s.exec(select(func.count()).select_from(OccurrenceRow)).one()
         return_count = s.exec(select(func.count()).select_from(AuditReturn)).one()
-    return {"occurrences": total, "open": open_count, "returns": return_count,
-            "evaluated": sum(sum(b.counts.values()) for b in boards), "planned": len(planned),
-            "dashboards_s": evaluated - t0, "plan_s": planned_at - evaluated,
-            "sweep_s": planned_at - t0}  # fmt: skip
+    return {
+        "occurrences": total,
+        "open": open_count,
+        "returns": return_count,
+        "evaluated": sum(sum(b.counts.values()) for b in boards),
+        "planned": len(planned),
+        "dashboards_s": evaluated - t0,
+        "plan_s": planned_at - evaluated,
+        "sweep_s": planned_at - t0,
+    }
 
 
 def deliver(data: Path, as_of: date, db: str, **_) -> dict:
@@ -191,11 +214,16 @@ def deliver(data: Path, as_of: date, db: str, **_) -> dict:
             sent_at = time.perf_counter()
     finally:
         controller.stop()
-    return {"recorded": len(recorded), "messages": report.messages_sent,
-            "notices": report.rows_sent, "received": Count.received,
-            "connections": transport.connections_opened, "plan_record_s": planned_at - t0,
-            "deliver_s": sent_at - t1,
-            "per_1000_s": (sent_at - t1) * 1000 / max(report.messages_sent, 1)}  # fmt: skip
+    return {
+        "recorded": len(recorded),
+        "messages": report.messages_sent,
+        "notices": report.rows_sent,
+        "received": Count.received,
+        "connections": transport.connections_opened,
+        "plan_record_s": planned_at - t0,
+        "deliver_s": sent_at - t1,
+        "per_1000_s": (sent_at - t1) * 1000 / max(report.messages_sent, 1),
+    }
 
 
 def _hold_back_all_but(session, recipients: int) -> None:
@@ -263,8 +291,7 @@ def naive(data: Path, as_of: date, db: str, **_) -> dict:
         naive_s, failed = time.perf_counter() - t0, ""
     except Exception as exc:  # the local server refusing the load is a finding too
         naive_s, failed = time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"[:200]
-    return {"items": len(items), "naive_s": naive_s, "batched_s": batched_s,
-            "naive_failed": failed}  # fmt: skip
+    return {"items": len(items), "naive_s": naive_s, "batched_s": batched_s, "naive_failed": failed}
 
 
 def dashboard(data: Path, as_of: date, db: str, **_) -> dict:
@@ -292,8 +319,14 @@ def dashboard(data: Path, as_of: date, db: str, **_) -> dict:
     return {"artifacts": len(keys), "dashboard_s": time.perf_counter() - t0}
 
 
-PHASES = {"expand": expand_all, "sync": sync_db, "sweep": sweep, "deliver": deliver,
-          "naive": naive, "dashboard": dashboard}  # fmt: skip
+PHASES = {
+    "expand": expand_all,
+    "sync": sync_db,
+    "sweep": sweep,
+    "deliver": deliver,
+    "naive": naive,
+    "dashboard": dashboard,
+}
 
 
 def main() -> None:

@@ -50,8 +50,14 @@ def load() -> str:
 def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, dict]:
     """Wall seconds of one fresh process (start-up included) and its JSON line, if any."""
     t0 = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False,
-                          env={**os.environ, **(env or {})})  # fmt: skip
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
@@ -126,12 +132,15 @@ def scale_figures(scale: int, out: Path, runs: int, server_url: str, pg: str) ->
     # The day before's feeds, as a deployment finds them each morning (tokens are issued
     # into base.db here); the first publish of every feed is reported on its own.
     yesterday = (date.fromisoformat(NATIONAL_DAY) - timedelta(days=1)).isoformat()
-    _, first = timed([PY, "-m", "bench.day", "feeds", "--as-of", yesterday],
-                     day_env(folder, work, base, "base"))  # fmt: skip
+    _, first = timed(
+        [PY, "-m", "bench.day", "feeds", "--as-of", yesterday], day_env(folder, work, base, "base")
+    )
     r["feeds_first_publish"] = {"s": first["feeds_s"], "feeds": first["feeds"]}
     # Prefect's home for the ephemeral runs is made once, untimed, as on a user's machine
-    timed([PY, "-m", "bench.day", "floor", "--as-of", NATIONAL_DAY],
-          day_env(folder, work, base, "warm"))  # fmt: skip
+    timed(
+        [PY, "-m", "bench.day", "floor", "--as-of", NATIONAL_DAY],
+        day_env(folder, work, base, "warm"),
+    )
     kept = kept_env(server_url)
     # The day before's cockpit, on both APIs, as a deployment finds it each morning; the
     # first post of every artifact is reported on its own
@@ -145,8 +154,12 @@ def scale_figures(scale: int, out: Path, runs: int, server_url: str, pg: str) ->
         measured run changed is changed back), so every run finds the same API state."""
         timed(first_post, {**day_env(folder, work, base, "seed"), **extra})
 
-    modes = {"plain": ("plain", {}), "flow-ephemeral": ("flow", {}), "flow-server": ("flow", kept),
-             "plain-publish": ("plain-publish", kept)}  # fmt: skip
+    modes = {
+        "plain": ("plain", {}),
+        "flow-ephemeral": ("flow", {}),
+        "flow-server": ("flow", kept),
+        "plain-publish": ("plain-publish", kept),
+    }
     first_plain = None
     for label, (mode, extra) in modes.items():
         walls, inner = [], []
@@ -219,13 +232,19 @@ def sample_figures(out: Path, runs: int) -> dict:
     server, process = start(data / "prefect", port=0)  # what `govcal serve` keeps
     LOGINS[server.url] = api_auth(data / "prefect")
     try:
-        r["prefect_floor_server"] = spread([
-            timed([PY, "-m", "bench.day", "floor", "--as-of", SAMPLE_DAY],
-                  {**env, **kept_env(server.url)})[0] for _ in range(runs)
-        ])  # fmt: skip
+        r["prefect_floor_server"] = spread(
+            [
+                timed(
+                    [PY, "-m", "bench.day", "floor", "--as-of", SAMPLE_DAY],
+                    {**env, **kept_env(server.url)},
+                )[0]
+                for _ in range(runs)
+            ]
+        )
         r["run_server"] = runs_of([*govcal, "run", "--as-of", SAMPLE_DAY], fresh_db)
-        _, inner = timed([PY, "-m", "bench.day", "flow", "--as-of", SAMPLE_DAY],
-                         {**env, **kept_env(server.url)})  # fmt: skip
+        _, inner = timed(
+            [PY, "-m", "bench.day", "flow", "--as-of", SAMPLE_DAY], {**env, **kept_env(server.url)}
+        )
         r["run_server_phases"] = inner
     finally:
         stop(process, data / "prefect")
@@ -245,10 +264,15 @@ def cli_figures(out: Path, data: Path, runs: int) -> dict:
     empty.mkdir(parents=True)
     bare = {"GOVCAL_DATA_DIR": str(empty)}
     item = "wfscp:annual-report:2026-09-30"
-    complete = ["complete", item, "--evidence", "https://example.org/report", "--on",
-                "2026-10-01"]  # fmt: skip
-    first = subprocess.run([*govcal, *complete], cwd=ROOT, capture_output=True, text=True,
-                           check=False, env={**os.environ, **env})  # fmt: skip
+    complete = ["complete", item, "--evidence", "https://example.org/report", "--on", "2026-10-01"]
+    first = subprocess.run(
+        [*govcal, *complete],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **env},
+    )
     if first.returncode != 0 and "already completed" not in first.stderr:
         raise SystemExit(f"could not complete {item} to begin with:\n{first.stderr}")
     commands = {
@@ -258,7 +282,7 @@ def cli_figures(out: Path, data: Path, runs: int) -> dict:
         "plan (database)": (["plan", "--as-of", SAMPLE_DAY], env),
         "status": (["status", "--as-of", SAMPLE_DAY], env),
         "sync (write)": (["sync", "--as-of", SAMPLE_DAY], env),
-    }  # fmt: skip
+    }
     r: dict = {"cli_load_start": load(), "cli": {}}
     for name, (args, where) in commands.items():
         r["cli"][name] = spread([timed([*govcal, *args], where)[0] for _ in range(runs)])
@@ -285,8 +309,12 @@ def cli_only(out: Path, runs: int) -> dict:
 
 
 def cli_report(s: dict) -> list[str]:
-    lines = [f"load average {s['cli_load_start']} before the commands, {s['cli_load_end']} after",
-             "", "| command (fresh process) | min / median s |", "|---|---|"]  # fmt: skip
+    lines = [
+        f"load average {s['cli_load_start']} before the commands, {s['cli_load_end']} after",
+        "",
+        "| command (fresh process) | min / median s |",
+        "|---|---|",
+    ]
     for name, v in s["cli"].items():
         lines.append(f"| govcal {name} | {fmt(v)} |")
     return lines
@@ -295,8 +323,12 @@ def cli_report(s: dict) -> list[str]:
 def naive_figures(out: Path, server_url: str) -> dict:
     folder = out / "x1"
     db = folder / "work" / "plain-0.db"
-    return phase("naive", folder, f"sqlite:///{db}", {**kept_env(server_url),
-                 "GOVCAL_DATA_DIR": str(folder / "work" / "data")})  # fmt: skip
+    return phase(
+        "naive",
+        folder,
+        f"sqlite:///{db}",
+        {**kept_env(server_url), "GOVCAL_DATA_DIR": str(folder / "work" / "data")},
+    )
 
 
 def main() -> None:
@@ -364,9 +396,12 @@ def over(x: dict, key: str, base: str) -> str:
 def report(results: dict) -> str:
     r = results["scales"]
     runs = next(iter(r.values()))["plain"]["runs"]
-    lines = [f"Load average (1, 5, 15 min) at start {results['load_start']}, at end "
-             f"{results['load_end']}. Figures: min / median of {runs} runs, seconds, "
-             "wall clock of a fresh process (start-up included).", ""]  # fmt: skip
+    lines = [
+        f"Load average (1, 5, 15 min) at start {results['load_start']}, at end "
+        f"{results['load_end']}. Figures: min / median of {runs} runs, seconds, "
+        "wall clock of a fresh process (start-up included).",
+        "",
+    ]
     lines += [
         "| scale | partnerships | occurrences | expand 10 y | import | sync SQLite | "
         "daily job, plain | flow, ephemeral API | flow, long-lived server | "
@@ -381,16 +416,27 @@ def report(results: dict) -> str:
             f"{fmt(x['plain-publish'])} | {fmt(x['sweep_full_day'])} | "
             f"{x['sweep_empty_ledger']:.2f} |"
         )
-    lines += ["", "The flow against the long-lived server over the same day (medians): "
-              + "; ".join(f"{scale}x {over(x, 'flow-server', 'plain')} over plain, "
-                          f"{over(x, 'flow-server', 'plain-publish')} over plain + the same "
-                          "artifacts posted" for scale, x in sorted(r.items()))]  # fmt: skip
-    lines += ["", "First publish (untimed before the runs, once): "
-              + "; ".join(f"{scale}x {x['feeds_first_publish']['feeds']:,} feeds "
-                          f"{x['feeds_first_publish']['s']:.1f} s, "
-                          f"{x['artifacts_first_post']['artifacts']} artifacts "
-                          f"{x['artifacts_first_post']['s']:.1f} s"
-                          for scale, x in sorted(r.items()))]  # fmt: skip
+    lines += [
+        "",
+        "The flow against the long-lived server over the same day (medians): "
+        + "; ".join(
+            f"{scale}x {over(x, 'flow-server', 'plain')} over plain, "
+            f"{over(x, 'flow-server', 'plain-publish')} over plain + the same "
+            "artifacts posted"
+            for scale, x in sorted(r.items())
+        ),
+    ]
+    lines += [
+        "",
+        "First publish (untimed before the runs, once): "
+        + "; ".join(
+            f"{scale}x {x['feeds_first_publish']['feeds']:,} feeds "
+            f"{x['feeds_first_publish']['s']:.1f} s, "
+            f"{x['artifacts_first_post']['artifacts']} artifacts "
+            f"{x['artifacts_first_post']['s']:.1f} s"
+            for scale, x in sorted(r.items())
+        ),
+    ]
     lines += ["", "| cost (median) | 1x -> 4x -> 16x |", "|---|---|"]
     for key in ("plain", "flow-server", "plain-publish", "import", "sync", "sweep_full_day"):
         lines.append(f"| {key} | {growth(r, key)} |")
@@ -409,13 +455,21 @@ def report(results: dict) -> str:
         )
     if "naive" in results:
         n = results["naive"]
-        lines.append(f"Naive at 1x: {n['items']} tasks {n['naive_s']:.1f} s "
-                     f"{n['naive_failed'] or ''}; batched {n['batched_s']:.2f} s.")  # fmt: skip
+        lines.append(
+            f"Naive at 1x: {n['items']} tasks {n['naive_s']:.1f} s "
+            f"{n['naive_failed'] or ''}; batched {n['batched_s']:.2f} s."
+        )
     if "sample" in results:
         s = results["sample"]
         lines += ["", "| on the sample | min / median |", "|---|---|"]
-        for key in ("python", "python_floor_script", "prefect_floor_ephemeral", "run_ephemeral",
-                    "prefect_floor_server", "run_server"):  # fmt: skip
+        for key in (
+            "python",
+            "python_floor_script",
+            "prefect_floor_ephemeral",
+            "run_ephemeral",
+            "prefect_floor_server",
+            "run_server",
+        ):
             lines.append(f"| {key} | {fmt(s[key])} |")
         lines.append(f"| run_first (fresh data folder, 1 run) | {s['run_first']:.2f} |")
         lines += ["", *cli_report(s)]

@@ -76,12 +76,20 @@ def main() -> None:
             for table in cockpit_csv.tables(built).values():
                 cockpit_csv.to_csv(table)
 
-        print(json.dumps({
-            "as_of": day.isoformat(), "runs": args.runs, "load": os.getloadavg()[0],
-            "baseline_ms": timed(args.runs, baseline), "board_ms": timed(args.runs, board),
-            "new_parts_ms": timed(args.runs, new_parts),
-            "open_items": len(built.items), "done": len(built.done),
-        }))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "as_of": day.isoformat(),
+                    "runs": args.runs,
+                    "load": os.getloadavg()[0],
+                    "baseline_ms": timed(args.runs, baseline),
+                    "board_ms": timed(args.runs, board),
+                    "new_parts_ms": timed(args.runs, new_parts),
+                    "open_items": len(built.items),
+                    "done": len(built.done),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -66,16 +66,24 @@ def _percentiles(times: list[float]) -> dict[str, float]:
         return {"n": 0}
     ordered = sorted(times)
     p95 = ordered[max(0, int(len(ordered) * 0.95 + 0.5) - 1)]
-    return {"n": len(ordered), "p50_ms": round(statistics.median(ordered) * 1000, 1),
-            "p95_ms": round(p95 * 1000, 1), "max_ms": round(ordered[-1] * 1000, 1)}  # fmt: skip
+    return {
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "p95_ms": round(p95 * 1000, 1),
+        "max_ms": round(ordered[-1] * 1000, 1),
+    }
 
 
 def _prepare(folder: Path) -> dict:
     """The sample's data folder with the day's messages sent; the links as paths."""
     port = 9  # links name a port; the client uses their paths on whichever port serves
-    os.environ.update({"GOVCAL_DATA_DIR": str(folder / "data"),
-                       "GOVCAL_PUBLIC_URL": f"http://127.0.0.1:{port}",
-                       "GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK": "true"})  # fmt: skip
+    os.environ.update(
+        {
+            "GOVCAL_DATA_DIR": str(folder / "data"),
+            "GOVCAL_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK": "true",
+        }
+    )
     from govcal.cli.run import load_samples_if_empty
     from govcal.flows.runtime import build_runtime
     from govcal.flows.steps import publish_feeds
@@ -161,8 +169,7 @@ class Side:
         ids = {path.rsplit("/", 1)[1].split(".")[0] for path in confirmed}
         lost = len(ids - {r[0] for r in used})
         doubled = sum(1 for n in per_link.values() if n > 1)
-        return {"answers": len(rows), "confirmed": len(confirmed), "lost": lost,
-                "doubled": doubled}  # fmt: skip
+        return {"answers": len(rows), "confirmed": len(confirmed), "lost": lost, "doubled": doubled}
 
 
 def _shape(side: Side, inputs: dict, args, work: Path) -> dict:
@@ -171,26 +178,51 @@ def _shape(side: Side, inputs: dict, args, work: Path) -> dict:
     given.write_text(json.dumps({"links": people, "feeds": inputs["feeds"]}))
     out = work / "out.json"
     users = len(people) + args.subscribers
-    env = os.environ | {"GOVCAL_BENCH_IN": str(given), "GOVCAL_BENCH_OUT": str(out),
-                        "GOVCAL_BENCH_POLL_EVERY": str(args.poll_every),
-                        "GOVCAL_BENCH_ARRIVE": str(args.arrive)}  # fmt: skip
+    env = os.environ | {
+        "GOVCAL_BENCH_IN": str(given),
+        "GOVCAL_BENCH_OUT": str(out),
+        "GOVCAL_BENCH_POLL_EVERY": str(args.poll_every),
+        "GOVCAL_BENCH_ARRIVE": str(args.arrive),
+    }
     subprocess.run(
-        [str(Path(sys.executable).with_name("locust")), "-f", str(ROOT / "bench" / "web_locust.py"),
-         "--headless", "--only-summary", "--host", side.base, "--users", str(users),
-         "--spawn-rate", str(max(100, users // 2)), "--run-time", f"{args.duration}s",
-         "--stop-timeout", "30", "--loglevel", "WARNING"],
-        env=env, check=False, capture_output=True, text=True, timeout=args.duration + 300,
-    )  # fmt: skip
+        [
+            str(Path(sys.executable).with_name("locust")),
+            "-f",
+            str(ROOT / "bench" / "web_locust.py"),
+            "--headless",
+            "--only-summary",
+            "--host",
+            side.base,
+            "--users",
+            str(users),
+            "--spawn-rate",
+            str(max(100, users // 2)),
+            "--run-time",
+            f"{args.duration}s",
+            "--stop-timeout",
+            "30",
+            "--loglevel",
+            "WARNING",
+        ],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=args.duration + 300,
+    )
     result = json.loads(out.read_text())
     times = result["times"]
     confirmed = [o["link"] for o in result["outcomes"] if o["confirm"] == 303]
-    return {"people": len(people), "subscribers": args.subscribers,
-            "open": _percentiles(times.get("open", [])),
-            "confirm": _percentiles(times.get("confirm", [])),
-            "recorded page": _percentiles(times.get("recorded page", [])),
-            "feed 304": _percentiles(times.get("feed 304", [])),
-            "errors": dict(Counter(result["errors"])),
-            "audit": side.audit(confirmed)}  # fmt: skip
+    return {
+        "people": len(people),
+        "subscribers": args.subscribers,
+        "open": _percentiles(times.get("open", [])),
+        "confirm": _percentiles(times.get("confirm", [])),
+        "recorded page": _percentiles(times.get("recorded page", [])),
+        "feed 304": _percentiles(times.get("feed 304", [])),
+        "errors": dict(Counter(result["errors"])),
+        "audit": side.audit(confirmed),
+    }
 
 
 async def _burst_people(base: str, links: list[str]) -> dict:
@@ -210,8 +242,12 @@ async def _burst_people(base: str, links: list[str]) -> dict:
             await go.wait()  # every button pressed at the same instant
             if key is None:
                 return
-            form = {"form_key": key.group(1), "evidence": "https://example.org/return.pdf",
-                    "note": "seen", "answer": "coming"}  # fmt: skip
+            form = {
+                "form_key": key.group(1),
+                "evidence": "https://example.org/return.pdf",
+                "note": "seen",
+                "answer": "coming",
+            }
             start = time.perf_counter()
             sent = await client.post(path, data=form)
             posted.append(time.perf_counter() - start)
@@ -229,8 +265,12 @@ async def _burst_people(base: str, links: list[str]) -> dict:
                 await asyncio.sleep(0.01)
             go.set()
             await asyncio.gather(*runs)
-    return {"open": _percentiles(opened), "confirm": _percentiles(posted),
-            "transport_errors": dict(Counter(failed)), "confirmed": confirmed}  # fmt: skip
+    return {
+        "open": _percentiles(opened),
+        "confirm": _percentiles(posted),
+        "transport_errors": dict(Counter(failed)),
+        "confirmed": confirmed,
+    }
 
 
 async def _burst_polls(base: str, feeds: list[list[str]], count: int) -> dict:
@@ -239,8 +279,9 @@ async def _burst_polls(base: str, feeds: list[list[str]], count: int) -> dict:
     times: list[float] = []
     codes: Counter[str] = Counter()
     gate = asyncio.Semaphore(100)
-    async with httpx.AsyncClient(base_url=base, limits=httpx.Limits(max_connections=100),
-                                 timeout=60) as client:  # fmt: skip
+    async with httpx.AsyncClient(
+        base_url=base, limits=httpx.Limits(max_connections=100), timeout=60
+    ) as client:
 
         async def poll(n: int) -> None:
             path, tag = feeds[n % len(feeds)]
@@ -285,8 +326,12 @@ def _serial(side: Side, inputs: dict, args, _place: Path) -> dict:
                 keys[path] = key.group(1)
         cpu.append(side.cpu())
         for path, key in keys.items():
-            form = {"form_key": key, "evidence": "https://example.org/return.pdf",
-                    "note": "seen", "answer": "coming"}  # fmt: skip
+            form = {
+                "form_key": key,
+                "evidence": "https://example.org/return.pdf",
+                "note": "seen",
+                "answer": "coming",
+            }
             start = time.perf_counter()
             if client.post(path, data=form).status_code == 303:
                 confirmed.append(path)
@@ -299,20 +344,27 @@ def _serial(side: Side, inputs: dict, args, _place: Path) -> dict:
             polled.append(time.perf_counter() - start)
         cpu.append(side.cpu())
     pages = len(opened) + len(posted)
-    return {"open": _percentiles(opened), "confirm": _percentiles(posted),
-            "feed 304": _percentiles(polled), "audit": side.audit(confirmed),
-            "server_cpu_ms": {"page or confirm": round((cpu[2] - cpu[0]) * 1000 / pages, 2),
-                              "open": round((cpu[1] - cpu[0]) * 1000 / len(opened), 2),
-                              "confirm": round((cpu[2] - cpu[1]) * 1000 / len(posted), 2),
-                              "304": round((cpu[3] - cpu[2]) * 1000 / len(polled), 3)}}  # fmt: skip
+    return {
+        "open": _percentiles(opened),
+        "confirm": _percentiles(posted),
+        "feed 304": _percentiles(polled),
+        "audit": side.audit(confirmed),
+        "server_cpu_ms": {
+            "page or confirm": round((cpu[2] - cpu[0]) * 1000 / pages, 2),
+            "open": round((cpu[1] - cpu[0]) * 1000 / len(opened), 2),
+            "confirm": round((cpu[2] - cpu[1]) * 1000 / len(posted), 2),
+            "304": round((cpu[3] - cpu[2]) * 1000 / len(polled), 3),
+        },
+    }
 
 
 def _old_tree(commit: str, work: Path) -> Path:
     """The code at `commit`, as files (its app and its own bench/web_server.py, or ours)."""
     tree = work / f"code-{commit}"
     tree.mkdir(parents=True)
-    archive = subprocess.run(["git", "archive", commit], cwd=ROOT, check=True,
-                             capture_output=True).stdout  # fmt: skip
+    archive = subprocess.run(
+        ["git", "archive", commit], cwd=ROOT, check=True, capture_output=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
     if not (tree / "bench" / "web_server.py").exists():
         shutil.copy(ROOT / "bench" / "web_server.py", tree / "bench" / "web_server.py")
@@ -347,8 +399,12 @@ def main() -> None:
             lock = old / "requirements.lock"
             http = "auto" if lock.exists() and "httptools" in lock.read_text() else "h11"
             sides.insert(0, (f"before ({args.before}), 1 worker", old, 1, http))
-        report: dict = {"links": len(inputs["links"][: args.people]), "feeds": len(inputs["feeds"]),
-                        "cores": os.cpu_count(), "sides": {}}  # fmt: skip
+        report: dict = {
+            "links": len(inputs["links"][: args.people]),
+            "feeds": len(inputs["feeds"]),
+            "cores": os.cpu_count(),
+            "sides": {},
+        }
         for n, (name, tree, workers, http) in enumerate(sides):
             for load in args.loads.split(","):
                 place = work / f"run-{n}-{load}"
@@ -369,13 +425,18 @@ def main() -> None:
 def _table(report: dict) -> str:
     """p50 / p95 in ms, a row per side and load, a column per kind of request."""
     kinds = ["open", "confirm", "feed 304"]
-    lines = ["| side | load | " + " | ".join(f"{k} p50 / p95 ms" for k in kinds)
-             + " | answers / confirmed / lost / doubled | load avg |",
-             "|---|---|" + "---|" * (len(kinds) + 2)]  # fmt: skip
+    lines = [
+        "| side | load | "
+        + " | ".join(f"{k} p50 / p95 ms" for k in kinds)
+        + " | answers / confirmed / lost / doubled | load avg |",
+        "|---|---|" + "---|" * (len(kinds) + 2),
+    ]
     for name, loads in report["sides"].items():
         for load, got in loads.items():
-            cells = [f"{got[k]['p50_ms']} / {got[k]['p95_ms']}" if got.get(k, {}).get("n")
-                     else "-" for k in kinds]  # fmt: skip
+            cells = [
+                f"{got[k]['p50_ms']} / {got[k]['p95_ms']}" if got.get(k, {}).get("n") else "-"
+                for k in kinds
+            ]
             a = got["audit"]
             audit = f"{a['answers']} / {a['confirmed']} / {a['lost']} / {a['doubled']}"
             avg = "-".join(str(x) for x in got["load_average"])

@@ -78,9 +78,16 @@ def _run(work: Path, most: int, profiled: str) -> None:
                 profile.enable()
             try:
                 with session_scope(database, checked=True) as session:
-                    link_answers.answer(session, secret, token, dict(form, form_key=key),
-                                        now=NOW, today=DAY, partnerships=runtime.partnerships,
-                                        client="127.0.0.1")  # fmt: skip
+                    link_answers.answer(
+                        session,
+                        secret,
+                        token,
+                        dict(form, form_key=key),
+                        now=NOW,
+                        today=DAY,
+                        partnerships=runtime.partnerships,
+                        client="127.0.0.1",
+                    )
             except link_answers.LinkDead:
                 counted[kind] = before  # another holder answered first: not counted
                 continue
@@ -91,8 +98,10 @@ def _run(work: Path, most: int, profiled: str) -> None:
             before = counted[kind]
             done += 1
         if done:
-            print(f"{kind}: {done} answers, {cpu * 1000 / done:.2f} ms CPU and "
-                  f"{counted[kind] / done:.1f} statements per answer")  # fmt: skip
+            print(
+                f"{kind}: {done} answers, {cpu * 1000 / done:.2f} ms CPU and "
+                f"{counted[kind] / done:.1f} statements per answer"
+            )
     if profiled:
         pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
 

@@ -27,8 +27,10 @@ from locust import FastHttpUser, between, constant_pacing, events, task
 from locust.exception import StopUser
 
 INPUT = json.loads(open(os.environ["GOVCAL_BENCH_IN"]).read())  # noqa: SIM115
-THINK = (float(os.environ.get("GOVCAL_BENCH_THINK_MIN", "5")),
-         float(os.environ.get("GOVCAL_BENCH_THINK_MAX", "20")))  # fmt: skip
+THINK = (
+    float(os.environ.get("GOVCAL_BENCH_THINK_MIN", "5")),
+    float(os.environ.get("GOVCAL_BENCH_THINK_MAX", "20")),
+)
 POLL_EVERY = float(os.environ.get("GOVCAL_BENCH_POLL_EVERY", "300"))
 ARRIVE = float(os.environ.get("GOVCAL_BENCH_ARRIVE", "10"))
 KEY = re.compile(r'name="form_key" value="([^"]+)"')
@@ -73,11 +75,20 @@ class Person(FastHttpUser):
                 raise StopUser
             self.key = found.group(1)
             return  # the think time passes before the button is pressed
-        form = {"form_key": self.key, "evidence": "https://example.org/return.pdf",
-                "note": "Seen, thank you", "answer": "coming"}  # fmt: skip
-        with self.client.post(self.link, data=urlencode(form), name="confirm",
-                              headers={"content-type": "application/x-www-form-urlencoded"},
-                              allow_redirects=False, catch_response=True) as sent:  # fmt: skip
+        form = {
+            "form_key": self.key,
+            "evidence": "https://example.org/return.pdf",
+            "note": "Seen, thank you",
+            "answer": "coming",
+        }
+        with self.client.post(
+            self.link,
+            data=urlencode(form),
+            name="confirm",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+            allow_redirects=False,
+            catch_response=True,
+        ) as sent:
             status = sent.status_code
             sent.success()
         outcomes.append({"link": self.link, "confirm": status, "at": time.time()})
@@ -98,8 +109,9 @@ class Subscriber(FastHttpUser):
 
     @task
     def poll(self) -> None:
-        with self.client.get(self.feed, headers={"if-none-match": self.etag}, name="feed 304",
-                             catch_response=True) as answer:  # fmt: skip
+        with self.client.get(
+            self.feed, headers={"if-none-match": self.etag}, name="feed 304", catch_response=True
+        ) as answer:
             if answer.status_code == 304:
                 answer.success()
             else:

@@ -14,5 +14,6 @@ def app() -> Any:
     from govcal.flows.runtime import build_runtime
     from govcal.web.app import create_app
 
-    return create_app(build_runtime(clock=lambda: NOW), per_client_minute=1_000_000,
-                      per_token_minute=100)  # fmt: skip
+    return create_app(
+        build_runtime(clock=lambda: NOW), per_client_minute=1_000_000, per_token_minute=100
+    )

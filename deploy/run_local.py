@@ -46,8 +46,9 @@ def free_port() -> int:
 
 
 def postgres_admin() -> str:
-    done = subprocess.run(["bash", "scripts/test-postgres"], cwd=ROOT, capture_output=True,
-                          text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        ["bash", "scripts/test-postgres"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         raise SystemExit(f"no PostgreSQL: {done.stderr.strip()}")
     return done.stdout.strip().splitlines()[-1]
@@ -75,8 +76,13 @@ def _answers(url: str, auth: str | None = None) -> bool:
         return False
 
 
-def _wait(url: str, what: str, process: subprocess.Popen[bytes], auth: str | None = None,
-          timeout: float = 180) -> None:  # fmt: skip
+def _wait(
+    url: str,
+    what: str,
+    process: subprocess.Popen[bytes],
+    auth: str | None = None,
+    timeout: float = 180,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -91,13 +97,13 @@ def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pop
     """A process in a group of its own (a machine of its own: killing the group ends it
     and every flow run it started), its output in `log`."""
     with log.open("ab") as out:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def _run(command: list[str], env: dict[str, str]) -> None:
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
-                          check=False)  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
 
@@ -163,8 +169,11 @@ def start(
         "PREFECT_UI_ENABLED": "false",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
-    server = _start([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port",
-                     str(port)], server_env, root / "prefect-server.log")  # fmt: skip
+    server = _start(
+        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        server_env,
+        root / "prefect-server.log",
+    )
     topology["processes"]["prefect-server"] = server.pid
     _save(root, topology)
     store = root / "object-store"
@@ -190,8 +199,7 @@ def start(
     # govcal's database and web app need no Prefect: made ready while the server starts
     _run([str(BIN / "govcal"), "db", "upgrade"], ops)
     web_env = machine_env(client, root, "web")
-    web = _start([str(BIN / "govcal"), "web", "--port", str(web_port)], web_env,
-                 root / "web.log")  # fmt: skip
+    web = _start([str(BIN / "govcal"), "web", "--port", str(web_port)], web_env, root / "web.log")
     topology["processes"]["web"] = web.pid
     _save(root, topology)
     _wait(f"{api}/health", "the Prefect server", server, login)
@@ -209,12 +217,31 @@ def start(
     for number in range(1, workers + 1):
         name = f"worker-{number}"
         env = machine_env(client, root, name)
-        worker = _start([str(BIN / "prefect"), "worker", "start", "--pool", "govcal", "--type",
-                         "process", "--name", name, "--limit", str(limit)], env,
-                        root / f"{name}.log")  # fmt: skip
+        worker = _start(
+            [
+                str(BIN / "prefect"),
+                "worker",
+                "start",
+                "--pool",
+                "govcal",
+                "--type",
+                "process",
+                "--name",
+                name,
+                "--limit",
+                str(limit),
+            ],
+            env,
+            root / f"{name}.log",
+        )
         topology["processes"][name] = worker.pid
-    topology |= {"api": api, "login": login, "web": client["GOVCAL_PUBLIC_URL"],
-                 "store": str(store), "env": client}  # fmt: skip
+    topology |= {
+        "api": api,
+        "login": login,
+        "web": client["GOVCAL_PUBLIC_URL"],
+        "store": str(store),
+        "env": client,
+    }
     _save(root, topology)
     return topology
 

@@ -65,7 +65,10 @@ def links(board: Dashboard, base_url: str, secret: str) -> list[tuple[str, str]]
     labels = {OPEN_ITEMS: "Open items"}
     labels.update({f"{RETURNS}{c.rule_id}": c.title for c in board.cycles})
     return [
-        (label, f"{base}/cockpit/{quote(board.partnership, safe='')}/{quote(name, safe='')}.csv"
-                f"?sig={signature(secret, board.partnership, name)}")
+        (
+            label,
+            f"{base}/cockpit/{quote(board.partnership, safe='')}/{quote(name, safe='')}.csv"
+            f"?sig={signature(secret, board.partnership, name)}",
+        )
         for name, label in labels.items()
-    ]  # fmt: skip
+    ]

@@ -401,8 +401,11 @@ class Dashboard:
     def markdown(self, sent: dict[str, int] | None = None) -> str:
         lines = [f"# {md(self.name)}", f"As of {self.as_of:%A} {day(self.as_of)}.", ""]
         if self.headline:  # the same numbers and words as `govcal status`
-            lines += [f"**{md(self.headline)}** (every item and every agency's or "
-                      f"school's return, as `govcal status` counts them)", ""]  # fmt: skip
+            lines += [
+                f"**{md(self.headline)}** (every item and every agency's or "
+                f"school's return, as `govcal status` counts them)",
+                "",
+            ]
         if self.rule_problems:  # the calendar below is the last good one: say so first
             lines.append("## The rule file has problems: running on its last good version")
             lines += ["- `" + code(p) + "`" for p in self.rule_problems]
@@ -458,8 +461,11 @@ class Dashboard:
         if sent is not None:
             total = sum(sent.values())
             detail = ", ".join(f"{n} {k}" for k, n in sorted(sent.items()) if n)
-            lines.append(f"Sent by this run: {detail or 'nothing'}." if total else
-                         "Sent by this run: nothing.")  # fmt: skip
+            lines.append(
+                f"Sent by this run: {detail or 'nothing'}."
+                if total
+                else "Sent by this run: nothing."
+            )
         return "\n".join(lines).rstrip() + "\n"
 
 
@@ -540,10 +546,14 @@ def build_all(session: Session, partnerships: list[Partnership], as_of: date) ->
 def _build_all(session: Session, partnerships: list[Partnership], as_of: date) -> list[Dashboard]:
     wanted = [p.id for p in partnerships]
     rows = status_rows(
-        session, as_of, partnership_id=wanted[0] if len(wanted) == 1 else None, ahead_days=60,
+        session,
+        as_of,
+        partnership_id=wanted[0] if len(wanted) == 1 else None,
+        ahead_days=60,
         due_soon_days={p.id: p.due_soon_days for p in partnerships},
-        zones={p.id: p.tz for p in partnerships}, plain=True,
-    )  # fmt: skip
+        zones={p.id: p.tz for p in partnerships},
+        plain=True,
+    )
     by_partnership: dict[str, list[StatusRow]] = {pid: [] for pid in wanted}
     for r in rows:
         mine = by_partnership.get(r.row.partnership_id)
@@ -599,21 +609,42 @@ def recently_done(rows: list[StatusRow], as_of: date, names: dict[str, str]) -> 
 def _done(members: list[StatusRow], names: dict[str, str]) -> Done:
     first = members[0]
     row = first.row
-    how = row.lifecycle if row.lifecycle != "completed" else (
-        "returned" if row.subject else "completed")  # fmt: skip
+    how = (
+        row.lifecycle
+        if row.lifecycle != "completed"
+        else ("returned" if row.subject else "completed")
+    )
     if first.status.state is State.COMPLETED_LATE:
         how += " late"
     on = first.closed() or row.due
     if not row.subject:
-        return Done(titled(row.title, row.public_id), on, how, row.completed_by or "",
-                    _evidence(first), row.public_id)  # fmt: skip
+        return Done(
+            titled(row.title, row.public_id),
+            on,
+            how,
+            row.completed_by or "",
+            _evidence(first),
+            row.public_id,
+        )
     if len(members) == 1:
-        return Done(f"{row.title}: {names.get(row.subject, row.subject)}", on, how,
-                    row.completed_by or "", _evidence(first), row.public_id)  # fmt: skip
+        return Done(
+            f"{row.title}: {names.get(row.subject, row.subject)}",
+            on,
+            how,
+            row.completed_by or "",
+            _evidence(first),
+            row.public_id,
+        )
     who = [names.get(m.row.subject, m.row.subject) for m in members]
     more = f" and {len(who) - MISSING_SHOWN} more" if len(who) > MISSING_SHOWN else ""
-    return Done(f"{row.title}: {', '.join(who[:MISSING_SHOWN])}{more}", on, how, "", "",
-                row.public_id.rsplit(":", 1)[0])  # fmt: skip
+    return Done(
+        f"{row.title}: {', '.join(who[:MISSING_SHOWN])}{more}",
+        on,
+        how,
+        "",
+        "",
+        row.public_id.rsplit(":", 1)[0],
+    )
 
 
 def _evidence(r: StatusRow) -> str:
@@ -622,9 +653,14 @@ def _evidence(r: StatusRow) -> str:
 
 def _change(entry: TrailEntry, titles: dict[str, str]) -> Change:
     what = titles.get(entry.entity_id, entry.entity)
-    return Change(entry.at, entry.actor, entry.channel, entry.action,
-                  titled(what, entry.entity_id) if entry.entity_id in titles else what,
-                  entry.entity_id)  # fmt: skip
+    return Change(
+        entry.at,
+        entry.actor,
+        entry.channel,
+        entry.action,
+        titled(what, entry.entity_id) if entry.entity_id in titles else what,
+        entry.entity_id,
+    )
 
 
 def _board(
@@ -640,9 +676,13 @@ def _board(
     days come from the partnership's file: its due_soon_days and each rule's ladder."""
     flag = flag_step(partnership.ladder)
     role = partnership.roles.get(flag.flag or "") if flag is not None else None
-    board = Dashboard(partnership.id, partnership.name, as_of,
-                      soon_days=partnership.due_soon_days,
-                      decision_days=flag.day if flag is not None else None)  # fmt: skip
+    board = Dashboard(
+        partnership.id,
+        partnership.name,
+        as_of,
+        soon_days=partnership.due_soon_days,
+        decision_days=flag.day if flag is not None else None,
+    )
     if role is not None:
         board.flagged_for = f"the {role.display_name}"
     board.counts = Counter(r.status.state.value for r in rows)
@@ -656,18 +696,34 @@ def _board(
         rule = rules.get(r.row.rule_id)
         board.items.append(
             Item(
-                titled(r.row.title, r.row.public_id), r.row.due, owners.label(r.row.owner_role),
-                r.status.state, (r.row.due - as_of).days, r.row.public_id,
-                clock=r.row.period in clocks, escalation=escalated.get(r.row.id or 0),
+                titled(r.row.title, r.row.public_id),
+                r.row.due,
+                owners.label(r.row.owner_role),
+                r.status.state,
+                (r.row.due - as_of).days,
+                r.row.public_id,
+                clock=r.row.period in clocks,
+                escalation=escalated.get(r.row.id or 0),
                 flagged=(r.row.id or 0) in flags,
                 owner_short=owners.label(r.row.owner_role, short=True),
                 lead=short_name(owners.person(r.row.owner_role) or "none named"),
                 **_policy(partnership, rule),
             )
-        )  # fmt: skip
+        )
     for (rule_id, period), members in rounds.items():
-        board.items.append(_round_item(partnership, rules.get(rule_id), rule_id, period,
-                                       members, as_of, flags, escalated, owners))  # fmt: skip
+        board.items.append(
+            _round_item(
+                partnership,
+                rules.get(rule_id),
+                rule_id,
+                period,
+                members,
+                as_of,
+                flags,
+                escalated,
+                owners,
+            )
+        )
     return board
 
 
@@ -753,8 +809,7 @@ def _round_item(
     acknowledged once every escalated member is."""
     first = members[0]
     states = Counter(m.status.state for m in members)
-    worst = next(s for s in (State.OVERDUE, State.DUE, State.DUE_SOON, State.UPCOMING)
-                 if states[s])  # fmt: skip
+    worst = next(s for s in (State.OVERDUE, State.DUE, State.DUE_SOON, State.UPCOMING) if states[s])
     ordered = sorted(members, key=lambda m: owners.names.get(m.row.subject, m.row.subject))
     missing = tuple(_member(owners, m) for m in ordered[:MISSING_SHOWN])
     more = len(members) - len(missing)
@@ -765,13 +820,19 @@ def _round_item(
     lead = f"{len(members)} leads" if len(members) > 1 else short_name(alone or "none named")
     return Item(
         f"{first.row.title}: {len(members)} {per_noun(rule, len(members))} not yet returned",
-        first.row.due, owner_short, worst, (first.row.due - as_of).days,
+        first.row.due,
+        owner_short,
+        worst,
+        (first.row.due - as_of).days,
         f"{partnership.id}:{rule_id}:{period}",
         flagged=any((m.row.id or 0) in flags for m in members),
-        owner_short=owner_short, lead=lead,
+        owner_short=owner_short,
+        lead=lead,
         escalation=_round_escalation([escalated.get(m.row.id or 0) for m in members]),
-        missing=missing, missing_count=len(missing) + more, **_policy(partnership, rule),
-    )  # fmt: skip
+        missing=missing,
+        missing_count=len(missing) + more,
+        **_policy(partnership, rule),
+    )
 
 
 def _member(owners: Owners, member: StatusRow) -> str:
@@ -840,7 +901,7 @@ def cycle_tables_all(
                 chosen[pid].append((rule, *current))
     members_of = queries.return_tables(
         session, [cycle.id for found in chosen.values() for _r, cycle, _n, _t in found if cycle.id]
-    )  # fmt: skip
+    )
     actions = queries.follow_ups(
         session, [m.id for members in members_of.values() for m in members if m.id]
     )
@@ -850,13 +911,20 @@ def cycle_tables_all(
         for rule, cycle, returned, total in chosen[pid]:
             members = members_of.get(cycle.id or 0, [])
             noun = "schools" if cycle.per == "school" else "agencies"
-            table = CycleTable(rule, cycle.public_id, cycle.title, cycle.due, noun, returned,
-                               total)  # fmt: skip
+            table = CycleTable(rule, cycle.public_id, cycle.title, cycle.due, noun, returned, total)
             shaped = [
-                return_row(names[pid].get(m.subject, m.subject), m.subject, m.completed_at,
-                           m.due, m.rag, actions.get(m.id or 0, []), as_of, noun)
+                return_row(
+                    names[pid].get(m.subject, m.subject),
+                    m.subject,
+                    m.completed_at,
+                    m.due,
+                    m.rag,
+                    actions.get(m.id or 0, []),
+                    as_of,
+                    noun,
+                )
                 for m in members
-            ]  # fmt: skip
+            ]
             table.cells = [row for _key, row in sorted(shaped, key=lambda kv: kv[0])]
             table.rows = [_escaped(row) for row in table.cells]
             out[pid].append(table)
@@ -928,8 +996,9 @@ def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -
     """
     if action == "review":
         pairs = queries.unreviewed_returns(session, CHOICES_SHOWN)
-        pairs.sort(key=lambda p: (abs(((p[1].completed_at or p[1].due) - as_of).days),
-                                  p[1].public_id))  # fmt: skip
+        pairs.sort(
+            key=lambda p: (abs(((p[1].completed_at or p[1].due) - as_of).days), p[1].public_id)
+        )
         return _labels(  # the cycle's year: an agency returns every year
             (
                 f"{names.get(r.subject, r.subject)} · {o.title} {o.due.year} · returned "
@@ -966,11 +1035,13 @@ def choices(session: Session, action: str, as_of: date, names: dict[str, str]) -
         )
     several = len({r.row.partnership_id for r in live}) > 1  # then say whose item it is
     return _labels(
-        (f"{titled(r.row.title, r.row.public_id)} · due {day(r.row.due)} · "
-         f"{r.status.describe()}" + (f" · {r.row.partnership_id}" if several else ""),
-         r.row.public_id)
+        (
+            f"{titled(r.row.title, r.row.public_id)} · due {day(r.row.due)} · "
+            f"{r.status.describe()}" + (f" · {r.row.partnership_id}" if several else ""),
+            r.row.public_id,
+        )
         for r in live
-    )  # fmt: skip
+    )
 
 
 def _to_acknowledge(session: Session, live: list[StatusRow], as_of: date) -> dict[str, str]:

@@ -60,19 +60,36 @@ def evidence_pack(
     """
     runtime = build_runtime()
     try:
-        given = {"partnership": getattr(partnership, "value", partnership), "year": year,
-                 "start_month": start_month, "as_of": as_of}  # fmt: skip
+        given = {
+            "partnership": getattr(partnership, "value", partnership),
+            "year": year,
+            "start_month": start_month,
+            "as_of": as_of,
+        }
         form = parse(PackForm, given)
         day = form.as_of or runtime.today()
         secret = web_secret(runtime.settings)
         with session_scope(runtime.settings) as session:
-            pack = build_pack(session, form.partnership, form.year or day.year, day,
-                              start_month=form.start_month.number)  # fmt: skip
+            pack = build_pack(
+                session,
+                form.partnership,
+                form.year or day.year,
+                day,
+                start_month=form.start_month.number,
+            )
             token = (
-                pack_files.keep(session, secret, partnership_id=pack.partnership, stem=pack.stem,
-                                html=render_html(pack), csv=render_csv(pack), now=runtime.now())
-                if secret else None
-            )  # fmt: skip
+                pack_files.keep(
+                    session,
+                    secret,
+                    partnership_id=pack.partnership,
+                    stem=pack.stem,
+                    html=render_html(pack),
+                    csv=render_csv(pack),
+                    now=runtime.now(),
+                )
+                if secret
+                else None
+            )
     except GovcalError as exc:
         name_this_run("Make the evidence pack: refused, nothing made")
         return Failed(message=str(exc))
@@ -81,11 +98,12 @@ def evidence_pack(
     links = {k: f"{base}/packs/{token}.{k}" for k in _KINDS} if base and token else {}
     for kind, link in links.items():
         create_link_artifact(
-            link=link, key=f"{pack.stem}-{kind}",
+            link=link,
+            key=f"{pack.stem}-{kind}",
             link_text=f"Download the evidence pack {pack.period} ({_KINDS[kind]})",
             description=f"{markdown_text(pack.partnership_name)}: evidence pack {pack.period} "
             f"as of {day}, {_KINDS[kind]}; the address works for {pack_files.KEPT_DAYS} days",
-        )  # fmt: skip
+        )
     downloads = "".join(
         f"\n- [Download the {_KINDS[kind]}]({link})" for kind, link in links.items()
     )

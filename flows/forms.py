@@ -80,8 +80,9 @@ class _Offered:
         known = self.known()
         if known and value not in known:
             listed = ", ".join(f"'{k}'" for k in known[:-1]) + f" or '{known[-1]}'"
-            raise ValueError(f"Input should be {listed}" if len(known) > 1 else
-                             f"Input should be '{known[0]}'")  # fmt: skip
+            raise ValueError(
+                f"Input should be {listed}" if len(known) > 1 else f"Input should be '{known[0]}'"
+            )
         return value
 
 
@@ -119,8 +120,10 @@ _AS_OF = {"title": "As if on (leave empty for today)"}
 _RUN_AS_OF = _AS_OF | {"description": "Leave empty (today). Only to replay a past day."}
 AsOfText = Annotated[str, Field(json_schema_extra=_AS_OF)]  # the forms: typed as people write
 AsOfDay = Annotated[SupportedDate | None, Field(json_schema_extra=_RUN_AS_OF)]  # the jobs
-_RULES = {"title": "Rule file or folder (leave empty for the configured ones)",
-          "description": "Leave empty. `govcal run --rules FILE` fills it in."}  # fmt: skip
+_RULES = {
+    "title": "Rule file or folder (leave empty for the configured ones)",
+    "description": "Leave empty. `govcal run --rules FILE` fills it in.",
+}
 RulesPath = Annotated[str | None, Field(json_schema_extra=_RULES)]
 
 

@@ -90,8 +90,9 @@ def the_day(runtime: Runtime, day: date, share: list[str] | None = None) -> Any:
     posted = publish_dashboard_task(boards, return_state=True)
     artifacts = posted.result() if posted.is_completed() else []
     cockpit = "" if posted.is_completed() else posted.message or "not posted"
-    outcome = DayOutcome.of(day.isoformat(), synced, states, sent, artifacts, feeds.result(),
-                            cockpit_problem=cockpit)  # fmt: skip
+    outcome = DayOutcome.of(
+        day.isoformat(), synced, states, sent, artifacts, feeds.result(), cockpit_problem=cockpit
+    )
     return _delivered(outcome.as_result(), sent, cockpit)
 
 
@@ -107,8 +108,9 @@ def daily_compliance_without_prefect(
     states = evaluate_task.fn(runtime, day)
     sent = notify_task.fn(runtime, day)
     feeds = feeds_task.fn(runtime, day)
-    return DayOutcome.of(day.isoformat(), synced, states, sent, [], feeds,
-                         cockpit_problem=why).as_result()  # fmt: skip
+    return DayOutcome.of(
+        day.isoformat(), synced, states, sent, [], feeds, cockpit_problem=why
+    ).as_result()
 
 
 def _delivered(result: dict[str, Any], sent: dict[str, Any], cockpit: str = "") -> Any:
@@ -186,8 +188,11 @@ def open_audit_cycle(
             settings=runtime.settings,
         )
     get_run_logger().info("opened %s: %d requests", cycle_id, len(report.new))
-    return {"cycle": cycle_id, "requests": len(report.new),
-            "messages_sent": report.delivery.messages_sent}  # fmt: skip
+    return {
+        "cycle": cycle_id,
+        "requests": len(report.new),
+        "messages_sent": report.delivery.messages_sent,
+    }
 
 
 # --- write actions from the Prefect UI ------------------------------------------------
@@ -316,10 +321,17 @@ def record_completion(form: CompletionForm, as_of: AsOfText = "") -> str:
     def change(session: Session, f: CompletionForm, item: str, day: date, run: Runtime) -> str:
         actor = _ui_actor(f.completed_by)
         return actions.complete(
-            session, item, f.evidence, actor, on=f.completed_on or day,
-            today=day, partnerships=run.partnerships, by=actor.name, note=f.note or None,
+            session,
+            item,
+            f.evidence,
+            actor,
+            on=f.completed_on or day,
+            today=day,
+            partnerships=run.partnerships,
+            by=actor.name,
+            note=f.note or None,
             store=_evidence_store(run),
-        ).summary  # fmt: skip
+        ).summary
 
     return _act(CompletionForm, form, as_of, "complete", change, named="completed")
 
@@ -335,11 +347,18 @@ def record_return(form: ReturnForm, as_of: AsOfText = "") -> str:
 
     def change(session: Session, f: ReturnForm, item: str, day: date, run: Runtime) -> str:
         return actions.record_return(
-            session, item, f.evidence, _ui_actor(f.recorded_by), submitted_on=f.submitted_on or day,
-            today=day, partnerships=run.partnerships, rag=f.rag.value if f.rag else None,
-            note=f.review_note or None, follow_ups=[(a.description, a.due) for a in f.follow_ups],
+            session,
+            item,
+            f.evidence,
+            _ui_actor(f.recorded_by),
+            submitted_on=f.submitted_on or day,
+            today=day,
+            partnerships=run.partnerships,
+            rag=f.rag.value if f.rag else None,
+            note=f.review_note or None,
+            follow_ups=[(a.description, a.due) for a in f.follow_ups],
             store=_evidence_store(run),
-        ).summary  # fmt: skip
+        ).summary
 
     return _act(ReturnForm, form, as_of, "return", change, named="returned")
 
@@ -355,9 +374,14 @@ def review_return(form: ReviewForm, as_of: AsOfText = "") -> str:
 
     def change(session: Session, f: ReviewForm, item: str, day: date, run: Runtime) -> str:
         return actions.review_return(
-            session, item, f.rating.value, _ui_actor(f.by), note=f.review_note or None,
-            follow_ups=[(a.description, a.due) for a in f.follow_ups], on=day,
-        ).summary  # fmt: skip
+            session,
+            item,
+            f.rating.value,
+            _ui_actor(f.by),
+            note=f.review_note or None,
+            follow_ups=[(a.description, a.due) for a in f.follow_ups],
+            on=day,
+        ).summary
 
     return _act(ReviewForm, form, as_of, "review", change, named="reviewed")
 
@@ -404,8 +428,9 @@ def cancel_item(form: CancelForm, as_of: AsOfText = "") -> str:
     """
 
     def change(session: Session, f: CancelForm, item: str, day: date, run: Runtime) -> str:
-        return actions.cancel(session, item, f.reason, _ui_actor(f.by), today=day,
-                              partnerships=run.partnerships).summary  # fmt: skip
+        return actions.cancel(
+            session, item, f.reason, _ui_actor(f.by), today=day, partnerships=run.partnerships
+        ).summary
 
     return _act(CancelForm, form, as_of, "cancel", change, named="cancelled")
 
@@ -420,8 +445,9 @@ def waive_item(form: WaiveForm, as_of: AsOfText = "") -> str:
     """
 
     def change(session: Session, f: WaiveForm, item: str, day: date, run: Runtime) -> str:
-        return actions.waive(session, item, f.reason, _ui_actor(f.by),
-                             partnerships=run.partnerships).summary  # fmt: skip
+        return actions.waive(
+            session, item, f.reason, _ui_actor(f.by), partnerships=run.partnerships
+        ).summary
 
     return _act(WaiveForm, form, as_of, "waive", change, named="waived")
 
@@ -436,8 +462,9 @@ def reopen_item(form: ReopenForm, as_of: AsOfText = "") -> str:
     """
 
     def change(session: Session, f: ReopenForm, item: str, day: date, run: Runtime) -> str:
-        return actions.reopen(session, item, _ui_actor(f.by), f.reason, today=day,
-                              partnerships=run.partnerships).summary  # fmt: skip
+        return actions.reopen(
+            session, item, _ui_actor(f.by), f.reason, today=day, partnerships=run.partnerships
+        ).summary
 
     return _act(ReopenForm, form, as_of, "reopen", change, named="reopened")
 
@@ -490,9 +517,14 @@ def start_incident_clock(form: IncidentForm, as_of: AsOfText = "") -> list[str]:
     def change(session: Session, f: IncidentForm, _item: str, day: date, run: Runtime) -> str:
         chosen = run.partnership(f.partnership)
         return actions.start_incident_clock(
-            session, chosen, f.reference, _ui_actor(f.recorded_by), aware_on=f.aware_on,
-            today=day, kind=f.kind,
-        ).summary  # fmt: skip
+            session,
+            chosen,
+            f.reference,
+            _ui_actor(f.recorded_by),
+            aware_on=f.aware_on,
+            today=day,
+            kind=f.kind,
+        ).summary
 
     state = _act(IncidentForm, form, as_of, "start", change, named="started")
     if state.is_failed() and reference_refused(form, _pattern_of(form)):

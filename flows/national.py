@@ -321,8 +321,9 @@ def _post(result: dict[str, Any]) -> None:
             f"{_outcome_words(share)} | {share['runs']} | {seconds} | "
             f"{markdown_text(share['message'])} |"
         )
-    create_markdown_artifact("\n".join(lines), key=SUMMARY_KEY,
-                             description="Which partnerships ran, failed or are late")  # fmt: skip
+    create_markdown_artifact(
+        "\n".join(lines), key=SUMMARY_KEY, description="Which partnerships ran, failed or are late"
+    )
 
 
 def _outcome_words(share: dict[str, Any]) -> str:

@@ -64,10 +64,14 @@ class DayOutcome:
             return None
         try:
             return cls.of(
-                str(result["as_of"]), result["synced"], result.get("states") or {},
-                result["sent"], result.get("artifacts") or [], int(result.get("feeds") or 0),
+                str(result["as_of"]),
+                result["synced"],
+                result.get("states") or {},
+                result["sent"],
+                result.get("artifacts") or [],
+                int(result.get("feeds") or 0),
                 cockpit_problem=str(result.get("cockpit_problem") or ""),
-            )  # fmt: skip
+            )
         except (KeyError, TypeError, ValueError):
             return None
 

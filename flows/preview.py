@@ -59,9 +59,15 @@ def preview(
         for p in planned:
             if p.action is Action.SEND and (p.item.ref, p.stage, p.recipient) not in known:
                 rows.append(
-                    LedgerEntry(occurrence_id=p.item.ref, stage=p.stage, recipient=p.recipient,
-                                role=p.role, kind=p.kind.value, status=Delivery.PENDING.value)
-                )  # fmt: skip
+                    LedgerEntry(
+                        occurrence_id=p.item.ref,
+                        stage=p.stage,
+                        recipient=p.recipient,
+                        role=p.role,
+                        kind=p.kind.value,
+                        status=Delivery.PENDING.value,
+                    )
+                )
         items = items_by_ids(session, partnerships, sorted({r.occurrence_id for r in rows}), today)
 
         live = [r for r in rows if still_wanted(r.kind, r.stage, items.get(r.occurrence_id))]

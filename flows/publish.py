@@ -54,18 +54,21 @@ def board_artifacts(board: Dashboard, as_of: date, sent: dict[str, int] | None) 
     pid, stamp = board.partnership, f"as of {as_of:%d %b %Y}"
     return [
         MarkdownArtifact(
-            markdown=board.markdown(sent), key=f"compliance-summary-{pid}",
+            markdown=board.markdown(sent),
+            key=f"compliance-summary-{pid}",
             description=f"{md(board.name)}: what needs attention, {stamp}",
         ),
         TableArtifact(
-            table=board.table(), key=f"compliance-{pid}",
+            table=board.table(),
+            key=f"compliance-{pid}",
             description=f"{md(board.name)}: open items, most urgent first, {stamp}",
         ),
     ] + [
-        TableArtifact(table=cycle.rows, key=returns_key(pid, cycle.rule_id),
-                      description=cycle.describe())
+        TableArtifact(
+            table=cycle.rows, key=returns_key(pid, cycle.rule_id), description=cycle.describe()
+        )
         for cycle in board.cycles
-    ]  # fmt: skip
+    ]
 
 
 RETURNS = "returns-"  # the key's prefix of a returns table, posted only when it changed
@@ -79,12 +82,17 @@ def as_posted(artifacts: list[Artifact]) -> list[dict[str, Any]]:
     """Each artifact as the poster takes it (plain data, so one task can hand it to the
     next): its data in the form Prefect stores, and whether it is posted only if changed."""
     return [
-        {"key": a.key, "type": a.type, "description": a.description,
-         "data": _stored(a), "task_run_id": _text(a.task_run_id),
-         "flow_run_id": _text(a.flow_run_id),
-         "only_if_changed": bool(a.key and a.key.startswith(RETURNS))}
+        {
+            "key": a.key,
+            "type": a.type,
+            "description": a.description,
+            "data": _stored(a),
+            "task_run_id": _text(a.task_run_id),
+            "flow_run_id": _text(a.flow_run_id),
+            "only_if_changed": bool(a.key and a.key.startswith(RETURNS)),
+        }
         for a in artifacts
-    ]  # fmt: skip
+    ]
 
 
 def _stored(artifact: Artifact) -> str:
@@ -132,9 +140,12 @@ class Publisher:
             self._err = opened.enter_context(tempfile.TemporaryFile())
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "govcal.flows.post_artifacts", str(self._deadline)],
-                stdin=subprocess.PIPE, stdout=self._out, stderr=self._err,
-                env=_poster_environment(), preexec_fn=dies_with_parent(),
-            )  # fmt: skip
+                stdin=subprocess.PIPE,
+                stdout=self._out,
+                stderr=self._err,
+                env=_poster_environment(),
+                preexec_fn=dies_with_parent(),
+            )
             self._files = opened.pop_all()
         self._writer = threading.Thread(target=self._write, daemon=True)
         self._writer.start()
@@ -145,9 +156,10 @@ class Publisher:
         their own."""
         for fields in batch:
             owned = {
-                **fields, "task_run_id": fields.get("task_run_id") or _text(self._task_run_id),
+                **fields,
+                "task_run_id": fields.get("task_run_id") or _text(self._task_run_id),
                 "flow_run_id": fields.get("flow_run_id") or _text(self._flow_run_id),
-            }  # fmt: skip
+            }
             if self._in_process:
                 self._kept.append(owned)
             else:
@@ -222,8 +234,10 @@ def _poster_environment() -> dict[str, str]:
     # a hung API must not hang the start)
     url = str(settings.api.url or get_client(sync_client=True).api_url).rstrip("/")
     env = {**os.environ, "PREFECT_API_URL": url, "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "false"}
-    for name, secret in (("PREFECT_API_KEY", settings.api.key),
-                         ("PREFECT_API_AUTH_STRING", settings.api.auth_string)):  # fmt: skip
+    for name, secret in (
+        ("PREFECT_API_KEY", settings.api.key),
+        ("PREFECT_API_AUTH_STRING", settings.api.auth_string),
+    ):
         if secret is not None:
             env[name] = secret.get_secret_value()
     return env
@@ -243,8 +257,10 @@ def _failure(report: dict[str, Any], err: Any, status: int) -> str:
     """One line: how many were not taken, the first reason and where."""
     if report.get("errors"):
         failed, posted = report.get("failed", 0), report.get("posted", 0)
-        return (f"Prefect's API did not take {failed} of the cockpit's artifacts ({posted} "
-                f"posted): {report['errors'][0]}")  # fmt: skip
+        return (
+            f"Prefect's API did not take {failed} of the cockpit's artifacts ({posted} "
+            f"posted): {report['errors'][0]}"
+        )
     if err is None:
         return "The cockpit's artifacts were not posted"
     err.seek(0)

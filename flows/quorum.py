@@ -42,15 +42,22 @@ def warn_of_quorum(session: Session, partnerships: list[Partnership], today: dat
     meetings = meetings_with_answers(session, list(by_id), today, today + _LOOK_AHEAD)
     people = load_directory(session, list(by_id))
     at_risk = [
-        m for m in meetings
+        m
+        for m in meetings
         if warns(m.due, today) and _risk(by_id[m.partnership_id], m, people) is not None
-    ]  # fmt: skip
+    ]
     rows = [
-        LedgerRow(m.occurrence_id, f"{STAGE}{m.occurrence_id}", contact.email, Delivery.PENDING,
-                  "business-team", "quorum")
+        LedgerRow(
+            m.occurrence_id,
+            f"{STAGE}{m.occurrence_id}",
+            contact.email,
+            Delivery.PENDING,
+            "business-team",
+            "quorum",
+        )
         for m in at_risk
         for contact in people.of(m.partnership_id, "business-team")
-    ]  # fmt: skip
+    ]
     ledger.record_planned(session, rows)
     return len(at_risk)
 

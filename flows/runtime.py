@@ -67,9 +67,11 @@ def smtp_password(settings: Settings) -> str | None:
             text = settings.smtp_password_file.read_text(encoding="utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as exc:
             raise SecretUnavailable(
-                [f"GOVCAL_SMTP_PASSWORD_FILE='{settings.smtp_password_file}' cannot be read "
-                 f"({type(exc).__name__}); make it readable by govcal's user only"]
-            ) from None  # fmt: skip
+                [
+                    f"GOVCAL_SMTP_PASSWORD_FILE='{settings.smtp_password_file}' cannot be read "
+                    f"({type(exc).__name__}); make it readable by govcal's user only"
+                ]
+            ) from None
         if not text:
             raise SecretUnavailable(
                 [f"GOVCAL_SMTP_PASSWORD_FILE='{settings.smtp_password_file}' is empty"]
@@ -125,9 +127,11 @@ def web_secret(settings: Settings) -> str | None:
             value = str(cast(Secret[Any], Secret.load(name)).get())
         except (ValueError, KeyError) as exc:
             raise SecretUnavailable(
-                [f"GOVCAL_WEB_SECRET_BLOCK='{name}': no Prefect Secret block of that name can "
-                 f"be read ({type(exc).__name__}); create it or unset the variable"]
-            ) from None  # fmt: skip
+                [
+                    f"GOVCAL_WEB_SECRET_BLOCK='{name}': no Prefect Secret block of that name can "
+                    f"be read ({type(exc).__name__}); create it or unset the variable"
+                ]
+            ) from None
         if len(value) < 32:
             raise SecretUnavailable([f"GOVCAL_WEB_SECRET_BLOCK='{name}' holds under 32 characters"])
         return value
@@ -195,8 +199,12 @@ class Runtime:
 
     def rule_problems_of(self, partnership_id: str) -> list[str]:
         """The problems of the partnership's own rule file (its business team)."""
-        return [line for b in self.broken if b.fallback and b.fallback.id == partnership_id
-                for line in b.lines()]  # fmt: skip
+        return [
+            line
+            for b in self.broken
+            if b.fallback and b.fallback.id == partnership_id
+            for line in b.lines()
+        ]
 
     def mailbox(self) -> Mailbox:
         """The mailbox read back (`govcal mailbox`); MailboxError when none is set."""

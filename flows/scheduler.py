@@ -85,8 +85,14 @@ def cron_trigger(cron: str, timezone: str) -> CronTrigger:
     if len(fields) != 5:
         raise ScheduleError(f"cron '{cron}': expected five fields (minute hour day month weekday)")
     minute, hour, day, month, weekday = fields
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                       day_of_week=_day_names(weekday), timezone=timezone)  # fmt: skip
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_day_names(weekday),
+        timezone=timezone,
+    )
 
 
 def _day_names(weekday: str) -> str:
@@ -125,6 +131,13 @@ def install(scheduler: BaseScheduler, jobs: list[ScheduledJob]) -> list[str]:
         ):
             kept.append(job.id)
             continue
-        scheduler.add_job(job.func, job.trigger, args=job.args, kwargs=job.kwargs, id=job.id,
-                          name=job.id, replace_existing=True)  # fmt: skip
+        scheduler.add_job(
+            job.func,
+            job.trigger,
+            args=job.args,
+            kwargs=job.kwargs,
+            id=job.id,
+            name=job.id,
+            replace_existing=True,
+        )
     return kept

@@ -99,15 +99,24 @@ def _plan(
     meetings = [i.ref for i in items if i.kind == "meeting"]
     sent = ledger.calendar_rows(session, meetings)
     invited = frozenset(  # as ledger.invited_pairs, from the same read
-        (ref, email) for ref, stage, email, status in sent
+        (ref, email)
+        for ref, stage, email, status in sent
         if stage.startswith("invite-") and status == Delivery.SENT.value
-    )  # fmt: skip
+    )
     holding = calendar_holders(sent)
     if follow_attendees:
-        items = _new_versions(session, items, attendees_changed(items, people, sent, today),
-                              holding)  # fmt: skip
-    planned = plan_messages(items, people, ladders, today, invite_window_days=invite_window_days,
-                            invited=invited, holding=holding)  # fmt: skip
+        items = _new_versions(
+            session, items, attendees_changed(items, people, sent, today), holding
+        )
+    planned = plan_messages(
+        items,
+        people,
+        ladders,
+        today,
+        invite_window_days=invite_window_days,
+        invited=invited,
+        holding=holding,
+    )
     if kinds is not None:
         planned = [p for p in planned if p.kind.value in kinds]
     return planned
@@ -170,8 +179,18 @@ def send(
             _worker, claimed = ledger.claim(session, now, lease=held, partnerships=scope)
             if not claimed:
                 break
-            report, stale = _send_claimed(session, claimed, partnerships, today, transport,
-                                          sender, settings, now, context, stop_at)  # fmt: skip
+            report, stale = _send_claimed(
+                session,
+                claimed,
+                partnerships,
+                today,
+                transport,
+                sender,
+                settings,
+                now,
+                context,
+                stop_at,
+            )
             _add(total, report)
             dropped += stale
             server_down = report.rows_retry and not report.messages_sent
@@ -191,12 +210,18 @@ def tell_the_business_team(
     failed = ledger.with_partnership(session, failed_ids)
     people = load_directory(session, [p.id for p in partnerships])
     rows = [
-        LedgerRow(row.occurrence_id, f"{ledger.FAILURE_STAGE}{row.id}", contact.email,
-                  Delivery.PENDING, "business-team", "failure")
+        LedgerRow(
+            row.occurrence_id,
+            f"{ledger.FAILURE_STAGE}{row.id}",
+            contact.email,
+            Delivery.PENDING,
+            "business-team",
+            "failure",
+        )
         for row, partnership_id in failed
         if row.kind != "failure"
         for contact in people.of(partnership_id, "business-team")
-    ]  # fmt: skip
+    ]
     ledger.record_planned(session, rows)
 
 
@@ -280,8 +305,9 @@ def notify(
     `kinds` limits what is planned (send-invites plans only invites and cancellations);
     delivery always drains everything pending, so nothing waits for another job. `share`:
     `partnerships` are one share of the national day; only their pending rows are sent."""
-    planned = plan(session, partnerships, today, invite_window_days, kinds,
-                   follow_attendees=not dry_run)  # fmt: skip
+    planned = plan(
+        session, partnerships, today, invite_window_days, kinds, follow_attendees=not dry_run
+    )
     report = NotifyReport(planned=planned)
     if dry_run:
         return report
@@ -291,9 +317,17 @@ def notify(
 
         warn_of_quorum(session, partnerships, today)
     report.delivery, report.dropped_rows = send(
-        session, partnerships, today, transport, sender,
-        settings=settings, now=now, budget=budget, lease=lease, share=share,
-    )  # fmt: skip
+        session,
+        partnerships,
+        today,
+        transport,
+        sender,
+        settings=settings,
+        now=now,
+        budget=budget,
+        lease=lease,
+        share=share,
+    )
     return report
 
 
@@ -393,8 +427,11 @@ def request_returns(
     if len(items) < len(members):  # returns due later than the reminder horizon
         from govcal.models.notify_inputs import calendar_items
 
-        items = [i for i in calendar_items(session, partnership, cycle.due, cycle.due)
-                 if i.ref in members]  # fmt: skip
+        items = [
+            i
+            for i in calendar_items(session, partnership, cycle.due, cycle.due)
+            if i.ref in members
+        ]
     people = load_directory(session, [partnership.id])
     planned = plan_requests(items, people)
     report = NotifyReport(planned=planned)

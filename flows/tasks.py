@@ -69,10 +69,13 @@ def sync_task(
 ) -> list[dict[str, Any]]:
     with session_scope(runtime.settings) as session:
         reports = sync_all(
-            session, _of_share(runtime, share), as_of,
-            horizon_months=runtime.settings.sync_horizon_months, actor="prefect",
+            session,
+            _of_share(runtime, share),
+            as_of,
+            horizon_months=runtime.settings.sync_horizon_months,
+            actor="prefect",
             channel=Channel.SYNC,
-        )  # fmt: skip
+        )
     summary = [
         {k: v for k, v in asdict(r).items() if k not in ("changes", "window")}
         | {"left_alone": r.left_alone()}
@@ -106,9 +109,12 @@ def mailbox_task(runtime: Runtime) -> dict[str, Any]:
     try:
         with runtime.mailbox() as box, session_scope(runtime.settings) as session:
             report = read_mailbox(
-                session, box, runtime.partnerships,
-                mail_from=runtime.settings.mail_from, progress=logger.info,
-            )  # fmt: skip
+                session,
+                box,
+                runtime.partnerships,
+                mail_from=runtime.settings.mail_from,
+                progress=logger.info,
+            )
     except MailboxError as exc:
         logger.warning("mailbox not read: %s", exc)
         return {"problem": str(exc)}
@@ -127,12 +133,18 @@ def notify_task(
 ) -> dict[str, Any]:
     with session_scope(runtime.settings) as session:
         report = steps.notify(
-            session, _of_share(runtime, share), as_of, runtime.transport(), runtime.sender,
-            settings=runtime.settings, invite_window_days=runtime.settings.invite_window_days,
+            session,
+            _of_share(runtime, share),
+            as_of,
+            runtime.transport(),
+            runtime.sender,
+            settings=runtime.settings,
+            invite_window_days=runtime.settings.invite_window_days,
             budget=timedelta(seconds=runtime.settings.delivery_time_budget),
             lease=timedelta(seconds=runtime.settings.claim_lease),
-            kinds=frozenset(kinds) if kinds is not None else None, share=share is not None,
-        )  # fmt: skip
+            kinds=frozenset(kinds) if kinds is not None else None,
+            share=share is not None,
+        )
     d = report.delivery
     result = {
         "planned": dict(report.counts()),
@@ -186,8 +198,9 @@ def publish_dashboard_task(artifacts: list[dict[str, Any]]) -> list[str]:
     Returns every key, posted or found unchanged; a run whose artifacts were not all
     taken ends Failed with one line saying why (no traceback: the API is what failed)."""
     try:
-        with Publisher(in_process=len(artifacts) <= IN_PROCESS_AT_MOST,
-                       count=len(artifacts)) as post:  # fmt: skip
+        with Publisher(
+            in_process=len(artifacts) <= IN_PROCESS_AT_MOST, count=len(artifacts)
+        ) as post:
             post(artifacts)
     except PublishError as refused:
         from prefect.states import Failed
@@ -195,8 +208,10 @@ def publish_dashboard_task(artifacts: list[dict[str, Any]]) -> list[str]:
         return Failed(message=str(refused))  # type: ignore[return-value]
     get_run_logger().info(
         "artifacts: %d posted, %d unchanged (poster's seconds: %s)",
-        post.posted, post.unchanged, post.report.get("seconds"),
-    )  # fmt: skip
+        post.posted,
+        post.unchanged,
+        post.report.get("seconds"),
+    )
     return [a["key"] for a in artifacts if a["key"]]
 
 

@@ -57,8 +57,9 @@ def _deployment_id(base: str, form: tuple[str, str]) -> str | None:
     apis = [f"{base}/api", os.environ.get("PREFECT_API_URL", "").rstrip("/")]
     for api in dict.fromkeys(a for a in apis if a):
         try:
-            answer = httpx.get(f"{api}/deployments/name/{form[0]}/{form[1]}", timeout=3,
-                               headers=_login())  # fmt: skip
+            answer = httpx.get(
+                f"{api}/deployments/name/{form[0]}/{form[1]}", timeout=3, headers=_login()
+            )
         except httpx.HTTPError:
             continue
         if answer.status_code == 200:

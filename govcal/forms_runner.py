@@ -41,8 +41,13 @@ HEARTBEAT_S = 30.0  # how often the UI is told the runner is alive (the pool's s
 MOST_AT_ONCE = 16  # runs in hand, paused ones included; more wait Scheduled for a slot
 # imported before the first form, not by it, and before the loop's thread starts (two
 # threads importing the same modules at once can deadlock on Python's import locks)
-WARM = ("govcal.flows.jobs", "govcal.flows.evidence_pack", "prefect.flow_engine",
-        "prefect.client.schemas.responses", "prefect.states")  # fmt: skip
+WARM = (
+    "govcal.flows.jobs",
+    "govcal.flows.evidence_pack",
+    "prefect.flow_engine",
+    "prefect.client.schemas.responses",
+    "prefect.states",
+)
 LAYERS = ("rules", "models", "notifications", "flows")  # installed as govcal.<layer>
 
 log = logging.getLogger("govcal.forms_runner")

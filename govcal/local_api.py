@@ -97,9 +97,13 @@ def child(command: list[str], *, env: dict[str, str], stdout: Any) -> subprocess
     """A server process that never outlives the govcal process that started it
     (flows/children.py)."""
     return subprocess.Popen(
-        command, env=env, stdout=stdout, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        command,
+        env=env,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
         preexec_fn=dies_with_parent(),
-    )  # fmt: skip
+    )
 
 
 def start(prefect_home: Path, port: int = 4200) -> tuple[ApiServer, subprocess.Popen]:
@@ -127,10 +131,20 @@ def start(prefect_home: Path, port: int = 4200) -> tuple[ApiServer, subprocess.P
     }
     log = (prefect_home / "api-server.log").open("ab")
     process = child(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-         "--port", str(port)],
-        env=env, stdout=log,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log,
+    )
     log.close()
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while not answers(url, timeout=2.0):
@@ -187,16 +201,36 @@ def start_ephemeral(prefect_home: Path) -> str:
     assert spec is not None and spec.origin is not None
     auth = os.environ.get("PREFECT_API_AUTH_STRING") or secrets.token_urlsafe(24)
     os.environ["PREFECT_API_AUTH_STRING"] = auth  # this process (and its poster) log in
-    env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-           "PREFECT__SERVER_FINAL": "1", "PREFECT_SERVER_API_AUTH_STRING": auth}  # fmt: skip
+    env = {
+        **os.environ,
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1",
+        "PREFECT__SERVER_FINAL": "1",
+        "PREFECT_SERVER_API_AUTH_STRING": auth,
+    }
     log_path = prefect_home / "ephemeral-api.log"
     log = log_path.open("ab")
     process = child(
-        [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(spec.origin).parent.parent),
-         "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "error", "--lifespan", "on"],
-        env=env, stdout=log,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--app-dir",
+            str(Path(spec.origin).parent.parent),
+            "--factory",
+            "prefect.server.api.server:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "error",
+            "--lifespan",
+            "on",
+        ],
+        env=env,
+        stdout=log,
+    )
     log.close()
     _ephemeral = Ephemeral(url, process, log_path)
     atexit.register(stop_ephemeral)

@@ -131,15 +131,18 @@ def ask(prefect_home: Path, day: date) -> Outcome | None:
     if not url.startswith("http://127.0.0.1:"):
         raise Declined(f"{marker(prefect_home)} names an address that is not this machine")
     request = urllib.request.Request(
-        url, data=json.dumps({"as_of": day.isoformat(), "settings": settings_digest()}).encode(),
+        url,
+        data=json.dumps({"as_of": day.isoformat(), "settings": settings_digest()}).encode(),
         headers={"Content-Type": "application/json", "X-Govcal-Token": token},
-    )  # fmt: skip
+    )
     try:
         with urllib.request.urlopen(request, timeout=WAIT_S) as response:
             outcome = json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        why = {403: "it did not accept the token in run-now.json",
-               409: "it runs with other settings (database, rules, transport...)"}  # fmt: skip
+        why = {
+            403: "it did not accept the token in run-now.json",
+            409: "it runs with other settings (database, rules, transport...)",
+        }
         raise Declined(why.get(exc.code, f"it answered {exc.code}")) from None
     except (OSError, ValueError):
         raise Declined("it did not answer (stopped?)") from None
@@ -163,5 +166,8 @@ def daily_outcome(day: date) -> Outcome:
 
     state = daily_compliance(as_of=day, return_state=True)
     result = state.result(raise_on_failure=False)
-    return {"state": state.name, "message": state.message or "",
-            "result": result if isinstance(result, dict) else None}  # fmt: skip
+    return {
+        "state": state.name,
+        "message": state.message or "",
+        "result": result if isinstance(result, dict) else None,
+    }

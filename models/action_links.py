@@ -113,10 +113,14 @@ def issue(
     ).first()
     if live is None:
         live = ActionLink(
-            id=secrets.token_urlsafe(12), email=address, partnership_id=partnership_id,
-            item=item, action=action.value, issued_at=now,
+            id=secrets.token_urlsafe(12),
+            email=address,
+            partnership_id=partnership_id,
+            item=item,
+            action=action.value,
+            issued_at=now,
             expires_at=now + timedelta(days=days),
-        )  # fmt: skip
+        )
         session.add(live)
         session.flush()
     return Issued(token_of(secret, live.id), live.expires_at)
@@ -137,8 +141,16 @@ def issue_all(
     for email, partnership_id, item, action in wanted:
         key = (email.strip().lower(), item, action.value)
         if key not in found:
-            found[key] = issue(session, secret, email=email, partnership_id=partnership_id,
-                               item=item, action=action, days=days, now=now)  # fmt: skip
+            found[key] = issue(
+                session,
+                secret,
+                email=email,
+                partnership_id=partnership_id,
+                item=item,
+                action=action,
+                days=days,
+                now=now,
+            )
     if found:
         session.commit()
     return found
@@ -175,8 +187,9 @@ def record_outcome(db: Session | Connection, link_id: str, outcome: str) -> None
 
 def revoke_for(session: Session, *, email: str | None = None, item: str | None = None) -> int:
     """Revoke every live link of a person (they left) or of an item; returns how many."""
-    query = select(ActionLink).where(col(ActionLink.revoked_at).is_(None),
-                                     col(ActionLink.used_at).is_(None))  # fmt: skip
+    query = select(ActionLink).where(
+        col(ActionLink.revoked_at).is_(None), col(ActionLink.used_at).is_(None)
+    )
     if email is not None:
         query = query.where(ActionLink.email == email.strip().lower())
     if item is not None:

@@ -245,8 +245,9 @@ def complete(
     """Record that an occurrence was done; a file named as evidence is copied into the
     store, and the copy discarded again if the record is refused. `partnerships`: the
     caller's rules, for the deadlines that hang on the item."""
-    _typed(occurrence, actor, (evidence, "--evidence", LONG), (note, "--note", LONG),
-           (by, "--by", 200))  # fmt: skip
+    _typed(
+        occurrence, actor, (evidence, "--evidence", LONG), (note, "--note", LONG), (by, "--by", 200)
+    )
     proof, fresh = _kept(_evidence(evidence, note, store), store)
     try:
         row = records.complete(session, occurrence, proof, actor, on=on, today=today, by=by)
@@ -282,8 +283,11 @@ def _statutory_reason(
 
     parts = public_id.split(":")
     partnership = next((p for p in partnerships if p.id == parts[0]), None)
-    rule = next((r for r in partnership.rules if len(parts) > 1 and r.id == parts[1]), None) \
-        if partnership else None  # fmt: skip
+    rule = (
+        next((r for r in partnership.rules if len(parts) > 1 and r.id == parts[1]), None)
+        if partnership
+        else None
+    )
     if rule is None:
         return False
     statutory = rule.origin != "local" or isinstance(rule.schedule, EventDeadline)
@@ -329,14 +333,37 @@ def reschedule(
     zone = records.zone_of(session, current)
     if _already_there(current, to, location):
         starts = current.starts_at.astimezone(zone) if current.starts_at else None
-        return Rescheduled(current.public_id, current.title, current.due, starts,
-                           current.sequence, current.location, changed=False)  # fmt: skip
-    row = records.reschedule(session, occurrence, to, reason, actor, location=location,
-                             today=today, allow_past=allow_past)  # fmt: skip
+        return Rescheduled(
+            current.public_id,
+            current.title,
+            current.due,
+            starts,
+            current.sequence,
+            current.location,
+            changed=False,
+        )
+    row = records.reschedule(
+        session,
+        occurrence,
+        to,
+        reason,
+        actor,
+        location=location,
+        today=today,
+        allow_past=allow_past,
+    )
     starts = row.starts_at.astimezone(zone) if row.starts_at else None
     followed = _follow(session, partnerships, row.public_id, today, actor)
-    return Rescheduled(row.public_id, row.title, row.due, starts, row.sequence, row.location,
-                       notes=_day_notes(row.due, starts), followed=followed)  # fmt: skip
+    return Rescheduled(
+        row.public_id,
+        row.title,
+        row.due,
+        starts,
+        row.sequence,
+        row.location,
+        notes=_day_notes(row.due, starts),
+        followed=followed,
+    )
 
 
 def _already_there(row: OccurrenceRow, to: datetime | date | None, location: str | None) -> bool:
@@ -372,8 +399,9 @@ def _follow(
     chosen = next((p for p in partnerships if p.id == public_id.split(":", 1)[0]), None)
     if chosen is None:
         return ()
-    report = follow_dependents(session, chosen, public_id, today, actor=actor.name,
-                               channel=actor.channel)  # fmt: skip
+    report = follow_dependents(
+        session, chosen, public_id, today, actor=actor.name, channel=actor.channel
+    )
     if report is None:
         return ()
     moved = [f"moved with it: {', '.join(report.changes)}"] if report.changes else []
@@ -433,8 +461,17 @@ def record_return(
     """An S11/S175 return submitted, and, when a rating is given, its review."""
     if not queries.is_audit_return(session, occurrence):
         raise RecordError(f"{occurrence} is not an S11 or S175 return; record its completion")
-    done = complete(session, occurrence, evidence, actor, on=submitted_on, today=today,
-                    partnerships=partnerships, by=actor.name, store=store)  # fmt: skip
+    done = complete(
+        session,
+        occurrence,
+        evidence,
+        actor,
+        on=submitted_on,
+        today=today,
+        partnerships=partnerships,
+        by=actor.name,
+        store=store,
+    )
     review = None
     if rag is not None:
         review = review_return(
@@ -485,8 +522,15 @@ def import_people(
     from govcal.models.directory_import import import_directory
 
     _typed(None, actor)
-    reports = import_directory(session, path, partnership, actor=actor.name,
-                               channel=actor.channel, label=label, replace=replace)  # fmt: skip
+    reports = import_directory(
+        session,
+        path,
+        partnership,
+        actor=actor.name,
+        channel=actor.channel,
+        label=label,
+        replace=replace,
+    )
     return Imported(partnership.id, tuple(reports))
 
 
@@ -534,8 +578,14 @@ def remove_person(
     if not assignments:
         where = f" in {partnership}" if partnership else ""
         raise RecordError(f"{address} holds no role{where}; nothing to remove")
-    ended = end_assignments(session, assignments, reason=reason.strip(), actor=actor.name,
-                            channel=actor.channel, action="person-removed")  # fmt: skip
+    ended = end_assignments(
+        session,
+        assignments,
+        reason=reason.strip(),
+        actor=actor.name,
+        channel=actor.channel,
+        action="person-removed",
+    )
     gone = delete_person_if_roleless(session, person)
     return PersonRemoved(address, tuple(ended), gone)
 

@@ -259,12 +259,18 @@ def meetings_with_answers(
     given = answers(session, ids)
     return [
         MeetingAnswers(
-            r.id or 0, r.public_id, r.partnership_id, r.rule_id, r.title, r.starts_at, r.due,
+            r.id or 0,
+            r.public_id,
+            r.partnership_id,
+            r.rule_id,
+            r.title,
+            r.starts_at,
+            r.due,
             tuple(invited.get(r.id or 0, [])),
             {a: v.answer.value for a, v in given.get(r.id or 0, {}).items()},
         )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 class Attended(SQLModel, table=True):
@@ -314,8 +320,9 @@ def register(session: Session, public_id: str) -> Register:
     recorded = session.exec(select(Attended).where(Attended.occurrence_id == row.id)).all()
     invited = tuple(ledger.invitees(session, [row.id]).get(row.id, []))
     given = answers(session, [row.id]).get(row.id, {})
-    return Register(row.public_id, row.title, row.due, invited, given,
-                    {r.attendee: r.present for r in recorded})  # fmt: skip
+    return Register(
+        row.public_id, row.title, row.due, invited, given, {r.attendee: r.present for r in recorded}
+    )
 
 
 def record_attended(
@@ -351,11 +358,24 @@ def record_attended(
         session.delete(old)
     session.flush()
     for person in everyone:
-        session.add(Attended(occurrence_id=occurrence, attendee=person,
-                             present=person in people, recorded_by=by[:200]))  # fmt: skip
+        session.add(
+            Attended(
+                occurrence_id=occurrence,
+                attendee=person,
+                present=person in people,
+                recorded_by=by[:200],
+            )
+        )
     from govcal.models import trail
 
-    trail.record(session, actor=by[:200], channel=channel, action="attendance-recorded",
-                 entity="occurrence", entity_id=public_id, after={"present": people})  # fmt: skip
+    trail.record(
+        session,
+        actor=by[:200],
+        channel=channel,
+        action="attendance-recorded",
+        entity="occurrence",
+        entity_id=public_id,
+        after={"present": people},
+    )
     session.flush()
     return f"{public_id}: {len(people)} attended, {len(everyone) - len(people)} absent recorded"

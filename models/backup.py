@@ -104,8 +104,11 @@ def _check_govcal(path: Path, what: str) -> str:
     try:
         with _sqlite(path) as db:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-            rows = db.execute("SELECT version_num FROM alembic_version").fetchall() if (
-                "alembic_version" in tables) else []  # fmt: skip
+            rows = (
+                db.execute("SELECT version_num FROM alembic_version").fetchall()
+                if ("alembic_version" in tables)
+                else []
+            )
     except sqlite3.DatabaseError:
         raise BackupRefused(f"{what} is not a SQLite database") from None
     if "occurrence" not in tables or len(rows) != 1:
@@ -175,8 +178,9 @@ def _run(command: list[str], arguments: list[str], url: str) -> subprocess.Compl
         env["PGPASSWORD"] = str(parsed.password)
     target = parsed.set(password=None).render_as_string(hide_password=False)
     flag = "-d" if command[0].endswith("pg_restore") else "--dbname"
-    done = subprocess.run([*command, *arguments, flag, target], capture_output=True,
-                          text=True, check=False, env=env)  # fmt: skip
+    done = subprocess.run(
+        [*command, *arguments, flag, target], capture_output=True, text=True, check=False, env=env
+    )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise BackupRefused(f"{Path(command[0]).name} failed: {last}")
@@ -186,14 +190,17 @@ def _run(command: list[str], arguments: list[str], url: str) -> subprocess.Compl
 def _pg_revision(url: str, source: Path) -> str:
     """The revision recorded in a pg_dump archive (its alembic_version table's data)."""
     tool = _pg_tool("pg_restore", url, source)[0]
-    listing = subprocess.run([tool, "-l", str(source)], capture_output=True, text=True,
-                             check=False)  # fmt: skip
+    listing = subprocess.run([tool, "-l", str(source)], capture_output=True, text=True, check=False)
     if listing.returncode != 0:
         raise BackupRefused(f"{source} is not a pg_dump archive (pg_dump -Fc)")
     if " occurrence " not in listing.stdout or " alembic_version " not in listing.stdout:
         raise BackupRefused(f"{source} is not a govcal database (no govcal schema in it)")
-    data = subprocess.run([tool, "--data-only", "--table=alembic_version", "-f", "-",
-                           str(source)], capture_output=True, text=True, check=False)  # fmt: skip
+    data = subprocess.run(
+        [tool, "--data-only", "--table=alembic_version", "-f", "-", str(source)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     lines = data.stdout.splitlines()
     start = next((i for i, line in enumerate(lines) if line.startswith("COPY ")), None)
     values = lines[start + 1 : lines.index("\\.", start)] if start is not None else []

@@ -87,13 +87,25 @@ def failing_addresses(session: Session, at_least: int = FAILING_AFTER) -> list[F
     latest: dict[str, tuple[datetime | None, str]] = {}
     owners: dict[str, set[str]] = {a: set() for a in wanted}
     for chunk in chunks(sorted(wanted)):
-        rows = session.connection().execute(
-            select(address, _LEDGER.c.last_error, _TABLE.c.bounced_at, _TABLE.c.words,
-                   occurrences.c.partnership_id)
-            .select_from(_LEDGER.outerjoin(_TABLE, _TABLE.c.ledger_id == _LEDGER.c.id)
-                         .join(occurrences, occurrences.c.id == _LEDGER.c.occurrence_id))
-            .where(_LEDGER.c.status == Delivery.BOUNCED.value, address.in_(chunk))
-        ).all()  # fmt: skip
+        rows = (
+            session.connection()
+            .execute(
+                select(
+                    address,
+                    _LEDGER.c.last_error,
+                    _TABLE.c.bounced_at,
+                    _TABLE.c.words,
+                    occurrences.c.partnership_id,
+                )
+                .select_from(
+                    _LEDGER.outerjoin(_TABLE, _TABLE.c.ledger_id == _LEDGER.c.id).join(
+                        occurrences, occurrences.c.id == _LEDGER.c.occurrence_id
+                    )
+                )
+                .where(_LEDGER.c.status == Delivery.BOUNCED.value, address.in_(chunk))
+            )
+            .all()
+        )
         for who, error, when, words, partnership in rows:
             owners[who].add(partnership)
             said = words or (error or "").removeprefix("bounced: ")

@@ -61,8 +61,9 @@ class Database:
             return where
         if isinstance(where, str):
             return cls(where)
-        return cls(where.effective_database_url, where.uses_embedded_database,
-                   where.db_lock_timeout)  # fmt: skip
+        return cls(
+            where.effective_database_url, where.uses_embedded_database, where.db_lock_timeout
+        )
 
 
 Where = Database | Settings | str  # what a caller names its database by

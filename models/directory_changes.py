@@ -33,8 +33,13 @@ class EndedRole:
 
 
 def _describe(assignment: RoleAssignment, email: str) -> EndedRole:
-    return EndedRole(email, assignment.partnership_id, assignment.role,
-                     assignment.agency_code, assignment.school_code)  # fmt: skip
+    return EndedRole(
+        email,
+        assignment.partnership_id,
+        assignment.role,
+        assignment.agency_code,
+        assignment.school_code,
+    )
 
 
 def end_assignments(
@@ -49,9 +54,12 @@ def end_assignments(
     """End these role assignments; one trail entry per person, naming every role."""
     if not assignments:
         return []
-    people = {p.id: p for p in session.exec(
-        select(Person).where(col(Person.id).in_({a.person_id for a in assignments}))
-    )}  # fmt: skip
+    people = {
+        p.id: p
+        for p in session.exec(
+            select(Person).where(col(Person.id).in_({a.person_id for a in assignments}))
+        )
+    }
     ended: dict[int, list[EndedRole]] = defaultdict(list)
     for assignment in assignments:
         ended[assignment.person_id].append(
@@ -64,10 +72,17 @@ def end_assignments(
         by_partnership = {r.partnership for r in roles}
         _drop_delegations(session, person_id, by_partnership)
         _skip_pending_mail(session, person, by_partnership)
-        record(session, actor=actor, channel=channel, action=action, entity="person",
-               entity_id=person.email, before={"name": person.name,
-                                               "roles": sorted(str(r) for r in roles)},
-               after={"roles": sorted(_held(session, person_id))}, reason=reason)  # fmt: skip
+        record(
+            session,
+            actor=actor,
+            channel=channel,
+            action=action,
+            entity="person",
+            entity_id=person.email,
+            before={"name": person.name, "roles": sorted(str(r) for r in roles)},
+            after={"roles": sorted(_held(session, person_id))},
+            reason=reason,
+        )
     return [r for roles in ended.values() for r in roles]
 
 

@@ -112,8 +112,7 @@ def _read_rows(reader: csv.DictReader[str], report: FileReport) -> Rows:
                 "quote left open)"
             )
         start = (rows[-1][0] if rows else 1) + 1  # the record after the last one read
-        report.refuse(start, f"{problem}; fix this line. Nothing was imported from "
-                                       "this file")  # fmt: skip
+        report.refuse(start, f"{problem}; fix this line. Nothing was imported from this file")
         return []
     return rows
 
@@ -248,8 +247,13 @@ def import_directory(
         try:
             names = [c.strip().lower() for c in reader.fieldnames or [] if c]
         except csv.Error as exc:
-            reports.append(report.refuse(1, f"the header line cannot be read ({exc}); fix it. "
-                                            "Nothing was imported from this file"))  # fmt: skip
+            reports.append(
+                report.refuse(
+                    1,
+                    f"the header line cannot be read ({exc}); fix it. "
+                    "Nothing was imported from this file",
+                )
+            )
             continue
         columns = set(names)
         if twice := sorted({c for c in names if names.count(c) > 1}):
@@ -334,9 +338,12 @@ def _replace(
         if (a.person_id, a.role, a.agency_code, a.school_code) not in report.listed
     ]
     report.ended = end_assignments(
-        session, unlisted, reason=f"not in {Path(report.file).name} (import --replace)",
-        actor=actor, channel=channel,
-    )  # fmt: skip
+        session,
+        unlisted,
+        reason=f"not in {Path(report.file).name} (import --replace)",
+        actor=actor,
+        channel=channel,
+    )
     removed = {r.email for r in report.ended}
     for person in session.exec(select(Person).where(col(Person.email).in_(removed))):
         delete_person_if_roleless(session, person)
@@ -382,8 +389,7 @@ def _agencies(
             report.problems.append(ImportProblem(report.file, line, str(exc)))
             continue
         seen[code] = line
-        _upsert(existing.get(code), new, values, report,
-                partnership_id=partnership_id, code=code)  # fmt: skip
+        _upsert(existing.get(code), new, values, report, partnership_id=partnership_id, code=code)
     _insert_new(session, Agency, new)
 
 
@@ -416,8 +422,7 @@ def _schools(
             report.problems.append(ImportProblem(report.file, line, str(exc)))
             continue
         seen[code] = line
-        _upsert(existing.get(code), new, values, report,
-                partnership_id=partnership_id, code=code)  # fmt: skip
+        _upsert(existing.get(code), new, values, report, partnership_id=partnership_id, code=code)
     _insert_new(session, School, new)
 
 
@@ -495,8 +500,15 @@ def _people(
     for person, role, agency, school in held:
         key = (person.id, role, agency, school)
         if key not in assignments:
-            added.append({"person_id": person.id, "partnership_id": partnership_id,
-                          "role": role, "agency_code": agency, "school_code": school})  # fmt: skip
+            added.append(
+                {
+                    "person_id": person.id,
+                    "partnership_id": partnership_id,
+                    "role": role,
+                    "agency_code": agency,
+                    "school_code": school,
+                }
+            )
             assignments.add(key)
         report.listed.add(key)
     if added:
@@ -564,11 +576,14 @@ def _delegations(
                     report.file,
                     line,
                     f"acts_for '{lead_email}' "
-                    + ("is this person themselves" if key[0] == key[1] else
-                       "acts (directly or through others) for this person: a circle")
+                    + (
+                        "is this person themselves"
+                        if key[0] == key[1]
+                        else "acts (directly or through others) for this person: a circle"
+                    )
                     + "; a delegate acts for a Lead Safeguarding Partner who acts for nobody",
                 )
-            )  # fmt: skip
+            )
             continue
         if key not in existing:
             session.add(

@@ -29,11 +29,17 @@ def listing(session: Session, partnership: str | None = None) -> Iterator[Listed
     people = table_of(Person)
     roles = table_of(RoleAssignment)
     query = (
-        select(people.c.email, people.c.name, roles.c.partnership_id, roles.c.role,
-               roles.c.agency_code, roles.c.school_code)
+        select(
+            people.c.email,
+            people.c.name,
+            roles.c.partnership_id,
+            roles.c.role,
+            roles.c.agency_code,
+            roles.c.school_code,
+        )
         .select_from(people.join(roles, roles.c.person_id == people.c.id))
         .order_by(people.c.email, roles.c.partnership_id, roles.c.role)
-    )  # fmt: skip
+    )
     if partnership is not None:
         query = query.where(roles.c.partnership_id == partnership)
     failing = {f.address: f for f in failing_addresses(session)}

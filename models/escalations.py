@@ -59,18 +59,22 @@ def escalations(session: Session, occurrence_ids: list[int]) -> dict[int, Escala
         # sent row of every partnership through (status, next_attempt_at) for each chunk
         rows = session.execute(
             select_columns(
-                col(LedgerEntry.occurrence_id), col(LedgerEntry.sent_at), col(LedgerEntry.status),
-                col(EscalationAck.acknowledged_by), col(EscalationAck.acknowledged_at),
+                col(LedgerEntry.occurrence_id),
+                col(LedgerEntry.sent_at),
+                col(LedgerEntry.status),
+                col(EscalationAck.acknowledged_by),
+                col(EscalationAck.acknowledged_at),
                 col(EscalationAck.channel),
             )
-            .outerjoin(EscalationAck,
-                       col(EscalationAck.occurrence_id) == col(LedgerEntry.occurrence_id))
+            .outerjoin(
+                EscalationAck, col(EscalationAck.occurrence_id) == col(LedgerEntry.occurrence_id)
+            )
             .where(
                 col(LedgerEntry.occurrence_id).in_(chunk),
                 col(LedgerEntry.role) == LEAD_PARTNER_ROLE,
                 col(LedgerEntry.kind) == "escalation",
             )
-        ).all()  # fmt: skip
+        ).all()
         for occurrence_id, sent_at, status, by, at, channel in rows:
             if status != Delivery.SENT.value or sent_at is None:
                 continue
@@ -120,12 +124,22 @@ def acknowledge_rows(
         )
     when = at or utcnow()
     for row in waiting:
-        session.add(EscalationAck(occurrence_id=row.id or 0, acknowledged_by=actor.name,
-                                  acknowledged_at=when, note=note,
-                                  channel=str(actor.channel)))  # fmt: skip
+        session.add(
+            EscalationAck(
+                occurrence_id=row.id or 0,
+                acknowledged_by=actor.name,
+                acknowledged_at=when,
+                note=note,
+                channel=str(actor.channel),
+            )
+        )
         record(
-            session, actor=actor.name, channel=actor.channel, action="escalation-acknowledged",
-            entity="occurrence", entity_id=row.public_id,
+            session,
+            actor=actor.name,
+            channel=actor.channel,
+            action="escalation-acknowledged",
+            entity="occurrence",
+            entity_id=row.public_id,
             after={"acknowledged_by": actor.name, "note": note},
-        )  # fmt: skip
+        )
     return actor.name, when, waiting

@@ -28,8 +28,21 @@ from govcal.models.private import READ_ONLY, private_folder
 from govcal.rules.errors import Refused
 
 MAX_BYTES = 50 * 1024 * 1024  # a large PDF of minutes or an audit return
-_SYSTEM = ("/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/usr", "/bin", "/sbin",
-           "/lib", "/lib32", "/lib64", "/run")  # fmt: skip
+_SYSTEM = (
+    "/etc",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/boot",
+    "/root",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/run",
+)
 
 
 class EvidenceRefused(Refused):

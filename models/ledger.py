@@ -145,12 +145,20 @@ def record_planned(session: Session, rows: Sequence[LedgerRow]) -> set[tuple[int
     now = utcnow()
     existing = existing_keys(session, {r.occurrence_id for r in rows})
     values = [
-        {"occurrence_id": r.occurrence_id, "stage": r.stage, "recipient": r.recipient,
-         "status": r.status.value, "role": r.role, "kind": r.kind, "attempts": 0,
-         "message_key": "", "created_at": now}
+        {
+            "occurrence_id": r.occurrence_id,
+            "stage": r.stage,
+            "recipient": r.recipient,
+            "status": r.status.value,
+            "role": r.role,
+            "kind": r.kind,
+            "attempts": 0,
+            "message_key": "",
+            "created_at": now,
+        }
         for r in rows
         if (r.occurrence_id, r.stage, r.recipient) not in existing
-    ]  # fmt: skip
+    ]
     inserted: set[tuple[int, str, str]] = set()
     if values:  # RETURNING names only the rows this run wrote: not those a run beside it did
         insert = _insert_ignoring_duplicates(connection.dialect.name)
@@ -281,10 +289,9 @@ class Lease:
         with self.engine.begin() as connection:
             connection.execute(
                 _TABLE.update()
-                .where(_TABLE.c.status == Delivery.SENDING.value,
-                       _TABLE.c.claimed_by.in_(workers))
+                .where(_TABLE.c.status == Delivery.SENDING.value, _TABLE.c.claimed_by.in_(workers))
                 .values(claimed_at=utcnow())
-            )  # fmt: skip
+            )
 
     def _beat(self) -> None:
         every = self.length.total_seconds() / 3
@@ -313,10 +320,12 @@ class Lease:
             with self.engine.begin() as connection:
                 connection.execute(
                     _TABLE.update()
-                    .where(_TABLE.c.status == Delivery.SENDING.value,
-                           _TABLE.c.claimed_by.in_(self.workers))
+                    .where(
+                        _TABLE.c.status == Delivery.SENDING.value,
+                        _TABLE.c.claimed_by.in_(self.workers),
+                    )
                     .values(status=Delivery.PENDING.value, claimed_by=None)
-                )  # fmt: skip
+                )
         except SQLAlchemyError as exc:  # the lease lapses instead: taken after its length
             _log.warning("could not release this run's claims: %s", type(exc).__name__)
 
@@ -335,13 +344,20 @@ def supersede_invites(session: Session) -> int:
     from govcal.models.calendar import Lifecycle, OccurrenceRow
 
     waiting = session.execute(
-        select_columns(col(LedgerEntry.id), col(LedgerEntry.occurrence_id),
-                       col(LedgerEntry.recipient), col(LedgerEntry.stage), col(LedgerEntry.kind),
-                       col(OccurrenceRow.lifecycle))
+        select_columns(
+            col(LedgerEntry.id),
+            col(LedgerEntry.occurrence_id),
+            col(LedgerEntry.recipient),
+            col(LedgerEntry.stage),
+            col(LedgerEntry.kind),
+            col(OccurrenceRow.lifecycle),
+        )
         .join(OccurrenceRow, col(OccurrenceRow.id) == LedgerEntry.occurrence_id)
-        .where(col(LedgerEntry.kind).in_(["invite", "cancel"]),
-               col(LedgerEntry.status).in_([Delivery.PENDING.value, Delivery.UNCERTAIN.value]))
-    ).all()  # fmt: skip
+        .where(
+            col(LedgerEntry.kind).in_(["invite", "cancel"]),
+            col(LedgerEntry.status).in_([Delivery.PENDING.value, Delivery.UNCERTAIN.value]),
+        )
+    ).all()
     if not waiting:
         return 0
     latest: dict[tuple[int, str], int] = {}
@@ -355,18 +371,23 @@ def supersede_invites(session: Session) -> int:
             key = (occurrence, recipient.lower())
             latest[key] = max(latest.get(key, -1), _version(stage))
     superseded = [
-        i for i, occurrence, recipient, stage, kind, lifecycle in waiting
+        i
+        for i, occurrence, recipient, stage, kind, lifecycle in waiting
         if _version(stage) < latest[(occurrence, recipient.lower())]
         or (kind == "invite" and lifecycle in (Lifecycle.CANCELLED.value, Lifecycle.WAIVED.value))
-    ]  # fmt: skip
+    ]
     for chunk in chunks(superseded):
         session.connection().execute(
             _TABLE.update()
-            .where(_TABLE.c.id.in_(chunk),
-                   _TABLE.c.status.in_([Delivery.PENDING.value, Delivery.UNCERTAIN.value]))
-            .values(status=Delivery.SKIPPED.value,
-                    last_error="superseded by a later version of the meeting")
-        )  # fmt: skip
+            .where(
+                _TABLE.c.id.in_(chunk),
+                _TABLE.c.status.in_([Delivery.PENDING.value, Delivery.UNCERTAIN.value]),
+            )
+            .values(
+                status=Delivery.SKIPPED.value,
+                last_error="superseded by a later version of the meeting",
+            )
+        )
     session.commit()
     return len(superseded)
 
@@ -552,9 +573,13 @@ def wait(session: Session, ids: Iterable[int], note: str, now: datetime) -> None
         session.connection().execute(
             _TABLE.update()
             .where(_TABLE.c.id.in_(chunk), _TABLE.c.status == Delivery.SENDING.value)
-            .values(status=Delivery.PENDING.value, claimed_by=None, last_error=note[:500],
-                    next_attempt_at=later)
-        )  # fmt: skip
+            .values(
+                status=Delivery.PENDING.value,
+                claimed_by=None,
+                last_error=note[:500],
+                next_attempt_at=later,
+            )
+        )
     session.commit()
 
 
@@ -642,10 +667,17 @@ def recent_failures(session: Session, since: datetime) -> list[FailedDelivery]:
         .order_by(col(LedgerEntry.claimed_at).desc(), col(LedgerEntry.id))
     ).all()
     return [
-        FailedDelivery(r.id or 0, r.occurrence_id, r.recipient, r.stage, r.kind,
-                       r.last_error or "", r.claimed_at)
+        FailedDelivery(
+            r.id or 0,
+            r.occurrence_id,
+            r.recipient,
+            r.stage,
+            r.kind,
+            r.last_error or "",
+            r.claimed_at,
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 FAILURE_STAGE = "failed-"  # + the failed row's id: one notice per failure and reader
@@ -731,12 +763,17 @@ def calendar_rows(
     found: list[tuple[int, str, str, str]] = []
     for chunk in chunks(list(occurrence_ids)):
         rows = session.exec(
-            select(LedgerEntry.occurrence_id, LedgerEntry.stage, LedgerEntry.recipient,
-                   LedgerEntry.status)
-            .where(col(LedgerEntry.occurrence_id).in_(chunk),
-                   col(LedgerEntry.kind).in_(["invite", "cancel"]),
-                   col(LedgerEntry.role) != DELEGATE_ROLE)
-        ).all()  # fmt: skip
+            select(
+                LedgerEntry.occurrence_id,
+                LedgerEntry.stage,
+                LedgerEntry.recipient,
+                LedgerEntry.status,
+            ).where(
+                col(LedgerEntry.occurrence_id).in_(chunk),
+                col(LedgerEntry.kind).in_(["invite", "cancel"]),
+                col(LedgerEntry.role) != DELEGATE_ROLE,
+            )
+        ).all()
         found.extend((o, stage, r.lower(), status) for o, stage, r, status in rows)
     return found
 
@@ -780,10 +817,16 @@ def plan_deputy_invite(session: Session, occurrence_id: int, sequence: int, depu
     committed here (the caller commits it with the answer). True when it is new."""
     connection = session.connection()
     statement = _insert_ignoring_duplicates(connection.dialect.name).values(
-        occurrence_id=occurrence_id, stage=f"invite-{sequence}", recipient=deputy,
-        status=Delivery.PENDING.value, role=DELEGATE_ROLE, kind="invite", attempts=0,
-        message_key="", created_at=utcnow(),
-    )  # fmt: skip
+        occurrence_id=occurrence_id,
+        stage=f"invite-{sequence}",
+        recipient=deputy,
+        status=Delivery.PENDING.value,
+        role=DELEGATE_ROLE,
+        kind="invite",
+        attempts=0,
+        message_key="",
+        created_at=utcnow(),
+    )
     # a row back only when inserted (rowcount is -1 on psycopg with RETURNING)
     return connection.execute(statement.returning(_TABLE.c.id)).first() is not None
 
@@ -840,10 +883,12 @@ def invitees(session: Session, occurrence_ids: list[int]) -> dict[int, list[str]
     for chunk in chunks(sorted(occurrence_ids)):
         rows = session.exec(  # the status is checked here: see _BY_OCCURRENCE
             select(LedgerEntry.occurrence_id, LedgerEntry.recipient, LedgerEntry.status)
-            .where(col(LedgerEntry.occurrence_id).in_(chunk),
-                   col(LedgerEntry.stage).startswith("invite-"))
+            .where(
+                col(LedgerEntry.occurrence_id).in_(chunk),
+                col(LedgerEntry.stage).startswith("invite-"),
+            )
             .order_by(col(LedgerEntry.id))
-        ).all()  # fmt: skip
+        ).all()
         for occurrence, recipient, status in rows:
             people = found.setdefault(occurrence, [])
             if status in sent and recipient.lower() not in people:

@@ -293,33 +293,59 @@ def _view(
         found = escalations(session, [r.id or 0 for r in rows])
         if not any(not e.acknowledged_at for e in found.values()):
             raise LinkDead(link.id)  # answered already (another Lead Partner), or not escalated
-        return View(action, person, link.email, title, due,
-                    f"that you, {person}, acknowledge the escalation of {title}, due "
-                    f"{due:%-d %B %Y}. The business team's summary will say so.",
-                    form_key="", fields=("note",))  # fmt: skip
+        return View(
+            action,
+            person,
+            link.email,
+            title,
+            due,
+            f"that you, {person}, acknowledge the escalation of {title}, due "
+            f"{due:%-d %B %Y}. The business team's summary will say so.",
+            form_key="",
+            fields=("note",),
+        )
     if any(r.lifecycle != Lifecycle.OPEN.value for r in rows):
         raise LinkDead(link.id)  # closed meanwhile (by the business team, say)
     if action is LinkAction.DONE:
-        return View(action, person, link.email, title, due,
-                    f"that {title}, due {due:%-d %B %Y}, was done, on the day you give, "
-                    f"with the link you give as evidence; recorded as done by {person}.",
-                    fields=("evidence", "day"))  # fmt: skip
+        return View(
+            action,
+            person,
+            link.email,
+            title,
+            due,
+            f"that {title}, due {due:%-d %B %Y}, was done, on the day you give, "
+            f"with the link you give as evidence; recorded as done by {person}.",
+            fields=("evidence", "day"),
+        )
     if action is LinkAction.ATTEND:
         when = f"{rows[0].starts_at:%-d %B %Y}" if rows[0].starts_at else f"{due:%-d %B %Y}"
-        return View(action, person, link.email, title, due,
-                    f"your answer to the invitation to {title} on {when}: that you will "
-                    "attend, that you cannot, or who comes instead of you (a deputy, who "
-                    "is then sent the invitation).",
-                    fields=("answer", "deputy"))  # fmt: skip
+        return View(
+            action,
+            person,
+            link.email,
+            title,
+            due,
+            f"your answer to the invitation to {title} on {when}: that you will "
+            "attend, that you cannot, or who comes instead of you (a deputy, who "
+            "is then sent the invitation).",
+            fields=("answer", "deputy"),
+        )
     if action is LinkAction.RETURN:
         row = rows[0]
         org = organisation(session, row, today, names) if whole else None
         named = org.name if org else names(row.partnership_id, row.subject) or row.subject
-        return View(action, person, link.email, title, due,
-                    f"that {named} submitted its {rows[0].title} return, due "
-                    f"{due:%-d %B %Y}, on the day you give, at the link you give; recorded "
-                    f"as submitted by {person}.",
-                    organisation=org, fields=("evidence", "day"))  # fmt: skip
+        return View(
+            action,
+            person,
+            link.email,
+            title,
+            due,
+            f"that {named} submitted its {rows[0].title} return, due "
+            f"{due:%-d %B %Y}, on the day you give, at the link you give; recorded "
+            f"as submitted by {person}.",
+            organisation=org,
+            fields=("evidence", "day"),
+        )
     raise LinkDead(link.id)
 
 
@@ -391,8 +417,10 @@ def organisation(
     return Organisation(
         name,
         tuple(Due(r.title, r.due, "overdue" if r.due < today else "open") for r in due_rows),
-        rag, last, tuple(follow),
-    )  # fmt: skip
+        rag,
+        last,
+        tuple(follow),
+    )
 
 
 @dataclass(frozen=True)
@@ -462,13 +490,26 @@ def _answer(
     elif view.action is LinkAction.ATTEND:
         summary = _attend(session, link, form, now)
     elif view.action is LinkAction.DONE:
-        summary = actions.complete(session, link.item, form.get("evidence", ""), actor, on=day,
-                                   today=today, partnerships=partnerships,
-                                   by=view.person).summary  # fmt: skip
+        summary = actions.complete(
+            session,
+            link.item,
+            form.get("evidence", ""),
+            actor,
+            on=day,
+            today=today,
+            partnerships=partnerships,
+            by=view.person,
+        ).summary
     else:
-        summary = actions.record_return(session, link.item, form.get("evidence", ""), actor,
-                                        submitted_on=day, today=today,
-                                        partnerships=partnerships).summary  # fmt: skip
+        summary = actions.record_return(
+            session,
+            link.item,
+            form.get("evidence", ""),
+            actor,
+            submitted_on=day,
+            today=today,
+            partnerships=partnerships,
+        ).summary
     action_links.record_outcome(db, link.id, summary)
     _trail(session, link, client, summary)  # flushes: a unique key's refusal raised here
     return Answer(summary, link.partnership_id, recorded=True)
@@ -491,18 +532,27 @@ def _attend(session: Session, link: Held, form: dict[str, str], now: datetime) -
     meeting = queries.occurrence(session, link.item)
     try:
         recorded = record_answer(
-            session, occurrence_id=meeting.id or 0, attendee=link.email, answer=Answer(chosen),
-            sequence=meeting.sequence, answered_at=now, source=AnswerSource.LINK,
+            session,
+            occurrence_id=meeting.id or 0,
+            attendee=link.email,
+            answer=Answer(chosen),
+            sequence=meeting.sequence,
+            answered_at=now,
+            source=AnswerSource.LINK,
             deputy=deputy or None,
-        )  # fmt: skip
+        )
     except AnswerRefused as exc:
         raise RecordError(str(exc)) from None
     session.flush()  # the answer's rows first, as recorded
     record_at_once(
-        session.connection(), actor=link.email, channel=Channel.EMAIL_LINK,
-        action="attendance-answered", entity="occurrence", entity_id=meeting.public_id,
+        session.connection(),
+        actor=link.email,
+        channel=Channel.EMAIL_LINK,
+        action="attendance-answered",
+        entity="occurrence",
+        entity_id=meeting.public_id,
         after={"answer": chosen, "deputy": deputy or None, "sequence": meeting.sequence},
-    )  # fmt: skip
+    )
     said = f"{meeting.title}: {link.email} {_ANSWERS[chosen]}"
     if deputy:
         sent = ", who is sent the invitation" if recorded.deputy_invited else ""
@@ -520,8 +570,11 @@ def _follow_up(
     client: str,
 ) -> Answer:
     chosen = form.get("follow_up", "")
-    wanted = {f.id for f in view.organisation.follow_ups if f.done_on is None} \
-        if view.organisation else set()  # fmt: skip
+    wanted = (
+        {f.id for f in view.organisation.follow_ups if f.done_on is None}
+        if view.organisation
+        else set()
+    )
     if not chosen.isdigit() or int(chosen) not in wanted:
         raise RecordError("that follow-up action is not one of this organisation's open ones")
     done = actions.follow_up_done(session, int(chosen), actor, on=_day(form.get("day", ""), today))
@@ -548,8 +601,16 @@ def _trail(session: Session, link: Held, client: str, summary: str) -> None:
     key's refusal is raised here, where it is understood)."""
     session.flush()
     record_at_once(
-        session.connection(), actor=link.email, channel=Channel.EMAIL_LINK,
-        action="email-link-used", entity="action_link", entity_id=link.item,
-        after={"action": link.action, "by": link.email, "client": client[:64],
-               "recorded": summary[:500]},
-    )  # fmt: skip
+        session.connection(),
+        actor=link.email,
+        channel=Channel.EMAIL_LINK,
+        action="email-link-used",
+        entity="action_link",
+        entity_id=link.item,
+        after={
+            "action": link.action,
+            "by": link.email,
+            "client": client[:64],
+            "recorded": summary[:500],
+        },
+    )

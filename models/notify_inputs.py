@@ -32,13 +32,16 @@ def directory(session: Session, partnership_ids: list[str]) -> Directory:
     found = Directory()
     rows = session.execute(  # plain columns: tens of thousands of people nationally
         select_columns(
-            col(RoleAssignment.partnership_id), col(RoleAssignment.role),
-            col(RoleAssignment.agency_code), col(RoleAssignment.school_code), col(Person.email),
+            col(RoleAssignment.partnership_id),
+            col(RoleAssignment.role),
+            col(RoleAssignment.agency_code),
+            col(RoleAssignment.school_code),
+            col(Person.email),
             col(Person.name),
         )
         .join(Person, col(RoleAssignment.person_id) == col(Person.id))
         .where(col(RoleAssignment.partnership_id).in_(partnership_ids))
-    ).all()  # fmt: skip
+    ).all()
     for partnership_id, role, agency, school, email, name in rows:
         # shown: a name stored before the text check existed may hold a control character
         found.add(partnership_id, role, Contact(email, shown(name)), agency=agency, school=school)
@@ -60,11 +63,16 @@ def _lead_partners(
     """Per partnership: agency code -> the statutory partner answerable for it; and the
     local authority (the first one stored). Plain columns, one query for all."""
     rows = session.execute(
-        select_columns(col(Agency.partnership_id), col(Agency.code), col(Agency.lead_partner),
-                       col(Agency.type), col(Agency.category))
+        select_columns(
+            col(Agency.partnership_id),
+            col(Agency.code),
+            col(Agency.lead_partner),
+            col(Agency.type),
+            col(Agency.category),
+        )
         .where(col(Agency.partnership_id).in_(partnership_ids))
         .order_by(col(Agency.partnership_id), col(Agency.id))
-    ).all()  # fmt: skip
+    ).all()
     found: dict[str, tuple[dict[str, str], str]] = {pid: ({}, "") for pid in partnership_ids}
     for pid, code, lead, kind, category in rows:
         leads, la = found[pid]
@@ -76,10 +84,27 @@ def _lead_partners(
 
 _ITEM_COLUMNS = tuple(
     getattr(OccurrenceRow, name)
-    for name in ("id", "public_id", "partnership_id", "rule_id", "period", "subject", "kind",
-                 "title", "owner_role", "due", "starts_at", "ends_at", "lifecycle",
-                 "completed_at", "orphaned", "sequence", "location", "updated_at")
-)  # fmt: skip
+    for name in (
+        "id",
+        "public_id",
+        "partnership_id",
+        "rule_id",
+        "period",
+        "subject",
+        "kind",
+        "title",
+        "owner_role",
+        "due",
+        "starts_at",
+        "ends_at",
+        "lifecycle",
+        "completed_at",
+        "orphaned",
+        "sequence",
+        "location",
+        "updated_at",
+    )
+)
 
 
 def _items(
@@ -243,8 +268,14 @@ def open_items(
     uids = uid_form(session)
     items: list[Item] = []
     for partnership in partnerships:
-        found = _shape(partnership, today, by_partnership[partnership.id],
-                       names[partnership.id], *leads[partnership.id], uids)  # fmt: skip
+        found = _shape(
+            partnership,
+            today,
+            by_partnership[partnership.id],
+            names[partnership.id],
+            *leads[partnership.id],
+            uids,
+        )
         # an orphan only matters as a meeting to take back from people's calendars
         found = [i for i in found if not i.orphaned or (i.kind == "meeting" and i.due >= today)]
         items.extend(i for i in found if not (i.cancelled and i.starts_at is None))
@@ -346,10 +377,13 @@ def last_changes(session: Session, occurrences: dict[int, str]) -> dict[int, tup
     for chunk in chunks(sorted(by_public)):
         rows = session.exec(
             select(TrailEntry.entity_id, TrailEntry.action, TrailEntry.reason)
-            .where(TrailEntry.entity == "occurrence", col(TrailEntry.entity_id).in_(chunk),
-                   col(TrailEntry.action).in_(_CHANGES))
+            .where(
+                TrailEntry.entity == "occurrence",
+                col(TrailEntry.entity_id).in_(chunk),
+                col(TrailEntry.action).in_(_CHANGES),
+            )
             .order_by(col(TrailEntry.at), col(TrailEntry.id))
-        ).all()  # fmt: skip
+        ).all()
         for public_id, action, reason in rows:
             found[by_public[public_id]] = (action, reason or "")
     return found

@@ -55,9 +55,16 @@ def keep(
     session.exec(delete(PackFile).where(col(PackFile.expires_at) <= now))
     pack_id = secrets.token_urlsafe(18)
     session.add(
-        PackFile(id=pack_id, partnership_id=partnership_id, stem=stem, html=html, csv=csv,
-                 made_at=now, expires_at=now + timedelta(days=KEPT_DAYS))
-    )  # fmt: skip
+        PackFile(
+            id=pack_id,
+            partnership_id=partnership_id,
+            stem=stem,
+            html=html,
+            csv=csv,
+            made_at=now,
+            expires_at=now + timedelta(days=KEPT_DAYS),
+        )
+    )
     session.commit()
     return f"{pack_id}.{_mac(secret, pack_id)}"
 

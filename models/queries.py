@@ -60,8 +60,11 @@ def events_of(session: Session, partnership_ids: Collection[str]) -> dict[str, t
     found: dict[str, list[Event]] = {}
     for r in rows:
         if not in_range(r.occurred_on):  # its clocks cannot be computed: left out, said
-            warn_skipped(f"incident {r.partnership_id}:{r.reference}", f"day {r.occurred_on}",
-                         "its clocks are left out until the day is corrected")  # fmt: skip
+            warn_skipped(
+                f"incident {r.partnership_id}:{r.reference}",
+                f"day {r.occurred_on}",
+                "its clocks are left out until the day is corrected",
+            )
             continue
         found.setdefault(r.partnership_id, []).append(Event(r.kind, r.reference, r.occurred_on))
     return {pid: tuple(found_events) for pid, found_events in found.items()}
@@ -99,8 +102,9 @@ def completions(
     found = {}
     for r, p, s, done in rows:
         if done is not None and not in_range(done):  # the next one cannot be computed
-            warn_skipped(":".join(x for x in (partnership_id, r, p, s) if x),
-                         f"completed_at {done}")  # fmt: skip
+            warn_skipped(
+                ":".join(x for x in (partnership_id, r, p, s) if x), f"completed_at {done}"
+            )
         elif done is not None:
             found[(partnership_id, r, p, s)] = done
     return found

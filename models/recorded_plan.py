@@ -41,8 +41,11 @@ def recorded_plan(
         for r in queries.occurrences_between(session, partnership.id, start, end)
         if r.rule_id in rules
     }
-    planned = [p for p in build_plan(partnership, start, end, as_of, context)
-               if p.occurrence.id not in stored]  # fmt: skip
+    planned = [
+        p
+        for p in build_plan(partnership, start, end, as_of, context)
+        if p.occurrence.id not in stored
+    ]
     elsewhere = {  # recorded, but on a day outside the window
         r.public_id
         for r in queries.occurrences_by_keys(

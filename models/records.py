@@ -350,8 +350,13 @@ def new_attendee_version(session: Session, had: dict[str, list[str]]) -> None:
     for public_id, holders in sorted(had.items()):
         row = queries.occurrence(session, public_id, for_update=True)
         row.sequence += 1
-        _change(session, row, Actor("govcal", Channel.SYSTEM), "attendees-changed",
-                {"attendees": sorted(holders)})  # fmt: skip
+        _change(
+            session,
+            row,
+            Actor("govcal", Channel.SYSTEM),
+            "attendees-changed",
+            {"attendees": sorted(holders)},
+        )
 
 
 def zone_of(session: Session, row: OccurrenceRow) -> ZoneInfo:
@@ -439,10 +444,14 @@ def follow_up_done(
     action.completed_at = on
     session.add(action)
     record(
-        session, actor=actor.name, channel=actor.channel, action="follow-up-done",
-        entity="audit_return", entity_id=row.public_id,
+        session,
+        actor=actor.name,
+        channel=actor.channel,
+        action="follow-up-done",
+        entity="audit_return",
+        entity_id=row.public_id,
         after={"follow_up": action.description, "done_on": on.isoformat()},
-    )  # fmt: skip
+    )
     return action, row.public_id
 
 

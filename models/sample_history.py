@@ -98,8 +98,15 @@ def _apply(
         cycle = queries.audit_cycle(session, target)
         queries.mark_cycle_opened(session, cycle, datetime.combine(day, time(9), partnership.tz))
         after = {"opened_on": day.isoformat()}
-        record(session, actor=ACTOR.name, channel=ACTOR.channel, action="cycle-opened",
-               entity="audit_cycle", entity_id=target, after=after)  # fmt: skip
+        record(
+            session,
+            actor=ACTOR.name,
+            channel=ACTOR.channel,
+            action="cycle-opened",
+            entity="audit_cycle",
+            entity_id=target,
+            after=after,
+        )
     elif action == "complete":
         evidence = records.parse_evidence(row["evidence"], row.get("note") or None)
         if evidence is None:

@@ -47,12 +47,24 @@ _HINTS = {
 # Values that end up in a mail header, an SMTP command or a URL: a line break there would
 # let a setting write its own headers, so every control character is refused at start.
 _HEADER_BOUND = (
-    "mail_from", "mail_from_name", "smtp_host", "smtp_username", "smtp_password_block",
-    "default_partnership", "actor", "ui_url", "feeds_url", "public_url", "web_secret_block",
+    "mail_from",
+    "mail_from_name",
+    "smtp_host",
+    "smtp_username",
+    "smtp_password_block",
+    "default_partnership",
+    "actor",
+    "ui_url",
+    "feeds_url",
+    "public_url",
+    "web_secret_block",
     "evidence_store_url",
-    "imap_host", "imap_username", "imap_password_block", "imap_folder",
+    "imap_host",
+    "imap_username",
+    "imap_password_block",
+    "imap_folder",
     "imap_processed_folder",
-)  # fmt: skip
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # an RFC 2047 encoded word (=?utf-8?b?...?=): a mail reader decodes it into any text, a
 # line break included (rules.text refuses the same in typed text; this module imports none)
@@ -416,12 +428,30 @@ _READERS: dict[str, Callable[[Any], Any]] = {
 }
 # these may be left blank: blank is the same as unset (the default)
 _OPTIONAL = {
-    "database_url", "rules_path", "actor", "mail_from_name", "outbox_dir", "feeds_dir",
-    "smtp_username", "smtp_password_file", "smtp_password_block", "smtp_ca_file", "ui_url",
-    "feeds_url", "evidence_folder", "evidence_store_url", "public_url", "web_secret",
-    "web_secret_block", "imap_host", "imap_username", "imap_password_block", "imap_ca_file",
-    "dkim_key_file", "dkim_selector",
-}  # fmt: skip
+    "database_url",
+    "rules_path",
+    "actor",
+    "mail_from_name",
+    "outbox_dir",
+    "feeds_dir",
+    "smtp_username",
+    "smtp_password_file",
+    "smtp_password_block",
+    "smtp_ca_file",
+    "ui_url",
+    "feeds_url",
+    "evidence_folder",
+    "evidence_store_url",
+    "public_url",
+    "web_secret",
+    "web_secret_block",
+    "imap_host",
+    "imap_username",
+    "imap_password_block",
+    "imap_ca_file",
+    "dkim_key_file",
+    "dkim_selector",
+}
 # never repeated in a message (the value is a secret, or carries one)
 _UNSHOWN = {"smtp_password", "database_url", "web_secret", "imap_password"}
 
@@ -472,8 +502,9 @@ def _lines(exc: ValidationError) -> list[str]:
         refused = (error.get("ctx") or {}).get("error")
         if isinstance(refused, _Refused):
             raw = error.get("input")
-            problems.append(_line(name, raw if refused.shown is None else refused.shown,
-                                  str(refused)))  # fmt: skip
+            problems.append(
+                _line(name, raw if refused.shown is None else refused.shown, str(refused))
+            )
         else:
             problems.append(f"{PREFIX}{name.upper()}: {error['msg']}")
     return problems
@@ -491,9 +522,11 @@ def load_settings(**overrides: Any) -> Settings:
         _check_public_url(settings.public_url, settings.public_url_allow_http_loopback)
     if settings.web_secret is not None and len(settings.web_secret.get_secret_value()) < 32:
         raise SettingsError(
-            [f"{PREFIX}WEB_SECRET is too short to sign links: give at least 32 random "
-             "characters (secrets.token_urlsafe(32) makes one)"]
-        )  # fmt: skip
+            [
+                f"{PREFIX}WEB_SECRET is too short to sign links: give at least 32 random "
+                "characters (secrets.token_urlsafe(32) makes one)"
+            ]
+        )
     if bool(settings.dkim_key_file) != bool(settings.dkim_selector):
         raise SettingsError(
             [
@@ -538,13 +571,17 @@ def _check_public_url(url: str, allow_http_loopback: bool) -> None:
         return
     if parts.scheme == "http" and host in _LOOPBACK:
         raise SettingsError(
-            [f"{variable} is not https: links carry tokens; set "
-             f"{PREFIX}PUBLIC_URL_ALLOW_HTTP_LOOPBACK=true to try the app on this machine"]
-        )  # fmt: skip
+            [
+                f"{variable} is not https: links carry tokens; set "
+                f"{PREFIX}PUBLIC_URL_ALLOW_HTTP_LOOPBACK=true to try the app on this machine"
+            ]
+        )
     raise SettingsError(
-        [f"{variable} must be https (http only on 127.0.0.1 or localhost, with "
-         f"{PREFIX}PUBLIC_URL_ALLOW_HTTP_LOOPBACK=true): links carry tokens"]
-    )  # fmt: skip
+        [
+            f"{variable} must be https (http only on 127.0.0.1 or localhost, with "
+            f"{PREFIX}PUBLIC_URL_ALLOW_HTTP_LOOPBACK=true): links carry tokens"
+        ]
+    )
 
 
 @lru_cache(maxsize=1)

@@ -153,9 +153,16 @@ def counts_line(rows: Iterable[StatusRow]) -> str:
     )
 
 
-_URGENT_FIRST = (State.OVERDUE, State.DUE, State.DUE_SOON, State.UPCOMING,
-                 State.COMPLETED_LATE, State.COMPLETED_ON_TIME, State.WAIVED,
-                 State.CANCELLED)  # fmt: skip
+_URGENT_FIRST = (
+    State.OVERDUE,
+    State.DUE,
+    State.DUE_SOON,
+    State.UPCOMING,
+    State.COMPLETED_LATE,
+    State.COMPLETED_ON_TIME,
+    State.WAIVED,
+    State.CANCELLED,
+)
 
 
 def zone_of(session: Session, partnership_id: str) -> ZoneInfo:

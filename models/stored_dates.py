@@ -20,8 +20,12 @@ log = logging.getLogger("govcal.data")
 
 def bad_dates(row: OccurrenceRow) -> list[str]:
     """The names of the row's dates that lie outside the supported range."""
-    named = {"due": row.due, "starts_at": row.starts_at, "ends_at": row.ends_at,
-             "completed_at": row.completed_at}  # fmt: skip
+    named = {
+        "due": row.due,
+        "starts_at": row.starts_at,
+        "ends_at": row.ends_at,
+        "completed_at": row.completed_at,
+    }
     return [
         name for name, value in named.items() if value is not None and not in_engine_range(value)
     ]

@@ -417,9 +417,11 @@ def _ensure_audit_cycles(
         query = select(AuditReturn.cycle_id, AuditReturn.subject)
         have.update(session.exec(query.where(col(AuditReturn.cycle_id).in_(chunk))).all())
     needed = [
-        (cycle_id, m) for cycle_id, members in wanted.items() for m in members
+        (cycle_id, m)
+        for cycle_id, members in wanted.items()
+        for m in members
         if (cycle_id, m.subject) not in have
-    ]  # fmt: skip
+    ]
     if not needed:
         return
     ids = queries.occurrence_ids(session, partnership.id, [m.id for _c, m in needed])

@@ -84,9 +84,20 @@ def record_at_once(
     """`record` as one plain INSERT on the caller's connection, written at once: no ORM
     object and no key read back (an answer from an email link writes one per request).
     The caller flushes its session first, so rows keep the order they were recorded in."""
-    db.execute(_INSERT, {"at": utcnow(), "actor": actor, "channel": str(channel),
-                         "action": action, "entity": entity, "entity_id": entity_id,
-                         "before": None, "after": after, "reason": None})  # fmt: skip
+    db.execute(
+        _INSERT,
+        {
+            "at": utcnow(),
+            "actor": actor,
+            "channel": str(channel),
+            "action": action,
+            "entity": entity,
+            "entity_id": entity_id,
+            "before": None,
+            "after": after,
+            "reason": None,
+        },
+    )
 
 
 def changes_since(

@@ -188,13 +188,15 @@ def _previous(item: Item, ctx: ComposeContext, sender: Sender) -> CalendarEntry 
         had = before["attendees"]
         attendees["attendees"] = tuple((ctx.names.get(email, ""), email) for email in had)
     return _entry(
-        item, ctx, sender,
+        item,
+        ctx,
+        sender,
         due=date.fromisoformat(before["due"]) if before.get("due") else item.due,
         starts_at=when("starts_at") or item.starts_at,
         ends_at=when("ends_at") or item.ends_at,
         location=before.get("location") or item.location,
         **attendees,
-    )  # fmt: skip
+    )
 
 
 def lead_text(item: Item, ctx: ComposeContext) -> str:
@@ -263,8 +265,11 @@ def compose(
             deputy = row.recipient if (row.role or "").startswith(DEPUTY) else ""
             # a personal link (the answer page) goes to its holder alone: never in an
             # email every invitee reads
-            own = row.recipient.lower() if (row.recipient.lower(), row.occurrence_id) in \
-                ctx.action_links else ""  # fmt: skip
+            own = (
+                row.recipient.lower()
+                if (row.recipient.lower(), row.occurrence_id) in ctx.action_links
+                else ""
+            )
             invites[(row.occurrence_id, row.stage, resend + own, new, deputy)].append(row)
         else:
             digests[(row.recipient.lower(), resend)].append(row)

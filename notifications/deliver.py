@@ -187,8 +187,13 @@ def deliver(
                 report.errors.append(str(exc))
                 break
             except Exception as exc:  # a bug in one message must not strand the batch
-                _defer(session, report, every_id,
-                       f"could not build or send: {type(exc).__name__}: {exc}", now)  # fmt: skip
+                _defer(
+                    session,
+                    report,
+                    every_id,
+                    f"could not build or send: {type(exc).__name__}: {exc}",
+                    now,
+                )
                 report.errors.append(f"{message.key}: {type(exc).__name__}: {exc}")
                 continue
             if not batched:

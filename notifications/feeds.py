@@ -219,8 +219,12 @@ def write_feeds(
         mine = [i for i in items if i.owner_role == role or role in i.attendees]
         words = role_names.get(role) or role.replace("-", " ").capitalize()
         path = base / "roles" / f"{slug(words)}.ics"
-        group(path, f"{partnership_name}: {words}", mine,
-              f"group:{partnership_id}/roles/{slug(words)}")  # fmt: skip
+        group(
+            path,
+            f"{partnership_name}: {words}",
+            mine,
+            f"group:{partnership_id}/roles/{slug(words)}",
+        )
     people: dict[str, tuple[str, set[tuple[str, str, str]]]] = {}
     for (pid, role), holders in directory.holders.items():
         if pid != partnership_id:
@@ -233,8 +237,12 @@ def write_feeds(
         if email not in tokens:
             continue
         mine = concerning(held)
-        emit(base / "people" / f"{tokens[email]}.ics", f"{partnership_name}: {name}",
-             [_entry(i, timezone) for i in mine], email)  # fmt: skip
+        emit(
+            base / "people" / f"{tokens[email]}.ics",
+            f"{partnership_name}: {name}",
+            [_entry(i, timezone) for i in mine],
+            email,
+        )
     _remove_unwanted(base, {f.path for f in written})
     return written
 

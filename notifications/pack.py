@@ -117,9 +117,21 @@ def render_html(pack: Pack) -> str:
 
 
 CSV_COLUMNS = (
-    "Id", "Item", "Kind", "Cycle", "Agency or school", "Owner", "Due", "Outcome",
-    "Done on", "Done by", "Evidence", "Reason", "Review (RAG)", "Escalations",
-)  # fmt: skip
+    "Id",
+    "Item",
+    "Kind",
+    "Cycle",
+    "Agency or school",
+    "Owner",
+    "Due",
+    "Outcome",
+    "Done on",
+    "Done by",
+    "Evidence",
+    "Reason",
+    "Review (RAG)",
+    "Escalations",
+)
 
 
 def spreadsheet_cell(value: object) -> str:
@@ -137,10 +149,22 @@ def render_csv(pack: Pack) -> str:
     writer.writerow(CSV_COLUMNS)
     for item in pack.items:
         done = item.completed_on.isoformat() if item.completed_on else ""
-        row = (item.id, item.title, item.kind, item.cycle or "", item.subject_name, item.owner,
-               item.due.isoformat(), pack.outcome(item), done, item.completed_by or "",
-               item.evidence or "", item.reason or "", item.rag or "",
-               pack.escalation_text(item))  # fmt: skip
+        row = (
+            item.id,
+            item.title,
+            item.kind,
+            item.cycle or "",
+            item.subject_name,
+            item.owner,
+            item.due.isoformat(),
+            pack.outcome(item),
+            done,
+            item.completed_by or "",
+            item.evidence or "",
+            item.reason or "",
+            item.rag or "",
+            pack.escalation_text(item),
+        )
         writer.writerow(spreadsheet_cell(v) for v in row)
     return out.getvalue()
 
@@ -165,11 +189,16 @@ def build_pack(
     start, end, label = period(year, start_month)
     source = pack_source(session, partnership_id, start, end)
     return Pack(
-        partnership=partnership_id, partnership_name=source.partnership_name, period=label,
-        start=start, end=end, as_of=as_of,
-        figures=figures(source.items, as_of, source.cycle_titles), items=source.items,
+        partnership=partnership_id,
+        partnership_name=source.partnership_name,
+        period=label,
+        start=start,
+        end=end,
+        as_of=as_of,
+        figures=figures(source.items, as_of, source.cycle_titles),
+        items=source.items,
         attendance=attendance(attendance_rows(session, partnership_id, start, end)),
-    )  # fmt: skip
+    )
 
 
 def write_pack(pack: Pack, folder: Path) -> tuple[Path, Path, Path]:

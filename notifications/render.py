@@ -48,8 +48,14 @@ _text = Environment(
 def _wrap(text: str, indent: int = 3) -> str:
     """A plain-text paragraph wrapped for a phone, continuation lines indented."""
     pad = " " * indent
-    return textwrap.fill(text, WIDTH, initial_indent=pad, subsequent_indent=pad + "  ",
-                         break_on_hyphens=False, break_long_words=False)  # fmt: skip
+    return textwrap.fill(
+        text,
+        WIDTH,
+        initial_indent=pad,
+        subsequent_indent=pad + "  ",
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
 
 
 _text.filters["wrap"] = _wrap
@@ -363,9 +369,15 @@ def _entry_context(entry: _Entry, digest: Digest) -> dict:
     }
 
 
-_KIND_WORD = {"failure": "Delivery failed", "quorum": "Quorum at risk",
-              "escalation": "Escalation", "request": "Request",
-              "overdue": "Overdue", "due": "Due today", "soon": "Reminder"}  # fmt: skip
+_KIND_WORD = {
+    "failure": "Delivery failed",
+    "quorum": "Quorum at risk",
+    "escalation": "Escalation",
+    "request": "Request",
+    "overdue": "Overdue",
+    "due": "Due today",
+    "soon": "Reminder",
+}
 
 
 def digest_subject(digest: Digest) -> str:

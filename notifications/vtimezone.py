@@ -55,8 +55,15 @@ class _Change:
 
     def shape(self) -> tuple:
         """What must be the same every year for a yearly rule to describe it."""
-        return (self.local.month, self.local.weekday(), self.local.time(), self.before,
-                self.after, self.name, self.daylight)  # fmt: skip
+        return (
+            self.local.month,
+            self.local.weekday(),
+            self.local.time(),
+            self.before,
+            self.after,
+            self.name,
+            self.daylight,
+        )
 
 
 def _changes(tzid: str, first_year: int, last_year: int) -> list[_Change]:
@@ -66,9 +73,14 @@ def _changes(tzid: str, first_year: int, last_year: int) -> list[_Change]:
         before = (instant - timedelta(seconds=1)).astimezone(tz).utcoffset() or timedelta(0)
         after = instant.astimezone(tz)
         out.append(
-            _Change((instant + before).replace(tzinfo=None), before,
-                    after.utcoffset() or timedelta(0), after.tzname() or tzid, bool(after.dst()))
-        )  # fmt: skip
+            _Change(
+                (instant + before).replace(tzinfo=None),
+                before,
+                after.utcoffset() or timedelta(0),
+                after.tzname() or tzid,
+                bool(after.dst()),
+            )
+        )
     return out
 
 

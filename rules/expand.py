@@ -136,8 +136,15 @@ def _occurrences(
             if subject is None:
                 yield base
             else:
-                yield Occurrence(base.due, base.partnership, base.rule, base.period,
-                                 subject.id, base.starts_at, base.ends_at)  # fmt: skip
+                yield Occurrence(
+                    base.due,
+                    base.partnership,
+                    base.rule,
+                    base.period,
+                    subject.id,
+                    base.starts_at,
+                    base.ends_at,
+                )
 
 
 def _subjects(rule: Rule, context: ExpansionContext) -> list[Subject | None]:

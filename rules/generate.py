@@ -70,8 +70,13 @@ def partnership_files(
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
-        return {}, [Problem(label, 1, f"missing column(s) {', '.join(missing)}; the header "
-                                      f"must be: {','.join(COLUMNS)}")]  # fmt: skip
+        return {}, [
+            Problem(
+                label,
+                1,
+                f"missing column(s) {', '.join(missing)}; the header must be: {','.join(COLUMNS)}",
+            )
+        ]
     files: dict[str, str] = {}
     problems: list[Problem] = []
     first: dict[str, int] = {}
@@ -91,8 +96,9 @@ def partnership_files(
             continue
         pid = values["id"]
         if not _SLUG.match(pid):
-            problems.append(Problem(label, line, f"id '{pid}' must be lowercase letters, "
-                                                 "digits and dashes"))  # fmt: skip
+            problems.append(
+                Problem(label, line, f"id '{pid}' must be lowercase letters, digits and dashes")
+            )
             continue
         if pid in first:
             what = f"id '{pid}' is already used on line {first[pid]}"

@@ -199,8 +199,9 @@ def _ladder(
     item: Item, ladder: Ladder, directory: Directory, today: date, catch_up_days: int
 ) -> list[Planned]:
     out: list[Planned] = []
-    for stage, kind, roles, flag, action in _schedule(ladder, (item.due - today).days,
-                                                      catch_up_days):  # fmt: skip
+    for stage, kind, roles, flag, action in _schedule(
+        ladder, (item.due - today).days, catch_up_days
+    ):
         if action is Action.FLAG:
             out.append(Planned(item, stage, kind, Action.FLAG, f"flag:{flag}", role=str(flag)))
             continue
@@ -306,8 +307,17 @@ def _invites(
         out = []
         for email in sorted(invited):
             role, contact = known.get(email, ("", Contact(email, "")))
-            out.append(Planned(item, f"cancel-{item.sequence}", MessageKind.CANCEL,
-                               Action.SEND, contact.email, contact.name, role))  # fmt: skip
+            out.append(
+                Planned(
+                    item,
+                    f"cancel-{item.sequence}",
+                    MessageKind.CANCEL,
+                    Action.SEND,
+                    contact.email,
+                    contact.name,
+                    role,
+                )
+            )
         return out
     if not item.status.state.is_open:
         return []  # held and minuted: nothing for a calendar to follow
@@ -317,10 +327,17 @@ def _invites(
     if not (days_ahead <= window or invited or item.ref in successor_of_invited):
         return []
     return [
-        Planned(item, f"invite-{item.sequence}", MessageKind.INVITE, Action.SEND,
-                contact.email, contact.name, role)
+        Planned(
+            item,
+            f"invite-{item.sequence}",
+            MessageKind.INVITE,
+            Action.SEND,
+            contact.email,
+            contact.name,
+            role,
+        )
         for role, contact in _current_invitees(item, directory).values()
-    ]  # fmt: skip
+    ]
 
 
 def _current_invitees(item: Item, directory: Directory) -> dict[str, tuple[str, Contact]]:
@@ -434,9 +451,16 @@ def plan_requests(items: Iterable[Item], directory: Directory) -> list[Planned]:
             continue
         for role, contact in _recipients(item, ("owner",), directory):
             out.append(
-                Planned(item, "request", MessageKind.REQUEST, Action.SEND, contact.email,
-                        contact.name, role)
-            )  # fmt: skip
+                Planned(
+                    item,
+                    "request",
+                    MessageKind.REQUEST,
+                    Action.SEND,
+                    contact.email,
+                    contact.name,
+                    role,
+                )
+            )
     return out
 
 

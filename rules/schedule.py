@@ -35,9 +35,19 @@ WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 _RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
 _NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
-}  # fmt: skip
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+}
 _TIMES_A_YEAR = {"once": 1, "twice": 2}
 
 EVERY_EXAMPLES = (
@@ -57,9 +67,18 @@ class ScheduleError(Refused):
 FIRST_YEAR, LAST_YEAR = 1900, 2200
 MAX_STEP = {"DAILY": 3660, "WEEKLY": 520, "MONTHLY": 240, "YEARLY": 20}
 _RRULE_KEYS = {
-    "FREQ", "INTERVAL", "COUNT", "UNTIL", "BYMONTH", "BYMONTHDAY", "BYYEARDAY",
-    "BYWEEKNO", "BYDAY", "BYSETPOS", "WKST",
-}  # fmt: skip
+    "FREQ",
+    "INTERVAL",
+    "COUNT",
+    "UNTIL",
+    "BYMONTH",
+    "BYMONTHDAY",
+    "BYYEARDAY",
+    "BYWEEKNO",
+    "BYDAY",
+    "BYSETPOS",
+    "WKST",
+}
 _SUB_DAILY = {"SECONDLY", "MINUTELY", "HOURLY"}
 
 
@@ -236,9 +255,13 @@ _OFFSET_UNITS = {
 
 
 _MAX_OFFSET = {
-    Unit.DAYS: 3660, Unit.WEEKS: 520, Unit.MONTHS: 240, Unit.YEARS: 20,
-    Unit.WORKING_DAYS: 2600, Unit.CLEAR_WORKING_DAYS: 2600,
-}  # fmt: skip
+    Unit.DAYS: 3660,
+    Unit.WEEKS: 520,
+    Unit.MONTHS: 240,
+    Unit.YEARS: 20,
+    Unit.WORKING_DAYS: 2600,
+    Unit.CLEAR_WORKING_DAYS: 2600,
+}
 
 
 def parse_offset(phrase: str) -> Offset:

@@ -199,9 +199,13 @@ def parse_yaml(text: str) -> YamlDocument:
     doc = YamlDocument(data=None)
     if len(text) > MAX_CHARS:
         doc.problems.append(
-            Problem("", 1, f"the file is {len(text):,} characters; a rule file is at most "
-                          f"{MAX_CHARS:,}: split it or check it is the right file")
-        )  # fmt: skip
+            Problem(
+                "",
+                1,
+                f"the file is {len(text):,} characters; a rule file is at most "
+                f"{MAX_CHARS:,}: split it or check it is the right file",
+            )
+        )
         return doc
     builder = _Builder(doc)
     try:

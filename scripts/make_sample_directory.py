@@ -51,12 +51,36 @@ RELEVANT = [
     ("faith-groups", "Faith Groups", "voluntary", "wfc"),
     ("btp", "British Transport Police", "police", "cumbria-police"),
 ]
-PHASES = [("nursery", 2, "N"), ("primary", 122, "P"), ("secondary", 20, "S"),
-          ("special", 3, "X"), ("pru", 1, "R")]  # fmt: skip
-PLACES = ["Kendal", "Barrow", "Ulverston", "Windermere", "Penrith", "Appleby", "Kirkby",
-          "Grange", "Sedbergh", "Ambleside", "Dalton", "Askam", "Milnthorpe", "Shap"]  # fmt: skip
-LABEL = {"nursery": "Nursery School", "primary": "Primary School", "secondary": "Academy",
-         "special": "Special School", "pru": "Pupil Referral Unit"}  # fmt: skip
+PHASES = [
+    ("nursery", 2, "N"),
+    ("primary", 122, "P"),
+    ("secondary", 20, "S"),
+    ("special", 3, "X"),
+    ("pru", 1, "R"),
+]
+PLACES = [
+    "Kendal",
+    "Barrow",
+    "Ulverston",
+    "Windermere",
+    "Penrith",
+    "Appleby",
+    "Kirkby",
+    "Grange",
+    "Sedbergh",
+    "Ambleside",
+    "Dalton",
+    "Askam",
+    "Milnthorpe",
+    "Shap",
+]
+LABEL = {
+    "nursery": "Nursery School",
+    "primary": "Primary School",
+    "secondary": "Academy",
+    "special": "Special School",
+    "pru": "Pupil Referral Unit",
+}
 
 LEADERS = [
     # (role, title, agency, acts_for)
@@ -65,11 +89,15 @@ LEADERS = [
     ("lsp", "Chief Executive, Lancashire and South Cumbria ICB", "lsc-icb", ""),
     ("lsp", "Chief Executive, North East and North Cumbria ICB", "nenc-icb", ""),
     ("dsp", "Director of Children's Services, Westmorland and Furness Council", "wfc", "lsp-wfc"),
-    ("dsp", "Assistant Chief Constable, Cumbria Constabulary", "cumbria-police",
-     "lsp-cumbria-police"),
+    (
+        "dsp",
+        "Assistant Chief Constable, Cumbria Constabulary",
+        "cumbria-police",
+        "lsp-cumbria-police",
+    ),
     ("dsp", "Chief Nurse, Lancashire and South Cumbria ICB", "lsc-icb", "lsp-lsc-icb"),
     ("dsp", "Director of Nursing, North East and North Cumbria ICB", "nenc-icb", "lsp-nenc-icb"),
-]  # fmt: skip
+]
 
 
 def email(local: str) -> str:
@@ -105,44 +133,152 @@ def main() -> None:
             w.writerow([f"{title} (sample)", email(local), role, agency, "", lead, "yes"])
         dcs_title = f"{LEADERS[4][1]} (sample)"  # the same person as the council's DSP
         w.writerow([dcs_title, email("dsp-wfc"), "dcs", "wfc", "", "", "yes"])
-        w.writerow(["Children's Social Care duty service (sample)", email("la-notifications"),
-                    "la", "wfc", "", "", "yes"])  # fmt: skip
-        w.writerow(["Partnership Manager (sample)", email("partnership-manager"),
-                    "partnership-manager", "", "", "", "yes"])  # fmt: skip
+        w.writerow(
+            [
+                "Children's Social Care duty service (sample)",
+                email("la-notifications"),
+                "la",
+                "wfc",
+                "",
+                "",
+                "yes",
+            ]
+        )
+        w.writerow(
+            [
+                "Partnership Manager (sample)",
+                email("partnership-manager"),
+                "partnership-manager",
+                "",
+                "",
+                "",
+                "yes",
+            ]
+        )
         # the joint LSP meeting (004): co-chaired by both councils' chief executives, with
         # Cumberland SCP's partnership manager; the Cumberland guests hold no other role
-        w.writerow([f"{LEADERS[0][1]} (sample)", email("lsp-wfc"), "co-chairs", "wfc", "", "",
-                    "yes"])  # fmt: skip
-        w.writerow(["Chief Executive, Cumberland Council (sample)",
-                    email("chief-executive-cumberland"), "co-chairs", "", "", "",
-                    "yes"])  # fmt: skip
-        w.writerow(["Partnership Manager, Cumberland Safeguarding Children Partnership (sample)",
-                    email("partnership-manager-cumberland"), "cumberland-partnership-manager",
-                    "", "", "", "yes"])  # fmt: skip
-        w.writerow(["Partnership Manager (sample)", email("partnership-manager"),
-                    "business-team", "", "", "", "yes"])  # fmt: skip
-        w.writerow(["Business Support Officer (sample)", email("business-team"),
-                    "business-team", "", "", "", "yes"])  # fmt: skip
-        w.writerow(["Independent Scrutineer (sample)", email("scrutineer"), "scrutineer",
-                    "", "", "", "yes"])  # fmt: skip
+        w.writerow(
+            [f"{LEADERS[0][1]} (sample)", email("lsp-wfc"), "co-chairs", "wfc", "", "", "yes"]
+        )
+        w.writerow(
+            [
+                "Chief Executive, Cumberland Council (sample)",
+                email("chief-executive-cumberland"),
+                "co-chairs",
+                "",
+                "",
+                "",
+                "yes",
+            ]
+        )
+        w.writerow(
+            [
+                "Partnership Manager, Cumberland Safeguarding Children Partnership (sample)",
+                email("partnership-manager-cumberland"),
+                "cumberland-partnership-manager",
+                "",
+                "",
+                "",
+                "yes",
+            ]
+        )
+        w.writerow(
+            [
+                "Partnership Manager (sample)",
+                email("partnership-manager"),
+                "business-team",
+                "",
+                "",
+                "",
+                "yes",
+            ]
+        )
+        w.writerow(
+            [
+                "Business Support Officer (sample)",
+                email("business-team"),
+                "business-team",
+                "",
+                "",
+                "",
+                "yes",
+            ]
+        )
+        w.writerow(
+            [
+                "Independent Scrutineer (sample)",
+                email("scrutineer"),
+                "scrutineer",
+                "",
+                "",
+                "",
+                "yes",
+            ]
+        )
         w.writerow(["CDOP Manager (sample)", email("cdop"), "cdop", "", "", "", "yes"])
         for code, name, _cat, _lead in RELEVANT[:6]:
-            w.writerow([f"Executive representative, {name} (sample)", email(f"exec-{code}"),
-                        "non-statutory-partners", code, "", "", "yes"])  # fmt: skip
+            w.writerow(
+                [
+                    f"Executive representative, {name} (sample)",
+                    email(f"exec-{code}"),
+                    "non-statutory-partners",
+                    code,
+                    "",
+                    "",
+                    "yes",
+                ]
+            )
         for code, name, _cat in STATUTORY:
-            w.writerow([f"Safeguarding lead, {name} (sample)", email(f"safeguarding-{code}"),
-                        "agency-lead", code, "", "", "yes"])  # fmt: skip
+            w.writerow(
+                [
+                    f"Safeguarding lead, {name} (sample)",
+                    email(f"safeguarding-{code}"),
+                    "agency-lead",
+                    code,
+                    "",
+                    "",
+                    "yes",
+                ]
+            )
         for code, name, _cat, _lead in RELEVANT:
-            w.writerow([f"Safeguarding lead, {name} (sample)", email(f"safeguarding-{code}"),
-                        "agency-lead", code, "", "", "yes"])  # fmt: skip
+            w.writerow(
+                [
+                    f"Safeguarding lead, {name} (sample)",
+                    email(f"safeguarding-{code}"),
+                    "agency-lead",
+                    code,
+                    "",
+                    "",
+                    "yes",
+                ]
+            )
         for code, name, _phase in schools:
-            w.writerow([f"Designated Safeguarding Lead, {name} (sample)", email(f"dsl-{code}"),
-                        "dsl", "", code, "", "yes"])  # fmt: skip
+            w.writerow(
+                [
+                    f"Designated Safeguarding Lead, {name} (sample)",
+                    email(f"dsl-{code}"),
+                    "dsl",
+                    "",
+                    code,
+                    "",
+                    "yes",
+                ]
+            )
     write_history(schools)
 
 
-HISTORY_COLUMNS = ["date", "action", "id", "by", "evidence", "rag", "follow_up",
-                   "follow_up_due", "to", "note"]  # fmt: skip
+HISTORY_COLUMNS = [
+    "date",
+    "action",
+    "id",
+    "by",
+    "evidence",
+    "rag",
+    "follow_up",
+    "follow_up_due",
+    "to",
+    "note",
+]
 MANAGER = "Partnership Manager (sample)"
 SUPPORT = "Business Support Officer (sample)"
 FOLLOW_UPS = [
@@ -161,13 +297,19 @@ OUTSTANDING = {  # still overdue on AS_OF: a few, as in a real year
     "wfscp:scrutineer-evaluation:2026-09-30",
 }
 CANCELLED = [  # (occurrence, cancelled on, reason)
-    ("wfscp:safeguarding-accountability-meeting:2025-10-14", date(2025, 10, 7),
-     "Not quorate in the half-term week; its business taken at the December meeting"),
-]  # fmt: skip
+    (
+        "wfscp:safeguarding-accountability-meeting:2025-10-14",
+        date(2025, 10, 7),
+        "Not quorate in the half-term week; its business taken at the December meeting",
+    ),
+]
 RESCHEDULED = [  # (occurrence, new local time, reason)
-    ("wfscp:safeguarding-accountability-meeting:2026-12-08", "2026-12-15 10:00",
-     "Chair unavailable on 8 December; moved by agreement of the DSPs"),
-]  # fmt: skip
+    (
+        "wfscp:safeguarding-accountability-meeting:2026-12-08",
+        "2026-12-15 10:00",
+        "Chair unavailable on 8 December; moved by agreement of the DSPs",
+    ),
+]
 
 
 def _evidence(folder: str, occ_id: str) -> str:
@@ -197,9 +339,11 @@ def history(schools: list[tuple[str, str, str]]) -> list[list[str]]:
 
     for ref, on in INCIDENTS:
         row(on, "incident", f"serious-incident:{ref}", by=MANAGER)
-    for cycle, opened in (("section-11-audit:2025-10-31", date(2025, 9, 5)),
-                          ("section-175-audit:2026-03-31", date(2026, 1, 6)),
-                          ("section-11-audit:2026-10-31", date(2026, 9, 7))):  # fmt: skip
+    for cycle, opened in (
+        ("section-11-audit:2025-10-31", date(2025, 9, 5)),
+        ("section-175-audit:2026-03-31", date(2026, 1, 6)),
+        ("section-11-audit:2026-10-31", date(2026, 9, 7)),
+    ):
         row(opened, "open-cycle", f"wfscp:{cycle}", by=MANAGER)
     done: list[tuple[date, list[str]]] = []
     for occ in sorted(expand(wfscp, SYNC_START, AS_OF, context)):
@@ -219,9 +363,11 @@ def history(schools: list[tuple[str, str, str]]) -> list[list[str]]:
                 if late
                 else (occ.due - timedelta(days=rng.randint(0, 25)))
             )
-            by = (f"Designated Safeguarding Lead, {names[occ.subject]} (sample)"
-                  if occ.rule == "section-175-audit" else
-                  f"Safeguarding lead, {names[occ.subject]} (sample)")  # fmt: skip
+            by = (
+                f"Designated Safeguarding Lead, {names[occ.subject]} (sample)"
+                if occ.rule == "section-175-audit"
+                else f"Safeguarding lead, {names[occ.subject]} (sample)"
+            )
             evidence = _evidence("returns", occ_id)
         elif occ.starts_at is not None:  # a meeting: held, minutes linked
             late = occ_id == "wfscp:safeguarding-accountability-meeting:2025-10-14"
@@ -256,8 +402,13 @@ def history(schools: list[tuple[str, str, str]]) -> list[list[str]]:
             if rag != "green":
                 extra["follow_up"] = rng.choice(FOLLOW_UPS)
                 extra["follow_up_due"] = (reviewed + timedelta(days=90)).isoformat()
-            done.append((reviewed, [reviewed.isoformat(), "review", occ_id]
-                         + [extra.get(c, "") for c in HISTORY_COLUMNS[3:]]))  # fmt: skip
+            done.append(
+                (
+                    reviewed,
+                    [reviewed.isoformat(), "review", occ_id]
+                    + [extra.get(c, "") for c in HISTORY_COLUMNS[3:]],
+                )
+            )
     for occ_id, on, reason in CANCELLED:
         done.append((on, [on.isoformat(), "cancel", occ_id, MANAGER, "", "", "", "", "", reason]))
     done.sort(key=lambda d: d[0])

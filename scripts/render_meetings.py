@@ -55,22 +55,39 @@ def main() -> None:
             import_directory(s, ROOT / "models" / "sample_directory" / "wfscp", wfscp)
             sync_partnership(s, wfscp, date(2026, 10, 1))
         with session_scope(url) as s:
-            notify(s, [wfscp], date(2026, 10, 1), FileOutbox(Path(folder) / "outbox"),
-                   Sender("govcal", "govcal@example.org"),
-                   now=datetime(2026, 10, 1, 7, tzinfo=UTC))  # fmt: skip
+            notify(
+                s,
+                [wfscp],
+                date(2026, 10, 1),
+                FileOutbox(Path(folder) / "outbox"),
+                Sender("govcal", "govcal@example.org"),
+                now=datetime(2026, 10, 1, 7, tzinfo=UTC),
+            )
         with session_scope(url) as s:
             meeting = meeting_of(s, LSP)
             assert meeting is not None
             people = directory(s, ["wfscp"])
-            quorum = list(dict.fromkeys(
-                c.email.lower() for r in ("co-chairs", "lsp") for c in people.of("wfscp", r)
-            ))  # fmt: skip
-            said = [(Answer.COMING, None), (Answer.NOT_COMING, None),
-                    (Answer.DEPUTY, "deputy.police@example.org")]  # fmt: skip
+            quorum = list(
+                dict.fromkeys(
+                    c.email.lower() for r in ("co-chairs", "lsp") for c in people.of("wfscp", r)
+                )
+            )
+            said = [
+                (Answer.COMING, None),
+                (Answer.NOT_COMING, None),
+                (Answer.DEPUTY, "deputy.police@example.org"),
+            ]
             for who, (answer, deputy) in zip(quorum, said, strict=False):
-                record_answer(s, occurrence_id=meeting[0], attendee=who, answer=answer,
-                              sequence=0, answered_at=datetime(2026, 10, 2, 9, tzinfo=UTC),
-                              source=AnswerSource.MAILBOX, deputy=deputy)  # fmt: skip
+                record_answer(
+                    s,
+                    occurrence_id=meeting[0],
+                    attendee=who,
+                    answer=answer,
+                    sequence=0,
+                    answered_at=datetime(2026, 10, 2, 9, tzinfo=UTC),
+                    source=AnswerSource.MAILBOX,
+                    deputy=deputy,
+                )
             s.commit()
             address = quorum[-1]
             rows = s.exec(select(LedgerEntry).where(LedgerEntry.recipient == address)).all()
@@ -78,8 +95,9 @@ def main() -> None:
             for key, when in zip(sorted(by_message)[:2], (2, 5), strict=False):
                 words = f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
                 changed = ledger.mark_bounced(s, [by_message[key]], words)
-                bounces.record_bounces(s, changed, address, words,
-                                       datetime(2026, 10, when, 7, tzinfo=UTC))  # fmt: skip
+                bounces.record_bounces(
+                    s, changed, address, words, datetime(2026, 10, when, 7, tzinfo=UTC)
+                )
             s.commit()
         with session_scope(url) as s:
             summary = build(s, wfscp, date(2026, 11, 4)).markdown()
@@ -88,11 +106,23 @@ def main() -> None:
         body = MarkdownIt("commonmark").enable("table").render(shown)
         page.write_text(f"<meta charset=utf-8><style>{STYLE}</style>{body}", encoding="utf-8")
         subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-             "--disable-background-networking", "--disable-component-update", "--no-first-run",
-             f"--screenshot={OUT}", "--window-size=1200,440", page.as_uri()],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                f"--screenshot={OUT}",
+                "--window-size=1200,440",
+                page.as_uri(),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         print(shown)
         print(f"wrote {OUT}")
 

@@ -27,10 +27,18 @@ MEETING = "wfscp:safeguarding-accountability-meeting:2026-12-08"
 
 
 def govcal(data: Path, *args: str) -> None:
-    env = {**os.environ, "GOVCAL_DATA_DIR": str(data),
-           "GOVCAL_FEEDS_URL": "https://calendar.example.org/govcal"}  # fmt: skip
-    subprocess.run([sys.executable, "-m", "govcal.cli", *args], check=True, env=env,
-                   cwd=ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
+    env = {
+        **os.environ,
+        "GOVCAL_DATA_DIR": str(data),
+        "GOVCAL_FEEDS_URL": "https://calendar.example.org/govcal",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "govcal.cli", *args],
+        check=True,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def page(message: email.message.EmailMessage) -> str:
@@ -40,12 +48,14 @@ def page(message: email.message.EmailMessage) -> str:
     shown = ", ".join(to[:2]) + (f" and {len(to) - 2} more" if len(to) > 2 else "")
     calendar = any(p.get_content_type() == "text/calendar" for p in message.walk())
     rows = "".join(
-        f"<tr><td style='{_LABEL}'>{k}</td>"
-        f"<td style='padding:1px 0'>{html.escape(v)}</td></tr>"
-        for k, v in (("From", str(message["From"])), ("To", shown),
-                     ("Reply-To", str(message["Reply-To"])),
-                     ("Subject", str(message["Subject"])))
-    )  # fmt: skip
+        f"<tr><td style='{_LABEL}'>{k}</td><td style='padding:1px 0'>{html.escape(v)}</td></tr>"
+        for k, v in (
+            ("From", str(message["From"])),
+            ("To", shown),
+            ("Reply-To", str(message["Reply-To"])),
+            ("Subject", str(message["Subject"])),
+        )
+    )
     header = f"<table style='border-collapse:collapse;font-size:14px'>{rows}</table>"
     buttons = (
         "<div style='margin-top:8px'><span style='border:1px solid #b1b4b6;padding:3px 10px;"
@@ -66,13 +76,24 @@ def page(message: email.message.EmailMessage) -> str:
 
 def shoot(html_file: Path, png: Path, height: int) -> None:
     subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-background-networking", "--disable-component-update", "--no-first-run",
-         "--hide-scrollbars", f"--screenshot={png}", "--force-device-scale-factor=2",
-         f"--window-size={PHONE_WIDTH},{height}",
-         html_file.as_uri()],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--hide-scrollbars",
+            f"--screenshot={png}",
+            "--force-device-scale-factor=2",
+            f"--window-size={PHONE_WIDTH},{height}",
+            html_file.as_uri(),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def main() -> None:
@@ -82,20 +103,35 @@ def main() -> None:
         govcal(data, "run", "--as-of", "2026-11-24")
         outbox = data / "outbox"
         first = set(outbox.glob("*.eml"))
-        govcal(data, "reschedule", MEETING, "--to", "2026-12-17 14:00",
-               "--location", "Barrow Town Hall, Committee Room 2",
-               "--reason", "South Lakeland House is closed that week")  # fmt: skip
+        govcal(
+            data,
+            "reschedule",
+            MEETING,
+            "--to",
+            "2026-12-17 14:00",
+            "--location",
+            "Barrow Town Hall, Committee Room 2",
+            "--reason",
+            "South Lakeland House is closed that week",
+        )
         govcal(data, "notify", "--as-of", "2026-11-25")
         later = sorted(set(outbox.glob("*.eml")) - first)
-        messages = [email.message_from_bytes(p.read_bytes(), policy=policy.default)
-                    for p in sorted(first)]  # fmt: skip
-        digest = next(m for m in messages if m["To"].addresses[0].addr_spec == "lsp-wfc@example.org"
-                      and "digest" in m["Message-ID"])  # fmt: skip
+        messages = [
+            email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(first)
+        ]
+        digest = next(
+            m
+            for m in messages
+            if m["To"].addresses[0].addr_spec == "lsp-wfc@example.org"
+            and "digest" in m["Message-ID"]
+        )
         update = next(
-            m for m in (email.message_from_bytes(p.read_bytes(), policy=policy.default)
-                        for p in later)
+            m
+            for m in (
+                email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in later
+            )
             if str(m["Subject"]).startswith("Updated:")
-        )  # fmt: skip
+        )
         for name, message, height in (("digest", digest, 1090), ("invite", update, 920)):
             html_file = Path(folder) / f"{name}.html"
             html_file.write_text(page(message), encoding="utf-8")

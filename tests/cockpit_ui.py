@@ -37,8 +37,13 @@ from tests.support.processes import wait_until
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 VIEWPORT = {"width": 1440, "height": 1000}
 UIS = ("v1", "v2")  # the default first
 PREFIX = {"v1": "", "v2": "/v2"}
@@ -75,9 +80,14 @@ class Cockpit:
 
     def cli(self, *args: str | Path, timeout: float = 300) -> str:
         result = subprocess.run(
-            [str(a) for a in args], env=self.env, cwd=ROOT, capture_output=True, text=True,
-            timeout=timeout, check=False,
-        )  # fmt: skip
+            [str(a) for a in args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         if result.returncode != 0:
             raise AssertionError(f"{args}: {result.stdout}\n{result.stderr}")
         return result.stdout + result.stderr
@@ -126,9 +136,13 @@ class Cockpit:
         return wait_until(created, 180, f"a {deployment} run created by the form")
 
     def runs_of(self, deployment: str) -> list[dict]:
-        found = self.post("/flow_runs/filter", {
-            "deployments": {"id": {"any_": [self.deployment(deployment)["id"]]}}, "limit": 50,
-        })  # fmt: skip
+        found = self.post(
+            "/flow_runs/filter",
+            {
+                "deployments": {"id": {"any_": [self.deployment(deployment)["id"]]}},
+                "limit": 50,
+            },
+        )
         return found  # type: ignore[return-value]
 
     def paused(self, run_id: str, timeout: float = 180) -> dict:
@@ -140,8 +154,10 @@ class Cockpit:
         return wait_until(state, timeout, f"flow run {run_id} to pause for input")
 
     def artifact(self, key: str) -> dict:
-        found = self.post("/artifacts/filter", {"artifacts": {"key": {"any_": [key]}},
-                                                "sort": "CREATED_DESC", "limit": 1})  # fmt: skip
+        found = self.post(
+            "/artifacts/filter",
+            {"artifacts": {"key": {"any_": [key]}}, "sort": "CREATED_DESC", "limit": 1},
+        )
         return found[0]  # type: ignore[index]
 
     def artifact_url(self, key: str, ui: str = "v1") -> str:
@@ -190,15 +206,22 @@ def prefect_server(folder: Path) -> Iterator[str]:
     login = "govcal:" + secrets.token_urlsafe(16)
     before = os.environ.get("PREFECT_API_AUTH_STRING")
     os.environ["PREFECT_API_AUTH_STRING"] = login
-    env = {**UI_DEFAULTS, **os.environ, **_prefect_env(base),
-           "PREFECT_HOME": str(folder / "prefect"),
-           "PREFECT_SERVER_API_AUTH_STRING": login}  # fmt: skip
+    env = {
+        **UI_DEFAULTS,
+        **os.environ,
+        **_prefect_env(base),
+        "PREFECT_HOME": str(folder / "prefect"),
+        "PREFECT_SERVER_API_AUTH_STRING": login,
+    }
     folder.mkdir(parents=True, exist_ok=True)
     log = open(folder / "server.log", "w")  # noqa: SIM115 - lives as long as the server
     server = subprocess.Popen(
         [BIN / "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-    )  # fmt: skip
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
     try:
 
         def healthy() -> bool:
@@ -251,8 +274,7 @@ def cockpit(
         )
         if directory is not None:
             ui.cli(BIN / "govcal", "import", directory)
-        ui.cli(BIN / "prefect", "work-pool", "create", "govcal", "--type", "process",
-               "--overwrite")  # fmt: skip
+        ui.cli(BIN / "prefect", "work-pool", "create", "govcal", "--type", "process", "--overwrite")
         ui.cli(BIN / "prefect", "--no-prompt", "deploy", "--all")
         daily = ui.run("daily-compliance")
         ui.work()

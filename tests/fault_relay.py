@@ -141,9 +141,12 @@ class Relay:
         self.stored.append(stored)
         f = self.fault
         close_after = (
-            f is not None and not self.fired and f.stage in SESSION_STAGES
-            and f.position > 0 and index == f.position - 1
-        )  # fmt: skip
+            f is not None
+            and not self.fired
+            and f.stage in SESSION_STAGES
+            and f.position > 0
+            and index == f.position - 1
+        )
         if close_after:  # the next message needs a new session, where the fault waits
             asyncio.get_running_loop().call_soon(server.transport.close)  # after the 250
         return "250 2.0.0 queued"
@@ -169,11 +172,17 @@ class FaultySMTP(SMTP):
         answer = relay.fault.answer  # type: ignore[union-attr]
         if answer == "4xx":
             early = stage in ("connect", "EHLO")
-            await self.push("421 4.3.2 injected: not available" if early else
-                            "451 4.3.0 injected: try again later")  # fmt: skip
+            await self.push(
+                "421 4.3.2 injected: not available"
+                if early
+                else "451 4.3.0 injected: try again later"
+            )
         elif answer == "5xx":
-            await self.push("554 5.3.2 injected: refused" if stage == "connect" else
-                            "550 5.7.1 injected: refused")  # fmt: skip
+            await self.push(
+                "554 5.3.2 injected: refused"
+                if stage == "connect"
+                else "550 5.7.1 injected: refused"
+            )
         elif answer == "drop":
             assert self.transport is not None
             self.transport.close()
@@ -227,10 +236,16 @@ class FaultRelayServer(Controller):
         tls.load_cert_chain(self.cert, key)
         self.port = free_port()
         super().__init__(
-            self.relay, hostname="127.0.0.1", port=self.port, tls_context=tls,
-            require_starttls=True, auth_require_tls=True, auth_required=True,
-            authenticator=self.relay.authenticate, enable_SMTPUTF8=self.relay.smtputf8,
-        )  # fmt: skip
+            self.relay,
+            hostname="127.0.0.1",
+            port=self.port,
+            tls_context=tls,
+            require_starttls=True,
+            auth_require_tls=True,
+            auth_required=True,
+            authenticator=self.relay.authenticate,
+            enable_SMTPUTF8=self.relay.smtputf8,
+        )
 
     def factory(self):
         server = FaultySMTP(self.handler, **self.SMTP_kwargs)

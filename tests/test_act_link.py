@@ -48,8 +48,15 @@ def _digests(tmp_path, wfscp) -> list[email.message.EmailMessage]:
         import_directory(session, SAMPLE_DIRECTORY / "wfscp", wfscp)
         sync_partnership(session, wfscp, DAY)
     with session_scope(url) as session:
-        notify(session, [wfscp], DAY, FileOutbox(tmp_path / "outbox"), Sender("g", "g@example.org"),
-               now=datetime(2026, 10, 6, 12, tzinfo=UTC), settings=get_settings())  # fmt: skip
+        notify(
+            session,
+            [wfscp],
+            DAY,
+            FileOutbox(tmp_path / "outbox"),
+            Sender("g", "g@example.org"),
+            now=datetime(2026, 10, 6, 12, tzinfo=UTC),
+            settings=get_settings(),
+        )
     messages = [
         email.message_from_bytes(path.read_bytes(), policy=policy.default)
         for path in sorted((tmp_path / "outbox").glob("*.eml"))

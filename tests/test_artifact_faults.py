@@ -125,9 +125,14 @@ def posters(deadline: str) -> list[int]:
 @pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 def test_the_poster_dies_with_the_run_that_started_it(hung_api, tmp_path, stop):
-    run = subprocess.Popen([sys.executable, "-c", POSTER, hung_api], cwd=ROOT,
-                           stdout=subprocess.PIPE, text=True, preexec_fn=as_in_a_terminal,
-                           env={**os.environ, "GOVCAL_DATA_DIR": str(tmp_path)})  # fmt: skip
+    run = subprocess.Popen(
+        [sys.executable, "-c", POSTER, hung_api],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=as_in_a_terminal,
+        env={**os.environ, "GOVCAL_DATA_DIR": str(tmp_path)},
+    )
     try:
         assert run.stdout is not None and run.stdout.readline().strip() == "posting"
         assert len(posters("612.5")) == 1

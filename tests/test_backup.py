@@ -96,9 +96,11 @@ def test_a_restore_takes_only_a_govcal_database_of_a_known_revision(tmp_path):
         assert "Traceback" not in refused.stderr
     future = tmp_path / "future.db"
     db = sqlite3.connect(future)
-    db.executescript("CREATE TABLE occurrence (id INTEGER);"
-                     "CREATE TABLE alembic_version (version_num TEXT);"
-                     "INSERT INTO alembic_version VALUES ('9999');")  # fmt: skip
+    db.executescript(
+        "CREATE TABLE occurrence (id INTEGER);"
+        "CREATE TABLE alembic_version (version_num TEXT);"
+        "INSERT INTO alembic_version VALUES ('9999');"
+    )
     db.close()
     refused = govcal("db", "restore", str(future), data=data)
     assert refused.returncode == 1 and "revision 9999" in refused.stderr, refused.stderr

@@ -17,10 +17,18 @@ from govcal.rules.model import ExpansionContext
 D = date.fromisoformat
 
 STATUTORY_IDS = {
-    "annual-report", "annual-report-sent-on", "arrangements-review", "section-11-audit",
-    "section-175-audit", "serious-incident-notification", "rapid-review", "lcspr-publication",
-    "lcspr-sent-to-panel", "care-leaver-death-notification", "cdop-annual-report",
-}  # fmt: skip
+    "annual-report",
+    "annual-report-sent-on",
+    "arrangements-review",
+    "section-11-audit",
+    "section-175-audit",
+    "serious-incident-notification",
+    "rapid-review",
+    "lcspr-publication",
+    "lcspr-sent-to-panel",
+    "care-leaver-death-notification",
+    "cdop-annual-report",
+}
 
 SMALL = """\
 partnership:
@@ -49,8 +57,9 @@ def test_a_partnership_of_a_few_lines_inherits_every_statutory_duty(rule_file):
     assert p.roles["lsp"].display_name == "Lead Safeguarding Partners"  # local title wins
     assert p.roles["la"].title == "The local authority"  # the baseline's role
     sent_on = p.rule("annual-report-sent-on")
-    context = ExpansionContext(completions={("smallscp", "annual-report", "2025-09-30", ""):
-                                            D("2025-10-10")})  # fmt: skip
+    context = ExpansionContext(
+        completions={("smallscp", "annual-report", "2025-09-30", ""): D("2025-10-10")}
+    )
     found = expand_rule(p, sent_on, D("2025-01-01"), D("2025-12-31"), context)
     assert [o.due for o in found] == [D("2025-10-17")]  # within 7 days of publication
 
@@ -90,8 +99,10 @@ overrides:
     assert s11.per is not None and s11.owner == "agency-lead"  # kept from the baseline
     assert s11.notes == "Two-year cycle agreed by the partners"
     assert [o.due for o in expand_rule(p, s11, D("2026-01-01"), D("2030-12-31"))] == [
-        D("2026-05-31"), D("2028-05-31"), D("2030-05-31"),
-    ]  # fmt: skip
+        D("2026-05-31"),
+        D("2028-05-31"),
+        D("2030-05-31"),
+    ]
     layers = layers_of(p)
     assert layers.overridden == ("section-11-audit",) and len(layers.inherited) == 10
 
@@ -115,18 +126,31 @@ def test_opting_out_needs_a_reason(rule_file):
 @pytest.mark.parametrize(
     ("extra", "needle", "expected"),
     [
-        ("obligations:\n  - id: annual-report\n    title: x\n    kind: action\n"
-         "    owner: lsp\n    schedule: {once: 2026-01-01}\n    evidence: x\n    source: x\n",
-         "- id: annual-report", "is a duty of baseline wt2023 (rules/statutory/wt2023.yaml:"),
-        ("overrides:\n  - id: annual-reprot\n    notes: x\n", "- id: annual-reprot",
-         "override 'annual-reprot' is not a duty of baseline wt2023"),
-        ("opt_out:\n  - id: s11\n    reason: x\n", "- id: s11",
-         "opt_out 's11' is not a duty of baseline wt2023"),
-        ("overrides:\n  - id: rapid-review\n    schedule: {rule: serious-incident-notification,"
-         " within: 15 workin days}\n", "schedule: {rule", "offset '15 workin days'"),
+        (
+            "obligations:\n  - id: annual-report\n    title: x\n    kind: action\n"
+            "    owner: lsp\n    schedule: {once: 2026-01-01}\n    evidence: x\n    source: x\n",
+            "- id: annual-report",
+            "is a duty of baseline wt2023 (rules/statutory/wt2023.yaml:",
+        ),
+        (
+            "overrides:\n  - id: annual-reprot\n    notes: x\n",
+            "- id: annual-reprot",
+            "override 'annual-reprot' is not a duty of baseline wt2023",
+        ),
+        (
+            "opt_out:\n  - id: s11\n    reason: x\n",
+            "- id: s11",
+            "opt_out 's11' is not a duty of baseline wt2023",
+        ),
+        (
+            "overrides:\n  - id: rapid-review\n    schedule: {rule: serious-incident-notification,"
+            " within: 15 workin days}\n",
+            "schedule: {rule",
+            "offset '15 workin days'",
+        ),
         ("overrides:\n  - id: rapid-review\n    ownr: lsp\n", "ownr: lsp", "unknown key 'ownr'"),
     ],
-)  # fmt: skip
+)
 def test_overlay_problems_name_the_partnership_file_and_line(rule_file, extra, needle, expected):
     text = SMALL + extra
     path = rule_file(text)
@@ -178,12 +202,18 @@ def test_shipped_partnerships_name_their_baselines():
 def test_rules_check_shows_what_each_partnership_inherits_overrides_and_opts_out_of():
     result = subprocess.run(
         [sys.executable, "-m", "govcal.cli", "rules", "check", "--as-of", "2026-11-24"],
-        capture_output=True, text=True, check=False, env={"COLUMNS": "250", "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"COLUMNS": "250", "PATH": ""},
         cwd=Path(__file__).resolve().parents[1],
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
-    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines()
-            if line.startswith("│") and line.split("│")[1].strip()}  # fmt: skip
+    rows = {
+        line.split("│")[1].strip(): line
+        for line in result.stdout.splitlines()
+        if line.startswith("│") and line.split("│")[1].strip()
+    }
     wfscp = [c.strip() for c in rows["wfscp"].split("│")[1:-1]]
     assert wfscp[4:9] == ["wt2023", "7", "4", "11", "0"], wfscp
     assert "wfscp: overrides annual-report, arrangements-review" in result.stdout

@@ -53,8 +53,9 @@ def test_run_status_complete_and_returns_round_trip(tmp_path):
     minutes = tmp_path / "data" / "evidence-inbox" / "minutes.pdf"  # the evidence folder
     minutes.parent.mkdir(parents=True)
     minutes.write_bytes(b"%PDF-1.4")
-    done = run("complete", "wfscp:lsp-meeting:2026-11-11", "--evidence", str(minutes),
-               "--on", "2026-11-11")  # fmt: skip
+    done = run(
+        "complete", "wfscp:lsp-meeting:2026-11-11", "--evidence", str(minutes), "--on", "2026-11-11"
+    )
     assert done.returncode == 0, done.stderr
     assert "completed on 2026-11-11 by test-user" in done.stdout
 
@@ -78,8 +79,17 @@ def test_run_status_complete_and_returns_round_trip(tmp_path):
     returns = in_process("returns", "wfscp:section-11-audit:2026-10-31", "--as-of", "2026-11-24")
     assert "North West Ambulance Service" in returns
     assert "17 of 20 returned" in returns  # the sample's history: 3 still to come
-    assert run("complete", "wfscp:section-11-audit:2026-10-31:uhmb", "--evidence",
-               "https://example.org/s11/uhmb", "--on", "2026-11-02").returncode == 0  # fmt: skip
+    assert (
+        run(
+            "complete",
+            "wfscp:section-11-audit:2026-10-31:uhmb",
+            "--evidence",
+            "https://example.org/s11/uhmb",
+            "--on",
+            "2026-11-02",
+        ).returncode
+        == 0
+    )
     cycles = in_process("returns", "--as-of", "2026-11-24", "--partnership", "wfscp")
     line = next(x for x in cycles.splitlines() if "section-11-audit:2026-10-31" in x)
     assert "18 of 20" in line  # the list of cycles counts the return just recorded
@@ -185,8 +195,11 @@ def test_import_reports_bad_rows_by_line_and_imports_the_rest(tmp_path):
     good = in_process("import", str(SAMPLE_DIRECTORY / "wfscp"))
     assert "schools.csv: schools: 148 created" in good
     bad = tmp_path / "people.csv"
-    bad.write_text("name,email,role\nOk Person,ok@example.org,business-team\n"
-                   "Broken,not-an-email,business-team\n", encoding="utf-8")  # fmt: skip
+    bad.write_text(
+        "name,email,role\nOk Person,ok@example.org,business-team\n"
+        "Broken,not-an-email,business-team\n",
+        encoding="utf-8",
+    )
     result = run("import", str(bad))
     assert result.returncode == 1
     assert f"{bad}:3: email 'not-an-email' is not valid" in result.stderr

@@ -39,9 +39,17 @@ def test_rules_check_fails_with_every_problem_listed(rule_file):
 
 def test_plan_json_has_the_documented_fields():
     result = run(
-        "plan", "--partnership", "wfscp", "--from", "2026-01-01", "--to", "2026-12-31",
-        "--as-of", "2026-11-24", "--json",
-    )  # fmt: skip
+        "plan",
+        "--partnership",
+        "wfscp",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-12-31",
+        "--as-of",
+        "2026-11-24",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     for row in rows:

@@ -15,25 +15,40 @@ GOVCAL = [sys.executable, "-m", "govcal.cli"]
 
 
 def govcal(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*GOVCAL, *args], env=dict(os.environ), capture_output=True,
-                          text=True, check=False, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [*GOVCAL, *args],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["waive", "wfscp:lsp-meeting:2026-11-11"],
-         "Error: Missing option '--reason'. (see govcal waive --help)"),
-        (["plan", "--from", "2027-01-01", "--to", "2026-01-01"],
-         "Error: Invalid value for --to: --to 2026-01-01 is before --from 2027-01-01"),
-        (["pack", "--year", "1999"], "Error: Invalid value for '--year': Input should be "
-         "greater than or equal to 2000 (see govcal pack --help)"),
-        (["pack", "--year", "2025", "--start-month", "13"],
-         "Error: Invalid value for '--start-month': Input should be less than or equal to 12"),
+        (
+            ["waive", "wfscp:lsp-meeting:2026-11-11"],
+            "Error: Missing option '--reason'. (see govcal waive --help)",
+        ),
+        (
+            ["plan", "--from", "2027-01-01", "--to", "2026-01-01"],
+            "Error: Invalid value for --to: --to 2026-01-01 is before --from 2027-01-01",
+        ),
+        (
+            ["pack", "--year", "1999"],
+            "Error: Invalid value for '--year': Input should be "
+            "greater than or equal to 2000 (see govcal pack --help)",
+        ),
+        (
+            ["pack", "--year", "2025", "--start-month", "13"],
+            "Error: Invalid value for '--start-month': Input should be less than or equal to 12",
+        ),
         (["status", "--bogus"], "Error: No such option: --bogus (see govcal status --help)"),
         (["nope"], "Error: No such command 'nope'. (see govcal --help)"),
     ],
-)  # fmt: skip
+)
 def test_a_wrong_option_is_one_line_without_the_usage_banner(args, says):
     result = govcal(*args)
     assert result.returncode == exit_codes.SETTINGS

@@ -32,8 +32,14 @@ def ok(*args: str) -> str:
 
 def recorded() -> None:
     ok("sync", "--as-of", "2026-11-24")
-    ok("complete", MEETING, "--evidence", "https://example.org/minutes/may.pdf", "--on",
-       "2026-05-13")  # fmt: skip
+    ok(
+        "complete",
+        MEETING,
+        "--evidence",
+        "https://example.org/minutes/may.pdf",
+        "--on",
+        "2026-05-13",
+    )
     ok("complete", OLD, "--evidence", "https://example.org/minutes/aug.pdf", "--on", "2026-11-20")
     ok("reschedule", MOVED, "--to", "2026-12-15 10:00", "--reason", "Chair unavailable")
 
@@ -52,8 +58,9 @@ def whole(text: str, ids: list[str]) -> None:
 
 def test_plan_shows_what_the_database_recorded(tmp_path):
     recorded()
-    rows = json.loads(ok("plan", "--from", "2026-05-01", "--to", "2026-12-31", "--as-of",
-                         "2026-11-24", "--json"))  # fmt: skip
+    rows = json.loads(
+        ok("plan", "--from", "2026-05-01", "--to", "2026-12-31", "--as-of", "2026-11-24", "--json")
+    )
     by_id = {r["id"]: r for r in rows}
     assert by_id[MEETING]["state"] == "completed_on_time"
     assert by_id[MOVED]["due"] == "2026-12-15T10:00:00+00:00"
@@ -119,8 +126,14 @@ def piped(*args: str) -> str:
     import sys
 
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    done = subprocess.run([sys.executable, "-m", "govcal.cli", *args], capture_output=True,
-                          text=True, check=False, env=env, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "govcal.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -138,8 +151,10 @@ def test_piped_output_is_laid_out_for_100_columns_with_plain_lines_whole(tmp_pat
     assert heading in status.splitlines()
 
     plan = piped("plan", "--from", "2026-05-01", "--to", "2026-12-31", "--as-of", "2026-11-24")
-    whole = ("Westmorland and Furness Safeguarding Children Partnership: 2026-05-01 to "
-             "2026-12-31 (as of 2026-11-24)")  # fmt: skip
+    whole = (
+        "Westmorland and Furness Safeguarding Children Partnership: 2026-05-01 to "
+        "2026-12-31 (as of 2026-11-24)"
+    )
     assert plan.splitlines()[0] == whole  # 102 characters, not wrapped
     assert max(len(line) for line in plan.splitlines()[1:]) <= 100
     assert "\x1b[" not in plan  # no colour codes in a file

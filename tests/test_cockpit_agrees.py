@@ -29,8 +29,9 @@ def data(sample_history_data, tmp_path) -> Path:
 
 
 def govcal(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([*GOVCAL, *args], capture_output=True, text=True, check=False,
-                            env=dict(os.environ))  # fmt: skip
+    result = subprocess.run(
+        [*GOVCAL, *args], capture_output=True, text=True, check=False, env=dict(os.environ)
+    )
     if ok:
         assert result.returncode == 0, result.stderr
     return result
@@ -66,11 +67,15 @@ def test_an_audit_round_escalated_by_email_is_an_escalation_in_the_cockpit(data)
     Nothing", the acknowledge drop-down had nothing, and an acknowledgement with the
     pasted id was never shown."""
     govcal("notify", "--as-of", TODAY.isoformat())
-    mails = [message_from_bytes(p.read_bytes(), policy=default) for p in
-             (data / "outbox").glob("*.eml")]  # fmt: skip
+    mails = [
+        message_from_bytes(p.read_bytes(), policy=default) for p in (data / "outbox").glob("*.eml")
+    ]
     told = [m for m in mails if m["Subject"].startswith("Escalation: Section 11")]
-    lead_partners = sorted(m["To"].addresses[0].addr_spec for m in told
-                           if m["To"].addresses[0].addr_spec.startswith("lsp-"))  # fmt: skip
+    lead_partners = sorted(
+        m["To"].addresses[0].addr_spec
+        for m in told
+        if m["To"].addresses[0].addr_spec.startswith("lsp-")
+    )
     assert len(lead_partners) == 4  # the four Lead Partners (and their deputies' copies)
     told = [m for m in told if m["To"].addresses[0].addr_spec in lead_partners]
     pasted = f"{S11}:lsc-icb"
@@ -122,8 +127,9 @@ def test_plan_shows_what_cancel_and_reschedule_recorded(data):
     """After `cancel` of a meeting its papers were listed "due in 77 days" though cancel
     printed "1 deadline(s) ... cancelled with it"; `plan --from` chose by the rule's date,
     so a meeting moved into the window was missing and still listed where it had been."""
-    cancelled = govcal("cancel", "wfscp:lsp-meeting:2027-02-10", "--reason",
-                       "held jointly with Cumberland's board")  # fmt: skip
+    cancelled = govcal(
+        "cancel", "wfscp:lsp-meeting:2027-02-10", "--reason", "held jointly with Cumberland's board"
+    )
     assert "1 deadline(s) that hung on it are cancelled with it" in cancelled.stdout
     february = plan("2027-02-01", "2027-02-28")
     assert february["wfscp:lsp-meeting:2027-02-10"]["state"] == "cancelled"

@@ -126,9 +126,12 @@ def summary_address(folder: Path, ui: Cockpit, monkeypatch) -> Iterator[str]:
 def worker(ui: Cockpit) -> Iterator[None]:
     """A worker left running, as README starts it: a paused run waits in it."""
     process = subprocess.Popen(
-        [BIN / "prefect", "worker", "start", "--pool", "govcal"], env=ui.env, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [BIN / "prefect", "worker", "start", "--pool", "govcal"],
+        env=ui.env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         yield
     finally:
@@ -204,10 +207,15 @@ def test_the_cockpit_reads_well_in_both_prefect_uis(tmp_path, prefect_server_url
                 # no id pasted: the run pauses with today's items; the form names its
                 # button as this UI labels it, and pressing it records the choice
                 target, target_id = overdue.pop(0)
-                run_id = ui.run("record-completion", form=json.dumps({
-                    "evidence": "https://example.org/minutes.pdf",
-                    "completed_by": "Partnership Manager",
-                }))  # fmt: skip
+                run_id = ui.run(
+                    "record-completion",
+                    form=json.dumps(
+                        {
+                            "evidence": "https://example.org/minutes.pdf",
+                            "completed_by": "Partnership Manager",
+                        }
+                    ),
+                )
                 ui.paused(run_id)
                 said = ui.resume(page, run_id, version, choose=target)
                 assert f"then press {RESUME_BUTTON[version]}" in said or (

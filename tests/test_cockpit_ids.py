@@ -75,7 +75,9 @@ def test_completing_the_cycle_id_explains_what_to_do(same_day):  # noqa: F811
     """It said "no occurrence": the id the cockpit had just offered was unknown."""
     form = {"item": CYCLE, "evidence": "https://example.org/x.pdf", "completed_by": "Officer"}
     message = refused(jobs.record_completion, form, "is the whole")
-    assert message.startswith(f"{CYCLE} is the whole Section 11 self-assessment audit cycle "
-                              "(20 of 20 not returned); act on one agency's return by its own "
-                              f"id: {CYCLE}:")  # fmt: skip
+    assert message.startswith(
+        f"{CYCLE} is the whole Section 11 self-assessment audit cycle "
+        "(20 of 20 not returned); act on one agency's return by its own "
+        f"id: {CYCLE}:"
+    )
     assert "(each one's own reminder email gives its id)" in message and "govcal" not in message

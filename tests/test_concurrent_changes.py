@@ -40,8 +40,10 @@ def _meeting(url: str) -> tuple[str, int]:
 
 def _opened_the_database(pid: int, database: Path) -> bool:
     try:
-        return any(Path(os.readlink(f"/proc/{pid}/fd/{fd}")) == database
-                   for fd in os.listdir(f"/proc/{pid}/fd"))  # fmt: skip
+        return any(
+            Path(os.readlink(f"/proc/{pid}/fd/{fd}")) == database
+            for fd in os.listdir(f"/proc/{pid}/fd")
+        )
     except OSError:
         return False
 
@@ -61,8 +63,9 @@ class _Writer:
         else:
             plain = make_url(self.url).set(drivername="postgresql")
             self.db = psycopg.connect(plain.render_as_string(hide_password=False))
-            self.db.execute("SELECT 1 FROM occurrence WHERE public_id = %s FOR UPDATE",
-                            (self.public_id,))  # fmt: skip
+            self.db.execute(
+                "SELECT 1 FROM occurrence WHERE public_id = %s FOR UPDATE", (self.public_id,)
+            )
         return self
 
     def all_waiting(self, runs: list[subprocess.Popen[str]]) -> bool:
@@ -95,35 +98,53 @@ def test_five_people_moving_one_meeting_at_once_get_five_invite_versions(
     else:
         url = request.getfixturevalue("migrated_postgres_url")
     env = {**os.environ, "GOVCAL_DATABASE_URL": url, "GOVCAL_DB_LOCK_TIMEOUT": "300"}
-    synced = subprocess.run([*GOVCAL, "sync", "-p", "wfscp"], env=env, capture_output=True,
-                            text=True, check=False, timeout=300)  # fmt: skip
+    synced = subprocess.run(
+        [*GOVCAL, "sync", "-p", "wfscp"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert synced.returncode == 0, synced.stderr
     public_id, sequence = _meeting(url)
     day = date.today() + timedelta(days=40)
     with _Writer(url, public_id) as writer:
         runs = [
             subprocess.Popen(
-                [*GOVCAL, "reschedule", public_id, "--to", f"{day} {9 + n:02d}:00",
-                 "--reason", f"room clash {n}"],
-                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                [
+                    *GOVCAL,
+                    "reschedule",
+                    public_id,
+                    "--to",
+                    f"{day} {9 + n:02d}:00",
+                    "--reason",
+                    f"room clash {n}",
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             )
             for n in range(MOVES)
-        ]  # fmt: skip
+        ]
         started = time.monotonic()
         while not writer.all_waiting(runs) and time.monotonic() - started < 120:
             time.sleep(0.1)
         time.sleep(0.5)  # from opening the file to reading the row (SQLite)
     results = [(r.wait(timeout=180), *r.communicate()) for r in runs]
     assert [code for code, _out, _err in results] == [0] * MOVES, results
-    told = sorted(int(m) for _c, out, _e in results
-                  for m in re.findall(r"invite version (\d+)", out))  # fmt: skip
+    told = sorted(
+        int(m) for _c, out, _e in results for m in re.findall(r"invite version (\d+)", out)
+    )
     assert told == list(range(sequence + 1, sequence + MOVES + 1))  # each version once
     with session_scope(url) as s:
         final = s.exec(select(OccurrenceRow).where(OccurrenceRow.public_id == public_id)).one()
         trail = s.exec(
-            select(TrailEntry).where(TrailEntry.entity_id == public_id,
-                                     TrailEntry.action == "rescheduled")
-        ).all()  # fmt: skip
+            select(TrailEntry).where(
+                TrailEntry.entity_id == public_id, TrailEntry.action == "rescheduled"
+            )
+        ).all()
     assert final.sequence == sequence + MOVES
     befores = [t.before["starts_at"] for t in trail if t.before]
     assert len(trail) == MOVES and len(set(befores)) == MOVES  # each move from the last one

@@ -21,8 +21,9 @@ def govcal(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GOVCAL_DATA_DIR": str(folder)}
     env.pop("GOVCAL_DATABASE_URL", None)
     env.pop("PREFECT_HOME", None)
-    return subprocess.run([*GOVCAL, *args], env=env, capture_output=True, text=True,
-                          timeout=300, check=False)  # fmt: skip
+    return subprocess.run(
+        [*GOVCAL, *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +75,10 @@ def test_an_empty_database_file_is_refused_not_filled_with_the_sample(tmp_path):
     assert result.returncode == 1, result.stderr[-3000:]
     [line] = result.stderr.splitlines()
     database = folder / "govcal.db"
-    assert line.startswith(f"Error: the database {database} is an empty file (0 bytes), so "
-                           "its data is gone; restore it from your latest backup")  # fmt: skip
+    assert line.startswith(
+        f"Error: the database {database} is an empty file (0 bytes), so "
+        "its data is gone; restore it from your latest backup"
+    )
     assert line.endswith("or delete the empty file to start a new database")
     assert (folder / "govcal.db").stat().st_size == 0
     assert "SAMPLE" not in result.stdout
@@ -89,5 +92,7 @@ def test_a_damaged_header_is_a_damaged_database_not_a_wrong_url(sample_data, tmp
     result = govcal(folder, "status")
     assert result.returncode == 1, result.stderr[-3000:]
     [line] = result.stderr.splitlines()
-    assert line.startswith(f"Error: the database {folder / 'govcal.db'} is damaged (file is not "
-                           "a database); restore it from your latest backup")  # fmt: skip
+    assert line.startswith(
+        f"Error: the database {folder / 'govcal.db'} is damaged (file is not "
+        "a database); restore it from your latest backup"
+    )

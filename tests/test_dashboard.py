@@ -210,9 +210,11 @@ def test_the_summary_lists_this_partnerships_refused_mail_from_the_ledger():
     from tests.support.paths import SAMPLE_DIRECTORY
 
     runner = CliRunner()
-    for args in (["sync", "--as-of", "2026-11-24"],
-                 ["sync", "--as-of", "2023-06-01", "-p", "cscp-2023"],
-                 ["import", str(SAMPLE_DIRECTORY / "wfscp")]):  # fmt: skip
+    for args in (
+        ["sync", "--as-of", "2026-11-24"],
+        ["sync", "--as-of", "2023-06-01", "-p", "cscp-2023"],
+        ["import", str(SAMPLE_DIRECTORY / "wfscp")],
+    ):
         done = runner.invoke(app, args)
         assert done.exit_code == 0, done.stderr
     with session_scope(get_settings()) as session:
@@ -225,11 +227,17 @@ def test_the_summary_lists_this_partnerships_refused_mail_from_the_ledger():
             (mine, "lsp-cumbria-police@example.org", "2026-09-01T08:05:00+00:00"),  # old
             (theirs, "lsp-wfc@example.org", "2026-11-21T08:05:00+00:00"),
         ):
-            session.add(LedgerEntry(
-                occurrence_id=occ.id, stage="reminder-7", recipient=recipient, kind="reminder",
-                status=Delivery.FAILED.value, last_error="550 5.1.1 mailbox unknown",
-                claimed_at=datetime.fromisoformat(claimed),
-            ))  # fmt: skip
+            session.add(
+                LedgerEntry(
+                    occurrence_id=occ.id,
+                    stage="reminder-7",
+                    recipient=recipient,
+                    kind="reminder",
+                    status=Delivery.FAILED.value,
+                    last_error="550 5.1.1 mailbox unknown",
+                    claimed_at=datetime.fromisoformat(claimed),
+                )
+            )
     wfscp = next(p for p in load_partnerships() if p.id == "wfscp")
     with session_scope(get_settings()) as session:
         board = build(session, wfscp, TODAY)
@@ -257,9 +265,11 @@ def test_boards_built_together_are_the_boards_built_one_at_a_time():
     from tests.support.paths import SAMPLE_DIRECTORY
 
     runner = CliRunner()
-    for args in (["import", str(SAMPLE_DIRECTORY / "wfscp")],
-                 ["sync", "--as-of", "2026-11-24"],
-                 ["sync", "--as-of", "2023-06-01", "-p", "cscp-2023"]):  # fmt: skip
+    for args in (
+        ["import", str(SAMPLE_DIRECTORY / "wfscp")],
+        ["sync", "--as-of", "2026-11-24"],
+        ["sync", "--as-of", "2023-06-01", "-p", "cscp-2023"],
+    ):
         done = runner.invoke(app, args)
         assert done.exit_code == 0, done.stderr
     with session_scope(get_settings()) as session:
@@ -268,11 +278,17 @@ def test_boards_built_together_are_the_boards_built_one_at_a_time():
             select(OccurrenceRow).where(OccurrenceRow.partnership_id != "wfscp")
         ).first()
         for occ, recipient in ((mine, "lsp-wfc@example.org"), (theirs, "x@example.org")):
-            session.add(LedgerEntry(
-                occurrence_id=occ.id, stage="reminder-7", recipient=recipient, kind="reminder",
-                status=Delivery.FAILED.value, last_error="550 5.1.1 mailbox unknown",
-                claimed_at=datetime.fromisoformat("2026-11-20T08:05:00+00:00"),
-            ))  # fmt: skip
+            session.add(
+                LedgerEntry(
+                    occurrence_id=occ.id,
+                    stage="reminder-7",
+                    recipient=recipient,
+                    kind="reminder",
+                    status=Delivery.FAILED.value,
+                    last_error="550 5.1.1 mailbox unknown",
+                    claimed_at=datetime.fromisoformat("2026-11-20T08:05:00+00:00"),
+                )
+            )
     partnerships = load_partnerships()
     assert len(partnerships) >= 2
 

@@ -100,7 +100,7 @@ def transport(server: FaultRelayServer) -> SmtpTransport:
             data_timeout=0.5,
             ca_file=str(server.cert),
         )
-    )  # fmt: skip  (the end of DATA too: the table's "slow" answer comes after 1.5 s)
+    )  # (the end of DATA too: the table's "slow" answer comes after 1.5 s)
 
 
 def run(url: str, server: FaultRelayServer, day: date = DAY, now: datetime = SEVEN):
@@ -140,8 +140,11 @@ def assert_each_message_once_or_failed(url: str, relay: Relay, uncertain: set[in
     for row in rows:
         if row.status != "sent":
             continue
-        held = [n for (rcpt, mid), n in copies.items()
-                if rcpt == row.recipient.lower() and row.message_key in mid]  # fmt: skip
+        held = [
+            n
+            for (rcpt, mid), n in copies.items()
+            if rcpt == row.recipient.lower() and row.message_key in mid
+        ]
         assert held, f"lost: {row.stage} to {row.recipient}"
         assert held[0] <= (2 if row.id in uncertain else 1), f"doubled: {row.recipient}"
     doubled = [key for key, n in copies.items() if n > 1]
@@ -191,7 +194,9 @@ def test_a_refusal_at_data_is_permanent_and_never_stops_the_rest(database, relay
     assert again.delivery.rows_refused == 0  # never retried
     told = [s for s in relay.relay.stored[-2:] if b"could not be delivered" in s.data]
     assert sorted(s.rcpt_tos[0] for s in told) == [
-        "business-team@example.org", "partnership-manager@example.org"]  # fmt: skip
+        "business-team@example.org",
+        "partnership-manager@example.org",
+    ]
 
 
 def test_a_temporary_refusal_at_rcpt_is_retried_and_delivered(database, relay):
@@ -234,8 +239,9 @@ def test_idna_domains_go_and_a_bad_recipient_fails_alone_without_503(tmp_path, c
             data = b"Message-ID: <m1@govcal>\r\nSubject: t\r\n\r\nhello\r\n"
             both = ["aaa1@exämple.org", "jörg@example.org"]
             first = client.send(Outgoing("m1", SENDER.email, both, data))
-            second = client.send(Outgoing("m2", SENDER.email, ["ok@example.org"],
-                                          data.replace(b"m1", b"m2")))  # fmt: skip
+            second = client.send(
+                Outgoing("m2", SENDER.email, ["ok@example.org"], data.replace(b"m1", b"m2"))
+            )
             client.close()
         finally:
             server.stop()
@@ -255,9 +261,16 @@ def test_a_run_stops_at_its_time_budget_and_the_next_run_carries_on(database, re
     counts = []
     for hour in range(3):
         with session_scope(database) as s:
-            report = notify(s, [load_partnership("wfscp")], DAY, transport(relay), SENDER,
-                            now=SEVEN + timedelta(hours=hour), budget=timedelta(0),
-                            settings=get_settings())  # fmt: skip
+            report = notify(
+                s,
+                [load_partnership("wfscp")],
+                DAY,
+                transport(relay),
+                SENDER,
+                now=SEVEN + timedelta(hours=hour),
+                budget=timedelta(0),
+                settings=get_settings(),
+            )
         counts.append(report.delivery.messages_sent)
     assert counts == [1, 1, 1]  # the first message always goes; the rest wait, unharmed
     assert max(relay.relay.copies().values()) == 1
@@ -288,15 +301,26 @@ def test_notify_exits_3_when_mail_waits_and_4_when_mail_was_refused(
     database, relay, template, tmp_path
 ):
     """Found: `govcal notify` exited 0 with nothing delivered and everything to retry."""
-    env = {**os.environ, "GOVCAL_DATABASE_URL": database, "GOVCAL_TRANSPORT": "SMTP",
-           "GOVCAL_SMTP_PORT": str(relay.port), "GOVCAL_SMTP_SECURITY": "STARTTLS",
-           "GOVCAL_SMTP_USERNAME": USER, "GOVCAL_SMTP_PASSWORD": PASSWORD,
-           "GOVCAL_SMTP_CA_FILE": str(relay.cert), "GOVCAL_SMTP_TIMEOUT": "0.5"}  # fmt: skip
+    env = {
+        **os.environ,
+        "GOVCAL_DATABASE_URL": database,
+        "GOVCAL_TRANSPORT": "SMTP",
+        "GOVCAL_SMTP_PORT": str(relay.port),
+        "GOVCAL_SMTP_SECURITY": "STARTTLS",
+        "GOVCAL_SMTP_USERNAME": USER,
+        "GOVCAL_SMTP_PASSWORD": PASSWORD,
+        "GOVCAL_SMTP_CA_FILE": str(relay.cert),
+        "GOVCAL_SMTP_TIMEOUT": "0.5",
+    }
 
     def notify_cli() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "govcal.cli", "notify", "--as-of",
-                               str(DAY)], env=env, capture_output=True, text=True,
-                              timeout=120)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "govcal.cli", "notify", "--as-of", str(DAY)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     relay.relay.fault = Fault("connect", "4xx", 0)  # the relay is not taking mail
     down = notify_cli()
@@ -311,8 +335,11 @@ def test_notify_exits_3_when_mail_waits_and_4_when_mail_was_refused(
     assert refused.returncode == 4, refused.stderr
     # the refused message is one email, to one person or (an invite) to each attendee:
     # the summary counts every recipient refused, and each is named with the relay's answer
-    named = [line for line in refused.stdout.splitlines()
-             if line.startswith("  ! ") and "injected" in line]  # fmt: skip
+    named = [
+        line
+        for line in refused.stdout.splitlines()
+        if line.startswith("  ! ") and "injected" in line
+    ]
     assert named and f"0 to retry, {len(named)} refused." in refused.stdout
     assert PASSWORD not in refused.stdout + refused.stderr + down.stdout + down.stderr
 
@@ -321,10 +348,16 @@ def test_a_rerun_inside_the_retry_wait_exits_3_and_says_what_waits_until_when(da
     """Found: a rerun a minute after the relay was down exited 0 with "0 to retry" while
     every notice waited for its backoff. It exits 3 now, saying how many wait, and until
     when."""
-    env = {**os.environ, "GOVCAL_DATABASE_URL": database, "GOVCAL_TRANSPORT": "smtp",
-           "GOVCAL_SMTP_PORT": str(relay.port), "GOVCAL_SMTP_USERNAME": USER,
-           "GOVCAL_SMTP_PASSWORD": PASSWORD, "GOVCAL_SMTP_CA_FILE": str(relay.cert),
-           "GOVCAL_SMTP_TIMEOUT": "0.5"}  # fmt: skip
+    env = {
+        **os.environ,
+        "GOVCAL_DATABASE_URL": database,
+        "GOVCAL_TRANSPORT": "smtp",
+        "GOVCAL_SMTP_PORT": str(relay.port),
+        "GOVCAL_SMTP_USERNAME": USER,
+        "GOVCAL_SMTP_PASSWORD": PASSWORD,
+        "GOVCAL_SMTP_CA_FILE": str(relay.cert),
+        "GOVCAL_SMTP_TIMEOUT": "0.5",
+    }
     command = [sys.executable, "-m", "govcal.cli", "notify", "--as-of", str(DAY)]
     relay.relay.fault = Fault("connect", "4xx", 0)  # down for the first run
     down = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
@@ -356,8 +389,13 @@ def test_a_reschedule_while_invites_wait_sends_each_attendee_one_latest_invite(d
     waiting = [r for r in ledger(database) if r.kind == "invite" and r.status == "pending"]
     assert waiting and not relay.relay.stored
     with session_scope(database) as s:
-        reschedule(s, meeting, datetime(2026, 10, 20, 10, tzinfo=ZoneInfo("Europe/London")),
-                   "chair unavailable", Actor("business.team@example.org"))  # fmt: skip
+        reschedule(
+            s,
+            meeting,
+            datetime(2026, 10, 20, 10, tzinfo=ZoneInfo("Europe/London")),
+            "chair unavailable",
+            Actor("business.team@example.org"),
+        )
     run(database, relay, day=date(2026, 10, 6), now=SEVEN + timedelta(days=1))
     invites: dict[str, list[tuple[str, int]]] = {}
     for stored in relay.relay.stored:
@@ -378,18 +416,34 @@ def test_a_reschedule_while_invites_wait_sends_each_attendee_one_latest_invite(d
 
 
 def _slow_relay_transport(server, data_timeout: float) -> SmtpTransport:
-    return SmtpTransport(SmtpSettings("127.0.0.1", server.port, security="none", timeout=0.2,
-                                      data_timeout=data_timeout))  # fmt: skip
+    return SmtpTransport(
+        SmtpSettings(
+            "127.0.0.1", server.port, security="none", timeout=0.2, data_timeout=data_timeout
+        )
+    )
 
 
-def _notify_through(url: str, server, now: datetime, *, data_timeout: float,
-                    budget: timedelta = timedelta(minutes=20)):  # fmt: skip
+def _notify_through(
+    url: str,
+    server,
+    now: datetime,
+    *,
+    data_timeout: float,
+    budget: timedelta = timedelta(minutes=20),
+):
     from govcal.rules.loader import load_partnership
 
     with session_scope(url) as s:
-        return notify(s, [load_partnership("wfscp")], DAY, _slow_relay_transport(server,
-                      data_timeout), SENDER, now=now, budget=budget,
-                      settings=get_settings())  # fmt: skip
+        return notify(
+            s,
+            [load_partnership("wfscp")],
+            DAY,
+            _slow_relay_transport(server, data_timeout),
+            SENDER,
+            now=now,
+            budget=budget,
+            settings=get_settings(),
+        )
 
 
 def test_a_relay_slow_to_answer_the_end_of_data_is_waited_for_not_sent_twice(database, smtp):
@@ -418,7 +472,7 @@ def test_a_relay_never_answering_in_time_gets_each_message_twice_at_most(databas
         for rcpt in r.rcpt_tos
         if "failure" not in r.message["Message-ID"]
     )
-    assert copies and max(copies.values()) == 2  # fmt: skip
+    assert copies and max(copies.values()) == 2
     given_up = [r for r in mail_rows(database) if r.kind != "failure"]
     assert given_up and all(r.status == "failed" for r in given_up)
     assert all("not sent again" in (r.last_error or "") for r in given_up)

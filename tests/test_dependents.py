@@ -48,11 +48,22 @@ def test_rescheduling_the_lsp_meeting_moves_its_papers_from_the_command_line(cal
     papers = "wfscp:lsp-meeting-papers:2027-05-12"
     assert due(calendar, papers) == D("2027-05-04")  # 5 clear working days before Wed 12th
     result = subprocess.run(
-        [sys.executable, "-m", "govcal.cli", "reschedule", "wfscp:lsp-meeting:2027-05-12",
-         "--to", "2027-05-19 10:00", "--reason", "Chief executives unavailable"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "govcal.cli",
+            "reschedule",
+            "wfscp:lsp-meeting:2027-05-12",
+            "--to",
+            "2027-05-19 10:00",
+            "--reason",
+            "Chief executives unavailable",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, "GOVCAL_DATABASE_URL": calendar},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
     assert f"Moved with it: {papers}" in result.stdout
     assert due(calendar, papers) == D("2027-05-11")  # 5 clear working days before the 19th
@@ -63,8 +74,13 @@ def test_papers_already_past_due_move_with_the_meeting(calendar, wfscp):
     assert due(calendar, papers) == D("2026-11-30")
     today = D("2026-12-03")  # the papers are three days overdue, the meeting is moved
     with session_scope(calendar) as s:
-        reschedule(s, "wfscp:safeguarding-accountability-meeting:2026-12-08",
-                   datetime(2026, 12, 15, 14, tzinfo=LONDON), "Room lost", ME)  # fmt: skip
+        reschedule(
+            s,
+            "wfscp:safeguarding-accountability-meeting:2026-12-08",
+            datetime(2026, 12, 15, 14, tzinfo=LONDON),
+            "Room lost",
+            ME,
+        )
         follow_dependents(s, wfscp, "wfscp:safeguarding-accountability-meeting:2026-12-08", today)
     assert due(calendar, papers) == D("2026-12-07")
     with session_scope(calendar) as s:
@@ -79,8 +95,14 @@ def test_a_late_report_moves_its_sending_on(calendar, wfscp):
     today = D("2026-11-20")
     with session_scope(calendar) as s:
         assert status_of(queries.occurrence(s, sent_on), today, 14, LONDON).state is State.OVERDUE
-        complete(s, "wfscp:annual-report:2026-09-30", Evidence(url="https://example.org/ar"),
-                 ME, on=D("2026-11-16"), today=today)  # fmt: skip
+        complete(
+            s,
+            "wfscp:annual-report:2026-09-30",
+            Evidence(url="https://example.org/ar"),
+            ME,
+            on=D("2026-11-16"),
+            today=today,
+        )
         follow_dependents(s, wfscp, "wfscp:annual-report:2026-09-30", today)
     assert due(calendar, sent_on) == D("2026-11-23")
     with session_scope(calendar) as s:  # no longer overdue: no escalation to the LSPs
@@ -96,8 +118,9 @@ def test_an_extended_report_moves_the_scrutineers_evaluation(calendar, wfscp):
     evaluation = "wfscp:scrutineer-evaluation:2026-09-30"
     assert due(calendar, evaluation) == D("2026-08-30")
     with session_scope(calendar) as s:
-        reschedule(s, "wfscp:annual-report:2026-09-30", D("2026-12-15"),
-                   "Extension agreed by the LSPs", ME)  # fmt: skip
+        reschedule(
+            s, "wfscp:annual-report:2026-09-30", D("2026-12-15"), "Extension agreed by the LSPs", ME
+        )
         follow_dependents(s, wfscp, "wfscp:annual-report:2026-09-30", D("2026-11-01"))
     assert due(calendar, evaluation) == D("2026-11-15")
 

@@ -40,12 +40,19 @@ def test_docker_compose_accepts_the_file(tmp_path):
     shutil.copytree(DEPLOY, tmp_path, dirs_exist_ok=True)
     for name in ("postgres_password", "smtp_password", "prefect_auth", "web_secret"):
         (secrets / name).write_text("not-a-real-secret", encoding="utf-8")
-    env = {**os.environ, "GOVCAL_SMTP_HOST": "relay.example.org",
-           "GOVCAL_MAIL_FROM": "govcal@example.org",
-           "GOVCAL_PUBLIC_URL": "https://govcal.example.org"}  # fmt: skip
-    checked = subprocess.run(["docker", "compose", "-f", str(tmp_path / "compose.yaml"),
-                              "config", "--quiet"], capture_output=True, text=True, env=env,
-                             check=False)  # fmt: skip
+    env = {
+        **os.environ,
+        "GOVCAL_SMTP_HOST": "relay.example.org",
+        "GOVCAL_MAIL_FROM": "govcal@example.org",
+        "GOVCAL_PUBLIC_URL": "https://govcal.example.org",
+    }
+    checked = subprocess.run(
+        ["docker", "compose", "-f", str(tmp_path / "compose.yaml"), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert checked.returncode == 0, checked.stderr
 
 
@@ -53,8 +60,11 @@ def _schema_check(path: Path) -> subprocess.CompletedProcess[str]:
     tool = Path(sys.executable).parent / "check-jsonschema"
     return subprocess.run(
         [str(tool), "--builtin-schema", "vendor.compose-spec", str(path)],
-        capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def test_the_file_meets_the_compose_specification():

@@ -82,8 +82,9 @@ def test_the_people_behind_late_returns_are_named_with_their_school(april_15):
     named = re.search(r"Not returned: (.*?); and 145 more schools", part).group(1).split("; ")
     assert len(named) == 3
     for member in named:  # as the directory has them: the person, their school, its code
-        assert re.fullmatch(r"Designated Safeguarding Lead, .+ \(sample\) \(wf-[a-z]\d{3}\)",
-                            member), member  # fmt: skip
+        assert re.fullmatch(
+            r"Designated Safeguarding Lead, .+ \(sample\) \(wf-[a-z]\d{3}\)", member
+        ), member
     owner = "each school's own lead (Designated safeguarding lead of a school), the late ones"
     assert f"Owner: {owner} named above" in part
 
@@ -145,9 +146,15 @@ def _busy_digest():
         )
         for n in range(148)
     ]
-    digest = Digest(key="busy", recipient="business-team@example.org",
-                    recipient_name="Business Support Officer", partnership_name="WFSCP",
-                    lines=lines, timezone="Europe/London", for_business_team=True)  # fmt: skip
+    digest = Digest(
+        key="busy",
+        recipient="business-team@example.org",
+        recipient_name="Business Support Officer",
+        partnership_name="WFSCP",
+        lines=lines,
+        timezone="Europe/London",
+        for_business_team=True,
+    )
     raw = render_digest(digest, SENDER, datetime(2027, 4, 15, 7, tzinfo=UTC))
     return email.message_from_bytes(raw, policy=policy.default)
 
@@ -158,8 +165,11 @@ def test_a_day_of_thirty_late_items_reads_the_worst_few_and_the_count():
     assert len(text.splitlines()) <= 60, text
     for part in (words(text), words(html_of(message))):
         assert "31 items on the WFSCP governance calendar need your attention" in part
-        assert re.search(r"And \d+ more items \(\d+ overdue\), less pressing \(.*\): govcal status "
-                         r"--overdue lists them all\.", part), part  # fmt: skip
+        assert re.search(
+            r"And \d+ more items \(\d+ overdue\), less pressing \(.*\): govcal status "
+            r"--overdue lists them all\.",
+            part,
+        ), part
         assert "number 0" in part  # the longest overdue is shown
         assert "number 29" not in part  # the least is counted, not shown
 
@@ -220,8 +230,14 @@ def test_one_more_is_singular():
         )
         for n in range(4)
     ]
-    digest = Digest(key="four", recipient="lsp@example.org", recipient_name="A Lead Partner",
-                    partnership_name="WFSCP", lines=lines, timezone="Europe/London")  # fmt: skip
+    digest = Digest(
+        key="four",
+        recipient="lsp@example.org",
+        recipient_name="A Lead Partner",
+        partnership_name="WFSCP",
+        lines=lines,
+        timezone="Europe/London",
+    )
     raw = render_digest(digest, SENDER, datetime(2026, 11, 16, 7, tzinfo=UTC))
     message = email.message_from_bytes(raw, policy=policy.default)
     for part in (words(text_of(message)), words(html_of(message))):

@@ -77,15 +77,21 @@ def test_bad_rows_are_reported_by_line_and_good_rows_still_import(db_url, wfscp,
     )
     reports = run_import(db_url, folder, wfscp)
     problems = [(p.file.rsplit("/", 1)[-1], p.line, p.message) for r in reports for p in r.problems]
-    assert ("schools.csv", 3, "phase 'infant' is not one of: nursery, primary, secondary, "
-            "special, pru") in problems  # fmt: skip
-    assert any(f == "schools.csv" and line == 4 and "already appears on line 2" in m
-               for f, line, m in problems)  # fmt: skip
+    assert (
+        "schools.csv",
+        3,
+        "phase 'infant' is not one of: nursery, primary, secondary, special, pru",
+    ) in problems
+    assert any(
+        f == "schools.csv" and line == 4 and "already appears on line 2" in m
+        for f, line, m in problems
+    )
     assert any(f == "schools.csv" and line == 7 for f, line, _m in problems)
     assert any(line == 3 and "email 'not-an-email' is not valid" in m for _f, line, m in problems)
     assert any(line == 4 and "unknown school 'wf-zzz'" in m for _f, line, m in problems)
-    assert any(line == 5 and "role 'headteacher' is not a role of wfscp" in m
-               for _f, line, m in problems)  # fmt: skip
+    assert any(
+        line == 5 and "role 'headteacher' is not a role of wfscp" in m for _f, line, m in problems
+    )
     assert any(line == 6 and "unknown agency 'martians'" in m for _f, line, m in problems)
     assert count(db_url, School) == 2  # wf-p001 and wf-s001
     assert count(db_url, Person) == 1

@@ -268,16 +268,20 @@ def test_every_parser_reads_the_invites_own_time_zone_block(calendar, wfscp, smt
             if part.get_content_type() == "text/calendar" and SAM in part.get_content():
                 found.append(part.get_content().replace("Europe/London", "Govcal/Nowhere"))
     summer, winter = found[0], found[-1]
-    for body, utc in ((summer, datetime(2026, 10, 13, 13, tzinfo=UTC)),
-                      (winter, datetime(2027, 1, 19, 10, tzinfo=UTC))):  # fmt: skip
+    for body, utc in (
+        (summer, datetime(2026, 10, 13, 13, tzinfo=UTC)),
+        (winter, datetime(2027, 1, 19, 10, tzinfo=UTC)),
+    ):
         ical = icalendar.Calendar.from_ical(body)
         [zone] = ical.walk("VTIMEZONE")
         assert [(o.name, "RRULE" in o) for o in zone.subcomponents] == [
-            ("DAYLIGHT", True), ("STANDARD", True),
-        ]  # fmt: skip
+            ("DAYLIGHT", True),
+            ("STANDARD", True),
+        ]
         assert str(zone.subcomponents[0]["RRULE"].to_ical().decode()) in (
-            "FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3", "FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU",
-        )  # fmt: skip
+            "FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3",
+            "FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU",
+        )
         [event] = ical.walk("VEVENT")
         assert event["DTSTART"].params["TZID"] == "Govcal/Nowhere"
         assert event["DTSTART"].dt.astimezone(UTC) == utc
@@ -343,8 +347,10 @@ def test_an_upgraded_installation_keeps_the_uids_calendars_hold(tmp_path, wfscp,
         sync_partnership(s, wfscp, D("2027-10-01"))  # a year on: new occurrences
         publish_feeds(s, [wfscp], D("2027-10-01"), tmp_path / "feeds", now=datetime(2027, 10, 1))
     body = icalendar.Calendar.from_ical((tmp_path / "feeds" / "wfscp.ics").read_bytes())
-    domains = {str(e["UID"]).rpartition("@")[0]: str(e["UID"]).rpartition("@")[2]
-               for e in body.walk("VEVENT")}  # fmt: skip
+    domains = {
+        str(e["UID"]).rpartition("@")[0]: str(e["UID"]).rpartition("@")[2]
+        for e in body.walk("VEVENT")
+    }
     assert domains["wfscp:lsp-meeting:2027-11-10"] == "govcal"  # existed before: kept
     assert domains["wfscp:lsp-meeting:2028-05-10"].endswith(".govcal")  # new: this installation
     assert domains["wfscp:lsp-meeting:2028-05-10"] != "govcal"
@@ -360,18 +366,26 @@ def test_a_rule_sends_first_invites_for_its_whole_horizon(calendar, wfscp, smtp)
     lsp = sorted(u.rpartition(":")[2] for u in first if ":lsp-meeting:" in u)
     sam = sorted(u.rpartition(":")[2] for u in first if ":safeguarding-accountability-" in u)
     assert lsp == ["2026-11-11", "2027-02-10", "2027-05-12", "2027-08-11"]
-    assert sam == ["2026-10-13", "2026-12-08", "2027-02-09", "2027-04-13", "2027-06-08",
-                   "2027-08-10"]  # fmt: skip
+    assert sam == [
+        "2026-10-13",
+        "2026-12-08",
+        "2027-02-09",
+        "2027-04-13",
+        "2027-06-08",
+        "2027-08-10",
+    ]
     assert all(date.fromisoformat(d) <= D("2027-10-05") for d in lsp + sam)
     assert not [u for u in first if ":lsp-meeting-papers:" in u]  # deadlines: no invites
 
 
 @pytest.mark.parametrize(
     ("value", "says"),
-    [("forever", "invite_horizon 'forever' of rule 'lsp-meeting' is not understood"),
-     ("30 months", "invite_horizon '30 months' of rule 'lsp-meeting' is not understood"),
-     ("0 days", "invite_horizon '0 days' of rule 'lsp-meeting' is not understood")],
-)  # fmt: skip
+    [
+        ("forever", "invite_horizon 'forever' of rule 'lsp-meeting' is not understood"),
+        ("30 months", "invite_horizon '30 months' of rule 'lsp-meeting' is not understood"),
+        ("0 days", "invite_horizon '0 days' of rule 'lsp-meeting' is not understood"),
+    ],
+)
 def test_a_bad_invite_horizon_is_one_problem_naming_the_line(rule_file, value, says):
     from tests.support.rules import VALID_HEADER, VALID_RULE, problems_of
 

@@ -89,8 +89,10 @@ def year(tmp_path, db_url):
         records.review_return(s, "testscp:s11:2025-09-30:a2", "amber", ME)
         # a3 never returns: missed
         s.flush()
-        ids = {o: records.queries.occurrence(s, o).id for o in (
-            "testscp:lsp-meeting:2025-10-15", "testscp:s11:2025-09-30:a3")}  # fmt: skip
+        ids = {
+            o: records.queries.occurrence(s, o).id
+            for o in ("testscp:lsp-meeting:2025-10-15", "testscp:s11:2025-09-30:a3")
+        }
         for occurrence, stage, status in [
             ("testscp:lsp-meeting:2025-10-15", "escalation-1", Delivery.SENT),
             ("testscp:lsp-meeting:2025-10-15", "escalation-7", Delivery.SENT),
@@ -100,8 +102,15 @@ def year(tmp_path, db_url):
             ("testscp:s11:2025-09-30:a3", "escalation-14", Delivery.SKIPPED),  # not raised
             ("testscp:s11:2025-09-30:a3", "reminder-7", Delivery.SENT),  # not an escalation
         ]:
-            s.add(LedgerEntry(occurrence_id=ids[occurrence], stage=stage, status=status.value,
-                              recipient=f"{stage}@example.org", kind="escalation"))  # fmt: skip
+            s.add(
+                LedgerEntry(
+                    occurrence_id=ids[occurrence],
+                    stage=stage,
+                    status=status.value,
+                    recipient=f"{stage}@example.org",
+                    kind="escalation",
+                )
+            )
         s.commit()
     return db_url
 
@@ -111,8 +120,12 @@ def test_the_year_in_figures(year):
         pack = build_pack(s, "testscp", 2025, END_OF_YEAR)
     f = pack.figures
     assert f.total == 8
-    assert dict(f.outcomes) == {Outcome.ON_TIME: 3, Outcome.LATE: 2, Outcome.MISSED: 2,
-                                Outcome.CANCELLED: 1}  # fmt: skip
+    assert dict(f.outcomes) == {
+        Outcome.ON_TIME: 3,
+        Outcome.LATE: 2,
+        Outcome.MISSED: 2,
+        Outcome.CANCELLED: 1,
+    }
     assert f.fell_due == 7 and percent(f.on_time_rate) == "43%" and percent(f.done_rate) == "71%"
     assert (f.escalated, f.escalated_to_lead_partners) == (2, 1)
     [cycle] = f.cycles
@@ -163,8 +176,20 @@ def test_govcal_pack_prints_the_figures_and_writes_both_files(year, tmp_path, mo
     monkeypatch.setenv("GOVCAL_DATABASE_URL", year)
     monkeypatch.setenv("GOVCAL_RULES_PATH", str(tmp_path / "rules.yaml"))
     get_settings.cache_clear()
-    result = CliRunner().invoke(app, ["pack", "-p", "testscp", "--year", "2025", "--as-of",
-                                      "31/12/2025", "--out", str(tmp_path / "packs")])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "pack",
+            "-p",
+            "testscp",
+            "--year",
+            "2025",
+            "--as-of",
+            "31/12/2025",
+            "--out",
+            str(tmp_path / "packs"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[:3] == [
         "Test Safeguarding Children Partnership, 2025: 8 obligations due.",
@@ -213,8 +238,7 @@ def test_the_flows_pack_downloads_from_the_web_app_as_html_and_csv(
 
     from govcal.flows.evidence_pack import evidence_pack
 
-    state = evidence_pack(partnership="testscp", year="2025", as_of="31/12/2025",
-                          return_state=True)  # fmt: skip
+    state = evidence_pack(partnership="testscp", year="2025", as_of="31/12/2025", return_state=True)
     assert state.is_completed(), state.message
     with get_client(sync_client=True) as client:  # the API is shared: ask for these keys
         key = ArtifactFilterKey(
@@ -245,7 +269,10 @@ def test_the_flows_pack_downloads_from_the_web_app_as_html_and_csv(
     assert table.status_code == 200 and len(rows) == 8  # 4 meetings, a report, 3 returns
     late = next(r for r in rows if r["Id"] == "testscp:s11:2025-09-30:a2")
     assert (late["Outcome"], late["Done on"], late["Review (RAG)"]) == (
-        "late (10 days)", "2025-10-10", "amber")  # fmt: skip
+        "late (10 days)",
+        "2025-10-10",
+        "amber",
+    )
     assert forged.status_code == 404
     later = serve(port, now=datetime.now(UTC) + timedelta(days=31))
     try:

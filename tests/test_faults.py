@@ -75,8 +75,11 @@ def env_for(url: str, server: SmtpServer) -> dict[str, str]:
 def notify(env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*GOVCAL, "notify", "--as-of", DAY],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def ledger(url: str) -> list[LedgerEntry]:
@@ -89,8 +92,11 @@ def assert_each_message_delivered_exactly_once(url: str, server: SmtpServer) -> 
     assert ids and max(ids.values()) == 1, [i for i, n in ids.items() if n > 1]
     rows = [r for r in ledger(url) if r.status in ("sent", "sending", "pending")]
     assert rows and all(r.status == "sent" for r in rows)
-    got = {(rcpt.lower(), r.message["Message-ID"]) for r in server.recorder.received
-           for rcpt in r.rcpt_tos}  # fmt: skip
+    got = {
+        (rcpt.lower(), r.message["Message-ID"])
+        for r in server.recorder.received
+        for rcpt in r.rcpt_tos
+    }
     for row in rows:  # every row the ledger calls sent reached its recipient
         assert any(rcpt == row.recipient.lower() and row.message_key in mid for rcpt, mid in got)
 
@@ -120,8 +126,13 @@ def test_killed_mid_sync_rerun_gives_the_same_calendar_as_a_clean_run(tmp_path):
 
     def sync(data: Path) -> subprocess.Popen[str]:
         env = {**os.environ, "GOVCAL_DATA_DIR": str(data)}
-        return subprocess.Popen([*GOVCAL, "sync", "--as-of", DAY], env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        return subprocess.Popen(
+            [*GOVCAL, "sync", "--as-of", DAY],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
 
     assert sync(clean).wait(timeout=120) == 0
     victim = sync(killed)
@@ -154,8 +165,17 @@ def test_two_sweeps_at_once_send_each_message_once(tmp_path, smtp, database, req
     assert len(smtp.recorder.received) > 20
 
 
-ANOTHER_HOST = ["unshare", "--user", "--map-root-user", "--uts", "--", "sh", "-c",
-                'hostname another-host && exec "$@"', "sh"]  # fmt: skip
+ANOTHER_HOST = [
+    "unshare",
+    "--user",
+    "--map-root-user",
+    "--uts",
+    "--",
+    "sh",
+    "-c",
+    'hostname another-host && exec "$@"',
+    "sh",
+]
 
 
 def _can_be_another_host() -> bool:
@@ -165,8 +185,9 @@ def _can_be_another_host() -> bool:
 
 @pytest.mark.parametrize("host", ["same host", "another host"])
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
-def test_a_run_still_sending_keeps_its_claim_past_the_lease(tmp_path, smtp, database, host,
-                                                             request):  # fmt: skip
+def test_a_run_still_sending_keeps_its_claim_past_the_lease(
+    tmp_path, smtp, database, host, request
+):
     """A run on a slow relay delivers for longer than a claim's lease (15 minutes by
     default; 3 s here, the clock the lease is measured by): a second notify started two
     lease lengths in, from this host or another one (its own hostname: the pid cannot be
@@ -187,8 +208,9 @@ def test_a_run_still_sending_keeps_its_claim_past_the_lease(tmp_path, smtp, data
     command = [*GOVCAL, "notify", "--as-of", DAY]
     if host == "another host":
         command = [*ANOTHER_HOST, *command]
-    second = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)  # fmt: skip
+    second = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     results = [first.communicate(timeout=180), second.communicate(timeout=180)]
     assert [first.returncode, second.returncode] == [0, 0], [err for _out, err in results]
     assert_each_message_delivered_exactly_once(url, smtp)
@@ -199,9 +221,18 @@ def test_a_run_still_sending_keeps_its_claim_past_the_lease(tmp_path, smtp, data
     assert got == sent  # nobody got a message the ledger does not record once
 
 
-FULL_OUTBOX = ["unshare", "--user", "--map-root-user", "--mount", "--", "sh", "-c",
-               'mount -t tmpfs -o size=40k tmpfs "$GOVCAL_OUTBOX_DIR" || exit 99; "$@"; '
-               'echo "exit $?"; ls -A "$GOVCAL_OUTBOX_DIR"', "sh"]  # fmt: skip
+FULL_OUTBOX = [
+    "unshare",
+    "--user",
+    "--map-root-user",
+    "--mount",
+    "--",
+    "sh",
+    "-c",
+    'mount -t tmpfs -o size=40k tmpfs "$GOVCAL_OUTBOX_DIR" || exit 99; "$@"; '
+    'echo "exit $?"; ls -A "$GOVCAL_OUTBOX_DIR"',
+    "sh",
+]
 
 
 def test_a_full_outbox_leaves_no_half_written_files_and_the_mail_waits(sqlite_copy, tmp_path):
@@ -210,10 +241,20 @@ def test_a_full_outbox_leaves_no_half_written_files_and_the_mail_waits(sqlite_co
     (tmpfs, in a mount namespace of the notify process's own)."""
     outbox = tmp_path / "outbox"
     outbox.mkdir()
-    env = {**os.environ, "GOVCAL_DATABASE_URL": sqlite_copy, "GOVCAL_TRANSPORT": "outbox",
-           "GOVCAL_OUTBOX_DIR": str(outbox)}  # fmt: skip
-    done = subprocess.run([*FULL_OUTBOX, *GOVCAL, "notify", "--as-of", DAY], env=env,
-                          capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
+    env = {
+        **os.environ,
+        "GOVCAL_DATABASE_URL": sqlite_copy,
+        "GOVCAL_TRANSPORT": "outbox",
+        "GOVCAL_OUTBOX_DIR": str(outbox),
+    }
+    done = subprocess.run(
+        [*FULL_OUTBOX, *GOVCAL, "notify", "--as-of", DAY],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     if done.returncode == 99 or "exit " not in done.stdout:
         pytest.skip(f"no mount namespace for a small file system here: {done.stderr[-200:]}")
     lines = done.stdout.splitlines()
@@ -305,8 +346,14 @@ def test_a_database_locked_by_another_writer_is_a_clear_error_and_writes_nothing
     holder = sqlite3.connect(data / "govcal.db", isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # another process mid-write
     try:
-        locked = subprocess.run([*GOVCAL, "sync", "--as-of", DAY], env=env, text=True,
-                                capture_output=True, check=False, timeout=120)  # fmt: skip
+        locked = subprocess.run(
+            [*GOVCAL, "sync", "--as-of", DAY],
+            env=env,
+            text=True,
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -324,8 +371,9 @@ def test_killed_mid_migration_the_next_run_migrates_cleanly(tmp_path, delay_ms):
     """Python's sqlite3 commits before each CREATE TABLE: a first run killed while it
     built the schema used to leave half of it, and every later run failed."""
     env = {**os.environ, "GOVCAL_DATA_DIR": str(tmp_path)}
-    victim = subprocess.Popen([*GOVCAL, "db", "upgrade"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    victim = subprocess.Popen(
+        [*GOVCAL, "db", "upgrade"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     database = tmp_path / "govcal.db"
     while not database.exists() and victim.poll() is None:
         time.sleep(0.001)  # a spin here took a core from the starting victim
@@ -334,6 +382,12 @@ def test_killed_mid_migration_the_next_run_migrates_cleanly(tmp_path, delay_ms):
         pass
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=30)
-    rerun = subprocess.run([*GOVCAL, "sync", "--as-of", DAY], env=env, text=True,
-                           capture_output=True, check=False, timeout=120)  # fmt: skip
+    rerun = subprocess.run(
+        [*GOVCAL, "sync", "--as-of", DAY],
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
     assert rerun.returncode == 0, rerun.stderr

@@ -110,9 +110,12 @@ def test_daily_compliance_syncs_notifies_and_publishes_the_dashboard(embedded):
     summary = found["compliance-summary-wfscp"].data
     headings = [line for line in summary.splitlines() if line.startswith("## ")]
     assert [h.split(" (")[0] for h in headings[:5]] == [
-        "## Statutory clocks running", "## Due in the next 14 days", "## Overdue, by owner",
-        "## Escalated to the Lead Partners", "## Needs a decision",
-    ]  # fmt: skip
+        "## Statutory clocks running",
+        "## Due in the next 14 days",
+        "## Overdue, by owner",
+        "## Escalated to the Lead Partners",
+        "## Needs a decision",
+    ]
     assert "consider referral" in summary and "Sent by this run:" in summary
     returns = found["returns-wfscp-section-11-audit"]
     assert returns.type == "table"
@@ -148,9 +151,12 @@ def test_a_returns_table_is_posted_again_only_when_it_changes(embedded):
     rows = {r["Code"]: r for r in json.loads(artifacts(key)[key].data)}
     assert rows["nwas"]["Returned"] == "🔴 missing, due 31 Oct"
 
-    form = ReturnForm(item="wfscp:section-11-audit:2026-10-31:nwas",
-                      evidence="https://example.org/s11/nwas.pdf", submitted_on=D("2026-11-20"),
-                      recorded_by="Business Support Officer")  # fmt: skip
+    form = ReturnForm(
+        item="wfscp:section-11-audit:2026-10-31:nwas",
+        evidence="https://example.org/s11/nwas.pdf",
+        submitted_on=D("2026-11-20"),
+        recorded_by="Business Support Officer",
+    )
     jobs.record_return(form=form, as_of=D("2026-11-24"))  # republishes the board
     assert versions(key) == tables + 1
     rows = {r["Code"]: r for r in json.loads(artifacts(key)[key].data)}
@@ -169,10 +175,15 @@ def test_a_day_whose_cockpit_cannot_be_posted_does_its_work_and_says_why(embedde
     closed = free_port()  # nothing listens there
     real = govcal.flows.publish._poster_environment
     monkeypatch.setattr(govcal.flows.tasks, "IN_PROCESS_AT_MOST", 0)  # the poster process, always
-    monkeypatch.setattr(govcal.flows.publish, "_poster_environment", lambda: {
-        **real(), "PREFECT_API_URL": f"http://govcal:S3cretPW@127.0.0.1:{closed}/api",
-        "PREFECT_CLIENT_MAX_RETRIES": "0",
-    })  # fmt: skip
+    monkeypatch.setattr(
+        govcal.flows.publish,
+        "_poster_environment",
+        lambda: {
+            **real(),
+            "PREFECT_API_URL": f"http://govcal:S3cretPW@127.0.0.1:{closed}/api",
+            "PREFECT_CLIENT_MAX_RETRIES": "0",
+        },
+    )
     state = jobs.daily_compliance(as_of=D("2026-11-24"), return_state=True)
     assert state.is_failed()
     assert state.message.startswith("the cockpit was not all posted: Prefect's API did not take")
@@ -189,8 +200,9 @@ def test_record_completion_form_lands_in_the_audit_trail_as_done_from_the_ui(emb
     form = CompletionForm(
         item="wfscp:lsp-meeting:2026-11-11",
         evidence="https://example.org/minutes/lsp-2026-11-11.pdf",
-        completed_on=D("2026-11-11"), completed_by="Partnership Manager",
-    )  # fmt: skip
+        completed_on=D("2026-11-11"),
+        completed_by="Partnership Manager",
+    )
     state = jobs.record_completion(form=form, as_of=D("2026-11-24"), return_state=True)
     # anyone holding the Prefect login can type any name: it is kept as typed, marked
     # unverified, with the one identity the server knows (the run that recorded it)
@@ -215,10 +227,13 @@ def test_record_return_with_review_and_follow_up(embedded):
     jobs.daily_compliance(as_of=D("2026-11-24"))
     form = ReturnForm(
         item="wfscp:section-11-audit:2026-10-31:nwas",
-        evidence="https://example.org/s11/nwas.pdf", submitted_on=D("2026-10-28"),
-        recorded_by="Business Support Officer", rating="amber", review_note="training gaps",
+        evidence="https://example.org/s11/nwas.pdf",
+        submitted_on=D("2026-10-28"),
+        recorded_by="Business Support Officer",
+        rating="amber",
+        review_note="training gaps",
         follow_ups=[{"description": "Refresh level 3 training", "due": "2027-01-31"}],
-    )  # fmt: skip
+    )
     jobs.record_return(form=form, as_of=D("2026-11-24"))
     with session_scope(get_settings()) as s:
         audit_return = s.exec(select(AuditReturn).where(AuditReturn.subject == "nwas")).all()
@@ -230,8 +245,13 @@ def test_record_return_with_review_and_follow_up(embedded):
 
 def test_incident_clock_creates_the_statutory_deadlines(embedded):
     jobs.daily_compliance(as_of=D("2027-03-24"))
-    form = IncidentForm(partnership="wfscp", reference="SI-2027-001", aware_on=D("2027-03-24"),
-                        kind="serious-incident", recorded_by="LA duty manager")  # fmt: skip
+    form = IncidentForm(
+        partnership="wfscp",
+        reference="SI-2027-001",
+        aware_on=D("2027-03-24"),
+        kind="serious-incident",
+        recorded_by="LA duty manager",
+    )
     created = jobs.start_incident_clock(form=form, as_of=D("2027-03-24"))
     assert created == (
         "serious-incident SI-2027-001: clocks started: wfscp:rapid-review:SI-2027-001, "
@@ -239,21 +259,26 @@ def test_incident_clock_creates_the_statutory_deadlines(embedded):
     )
     assert occurrence("wfscp:serious-incident-notification:SI-2027-001").due == D("2027-04-02")
     with pytest.raises(ValueError):
-        IncidentForm(partnership="wfscp", reference="Jane Smith", aware_on=D("2027-03-24"),
-                     recorded_by="x y")  # fmt: skip
+        IncidentForm(
+            partnership="wfscp", reference="Jane Smith", aware_on=D("2027-03-24"), recorded_by="x y"
+        )
 
 
 def test_open_audit_cycle_requests_every_return(embedded):
-    result = jobs.open_audit_cycle(partnership="wfscp", rule="section-175-audit",
-                                   as_of=D("2027-01-11"))  # fmt: skip
+    result = jobs.open_audit_cycle(
+        partnership="wfscp", rule="section-175-audit", as_of=D("2027-01-11")
+    )
     assert result["cycle"] == "wfscp:section-175-audit:2027-03-31"
     assert result["requests"] == 148
     with session_scope(get_settings()) as s:
         returns = s.exec(select(AuditReturn)).all()
     requested = [r for r in returns if r.requested_at is not None]
     assert len(requested) == 148
-    dsl_mail = [f for f in (embedded / "outbox").glob("*.eml")
-                if b"dsl-wf-p001@example.org" in f.read_bytes()]  # fmt: skip
+    dsl_mail = [
+        f
+        for f in (embedded / "outbox").glob("*.eml")
+        if b"dsl-wf-p001@example.org" in f.read_bytes()
+    ]
     body = email.message_from_bytes(dsl_mail[0].read_bytes(), policy=policy.default)
     text = body.get_body(("plain",)).get_content()
     assert "New request" in text and "Section 175 safeguarding audit" in text

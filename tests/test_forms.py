@@ -108,15 +108,20 @@ def test_completion_with_a_pasted_id_changes_the_summary(day):
 def test_each_run_is_named_for_what_it_did(same_day):
     """Runs were named at random ("gamma28-arae"): the Runs list could not say who did
     what. A form's run is named for it; a refusal by its form alone."""
-    state = jobs.record_completion(form={**COMPLETE, "item": LSP, "completed_by": "Jo Bloggs"},
-                                   as_of=TODAY, return_state=True)  # fmt: skip
+    state = jobs.record_completion(
+        form={**COMPLETE, "item": LSP, "completed_by": "Jo Bloggs"}, as_of=TODAY, return_state=True
+    )
     assert state.is_completed(), state.message
     assert run_name(state) == (
         "Joint Lead Safeguarding Partners meeting (with Cumberland SCP) 11 Nov 2026 completed "
         "by Jo Bloggs"
     )
-    incident = {"partnership": "wfscp", "reference": "SI-2026-009", "aware_on": "20/11/2026",
-                "recorded_by": "LA duty manager"}  # fmt: skip
+    incident = {
+        "partnership": "wfscp",
+        "reference": "SI-2026-009",
+        "aware_on": "20/11/2026",
+        "recorded_by": "LA duty manager",
+    }
     state = jobs.start_incident_clock(form=incident, as_of=TODAY, return_state=True)
     assert run_name(state) == "Incident SI-2026-009: clocks started by LA duty manager"
     refused_run = jobs.start_incident_clock(
@@ -160,17 +165,26 @@ def test_completion_twice_is_refused_the_second_time(same_day):
     refused(jobs.record_completion, {**COMPLETE, "item": LSP}, "was already completed")
 
 
-RETURN = {"item": S11, "evidence": "https://example.org/s11/nwas.pdf",
-          "submitted_on": "28/10/2026", "recorded_by": "Business Support Officer"}  # fmt: skip
+RETURN = {
+    "item": S11,
+    "evidence": "https://example.org/s11/nwas.pdf",
+    "submitted_on": "28/10/2026",
+    "recorded_by": "Business Support Officer",
+}
 
 
 def test_return_then_review(same_day):
     done(jobs.record_return, RETURN)
     assert occurrence(S11).completed_at == D("2026-10-28")
-    message = done(jobs.review_return, {
-        "item": S11, "rating": "amber", "by": "Business Support Officer",
-        "follow_ups": [{"description": "Refresh level 3 training", "due": "31/01/2027"}],
-    })  # fmt: skip
+    message = done(
+        jobs.review_return,
+        {
+            "item": S11,
+            "rating": "amber",
+            "by": "Business Support Officer",
+            "follow_ups": [{"description": "Refresh level 3 training", "due": "31/01/2027"}],
+        },
+    )
     assert message == f"{S11} reviewed: amber, 1 follow-up action(s)"
     import json
 
@@ -186,21 +200,32 @@ def test_return_then_review(same_day):
     [
         (jobs.record_return, {**RETURN, "item": LSP}, "is not an S11 or S175 return"),
         (jobs.record_return, {**RETURN, "submitted_on": "tomorrow"}, "Submitted on: the date"),
-        (jobs.review_return, {"item": S11, "rating": "amber", "by": "Officer"},
-         "has not been submitted yet"),
-        (jobs.review_return, {"item": S11, "rating": "purple", "by": "Officer"},
-         "Review rating (RAG): Input should be"),
+        (
+            jobs.review_return,
+            {"item": S11, "rating": "amber", "by": "Officer"},
+            "has not been submitted yet",
+        ),
+        (
+            jobs.review_return,
+            {"item": S11, "rating": "purple", "by": "Officer"},
+            "Review rating (RAG): Input should be",
+        ),
     ],
-)  # fmt: skip
+)
 def test_return_and_review_refused(same_day, flow, form, needle):
     refused(flow, form, needle)
     assert occurrence(S11).lifecycle == "open"
 
 
 def test_reschedule_cancel_waive_reopen(same_day):
-    move = {"item": LSP, "new_date": "02/12/2026", "new_time": "14:00",
-            "new_place": "Barrow Town Hall,  Committee Room 2",
-            "reason": "room unavailable", "by": "Partnership Manager"}  # fmt: skip
+    move = {
+        "item": LSP,
+        "new_date": "02/12/2026",
+        "new_time": "14:00",
+        "new_place": "Barrow Town Hall,  Committee Room 2",
+        "reason": "room unavailable",
+        "by": "Partnership Manager",
+    }
     moved = done(jobs.reschedule, move)
     assert "moved to Wed 02 Dec 2026 14:00" in moved
     assert "at Barrow Town Hall, Committee Room 2" in moved
@@ -220,20 +245,49 @@ def test_reschedule_cancel_waive_reopen(same_day):
 @pytest.mark.parametrize(
     ("flow", "form", "needle"),
     [
-        (jobs.reschedule, {"item": LSP, "new_date": "18/11/2026", "new_time": "25:00",
-                           "reason": "room", "by": "PM"}, "is not a time of day"),
-        (jobs.reschedule, {"item": LSP, "new_date": "18/11/2026", "new_time": "2pm",
-                           "reason": "room", "by": "PM"}, "New time (meetings): String should"),
-        (jobs.reschedule, {"item": LSP, "new_date": "", "reason": "room", "by": "PM"},
-         "New date: Input should be a valid date"),
-        (jobs.reschedule, {"item": LSP, "new_date": "18/11/2026", "new_place": "x" * 201,
-                           "reason": "room", "by": "PM"},
-         "New place (meetings): String should have at most 200"),
+        (
+            jobs.reschedule,
+            {
+                "item": LSP,
+                "new_date": "18/11/2026",
+                "new_time": "25:00",
+                "reason": "room",
+                "by": "PM",
+            },
+            "is not a time of day",
+        ),
+        (
+            jobs.reschedule,
+            {
+                "item": LSP,
+                "new_date": "18/11/2026",
+                "new_time": "2pm",
+                "reason": "room",
+                "by": "PM",
+            },
+            "New time (meetings): String should",
+        ),
+        (
+            jobs.reschedule,
+            {"item": LSP, "new_date": "", "reason": "room", "by": "PM"},
+            "New date: Input should be a valid date",
+        ),
+        (
+            jobs.reschedule,
+            {
+                "item": LSP,
+                "new_date": "18/11/2026",
+                "new_place": "x" * 201,
+                "reason": "room",
+                "by": "PM",
+            },
+            "New place (meetings): String should have at most 200",
+        ),
         (jobs.cancel_item, {"item": LSP, "reason": "", "by": "PM"}, "Reason: String should have"),
         (jobs.waive_item, {"item": LSP, "by": "PM"}, "Reason: Field required"),
         (jobs.reopen_item, {"item": LSP, "reason": "mistake", "by": "PM"}, "is already open"),
     ],
-)  # fmt: skip
+)
 def test_item_changes_refused(same_day, flow, form, needle):
     refused(flow, form, needle)
     row = occurrence(LSP)
@@ -241,8 +295,12 @@ def test_item_changes_refused(same_day, flow, form, needle):
 
 
 def test_incident_form(same_day):
-    form = {"partnership": "wfscp", "reference": "SI-2026-007", "aware_on": "20/11/2026",
-            "recorded_by": "LA duty manager"}  # fmt: skip
+    form = {
+        "partnership": "wfscp",
+        "reference": "SI-2026-007",
+        "aware_on": "20/11/2026",
+        "recorded_by": "LA duty manager",
+    }
     message = done(jobs.start_incident_clock, form)
     assert "wfscp:serious-incident-notification:SI-2026-007" in message
     summary = artifacts("compliance-summary-wfscp")["compliance-summary-wfscp"].data
@@ -261,8 +319,13 @@ def test_incident_form(same_day):
     ],
 )
 def test_incident_form_refused_without_echoing_the_reference(same_day, change, needle):
-    form = {"partnership": "wfscp", "reference": "SI-2026-008", "aware_on": "20/11/2026",
-            "recorded_by": "LA duty manager", **change}  # fmt: skip
+    form = {
+        "partnership": "wfscp",
+        "reference": "SI-2026-008",
+        "aware_on": "20/11/2026",
+        "recorded_by": "LA duty manager",
+        **change,
+    }
     message = refused(jobs.start_incident_clock, form, needle)
     assert "Jane" not in message
 
@@ -279,12 +342,21 @@ def test_acknowledging_an_escalation(day):
     summary = artifacts("compliance-summary-wfscp")["compliance-summary-wfscp"].data
     section = summary.split("## Escalated to the Lead Partners")[1].split("## ")[0]
     section = as_shown(section)  # as the UI shows it
-    assert re.search(r"acknowledged by typed as Chief Constable \(not verified\), via Prefect "
-                     r"flow run [\w-]+ on \d{1,2} \w{3} \d{4}", section)  # fmt: skip
-    refused(jobs.acknowledge_escalation, {"item": escalated, "by": "Chief Executive"},
-            "was already acknowledged by typed as Chief Constable (not verified)")  # fmt: skip
-    refused(jobs.acknowledge_escalation, {"item": LSP, "by": "Chief Executive"},
-            "has not been escalated to the Lead Partners")  # fmt: skip
+    assert re.search(
+        r"acknowledged by typed as Chief Constable \(not verified\), via Prefect "
+        r"flow run [\w-]+ on \d{1,2} \w{3} \d{4}",
+        section,
+    )
+    refused(
+        jobs.acknowledge_escalation,
+        {"item": escalated, "by": "Chief Executive"},
+        "was already acknowledged by typed as Chief Constable (not verified)",
+    )
+    refused(
+        jobs.acknowledge_escalation,
+        {"item": LSP, "by": "Chief Executive"},
+        "has not been escalated to the Lead Partners",
+    )
     with session_scope(get_settings()) as s:
         assert len(s.exec(select(EscalationAck)).all()) == 1
 
@@ -303,9 +375,10 @@ def test_choosing_from_todays_open_items_when_no_id_is_pasted(same_day):
 
     result: dict[str, object] = {}
     runner = threading.Thread(
-        target=lambda: result.update(state=jobs.record_completion(
-            form=COMPLETE, as_of=TODAY, return_state=True)),
-    )  # fmt: skip
+        target=lambda: result.update(
+            state=jobs.record_completion(form=COMPLETE, as_of=TODAY, return_state=True)
+        ),
+    )
     runner.start()
     paused = FlowRunFilter(
         state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
@@ -355,8 +428,12 @@ def test_a_refused_reference_is_kept_nowhere_in_the_run(same_day):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
-    form = {"partnership": "wfscp", "reference": CHILD, "aware_on": "20/11/2026",
-            "recorded_by": "LA duty manager"}  # fmt: skip
+    form = {
+        "partnership": "wfscp",
+        "reference": CHILD,
+        "aware_on": "20/11/2026",
+        "recorded_by": "LA duty manager",
+    }
     state = jobs.start_incident_clock(form=form, as_of=TODAY, return_state=True)
     assert state.is_failed() and "not accepted" in state.message
     with get_client(sync_client=True) as client:
@@ -382,9 +459,12 @@ def test_the_form_schema_refuses_a_child_before_a_run_exists(prefect_api):
     with get_client(sync_client=True) as client:
         flow_id = client.create_flow_from_name("start-incident-clock")
         deployment = client.create_deployment(
-            flow_id, f"incident-{uuid.uuid4().hex[:8]}", parameter_openapi_schema=schema,
-            enforce_parameter_schema=True, entrypoint="flows/jobs.py:start_incident_clock",
-        )  # fmt: skip
+            flow_id,
+            f"incident-{uuid.uuid4().hex[:8]}",
+            parameter_openapi_schema=schema,
+            enforce_parameter_schema=True,
+            entrypoint="flows/jobs.py:start_incident_clock",
+        )
         form = {"partnership": "wfscp", "aware_on": "20/11/2026", "recorded_by": "LA duty"}
         for bad in (CHILD, "JNSMTH-2026-01", "JHN-2026-014", "john-smith-2015"):
             with pytest.raises(PrefectHTTPStatusError) as caught:
@@ -404,8 +484,13 @@ def test_the_form_schema_refuses_a_child_before_a_run_exists(prefect_api):
 def test_recording_who_attended_a_meeting(same_day):
     message = done(jobs.record_attendance, {"item": LSP, "by": "Partnership Manager"})
     assert message.startswith(f"{LSP}: ") and "attended" in message
-    refused(jobs.record_attendance,
-            {"item": LSP, "present": "stranger@example.net", "by": "Partnership Manager"},
-            "stranger@example.net neither had an invite")  # fmt: skip
-    refused(jobs.record_attendance, {"item": "wfscp:lsp-meeting:2027-02-10", "by": "PM"},
-            "record who attended after it")  # fmt: skip
+    refused(
+        jobs.record_attendance,
+        {"item": LSP, "present": "stranger@example.net", "by": "Partnership Manager"},
+        "stranger@example.net neither had an invite",
+    )
+    refused(
+        jobs.record_attendance,
+        {"item": "wfscp:lsp-meeting:2027-02-10", "by": "PM"},
+        "record who attended after it",
+    )

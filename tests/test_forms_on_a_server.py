@@ -24,8 +24,9 @@ SECRET = "forms-on-a-server-" + "s" * 32
 
 def start(ui: Cockpit, flow: str, parameters: dict) -> str:
     """A run of a form's deployment, as the UI's Submit creates it; its id."""
-    made = ui.post(f"/deployments/{ui.deployment(flow)['id']}/create_flow_run",
-                   {"parameters": parameters})  # fmt: skip
+    made = ui.post(
+        f"/deployments/{ui.deployment(flow)['id']}/create_flow_run", {"parameters": parameters}
+    )
     return made["id"]  # type: ignore[call-overload]
 
 
@@ -34,8 +35,10 @@ def run_of(ui: Cockpit, run_id: str) -> dict:
 
 
 def logs_of(ui: Cockpit, run_id: str) -> list[dict]:
-    return ui.post("/logs/filter", {"logs": {"flow_run_id": {"any_": [run_id]}},
-                                    "sort": "TIMESTAMP_ASC", "limit": 200})  # type: ignore[return-value]  # fmt: skip
+    return ui.post(
+        "/logs/filter",
+        {"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC", "limit": 200},
+    )  # type: ignore[return-value]
 
 
 def test_forms_found_named_answered_in_one_line_and_the_pack_downloaded(
@@ -48,8 +51,15 @@ def test_forms_found_named_answered_in_one_line_and_the_pack_downloaded(
     with cockpit(tmp_path, prefect_server_url) as ui:
         # the Deployments list as the UI asks for it (V2: NAME_ASC, ten a page), filtered
         # by the forms' tag: every form on the first page, and nothing else
-        page = ui.post("/deployments/paginate", {"page": 1, "limit": 10, "sort": "NAME_ASC",
-                       "deployments": {"tags": {"all_": [FORM_TAG]}}})  # fmt: skip
+        page = ui.post(
+            "/deployments/paginate",
+            {
+                "page": 1,
+                "limit": 10,
+                "sort": "NAME_ASC",
+                "deployments": {"tags": {"all_": [FORM_TAG]}},
+            },
+        )
         names = [d["name"] for d in page["results"]]  # type: ignore[call-overload]
         assert page["count"] == 10 and set(names) == set(FORM_TITLES.values()) - {  # type: ignore[call-overload]
             "Make the evidence pack"
@@ -59,12 +69,28 @@ def test_forms_found_named_answered_in_one_line_and_the_pack_downloaded(
 
         rows = json.loads(ui.artifact("compliance-wfscp")["data"])
         target = next(r for r in rows if "-audit:" not in r["Id"] and "incident" not in r["Id"])
-        good = start(ui, "record-completion", {"form": {
-            "item": target["Id"], "evidence": "https://example.org/minutes.pdf",
-            "completed_by": "Jo Bloggs"}})  # fmt: skip
-        bad = start(ui, "record-completion", {"form": {
-            "item": "the LSP meeting", "evidence": "https://example.org/minutes.pdf",
-            "completed_by": "Jo Bloggs"}})  # fmt: skip
+        good = start(
+            ui,
+            "record-completion",
+            {
+                "form": {
+                    "item": target["Id"],
+                    "evidence": "https://example.org/minutes.pdf",
+                    "completed_by": "Jo Bloggs",
+                }
+            },
+        )
+        bad = start(
+            ui,
+            "record-completion",
+            {
+                "form": {
+                    "item": "the LSP meeting",
+                    "evidence": "https://example.org/minutes.pdf",
+                    "completed_by": "Jo Bloggs",
+                }
+            },
+        )
         ui.env["GOVCAL_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
         ui.env["GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK"] = "true"
         ui.env["GOVCAL_WEB_SECRET"] = SECRET  # the worker signs, the web app checks

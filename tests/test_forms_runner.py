@@ -38,8 +38,11 @@ def call(method: str, url: str, **kwargs) -> httpx.Response:
 
 def submit(api: str, name: str, parameters: dict) -> str:
     deployment = call("GET", f"{api}/deployments/name/{name}/{deployment_of(name)}")
-    made = call("POST", f"{api}/deployments/{deployment.json()['id']}/create_flow_run",
-                json={"parameters": parameters})  # fmt: skip
+    made = call(
+        "POST",
+        f"{api}/deployments/{deployment.json()['id']}/create_flow_run",
+        json={"parameters": parameters},
+    )
     return made.json()["id"]
 
 
@@ -57,12 +60,19 @@ def test_forms_submitted_through_the_api_are_run_by_the_forms_runner(prefect_ser
     cli(env, BIN / "prefect", "work-pool", "create", "govcal", "--type", "process", "--overwrite")
     cli(env, BIN / "prefect", "--no-prompt", "deploy", "--all")
     runner = subprocess.Popen(
-        [BIN / "govcal", "forms-runner"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [BIN / "govcal", "forms-runner"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
-        form = {"item": LSP, "evidence": "https://example.org/minutes.pdf",
-                "completed_by": "Jo Bloggs"}  # fmt: skip
+        form = {
+            "item": LSP,
+            "evidence": "https://example.org/minutes.pdf",
+            "completed_by": "Jo Bloggs",
+        }
         done = submit(api, "record-completion", {"form": form, "as_of": "24/11/2026"})
         final = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
         state = wait_until(lambda: state_of(api, done, *final), 180, "the form to be run")
@@ -70,9 +80,14 @@ def test_forms_submitted_through_the_api_are_run_by_the_forms_runner(prefect_ser
         assert state["message"].startswith("Joint Lead Safeguarding Partners meeting"), state
         assert f"({LSP}) completed on 2026-11-24" in state["message"]
 
-        chosen = submit(api, "waive-item", {
-            "form": {"item": "", "reason": "not needed this year", "by": "Jo Bloggs"},
-            "as_of": "24/11/2026"})  # fmt: skip
+        chosen = submit(
+            api,
+            "waive-item",
+            {
+                "form": {"item": "", "reason": "not needed this year", "by": "Jo Bloggs"},
+                "as_of": "24/11/2026",
+            },
+        )
         paused = wait_until(lambda: state_of(api, chosen, "PAUSED", *final), 180, "the pause")
         assert paused["type"] == "PAUSED", paused
         keyset = paused["state_details"]["run_input_keyset"]

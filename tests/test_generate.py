@@ -80,14 +80,22 @@ def test_the_generate_command_writes_files_that_rules_check_accepts(tmp_path):
     source.write_text(national_csv(4), encoding="utf-8")
 
     def govcal(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "govcal.cli", *args], cwd=ROOT,
-                              capture_output=True, text=True, check=False)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "govcal.cli", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     made = govcal("rules", "generate", str(source), str(tmp_path / "rules"))
     assert made.returncode == 0, made.stderr
     assert sorted(p.name for p in (tmp_path / "rules").iterdir()) == [
-        "scp-001.yaml", "scp-002.yaml", "scp-003.yaml", "scp-004.yaml",
-    ]  # fmt: skip
+        "scp-001.yaml",
+        "scp-002.yaml",
+        "scp-003.yaml",
+        "scp-004.yaml",
+    ]
     again = govcal("rules", "generate", str(source), str(tmp_path / "rules"))
     assert again.returncode == 1 and "nothing was overwritten" in again.stderr
     checked = govcal("rules", "check", str(tmp_path / "rules"), "--as-of", "2026-11-24")
@@ -96,9 +104,21 @@ def test_the_generate_command_writes_files_that_rules_check_accepts(tmp_path):
 
 
 def test_generate_given_a_folder_says_folder_and_csv_not_rule_file(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "govcal.cli", "rules", "generate",
-                             str(tmp_path), str(tmp_path / "out")], cwd=ROOT,
-                            capture_output=True, text=True, check=False)  # fmt: skip
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "govcal.cli",
+            "rules",
+            "generate",
+            str(tmp_path),
+            str(tmp_path / "out"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 1
     first = result.stderr.splitlines()[0]
     assert first.endswith("is a folder, not a CSV file; give the CSV of partnerships (id,name,...)")

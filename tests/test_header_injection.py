@@ -30,9 +30,17 @@ from tests.support.paths import SAMPLE_DIRECTORY
 FORGED = "\r\nReply-To: attacker@evil.example\r\nBcc: all@evil.example\r\n\r\nURGENT: log in"
 WORD = "=?utf-8?b?" + base64.b64encode(FORGED.encode()).decode() + "?="
 MEANT = {
-    "subject", "from", "to", "reply-to", "date", "message-id", "auto-submitted",
-    "x-auto-response-suppress", "mime-version", "content-type",
-}  # fmt: skip
+    "subject",
+    "from",
+    "to",
+    "reply-to",
+    "date",
+    "message-id",
+    "auto-submitted",
+    "x-auto-response-suppress",
+    "mime-version",
+    "content-type",
+}
 
 
 @pytest.fixture

@@ -79,9 +79,13 @@ def load_in_child(tmp_path_factory):
     warm = tmp_path_factory.mktemp("warm") / "good.yaml"
     warm.write_text(VALID_HEADER + VALID_RULE, encoding="utf-8")
     server = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(warm)], stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True,
-    )  # fmt: skip
+        [sys.executable, "-c", SERVER, str(warm)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        start_new_session=True,
+    )
 
     def load(path: Path) -> dict:
         server.stdin.write(f"{path}\n")
@@ -206,8 +210,12 @@ def test_rules_check_prints_the_bomb_as_one_line_and_no_traceback(tmp_path):
     path.write_text(BOMB, encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "govcal.cli", "rules", "check", str(path)],
-        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr + result.stdout
     assert "bomb.yaml:2: alias '*a' is not allowed in a rule file" in result.stderr

@@ -110,9 +110,12 @@ def _calls(path: Path) -> list[tuple[int, str]]:
         if isinstance(node, ast.Call):
             func = node.func
             called = (
-                func.attr if isinstance(func, ast.Attribute)
-                else func.id if isinstance(func, ast.Name) else ""
-            )  # fmt: skip
+                func.attr
+                if isinstance(func, ast.Attribute)
+                else func.id
+                if isinstance(func, ast.Name)
+                else ""
+            )
             found.append((node.lineno, called))
     return found
 
@@ -317,9 +320,17 @@ def test_the_flows_settings_check_sees_a_helper_reading_them(tmp_path, monkeypat
     assert settings_read_in_flows() == ["flows/helper.py:2: get_settings("]
 
 
-IMPORT_TIME_LOADERS = SETTINGS_READERS | RULE_LOADERS | {
-    "rules_or_empty", "load_rules", "running_rules", "build_runtime", "partnerships",
-}  # fmt: skip
+IMPORT_TIME_LOADERS = (
+    SETTINGS_READERS
+    | RULE_LOADERS
+    | {
+        "rules_or_empty",
+        "load_rules",
+        "running_rules",
+        "build_runtime",
+        "partnerships",
+    }
+)
 
 
 def _import_time_calls(tree: ast.Module) -> list[tuple[int, str]]:
@@ -334,9 +345,12 @@ def _import_time_calls(tree: ast.Module) -> list[tuple[int, str]]:
         if isinstance(node, ast.Call):
             func = node.func
             name = (
-                func.attr if isinstance(func, ast.Attribute)
-                else func.id if isinstance(func, ast.Name) else ""
-            )  # fmt: skip
+                func.attr
+                if isinstance(func, ast.Attribute)
+                else func.id
+                if isinstance(func, ast.Name)
+                else ""
+            )
             if name in IMPORT_TIME_LOADERS:
                 found.append((node.lineno, name))
         pending.extend(ast.iter_child_nodes(node))

@@ -64,8 +64,16 @@ def test_an_incident_recorded_twice_is_refused_with_one_line(synced):
 
 def test_two_processes_starting_the_same_incident_at_once_record_it_once(synced):
     command = [GOVCAL, "incident", "SI-2026-077", "--aware", aware(), "-p", "wfscp"]
-    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=os.environ.copy()) for _ in range(2)]  # fmt: skip
+    runs = [
+        subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
+        )
+        for _ in range(2)
+    ]
     outcomes = sorted((run.wait(timeout=120), *run.communicate()) for run in runs)
     (ok, ok_out, _), (refused, _, refused_err) = outcomes
     assert (ok, refused) == (0, 1), outcomes

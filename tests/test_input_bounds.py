@@ -60,13 +60,15 @@ def test_a_completion_years_before_the_deadline_is_refused_saying_why():
     """`complete --on 2000-01-01` was accepted for a 2026 deadline."""
     _synced()
     papers = "wfscp:lsp-meeting-papers:2026-11-11"  # due 3 Nov 2026
-    result = govcal("complete", papers, "--evidence", "https://example.org/p.pdf",
-                    "--on", "2000-01-01")  # fmt: skip
+    result = govcal(
+        "complete", papers, "--evidence", "https://example.org/p.pdf", "--on", "2000-01-01"
+    )
     line = _one_error_line(result)
     assert "completion date 2000-01-01 is more than a year before" in line
     assert "(2026-11-03); give --on the day it was done" in line
-    early = govcal("complete", papers, "--evidence", "https://example.org/p.pdf",
-                   "--on", "2026-10-20")  # fmt: skip
+    early = govcal(
+        "complete", papers, "--evidence", "https://example.org/p.pdf", "--on", "2026-10-20"
+    )
     assert early.exit_code == 0, early.stderr  # early work is real
 
 

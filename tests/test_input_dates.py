@@ -81,19 +81,32 @@ def synced(migrated_data):
     "args",
     [
         ["reschedule", "wfscp:annual-report:2026-09-30", "--to", "0001-01-02", "--reason", "x"],
-        ["reschedule", "wfscp:lsp-meeting:2026-11-11", "--to", "0001-01-02 00:30",
-         "--reason", "x"],
-        ["complete", "wfscp:annual-report:2026-09-30", "--on", "0001-01-02",
-         "--evidence", "https://example.org/report"],
+        ["reschedule", "wfscp:lsp-meeting:2026-11-11", "--to", "0001-01-02 00:30", "--reason", "x"],
+        [
+            "complete",
+            "wfscp:annual-report:2026-09-30",
+            "--on",
+            "0001-01-02",
+            "--evidence",
+            "https://example.org/report",
+        ],
         ["incident", "SI-2026-014", "--aware", "31/12/1999"],
-        ["review", "wfscp:annual-report:2026-09-30", "--rag", "red", "--action", "fix",
-         "--action-due", "9999-12-31"],
+        [
+            "review",
+            "wfscp:annual-report:2026-09-30",
+            "--rag",
+            "red",
+            "--action",
+            "fix",
+            "--action-due",
+            "9999-12-31",
+        ],
         ["status", "--as-of", "9999-12-31"],
         ["plan", "--from", "0001-01-02"],
         ["plan", "--to", "31/12/2101"],
         ["notify", "--as-of", "0001-01-02"],
     ],
-)  # fmt: skip
+)
 def test_a_date_outside_the_range_is_refused_with_one_line_and_changes_nothing(synced, args):
     option = next(a for a in args if a.startswith("--") and a not in ("--reason", "--rag"))
     option = args[args.index("--action-due")] if "--action-due" in args else option
@@ -108,12 +121,19 @@ def test_a_date_outside_the_range_is_refused_with_one_line_and_changes_nothing(s
 
 
 def test_uk_dates_are_accepted_by_the_commands(synced):
-    done = govcal("complete", "wfscp:annual-report:2026-09-30", "--on", "13/10/2026",
-                  "--evidence", "https://example.org/report")  # fmt: skip
+    done = govcal(
+        "complete",
+        "wfscp:annual-report:2026-09-30",
+        "--on",
+        "13/10/2026",
+        "--evidence",
+        "https://example.org/report",
+    )
     assert done.exit_code == 0, done.stderr
     assert "completed on 2026-10-13" in " ".join(done.stdout.split())  # wrapped at 100
-    moved = govcal("reschedule", "wfscp:lsp-meeting:2026-11-11", "--to", "15/12/2026 09:30",
-                   "--reason", "room")  # fmt: skip
+    moved = govcal(
+        "reschedule", "wfscp:lsp-meeting:2026-11-11", "--to", "15/12/2026 09:30", "--reason", "room"
+    )
     assert moved.exit_code == 0, moved.stderr
     assert occurrence_row("wfscp:lsp-meeting:2026-11-11")["starts_at"] == (
         "2026-12-15T09:30:00+00:00"  # London in winter is UTC
@@ -124,8 +144,12 @@ def test_prefect_forms_and_flow_parameters_refuse_dates_outside_the_range():
     from govcal.flows.forms import IncidentForm
 
     with pytest.raises(ValidationError, match="outside the supported range"):
-        IncidentForm(partnership="wfscp", reference="SI-2026-014", aware_on="0001-01-02",
-                     recorded_by="Business team")  # fmt: skip
+        IncidentForm(
+            partnership="wfscp",
+            reference="SI-2026-014",
+            aware_on="0001-01-02",
+            recorded_by="Business team",
+        )
     from prefect.exceptions import ParameterTypeError
 
     from govcal.flows.jobs import publish_feeds
@@ -150,8 +174,11 @@ def test_a_stored_date_outside_the_range_is_skipped_with_a_warning_not_a_crash(s
     """Before the fix, every `govcal notify` after such a row crashed with OverflowError."""
     _store_out_of_range_rows()
     caplog.set_level(logging.WARNING, logger="govcal.data")
-    for args in (["notify", "--as-of", "2026-11-24"], ["status", "--as-of", "2026-11-24"],
-                 ["feeds", "--as-of", "2026-11-24"]):  # fmt: skip
+    for args in (
+        ["notify", "--as-of", "2026-11-24"],
+        ["status", "--as-of", "2026-11-24"],
+        ["feeds", "--as-of", "2026-11-24"],
+    ):
         caplog.clear()
         result = govcal(*args)
         assert result.exception is None or isinstance(result.exception, SystemExit), args

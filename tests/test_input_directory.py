@@ -67,8 +67,11 @@ def ledger(recipient: str) -> set[tuple[str, str | None]]:
 
     with session_scope(get_settings()) as session:
         rows = session.exec(select(LedgerEntry).where(LedgerEntry.recipient == recipient))
-        return {(r.status, r.last_error if r.status == "skipped" else None) for r in rows
-                if r.kind != "flag"}  # fmt: skip
+        return {
+            (r.status, r.last_error if r.status == "skipped" else None)
+            for r in rows
+            if r.kind != "flag"
+        }
 
 
 def people_without(tmp_path: Path, leaver: str) -> Path:
@@ -112,8 +115,12 @@ def test_replace_is_not_applied_when_a_row_was_rejected(directory):
 def test_removing_a_person_skips_their_pending_mail_and_records_why(directory, monkeypatch):
     from govcal.models.settings import get_settings
 
-    relay_down = {"GOVCAL_TRANSPORT": "smtp", "GOVCAL_SMTP_HOST": "127.0.0.1",
-                  "GOVCAL_SMTP_PORT": "1", "GOVCAL_SMTP_SECURITY": "none"}  # fmt: skip
+    relay_down = {
+        "GOVCAL_TRANSPORT": "smtp",
+        "GOVCAL_SMTP_HOST": "127.0.0.1",
+        "GOVCAL_SMTP_PORT": "1",
+        "GOVCAL_SMTP_SECURITY": "none",
+    }
     for name, value in relay_down.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
@@ -171,8 +178,10 @@ def test_the_importer_refuses_by_line_an_address_no_transport_can_deliver(direct
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if not line.startswith("Note:")]
     assert [line.split(": ", 1)[0] for line in errors[:3]] == [
-        f"{people}:3", f"{people}:4", f"{people}:5",
-    ]  # fmt: skip
+        f"{people}:3",
+        f"{people}:4",
+        f"{people}:5",
+    ]
     assert all("No mail transport can deliver to it" in line for line in errors[:3])
     assert "aaa2@xn--bad.org" in errors[0] and "not valid IDNA" in errors[0]
     assert f"Note: {people}:6: ünïcode@example.org has non-ASCII characters before the @" in (
@@ -198,8 +207,15 @@ def test_ending_roles_on_both_databases(db_url, wfscp, tmp_path):
         actions.import_people(s, SAMPLE_DIRECTORY / "wfscp", wfscp, me)
         sync_partnership(s, wfscp, D_2026_11_24)
         meeting = occurrence(s, "wfscp:lsp-meeting:2026-11-11")
-        s.add(LedgerEntry(occurrence_id=meeting.id, stage="escalation-7", recipient=LEAVER,
-                          role="dsp", kind="escalation"))  # fmt: skip
+        s.add(
+            LedgerEntry(
+                occurrence_id=meeting.id,
+                stage="escalation-7",
+                recipient=LEAVER,
+                role="dsp",
+                kind="escalation",
+            )
+        )
     with session_scope(db_url) as s:
         removed = actions.remove_person(s, LEAVER, me, reason="left", partnership="wfscp")
     assert removed.removed_from_directory

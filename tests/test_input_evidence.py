@@ -110,8 +110,9 @@ def test_anything_but_a_document_in_the_evidence_folder_is_refused_with_one_line
 
 
 def test_a_refused_record_leaves_no_copy_in_the_store(synced, inbox, tmp_path):
-    first = govcal("complete", MEETING, "--evidence", "https://example.org/minutes",
-                   "--on", "2026-11-11")  # fmt: skip
+    first = govcal(
+        "complete", MEETING, "--evidence", "https://example.org/minutes", "--on", "2026-11-11"
+    )
     assert first.exit_code == 0, first.stderr
     (inbox / "minutes.pdf").write_bytes(b"%PDF")
     result = govcal("complete", MEETING, "--evidence", "minutes.pdf", "--on", "2026-11-11")
@@ -127,8 +128,9 @@ def test_the_evidence_folder_is_a_setting(synced, tmp_path, monkeypatch):
     (shared / "minutes.pdf").write_bytes(b"%PDF shared")
     monkeypatch.setenv("GOVCAL_EVIDENCE_FOLDER", str(shared))
     get_settings.cache_clear()
-    done = govcal("complete", MEETING, "--evidence", str(shared / "minutes.pdf"),
-                  "--on", "2026-11-11")  # fmt: skip
+    done = govcal(
+        "complete", MEETING, "--evidence", str(shared / "minutes.pdf"), "--on", "2026-11-11"
+    )
     assert done.exit_code == 0, done.stderr
     assert Path(meeting_state()[1] or "").read_bytes() == b"%PDF shared"
 

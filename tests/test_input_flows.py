@@ -43,8 +43,12 @@ def test_a_system_file_named_in_the_ui_is_refused_and_a_real_document_is_stored(
     from govcal.flows.forms import CompletionForm
 
     def complete(evidence: str):
-        form = CompletionForm(item=MEETING, evidence=evidence, completed_on=D("2026-11-11"),
-                              completed_by="Partnership Manager")  # fmt: skip
+        form = CompletionForm(
+            item=MEETING,
+            evidence=evidence,
+            completed_on=D("2026-11-11"),
+            completed_by="Partnership Manager",
+        )
         return jobs.record_completion(form=form, as_of=D("2026-11-24"), return_state=True)
 
     refused = complete("/etc/passwd")
@@ -70,8 +74,13 @@ def test_a_name_as_incident_reference_is_refused_in_the_ui_without_being_stored(
 
     from govcal.flows import jobs
 
-    form = {"partnership": "wfscp", "reference": "john-smith-2015", "aware_on": "2026-11-20",
-            "kind": "serious-incident", "recorded_by": "LA duty manager"}  # fmt: skip
+    form = {
+        "partnership": "wfscp",
+        "reference": "john-smith-2015",
+        "aware_on": "2026-11-20",
+        "kind": "serious-incident",
+        "recorded_by": "LA duty manager",
+    }
     refused = jobs.start_incident_clock(form=form, as_of=D("2026-11-24"), return_state=True)
     assert refused.is_failed() and "a word or name" in refused.message
     assert "john" not in refused.message.lower()

@@ -92,19 +92,23 @@ def test_the_command_refuses_a_name_says_why_in_one_line_and_records_nothing(rul
     )
     rules = rule_file(header + CLOCK_RULE)
     assert govcal("sync", "--rules", str(rules), "-p", "testscp").exit_code == 0
-    for reference, why in [("john-smith-2015", "a word or name"),
-                           ("TS-01-02-2015", "read as a date"),
-                           ("SI-2026-014", "does not follow the partnership's")]:  # fmt: skip
-        result = govcal("incident", reference, "--aware", "2026-11-02", "--rules", str(rules),
-                        "-p", "testscp")  # fmt: skip
+    for reference, why in [
+        ("john-smith-2015", "a word or name"),
+        ("TS-01-02-2015", "read as a date"),
+        ("SI-2026-014", "does not follow the partnership's"),
+    ]:
+        result = govcal(
+            "incident", reference, "--aware", "2026-11-02", "--rules", str(rules), "-p", "testscp"
+        )
         assert result.exit_code == 1
         assert reference not in result.stdout + result.stderr
         first, *rest = result.stderr.strip().splitlines()
         assert first.startswith("Error: the incident reference given is not accepted")
         assert why in first and rest == ["Nothing was changed."]
     assert incidents() == []
-    ok = govcal("incident", "TS-2026-014", "--aware", "2026-11-02", "--rules", str(rules),
-                "-p", "testscp")  # fmt: skip
+    ok = govcal(
+        "incident", "TS-2026-014", "--aware", "2026-11-02", "--rules", str(rules), "-p", "testscp"
+    )
     assert ok.exit_code == 0, ok.stderr
     assert ok.stdout.startswith(
         "serious-incident TS-2026-014: clocks started: testscp:incident-notification:TS-2026-014."
@@ -116,8 +120,12 @@ def test_the_prefect_form_refuses_a_name_without_storing_it_in_the_error():
     from govcal.flows.forms import IncidentForm
 
     with pytest.raises(ValidationError) as caught:
-        IncidentForm(partnership="wfscp", reference="john-smith-2015", aware_on="2026-11-02",
-                     recorded_by="LA duty manager")  # fmt: skip
+        IncidentForm(
+            partnership="wfscp",
+            reference="john-smith-2015",
+            aware_on="2026-11-02",
+            recorded_by="LA duty manager",
+        )
     assert "a word or name" in str(caught.value) and "john" not in str(caught.value).lower()
 
 
@@ -148,9 +156,11 @@ CLOCK_RULE = """\
 def test_the_testers_names_and_dates_are_refused_by_the_real_partnership():
     """Finding 1: `ANN-2015-0304`, `SI-2015-0304`, `TOM-2026-01` started clocks."""
     assert govcal("sync", "-p", "wfscp").exit_code == 0
-    for reference, why in [("ANN-2015-0304", "a word or name"),
-                           ("SI-2015-0304", "read as a date"),
-                           ("TOM-2026-01", "a word or name")]:  # fmt: skip
+    for reference, why in [
+        ("ANN-2015-0304", "a word or name"),
+        ("SI-2015-0304", "read as a date"),
+        ("TOM-2026-01", "a word or name"),
+    ]:
         result = govcal("incident", reference, "--aware", "2026-11-20", "-p", "wfscp")
         assert result.exit_code == 1
         first, *rest = result.stderr.strip().splitlines()
@@ -166,8 +176,14 @@ def test_the_shipped_format_refuses_references_that_encode_a_child():
     initials through (JNSMTH, JHN, BRN) and a free four-digit group a birth year or date
     (SI-1503-04, LA-2015-311, CDOP-2015-04), all past the heuristics behind it."""
     assert govcal("sync", "--as-of", "2026-11-02").exit_code == 0
-    for reference in ("JNSMTH-2026-01", "JHN-2026-014", "BRN-2026-14", "SI-1503-04",
-                      "LA-2015-311", "CDOP-2015-04"):  # fmt: skip
+    for reference in (
+        "JNSMTH-2026-01",
+        "JHN-2026-014",
+        "BRN-2026-14",
+        "SI-1503-04",
+        "LA-2015-311",
+        "CDOP-2015-04",
+    ):
         result = govcal("incident", reference, "--aware", "2026-11-02")
         assert result.exit_code == 1, reference
         assert reference not in result.stdout + result.stderr

@@ -35,8 +35,9 @@ def meeting() -> tuple[str, str | None, str | None]:
         return row.lifecycle, row.evidence_url, row.completed_by
 
 
-@pytest.mark.parametrize("bad", ["a\x00b", "a\x1b]0;pwn\x07", "a\rb", "a\nb", "a\x7f", "a\x85",
-                                 "a\u202eb", "a\u2066b"])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad", ["a\x00b", "a\x1b]0;pwn\x07", "a\rb", "a\nb", "a\x7f", "a\x85", "a\u202eb", "a\u2066b"]
+)
 def test_control_characters_and_direction_overrides_are_refused(bad):
     with pytest.raises(TextRefused, match="--by contains a control character"):
         check_text(bad, "--by")
@@ -98,8 +99,9 @@ def test_a_huge_id_is_not_a_valid_id(synced):
     assert len(result.stderr) < 400
 
 
-@pytest.mark.parametrize(("option", "value"), [("--reason", "late\r\nBcc: x"),
-                                               ("--location", "Room\x00 1")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("option", "value"), [("--reason", "late\r\nBcc: x"), ("--location", "Room\x00 1")]
+)
 def test_reschedule_refuses_control_characters(synced, option, value):
     args = ["--reason", "room clash", option, value] if option == "--location" else [option, value]
     result = govcal("reschedule", MEETING, "--to", "2026-11-12 10:00", *args)
@@ -171,8 +173,15 @@ def test_names_stored_before_the_check_are_shown_plain(tmp_path, wfscp, migrated
             session.add(row)
         sync_partnership(session, wfscp, day)
     with session_scope(url) as session:
-        notify(session, [wfscp], day, FileOutbox(tmp_path / "outbox"), Sender("g", "g@example.org"),
-               now=datetime(2026, 10, 6, 12, tzinfo=UTC), settings=get_settings())  # fmt: skip
+        notify(
+            session,
+            [wfscp],
+            day,
+            FileOutbox(tmp_path / "outbox"),
+            Sender("g", "g@example.org"),
+            now=datetime(2026, 10, 6, 12, tzinfo=UTC),
+            settings=get_settings(),
+        )
         publish_feeds(session, [wfscp], day, tmp_path / "feeds")
         board = build(session, wfscp, day).markdown()
     emails = sorted((tmp_path / "outbox").glob("*.eml"))

@@ -76,9 +76,13 @@ def invites(received, mailbox: str) -> list[Invite]:
             continue
         [part] = parts
         assert [p.get_content_type() for p in message.walk()] == [
-            "multipart/mixed", "multipart/alternative", "text/plain", "text/html",
-            "text/calendar", "application/ics",
-        ]  # fmt: skip
+            "multipart/mixed",
+            "multipart/alternative",
+            "text/plain",
+            "text/html",
+            "text/calendar",
+            "application/ics",
+        ]
         assert r.data.count(b"MIME-Version") == 1
         body = part.get_content()
         ical = icalendar.Calendar.from_ical(body)
@@ -149,8 +153,14 @@ def test_reschedule_far_ahead_new_place_cancel_and_reopen_reach_every_invitee(
 
     # moved to 19 January, 106 days ahead (beyond the 60-day window), and to another place
     with session_scope(calendar) as s:
-        reschedule(s, SAM, datetime(2027, 1, 19, 10, tzinfo=LONDON), "chair unavailable", ME,
-                   location="Barrow Town Hall, Committee Room 2")  # fmt: skip
+        reschedule(
+            s,
+            SAM,
+            datetime(2027, 1, 19, 10, tzinfo=LONDON),
+            "chair unavailable",
+            ME,
+            location="Barrow Town Hall, Committee Room 2",
+        )
     before = len(smtp.recorder.received)
     run(calendar, wfscp, D("2026-10-06"), smtp)
     [update] = invites(smtp.recorder.received[before:], mailbox)
@@ -278,8 +288,14 @@ def test_a_feed_shows_completion_and_keeps_untouched_entries_byte_for_byte(
     assert (transp, status) == ("TRANSPARENT", "CONFIRMED")
 
     with session_scope(calendar) as s:
-        complete(s, report, Evidence(url="https://example.org/ar.pdf"),
-                 ME, on=D("2026-10-01"), today=D("2026-10-02"))  # fmt: skip
+        complete(
+            s,
+            report,
+            Evidence(url="https://example.org/ar.pdf"),
+            ME,
+            on=D("2026-10-01"),
+            today=D("2026-10-02"),
+        )
     with session_scope(calendar) as s:
         publish_feeds(s, [wfscp], D("2026-10-02"), feeds, now=datetime(2026, 10, 2, 6, tzinfo=UTC))
     after = feed_events(main)
@@ -336,8 +352,14 @@ def test_two_changes_in_one_second_still_move_the_feed_stamp(calendar, wfscp, tm
         publish_feeds(s, [wfscp], D("2026-10-01"), feeds, now=datetime(2026, 10, 1, 6, tzinfo=UTC))
     stamp = feed_events(feeds / "wfscp.ics")[report][4]
     with time_machine.travel(stamp, tick=False), session_scope(calendar) as s:  # same second
-        complete(s, report, Evidence(url="https://example.org/ar.pdf"),
-                 ME, on=D("2026-10-01"), today=D("2026-10-02"))  # fmt: skip
+        complete(
+            s,
+            report,
+            Evidence(url="https://example.org/ar.pdf"),
+            ME,
+            on=D("2026-10-01"),
+            today=D("2026-10-02"),
+        )
     with session_scope(calendar) as s:
         publish_feeds(s, [wfscp], D("2026-10-02"), feeds, now=datetime(2026, 10, 2, 6, tzinfo=UTC))
     assert feed_events(feeds / "wfscp.ics")[report][4] > stamp

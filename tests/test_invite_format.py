@@ -105,12 +105,19 @@ def parts(raw: bytes):
 def test_invite_mime_tree_method_organizer_and_headers(cancelled):
     entry = meeting(sequence=2 if cancelled else 0, cancelled=cancelled)
     raw = render_invite(
-        InviteMessage("20261124-invite-1-abc", entry, [("Ann Lead", "lsp@example.org")],
-                      "WFSCP", "WFSCP arrangements 2025", "Minutes", reply_to=TEAM,
-                      installation="inst42"),
+        InviteMessage(
+            "20261124-invite-1-abc",
+            entry,
+            [("Ann Lead", "lsp@example.org")],
+            "WFSCP",
+            "WFSCP arrangements 2025",
+            "Minutes",
+            reply_to=TEAM,
+            installation="inst42",
+        ),
         SENDER,
         STAMP,
-    )  # fmt: skip
+    )
     message, tree = parts(raw)
     method = "CANCEL" if cancelled else "REQUEST"
     assert tree == [
@@ -165,11 +172,20 @@ def test_an_update_email_says_what_changed_old_to_new():
         location="Barrow Town Hall",
     )
     raw = render_invite(
-        InviteMessage("k", after, [("Ann Lead", "lsp@example.org")], "WFSCP", "src", "Minutes",
-                      reason="chair unavailable", reply_to=TEAM, previous=before),
+        InviteMessage(
+            "k",
+            after,
+            [("Ann Lead", "lsp@example.org")],
+            "WFSCP",
+            "src",
+            "Minutes",
+            reason="chair unavailable",
+            reply_to=TEAM,
+            previous=before,
+        ),
         SENDER,
         STAMP,
-    )  # fmt: skip
+    )
     message, _tree = parts(raw)
     text = message.get_body(("plain",)).get_content().splitlines()
     assert "This meeting has CHANGED (chair unavailable)." in text
@@ -196,9 +212,16 @@ def test_an_update_email_says_what_changed_old_to_new():
 )
 def test_feed_entries_show_status(lifecycle, prefix, category, transp):
     changed = datetime(2026, 10, 1, 9, tzinfo=UTC)
-    entry = CalendarEntry("wfscp:annual-report:2026-09-30", "Annual report", "", date(2026, 9, 30),
-                          lifecycle=lifecycle, cancelled=lifecycle == "cancelled",
-                          changed=changed, timezone="Europe/London")  # fmt: skip
+    entry = CalendarEntry(
+        "wfscp:annual-report:2026-09-30",
+        "Annual report",
+        "",
+        date(2026, 9, 30),
+        lifecycle=lifecycle,
+        cancelled=lifecycle == "cancelled",
+        changed=changed,
+        timezone="Europe/London",
+    )
     data = feed("WFSCP", [entry], STAMP)
     cal = icalendar.Calendar.from_ical(data)
     [event] = cal.walk("VEVENT")

@@ -75,8 +75,10 @@ def test_the_joint_lsp_invite_reaches_both_chief_executives_and_both_managers(
     ) in description
     assert event["DTSTART"].dt == datetime(2027, 2, 10, 10, tzinfo=event["DTSTART"].dt.tzinfo)
     # the email's own words say who chairs too, for a reader who never opens the .ics
-    chairs = ("Chaired by: Chief Executive, Westmorland and Furness Council (sample) and "
-              "Chief Executive, Cumberland Council (sample)")  # fmt: skip
+    chairs = (
+        "Chaired by: Chief Executive, Westmorland and Furness Council (sample) and "
+        "Chief Executive, Cumberland Council (sample)"
+    )
     text = " ".join(letter.get_body(("plain",)).get_content().split())
     html = " ".join(letter.get_body(("html",)).get_content().split())
     assert chairs in text and chairs in html

@@ -94,9 +94,10 @@ def test_a_relative_rules_path_from_another_folder_is_other_settings(tmp_path, m
     get_settings.cache_clear()
     days: list[date] = []
     serve = run_now.RunNowServer(
-        tmp_path, lambda day: days.append(day) or {"state": "Completed", "message": "",
-                                                   "result": None}, warm=None,
-    )  # fmt: skip
+        tmp_path,
+        lambda day: days.append(day) or {"state": "Completed", "message": "", "result": None},
+        warm=None,
+    )
     try:
         monkeypatch.chdir(tmp_path / "b")
         get_settings.cache_clear()
@@ -163,8 +164,11 @@ def test_run_reuses_the_server_kept_by_serve_and_its_runs_are_recorded_there(tmp
     env.pop("PREFECT_API_URL", None)
     serve = subprocess.Popen(
         [*GOVCAL, "serve", "--port", "0", "--web-port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert serve.stdout is not None
     lines = []
     try:
@@ -197,8 +201,13 @@ def test_run_reuses_the_server_kept_by_serve_and_its_runs_are_recorded_there(tmp
         with urllib.request.urlopen(address, timeout=60) as response:
             assert "Statutory clocks running" in response.read().decode()
 
-        run = subprocess.run([*GOVCAL, "run", "--as-of", "2026-11-24"], env=env,
-                             capture_output=True, text=True, check=False)  # fmt: skip
+        run = subprocess.run(
+            [*GOVCAL, "run", "--as-of", "2026-11-24"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert run.returncode == 0, run.stderr
         assert f"Prefect API: {api} (kept by `govcal serve`)" in run.stdout
         assert "Run by `govcal serve`, where Prefect is already loaded." in run.stdout
@@ -206,8 +215,11 @@ def test_run_reuses_the_server_kept_by_serve_and_its_runs_are_recorded_there(tmp
 
         flows = {f["id"]: f["name"] for f in _post(f"{api}/flows/filter", {}, login)}
         runs = _post(f"{api}/flow_runs/filter", {}, login)
-        daily = [r["id"] for r in runs if r["state_type"] == "COMPLETED"
-                 and flows[r["flow_id"]] == "daily-compliance"]  # fmt: skip
+        daily = [
+            r["id"]
+            for r in runs
+            if r["state_type"] == "COMPLETED" and flows[r["flow_id"]] == "daily-compliance"
+        ]
         assert daily
         tasks = _post(f"{api}/task_runs/filter", {"flow_runs": {"id": {"any_": daily}}}, login)
         names = {t["name"].rsplit("-", 1)[0] for t in tasks}
@@ -227,15 +239,19 @@ def test_a_server_started_by_govcal_dies_with_it_even_on_kill_9(tmp_path):
     import sys
 
     parent = subprocess.Popen(
-        [sys.executable, "-c",
-         "import os, sys, time\n"
-         "from govcal.local_api import child\n"
-         "server = child([sys.executable, '-c', 'import time; time.sleep(120)'],\n"
-         "               env=dict(os.environ), stdout=None)\n"
-         "print(server.pid, flush=True)\n"
-         "time.sleep(120)\n"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import os, sys, time\n"
+            "from govcal.local_api import child\n"
+            "server = child([sys.executable, '-c', 'import time; time.sleep(120)'],\n"
+            "               env=dict(os.environ), stdout=None)\n"
+            "print(server.pid, flush=True)\n"
+            "time.sleep(120)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     server_pid = int(parent.stdout.readline())
     assert _alive(server_pid)
     parent.send_signal(signal.SIGKILL)

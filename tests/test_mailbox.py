@@ -374,9 +374,14 @@ def test_the_directory_view_the_cockpit_and_the_digest_name_a_failing_address(
             fill("postfix-dsn.eml", FAILED=twice, ORIGINAL_ID=world["invites"][m][0], N=str(i))
             for i, m in enumerate([SAM, LSP])
         ],
-        fill("exim-bounce.eml", FAILED=once, ORIGINAL_ID=world["invites"][SAM][0], N="5",
-             LOCALPART=once.partition("@")[0]),
-    )  # fmt: skip
+        fill(
+            "exim-bounce.eml",
+            FAILED=once,
+            ORIGINAL_ID=world["invites"][SAM][0],
+            N="5",
+            LOCALPART=once.partition("@")[0],
+        ),
+    )
     read(world, server)
     env = {**os.environ, "GOVCAL_DATABASE_URL": world["url"], "COLUMNS": "200"}
 
@@ -409,9 +414,15 @@ def test_the_directory_view_the_cockpit_and_the_digest_name_a_failing_address(
     )
     before = set(world["outbox"].glob("*.eml"))
     with session_scope(world["url"]) as s:
-        notify(s, [world["partnership"]], date(2026, 10, 2), FileOutbox(world["outbox"]),
-               SENDER, now=datetime(2026, 10, 2, 7, tzinfo=UTC),
-               settings=get_settings())  # fmt: skip
+        notify(
+            s,
+            [world["partnership"]],
+            date(2026, 10, 2),
+            FileOutbox(world["outbox"]),
+            SENDER,
+            now=datetime(2026, 10, 2, 7, tzinfo=UTC),
+            settings=get_settings(),
+        )
     digest = " ".join(
         _text(p.read_bytes())
         for p in set(world["outbox"].glob("*.eml")) - before

@@ -36,8 +36,13 @@ FEEDS_URL = "https://calendar.example.org/govcal"
 def govcal(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     import os
 
-    return subprocess.run([*GOVCAL, *args], capture_output=True, text=True, check=False,
-                          env={**os.environ, **(env or {})})  # fmt: skip
+    return subprocess.run(
+        [*GOVCAL, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def read(path: Path) -> email.message.EmailMessage:

@@ -69,41 +69,93 @@ def test_a_database_of_an_older_release_migrates_forward_with_its_records(
     )
     command.upgrade(alembic_config(url), PREVIOUS)  # as that release left it
     now = datetime(2026, 11, 1, 9, tzinfo=UTC)
-    item = {"partnership_id": "wfscp", "rule_id": "lsp-meeting", "subject": "", "kind": "meeting",
-            "title": "LSP meeting", "owner_role": "lsp", "rescheduled": False, "orphaned": False,
-            "sequence": 0, "created_at": now, "updated_at": now}  # fmt: skip
+    item = {
+        "partnership_id": "wfscp",
+        "rule_id": "lsp-meeting",
+        "subject": "",
+        "kind": "meeting",
+        "title": "LSP meeting",
+        "owner_role": "lsp",
+        "rescheduled": False,
+        "orphaned": False,
+        "sequence": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
     engine = get_engine(url)
     tables = MetaData()
     tables.reflect(engine, only=["partnership", "occurrence", "feed_token"])
     with engine.begin() as connection:
-        connection.execute(insert(tables.tables["partnership"]), [{
-            "id": "wfscp", "name": "Westmorland and Furness", "timezone": "Europe/London",
-            "rules_file": "wfscp.yaml"}])  # fmt: skip
-        connection.execute(insert(tables.tables["occurrence"]), [
-            {**item, "public_id": "wfscp:lsp-meeting:2026-11-11", "period": "2026-11-11",
-             "due": date(2026, 11, 11), "lifecycle": "completed",
-             "completed_at": date(2026, 11, 12), "location": "Kendal Town Hall"},
-            {**item, "public_id": "wfscp:lsp-meeting:2027-02-10", "period": "2027-02-10",
-             "due": date(2027, 2, 10), "lifecycle": "open", "completed_at": None,
-             "location": None},
-        ])  # fmt: skip
-        connection.execute(insert(tables.tables["feed_token"]), [{
-            "email": "chair@example.org", "token": "t" * 40, "created_at": now}])  # fmt: skip
+        connection.execute(
+            insert(tables.tables["partnership"]),
+            [
+                {
+                    "id": "wfscp",
+                    "name": "Westmorland and Furness",
+                    "timezone": "Europe/London",
+                    "rules_file": "wfscp.yaml",
+                }
+            ],
+        )
+        connection.execute(
+            insert(tables.tables["occurrence"]),
+            [
+                {
+                    **item,
+                    "public_id": "wfscp:lsp-meeting:2026-11-11",
+                    "period": "2026-11-11",
+                    "due": date(2026, 11, 11),
+                    "lifecycle": "completed",
+                    "completed_at": date(2026, 11, 12),
+                    "location": "Kendal Town Hall",
+                },
+                {
+                    **item,
+                    "public_id": "wfscp:lsp-meeting:2027-02-10",
+                    "period": "2027-02-10",
+                    "due": date(2027, 2, 10),
+                    "lifecycle": "open",
+                    "completed_at": None,
+                    "location": None,
+                },
+            ],
+        )
+        connection.execute(
+            insert(tables.tables["feed_token"]),
+            [{"email": "chair@example.org", "token": "t" * 40, "created_at": now}],
+        )
         before = connection.execute(select(tables.tables["occurrence"])).mappings().all()
     engine.dispose()
 
     env = {**os.environ, "GOVCAL_DATABASE_URL": url, "GOVCAL_DATA_DIR": str(tmp_path / "d")}
-    upgraded = subprocess.run([*GOVCAL, "db", "upgrade"], capture_output=True, text=True,
-                              env=env, check=False)  # fmt: skip
+    upgraded = subprocess.run(
+        [*GOVCAL, "db", "upgrade"], capture_output=True, text=True, env=env, check=False
+    )
     assert upgraded.returncode == 0, upgraded.stderr
     assert f"migrated from {PREVIOUS} to {head_revision()}" in upgraded.stdout
-    shown = subprocess.run([*GOVCAL, "status", "--json", "--as-of", "2026-11-24", "--ahead",
-                            "120", "--partnership", "wfscp"], capture_output=True, text=True,
-                           env=env, check=False)  # fmt: skip
+    shown = subprocess.run(
+        [
+            *GOVCAL,
+            "status",
+            "--json",
+            "--as-of",
+            "2026-11-24",
+            "--ahead",
+            "120",
+            "--partnership",
+            "wfscp",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert shown.returncode == 0, shown.stderr
     states = {row["id"]: row["state"] for row in json.loads(shown.stdout)}
-    assert states == {"wfscp:lsp-meeting:2026-11-11": "completed_late",
-                      "wfscp:lsp-meeting:2027-02-10": "upcoming"}, states  # fmt: skip
+    assert states == {
+        "wfscp:lsp-meeting:2026-11-11": "completed_late",
+        "wfscp:lsp-meeting:2027-02-10": "upcoming",
+    }, states
     engine = get_engine(url)
     after = MetaData()
     after.reflect(engine, only=["occurrence", "feed_token"])

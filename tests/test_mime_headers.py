@@ -22,10 +22,21 @@ def read(raw: bytes) -> email.message.EmailMessage:
 def test_many_messages_from_one_sender_keep_their_own_recipients_and_ids():
     sender = ("Safeguarding Partnership — Zoë Ağa", "govcal@example.org")
     sent = [
-        read(build(Envelope(f"Reminder {n}", sender, [(f"Héloïse {n}", f"dsl{n}@example.org")],
-                            f"<k{n}@example.org>", SENT), f"text {n}", f"<p>html {n}</p>"))
+        read(
+            build(
+                Envelope(
+                    f"Reminder {n}",
+                    sender,
+                    [(f"Héloïse {n}", f"dsl{n}@example.org")],
+                    f"<k{n}@example.org>",
+                    SENT,
+                ),
+                f"text {n}",
+                f"<p>html {n}</p>",
+            )
+        )
         for n in range(3)
-    ]  # fmt: skip
+    ]
     for n, message in enumerate(sent):
         assert message["From"].addresses[0].display_name == sender[0]
         assert message["To"].addresses[0].display_name == f"Héloïse {n}"
@@ -38,8 +49,17 @@ def test_many_messages_from_one_sender_keep_their_own_recipients_and_ids():
 
 def test_headers_go_out_as_ascii_on_one_line_each():
     subject = "Escalation: Section 175 safeguarding audit 2026 — 12 of 148 schools not returned"
-    raw = build(Envelope(subject, ("Zoë", "govcal@example.org"), [("Ann", "a@example.org")],
-                         "<x@example.org>", SENT), "t", "<p>t</p>")  # fmt: skip
+    raw = build(
+        Envelope(
+            subject,
+            ("Zoë", "govcal@example.org"),
+            [("Ann", "a@example.org")],
+            "<x@example.org>",
+            SENT,
+        ),
+        "t",
+        "<p>t</p>",
+    )
     lines = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
     for line in lines:
         line.decode("ascii")  # non-ASCII names are encoded words, never raw bytes
@@ -51,6 +71,11 @@ def test_headers_go_out_as_ascii_on_one_line_each():
 def test_a_line_break_in_a_header_is_refused_every_time():
     for _ in range(2):  # refused again, not remembered as fine
         with pytest.raises(ValueError):
-            envelope = Envelope("Hi\r\nBcc: x@example.org", ("A", "a@example.org"),
-                                [("B", "b@example.org")], "<y@example.org>", SENT)  # fmt: skip
+            envelope = Envelope(
+                "Hi\r\nBcc: x@example.org",
+                ("A", "a@example.org"),
+                [("B", "b@example.org")],
+                "<y@example.org>",
+                SENT,
+            )
             build(envelope, "t", "<p>t</p>")

@@ -123,8 +123,9 @@ def test_escalations_reach_the_dsp_answerable_for_the_agency(calendar, wfscp, sm
 def test_invites_are_valid_icalendar_read_back_by_an_independent_parser(calendar, wfscp, smtp):
     run(calendar, wfscp, D("2026-10-05"), smtp)
     invites = [r for r in smtp.recorder.received if r.message["Subject"].startswith("Invitation")]
-    sam = next(r for r in invites if "Accountability Meeting, Tuesday 13 October" in
-               r.message["Subject"])  # fmt: skip
+    sam = next(
+        r for r in invites if "Accountability Meeting, Tuesday 13 October" in r.message["Subject"]
+    )
     part = next(p for p in sam.message.walk() if p.get_content_type() == "text/calendar")
     assert part.get_param("method") == "REQUEST"
     cal = vobject.readOne(part.get_content())
@@ -157,8 +158,13 @@ def test_a_moved_meeting_is_resent_with_a_higher_sequence_and_a_cancelled_one_ca
     with session_scope(calendar) as s:
         from zoneinfo import ZoneInfo
 
-        reschedule(s, meeting, datetime(2026, 10, 20, 10, tzinfo=ZoneInfo("Europe/London")),
-                   "chair unavailable", ME)  # fmt: skip
+        reschedule(
+            s,
+            meeting,
+            datetime(2026, 10, 20, 10, tzinfo=ZoneInfo("Europe/London")),
+            "chair unavailable",
+            ME,
+        )
     before = len(smtp.recorder.received)
     run(calendar, wfscp, D("2026-10-06"), smtp)
     updates = [r for r in smtp.recorder.received[before:] if "Updated:" in r.message["Subject"]]
@@ -173,8 +179,9 @@ def test_a_moved_meeting_is_resent_with_a_higher_sequence_and_a_cancelled_one_ca
         cancel(s, meeting, "no quorum", ME)
     before = len(smtp.recorder.received)
     run(calendar, wfscp, D("2026-10-07"), smtp)
-    [cancelled] = [r for r in smtp.recorder.received[before:]
-                   if r.message["Subject"].startswith("Cancelled")]  # fmt: skip
+    [cancelled] = [
+        r for r in smtp.recorder.received[before:] if r.message["Subject"].startswith("Cancelled")
+    ]
     part = next(p for p in cancelled.message.walk() if p.get_content_type() == "text/calendar")
     assert part.get_param("method") == "CANCEL"
     cal = vobject.readOne(part.get_content())
@@ -199,11 +206,11 @@ def test_smtp_down_then_up_delivers_everything_exactly_once(calendar, wfscp, smt
     assert later.delivery.rows_sent == len(pending)
     again, _ = run(calendar, wfscp, day, smtp, now=seven + timedelta(minutes=10))
     assert again.delivery.messages_sent == 0
-    keys = [(r.occurrence_id, r.stage, r.recipient) for r in ledger(calendar)
-            if r.status == "sent"]  # fmt: skip
+    keys = [(r.occurrence_id, r.stage, r.recipient) for r in ledger(calendar) if r.status == "sent"]
     assert len(keys) == len(set(keys)) == len(pending)
-    per_person = [tuple(r.rcpt_tos) for r in smtp.recorder.received if "digest" in
-                  r.message["Message-ID"]]  # fmt: skip
+    per_person = [
+        tuple(r.rcpt_tos) for r in smtp.recorder.received if "digest" in r.message["Message-ID"]
+    ]
     assert len(per_person) == len(set(per_person))  # nobody got two digests
 
 
@@ -222,7 +229,9 @@ def test_a_refused_address_is_reported_and_the_rest_still_go(calendar, wfscp, sm
     # the business team's next digest says what failed, with the relay's answer, once
     told = smtp.recorder.received[before:]
     assert sorted(r.rcpt_tos[0] for r in told) == [
-        "business-team@example.org", "partnership-manager@example.org"]  # fmt: skip
+        "business-team@example.org",
+        "partnership-manager@example.org",
+    ]
     [notice] = [r for r in told if r.rcpt_tos == ["partnership-manager@example.org"]]
     text = " ".join(notice.message.get_body(("plain",)).get_content().split())  # unwrapped
     assert notice.message["Subject"].startswith("Delivery failed")
@@ -312,15 +321,24 @@ def test_html_in_names_is_escaped_in_the_html_part_and_kept_plain_in_the_text():
 
     hostile = '<script>alert("x")</script> Primary & Nursery'
     line = DigestLine(
-        public_id="wfscp:section-175-audit:2027-03-31:wf-p001", title="Section 175 audit",
-        due=D("2027-03-31"), state=State.DUE_SOON, state_text="due in 7 days",
-        kind="reminder", stage="reminder-7", role="dsl", source="Education Act 2002 s175",
-        evidence="Return", subject_name=hostile,
-    )  # fmt: skip
-    digest = Digest("k1", "head@example.org", 'Ann "Head" <x>', "WFSCP", [line],
-                    timezone="Europe/London")  # fmt: skip
-    message = email.message_from_bytes(render_digest(digest, Sender("govcal", "g@example.org")),
-                                       policy=policy.default)  # fmt: skip
+        public_id="wfscp:section-175-audit:2027-03-31:wf-p001",
+        title="Section 175 audit",
+        due=D("2027-03-31"),
+        state=State.DUE_SOON,
+        state_text="due in 7 days",
+        kind="reminder",
+        stage="reminder-7",
+        role="dsl",
+        source="Education Act 2002 s175",
+        evidence="Return",
+        subject_name=hostile,
+    )
+    digest = Digest(
+        "k1", "head@example.org", 'Ann "Head" <x>', "WFSCP", [line], timezone="Europe/London"
+    )
+    message = email.message_from_bytes(
+        render_digest(digest, Sender("govcal", "g@example.org")), policy=policy.default
+    )
     html = message.get_body(("html",)).get_content()
     text = message.get_body(("plain",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;" in html and "&amp; Nursery" in html

@@ -29,11 +29,18 @@ def directory() -> Directory:
 
 def item(today: date, *, due: date = DUE, completed: date | None = None, **extra) -> Item:
     fields = dict(
-        ref=1, public_id="p:s11:2026-12-09:nwas", partnership="p", rule="s11",
-        title="Section 11 audit", kind="audit", owner_role="agency-lead", due=due,
-        subject="nwas", owning_agency="icb",
+        ref=1,
+        public_id="p:s11:2026-12-09:nwas",
+        partnership="p",
+        rule="s11",
+        title="Section 11 audit",
+        kind="audit",
+        owner_role="agency-lead",
+        due=due,
+        subject="nwas",
+        owning_agency="icb",
         status=evaluate(due, today, completed_on=completed),
-    )  # fmt: skip
+    )
     fields.update(extra)
     return Item(**fields)
 
@@ -49,9 +56,15 @@ def sent(planned):
 
 @pytest.mark.parametrize(
     ("days_before", "stage"),
-    [(28, "reminder-28"), (20, "reminder-28"), (14, "reminder-14"), (7, "reminder-7"),
-     (1, "reminder-1"), (0, "due-today")],
-)  # fmt: skip
+    [
+        (28, "reminder-28"),
+        (20, "reminder-28"),
+        (14, "reminder-14"),
+        (7, "reminder-7"),
+        (1, "reminder-1"),
+        (0, "due-today"),
+    ],
+)
 def test_reminders_go_to_the_owner_of_that_agency_only(days_before, stage):
     today = DUE - timedelta(days=days_before)
     assert sent(plan(today)) == [(stage, "lead.nwas@example.org")]
@@ -86,8 +99,14 @@ def test_day_28_flags_the_scrutineer_on_the_dashboard_and_never_emails_them():
 def test_after_downtime_overtaken_stages_are_recorded_as_skipped_not_sent_late():
     planned = plan(DUE + timedelta(days=8))  # nothing ran for weeks
     skipped = sorted({p.stage for p in planned if p.action is Action.SKIP})
-    assert skipped == ["due-today", "escalation-1", "reminder-1", "reminder-14", "reminder-28",
-                       "reminder-7"]  # fmt: skip
+    assert skipped == [
+        "due-today",
+        "escalation-1",
+        "reminder-1",
+        "reminder-14",
+        "reminder-28",
+        "reminder-7",
+    ]
     assert sent(planned) == [("escalation-7", "dsp.icb@example.org")]
 
 
@@ -98,8 +117,10 @@ def test_a_backlog_older_than_the_catch_up_window_is_flagged_not_emailed():
     assert sent(backlog) == []
     assert [(p.stage, p.action) for p in backlog] == [("escalation-28", Action.FLAG)]
     # 41 days overdue: the day-14 stage is 27 days back, inside the window, so it goes
-    assert sent(plan(DUE + timedelta(days=41))) == [("escalation-14", "cc@example.org"),
-                                                   ("escalation-14", "ce@example.org")]  # fmt: skip
+    assert sent(plan(DUE + timedelta(days=41))) == [
+        ("escalation-14", "cc@example.org"),
+        ("escalation-14", "ce@example.org"),
+    ]
 
 
 @pytest.mark.parametrize("extra", [{"completed": D("2026-12-01")}])
@@ -109,8 +130,9 @@ def test_completed_items_produce_nothing(extra):
 
 def test_waived_items_produce_nothing():
     it = item(DUE)
-    waived = Item(**{**{f: getattr(it, f) for f in it.__slots__},
-                     "status": evaluate(DUE, DUE, waived=True)})  # fmt: skip
+    waived = Item(
+        **{**{f: getattr(it, f) for f in it.__slots__}, "status": evaluate(DUE, DUE, waived=True)}
+    )
     assert plan_messages([waived], directory(), {("p", "s11"): DEFAULT_LADDER}, DUE) == []
 
 
@@ -121,8 +143,10 @@ def test_no_mail_at_weekends_or_on_bank_holidays_except_a_deadline_that_day():
     boxing_day_substitute = D("2026-12-28")
     assert plan(boxing_day_substitute, due=D("2027-01-06")) == []
     monday = D("2026-12-14")
-    assert sent(plan(monday)) == [("escalation-1", "bt@example.org"),
-                                  ("escalation-1", "lead.nwas@example.org")]  # fmt: skip
+    assert sent(plan(monday)) == [
+        ("escalation-1", "bt@example.org"),
+        ("escalation-1", "lead.nwas@example.org"),
+    ]
 
 
 def test_every_message_has_a_stable_key():
@@ -144,5 +168,7 @@ def test_a_rule_may_override_the_ladder():
 
 def test_owner_nobody_holds_for_that_school_falls_back_to_the_role_at_large():
     planned = plan(DUE, subject="unknown-agency")
-    assert sent(planned) == [("due-today", "lead.btp@example.org"),
-                             ("due-today", "lead.nwas@example.org")]  # fmt: skip
+    assert sent(planned) == [
+        ("due-today", "lead.btp@example.org"),
+        ("due-today", "lead.nwas@example.org"),
+    ]

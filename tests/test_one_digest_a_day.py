@@ -18,8 +18,9 @@ DUTY = "la-notifications@example.org"
 
 
 def govcal(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*GOVCAL, *args], capture_output=True, text=True, check=False,
-                          env=dict(os.environ))  # fmt: skip
+    return subprocess.run(
+        [*GOVCAL, *args], capture_output=True, text=True, check=False, env=dict(os.environ)
+    )
 
 
 def cli(*args: str) -> str:

@@ -24,8 +24,10 @@ def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
         [str(UV), "build", "--quiet", "--out-dir", str(out), str(ROOT)],  # by way of the sdist
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     [built] = out.glob("govcal-*.whl")
     return built
 
@@ -48,10 +50,21 @@ def test_installed_beside_the_pypi_rules_package_both_import(wheel, tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     subprocess.run(
-        [str(UV), "pip", "install", "--quiet", "--python", str(python), "--no-deps",
-         str(wheel), "rules==3.5"],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
+        [
+            str(UV),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(python),
+            "--no-deps",
+            str(wheel),
+            "rules==3.5",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     # govcal's own dependencies come from the test environment's site-packages, put after
     # the new environment's (a PYTHONPATH entry runs no .pth file, so this checkout's
     # editable govcal stays out of sight)
@@ -64,9 +77,13 @@ def test_installed_beside_the_pypi_rules_package_both_import(wheel, tmp_path):
         "print(len(load_partnerships()))\n"
     )
     shown = subprocess.run(
-        [str(python), "-c", probe], cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [str(python), "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert shown.returncode == 0, shown.stderr[-2000:]
     pypi_rules, our_loader, count = shown.stdout.split()
     assert pypi_rules.startswith(str(venv)) and "govcal" not in pypi_rules
@@ -82,17 +99,23 @@ def test_installed_it_keeps_its_data_in_the_working_directory(wheel, tmp_path):
     python = venv / "bin" / "python"
     subprocess.run(
         [str(UV), "pip", "install", "--quiet", "--python", str(python), "--no-deps", str(wheel)],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     work = tmp_path / "office"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVCAL_")}
     env["PYTHONPATH"] = sysconfig.get_paths()["purelib"]
     for command in ("sync", "status"):
         shown = subprocess.run(
-            [str(python), "-m", "govcal.cli", command, "--as-of", "2026-11-24"], cwd=work,
-            env=env, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+            [str(python), "-m", "govcal.cli", command, "--as-of", "2026-11-24"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert shown.returncode == 0, shown.stderr[-2000:]
     assert (work / "data" / "govcal.db").is_file()
     assert "Safeguarding Accountability Meeting" in shown.stdout  # the shipped rules' items

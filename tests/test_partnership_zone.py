@@ -33,11 +33,16 @@ def test_the_cli_today_is_the_default_partnerships_day(rule_file, monkeypatch):
 
 def test_the_day_an_item_was_waived_is_the_partnerships_day():
     row = OccurrenceRow(
-        public_id="testscp:annual-report:2026", partnership_id="testscp",
-        rule_id="annual-report", period="2026", title="Annual report", kind="deadline",
-        due=date(2026, 11, 30), lifecycle=Lifecycle.WAIVED.value,
+        public_id="testscp:annual-report:2026",
+        partnership_id="testscp",
+        rule_id="annual-report",
+        period="2026",
+        title="Annual report",
+        kind="deadline",
+        due=date(2026, 11, 30),
+        lifecycle=Lifecycle.WAIVED.value,
         updated_at=datetime(2026, 11, 24, 12, 0, tzinfo=UTC),
-    )  # fmt: skip
+    )
     status = status_of(row, date(2026, 11, 26), 14, AUCKLAND)
     assert StatusRow(row, status, AUCKLAND).closed() == date(2026, 11, 25)
     assert StatusRow(row, status, LONDON).closed() == date(2026, 11, 24)  # the same instant
@@ -71,10 +76,15 @@ def _outbox_as_of(tmp_path, timezone: str, day: date) -> list[EmailMessage]:
         import_directory(session, SAMPLE_DIRECTORY / "wfscp", partnership)
         sync_partnership(session, partnership, day)
     with session_scope(url) as session:
-        notify(session, [partnership], day, FileOutbox(tmp_path / "outbox"),
-               Sender("govcal", "govcal@example.org"),
-               now=datetime.combine(day, datetime.min.time(), UTC).replace(hour=12),
-               settings=get_settings())  # fmt: skip
+        notify(
+            session,
+            [partnership],
+            day,
+            FileOutbox(tmp_path / "outbox"),
+            Sender("govcal", "govcal@example.org"),
+            now=datetime.combine(day, datetime.min.time(), UTC).replace(hour=12),
+            settings=get_settings(),
+        )
     return [
         message_from_bytes(path.read_bytes(), policy=policy.default)
         for path in sorted((tmp_path / "outbox").glob("*.eml"))
@@ -97,8 +107,13 @@ def test_a_partnership_in_new_york_reads_new_york_times_in_emails_and_invites(tm
     # a digest names the worst few in full: where the meeting is one, it is New York's clock
     assert all(line.endswith(f"{meeting} (New York time): due in 7 days.") for line in lines)
     assert not any("19:00" in m.get_body(("plain",)).get_content() for m in digests)
-    [invite] = [m for m in messages if "Safeguarding Accountability Meeting" in m["Subject"]
-                and "13 October" in m["Subject"] and _calendar_part(m)]  # fmt: skip
+    [invite] = [
+        m
+        for m in messages
+        if "Safeguarding Accountability Meeting" in m["Subject"]
+        and "13 October" in m["Subject"]
+        and _calendar_part(m)
+    ]
     assert invite["Subject"].endswith(f"{meeting} (New York time)")
     text = invite.get_body(("plain",)).get_content()
     assert f"When: {meeting} to 16:00 (New York time)" in text

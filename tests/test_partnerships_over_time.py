@@ -39,11 +39,15 @@ def test_each_partnership_hands_over_to_the_next_without_a_gap(shipped):
 
 @pytest.mark.parametrize(
     ("day", "expected"),
-    [("2016-01-01", ["cumbria-lscb-2014"]),
-     ("2019-07-15", ["cscp-2019", "cumbria-lscb-2014"]),  # the published plan's run-in
-     ("2024-05-01", ["cscp-2023"]), ("2025-03-31", ["cscp-2023"]),
-     ("2025-04-01", ["wfscp"]), ("2026-11-24", ["wfscp"])],
-)  # fmt: skip
+    [
+        ("2016-01-01", ["cumbria-lscb-2014"]),
+        ("2019-07-15", ["cscp-2019", "cumbria-lscb-2014"]),  # the published plan's run-in
+        ("2024-05-01", ["cscp-2023"]),
+        ("2025-03-31", ["cscp-2023"]),
+        ("2025-04-01", ["wfscp"]),
+        ("2026-11-24", ["wfscp"]),
+    ],
+)
 def test_who_is_in_force_on_a_day(shipped, day, expected):
     assert sorted(p.id for p in active_partnerships(list(shipped.values()), D(day))) == expected
 
@@ -72,8 +76,13 @@ def synced(tmp_path, shipped, migrated_copy):
 
 def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GOVCAL_DATABASE_URL": url}
-    return subprocess.run([sys.executable, "-m", "govcal.cli", *args], capture_output=True,
-                          text=True, check=False, env=env)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "govcal.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
 
 
 def test_sync_of_a_superseded_partnership_stops_at_its_end(synced):
@@ -92,8 +101,7 @@ def test_todays_status_leaves_superseded_partnerships_out_unless_asked(synced):
     assert today.returncode == 0, today.stderr
     partnerships = {row["id"].split(":")[0] for row in json.loads(today.stdout)}
     assert partnerships == {"wfscp"}  # the CSCP's unfinished 2024/25 items are history
-    asked = run(synced, "status", "--as-of", "2026-11-24", "--json", "--partnership",
-                "cscp-2023")  # fmt: skip
+    asked = run(synced, "status", "--as-of", "2026-11-24", "--json", "--partnership", "cscp-2023")
     assert asked.returncode == 0, asked.stderr
     assert {row["id"].split(":")[0] for row in json.loads(asked.stdout)} == {"cscp-2023"}
 

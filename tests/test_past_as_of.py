@@ -32,8 +32,14 @@ def test_notify_for_a_day_before_the_last_mailed_one_is_refused_unless_allowed(
     env = {**os.environ, "GOVCAL_DATABASE_URL": url, "GOVCAL_OUTBOX_DIR": str(outbox)}
 
     def notify(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*GOVCAL, "notify", *args], env=env, capture_output=True,
-                              text=True, check=False, timeout=300)  # fmt: skip
+        return subprocess.run(
+            [*GOVCAL, "notify", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
 
     def rows() -> int:
         with session_scope(url) as s:

@@ -69,8 +69,10 @@ def test_completion_waiver_and_reopen_write_the_audit_trail(db_url, wfscp):
         complete(s, meeting, LINK, ME, on=D("2026-05-20"), today=D("2026-11-24"))
     row = occurrence(db_url, meeting)
     assert (row.lifecycle, row.completed_at, row.completed_by) == (
-        "completed", D("2026-05-20"), ME.name,
-    )  # fmt: skip
+        "completed",
+        D("2026-05-20"),
+        ME.name,
+    )
     assert row.evidence_url == LINK.url
 
     with session_scope(db_url) as s:
@@ -107,14 +109,32 @@ def test_the_audit_trail_cannot_be_changed_or_deleted(db_url, wfscp):
 @pytest.mark.parametrize(
     ("attempt", "message"),
     [
-        (lambda s: complete(s, "wfscp:lsp-meeting:2026-05-13", LINK, ME, on=D("2026-11-25"),
-                            today=D("2026-11-24")), "is in the future"),
-        (lambda s: complete(s, "wfscp:lsp-meting:2026-05-13", LINK, ME, on=D("2026-05-13"),
-                            today=D("2026-11-24")), "did you mean wfscp:lsp-meeting:2026-05-13"),
+        (
+            lambda s: complete(
+                s,
+                "wfscp:lsp-meeting:2026-05-13",
+                LINK,
+                ME,
+                on=D("2026-11-25"),
+                today=D("2026-11-24"),
+            ),
+            "is in the future",
+        ),
+        (
+            lambda s: complete(
+                s,
+                "wfscp:lsp-meting:2026-05-13",
+                LINK,
+                ME,
+                on=D("2026-05-13"),
+                today=D("2026-11-24"),
+            ),
+            "did you mean wfscp:lsp-meeting:2026-05-13",
+        ),
         (lambda s: waive(s, "wfscp:lsp-meeting:2026-05-13", "  ", ME), "a reason is required"),
         (lambda s: reopen(s, "wfscp:lsp-meeting:2026-05-13", ME), "already open"),
     ],
-)  # fmt: skip
+)
 def test_bad_requests_give_a_clear_error_and_change_nothing(db_url, wfscp, attempt, message):
     with session_scope(db_url) as s:
         sync_partnership(s, wfscp, D("2026-11-24"))
@@ -128,13 +148,20 @@ def test_bad_requests_give_a_clear_error_and_change_nothing(db_url, wfscp, attem
 def test_completing_twice_is_refused_and_keeps_the_first_record(db_url, wfscp):
     with session_scope(db_url) as s:
         sync_partnership(s, wfscp, D("2026-11-24"))
-        complete(s, "wfscp:lsp-meeting:2026-05-13", LINK, ME, on=D("2026-05-14"),
-                 today=D("2026-11-24"))  # fmt: skip
+        complete(
+            s, "wfscp:lsp-meeting:2026-05-13", LINK, ME, on=D("2026-05-14"), today=D("2026-11-24")
+        )
     other = Evidence(url="https://example.org/other.pdf")
     refused = pytest.raises(RecordError, match="already completed on 2026-05-14")
     with refused, session_scope(db_url) as s:
-        complete(s, "wfscp:lsp-meeting:2026-05-13", other, Actor("x"), on=D("2026-06-01"),
-                     today=D("2026-11-24"))  # fmt: skip
+        complete(
+            s,
+            "wfscp:lsp-meeting:2026-05-13",
+            other,
+            Actor("x"),
+            on=D("2026-06-01"),
+            today=D("2026-11-24"),
+        )
     row = occurrence(db_url, "wfscp:lsp-meeting:2026-05-13")
     assert (row.completed_at, row.evidence_url) == (D("2026-05-14"), LINK.url)
 
@@ -184,10 +211,14 @@ def test_changing_a_rule_moves_future_open_items_and_never_loses_a_record(db_url
     [v1] = load_partnerships([rule_file(RULES_V1, "v1.yaml")])
     with session_scope(db_url) as s:
         sync_partnership(s, v1, D("2026-06-01"))
-        complete(s, "testscp:board:2026-05-12", LINK, ME, on=D("2026-05-12"),
-                 today=D("2026-06-01"))  # fmt: skip
-        reschedule(s, "testscp:board:2026-08-11", datetime(2026, 8, 18, 10, tzinfo=LONDON),
-                   "chair on leave", ME)  # fmt: skip
+        complete(s, "testscp:board:2026-05-12", LINK, ME, on=D("2026-05-12"), today=D("2026-06-01"))
+        reschedule(
+            s,
+            "testscp:board:2026-08-11",
+            datetime(2026, 8, 18, 10, tzinfo=LONDON),
+            "chair on leave",
+            ME,
+        )
         waive(s, "testscp:board:2026-09-08", "joint session with Cumberland", ME)
 
     # the meetings move to 14:00, and the newsletter rule is withdrawn
@@ -238,17 +269,23 @@ def test_reschedule_and_cancel_bump_the_invite_sequence(db_url, wfscp):
 def test_incident_reference_starts_the_statutory_clocks(db_url, wfscp):
     with session_scope(db_url) as s:
         sync_partnership(s, wfscp, D("2027-03-24"))
-        start_incident(s, wfscp, "SI-2027-001", "serious-incident", D("2027-03-24"), ME,
-                       today=D("2027-03-24"))  # fmt: skip
+        start_incident(
+            s, wfscp, "SI-2027-001", "serious-incident", D("2027-03-24"), ME, today=D("2027-03-24")
+        )
         sync_partnership(s, wfscp, D("2027-03-24"))
     assert occurrence(db_url, "wfscp:serious-incident-notification:SI-2027-001").due == D(
         "2027-04-02"
     )
     assert occurrence(db_url, "wfscp:rapid-review:SI-2027-001").due == D("2027-04-23")
     with session_scope(db_url) as s:
-        complete(s, "wfscp:serious-incident-notification:SI-2027-001",
-                 Evidence(url="https://example.org/panel/notification"), ME,
-                 on=D("2027-03-25"), today=D("2027-03-26"))  # fmt: skip
+        complete(
+            s,
+            "wfscp:serious-incident-notification:SI-2027-001",
+            Evidence(url="https://example.org/panel/notification"),
+            ME,
+            on=D("2027-03-25"),
+            today=D("2027-03-26"),
+        )
         sync_partnership(s, wfscp, D("2027-03-26"))
     # the rapid review now counts from the day the notification was really sent
     assert occurrence(db_url, "wfscp:rapid-review:SI-2027-001").due == D("2027-04-19")
@@ -258,8 +295,9 @@ def test_incident_reference_starts_the_statutory_clocks(db_url, wfscp):
 def test_incident_references_that_could_carry_identity_are_refused(db_url, wfscp, reference):
     with pytest.raises(RecordError, match="never a child's name"), session_scope(db_url) as s:
         sync_partnership(s, wfscp, D("2027-03-24"))
-        start_incident(s, wfscp, reference, "serious-incident", D("2027-03-24"), ME,
-                       today=D("2027-03-24"))  # fmt: skip
+        start_incident(
+            s, wfscp, reference, "serious-incident", D("2027-03-24"), ME, today=D("2027-03-24")
+        )
 
 
 def test_section_175_returns_are_tracked_one_school_at_a_time(db_url, wfscp):
@@ -273,17 +311,32 @@ def test_section_175_returns_are_tracked_one_school_at_a_time(db_url, wfscp):
     cycle_id = "wfscp:section-175-audit:2026-03-31"
     with session_scope(db_url) as s:
         for school in ("wf-p001", "wf-p002", "wf-s001"):
-            complete(s, f"{cycle_id}:{school}", LINK, Actor(f"dsl-{school}@example.org"),
-                     on=D("2026-03-20"), today=D("2026-04-02"))  # fmt: skip
-        review_return(s, f"{cycle_id}:wf-s001", "amber", ME, note="training records incomplete",
-                      follow_ups=[("Update training matrix", D("2026-06-30"))],
-                      on=D("2026-04-02"))  # fmt: skip
+            complete(
+                s,
+                f"{cycle_id}:{school}",
+                LINK,
+                Actor(f"dsl-{school}@example.org"),
+                on=D("2026-03-20"),
+                today=D("2026-04-02"),
+            )
+        review_return(
+            s,
+            f"{cycle_id}:wf-s001",
+            "amber",
+            ME,
+            note="training records incomplete",
+            follow_ups=[("Update training matrix", D("2026-06-30"))],
+            on=D("2026-04-02"),
+        )
     with session_scope(db_url) as s:
         members = queries.returns_of(s, queries.audit_cycle(s, cycle_id))
     assert len(members) == 148
     submitted = {r.subject: o.completed_at for r, o in members if o.completed_at}
-    assert submitted == {"wf-p001": D("2026-03-20"), "wf-p002": D("2026-03-20"),
-                         "wf-s001": D("2026-03-20")}  # fmt: skip
+    assert submitted == {
+        "wf-p001": D("2026-03-20"),
+        "wf-p002": D("2026-03-20"),
+        "wf-s001": D("2026-03-20"),
+    }
     rated = {r.subject: r.rag for r, _o in members if r.rag}
     assert rated == {"wf-s001": "amber"}
     s11 = "wfscp:section-11-audit:2026-10-31"

@@ -40,9 +40,14 @@ def prefect_server(tmp_path, prefect_server_url):
 
 def cli(env, *args: str, timeout: float = 180) -> str:
     result = subprocess.run(
-        [str(a) for a in args], env=env, cwd=ROOT, capture_output=True, text=True,
-        timeout=timeout, check=False,
-    )  # fmt: skip
+        [str(a) for a in args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
     return result.stdout + result.stderr
 
@@ -73,8 +78,15 @@ def test_deploy_trigger_work_and_read_the_dashboard_through_the_api(prefect_serv
     assert schedules[0]["schedule"]["cron"] == "0 7 * * 1-5"
     assert schedules[0]["schedule"]["timezone"] == "Europe/London"
 
-    started = cli(env, BIN / "prefect", "deployment", "run", "daily-compliance/daily-compliance",
-                  "--param", "as_of=2026-10-05")  # fmt: skip
+    started = cli(
+        env,
+        BIN / "prefect",
+        "deployment",
+        "run",
+        "daily-compliance/daily-compliance",
+        "--param",
+        "as_of=2026-10-05",
+    )
     run_id = re.search(r"flow-run/([0-9a-f-]{36})", started).group(1)
     cli(env, BIN / "prefect", "worker", "start", "--pool", "govcal", "--run-once", timeout=300)
 
@@ -87,9 +99,14 @@ def test_deploy_trigger_work_and_read_the_dashboard_through_the_api(prefect_serv
 
     found = httpx.post(
         f"{api}/artifacts/filter",
-        json={"artifacts": {"key": {"any_": ["compliance-wfscp"]}}, "limit": 5,
-              "offset": 0, "sort": "CREATED_DESC"}, headers=api_headers(),
-    ).json()  # fmt: skip
+        json={
+            "artifacts": {"key": {"any_": ["compliance-wfscp"]}},
+            "limit": 5,
+            "offset": 0,
+            "sort": "CREATED_DESC",
+        },
+        headers=api_headers(),
+    ).json()
     assert found, "no compliance-wfscp artifact"
     rows = json.loads(found[0]["data"])
     ids = {r["Id"] for r in rows}
@@ -109,9 +126,16 @@ def test_an_emails_form_link_is_found_on_a_server_that_asks_for_a_login(prefect_
     headers = api_headers()
     flow = httpx.post(f"{api}/flows/", json={"name": RECORD[0]}, headers=headers, timeout=30)
     flow.raise_for_status()
-    made = httpx.post(f"{api}/deployments/", headers=headers, timeout=30, json={
-        "name": RECORD[1], "flow_id": flow.json()["id"], "entrypoint": "flows/jobs.py:x",
-    })  # fmt: skip
+    made = httpx.post(
+        f"{api}/deployments/",
+        headers=headers,
+        timeout=30,
+        json={
+            "name": RECORD[1],
+            "flow_id": flow.json()["id"],
+            "entrypoint": "flows/jobs.py:x",
+        },
+    )
     made.raise_for_status()
     base = api.removesuffix("/api")
     assert act_url(base + "/") == f"{base}/deployments/deployment/{made.json()['id']}/run"

@@ -50,9 +50,13 @@ def run_against(
     env.pop("PREFECT_HOME", None)
     started = time.monotonic()
     result = subprocess.run(
-        [*GOVCAL, "run", "--as-of", "2026-11-24"], env=env, capture_output=True, text=True,
-        timeout=BOUND_S * 3, check=False,
-    )  # fmt: skip
+        [*GOVCAL, "run", "--as-of", "2026-11-24"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BOUND_S * 3,
+        check=False,
+    )
     return result, time.monotonic() - started
 
 
@@ -61,8 +65,10 @@ def assert_the_day_was_done(
 ) -> None:
     assert result.returncode == COCKPIT, result.stderr[-2000:]
     [line] = result.stderr.splitlines()
-    assert line.startswith("Error: the dashboard was not all posted to Prefect's API (mail "
-                           f"and feeds are done): Prefect's API {why}")  # fmt: skip
+    assert line.startswith(
+        "Error: the dashboard was not all posted to Prefect's API (mail "
+        f"and feeds are done): Prefect's API {why}"
+    )
     assert "127.0.0.1" not in line  # a URL is never repeated: it may carry a password
     mail = list((folder / "outbox").glob("*.eml"))
     assert mail and f"Sent {len(mail)} message(s)" in result.stdout
@@ -87,6 +93,7 @@ def test_a_run_with_an_api_that_never_answers_is_bounded(tmp_path, silent_api):
 def test_a_run_with_the_wrong_login_does_the_days_work_and_says_so(tmp_path, prefect_server_url):
     api = f"{prefect_server_url}/api"
     result, took = run_against(api, tmp_path / "data", PREFECT_API_AUTH_STRING="not-the-login")
-    assert_the_day_was_done(result, tmp_path / "data", "refused the login (HTTP 401): check "
-                            "PREFECT_API_AUTH_STRING")  # fmt: skip
+    assert_the_day_was_done(
+        result, tmp_path / "data", "refused the login (HTTP 401): check PREFECT_API_AUTH_STRING"
+    )
     assert took < BOUND_S

@@ -20,8 +20,14 @@ REFERENCE = "SI-2026-0042"
 
 
 def govcal(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*GOVCAL, *args], env={**os.environ, **env}, capture_output=True,
-                          text=True, check=False, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [*GOVCAL, *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
 
 
 def everything_written(data: Path) -> str:
@@ -54,21 +60,28 @@ def test_no_child_detail_or_secret_in_any_email_invite_feed_log_or_artifact(tmp_
     run = step("run", "--as-of", "2026-11-24")  # the flow, its logs and its artifacts
     assert run.returncode == 0, run.stderr
     # a login over a connection without TLS is refused before anything is sent...
-    relay = {"GOVCAL_TRANSPORT": "smtp", "GOVCAL_SMTP_HOST": "127.0.0.1",
-             "GOVCAL_SMTP_PORT": str(smtp.port), "GOVCAL_SMTP_SECURITY": "none",
-             "GOVCAL_SMTP_USERNAME": "govcal"}  # fmt: skip
+    relay = {
+        "GOVCAL_TRANSPORT": "smtp",
+        "GOVCAL_SMTP_HOST": "127.0.0.1",
+        "GOVCAL_SMTP_PORT": str(smtp.port),
+        "GOVCAL_SMTP_SECURITY": "none",
+        "GOVCAL_SMTP_USERNAME": "govcal",
+    }
     in_clear = step("notify", "--as-of", "2026-11-25", **relay)
     assert in_clear.returncode == 2 and "GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH" in in_clear.stderr
     assert not smtp.recorder.received
     # ...and when the operator allows it, the relay asks for no login, so the login with
     # the password fails: the error is reported, the messages wait for a retry (exit 3),
     # the password is nowhere
-    failed_login = step("notify", "--as-of", "2026-11-25", **relay,
-                        GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH="true")  # fmt: skip
+    failed_login = step(
+        "notify", "--as-of", "2026-11-25", **relay, GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH="true"
+    )
     assert failed_login.returncode == 3, failed_login.stderr
     assert "to retry" in failed_login.stdout and "AUTH" in failed_login.stdout
-    unreachable = step("status", GOVCAL_DATABASE_URL=(
-        f"postgresql+psycopg://govcal:{PG_PASSWORD}@127.0.0.1:1/govcal"))  # fmt: skip
+    unreachable = step(
+        "status",
+        GOVCAL_DATABASE_URL=(f"postgresql+psycopg://govcal:{PG_PASSWORD}@127.0.0.1:1/govcal"),
+    )
     assert unreachable.returncode != 0 and "***" in unreachable.stderr
 
     produced = everything_written(data) + "\n".join(printed)

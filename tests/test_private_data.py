@@ -16,9 +16,14 @@ def govcal(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env.pop("GOVCAL_DATABASE_URL", None)
     env.pop("PREFECT_HOME", None)
     return subprocess.run(
-        [*GOVCAL, *args], env=env, capture_output=True, text=True, timeout=300, check=False,
+        [*GOVCAL, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
         preexec_fn=lambda: os.umask(0o022),  # the usual default: files world-readable
-    )  # fmt: skip
+    )
 
 
 def mode(path: Path) -> int:

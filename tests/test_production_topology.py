@@ -42,8 +42,14 @@ _spec.loader.exec_module(run_local)
 
 
 def _govcal(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(Path(sys.executable).parent / "govcal"), *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, check=False)  # fmt: skip
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "govcal"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -70,19 +76,40 @@ def topology(tmp_path, smtp):
         # each share's pickup, a retry's too
         "PREFECT_WORKER_QUERY_SECONDS": "1",
     }
-    command = [str(ROOT / "scripts" / "deploy-local"), "start", str(root),
-               "--deploy", "national-day", "--deploy", "daily-share",
-               *(f"--env={k}={v}" for k, v in settings.items())]  # fmt: skip
+    command = [
+        str(ROOT / "scripts" / "deploy-local"),
+        "start",
+        str(root),
+        "--deploy",
+        "national-day",
+        "--deploy",
+        "daily-share",
+        *(f"--env={k}={v}" for k, v in settings.items()),
+    ]
     started = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     try:
         assert started.returncode == 0, started.stderr[-3000:]
         shown = json.loads((root / "topology.json").read_text())
         env = run_local.environment_of(shown, "ops")
         loaded = subprocess.run(
-            [sys.executable, "-m", "bench.phases", "sync", "--data", str(data),
-             "--db", env["GOVCAL_DATABASE_URL"], "--as-of", DAY],
-            cwd=ROOT, env=env, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "bench.phases",
+                "sync",
+                "--data",
+                str(data),
+                "--db",
+                env["GOVCAL_DATABASE_URL"],
+                "--as-of",
+                DAY,
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert loaded.returncode == 0, loaded.stderr[-3000:]
         yield shown
     finally:
@@ -130,18 +157,22 @@ def _evidence_on_one_machine(topology: dict[str, Any]) -> dict[str, bytes]:
     with session_scope(one["GOVCAL_DATABASE_URL"]) as session:
         open_ids = session.exec(
             select(OccurrenceRow.public_id)
-            .where(OccurrenceRow.lifecycle == "open", col(OccurrenceRow.due) < date(2026, 11, 1),
-                   col(OccurrenceRow.partnership_id).in_(["syn-001", "syn-002", "syn-003"]))
+            .where(
+                OccurrenceRow.lifecycle == "open",
+                col(OccurrenceRow.due) < date(2026, 11, 1),
+                col(OccurrenceRow.partnership_id).in_(["syn-001", "syn-002", "syn-003"]),
+            )
             .order_by(OccurrenceRow.public_id)
-        ).all()[:3]  # fmt: skip
+        ).all()[:3]
     inbox = Path(one["GOVCAL_DATA_DIR"]) / "evidence-inbox"
     inbox.mkdir(parents=True, exist_ok=True)
     kept = {}
     for number, public_id in enumerate(open_ids):
         content = f"%PDF-1.4 minutes {number} of {public_id}".encode()
         (inbox / f"minutes-{number}.pdf").write_bytes(content)
-        done = _govcal(one, "complete", public_id, "--evidence", f"minutes-{number}.pdf",
-                       "--on", "2026-11-02")  # fmt: skip
+        done = _govcal(
+            one, "complete", public_id, "--evidence", f"minutes-{number}.pdf", "--on", "2026-11-02"
+        )
         assert done.returncode == 0, done.stderr
         kept[public_id] = content
     assert len(kept) == 3
@@ -162,11 +193,16 @@ def test_the_national_day_runs_across_two_workers_and_completes_when_one_is_lost
     evidence = _evidence_on_one_machine(topology)
     with _client(topology) as client:
         parent = run_deployment(
-            "national-day/national-day", timeout=0, as_subflow=False,
+            "national-day/national-day",
+            timeout=0,
+            as_subflow=False,
             parameters={"as_of": DAY, "share_size": 10, "late_after_minutes": 15},
-        )  # fmt: skip
-        home = wait_until(lambda: _machine_of(topology, client.read_flow_run(parent.id)), 300,
-                          "the national day to start on a worker")  # fmt: skip
+        )
+        home = wait_until(
+            lambda: _machine_of(topology, client.read_flow_run(parent.id)),
+            300,
+            "the national day to start on a worker",
+        )
         other = "worker-2" if home == "worker-1" else "worker-1"
 
         def taken_by_other() -> bool:

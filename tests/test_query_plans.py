@@ -128,10 +128,18 @@ def test_the_claimed_rows_are_read_by_id_not_by_partnership(db_url, wfscp):
         register_partnership(session, wfscp)
         for month in range(1, 5):  # stored rows, so each id reaches the item query
             day = date(2026, month, 13)
-            session.add(OccurrenceRow(partnership_id="wfscp", rule_id="lsp-meeting",
-                                      public_id=f"wfscp:lsp-meeting:{day}", period=str(day),
-                                      title="LSP meeting", kind="meeting", owner_role="lsp",
-                                      due=day))  # fmt: skip
+            session.add(
+                OccurrenceRow(
+                    partnership_id="wfscp",
+                    rule_id="lsp-meeting",
+                    public_id=f"wfscp:lsp-meeting:{day}",
+                    period=str(day),
+                    title="LSP meeting",
+                    kind="meeting",
+                    owner_role="lsp",
+                    due=day,
+                )
+            )
         session.flush()
         items_by_ids(session, [wfscp], [1, 2, 3, 4], date(2026, 1, 1))
 

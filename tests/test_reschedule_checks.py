@@ -51,41 +51,55 @@ def refused(args: list[str], line: str, public_id: str = MEETING) -> None:
 
 
 def test_a_past_time_is_refused_unless_allow_past():
-    refused(["--to", "2026-10-01 09:30"], "Error: --to 2026-10-01 is in the past (today is "
-            "2026-11-02); give a later date, or add --allow-past to record when it really "
-            "happened")  # fmt: skip
-    done = govcal("reschedule", MEETING, "--to", "2026-10-01 09:30", "--reason", "held early",
-                  "--allow-past")  # fmt: skip
+    refused(
+        ["--to", "2026-10-01 09:30"],
+        "Error: --to 2026-10-01 is in the past (today is "
+        "2026-11-02); give a later date, or add --allow-past to record when it really "
+        "happened",
+    )
+    done = govcal(
+        "reschedule", MEETING, "--to", "2026-10-01 09:30", "--reason", "held early", "--allow-past"
+    )
     assert done.exit_code == 0, done.stderr
     assert "moved to Thu 01 Oct 2026 09:30" in flat(done.stdout)
 
 
 def test_a_time_the_clocks_skip_is_refused():
-    refused(["--to", "2027-03-28 01:30"], "Error: --to 2027-03-28 01:30 does not exist in "
-            "Europe/London: the clocks go forward then; give a time an hour later")  # fmt: skip
+    refused(
+        ["--to", "2027-03-28 01:30"],
+        "Error: --to 2027-03-28 01:30 does not exist in "
+        "Europe/London: the clocks go forward then; give a time an hour later",
+    )
 
 
 def test_a_time_the_clocks_repeat_is_refused_naming_both_instants():
     """Issue 20: 01:30 on 31 October 2027 happens twice; icalendar read the first, ical.js,
     libical and vobject the second: the meeting would be an hour apart in two calendars."""
-    refused(["--to", "2027-10-31 01:30"], "Error: --to 2027-10-31 01:30 happens twice in "
-            "Europe/London: at 00:30 UTC (BST) and at 01:30 UTC (GMT), as the clocks go back; "
-            "give a time outside 01:00-02:00 that day")  # fmt: skip
+    refused(
+        ["--to", "2027-10-31 01:30"],
+        "Error: --to 2027-10-31 01:30 happens twice in "
+        "Europe/London: at 00:30 UTC (BST) and at 01:30 UTC (GMT), as the clocks go back; "
+        "give a time outside 01:00-02:00 that day",
+    )
     moved = govcal("reschedule", MEETING, "--to", "2027-10-31 02:00", "--reason", "room")
     assert moved.exit_code == 0, moved.stderr  # outside the repeated hour: accepted
 
 
 def test_an_end_beyond_the_supported_range_is_refused():
-    refused(["--to", "2098-12-31 23:59", "--allow-past"],
-            "Error: its end time 2099-01-01 01:59 is outside the supported range 2000-01-01 "
-            "to 2098-12-31; check the year")  # fmt: skip
+    refused(
+        ["--to", "2098-12-31 23:59", "--allow-past"],
+        "Error: its end time 2099-01-01 01:59 is outside the supported range 2000-01-01 "
+        "to 2098-12-31; check the year",
+    )
 
 
 @pytest.mark.parametrize(
     ("to", "note"),
-    [("2026-12-12 10:00", "note: Saturday 2026-12-12 is a weekend day"),
-     ("2026-12-25 10:00", "note: 2026-12-25 is a bank holiday")],
-)  # fmt: skip
+    [
+        ("2026-12-12 10:00", "note: Saturday 2026-12-12 is a weekend day"),
+        ("2026-12-25 10:00", "note: 2026-12-25 is a bank holiday"),
+    ],
+)
 def test_a_weekend_or_bank_holiday_is_accepted_with_a_note(to, note):
     result = govcal("reschedule", MEETING, "--to", to, "--reason", "room", "--allow-past")
     assert result.exit_code == 0, result.stderr
@@ -105,8 +119,14 @@ def test_moving_to_the_time_it_already_has_changes_nothing():
 
 
 def test_a_deadline_moved_says_no_invite_version():
-    result = govcal("reschedule", "wfscp:annual-report:2026-09-30", "--to", "2026-12-01",
-                    "--reason", "late data")  # fmt: skip
+    result = govcal(
+        "reschedule",
+        "wfscp:annual-report:2026-09-30",
+        "--to",
+        "2026-12-01",
+        "--reason",
+        "late data",
+    )
     assert result.exit_code == 0, result.stderr
     assert "moved to Tue 01 Dec 2026." in flat(result.stdout) and "invite" not in result.stdout
 
@@ -121,12 +141,19 @@ def test_papers_follow_a_moved_meeting_at_once_from_the_use_case():
     from govcal.rules.loader import load_partnership
 
     papers_before = row("wfscp:sam-papers:2026-12-08")
-    when = parse_moment("2026-12-15 09:30").replace(tzinfo=__import__("zoneinfo").ZoneInfo(
-        "Europe/London"))  # fmt: skip
+    when = parse_moment("2026-12-15 09:30").replace(
+        tzinfo=__import__("zoneinfo").ZoneInfo("Europe/London")
+    )
     with session_scope(get_settings()) as session:
-        result = actions.reschedule(session, SAM, when, "room", Actor("ui", Channel.PREFECT_UI),
-                                    today=date(2026, 11, 2),
-                                    partnerships=[load_partnership("wfscp")])  # fmt: skip
+        result = actions.reschedule(
+            session,
+            SAM,
+            when,
+            "room",
+            Actor("ui", Channel.PREFECT_UI),
+            today=date(2026, 11, 2),
+            partnerships=[load_partnership("wfscp")],
+        )
     assert any("sam-papers" in line for line in result.followed)
     assert row("wfscp:sam-papers:2026-12-08")["due"] != papers_before["due"]
 
@@ -140,16 +167,30 @@ def test_a_meeting_cannot_be_completed_before_its_day_but_a_deadline_can():
         "give --on the day it was held, or reschedule it first with --allow-past"
     )
     assert row(MEETING) == before
-    early = govcal("complete", "wfscp:cdop-annual-report:2027-09-30", "--on", "2026-11-01",
-                   "--evidence", "https://example.org/report")  # fmt: skip
+    early = govcal(
+        "complete",
+        "wfscp:cdop-annual-report:2027-09-30",
+        "--on",
+        "2026-11-01",
+        "--evidence",
+        "https://example.org/report",
+    )
     assert early.exit_code == 0, early.stderr
 
 
 def test_a_follow_up_due_before_the_review_day_is_refused():
     s11 = next_s11()
     before = row(s11)
-    result = govcal("review", s11, "--rag", "amber", "--action", "Refresh training",
-                    "--action-due", "2001-01-01")  # fmt: skip
+    result = govcal(
+        "review",
+        s11,
+        "--rag",
+        "amber",
+        "--action",
+        "Refresh training",
+        "--action-due",
+        "2001-01-01",
+    )
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == (
         "Error: --action-due 2001-01-01 is before the review day 2026-11-02; give a day from "
@@ -164,8 +205,11 @@ def next_s11() -> str:
     from govcal.models.settings import get_settings
 
     with session_scope(get_settings()) as session:
-        return next(o.public_id for o in occurrences_between(session, "wfscp", date(2026, 1, 1),
-                    date(2027, 12, 31)) if ":section-11" in o.public_id)  # fmt: skip
+        return next(
+            o.public_id
+            for o in occurrences_between(session, "wfscp", date(2026, 1, 1), date(2027, 12, 31))
+            if ":section-11" in o.public_id
+        )
 
 
 def test_acknowledge_refuses_an_item_never_escalated_with_one_line():

@@ -28,8 +28,14 @@ PER_SCHOOL = """\
 def check(rule_file, schedule: str) -> subprocess.CompletedProcess[str]:
     text = VALID_HEADER + PER_SCHOOL.format(schedule=schedule)
     path = rule_file(text)
-    return subprocess.run([*GOVCAL, "rules", "check", str(path)], env=os.environ,
-                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    return subprocess.run(
+        [*GOVCAL, "rules", "check", str(path)],
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -56,8 +62,10 @@ def test_a_per_school_rule_more_often_than_monthly_is_one_file_line_problem(
     ]
     assert len(lines) == 1, result.stdout + result.stderr
     assert f"test.yaml:{VALID_HEADER.count(chr(10)) + 6}:" in lines[0]  # its schedule:
-    assert (f"rule 'school-check' is per: school and falls due {times} times a year, for every "
-            "school; a per-school rule recurs at most monthly (12 a year)") in lines[0]  # fmt: skip
+    assert (
+        f"rule 'school-check' is per: school and falls due {times} times a year, for every "
+        "school; a per-school rule recurs at most monthly (12 a year)"
+    ) in lines[0]
 
 
 @pytest.mark.parametrize(

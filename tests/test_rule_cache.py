@@ -16,9 +16,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def govcal(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "govcal.cli", *args], cwd=ROOT,
-                          env={**os.environ, **env}, capture_output=True, text=True,
-                          check=False, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "govcal.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def test_an_edited_rule_file_is_seen_by_the_next_command(rule_file, tmp_path):

@@ -52,8 +52,9 @@ def edited(text: str, edit: dict[str, str]) -> str:
     at = text.index(head)
     end = text.index("\n  - id: ", at + len(head))
     block = text[at:end]
-    block = block.replace(every, f"every: {edit['cadence']} on the {edit['ordinal']} "
-                                 f"{edit['weekday']}")  # fmt: skip
+    block = block.replace(
+        every, f"every: {edit['cadence']} on the {edit['ordinal']} {edit['weekday']}"
+    )
     block = block.replace(start, re.sub(r"\d\d:\d\d$", edit["time"], start))
     block = re.sub(r"\n    owner: [a-z-]+\n", f"\n    owner: {edit['owner']}\n", block, count=1)
     return text[:at] + block + text[end:]
@@ -78,8 +79,9 @@ def snapshot(url: str) -> dict[str, tuple]:
         }
 
 
-@settings(max_examples=6, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(edit=edits)
 def test_a_rule_edit_never_changes_the_past_nor_chases_a_date_that_never_was(
     sample_history_data, edit
@@ -91,8 +93,9 @@ def test_a_rule_edit_never_changes_the_past_nor_chases_a_date_that_never_was(
         with data_folder(folder):
             url = f"sqlite:///{folder / 'govcal.db'}"
             before = snapshot(url)
-            synced = CliRunner().invoke(app, ["sync", "--rules", str(rules), "--as-of",
-                                              EDIT_DAY.isoformat()])  # fmt: skip
+            synced = CliRunner().invoke(
+                app, ["sync", "--rules", str(rules), "--as-of", EDIT_DAY.isoformat()]
+            )
             assert synced.exit_code == 0, synced.output
             after = snapshot(url)
 
@@ -107,6 +110,9 @@ def test_a_rule_edit_never_changes_the_past_nor_chases_a_date_that_never_was(
             with Session(get_engine(url)) as s:
                 planned = plan(s, load_partnerships([rules]), EDIT_DAY)
             known = {v[-1] for v in before.values()}
-            chased = {p.item.public_id for p in planned
-                      if p.item.ref not in known and p.item.due < EDIT_DAY}  # fmt: skip
+            chased = {
+                p.item.public_id
+                for p in planned
+                if p.item.ref not in known and p.item.due < EDIT_DAY
+            }
             assert not chased, (edit, sorted(chased))

@@ -18,8 +18,9 @@ WFSCP_FILE = ROOT / "rules" / "partnerships" / "westmorland-furness.yaml"
 
 
 def govcal(*args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([*GOVCAL, *args], capture_output=True, text=True,
-                            check=False, env=dict(os.environ))  # fmt: skip
+    result = subprocess.run(
+        [*GOVCAL, *args], capture_output=True, text=True, check=False, env=dict(os.environ)
+    )
     assert result.returncode == 0, result.stderr
     return result
 

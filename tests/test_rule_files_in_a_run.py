@@ -68,8 +68,7 @@ def test_a_broken_rule_file_runs_on_its_last_good_version_and_the_others_run(emb
     folder = tmp_path / "rules"
     shutil.copytree(SHIPPED, folder)
     env = {**os.environ, "GOVCAL_RULES_PATH": str(folder)}
-    good = subprocess.run([*GOVCAL, "plan"], env=env, capture_output=True, text=True,
-                          check=False)  # fmt: skip
+    good = subprocess.run([*GOVCAL, "plan"], env=env, capture_output=True, text=True, check=False)
     assert good.returncode == 0, good.stderr  # each file read without problems is kept
 
     wfscp = folder / "westmorland-furness.yaml"
@@ -88,11 +87,21 @@ def test_a_broken_rule_file_runs_on_its_last_good_version_and_the_others_run(emb
     assert "wfscp keeps running on the last good version of" in summary
 
     # the operator is told by each command that runs, in words, and it still works
-    notify = subprocess.run([*GOVCAL, "notify", "--as-of", "2026-10-06"], env=env,
-                            capture_output=True, text=True, check=False)  # fmt: skip
+    notify = subprocess.run(
+        [*GOVCAL, "notify", "--as-of", "2026-10-06"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert notify.returncode == 0, notify.stderr
     assert f"Warning: {wfscp}:15:" in notify.stderr and "Traceback" not in notify.stderr
     # and the check that guards an edit still fails on any problem
-    check = subprocess.run([*GOVCAL, "rules", "check", str(folder)], env=env,
-                           capture_output=True, text=True, check=False)  # fmt: skip
+    check = subprocess.run(
+        [*GOVCAL, "rules", "check", str(folder)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert check.returncode == 1 and "Europe/Londn" in check.stderr

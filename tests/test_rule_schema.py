@@ -68,18 +68,27 @@ def test_the_active_period_includes_both_ends(rule_file):
 @pytest.mark.parametrize(
     ("extra", "needle", "expected"),
     [
-        ("  business_team_mailbox: not-an-address\n", "business_team_mailbox",
-         "is not an email address"),
-        ("  business_team_mailbox: \"a@b.org\\r\\nBcc: x@y.org\"\n", "business_team_mailbox",
-         "is not an email address"),
+        (
+            "  business_team_mailbox: not-an-address\n",
+            "business_team_mailbox",
+            "is not an email address",
+        ),
+        (
+            '  business_team_mailbox: "a@b.org\\r\\nBcc: x@y.org"\n',
+            "business_team_mailbox",
+            "is not an email address",
+        ),
         ("  incident_reference: 'SI-(\\d'\n", "incident_reference", "is not a valid pattern"),
         ("  incident_reference: '.*'\n", "incident_reference", "accepts an empty reference"),
-        ("  active:\n    from: 2025-04-01\n    until: 2025-03-31\n", "active:",
-         "is before active from"),
+        (
+            "  active:\n    from: 2025-04-01\n    until: 2025-03-31\n",
+            "active:",
+            "is before active from",
+        ),
         ("  active:\n    from: 2025-02-30\n", "from: 2025-02-30", "is not a real date"),
         ("  active:\n    since: 2025-04-01\n", "since:", "unknown key 'since'"),
     ],
-)  # fmt: skip
+)
 def test_bad_header_fields_name_their_line(rule_file, extra, needle, expected):
     text = header(extra) + VALID_RULE
     problems = problems_of(rule_file(text))  # a line break is also refused as such
@@ -114,9 +123,12 @@ def test_roles_have_display_names_in_words(rule_file):
 
 @pytest.mark.parametrize(
     ("role", "expected"),
-    [("{title: LSPs}", "unknown key 'title'"), ("[a, b]", "needs a title in words"),
-     ("''", "needs a title in words")],
-)  # fmt: skip
+    [
+        ("{title: LSPs}", "unknown key 'title'"),
+        ("[a, b]", "needs a title in words"),
+        ("''", "needs a title in words"),
+    ],
+)
 def test_a_bad_role_names_its_line(rule_file, role, expected):
     text = VALID_HEADER.replace("  scrutineer: Independent Scrutineer\n", "") + VALID_RULE
     text = text.replace("  lsp: Lead Safeguarding Partners\n", f"  lsp: {role}\n")

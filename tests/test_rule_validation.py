@@ -87,10 +87,14 @@ def test_wrong_type_is_reported_with_its_field(rule_file):
         ("once: 2025-02-30", "'2025-02-30' is not a real date"),
         ("dates: [2025-02-30]", "'2025-02-30' is not a real date"),
         ("every: monthly\n      start: 2026-13-01", "'2026-13-01' is not a real date"),
-        ("rrule: FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30\n      start: 2026-01-01",
-         "never produces a date"),
-        ("every: monthly\n      start: 2026-01-01\n      count: 0",
-         "count: 0 makes no occurrences"),
+        (
+            "rrule: FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30\n      start: 2026-01-01",
+            "never produces a date",
+        ),
+        (
+            "every: monthly\n      start: 2026-01-01\n      count: 0",
+            "count: 0 makes no occurrences",
+        ),
         ("every: every 0 months\n      start: 2026-01-01", "at least 1"),
         ("every: five times a year\n      start: 2026-01-01", "does not divide the year"),
         ("every: monthly\n      start: 2026-06-01\n      until: 2026-01-01", "is before start"),
@@ -101,8 +105,10 @@ def test_wrong_type_is_reported_with_its_field(rule_file):
         ("every: monthly\n      start: 2026-01-01\n      from: whenever", "from: 'whenever'"),
         ("rrule: FREQ=YEARLY\n      start: 2026-01-01\n      from: completion", "needs an every:"),
         ("event: serious-incident\n      within: 5 workin days", "offset '5 workin days'"),
-        ("event: alien-landing\n      within: 5 working days",
-         "event 'alien-landing' is not declared"),
+        (
+            "event: alien-landing\n      within: 5 working days",
+            "event 'alien-landing' is not declared",
+        ),
         ("event: serious-incident", "exactly one of within:, after: or before:"),
         ("rule: lsp-meeting\n      after: 1 month\n      basis: whenever", "basis 'whenever'"),
         ("once: 2026-01-01\n      within: 5 days", "cannot be used in a schedule"),
@@ -110,7 +116,7 @@ def test_wrong_type_is_reported_with_its_field(rule_file):
         ("once: 2026-01-01T10:00+01:00", "carries a UTC offset"),
         ("dates: [2026-01-01, 2026-01-01]", "the same date twice"),
     ],
-)  # fmt: skip
+)
 def test_impossible_or_unclear_schedules(rule_file, schedule, expected):
     rule = VALID_RULE.replace(
         "      every: quarterly\n      start: 2026-01-14 10:00\n", f"      {schedule}\n"

@@ -26,8 +26,11 @@ GOVCAL = [sys.executable, "-m", "govcal.cli"]
 
 @pytest.fixture
 def smtp_env(monkeypatch):
-    values = {"GOVCAL_TRANSPORT": "smtp", "GOVCAL_SMTP_USERNAME": "govcal",
-              "GOVCAL_SMTP_PASSWORD_BLOCK": "govcal-smtp"}  # fmt: skip
+    values = {
+        "GOVCAL_TRANSPORT": "smtp",
+        "GOVCAL_SMTP_USERNAME": "govcal",
+        "GOVCAL_SMTP_PASSWORD_BLOCK": "govcal-smtp",
+    }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("GOVCAL_SMTP_PASSWORD", raising=False)
@@ -60,8 +63,14 @@ def test_a_missing_secret_block_is_an_error_for_the_flows_and_the_cli(
     assert line.startswith("GOVCAL_SMTP_PASSWORD_BLOCK='no-such-block': no Prefect Secret")
 
     env = {**os.environ, **smtp_env, "PREFECT_API_URL": prefect_api}
-    result = subprocess.run([*GOVCAL, "notify", "--as-of", "2026-10-05"], env=env, text=True,
-                            capture_output=True, check=False, timeout=180)  # fmt: skip
+    result = subprocess.run(
+        [*GOVCAL, "notify", "--as-of", "2026-10-05"],
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
+        timeout=180,
+    )
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == f"Error: {line}"
     assert not (tmp_path / "data" / "govcal.db").exists()  # stopped before any work
@@ -74,8 +83,11 @@ def test_a_flow_run_whose_mail_did_not_all_go_ends_failed_after_doing_its_work(
     from govcal.cli.run import load_samples_if_empty
     from govcal.flows import jobs
 
-    for key, value in {"GOVCAL_TRANSPORT": "smtp", "GOVCAL_SMTP_SECURITY": "none",
-                       "GOVCAL_SMTP_PORT": str(smtp.port)}.items():  # fmt: skip
+    for key, value in {
+        "GOVCAL_TRANSPORT": "smtp",
+        "GOVCAL_SMTP_SECURITY": "none",
+        "GOVCAL_SMTP_PORT": str(smtp.port),
+    }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("GOVCAL_SMTP_PASSWORD_BLOCK", raising=False)
     get_settings.cache_clear()

@@ -38,13 +38,19 @@ def test_the_sample_year_is_mostly_done_with_a_few_overdue_and_a_clock_running(d
         overdue = sorted(r.row.public_id for r in rows if r.status.state is State.OVERDUE)
         assert "wfscp:scrutineer-evaluation:2026-09-30" in overdue
         assert "wfscp:lsp-meeting:2026-11-11" in overdue
-        clock = next(r for r in rows if r.row.rule_id == "serious-incident-notification"
-                     and r.status.state.is_open)  # fmt: skip
+        clock = next(
+            r
+            for r in rows
+            if r.row.rule_id == "serious-incident-notification" and r.status.state.is_open
+        )
         assert clock.row.public_id == "wfscp:serious-incident-notification:SI-2026-014"
         assert clock.status.describe() == "due in 3 days"
 
-        every = s.exec(select(OccurrenceRow).where(OccurrenceRow.partnership_id == "wfscp",
-                                                   OccurrenceRow.due < TODAY)).all()  # fmt: skip
+        every = s.exec(
+            select(OccurrenceRow).where(
+                OccurrenceRow.partnership_id == "wfscp", OccurrenceRow.due < TODAY
+            )
+        ).all()
         done = [o for o in every if o.lifecycle == Lifecycle.COMPLETED.value]
         assert len(done) / len(every) > 0.95
         assert all(o.evidence_url.startswith("https://example.org/") for o in done)

@@ -103,8 +103,10 @@ def test_govcal_serve_runs_every_schedule_of_prefect_yaml_at_the_same_times():
         job, [schedule] = jobs[d["name"]], d["schedules"]
         assert job.args == (d["entrypoint"], d.get("parameters") or {})
         prefect = CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
-        for start in (datetime(2026, 3, 20, 6, 0, tzinfo=LONDON),
-                      datetime(2026, 10, 20, 6, 0, tzinfo=LONDON)):  # fmt: skip
+        for start in (
+            datetime(2026, 3, 20, 6, 0, tzinfo=LONDON),
+            datetime(2026, 10, 20, 6, 0, tzinfo=LONDON),
+        ):
             expected = asyncio.run(prefect.get_dates(n=12, start=start))
             fired, at = [], start - timedelta(microseconds=1)
             for _ in range(12):
@@ -117,8 +119,11 @@ def test_govcal_serve_starts_lists_its_jobs_and_stops_cleanly(tmp_path):
     env = {**os.environ, "GOVCAL_DATA_DIR": str(tmp_path / "data")}
     process = subprocess.Popen(
         [sys.executable, "-m", "govcal.cli", "serve", "--no-api-server"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     lines = []
     assert process.stdout is not None
     for line in process.stdout:

@@ -155,8 +155,10 @@ def test_002_s11_action_plan_reports_are_a_rolling_annual_programme():
     rule = lscb.rule("s11-action-plan-reports")
     assert rule.per is None
     assert _dues(lscb, rule.id, "2014-01-01", "2017-12-31") == [
-        D("2015-07-31"), D("2016-07-31"), D("2017-07-31"),
-    ]  # fmt: skip
+        D("2015-07-31"),
+        D("2016-07-31"),
+        D("2017-07-31"),
+    ]
 
 
 def test_004_lcspr_findings_are_explained_to_those_involved_before_publication():

@@ -38,8 +38,10 @@ def lscb():
 
 def dues(partnership, rule_id, start, end, context=None):
     rule = partnership.rule(rule_id)
-    return [o.due for o in expand_rule(partnership, rule, D(start), D(end),
-                                       context or ExpansionContext())]  # fmt: skip
+    return [
+        o.due
+        for o in expand_rule(partnership, rule, D(start), D(end), context or ExpansionContext())
+    ]
 
 
 # --- 004 WFSCP -------------------------------------------------------------------------
@@ -83,9 +85,13 @@ def test_004_the_joint_lsp_meeting_is_co_chaired_and_attended_by_both_managers(w
     Partnership Managers"; it "meets four times per year"."""
     meeting = wfscp.rule("lsp-meeting")
     assert set(meeting.attendees) == {
-        "co-chairs", "lsp", "dsp", "scrutineer",
-        "partnership-manager", "cumberland-partnership-manager",
-    }  # fmt: skip
+        "co-chairs",
+        "lsp",
+        "dsp",
+        "scrutineer",
+        "partnership-manager",
+        "cumberland-partnership-manager",
+    }
     chairs = wfscp.roles["co-chairs"].title
     assert "Westmorland and Furness Council" in chairs and "Cumberland Council" in chairs
     assert "Cumberland" in wfscp.roles["cumberland-partnership-manager"].title
@@ -108,8 +114,9 @@ def test_004_the_sample_directory_seats_both_chief_executives_and_both_managers(
     for r in rows:
         holders[r["role"]].add(r["email"])
     assert holders["co-chairs"] == {
-        "lsp-wfc@example.org", "chief-executive-cumberland@example.org",
-    }  # fmt: skip
+        "lsp-wfc@example.org",
+        "chief-executive-cumberland@example.org",
+    }
     assert holders["cumberland-partnership-manager"] == {
         "partnership-manager-cumberland@example.org"
     }
@@ -119,8 +126,9 @@ def test_004_the_sample_directory_seats_both_chief_executives_and_both_managers(
 def test_004_the_core_training_offer_is_agreed_for_the_year_in_advance(wfscp):
     """004: "a joint core training offer agreed for the year in advance"."""
     assert dues(wfscp, "core-training-offer", "2026-01-01", "2027-12-31") == [
-        D("2026-03-31"), D("2027-03-31"),
-    ]  # fmt: skip
+        D("2026-03-31"),
+        D("2027-03-31"),
+    ]
 
 
 def test_004_the_cdop_report_is_cited_from_the_law_not_from_004(wfscp):
@@ -138,8 +146,11 @@ def test_001_serious_incident_rapid_review_and_lcspr_clocks(cscp_2023):
     incident = Event("serious-incident", "SI-2024-001", D("2024-05-01"))
     decision = Event("lcspr-decision", "LCSPR-2024-01", D("2024-06-14"))
     context = ExpansionContext(events=(incident, decision))
-    found = {o.rule: o.due for o in expand(cscp_2023, D("2024-01-01"), D("2025-03-31"), context)
-             if o.period in ("SI-2024-001", "LCSPR-2024-01")}  # fmt: skip
+    found = {
+        o.rule: o.due
+        for o in expand(cscp_2023, D("2024-01-01"), D("2025-03-31"), context)
+        if o.period in ("SI-2024-001", "LCSPR-2024-01")
+    }
     assert found == {
         "serious-incident-notification": D("2024-05-09"),  # May Day bank holiday skipped
         "rapid-review": D("2024-05-31"),  # 27 May bank holiday skipped
@@ -164,8 +175,9 @@ def test_001_the_cscp_board(cscp_2023):
 def test_001_annual_reports_for_2022_23_and_2023_24(cscp_2023):
     """001 is the 2023-24 report; the 2022/23 report was due in September 2023."""
     assert dues(cscp_2023, "annual-report", "2023-01-01", "2025-03-31") == [
-        D("2023-09-30"), D("2024-09-30"),
-    ]  # fmt: skip
+        D("2023-09-30"),
+        D("2024-09-30"),
+    ]
 
 
 def test_001_the_leo_review_is_published_in_2024_25(cscp_2023):
@@ -181,8 +193,9 @@ def test_001_the_cdop_annual_report(cscp_2023):
     """001: "the 2023/24 report had not been signed off at the time of this Annual Report's
     publication"."""
     assert dues(cscp_2023, "cdop-annual-report", "2023-01-01", "2026-12-31") == [
-        D("2023-09-30"), D("2024-09-30"),
-    ]  # fmt: skip  # and nothing after the partnership's end
+        D("2023-09-30"),
+        D("2024-09-30"),
+    ]  # and nothing after the partnership's end
 
 
 # --- 000/003 CSCP 2019 -----------------------------------------------------------------
@@ -204,8 +217,10 @@ def test_000_and_003_disagree_on_locality_go_live_and_the_file_says_so(cscp_2019
     notes = cscp_2019.rule("locality-groups-established").notes
     assert "February 2020" in notes and "31 December 2019" in notes and "disagree" in notes
     assert dues(cscp_2019, "locality-groups-established", "2019-01-01", "2020-12-31") == [
-        D("2019-12-31"), D("2020-03-31"), D("2020-06-30"),
-    ]  # fmt: skip
+        D("2019-12-31"),
+        D("2020-03-31"),
+        D("2020-06-30"),
+    ]
 
 
 def test_000_the_section_11_system(cscp_2019):
@@ -215,8 +230,10 @@ def test_000_the_section_11_system(cscp_2019):
     s11 = cscp_2019.rule("section-11-audit")
     assert "A system of Section 11 Safeguarding Audits" in s11.source
     assert dues(cscp_2019, s11.id, "2019-01-01", "2021-12-31") == [
-        D("2019-10-31"), D("2020-10-31"), D("2021-10-31"),
-    ]  # fmt: skip
+        D("2019-10-31"),
+        D("2020-10-31"),
+        D("2021-10-31"),
+    ]
 
 
 def test_000_the_september_2019_safeguarding_fortnight(cscp_2019):
@@ -232,16 +249,19 @@ def test_000_the_september_2019_safeguarding_fortnight(cscp_2019):
 def test_002_action_1_9_is_two_six_monthly_sessions(lscb):
     """002 action 1.9: "Hold 2 six-monthly development sessions"."""
     assert dues(lscb, "action-1-9", "2014-01-01", "2017-12-31") == [
-        D("2014-09-30"), D("2015-03-31"),
-    ]  # fmt: skip
+        D("2014-09-30"),
+        D("2015-03-31"),
+    ]
 
 
 def test_002_the_lscb_annual_report_and_board_meetings(lscb):
     """002: "The Board produces a Three-Year Business Plan and an Annual Report"; "Progress
     reported at each LSCB meeting"."""
     assert dues(lscb, "lscb-annual-report", "2014-01-01", "2017-12-31") == [
-        D("2014-09-30"), D("2015-09-30"), D("2016-09-30"),
-    ]  # fmt: skip
+        D("2014-09-30"),
+        D("2015-09-30"),
+        D("2016-09-30"),
+    ]
     counts = Counter(o.rule for o in expand(lscb, D("2015-01-01"), D("2015-12-31")))
     assert counts["board-meeting"] == 6
     assert counts["cdop-update"] == 6  # one bi-monthly CDOP update per Board
@@ -250,8 +270,9 @@ def test_002_the_lscb_annual_report_and_board_meetings(lscb):
 def test_002_cdop_reports_continue_after_march_2015(lscb):
     """002: "Annual full report to LSCB" (Child Death Review Data)."""
     assert dues(lscb, "cdop-full-annual-report", "2015-04-01", "2017-12-31") == [
-        D("2016-03-31"), D("2017-03-31"),
-    ]  # fmt: skip
+        D("2016-03-31"),
+        D("2017-03-31"),
+    ]
 
 
 def test_002_rolling_three_year_s11_follow_up_reports(lscb):
@@ -260,8 +281,10 @@ def test_002_rolling_three_year_s11_follow_up_reports(lscb):
     rule = lscb.rule("s11-action-plan-reports")
     assert "3 year cycle" in rule.source  # each year's programme: tests/test_seed_citations.py
     assert dues(lscb, rule.id, "2014-01-01", "2017-12-31") == [
-        D("2015-07-31"), D("2016-07-31"), D("2017-07-31"),
-    ]  # fmt: skip
+        D("2015-07-31"),
+        D("2016-07-31"),
+        D("2017-07-31"),
+    ]
 
 
 # --- known and undated -----------------------------------------------------------------
@@ -270,13 +293,15 @@ def test_002_rolling_three_year_s11_follow_up_reports(lscb):
 @pytest.mark.parametrize(
     ("file", "items"),
     [
-        ("westmorland-furness.yaml",
-         ["business plan", "MOU", "quality assurance group", "Family Advisory Board"]),
+        (
+            "westmorland-furness.yaml",
+            ["business plan", "MOU", "quality assurance group", "Family Advisory Board"],
+        ),
         ("cumbria-2023.yaml", ["Business Plan", "Quality Assurance and Scrutiny Framework"]),
         ("cumbria-2019.yaml", ["Business Plan", "Publication of Annual Report"]),
         ("cumbria-lscb-2014.yaml", ["action 1.10", "multi-agency audit programme"]),
     ],
-)  # fmt: skip
+)
 def test_each_file_lists_what_it_read_but_could_not_date(file, items):
     text = (PARTNERSHIPS_DIR / file).read_text(encoding="utf-8")
     block = text[text.index("deliberately not scheduled") :]

@@ -77,8 +77,9 @@ def test_every_command_refuses_bad_settings_before_doing_anything(tmp_path):
         "GOVCAL_SMTP_PORT": "99999",
     }
     for command in (["notify"], ["sync"], ["status"]):
-        result = subprocess.run([*GOVCAL, *command], env=env, capture_output=True, text=True,
-                                check=False, timeout=120)  # fmt: skip
+        result = subprocess.run(
+            [*GOVCAL, *command], env=env, capture_output=True, text=True, check=False, timeout=120
+        )
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr
         assert result.stderr.splitlines() == [
@@ -92,17 +93,26 @@ def test_every_command_refuses_bad_settings_before_doing_anything(tmp_path):
 def test_the_runtime_builder_and_settings_import_no_prefect():
     """flows/runtime.py is used by the CLI before Prefect is configured: it must not
     import Prefect (nor models.settings the database stack) when imported."""
-    probe = ("import sys, models.settings; light = 'sqlalchemy' not in sys.modules; "
-             "import flows.runtime; print(light, 'prefect' in sys.modules)")  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          check=True, timeout=120)  # fmt: skip
+    probe = (
+        "import sys, models.settings; light = 'sqlalchemy' not in sys.modules; "
+        "import flows.runtime; print(light, 'prefect' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
     assert done.stdout.split() == ["True", "False"], done.stderr
 
 
 def govcal(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """The installed command as a user runs it, with these settings on top."""
-    return subprocess.run([*GOVCAL, *args], env={**os.environ, **env}, capture_output=True,
-                          text=True, check=False, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [*GOVCAL, *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -116,20 +126,29 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
     [
         ("GOVCAL_MAIL_FROM", "notanemail", "GOVCAL_MAIL_FROM='notanemail' is not an email"),
         ("GOVCAL_MAIL_FROM", "a b@example.org", "GOVCAL_MAIL_FROM='a b@example.org' is not"),
-        ("GOVCAL_MAIL_FROM_NAME", "govcal\r\nBcc: victim@evil.org",
-         "GOVCAL_MAIL_FROM_NAME contains a line break or control character"),
-        ("GOVCAL_MAIL_FROM_NAME", "WFSCP =?utf-8?b?DQpCY2M6IHZAZXZpbC5vcmc=?=",
-         "GOVCAL_MAIL_FROM_NAME contains an encoded word (=?charset?...?=)"),
+        (
+            "GOVCAL_MAIL_FROM_NAME",
+            "govcal\r\nBcc: victim@evil.org",
+            "GOVCAL_MAIL_FROM_NAME contains a line break or control character",
+        ),
+        (
+            "GOVCAL_MAIL_FROM_NAME",
+            "WFSCP =?utf-8?b?DQpCY2M6IHZAZXZpbC5vcmc=?=",
+            "GOVCAL_MAIL_FROM_NAME contains an encoded word (=?charset?...?=)",
+        ),
         ("GOVCAL_MAIL_FROM", "x@example.org\nBcc: v@evil.org", "GOVCAL_MAIL_FROM contains a"),
         ("GOVCAL_SMTP_HOST", "relay\x7f.example.org", "GOVCAL_SMTP_HOST contains a line"),
         ("GOVCAL_ACTOR", "Eve\x1b]0;pwn\x07", "GOVCAL_ACTOR contains a line break"),
         ("GOVCAL_UI_URL", "https://ui\r\n.example.org", "GOVCAL_UI_URL contains a line"),
-        ("GOVCAL_SMTP_CA_FILE", "/nonexistent/ca.pem",
-         "GOVCAL_SMTP_CA_FILE='/nonexistent/ca.pem' is not a readable file"),
+        (
+            "GOVCAL_SMTP_CA_FILE",
+            "/nonexistent/ca.pem",
+            "GOVCAL_SMTP_CA_FILE='/nonexistent/ca.pem' is not a readable file",
+        ),
         ("GOVCAL_DATA_DIR", "/etc/passwd", "GOVCAL_DATA_DIR='/etc/passwd' is a file, not a"),
         ("GOVCAL_FEEDS_DIR", "/etc/passwd", "GOVCAL_FEEDS_DIR='/etc/passwd' is a file, not"),
     ],
-)  # fmt: skip
+)
 def test_mail_and_path_settings_are_checked_before_anything_runs(tmp_path, variable, value, says):
     result = govcal("status", **{"GOVCAL_DATA_DIR": str(tmp_path / "data"), variable: value})
     assert result.returncode == 2
@@ -174,8 +193,10 @@ def test_a_file_that_is_not_a_database_is_one_line(tmp_path):
 def test_a_configured_sqlite_file_in_a_missing_folder_is_never_created(tmp_path):
     far = tmp_path / "nonexistent" / "dir"
     url = f"sqlite:///{far / 'x.db'}"
-    says = (f"Error: the folder {far} of the database {url} does not exist; create it, or "
-            "correct GOVCAL_DATABASE_URL")  # fmt: skip
+    says = (
+        f"Error: the folder {far} of the database {url} does not exist; create it, or "
+        "correct GOVCAL_DATABASE_URL"
+    )
     for command in (["status"], ["db", "upgrade"]):
         result = govcal(*command, GOVCAL_DATABASE_URL=url)
         assert result.returncode == 1
@@ -202,25 +223,40 @@ def test_a_feeds_folder_that_cannot_be_made_is_one_line(tmp_path):
 @pytest.mark.parametrize(
     ("variable", "value", "says"),
     [
-        ("GOVCAL_SYNC_HORIZON_MONTHS", "0",
-         "GOVCAL_SYNC_HORIZON_MONTHS='0': input should be greater than or equal to 1"),
-        ("GOVCAL_INVITE_WINDOW_DAYS", "400",
-         "GOVCAL_INVITE_WINDOW_DAYS='400': input should be less than or equal to 366"),
+        (
+            "GOVCAL_SYNC_HORIZON_MONTHS",
+            "0",
+            "GOVCAL_SYNC_HORIZON_MONTHS='0': input should be greater than or equal to 1",
+        ),
+        (
+            "GOVCAL_INVITE_WINDOW_DAYS",
+            "400",
+            "GOVCAL_INVITE_WINDOW_DAYS='400': input should be less than or equal to 366",
+        ),
         ("GOVCAL_SMTP_TIMEOUT", "-1", "GOVCAL_SMTP_TIMEOUT='-1': input should be greater than 0"),
         ("GOVCAL_DB_LOCK_TIMEOUT", "soon", "GOVCAL_DB_LOCK_TIMEOUT='soon': input should be a"),
-        ("GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH", "maybe",
-         "GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH='maybe': input should be a valid boolean"),
+        (
+            "GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH",
+            "maybe",
+            "GOVCAL_SMTP_ALLOW_PLAINTEXT_AUTH='maybe': input should be a valid boolean",
+        ),
         # finite but past what a clock can add: a later run would overflow
         ("GOVCAL_SMTP_TIMEOUT", "1e10", "GOVCAL_SMTP_TIMEOUT='1e10': input should be at most 3600"),
-        ("GOVCAL_DELIVERY_TIME_BUDGET", "1e308",
-         "GOVCAL_DELIVERY_TIME_BUDGET='1e308': input should be at most 86400 seconds"),
+        (
+            "GOVCAL_DELIVERY_TIME_BUDGET",
+            "1e308",
+            "GOVCAL_DELIVERY_TIME_BUDGET='1e308': input should be at most 86400 seconds",
+        ),
         ("GOVCAL_DB_LOCK_TIMEOUT", "1e308", "GOVCAL_DB_LOCK_TIMEOUT='1e308': input should be at"),
         ("GOVCAL_SMTP_HOST", "relay internal", "GOVCAL_SMTP_HOST='relay internal' is not a host"),
         ("GOVCAL_SMTP_HOST", "", "GOVCAL_SMTP_HOST='' is not a host name"),
-        ("GOVCAL_DATABASE_URL", "postgresql://u:hunter2@[::1:1/db",
-         "GOVCAL_DATABASE_URL cannot be read as a URL"),
+        (
+            "GOVCAL_DATABASE_URL",
+            "postgresql://u:hunter2@[::1:1/db",
+            "GOVCAL_DATABASE_URL cannot be read as a URL",
+        ),
     ],
-)  # fmt: skip
+)
 def test_numbers_and_switches_out_of_range_are_one_line(monkeypatch, variable, value, says):
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError) as refused:

@@ -17,10 +17,25 @@ def test_an_xdist_group_runs_on_one_worker(tmp_path):
             f"def test_{name}(): pass\n"
         )
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2",
-         "--dist", "loadgroup", "-v", str(tmp_path)],
-        capture_output=True, text=True, check=False, cwd=tmp_path, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "2",
+            "--dist",
+            "loadgroup",
+            "-v",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     ran = [line for line in done.stdout.splitlines() if "PASSED" in line]
     assert len(ran) == 4, done.stdout

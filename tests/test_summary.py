@@ -33,8 +33,9 @@ def data(sample_history_data, tmp_path) -> Path:
 
 
 def govcal(*args: str) -> str:
-    result = subprocess.run([*GOVCAL, *args], capture_output=True, text=True, check=False,
-                            env=dict(os.environ))  # fmt: skip
+    result = subprocess.run(
+        [*GOVCAL, *args], capture_output=True, text=True, check=False, env=dict(os.environ)
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -63,9 +64,18 @@ def section(lines: list[str], title: str) -> list[str]:
     return [line for line in rest[:end] if line.strip()]
 
 
-SECTION_TITLES = ("Statutory clocks", "Due in the next", "Overdue, by owner", "Escalated to",
-                  "Needs a decision", "Audit returns", "Who is coming", "Recently done",
-                  "Changes in the last", "Mail that could")  # fmt: skip
+SECTION_TITLES = (
+    "Statutory clocks",
+    "Due in the next",
+    "Overdue, by owner",
+    "Escalated to",
+    "Needs a decision",
+    "Audit returns",
+    "Who is coming",
+    "Recently done",
+    "Changes in the last",
+    "Mail that could",
+)
 
 
 @pytest.mark.parametrize("day", [TODAY, date(2026, 4, 15)])
@@ -120,14 +130,21 @@ def test_two_incidents_clocks_read_apart_in_the_summary_the_table_and_the_drop_d
     assert any(" — SI-2026-014 · due" in line for line in notify)
     assert any(" — SI-2026-020 · due" in line for line in notify)
     table = board().table()  # titles cut to fit beside the whole id, which carries it
-    assert {r["Id"] for r in table} >= {"wfscp:rapid-review:SI-2026-020",
-                                         "wfscp:rapid-review:SI-2026-014"}  # fmt: skip
+    assert {r["Id"] for r in table} >= {
+        "wfscp:rapid-review:SI-2026-020",
+        "wfscp:rapid-review:SI-2026-014",
+    }
     whole = {r["What"] for r in cockpit_csv.tables(board())["open-items"]}
     assert "Rapid review completed and sent to the Panel — SI-2026-020" in whole  # the CSV
     with session_scope(get_settings()) as session:
         offered = dashboard.choices(session, "complete", TODAY, queries.all_subject_names(session))
-    assert offered["Rapid review completed and sent to the Panel — SI-2026-020 · due 18 Dec "
-                   "2026 · due in 24 days"] == "wfscp:rapid-review:SI-2026-020"  # fmt: skip
+    assert (
+        offered[
+            "Rapid review completed and sent to the Panel — SI-2026-020 · due 18 Dec "
+            "2026 · due in 24 days"
+        ]
+        == "wfscp:rapid-review:SI-2026-020"
+    )
 
 
 def test_what_was_done_says_who_when_and_links_its_evidence_and_the_trail_shows_it(data):
@@ -152,8 +169,9 @@ def test_the_days_of_the_sections_come_from_the_partnerships_file(data, wfscp):
     decision at 10 days overdue reads so: the 13-day-late meeting needs a decision."""
     from govcal.rules.model import EscalationStep, Ladder
 
-    ladder = Ladder((14, 7, 0), (EscalationStep(1, ("owner",)),
-                                 EscalationStep(10, flag="scrutineer")))  # fmt: skip
+    ladder = Ladder(
+        (14, 7, 0), (EscalationStep(1, ("owner",)), EscalationStep(10, flag="scrutineer"))
+    )
     changed = dataclasses.replace(wfscp, due_soon_days=21, ladder=ladder)
     lines = shown(TODAY, changed)
     assert "Due in the next 21 days (2)" in lines  # the SAM's papers and the SAM itself
@@ -168,16 +186,26 @@ def test_the_days_of_the_sections_come_from_the_partnerships_file(data, wfscp):
 
 def test_each_table_is_a_csv_a_spreadsheet_opens_as_shown(data):
     names = govcal("tables", "--partnership", "wfscp", "--as-of", TODAY.isoformat())
-    assert names.split() == ["open-items:", "8", "rows", "returns-section-11-audit:", "20",
-                             "rows", "returns-section-175-audit:", "148", "rows"]  # fmt: skip
+    assert names.split() == [
+        "open-items:",
+        "8",
+        "rows",
+        "returns-section-11-audit:",
+        "20",
+        "rows",
+        "returns-section-175-audit:",
+        "148",
+        "rows",
+    ]
     printed = govcal("tables", "-p", "wfscp", "--as-of", TODAY.isoformat(), "--csv", "open-items")
     rows = list(csv.DictReader(io.StringIO(printed)))
     assert list(rows[0]) == ["What", "Due", "Owner", "Where it stands", "Id"]
     s11 = next(r for r in rows if r["Id"] == S11)
     assert s11["What"] == "Section 11 self-assessment audit: 3 agencies not yet returned"
     assert s11["Due"] == "31 Oct 2026"
-    returns = govcal("tables", "-p", "wfscp", "--as-of", TODAY.isoformat(), "--csv",
-                     "returns-section-11-audit")  # fmt: skip
+    returns = govcal(
+        "tables", "-p", "wfscp", "--as-of", TODAY.isoformat(), "--csv", "returns-section-11-audit"
+    )
     missing = [r["Code"] for r in csv.DictReader(io.StringIO(returns))][:3]
     assert missing == ["lsc-icb", "nenc-icb", "uhmb"]
 
@@ -210,8 +238,11 @@ def test_the_summary_links_each_table_as_a_csv_the_web_app_serves(data, monkeypa
     posted = build_dashboard_task.fn(run_runtime(), TODAY, only="wfscp")
     [summary] = [a["data"] for a in posted if a["key"] == "compliance-summary-wfscp"]
     lines = section(as_shown(summary).splitlines(), "The tables as CSV")
-    assert lines == ["Open items", "Section 11 self-assessment audit",
-                     "Section 175 safeguarding audit"]  # fmt: skip
+    assert lines == [
+        "Open items",
+        "Section 11 self-assessment audit",
+        "Section 175 safeguarding audit",
+    ]
     link = re.search(r"\[Open items\]\(<([^>]+)>\)", summary).group(1)
     assert link.startswith(f"http://127.0.0.1:{port}/cockpit/wfscp/open-items.csv?sig=")
     serving = serve(port, now=datetime(2026, 11, 24, 12, tzinfo=UTC))
@@ -220,8 +251,9 @@ def test_the_summary_links_each_table_as_a_csv_the_web_app_serves(data, monkeypa
         assert got.status_code == 200
         assert got.headers["content-type"].startswith("text/csv")
         assert "attachment" in got.headers["content-disposition"]
-        printed = govcal("tables", "-p", "wfscp", "--as-of", TODAY.isoformat(),
-                         "--csv", "open-items")  # fmt: skip
+        printed = govcal(
+            "tables", "-p", "wfscp", "--as-of", TODAY.isoformat(), "--csv", "open-items"
+        )
         served = got.content.decode("utf-8-sig")  # a spreadsheet's byte-order mark first
         assert served.replace("\r\n", "\n") == printed  # the CLI's text read as text
         forged = link.replace("open-items.csv", "returns-section-11-audit.csv")

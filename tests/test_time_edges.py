@@ -55,8 +55,13 @@ def occurrences(rule_file, rule: str, start: str, end: str):
 
 def test_a_yearly_deadline_on_the_leap_day_falls_on_28_february_in_other_years(rule_file):
     dues = [o.due for o in occurrences(rule_file, "leap-return", "2028-01-01", "2032-12-31")]
-    assert dues == [D("2028-02-29"), D("2029-02-28"), D("2030-02-28"), D("2031-02-28"),
-                    D("2032-02-29")]  # fmt: skip
+    assert dues == [
+        D("2028-02-29"),
+        D("2029-02-28"),
+        D("2030-02-28"),
+        D("2031-02-28"),
+        D("2032-02-29"),
+    ]
 
 
 def test_a_monthly_deadline_on_the_31st_keeps_to_the_last_day_of_short_months(rule_file):
@@ -70,11 +75,17 @@ def test_a_meeting_at_0130_on_the_clocks_back_day_is_the_first_0130_in_summer_ti
     [meeting] = occurrences(rule_file, "clocks-back-meeting", "2026-10-01", "2026-10-31")
     assert meeting.starts_at.strftime("%H:%M") == "01:30"
     assert meeting.starts_at.astimezone(UTC) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
-    entry = CalendarEntry(meeting.id, "Meeting", "", meeting.due,
-                          meeting.starts_at, meeting.starts_at + timedelta(hours=1),
-                          organizer=("Business team", "bt@example.org"),
-                          attendees=(("Lead", "lsp@example.org"),),
-                          timezone="Europe/London")  # fmt: skip
+    entry = CalendarEntry(
+        meeting.id,
+        "Meeting",
+        "",
+        meeting.due,
+        meeting.starts_at,
+        meeting.starts_at + timedelta(hours=1),
+        organizer=("Business team", "bt@example.org"),
+        attendees=(("Lead", "lsp@example.org"),),
+        timezone="Europe/London",
+    )
     event = vobject.readOne(invite(entry, meeting.starts_at).decode()).vevent
     start = event.dtstart.value
     assert (start.hour, start.minute) == (1, 30) and str(start.tzinfo) != "UTC"

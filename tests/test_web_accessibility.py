@@ -74,13 +74,17 @@ def test_every_page_meets_wcag_22_aa_on_a_phone(pages):
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for scripts in (False, True):  # as people see it; then with axe injected
-                context = chromium.new_context(viewport=PHONE, java_script_enabled=scripts,
-                                               bypass_csp=scripts)  # fmt: skip
+                context = chromium.new_context(
+                    viewport=PHONE, java_script_enabled=scripts, bypass_csp=scripts
+                )
                 page = context.new_page()
                 for name, where, form in wanted:
                     _open(page, where, form)
-                    width = page.evaluate("document.documentElement.scrollWidth") \
-                        if scripts else PHONE["width"]  # fmt: skip
+                    width = (
+                        page.evaluate("document.documentElement.scrollWidth")
+                        if scripts
+                        else PHONE["width"]
+                    )
                     assert width <= PHONE["width"], f"{name} is {width} px wide"
                     if not scripts:
                         assert page.locator("h1, p").count() > 0, name
@@ -92,8 +96,10 @@ def test_every_page_meets_wcag_22_aa_on_a_phone(pages):
                         "opts => axe.run(document, opts)",
                         {"runOnly": {"type": "tag", "values": WCAG}},
                     )
-                    found[name] = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
-                                   for v in result["violations"]]  # fmt: skip
+                    found[name] = [
+                        (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
+                        for v in result["violations"]
+                    ]
                 context.close()
         finally:
             chromium.close()

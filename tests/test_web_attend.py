@@ -31,8 +31,7 @@ def _invite_links(site: Site) -> list[tuple[str, str, object]]:
             continue
         text = message.get_body(preferencelist=("plain",)).get_content()
         for block in text.split(f"{LABEL} (")[1:]:
-            found.append((str(message["To"]), re.search(r"http\S+/a/\S+", block).group(0),
-                          message))  # fmt: skip
+            found.append((str(message["To"]), re.search(r"http\S+/a/\S+", block).group(0), message))
     return found
 
 

@@ -65,9 +65,15 @@ def test_the_business_teams_digest_opens_the_latest_summary(site):
     from govcal.models.settings import get_settings
 
     with session_scope(get_settings()) as session:
-        actions.complete(session, public_id, "https://example.org/minutes.pdf",
-                         records.Actor("test-user"), on=DAY, today=DAY,
-                         partnerships=build_runtime().partnerships)  # fmt: skip
+        actions.complete(
+            session,
+            public_id,
+            "https://example.org/minutes.pdf",
+            records.Actor("test-user"),
+            on=DAY,
+            today=DAY,
+            partnerships=build_runtime().partnerships,
+        )
     again = httpx.get(address, timeout=30)
     assert again.status_code == 200
     summary, tables = again.text.split("Open items, most urgent first", 1)

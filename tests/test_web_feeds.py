@@ -38,8 +38,9 @@ def feeds(sample_data, tmp_path, monkeypatch):
     wfscp = runtime.partnership("wfscp")
     folder = tmp_path / "data" / "feeds"
     with session_scope(get_settings()) as session:
-        actions.start_incident_clock(session, wfscp, REFERENCE, records.Actor("test-user"),
-                                     aware_on=DAY, today=DAY)  # fmt: skip
+        actions.start_incident_clock(
+            session, wfscp, REFERENCE, records.Actor("test-user"), aware_on=DAY, today=DAY
+        )
     private = os.umask(0o077)  # a service's strict umask: the files must still be readable
     try:
         with session_scope(get_settings()) as session:
@@ -70,11 +71,13 @@ def test_every_feed_is_served_by_its_token_with_validators(feeds):
     etag, modified = person.headers["etag"], person.headers["last-modified"]
     assert modified.endswith(" GMT")
     assert "max-age" in person.headers["cache-control"]
-    again = httpx.get(f"{base}/feeds/{tokens['lsp-wfc@example.org']}.ics",
-                      headers={"if-none-match": etag})  # fmt: skip
+    again = httpx.get(
+        f"{base}/feeds/{tokens['lsp-wfc@example.org']}.ics", headers={"if-none-match": etag}
+    )
     assert again.status_code == 304 and again.content == b""
-    since = httpx.get(f"{base}/feeds/{tokens['lsp-wfc@example.org']}.ics",
-                      headers={"if-modified-since": modified})  # fmt: skip
+    since = httpx.get(
+        f"{base}/feeds/{tokens['lsp-wfc@example.org']}.ics", headers={"if-modified-since": modified}
+    )
     assert since.status_code == 304
     groups = [key for key in tokens if key.startswith("group:")]
     assert "group:wfscp" in groups and any("/roles/" in key for key in groups)
@@ -104,8 +107,9 @@ def test_rotating_a_feed_stops_the_old_link_at_once(feeds):
     old = _tokens()["group:wfscp"]
     assert httpx.get(f"{base}/feeds/{old}.ics").status_code == 200
     command = ["feeds", "--rotate", "group:wfscp", "--as-of", str(DAY)]
-    shown = subprocess.run([sys.executable, "-m", "govcal.cli", *command],
-                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    shown = subprocess.run(
+        [sys.executable, "-m", "govcal.cli", *command], capture_output=True, text=True, timeout=120
+    )
     assert shown.returncode == 0, shown.stderr
     new = _tokens()["group:wfscp"]
     assert f"{base}/feeds/{new}.ics" in shown.stdout
@@ -115,9 +119,15 @@ def test_rotating_a_feed_stops_the_old_link_at_once(feeds):
 
 @pytest.mark.parametrize(
     "path",
-    ["/feeds/..%2F..%2Fgovcal.db", "/feeds/../../govcal.db", "/feeds/%2e%2e%2fweb-secret",
-     "/feeds/wfscp.ics", "/feeds/AAAAAAAAAAAAAAAAAAAAAAAA.ics", "/feeds/x/../../web-secret"],
-)  # fmt: skip
+    [
+        "/feeds/..%2F..%2Fgovcal.db",
+        "/feeds/../../govcal.db",
+        "/feeds/%2e%2e%2fweb-secret",
+        "/feeds/wfscp.ics",
+        "/feeds/AAAAAAAAAAAAAAAAAAAAAAAA.ics",
+        "/feeds/x/../../web-secret",
+    ],
+)
 def test_feed_names_that_are_not_tokens_find_nothing(feeds, path):
     base, _folder = feeds
     answer = httpx.get(f"{base}{path}")

@@ -156,8 +156,10 @@ def test_a_post_without_the_pages_form_key_records_nothing(site):
     url, item = _owner_link(site)
     other = site.links(DONE)[-1][1]
     wrong = _key(httpx.get(other).text)
-    for form in ({"evidence": "https://example.org/m.pdf"},
-                 {"form_key": wrong, "evidence": "https://example.org/m.pdf"}):  # fmt: skip
+    for form in (
+        {"evidence": "https://example.org/m.pdf"},
+        {"form_key": wrong, "evidence": "https://example.org/m.pdf"},
+    ):
         answer = httpx.post(url, data=form)
         assert answer.status_code == 403 and "Nothing has been recorded" in answer.text
     assert _lifecycle(item) == "open"
@@ -191,9 +193,12 @@ def test_oversized_bodies_and_odd_requests_are_refused(site):
         for _ in range(40):
             yield b"x" * 1024
 
-    assert httpx.post(url, content=chunks(),
-                      headers={"content-type": "application/x-www-form-urlencoded"}
-                      ).status_code == 413  # fmt: skip
+    assert (
+        httpx.post(
+            url, content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"}
+        ).status_code
+        == 413
+    )
     assert httpx.post(url, json={"form_key": key}).status_code == 415
     assert _lifecycle(item) == "open"
 

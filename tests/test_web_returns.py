@@ -33,8 +33,13 @@ def _key(page: str) -> str:
 
 
 def _govcal(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "govcal.cli", *args], capture_output=True,
-                          text=True, timeout=120, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "govcal.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return done.stdout
 
 
@@ -52,12 +57,17 @@ def _last_year_reviewed(school: str) -> None:
     with session_scope(get_settings()) as session:
         sync_partnership(session, wfscp, S175_DAY)
     with session_scope(get_settings()) as session:
-        actions.record_return(session, f"wfscp:section-175-audit:2026-03-31:{school}",
-                              "https://example.org/s175-2026.pdf", team,
-                              submitted_on=date(2026, 3, 20), today=date(2026, 4, 1),
-                              partnerships=[wfscp],
-                              rag="amber", follow_ups=[("Update the safer recruitment policy",
-                                                        date(2027, 4, 30))])  # fmt: skip
+        actions.record_return(
+            session,
+            f"wfscp:section-175-audit:2026-03-31:{school}",
+            "https://example.org/s175-2026.pdf",
+            team,
+            submitted_on=date(2026, 3, 20),
+            today=date(2026, 4, 1),
+            partnerships=[wfscp],
+            rag="amber",
+            follow_ups=[("Update the safer recruitment policy", date(2027, 4, 30))],
+        )
 
 
 def test_a_school_submits_its_s175_return_from_its_own_page(folder):
@@ -77,8 +87,9 @@ def test_a_school_submits_its_s175_return_from_its_own_page(folder):
         key = _key(page)
 
         follow = re.search(r'name="follow_up" value="(\d+)"', page).group(1)
-        marked = httpx.post(url, data={"form_key": key, "follow_up": follow},
-                            follow_redirects=True).text  # fmt: skip
+        marked = httpx.post(
+            url, data={"form_key": key, "follow_up": follow}, follow_redirects=True
+        ).text
         assert "done 3 March 2027" in marked and "Mark this action done" not in marked
 
         form = {"form_key": key, "day": "01/03/2027", "evidence": "https://e.org/s175.pdf"}

@@ -18,8 +18,13 @@ from tests.smtp_server import free_port
 
 
 def _govcal(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "govcal.cli", *args], capture_output=True,
-                          text=True, timeout=120, env=os.environ | env)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "govcal.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ | env,
+    )
 
 
 @pytest.mark.parametrize(
@@ -40,9 +45,13 @@ def test_a_public_address_that_would_carry_tokens_in_clear_is_refused(url, allow
 
 
 def test_https_and_allowed_loopback_are_accepted():
-    for env in ({"GOVCAL_PUBLIC_URL": "https://govcal.example.org"},
-                {"GOVCAL_PUBLIC_URL": "http://127.0.0.1:8080",
-                 "GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK": "true"}):  # fmt: skip
+    for env in (
+        {"GOVCAL_PUBLIC_URL": "https://govcal.example.org"},
+        {
+            "GOVCAL_PUBLIC_URL": "http://127.0.0.1:8080",
+            "GOVCAL_PUBLIC_URL_ALLOW_HTTP_LOOPBACK": "true",
+        },
+    ):
         assert _govcal("plan", env=env).returncode == 0
 
 
@@ -126,8 +135,15 @@ def test_govcal_web_workers_starts_that_many_processes(tmp_path):
 
 def test_govcal_serve_keeps_the_app_beside_its_schedule(tmp_path):
     port = free_port()
-    command = [sys.executable, "-m", "govcal.cli", "serve", "--no-api-server",
-               "--web-port", str(port)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "govcal.cli",
+        "serve",
+        "--no-api-server",
+        "--web-port",
+        str(port),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90

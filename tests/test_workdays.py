@@ -21,30 +21,74 @@ D = date.fromisoformat
 @pytest.mark.parametrize(
     ("story", "start", "n", "expected"),
     [
-        ("aware Wed 24 March 2027, 5 working days over Easter -> Fri 2 April 2027",
-         "2027-03-24", 5, "2027-04-02"),
-        ("aware Mon 7 Dec 2026, 5 working days, no holiday -> Mon 14 Dec 2026",
-         "2026-12-07", 5, "2026-12-14"),
-        ("aware Wed 23 Dec 2026, 5 working days over Christmas and New Year -> Mon 4 Jan 2027",
-         "2026-12-23", 5, "2027-01-04"),
-        ("aware Thu 24 Dec 2026: Fri 25, Boxing Day substitute Mon 28 and Fri 1 Jan skipped",
-         "2026-12-24", 5, "2027-01-05"),
-        ("aware Fri 22 May 2026, 1 working day over the spring bank holiday -> Tue 26 May",
-         "2026-05-22", 1, "2026-05-26"),
-        ("aware Sat 2 May 2026, 1 working day: early May bank holiday Mon 4 May -> Tue 5 May",
-         "2026-05-02", 1, "2026-05-05"),
-        ("rapid review: notified Fri 2 April 2027, 15 working days -> Fri 23 April 2027",
-         "2027-04-02", 15, "2027-04-23"),
-        ("2022 state funeral Mon 19 Sept was a one-off bank holiday",
-         "2022-09-16", 1, "2022-09-20"),
-        ("leap day: aware Fri 27 Feb 2032, 1 working day -> Mon 1 March 2032",
-         "2032-02-27", 1, "2032-03-01"),
-        ("5 clear working days before Wed 10 June 2026 means circulating on Tue 2 June",
-         "2026-06-10", -6, "2026-06-02"),
-        ("back over Easter: 2 working days before Tue 30 March 2027 -> Wed 24 March",
-         "2027-03-30", -2, "2027-03-24"),
+        (
+            "aware Wed 24 March 2027, 5 working days over Easter -> Fri 2 April 2027",
+            "2027-03-24",
+            5,
+            "2027-04-02",
+        ),
+        (
+            "aware Mon 7 Dec 2026, 5 working days, no holiday -> Mon 14 Dec 2026",
+            "2026-12-07",
+            5,
+            "2026-12-14",
+        ),
+        (
+            "aware Wed 23 Dec 2026, 5 working days over Christmas and New Year -> Mon 4 Jan 2027",
+            "2026-12-23",
+            5,
+            "2027-01-04",
+        ),
+        (
+            "aware Thu 24 Dec 2026: Fri 25, Boxing Day substitute Mon 28 and Fri 1 Jan skipped",
+            "2026-12-24",
+            5,
+            "2027-01-05",
+        ),
+        (
+            "aware Fri 22 May 2026, 1 working day over the spring bank holiday -> Tue 26 May",
+            "2026-05-22",
+            1,
+            "2026-05-26",
+        ),
+        (
+            "aware Sat 2 May 2026, 1 working day: early May bank holiday Mon 4 May -> Tue 5 May",
+            "2026-05-02",
+            1,
+            "2026-05-05",
+        ),
+        (
+            "rapid review: notified Fri 2 April 2027, 15 working days -> Fri 23 April 2027",
+            "2027-04-02",
+            15,
+            "2027-04-23",
+        ),
+        (
+            "2022 state funeral Mon 19 Sept was a one-off bank holiday",
+            "2022-09-16",
+            1,
+            "2022-09-20",
+        ),
+        (
+            "leap day: aware Fri 27 Feb 2032, 1 working day -> Mon 1 March 2032",
+            "2032-02-27",
+            1,
+            "2032-03-01",
+        ),
+        (
+            "5 clear working days before Wed 10 June 2026 means circulating on Tue 2 June",
+            "2026-06-10",
+            -6,
+            "2026-06-02",
+        ),
+        (
+            "back over Easter: 2 working days before Tue 30 March 2027 -> Wed 24 March",
+            "2027-03-30",
+            -2,
+            "2027-03-24",
+        ),
     ],
-)  # fmt: skip
+)
 def test_adding_working_days_matches_the_calendar(story, start, n, expected):
     assert add_working_days(D(start), n) == D(expected), story
 

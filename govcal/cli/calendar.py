@@ -54,18 +54,35 @@ def rules_check(
     start = parse_day(as_of, "--as-of") or today()
     end = start + relativedelta(months=12)
     table = Table(title=f"Rule files OK: occurrences from {start} to {end}")
-    columns = ("partnership", "name", "rules", "occurrences", "baseline", "inherited",
-               "overridden", "local", "opted out", "file")  # fmt: skip
+    columns = (
+        "partnership",
+        "name",
+        "rules",
+        "occurrences",
+        "baseline",
+        "inherited",
+        "overridden",
+        "local",
+        "opted out",
+        "file",
+    )
     for column in columns:
         table.add_column(column, no_wrap=column == "partnership")  # an id: never broken
     layered = [(p, _layers(p)) for p in partnerships]
     for p, layers in layered:
         count = len(expand(p, start, end))
         table.add_row(
-            p.id, p.name, str(len(p.rules)), str(count), p.baseline or "-",
-            str(len(layers["inherited"])), str(len(layers["overridden"])),
-            str(len(layers["local"])), str(len(p.opted_out)), p.source_file,
-        )  # fmt: skip
+            p.id,
+            p.name,
+            str(len(p.rules)),
+            str(count),
+            p.baseline or "-",
+            str(len(layers["inherited"])),
+            str(len(layers["overridden"])),
+            str(len(layers["local"])),
+            str(len(p.opted_out)),
+            p.source_file,
+        )
     print_wide(out, table)
     for p, layers in layered:
         if layers["overridden"]:
@@ -108,8 +125,14 @@ def rules_generate(
         problems.append(Problem(display_path(out_dir), 0, "is a file; give a folder"))
     clashes = [name for name in files if (out_dir / name).exists()]
     if clashes:
-        problems.append(Problem(display_path(out_dir), 0, f"already holds {', '.join(clashes[:5])}"
-                                "; choose an empty folder (nothing was overwritten)"))  # fmt: skip
+        problems.append(
+            Problem(
+                display_path(out_dir),
+                0,
+                f"already holds {', '.join(clashes[:5])}"
+                "; choose an empty folder (nothing was overwritten)",
+            )
+        )
     if problems:
         for problem in problems:
             err.print(str(problem), markup=False, highlight=False)
@@ -118,8 +141,10 @@ def rules_generate(
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, body in files.items():
         (out_dir / name).write_text(body, encoding="utf-8")
-    out.print(f"Wrote {len(files)} rule files to {out_dir}; check them with `govcal rules check "
-              f"{out_dir}`.")  # fmt: skip
+    out.print(
+        f"Wrote {len(files)} rule files to {out_dir}; check them with `govcal rules check "
+        f"{out_dir}`."
+    )
 
 
 def plan(

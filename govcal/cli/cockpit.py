@@ -41,7 +41,10 @@ def tables(
             out.print(f"{name}: {len(rows)} rows", markup=False)
         return
     if csv not in found:
-        err.print(f"Error: {chosen.id} has no table '{csv}'; its tables: "
-                  f"{', '.join(found)}. Nothing was changed.", markup=False)  # fmt: skip
+        err.print(
+            f"Error: {chosen.id} has no table '{csv}'; its tables: "
+            f"{', '.join(found)}. Nothing was changed.",
+            markup=False,
+        )
         raise typer.Exit(1)
     sys.stdout.write(cockpit_csv.to_csv(found[csv]))

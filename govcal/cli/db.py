@@ -12,8 +12,9 @@ from govcal.models.db import head_revision, upgrade
 from govcal.models.settings import get_settings, redact_url
 from govcal.rules.errors import GovcalError
 
-db_app = typer.Typer(help="Database schema, migrations, backups and restores.",
-                     no_args_is_help=True)  # fmt: skip
+db_app = typer.Typer(
+    help="Database schema, migrations, backups and restores.", no_args_is_help=True
+)
 
 
 @db_app.command("upgrade")

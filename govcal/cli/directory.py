@@ -48,9 +48,10 @@ def _failing(partnership: str | None) -> None:
 
     with database() as session:
         found = [
-            f for f in failing_addresses(session)
+            f
+            for f in failing_addresses(session)
             if partnership is None or partnership in f.partnerships
-        ]  # fmt: skip
+        ]
         names = names_of(session, [f.address for f in found])
     if not found:
         out.print("No failing address: none has bounced twice or more.", markup=False)
@@ -58,5 +59,6 @@ def _failing(partnership: str | None) -> None:
     out.print(f"{len(found)} failing address(es):", markup=False)
     for f in found:
         name = names.get(f.address, "not in the directory")
-        out.print(f"  {f.line()} [{name}; {', '.join(f.partnerships)}]", markup=False,
-                  soft_wrap=True)  # fmt: skip
+        out.print(
+            f"  {f.line()} [{name}; {', '.join(f.partnerships)}]", markup=False, soft_wrap=True
+        )

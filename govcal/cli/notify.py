@@ -38,10 +38,15 @@ def notify(
         refuse_a_past_day(day, allow_past_as_of)
     with database() as session:
         report = notify_step(
-            session, run.partnerships, day, transport, run.sender, settings=run.settings,
+            session,
+            run.partnerships,
+            day,
+            transport,
+            run.sender,
+            settings=run.settings,
             invite_window_days=run.settings.invite_window_days,
             budget=timedelta(seconds=run.settings.delivery_time_budget),
-        )  # fmt: skip
+        )
         waiting, first_due = waiting_for_retry(session, utcnow())
     counts = report.counts()
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "nothing new"
@@ -68,10 +73,16 @@ def _dry_run(run: Runtime, day: date) -> None:
     from govcal.flows.preview import preview
 
     with database(run.settings) as session:
-        messages = preview(session, run.partnerships, day, run.sender, settings=run.settings,
-                           now=run.now(),
-                           invite_window_days=run.settings.invite_window_days,
-                           lease=timedelta(seconds=run.settings.claim_lease))  # fmt: skip
+        messages = preview(
+            session,
+            run.partnerships,
+            day,
+            run.sender,
+            settings=run.settings,
+            now=run.now(),
+            invite_window_days=run.settings.invite_window_days,
+            lease=timedelta(seconds=run.settings.claim_lease),
+        )
     by_recipient: dict[str, list[str]] = defaultdict(list)
     for message in messages:
         for recipient in message.recipients:

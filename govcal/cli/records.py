@@ -30,8 +30,9 @@ from govcal.models.sync import SyncReport, sync_all
 if TYPE_CHECKING:
     pass
 
-person_app = typer.Typer(help="People in the directory: remove someone who has left.",
-                         no_args_is_help=True)  # fmt: skip
+person_app = typer.Typer(
+    help="People in the directory: remove someone who has left.", no_args_is_help=True
+)
 
 
 def _pasted(text: str) -> str:
@@ -154,9 +155,18 @@ def complete(
     when = parse_day(on, "--on") or day
     store = EvidenceStore.configured(get_settings())
     with database() as session:
-        result = actions.complete(session, occurrence, evidence, actor(by), on=when, today=day,
-                                  partnerships=known_partnerships(), by=by, note=note,
-                                  store=store)  # fmt: skip
+        result = actions.complete(
+            session,
+            occurrence,
+            evidence,
+            actor(by),
+            on=when,
+            today=day,
+            partnerships=known_partnerships(),
+            by=by,
+            note=note,
+            store=store,
+        )
     out.print(f"{result.summary}.", markup=False)
     _print_followed(result.followed)
 
@@ -209,9 +219,17 @@ def reschedule(
     zone = home_zone(occurrence.split(":", 1)[0])  # wall-clock time where the partnership is
     when = parse_when(to, "--to", zone) if to is not None else None
     with database() as session:
-        result = actions.reschedule(session, occurrence, when, reason, actor(), location=location,
-                                    today=today(), partnerships=known_partnerships(),
-                                    allow_past=allow_past)  # fmt: skip
+        result = actions.reschedule(
+            session,
+            occurrence,
+            when,
+            reason,
+            actor(),
+            location=location,
+            today=today(),
+            partnerships=known_partnerships(),
+            allow_past=allow_past,
+        )
     out.print(f"{result.summary}.", markup=False)
     _print_followed(result.followed)
 
@@ -249,8 +267,9 @@ def review(
         raise typer.Exit(2)
     follow_ups = [(a, d) for a, d in zip(actions_, dues, strict=True) if d]
     with database() as session:
-        result = actions.review_return(session, occurrence, rag, actor(), note=note,
-                                       follow_ups=follow_ups, on=today())  # fmt: skip
+        result = actions.review_return(
+            session, occurrence, rag, actor(), note=note, follow_ups=follow_ups, on=today()
+        )
     out.print(f"{result.summary}.", markup=False)
 
 
@@ -268,8 +287,9 @@ def incident(
     when = parse_day(aware, "--aware")
     assert when is not None
     with database() as session:
-        result = actions.start_incident_clock(session, chosen, reference, actor(),
-                                              aware_on=when, today=today(), kind=kind)  # fmt: skip
+        result = actions.start_incident_clock(
+            session, chosen, reference, actor(), aware_on=when, today=today(), kind=kind
+        )
     out.print(f"{result.summary}.", markup=False)
     print_sync(list(result.synced))
 
@@ -283,8 +303,9 @@ def acknowledge(
 
     with database() as session:
         by, at = record_acknowledgement(session, occurrence, actor(), note)
-    out.print(f"{occurrence} escalation acknowledged by {by} on {at:%d %b %Y %H:%M} UTC.",
-              markup=False)  # fmt: skip
+    out.print(
+        f"{occurrence} escalation acknowledged by {by} on {at:%d %b %Y %H:%M} UTC.", markup=False
+    )
 
 
 @person_app.command("remove")
@@ -300,6 +321,7 @@ def person_remove(
     from govcal.models import actions
 
     with database() as session:
-        result = actions.remove_person(session, email, actor(), reason=reason,
-                                       partnership=partnership)  # fmt: skip
+        result = actions.remove_person(
+            session, email, actor(), reason=reason, partnership=partnership
+        )
     out.print(f"{result.summary}.", markup=False)

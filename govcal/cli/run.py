@@ -164,8 +164,10 @@ def run(
         try:
             handed = run_now.ask(Path(os.environ["PREFECT_HOME"]), day)
         except run_now.Declined as declined:
-            err.print(f"Note: `govcal serve` did not take the run: {declined}; running it here.",
-                      markup=False)  # fmt: skip
+            err.print(
+                f"Note: `govcal serve` did not take the run: {declined}; running it here.",
+                markup=False,
+            )
     if handed is not None:
         out.print("Run by `govcal serve`, where Prefect is already loaded.")
         state_name, message, result = handed["state"], handed["message"], handed["result"]
@@ -202,8 +204,11 @@ def run(
     for line in summary_lines(runtime, day):
         out.print(line, markup=False, soft_wrap=True)
     if outcome.cockpit_problem:
-        err.print(f"Error: the dashboard was not all posted to Prefect's API (mail and feeds "
-                  f"are done): {outcome.cockpit_problem}", markup=False)  # fmt: skip
+        err.print(
+            f"Error: the dashboard was not all posted to Prefect's API (mail and feeds "
+            f"are done): {outcome.cockpit_problem}",
+            markup=False,
+        )
     code = delivery_exit_code(sent.to_retry, sent.refused, outcome.cockpit_problem)
     if code:
         raise typer.Exit(code)

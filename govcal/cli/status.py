@@ -64,9 +64,15 @@ def status(
     day = parse_day(as_of, "--as-of") or today()
     with database() as session:
         rows = status_rows(
-            session, day, partnership_id=partnership, overdue_only=overdue, ahead_days=ahead,
-            behind_days=BEHIND, partnership_ids=in_force(day, partnership), zones=zones(),
-        )  # fmt: skip
+            session,
+            day,
+            partnership_id=partnership,
+            overdue_only=overdue,
+            ahead_days=ahead,
+            behind_days=BEHIND,
+            partnership_ids=in_force(day, partnership),
+            zones=zones(),
+        )
         names = {}
         for pid in {r.row.partnership_id for r in rows}:
             names.update(queries.subject_names(session, pid))
@@ -188,11 +194,13 @@ def returns(
         if not returned:
             waiting.append(occ.public_id)
         table.add_row(
-            audit_return.subject, names.get(audit_return.subject, ""),
+            audit_return.subject,
+            names.get(audit_return.subject, ""),
             styled(StatusRow(occ, state, zone)),
             occ.completed_at.isoformat() if occ.completed_at else "",
-            audit_return.rag or "", audit_return.reviewed_by or "",
-        )  # fmt: skip
+            audit_return.rag or "",
+            audit_return.reviewed_by or "",
+        )
     show(out, f"{found.title}: {found.public_id} (due {found.due}, as of {day})", table)
     out.print(f"{done} of {len(members)} returned.")
     if waiting:  # the whole id of a return is the cycle's id and the code

@@ -44,9 +44,14 @@ def web(
     processes = f"{count} worker process{'es' if count > 1 else ''}"
     said = f"govcal web on http://{host}:{port}, {processes} (people reach it at {public})"
     out.print(said, markup=False)
-    options: dict[str, Any] = {"host": host, "port": port, "access_log": False,
-                               "log_level": "warning", "proxy_headers": True,
-                               "server_header": False}  # fmt: skip
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_level": "warning",
+        "proxy_headers": True,
+        "server_header": False,
+    }
     if count == 1:
         uvicorn.run(app, **options)
     else:  # uvicorn's supervisor: each worker imports the app factory

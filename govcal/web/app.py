@@ -92,19 +92,36 @@ class Web:
 
     def dead(self) -> HTMLResponse:
         """One page for every link that cannot be used: nothing to tell them apart."""
-        return _page("dead.html.j2", 404, page_title="This link cannot be used",
-                     mailbox=self.mailbox)  # fmt: skip
+        return _page(
+            "dead.html.j2", 404, page_title="This link cannot be used", mailbox=self.mailbox
+        )
 
     def _act_page(
-        self, token: str, view, *, error: str = "", done: str = "",
-        values: dict[str, str] | None = None, status: int = 200,
-    ) -> HTMLResponse:  # fmt: skip
+        self,
+        token: str,
+        view,
+        *,
+        error: str = "",
+        done: str = "",
+        values: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> HTMLResponse:
         caption, button = _BUTTONS[view.action]
         key = form_key(self.secret, token.partition(".")[0])
-        return _page("act.html.j2", status, page_title=view.title, view=view, caption=caption,
-                     button=button, org=view.organisation, action=f"/a/{token}", view_key=key,
-                     error=error, done=done,
-                     values=dict.fromkeys(_KEPT, "") | (values or {}))  # fmt: skip
+        return _page(
+            "act.html.j2",
+            status,
+            page_title=view.title,
+            view=view,
+            caption=caption,
+            button=button,
+            org=view.organisation,
+            action=f"/a/{token}",
+            view_key=key,
+            error=error,
+            done=done,
+            values=dict.fromkeys(_KEPT, "") | (values or {}),
+        )
 
     async def _view(self, token: str) -> Any:
         """What the link stands for, read off the event loop; None for a dead link."""
@@ -112,9 +129,14 @@ class Web:
 
         def read():
             with session_scope(self.database, checked=True) as session:
-                return link_answers.open_link(session, self.secret, token, now=runtime.now(),
-                                              today=runtime.today(),
-                                              partnerships=runtime.partnerships)  # fmt: skip
+                return link_answers.open_link(
+                    session,
+                    self.secret,
+                    token,
+                    now=runtime.now(),
+                    today=runtime.today(),
+                    partnerships=runtime.partnerships,
+                )
 
         try:
             return await self._in_thread(read)
@@ -139,9 +161,13 @@ class Web:
             return self.dead()
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/x-www-form-urlencoded":
-            return _page("refused.html.j2", 415, page_title="Form not understood",
-                         heading="Form not understood",
-                         message="Send the form from its page.")  # fmt: skip
+            return _page(
+                "refused.html.j2",
+                415,
+                page_title="Form not understood",
+                heading="Form not understood",
+                message="Send the form from its page.",
+            )
         body = (await request.body()).decode("utf-8", errors="replace")
         form = dict(parse_qsl(body, keep_blank_values=True, max_num_fields=10))
         client = request.client.host if request.client else "unknown"
@@ -149,26 +175,40 @@ class Web:
 
         def write():
             with session_scope(self.database, checked=True) as session:
-                return link_answers.answer(session, self.secret, token, form, now=runtime.now(),
-                                           today=runtime.today(),
-                                           partnerships=runtime.partnerships,
-                                           client=client)  # fmt: skip
+                return link_answers.answer(
+                    session,
+                    self.secret,
+                    token,
+                    form,
+                    now=runtime.now(),
+                    today=runtime.today(),
+                    partnerships=runtime.partnerships,
+                    client=client,
+                )
 
         try:
             answered = await self._in_thread(write)
         except link_answers.LinkDead:
             return self.dead()
         except link_answers.FormRefused:
-            return _page("refused.html.j2", 403, page_title="Open the link again",
-                         heading="Open the link from your email again",
-                         message="This form did not come from the page your link opens, or it "
-                         "has been changed.")  # fmt: skip
+            return _page(
+                "refused.html.j2",
+                403,
+                page_title="Open the link again",
+                heading="Open the link from your email again",
+                message="This form did not come from the page your link opens, or it "
+                "has been changed.",
+            )
         except Refused as exc:  # what was typed: the page again, saying what to change
             return await self._again(token, str(exc), form)
         except Unavailable:
-            return _page("refused.html.j2", 503, page_title="Try again later",
-                         heading="Sorry, the service is unavailable",
-                         message="Try again in a few minutes.")  # fmt: skip
+            return _page(
+                "refused.html.j2",
+                503,
+                page_title="Try again later",
+                heading="Sorry, the service is unavailable",
+                message="Try again in a few minutes.",
+            )
         where = f"/a/{token}?done=1" if "follow_up" in form else f"/a/{token}"
         later = None  # the cockpit is queued once the person has their answer
         if answered.recorded and self.republish is not None:
@@ -209,8 +249,7 @@ class Web:
         }
         if unchanged(found):
             return Response(status_code=304, headers=headers)
-        return Response(found.content, media_type="text/calendar; charset=utf-8",
-                        headers=headers)  # fmt: skip
+        return Response(found.content, media_type="text/calendar; charset=utf-8", headers=headers)
 
     async def pack(self, request: Request) -> Response:
         """An evidence pack made by the UI's form, as a download: HTML or CSV."""
@@ -248,14 +287,23 @@ class Web:
         try:
             found = await cockpit(self.runtime, self.secret, request.path_params["token"])
         except Unavailable:
-            return _page("refused.html.j2", 503, page_title="Try again later",
-                         heading="Sorry, the service is unavailable",
-                         message="Try again in a few minutes.")  # fmt: skip
+            return _page(
+                "refused.html.j2",
+                503,
+                page_title="Try again later",
+                heading="Sorry, the service is unavailable",
+                message="Try again in a few minutes.",
+            )
         if found is None:
             return self.dead()
         ui = (self.runtime.settings.ui_url or "").rstrip("/")
-        return _page("cockpit.html.j2", page_title=found.name, summary=found.summary,
-                     tables=found.tables, ui_url=ui)  # fmt: skip
+        return _page(
+            "cockpit.html.j2",
+            page_title=found.name,
+            summary=found.summary,
+            tables=found.tables,
+            ui_url=ui,
+        )
 
     async def health(self, _request: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -293,9 +341,11 @@ def create_app(
     secret = web_secret(runtime.settings)
     if not secret:
         raise SettingsError(
-            ["govcal web needs GOVCAL_WEB_SECRET (or GOVCAL_WEB_SECRET_BLOCK) with a "
-             "configured database: every process that signs or checks links must share it"]
-        )  # fmt: skip
+            [
+                "govcal web needs GOVCAL_WEB_SECRET (or GOVCAL_WEB_SECRET_BLOCK) with a "
+                "configured database: every process that signs or checks links must share it"
+            ]
+        )
     ensure_schema(runtime.settings)
     web = Web(runtime, secret, republish)
     app = Starlette(
@@ -311,5 +361,9 @@ def create_app(
         ],
     )
     https = (runtime.settings.public_url or "").startswith("https://")
-    return Guard(app, https=https, per_client=Buckets(per_client_minute, per_client_minute),
-                 per_token=Buckets(per_token_minute, per_token_minute))  # fmt: skip
+    return Guard(
+        app,
+        https=https,
+        per_client=Buckets(per_client_minute, per_client_minute),
+        per_token=Buckets(per_token_minute, per_token_minute),
+    )

@@ -14,16 +14,18 @@ from typing import Any
 
 MAX_BODY = 16 * 1024  # bytes: a note, a link and a day fit many times over
 HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-     b"base-uri 'none'; frame-ancestors 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        b"base-uri 'none'; frame-ancestors 'none'",
+    ),
     (b"referrer-policy", b"no-referrer"),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
-]  # fmt: skip
+]
 _TOKEN = re.compile(r"^/(a|feeds|cockpit)/[^/?]+")
 log = logging.getLogger("govcal.web")
 
@@ -137,9 +139,16 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 async def _plain(send: Send, status: int, text: str) -> None:
     body = f"{text}\n".encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"cache-control", b"no-store"),
-                            (b"retry-after", b"60")]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                (b"retry-after", b"60"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -52,8 +52,7 @@ class Republisher:
 
                 publish_dashboard(self.runtime, day, only=partnership_id)
             except Exception as exc:  # the API down or refusing: said, never raised
-                log.warning("cockpit of %s not republished: %s", partnership_id,
-                            type(exc).__name__)  # fmt: skip
+                log.warning("cockpit of %s not republished: %s", partnership_id, type(exc).__name__)
             finally:
                 with self._lock:
                     self._busy = False

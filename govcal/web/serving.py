@@ -13,9 +13,15 @@ class Serving:
         import uvicorn
 
         config = uvicorn.Config(
-            app, host=host, port=port, access_log=False, log_level="warning",
-            proxy_headers=True, server_header=False, lifespan="off",
-        )  # fmt: skip
+            app,
+            host=host,
+            port=port,
+            access_log=False,
+            log_level="warning",
+            proxy_headers=True,
+            server_header=False,
+            lifespan="off",
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="govcal-web", daemon=True)
 

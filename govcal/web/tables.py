@@ -47,6 +47,8 @@ async def table_csv(web: Web, request: Request) -> Response:
     return Response(
         text.encode("utf-8-sig"),  # the mark that makes a spreadsheet read UTF-8
         media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="{filename}"',
-                 "cache-control": "private, no-store"},
-    )  # fmt: skip
+        headers={
+            "content-disposition": f'attachment; filename="{filename}"',
+            "cache-control": "private, no-store",
+        },
+    )

@@ -75,8 +75,15 @@ def day_sent(outbox: Path, day: date = DAY, now: datetime = NOW) -> None:
     with session_scope(get_settings()) as session:
         sync_partnership(session, wfscp, day)
     with session_scope(get_settings()) as session:
-        notify(session, [wfscp], day, FileOutbox(outbox), Sender("govcal", "govcal@example.org"),
-               now=now, settings=get_settings())  # fmt: skip
+        notify(
+            session,
+            [wfscp],
+            day,
+            FileOutbox(outbox),
+            Sender("govcal", "govcal@example.org"),
+            now=now,
+            settings=get_settings(),
+        )
 
 
 def serve(port: int, now: datetime = NOW, republish=None, **limits) -> Serving:
