@@ -57,14 +57,25 @@ def api_headers() -> dict[str, str]:
     return {"Authorization": f"Basic {base64.b64encode(login.encode()).decode()}"}
 
 
+def shown_up(page, locator, failure: str, tries: int = 3) -> None:
+    """Wait for `locator`, reloading the page as a person would when Prefect's UI comes
+    up on its own error screen ("Oops. Something went wrong": seen about one load in
+    three when its first API answers were slow) rather than the page asked for."""
+    for attempt in range(tries):
+        try:
+            locator.wait_for(timeout=40_000)
+            return
+        except Exception as err:
+            if attempt == tries - 1:
+                raise AssertionError(f"{failure} ({page.url}): {visible_text(page)}") from err
+            page.reload()
+
+
 def log_in(page, base: str) -> None:
     """The UI's login page, as a person uses it: the auth string as the password."""
     page.goto(base)
     password = page.locator("input[type=password]")
-    try:
-        password.wait_for(timeout=90_000)  # the UI's first API calls: a minute when busy
-    except Exception as err:
-        raise AssertionError(f"no login form at {page.url}: {visible_text(page)}") from err
+    shown_up(page, password, f"no login form at {base}")
     password.fill(os.environ["PREFECT_API_AUTH_STRING"])
     page.get_by_role("button", name="Login").click()
     page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
@@ -305,7 +316,7 @@ def tables_fit(page, ui: str) -> list[str]:
     """What does not fit on the page's table (every page of it in V2, which shows ten
     rows a page): each box whose content is wider than the box (scrollWidth above
     clientWidth), and each cell whose text is cut. Empty when everything is on screen."""
-    page.locator("table tbody tr").first.wait_for(timeout=60_000)
+    shown_up(page, page.locator("table tbody tr").first, "no table")
     page.evaluate("document.fonts.ready.then(() => true)")  # measured in its own fonts
     found: list[str] = []
     while True:

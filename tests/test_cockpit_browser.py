@@ -29,6 +29,7 @@ from tests.cockpit_ui import (
     cockpit,
     log_in,
     settle,
+    shown_up,
     tables_fit,
     use_ui,
     visible_text,
@@ -84,7 +85,7 @@ def found_row(page, code: str) -> dict:
     """The S11 table's row of agency `code`, found as a person finds it: its code typed
     into the table's search box. Its cells as on screen, and any markup in it."""
     box = page.locator("[data-testid=table-display] input, .artifact-data-table input").first
-    page.locator("table tbody tr").first.wait_for(timeout=60_000)
+    shown_up(page, page.locator("table tbody tr").first, "no table")
     seen: list[dict] = []
 
     def alone():
