@@ -4,8 +4,10 @@ the app on its own."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -14,6 +16,7 @@ import time
 import httpx
 import pytest
 
+from govcal.web.worker import listening_socket
 from tests.smtp_server import free_port
 
 
@@ -159,3 +162,33 @@ def test_govcal_serve_keeps_the_app_beside_its_schedule(tmp_path):
         process.send_signal(signal.SIGINT)
         out, _err = process.communicate(timeout=30)
     assert f"web app: http://127.0.0.1:{port}" in out and "govcal serve stopped." in out
+
+
+def _nodelay_of_accepted(sock: socket.socket) -> list[int]:
+    """TCP_NODELAY of a connection accepted on `sock` by an asyncio server, as each
+    uvicorn worker accepts them."""
+    seen: list[int] = []
+
+    class Note(asyncio.Protocol):
+        def connection_made(self, transport):
+            accepted = transport.get_extra_info("socket")
+            seen.append(accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(Note, sock=sock)
+        reader, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+        await reader.read()  # until the server closes it
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+    return seen
+
+
+def test_the_workers_shared_socket_leaves_nagle_off_for_every_connection():
+    """With --workers, each answer on a kept-alive connection waited ~40 ms for the
+    client's delayed ACK unless Nagle is off: asyncio turns it off only for connections
+    whose socket says TCP, which the workers' shared socket must."""
+    assert _nodelay_of_accepted(listening_socket("127.0.0.1", 0)) == [1]

@@ -26,7 +26,7 @@ def web(
     from govcal.prefect_env import configure_prefect
     from govcal.web.app import create_app
     from govcal.web.republish import Republisher
-    from govcal.web.worker import default_workers
+    from govcal.web.worker import default_workers, run_workers
 
     configure_prefect(reuse_server=True)
     run = runtime()
@@ -55,4 +55,8 @@ def web(
     if count == 1:
         uvicorn.run(app, **options)
     else:  # uvicorn's supervisor: each worker imports the app factory
-        uvicorn.run("govcal.web.worker:app", factory=True, workers=count, **options)
+        try:
+            run_workers("govcal.web.worker:app", count, **options)
+        except OSError as exc:
+            err.print(f"Error: cannot listen on {host}:{port}: {exc.strerror}", markup=False)
+            raise typer.Exit(1) from None
