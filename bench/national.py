@@ -24,8 +24,6 @@ import argparse
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime
@@ -33,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.generate import generate
-from bench.run import NATIONAL_DAY, load
+from bench.run import NATIONAL_DAY, load, phase
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("run_local", ROOT / "deploy" / "run_local.py")
@@ -52,22 +50,7 @@ def one_day(data: Path, root: Path, workers: int, share_size: int) -> dict[str, 
     topology = run_local.start(root, workers, extra, ["national-day", "daily-share"], 2)
     try:
         env = run_local.environment_of(topology, "ops")
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bench.phases",
-                "sync",
-                "--data",
-                str(data),
-                "--db",
-                env["GOVCAL_DATABASE_URL"],
-            ],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        phase("sync", data, env["GOVCAL_DATABASE_URL"], env)
         given = {PREFECT_API_URL: topology["api"], PREFECT_API_AUTH_STRING: topology["login"]}
         with temporary_settings(updates=given), get_client(sync_client=True) as client:
             asked = time.perf_counter()

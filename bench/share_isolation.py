@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.generate import generate
-from bench.run import NATIONAL_DAY, load
+from bench.run import NATIONAL_DAY, load, phase
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,10 +39,11 @@ def one(mode: str, ids: list[str]) -> dict[str, Any]:
 
     from govcal.flows.jobs import the_day
     from govcal.flows.national import daily_share
+    from govcal.flows.tasks import run_runtime
 
     @flow(name="share-as-one-batch")
     def batched(partnerships: list[str], as_of: date) -> Any:
-        return the_day(as_of, None, share=partnerships)
+        return the_day(run_runtime(None), as_of, share=partnerships)
 
     day = date.fromisoformat(NATIONAL_DAY)
     with prefect_test_harness(server_startup_timeout=180):
@@ -77,21 +78,7 @@ def main() -> None:
     where = Path(tempfile.mkdtemp(prefix="govcal-bench-isolation-"))
     data, base = where / "data", where / "base.db"
     generate(data, partnerships=args.partnerships, schools=160 * args.partnerships)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.phases",
-            "sync",
-            "--data",
-            str(data),
-            "--db",
-            f"sqlite:///{base}",
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
+    phase("sync", data, f"sqlite:///{base}")
     runs = []
     for number in range(args.rounds):
         for mode in ("batch", "each"):
