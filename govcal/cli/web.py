@@ -30,8 +30,10 @@ def web(
 
     configure_prefect(reuse_server=True)
     run = runtime()
+    count = workers or default_workers()
     try:  # settings, key and database checked (the embedded ones made) before any worker
-        app = create_app(run, republish=Republisher(run))
+        # with several workers this app only checks: each worker makes its own republisher
+        app = create_app(run, republish=Republisher(run) if count == 1 else None)
     except SettingsError as exc:
         for line in exc.lines:
             err.print(f"Error: {line}", markup=False)
@@ -39,7 +41,6 @@ def web(
     except DatabaseUnavailable as exc:
         err.print(f"Error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    count = workers or default_workers()
     public = run.settings.public_url or "(GOVCAL_PUBLIC_URL not set: emails carry no links)"
     processes = f"{count} worker process{'es' if count > 1 else ''}"
     said = f"govcal web on http://{host}:{port}, {processes} (people reach it at {public})"
