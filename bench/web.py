@@ -2,6 +2,7 @@
 1,000 calendar subscribers polling their feeds (If-None-Match: 304).
 
     nice .venv/bin/python -m bench.web [--people 200] [--subscribers 1000] [--workers N]
+        [--backend postgresql [--postgres ADMIN_URL]]
 
 Each side serves the sample on the embedded SQLite with the S175 reminders of 3 March
 2027 in its outbox (148 schools, each with its own link, and the day's other links),
@@ -10,6 +11,10 @@ in processes of its own (uvicorn, as `govcal web` runs it):
 - `before`: the code at --before (73e8c05, the commit before the app's load work), one
   worker: the baseline, measured in the same run;
 - `after, 1 worker` and `after, N workers` (N from --workers, default one per core).
+
+With `--backend postgresql` the after sides run on PostgreSQL instead: a private cluster
+as bench/backends.py starts it (its CPU counted with the server's), or the server
+--postgres names; each load on a copy of a prepared template database.
 
 Three loads per side, each on a fresh copy of the data:
 
@@ -34,6 +39,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import sqlite3
@@ -43,7 +49,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from contextlib import closing
+from contextlib import ExitStack, closing
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -116,20 +122,33 @@ def _prepare(folder: Path) -> dict:
 
 
 class Side:
-    """One server under test: a code tree, a worker count, a fresh copy of the data."""
+    """One server under test: a code tree, a worker count, a fresh copy of the data (and
+    of the PostgreSQL database `pg` names, when it runs on one)."""
 
     def __init__(
-        self, name: str, tree: Path, workers: int, data: Path, work: Path, http: str = "auto"
+        self,
+        name: str,
+        tree: Path,
+        workers: int,
+        data: Path,
+        work: Path,
+        http: str = "auto",
+        pg: Postgres | None = None,
     ) -> None:
         from tests.smtp_server import free_port
 
-        self.name, self.tree, self.workers = name, tree, workers
+        self.name, self.tree, self.workers, self.pg = name, tree, workers, pg
         self.data = work / "data"
         shutil.copytree(data, self.data)
-        _known_to(tree, self.data / "govcal.db")
+        env = os.environ | {"GOVCAL_DATA_DIR": str(self.data), "PYTHONPATH": str(tree)}
+        self.url = ""
+        if pg is None:
+            _known_to(tree, self.data / "govcal.db")
+        else:
+            self.url = pg.copy(work.name)
+            env["GOVCAL_DATABASE_URL"] = self.url
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = os.environ | {"GOVCAL_DATA_DIR": str(self.data), "PYTHONPATH": str(tree)}
         code = SERVER.format(tree=str(tree), port=self.port, workers=workers, http=http)
         self.process = subprocess.Popen([sys.executable, "-c", code], cwd=tree, env=env)
 
@@ -147,12 +166,18 @@ class Side:
     def __exit__(self, *_exc) -> None:
         self.process.terminate()
         self.process.wait(timeout=60)
+        if self.pg is not None:
+            self.pg.drop(self.url)
 
     def cpu(self) -> float:
         """CPU seconds the server's processes (the workers too) have used so far: what a
         request costs, whatever else the machine is doing."""
         tick = os.sysconf("SC_CLK_TCK")
         total, wanted = 0.0, {self.process.pid}
+        if self.pg is not None:  # the database server's backends work for it too
+            from bench.backends import server_cpu
+
+            total += server_cpu(self.pg.postmaster)
         for entry in os.listdir("/proc"):
             try:
                 fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
@@ -164,18 +189,41 @@ class Side:
 
     def audit(self, confirmed: list[str]) -> dict:
         """Each link's answer in the trail at most once, and every confirmed one there."""
-        import sqlite3
+        from sqlalchemy import create_engine, text
 
-        with sqlite3.connect(self.data / "govcal.db") as db:
+        engine = create_engine(self.url or f"sqlite:///{self.data / 'govcal.db'}")
+        with engine.connect() as db:
             rows = db.execute(
-                "SELECT actor, entity_id FROM audit_trail WHERE action = 'email-link-used'"
-            ).fetchall()
-            used = db.execute("SELECT id FROM action_link WHERE used_at IS NOT NULL").fetchall()
+                text("SELECT actor, entity_id FROM audit_trail WHERE action = 'email-link-used'")
+            ).all()
+            used = db.execute(text("SELECT id FROM action_link WHERE used_at IS NOT NULL")).all()
+        engine.dispose()
         per_link = Counter(rows)
         ids = {path.rsplit("/", 1)[1].split(".")[0] for path in confirmed}
         lost = len(ids - {r[0] for r in used})
         doubled = sum(1 for n in per_link.values() if n > 1)
         return {"answers": len(rows), "confirmed": len(confirmed), "lost": lost, "doubled": doubled}
+
+
+class Postgres:
+    """A PostgreSQL server for the sides (bench/backends.py's private cluster, or the
+    one --postgres names): the prepared data as a template, a copy of it per load."""
+
+    def __init__(self, admin: str, postmaster: int | None, work: Path) -> None:
+        from bench.backends import new_database
+
+        self.admin, self.postmaster, self.work = admin, postmaster, work
+        self.template = new_database("postgresql", work, admin, "web_prepared")
+
+    def copy(self, name: str) -> str:
+        from bench.backends import new_database
+
+        return new_database("postgresql", self.work, self.admin, name, self.template)
+
+    def drop(self, url: str) -> None:
+        from bench.backends import drop
+
+        drop(url, self.admin)
 
 
 def _shape(side: Side, inputs: dict, args, work: Path) -> dict:
@@ -384,40 +432,65 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--before", default=BEFORE, help="the baseline's commit ('': none)")
     parser.add_argument("--loads", default="serial,shape,burst")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--postgres", default="", help="a running server's admin URL")
     args = parser.parse_args()
+    if args.backend == "postgresql" and args.before:
+        print("bench.web: the baseline runs on SQLite only; measuring the after sides")
+        args.before = ""
 
     work = Path(tempfile.mkdtemp(prefix="govcal-web-bench-"))
     try:
-        inputs = _prepare(work / "prepared")
-        sides = [("after, 1 worker", ROOT, 1, "auto")]
-        if args.workers > 1:
-            sides.append((f"after, {args.workers} workers", ROOT, args.workers, "auto"))
-        if args.before:  # uvicorn parses with h11 when the baseline's lock has no httptools
-            old = _old_tree(args.before, work)
-            lock = old / "requirements.lock"
-            http = "auto" if lock.exists() and "httptools" in lock.read_text() else "h11"
-            sides.insert(0, (f"before ({args.before}), 1 worker", old, 1, http))
-        report: dict = {
-            "links": len(inputs["links"][: args.people]),
-            "feeds": len(inputs["feeds"]),
-            "cores": os.cpu_count(),
-            "sides": {},
-        }
-        for n, (name, tree, workers, http) in enumerate(sides):
-            for load in args.loads.split(","):
-                place = work / f"run-{n}-{load}"
-                place.mkdir()
-                load_before = os.getloadavg()[0]
-                data = work / "prepared" / "data"
-                with Side(name, tree, workers, data, place, http) as side:
-                    measured = LOADS[load](side, inputs, args, place)
-                measured["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
-                report["sides"].setdefault(name, {})[load] = measured
-                print(f"{name}, {load}: {json.dumps(measured)}", file=sys.stderr, flush=True)
+        with ExitStack() as stack:
+            pg = None
+            if args.backend == "postgresql":
+                from bench.backends import postgres
+                from govcal.models.db import get_engine, upgrade
+
+                admin, postmaster = stack.enter_context(postgres(args.postgres))
+                pg = Postgres(admin, postmaster, work)
+                os.environ["GOVCAL_DATABASE_URL"] = pg.template
+                # a configured database has no data folder's key: every process shares one
+                os.environ["GOVCAL_WEB_SECRET"] = secrets.token_urlsafe(32)
+                upgrade(pg.template)
+            inputs = _prepare(work / "prepared")
+            if pg is not None:  # a template database takes no copies while connected
+                get_engine(pg.template).dispose()
+            report = _run(inputs, args, work, pg)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(report, indent=1))
     print(_table(report))
+
+
+def _run(inputs: dict, args, work: Path, pg: Postgres | None) -> dict:
+    """Every load on every side, each on a fresh copy of the prepared data."""
+    sides = [("after, 1 worker", ROOT, 1, "auto")]
+    if args.workers > 1:
+        sides.append((f"after, {args.workers} workers", ROOT, args.workers, "auto"))
+    if args.before:  # uvicorn parses with h11 when the baseline's lock has no httptools
+        old = _old_tree(args.before, work)
+        lock = old / "requirements.lock"
+        http = "auto" if lock.exists() and "httptools" in lock.read_text() else "h11"
+        sides.insert(0, (f"before ({args.before}), 1 worker", old, 1, http))
+    report: dict = {
+        "links": len(inputs["links"][: args.people]),
+        "feeds": len(inputs["feeds"]),
+        "cores": os.cpu_count(),
+        "sides": {},
+    }
+    for n, (name, tree, workers, http) in enumerate(sides):
+        for load in args.loads.split(","):
+            place = work / f"run-{n}-{load}"
+            place.mkdir()
+            load_before = os.getloadavg()[0]
+            data = work / "prepared" / "data"
+            with Side(name, tree, workers, data, place, http, pg) as side:
+                measured = LOADS[load](side, inputs, args, place)
+            measured["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
+            report["sides"].setdefault(name, {})[load] = measured
+            print(f"{name}, {load}: {json.dumps(measured)}", file=sys.stderr, flush=True)
+    return report
 
 
 def _table(report: dict) -> str:
