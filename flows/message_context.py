@@ -14,7 +14,7 @@ from sqlmodel import Session
 from govcal.flows.quorum import quorum_notes
 from govcal.flows.ui_links import acknowledge_url, act_url
 from govcal.models import ledger
-from govcal.models.action_links import LinkAction, answers_recorded, issue_all
+from govcal.models.action_links import LinkAction, issue_all
 from govcal.models.bounces import with_failing
 from govcal.models.cockpit_links import cockpit_url
 from govcal.models.feed_tokens import feed_tokens, installation_id
@@ -71,10 +71,9 @@ _ANSWERING = frozenset({"lsp", "dsp"})  # who acknowledges an escalation
 def _wanted(row, item: Item) -> tuple[LinkAction, str] | None:
     """The one thing this reader can do about this item from the email, if any: a Lead
     Partner or DSP acknowledges an escalation (a round's as a whole), an agency or school
-    submits its return, the owner of anything else says it is done, an invitee answers
-    (once the attendance record, models/attendance.py, is there to keep the answer)."""
+    submits its return, the owner of anything else says it is done, an invitee answers."""
     if row.kind == "invite":
-        return (LinkAction.ATTEND, item.public_id) if answers_recorded() else None
+        return (LinkAction.ATTEND, item.public_id)
     if row.kind == "escalation" and row.role in _ANSWERING:
         whole = item.public_id.rsplit(":", 1)[0] if item.subject and item.per else item.public_id
         return LinkAction.ACKNOWLEDGE, whole

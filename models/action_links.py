@@ -49,14 +49,6 @@ class ActionLink(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=1000)  # what was recorded
 
 
-def answers_recorded() -> bool:
-    """Whether invitees' answers have their record here (models/attendance.py, shared
-    with the mailbox's calendar replies): until it is, invites carry no answer link."""
-    from importlib.util import find_spec
-
-    return find_spec("models.attendance") is not None
-
-
 def _mac(secret: str, purpose: str, link_id: str) -> str:
     digest = hmac.new(secret.encode(), f"{purpose}|{link_id}".encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")[:32]
