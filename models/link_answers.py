@@ -28,7 +28,7 @@ from govcal.models.action_links import ActionLink, LinkAction
 from govcal.models.audits import AuditReturn, FollowUpAction
 from govcal.models.calendar import Lifecycle, OccurrenceRow
 from govcal.models.people import Person, RoleAssignment
-from govcal.models.records import Actor, RecordError
+from govcal.models.records import Actor, AlreadyDone, RecordError
 from govcal.models.trail import Channel, record_at_once
 from govcal.rules.errors import Missing, Refused
 from govcal.rules.model import Partnership
@@ -570,14 +570,15 @@ def _follow_up(
     client: str,
 ) -> Answer:
     chosen = form.get("follow_up", "")
-    wanted = (
-        {f.id for f in view.organisation.follow_ups if f.done_on is None}
-        if view.organisation
-        else set()
-    )
-    if not chosen.isdigit() or int(chosen) not in wanted:
+    theirs = {f.id for f in view.organisation.follow_ups} if view.organisation else set()
+    if not chosen.isdigit() or int(chosen) not in theirs:
         raise RecordError("that follow-up action is not one of this organisation's open ones")
-    done = actions.follow_up_done(session, int(chosen), actor, on=_day(form.get("day", ""), today))
+    try:
+        done = actions.follow_up_done(
+            session, int(chosen), actor, on=_day(form.get("day", ""), today)
+        )
+    except AlreadyDone as exc:  # a second click, or someone else first: their page shows it
+        return Answer(str(exc), link.partnership_id, recorded=False)
     _trail(session, link, client, done.summary)
     return Answer(done.summary, link.partnership_id, recorded=True)
 

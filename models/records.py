@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -20,7 +21,7 @@ from govcal.models.audits import AuditReturn, FollowUpAction, Rag
 from govcal.models.calendar import Incident, Lifecycle, OccurrenceRow
 from govcal.models.directory import PartnershipRow
 from govcal.models.trail import Channel, record
-from govcal.models.types import utcnow
+from govcal.models.types import table_of, utcnow
 from govcal.rules.dates import DateInputError, check_day
 from govcal.rules.errors import Refused
 from govcal.rules.model import DEFAULT_TIMEZONE, Partnership
@@ -36,6 +37,10 @@ EARLIEST_DONE = timedelta(days=366)
 
 class RecordError(Refused):
     """The request cannot be recorded as asked; the message says why and what to do."""
+
+
+class AlreadyDone(RecordError):
+    """What was asked for is already recorded (by someone else, or a moment ago)."""
 
 
 @dataclass(frozen=True)
@@ -429,20 +434,26 @@ def review_return(
 def follow_up_done(
     session: Session, follow_up_id: int, actor: Actor, *, on: date
 ) -> tuple[FollowUpAction, str]:
-    """Mark a review's follow-up action done on `on`; returns it and its return's id."""
+    """Mark a review's follow-up action done on `on`; returns it and its return's id.
+    The action is claimed by one conditional UPDATE, so two people marking it at the same
+    instant (a double click, the page and the command line) record it once: the other
+    is told it was already done."""
     action = session.get(FollowUpAction, follow_up_id)
     audit_return = session.get(AuditReturn, action.return_id) if action else None
     row = session.get(OccurrenceRow, audit_return.occurrence_id) if audit_return else None
     if action is None or row is None:
         raise RecordError(f"there is no follow-up action {follow_up_id}")
-    if action.completed_at is not None:
-        raise RecordError(
+    if action.completed_at is None:
+        _in_range(on, "the day it was done")
+    claimed = session.connection().execute(
+        _CLAIM_FOLLOW_UP, {"follow_up_id": follow_up_id, "done_on": on}
+    )
+    session.expire(action, ["completed_at"])  # read again: ours, or the one that won
+    if claimed.rowcount == 0:
+        raise AlreadyDone(
             f"the follow-up action '{action.description}' was already marked done on "
             f"{action.completed_at:%d %b %Y}"
         )
-    _in_range(on, "the day it was done")
-    action.completed_at = on
-    session.add(action)
     record(
         session,
         actor=actor.name,
@@ -453,6 +464,14 @@ def follow_up_done(
         after={"follow_up": action.description, "done_on": on.isoformat()},
     )
     return action, row.public_id
+
+
+_FOLLOW_UPS = table_of(FollowUpAction)
+_CLAIM_FOLLOW_UP = (  # built once; changes nothing when the action is already done
+    _FOLLOW_UPS.update()
+    .where(_FOLLOW_UPS.c.id == bindparam("follow_up_id"), _FOLLOW_UPS.c.completed_at.is_(None))
+    .values(completed_at=bindparam("done_on"))
+)
 
 
 def _incident(session: Session, partnership_id: str, reference: str, kind: str) -> Incident | None:

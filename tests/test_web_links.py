@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.smtp_server import free_port
-from tests.support.web import NOW, Site, day_sent, public_data, serve
+from tests.support.web import NOW, Site, at_once, day_sent, public_data, serve
 
 DONE = "Record that this was done"
 ACK = "Acknowledge this escalation"
@@ -230,22 +230,6 @@ def test_tokens_never_reach_the_log(site, caplog):
     assert token.split(".")[0] not in caplog.text
 
 
-def _at_once(posts: list[tuple[str, dict]]) -> list[httpx.Response]:
-    """Every POST sent at the same instant, each on its own connection."""
-    from concurrent.futures import ThreadPoolExecutor
-    from threading import Barrier
-
-    start = Barrier(len(posts))
-
-    def post(url: str, form: dict) -> httpx.Response:
-        with httpx.Client(timeout=60) as client:
-            start.wait()
-            return client.post(url, data=form)
-
-    with ThreadPoolExecutor(len(posts)) as pool:
-        return list(pool.map(lambda p: post(*p), posts))
-
-
 def test_a_double_click_records_one_answer_whatever_the_timing(site):
     items: dict[str, tuple[str, str]] = {}  # one link per item (an owner's, a team's)
     for _to, url, _m in site.links(DONE):
@@ -255,7 +239,7 @@ def test_a_double_click_records_one_answer_whatever_the_timing(site):
     links = list(items.values())
     assert len(links) >= 2
     form = {"evidence": "https://example.org/minutes.pdf"}
-    answers = _at_once([(url, form | {"form_key": key}) for url, key in links for _ in (1, 2)])
+    answers = at_once([(url, form | {"form_key": key}) for url, key in links for _ in (1, 2)])
     assert [a.status_code for a in answers] == [303] * len(answers)
     used = [r.entity_id for r in _trail("email-link-used")]
     done = [r.entity_id for r in _trail("completed")]
@@ -268,7 +252,7 @@ def test_lead_partners_acknowledging_one_escalation_at_once_get_one_answer(site)
     first = _item_of(pages[0][1].text)
     same = [(url, page) for url, page in pages if _item_of(page.text) == first]
     assert len(same) >= 2  # the Lead Partners and DSPs each have a link for it
-    answers = _at_once([(url, {"form_key": _key(page.text), "note": "Seen"}) for url, page in same])
+    answers = at_once([(url, {"form_key": _key(page.text), "note": "Seen"}) for url, page in same])
     codes = sorted(a.status_code for a in answers)
     assert codes[0] == 303 and set(codes) <= {303, 404}  # the others: the link is used up
     assert not [a for a in answers if a.status_code == 404 and "cannot be used" not in a.text]

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 import httpx
 import pytest
 
-from tests.support.web import Site, day_sent, public_data, serve
+from tests.support.web import Site, at_once, day_sent, public_data, serve
 
 S175_DAY = date(2027, 3, 3)  # 28 days before the S175 returns of 2027 are due
 S11_DAY = date(2026, 11, 16)  # the S11 round of 2026 is escalated to the Lead Partners
@@ -104,6 +104,37 @@ def test_a_school_submits_its_s175_return_from_its_own_page(folder):
         line for line in before.splitlines() if "Windermere Sample Primary School 32" in line
     )
     assert row != was and "2027-03-01" in row
+
+
+def test_a_follow_up_marked_done_by_several_clicks_at_once_is_recorded_once(folder):
+    """A double click (or two colleagues) on "Mark this action done": one record in the
+    trail, and every click lands on the page showing the action done."""
+    from sqlmodel import select
+
+    from govcal.models.db import session_scope
+    from govcal.models.settings import get_settings
+    from govcal.models.trail import TrailEntry
+
+    port, tmp_path = folder
+    _last_year_reviewed("wf-p032")
+    day_sent(tmp_path / "outbox", S175_DAY, _noon(S175_DAY))
+    serving = serve(port, now=_noon(S175_DAY))
+    try:
+        site = Site(f"http://127.0.0.1:{port}", tmp_path / "outbox", serving)
+        url = next(u for to, u, _m in site.links("Submit our return") if "wf-p032" in to)
+        page = httpx.get(url).text
+        follow = re.search(r'name="follow_up" value="(\d+)"', page).group(1)
+        form = {"form_key": _key(page), "follow_up": follow}
+        answers = at_once([(url, form)] * 6)
+        assert [a.status_code for a in answers] == [303] * 6
+        shown = httpx.get(url + "?done=1").text
+    finally:
+        serving.stop()
+    assert "done 3 March 2027" in shown and "Mark this action done" not in shown
+    with session_scope(get_settings()) as session:
+        actions = session.exec(select(TrailEntry.action)).all()
+    assert actions.count("follow-up-done") == 1
+    assert actions.count("email-link-used") == 1
 
 
 def test_a_schools_page_reads_the_database_in_a_handful_of_statements(folder):

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import email
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email import policy
 from pathlib import Path
+from threading import Barrier
+
+import httpx
 
 from govcal.web.serving import Serving
 from tests.smtp_server import free_port
@@ -92,3 +96,16 @@ def serve(port: int, now: datetime = NOW, republish=None, **limits) -> Serving:
 
     app = create_app(build_runtime(clock=lambda: now), republish=republish, **limits)
     return Serving(app, "127.0.0.1", port).start()
+
+
+def at_once(posts: list[tuple[str, dict]]) -> list[httpx.Response]:
+    """Every POST sent at the same instant, each on its own connection."""
+    start = Barrier(len(posts))
+
+    def post(url: str, form: dict) -> httpx.Response:
+        with httpx.Client(timeout=60) as client:
+            start.wait()
+            return client.post(url, data=form)
+
+    with ThreadPoolExecutor(len(posts)) as pool:
+        return list(pool.map(lambda p: post(*p), posts))
