@@ -8,7 +8,6 @@ the meeting moved is an answer to that version, not to the current time.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -16,8 +15,10 @@ from enum import StrEnum
 from sqlalchemy import UniqueConstraint, true
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
+from govcal.models.directory_import import normalise_email
 from govcal.models.records import RecordError
 from govcal.models.types import UTCDateTime, insert_on_conflict, table_of, utcnow
+from govcal.rules.text import TextRefused, check_text
 
 
 class Answer(StrEnum):
@@ -73,7 +74,23 @@ class AnswerRecorded:
     deputy_invited: str | None = None  # the deputy's address, when an invite was planned
 
 
-_EMAIL = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:.]+")
+def _deputy_address(typed: str, address: str) -> str:
+    """The deputy's address as stored (lower case), or AnswerRefused: it goes into an
+    invite's To: header, so it passes the same checks as a directory's addresses (no
+    control character or direction override, a domain mail can reach)."""
+    try:
+        check_text(typed, "the deputy's email address")
+        deputy = normalise_email(typed.strip()).lower()
+    except TextRefused as exc:
+        raise AnswerRefused(str(exc)) from None
+    except ValueError:
+        raise AnswerRefused(
+            f"the deputy '{typed.strip()[:80]}' is not an email address; "
+            "write it as name@example.org"
+        ) from None
+    if deputy == address:
+        raise AnswerRefused("the deputy is your own address; name who comes instead of you")
+    return deputy
 
 
 def record_answer(
@@ -123,9 +140,7 @@ def record_answer(
         )
     if (answer is Answer.DEPUTY) != bool(deputy):
         raise AnswerRefused("a deputy is named with the answer 'deputy', and only with it")
-    deputy = deputy.strip().lower() if deputy else None
-    if deputy is not None and (not _EMAIL.fullmatch(deputy) or deputy == address):
-        raise AnswerRefused(f"the deputy '{deputy[:80]}' is not another email address")
+    deputy = _deputy_address(deputy, address) if deputy else None
     changed = _upsert(
         session, occurrence_id, address, sequence, answer, deputy, source, answered_at
     )

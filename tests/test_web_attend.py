@@ -1,6 +1,6 @@
 """An invitee answers from the invite: I'll attend, I can't, or a deputy (who is then
 invited). The answer is kept in the same record a calendar's Accept/Decline reply makes
-(models/attendance.py, from the mailbox work: this test runs once it is merged)."""
+(models/attendance.py)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,14 @@ def test_each_invitee_gets_their_own_invite_and_answers_from_it(site):
     key = re.search(r'name="form_key" value="([^"]+)"', page.text).group(1)
     refused = httpx.post(url, data={"form_key": key, "answer": "deputy", "deputy": ""})
     assert refused.status_code == 400 and not _answers()
+    # the deputy's address goes into an invite's To: header: nothing there but an address
+    for hostile in ("a\x00b@evil.example", "x\x1b[2J@evil.example", "gpj\u202eexe@evil.example"):
+        form = {"form_key": key, "answer": "deputy", "deputy": hostile}
+        refused = httpx.post(url, data=form)
+        assert refused.status_code == 400 and not _answers(), hostile
+        assert "email address" in refused.text
+    mine = httpx.post(url, data={"form_key": key, "answer": "deputy", "deputy": address})
+    assert mine.status_code == 400 and "your own address" in mine.text and not _answers()
     form = {"form_key": key, "answer": "deputy", "deputy": "deputy@example.org"}
     done = httpx.post(url, data=form, follow_redirects=True)
     assert "deputy@example.org comes instead" in done.text
