@@ -85,6 +85,26 @@ def test_every_feed_is_served_by_its_token_with_validators(feeds):
     assert whole.status_code == 200 and REFERENCE in whole.text  # behind its own token
 
 
+def test_conditional_requests_read_as_rfc_9110_says(feeds):
+    """Calendar clients send every form of the validators: a list of tags, a weak tag,
+    *, and dates in every state of repair. None is a server error, and a date in the
+    future (a client with a wrong clock) never stops a change reaching it."""
+    base, _folder = feeds
+    url = f"{base}/feeds/{_tokens()['lsp-wfc@example.org']}.ics"
+    etag = httpx.get(url).headers["etag"]
+
+    def status(**headers: str) -> int:
+        return httpx.get(url, headers=headers).status_code
+
+    assert status(**{"if-none-match": f'"other", W/{etag}'}) == 304
+    assert status(**{"if-none-match": '"other",  *'}) == 304
+    assert status(**{"if-none-match": '"other"'}) == 200
+    assert status(**{"if-modified-since": "Mon, 01 Jan 99999999999 00:00:00 GMT"}) == 200
+    assert status(**{"if-modified-since": "Fri, 31 Dec 9999 23:59:59 GMT"}) == 200
+    assert status(**{"if-modified-since": "not a date"}) == 200
+    assert status(**{"if-modified-since": "Sat, 01 Jan 2000 00:00:00 GMT"}) == 200
+
+
 def test_a_group_file_at_a_guessable_name_carries_no_incident_reference(feeds):
     _base, folder = feeds
     guessable = [folder / "wfscp.ics", *sorted((folder / "wfscp" / "roles").glob("*.ics"))]

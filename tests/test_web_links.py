@@ -200,6 +200,9 @@ def test_oversized_bodies_and_odd_requests_are_refused(site):
         == 413
     )
     assert httpx.post(url, json={"form_key": key}).status_code == 415
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    many = httpx.post(url, content=f"form_key={key}" + "&" * 20, headers=form)
+    assert many.status_code == 400 and "Send the form from its page" in many.text
     assert _lifecycle(item) == "open"
 
 

@@ -169,7 +169,16 @@ class Web:
                 message="Send the form from its page.",
             )
         body = (await request.body()).decode("utf-8", errors="replace")
-        form = dict(parse_qsl(body, keep_blank_values=True, max_num_fields=10))
+        try:  # a form of ours has at most 6 fields; empty ones (&&&) count too
+            form = dict(parse_qsl(body, keep_blank_values=True, max_num_fields=10))
+        except ValueError:
+            return _page(
+                "refused.html.j2",
+                400,
+                page_title="Form not understood",
+                heading="Form not understood",
+                message="Send the form from its page.",
+            )
         client = request.client.host if request.client else "unknown"
         runtime = self.runtime
 
@@ -230,8 +239,10 @@ class Web:
         if not _FEED.fullmatch(name):
             return PlainTextResponse("No such feed.\n", status_code=404)
 
-        def unchanged(feed: Feed) -> bool:
-            return _not_modified(request, f'"{feed.etag}"', _second(feed.changed_at))
+        def unchanged(feed: Feed) -> bool:  # dates on the wire: the real clock's, as stamped
+            return _not_modified(
+                request, f'"{feed.etag}"', _second(feed.changed_at), datetime.now(UTC)
+            )
 
         def read() -> Feed | None:
             with read_scope(self.database) as connection:
@@ -314,15 +325,20 @@ def _second(when: datetime) -> datetime:
     return when.astimezone(UTC).replace(microsecond=0)
 
 
-def _not_modified(request: Request, etag: str, changed: datetime) -> bool:
+def _not_modified(request: Request, etag: str, changed: datetime, now: datetime) -> bool:
+    """RFC 9110's conditional GET: If-None-Match (any of its tags, weakly compared, or
+    *) decides when given; else If-Modified-Since, ignored when it is not a date or is
+    later than now (a client with a wrong clock would never be sent a change)."""
     wanted = request.headers.get("if-none-match")
     if wanted is not None:
-        return etag in [t.strip().removeprefix("W/") for t in wanted.split(",")] or wanted == "*"
+        tags = [t.strip().removeprefix("W/") for t in wanted.split(",")]
+        return "*" in tags or etag in tags
     since = request.headers.get("if-modified-since")
     if since:
         try:
-            return changed <= parsedate_to_datetime(since)
-        except (TypeError, ValueError):
+            when = parsedate_to_datetime(since)
+            return changed <= when <= now
+        except (TypeError, ValueError, OverflowError, IndexError):
             return False
     return False
 
