@@ -226,11 +226,19 @@ def test_every_answer_carries_the_security_headers_and_limits_apply(sent):
 def test_tokens_never_reach_the_log(site, caplog):
     url, _item = _owner_link(site)
     token = url.rsplit("/", 1)[1]
+    base = url.rsplit("/a/", 1)[0]
     with caplog.at_level("INFO", logger="govcal.web"):
-        httpx.get(url)
+        httpx.get(f"{base}/static/govcal.css")
         httpx.post(url, data={"form_key": "x"})
-    assert "/a/***" in caplog.text and token not in caplog.text
-    assert token.split(".")[0] not in caplog.text
+        # a link a client or a person mangled, and a pack's address: none is written
+        for mangled in (f"//a/{token}", f"/A/{token}", f"/static/../a/{token}", f"/x/{token}"):
+            with httpx.Client() as client:
+                client.send(client.build_request("GET", base, extensions={"target": mangled}))
+        httpx.get(f"{base}/packs/{token}.html")
+        httpx.get(url)  # the line of the last answer is written once it has gone
+    assert "/a/***" in caplog.text and "/packs/***" in caplog.text
+    assert token not in caplog.text and token.split(".")[0] not in caplog.text
+    assert "/static/govcal.css" in caplog.text  # what holds no secret is logged whole
 
 
 def test_a_double_click_records_one_answer_whatever_the_timing(site):

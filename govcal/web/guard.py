@@ -26,7 +26,8 @@ HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
-_TOKEN = re.compile(r"^/(a|feeds|cockpit)/[^/?]+")
+_TOKEN = re.compile(r"^/(a|feeds|cockpit|packs)/[^/?]+")  # a path that holds a secret
+_PLAIN = re.compile(r"^/(healthz|static/[A-Za-z0-9_-]+\.(css|png|svg|ico))$")  # none
 log = logging.getLogger("govcal.web")
 
 Scope = dict[str, Any]
@@ -35,8 +36,13 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def redacted(path: str) -> str:
-    """A path as it may be logged: the token replaced."""
-    return _TOKEN.sub(lambda m: f"/{m.group(1)}/***", path)
+    """A path as it may be logged: the app's own plain paths whole; any other only by its
+    first part, so a token is never written, however a client mangled its link
+    (//a/..., /A/..., /static/../a/...)."""
+    if _PLAIN.match(path):
+        return path
+    head = path.split("/", 2)[1] if path.startswith("/") else ""
+    return f"/{head}/***" if head in ("a", "feeds", "cockpit", "packs") else "/***"
 
 
 class Buckets:
