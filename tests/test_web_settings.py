@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import stat
@@ -18,6 +19,7 @@ import pytest
 
 from govcal.web.worker import listening_socket
 from tests.smtp_server import free_port
+from tests.support.web import NOW, Site, day_sent, public_data
 
 
 def _govcal(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -108,6 +110,44 @@ def _children(pid: int) -> dict[int, str]:
         except (OSError, ValueError, IndexError):
             continue
     return found
+
+
+def test_an_answer_starts_no_prefect_server_when_none_is_configured(
+    sample_data, tmp_path, monkeypatch
+):
+    """`govcal web` alone (no PREFECT_API_URL, no `govcal serve`): an answer is recorded,
+    and its worker never starts a temporary Prefect server of its own to republish the
+    cockpit (about 200 MB a worker, left running if the worker is killed); the next
+    daily run republishes it."""
+    from govcal.web.serving import Serving
+    from govcal.web.worker import app
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    import govcal.flows.runtime as runtime
+
+    built = runtime.build_runtime  # the worker's runtime, on the day the mail went out
+    monkeypatch.setattr(runtime, "build_runtime", lambda **kw: built(clock=lambda: NOW, **kw))
+    port = public_data(sample_data, tmp_path, monkeypatch)
+    day_sent(tmp_path / "outbox")
+    saved = dict(os.environ)  # the worker's Prefect settings stay in this test
+    serving = Serving(app(), "127.0.0.1", port).start()
+    try:
+        site = Site(f"http://127.0.0.1:{port}", tmp_path / "outbox", serving)
+        forms = (
+            (url, re.search(r'name="form_key" value="([^"]+)"', httpx.get(url).text))
+            for _to, url, _m in site.links("Record that this was done")
+        )
+        url, key = next((url, key.group(1)) for url, key in forms if key)
+        form = {"form_key": key, "evidence": "https://example.org/minutes.pdf"}
+        assert httpx.post(url, data=form).status_code == 303
+        deadline = time.monotonic() + 6  # Prefect's own server would be spawned in 1-2 s
+        while time.monotonic() < deadline:
+            assert not [c for c in _children(os.getpid()).values() if "prefect" in c]
+            time.sleep(0.2)
+    finally:
+        serving.stop()
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def test_govcal_web_workers_starts_that_many_processes(tmp_path):

@@ -25,7 +25,7 @@ def web(
     from govcal.models.settings import SettingsError
     from govcal.prefect_env import configure_prefect
     from govcal.web.app import create_app
-    from govcal.web.republish import Republisher
+    from govcal.web.republish import republisher
     from govcal.web.worker import default_workers, run_workers
 
     configure_prefect(reuse_server=True)
@@ -33,7 +33,7 @@ def web(
     count = workers or default_workers()
     try:  # settings, key and database checked (the embedded ones made) before any worker
         # with several workers this app only checks: each worker makes its own republisher
-        app = create_app(run, republish=Republisher(run) if count == 1 else None)
+        app = create_app(run, republish=republisher(run) if count == 1 else None)
     except SettingsError as exc:
         for line in exc.lines:
             err.print(f"Error: {line}", markup=False)

@@ -58,3 +58,14 @@ class Republisher:
                     self._busy = False
                     self.tried += 1
                     self._lock.notify_all()
+
+
+def republisher(runtime: Runtime) -> Republisher | None:
+    """The app's republisher when a Prefect API is there to post to (the operator's
+    PREFECT_API_URL, or the server `govcal serve` keeps, as configure_prefect found it).
+    Without one, Prefect would start a temporary server of its own in every worker
+    (about 200 MB each, left running if the worker is killed): the cockpit is then
+    republished by the next daily run, and the web cockpit reads the database anyway."""
+    import os
+
+    return Republisher(runtime) if os.environ.get("PREFECT_API_URL") else None

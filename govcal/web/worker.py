@@ -13,11 +13,11 @@ def app() -> Any:
     from govcal.flows.runtime import build_runtime
     from govcal.prefect_env import configure_prefect
     from govcal.web.app import create_app
-    from govcal.web.republish import Republisher
+    from govcal.web.republish import republisher
 
     configure_prefect(reuse_server=True)
     runtime = build_runtime()
-    return create_app(runtime, republish=Republisher(runtime))
+    return create_app(runtime, republish=republisher(runtime))
 
 
 def default_workers() -> int:
