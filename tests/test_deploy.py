@@ -90,6 +90,34 @@ def test_every_long_running_service_has_a_health_check_and_a_restart_policy():
         assert services[name].get("restart") == "unless-stopped", name
 
 
+def test_the_web_apps_health_check_asks_for_a_page_the_app_answers(tmp_path, monkeypatch):
+    """The health check's address is one the app answers with 200 (it asked for /, a
+    404, so the container could never be healthy), and the app believes X-Forwarded-For
+    only from the proxy the operator names, so people behind it are not one bucket."""
+    import asyncio
+    import re
+
+    import httpx
+
+    from govcal.flows.runtime import build_runtime
+    from govcal.models.settings import get_settings
+    from govcal.web.app import create_app
+
+    web = compose()["services"]["web"]
+    asked = re.search(r"http://127\.0\.0\.1:8080(/[^']*)", " ".join(web["healthcheck"]["test"]))
+    assert asked is not None
+    monkeypatch.setenv("GOVCAL_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    transport = httpx.ASGITransport(app=create_app(build_runtime()))
+
+    async def status() -> int:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            return (await c.get(asked.group(1))).status_code
+
+    assert asyncio.run(status()) == 200
+    assert "FORWARDED_ALLOW_IPS" in web["environment"]
+
+
 def test_services_start_in_order_on_what_they_need():
     services = compose()["services"]
     for name, service in services.items():
