@@ -68,6 +68,11 @@ def parse_evidence(text: str, note: str | None = None) -> Evidence | None:
     if parsed.scheme in ("http", "https"):
         if not parsed.netloc:
             raise RecordError(f"evidence '{value}' is not a complete link; include the host")
+        if "@" in parsed.netloc:  # user:password@host: every reader of the pack would see it
+            raise RecordError(
+                "the evidence link carries a name or password (before an @); give the link "
+                "without them"
+            )
         return Evidence(url=value, note=note)
     if parsed.scheme and len(parsed.scheme) > 1:
         raise RecordError(

@@ -203,6 +203,11 @@ def test_oversized_bodies_and_odd_requests_are_refused(site):
     form = {"content-type": "application/x-www-form-urlencoded"}
     many = httpx.post(url, content=f"form_key={key}" + "&" * 20, headers=form)
     assert many.status_code == 400 and "Send the form from its page" in many.text
+    secret = {"form_key": key, "evidence": "https://someone:hunter2@example.org/m.pdf"}
+    refused = httpx.post(url, data=secret)  # it would be shown to every reader of the pack
+    assert refused.status_code == 400 and "name or password" in refused.text
+    slash = httpx.get(url + "/", headers={"host": "evil.example"})
+    assert slash.status_code == 404 and "evil.example" not in slash.headers.get("location", "")
     assert _lifecycle(item) == "open"
 
 

@@ -283,7 +283,6 @@ class Web:
         headers = {
             "content-disposition": f'attachment; filename="{stem}.{kind}"',
             "cache-control": "private, no-store",
-            "x-content-type-options": "nosniff",
         }
         return Response(content.encode("utf-8"), media_type=_PACK_TYPES[kind], headers=headers)
 
@@ -376,6 +375,7 @@ def create_app(
             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
         ],
     )
+    app.router.redirect_slashes = False  # its redirect would name the request's Host
     https = (runtime.settings.public_url or "").startswith("https://")
     return Guard(
         app,
