@@ -8,8 +8,8 @@ Each side serves the sample on the embedded SQLite with the S175 reminders of 3 
 2027 in its outbox (148 schools, each with its own link, and the day's other links),
 in processes of its own (uvicorn, as `govcal web` runs it):
 
-- `before`: the code at --before (73e8c05, the commit before the app's load work), one
-  worker: the baseline, measured in the same run;
+- `before`: the code at --before (7f7c62e, the main line before the app's load work),
+  one worker: the baseline, measured in the same run;
 - `after, 1 worker` and `after, N workers` (N from --workers, default one per core).
 
 With `--backend postgresql` the after sides run on PostgreSQL instead: a private cluster
@@ -57,7 +57,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 DAY = date(2027, 3, 3)
 NOW = datetime(2027, 3, 3, 12, tzinfo=UTC)
-BEFORE = "73e8c05"
+BEFORE = "7f7c62e"  # the main line before the load work: bench/README's baseline
 SERVER = """
 import sys, uvicorn
 sys.path.insert(0, {tree!r})
@@ -420,18 +420,38 @@ def _old_tree(commit: str, work: Path) -> Path:
 LOADS = {"shape": _shape, "burst": _burst, "serial": _serial}
 
 
+def _loads(text: str) -> list[str]:
+    loads = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in loads if name not in LOADS]
+    if not loads or unknown:
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(unknown) or text!r}: choose from {', '.join(LOADS)}"
+        )
+    return loads
+
+
 def main() -> None:
     from govcal.web.worker import default_workers
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--people", type=int, default=200)
-    parser.add_argument("--subscribers", type=int, default=1000)
-    parser.add_argument("--poll-every", type=float, default=300.0, help="seconds")
+    parser = argparse.ArgumentParser(
+        description="The web app under load: people answering their links at once, and "
+        "calendar subscribers polling their feeds (bench/README.md, the web app under load)."
+    )
+    parser.add_argument("--people", type=int, default=200, help="links opened (200)")
+    parser.add_argument("--subscribers", type=int, default=1000, help="feed polls (1000)")
+    parser.add_argument("--poll-every", type=float, default=300.0, help="seconds (300)")
     parser.add_argument("--arrive", type=float, default=10.0, help="seconds: people's opens")
     parser.add_argument("--duration", type=int, default=60, help="seconds of the shape")
-    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument(
+        "--workers", type=int, default=default_workers(), help="the second side's workers"
+    )
     parser.add_argument("--before", default=BEFORE, help="the baseline's commit ('': none)")
-    parser.add_argument("--loads", default="serial,shape,burst")
+    parser.add_argument(
+        "--loads",
+        default="serial,shape,burst",
+        type=_loads,
+        help="any of serial, shape, burst, comma-separated",
+    )
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--postgres", default="", help="a running server's admin URL")
     args = parser.parse_args()
@@ -480,7 +500,7 @@ def _run(inputs: dict, args, work: Path, pg: Postgres | None) -> dict:
         "sides": {},
     }
     for n, (name, tree, workers, http) in enumerate(sides):
-        for load in args.loads.split(","):
+        for load in args.loads:
             place = work / f"run-{n}-{load}"
             place.mkdir()
             load_before = os.getloadavg()[0]
