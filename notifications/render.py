@@ -412,6 +412,18 @@ def _sections(entries: list[_Entry], digest: Digest) -> list[dict]:
 MORE_NAMED = 3  # the titles of what a digest counts but does not show in full
 
 
+def _short_title(title: str, limit: int = 60) -> str:
+    """A title cut to `limit` at a word, never inside a bracket: "meeting (with
+    Cumberland S…" inside the line's own brackets reads as a fault."""
+    text = one_line(title, 1000)
+    if len(text) <= limit:
+        return text
+    head = textwrap.shorten(text, limit - 2, placeholder="")
+    if head.count("(") > head.count(")"):
+        head = head[: head.rindex("(")]
+    return head.rstrip(" ,;:-–") + " …"
+
+
 def _more_text(left_out: list[_Entry], digest: Digest) -> str:
     """What the digest counts but does not show, and where to see all of it."""
     if not left_out:
@@ -425,7 +437,7 @@ def _more_text(left_out: list[_Entry], digest: Digest) -> str:
         where = "your calendar feed lists them all"
     else:
         where = "reply to ask for the full list"
-    named = "; ".join(one_line(e.first.title, 60) for e in left_out[:MORE_NAMED])
+    named = "; ".join(_short_title(e.first.title) for e in left_out[:MORE_NAMED])
     named += f"; and {count - MORE_NAMED} more" if count > MORE_NAMED else ""
     return (
         f"And {count} more item{'s' if count != 1 else ''}{late}, less pressing ({named}): {where}."

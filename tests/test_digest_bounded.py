@@ -106,12 +106,12 @@ def test_the_html_part_fits_two_phone_screens(april_15):
     assert max(heights.values()) <= 2 * PHONE["height"], heights
 
 
-def _busy_digest():
+def _busy_digest(title: str = "A governance item with a long enough title to wrap, number {n}"):
     """A business team's worst day: 30 overdue items and a round of 148 schools."""
     lines = [
         DigestLine(
             public_id=f"wfscp:item-{n}:2027-03-{n % 28 + 1:02d}",
-            title=f"A governance item with a long enough title to wrap, number {n}",
+            title=title.format(n=n),
             due=D(f"2027-03-{n % 28 + 1:02d}"),
             state=State.OVERDUE,
             state_text="overdue",
@@ -172,6 +172,18 @@ def test_a_day_of_thirty_late_items_reads_the_worst_few_and_the_count():
         ), part
         assert "number 0" in part  # the longest overdue is shown
         assert "number 29" not in part  # the least is counted, not shown
+
+
+def test_what_a_digest_only_counts_is_named_by_whole_words_in_closed_brackets():
+    """A long title in the "And N more items" line is cut at a word and never inside
+    its own bracket ("(with Cumberland S…" read as a fault)."""
+    long = "Joint meeting {n} (with Cumberland Safeguarding Children Partnership)"
+    text = words(text_of(_busy_digest(long)))
+    more = re.search(r"And \d+ more items \(\d+ overdue\), less pressing \((.*)\): govcal", text)
+    assert more is not None, text
+    named = more.group(1)
+    assert named.count("(") == named.count(")") and "Cumberland S" not in named
+    assert re.search(r"Joint meeting \d+ …", named), named
 
 
 def test_a_school_reads_its_own_return_its_own_day_one_and_one_day(tmp_path, wfscp, migrated_copy):
