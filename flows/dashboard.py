@@ -394,6 +394,23 @@ class Dashboard:
         width = min(max(TABLE_CHARS - longest, low), high)
         return [i.table_row(width) for i in sorted(self.items, key=Item.urgency)]
 
+    def _none_here(self, key: str, sections: dict[str, list[Item]]) -> str:
+        """An empty overdue section says where the overdue items are, so that "Overdue,
+        by owner (0)" under a headline of "7 overdue" does not read as none overdue."""
+        if key not in ("overdue", "escalated"):
+            return "Nothing."
+        elsewhere = {
+            k: sum(1 for i in v if i.state is State.OVERDUE)
+            for k, v in sections.items()
+            if k != key
+        }
+        late = sum(elsewhere.values())
+        if not late:
+            return "Nothing."
+        under = " and ".join(f"*{self.heading(k)}*" for k, n in elsewhere.items() if n)
+        verb = "is" if late == 1 else "are"
+        return f"None here: the {plural(late, 'overdue item')} {verb} under {under}."
+
     def heading(self, key: str) -> str:
         after = f" ({self.decision_days}+ days overdue)" if self.decision_days else ""
         return SECTIONS[key].format(soon=self.soon_days, after=after)
@@ -410,10 +427,11 @@ class Dashboard:
             lines.append("## The rule file has problems: running on its last good version")
             lines += ["- `" + code(p) + "`" for p in self.rule_problems]
             lines.append("")
-        for key, items in self.sections().items():
+        sections = self.sections()
+        for key, items in sections.items():
             lines.append(f"## {self.heading(key)} ({len(items)})")
             if not items:
-                lines += ["Nothing.", ""]
+                lines += [self._none_here(key, sections), ""]
                 continue
             if key == "overdue":
                 lines += _by_owner(items, self.as_of)

@@ -77,6 +77,27 @@ def test_each_item_is_in_exactly_one_section_in_the_order_a_manager_reads():
     assert list(table[0]) == ["What", "Due", "Owner", "Id"]
 
 
+def test_an_empty_overdue_section_says_where_the_overdue_items_are():
+    """ "Overdue, by owner (0)" under a headline of items overdue read as none overdue:
+    the section names where they are."""
+    board = Dashboard("wfscp", "WFSCP", TODAY)
+    board.items = [
+        item("Notify the Panel", "2026-11-20", State.OVERDUE, clock=True),
+        item("Old review", "2026-09-30", State.OVERDUE, flagged=True),
+        item("Papers", "2026-11-30", State.DUE_SOON),
+    ]
+    lines = board.markdown().splitlines()
+    said = lines[lines.index("## Overdue, by owner (0)") + 1]
+    assert said == (
+        "None here: the 2 overdue items are under *Statutory clocks running* and "
+        "*Needs a decision (28+ days overdue)*."
+    )
+    calm = Dashboard("wfscp", "WFSCP", TODAY)
+    calm.items = [item("Papers", "2026-11-30", State.DUE_SOON)]
+    lines = calm.markdown().splitlines()
+    assert lines[lines.index("## Overdue, by owner (0)") + 1] == "Nothing."
+
+
 def test_the_open_items_table_gives_the_due_day_and_a_named_owner_beside_the_whole_id():
     board = Dashboard("wfscp", "WFSCP", TODAY)
     long_id = "safeguarding-accountability-meeting"  # the sample's longest rule id
