@@ -41,6 +41,7 @@ from govcal.rules.notify_plan import (
     still_wanted,
     waits_for_next_digest,
 )
+from govcal.rules.text import UNUSABLE_ADDRESS, address_problem
 
 _STATUS = {
     Action.SEND: Delivery.PENDING,
@@ -275,13 +276,22 @@ def _send_claimed(
         held = {r.id for r in later}
         ledger.wait(session, [i for i in held if i], "waits for the next day's digest", now)
         live = [r for r in live if r.id not in held]
+    unusable = [r for r in live if address_problem(r.recipient)]
+    if unusable:  # stored before the input checks: never in a message with others
+        live = [r for r in live if not address_problem(r.recipient)]
+        ledger.mark_refused(session, [r.id for r in unusable if r.id], UNUSABLE_ADDRESS)
     from govcal.flows.message_context import message_context
 
     wording = message_context(
         session, partnerships, items, live, context, settings=settings, now=now
     )
     messages = compose(live, items, wording, sender, today, now)
-    return deliver(session, transport, messages, sender, now, deadline=stop_at), len(stale)
+    report = deliver(session, transport, messages, sender, now, deadline=stop_at)
+    refused = [r.id for r in unusable if r.id]
+    report.rows_refused += len(refused)
+    report.failed_ids.extend(refused)
+    report.errors += [f"{r.recipient!r}: {UNUSABLE_ADDRESS}" for r in unusable]
+    return report, len(stale)
 
 
 def notify(

@@ -180,18 +180,25 @@ def deliver(
             every_id = [i for group in _ids(message).values() for i in group]
             try:
                 data = message.render()
+            except Exception as exc:  # it would fail the same way every run: a person looks
+                mark_refused(session, every_id, f"could not be built: {type(exc).__name__}: {exc}")
+                report.rows_refused += len(every_id)
+                report.failed_ids.extend(every_id)
+                report.errors.append(f"{message.key}: could not be built: {exc}")
+                continue
+            try:
                 result = send(Outgoing(message.key, sender.email, message.recipients, data))
             except TemporaryFailure as exc:  # no session with the relay: nothing can go now
                 rest = [r.id for m in messages[index:] for r in m.rows if r.id]
                 _defer(session, report, rest, str(exc), now)
                 report.errors.append(str(exc))
                 break
-            except Exception as exc:  # a bug in one message must not strand the batch
+            except Exception as exc:  # a fault sending one message must not strand the batch
                 _defer(
                     session,
                     report,
                     every_id,
-                    f"could not build or send: {type(exc).__name__}: {exc}",
+                    f"could not send: {type(exc).__name__}: {exc}",
                     now,
                 )
                 report.errors.append(f"{message.key}: {type(exc).__name__}: {exc}")

@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from govcal.notifications import dkim
-from govcal.rules.text import shown
+from govcal.rules.text import address_problem, shown
 
 
 class _ParsedOnce(EmailPolicy):
@@ -67,6 +67,9 @@ class Envelope:
 
 
 def _address(name: str, email: str) -> Address:
+    problem = address_problem(email)
+    if problem:
+        raise ValueError(problem)
     local, _, domain = email.partition("@")
     return Address(display_name=_plain(name, "a display name"), username=local, domain=domain)
 

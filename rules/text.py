@@ -54,6 +54,20 @@ def check_text(value: str | None, field: str, limit: int = NAME) -> str | None:
     return value
 
 
+UNUSABLE_ADDRESS = (
+    "the address holds a space, control character or direction override; correct it in "
+    "the directory"
+)
+
+
+def address_problem(address: str) -> str | None:
+    """Why no message can go to this stored address (a space, a control character or a
+    direction override: it would reach a header and the relay's RCPT), or None."""
+    if not address or any(c.isspace() for c in address) or _CONTROL.search(address):
+        return UNUSABLE_ADDRESS
+    return None
+
+
 # in a rule file: line feeds are a block scalar's own (`notes: |`); nothing else
 _FILE_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 

@@ -199,6 +199,34 @@ def test_a_refusal_at_data_is_permanent_and_never_stops_the_rest(database, relay
     ]
 
 
+def test_a_message_that_cannot_be_built_is_reported_not_retried_for_ever(database, relay):
+    """An address stored before the input checks held a control character. Its rows are
+    refused once and reported to the business team like a relay's refusal (the relay
+    took the ESC before), never put in a message with others (a meeting's invite to
+    everyone), and never tried again."""
+    from sqlalchemy import text
+
+    with session_scope(database) as s:
+        s.connection().execute(
+            text(
+                "UPDATE person SET email = replace(email, '@', char(27) || '@') "
+                "WHERE email LIKE '%nwas%'"
+            )
+        )
+    first = run(database, relay)
+    broken = [r for r in mail_rows(database) if "\x1b" in r.recipient]
+    assert broken, "the damaged address was planned a message"
+    assert all(r.status == "failed" for r in broken)
+    assert all("control character" in (r.last_error or "") for r in broken)
+    assert first.delivery.rows_refused == len(broken)  # the others' messages all went
+    assert first.delivery.messages_sent == len(relay.relay.stored) > 20  # the rest all went
+    again = run(database, relay, now=SEVEN + timedelta(hours=3))
+    assert again.delivery.rows_refused == 0  # not tried again
+    run(database, relay, day=DAY + timedelta(1), now=SEVEN + timedelta(1))
+    told = [m for m in relay.relay.stored if b"could not be delivered" in m.data]
+    assert told and b"control character" in told[0].data  # in the team's next digest
+
+
 def test_a_temporary_refusal_at_rcpt_is_retried_and_delivered(database, relay):
     """Found: 450 at RCPT was recorded as a permanent failure."""
     relay.relay.fault = Fault("RCPT", "4xx", 0)
