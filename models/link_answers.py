@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Select, and_, bindparam, func
 from sqlalchemy import select as columns
@@ -31,7 +32,7 @@ from govcal.models.people import Person, RoleAssignment
 from govcal.models.records import Actor, AlreadyDone, RecordError
 from govcal.models.trail import Channel, record_at_once
 from govcal.rules.errors import Missing, Refused
-from govcal.rules.model import Partnership
+from govcal.rules.model import DEFAULT_TIMEZONE, Partnership
 
 if TYPE_CHECKING:
     from govcal.models.people import RoleAssignment
@@ -283,7 +284,7 @@ def _view(
     last review); an answer needs it to check a follow-up alone."""
     action = LinkAction(link.action)
     if link.used_at is not None:
-        return View(action, "", link.email, "", None, "", already=_already(link))
+        return View(action, "", link.email, "", None, "", already=_already(link, partnerships))
     names = _Names(db)
     person = _person(link, partnerships, names)
     title, due, rows = _item(session, link, names)
@@ -349,8 +350,13 @@ def _view(
     raise LinkDead(link.id)
 
 
-def _already(link: ActionLink | Held) -> str:
-    when = f"{link.used_at:%-d %B %Y at %H:%M} UTC" if link.used_at else ""
+def _already(link: ActionLink | Held, partnerships: Sequence[Partnership]) -> str:
+    """What was recorded and when, in the partnership's own time (GMT or BST), as every
+    date in its emails and pages is."""
+    chosen = next((p for p in partnerships if p.id == link.partnership_id), None)
+    zone = ZoneInfo(chosen.timezone if chosen else DEFAULT_TIMEZONE)
+    used = link.used_at.astimezone(zone) if link.used_at else None
+    when = f"{used:%-d %B %Y at %H:%M %Z}" if used else ""
     return f"Already recorded on {when}: {link.outcome}"
 
 
@@ -449,7 +455,7 @@ def answer(
     if not hmac.compare_digest(form.get("form_key", ""), action_links.form_key(secret, link.id)):
         raise FormRefused(link.id)
     if link.used_at is not None:
-        return Answer(_already(link), link.partnership_id, recorded=False)
+        return Answer(_already(link, partnerships), link.partnership_id, recorded=False)
     try:
         return _answer(
             session, db, link, form, now=now, today=today, partnerships=partnerships, client=client
@@ -458,7 +464,7 @@ def answer(
         session.rollback()  # nothing of this answer is kept
         again = action_links.find(session, link.id)
         if again is not None and again.used_at is not None:  # by this link: a double click
-            return Answer(_already(again), link.partnership_id, recorded=False)
+            return Answer(_already(again, partnerships), link.partnership_id, recorded=False)
         raise LinkDead(link.id) from None  # by another holder's link, as this one now is
 
 
@@ -481,7 +487,7 @@ def _answer(
     day = _day(form.get("day", ""), today)
     if not action_links.claim(db, link.id, at=now, client=client):
         taken = action_links.find(session, link.id)  # the answer that took it, as the page says
-        said = _already(taken) if taken is not None else ""
+        said = _already(taken, partnerships) if taken is not None else ""
         return Answer(said, link.partnership_id, recorded=False)
     if view.action is LinkAction.ACKNOWLEDGE:
         note = " ".join(form.get("note", "").split())  # a textarea's lines, as one line

@@ -106,7 +106,7 @@ def test_a_second_click_says_what_was_recorded_when_and_by_whom(site):
     assert httpx.post(url, data=form).status_code == 303
     rows = len(_trail())
     again = httpx.post(url, data=form, follow_redirects=True)
-    assert "Already recorded on 6 October 2026 at 12:00 UTC" in again.text
+    assert "Already recorded on 6 October 2026 at 13:00 BST" in again.text
     assert "completed on 2026-10-06 by" in again.text
     assert len(_trail()) == rows  # nothing recorded twice
 
