@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import httpx
@@ -70,14 +72,23 @@ def _last_year_reviewed(school: str) -> None:
         )
 
 
-def test_a_school_submits_its_s175_return_from_its_own_page(folder):
+@contextmanager
+def _school_link(folder) -> Iterator[str]:
+    """School 32's return link from the S175 reminders, its last review recorded (amber,
+    one follow-up action), while the app serves the day."""
     port, tmp_path = folder
     _last_year_reviewed("wf-p032")
     day_sent(tmp_path / "outbox", S175_DAY, _noon(S175_DAY))
     serving = serve(port, now=_noon(S175_DAY))
     try:
         site = Site(f"http://127.0.0.1:{port}", tmp_path / "outbox", serving)
-        url = next(u for to, u, _m in site.links("Submit our return") if "wf-p032" in to)
+        yield next(u for to, u, _m in site.links("Submit our return") if "wf-p032" in to)
+    finally:
+        serving.stop()
+
+
+def test_a_school_submits_its_s175_return_from_its_own_page(folder):
+    with _school_link(folder) as url:
         cycle = "wfscp:section-175-audit:2027-03-31"
         before = _govcal("returns", cycle, "--as-of", str(S175_DAY))
         page = httpx.get(url).text
@@ -97,8 +108,6 @@ def test_a_school_submits_its_s175_return_from_its_own_page(folder):
         assert answer.status_code == 303
         assert "returned on 2027-03-01" in httpx.get(url).text
         after = _govcal("returns", cycle, "--as-of", str(S175_DAY))
-    finally:
-        serving.stop()
     row = next(line for line in after.splitlines() if "Windermere Sample Primary School 32" in line)
     was = next(
         line for line in before.splitlines() if "Windermere Sample Primary School 32" in line
@@ -115,21 +124,13 @@ def test_a_follow_up_marked_done_by_several_clicks_at_once_is_recorded_once(fold
     from govcal.models.settings import get_settings
     from govcal.models.trail import TrailEntry
 
-    port, tmp_path = folder
-    _last_year_reviewed("wf-p032")
-    day_sent(tmp_path / "outbox", S175_DAY, _noon(S175_DAY))
-    serving = serve(port, now=_noon(S175_DAY))
-    try:
-        site = Site(f"http://127.0.0.1:{port}", tmp_path / "outbox", serving)
-        url = next(u for to, u, _m in site.links("Submit our return") if "wf-p032" in to)
+    with _school_link(folder) as url:
         page = httpx.get(url).text
         follow = re.search(r'name="follow_up" value="(\d+)"', page).group(1)
         form = {"form_key": _key(page), "follow_up": follow}
         answers = at_once([(url, form)] * 6)
         assert [a.status_code for a in answers] == [303] * 6
         shown = httpx.get(url + "?done=1").text
-    finally:
-        serving.stop()
     assert "done 3 March 2027" in shown and "Mark this action done" not in shown
     with session_scope(get_settings()) as session:
         actions = session.exec(select(TrailEntry.action)).all()
