@@ -24,7 +24,7 @@ from govcal.models.queries import subject_names
 from govcal.models.settings import Settings
 from govcal.notifications.compose import ComposeContext, PartnershipInfo
 from govcal.rules.model import Partnership
-from govcal.rules.notify_plan import Directory, Item, successors
+from govcal.rules.notify_plan import DEPUTY, Directory, Item, successors
 
 
 def partnership_info(partnership: Partnership) -> PartnershipInfo:
@@ -70,11 +70,13 @@ _ANSWERING = frozenset({"lsp", "dsp"})  # who acknowledges an escalation
 
 def _wanted(row, item: Item) -> tuple[LinkAction, str] | None:
     """The one thing this reader can do about this item from the email, if any: a Lead
-    Partner or DSP acknowledges an escalation (a round's as a whole), an agency or school
-    submits its return, the owner of anything else says it is done, an invitee answers."""
+    Partner or DSP, or their deputy, acknowledges an escalation (a round's as a whole),
+    an agency or school submits its return, the owner of anything else says it is done,
+    an invitee answers."""
     if row.kind == "invite":
         return (LinkAction.ATTEND, item.public_id)
-    if row.kind == "escalation" and row.role in _ANSWERING:
+    role = (row.role or "").removeprefix(DEPUTY)  # a deputy acts for the role's holder
+    if row.kind == "escalation" and role in _ANSWERING:
         whole = item.public_id.rsplit(":", 1)[0] if item.subject and item.per else item.public_id
         return LinkAction.ACKNOWLEDGE, whole
     if row.kind not in ("reminder", "escalation", "request") or row.role != item.owner_role:

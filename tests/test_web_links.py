@@ -263,6 +263,23 @@ def test_a_double_click_records_one_answer_whatever_the_timing(site):
     assert len(done) == len(set(done)) == len(links)
 
 
+def test_a_deputy_sent_an_escalation_for_a_lead_partner_can_acknowledge_it(site):
+    """A deputy gets the Lead Partner's escalation "as deputy for" them, and acts for
+    them: their copy carries the acknowledge link too, and it records."""
+    deputies = [
+        (to, url)
+        for to, url, message in site.links(ACK)
+        if "as deputy for" in message.get_body(preferencelist=("plain",)).get_content()
+    ]
+    assert deputies, "no deputy's copy of an escalation carries the acknowledge link"
+    _to, url = deputies[0]
+    page = httpx.get(url)
+    assert page.status_code == 200 and "Acknowledge" in page.text
+    answer = httpx.post(url, data={"form_key": _key(page.text), "note": "Seen"})
+    assert answer.status_code == 303
+    assert len(_trail("email-link-used")) == 1
+
+
 def test_lead_partners_acknowledging_one_escalation_at_once_get_one_answer(site):
     pages = [(url, httpx.get(url)) for _to, url, _m in site.links(ACK)]
     first = _item_of(pages[0][1].text)
