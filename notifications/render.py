@@ -479,6 +479,10 @@ def render_digest(digest: Digest, sender: Sender, now: datetime | None = None) -
         context["acknowledge_url"] = (
             digest.acknowledge_url if any(s["key"] == "escalation" for s in sections) else ""
         )
+        # a Lead Partner's escalations are theirs to acknowledge, not to record as done
+        context["escalated_only"] = not digest.for_business_team and all(
+            s["key"] == "escalation" for s in sections
+        )
         text = _text.get_template("digest.txt.j2").render(context)
         if shown == 1 or (
             len(text.splitlines()) <= MAX_LINES and len(" ".join(text.split())) <= MAX_CHARS

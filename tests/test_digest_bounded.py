@@ -174,6 +174,38 @@ def test_a_day_of_thirty_late_items_reads_the_worst_few_and_the_count():
         assert "number 29" not in part  # the least is counted, not shown
 
 
+def test_a_lead_partners_escalation_asks_them_to_acknowledge_not_to_record_it_done():
+    """A chief executive is told what they can do about an escalation: acknowledge it
+    (or ask), not "record what was done", which is the owner's to do."""
+    line = DigestLine(
+        public_id="wfscp:annual-report:2027-03-31",
+        title="Yearly report",
+        due=D("2027-03-31"),
+        state=State.OVERDUE,
+        state_text="overdue",
+        kind="escalation",
+        stage="escalation-14",
+        role="lsp",
+        source="Working Together to Safeguard Children 2023",
+        evidence="The published report",
+        owner="Partnership Manager (sample)",
+        days_overdue=15,
+    )
+    digest = Digest(
+        key="ceo",
+        recipient="lsp-wfc@example.org",
+        recipient_name="Chief Executive",
+        partnership_name="WFSCP",
+        lines=[line],
+        timezone="Europe/London",
+    )
+    raw = render_digest(digest, SENDER, datetime(2027, 4, 15, 7, tzinfo=UTC))
+    message = email.message_from_bytes(raw, policy=policy.default)
+    for part in (words(text_of(message)), words(html_of(message))):
+        assert "To acknowledge it, or to ask" in part
+        assert "Record what was done" not in part
+
+
 def test_what_a_digest_only_counts_is_named_by_whole_words_in_closed_brackets():
     """A long title in the "And N more items" line is cut at a word and never inside
     its own bracket ("(with Cumberland S…" read as a fault)."""
