@@ -277,9 +277,11 @@ def _send_claimed(
         ledger.wait(session, [i for i in held if i], "waits for the next day's digest", now)
         live = [r for r in live if r.id not in held]
     unusable = [r for r in live if address_problem(r.recipient)]
+    refused = [r.id for r in unusable if r.id]
     if unusable:  # stored before the input checks: never in a message with others
-        live = [r for r in live if not address_problem(r.recipient)]
-        ledger.mark_refused(session, [r.id for r in unusable if r.id], UNUSABLE_ADDRESS)
+        out = {id(r) for r in unusable}
+        live = [r for r in live if id(r) not in out]
+        ledger.mark_refused(session, refused, UNUSABLE_ADDRESS)
     from govcal.flows.message_context import message_context
 
     wording = message_context(
@@ -287,7 +289,6 @@ def _send_claimed(
     )
     messages = compose(live, items, wording, sender, today, now)
     report = deliver(session, transport, messages, sender, now, deadline=stop_at)
-    refused = [r.id for r in unusable if r.id]
     report.rows_refused += len(refused)
     report.failed_ids.extend(refused)
     report.errors += [f"{r.recipient!r}: {UNUSABLE_ADDRESS}" for r in unusable]

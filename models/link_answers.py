@@ -176,11 +176,17 @@ class _Names:
         return self.known[key]
 
 
+def _partnership_of(
+    link: ActionLink | Held, partnerships: Sequence[Partnership]
+) -> Partnership | None:
+    return next((p for p in partnerships if p.id == link.partnership_id), None)
+
+
 def _person(link: Held, partnerships: Sequence[Partnership], names: _Names) -> str:
     """The holder in words, or LinkDead once they hold no role in the partnership."""
     if link.person is None or not link.roles:
         raise LinkDead(link.id)
-    chosen = next((p for p in partnerships if p.id == link.partnership_id), None)
+    chosen = _partnership_of(link, partnerships)
     subject = link.item.split(":")[3] if link.item.count(":") == 3 else ""
 
     def fits(held: tuple[str, str, str]) -> tuple[bool, bool]:  # the role sent for, first
@@ -353,7 +359,7 @@ def _view(
 def _already(link: ActionLink | Held, partnerships: Sequence[Partnership]) -> str:
     """What was recorded and when, in the partnership's own time (GMT or BST), as every
     date in its emails and pages is."""
-    chosen = next((p for p in partnerships if p.id == link.partnership_id), None)
+    chosen = _partnership_of(link, partnerships)
     zone = ZoneInfo(chosen.timezone if chosen else DEFAULT_TIMEZONE)
     used = link.used_at.astimezone(zone) if link.used_at else None
     when = f"{used:%-d %B %Y at %H:%M %Z}" if used else ""

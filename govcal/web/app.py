@@ -71,6 +71,17 @@ def _page(name: str, status: int = 200, **context) -> HTMLResponse:
     return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
 
 
+def _not_understood(status: int) -> HTMLResponse:
+    """A form that did not come from our page as a browser sends it."""
+    return _page(
+        "refused.html.j2",
+        status,
+        page_title="Form not understood",
+        heading="Form not understood",
+        message="Send the form from its page.",
+    )
+
+
 class Web:
     """The app's state: the runtime, the signing key, the clock and the republisher."""
 
@@ -161,24 +172,12 @@ class Web:
             return self.dead()
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/x-www-form-urlencoded":
-            return _page(
-                "refused.html.j2",
-                415,
-                page_title="Form not understood",
-                heading="Form not understood",
-                message="Send the form from its page.",
-            )
+            return _not_understood(415)
         body = (await request.body()).decode("utf-8", errors="replace")
         try:  # a form of ours has at most 6 fields; empty ones (&&&) count too
             form = dict(parse_qsl(body, keep_blank_values=True, max_num_fields=10))
         except ValueError:
-            return _page(
-                "refused.html.j2",
-                400,
-                page_title="Form not understood",
-                heading="Form not understood",
-                message="Send the form from its page.",
-            )
+            return _not_understood(400)
         client = request.client.host if request.client else "unknown"
         runtime = self.runtime
 

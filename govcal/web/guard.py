@@ -26,7 +26,8 @@ HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
-_TOKEN = re.compile(r"^/(a|feeds|cockpit|packs)/[^/?]+")  # a path that holds a secret
+_SECRET_PARTS = ("a", "feeds", "cockpit", "packs")  # paths whose next part is a token
+_TOKEN = re.compile(rf"^/({'|'.join(_SECRET_PARTS)})/[^/?]+")
 _PLAIN = re.compile(r"^/(healthz|static/[A-Za-z0-9_-]+\.(css|png|svg|ico))$")  # none
 log = logging.getLogger("govcal.web")
 
@@ -42,7 +43,7 @@ def redacted(path: str) -> str:
     if _PLAIN.match(path):
         return path
     head = path.split("/", 2)[1] if path.startswith("/") else ""
-    return f"/{head}/***" if head in ("a", "feeds", "cockpit", "packs") else "/***"
+    return f"/{head}/***" if head in _SECRET_PARTS else "/***"
 
 
 class Buckets:
